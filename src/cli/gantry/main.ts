@@ -1,0 +1,1 @@
+console.error("gantry: not implemented yet"); process.exit(2);

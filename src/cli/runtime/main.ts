@@ -1,0 +1,1 @@
+console.error("gantry-runtime: not implemented yet"); process.exit(2);
