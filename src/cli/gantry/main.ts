@@ -1,1 +1,15 @@
-console.error("gantry: not implemented yet"); process.exit(2);
+// `gantry`: the user's CLI. Each command family lives in its own module that registers its
+// subcommands on the program; this file only wires them and prints errors.
+import { Command } from "commander";
+import { describeError, GantryError } from "../../common/errors.ts";
+
+const program = new Command("gantry").description("Gantry: containers on namespaces and cgroups").version("0.1.0");
+program.showHelpAfterError();
+
+// Command modules register here (one import + one call each), e.g.:
+//   import { registerImageCommands } from "./image-commands.ts"; registerImageCommands(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`gantry: ${describeError(err)}`);
+  process.exit(err instanceof GantryError && err.code === "NOT_FOUND" ? 1 : 125);
+});
