@@ -12,6 +12,7 @@ export const errorCatalogue = {
   KERNEL_FEATURE_MISSING: { status: 500, doc: "The host kernel lacks a feature the request needs (a cgroup controller, a namespace type)" },
   SYSCALL_FAILED: { status: 500, doc: "A system call failed while setting up or managing a container; carries the step and errno" },
   HOOK_FAILED: { status: 500, doc: "An OCI hook exited non-zero or timed out" },
+  GONE: { status: 410, doc: "A watch or list asked for a revision older than the store's compacted revision; relist and watch again" },
   TIMEOUT: { status: 504, doc: "An operation did not finish in time" },
   INTERNAL: { status: 500, doc: "A bug in Gantry: please report it with the message" },
 } as const;
