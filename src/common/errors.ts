@@ -14,6 +14,10 @@ export const errorCatalogue = {
   HOOK_FAILED: { status: 500, doc: "An OCI hook exited non-zero or timed out" },
   GONE: { status: 410, doc: "A watch or list asked for a revision older than the store's compacted revision; relist and watch again" },
   TIMEOUT: { status: 504, doc: "An operation did not finish in time" },
+  DIGEST_MISMATCH: { status: 400, doc: "Content did not match its sha256 digest (a corrupt or tampered blob); nothing was stored" },
+  INVALID_LAYER: { status: 400, doc: "An image layer is malformed or hostile (path escapes, writes through symlinks); nothing outside the snapshot was written" },
+  UNAUTHORIZED: { status: 401, doc: "A registry refused the credentials, or needs some; log in with `gantry login`" },
+  REGISTRY_ERROR: { status: 502, doc: "A registry answered with an error or could not be reached; the message carries its code and text" },
   INTERNAL: { status: 500, doc: "A bug in Gantry: please report it with the message" },
 } as const;
 
