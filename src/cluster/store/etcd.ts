@@ -1,6 +1,261 @@
-import type { Store } from "./types.ts";
-import { GantryError } from "../../common/errors.ts";
+// The etcd v3 store, for a control plane that must survive a machine. etcd already has the
+// semantics the Store interface names (one global revision, create/mod revisions per key,
+// watch from a revision, compaction), so each operation is one etcd request:
+//   create           txn: if create_revision(key) == 0 then put
+//   update / delete  txn: if create_revision(key) > 0 [and mod_revision(key) == expected]
+//                    then put / delete (with prev_kv); else read the key to say why it failed
+//   list             range [max(prefix, after+"\0"), prefixEnd) at a revision, with limit
+//   watch            watch from fromRevision + 1 with prev_kv
+// All keys live under an optional namespace prefix so several stores can share one etcd.
+import { Etcd3 } from "etcd3";
+import type { ICompare, IKeyValue, IRangeRequest, IWatchResponse, Watcher } from "etcd3";
+import { GantryError, invalidArgument, notFound, conflict } from "../../common/errors.ts";
+import { checkKey, prefixEndBytes } from "./_keys.ts";
+import { WatchDelivery } from "./_delivery.ts";
+import type { ListOptions, ListResult, Store, StoredObject, WatchEvent, WatchHandle } from "./types.ts";
 
-export async function openEtcdStore(endpoints: string[], _prefix: string): Promise<Store> {
-  throw new GantryError("UNSUPPORTED_OPTION", `the etcd store at ${endpoints.join(",")} is not built yet`);
+const COMPACTED = "required revision has been compacted";
+const FUTURE = "required revision is a future revision";
+
+class EtcdStore implements Store {
+  private readonly client: Etcd3;
+  private readonly watches = new Set<() => void>();
+
+  constructor(
+    private readonly endpoints: string[],
+    private readonly namespace: string,
+  ) {
+    this.client = new Etcd3({ hosts: endpoints, dialTimeout: 5000 });
+  }
+
+  private full(key: string): Buffer {
+    return Buffer.from(this.namespace + key);
+  }
+
+  private toObject(kv: IKeyValue): StoredObject {
+    return {
+      key: kv.key.toString().slice(this.namespace.length),
+      value: kv.value.toString(),
+      createRevision: Number(kv.create_revision),
+      modRevision: Number(kv.mod_revision),
+    };
+  }
+
+  /** Turns an etcd or transport error into a GantryError naming the operation. */
+  private fail(op: string, err: unknown): GantryError {
+    if (err instanceof GantryError) return err;
+    const message = err instanceof Error ? err.message : String(err);
+    if (message.includes(COMPACTED)) {
+      return new GantryError("GONE", `${op}: the revision has been compacted`, { hint: "list again without a revision", cause: err });
+    }
+    if (message.includes(FUTURE)) return invalidArgument(`${op}: the revision is in the future`, { cause: err });
+    const name = err instanceof Error ? err.constructor.name : "";
+    if (/Unavailable|DeadlineExceeded|Timeout|Cancelled/.test(name) || /UNAVAILABLE|DEADLINE/.test(message)) {
+      return new GantryError("TIMEOUT", `${op}: etcd at ${this.endpoints.join(",")} did not answer: ${message}`, {
+        hint: "check that etcd is running and reachable",
+        cause: err,
+      });
+    }
+    return new GantryError("INTERNAL", `${op}: etcd failed: ${message}`, { cause: err });
+  }
+
+  private async range(op: string, req: IRangeRequest) {
+    try {
+      return await this.client.kv.range(req);
+    } catch (err) {
+      throw this.fail(op, err);
+    }
+  }
+
+  async currentRevision(): Promise<number> {
+    const res = await this.range("read the store revision", { key: this.full(""), count_only: true });
+    return Number(res.header.revision);
+  }
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    checkKey(key);
+    const res = await this.range(`get ${key}`, { key: this.full(key) });
+    const kv = res.kvs[0];
+    return kv && this.toObject(kv);
+  }
+
+  async list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
+    const limit = opts.limit ?? 0;
+    if (!Number.isInteger(limit) || limit < 0) throw invalidArgument(`list limit must be a non-negative integer, got ${limit}`);
+    if (opts.atRevision !== undefined && (!Number.isInteger(opts.atRevision) || opts.atRevision < 0)) {
+      throw invalidArgument(`revision must be a non-negative integer, got ${opts.atRevision}`);
+    }
+    const start = this.full(prefix);
+    let from = start;
+    if (opts.startAfterKey !== undefined) {
+      const after = Buffer.concat([this.full(opts.startAfterKey), Buffer.from([0])]);
+      if (Buffer.compare(after, start) > 0) from = after;
+    }
+    const res = await this.range(`list ${prefix}`, {
+      key: from,
+      range_end: prefixEndBytes(start),
+      limit,
+      // 0 reads the newest revision, which the response header then names.
+      revision: opts.atRevision ?? 0,
+    });
+    return {
+      items: res.kvs.map((kv) => this.toObject(kv)),
+      revision: opts.atRevision || Number(res.header.revision),
+      more: res.more,
+    };
+  }
+
+  async create(key: string, value: string): Promise<StoredObject> {
+    checkKey(key);
+    const k = this.full(key);
+    let res;
+    try {
+      res = await this.client.kv.txn({
+        compare: [{ key: k, target: "Create", result: "Equal", create_revision: 0 }],
+        success: [{ request_put: { key: k, value: Buffer.from(value) } }],
+      });
+    } catch (err) {
+      throw this.fail(`create ${key}`, err);
+    }
+    if (!res.succeeded) throw new GantryError("ALREADY_EXISTS", `key ${key} already exists`, { path: key });
+    const rev = Number(res.header.revision);
+    return { key, value, createRevision: rev, modRevision: rev };
+  }
+
+  /** Runs op on key if it exists (and is at expectedModRevision); explains a refusal. */
+  private async guarded(key: string, verb: string, expectedModRevision: number | undefined, op: "put" | "delete", value = "") {
+    checkKey(key);
+    const k = this.full(key);
+    const compare: ICompare[] = [{ key: k, target: "Create", result: "Greater", create_revision: 0 }];
+    if (expectedModRevision !== undefined) {
+      compare.push({ key: k, target: "Mod", result: "Equal", mod_revision: expectedModRevision });
+    }
+    const success =
+      op === "put"
+        ? [{ request_put: { key: k, value: Buffer.from(value), prev_kv: true } }]
+        : [{ request_delete_range: { key: k, prev_kv: true } }];
+    let res;
+    try {
+      res = await this.client.kv.txn({ compare, success, failure: [{ request_range: { key: k } }] });
+    } catch (err) {
+      throw this.fail(`${verb} ${key}`, err);
+    }
+    if (!res.succeeded) {
+      const current = res.responses[0]?.response_range.kvs[0];
+      if (!current) throw notFound(`key ${key} does not exist`, { path: key });
+      throw conflict(`key ${key} is at revision ${Number(current.mod_revision)}, not ${expectedModRevision}`, { path: key });
+    }
+    const r = res.responses[0]!;
+    const prev = op === "put" ? r.response_put.prev_kv : r.response_delete_range.prev_kvs[0];
+    return { rev: Number(res.header.revision), prev };
+  }
+
+  async update(key: string, value: string, expectedModRevision?: number): Promise<StoredObject> {
+    const { rev, prev } = await this.guarded(key, "update", expectedModRevision, "put", value);
+    return { key, value, createRevision: Number(prev?.create_revision ?? rev), modRevision: rev };
+  }
+
+  async delete(key: string, expectedModRevision?: number): Promise<StoredObject> {
+    const { rev, prev } = await this.guarded(key, "delete", expectedModRevision, "delete");
+    return { key, value: prev?.value.toString() ?? "", createRevision: Number(prev?.create_revision ?? 0), modRevision: rev };
+  }
+
+  async count(prefix: string): Promise<number> {
+    const start = this.full(prefix);
+    const res = await this.range(`count ${prefix}`, { key: start, range_end: prefixEndBytes(start), count_only: true });
+    return Number(res.count);
+  }
+
+  watch(
+    prefix: string,
+    fromRevision: number,
+    onEvent: (e: WatchEvent) => void,
+    onError: (err: GantryError) => void,
+  ): WatchHandle {
+    const delivery = new WatchDelivery(onEvent, onError);
+    if (!Number.isInteger(fromRevision) || fromRevision < 0) {
+      delivery.fail(invalidArgument(`watch revision must be a non-negative integer, got ${fromRevision}`));
+      return { cancel: () => {} };
+    }
+    const start = this.full(prefix);
+    // The etcd client reconnects a broken stream by itself and resumes after the last
+    // revision it saw; `last` drops anything it might hand us twice.
+    let last = fromRevision;
+    const watcher: Watcher = this.client
+      .watch()
+      .inRange({ start, end: prefixEndBytes(start) })
+      .startRevision(String(fromRevision + 1))
+      .withPreviousKV()
+      .watcher();
+    const stop = () => {
+      delivery.cancelled = true;
+      this.watches.delete(stop);
+      watcher.removeAllListeners();
+      watcher.on("error", () => {});
+      void watcher.cancel().catch(() => {});
+    };
+    this.watches.add(stop);
+    watcher.on("data", (res: IWatchResponse) => {
+      for (const ev of res.events) {
+        const rev = Number(ev.kv.mod_revision);
+        if (rev <= last) continue;
+        last = rev;
+        delivery.push(this.eventOf(ev.type, ev.kv, ev.prev_kv ?? undefined));
+      }
+    });
+    watcher.on("error", (err: unknown) => {
+      // etcd cancels a watch whose start revision has been compacted, without saying so in a
+      // way the client surfaces; reading at the next wanted revision tells us.
+      this.watches.delete(stop);
+      void this.client.kv
+        .range({ key: start, count_only: true, revision: last + 1 })
+        .then(
+          () => this.fail(`watch ${prefix}`, err),
+          (probe: unknown) => this.fail(`watch ${prefix} from revision ${last}`, probe),
+        )
+        .then((e) => delivery.fail(e));
+    });
+    return { cancel: stop };
+  }
+
+  private eventOf(type: string, kv: IKeyValue, prevKv: IKeyValue | undefined): WatchEvent {
+    const prev = prevKv && this.toObject(prevKv);
+    if (type === "Put") return { type: "PUT", object: this.toObject(kv), prev };
+    // etcd's delete event carries only the key and the deletion revision; the last value is
+    // the previous key-value.
+    return {
+      type: "DELETE",
+      object: {
+        key: kv.key.toString().slice(this.namespace.length),
+        value: prev?.value ?? "",
+        createRevision: prev?.createRevision ?? 0,
+        modRevision: Number(kv.mod_revision),
+      },
+      prev,
+    };
+  }
+
+  async compact(beforeRevision: number): Promise<void> {
+    if (!Number.isInteger(beforeRevision) || beforeRevision < 0) {
+      throw invalidArgument(`cannot compact at revision ${beforeRevision}`);
+    }
+    try {
+      await this.client.kv.compact({ revision: beforeRevision });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (message.includes(COMPACTED)) return; // already compacted at or past it
+      if (message.includes(FUTURE)) throw invalidArgument(`cannot compact at future revision ${beforeRevision}`);
+      throw this.fail(`compact at ${beforeRevision}`, err);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const stop of [...this.watches]) stop();
+    this.client.close();
+  }
+}
+
+export async function openEtcdStore(endpoints: string[], prefix: string): Promise<Store> {
+  if (endpoints.length === 0) throw invalidArgument("the etcd store needs at least one endpoint");
+  return new EtcdStore(endpoints, prefix);
 }

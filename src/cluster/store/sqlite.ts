@@ -1,6 +1,371 @@
-import type { Store } from "./types.ts";
-import { GantryError } from "../../common/errors.ts";
+// The embedded store: one SQLite file used as a log, as kine does for k3s.
+//
+// Every write appends a row to `log`; the row's id is the store revision, so revisions are
+// one global, gap-free (until compaction), monotonically increasing counter. A key's current
+// value is its row with the highest revision; a delete appends a marker row that carries the
+// last value. Reading "as of revision R" is the same query bounded by revision <= R, which is
+// what makes list pagination consistent and watches resumable. Compaction drops rows that no
+// read at or after the compacted revision can see.
+//
+// Watchers are fed by one pump that reads rows after the last revision it dispatched and fans
+// them out. A write made through this Store pumps right after its transaction commits, so
+// local watchers hear of it at once; a timer pumps too, for writes by other processes that
+// share the file.
+//
+// Durability: WAL journal with synchronous=FULL, so every commit fsyncs the WAL before the
+// write is acknowledged. synchronous=NORMAL with WAL would also survive kill -9 (the WAL is in
+// the page cache) but may lose the last commits on power loss or a kernel crash, and the API
+// server tells clients a write happened once this returns.
+import Database from "better-sqlite3";
+import { GantryError, invalidArgument, notFound, conflict } from "../../common/errors.ts";
+import { checkKey, prefixEndString } from "./_keys.ts";
+import { WatchDelivery } from "./_delivery.ts";
+import type { ListOptions, ListResult, Store, StoredObject, WatchEvent, WatchHandle } from "./types.ts";
+
+/** How often the pump looks for rows written by other processes while anyone watches. */
+const POLL_INTERVAL_MS = 100;
+/** Rows read per pump step, so a long backlog is fanned out in bounded batches. */
+const PUMP_BATCH = 1000;
+const SCHEMA_VERSION = 1;
+
+interface LogRow {
+  revision: number;
+  key: string;
+  deleted: number;
+  create_revision: number;
+  prev_revision: number;
+  value: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS log (
+  revision INTEGER PRIMARY KEY AUTOINCREMENT, -- AUTOINCREMENT: a revision is never reused, even after compaction
+  key TEXT NOT NULL,
+  deleted INTEGER NOT NULL,                   -- 1: deletion marker, value is the last value
+  create_revision INTEGER NOT NULL,
+  prev_revision INTEGER NOT NULL,             -- this key's previous row, 0 when this row created the key
+  value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_key_revision ON log (key, revision);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+`;
+
+// Keys under a prefix: [lo, hi) with hi = prefixEndString(prefix), or no upper bound.
+const RANGE = `key >= @lo AND (@hi IS NULL OR key < @hi)`;
+
+interface RangeParams {
+  lo: string;
+  hi: string | null;
+}
+
+function rangeOf(prefix: string): RangeParams {
+  return { lo: prefix, hi: prefixEndString(prefix) ?? null };
+}
+
+function toObject(row: LogRow): StoredObject {
+  return { key: row.key, value: row.value, createRevision: row.create_revision, modRevision: row.revision };
+}
+
+interface SqliteWatcher {
+  range: RangeParams;
+  /** Only rows after this revision are delivered. */
+  after: number;
+  delivery: WatchDelivery;
+}
+
+function inRange(key: string, r: RangeParams): boolean {
+  return key >= r.lo && (r.hi === null || key < r.hi);
+}
+
+class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly stmt;
+  private readonly watchers = new Set<SqliteWatcher>();
+  private lastDispatched: number;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly path: string) {
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = FULL");
+    // Another process (a second server, a test's writer) may hold the write lock briefly.
+    this.db.pragma("busy_timeout = 5000");
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    this.stmt = {
+      sequence: db.prepare<[], { seq: number }>(`SELECT seq FROM sqlite_sequence WHERE name = 'log'`),
+      metaGet: db.prepare<[string], { value: number }>(`SELECT value FROM meta WHERE name = ?`),
+      metaSet: db.prepare(`INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`),
+      latest: db.prepare<[string], LogRow>(`SELECT * FROM log WHERE key = ? ORDER BY revision DESC LIMIT 1`),
+      atRevision: db.prepare<[number], LogRow>(`SELECT * FROM log WHERE revision = ?`),
+      insert: db.prepare(
+        `INSERT INTO log (revision, key, deleted, create_revision, prev_revision, value)
+         VALUES (@revision, @key, @deleted, @create_revision, @prev_revision, @value)`,
+      ),
+      list: db.prepare<RangeParams & { rev: number; after: string; limit: number }, LogRow>(
+        `SELECT l.* FROM (
+           SELECT MAX(revision) AS revision FROM log
+           WHERE ${RANGE} AND key > @after AND revision <= @rev GROUP BY key
+         ) m JOIN log l ON l.revision = m.revision
+         WHERE l.deleted = 0 ORDER BY l.key LIMIT @limit`,
+      ),
+      count: db.prepare<RangeParams, { n: number }>(
+        `SELECT COUNT(*) AS n FROM (SELECT MAX(revision) AS revision FROM log WHERE ${RANGE} GROUP BY key) m
+         JOIN log l ON l.revision = m.revision WHERE l.deleted = 0`,
+      ),
+      rowsAfter: db.prepare<[number, number], LogRow>(`SELECT * FROM log WHERE revision > ? ORDER BY revision LIMIT ?`),
+      historyInRange: db.prepare<RangeParams & { from: number; to: number }, LogRow>(
+        `SELECT * FROM log WHERE ${RANGE} AND revision > @from AND revision <= @to ORDER BY revision`,
+      ),
+      compactSuperseded: db.prepare(
+        `DELETE FROM log WHERE revision < @c AND (deleted = 1 OR EXISTS (
+           SELECT 1 FROM log n WHERE n.key = log.key AND n.revision > log.revision AND n.revision <= @c))`,
+      ),
+    };
+    const version = this.stmt.metaGet.get("schema")?.value;
+    if (version === undefined) this.stmt.metaSet.run("schema", SCHEMA_VERSION);
+    else if (version !== SCHEMA_VERSION) {
+      this.db.close();
+      throw new GantryError("INVALID_SPEC", `store ${path} has schema version ${version}, this Gantry reads ${SCHEMA_VERSION}`, {
+        path,
+      });
+    }
+    this.lastDispatched = this.revisionNow();
+  }
+
+  private revisionNow(): number {
+    return this.stmt.sequence.get()?.seq ?? 0;
+  }
+
+  private compactedRevision(): number {
+    return this.stmt.metaGet.get("compact")?.value ?? 0;
+  }
+
+  private open(): void {
+    if (this.closed) throw new GantryError("INTERNAL", `store ${this.path} is closed`);
+  }
+
+  private live(key: string): LogRow | undefined {
+    const row = this.stmt.latest.get(key);
+    return row && row.deleted === 0 ? row : undefined;
+  }
+
+  /** Appends one row in a write transaction; the caller's check runs under the write lock. */
+  private append(key: string, build: (current: LogRow | undefined) => Omit<LogRow, "revision" | "key">): LogRow {
+    this.open();
+    checkKey(key);
+    const txn = this.db.transaction((): LogRow => {
+      const row = { revision: this.revisionNow() + 1, key, ...build(this.live(key)) };
+      this.stmt.insert.run(row);
+      return row;
+    });
+    // IMMEDIATE takes the write lock before the read, so the check and the insert are atomic
+    // across processes too.
+    const row = txn.immediate();
+    this.pump();
+    return row;
+  }
+
+  async currentRevision(): Promise<number> {
+    this.open();
+    return this.revisionNow();
+  }
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    this.open();
+    const row = this.live(key);
+    return row && toObject(row);
+  }
+
+  async list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
+    this.open();
+    const limit = opts.limit ?? 0;
+    if (!Number.isInteger(limit) || limit < 0) throw invalidArgument(`list limit must be a non-negative integer, got ${limit}`);
+    // One read transaction: the revision and the rows come from the same snapshot.
+    return this.db.transaction((): ListResult => {
+      const current = this.revisionNow();
+      const rev = opts.atRevision ?? current;
+      this.checkReadable(rev, current);
+      const rows = this.stmt.list.all({
+        ...rangeOf(prefix),
+        rev,
+        after: opts.startAfterKey ?? "",
+        limit: limit > 0 ? limit + 1 : -1,
+      });
+      const more = limit > 0 && rows.length > limit;
+      return { items: (more ? rows.slice(0, limit) : rows).map(toObject), revision: rev, more };
+    })();
+  }
+
+  private checkReadable(rev: number, current: number): void {
+    if (!Number.isInteger(rev) || rev < 0) throw invalidArgument(`revision must be a non-negative integer, got ${rev}`);
+    if (rev > current) throw invalidArgument(`revision ${rev} is in the future (the store is at ${current})`);
+    const compacted = this.compactedRevision();
+    if (rev < compacted) {
+      throw new GantryError("GONE", `revision ${rev} has been compacted (oldest readable is ${compacted})`, {
+        hint: "list again without a revision",
+      });
+    }
+  }
+
+  async create(key: string, value: string): Promise<StoredObject> {
+    const row = this.append(key, (current) => {
+      if (current) throw new GantryError("ALREADY_EXISTS", `key ${key} already exists`, { path: key });
+      return { deleted: 0, create_revision: this.revisionNow() + 1, prev_revision: 0, value };
+    });
+    return toObject(row);
+  }
+
+  async update(key: string, value: string, expectedModRevision?: number): Promise<StoredObject> {
+    const row = this.append(key, (current) => {
+      const found = this.expect(key, current, expectedModRevision);
+      return { deleted: 0, create_revision: found.create_revision, prev_revision: found.revision, value };
+    });
+    return toObject(row);
+  }
+
+  async delete(key: string, expectedModRevision?: number): Promise<StoredObject> {
+    const row = this.append(key, (current) => {
+      const found = this.expect(key, current, expectedModRevision);
+      return { deleted: 1, create_revision: found.create_revision, prev_revision: found.revision, value: found.value };
+    });
+    return toObject(row);
+  }
+
+  private expect(key: string, current: LogRow | undefined, expectedModRevision: number | undefined): LogRow {
+    if (!current) throw notFound(`key ${key} does not exist`, { path: key });
+    if (expectedModRevision !== undefined && current.revision !== expectedModRevision) {
+      throw conflict(`key ${key} is at revision ${current.revision}, not ${expectedModRevision}`, { path: key });
+    }
+    return current;
+  }
+
+  async count(prefix: string): Promise<number> {
+    this.open();
+    return this.stmt.count.get(rangeOf(prefix))?.n ?? 0;
+  }
+
+  watch(
+    prefix: string,
+    fromRevision: number,
+    onEvent: (e: WatchEvent) => void,
+    onError: (err: GantryError) => void,
+  ): WatchHandle {
+    const delivery = new WatchDelivery(onEvent, onError);
+    const handle = { cancel: () => this.unwatch(w) };
+    const w: SqliteWatcher = { range: rangeOf(prefix), after: fromRevision, delivery };
+    try {
+      this.open();
+      if (!Number.isInteger(fromRevision) || fromRevision < 0) {
+        throw invalidArgument(`watch revision must be a non-negative integer, got ${fromRevision}`);
+      }
+      // Watching from F needs the rows after F; compaction at C keeps rows from C on.
+      const compacted = this.compactedRevision();
+      if (fromRevision + 1 < compacted) {
+        throw new GantryError("GONE", `revision ${fromRevision} has been compacted (watch from ${compacted - 1} or later)`, {
+          hint: "list again and watch from the list's revision",
+        });
+      }
+      // Bring existing watchers up to date, then replay this watcher's history up to the same
+      // point; from here on the pump feeds it. All synchronous, so nothing falls in between.
+      this.pump();
+      for (const row of this.stmt.historyInRange.all({ ...w.range, from: fromRevision, to: this.lastDispatched })) {
+        delivery.push(this.eventOf(row));
+      }
+      this.watchers.add(w);
+      this.startPolling();
+    } catch (err) {
+      delivery.fail(err instanceof GantryError ? err : new GantryError("INTERNAL", String(err), { cause: err }));
+    }
+    return handle;
+  }
+
+  private unwatch(w: SqliteWatcher): void {
+    w.delivery.cancelled = true;
+    this.watchers.delete(w);
+    if (this.watchers.size === 0) this.stopPolling();
+  }
+
+  private eventOf(row: LogRow): WatchEvent {
+    const prevRow = row.prev_revision ? this.stmt.atRevision.get(row.prev_revision) : undefined;
+    const prev = prevRow && toObject(prevRow);
+    const object = toObject(row);
+    return row.deleted ? { type: "DELETE", object, prev } : { type: "PUT", object, prev };
+  }
+
+  /** Fans out every row after lastDispatched to the watchers whose range holds its key. */
+  private pump(): void {
+    if (this.watchers.size === 0) {
+      this.lastDispatched = this.revisionNow();
+      return;
+    }
+    // Another process may have compacted rows this pump never read: those watchers missed
+    // events and must relist.
+    if (this.compactedRevision() > this.lastDispatched + 1) {
+      for (const w of this.watchers) {
+        w.delivery.fail(new GantryError("GONE", `watch fell behind compaction at revision ${this.compactedRevision()}`));
+      }
+      this.watchers.clear();
+      this.stopPolling();
+      this.lastDispatched = this.revisionNow();
+      return;
+    }
+    for (;;) {
+      const rows = this.stmt.rowsAfter.all(this.lastDispatched, PUMP_BATCH);
+      for (const row of rows) {
+        let event: WatchEvent | undefined;
+        for (const w of this.watchers) {
+          if (row.revision <= w.after || !inRange(row.key, w.range)) continue;
+          event ??= this.eventOf(row);
+          w.delivery.push(event);
+        }
+        this.lastDispatched = row.revision;
+      }
+      if (rows.length < PUMP_BATCH) return;
+    }
+  }
+
+  private startPolling(): void {
+    if (this.pollTimer) return;
+    this.pollTimer = setInterval(() => {
+      try {
+        this.pump();
+      } catch {
+        // A busy or briefly unreadable database: the next tick retries from lastDispatched.
+      }
+    }, POLL_INTERVAL_MS);
+    this.pollTimer.unref();
+  }
+
+  private stopPolling(): void {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+  }
+
+  async compact(beforeRevision: number): Promise<void> {
+    this.open();
+    this.db.transaction(() => {
+      const current = this.revisionNow();
+      if (!Number.isInteger(beforeRevision) || beforeRevision < 0 || beforeRevision > current) {
+        throw invalidArgument(`cannot compact at revision ${beforeRevision} (the store is at ${current})`);
+      }
+      if (beforeRevision <= this.compactedRevision()) return;
+      this.stmt.compactSuperseded.run({ c: beforeRevision });
+      this.stmt.metaSet.run("compact", beforeRevision);
+    }).immediate();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopPolling();
+    for (const w of this.watchers) w.delivery.cancelled = true;
+    this.watchers.clear();
+    this.db.close();
+  }
+}
 
 export async function openSqliteStore(path: string): Promise<Store> {
-  throw new GantryError("UNSUPPORTED_OPTION", `the SQLite store at ${path} is not built yet`);
+  return new SqliteStore(path);
 }

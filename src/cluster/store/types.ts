@@ -47,7 +47,10 @@ export interface Store {
   create(key: string, value: string): Promise<StoredObject>;
   /** NOT_FOUND if absent; CONFLICT if expectedModRevision is given and differs. */
   update(key: string, value: string, expectedModRevision?: number): Promise<StoredObject>;
-  /** Returns the deleted object (its last value, modRevision as it was); NOT_FOUND / CONFLICT as update. */
+  /**
+   * Returns the deleted object: its last value, with modRevision = the deletion's revision (as
+   * the DELETE watch event has it); NOT_FOUND / CONFLICT as update.
+   */
   delete(key: string, expectedModRevision?: number): Promise<StoredObject>;
   count(prefix: string): Promise<number>;
   /**

@@ -1,0 +1,113 @@
+// Starts a private, single-member etcd on loopback for a test file: random free ports, a
+// temporary data directory, the fast-election flags from compat/components.md. stop() kills
+// it and removes the directory; an exit hook does the same if the test process dies first.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const ETCD_BINARY = "/usr/bin/etcd";
+
+/** Why etcd tests cannot run here, or undefined when they can. */
+export function etcdSkipReason(): string | undefined {
+  return existsSync(ETCD_BINARY) ? undefined : `${ETCD_BINARY} is absent (scripts/install-deps.sh installs etcd-server)`;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export class TestEtcd {
+  private proc: ChildProcess | undefined;
+  private log = "";
+  readonly dataDir = mkdtempSync(join(tmpdir(), "gantry-etcd-"));
+  private readonly onExit = () => {
+    this.proc?.kill("SIGKILL");
+    rmSync(this.dataDir, { recursive: true, force: true });
+  };
+
+  private constructor(
+    readonly clientPort: number,
+    readonly peerPort: number,
+  ) {
+    process.on("exit", this.onExit);
+  }
+
+  static async start(): Promise<TestEtcd> {
+    const etcd = new TestEtcd(await freePort(), await freePort());
+    try {
+      await etcd.launch();
+    } catch (err) {
+      await etcd.stop();
+      throw err;
+    }
+    return etcd;
+  }
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.clientPort}`;
+  }
+
+  /** Starts (or restarts, on the same data directory) and waits until /health says true. */
+  async launch(): Promise<void> {
+    const peer = `http://127.0.0.1:${this.peerPort}`;
+    const proc = spawn(
+      ETCD_BINARY,
+      [
+        "--name=gantry-test",
+        `--data-dir=${this.dataDir}`,
+        `--listen-client-urls=${this.endpoint}`,
+        `--advertise-client-urls=${this.endpoint}`,
+        `--listen-peer-urls=${peer}`,
+        `--initial-advertise-peer-urls=${peer}`,
+        `--initial-cluster=gantry-test=${peer}`,
+        "--heartbeat-interval=20",
+        "--election-timeout=200",
+        "--logger=zap",
+        "--log-outputs=stderr",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    this.proc = proc;
+    proc.stderr!.on("data", (b: Buffer) => {
+      this.log = (this.log + b.toString()).slice(-4000);
+    });
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      if (proc.exitCode !== null) throw new Error(`etcd exited with ${proc.exitCode}: ${this.log}`);
+      try {
+        const res = await fetch(`${this.endpoint}/health`);
+        const body = (await res.json()) as { health?: string };
+        if (body.health === "true") return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`etcd did not become healthy within 15 s: ${this.log}`);
+  }
+
+  /** kill -9, as a machine losing power would look to etcd's process. */
+  async kill9(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once("exit", r));
+    proc.kill("SIGKILL");
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill9();
+    process.off("exit", this.onExit);
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
