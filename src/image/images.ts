@@ -1,0 +1,157 @@
+// Local images: a name in the refs table points at a manifest blob, which names a config blob
+// and layer blobs. An image's ID is its config digest (as in Docker), so one image can carry
+// several names. This file resolves names and IDs and edits names (tag, untag).
+import { GantryError, conflict, notFound } from "../common/errors.ts";
+import { chainIds, isDigest, type Digest } from "./digest.ts";
+import { familiarName, formatReference, parseReference } from "./reference.ts";
+import { parseImageConfig, parseManifest, type ImageConfig, type Manifest } from "./spec.ts";
+import { listContainerRootfs } from "./snapshots.ts";
+import type { ImageStore, RefRecord } from "./store.ts";
+
+export interface LocalImage {
+  /** Config digest: the image ID. */
+  id: Digest;
+  manifestDigest: Digest;
+  mediaType: string;
+  manifest: Manifest;
+  config: ImageConfig;
+  /** Canonical names (registry/repo:tag or registry/repo@digest) pointing at this manifest. */
+  names: string[];
+  repoDigests: string[];
+}
+
+export function loadManifest(store: ImageStore, digest: Digest): { manifest: Manifest; mediaType: string } {
+  const parsed = parseManifest(store.readBlob(digest));
+  if (parsed.kind !== "manifest") throw new GantryError("INVALID_SPEC", `${digest} is an index, not an image manifest`);
+  return { manifest: parsed.manifest, mediaType: parsed.mediaType };
+}
+
+function imageFromManifest(store: ImageStore, manifestDigest: Digest, refs: Record<string, RefRecord>): LocalImage {
+  const { manifest, mediaType } = loadManifest(store, manifestDigest);
+  const config = parseImageConfig(store.readBlob(manifest.config.digest as Digest));
+  const names = Object.entries(refs)
+    .filter(([, r]) => r.digest === manifestDigest)
+    .map(([n]) => n)
+    .sort();
+  const repoDigests = new Set<string>();
+  for (const n of names) for (const d of refs[n]?.repoDigests ?? []) repoDigests.add(d);
+  return { id: manifest.config.digest as Digest, manifestDigest, mediaType, manifest, config, names, repoDigests: [...repoDigests].sort() };
+}
+
+/** Finds an image by name (busybox, busybox:1.36, host:5000/x@sha256:…), by full ID
+ * (sha256:…) or by an unambiguous ID prefix of at least 4 hex digits (as docker accepts). */
+export function resolveImage(store: ImageStore, nameOrId: string): LocalImage {
+  const refs = store.readRefs();
+  const candidates = new Set<Digest>();
+  const idLike = nameOrId.replace(/^sha256:/, "");
+  if (/^[a-f0-9]{4,64}$/.test(idLike)) {
+    for (const r of Object.values(refs)) {
+      try {
+        const { manifest } = loadManifest(store, r.digest);
+        const id = manifest.config.digest.slice(7);
+        if (id.startsWith(idLike) || r.digest.slice(7).startsWith(idLike)) candidates.add(r.digest);
+      } catch {
+        /* a ref whose manifest is missing cannot match */
+      }
+    }
+  }
+  if (candidates.size === 0) {
+    let name: string | undefined;
+    try {
+      name = formatReference(parseReference(nameOrId));
+    } catch {
+      name = undefined;
+    }
+    const rec = name === undefined ? undefined : refs[name];
+    if (rec) candidates.add(rec.digest);
+    else if (name !== undefined && name.includes("@")) {
+      // name@digest also matches an image pulled by tag whose manifest has that digest.
+      const ref = parseReference(nameOrId);
+      for (const r of Object.values(refs)) if (r.digest === ref.digest || r.indexDigest === ref.digest) candidates.add(r.digest);
+    }
+  }
+  if (candidates.size === 0) throw notFound(`image ${nameOrId} is not in the local store`, { hint: "gantry images lists local images; gantry pull fetches one" });
+  const ids = new Set([...candidates].map((d) => loadManifest(store, d).manifest.config.digest));
+  if (ids.size > 1) throw new GantryError("INVALID_ARGUMENT", `image ID prefix ${nameOrId} is ambiguous`);
+  return imageFromManifest(store, [...candidates][0] as Digest, refs);
+}
+
+export interface ImageSummary {
+  id: Digest;
+  manifestDigest: Digest;
+  repoTags: string[];
+  repoDigests: string[];
+  created?: string;
+  /** Sum of compressed layer sizes plus config (what the store holds for it). */
+  size: number;
+}
+
+export function listImages(store: ImageStore): ImageSummary[] {
+  const refs = store.readRefs();
+  const byManifest = new Map<Digest, ImageSummary>();
+  for (const [name, rec] of Object.entries(refs)) {
+    let s = byManifest.get(rec.digest);
+    if (!s) {
+      try {
+        const img = imageFromManifest(store, rec.digest, refs);
+        s = {
+          id: img.id,
+          manifestDigest: rec.digest,
+          repoTags: [],
+          repoDigests: img.repoDigests.map(familiarName),
+          created: img.config.created,
+          size: img.manifest.config.size + img.manifest.layers.reduce((a, l) => a + l.size, 0),
+        };
+      } catch {
+        continue; // an interrupted pull or a removed blob: shows up again once re-pulled
+      }
+      byManifest.set(rec.digest, s);
+    }
+    if (!name.includes("@")) s.repoTags.push(familiarName(name));
+    else if (!s.repoDigests.includes(familiarName(name))) s.repoDigests.push(familiarName(name));
+  }
+  return [...byManifest.values()].sort((a, b) => (b.created ?? "").localeCompare(a.created ?? ""));
+}
+
+/** Adds a name for an image (docker tag SOURCE TARGET). */
+export function tagImage(store: ImageStore, source: string, target: string): string {
+  const img = resolveImage(store, source);
+  const ref = parseReference(target);
+  if (ref.digest !== undefined) throw new GantryError("INVALID_ARGUMENT", `cannot tag with a digest (${target})`);
+  const name = formatReference(ref);
+  store.setRef(name, { digest: img.manifestDigest, mediaType: img.mediaType, created: new Date().toISOString() });
+  return name;
+}
+
+export interface RemoveResult {
+  untagged: string[];
+  /** True when no name points at the image any more (its content goes at the next GC). */
+  deleted: Digest | undefined;
+}
+
+/** Removes a name (docker rmi NAME) or, given an ID, every name of that image (which needs
+ * `force` when there are several). Refuses while a container's rootfs uses the image. */
+export function removeImage(store: ImageStore, nameOrId: string, opts: { force?: boolean } = {}): RemoveResult {
+  const img = resolveImage(store, nameOrId);
+  const byId = isDigest(nameOrId) || (/^[a-f0-9]{4,64}$/.test(nameOrId) && !img.names.some((n) => familiarName(n).split(":")[0] === nameOrId));
+  let toRemove: string[];
+  if (byId) {
+    if (img.names.length > 1 && !opts.force) {
+      throw conflict(`image ${img.id.slice(7, 19)} is referenced by ${img.names.length} names`, { hint: "remove them by name, or use --force" });
+    }
+    toRemove = img.names;
+  } else {
+    toRemove = [formatReference(parseReference(nameOrId))].filter((n) => img.names.includes(n));
+    if (toRemove.length === 0) toRemove = img.names.filter((n) => n.includes("@"));
+  }
+  const remaining = img.names.filter((n) => !toRemove.includes(n));
+  if (remaining.length === 0 && !opts.force) {
+    const top = chainIds(img.config.rootfs.diff_ids as Digest[]).at(-1);
+    const user = listContainerRootfs(store).find((c) => top !== undefined && c.chainIds.at(-1) === top);
+    if (user) throw conflict(`image ${nameOrId} is used by container ${user.containerId}`, { hint: "remove the container first, or use --force" });
+  }
+  store.updateRefs((refs) => {
+    for (const n of toRemove) delete refs[n];
+  });
+  return { untagged: toRemove.map(familiarName), deleted: remaining.length === 0 ? img.id : undefined };
+}

@@ -1,0 +1,20 @@
+// A container's root filesystem: the overlay of its image's snapshots (unpacked on first
+// use) under the container's own upper directory. This is what the engine calls.
+import type { Digest } from "./digest.ts";
+import { resolveImage } from "./images.ts";
+import { ensureSnapshots, prepareContainerRootfs, type PreparedRootfs } from "./snapshots.ts";
+import type { ImageStore } from "./store.ts";
+
+export type { PreparedRootfs };
+
+/** Unpacks any missing layers of `imageRef`, creates the container's upper and work dirs and
+ * returns the overlay lowerdir stack (top first). Mount it with mountRootfs, or hand the
+ * options to the runtime as an OCI mount `{type: "overlay", source: "overlay", options}`. */
+export async function prepareRootfs(store: ImageStore, imageRef: string, containerId: string): Promise<PreparedRootfs> {
+  const img = resolveImage(store, imageRef);
+  const chain: Digest[] = await store.withLease(async (lease) => {
+    lease.add(img.manifestDigest);
+    return ensureSnapshots(store, img.manifest, img.config, { lease });
+  });
+  return prepareContainerRootfs(store, containerId, imageRef, chain);
+}

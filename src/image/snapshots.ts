@@ -1,0 +1,214 @@
+// Snapshots: one directory per layer, keyed by chain ID, holding only that layer's diff
+// (overlay-format whiteouts), so an image's root filesystem is the overlay stack of its
+// chain and images that share base layers share the same directories on disk.
+//   snapshots/<chainid hex>/fs            the layer's files (an overlay lowerdir)
+//   snapshots/<chainid hex>/snapshot.json {chainId, diffId, parent, layer}
+//   snapshots/.tmp-<pid>-<random>/        being unpacked; renamed into place when complete,
+//                                         so a snapshot directory is either whole or absent
+//   containers/<id>/{upper,work,merged}   a container's writable layer (prepareRootfs)
+// Mounting: `mount -t overlay` through mount(8), run by the image layer (or passed to the
+// runtime as an OCI mount of type overlay with the same options). mount(8) is the simplest
+// robust path from Node (no mount(2) binding) and reports errors in words.
+import { spawnSync } from "node:child_process";
+import { createReadStream, existsSync, mkdirSync, openSync, readSync, closeSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { join, relative } from "node:path";
+import { spawn } from "node:child_process";
+import { createGunzip } from "node:zlib";
+import type { Readable } from "node:stream";
+import { writeJsonAtomic, readJsonIfExists } from "../common/atomic-file.ts";
+import { GantryError } from "../common/errors.ts";
+import { chainIds, hexOf, type Digest } from "./digest.ts";
+import type { ImageConfig, Manifest } from "./spec.ts";
+import type { ImageStore, Lease } from "./store.ts";
+import { unpackLayer, type UnpackOptions } from "./unpack.ts";
+
+export interface SnapshotInfo {
+  chainId: Digest;
+  diffId: Digest;
+  parent?: Digest;
+  layer?: Digest;
+}
+
+export function snapshotDir(store: ImageStore, chainId: Digest): string {
+  return join(store.root, "snapshots", hexOf(chainId));
+}
+
+export function snapshotExists(store: ImageStore, chainId: Digest): boolean {
+  return existsSync(join(snapshotDir(store, chainId), "snapshot.json"));
+}
+
+export function listSnapshots(store: ImageStore): Digest[] {
+  return readdirSync(join(store.root, "snapshots"))
+    .filter((n) => /^[a-f0-9]{64}$/.test(n))
+    .map((n) => `sha256:${n}` as Digest);
+}
+
+/** Opens a file that holds a tar, gzip'd tar or zstd'd tar (told apart by magic bytes, which is
+ * more robust than trusting media types) as a stream of the uncompressed tar. */
+export function openTarStream(path: string): Readable {
+  const magic = Buffer.alloc(4);
+  const fd = openSync(path, "r");
+  let n: number;
+  try {
+    n = readSync(fd, magic, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+  if (n >= 2 && magic[0] === 0x1f && magic[1] === 0x8b) {
+    const gunzip = createGunzip();
+    raw.on("error", (e) => gunzip.destroy(e));
+    return raw.pipe(gunzip);
+  }
+  if (n === 4 && magic.readUInt32LE(0) === 0xfd2fb528) {
+    // Node 20 has no zstd; the zstd(1) tool decompresses it.
+    const child = spawn("zstd", ["-dcq", path], { stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.on("error", (e) => child.stdout.destroy(new GantryError("KERNEL_FEATURE_MISSING", `zstd layer ${path}: ${e.message}`, { hint: "install zstd" })));
+    child.on("close", (code) => {
+      if (code !== 0) child.stdout.destroy(new GantryError("INVALID_LAYER", `zstd could not decompress ${path}: ${err.trim()}`));
+    });
+    raw.destroy();
+    return child.stdout;
+  }
+  return raw;
+}
+
+/** Unpacks every layer of an image that has no snapshot yet; returns the chain IDs, base first.
+ * Each layer's DiffID is checked against the image config while it is unpacked. */
+export async function ensureSnapshots(
+  store: ImageStore,
+  manifest: Manifest,
+  config: ImageConfig,
+  opts: UnpackOptions & { lease?: Lease; onLayer?: (index: number, chainId: Digest) => void } = {},
+): Promise<Digest[]> {
+  const diffIds = config.rootfs.diff_ids as Digest[];
+  if (diffIds.length !== manifest.layers.length) {
+    throw new GantryError("INVALID_SPEC", `image config lists ${diffIds.length} diff_ids but the manifest has ${manifest.layers.length} layers`);
+  }
+  const chain = chainIds(diffIds);
+  opts.lease?.add(...chain);
+  for (let i = 0; i < chain.length; i++) {
+    const chainId = chain[i] as Digest;
+    if (snapshotExists(store, chainId)) continue;
+    const layer = manifest.layers[i]!;
+    const tmp = join(store.root, "snapshots", `.tmp-${process.pid}-${Math.random().toString(16).slice(2)}`);
+    mkdirSync(join(tmp, "fs"), { recursive: true, mode: 0o755 });
+    try {
+      const result = await unpackLayer(openTarStream(store.blobPath(layer.digest as Digest)), join(tmp, "fs"), opts);
+      if (result.diffId !== diffIds[i]) {
+        throw new GantryError("DIGEST_MISMATCH", `layer ${layer.digest} unpacks to ${result.diffId}, the image config says ${diffIds[i]}`);
+      }
+      const info: SnapshotInfo = { chainId, diffId: result.diffId, parent: i > 0 ? chain[i - 1] : undefined, layer: layer.digest as Digest };
+      writeJsonAtomic(join(tmp, "snapshot.json"), info, 0o644);
+      try {
+        renameSync(tmp, snapshotDir(store, chainId));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
+        // A concurrent pull unpacked the same layer first: its snapshot is as good as ours.
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    opts.onLayer?.(i, chainId);
+  }
+  return chain;
+}
+
+export interface PreparedRootfs {
+  /** Overlay lower directories, top layer first (overlayfs order). */
+  lowerdirs: string[];
+  upperdir: string;
+  workdir: string;
+  /** Where mountRootfs mounts it by default. */
+  merged: string;
+  /** The `-o` option string for `mount -t overlay`. */
+  options: string;
+}
+
+export interface ContainerRootfsRecord {
+  containerId: string;
+  image: string;
+  chainIds: Digest[];
+}
+
+export function containerDir(store: ImageStore, containerId: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(containerId)) {
+    throw new GantryError("INVALID_ARGUMENT", `invalid container id "${containerId}"`);
+  }
+  return join(store.root, "containers", containerId);
+}
+
+/** Creates a container's upper and work directories over an image's snapshots (which must
+ * exist: ensureSnapshots) and records the chain so garbage collection keeps it. */
+export function prepareContainerRootfs(store: ImageStore, containerId: string, image: string, chain: Digest[]): PreparedRootfs {
+  const dir = containerDir(store, containerId);
+  for (const c of chain) {
+    if (!snapshotExists(store, c)) throw new GantryError("NOT_FOUND", `snapshot ${c} of image ${image} is missing`, { hint: "pull the image again" });
+  }
+  mkdirSync(join(dir, "upper"), { recursive: true, mode: 0o755 });
+  mkdirSync(join(dir, "work"), { recursive: true, mode: 0o700 });
+  mkdirSync(join(dir, "merged"), { recursive: true, mode: 0o755 });
+  const lowerdirs = chain.map((c) => join(snapshotDir(store, c), "fs")).reverse();
+  if (lowerdirs.length === 0) {
+    // overlayfs needs at least one lower directory; an image with no layers gets an empty one.
+    mkdirSync(join(dir, "empty"), { recursive: true, mode: 0o755 });
+    lowerdirs.push(join(dir, "empty"));
+  }
+  writeJsonAtomic(join(dir, "rootfs.json"), { containerId, image, chainIds: chain } satisfies ContainerRootfsRecord, 0o644);
+  const upperdir = join(dir, "upper");
+  const workdir = join(dir, "work");
+  return { lowerdirs, upperdir, workdir, merged: join(dir, "merged"), options: overlayOptions(lowerdirs, upperdir, workdir) };
+}
+
+export function overlayOptions(lowerdirs: string[], upperdir: string, workdir: string): string {
+  return `lowerdir=${lowerdirs.join(":")},upperdir=${upperdir},workdir=${workdir}`;
+}
+
+export function readContainerRootfs(store: ImageStore, containerId: string): ContainerRootfsRecord | undefined {
+  return readJsonIfExists<ContainerRootfsRecord>(join(containerDir(store, containerId), "rootfs.json"));
+}
+
+export function listContainerRootfs(store: ImageStore): ContainerRootfsRecord[] {
+  const out: ContainerRootfsRecord[] = [];
+  for (const id of readdirSync(join(store.root, "containers"))) {
+    const r = readJsonIfExists<ContainerRootfsRecord>(join(store.root, "containers", id, "rootfs.json"));
+    if (r) out.push(r);
+  }
+  return out;
+}
+
+/** Mounts the overlay at `target` (default: the container's merged dir) with mount(8). The
+ * kernel limits mount data to one page, so long lowerdir lists are passed relative to the
+ * snapshots directory (mount runs there), as Docker's overlay2 does with its short links. */
+export function mountRootfs(store: ImageStore, rootfs: PreparedRootfs, target = rootfs.merged): void {
+  let options = rootfs.options;
+  let cwd: string | undefined;
+  if (options.length > 3500) {
+    cwd = join(store.root, "snapshots");
+    const rel = (p: string) => relative(cwd as string, p);
+    options = overlayOptions(rootfs.lowerdirs.map(rel), rel(rootfs.upperdir), rel(rootfs.workdir));
+  }
+  const r = spawnSync("mount", ["-t", "overlay", "overlay", "-o", options, target], { encoding: "utf8", cwd });
+  if (r.error || r.status !== 0) {
+    throw new GantryError("SYSCALL_FAILED", `mount overlay on ${target} failed: ${(r.stderr || r.error?.message || "").trim()}`, {
+      path: target,
+      step: "mount",
+      hint: "overlay mounts need root and a kernel with overlayfs (modprobe overlay)",
+    });
+  }
+}
+
+export function unmountRootfs(target: string): void {
+  const r = spawnSync("umount", [target], { encoding: "utf8" });
+  if (r.error || r.status !== 0) {
+    throw new GantryError("SYSCALL_FAILED", `umount ${target} failed: ${(r.stderr || r.error?.message || "").trim()}`, { path: target, step: "umount" });
+  }
+}
+
+/** Removes a container's writable layer (it must be unmounted). */
+export function removeContainerRootfs(store: ImageStore, containerId: string): void {
+  rmSync(containerDir(store, containerId), { recursive: true, force: true });
+}
