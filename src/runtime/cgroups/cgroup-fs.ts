@@ -1,0 +1,192 @@
+// Reading and writing cgroup files. Cgroups are files: a limit is a write into a file, a
+// process joins by a write into cgroup.procs. Every failure names the file and the value.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { GantryError } from "../../common/errors.ts";
+import type { CgroupFile } from "./types.ts";
+
+/** Why a file can be missing, by file-name prefix; the first match wins. */
+const missingReasons: Array<[string, string]> = [
+  ["blkio.leaf_weight", "the kernel has no CFQ scheduler, so no blkio leaf weight support"],
+  ["blkio.weight", "the kernel has no blkio weight support (neither CFQ nor BFQ)"],
+  ["blkio.bfq.", "the kernel has no blkio weight support (neither CFQ nor BFQ)"],
+  ["io.weight", "the kernel has no io weight support (no BFQ scheduler or io.cost)"],
+  ["io.bfq.", "the kernel has no io weight support (no BFQ scheduler or io.cost)"],
+  ["memory.memsw.", "swap accounting is off (boot with swapaccount=1)"],
+  ["memory.swap.", "swap accounting is off (boot with swapaccount=1)"],
+  ["cpu.rt_", "the kernel was built without CONFIG_RT_GROUP_SCHED"],
+  ["cpu.cfs_burst_us", "the kernel is older than 5.14 (no CFS burst)"],
+  ["cpu.max.burst", "the kernel is older than 5.14 (no CFS burst)"],
+  ["cpu.idle", "the kernel is older than 5.15 (no SCHED_IDLE cgroups)"],
+  ["cpu.cfs_", "the kernel was built without CONFIG_CFS_BANDWIDTH"],
+  ["cpu.max", "the kernel was built without CONFIG_CFS_BANDWIDTH"],
+  ["hugetlb.", "the kernel has no huge pages of that size"],
+];
+
+function missingReason(file: string, controller: string): string {
+  for (const [prefix, reason] of missingReasons) if (file.startsWith(prefix)) return reason;
+  return `the ${controller} controller does not provide it`;
+}
+
+/**
+ * Writes each file in order. A missing file means the kernel lacks the feature the user
+ * asked for: that is KERNEL_FEATURE_MISSING naming the OCI field, the file and the reason,
+ * never a silent skip.
+ */
+export function writeCgroupFiles(dir: string, controller: string, files: readonly CgroupFile[]): void {
+  for (const f of files) {
+    const path = join(dir, f.file);
+    if (!existsSync(path)) {
+      throw new GantryError(
+        "KERNEL_FEATURE_MISSING",
+        `cannot set ${f.field}: ${path} does not exist (${missingReason(f.file, controller)})`,
+        { path, hint: `remove ${f.field} from linux.resources or use a kernel with that ${controller} feature` },
+      );
+    }
+    writeCgroupValue(path, f.value, f.field);
+  }
+}
+
+/** One write; the kernel validates the value, so EINVAL/EBUSY/EPERM come back here. */
+export function writeCgroupValue(path: string, value: string, field = "cgroup value"): void {
+  try {
+    writeFileSync(path, value);
+  } catch (err) {
+    const errno = (err as NodeJS.ErrnoException).code ?? "EIO";
+    throw new GantryError("SYSCALL_FAILED", `cannot set ${field}: write ${JSON.stringify(value)} to ${path}: ${errno}`, {
+      path,
+      errno,
+      step: "cgroup write",
+      cause: err,
+    });
+  }
+}
+
+export function readCgroupFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch (err) {
+    const errno = (err as NodeJS.ErrnoException).code ?? "EIO";
+    throw new GantryError("SYSCALL_FAILED", `read ${path}: ${errno}`, { path, errno, step: "cgroup read", cause: err });
+  }
+}
+
+/** Reads a file if it exists; undefined when the kernel does not provide it. */
+export function readOptional(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses "key value" lines (memory.stat, cpu.stat, memory.events, memory.oom_control). */
+export function parseKeyValues(text: string | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of (text ?? "").split("\n")) {
+    const [key, value] = line.trim().split(/\s+/);
+    if (key && value !== undefined && /^-?\d+$/.test(value)) out[key] = Number(value);
+  }
+  return out;
+}
+
+/** A number from a single-value file; "max" (v2) and absent map to `fallback`. */
+export function readNumber(path: string, fallback = 0): number {
+  const text = readOptional(path);
+  if (text === undefined || text === "" || text === "max") return fallback;
+  const n = Number(text);
+  return Number.isFinite(n) ? n : fallback;
+}
+
+/**
+ * mkdir -p that reports which directories it made, ancestors first, so destroy removes
+ * those and never a directory someone else created.
+ */
+export function makeCgroupDirs(dir: string): string[] {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (err) {
+      const errno = (err as NodeJS.ErrnoException).code ?? "EIO";
+      if (errno === "EEXIST") continue; // a concurrent create of a shared parent is fine
+      throw new GantryError("SYSCALL_FAILED", `mkdir ${d}: ${errno}`, { path: d, errno, step: "cgroup create", cause: err });
+    }
+  }
+  return missing;
+}
+
+/**
+ * Removes a cgroup directory and any sub-cgroups the container made inside it (deepest
+ * first). rmdir fails with EBUSY while a just-killed process is still being reaped, so it
+ * retries for a short while.
+ */
+export async function removeCgroupTree(dir: string, timeoutMs = 2000): Promise<void> {
+  if (!existsSync(dir)) return;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) await removeCgroupTree(join(dir, entry.name), timeoutMs);
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (err) {
+      const errno = (err as NodeJS.ErrnoException).code ?? "EIO";
+      if (errno === "ENOENT") return;
+      if (errno !== "EBUSY" || Date.now() > deadline) {
+        throw new GantryError("SYSCALL_FAILED", `rmdir ${dir}: ${errno}`, {
+          path: dir,
+          errno,
+          step: "cgroup destroy",
+          hint: errno === "EBUSY" ? "processes are still in the cgroup; kill them first" : undefined,
+          cause: err,
+        });
+      }
+      await sleep(delay);
+    }
+  }
+}
+
+/** Best-effort synchronous rmdir, deepest first: undoing a create that failed half-way. */
+export function removeDirsNow(dirs: readonly string[]): void {
+  for (const d of [...dirs].reverse()) {
+    try {
+      rmdirSync(d);
+    } catch {
+      // already gone, or someone else's cgroup now lives below it
+    }
+  }
+}
+
+/** Pids listed in cgroup.procs of `dir` and of every cgroup below it. */
+export function collectPids(dir: string): number[] {
+  const out: number[] = [];
+  const walk = (d: string): void => {
+    const text = readOptional(join(d, "cgroup.procs"));
+    if (text === undefined) return;
+    for (const line of text.split("\n")) if (line) out.push(Number(line));
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return; // removed while walking
+    }
+    for (const e of entries) if (e.isDirectory()) walk(join(d, e.name));
+  };
+  walk(dir);
+  return out;
+}
+
+/** Polls `check` until it is true or `timeoutMs` passes. */
+export async function pollUntil(check: () => boolean, timeoutMs: number, onRetry?: () => void): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    if (check()) return true;
+    if (Date.now() > deadline) return false;
+    onRetry?.();
+    await sleep(delay);
+  }
+}

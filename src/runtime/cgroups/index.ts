@@ -1,0 +1,35 @@
+// The cgroup layer of the runtime: pick the driver for this host, open a container's cgroup.
+import type { LinuxResources } from "../spec/oci.ts";
+import { resolveCgroupPath } from "./cgroup-path.ts";
+import { detectCgroupVersion } from "./hierarchy.ts";
+import type { CgroupDriver, CgroupManager } from "./types.ts";
+import { v1Driver } from "./v1/driver.ts";
+import { v2Driver } from "./v2/driver.ts";
+
+export type { CgroupDriver, CgroupManager, CgroupStats, CgroupFile, MemoryEntry, BlkioEntry } from "./types.ts";
+export { detectCgroupVersion } from "./hierarchy.ts";
+export { resolveCgroupPath } from "./cgroup-path.ts";
+export { deviceFilterProgram, deviceFilterInstructions, emulateDeviceRules } from "./devices/ebpf.ts";
+export type { DeviceFilterProgram } from "./devices/ebpf.ts";
+export { deviceRules } from "./devices/rules.ts";
+export type { DeviceRule } from "./devices/rules.ts";
+
+export interface OpenCgroupsOptions {
+  cgroupsPath: string | undefined;
+  containerId: string;
+  resources?: LinuxResources;
+  /** Make the directories and write `resources` (before any pid is added). */
+  create: boolean;
+  /** `createdDirs` of the manager that created it, kept in the container's state. */
+  createdDirs?: readonly string[];
+}
+
+/** The driver for this host: v2 when /sys/fs/cgroup itself is cgroup2, else v1 (hybrid included). */
+export function hostCgroupDriver(): CgroupDriver {
+  return detectCgroupVersion() === 2 ? v2Driver() : v1Driver;
+}
+
+export function openCgroups(opts: OpenCgroupsOptions): CgroupManager {
+  const cgroupPath = resolveCgroupPath(opts.cgroupsPath, opts.containerId);
+  return hostCgroupDriver().open({ cgroupPath, create: opts.create, resources: opts.resources, createdDirs: opts.createdDirs });
+}
