@@ -16,6 +16,8 @@ import type { ListOptions, ListResult, Store, StoredObject, WatchEvent, WatchHan
 
 const COMPACTED = "required revision has been compacted";
 const FUTURE = "required revision is a future revision";
+/** Keys per range request when a list is larger than this. */
+const LIST_CHUNK = 500;
 
 class EtcdStore implements Store {
   private readonly client: Etcd3;
@@ -25,11 +27,22 @@ class EtcdStore implements Store {
     private readonly endpoints: string[],
     private readonly namespace: string,
   ) {
-    this.client = new Etcd3({ hosts: endpoints, dialTimeout: 5000 });
+    this.client = new Etcd3({
+      hosts: endpoints,
+      dialTimeout: 5000,
+      // etcd values may be up to 1.5 MiB each, so a 500-key chunk can pass gRPC's 4 MiB default.
+      grpcOptions: { "grpc.max_receive_message_length": -1 },
+    });
   }
 
   private full(key: string): Buffer {
     return Buffer.from(this.namespace + key);
+  }
+
+  /** Where a range over prefix starts: etcd refuses an empty key, and "\0" is the first one. */
+  private rangeStart(prefix: string): Buffer {
+    const start = this.full(prefix);
+    return start.length > 0 ? start : Buffer.from([0]);
   }
 
   private toObject(kv: IKeyValue): StoredObject {
@@ -68,7 +81,7 @@ class EtcdStore implements Store {
   }
 
   async currentRevision(): Promise<number> {
-    const res = await this.range("read the store revision", { key: this.full(""), count_only: true });
+    const res = await this.range("read the store revision", { key: Buffer.from([0]), count_only: true });
     return Number(res.header.revision);
   }
 
@@ -85,24 +98,27 @@ class EtcdStore implements Store {
     if (opts.atRevision !== undefined && (!Number.isInteger(opts.atRevision) || opts.atRevision < 0)) {
       throw invalidArgument(`revision must be a non-negative integer, got ${opts.atRevision}`);
     }
-    const start = this.full(prefix);
+    const start = this.rangeStart(prefix);
+    const end = prefixEndBytes(this.full(prefix));
     let from = start;
     if (opts.startAfterKey !== undefined) {
       const after = Buffer.concat([this.full(opts.startAfterKey), Buffer.from([0])]);
       if (Buffer.compare(after, start) > 0) from = after;
     }
-    const res = await this.range(`list ${prefix}`, {
-      key: from,
-      range_end: prefixEndBytes(start),
-      limit,
-      // 0 reads the newest revision, which the response header then names.
-      revision: opts.atRevision ?? 0,
-    });
-    return {
-      items: res.kvs.map((kv) => this.toObject(kv)),
-      revision: opts.atRevision || Number(res.header.revision),
-      more: res.more,
-    };
+    // Read in chunks at one revision: a single range answer must fit in one gRPC message,
+    // and an unpaged list of thousands of objects would not.
+    let revision = opts.atRevision ?? 0; // 0: the newest, which the first answer's header names
+    const items: StoredObject[] = [];
+    for (;;) {
+      const want = limit > 0 ? Math.min(limit - items.length, LIST_CHUNK) : LIST_CHUNK;
+      const res = await this.range(`list ${prefix}`, { key: from, range_end: end, limit: want, revision });
+      if (revision === 0) revision = Number(res.header.revision);
+      for (const kv of res.kvs) items.push(this.toObject(kv));
+      const last = res.kvs.at(-1);
+      if (!res.more || !last) return { items, revision, more: false };
+      if (limit > 0 && items.length >= limit) return { items, revision, more: true };
+      from = Buffer.concat([last.key, Buffer.from([0])]);
+    }
   }
 
   async create(key: string, value: string): Promise<StoredObject> {
@@ -161,8 +177,11 @@ class EtcdStore implements Store {
   }
 
   async count(prefix: string): Promise<number> {
-    const start = this.full(prefix);
-    const res = await this.range(`count ${prefix}`, { key: start, range_end: prefixEndBytes(start), count_only: true });
+    const res = await this.range(`count ${prefix}`, {
+      key: this.rangeStart(prefix),
+      range_end: prefixEndBytes(this.full(prefix)),
+      count_only: true,
+    });
     return Number(res.count);
   }
 
@@ -177,13 +196,14 @@ class EtcdStore implements Store {
       delivery.fail(invalidArgument(`watch revision must be a non-negative integer, got ${fromRevision}`));
       return { cancel: () => {} };
     }
-    const start = this.full(prefix);
+    const start = this.rangeStart(prefix);
+    const end = prefixEndBytes(this.full(prefix));
     // The etcd client reconnects a broken stream by itself and resumes after the last
     // revision it saw; `last` drops anything it might hand us twice.
     let last = fromRevision;
     const watcher: Watcher = this.client
       .watch()
-      .inRange({ start, end: prefixEndBytes(start) })
+      .inRange({ start, end })
       .startRevision(String(fromRevision + 1))
       .withPreviousKV()
       .watcher();
