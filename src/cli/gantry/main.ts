@@ -2,12 +2,15 @@
 // subcommands on the program; this file only wires them and prints errors.
 import { Command } from "commander";
 import { describeError, GantryError } from "../../common/errors.ts";
+import { registerServerCommand } from "./server-command.ts";
 
 const program = new Command("gantry").description("Gantry: containers on namespaces and cgroups").version("0.1.0");
 program.showHelpAfterError();
 
 // Command modules register here (one import + one call each), e.g.:
 //   import { registerImageCommands } from "./image-commands.ts"; registerImageCommands(program);
+
+registerServerCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`gantry: ${describeError(err)}`);

@@ -1,0 +1,87 @@
+// The server's credentials, made at first start in the data directory (as k3s does under
+// /var/lib/rancher/k3s/server/tls): a CA, a serving certificate signed by it for the
+// loopback and listen addresses, and the admin bearer token. Keys never leave the directory
+// (mode 0600). Certificates are made with the `openssl` binary, which every host has.
+import { execFileSync } from "node:child_process";
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { GantryError } from "../../common/errors.ts";
+import { writeFileAtomic } from "../../common/atomic-file.ts";
+
+export interface ServerCredentials {
+  caCert: string;
+  cert: string;
+  key: string;
+  adminToken: string;
+}
+
+function openssl(args: string[], cwd: string): void {
+  try {
+    execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
+  } catch (err) {
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new GantryError("INTERNAL", `openssl ${args[0]} failed in ${cwd}: ${stderr || (err as Error).message}`, {
+      hint: "install the openssl package",
+      cause: err,
+    });
+  }
+}
+
+/** Loads the credentials under dir/tls, making any that are missing. */
+export function ensureCredentials(dataDir: string, hosts: string[]): ServerCredentials {
+  const tls = join(dataDir, "tls");
+  mkdirSync(tls, { recursive: true, mode: 0o700 });
+  if (!existsSync(join(tls, "ca.crt")) || !existsSync(join(tls, "ca.key"))) {
+    openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "3650", "-subj", "/CN=gantry-server-ca"], tls);
+    chmodSync(join(tls, "ca.key"), 0o600);
+  }
+  if (!existsSync(join(tls, "serving.crt")) || !existsSync(join(tls, "serving.key"))) {
+    const sans = [...new Set(["localhost", "127.0.0.1", "::1", ...hosts])].map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`));
+    writeFileSync(join(tls, "serving.ext"), `subjectAltName=${sans.join(",")}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n`);
+    openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "serving.key", "-out", "serving.csr", "-subj", "/CN=gantry-server"], tls);
+    openssl(["x509", "-req", "-in", "serving.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "serving.crt", "-days", "825", "-extfile", "serving.ext"], tls);
+    chmodSync(join(tls, "serving.key"), 0o600);
+  }
+  const tokenFile = join(dataDir, "token");
+  if (!existsSync(tokenFile)) writeFileAtomic(tokenFile, `${randomBytes(32).toString("hex")}\n`, 0o600);
+  return {
+    caCert: readFileSync(join(tls, "ca.crt"), "utf8"),
+    cert: readFileSync(join(tls, "serving.crt"), "utf8"),
+    key: readFileSync(join(tls, "serving.key"), "utf8"),
+    adminToken: readFileSync(tokenFile, "utf8").trim(),
+  };
+}
+
+/** Constant-time comparison of a presented bearer token with the admin token. */
+export function tokenMatches(presented: string, expected: string): boolean {
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** A kubeconfig for the admin user, as kubectl and client libraries read it. */
+export function adminKubeconfig(server: string, creds: ServerCredentials): string {
+  const ca = Buffer.from(creds.caCert).toString("base64");
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    "- name: gantry",
+    "  cluster:",
+    `    server: ${server}`,
+    `    certificate-authority-data: ${ca}`,
+    "users:",
+    "- name: gantry-admin",
+    "  user:",
+    `    token: ${creds.adminToken}`,
+    "contexts:",
+    "- name: gantry",
+    "  context:",
+    "    cluster: gantry",
+    "    user: gantry-admin",
+    "    namespace: default",
+    "current-context: gantry",
+    "",
+  ].join("\n");
+}

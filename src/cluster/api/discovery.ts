@@ -1,0 +1,99 @@
+// Discovery documents: /api, /apis (plain and aggregated v2), /api/v1 and /apis/<g>/<v>
+// resource lists. Derived from the resource table so they cannot drift from routing.
+import { ALL_VERBS, apiVersionOf, groupVersions, resourceTypes, type ResourceType } from "./resources.ts";
+
+export const AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+export const AGGREGATED_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
+
+export function wantsAggregated(accept: string | undefined): string | undefined {
+  if (!accept) return undefined;
+  for (const part of accept.split(",")) {
+    const p = part.replace(/\s+/g, "");
+    if (p.includes("as=APIGroupDiscoveryList") && p.includes("g=apidiscovery.k8s.io")) {
+      if (p.includes("v=v2beta1")) return AGGREGATED_V2BETA1;
+      if (p.includes("v=v2")) return AGGREGATED_V2;
+    }
+  }
+  return undefined;
+}
+
+function subresourcesOf(rt: ResourceType) {
+  const subs: { subresource: string; responseKind: { group: string; version: string; kind: string }; verbs: string[] }[] = [];
+  if (rt.status) subs.push({ subresource: "status", responseKind: { group: rt.group, version: rt.version, kind: rt.kind }, verbs: ["get", "patch", "update"] });
+  if (rt.scale) subs.push({ subresource: "scale", responseKind: { group: "autoscaling", version: "v1", kind: "Scale" }, verbs: ["get", "patch", "update"] });
+  return subs;
+}
+
+function discoveryResource(rt: ResourceType) {
+  return {
+    resource: rt.plural,
+    responseKind: { group: rt.group, version: rt.version, kind: rt.kind },
+    scope: rt.namespaced ? "Namespaced" : "Cluster",
+    singularResource: rt.singular,
+    verbs: ALL_VERBS,
+    ...(rt.shortNames ? { shortNames: rt.shortNames } : {}),
+    ...(rt.categories ? { categories: rt.categories } : {}),
+    ...(subresourcesOf(rt).length ? { subresources: subresourcesOf(rt) } : {}),
+  };
+}
+
+/** Aggregated discovery for the core group (/api) or all named groups (/apis). */
+export function aggregatedDiscovery(core: boolean, apiVersion: string) {
+  const byGroup = new Map<string, ResourceType[]>();
+  for (const rt of resourceTypes) {
+    if ((rt.group === "") !== core) continue;
+    byGroup.set(rt.group, [...(byGroup.get(rt.group) ?? []), rt]);
+  }
+  return {
+    kind: "APIGroupDiscoveryList",
+    apiVersion,
+    metadata: {},
+    items: [...byGroup.entries()].map(([group, rts]) => ({
+      metadata: { name: group, creationTimestamp: null },
+      versions: [{ version: rts[0]!.version, freshness: "Current", resources: rts.map(discoveryResource) }],
+    })),
+  };
+}
+
+export function apiVersions(serverAddress: string) {
+  return { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress }] };
+}
+
+export function apiGroupList() {
+  const groups = groupVersions().filter((gv) => gv.group !== "");
+  return {
+    kind: "APIGroupList",
+    apiVersion: "v1",
+    groups: groups.map((gv) => {
+      const version = { groupVersion: `${gv.group}/${gv.version}`, version: gv.version };
+      return { name: gv.group, versions: [version], preferredVersion: version };
+    }),
+  };
+}
+
+export function apiGroup(group: string) {
+  const gv = groupVersions().find((g) => g.group === group);
+  if (!gv) return undefined;
+  const version = { groupVersion: `${gv.group}/${gv.version}`, version: gv.version };
+  return { kind: "APIGroup", apiVersion: "v1", name: group, versions: [version], preferredVersion: version };
+}
+
+export function apiResourceList(group: string, version: string) {
+  const rts = resourceTypes.filter((r) => r.group === group && r.version === version);
+  if (rts.length === 0) return undefined;
+  const resources: Record<string, unknown>[] = [];
+  for (const rt of rts) {
+    resources.push({
+      name: rt.plural,
+      singularName: rt.singular,
+      namespaced: rt.namespaced,
+      kind: rt.kind,
+      verbs: ALL_VERBS,
+      ...(rt.shortNames ? { shortNames: rt.shortNames } : {}),
+      ...(rt.categories ? { categories: rt.categories } : {}),
+    });
+    if (rt.status) resources.push({ name: `${rt.plural}/status`, singularName: "", namespaced: rt.namespaced, kind: rt.kind, verbs: ["get", "patch", "update"] });
+    if (rt.scale) resources.push({ name: `${rt.plural}/scale`, singularName: "", namespaced: rt.namespaced, group: "autoscaling", version: "v1", kind: "Scale", verbs: ["get", "patch", "update"] });
+  }
+  return { kind: "APIResourceList", apiVersion: "v1", groupVersion: apiVersionOf(rts[0]!), resources };
+}

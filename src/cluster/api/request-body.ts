@@ -1,0 +1,66 @@
+// Request bodies: read with a size limit (413 past it), then decoded by Content-Type —
+// JSON, YAML, Kubernetes protobuf, and the patch types.
+import type { IncomingMessage } from "node:http";
+import { parse as parseYaml } from "yaml";
+import { errBadRequest, errTooLarge, errUnsupportedMediaType } from "./status.ts";
+import { decodeProtobufObject, PROTOBUF_TYPE } from "./protobuf.ts";
+
+/** 3 MiB, as Kubernetes' default max request body for JSON/YAML objects. */
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (declared > limit) {
+    req.resume();
+    throw errTooLarge(limit);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      req.resume();
+      throw errTooLarge(limit);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function mediaType(req: IncomingMessage): string {
+  return (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+export function parseJson(buf: Buffer): unknown {
+  try {
+    return JSON.parse(buf.toString("utf8"));
+  } catch (err) {
+    throw errBadRequest(`the body of the request could not be decoded as JSON: ${(err as Error).message}`);
+  }
+}
+
+export function parseYamlBody(buf: Buffer): unknown {
+  try {
+    return parseYaml(buf.toString("utf8"), { uniqueKeys: true, maxAliasCount: 100 });
+  } catch (err) {
+    throw errBadRequest(`the body of the request could not be decoded as YAML: ${(err as Error).message.split("\n")[0]}`);
+  }
+}
+
+/** Decodes an object body (POST/PUT). A missing Content-Type means JSON (kubectl scale sends none). */
+export async function decodeObjectBody(type: string, buf: Buffer): Promise<unknown> {
+  if (buf.length === 0) throw errBadRequest("the request body is empty; an object is required");
+  switch (type) {
+    case "":
+    case "application/json":
+      return parseJson(buf);
+    case "application/yaml":
+    case "application/x-yaml":
+    case "text/yaml":
+      return parseYamlBody(buf);
+    case PROTOBUF_TYPE:
+      return decodeProtobufObject(buf);
+    default:
+      throw errUnsupportedMediaType(type);
+  }
+}

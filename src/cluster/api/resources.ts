@@ -1,0 +1,73 @@
+// The resource types the API server serves: one row per kind, from which discovery,
+// OpenAPI paths, storage keys and routing are all derived.
+
+export interface ResourceType {
+  group: string; // "" for the core group
+  version: string;
+  kind: string;
+  plural: string;
+  singular: string;
+  namespaced: boolean;
+  shortNames?: string[];
+  categories?: string[];
+  /** Subresources besides the object itself. */
+  status?: boolean;
+  scale?: boolean;
+  /** Connect-style subresources answered with a "not available" Status (no node agent yet). */
+  connect?: string[];
+  /** The client-node model class that describes this kind's schema (OpenAPI). */
+  model: string;
+}
+
+export const ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+
+export const resourceTypes: ResourceType[] = [
+  { group: "", version: "v1", kind: "Namespace", plural: "namespaces", singular: "namespace", namespaced: false, shortNames: ["ns"], status: true, model: "V1Namespace" },
+  { group: "", version: "v1", kind: "Pod", plural: "pods", singular: "pod", namespaced: true, shortNames: ["po"], categories: ["all"], status: true, connect: ["log", "exec", "attach", "portforward"], model: "V1Pod" },
+  { group: "", version: "v1", kind: "Service", plural: "services", singular: "service", namespaced: true, shortNames: ["svc"], categories: ["all"], status: true, model: "V1Service" },
+  { group: "", version: "v1", kind: "Endpoints", plural: "endpoints", singular: "endpoints", namespaced: true, shortNames: ["ep"], model: "V1Endpoints" },
+  { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", singular: "configmap", namespaced: true, shortNames: ["cm"], model: "V1ConfigMap" },
+  { group: "", version: "v1", kind: "Secret", plural: "secrets", singular: "secret", namespaced: true, model: "V1Secret" },
+  { group: "", version: "v1", kind: "Node", plural: "nodes", singular: "node", namespaced: false, shortNames: ["no"], status: true, model: "V1Node" },
+  { group: "", version: "v1", kind: "Event", plural: "events", singular: "event", namespaced: true, shortNames: ["ev"], model: "CoreV1Event" },
+  { group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", singular: "serviceaccount", namespaced: true, shortNames: ["sa"], model: "V1ServiceAccount" },
+  { group: "", version: "v1", kind: "PersistentVolume", plural: "persistentvolumes", singular: "persistentvolume", namespaced: false, shortNames: ["pv"], status: true, model: "V1PersistentVolume" },
+  { group: "", version: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims", singular: "persistentvolumeclaim", namespaced: true, shortNames: ["pvc"], status: true, model: "V1PersistentVolumeClaim" },
+  { group: "apps", version: "v1", kind: "Deployment", plural: "deployments", singular: "deployment", namespaced: true, shortNames: ["deploy"], categories: ["all"], status: true, scale: true, model: "V1Deployment" },
+  { group: "apps", version: "v1", kind: "ReplicaSet", plural: "replicasets", singular: "replicaset", namespaced: true, shortNames: ["rs"], categories: ["all"], status: true, scale: true, model: "V1ReplicaSet" },
+  { group: "apps", version: "v1", kind: "DaemonSet", plural: "daemonsets", singular: "daemonset", namespaced: true, shortNames: ["ds"], categories: ["all"], status: true, model: "V1DaemonSet" },
+  { group: "apps", version: "v1", kind: "StatefulSet", plural: "statefulsets", singular: "statefulset", namespaced: true, shortNames: ["sts"], categories: ["all"], status: true, scale: true, model: "V1StatefulSet" },
+  { group: "batch", version: "v1", kind: "Job", plural: "jobs", singular: "job", namespaced: true, categories: ["all"], status: true, model: "V1Job" },
+  { group: "batch", version: "v1", kind: "CronJob", plural: "cronjobs", singular: "cronjob", namespaced: true, shortNames: ["cj"], categories: ["all"], status: true, model: "V1CronJob" },
+  { group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies", singular: "networkpolicy", namespaced: true, shortNames: ["netpol"], model: "V1NetworkPolicy" },
+  { group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", singular: "lease", namespaced: true, model: "V1Lease" },
+  { group: "discovery.k8s.io", version: "v1", kind: "EndpointSlice", plural: "endpointslices", singular: "endpointslice", namespaced: true, model: "V1EndpointSlice" },
+];
+
+export const apiVersionOf = (rt: ResourceType) => (rt.group ? `${rt.group}/${rt.version}` : rt.version);
+
+/** The groups in discovery order (core first, as the real server lists them). */
+export function groupVersions(): { group: string; version: string }[] {
+  const seen = new Map<string, { group: string; version: string }>();
+  for (const rt of resourceTypes) seen.set(apiVersionOf(rt), { group: rt.group, version: rt.version });
+  return [...seen.values()];
+}
+
+export function findResource(group: string, version: string, plural: string): ResourceType | undefined {
+  return resourceTypes.find((r) => r.group === group && r.version === version && r.plural === plural);
+}
+
+export function findKind(apiVersion: string, kind: string): ResourceType | undefined {
+  return resourceTypes.find((r) => apiVersionOf(r) === apiVersion && r.kind === kind);
+}
+
+/** Storage key: /registry/<group or core>/<plural>/[<namespace>/]<name>. */
+export function storageKey(rt: ResourceType, namespace: string | undefined, name: string): string {
+  return `${storagePrefix(rt, namespace)}${name}`;
+}
+
+/** The prefix holding every object of a type, or those of one namespace. */
+export function storagePrefix(rt: ResourceType, namespace: string | undefined): string {
+  const base = `/registry/${rt.group || "core"}/${rt.plural}/`;
+  return rt.namespaced && namespace ? `${base}${namespace}/` : base;
+}

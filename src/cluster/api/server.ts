@@ -1,0 +1,293 @@
+// The Kubernetes-compatible API server: HTTPS with a generated CA, bearer-token auth,
+// discovery and OpenAPI, and the generic REST handlers over the cluster store.
+import { mkdirSync } from "node:fs";
+import { createServer, type Server } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { writeFileAtomic } from "../../common/atomic-file.ts";
+import { GantryError } from "../../common/errors.ts";
+import { openStore, type Store } from "../store/types.ts";
+import { adminKubeconfig, ensureCredentials, tokenMatches } from "./credentials.ts";
+import { aggregatedDiscovery, AGGREGATED_V2BETA1, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregated } from "./discovery.ts";
+import { GarbageCollector } from "./garbage-collector.ts";
+import {
+  handleConnect,
+  handleCreate,
+  handleDelete,
+  handleDeleteCollection,
+  handleGet,
+  handleGetScale,
+  handleList,
+  handlePatch,
+  handleUpdate,
+  methodNotAllowed,
+  sendError,
+  sendJson,
+  type HandlerContext,
+  type ResourceRequest,
+} from "./handlers.ts";
+import { openapiV2, openapiV3, openapiV3Index } from "./openapi.ts";
+import { ObjectRegistry } from "./registry.ts";
+import { MAX_BODY_BYTES } from "./request-body.ts";
+import { findResource, resourceTypes } from "./resources.ts";
+import { errMethodNotAllowed, errPathNotFound, errUnauthorized } from "./status.ts";
+
+export const KUBERNETES_VERSION = { major: "1", minor: "32", gitVersion: "v1.32.4-gantry" };
+
+export interface ApiServerOptions {
+  dataDir: string;
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Defaults to the SQLite store at DATA_DIR/state.db. */
+  store?: Store;
+  maxBodyBytes?: number;
+  bookmarkIntervalMs?: number;
+  /** Keep this much watch history (ms) before compacting; 0 turns compaction off. */
+  historyMs?: number;
+  log?: (message: string) => void;
+}
+
+export interface RunningApiServer {
+  url: string;
+  port: number;
+  kubeconfigPath: string;
+  adminToken: string;
+  caCert: string;
+  store: Store;
+  registry: ObjectRegistry;
+  close(): Promise<void>;
+}
+
+const BOOTSTRAP_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/** Paths readable without a token, as Kubernetes' system:public-info-viewer allows. */
+const PUBLIC_PATHS = new Set(["/version", "/healthz", "/livez", "/readyz"]);
+
+export async function startApiServer(opts: ApiServerOptions): Promise<RunningApiServer> {
+  const log = opts.log ?? (() => {});
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const hosts = [opts.host].filter((h) => h && h !== "0.0.0.0" && h !== "::");
+  const creds = ensureCredentials(opts.dataDir, hosts);
+  const ownsStore = !opts.store;
+  const store = opts.store ?? (await openStore({ kind: "sqlite", path: join(opts.dataDir, "state.db") }));
+  const registry = new ObjectRegistry(store);
+  await bootstrap(registry);
+  const gc = new GarbageCollector(registry, store, log);
+  await gc.start();
+
+  const watches = new Set<() => void>();
+  const ctx: HandlerContext = {
+    registry,
+    maxBodyBytes: opts.maxBodyBytes ?? MAX_BODY_BYTES,
+    bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 30_000,
+    trackWatch(stop) {
+      watches.add(stop);
+      return () => watches.delete(stop);
+    },
+  };
+
+  const server: Server = createServer({ cert: creds.cert, key: creds.key }, (req, res) => {
+    handleRequest(ctx, creds.adminToken, req, res).catch((err: unknown) => {
+      if (!(err instanceof GantryError)) log(`api: ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
+      sendError(res, err);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const hostForUrl = opts.host.includes(":") ? `[${opts.host}]` : opts.host === "0.0.0.0" ? "127.0.0.1" : opts.host;
+  const url = `https://${hostForUrl}:${port}`;
+  const kubeconfigPath = join(opts.dataDir, "admin.kubeconfig");
+  writeFileAtomic(kubeconfigPath, adminKubeconfig(url, creds), 0o600);
+
+  // Watch history is kept for a while, then compacted; a watch from before it gets 410 Gone.
+  let compactTimer: NodeJS.Timeout | undefined;
+  const historyMs = opts.historyMs ?? 5 * 60_000;
+  if (historyMs > 0) {
+    let marks: { at: number; rev: number }[] = [];
+    compactTimer = setInterval(async () => {
+      try {
+        const now = Date.now();
+        marks.push({ at: now, rev: await store.currentRevision() });
+        const old = marks.filter((m) => now - m.at >= historyMs);
+        if (old.length) {
+          await store.compact(old[old.length - 1]!.rev);
+          marks = marks.filter((m) => now - m.at < historyMs);
+        }
+      } catch (err) {
+        log(`api: compaction failed: ${(err as Error).message}`);
+      }
+    }, Math.min(historyMs, 60_000));
+    compactTimer.unref();
+  }
+  log(`api: serving on ${url}; admin kubeconfig at ${kubeconfigPath}`);
+
+  return {
+    url,
+    port,
+    kubeconfigPath,
+    adminToken: creds.adminToken,
+    caCert: creds.caCert,
+    store,
+    registry,
+    async close() {
+      if (compactTimer) clearInterval(compactTimer);
+      for (const stop of [...watches]) stop();
+      await gc.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      if (ownsStore) await store.close();
+    },
+  };
+}
+
+async function bootstrap(registry: ObjectRegistry): Promise<void> {
+  const nsType = resourceTypes.find((r) => r.kind === "Namespace")!;
+  for (const name of BOOTSTRAP_NAMESPACES) {
+    if (!(await registry.tryGet(nsType, undefined, name))) {
+      await registry.create(nsType, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name } }).catch((err: unknown) => {
+        if (!(err instanceof GantryError && err.code === "ALREADY_EXISTS")) throw err;
+      });
+    }
+  }
+}
+
+function authorised(req: IncomingMessage, token: string): boolean {
+  const h = req.headers.authorization ?? "";
+  const m = /^Bearer\s+(\S+)$/i.exec(h);
+  return m !== null && tokenMatches(m[1]!, token);
+}
+
+async function handleRequest(ctx: HandlerContext, token: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "https://gantry.invalid");
+  const path = url.pathname.replace(/\/+$/, "") || "/";
+  if (!PUBLIC_PATHS.has(path) && !authorised(req, token)) {
+    req.resume();
+    throw errUnauthorized();
+  }
+  const method = req.method ?? "GET";
+  if (path === "/version") return sendJson(res, 200, { ...KUBERNETES_VERSION, gitCommit: "", gitTreeState: "clean", buildDate: "2026-01-01T00:00:00Z", goVersion: "node", compiler: "node", platform: `${process.platform}/${process.arch}` });
+  if (path === "/healthz" || path === "/livez" || path === "/readyz") {
+    res.writeHead(200, { "Content-Type": "text/plain" });
+    return void res.end("ok");
+  }
+  const segs = path.split("/").filter(Boolean).map(decodeURIComponent);
+  if (segs[0] === "api" || segs[0] === "apis") {
+    if (method !== "GET" && segs.length < 3 + (segs[0] === "apis" ? 1 : 0)) throw errMethodNotAllowed(method, path);
+    return routeApi(ctx, req, res, url, segs);
+  }
+  if (segs[0] === "openapi") return routeOpenapi(req, res, segs);
+  throw errPathNotFound();
+}
+
+async function routeOpenapi(req: IncomingMessage, res: ServerResponse, segs: string[]): Promise<void> {
+  if (segs[1] === "v2" && segs.length === 2) {
+    const doc = await openapiV2();
+    res.writeHead(200, { "Content-Type": "application/json" });
+    return void res.end(doc);
+  }
+  if (segs[1] === "v3") {
+    if (segs.length === 2) return sendJson(res, 200, await openapiV3Index());
+    const rest = segs.slice(2);
+    const [group, version] = rest[0] === "api" && rest.length === 2 ? ["", rest[1]!] : rest[0] === "apis" && rest.length === 3 ? [rest[1]!, rest[2]!] : [undefined, undefined];
+    if (group !== undefined && version !== undefined) {
+      const doc = await openapiV3(group, version);
+      if (doc) {
+        res.writeHead(200, { "Content-Type": "application/json", ETag: `"${doc.hash}"`, "Cache-Control": "public, immutable" });
+        return void res.end(doc.json);
+      }
+    }
+  }
+  void req;
+  throw errPathNotFound();
+}
+
+async function routeApi(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, url: URL, segs: string[]): Promise<void> {
+  const core = segs[0] === "api";
+  // Discovery documents.
+  if (segs.length === 1) {
+    const aggregated = wantsAggregated(req.headers.accept);
+    if (aggregated) {
+      const apiVersion = aggregated === AGGREGATED_V2BETA1 ? "apidiscovery.k8s.io/v2beta1" : "apidiscovery.k8s.io/v2";
+      const body = JSON.stringify(aggregatedDiscovery(core, apiVersion));
+      res.writeHead(200, { "Content-Type": aggregated, "Content-Length": Buffer.byteLength(body), Vary: "Accept" });
+      return void res.end(body);
+    }
+    return sendJson(res, 200, core ? apiVersions(`${req.socket.localAddress}:${req.socket.localPort}`) : apiGroupList(), { Vary: "Accept" });
+  }
+  let group: string;
+  let version: string;
+  let rest: string[];
+  if (core) {
+    group = "";
+    version = segs[1]!;
+    rest = segs.slice(2);
+  } else {
+    group = segs[1]!;
+    if (segs.length === 2) {
+      const g = apiGroup(group);
+      if (!g) throw errPathNotFound();
+      return sendJson(res, 200, g);
+    }
+    version = segs[2]!;
+    rest = segs.slice(3);
+  }
+  if (rest.length === 0) {
+    const list = apiResourceList(group, version);
+    if (!list) throw errPathNotFound();
+    return sendJson(res, 200, list);
+  }
+  // /namespaces/{ns}/{plural}/... when {plural} is a namespaced resource; else cluster-scoped.
+  let namespace: string | undefined;
+  if (rest[0] === "namespaces" && rest.length >= 3) {
+    const inner = findResource(group, version, rest[2]!);
+    if (inner?.namespaced) {
+      namespace = rest[1]!;
+      rest = rest.slice(2);
+    }
+  }
+  const rt = findResource(group, version, rest[0]!);
+  if (!rt || (rt.namespaced && namespace === undefined && rest.length > 1) || (!rt.namespaced && namespace !== undefined) || rest.length > 3) {
+    throw errPathNotFound();
+  }
+  const r: ResourceRequest = { req, res, url, rt, namespace, name: rest[1], subresource: rest[2] };
+  const method = req.method ?? "GET";
+  if (r.name === undefined) {
+    if (method === "GET") return handleList(ctx, r);
+    if (method === "POST") {
+      if (rt.namespaced && namespace === undefined) throw errMethodNotAllowed("POST", `${rt.plural} across all namespaces`);
+      return handleCreate(ctx, r);
+    }
+    if (method === "DELETE") return handleDeleteCollection(ctx, r);
+    return methodNotAllowed(r);
+  }
+  if (r.subresource === undefined) {
+    if (method === "GET") return handleGet(ctx, r);
+    if (method === "PUT") return handleUpdate(ctx, r);
+    if (method === "PATCH") return handlePatch(ctx, r);
+    if (method === "DELETE") return handleDelete(ctx, r);
+    return methodNotAllowed(r);
+  }
+  if (r.subresource === "status" && rt.status) {
+    if (method === "GET") return handleGet(ctx, r);
+    if (method === "PUT") return handleUpdate(ctx, r);
+    if (method === "PATCH") return handlePatch(ctx, r);
+    return methodNotAllowed(r);
+  }
+  if (r.subresource === "scale" && rt.scale) {
+    if (method === "GET") return handleGetScale(ctx, r);
+    if (method === "PUT") return handleUpdate(ctx, r);
+    if (method === "PATCH") return handlePatch(ctx, r);
+    return methodNotAllowed(r);
+  }
+  if (r.subresource === "finalize" && rt.kind === "Namespace" && method === "PUT") return handleUpdate(ctx, { ...r, subresource: undefined });
+  if (rt.connect?.includes(r.subresource)) return handleConnect(ctx, r);
+  throw errPathNotFound();
+}
