@@ -1,0 +1,155 @@
+// Pull and push against a real registry (Debian's docker-registry on loopback): byte-for-byte
+// round trips, monolithic and chunked uploads, tampered blobs, manifest lists, basic auth
+// with htpasswd, and the bearer-token flow with a token server written here.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ImageStore } from "../../src/image/store.ts";
+import { pullImage } from "../../src/image/pull.ts";
+import { pushImage } from "../../src/image/push.ts";
+import { resolveImage } from "../../src/image/images.ts";
+import { listSnapshots } from "../../src/image/snapshots.ts";
+import { RegistryClient } from "../../src/image/registry/client.ts";
+import { saveCredentials } from "../../src/image/registry/auth.ts";
+import { sha256, type Digest } from "../../src/image/digest.ts";
+import { mediaTypes } from "../../src/image/spec.ts";
+import { GantryError } from "../../src/common/errors.ts";
+import { registryBlobPath, startRegistry, type TestRegistry } from "./_registry.ts";
+import { makeImage, randomFile } from "./_images.ts";
+
+const work = mkdtempSync(join(tmpdir(), "gantry-registry-test-"));
+let storeN = 0;
+const newStore = () => new ImageStore(join(work, `store-${storeN++}`));
+const isCode = (code: string) => (e: unknown) => e instanceof GantryError && e.code === code;
+
+after(() => rmSync(work, { recursive: true, force: true }));
+
+describe("registry without auth", () => {
+  let reg: TestRegistry;
+  before(async () => {
+    reg = await startRegistry();
+  });
+  after(async () => reg?.stop());
+
+  test("push then pull round-trips an image byte for byte (monolithic and chunked uploads)", async () => {
+    const src = newStore();
+    await makeImage(src, "local/app:v1", [[randomFile("base/data", 300_000)], [randomFile("app/bin", 50_000), { name: "app/link", type: "symlink", linkname: "bin" }]]);
+    const progress: string[] = [];
+    const pushed = await pushImage(src, "local/app:v1", `${reg.host}/test/app:v1`, { chunkSize: 64 * 1024, onProgress: (p) => progress.push(p.status) });
+    assert.equal(pushed.uploaded, 3);
+    assert.ok(progress.includes("uploading"));
+    // A second push finds every blob there (HEAD) and uploads nothing.
+    const again = await pushImage(src, "local/app:v1", `${reg.host}/test/app:v1`, { chunkSize: 0 });
+    assert.equal(again.uploaded, 0);
+    assert.equal(again.skipped, 3);
+
+    const dst = newStore();
+    const pulled = await pullImage(dst, `${reg.host}/test/app:v1`);
+    const a = resolveImage(src, "local/app:v1");
+    assert.equal(pulled.manifestDigest, a.manifestDigest);
+    for (const d of [a.manifestDigest, a.manifest.config.digest, ...a.manifest.layers.map((l) => l.digest)] as Digest[]) {
+      assert.deepEqual(dst.readBlob(d), src.readBlob(d), `blob ${d}`);
+    }
+    assert.equal(listSnapshots(dst).length, 2);
+    const b = resolveImage(dst, `${reg.host}/test/app:v1`);
+    assert.deepEqual(b.repoDigests, [`${reg.host}/test/app@${a.manifestDigest}`]);
+    // By digest too, and pulling again is a no-op for the layers.
+    const byDigest = await pullImage(dst, `${reg.host}/test/app@${a.manifestDigest}`);
+    assert.equal(byDigest.layersExisting, 2);
+  });
+
+  test("a tampered blob in the registry is rejected and nothing is stored for it", async () => {
+    const src = newStore();
+    const img = await makeImage(src, "local/tamper:v1", [[randomFile("f", 20_000)]]);
+    await pushImage(src, "local/tamper:v1", `${reg.host}/test/tamper:v1`);
+    const layer = resolveImage(src, "local/tamper:v1").manifest.layers[0]!.digest as Digest;
+    const data = registryBlobPath(reg, layer);
+    const bytes = readFileSync(data);
+    bytes[bytes.length - 20] ^= 0xff;
+    writeFileSync(data, bytes);
+    const dst = newStore();
+    await assert.rejects(pullImage(dst, `${reg.host}/test/tamper:v1`), isCode("DIGEST_MISMATCH"));
+    assert.ok(!dst.hasBlob(layer));
+    assert.deepEqual(dst.readRefs(), {});
+    assert.ok(img.manifestDigest);
+  });
+
+  test("a manifest list selects linux/amd64 by default, another platform on request", async () => {
+    const src = newStore();
+    const amd = await makeImage(src, "local/multi:amd64", [[{ name: "arch", content: "amd64" }]], { architecture: "amd64" });
+    const arm = await makeImage(src, "local/multi:arm64", [[{ name: "arch", content: "arm64" }]], { architecture: "arm64" });
+    await pushImage(src, "local/multi:amd64", `${reg.host}/test/multi@${amd.manifestDigest}`);
+    await pushImage(src, "local/multi:arm64", `${reg.host}/test/multi@${arm.manifestDigest}`);
+    const entry = (d: Digest, architecture: string, variant?: string) => ({
+      mediaType: mediaTypes.ociManifest,
+      digest: d,
+      size: src.blobSize(d),
+      platform: { os: "linux", architecture, ...(variant ? { variant } : {}) },
+    });
+    for (const [type, tag] of [[mediaTypes.dockerManifestList, "list"], [mediaTypes.ociIndex, "index"]] as const) {
+      const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: type, manifests: [entry(arm.manifestDigest, "arm64", "v8"), entry(amd.manifestDigest, "amd64")] }));
+      await new RegistryClient({ registry: reg.host, repository: "test/multi" }, { push: true }).putManifest(tag, index, type);
+      const dst = newStore();
+      const r = await pullImage(dst, `${reg.host}/test/multi:${tag}`, { platform: { os: "linux", architecture: "amd64" } });
+      assert.equal(r.manifestDigest, amd.manifestDigest);
+      assert.equal(r.indexDigest, sha256(index));
+      const r2 = await pullImage(dst, `${reg.host}/test/multi:${tag}`, { platform: { os: "linux", architecture: "arm64" } });
+      assert.equal(r2.manifestDigest, arm.manifestDigest);
+      await assert.rejects(pullImage(dst, `${reg.host}/test/multi:${tag}`, { platform: { os: "linux", architecture: "s390x" } }), /no image for linux\/s390x.*linux\/arm64\/v8, linux\/amd64/);
+    }
+  });
+
+  test("an unknown tag is NOT_FOUND with the registry's own code", async () => {
+    await assert.rejects(pullImage(newStore(), `${reg.host}/test/nothing:here`), (e: unknown) => isCode("NOT_FOUND")(e) && /MANIFEST_UNKNOWN|NAME_UNKNOWN/.test((e as Error).message));
+  });
+});
+
+describe("registry with htpasswd basic auth", () => {
+  let reg: TestRegistry;
+  before(async () => {
+    reg = await startRegistry({ basic: { alice: "s3cret" } });
+  });
+  after(async () => {
+    delete process.env.GANTRY_AUTH_FILE;
+    await reg?.stop();
+  });
+
+  test("anonymous and wrong passwords are refused; stored credentials push and pull", async () => {
+    const src = newStore();
+    await makeImage(src, "local/basic:v1", [[randomFile("f", 1000)]]);
+    await assert.rejects(pushImage(src, "local/basic:v1", `${reg.host}/secure/basic:v1`), isCode("UNAUTHORIZED"));
+    await assert.rejects(pushImage(src, "local/basic:v1", `${reg.host}/secure/basic:v1`, { credentials: { username: "alice", password: "wrong" } }), isCode("UNAUTHORIZED"));
+    process.env.GANTRY_AUTH_FILE = join(work, "auth-basic.json");
+    saveCredentials(reg.host, { username: "alice", password: "s3cret" });
+    assert.equal((await import("node:fs")).statSync(process.env.GANTRY_AUTH_FILE).mode & 0o777, 0o600);
+    await pushImage(src, "local/basic:v1", `${reg.host}/secure/basic:v1`);
+    const r = await pullImage(newStore(), `${reg.host}/secure/basic:v1`);
+    assert.equal(r.manifestDigest, resolveImage(src, "local/basic:v1").manifestDigest);
+  });
+});
+
+describe("registry with bearer tokens", () => {
+  let reg: TestRegistry;
+  before(async () => {
+    reg = await startRegistry({ token: { bob: "hunter2" } });
+  });
+  after(async () => reg?.stop());
+
+  test("the client follows the WWW-Authenticate challenge to the token server", async () => {
+    const src = newStore();
+    await makeImage(src, "local/token:v1", [[randomFile("f", 5000)], [randomFile("g", 5000)]]);
+    const credentials = { username: "bob", password: "hunter2" };
+    await assert.rejects(pushImage(src, "local/token:v1", `${reg.host}/tok/app:v1`, { credentials: { username: "bob", password: "x" } }), isCode("UNAUTHORIZED"));
+    const pushed = await pushImage(src, "local/token:v1", `${reg.host}/tok/app:v1`, { credentials });
+    assert.equal(pushed.uploaded, 3);
+    const r = await pullImage(newStore(), `${reg.host}/tok/app:v1`, { credentials });
+    assert.equal(r.manifestDigest, pushed.digest);
+    assert.ok((reg.token?.issued ?? 0) >= 2);
+    // Cross-repository mount: pushing to another repository links the blobs instead of uploading.
+    const mounted = await pushImage(src, "local/token:v1", `${reg.host}/tok/other:v1`, { credentials });
+    assert.equal(mounted.uploaded, 0);
+    assert.equal(mounted.skipped, 3);
+  });
+});
