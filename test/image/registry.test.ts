@@ -67,7 +67,7 @@ describe("registry without auth", () => {
     const layer = resolveImage(src, "local/tamper:v1").manifest.layers[0]!.digest as Digest;
     const data = registryBlobPath(reg, layer);
     const bytes = readFileSync(data);
-    bytes[bytes.length - 20] ^= 0xff;
+    bytes[bytes.length - 20] = (bytes[bytes.length - 20] ?? 0) ^ 0xff;
     writeFileSync(data, bytes);
     const dst = newStore();
     await assert.rejects(pullImage(dst, `${reg.host}/test/tamper:v1`), isCode("DIGEST_MISMATCH"));
