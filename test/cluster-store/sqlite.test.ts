@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { openStore } from "../../src/cluster/store/types.ts";
 import { storeContract, record } from "./_contract.ts";
 
@@ -30,5 +31,32 @@ describe("SQLite store", () => {
       await reader.close();
       await writer.close();
     }
+  });
+
+  it("tells a watcher GONE when another connection compacts history it has not read", async () => {
+    const path = join(dir, "compacted-under-watch.db");
+    const reader = await openStore({ kind: "sqlite", path });
+    const writer = await openStore({ kind: "sqlite", path });
+    try {
+      const w = record(reader, "/registry/", await reader.currentRevision());
+      // These awaits chain as microtasks, so the reader's poll timer cannot run in between.
+      let o = await writer.create("/registry/k", '{"n":0}');
+      for (let n = 1; n <= 5; n++) o = await writer.update("/registry/k", `{"n":${n}}`);
+      await writer.compact(o.modRevision);
+      await w.until(() => w.errors.length === 1, "GONE");
+      assert.equal(w.errors[0]!.code, "GONE");
+      assert.deepEqual(w.events, []);
+    } finally {
+      await reader.close();
+      await writer.close();
+    }
+  });
+
+  it("refuses a database written by a newer schema", async () => {
+    const path = join(dir, "future.db");
+    const db = new Database(path);
+    db.exec("CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL); INSERT INTO meta VALUES ('schema', 99)");
+    db.close();
+    await assert.rejects(openStore({ kind: "sqlite", path }), /schema version 99/);
   });
 });

@@ -260,20 +260,22 @@ class SqliteStore implements Store {
       if (!Number.isInteger(fromRevision) || fromRevision < 0) {
         throw invalidArgument(`watch revision must be a non-negative integer, got ${fromRevision}`);
       }
-      // Watching from F needs the rows after F; compaction at C keeps rows from C on.
-      const compacted = this.compactedRevision();
-      if (fromRevision + 1 < compacted) {
-        throw new GantryError("GONE", `revision ${fromRevision} has been compacted (watch from ${compacted - 1} or later)`, {
-          hint: "list again and watch from the list's revision",
-        });
-      }
-      // Bring existing watchers up to date, then replay this watcher's history up to the same
-      // point; from here on the pump feeds it. All synchronous, so nothing falls in between.
-      this.pump();
-      for (const row of this.stmt.historyInRange.all({ ...w.range, from: fromRevision, to: this.lastDispatched })) {
-        delivery.push(this.eventOf(row));
-      }
-      this.watchers.add(w);
+      this.db.transaction(() => {
+        // Watching from F needs the rows after F; compaction at C keeps rows from C on.
+        const compacted = this.compactedRevision();
+        if (fromRevision + 1 < compacted) {
+          throw new GantryError("GONE", `revision ${fromRevision} has been compacted (watch from ${compacted - 1} or later)`, {
+            hint: "list again and watch from the list's revision",
+          });
+        }
+        // Bring existing watchers up to date, then replay this watcher's history up to the
+        // same point; from here on the pump feeds it. One snapshot, nothing falls in between.
+        this.pumpInSnapshot();
+        for (const row of this.stmt.historyInRange.all({ ...w.range, from: fromRevision, to: this.lastDispatched })) {
+          delivery.push(this.eventOf(row));
+        }
+        this.watchers.add(w);
+      })();
       this.startPolling();
     } catch (err) {
       delivery.fail(err instanceof GantryError ? err : new GantryError("INTERNAL", String(err), { cause: err }));
@@ -294,8 +296,15 @@ class SqliteStore implements Store {
     return row.deleted ? { type: "DELETE", object, prev } : { type: "PUT", object, prev };
   }
 
-  /** Fans out every row after lastDispatched to the watchers whose range holds its key. */
+  /**
+   * Fans out every row after lastDispatched to the watchers whose range holds its key. One
+   * read transaction, so the compaction check and the rows come from the same snapshot.
+   */
   private pump(): void {
+    this.db.transaction(() => this.pumpInSnapshot())();
+  }
+
+  private pumpInSnapshot(): void {
     if (this.watchers.size === 0) {
       this.lastDispatched = this.revisionNow();
       return;
