@@ -10,7 +10,7 @@ export function toFiles(resources: LinuxResources | undefined): CgroupFile[] {
   const files: CgroupFile[] = [];
   for (const [key, value] of Object.entries(resources?.unified ?? {})) {
     // The key becomes a file name in the container's cgroup: no path tricks.
-    if (!/^[a-z][a-z0-9_]*\.[a-z0-9_.]+$/.test(key) || key.includes("..") || refused.has(key)) {
+    if (!/^[a-z][a-z0-9_]*\.[A-Za-z0-9_.]+$/.test(key) || key.includes("..") || refused.has(key)) {
       throw new GantryError("INVALID_SPEC", `linux.resources.unified key ${JSON.stringify(key)} is not a cgroup v2 limit file`, {
         path: `linux.resources.unified.${key}`,
       });
