@@ -75,7 +75,16 @@ export async function commitImage(store: ImageStore, opts: CommitOptions): Promi
       history: opts.history ?? opts.layers.map(() => ({ created, created_by: "gantry import" })),
     }),
   );
-  const configBytes = Buffer.from(JSON.stringify(config));
+  return commitManifest(store, { name: opts.name, configBytes: Buffer.from(JSON.stringify(config)), layers: opts.layers, created });
+}
+
+/** Writes an OCI manifest for existing config bytes (kept byte for byte, so an image's ID
+ * survives save/load) and stored layers, and names it. */
+export async function commitManifest(
+  store: ImageStore,
+  opts: { name?: string | string[]; configBytes: Buffer; layers: StoredLayer[]; created?: string },
+): Promise<CommittedImage> {
+  const configBytes = opts.configBytes;
   const configDigest = sha256(configBytes);
   await store.putBlob(configBytes, configDigest);
   const manifest: Manifest = {
@@ -87,10 +96,10 @@ export async function commitImage(store: ImageStore, opts: CommitOptions): Promi
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   const manifestDigest = sha256(manifestBytes);
   await store.putBlob(manifestBytes, manifestDigest);
-  let name: string | undefined;
-  if (opts.name !== undefined) {
-    name = formatReference(parseReference(opts.name));
-    store.setRef(name, { digest: manifestDigest, mediaType: mediaTypes.ociManifest, created });
-  }
-  return { manifestDigest, configDigest, name };
+  const names = (opts.name === undefined ? [] : Array.isArray(opts.name) ? opts.name : [opts.name]).map((n) => formatReference(parseReference(n)));
+  const created = opts.created ?? new Date().toISOString();
+  store.updateRefs((refs) => {
+    for (const n of names) refs[n] = { digest: manifestDigest, mediaType: mediaTypes.ociManifest, created };
+  });
+  return { manifestDigest, configDigest, name: names[0] };
 }
