@@ -394,7 +394,7 @@ export class ObjectRegistry {
 /** The finalizers that hold an object back from removal (namespaces also keep spec.finalizers). */
 export function finalizersOf(rt: ResourceType, o: KubeObject): string[] {
   const list = [...(o.metadata.finalizers ?? [])];
-  if (rt.kind === "Namespace" && o.metadata.deletionTimestamp) {
+  if (rt.kind === "Namespace") {
     const spec = o.spec as { finalizers?: string[] } | undefined;
     list.push(...(spec?.finalizers ?? []));
   }
