@@ -7,7 +7,8 @@ import { once } from "node:events";
 import { existsSync, mkdirSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { GantryError } from "../../src/common/errors.ts";
-import { openCgroups } from "../../src/runtime/cgroups/index.ts";
+import { detectCgroupVersion, openCgroups } from "../../src/runtime/cgroups/index.ts";
+import { devicesAlreadySet } from "../../src/runtime/cgroups/v1/driver.ts";
 import type { CgroupManager } from "../../src/runtime/cgroups/index.ts";
 import { defer, killAndReap, prefix, procCgroup, read, realBlockDevice, shellInCgroup, sweep, v1SkipReason, waitFor } from "./host.ts";
 
@@ -53,6 +54,28 @@ test("v1: limits are written into the real files before any process joins", (t) 
     assert.equal(read(join(p.blkio!, "blkio.throttle.write_iops_device")), `${dev.major}:${dev.minor} 77`);
   }
   assert.equal(cg.pids().length, 0);
+  assert.equal(cg.deviceFilter(undefined), undefined, "v1 needs no eBPF program");
+});
+
+test("v1: the host probes as v1 (hybrid), its unified mount as cgroup2", (t) => {
+  if (skip) return t.skip(skip);
+  assert.equal(detectCgroupVersion(), 1);
+  if (existsSync("/sys/fs/cgroup/unified/cgroup.procs")) assert.equal(detectCgroupVersion("/sys/fs/cgroup/unified"), 2);
+});
+
+test("v1: an update with unchanged device rules leaves devices.list alone", (t) => {
+  if (skip) return t.skip(skip);
+  const devices = [
+    { allow: false, access: "rwm" },
+    { allow: true, type: "c", major: 1, minor: 3, access: "rwm" },
+    { allow: true, type: "c", major: 5, minor: 1, access: "rw" },
+  ];
+  const cg = open(t, "devupdate", { devices });
+  const dir = cg.paths.devices!;
+  assert.equal(devicesAlreadySet(dir, { devices }), true);
+  assert.equal(devicesAlreadySet(dir, { devices: devices.slice(0, 2) }), false);
+  cg.apply({ devices: devices.slice(0, 2) });
+  assert.equal(read(join(dir, "devices.list")), "c 1:3 rwm");
 });
 
 test("v1: a new cpuset cgroup gets its parent's cpus and mems at every created level", (t) => {

@@ -1,6 +1,7 @@
 // The shapes shared by both cgroup versions: the manager the runtime drives, the
 // driver that makes managers for one version, and the stats `events --stats` prints.
 import type { LinuxResources } from "../spec/oci.ts";
+import type { DeviceFilterProgram } from "./devices/ebpf.ts";
 
 /** One write into a cgroup file: `value` goes into `<cgroup dir>/<file>`. */
 export interface CgroupFile {
@@ -26,6 +27,13 @@ export interface CgroupManager {
   procsFiles(): string[];
   /** Writes limits (also used by `update`). Undefined leaves everything as it is. */
   apply(resources: LinuxResources | undefined): void;
+  /**
+   * v2 only: linux.resources.devices as an eBPF program that the C helper must load
+   * (BPF_PROG_TYPE_CGROUP_DEVICE) and attach (BPF_CGROUP_DEVICE) to `paths.unified`; v2
+   * has no device files, so `apply` cannot enforce devices by itself. Undefined on v1
+   * (apply writes devices.allow/deny) or when the config has no device rules.
+   */
+  deviceFilter(resources: LinuxResources | undefined): DeviceFilterProgram | undefined;
   freeze(): Promise<void>;
   thaw(): Promise<void>;
   isFrozen(): boolean;

@@ -17,6 +17,8 @@ import {
   writeCgroupFiles,
   writeCgroupValue,
 } from "../cgroup-fs.ts";
+import { emulateDeviceRules } from "../devices/ebpf.ts";
+import { deviceRules } from "../devices/rules.ts";
 import { cgroupDir, readMounts, readOwnCgroups, unifiedMount, v1Hierarchies } from "../hierarchy.ts";
 import type { V1Hierarchy } from "../hierarchy.ts";
 import type { CgroupDriver, CgroupFile, CgroupManager, CgroupStats, DriverOpenOptions } from "../types.ts";
@@ -152,6 +154,7 @@ export class V1Cgroup implements CgroupManager {
     };
     for (const { controller, files } of v1Files(resources, host)) {
       const dir = this.paths[controller];
+      if (controller === "devices" && dir && devicesAlreadySet(dir, resources)) continue;
       if (dir) {
         writeCgroupFiles(dir, controller, files);
         continue;
@@ -191,6 +194,10 @@ export class V1Cgroup implements CgroupManager {
       if (before.has(p.dir)) continue;
       for (const pid of running) writeCgroupValue(join(p.dir, "cgroup.procs"), String(pid), "network");
     }
+  }
+
+  deviceFilter(): undefined {
+    return undefined; // v1 enforces devices through devices.allow/deny, written by apply
   }
 
   private freezerState(): string {
@@ -265,6 +272,23 @@ export class V1Cgroup implements CgroupManager {
       });
     }
   }
+}
+
+/**
+ * True when devices.list already shows what the rules would produce. Rewriting starts with
+ * "deny all", which a running container would notice on `update` (an open failing in that
+ * instant), so an unchanged list is left alone. Only a default-deny list can be compared:
+ * in default-allow mode the kernel prints just "a *:* rwm".
+ */
+export function devicesAlreadySet(dir: string, resources: LinuxResources): boolean {
+  const rules = deviceRules(resources);
+  if (!rules) return true;
+  const target = emulateDeviceRules(rules);
+  if (target.defaultAllow) return false;
+  const bits = (n: number) => (n & 2 ? "r" : "") + (n & 4 ? "w" : "") + (n & 1 ? "m" : "");
+  const want = target.exceptions.map((e) => `${e.type} ${e.major ?? "*"}:${e.minor ?? "*"} ${bits(e.access)}`).sort();
+  const have = (readOptional(join(dir, "devices.list")) ?? "").split("\n").filter(Boolean).sort();
+  return want.length === have.length && want.every((w, i) => w === have[i]);
 }
 
 /** Copies cpuset.cpus/mems from each parent into every level below `mountPoint` that has none. */

@@ -13,6 +13,9 @@ import {
   writeCgroupFiles,
   writeCgroupValue,
 } from "../cgroup-fs.ts";
+import { deviceFilterProgram } from "../devices/ebpf.ts";
+import type { DeviceFilterProgram } from "../devices/ebpf.ts";
+import { deviceRules } from "../devices/rules.ts";
 import { cgroupDir, readMounts, readOwnCgroups, unifiedMount } from "../hierarchy.ts";
 import type { CgroupDriver, CgroupFile, CgroupManager, CgroupStats, DriverOpenOptions } from "../types.ts";
 import * as cpu from "./cpu.ts";
@@ -75,6 +78,11 @@ export class V2Cgroup implements CgroupManager {
     const needed = [...byController.keys()].filter((c) => c !== "cgroup");
     enableControllers(this.mountPoint, this.dir, needed, true);
     for (const [c, list] of byController) writeCgroupFiles(this.dir, c, list);
+  }
+
+  deviceFilter(resources: LinuxResources | undefined): DeviceFilterProgram | undefined {
+    const rules = deviceRules(resources);
+    return rules ? deviceFilterProgram(rules) : undefined;
   }
 
   async freeze(): Promise<void> {

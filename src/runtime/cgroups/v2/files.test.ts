@@ -8,7 +8,7 @@ import * as io from "./io.ts";
 import * as memory from "./memory.ts";
 import * as pids from "./pids.ts";
 import * as unified from "./unified.ts";
-import { v2Files } from "./driver.ts";
+import { V2Cgroup, v2Files } from "./driver.ts";
 import { ancestorsOf } from "./subtree.ts";
 
 const pairs = (files: Array<{ file: string; value: string }>) => files.map((f) => [f.file, f.value]);
@@ -118,4 +118,12 @@ test("v2Files: order is cpuset, cpu, memory, io, pids, hugetlb, then unified; v1
 test("subtree_control is written at the mount point and each level above the container", () => {
   assert.deepEqual(ancestorsOf("/sys/fs/cgroup", "/sys/fs/cgroup/gantry/a/b"), ["/sys/fs/cgroup", "/sys/fs/cgroup/gantry", "/sys/fs/cgroup/gantry/a"]);
   assert.deepEqual(ancestorsOf("/sys/fs/cgroup", "/sys/fs/cgroup/x"), ["/sys/fs/cgroup"]);
+});
+
+test("v2 deviceFilter hands the C helper the eBPF program for the config's device rules", () => {
+  const cg = new V2Cgroup("/sys/fs/cgroup", "/sys/fs/cgroup/gantry/x", undefined);
+  assert.equal(cg.deviceFilter({}), undefined);
+  const prog = cg.deviceFilter({ devices: [{ allow: false, access: "rwm" }] });
+  assert.equal(prog?.instructions.length, 8 * 8); // prologue of 6, then "return 0"
+  assert.equal(prog?.license, "Apache-2.0");
 });
