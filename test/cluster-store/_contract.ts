@@ -196,6 +196,24 @@ export function storeContract(open: OpenStore): void {
     assert.equal(ed!.prev, undefined);
   });
 
+  it("a second watch from a revision the first has already passed replays from there", async () => {
+    const r0 = await store.currentRevision();
+    const first = record(store, "/registry/nodes/", r0);
+    const writes: StoredObject[] = [];
+    for (let i = 0; i < 5; i++) writes.push(await store.create(`/registry/nodes/n${i}`, `{"i":${i}}`));
+    await first.until(() => first.events.length === 5, "5 events on the first watch");
+    const second = record(store, "/registry/nodes/n", writes[1]!.modRevision);
+    await second.until(() => second.events.length === 3, "the 3 missed events");
+    writes.push(await store.update("/registry/nodes/n0", '{"i":"x"}'));
+    await first.until(() => first.events.length === 6, "the live event on the first watch");
+    await second.until(() => second.events.length === 4, "the live event on the second watch");
+    await sleep(100);
+    assert.deepEqual(first.events.map((e) => e.object.modRevision), writes.map((o) => o.modRevision));
+    assert.deepEqual(second.events.map((e) => e.object.modRevision), writes.slice(2).map((o) => o.modRevision));
+    first.cancel();
+    second.cancel();
+  });
+
   it("watchers on the same prefix see the same stream, and a cancelled one sees no more", async () => {
     const from = await store.currentRevision();
     const w1 = record(store, "/registry/leases/", from);

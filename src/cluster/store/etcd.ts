@@ -5,13 +5,15 @@
 //   update / delete  txn: if create_revision(key) > 0 [and mod_revision(key) == expected]
 //                    then put / delete (with prev_kv); else read the key to say why it failed
 //   list             range [max(prefix, after+"\0"), prefixEnd) at a revision, with limit
-//   watch            watch from fromRevision + 1 with prev_kv
+//   watch            one shared etcd watch fanned out (etcd-watch.ts), or for an old start
+//                    revision its own watch from fromRevision + 1 with prev_kv
 // All keys live under an optional namespace prefix so several stores can share one etcd.
 import { Etcd3 } from "etcd3";
 import type { ICompare, IKeyValue, IRangeRequest, IWatchResponse, Watcher } from "etcd3";
 import { GantryError, invalidArgument, notFound, conflict } from "../../common/errors.ts";
 import { checkKey, prefixEndBytes } from "./_keys.ts";
 import { WatchDelivery } from "./_delivery.ts";
+import { EtcdWatchHub } from "./etcd-watch.ts";
 import type { ListOptions, ListResult, Store, StoredObject, WatchEvent, WatchHandle } from "./types.ts";
 
 const COMPACTED = "required revision has been compacted";
@@ -22,6 +24,7 @@ const LIST_CHUNK = 500;
 class EtcdStore implements Store {
   private readonly client: Etcd3;
   private readonly watches = new Set<() => void>();
+  private hub: EtcdWatchHub | undefined;
 
   constructor(
     private readonly endpoints: string[],
@@ -196,25 +199,80 @@ class EtcdStore implements Store {
       delivery.fail(invalidArgument(`watch revision must be a non-negative integer, got ${fromRevision}`));
       return { cancel: () => {} };
     }
-    const start = this.rangeStart(prefix);
-    const end = prefixEndBytes(this.full(prefix));
+    let detach: (() => void) | undefined;
+    const stop = () => {
+      delivery.cancelled = true;
+      this.watches.delete(stop);
+      detach?.();
+    };
+    this.watches.add(stop);
+    this.startWatch(prefix, fromRevision, delivery).then(
+      (d) => {
+        if (delivery.cancelled) d();
+        else detach = d;
+      },
+      (err: unknown) => {
+        this.watches.delete(stop);
+        delivery.fail(this.fail(`watch ${prefix} from revision ${fromRevision}`, err));
+      },
+    );
+    return { cancel: stop };
+  }
+
+  /** Attaches to the shared watch when it can serve fromRevision, else opens a watch of its own. */
+  private async startWatch(prefix: string, fromRevision: number, delivery: WatchDelivery): Promise<() => void> {
+    // etcd's rule first: a start revision that has been compacted is GONE, even when the
+    // shared watch still holds events from then, so both backends answer alike.
+    await this.range(`watch ${prefix} from revision ${fromRevision}`, {
+      key: this.rangeStart(prefix),
+      count_only: true,
+      revision: fromRevision + 1,
+    }).catch((err: unknown) => {
+      if (!(err instanceof GantryError && err.code === "INVALID_ARGUMENT")) throw err; // a future revision is fine
+    });
+    if (delivery.cancelled) return () => {};
+    const hub = this.sharedWatch();
+    await hub.ready;
+    return hub.attach(prefix, fromRevision, delivery) ?? this.ownWatch(prefix, fromRevision, delivery);
+  }
+
+  private sharedWatch(): EtcdWatchHub {
+    if (!this.hub) {
+      const hub = new EtcdWatchHub(
+        this.client,
+        { start: this.rangeStart(""), end: prefixEndBytes(this.full("")) },
+        (type, kv, prevKv) => this.eventOf(type, kv, prevKv),
+        (err, last) => this.explainWatchFailure("", err, last),
+        () => {
+          if (this.hub === hub) this.hub = undefined;
+        },
+      );
+      this.hub = hub;
+    }
+    return this.hub;
+  }
+
+  /** etcd cancels a watch whose start revision was compacted without saying why; ask. */
+  private async explainWatchFailure(prefix: string, err: unknown, last: number): Promise<GantryError> {
+    try {
+      await this.client.kv.range({ key: this.rangeStart(prefix), count_only: true, revision: last + 1 });
+      return this.fail(`watch ${prefix}`, err);
+    } catch (probe) {
+      return this.fail(`watch ${prefix} from revision ${last}`, probe);
+    }
+  }
+
+  /** A watch of its own, for a start revision older than the shared watch holds. */
+  private ownWatch(prefix: string, fromRevision: number, delivery: WatchDelivery): () => void {
     // The etcd client reconnects a broken stream by itself and resumes after the last
     // revision it saw; `last` drops anything it might hand us twice.
     let last = fromRevision;
     const watcher: Watcher = this.client
       .watch()
-      .inRange({ start, end })
+      .inRange({ start: this.rangeStart(prefix), end: prefixEndBytes(this.full(prefix)) })
       .startRevision(String(fromRevision + 1))
       .withPreviousKV()
       .watcher();
-    const stop = () => {
-      delivery.cancelled = true;
-      this.watches.delete(stop);
-      watcher.removeAllListeners();
-      watcher.on("error", () => {});
-      void watcher.cancel().catch(() => {});
-    };
-    this.watches.add(stop);
     watcher.on("data", (res: IWatchResponse) => {
       for (const ev of res.events) {
         const rev = Number(ev.kv.mod_revision);
@@ -224,18 +282,13 @@ class EtcdStore implements Store {
       }
     });
     watcher.on("error", (err: unknown) => {
-      // etcd cancels a watch whose start revision has been compacted, without saying so in a
-      // way the client surfaces; reading at the next wanted revision tells us.
-      this.watches.delete(stop);
-      void this.client.kv
-        .range({ key: start, count_only: true, revision: last + 1 })
-        .then(
-          () => this.fail(`watch ${prefix}`, err),
-          (probe: unknown) => this.fail(`watch ${prefix} from revision ${last}`, probe),
-        )
-        .then((e) => delivery.fail(e));
+      void this.explainWatchFailure(prefix, err, last).then((e) => delivery.fail(e));
     });
-    return { cancel: stop };
+    return () => {
+      watcher.removeAllListeners();
+      watcher.on("error", () => {});
+      void watcher.cancel().catch(() => {});
+    };
   }
 
   private eventOf(type: string, kv: IKeyValue, prevKv: IKeyValue | undefined): WatchEvent {
@@ -271,6 +324,7 @@ class EtcdStore implements Store {
 
   async close(): Promise<void> {
     for (const stop of [...this.watches]) stop();
+    this.hub?.close();
     this.client.close();
   }
 }
