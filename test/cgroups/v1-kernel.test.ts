@@ -158,13 +158,13 @@ test("v1: a missing kernel file is KERNEL_FEATURE_MISSING naming the file and th
   if (existsSync(file)) return t.skip("this kernel has CFQ leaf weights");
   assert.throws(
     () => cg.apply({ blockIO: { leafWeight: 300 } }),
-    (e: unknown) => e instanceof GantryError && e.code === "KERNEL_FEATURE_MISSING" && e.message.includes(file) && e.message.includes("blockIO.leafWeight"),
+    (e: unknown) => e instanceof GantryError && e.code === "KERNEL_FEATURE_MISSING" && e.message.includes(file) && e.message.includes("blockIO.leafWeight") && e.message.includes("blkio controller"),
   );
   // blkio weight: CFQ's file, else BFQ's, else the error names blkio.weight
   if (existsSync(join(cg.paths.blkio!, "blkio.bfq.weight")) || existsSync(join(cg.paths.blkio!, "blkio.weight"))) {
     cg.apply({ blockIO: { weight: 300 } });
   } else {
-    assert.throws(() => cg.apply({ blockIO: { weight: 300 } }), /blkio\.weight does not exist \(the kernel has no blkio weight support/);
+    assert.throws(() => cg.apply({ blockIO: { weight: 300 } }), /blkio\.weight of the blkio controller does not exist \(the kernel has no blkio weight support/);
   }
 });
 
@@ -222,5 +222,6 @@ test("v1 hybrid: huge page limits go to the v2 tree when hugetlb lives there", (
   } else {
     assert.ok(cg.paths.unified, "hybrid host");
     assert.equal(read(join(cg.paths.unified!, "hugetlb.2MB.max")), "4194304");
+    assert.deepEqual(cg.stats().hugetlb["2MB"], { usage: 0, max: 4194304, failcnt: 0 });
   }
 });

@@ -9,16 +9,16 @@ import type { CgroupFile } from "./types.ts";
 /** Why a file can be missing, by file-name prefix; the first match wins. */
 const missingReasons: Array<[string, string]> = [
   ["blkio.leaf_weight", "the kernel has no CFQ scheduler, so no blkio leaf weight support"],
-  ["blkio.weight", "the kernel has no blkio weight support (neither CFQ nor BFQ)"],
-  ["blkio.bfq.", "the kernel has no blkio weight support (neither CFQ nor BFQ)"],
-  ["io.weight", "the kernel has no io weight support (no BFQ scheduler or io.cost)"],
-  ["io.bfq.", "the kernel has no io weight support (no BFQ scheduler or io.cost)"],
-  ["memory.memsw.", "swap accounting is off (boot with swapaccount=1)"],
-  ["memory.swap.", "swap accounting is off (boot with swapaccount=1)"],
+  ["blkio.weight", "the kernel has no blkio weight support: neither CFQ nor BFQ"],
+  ["blkio.bfq.", "the kernel has no blkio weight support: neither CFQ nor BFQ"],
+  ["io.weight", "the kernel has no io weight support: no BFQ scheduler or io.cost"],
+  ["io.bfq.", "the kernel has no io weight support: no BFQ scheduler or io.cost"],
+  ["memory.memsw.", "swap accounting is off; boot with swapaccount=1"],
+  ["memory.swap.", "swap accounting is off; boot with swapaccount=1"],
   ["cpu.rt_", "the kernel was built without CONFIG_RT_GROUP_SCHED"],
-  ["cpu.cfs_burst_us", "the kernel is older than 5.14 (no CFS burst)"],
-  ["cpu.max.burst", "the kernel is older than 5.14 (no CFS burst)"],
-  ["cpu.idle", "the kernel is older than 5.15 (no SCHED_IDLE cgroups)"],
+  ["cpu.cfs_burst_us", "the kernel is older than 5.14, which added CFS burst"],
+  ["cpu.max.burst", "the kernel is older than 5.14, which added CFS burst"],
+  ["cpu.idle", "the kernel is older than 5.15, which added SCHED_IDLE cgroups"],
   ["cpu.cfs_", "the kernel was built without CONFIG_CFS_BANDWIDTH"],
   ["cpu.max", "the kernel was built without CONFIG_CFS_BANDWIDTH"],
   ["hugetlb.", "the kernel has no huge pages of that size"],
@@ -40,7 +40,7 @@ export function writeCgroupFiles(dir: string, controller: string, files: readonl
     if (!existsSync(path)) {
       throw new GantryError(
         "KERNEL_FEATURE_MISSING",
-        `cannot set ${f.field}: ${path} does not exist (${missingReason(f.file, controller)})`,
+        `cannot set ${f.field}: ${path} of the ${controller} controller does not exist (${missingReason(f.file, controller)})`,
         { path, hint: `remove ${f.field} from linux.resources or use a kernel with that ${controller} feature` },
       );
     }

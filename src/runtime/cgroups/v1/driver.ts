@@ -35,6 +35,7 @@ import * as netCls from "./net-cls.ts";
 import * as netPrio from "./net-prio.ts";
 import * as pids from "./pids.ts";
 import { readV1Stats } from "./stats.ts";
+import { readV2Hugetlb } from "../v2/stats.ts";
 
 export interface V1Host {
   memory: memory.MemoryHost;
@@ -249,7 +250,10 @@ export class V1Cgroup implements CgroupManager {
   }
 
   stats(): CgroupStats {
-    return readV1Stats(this.paths);
+    const stats = readV1Stats(this.paths);
+    // Hybrid hosts with hugetlb bound to the v2 tree count huge pages there.
+    if (!this.paths.hugetlb && this.unified) stats.hugetlb = readV2Hugetlb(this.unified.dir);
+    return stats;
   }
 
   oomKillCount(): number {

@@ -22,11 +22,8 @@ export function parseIoStat(text: string | undefined): { bytes: BlkioEntry[]; io
   return { bytes, ios };
 }
 
-export function readV2Stats(dir: string): CgroupStats {
-  const cpu = parseKeyValues(readOptional(join(dir, "cpu.stat")));
-  const mem = parseKeyValues(readOptional(join(dir, "memory.stat")));
-  const memEvents = parseKeyValues(readOptional(join(dir, "memory.events")));
-  const io = parseIoStat(readOptional(join(dir, "io.stat")));
+/** hugetlb.<size>.current/.max/.events; also read by the v1 driver on hybrid hosts. */
+export function readV2Hugetlb(dir: string): CgroupStats["hugetlb"] {
   const hugetlb: CgroupStats["hugetlb"] = {};
   for (const name of safeList(dir)) {
     const m = /^hugetlb\.([0-9]+[KMG]B)\.current$/.exec(name);
@@ -38,6 +35,15 @@ export function readV2Stats(dir: string): CgroupStats {
       failcnt: parseKeyValues(readOptional(join(dir, `hugetlb.${size}.events`))).max ?? 0,
     };
   }
+  return hugetlb;
+}
+
+export function readV2Stats(dir: string): CgroupStats {
+  const cpu = parseKeyValues(readOptional(join(dir, "cpu.stat")));
+  const mem = parseKeyValues(readOptional(join(dir, "memory.stat")));
+  const memEvents = parseKeyValues(readOptional(join(dir, "memory.events")));
+  const io = parseIoStat(readOptional(join(dir, "io.stat")));
+  const hugetlb = readV2Hugetlb(dir);
   // v2 counts CPU in µs; runc's JSON (and v1) use ns.
   return {
     cpu: {
