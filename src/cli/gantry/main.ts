@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { describeError, GantryError } from "../../common/errors.ts";
 import { registerServerCommand } from "./server-command.ts";
+import { registerImageCommands } from "./image-commands.ts";
 
 const program = new Command("gantry").description("Gantry: containers on namespaces and cgroups").version("0.1.0");
 program.showHelpAfterError();
@@ -11,6 +12,7 @@ program.showHelpAfterError();
 //   import { registerImageCommands } from "./image-commands.ts"; registerImageCommands(program);
 
 registerServerCommand(program);
+registerImageCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`gantry: ${describeError(err)}`);
