@@ -11,6 +11,7 @@ packages=(
   iproute2 util-linux procps                   # ip, nsenter, ps
   runc crun podman uidmap                      # reference runtimes and engine for comparisons
   skopeo umoci docker-registry                 # image interoperability tests
+  attr zstd openssl                            # layer xattrs/opaque dirs (setfattr), zstd layers, test token certs
   containernetworking-plugins iptables nftables
   etcd-server etcd-client
   hyperfine
