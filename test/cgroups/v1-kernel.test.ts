@@ -137,7 +137,7 @@ test("v1: exceeding the memory limit is an OOM kill that oomKillCount sees", asy
   assert.equal(cg.stats().oomKillCount, 1);
 });
 
-test("v1: update raises then lowers memory and memsw in the order the kernel accepts", (t) => {
+test("v1: update raises then lowers memory and memsw in the order the kernel accepts", async (t) => {
   if (skip) return t.skip(skip);
   const cg = open(t, "update", { memory: { limit: 268435456, swap: 536870912 } });
   const mem = cg.paths.memory!;
@@ -147,6 +147,16 @@ test("v1: update raises then lowers memory and memsw in the order the kernel acc
   cg.apply({ memory: { limit: 134217728, swap: 201326592 } });
   assert.equal(read(join(mem, "memory.limit_in_bytes")), "134217728");
   assert.equal(read(join(mem, "memory.memsw.limit_in_bytes")), "201326592");
+  // checkBeforeUpdate refuses a limit below current usage (a live process keeps some charged)
+  const child = await shellInCgroup(t, cg, "head -c 4000000 /dev/zero | tail -c 1 >/dev/null; exec sleep 600");
+  await waitFor(() => read(`/proc/${child.pid}/comm`) === "sleep");
+  const usage = Number(read(join(mem, "memory.usage_in_bytes")));
+  assert.ok(usage > 4096);
+  assert.throws(
+    () => cg.apply({ memory: { limit: 4096, checkBeforeUpdate: true } }),
+    (e: unknown) => e instanceof GantryError && e.code === "CONFLICT" && /below the container's current usage/.test(e.message),
+  );
+  assert.equal(read(join(mem, "memory.limit_in_bytes")), "134217728");
   cg.apply({ memory: { limit: -1, swap: -1 } });
   assert.equal(read(join(mem, "memory.limit_in_bytes")), read("/sys/fs/cgroup/memory/memory.limit_in_bytes"));
 });

@@ -17,6 +17,7 @@ import {
   writeCgroupFiles,
   writeCgroupValue,
 } from "../cgroup-fs.ts";
+import { checkMemoryBeforeUpdate } from "../memory-check.ts";
 import { emulateDeviceRules } from "../devices/ebpf.ts";
 import { deviceRules } from "../devices/rules.ts";
 import { cgroupDir, readMounts, readOwnCgroups, unifiedMount, v1Hierarchies } from "../hierarchy.ts";
@@ -140,6 +141,7 @@ export class V1Cgroup implements CgroupManager {
 
   apply(resources: LinuxResources | undefined): void {
     if (!resources) return;
+    checkMemoryBeforeUpdate(resources, this.paths.memory, "memory.usage_in_bytes");
     this.mountNeededHierarchies(resources);
     const memDir = this.paths.memory;
     const blkioDir = this.paths.blkio;

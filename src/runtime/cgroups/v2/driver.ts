@@ -13,6 +13,7 @@ import {
   writeCgroupFiles,
   writeCgroupValue,
 } from "../cgroup-fs.ts";
+import { checkMemoryBeforeUpdate } from "../memory-check.ts";
 import { deviceFilterProgram } from "../devices/ebpf.ts";
 import type { DeviceFilterProgram } from "../devices/ebpf.ts";
 import { deviceRules } from "../devices/rules.ts";
@@ -68,6 +69,7 @@ export class V2Cgroup implements CgroupManager {
 
   apply(resources: LinuxResources | undefined): void {
     const files = v2Files(resources);
+    checkMemoryBeforeUpdate(resources, this.dir, "memory.current");
     // devices are not in this list: v2 enforces them with the eBPF program from
     // devices/ebpf.ts, which the C helper must load and attach to this directory.
     const byController = new Map<string, CgroupFile[]>();
