@@ -30,12 +30,28 @@ function podJson(i: number): string {
   return JSON.stringify({
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name: `pod-${i}`, namespace: "bench", labels: { app: "bench", shard: String(i % 16) }, uid: `uid-${i}` },
+    metadata: {
+      name: `pod-${i}`,
+      namespace: "bench",
+      labels: { app: "bench", shard: String(i % 16) },
+      uid: `uid-${i}`,
+    },
     spec: {
-      containers: [{ name: "main", image: "busybox:latest", command: ["sleep", "3600"], resources: { requests: { cpu: "10m", memory: "16Mi" } } }],
+      containers: [
+        {
+          name: "main",
+          image: "busybox:latest",
+          command: ["sleep", "3600"],
+          resources: { requests: { cpu: "10m", memory: "16Mi" } },
+        },
+      ],
       nodeName: `node-${i % 8}`,
     },
-    status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }], podIP: `10.88.${(i >> 8) & 255}.${i & 255}` },
+    status: {
+      phase: "Running",
+      conditions: [{ type: "Ready", status: "True" }],
+      podIP: `10.88.${(i >> 8) & 255}.${i & 255}`,
+    },
     padding: "x".repeat(500),
   });
 }
@@ -77,7 +93,11 @@ async function bench(backend: string, store: Store): Promise<Row> {
   const serialMs = await timeIt(async () => {
     for (let i = 0; i < serialN; i++) await store.create(`/registry/pods/bench/s-${i}`, podJson(i));
   });
-  const parallelMs = await timeIt(() => runInFlight(OBJECTS, IN_FLIGHT, (i) => store.create(`/registry/pods/bench/p-${String(i).padStart(6, "0")}`, podJson(i))));
+  const parallelMs = await timeIt(() =>
+    runInFlight(OBJECTS, IN_FLIGHT, (i) =>
+      store.create(`/registry/pods/bench/p-${String(i).padStart(6, "0")}`, podJson(i)),
+    ),
+  );
 
   const listAll: number[] = [];
   const listPaged: number[] = [];
@@ -86,7 +106,8 @@ async function bench(backend: string, store: Store): Promise<Row> {
     listAll.push(
       await timeIt(async () => {
         const l = await store.list("/registry/pods/bench/p-");
-        if (l.items.length !== OBJECTS) throw new Error(`${backend}: listed ${l.items.length}, want ${OBJECTS}`);
+        if (l.items.length !== OBJECTS)
+          throw new Error(`${backend}: listed ${l.items.length}, want ${OBJECTS}`);
       }),
     );
     listPaged.push(
@@ -95,7 +116,11 @@ async function bench(backend: string, store: Store): Promise<Row> {
         let page = await store.list("/registry/pods/bench/p-", { limit: 500 });
         seen += page.items.length;
         while (page.more) {
-          page = await store.list("/registry/pods/bench/p-", { limit: 500, startAfterKey: page.items.at(-1)!.key, atRevision: page.revision });
+          page = await store.list("/registry/pods/bench/p-", {
+            limit: 500,
+            startAfterKey: page.items.at(-1)!.key,
+            atRevision: page.revision,
+          });
           seen += page.items.length;
         }
         if (seen !== OBJECTS) throw new Error(`${backend}: paged ${seen}, want ${OBJECTS}`);
@@ -129,7 +154,9 @@ async function bench(backend: string, store: Store): Promise<Row> {
   let writesMs = 0;
   const watchMs = await timeIt(async () => {
     writesMs = await timeIt(() =>
-      runInFlight(EVENTS, IN_FLIGHT, (i) => store.update(`/registry/pods/bench/p-${String(i % OBJECTS).padStart(6, "0")}`, podJson(i + 1))),
+      runInFlight(EVENTS, IN_FLIGHT, (i) =>
+        store.update(`/registry/pods/bench/p-${String(i % OBJECTS).padStart(6, "0")}`, podJson(i + 1)),
+      ),
     );
     await allSeen;
   });
@@ -179,8 +206,12 @@ try {
 }
 
 const f = (n: number, digits = 0) => n.toFixed(digits);
-console.log(`\n${OBJECTS} objects (~1 KB), ${WATCHERS} watchers x ${EVENTS} updates, ${IN_FLIGHT} writes in flight\n`);
-console.log("| backend | creates/s serial | creates/s 64 in flight | list all ms | list 500/page ms | count ms | updates done ms | all watchers done ms | deliveries/s |");
+console.log(
+  `\n${OBJECTS} objects (~1 KB), ${WATCHERS} watchers x ${EVENTS} updates, ${IN_FLIGHT} writes in flight\n`,
+);
+console.log(
+  "| backend | creates/s serial | creates/s 64 in flight | list all ms | list 500/page ms | count ms | updates done ms | all watchers done ms | deliveries/s |",
+);
 console.log("|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
   console.log(

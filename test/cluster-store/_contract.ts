@@ -36,7 +36,9 @@ export function record(store: Store, prefix: string, from: number) {
       const deadline = Date.now() + timeoutMs;
       while (!pred()) {
         if (Date.now() > deadline) {
-          throw new Error(`timed out waiting for ${what}; have ${events.length} events, errors: ${errors.map((e) => e.message)}`);
+          throw new Error(
+            `timed out waiting for ${what}; have ${events.length} events, errors: ${errors.map((e) => e.message)}`,
+          );
         }
         await sleep(10);
       }
@@ -56,7 +58,7 @@ export function storeContract(open: OpenStore): void {
   });
 
   it("creates, reads, updates and deletes with one increasing revision", async () => {
-    const value = JSON.stringify({ kind: "Pod", metadata: { name: "nginx" }, note: "ñ 🚀 \"quoted\"" });
+    const value = JSON.stringify({ kind: "Pod", metadata: { name: "nginx" }, note: 'ñ 🚀 "quoted"' });
     const r0 = await store.currentRevision();
     const created = await store.create("/registry/pods/default/nginx", value);
     assert.equal(created.key, "/registry/pods/default/nginx");
@@ -93,7 +95,10 @@ export function storeContract(open: OpenStore): void {
     await assert.rejects(store.update("/registry/configmaps/ns/missing", "{}"), isCode("NOT_FOUND"));
     await assert.rejects(store.update("/registry/configmaps/ns/missing", "{}", 1), isCode("NOT_FOUND"));
     await assert.rejects(store.delete("/registry/configmaps/ns/missing"), isCode("NOT_FOUND"));
-    await assert.rejects(store.update("/registry/configmaps/ns/a", "{}", a.modRevision - 1), isCode("CONFLICT"));
+    await assert.rejects(
+      store.update("/registry/configmaps/ns/a", "{}", a.modRevision - 1),
+      isCode("CONFLICT"),
+    );
     await assert.rejects(store.delete("/registry/configmaps/ns/a", a.modRevision + 7), isCode("CONFLICT"));
     await assert.rejects(store.create("", "{}"), isCode("INVALID_ARGUMENT"));
     assert.equal(await store.currentRevision(), rev);
@@ -104,8 +109,26 @@ export function storeContract(open: OpenStore): void {
     assert.equal(await store.currentRevision(), deleted.modRevision);
   });
 
+  it("stores a value up to 1.5 MB and refuses a larger one", async () => {
+    const big = JSON.stringify({ data: "b".repeat(1_400_000) });
+    const o = await store.create("/registry/secrets/ns/big", big);
+    assert.equal((await store.get("/registry/secrets/ns/big"))?.value.length, big.length);
+    const huge = JSON.stringify({ data: "h".repeat(1_600_000) });
+    await assert.rejects(store.create("/registry/secrets/ns/huge", huge), isCode("INVALID_ARGUMENT"));
+    await assert.rejects(store.update("/registry/secrets/ns/big", huge), isCode("INVALID_ARGUMENT"));
+    assert.equal(await store.currentRevision(), o.modRevision);
+    assert.equal(await store.get("/registry/secrets/ns/huge"), undefined);
+  });
+
   it("lists exactly the keys under a prefix, in key order, and counts them", async () => {
-    for (const k of ["/registry/pods/b/y", "/registry/pods/a/x", "/registry/pods/a/z", "/registry/podsecurity/p", "/registry/pod", "/registry/services/a/s"]) {
+    for (const k of [
+      "/registry/pods/b/y",
+      "/registry/pods/a/x",
+      "/registry/pods/a/z",
+      "/registry/podsecurity/p",
+      "/registry/pod",
+      "/registry/services/a/s",
+    ]) {
       await store.create(k, JSON.stringify({ k }));
     }
     await store.delete("/registry/pods/a/z");
@@ -130,7 +153,10 @@ export function storeContract(open: OpenStore): void {
     await store.create("/registry/pods/other", "{}"); // sorts after ns/, part of a wider prefix only
 
     const first = await store.list("/registry/pods/ns/", { limit: 10 });
-    assert.deepEqual(first.items.map((o) => o.key), keys.slice(0, 10));
+    assert.deepEqual(
+      first.items.map((o) => o.key),
+      keys.slice(0, 10),
+    );
     assert.equal(first.more, true);
 
     // Writes between pages must not show in later pages read at the first page's revision.
@@ -142,13 +168,23 @@ export function storeContract(open: OpenStore): void {
     const pages: StoredObject[][] = [first.items];
     let page = first;
     while (page.more) {
-      page = await store.list("/registry/pods/ns/", { limit: 10, startAfterKey: page.items.at(-1)!.key, atRevision: first.revision });
+      page = await store.list("/registry/pods/ns/", {
+        limit: 10,
+        startAfterKey: page.items.at(-1)!.key,
+        atRevision: first.revision,
+      });
       assert.equal(page.revision, first.revision);
       pages.push(page.items);
     }
-    assert.deepEqual(pages.map((p) => p.length), [10, 10, 5]);
+    assert.deepEqual(
+      pages.map((p) => p.length),
+      [10, 10, 5],
+    );
     const all = pages.flat();
-    assert.deepEqual(all.map((o) => o.key), keys);
+    assert.deepEqual(
+      all.map((o) => o.key),
+      keys,
+    );
     assert.equal(all[20]!.value, JSON.stringify({ k: keys[20], v: 1 }));
 
     // The same list now sees the writes.
@@ -160,7 +196,10 @@ export function storeContract(open: OpenStore): void {
     assert.equal((await store.list("/registry/pods/ns/", { limit: 26 })).more, false);
     // A startAfterKey before the prefix starts at the prefix.
     assert.equal((await store.list("/registry/pods/ns/", { startAfterKey: "/a" })).items.length, 26);
-    await assert.rejects(store.list("/registry/pods/ns/", { atRevision: now.revision + 1000 }), isCode("INVALID_ARGUMENT"));
+    await assert.rejects(
+      store.list("/registry/pods/ns/", { atRevision: now.revision + 1000 }),
+      isCode("INVALID_ARGUMENT"),
+    );
   });
 
   it("watch from an old revision delivers exactly the missed events in order, then live ones", async () => {
@@ -208,8 +247,14 @@ export function storeContract(open: OpenStore): void {
     await first.until(() => first.events.length === 6, "the live event on the first watch");
     await second.until(() => second.events.length === 4, "the live event on the second watch");
     await sleep(100);
-    assert.deepEqual(first.events.map((e) => e.object.modRevision), writes.map((o) => o.modRevision));
-    assert.deepEqual(second.events.map((e) => e.object.modRevision), writes.slice(2).map((o) => o.modRevision));
+    assert.deepEqual(
+      first.events.map((e) => e.object.modRevision),
+      writes.map((o) => o.modRevision),
+    );
+    assert.deepEqual(
+      second.events.map((e) => e.object.modRevision),
+      writes.slice(2).map((o) => o.modRevision),
+    );
     first.cancel();
     second.cancel();
   });
@@ -251,10 +296,13 @@ export function storeContract(open: OpenStore): void {
     await assert.rejects(store.compact(last.modRevision + 1000), isCode("INVALID_ARGUMENT"));
 
     // Current state survives compaction, and a watch from the compacted revision works.
-    assert.deepEqual((await store.list("/registry/jobs/")).items.map((o) => [o.key, o.value]), [
-      ["/registry/jobs/n/j1", '{"v":2}'],
-      ["/registry/jobs/n/j3", "{}"],
-    ]);
+    assert.deepEqual(
+      (await store.list("/registry/jobs/")).items.map((o) => [o.key, o.value]),
+      [
+        ["/registry/jobs/n/j1", '{"v":2}'],
+        ["/registry/jobs/n/j3", "{}"],
+      ],
+    );
     assert.equal((await store.get("/registry/jobs/n/j1"))?.createRevision, first.modRevision);
     assert.equal((await store.list("/registry/jobs/", { atRevision: last.modRevision })).items.length, 2);
     const live = record(store, "/registry/jobs/", last.modRevision);
@@ -265,7 +313,9 @@ export function storeContract(open: OpenStore): void {
   });
 
   it("serialises concurrent writers: one create wins, optimistic updates lose nothing", async () => {
-    const racers = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => store.create("/registry/race/x", `{"i":${i}}`)));
+    const racers = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => store.create("/registry/race/x", `{"i":${i}}`)),
+    );
     assert.equal(racers.filter((r) => r.status === "fulfilled").length, 1);
     for (const r of racers) if (r.status === "rejected") isCode("ALREADY_EXISTS")(r.reason);
 
@@ -286,9 +336,15 @@ export function storeContract(open: OpenStore): void {
       for (let i = 0; i < 8; i++) await increment();
     });
     const parallelCreates = Array.from({ length: 50 }, (_, i) => store.create(`/registry/race/k${i}`, "{}"));
-    const created = await Promise.all([...workers, ...parallelCreates]).then((r) => r.filter((x) => x) as StoredObject[]);
+    const created = await Promise.all([...workers, ...parallelCreates]).then(
+      (r) => r.filter((x) => x) as StoredObject[],
+    );
     assert.equal(JSON.parse((await store.get("/registry/race/counter"))!.value).n, 64);
-    assert.equal(new Set(created.map((o) => o.modRevision)).size, created.length, "every write has its own revision");
+    assert.equal(
+      new Set(created.map((o) => o.modRevision)).size,
+      created.length,
+      "every write has its own revision",
+    );
     assert.equal(await store.count("/registry/race/k"), 50);
     await w.until(() => w.events.length === 64, "64 counter events");
     assert.deepEqual(

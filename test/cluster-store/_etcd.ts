@@ -11,7 +11,9 @@ export const ETCD_BINARY = "/usr/bin/etcd";
 
 /** Why etcd tests cannot run here, or undefined when they can. */
 export function etcdSkipReason(): string | undefined {
-  return existsSync(ETCD_BINARY) ? undefined : `${ETCD_BINARY} is absent (scripts/install-deps.sh installs etcd-server)`;
+  return existsSync(ETCD_BINARY)
+    ? undefined
+    : `${ETCD_BINARY} is absent (scripts/install-deps.sh installs etcd-server)`;
 }
 
 async function freePort(): Promise<number> {

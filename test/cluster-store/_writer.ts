@@ -15,13 +15,22 @@ async function worker(w: number): Promise<void> {
   const counter = `/registry/durable/counter-w${w}`;
   let n = 0;
   const c = await store.create(counter, JSON.stringify({ n }));
-  process.stdout.write(JSON.stringify({ op: "create", key: c.key, rev: c.modRevision, value: c.value }) + "\n");
+  process.stdout.write(
+    JSON.stringify({ op: "create", key: c.key, rev: c.modRevision, value: c.value }) + "\n",
+  );
   for (let i = 0; ; i++) {
     const o =
       i % 10 === 9
         ? await store.update(counter, JSON.stringify({ n: ++n }))
         : await store.create(`/registry/durable/w${w}-${i}`, JSON.stringify({ w, i, pad }));
-    process.stdout.write(JSON.stringify({ op: i % 10 === 9 ? "update" : "create", key: o.key, rev: o.modRevision, value: o.value }) + "\n");
+    process.stdout.write(
+      JSON.stringify({
+        op: i % 10 === 9 ? "update" : "create",
+        key: o.key,
+        rev: o.modRevision,
+        value: o.value,
+      }) + "\n",
+    );
   }
 }
 

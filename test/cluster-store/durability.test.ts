@@ -25,7 +25,11 @@ const WRITER = new URL("./_writer.ts", import.meta.url).pathname;
  * Runs the writer until it has acknowledged `wanted` writes, then calls crash() (which must
  * leave the writer dead) and returns the acknowledged writes.
  */
-async function writeUntilCrash(spec: StoreSpec, wanted: number, crash: (kill9: () => Promise<void>) => Promise<void>): Promise<Ack[]> {
+async function writeUntilCrash(
+  spec: StoreSpec,
+  wanted: number,
+  crash: (kill9: () => Promise<void>) => Promise<void>,
+): Promise<Ack[]> {
   const child = spawn(process.execPath, ["--import", "tsx", WRITER, JSON.stringify(spec), "4"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -47,7 +51,10 @@ async function writeUntilCrash(spec: StoreSpec, wanted: number, crash: (kill9: (
       if (acks.length >= wanted) resolve();
     });
     void exited.then(() => reject(new Error(`writer exited after ${acks.length} writes: ${stderr}`)));
-    setTimeout(() => reject(new Error(`writer acknowledged only ${acks.length} writes in 30 s: ${stderr}`)), 30_000).unref();
+    setTimeout(
+      () => reject(new Error(`writer acknowledged only ${acks.length} writes in 30 s: ${stderr}`)),
+      30_000,
+    ).unref();
   });
   try {
     await enough;
@@ -86,7 +93,8 @@ async function checkRecovery(spec: StoreSpec, acks: Ack[]): Promise<void> {
     const crashedAt = await store.currentRevision();
     const w = record(store, "/registry/durable/", resumeAt);
     const live: number[] = [];
-    for (let i = 0; i < 20; i++) live.push((await store.create(`/registry/durable/after-${i}`, "{}")).modRevision);
+    for (let i = 0; i < 20; i++)
+      live.push((await store.create(`/registry/durable/after-${i}`, "{}")).modRevision);
     const end = live.at(-1)!;
     await w.until(() => w.events.at(-1)?.object.modRevision === end, `events up to revision ${end}`);
     await new Promise((r) => setTimeout(r, 200)); // nothing more, nothing twice
@@ -94,7 +102,10 @@ async function checkRecovery(spec: StoreSpec, acks: Ack[]): Promise<void> {
     assert.deepEqual(w.errors, []);
     const revs = w.events.map((e) => e.object.modRevision);
     // Only this writer used the store, so the events are exactly revisions resumeAt+1..end.
-    assert.deepEqual(revs, Array.from({ length: end - resumeAt }, (_, i) => resumeAt + 1 + i));
+    assert.deepEqual(
+      revs,
+      Array.from({ length: end - resumeAt }, (_, i) => resumeAt + 1 + i),
+    );
     const byRev = new Map(w.events.map((e) => [e.object.modRevision, e]));
     for (const ack of acks) {
       if (ack.rev <= resumeAt) continue;
@@ -165,7 +176,10 @@ describe("etcd store survives kill -9 of the writer and of etcd", { skip: etcdSk
       await new Promise((r) => setTimeout(r, 200));
       w.cancel();
       assert.deepEqual(w.errors, []);
-      assert.deepEqual(w.events.map((e) => e.object.modRevision), revs);
+      assert.deepEqual(
+        w.events.map((e) => e.object.modRevision),
+        revs,
+      );
     } finally {
       await store.close();
     }

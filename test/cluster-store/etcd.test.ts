@@ -15,7 +15,9 @@ describe("etcd store", { skip: etcdSkipReason() }, () => {
   });
 
   // Each test gets its own key namespace on the one etcd.
-  storeContract(() => openStore({ kind: "etcd", endpoints: [etcd!.endpoint], prefix: `/gantry-test-${process.pid}-${++n}` }));
+  storeContract(() =>
+    openStore({ kind: "etcd", endpoints: [etcd!.endpoint], prefix: `/gantry-test-${process.pid}-${++n}` }),
+  );
 
   it("works without a key namespace, over the whole key space", async () => {
     const store = await openStore({ kind: "etcd", endpoints: [etcd!.endpoint] });
@@ -35,7 +37,11 @@ describe("etcd store", { skip: etcdSkipReason() }, () => {
     try {
       const value = JSON.stringify({ pad: "x".repeat(16 * 1024) });
       for (let i = 0; i < 600; i += 100) {
-        await Promise.all(Array.from({ length: 100 }, (_, j) => store.create(`/registry/big/${String(i + j).padStart(4, "0")}`, value)));
+        await Promise.all(
+          Array.from({ length: 100 }, (_, j) =>
+            store.create(`/registry/big/${String(i + j).padStart(4, "0")}`, value),
+          ),
+        );
       }
       const all = await store.list("/registry/big/"); // about 10 MB, over gRPC's 4 MiB message limit: many range requests at one revision
       assert.equal(all.items.length, 600);
@@ -44,7 +50,10 @@ describe("etcd store", { skip: etcdSkipReason() }, () => {
       assert.equal(page.items.length, 450);
       assert.equal(page.items[0]!.key, "/registry/big/0100");
       assert.equal(page.more, true);
-      assert.equal((await store.list("/registry/big/", { limit: 500, startAfterKey: "/registry/big/0099" })).more, false);
+      assert.equal(
+        (await store.list("/registry/big/", { limit: 500, startAfterKey: "/registry/big/0099" })).more,
+        false,
+      );
     } finally {
       await store.close();
     }

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { GantryError } from "../../src/common/errors.ts";
 import { openStore } from "../../src/cluster/store/types.ts";
 import { storeContract, record } from "./_contract.ts";
 
@@ -25,7 +26,10 @@ describe("SQLite store", () => {
       const w = record(reader, "/registry/", await reader.currentRevision());
       for (let i = 0; i < 5; i++) await writer.create(`/registry/x${i}`, "{}");
       await w.until(() => w.events.length === 5, "5 events polled from the file");
-      assert.deepEqual(w.events.map((e) => e.object.key), ["/registry/x0", "/registry/x1", "/registry/x2", "/registry/x3", "/registry/x4"]);
+      assert.deepEqual(
+        w.events.map((e) => e.object.key),
+        ["/registry/x0", "/registry/x1", "/registry/x2", "/registry/x3", "/registry/x4"],
+      );
       w.cancel();
     } finally {
       await reader.close();
@@ -52,10 +56,24 @@ describe("SQLite store", () => {
     }
   });
 
+  it("names the path when the store cannot be opened", async () => {
+    await assert.rejects(
+      openStore({ kind: "sqlite", path: join(dir, "no-such-dir", "x.db") }),
+      (err: unknown) => {
+        assert.ok(err instanceof GantryError);
+        assert.equal(err.code, "INVALID_ARGUMENT");
+        assert.match(err.message, /no-such-dir/);
+        return true;
+      },
+    );
+  });
+
   it("refuses a database written by a newer schema", async () => {
     const path = join(dir, "future.db");
     const db = new Database(path);
-    db.exec("CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL); INSERT INTO meta VALUES ('schema', 99)");
+    db.exec(
+      "CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL); INSERT INTO meta VALUES ('schema', 99)",
+    );
     db.close();
     await assert.rejects(openStore({ kind: "sqlite", path }), /schema version 99/);
   });

@@ -9,8 +9,10 @@ test("prefixEndString bounds exactly the keys that start with the prefix", () =>
   assert.equal(prefixEndString("\u{10FFFF}"), undefined);
   assert.equal(prefixEndString("x\uD7FF"), "x\uE000");
   const end = prefixEndString("/a/")!;
-  for (const k of ["/a/", "/a/b", "/a/\u{10FFFF}z", "/a/\uFFFF"]) assert.ok(k >= "/a/" && Buffer.compare(Buffer.from(k), Buffer.from(end)) < 0, k);
-  for (const k of ["/a0", "/b", "/a"]) assert.ok(!(k >= "/a/" && Buffer.compare(Buffer.from(k), Buffer.from(end)) < 0), k);
+  for (const k of ["/a/", "/a/b", "/a/\u{10FFFF}z", "/a/\uFFFF"])
+    assert.ok(k >= "/a/" && Buffer.compare(Buffer.from(k), Buffer.from(end)) < 0, k);
+  for (const k of ["/a0", "/b", "/a"])
+    assert.ok(!(k >= "/a/" && Buffer.compare(Buffer.from(k), Buffer.from(end)) < 0), k);
 });
 
 test("prefixEndBytes increments the last byte below 0xff, as etcd's clients do", () => {

@@ -11,7 +11,7 @@
 import { Etcd3 } from "etcd3";
 import type { ICompare, IKeyValue, IRangeRequest, IWatchResponse, Watcher } from "etcd3";
 import { GantryError, invalidArgument, notFound, conflict } from "../../common/errors.ts";
-import { checkKey, prefixEndBytes } from "./_keys.ts";
+import { checkKey, checkValue, prefixEndBytes } from "./_keys.ts";
 import { WatchDelivery } from "./_delivery.ts";
 import { EtcdWatchHub } from "./etcd-watch.ts";
 import type { ListOptions, ListResult, Store, StoredObject, WatchEvent, WatchHandle } from "./types.ts";
@@ -62,15 +62,23 @@ class EtcdStore implements Store {
     if (err instanceof GantryError) return err;
     const message = err instanceof Error ? err.message : String(err);
     if (message.includes(COMPACTED)) {
-      return new GantryError("GONE", `${op}: the revision has been compacted`, { hint: "list again without a revision", cause: err });
-    }
-    if (message.includes(FUTURE)) return invalidArgument(`${op}: the revision is in the future`, { cause: err });
-    const name = err instanceof Error ? err.constructor.name : "";
-    if (/Unavailable|DeadlineExceeded|Timeout|Cancelled/.test(name) || /UNAVAILABLE|DEADLINE/.test(message)) {
-      return new GantryError("TIMEOUT", `${op}: etcd at ${this.endpoints.join(",")} did not answer: ${message}`, {
-        hint: "check that etcd is running and reachable",
+      return new GantryError("GONE", `${op}: the revision has been compacted`, {
+        hint: "list again without a revision",
         cause: err,
       });
+    }
+    if (message.includes(FUTURE))
+      return invalidArgument(`${op}: the revision is in the future`, { cause: err });
+    const name = err instanceof Error ? err.constructor.name : "";
+    if (/Unavailable|DeadlineExceeded|Timeout|Cancelled/.test(name) || /UNAVAILABLE|DEADLINE/.test(message)) {
+      return new GantryError(
+        "TIMEOUT",
+        `${op}: etcd at ${this.endpoints.join(",")} did not answer: ${message}`,
+        {
+          hint: "check that etcd is running and reachable",
+          cause: err,
+        },
+      );
     }
     return new GantryError("INTERNAL", `${op}: etcd failed: ${message}`, { cause: err });
   }
@@ -97,7 +105,8 @@ class EtcdStore implements Store {
 
   async list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
     const limit = opts.limit ?? 0;
-    if (!Number.isInteger(limit) || limit < 0) throw invalidArgument(`list limit must be a non-negative integer, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 0)
+      throw invalidArgument(`list limit must be a non-negative integer, got ${limit}`);
     if (opts.atRevision !== undefined && (!Number.isInteger(opts.atRevision) || opts.atRevision < 0)) {
       throw invalidArgument(`revision must be a non-negative integer, got ${opts.atRevision}`);
     }
@@ -126,6 +135,7 @@ class EtcdStore implements Store {
 
   async create(key: string, value: string): Promise<StoredObject> {
     checkKey(key);
+    checkValue(key, value);
     const k = this.full(key);
     let res;
     try {
@@ -142,7 +152,13 @@ class EtcdStore implements Store {
   }
 
   /** Runs op on key if it exists (and is at expectedModRevision); explains a refusal. */
-  private async guarded(key: string, verb: string, expectedModRevision: number | undefined, op: "put" | "delete", value = "") {
+  private async guarded(
+    key: string,
+    verb: string,
+    expectedModRevision: number | undefined,
+    op: "put" | "delete",
+    value = "",
+  ) {
     checkKey(key);
     const k = this.full(key);
     const compare: ICompare[] = [{ key: k, target: "Create", result: "Greater", create_revision: 0 }];
@@ -162,7 +178,10 @@ class EtcdStore implements Store {
     if (!res.succeeded) {
       const current = res.responses[0]?.response_range.kvs[0];
       if (!current) throw notFound(`key ${key} does not exist`, { path: key });
-      throw conflict(`key ${key} is at revision ${Number(current.mod_revision)}, not ${expectedModRevision}`, { path: key });
+      throw conflict(
+        `key ${key} is at revision ${Number(current.mod_revision)}, not ${expectedModRevision}`,
+        { path: key },
+      );
     }
     const r = res.responses[0]!;
     const prev = op === "put" ? r.response_put.prev_kv : r.response_delete_range.prev_kvs[0];
@@ -170,13 +189,19 @@ class EtcdStore implements Store {
   }
 
   async update(key: string, value: string, expectedModRevision?: number): Promise<StoredObject> {
+    checkValue(key, value);
     const { rev, prev } = await this.guarded(key, "update", expectedModRevision, "put", value);
     return { key, value, createRevision: Number(prev?.create_revision ?? rev), modRevision: rev };
   }
 
   async delete(key: string, expectedModRevision?: number): Promise<StoredObject> {
     const { rev, prev } = await this.guarded(key, "delete", expectedModRevision, "delete");
-    return { key, value: prev?.value.toString() ?? "", createRevision: Number(prev?.create_revision ?? 0), modRevision: rev };
+    return {
+      key,
+      value: prev?.value.toString() ?? "",
+      createRevision: Number(prev?.create_revision ?? 0),
+      modRevision: rev,
+    };
   }
 
   async count(prefix: string): Promise<number> {
@@ -220,7 +245,11 @@ class EtcdStore implements Store {
   }
 
   /** Attaches to the shared watch when it can serve fromRevision, else opens a watch of its own. */
-  private async startWatch(prefix: string, fromRevision: number, delivery: WatchDelivery): Promise<() => void> {
+  private async startWatch(
+    prefix: string,
+    fromRevision: number,
+    delivery: WatchDelivery,
+  ): Promise<() => void> {
     // etcd's rule first: a start revision that has been compacted is GONE, even when the
     // shared watch still holds events from then, so both backends answer alike.
     await this.range(`watch ${prefix} from revision ${fromRevision}`, {
@@ -317,7 +346,8 @@ class EtcdStore implements Store {
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (message.includes(COMPACTED)) return; // already compacted at or past it
-      if (message.includes(FUTURE)) throw invalidArgument(`cannot compact at future revision ${beforeRevision}`);
+      if (message.includes(FUTURE))
+        throw invalidArgument(`cannot compact at future revision ${beforeRevision}`);
       throw this.fail(`compact at ${beforeRevision}`, err);
     }
   }

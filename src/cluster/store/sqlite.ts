@@ -18,7 +18,7 @@
 // server tells clients a write happened once this returns.
 import Database from "better-sqlite3";
 import { GantryError, invalidArgument, notFound, conflict } from "../../common/errors.ts";
-import { checkKey, prefixEndString } from "./_keys.ts";
+import { checkKey, checkValue, prefixEndString } from "./_keys.ts";
 import { WatchDelivery } from "./_delivery.ts";
 import type { ListOptions, ListResult, Store, StoredObject, WatchEvent, WatchHandle } from "./types.ts";
 
@@ -96,7 +96,9 @@ class SqliteStore implements Store {
     this.stmt = {
       sequence: db.prepare<[], { seq: number }>(`SELECT seq FROM sqlite_sequence WHERE name = 'log'`),
       metaGet: db.prepare<[string], { value: number }>(`SELECT value FROM meta WHERE name = ?`),
-      metaSet: db.prepare(`INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`),
+      metaSet: db.prepare(
+        `INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+      ),
       latest: db.prepare<[string], LogRow>(`SELECT * FROM log WHERE key = ? ORDER BY revision DESC LIMIT 1`),
       atRevision: db.prepare<[number], LogRow>(`SELECT * FROM log WHERE revision = ?`),
       insert: db.prepare(
@@ -114,7 +116,9 @@ class SqliteStore implements Store {
         `SELECT COUNT(*) AS n FROM (SELECT MAX(revision) AS revision FROM log WHERE ${RANGE} GROUP BY key) m
          JOIN log l ON l.revision = m.revision WHERE l.deleted = 0`,
       ),
-      rowsAfter: db.prepare<[number, number], LogRow>(`SELECT * FROM log WHERE revision > ? ORDER BY revision LIMIT ?`),
+      rowsAfter: db.prepare<[number, number], LogRow>(
+        `SELECT * FROM log WHERE revision > ? ORDER BY revision LIMIT ?`,
+      ),
       historyInRange: db.prepare<RangeParams & { from: number; to: number }, LogRow>(
         `SELECT * FROM log WHERE ${RANGE} AND revision > @from AND revision <= @to ORDER BY revision`,
       ),
@@ -127,9 +131,13 @@ class SqliteStore implements Store {
     if (version === undefined) this.stmt.metaSet.run("schema", SCHEMA_VERSION);
     else if (version !== SCHEMA_VERSION) {
       this.db.close();
-      throw new GantryError("INVALID_SPEC", `store ${path} has schema version ${version}, this Gantry reads ${SCHEMA_VERSION}`, {
-        path,
-      });
+      throw new GantryError(
+        "INVALID_SPEC",
+        `store ${path} has schema version ${version}, this Gantry reads ${SCHEMA_VERSION}`,
+        {
+          path,
+        },
+      );
     }
     this.lastDispatched = this.revisionNow();
   }
@@ -146,15 +154,44 @@ class SqliteStore implements Store {
     if (this.closed) throw new GantryError("INTERNAL", `store ${this.path} is closed`);
   }
 
+  /** Runs a SQLite step, turning SQLite's errors into GantryErrors that name the store. */
+  private sql<T>(op: string, step: () => T): T {
+    this.open();
+    try {
+      return step();
+    } catch (err) {
+      if (err instanceof GantryError) throw err;
+      const code = (err as { code?: string }).code ?? "";
+      const message = `${op} in store ${this.path}: ${(err as Error).message}`;
+      if (code.startsWith("SQLITE_BUSY")) {
+        throw new GantryError("TIMEOUT", message, {
+          path: this.path,
+          hint: "another process holds the store's write lock",
+          cause: err,
+        });
+      }
+      throw new GantryError("INTERNAL", message, { path: this.path, cause: err });
+    }
+  }
+
   private live(key: string): LogRow | undefined {
     const row = this.stmt.latest.get(key);
     return row && row.deleted === 0 ? row : undefined;
   }
 
   /** Appends one row in a write transaction; the caller's check runs under the write lock. */
-  private append(key: string, build: (current: LogRow | undefined) => Omit<LogRow, "revision" | "key">): LogRow {
-    this.open();
+  private append(
+    key: string,
+    build: (current: LogRow | undefined) => Omit<LogRow, "revision" | "key">,
+  ): LogRow {
     checkKey(key);
+    return this.sql(`write ${key}`, () => this.appendRow(key, build));
+  }
+
+  private appendRow(
+    key: string,
+    build: (current: LogRow | undefined) => Omit<LogRow, "revision" | "key">,
+  ): LogRow {
     const txn = this.db.transaction((): LogRow => {
       const row = { revision: this.revisionNow() + 1, key, ...build(this.live(key)) };
       this.stmt.insert.run(row);
@@ -168,38 +205,39 @@ class SqliteStore implements Store {
   }
 
   async currentRevision(): Promise<number> {
-    this.open();
-    return this.revisionNow();
+    return this.sql("read the revision", () => this.revisionNow());
   }
 
   async get(key: string): Promise<StoredObject | undefined> {
-    this.open();
-    const row = this.live(key);
+    const row = this.sql(`get ${key}`, () => this.live(key));
     return row && toObject(row);
   }
 
   async list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
-    this.open();
     const limit = opts.limit ?? 0;
-    if (!Number.isInteger(limit) || limit < 0) throw invalidArgument(`list limit must be a non-negative integer, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 0)
+      throw invalidArgument(`list limit must be a non-negative integer, got ${limit}`);
     // One read transaction: the revision and the rows come from the same snapshot.
-    return this.db.transaction((): ListResult => {
-      const current = this.revisionNow();
-      const rev = opts.atRevision ?? current;
-      this.checkReadable(rev, current);
-      const rows = this.stmt.list.all({
-        ...rangeOf(prefix),
-        rev,
-        after: opts.startAfterKey ?? "",
-        limit: limit > 0 ? limit + 1 : -1,
-      });
-      const more = limit > 0 && rows.length > limit;
-      return { items: (more ? rows.slice(0, limit) : rows).map(toObject), revision: rev, more };
-    })();
+    const read = () =>
+      this.db.transaction((): ListResult => {
+        const current = this.revisionNow();
+        const rev = opts.atRevision ?? current;
+        this.checkReadable(rev, current);
+        const rows = this.stmt.list.all({
+          ...rangeOf(prefix),
+          rev,
+          after: opts.startAfterKey ?? "",
+          limit: limit > 0 ? limit + 1 : -1,
+        });
+        const more = limit > 0 && rows.length > limit;
+        return { items: (more ? rows.slice(0, limit) : rows).map(toObject), revision: rev, more };
+      })();
+    return this.sql(`list ${prefix}`, read);
   }
 
   private checkReadable(rev: number, current: number): void {
-    if (!Number.isInteger(rev) || rev < 0) throw invalidArgument(`revision must be a non-negative integer, got ${rev}`);
+    if (!Number.isInteger(rev) || rev < 0)
+      throw invalidArgument(`revision must be a non-negative integer, got ${rev}`);
     if (rev > current) throw invalidArgument(`revision ${rev} is in the future (the store is at ${current})`);
     const compacted = this.compactedRevision();
     if (rev < compacted) {
@@ -210,6 +248,7 @@ class SqliteStore implements Store {
   }
 
   async create(key: string, value: string): Promise<StoredObject> {
+    checkValue(key, value);
     const row = this.append(key, (current) => {
       if (current) throw new GantryError("ALREADY_EXISTS", `key ${key} already exists`, { path: key });
       return { deleted: 0, create_revision: this.revisionNow() + 1, prev_revision: 0, value };
@@ -218,6 +257,7 @@ class SqliteStore implements Store {
   }
 
   async update(key: string, value: string, expectedModRevision?: number): Promise<StoredObject> {
+    checkValue(key, value);
     const row = this.append(key, (current) => {
       const found = this.expect(key, current, expectedModRevision);
       return { deleted: 0, create_revision: found.create_revision, prev_revision: found.revision, value };
@@ -228,7 +268,12 @@ class SqliteStore implements Store {
   async delete(key: string, expectedModRevision?: number): Promise<StoredObject> {
     const row = this.append(key, (current) => {
       const found = this.expect(key, current, expectedModRevision);
-      return { deleted: 1, create_revision: found.create_revision, prev_revision: found.revision, value: found.value };
+      return {
+        deleted: 1,
+        create_revision: found.create_revision,
+        prev_revision: found.revision,
+        value: found.value,
+      };
     });
     return toObject(row);
   }
@@ -236,14 +281,15 @@ class SqliteStore implements Store {
   private expect(key: string, current: LogRow | undefined, expectedModRevision: number | undefined): LogRow {
     if (!current) throw notFound(`key ${key} does not exist`, { path: key });
     if (expectedModRevision !== undefined && current.revision !== expectedModRevision) {
-      throw conflict(`key ${key} is at revision ${current.revision}, not ${expectedModRevision}`, { path: key });
+      throw conflict(`key ${key} is at revision ${current.revision}, not ${expectedModRevision}`, {
+        path: key,
+      });
     }
     return current;
   }
 
   async count(prefix: string): Promise<number> {
-    this.open();
-    return this.stmt.count.get(rangeOf(prefix))?.n ?? 0;
+    return this.sql(`count ${prefix}`, () => this.stmt.count.get(rangeOf(prefix))?.n ?? 0);
   }
 
   watch(
@@ -264,21 +310,31 @@ class SqliteStore implements Store {
         // Watching from F needs the rows after F; compaction at C keeps rows from C on.
         const compacted = this.compactedRevision();
         if (fromRevision + 1 < compacted) {
-          throw new GantryError("GONE", `revision ${fromRevision} has been compacted (watch from ${compacted - 1} or later)`, {
-            hint: "list again and watch from the list's revision",
-          });
+          throw new GantryError(
+            "GONE",
+            `revision ${fromRevision} has been compacted (watch from ${compacted - 1} or later)`,
+            {
+              hint: "list again and watch from the list's revision",
+            },
+          );
         }
         // Bring existing watchers up to date, then replay this watcher's history up to the
         // same point; from here on the pump feeds it. One snapshot, nothing falls in between.
         this.pumpInSnapshot();
-        for (const row of this.stmt.historyInRange.all({ ...w.range, from: fromRevision, to: this.lastDispatched })) {
+        for (const row of this.stmt.historyInRange.all({
+          ...w.range,
+          from: fromRevision,
+          to: this.lastDispatched,
+        })) {
           delivery.push(this.eventOf(row));
         }
         this.watchers.add(w);
       })();
       this.startPolling();
     } catch (err) {
-      delivery.fail(err instanceof GantryError ? err : new GantryError("INTERNAL", String(err), { cause: err }));
+      delivery.fail(
+        err instanceof GantryError ? err : new GantryError("INTERNAL", String(err), { cause: err }),
+      );
     }
     return handle;
   }
@@ -313,7 +369,9 @@ class SqliteStore implements Store {
     // events and must relist.
     if (this.compactedRevision() > this.lastDispatched + 1) {
       for (const w of this.watchers) {
-        w.delivery.fail(new GantryError("GONE", `watch fell behind compaction at revision ${this.compactedRevision()}`));
+        w.delivery.fail(
+          new GantryError("GONE", `watch fell behind compaction at revision ${this.compactedRevision()}`),
+        );
       }
       this.watchers.clear();
       this.stopPolling();
@@ -353,16 +411,21 @@ class SqliteStore implements Store {
   }
 
   async compact(beforeRevision: number): Promise<void> {
-    this.open();
-    this.db.transaction(() => {
-      const current = this.revisionNow();
-      if (!Number.isInteger(beforeRevision) || beforeRevision < 0 || beforeRevision > current) {
-        throw invalidArgument(`cannot compact at revision ${beforeRevision} (the store is at ${current})`);
-      }
-      if (beforeRevision <= this.compactedRevision()) return;
-      this.stmt.compactSuperseded.run({ c: beforeRevision });
-      this.stmt.metaSet.run("compact", beforeRevision);
-    }).immediate();
+    this.sql(`compact at ${beforeRevision}`, () =>
+      this.db
+        .transaction(() => {
+          const current = this.revisionNow();
+          if (!Number.isInteger(beforeRevision) || beforeRevision < 0 || beforeRevision > current) {
+            throw invalidArgument(
+              `cannot compact at revision ${beforeRevision} (the store is at ${current})`,
+            );
+          }
+          if (beforeRevision <= this.compactedRevision()) return;
+          this.stmt.compactSuperseded.run({ c: beforeRevision });
+          this.stmt.metaSet.run("compact", beforeRevision);
+        })
+        .immediate(),
+    );
   }
 
   async close(): Promise<void> {
@@ -376,5 +439,14 @@ class SqliteStore implements Store {
 }
 
 export async function openSqliteStore(path: string): Promise<Store> {
-  return new SqliteStore(path);
+  try {
+    return new SqliteStore(path);
+  } catch (err) {
+    if (err instanceof GantryError) throw err;
+    throw new GantryError("INVALID_ARGUMENT", `cannot open the store at ${path}: ${(err as Error).message}`, {
+      path,
+      hint: "check that the directory exists and is writable",
+      cause: err,
+    });
+  }
 }

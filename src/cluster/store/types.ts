@@ -15,7 +15,11 @@ export interface StoredObject {
 
 export type WatchEvent =
   | { type: "PUT"; object: StoredObject; prev?: StoredObject }
-  | { type: "DELETE"; object: StoredObject /* last value, modRevision = deletion revision */; prev?: StoredObject };
+  | {
+      type: "DELETE";
+      object: StoredObject /* last value, modRevision = deletion revision */;
+      prev?: StoredObject;
+    };
 
 export interface ListResult {
   items: StoredObject[];
@@ -43,7 +47,7 @@ export interface Store {
   get(key: string): Promise<StoredObject | undefined>;
   /** Keys under prefix in byte order, consistent at one revision. */
   list(prefix: string, opts?: ListOptions): Promise<ListResult>;
-  /** GantryError ALREADY_EXISTS if present. */
+  /** GantryError ALREADY_EXISTS if present. Values over 1.5 MB are INVALID_ARGUMENT (etcd's limit). */
   create(key: string, value: string): Promise<StoredObject>;
   /** NOT_FOUND if absent; CONFLICT if expectedModRevision is given and differs. */
   update(key: string, value: string, expectedModRevision?: number): Promise<StoredObject>;
@@ -55,8 +59,9 @@ export interface Store {
   count(prefix: string): Promise<number>;
   /**
    * Delivers every event under prefix with modRevision > fromRevision, in revision order,
-   * exactly once, then live events. If fromRevision is older than the compacted revision,
-   * onError is called with code "GONE" and the watch ends. onError is also called (and the
+   * exactly once, then live events. If fromRevision is older than the compacted revision
+   * allows (compact(C) keeps revision C, so fromRevision >= C - 1 is fine, as in etcd and
+   * Kubernetes), onError is called with code "GONE" and the watch ends. onError is also called (and the
    * watch ends) when the backend loses the stream for good; the caller then relists.
    */
   watch(
@@ -65,12 +70,16 @@ export interface Store {
     onEvent: (e: WatchEvent) => void,
     onError: (err: GantryError) => void,
   ): WatchHandle;
-  /** Forgets history before this revision; current values are kept. */
+  /**
+   * Forgets history before this revision (reads at it and later still work; earlier ones are
+   * GONE); current values are kept. Compacting at or below an earlier compaction does nothing.
+   */
   compact(beforeRevision: number): Promise<void>;
   close(): Promise<void>;
 }
 
-export type StoreSpec = { kind: "sqlite"; path: string } | { kind: "etcd"; endpoints: string[]; prefix?: string };
+export type StoreSpec =
+  { kind: "sqlite"; path: string } | { kind: "etcd"; endpoints: string[]; prefix?: string };
 
 export async function openStore(spec: StoreSpec): Promise<Store> {
   // Loaded on demand so that a SQLite-only server never loads the etcd client and vice versa.
