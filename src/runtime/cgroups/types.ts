@@ -94,6 +94,3 @@ export interface CgroupStats {
   hugetlb: Record<string, { usage: number; max: number; failcnt: number }>;
   oomKillCount: number;
 }
-
-/** A limit value meaning "no limit" in stats (runc reports 2^64-1; JSON loses it, so we use max safe). */
-export const UNLIMITED = Number.MAX_SAFE_INTEGER;

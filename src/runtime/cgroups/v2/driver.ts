@@ -50,7 +50,7 @@ export class V2Cgroup implements CgroupManager {
   readonly version = 2 as const;
   readonly paths: Record<string, string>;
   readonly createdDirs: readonly string[];
-  /** undefined: opened without a record of what was created, so destroy removes only the leaf. */
+  /** False when opened without a record of what was created: destroy then removes only the leaf. */
   private readonly knownCreated: boolean;
 
   constructor(
