@@ -278,6 +278,27 @@ export function storeContract(open: OpenStore): void {
     w3.cancel();
   });
 
+  it("ends only the watch whose handler throws", async () => {
+    const from = await store.currentRevision();
+    const errors: GantryError[] = [];
+    const h = store.watch(
+      "/registry/events/",
+      from,
+      () => {
+        throw new Error("handler bug");
+      },
+      (e) => errors.push(e),
+    );
+    const healthy = record(store, "/registry/events/", from);
+    await store.create("/registry/events/e1", "{}");
+    await store.create("/registry/events/e2", "{}");
+    await healthy.until(() => healthy.events.length === 2 && errors.length === 1, "2 events and 1 error");
+    assert.equal(errors[0]!.code, "INTERNAL");
+    assert.match(errors[0]!.message, /handler bug/);
+    h.cancel();
+    healthy.cancel();
+  });
+
   it("answers GONE for a watch or list older than the compacted revision", async () => {
     const first = await store.create("/registry/jobs/n/j1", "{}");
     await store.update("/registry/jobs/n/j1", '{"v":2}');
