@@ -3,7 +3,7 @@
 // with htpasswd, and the bearer-token flow with a token server written here.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ImageStore } from "../../src/image/store.ts";
@@ -58,6 +58,18 @@ describe("registry without auth", () => {
     // By digest too, and pulling again is a no-op for the layers.
     const byDigest = await pullImage(dst, `${reg.host}/test/app@${a.manifestDigest}`);
     assert.equal(byDigest.layersExisting, 2);
+  });
+
+  test("concurrent pulls of one image into one store all succeed and share its snapshots", async () => {
+    const src = newStore();
+    await makeImage(src, "local/conc:v1", [[randomFile("a", 200_000)], [randomFile("b", 200_000)], [randomFile("c", 200_000)]]);
+    const pushed = await pushImage(src, "local/conc:v1", `${reg.host}/test/conc:v1`);
+    const dst = newStore();
+    const results = await Promise.all([1, 2, 3, 4].map(() => pullImage(dst, `${reg.host}/test/conc:v1`)));
+    assert.ok(results.every((r) => r.manifestDigest === pushed.digest));
+    assert.equal(listSnapshots(dst).length, 3);
+    assert.deepEqual(readdirSync(join(dst.root, "ingest")), []);
+    assert.deepEqual(readdirSync(join(dst.root, "snapshots")).filter((n) => n.startsWith(".tmp")), []);
   });
 
   test("a tampered blob in the registry is rejected and nothing is stored for it", async () => {
