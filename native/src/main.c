@@ -1,3 +1,38 @@
-/* gantry-helper entry point: placeholder until the plan executor lands. */
+/*
+ * gantry-helper: executes a container plan built by TypeScript (src/runtime/plan/).
+ * Usage: gantry-helper [--plan-fd N | --plan FILE] [--report-fd N]
+ * Defaults: the plan is read from fd 3 and reports are written to fd 3 (Node's extra
+ * 'pipe' stdio is a socketpair, so one fd carries both directions).
+ */
+#include <fcntl.h>
 #include <stdio.h>
-int main(void) { fputs("gantry-helper: not implemented yet\n", stderr); return 2; }
+#include <stdlib.h>
+#include <string.h>
+
+int run_monitor(int plan_fd, int report_fd);
+
+int main(int argc, char **argv)
+{
+	int plan_fd = 3, report_fd = -1;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--plan-fd") && i + 1 < argc) {
+			plan_fd = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--plan") && i + 1 < argc) {
+			plan_fd = open(argv[++i], O_RDONLY | O_CLOEXEC);
+			if (plan_fd < 0) {
+				perror(argv[i]);
+				return 125;
+			}
+			if (report_fd < 0)
+				report_fd = 2;
+		} else if (!strcmp(argv[i], "--report-fd") && i + 1 < argc) {
+			report_fd = atoi(argv[++i]);
+		} else {
+			fprintf(stderr, "usage: gantry-helper [--plan-fd N | --plan FILE] [--report-fd N]\n");
+			return 125;
+		}
+	}
+	if (report_fd < 0)
+		report_fd = plan_fd;
+	return run_monitor(plan_fd, report_fd);
+}

@@ -1,0 +1,65 @@
+/* Shared declarations of the gantry helper (one binary: monitor, joiner, child). */
+#ifndef GANTRY_HELPER_H
+#define GANTRY_HELPER_H
+#include "wire.h"
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct plan {
+	struct record *rec;
+	size_t n;
+	size_t child_start; /* index of the first child step (after the "child" marker) */
+};
+
+struct ctx {
+	struct plan plan;
+	int report_fd;     /* helper -> TypeScript reports */
+	int plan_fd;       /* where the plan came from (closed in the child) */
+	int sync_fd;       /* monitor <-> child (each holds its own end) */
+	int start_listen;  /* listening start socket inherited by the child, or -1 */
+	int start_conn;    /* accepted `start` connection in the child, or -1 */
+	int console_fd;    /* connected --console-socket, or -1 */
+	int pty_master;    /* in foreground terminal mode: master kept by the monitor */
+	int rootfd;        /* O_PATH fd of the rootfs for in-root resolution, or -1 */
+	char rootfs[PATH_MAX];
+	pid_t host_pid;    /* the child's pid as the host sees it */
+	char exec_path[PATH_MAX];
+};
+
+/* Reports a failed step and exits the current process (child or joiner). */
+_Noreturn void child_fail(struct ctx *c, size_t step, const char *op, int err, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* child.c: runs the child steps of the plan in order. Never returns. */
+_Noreturn void run_child(struct ctx *c);
+
+/* mounts.c */
+int op_mount(struct ctx *c, const struct record *r, char *msg, size_t msglen);
+int op_mknod(struct ctx *c, const struct record *r, char *msg, size_t msglen);
+int op_bind_dev(struct ctx *c, const struct record *r, char *msg, size_t msglen);
+int op_symlink(struct ctx *c, const struct record *r, char *msg, size_t msglen);
+int op_pivot_root(struct ctx *c, const struct record *r, char *msg, size_t msglen);
+int op_mask(struct ctx *c, const struct record *r, char *msg, size_t msglen);
+int op_readonly(struct ctx *c, const struct record *r, char *msg, size_t msglen);
+int op_remount(struct ctx *c, const struct record *r, char *msg, size_t msglen);
+
+/* security.c */
+int op_user(struct ctx *c, const struct record *r, char *msg, size_t msglen);
+int op_caps(struct ctx *c, const struct record *r, char *msg, size_t msglen);
+int op_rlimit(struct ctx *c, const struct record *r, char *msg, size_t msglen);
+int seccomp_step(struct ctx *c, const struct record *r, char *msg, size_t msglen);
+
+/* hooks.c: runs a hook record; 0 on success, -1 with msg set. */
+int run_hook(const struct record *r, pid_t host_pid, char *msg, size_t msglen);
+
+/* console.c */
+int make_pty(struct ctx *c, const struct record *r, char *msg, size_t msglen);
+int send_fd(int sock, int fd);
+int recv_fd(int sock);
+void proxy_pty(int master, pid_t child);
+
+/* io */
+int write_file(const char *path, const char *data, size_t len);
+bool parse_u64(const char *s, unsigned long long *out);
+#endif

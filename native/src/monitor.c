@@ -1,0 +1,357 @@
+/*
+ * The monitor: reads the plan, creates the container child (directly with clone(), or
+ * through a joiner that first setns()es into existing namespaces), writes what must be
+ * written from outside (uid/gid maps, cgroup.procs), runs runtime-namespace hooks, lets
+ * the child go, and relays its result to TypeScript. In "detach" mode it exits once the
+ * child waits for `start` (the child is then adopted by the caller's subreaper, as with
+ * runc); in "foreground" mode it stays, reaps the child and reports its exit status.
+ */
+#include "helper.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int report_fd = -1;
+
+static void report_error(const char *step, const char *op, int err, const char *msg)
+{
+	char e[24];
+	snprintf(e, sizeof(e), "%d", err);
+	wire_send(report_fd, "error", step, op, e, msg, NULL);
+}
+
+static _Noreturn void monitor_fail(const char *op, int err, const char *fmt, const char *arg)
+{
+	char msg[1024];
+	snprintf(msg, sizeof(msg), fmt, arg, strerror(err));
+	report_error("-1", op, err, msg);
+	_exit(1);
+}
+
+static int read_plan(int fd, struct plan *p)
+{
+	size_t cap = 64;
+	p->rec = calloc(cap, sizeof(struct record));
+	p->n = 0;
+	p->child_start = 0;
+	for (;;) {
+		if (p->n == cap) {
+			cap *= 2;
+			p->rec = realloc(p->rec, cap * sizeof(struct record));
+		}
+		int rc = wire_read(fd, &p->rec[p->n]);
+		if (rc <= 0)
+			return rc == 0 ? (errno = EPROTO, -1) : -1;
+		const char *op = field(&p->rec[p->n], 0);
+		p->n++;
+		if (!strcmp(op, "child"))
+			p->child_start = p->n;
+		if (!strcmp(op, "end"))
+			return 0;
+	}
+}
+
+/* Replaces every "$PID" in s with pid (uid_map paths, cgroup.procs contents). */
+static void subst_pid(const char *s, pid_t pid, char *out, size_t outlen)
+{
+	char num[24];
+	snprintf(num, sizeof(num), "%d", (int)pid);
+	size_t o = 0;
+	for (const char *p = s; *p && o + 1 < outlen;) {
+		if (!strncmp(p, "$PID", 4)) {
+			for (const char *q = num; *q && o + 1 < outlen; q++)
+				out[o++] = *q;
+			p += 4;
+		} else {
+			out[o++] = *p++;
+		}
+	}
+	out[o] = 0;
+}
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(a.sun_path))
+		return errno = ENAMETOOLONG, -1;
+	strcpy(a.sun_path, path);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	unlink(path);
+	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(path, 0600) < 0 || listen(s, 4) < 0) {
+		int e = errno;
+		close(s);
+		return errno = e, -1;
+	}
+	return s;
+}
+
+static int connect_unix(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(a.sun_path))
+		return errno = ENAMETOOLONG, -1;
+	strcpy(a.sun_path, path);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int e = errno;
+		close(s);
+		return errno = e, -1;
+	}
+	return s;
+}
+
+static void write_exit_file(const char *path, int status)
+{
+	if (!path || !*path)
+		return;
+	char tmp[PATH_MAX], buf[256];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	int n = snprintf(buf, sizeof(buf), "{\"exitCode\":%d,\"signal\":%d,\"finishedAtMs\":%lld}\n", code, sig,
+			 (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (write(fd, buf, (size_t)n) == n && fsync(fd) == 0)
+		rename(tmp, path);
+	close(fd);
+}
+
+/* Waits for `pid`, reaping any other orphan (we are a subreaper) on the way. */
+static int reap(pid_t pid)
+{
+	int status = 0;
+	for (;;) {
+		pid_t w = waitpid(-1, &status, 0);
+		if (w == pid)
+			return status;
+		if (w < 0 && errno != EINTR)
+			return status;
+	}
+}
+
+/* joiner: setns into every listed namespace (user first, mount last: TypeScript orders
+ * them), then clone the child so that a joined pid namespace applies to it. */
+static _Noreturn void run_joiner(struct ctx *c, int nfds, int *nsfd, int *nstype, const char **nspath,
+				 unsigned long flags)
+{
+	prctl(PR_SET_NAME, "gantry:join");
+	if (c->report_fd > 2)
+		close(c->report_fd);
+	if (c->plan_fd > 2 && c->plan_fd != c->report_fd)
+		close(c->plan_fd);
+	for (int i = 0; i < nfds; i++) {
+		if (setns(nsfd[i], nstype[i]) < 0) {
+			int e = errno;
+			char msg[1024];
+			snprintf(msg, sizeof(msg), "setns into %s: %s", nspath[i], strerror(e));
+			char step[24], es[24];
+			snprintf(step, sizeof(step), "%d", -1);
+			snprintf(es, sizeof(es), "%d", e);
+			wire_send(c->sync_fd, "error", step, "setns", es, msg, NULL);
+			_exit(1);
+		}
+		close(nsfd[i]);
+	}
+	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0) {
+		char msg[256], es[24];
+		snprintf(msg, sizeof(msg), "clone(0x%lx): %s", flags, strerror(errno));
+		snprintf(es, sizeof(es), "%d", errno);
+		wire_send(c->sync_fd, "error", "-1", "clone", es, msg, NULL);
+		_exit(1);
+	}
+	if (pid == 0)
+		run_child(c);
+	char num[24];
+	snprintf(num, sizeof(num), "%d", (int)pid);
+	wire_send(c->sync_fd, "cpid", num, NULL, NULL, NULL, NULL);
+	_exit(0);
+}
+
+int run_monitor(int plan_fd, int rep_fd)
+{
+	struct ctx c = {.report_fd = rep_fd, .plan_fd = plan_fd, .sync_fd = -1, .start_listen = -1, .start_conn = -1, .console_fd = -1,
+			.pty_master = -1, .rootfd = -1};
+	report_fd = rep_fd;
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_NAME, "gantry:monitor");
+	if (read_plan(plan_fd, &c.plan) < 0)
+		monitor_fail("read-plan", errno, "reading the plan%s: %s", "");
+
+	const char *mode = "detach", *exit_file = NULL;
+	unsigned long long clone_flags = 0;
+	int nns = 0, nsfd[16], nstype[16];
+	const char *nspath[16];
+	for (size_t i = 0; i < c.plan.child_start && i < c.plan.n; i++) {
+		const struct record *r = &c.plan.rec[i];
+		const char *op = field(r, 0);
+		if (!strcmp(op, "mode")) {
+			mode = field(r, 1);
+		} else if (!strcmp(op, "exit-file")) {
+			exit_file = field(r, 1);
+		} else if (!strcmp(op, "clone")) {
+			parse_u64(field(r, 1), &clone_flags);
+		} else if (!strcmp(op, "start-socket")) {
+			c.start_listen = listen_unix(field(r, 1));
+			if (c.start_listen < 0)
+				monitor_fail("start-socket", errno, "listen on start socket %s: %s", field(r, 1));
+		} else if (!strcmp(op, "console-socket")) {
+			c.console_fd = connect_unix(field(r, 1));
+			if (c.console_fd < 0)
+				monitor_fail("console-socket", errno, "connect to console socket %s: %s", field(r, 1));
+		} else if (!strcmp(op, "setns")) {
+			if (nns == 16)
+				monitor_fail("setns", E2BIG, "too many namespaces to join%s: %s", "");
+			unsigned long long t = 0;
+			parse_u64(field(r, 2), &t);
+			nspath[nns] = field(r, 1);
+			nstype[nns] = (int)t;
+			nsfd[nns] = open(field(r, 1), O_RDONLY | O_CLOEXEC);
+			if (nsfd[nns] < 0)
+				monitor_fail("setns", errno, "open namespace %s: %s", field(r, 1));
+			nns++;
+		}
+	}
+	bool foreground = !strcmp(mode, "foreground");
+	if (foreground || nns > 0)
+		prctl(PR_SET_CHILD_SUBREAPER, 1); /* the joiner's child must come back to us */
+
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		monitor_fail("socketpair", errno, "socketpair%s: %s", "");
+
+	pid_t child;
+	if (nns > 0) {
+		pid_t j = fork();
+		if (j < 0)
+			monitor_fail("fork", errno, "fork joiner%s: %s", "");
+		if (j == 0) {
+			close(sv[0]);
+			c.sync_fd = sv[1];
+			run_joiner(&c, nns, nsfd, nstype, nspath, (unsigned long)clone_flags);
+		}
+		close(sv[1]);
+		for (int i = 0; i < nns; i++)
+			close(nsfd[i]);
+		struct record r;
+		int rc = wire_read(sv[0], &r);
+		int st;
+		waitpid(j, &st, 0);
+		if (rc != 1)
+			monitor_fail("setns", EPROTO, "the namespace joiner died without a word%s: %s", "");
+		if (!strcmp(field(&r, 0), "error")) {
+			report_error(field(&r, 1), field(&r, 2), atoi(field(&r, 3)), field(&r, 4));
+			_exit(1);
+		}
+		unsigned long long p = 0;
+		parse_u64(field(&r, 1), &p);
+		child = (pid_t)p;
+		wire_free(&r);
+	} else {
+		child = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags | SIGCHLD, 0, 0, 0, 0);
+		if (child < 0) {
+			char f[32];
+			snprintf(f, sizeof(f), "0x%llx", clone_flags);
+			monitor_fail("clone", errno, "clone with flags %s: %s (does the kernel support every requested namespace?)", f);
+		}
+		if (child == 0) {
+			close(sv[0]);
+			c.sync_fd = sv[1];
+			run_child(&c);
+		}
+		close(sv[1]);
+	}
+	if (c.start_listen >= 0)
+		close(c.start_listen);
+	if (c.console_fd >= 0)
+		close(c.console_fd);
+
+	/* From outside: maps, cgroup placement, runtime hooks — then let the child go. */
+	char path[PATH_MAX], data[65536], msg[1024];
+	for (size_t i = 0; i < c.plan.child_start && i < c.plan.n; i++) {
+		const struct record *r = &c.plan.rec[i];
+		const char *op = field(r, 0);
+		if (!strcmp(op, "write-after-clone")) {
+			subst_pid(field(r, 1), child, path, sizeof(path));
+			subst_pid(field(r, 2), child, data, sizeof(data));
+			if (write_file(path, data, strlen(data)) < 0) {
+				int e = errno;
+				kill(child, SIGKILL);
+				snprintf(msg, sizeof(msg), "write \"%s\" to %s: %s", data, path, strerror(e));
+				char step[24];
+				snprintf(step, sizeof(step), "%zu", i);
+				report_error(step, "write-after-clone", e, msg);
+				reap(child);
+				_exit(1);
+			}
+		} else if (!strcmp(op, "hook")) {
+			if (run_hook(r, child, msg, sizeof(msg)) < 0) {
+				int e = errno;
+				kill(child, SIGKILL);
+				char step[24];
+				snprintf(step, sizeof(step), "%zu", i);
+				report_error(step, "hook", e, msg);
+				reap(child);
+				_exit(1);
+			}
+		}
+	}
+	char num[24];
+	snprintf(num, sizeof(num), "%d", (int)child);
+	wire_send(sv[0], "go", num, NULL, NULL, NULL, NULL);
+
+	/* The child answers "ready" (waiting for start), "error", "pty" (+fd), or closes the
+	 * socket by exec'ing (exec without a start step). */
+	for (;;) {
+		struct record r;
+		int rc = wire_read(sv[0], &r);
+		if (rc == 1 && !strcmp(field(&r, 0), "pty")) {
+			c.pty_master = recv_fd(sv[0]);
+			wire_free(&r);
+			continue;
+		}
+		if (rc == 1 && !strcmp(field(&r, 0), "error")) {
+			report_error(field(&r, 1), field(&r, 2), atoi(field(&r, 3)), field(&r, 4));
+			reap(child);
+			_exit(1);
+		}
+		if (rc == 1)
+			wire_free(&r);
+		break; /* "ready" or EOF */
+	}
+	wire_send(report_fd, "pid", num, NULL, NULL, NULL, NULL);
+	if (!foreground)
+		_exit(0);
+
+	/* foreground: stay with the child until it exits */
+	if (c.pty_master >= 0)
+		proxy_pty(c.pty_master, child);
+	close(sv[0]);
+	int status = reap(child);
+	write_exit_file(exit_file, status);
+	char code[24], sig[24];
+	snprintf(code, sizeof(code), "%d", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	snprintf(sig, sizeof(sig), "%d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	wire_send(report_fd, "exit", code, sig, NULL, NULL, NULL);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}

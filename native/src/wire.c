@@ -1,0 +1,105 @@
+/* Record framing: see wire.h for the format and the handshake diagram. */
+#include "wire.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+		if (n == 0)
+			return got == 0 ? 0 : (errno = EPROTO, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+int wire_read(int fd, struct record *r)
+{
+	uint32_t n;
+	memset(r, 0, sizeof(*r));
+	int rc = read_full(fd, &n, 4);
+	if (rc <= 0)
+		return rc;
+	if (n == 0 || n > WIRE_MAX_FIELDS)
+		return errno = EPROTO, -1;
+	r->f = calloc(n, sizeof(char *));
+	r->len = calloc(n, sizeof(uint32_t));
+	if (!r->f || !r->len)
+		return errno = ENOMEM, -1;
+	r->n = n;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t len;
+		if (read_full(fd, &len, 4) != 1 || len > WIRE_MAX_FIELD)
+			return errno = errno ? errno : EPROTO, -1;
+		r->f[i] = malloc(len + 1);
+		if (!r->f[i])
+			return errno = ENOMEM, -1;
+		if (len && read_full(fd, r->f[i], len) != 1)
+			return errno = EPROTO, -1;
+		r->f[i][len] = 0;
+		r->len[i] = len;
+	}
+	return 1;
+}
+
+void wire_free(struct record *r)
+{
+	for (uint32_t i = 0; i < r->n; i++)
+		free(r->f[i]);
+	free(r->f);
+	free(r->len);
+	memset(r, 0, sizeof(*r));
+}
+
+int wire_write(int fd, int n, const char *const *fields)
+{
+	size_t total = 4;
+	for (int i = 0; i < n; i++)
+		total += 4 + strlen(fields[i]);
+	char *buf = malloc(total), *p = buf;
+	if (!buf)
+		return -1;
+	uint32_t v = (uint32_t)n;
+	memcpy(p, &v, 4), p += 4;
+	for (int i = 0; i < n; i++) {
+		v = (uint32_t)strlen(fields[i]);
+		memcpy(p, &v, 4), p += 4;
+		memcpy(p, fields[i], v), p += v;
+	}
+	size_t off = 0;
+	while (off < total) {
+		/* send() with MSG_NOSIGNAL on sockets so a vanished peer is EPIPE, not SIGPIPE */
+		ssize_t w = send(fd, buf + off, total - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == ENOTSOCK)
+			w = write(fd, buf + off, total - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			free(buf);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	free(buf);
+	return 0;
+}
+
+int wire_send(int fd, const char *op, const char *a1, const char *a2, const char *a3, const char *a4,
+	      const char *a5)
+{
+	const char *f[6] = {op, a1, a2, a3, a4, a5};
+	int n = 1;
+	while (n < 6 && f[n])
+		n++;
+	return wire_write(fd, n, f);
+}

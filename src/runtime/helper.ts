@@ -1,0 +1,113 @@
+// Spawns the native helper with a plan and reads its reports (see native/src/wire.h).
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { constants } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Socket } from "node:net";
+import { GantryError } from "../common/errors.ts";
+import { encodeRecords, RecordDecoder, type PlanRecord } from "./plan/wire.ts";
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+
+export function errnoName(n: number): string {
+  return ERRNO_NAMES.get(n) ?? `errno ${n}`;
+}
+
+let helperPath: string | undefined;
+
+/** The helper binary: $GANTRY_HELPER, or native/build/gantry-helper above this module. */
+export function findHelper(): string {
+  if (helperPath) return helperPath;
+  const env = process.env.GANTRY_HELPER;
+  if (env) return (helperPath = env);
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, "native", "build", "gantry-helper");
+    if (existsSync(candidate)) return (helperPath = candidate);
+    dir = dirname(dir);
+  }
+  throw new GantryError("INTERNAL", "the native helper native/build/gantry-helper is not built", {
+    hint: "run scripts/install-deps.sh (or make -C native)",
+  });
+}
+
+/** A failure the helper reported: which step, which syscall error. */
+export function helperError(rec: PlanRecord, plan: readonly PlanRecord[]): GantryError {
+  const [, stepStr = "-1", op = "?", errStr = "0", message = "failed"] = rec;
+  const step = Number(stepStr);
+  const errno = errnoName(Number(errStr));
+  const planned = step >= 0 ? plan[step] : undefined;
+  const where = planned ? `step ${step} (${op})` : op;
+  const code = op === "hook" ? "HOOK_FAILED" : "SYSCALL_FAILED";
+  return new GantryError(code, `container setup failed at ${where}: ${message}`, { step: op, errno });
+}
+
+export interface HelperRun {
+  /** host pid of the container's (or exec'd) process */
+  pid: number;
+  /** resolves with the exit status in foreground mode */
+  exited: Promise<{ code: number; signal: number }>;
+  helperPid: number;
+}
+
+/** Runs the helper; resolves once it reports the child's pid (or rejects with its error). */
+export function runHelper(
+  plan: readonly PlanRecord[],
+  opts: { timeoutMs?: number; preserveFds?: number } = {},
+): Promise<HelperRun> {
+  // fds 3..3+N-1 are the caller's, passed through to the container (--preserve-fds);
+  // the plan channel (a socketpair) comes right after them.
+  const preserved = Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i);
+  const channelFd = 3 + preserved.length;
+  const child = spawn(findHelper(), ["--plan-fd", String(channelFd)], {
+    stdio: ["inherit", "inherit", "inherit", ...preserved, "pipe"],
+    detached: true,
+  });
+  const channel = child.stdio[channelFd] as Socket;
+  channel.write(encodeRecords(plan));
+  const decoder = new RecordDecoder();
+  let resolveExit!: (v: { code: number; signal: number }) => void;
+  let rejectExit!: (e: unknown) => void;
+  const exited = new Promise<{ code: number; signal: number }>((res, rej) => {
+    resolveExit = res;
+    rejectExit = rej;
+  });
+  exited.catch(() => {});
+  return new Promise<HelperRun>((resolve, reject) => {
+    let settled = false;
+    let gotExit = false;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      child.kill("SIGKILL");
+      reject(new GantryError("TIMEOUT", `the container did not finish setting up within ${opts.timeoutMs}ms`));
+    }, opts.timeoutMs ?? 60_000);
+    channel.on("data", (chunk: Buffer) => {
+      for (const rec of decoder.push(chunk)) {
+        if (rec[0] === "pid" && !settled) {
+          settled = true;
+          clearTimeout(timer);
+          resolve({ pid: Number(rec[1]), exited, helperPid: child.pid ?? -1 });
+        } else if (rec[0] === "error" && !settled) {
+          settled = true;
+          clearTimeout(timer);
+          reject(helperError(rec, plan));
+        } else if (rec[0] === "exit") {
+          gotExit = true;
+          resolveExit({ code: Number(rec[1]), signal: Number(rec[2]) });
+        }
+      }
+    });
+    channel.on("error", () => {});
+    child.on("exit", (code, signal) => {
+      channel.destroy();
+      if (!settled) {
+        settled = true;
+        clearTimeout(timer);
+        reject(new GantryError("INTERNAL", `the native helper exited (${signal ?? code}) without reporting`));
+      }
+      if (!gotExit) rejectExit(new GantryError("INTERNAL", "the monitor exited without reporting the exit status"));
+    });
+  });
+}

@@ -1,0 +1,360 @@
+// The OCI runtime as a library: every runc verb is one method here; the CLI in
+// src/cli/runtime only parses argv and prints. Input is a bundle (config.json + rootfs).
+import { readFileSync, statSync, existsSync } from "node:fs";
+import { connect } from "node:net";
+import { isAbsolute, join, resolve } from "node:path";
+import { GantryError, conflict } from "../common/errors.ts";
+import { writeFileAtomic } from "../common/atomic-file.ts";
+import { openCgroups, type CgroupManager } from "./cgroups/index.ts";
+import { runHelper, helperError } from "./helper.ts";
+import { runHooksWarnOnly } from "./hooks.ts";
+import { NS_PROC_NAMES, PID_PLACEHOLDER, planCreate, planExec, type CgroupMountSource } from "./plan/plan.ts";
+import { SIGNALS } from "./plan/linux-constants.ts";
+import { RecordDecoder, type PlanRecord } from "./plan/wire.ts";
+import { isSameLiveProcess, readProcStat } from "./process-identity.ts";
+import { loadBundleConfig } from "./spec/parse.ts";
+import type { NamespaceType, OciConfig, OciProcess, OciState, LinuxResources } from "./spec/oci.ts";
+import { StateDir, type ContainerRecord } from "./state.ts";
+import { defaultDevices } from "./plan/plan.ts";
+
+export const OCI_VERSION = "1.2.0";
+
+export interface CreateOptions {
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  preserveFds?: number;
+  /** foreground: the helper stays as the container's parent and reports its exit (run). */
+  foreground?: boolean;
+}
+
+export interface ExecOptions {
+  process: OciProcess;
+  detach: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds?: number;
+}
+
+function capLastCap(): number {
+  try {
+    return Number(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8").trim());
+  } catch {
+    return 40;
+  }
+}
+
+function isDirectory(p: string): boolean | undefined {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses "KILL", "SIGKILL" or "9". */
+export function parseSignal(sig: string): number {
+  if (/^\d+$/.test(sig)) {
+    const n = Number(sig);
+    if (n > 0 && n <= 64) return n;
+  } else {
+    const name = sig.toUpperCase().startsWith("SIG") ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
+    const n = SIGNALS[name];
+    if (n !== undefined) return n;
+    const rt = /^SIGRTMIN(\+(\d+))?$/.exec(name);
+    if (rt) return 34 + Number(rt[2] ?? 0);
+  }
+  throw new GantryError("INVALID_ARGUMENT", `unknown signal ${JSON.stringify(sig)}`);
+}
+
+/** The devices cgroup rules the runtime always allows (runc's defaults) after the config's own. */
+function withDefaultDeviceRules(config: OciConfig): LinuxResources | undefined {
+  const res = config.linux?.resources;
+  const allow = (type: string, major: number | null, minor: number | null, access = "rwm") => ({ allow: true, type, major, minor, access });
+  const rules = [
+    ...(res?.devices ?? []),
+    ...defaultDevices().map((d) => allow("c", d.major ?? null, d.minor ?? null)),
+    ...(config.linux?.devices ?? []).map((d) => allow(d.type === "u" ? "c" : d.type, d.major ?? null, d.minor ?? null)),
+    allow("c", 136, null), // /dev/pts/*
+    allow("c", 5, 2), // /dev/ptmx
+    allow("c", 5, 1), // /dev/console
+  ];
+  if (!res && !config.linux?.devices?.length) return res;
+  return { ...(res ?? {}), devices: rules };
+}
+
+export class Runtime {
+  readonly state: StateDir;
+
+  constructor(
+    root: string,
+    private readonly warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
+  ) {
+    this.state = new StateDir(root);
+  }
+
+  private ociState(rec: ContainerRecord, status: OciState["status"]): OciState {
+    const s: OciState = { ociVersion: OCI_VERSION, id: rec.id, status, bundle: rec.bundle };
+    if (status !== "stopped") s.pid = rec.pid;
+    if (rec.config.annotations) s.annotations = rec.config.annotations;
+    return s;
+  }
+
+  private cgroups(rec: ContainerRecord): CgroupManager {
+    return openCgroups({ cgroupsPath: rec.cgroupPath, containerId: rec.id, create: false, createdDirs: rec.cgroupCreatedDirs });
+  }
+
+  statusOf(rec: ContainerRecord): OciState["status"] {
+    if (!isSameLiveProcess(rec.pid, rec.pidStartTime)) return "stopped";
+    if (!rec.started) return "created";
+    try {
+      if (this.cgroups(rec).isFrozen()) return "paused";
+    } catch {
+      /* cgroup gone: report what the process says */
+    }
+    return "running";
+  }
+
+  stateOf(id: string): OciState {
+    const rec = this.state.load(id);
+    return this.ociState(rec, this.statusOf(rec));
+  }
+
+  async create(id: string, opts: CreateOptions): Promise<{ pid: number; exited?: Promise<{ code: number; signal: number }> }> {
+    const bundle = resolve(opts.bundle);
+    const config = loadBundleConfig(bundle);
+    if (!config.root?.path) throw new GantryError("INVALID_SPEC", "root.path: config.json names no root filesystem", { path: "root.path" });
+    const rootfs = isAbsolute(config.root.path) ? config.root.path : join(bundle, config.root.path);
+    if (!isDirectory(rootfs)) {
+      throw new GantryError("INVALID_SPEC", `root.path: ${rootfs} is not a directory`, { path: "root.path" });
+    }
+    const process = config.process;
+    if (!process) throw new GantryError("INVALID_SPEC", "process: config.json has no process to run", { path: "process" });
+    if (process.terminal && !opts.consoleSocket && !opts.foreground) {
+      throw new GantryError("INVALID_ARGUMENT", "process.terminal is true: --console-socket is required with create", {
+        hint: "pass --console-socket PATH, or use `run` for an interactive terminal",
+      });
+    }
+    if (process.apparmorProfile) this.warn("AppArmor is not available on this host: process.apparmorProfile ignored");
+    if (process.selinuxLabel) this.warn("SELinux is not available on this host: process.selinuxLabel ignored");
+
+    this.state.reserve(id);
+    let cg: CgroupManager | undefined;
+    try {
+      // Cgroups are files: create them and write the limits before the process exists.
+      cg = openCgroups({
+        cgroupsPath: config.linux?.cgroupsPath,
+        containerId: id,
+        resources: withDefaultDeviceRules(config),
+        create: true,
+      });
+      const hierarchies: Record<string, string> = {};
+      for (const dir of Object.values(cg.paths)) {
+        const m = /^\/sys\/fs\/cgroup\/([^/]+)\//.exec(dir + "/");
+        if (m && m[1] !== "unified") hierarchies[m[1]!] = dir;
+      }
+      const cgroupMounts: CgroupMountSource = { version: cg.version, hierarchies, unified: cg.paths.unified };
+      const hookState = JSON.stringify({ ...this.ociState({ id, bundle, config } as ContainerRecord, "created"), pid: 0 }).replace(
+        '"pid":0',
+        `"pid":${PID_PLACEHOLDER}`,
+      );
+      const plan = planCreate(config, {
+        mode: opts.foreground ? "foreground" : "detach",
+        rootfs,
+        startSocket: this.state.startSocket(id),
+        terminal: process.terminal ? (opts.consoleSocket ? "socket" : "monitor") : "none",
+        consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+        cgroupProcsFiles: cg.procsFiles(),
+        cgroupMounts,
+        hookState,
+        capLastCap: capLastCap(),
+        exitFile: opts.foreground ? this.state.exitFile(id) : undefined,
+        noPivot: opts.noPivot,
+        preserveFds: opts.preserveFds,
+        isDirectory,
+      });
+      const run = await runHelper(plan, { preserveFds: opts.preserveFds });
+      const stat = readProcStat(run.pid);
+      const rec: ContainerRecord = {
+        id,
+        bundle,
+        rootfs,
+        pid: run.pid,
+        pidStartTime: stat?.startTime ?? 0,
+        created: new Date().toISOString(),
+        started: false,
+        config,
+        cgroupPath: config.linux?.cgroupsPath ?? "",
+        cgroupCreatedDirs: [...cg.createdDirs],
+        cgroupPaths: cg.paths,
+        owner: "root",
+      };
+      this.state.save(rec);
+      if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(run.pid), 0o644);
+      return { pid: run.pid, exited: opts.foreground ? run.exited : undefined };
+    } catch (err) {
+      await cg?.destroy().catch(() => {});
+      this.state.remove(id);
+      throw err;
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    const rec = this.state.load(id);
+    const status = this.statusOf(rec);
+    if (status !== "created") throw conflict(`cannot start container ${id}: it is ${status}, not created`);
+    await new Promise<void>((resolveStart, reject) => {
+      const sock = connect(this.state.startSocket(id));
+      const decoder = new RecordDecoder();
+      let failed: PlanRecord | undefined;
+      sock.on("data", (chunk) => {
+        for (const r of decoder.push(chunk)) if (r[0] === "error") failed = r;
+      });
+      sock.on("error", (err) => reject(new GantryError("CONFLICT", `cannot start container ${id}: ${err.message}`)));
+      sock.on("close", () => (failed ? reject(helperError(failed, [])) : resolveStart()));
+    });
+    rec.started = true;
+    this.state.save(rec);
+    await runHooksWarnOnly(rec.config.hooks?.poststart, this.ociState(rec, "running"), this.warn);
+  }
+
+  kill(id: string, signal: string, all = false): void {
+    const rec = this.state.load(id);
+    const sig = parseSignal(signal);
+    const status = this.statusOf(rec);
+    if (status === "stopped") throw conflict(`container ${id} is not running`);
+    if (all) {
+      for (const pid of this.cgroups(rec).pids()) {
+        try {
+          process.kill(pid, sig);
+        } catch {
+          /* exited meanwhile */
+        }
+      }
+      return;
+    }
+    process.kill(rec.pid, sig);
+  }
+
+  async delete(id: string, force = false): Promise<void> {
+    let rec: ContainerRecord;
+    try {
+      rec = this.state.load(id);
+    } catch (err) {
+      if (force && err instanceof GantryError && err.code === "NOT_FOUND") return;
+      throw err;
+    }
+    const status = this.statusOf(rec);
+    if ((status === "running" || status === "paused") && !force) {
+      throw conflict(`cannot delete container ${id}: it is ${status}`, {
+        hint: `stop it first (gantry-runtime kill ${id} KILL) or use delete --force`,
+      });
+    }
+    const cg = this.cgroups(rec);
+    if (status !== "stopped") {
+      if (status === "paused") await cg.thaw().catch(() => {});
+      try {
+        process.kill(rec.pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+    // Everything left in the cgroup goes too (runc does the same for a shared pid namespace).
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      let pids: number[] = [];
+      try {
+        pids = cg.pids();
+      } catch {
+        pids = [];
+      }
+      const alive = isSameLiveProcess(rec.pid, rec.pidStartTime);
+      if (!pids.length && !alive) break;
+      if (Date.now() > deadline) throw new GantryError("TIMEOUT", `container ${id}: processes ${pids.join(",")} did not exit`);
+      for (const p of pids) {
+        try {
+          process.kill(p, "SIGKILL");
+        } catch {
+          /* gone */
+        }
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await cg.destroy();
+    await runHooksWarnOnly(rec.config.hooks?.poststop, this.ociState(rec, "stopped"), this.warn);
+    this.state.remove(id);
+  }
+
+  async pause(id: string): Promise<void> {
+    const rec = this.state.load(id);
+    const status = this.statusOf(rec);
+    if (status !== "running") throw conflict(`cannot pause container ${id}: it is ${status}`);
+    await this.cgroups(rec).freeze();
+  }
+
+  async resume(id: string): Promise<void> {
+    const rec = this.state.load(id);
+    const status = this.statusOf(rec);
+    if (status !== "paused") throw conflict(`cannot resume container ${id}: it is ${status}, not paused`);
+    await this.cgroups(rec).thaw();
+  }
+
+  pids(id: string): number[] {
+    const rec = this.state.load(id);
+    return this.cgroups(rec).pids();
+  }
+
+  stats(id: string) {
+    const rec = this.state.load(id);
+    if (this.statusOf(rec) === "stopped") throw conflict(`container ${id} is not running`);
+    return this.cgroups(rec).stats();
+  }
+
+  oomKillCount(id: string): number {
+    return this.cgroups(this.state.load(id)).oomKillCount();
+  }
+
+  list(): { rec: ContainerRecord; status: OciState["status"] }[] {
+    const out: { rec: ContainerRecord; status: OciState["status"] }[] = [];
+    for (const id of this.state.ids()) {
+      try {
+        const rec = this.state.load(id);
+        out.push({ rec, status: this.statusOf(rec) });
+      } catch {
+        /* half-created or removed meanwhile */
+      }
+    }
+    return out;
+  }
+
+  async exec(id: string, opts: ExecOptions): Promise<{ pid: number; exited?: Promise<{ code: number; signal: number }> }> {
+    const rec = this.state.load(id);
+    const status = this.statusOf(rec);
+    if (status !== "running" && status !== "created") throw conflict(`cannot exec in container ${id}: it is ${status}`);
+    const namespaces = (rec.config.linux?.namespaces ?? []).map((n) => n.type as NamespaceType);
+    for (const t of namespaces) {
+      if (!existsSync(`/proc/${rec.pid}/ns/${NS_PROC_NAMES[t]}`)) {
+        throw new GantryError("KERNEL_FEATURE_MISSING", `cannot join the ${t} namespace: /proc/${rec.pid}/ns/${NS_PROC_NAMES[t]} is missing`);
+      }
+    }
+    const cg = this.cgroups(rec);
+    const plan = planExec(rec.config, opts.process, {
+      mode: opts.detach ? "detach" : "foreground",
+      targetPid: rec.pid,
+      namespaces,
+      terminal: opts.process.terminal ? (opts.consoleSocket ? "socket" : "monitor") : "none",
+      consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+      cgroupProcsFiles: cg.procsFiles(),
+      capLastCap: capLastCap(),
+      preserveFds: opts.preserveFds,
+    });
+    const run = await runHelper(plan, { preserveFds: opts.preserveFds });
+    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(run.pid), 0o644);
+    return { pid: run.pid, exited: opts.detach ? undefined : run.exited };
+  }
+
+  configOf(id: string): OciConfig {
+    return this.state.load(id).config;
+  }
+}

@@ -1,0 +1,105 @@
+// Per-container state on disk: <root>/<id>/state.json, written atomically. The status is
+// never stored: it is derived from the kernel (is the pid alive? is the cgroup frozen?)
+// and from whether `start` happened, so a crash can never leave a stale status behind.
+import { mkdirSync, readdirSync, rmSync, existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { GantryError, notFound } from "../common/errors.ts";
+import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
+import type { OciConfig } from "./spec/oci.ts";
+
+export const DEFAULT_ROOT = "/run/gantry-runtime";
+
+export interface ContainerRecord {
+  id: string;
+  bundle: string;
+  rootfs: string;
+  pid: number;
+  /** /proc/PID/stat start time, for kill-by-identity */
+  pidStartTime: number;
+  created: string;
+  started: boolean;
+  config: OciConfig;
+  cgroupPath: string;
+  cgroupCreatedDirs: string[];
+  cgroupPaths: Record<string, string>;
+  owner: string;
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$/;
+
+export function validateId(id: string): void {
+  if (!ID_RE.test(id)) {
+    throw new GantryError("INVALID_ARGUMENT", `invalid container id ${JSON.stringify(id)}`, {
+      hint: "ids are letters, digits and _ . + - (not starting with a symbol)",
+    });
+  }
+}
+
+export class StateDir {
+  constructor(readonly root: string) {}
+
+  dir(id: string): string {
+    return join(this.root, id);
+  }
+
+  /** Unix socket paths are limited to 107 bytes: long ids get a hashed name. */
+  startSocket(id: string): string {
+    const plain = join(this.dir(id), "start.sock");
+    if (Buffer.byteLength(plain) < 100) return plain;
+    const h = createHash("sha256").update(id).digest("hex").slice(0, 16);
+    mkdirSync(join(this.root, ".sockets"), { recursive: true, mode: 0o700 });
+    return join(this.root, ".sockets", `${h}.sock`);
+  }
+
+  exitFile(id: string): string {
+    return join(this.dir(id), "exit.json");
+  }
+
+  /** Reserves the id atomically (mkdir fails if it exists). */
+  reserve(id: string): void {
+    validateId(id);
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(this.dir(id), { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") {
+        throw new GantryError("ALREADY_EXISTS", `container ${id} already exists`, {
+          hint: `delete it first: gantry-runtime delete ${id}`,
+        });
+      }
+      throw err;
+    }
+  }
+
+  save(rec: ContainerRecord): void {
+    writeJsonAtomic(join(this.dir(rec.id), "state.json"), rec);
+  }
+
+  load(id: string): ContainerRecord {
+    validateId(id);
+    const rec = readJsonIfExists<ContainerRecord>(join(this.dir(id), "state.json"));
+    if (!rec) throw notFound(`container ${id} does not exist`, { hint: "gantry-runtime list shows the containers" });
+    return rec;
+  }
+
+  exists(id: string): boolean {
+    return existsSync(join(this.dir(id), "state.json"));
+  }
+
+  remove(id: string): void {
+    const sock = this.startSocket(id);
+    rmSync(sock, { force: true });
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+
+  ids(): string[] {
+    try {
+      return readdirSync(this.root)
+        .filter((n) => !n.startsWith("."))
+        .sort();
+    } catch {
+      return [];
+    }
+  }
+}
