@@ -1,5 +1,5 @@
 // A writer for the durability tests, run as a child process and killed with SIGKILL:
-//   node --import tsx test/cluster-store/_writer.ts '<StoreSpec JSON>' [workers]
+//   node --import tsx test/cluster-store/_writer.ts '<StoreSpec JSON>' [workers] [key tag]
 // Each worker loops creating /registry/durable/w<W>-<I> and, every tenth write, updating its
 // counter key. Each write is printed as one JSON line only after the store acknowledged it,
 // so every printed line is a write the store promised to keep. (stdout to a pipe is
@@ -8,11 +8,12 @@ import { openStore, type StoreSpec } from "../../src/cluster/store/types.ts";
 
 const spec = JSON.parse(process.argv[2]!) as StoreSpec;
 const workers = Number(process.argv[3] ?? 4);
+const tag = process.argv[4] ?? ""; // lets several writers share one store
 const store = await openStore(spec);
 const pad = "x".repeat(200);
 
 async function worker(w: number): Promise<void> {
-  const counter = `/registry/durable/counter-w${w}`;
+  const counter = `/registry/durable/${tag}counter-w${w}`;
   let n = 0;
   const c = await store.create(counter, JSON.stringify({ n }));
   process.stdout.write(
@@ -22,7 +23,7 @@ async function worker(w: number): Promise<void> {
     const o =
       i % 10 === 9
         ? await store.update(counter, JSON.stringify({ n: ++n }))
-        : await store.create(`/registry/durable/w${w}-${i}`, JSON.stringify({ w, i, pad }));
+        : await store.create(`/registry/durable/${tag}w${w}-${i}`, JSON.stringify({ w, i, pad }));
     process.stdout.write(
       JSON.stringify({
         op: i % 10 === 9 ? "update" : "create",

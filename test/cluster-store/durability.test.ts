@@ -29,8 +29,9 @@ async function writeUntilCrash(
   spec: StoreSpec,
   wanted: number,
   crash: (kill9: () => Promise<void>) => Promise<void>,
+  tag = "",
 ): Promise<Ack[]> {
-  const child = spawn(process.execPath, ["--import", "tsx", WRITER, JSON.stringify(spec), "4"], {
+  const child = spawn(process.execPath, ["--import", "tsx", WRITER, JSON.stringify(spec), "4", tag], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
@@ -129,6 +130,17 @@ describe("SQLite store survives kill -9", () => {
     const spec: StoreSpec = { kind: "sqlite", path: join(dir, "store.db") };
     const acks = await writeUntilCrash(spec, 400, (kill9) => kill9());
     await checkRecovery(spec, acks);
+  });
+
+  it("two writer processes on one file get distinct revisions and lose nothing when both are killed", async () => {
+    const spec: StoreSpec = { kind: "sqlite", path: join(dir, "shared.db") };
+    const [a, b] = await Promise.all([
+      writeUntilCrash(spec, 300, (kill9) => kill9(), "a-"),
+      writeUntilCrash(spec, 300, (kill9) => kill9(), "b-"),
+    ]);
+    const revs = [...a, ...b].map((x) => x.rev);
+    assert.equal(new Set(revs).size, revs.length, "a revision was handed out twice");
+    await checkRecovery(spec, [...a, ...b]);
   });
 });
 
