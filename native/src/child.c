@@ -149,6 +149,14 @@ _Noreturn void run_child(struct ctx *c)
 	 * /proc/PID/exe (the host's helper binary) in this window (CVE-2019-5736). */
 	prctl(PR_SET_DUMPABLE, 0);
 	wait_for_go(c);
+	/* Monitor mode: the container's stdio are pipes the monitor reads (logs, attach). */
+	for (int fd = 0; fd < 3; fd++) {
+		if (c->stdio_child[fd] < 0)
+			continue;
+		if (dup2(c->stdio_child[fd], fd) < 0)
+			child_fail(c, 0, "stdio", errno, "dup2 stdio pipe to fd %d: %s", fd, strerror(errno));
+		close(c->stdio_child[fd]);
+	}
 
 	for (size_t i = c->plan.child_start; i < c->plan.n; i++) {
 		const struct record *r = &c->plan.rec[i];

@@ -25,6 +25,7 @@ struct ctx {
 	char rootfs[PATH_MAX];
 	pid_t host_pid;    /* the child's pid as the host sees it */
 	char exec_path[PATH_MAX];
+	int stdio_child[3]; /* monitor mode: pipe ends the child dups onto 0, 1, 2 (-1: keep) */
 };
 
 /* Reports a failed step and exits the current process (child or joiner). */
@@ -58,6 +59,11 @@ int make_pty(struct ctx *c, const struct record *r, char *msg, size_t msglen);
 int send_fd(int sock, int fd);
 int recv_fd(int sock);
 void proxy_pty(int master, pid_t child);
+
+/* serve.c: monitor mode's loop (logs, attach); returns the container's exit code. */
+int serve_container(pid_t child, int out_fd, int err_fd, int stdin_fd, int pty, const char *log_path,
+		    unsigned long long max_size, unsigned long long max_files, const char *attach_path,
+		    const char *exit_file, void (*write_exit)(const char *, int));
 
 /* io */
 int write_file(const char *path, const char *data, size_t len);

@@ -191,14 +191,16 @@ static _Noreturn void run_joiner(struct ctx *c, int nfds, int *nsfd, int *nstype
 int run_monitor(int plan_fd, int rep_fd)
 {
 	struct ctx c = {.report_fd = rep_fd, .plan_fd = plan_fd, .sync_fd = -1, .start_listen = -1, .start_conn = -1, .console_fd = -1,
-			.pty_master = -1, .rootfd = -1};
+			.pty_master = -1, .rootfd = -1, .stdio_child = {-1, -1, -1}};
 	report_fd = rep_fd;
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_NAME, "gantry:monitor");
 	if (read_plan(plan_fd, &c.plan) < 0)
 		monitor_fail("read-plan", errno, "reading the plan%s: %s", "");
 
-	const char *mode = "detach", *exit_file = NULL;
+	const char *mode = "detach", *exit_file = NULL, *log_path = NULL, *attach_path = NULL, *stdio = "inherit";
+	unsigned long long log_max = 0, log_files = 1;
+	bool open_stdin = false;
 	unsigned long long clone_flags = 0;
 	int nns = 0, nsfd[16], nstype[16];
 	const char *nspath[16];
@@ -209,6 +211,15 @@ int run_monitor(int plan_fd, int rep_fd)
 			mode = field(r, 1);
 		} else if (!strcmp(op, "exit-file")) {
 			exit_file = field(r, 1);
+		} else if (!strcmp(op, "log")) {
+			log_path = field(r, 1);
+			parse_u64(field(r, 2), &log_max);
+			parse_u64(field(r, 3), &log_files);
+		} else if (!strcmp(op, "attach-socket")) {
+			attach_path = field(r, 1);
+		} else if (!strcmp(op, "stdio")) {
+			stdio = field(r, 1);
+			open_stdin = !strcmp(field(r, 2), "open");
 		} else if (!strcmp(op, "clone")) {
 			parse_u64(field(r, 1), &clone_flags);
 		} else if (!strcmp(op, "start-socket")) {
@@ -233,7 +244,23 @@ int run_monitor(int plan_fd, int rep_fd)
 		}
 	}
 	bool foreground = !strcmp(mode, "foreground");
-	if (foreground || nns > 0)
+	bool monitor = !strcmp(mode, "monitor");
+	int parent_end[3] = {-1, -1, -1};
+	if (!strcmp(stdio, "pipes")) {
+		/* fd 0: the child reads [0], we write [1]; fds 1, 2: the child writes [1], we read [0] */
+		for (int fd = 0; fd < 3; fd++) {
+			int p[2];
+			if (fd == 0 && !open_stdin) {
+				c.stdio_child[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+				continue;
+			}
+			if (pipe2(p, O_CLOEXEC) < 0)
+				monitor_fail("stdio", errno, "pipe for container stdio%s: %s", "");
+			c.stdio_child[fd] = fd == 0 ? p[0] : p[1];
+			parent_end[fd] = fd == 0 ? p[1] : p[0];
+		}
+	}
+	if (foreground || monitor || nns > 0)
 		prctl(PR_SET_CHILD_SUBREAPER, 1); /* the joiner's child must come back to us */
 
 	int sv[2];
@@ -285,6 +312,9 @@ int run_monitor(int plan_fd, int rep_fd)
 		close(c.start_listen);
 	if (c.console_fd >= 0)
 		close(c.console_fd);
+	for (int fd = 0; fd < 3; fd++)
+		if (c.stdio_child[fd] >= 0)
+			close(c.stdio_child[fd]);
 
 	/* From outside: maps, cgroup placement, runtime hooks — then let the child go. */
 	char path[PATH_MAX], data[65536], msg[1024];
@@ -340,6 +370,18 @@ int run_monitor(int plan_fd, int rep_fd)
 		break; /* "ready" or EOF */
 	}
 	wire_send(report_fd, "pid", num, NULL, NULL, NULL, NULL);
+	if (monitor) {
+		/* From here on nothing talks to TypeScript: the engine may be gone at any time. */
+		close(report_fd);
+		if (plan_fd != report_fd)
+			close(plan_fd);
+		close(sv[0]);
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		for (int fd = 0; fd < 3 && null >= 0; fd++)
+			dup2(null, fd);
+		return serve_container(child, parent_end[1], parent_end[2], parent_end[0], c.pty_master, log_path, log_max,
+				       log_files, attach_path, exit_file, write_exit_file);
+	}
 	if (!foreground)
 		_exit(0);
 

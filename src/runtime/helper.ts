@@ -54,14 +54,15 @@ export interface HelperRun {
 /** Runs the helper; resolves once it reports the child's pid (or rejects with its error). */
 export function runHelper(
   plan: readonly PlanRecord[],
-  opts: { timeoutMs?: number; preserveFds?: number } = {},
+  opts: { timeoutMs?: number; preserveFds?: number; detachStdio?: boolean } = {},
 ): Promise<HelperRun> {
   // fds 3..3+N-1 are the caller's, passed through to the container (--preserve-fds);
   // the plan channel (a socketpair) comes right after them.
   const preserved = Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i);
   const channelFd = 3 + preserved.length;
   const child = spawn(findHelper(), ["--plan-fd", String(channelFd)], {
-    stdio: ["inherit", "inherit", "inherit", ...preserved, "pipe"],
+    // A monitor outlives its caller: it must not hold the caller's terminal or pipes.
+    stdio: [...(opts.detachStdio ? (["ignore", "ignore", "ignore"] as const) : (["inherit", "inherit", "inherit"] as const)), ...preserved, "pipe"],
     detached: true,
   });
   const channel = child.stdio[channelFd] as Socket;
@@ -88,6 +89,7 @@ export function runHelper(
         if (rec[0] === "pid" && !settled) {
           settled = true;
           clearTimeout(timer);
+          if (opts.detachStdio) child.unref();
           resolve({ pid: Number(rec[1]), exited, helperPid: child.pid ?? -1 });
         } else if (rec[0] === "error" && !settled) {
           settled = true;

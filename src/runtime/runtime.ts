@@ -8,7 +8,7 @@ import { writeFileAtomic } from "../common/atomic-file.ts";
 import { openCgroups, type CgroupManager } from "./cgroups/index.ts";
 import { runHelper, helperError } from "./helper.ts";
 import { runHooksWarnOnly } from "./hooks.ts";
-import { NS_PROC_NAMES, PID_PLACEHOLDER, planCreate, planExec, type CgroupMountSource } from "./plan/plan.ts";
+import { NS_PROC_NAMES, PID_PLACEHOLDER, planCreate, planExec, type CgroupMountSource, type MonitorPlan } from "./plan/plan.ts";
 import { SIGNALS } from "./plan/linux-constants.ts";
 import { RecordDecoder, type PlanRecord } from "./plan/wire.ts";
 import { isSameLiveProcess, readProcStat } from "./process-identity.ts";
@@ -27,6 +27,12 @@ export interface CreateOptions {
   preserveFds?: number;
   /** foreground: the helper stays as the container's parent and reports its exit (run). */
   foreground?: boolean;
+  /**
+   * Engine mode: the helper stays as the container's parent (like conmon), owns its stdio,
+   * writes Docker json-file logs, serves an attach socket and writes the exit file.
+   * Containers then survive the engine. See native/src/serve.c for the attach protocol.
+   */
+  monitor?: MonitorPlan & { exitFile: string };
 }
 
 export interface ExecOptions {
@@ -121,7 +127,10 @@ export class Runtime {
     return this.ociState(rec, this.statusOf(rec));
   }
 
-  async create(id: string, opts: CreateOptions): Promise<{ pid: number; exited?: Promise<{ code: number; signal: number }> }> {
+  async create(
+    id: string,
+    opts: CreateOptions,
+  ): Promise<{ pid: number; monitorPid?: number; exited?: Promise<{ code: number; signal: number }> }> {
     const bundle = resolve(opts.bundle);
     const config = loadBundleConfig(bundle);
     if (!config.root?.path) throw new GantryError("INVALID_SPEC", "root.path: config.json names no root filesystem", { path: "root.path" });
@@ -131,7 +140,7 @@ export class Runtime {
     }
     const process = config.process;
     if (!process) throw new GantryError("INVALID_SPEC", "process: config.json has no process to run", { path: "process" });
-    if (process.terminal && !opts.consoleSocket && !opts.foreground) {
+    if (process.terminal && !opts.consoleSocket && !opts.foreground && !opts.monitor) {
       throw new GantryError("INVALID_ARGUMENT", "process.terminal is true: --console-socket is required with create", {
         hint: "pass --console-socket PATH, or use `run` for an interactive terminal",
       });
@@ -160,7 +169,8 @@ export class Runtime {
         `"pid":${PID_PLACEHOLDER}`,
       );
       const plan = planCreate(config, {
-        mode: opts.foreground ? "foreground" : "detach",
+        mode: opts.monitor ? "monitor" : opts.foreground ? "foreground" : "detach",
+        monitor: opts.monitor,
         rootfs,
         startSocket: this.state.startSocket(id),
         terminal: process.terminal ? (opts.consoleSocket ? "socket" : "monitor") : "none",
@@ -169,12 +179,12 @@ export class Runtime {
         cgroupMounts,
         hookState,
         capLastCap: capLastCap(),
-        exitFile: opts.foreground ? this.state.exitFile(id) : undefined,
+        exitFile: opts.monitor ? opts.monitor.exitFile : opts.foreground ? this.state.exitFile(id) : undefined,
         noPivot: opts.noPivot,
         preserveFds: opts.preserveFds,
         isDirectory,
       });
-      const run = await runHelper(plan, { preserveFds: opts.preserveFds });
+      const run = await runHelper(plan, { preserveFds: opts.preserveFds, detachStdio: !!opts.monitor });
       const stat = readProcStat(run.pid);
       const rec: ContainerRecord = {
         id,
@@ -192,7 +202,11 @@ export class Runtime {
       };
       this.state.save(rec);
       if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(run.pid), 0o644);
-      return { pid: run.pid, exited: opts.foreground ? run.exited : undefined };
+      return {
+        pid: run.pid,
+        monitorPid: opts.monitor ? run.helperPid : undefined,
+        exited: opts.foreground ? run.exited : undefined,
+      };
     } catch (err) {
       await cg?.destroy().catch(() => {});
       this.state.remove(id);

@@ -44,8 +44,18 @@ export interface CgroupMountSource {
   unified?: string;
 }
 
+/** Engine monitor mode: the helper stays, owns stdio, writes json-file logs, serves attach. */
+export interface MonitorPlan {
+  logPath: string;
+  logMaxSize?: number;
+  logMaxFiles?: number;
+  attachSocket: string;
+  openStdin?: boolean;
+}
+
 export interface CreatePlanOptions {
-  mode: "detach" | "foreground";
+  mode: "detach" | "foreground" | "monitor";
+  monitor?: MonitorPlan;
   rootfs: string;
   startSocket: string;
   terminal: "none" | "socket" | "monitor";
@@ -242,6 +252,14 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanReco
   // ---- monitor section ----
   const steps: PlanRecord[] = [["mode", opts.mode]];
   if (opts.exitFile) steps.push(["exit-file", opts.exitFile]);
+  if (opts.mode === "monitor") {
+    const m = opts.monitor;
+    if (!m) throw new GantryError("INTERNAL", "monitor mode needs log and attach paths");
+    steps.push(["log", m.logPath, String(m.logMaxSize ?? 0), String(m.logMaxFiles ?? 1)]);
+    steps.push(["attach-socket", m.attachSocket]);
+    // With a terminal the pty carries everything; otherwise the monitor owns pipes.
+    if (!process.terminal) steps.push(["stdio", "pipes", m.openStdin ? "open" : "closed"]);
+  }
   steps.push(["start-socket", opts.startSocket]);
   if (opts.terminal === "socket") {
     if (!opts.consoleSocket) throw new GantryError("INVALID_ARGUMENT", "process.terminal is true: --console-socket is required");
