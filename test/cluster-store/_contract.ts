@@ -144,6 +144,19 @@ export function storeContract(open: OpenStore): void {
     assert.equal(await store.count("/registry/pods/a/"), 1);
     assert.equal(await store.count("/registry/"), 5);
     assert.equal(await store.count("/registry/nothing/"), 0);
+    // The empty prefix is every key in the store.
+    assert.equal(await store.count(""), 5);
+    const firstTwo = await store.list("", { limit: 2 });
+    assert.deepEqual(
+      firstTwo.items.map((o) => o.key),
+      ["/registry/pod", "/registry/pods/a/x"],
+    );
+    assert.equal(firstTwo.more, true);
+    const rest = await store.list("", { startAfterKey: "/registry/pods/a/x" });
+    assert.deepEqual(
+      rest.items.map((o) => o.key),
+      ["/registry/pods/b/y", "/registry/podsecurity/p", "/registry/services/a/s"],
+    );
     assert.deepEqual((await store.list("/registry/nothing/")).items, []);
   });
 

@@ -50,16 +50,34 @@ CREATE INDEX IF NOT EXISTS log_key_revision ON log (key, revision);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 `;
 
-// Keys under a prefix: [lo, hi) with hi = prefixEndString(prefix), or no upper bound.
-const RANGE = `key >= @lo AND (@hi IS NULL OR key < @hi)`;
-
-interface RangeParams {
+// Keys under a prefix (and after a list's startAfterKey): [lo, hi), hi absent for the empty
+// prefix. Statements come in two forms, with and without the upper bound, because SQLite
+// plans an index range only for a bound that is always there.
+interface KeyRange {
   lo: string;
-  hi: string | null;
+  hi?: string;
 }
 
-function rangeOf(prefix: string): RangeParams {
-  return { lo: prefix, hi: prefixEndString(prefix) ?? null };
+function rangeOf(prefix: string, startAfterKey?: string): KeyRange {
+  let lo = prefix;
+  if (startAfterKey !== undefined) {
+    const after = startAfterKey + "\u0000"; // the smallest key greater than startAfterKey
+    if (Buffer.compare(Buffer.from(after), Buffer.from(prefix)) > 0) lo = after;
+  }
+  return { lo, hi: prefixEndString(prefix) };
+}
+
+type Params = Record<string, string | number>;
+
+interface RangedStatement<R> {
+  bounded: Database.Statement<[Params], R>;
+  open: Database.Statement<[Params], R>;
+}
+
+function pick<R>(stmt: RangedStatement<R>, r: KeyRange, params: Params = {}) {
+  return r.hi === undefined
+    ? { stmt: stmt.open, params: { ...params, lo: r.lo } }
+    : { stmt: stmt.bounded, params: { ...params, lo: r.lo, hi: r.hi } };
 }
 
 function toObject(row: LogRow): StoredObject {
@@ -67,14 +85,10 @@ function toObject(row: LogRow): StoredObject {
 }
 
 interface SqliteWatcher {
-  range: RangeParams;
+  prefix: string;
   /** Only rows after this revision are delivered. */
   after: number;
   delivery: WatchDelivery;
-}
-
-function inRange(key: string, r: RangeParams): boolean {
-  return key >= r.lo && (r.hi === null || key < r.hi);
 }
 
 class SqliteStore implements Store {
@@ -93,6 +107,10 @@ class SqliteStore implements Store {
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
     const db = this.db;
+    const ranged = <R>(sql: (where: string) => string): RangedStatement<R> => ({
+      bounded: db.prepare<[Params], R>(sql("key >= @lo AND key < @hi")),
+      open: db.prepare<[Params], R>(sql("key >= @lo")),
+    });
     this.stmt = {
       sequence: db.prepare<[], { seq: number }>(`SELECT seq FROM sqlite_sequence WHERE name = 'log'`),
       metaGet: db.prepare<[string], { value: number }>(`SELECT value FROM meta WHERE name = ?`),
@@ -105,22 +123,27 @@ class SqliteStore implements Store {
         `INSERT INTO log (revision, key, deleted, create_revision, prev_revision, value)
          VALUES (@revision, @key, @deleted, @create_revision, @prev_revision, @value)`,
       ),
-      list: db.prepare<RangeParams & { rev: number; after: string; limit: number }, LogRow>(
-        `SELECT l.* FROM (
-           SELECT MAX(revision) AS revision FROM log
-           WHERE ${RANGE} AND key > @after AND revision <= @rev GROUP BY key
+      // The subquery yields keys in index order, so ORDER BY m.key needs no sort and LIMIT
+      // stops the scan early.
+      list: ranged<LogRow>(
+        (where) => `SELECT l.* FROM (
+           SELECT key, MAX(revision) AS revision FROM log
+           WHERE ${where} AND revision <= @rev GROUP BY key ORDER BY key
          ) m JOIN log l ON l.revision = m.revision
-         WHERE l.deleted = 0 ORDER BY l.key LIMIT @limit`,
+         WHERE l.deleted = 0 ORDER BY m.key LIMIT @limit`,
       ),
-      count: db.prepare<RangeParams, { n: number }>(
-        `SELECT COUNT(*) AS n FROM (SELECT MAX(revision) AS revision FROM log WHERE ${RANGE} GROUP BY key) m
+      count: ranged<{ n: number }>(
+        (
+          where,
+        ) => `SELECT COUNT(*) AS n FROM (SELECT MAX(revision) AS revision FROM log WHERE ${where} GROUP BY key) m
          JOIN log l ON l.revision = m.revision WHERE l.deleted = 0`,
       ),
       rowsAfter: db.prepare<[number, number], LogRow>(
         `SELECT * FROM log WHERE revision > ? ORDER BY revision LIMIT ?`,
       ),
-      historyInRange: db.prepare<RangeParams & { from: number; to: number }, LogRow>(
-        `SELECT * FROM log WHERE ${RANGE} AND revision > @from AND revision <= @to ORDER BY revision`,
+      historyInRange: ranged<LogRow>(
+        (where) =>
+          `SELECT * FROM log WHERE ${where} AND revision > @from AND revision <= @to ORDER BY revision`,
       ),
       compactSuperseded: db.prepare(
         `DELETE FROM log WHERE revision < @c AND (deleted = 1 OR EXISTS (
@@ -223,12 +246,11 @@ class SqliteStore implements Store {
         const current = this.revisionNow();
         const rev = opts.atRevision ?? current;
         this.checkReadable(rev, current);
-        const rows = this.stmt.list.all({
-          ...rangeOf(prefix),
+        const q = pick(this.stmt.list, rangeOf(prefix, opts.startAfterKey), {
           rev,
-          after: opts.startAfterKey ?? "",
           limit: limit > 0 ? limit + 1 : -1,
         });
+        const rows = q.stmt.all(q.params);
         const more = limit > 0 && rows.length > limit;
         return { items: (more ? rows.slice(0, limit) : rows).map(toObject), revision: rev, more };
       })();
@@ -289,7 +311,8 @@ class SqliteStore implements Store {
   }
 
   async count(prefix: string): Promise<number> {
-    return this.sql(`count ${prefix}`, () => this.stmt.count.get(rangeOf(prefix))?.n ?? 0);
+    const q = pick(this.stmt.count, rangeOf(prefix));
+    return this.sql(`count ${prefix}`, () => q.stmt.get(q.params)?.n ?? 0);
   }
 
   watch(
@@ -300,7 +323,7 @@ class SqliteStore implements Store {
   ): WatchHandle {
     const delivery = new WatchDelivery(onEvent, onError);
     const handle = { cancel: () => this.unwatch(w) };
-    const w: SqliteWatcher = { range: rangeOf(prefix), after: fromRevision, delivery };
+    const w: SqliteWatcher = { prefix, after: fromRevision, delivery };
     try {
       this.open();
       if (!Number.isInteger(fromRevision) || fromRevision < 0) {
@@ -321,11 +344,11 @@ class SqliteStore implements Store {
         // Bring existing watchers up to date, then replay this watcher's history up to the
         // same point; from here on the pump feeds it. One snapshot, nothing falls in between.
         this.pumpInSnapshot();
-        for (const row of this.stmt.historyInRange.all({
-          ...w.range,
+        const q = pick(this.stmt.historyInRange, rangeOf(prefix), {
           from: fromRevision,
           to: this.lastDispatched,
-        })) {
+        });
+        for (const row of q.stmt.all(q.params)) {
           delivery.push(this.eventOf(row));
         }
         this.watchers.add(w);
@@ -383,7 +406,7 @@ class SqliteStore implements Store {
       for (const row of rows) {
         let event: WatchEvent | undefined;
         for (const w of this.watchers) {
-          if (row.revision <= w.after || !inRange(row.key, w.range)) continue;
+          if (row.revision <= w.after || !row.key.startsWith(w.prefix)) continue;
           event ??= this.eventOf(row);
           w.delivery.push(event);
         }
