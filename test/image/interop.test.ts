@@ -3,8 +3,8 @@
 // go both ways (docker-archive and oci-archive).
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ImageStore } from "../../src/image/store.ts";
@@ -13,7 +13,9 @@ import { pushImage } from "../../src/image/push.ts";
 import { resolveImage } from "../../src/image/images.ts";
 import { loadArchive, saveImages, type ArchiveFormat } from "../../src/image/archive.ts";
 import { prepareRootfs } from "../../src/image/rootfs.ts";
-import { snapshotDir } from "../../src/image/snapshots.ts";
+import { mountRootfs, snapshotDir, unmountRootfs } from "../../src/image/snapshots.ts";
+import { imageRuntimeConfig } from "../../src/image/runtime-config.ts";
+import { defaultSpec } from "../../src/runtime/default-spec.ts";
 import { hexOf } from "../../src/image/digest.ts";
 import { startRegistry, type TestRegistry } from "./_registry.ts";
 import { makeImage, randomFile } from "./_images.ts";
@@ -60,6 +62,34 @@ describe("interop with skopeo and umoci", () => {
       assert.deepEqual(readFileSync(join(rootfs.lowerdirs[0] as string, "bin/busybox")), readFileSync("/bin/busybox"));
     });
   }
+
+  test("an image skopeo pushed is pulled and run (gantry-runtime, and runc as the reference)", { skip: process.getuid?.() !== 0 && "needs root" }, async () => {
+    const store = newStore();
+    await pullImage(store, `${reg.host}/skopeo/busybox:oci`);
+    const img = resolveImage(store, `${reg.host}/skopeo/busybox:oci`);
+    const rc = imageRuntimeConfig(img.config, { cmd: ["/bin/sh", "-c", "echo hello from $(hostname) in $(pwd)"] });
+    const rootfs = await prepareRootfs(store, `${reg.host}/skopeo/busybox:oci`, "run-test");
+    const bundle = join(work, "bundle");
+    mkdirSync(join(bundle, "rootfs"), { recursive: true });
+    mountRootfs(store, rootfs, join(bundle, "rootfs"));
+    try {
+      const spec = defaultSpec();
+      spec.process = { ...spec.process!, terminal: false, args: rc.args, env: rc.env, cwd: rc.cwd };
+      spec.root = { path: "rootfs", readonly: false };
+      writeFileSync(join(bundle, "config.json"), JSON.stringify(spec));
+      const runtimes: [string, string[]][] = [
+        ["gantry-runtime", [process.execPath, "--import", "tsx", new URL("../../src/cli/runtime/main.ts", import.meta.url).pathname, "--root", join(work, "gr-state")]],
+        ["runc", ["runc", "--root", join(work, "runc-state")]],
+      ];
+      for (const [name, argv] of runtimes) {
+        const r = spawnSync(argv[0] as string, [...argv.slice(1), "run", "--bundle", bundle, `img-${name}`], { encoding: "utf8", timeout: 60_000 });
+        assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+        assert.equal(r.stdout.trim(), "hello from gantry in /", name);
+      }
+    } finally {
+      unmountRootfs(join(bundle, "rootfs"));
+    }
+  });
 
   test("skopeo inspects and copies an image Gantry pushed", async () => {
     const store = newStore();

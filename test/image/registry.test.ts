@@ -11,6 +11,7 @@ import { pullImage } from "../../src/image/pull.ts";
 import { pushImage } from "../../src/image/push.ts";
 import { resolveImage } from "../../src/image/images.ts";
 import { listSnapshots } from "../../src/image/snapshots.ts";
+import { collectGarbage } from "../../src/image/gc.ts";
 import { RegistryClient } from "../../src/image/registry/client.ts";
 import { saveCredentials } from "../../src/image/registry/auth.ts";
 import { sha256, type Digest } from "../../src/image/digest.ts";
@@ -70,6 +71,25 @@ describe("registry without auth", () => {
     assert.equal(listSnapshots(dst).length, 3);
     assert.deepEqual(readdirSync(join(dst.root, "ingest")), []);
     assert.deepEqual(readdirSync(join(dst.root, "snapshots")).filter((n) => n.startsWith(".tmp")), []);
+  });
+
+  test("garbage collection during a pull keeps what the pull is writing", async () => {
+    const src = newStore();
+    await makeImage(src, "local/gc:v1", [[randomFile("a", 100_000)], [randomFile("b", 100_000)]]);
+    await pushImage(src, "local/gc:v1", `${reg.host}/test/gc:v1`);
+    const dst = newStore();
+    let collected = 0;
+    const r = await pullImage(dst, `${reg.host}/test/gc:v1`, {
+      concurrency: 1,
+      onProgress: (p) => {
+        if (p.status === "done") collected += collectGarbage(dst).blobsRemoved;
+      },
+    });
+    assert.equal(collected, 0);
+    const img = resolveImage(dst, `${reg.host}/test/gc:v1`);
+    assert.equal(img.manifestDigest, r.manifestDigest);
+    for (const l of img.manifest.layers) assert.ok(dst.hasBlob(l.digest as Digest));
+    assert.equal(collectGarbage(dst).blobsRemoved, 0);
   });
 
   test("a tampered blob in the registry is rejected and nothing is stored for it", async () => {
