@@ -296,9 +296,10 @@ class LayerWriter {
   }
 
   /** Directory modes and times last: creating children changes a directory's mtime, and a
-   * read-only directory mode must not stop its own children from being written. */
+   * read-only directory mode must not stop its own children from being written. In entry
+   * order, so a directory listed twice gets its last entry's metadata. */
   finish(): void {
-    for (const d of this.deferred.reverse()) {
+    for (const d of this.deferred) {
       chmodSync(d.path, d.mode);
       utimesSync(d.path, d.mtime, d.mtime);
     }

@@ -88,7 +88,7 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 /** Progress: bars on a terminal (cli-progress), one line per finished blob otherwise. */
 function progressReporter(enabled: boolean) {
   const tty = process.stderr.isTTY === true;
-  const multibar = tty && enabled ? new cliProgress.MultiBar({ format: " {id} [{bar}] {percentage}% {status}", hideCursor: true, clearOnComplete: false, stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+  let multibar = tty && enabled ? new cliProgress.MultiBar({ format: " {id} [{bar}] {percentage}% {status}", hideCursor: true, clearOnComplete: false, stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
   const bars = new Map<string, cliProgress.SingleBar>();
   const announced = new Set<string>();
   return {
@@ -110,6 +110,7 @@ function progressReporter(enabled: boolean) {
     },
     stop() {
       multibar?.stop();
+      multibar = undefined;
     },
   };
 }
