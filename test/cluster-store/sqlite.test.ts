@@ -56,6 +56,39 @@ describe("SQLite store", () => {
     }
   });
 
+  it("commits writes queued together in call order, each with its own revision, failing alone", async () => {
+    const store = await openStore({ kind: "sqlite", path: join(dir, "group.db") });
+    try {
+      const r0 = await store.currentRevision();
+      const results = await Promise.allSettled([
+        store.create("/registry/g/k", '{"v":1}'),
+        store.create("/registry/g/k", '{"v":"dup"}'),
+        store.update("/registry/g/k", '{"v":2}', r0 + 1),
+        store.update("/registry/g/k", '{"v":"stale"}', r0 + 1),
+        store.delete("/registry/g/k"),
+        store.create("/registry/g/k", '{"v":3}'),
+      ]);
+      const codes = results.map((r) =>
+        r.status === "fulfilled" ? r.value.modRevision - r0 : (r.reason as GantryError).code,
+      );
+      assert.deepEqual(codes, [1, "ALREADY_EXISTS", 2, "CONFLICT", 3, 4]);
+      const last = (await store.get("/registry/g/k"))!;
+      assert.deepEqual([last.value, last.createRevision, last.modRevision], ['{"v":3}', r0 + 4, r0 + 4]);
+      // Closing right after queueing commits the queued writes rather than dropping them.
+      const queued = store.create("/registry/g/queued", "{}");
+      await store.close();
+      assert.equal((await queued).modRevision, r0 + 5);
+    } finally {
+      await store.close();
+    }
+    const reopened = await openStore({ kind: "sqlite", path: join(dir, "group.db") });
+    try {
+      assert.ok(await reopened.get("/registry/g/queued"));
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it("names the path when the store cannot be opened", async () => {
     await assert.rejects(
       openStore({ kind: "sqlite", path: join(dir, "no-such-dir", "x.db") }),

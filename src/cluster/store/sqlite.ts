@@ -15,7 +15,9 @@
 // Durability: WAL journal with synchronous=FULL, so every commit fsyncs the WAL before the
 // write is acknowledged. synchronous=NORMAL with WAL would also survive kill -9 (the WAL is in
 // the page cache) but may lose the last commits on power loss or a kernel crash, and the API
-// server tells clients a write happened once this returns.
+// server tells clients a write happened once this returns. To keep that affordable, writes
+// queued in the same turn of the event loop share one transaction and one fsync (group
+// commit, as etcd batches its raft log), each still with its own revision.
 import Database from "better-sqlite3";
 import { GantryError, invalidArgument, notFound, conflict } from "../../common/errors.ts";
 import { checkKey, checkValue, prefixEndString } from "./_keys.ts";
@@ -84,6 +86,15 @@ function toObject(row: LogRow): StoredObject {
   return { key: row.key, value: row.value, createRevision: row.create_revision, modRevision: row.revision };
 }
 
+type BuildRow = (current: LogRow | undefined) => Omit<LogRow, "revision" | "key">;
+
+interface PendingWrite {
+  key: string;
+  build: BuildRow;
+  resolve: (row: LogRow) => void;
+  reject: (err: unknown) => void;
+}
+
 interface SqliteWatcher {
   prefix: string;
   /** Only rows after this revision are delivered. */
@@ -95,6 +106,7 @@ class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmt;
   private readonly watchers = new Set<SqliteWatcher>();
+  private pending: PendingWrite[] = [];
   private lastDispatched: number;
   private pollTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -203,28 +215,59 @@ class SqliteStore implements Store {
   }
 
   /** Appends one row in a write transaction; the caller's check runs under the write lock. */
-  private append(
-    key: string,
-    build: (current: LogRow | undefined) => Omit<LogRow, "revision" | "key">,
-  ): LogRow {
+  /**
+   * Queues one write; it commits with every other write queued in the same turn of the event
+   * loop, in one transaction and one fsync (group commit). Each write still gets its own
+   * revision, sees the writes queued before it, and fails alone when its check fails. The
+   * promise settles only after the commit is durable.
+   */
+  private append(key: string, build: BuildRow): Promise<LogRow> {
     checkKey(key);
-    return this.sql(`write ${key}`, () => this.appendRow(key, build));
+    this.open();
+    return new Promise((resolve, reject) => {
+      this.pending.push({ key, build, resolve, reject });
+      if (this.pending.length === 1) queueMicrotask(() => this.commitPending());
+    });
   }
 
-  private appendRow(
-    key: string,
-    build: (current: LogRow | undefined) => Omit<LogRow, "revision" | "key">,
-  ): LogRow {
-    const txn = this.db.transaction((): LogRow => {
-      const row = { revision: this.revisionNow() + 1, key, ...build(this.live(key)) };
-      this.stmt.insert.run(row);
-      return row;
+  private commitPending(): void {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const outcomes: (LogRow | GantryError)[] = [];
+    try {
+      // IMMEDIATE takes the write lock before the reads, so each check and its insert are
+      // atomic across processes too.
+      this.sql(`write ${batch.length === 1 ? batch[0]!.key : `${batch.length} keys`}`, () =>
+        this.db
+          .transaction(() => {
+            for (const w of batch) {
+              try {
+                const row = { revision: this.revisionNow() + 1, key: w.key, ...w.build(this.live(w.key)) };
+                this.stmt.insert.run(row);
+                outcomes.push(row);
+              } catch (err) {
+                if (!(err instanceof GantryError)) throw err; // rolls back the whole batch
+                outcomes.push(err);
+              }
+            }
+          })
+          .immediate(),
+      );
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    try {
+      this.pump();
+    } catch {
+      // Committed all the same; the poll timer fans the rows out on its next tick.
+    }
+    batch.forEach((w, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome instanceof GantryError) w.reject(outcome);
+      else w.resolve(outcome);
     });
-    // IMMEDIATE takes the write lock before the read, so the check and the insert are atomic
-    // across processes too.
-    const row = txn.immediate();
-    this.pump();
-    return row;
   }
 
   async currentRevision(): Promise<number> {
@@ -271,7 +314,7 @@ class SqliteStore implements Store {
 
   async create(key: string, value: string): Promise<StoredObject> {
     checkValue(key, value);
-    const row = this.append(key, (current) => {
+    const row = await this.append(key, (current) => {
       if (current) throw new GantryError("ALREADY_EXISTS", `key ${key} already exists`, { path: key });
       return { deleted: 0, create_revision: this.revisionNow() + 1, prev_revision: 0, value };
     });
@@ -280,7 +323,7 @@ class SqliteStore implements Store {
 
   async update(key: string, value: string, expectedModRevision?: number): Promise<StoredObject> {
     checkValue(key, value);
-    const row = this.append(key, (current) => {
+    const row = await this.append(key, (current) => {
       const found = this.expect(key, current, expectedModRevision);
       return { deleted: 0, create_revision: found.create_revision, prev_revision: found.revision, value };
     });
@@ -288,7 +331,7 @@ class SqliteStore implements Store {
   }
 
   async delete(key: string, expectedModRevision?: number): Promise<StoredObject> {
-    const row = this.append(key, (current) => {
+    const row = await this.append(key, (current) => {
       const found = this.expect(key, current, expectedModRevision);
       return {
         deleted: 1,
@@ -453,6 +496,7 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.commitPending(); // writes already queued are committed, not dropped
     this.closed = true;
     this.stopPolling();
     for (const w of this.watchers) w.delivery.cancelled = true;
