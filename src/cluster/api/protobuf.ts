@@ -12,16 +12,17 @@ export const PROTOBUF_TYPE = "application/vnd.kubernetes.protobuf";
  * integers are encoded even when zero, where JSON (omitempty) would have left them out.
  */
 const ZERO_MEANINGFUL = new Set([
-  "replicas",
-  "parallelism",
-  "completions",
-  "backoffLimit",
-  "activeDeadlineSeconds",
-  "terminationGracePeriodSeconds",
-  "ttlSecondsAfterFinished",
-  "revisionHistoryLimit",
-  "progressDeadlineSeconds",
-  "deletionGracePeriodSeconds",
+  "DeploymentSpec.replicas",
+  "DeploymentSpec.revisionHistoryLimit",
+  "DeploymentSpec.progressDeadlineSeconds",
+  "JobSpec.parallelism",
+  "JobSpec.completions",
+  "JobSpec.backoffLimit",
+  "JobSpec.activeDeadlineSeconds",
+  "JobSpec.ttlSecondsAfterFinished",
+  "PodSpec.terminationGracePeriodSeconds",
+  "PodSpec.activeDeadlineSeconds",
+  "ObjectMeta.deletionGracePeriodSeconds",
 ]);
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
@@ -53,7 +54,7 @@ function toJson(type: protobuf.Type, msg: Record<string, unknown>): unknown {
     // Go writes every non-pointer field, even when empty; JSON would have omitted the empty
     // strings, false booleans and zero times, so they are dropped here (defaults fill in).
     if (v === undefined || v === null || v === "" || v === false) continue;
-    if (v === 0 && !ZERO_MEANINGFUL.has(field.name)) continue;
+    if (v === 0 && !ZERO_MEANINGFUL.has(`${type.name}.${field.name}`)) continue;
     // Go encodes a zero metav1.Time as an empty message.
     if (field.resolvedType?.name === "Time" && (v as { seconds?: number }).seconds === undefined) continue;
     const conv = (x: unknown): unknown => {
