@@ -46,7 +46,12 @@ export function collectGarbage(store: ImageStore): GcResult {
     keepBlobs.add(d);
     keepSnapshots.add(d);
   }
-  for (const rec of Object.values(store.readRefs())) {
+  const containers = listContainerRootfs(store);
+  const roots: { digest: Digest; indexDigest?: Digest }[] = [
+    ...Object.values(store.readRefs()),
+    ...containers.flatMap((c) => (c.manifestDigest ? [{ digest: c.manifestDigest }] : [])),
+  ];
+  for (const rec of roots) {
     keepBlobs.add(rec.digest);
     if (rec.indexDigest) keepBlobs.add(rec.indexDigest);
     try {
@@ -59,7 +64,7 @@ export function collectGarbage(store: ImageStore): GcResult {
       /* a dangling name keeps nothing */
     }
   }
-  for (const c of listContainerRootfs(store)) for (const id of c.chainIds) keepSnapshots.add(id);
+  for (const c of containers) for (const id of c.chainIds) keepSnapshots.add(id);
 
   const result: GcResult = { blobsRemoved: 0, snapshotsRemoved: 0, bytesFreed: 0 };
   for (const d of store.listBlobs()) {

@@ -16,5 +16,5 @@ export async function prepareRootfs(store: ImageStore, imageRef: string, contain
     lease.add(img.manifestDigest);
     return ensureSnapshots(store, img.manifest, img.config, { lease });
   });
-  return prepareContainerRootfs(store, containerId, imageRef, chain);
+  return prepareContainerRootfs(store, containerId, imageRef, chain, img.manifestDigest);
 }

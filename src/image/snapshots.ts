@@ -131,6 +131,8 @@ export interface PreparedRootfs {
 export interface ContainerRootfsRecord {
   containerId: string;
   image: string;
+  /** The image's manifest: kept by GC while the container exists (commit needs its layers). */
+  manifestDigest?: Digest;
   chainIds: Digest[];
 }
 
@@ -143,7 +145,7 @@ export function containerDir(store: ImageStore, containerId: string): string {
 
 /** Creates a container's upper and work directories over an image's snapshots (which must
  * exist: ensureSnapshots) and records the chain so garbage collection keeps it. */
-export function prepareContainerRootfs(store: ImageStore, containerId: string, image: string, chain: Digest[]): PreparedRootfs {
+export function prepareContainerRootfs(store: ImageStore, containerId: string, image: string, chain: Digest[], manifestDigest?: Digest): PreparedRootfs {
   const dir = containerDir(store, containerId);
   for (const c of chain) {
     if (!snapshotExists(store, c)) throw new GantryError("NOT_FOUND", `snapshot ${c} of image ${image} is missing`, { hint: "pull the image again" });
@@ -157,7 +159,7 @@ export function prepareContainerRootfs(store: ImageStore, containerId: string, i
     mkdirSync(join(dir, "empty"), { recursive: true, mode: 0o755 });
     lowerdirs.push(join(dir, "empty"));
   }
-  writeJsonAtomic(join(dir, "rootfs.json"), { containerId, image, chainIds: chain } satisfies ContainerRootfsRecord, 0o644);
+  writeJsonAtomic(join(dir, "rootfs.json"), { containerId, image, manifestDigest, chainIds: chain } satisfies ContainerRootfsRecord, 0o644);
   const upperdir = join(dir, "upper");
   const workdir = join(dir, "work");
   return { lowerdirs, upperdir, workdir, merged: join(dir, "merged"), options: overlayOptions(lowerdirs, upperdir, workdir) };
