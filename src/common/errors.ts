@@ -18,6 +18,7 @@ export const errorCatalogue = {
   INVALID_LAYER: { status: 400, doc: "An image layer is malformed or hostile (path escapes, writes through symlinks); nothing outside the snapshot was written" },
   UNAUTHORIZED: { status: 401, doc: "A registry refused the credentials, or needs some; log in with `gantry login`" },
   REGISTRY_ERROR: { status: 502, doc: "A registry answered with an error or could not be reached; the message carries its code and text" },
+  NETWORK_PLUGIN_FAILED: { status: 500, doc: "A CNI plugin reported an error; the message names the plugin, the CNI error code and its text" },
   INTERNAL: { status: 500, doc: "A bug in Gantry: please report it with the message" },
 } as const;
 

@@ -1,0 +1,28 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { buildQuery, buildResponse, parseAnswers, parseQuery, QTYPE, RCODE, addressOfReverseName, reverseName } from "./dns-packet.ts";
+import { EmbeddedDnsServer } from "./dns-server.ts";
+
+test("a query round-trips and an A answer parses back", () => {
+  const q = parseQuery(buildQuery(0x1234, "Web.Net.", QTYPE.A));
+  assert.equal(q.name, "web.net");
+  assert.equal(q.type, QTYPE.A);
+  const r = parseAnswers(buildResponse(q, RCODE.NOERROR, [{ type: "A", name: q.name, address: "10.231.1.2", ttl: 5 }]));
+  assert.deepEqual(r, { id: 0x1234, rcode: 0, addresses: ["10.231.1.2"] });
+  assert.equal(addressOfReverseName(reverseName("10.231.1.2")), "10.231.1.2");
+});
+
+test("garbage gets no answer; unknown names are REFUSED without upstreams; AAAA of a known name is empty", async () => {
+  const s = new EmbeddedDnsServer("127.0.0.1", {
+    lookup: (n) => (n === "web" ? ["10.231.1.2"] : []),
+    reverse: () => undefined,
+    upstreams: () => [],
+  });
+  assert.equal(await s.answer(Buffer.from([1, 2, 3]), "10.231.1.3"), undefined);
+  const nx = parseAnswers((await s.answer(buildQuery(1, "nope", QTYPE.A), "x"))!);
+  assert.equal(nx.rcode, RCODE.REFUSED);
+  const aaaa = parseAnswers((await s.answer(buildQuery(2, "web", QTYPE.AAAA), "x"))!);
+  assert.deepEqual([aaaa.rcode, aaaa.addresses], [0, []]);
+  const a = parseAnswers((await s.answer(buildQuery(3, "web", QTYPE.A), "x"))!);
+  assert.deepEqual(a.addresses, ["10.231.1.2"]);
+});

@@ -1,0 +1,17 @@
+// The network library's public surface (see docs/ARCHITECTURE.md "Networks").
+export { openNetworks, Networks } from "./networks.ts";
+export type {
+  AttachOptions,
+  ContainerFilesOptions,
+  EndpointRecord,
+  NetworkCreateOptions,
+  NetworkLibraryOptions,
+  NetworkRecord,
+  ReconcileReport,
+} from "./networks.ts";
+export { parsePublish, publishAll, fromDockerPortBindings, toDockerPortBindings, parseExposedPort, describeMapping } from "./ports.ts";
+export type { PortMapping, PortProtocol, DockerPortBindings, DockerExposedPorts } from "./ports.ts";
+export { parseAddHost, renderHosts, renderResolvConf } from "./container-files.ts";
+export type { ContainerFilePaths, ExtraHost } from "./container-files.ts";
+export { toDockerNetwork, toDockerEndpointSettings, toDockerPorts } from "./docker-shapes.ts";
+export type { DockerNetwork } from "./docker-shapes.ts";
