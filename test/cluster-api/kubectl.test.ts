@@ -208,9 +208,35 @@ describe("kubectl against gantry server", { skip: kubectlMissing }, () => {
     assert.equal(d.spec.replicas, 3);
     assert.equal(d.spec.template.spec.containers[0].ports[0].containerPort, 8080);
     assert.equal(d.spec.template.metadata.creationTimestamp, undefined);
+    await ok(["-n", "proto", "create", "service", "clusterip", "ps", "--tcp=80:8080"]);
+    await ok(["-n", "proto", "create", "service", "nodeport", "pn", "--tcp=80"]);
+    await ok(["-n", "proto", "create", "serviceaccount", "psa"]);
+    await ok(["-n", "proto", "create", "cronjob", "pcj", "--image=busybox", "--schedule=*/5 * * * *", "--", "date"]);
+    await ok(["-n", "proto", "create", "job", "from-cj", "--from=cronjob/pcj"]);
+    const svc = await json(["-n", "proto", "get", "svc", "ps"]);
+    assert.match(svc.spec.clusterIP, /^10\.43\.\d+\.\d+$/);
+    assert.equal(svc.spec.ports[0].targetPort, 8080);
+    assert.ok((await json(["-n", "proto", "get", "svc", "pn"])).spec.ports[0].nodePort >= 30000);
+    assert.equal((await json(["-n", "proto", "get", "cronjob", "pcj"])).spec.schedule, "*/5 * * * *");
     const j = await json(["-n", "proto", "get", "job", "pj"]);
     assert.deepEqual(j.spec.template.spec.containers[0].command, ["echo", "hi"]);
     assert.equal(j.spec.template.spec.restartPolicy, "Never");
+  });
+
+  test("apply and get every served kind", async () => {
+    await ok(["create", "namespace", "kinds"]);
+    const out = await ok(["-n", "kinds", "apply", "-f", join(import.meta.dirname, "every-kind.yaml")]);
+    assert.equal((out.match(/ created$/gm) ?? []).length, 12, out);
+    const table = await ok(["-n", "kinds", "get", "ds,sts,cj,netpol,lease,endpointslice,pv,pvc,sa,ep,no,ev", "-o", "wide"]);
+    assert.match(table, /daemonset.apps\/ds\s+0\s+0/);
+    assert.match(table, /endpointslice.discovery.k8s.io\/es\s+IPv4\s+80\s+10.0.0.1/);
+    assert.match(table, /node\/node1\s+Ready/);
+    const ds = await json(["-n", "kinds", "get", "ds", "ds"]);
+    assert.equal(ds.spec.updateStrategy.type, "RollingUpdate");
+    assert.deepEqual((await json(["-n", "kinds", "get", "netpol", "np"])).spec.policyTypes, ["Ingress"]);
+    assert.match(await ok(["-n", "kinds", "get", "events"]), /Testing\s+pod\/p1\s+hello/);
+    await ok(["-n", "kinds", "run", "pod1", "--image=busybox"]);
+    assert.match(await ok(["-n", "kinds", "get", "pods"]), /^pod1\s+0\/1\s+Pending\s+0/m);
   });
 
   test("explain reads the OpenAPI v3 schemas", async () => {

@@ -1,5 +1,5 @@
 // The subset of Kubernetes' protobuf schema that kubectl 1.32 sends as request bodies
-// (`kubectl create namespace|configmap|secret|deployment|job`). Field numbers are those of
+// (`kubectl create namespace|configmap|secret|deployment|job|cronjob|service|serviceaccount`). Field numbers are those of
 // k8s.io/api and k8s.io/apimachinery generated.proto; only the fields these commands (and
 // common hand-written objects of these kinds) use are declared. A body carrying any field
 // not declared here is refused rather than silently losing it (see protobuf.ts).
@@ -164,6 +164,14 @@ message LocalObjectReference {
   optional string name = 1;
 }
 
+message PodSecurityContext {
+  optional int64 runAsUser = 2;
+  optional bool runAsNonRoot = 3;
+  repeated int64 supplementalGroups = 4;
+  optional int64 fsGroup = 5;
+  optional int64 runAsGroup = 6;
+}
+
 message PodSpec {
   repeated Container containers = 2;
   optional string restartPolicy = 3;
@@ -177,6 +185,7 @@ message PodSpec {
   optional bool hostNetwork = 11;
   optional bool hostPID = 12;
   optional bool hostIPC = 13;
+  optional PodSecurityContext securityContext = 14;
   repeated LocalObjectReference imagePullSecrets = 15;
   optional string hostname = 16;
   optional string subdomain = 17;
@@ -259,6 +268,90 @@ message Job {
   optional JobSpec spec = 2;
   optional JobStatus status = 3;
 }
+
+message ServicePort {
+  optional string name = 1;
+  optional string protocol = 2;
+  optional int32 port = 3;
+  optional IntOrString targetPort = 4;
+  optional int32 nodePort = 5;
+  optional string appProtocol = 6;
+}
+
+message ServiceSpec {
+  repeated ServicePort ports = 1;
+  map<string, string> selector = 2;
+  optional string clusterIP = 3;
+  optional string type = 4;
+  repeated string externalIPs = 5;
+  optional string sessionAffinity = 7;
+  optional string loadBalancerIP = 8;
+  optional string externalName = 10;
+  optional string externalTrafficPolicy = 11;
+  optional int32 healthCheckNodePort = 12;
+  optional bool publishNotReadyAddresses = 13;
+  optional string ipFamilyPolicy = 17;
+  repeated string clusterIPs = 18;
+  repeated string ipFamilies = 19;
+  optional string internalTrafficPolicy = 22;
+}
+
+message LoadBalancerStatus {
+}
+
+message ServiceStatus {
+  optional LoadBalancerStatus loadBalancer = 1;
+}
+
+message Service {
+  optional ObjectMeta metadata = 1;
+  optional ServiceSpec spec = 2;
+  optional ServiceStatus status = 3;
+}
+
+message ObjectReference {
+  optional string kind = 1;
+  optional string namespace = 2;
+  optional string name = 3;
+  optional string uid = 4;
+  optional string apiVersion = 5;
+  optional string resourceVersion = 6;
+  optional string fieldPath = 7;
+}
+
+message ServiceAccount {
+  optional ObjectMeta metadata = 1;
+  repeated ObjectReference secrets = 2;
+  repeated LocalObjectReference imagePullSecrets = 3;
+  optional bool automountServiceAccountToken = 4;
+}
+
+message JobTemplateSpec {
+  optional ObjectMeta metadata = 1;
+  optional JobSpec spec = 2;
+}
+
+message CronJobSpec {
+  optional string schedule = 1;
+  optional int64 startingDeadlineSeconds = 2;
+  optional string concurrencyPolicy = 3;
+  optional bool suspend = 4;
+  optional JobTemplateSpec jobTemplate = 5;
+  optional int32 successfulJobsHistoryLimit = 6;
+  optional int32 failedJobsHistoryLimit = 7;
+  optional string timeZone = 8;
+}
+
+message CronJobStatus {
+  optional Time lastScheduleTime = 4;
+  optional Time lastSuccessfulTime = 5;
+}
+
+message CronJob {
+  optional ObjectMeta metadata = 1;
+  optional CronJobSpec spec = 2;
+  optional CronJobStatus status = 3;
+}
 `;
 
 /** apiVersion/kind -> message name in K8S_PROTO, for the kinds we accept as protobuf. */
@@ -268,4 +361,7 @@ export const PROTO_KINDS: Record<string, string> = {
   "v1/Secret": "Secret",
   "apps/v1/Deployment": "Deployment",
   "batch/v1/Job": "Job",
+  "batch/v1/CronJob": "CronJob",
+  "v1/Service": "Service",
+  "v1/ServiceAccount": "ServiceAccount",
 };

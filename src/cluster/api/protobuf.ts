@@ -23,6 +23,9 @@ const ZERO_MEANINGFUL = new Set([
   "PodSpec.terminationGracePeriodSeconds",
   "PodSpec.activeDeadlineSeconds",
   "ObjectMeta.deletionGracePeriodSeconds",
+  "CronJobSpec.startingDeadlineSeconds",
+  "CronJobSpec.successfulJobsHistoryLimit",
+  "CronJobSpec.failedJobsHistoryLimit",
 ]);
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 

@@ -21,6 +21,7 @@ import {
   STALE_OBJECT,
 } from "./status.ts";
 import { validateObject } from "./validation.ts";
+import { allocateServiceAddresses } from "./service-addresses.ts";
 
 export type PropagationPolicy = "Background" | "Foreground" | "Orphan";
 
@@ -208,6 +209,7 @@ export class ObjectRegistry {
     if (body.metadata?.resourceVersion) throw errBadRequest("resourceVersion should not be set on objects to be created");
     if (rt.namespaced) await this.checkNamespaceWritable(ns!);
     const obj = this.prepare(rt, ns, clone(body), undefined, opts);
+    if (rt.kind === "Service") allocateServiceAddresses(obj, (await this.list(rt, undefined)).items);
     if (opts.dryRun) {
       if (await this.store.get(storageKey(rt, ns, obj.metadata.name!))) throw errAlreadyExists(rt.plural, rt.group, obj.metadata.name!);
       return obj;
