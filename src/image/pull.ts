@@ -99,13 +99,24 @@ export async function pullImage(store: ImageStore, reference: string, opts: Pull
         opts.onProgress?.({ digest, kind, status: "exists", current: d.size, total: d.size });
         return true;
       }
-      const body = await client.getBlob(digest);
-      opts.onProgress?.({ digest, kind, status: "downloading", current: 0, total: d.size });
-      await store.writeBlob(body, {
-        expected: digest,
-        expectedSize: d.size,
-        onProgress: (n) => opts.onProgress?.({ digest, kind, status: "downloading", current: n, total: d.size }),
-      });
+      // Transient failures (connection reset, 5xx, idle timeout) are retried; a digest
+      // mismatch or a 4xx is not.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const body = await client.getBlob(digest);
+          opts.onProgress?.({ digest, kind, status: "downloading", current: 0, total: d.size });
+          await store.writeBlob(body, {
+            expected: digest,
+            expectedSize: d.size,
+            onProgress: (n) => opts.onProgress?.({ digest, kind, status: "downloading", current: n, total: d.size }),
+          });
+          break;
+        } catch (err) {
+          const transient = !(err instanceof GantryError) || err.code === "REGISTRY_ERROR" || err.code === "TIMEOUT";
+          if (!transient || attempt >= 3) throw err;
+          await new Promise((r) => setTimeout(r, 200 * attempt));
+        }
+      }
       opts.onProgress?.({ digest, kind, status: "done", current: d.size, total: d.size });
       return false;
     };

@@ -5,6 +5,8 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { ImageStore } from "../../src/image/store.ts";
 import { pullImage } from "../../src/image/pull.ts";
@@ -90,6 +92,37 @@ describe("registry without auth", () => {
     assert.equal(img.manifestDigest, r.manifestDigest);
     for (const l of img.manifest.layers) assert.ok(dst.hasBlob(l.digest as Digest));
     assert.equal(collectGarbage(dst).blobsRemoved, 0);
+  });
+
+  test("transient blob failures (503, a stalled connection) are retried", async () => {
+    const src = newStore();
+    await makeImage(src, "local/flaky:v1", [[randomFile("a", 50_000)]]);
+    await pushImage(src, "local/flaky:v1", `${reg.host}/test/flaky:v1`);
+    // A proxy in front of the real registry that fails the first blob GET, then stalls the second.
+    let blobGets = 0;
+    const proxy = http.createServer((req, res) => {
+      if (req.method === "GET" && req.url?.includes("/blobs/sha256:") && ++blobGets <= 2) {
+        if (blobGets === 1) res.writeHead(503).end();
+        return; // the second one: never answered
+      }
+      const up = http.request({ host: "127.0.0.1", port: Number(reg.host.split(":")[1]), path: req.url, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    process.env.GANTRY_REGISTRY_TIMEOUT_MS = "500";
+    try {
+      const port = (proxy.address() as AddressInfo).port;
+      const r = await pullImage(newStore(), `127.0.0.1:${port}/test/flaky:v1`);
+      assert.equal(r.manifestDigest, resolveImage(src, "local/flaky:v1").manifestDigest);
+      assert.ok(blobGets >= 3);
+    } finally {
+      delete process.env.GANTRY_REGISTRY_TIMEOUT_MS;
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
   });
 
   test("a tampered blob in the registry is rejected and nothing is stored for it", async () => {

@@ -39,6 +39,8 @@ function systemCertificates(): string[] | undefined {
   return systemCa;
 }
 
+const idleTimeoutMs = () => Number(process.env.GANTRY_REGISTRY_TIMEOUT_MS ?? 60_000);
+
 const keepAliveHttp = new http.Agent({ keepAlive: true, maxSockets: 16 });
 let keepAliveHttps: https.Agent | undefined;
 
@@ -53,6 +55,8 @@ function once(url: URL, req: HttpRequest): Promise<HttpResponse> {
       { method: req.method ?? "GET", headers, agent: isHttps ? keepAliveHttps : keepAliveHttp },
       (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url }),
     );
+    // An idle connection (no bytes either way) for this long is an error, not a hang.
+    r.setTimeout(idleTimeoutMs(), () => r.destroy(new GantryError("TIMEOUT", `${url.host} sent nothing for ${idleTimeoutMs() / 1000} s`)));
     r.on("error", reject);
     if (req.body === undefined) r.end();
     else if (Buffer.isBuffer(req.body)) r.end(req.body);
