@@ -73,6 +73,22 @@ int op_caps(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 	parse_u64(field(r, 4), &inh);
 	parse_u64(field(r, 5), &amb);
 	int last = last_cap();
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	/* After the user step switched to a non-root uid, PR_SET_KEEPCAPS kept the permitted
+	 * set but the kernel cleared the effective one; dropping from the bounding set needs
+	 * CAP_SETPCAP in effect, so first raise effective to what is permitted. */
+	struct __user_cap_data_struct cur[2];
+	if (syscall(SYS_capget, &hdr, cur) < 0) {
+		snprintf(msg, msglen, "capget: %s", strerror(errno));
+		return -1;
+	}
+	cur[0].effective = cur[0].permitted;
+	cur[1].effective = cur[1].permitted;
+	if (syscall(SYS_capset, &hdr, cur) < 0) {
+		snprintf(msg, msglen, "capset(effective = permitted 0x%llx): %s",
+			 ((unsigned long long)cur[1].permitted << 32) | cur[0].permitted, strerror(errno));
+		return -1;
+	}
 	for (int cap = 0; cap <= last; cap++) {
 		if (bnd & (1ULL << cap))
 			continue;
@@ -81,7 +97,6 @@ int op_caps(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 			return -1;
 		}
 	}
-	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
 	struct __user_cap_data_struct data[2] = {
 	    {.effective = (uint32_t)eff, .permitted = (uint32_t)perm, .inheritable = (uint32_t)inh},
 	    {.effective = (uint32_t)(eff >> 32), .permitted = (uint32_t)(perm >> 32), .inheritable = (uint32_t)(inh >> 32)},

@@ -81,7 +81,10 @@ function withDefaultDeviceRules(config: OciConfig): LinuxResources | undefined {
   const rules = [
     ...(res?.devices ?? []),
     ...defaultDevices().map((d) => allow("c", d.major ?? null, d.minor ?? null)),
-    ...(config.linux?.devices ?? []).map((d) => allow(d.type === "u" ? "c" : d.type, d.major ?? null, d.minor ?? null)),
+    // A FIFO ("p") is no device to the devices controller: it needs no rule.
+    ...(config.linux?.devices ?? [])
+      .filter((d) => d.type !== "p")
+      .map((d) => allow(d.type === "u" ? "c" : d.type, d.major ?? null, d.minor ?? null)),
     allow("c", 136, null), // /dev/pts/*
     allow("c", 5, 2), // /dev/ptmx
     allow("c", 5, 1), // /dev/console
@@ -260,7 +263,9 @@ export class Runtime {
       throw err;
     }
     const status = this.statusOf(rec);
-    if ((status === "running" || status === "paused") && !force) {
+    // The spec refuses delete of anything not stopped, a created container included
+    // (runc deletes a created one silently); engines pass --force.
+    if (status !== "stopped" && !force) {
       throw conflict(`cannot delete container ${id}: it is ${status}`, {
         hint: `stop it first (gantry-runtime kill ${id} KILL) or use delete --force`,
       });

@@ -147,6 +147,10 @@ export function planProcessSecurity(
     }
     user.push(["rlimit", String(res), BigInt(rl.soft).toString(), BigInt(rl.hard).toString()]);
   }
+  const seccompSteps = seccomp ? planSeccomp(seccomp) : [];
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN in effect, and switching
+  // to a non-root uid clears the effective set: load it before the user step (runc's order).
+  if (!process.noNewPrivileges) user.push(...seccompSteps);
   const u = process.user;
   user.push(["user", String(u.uid), String(u.gid), (u.additionalGids ?? []).join(",")]);
   user.push(["umask", String(u.umask ?? 0o022)]);
@@ -168,15 +172,13 @@ export function planProcessSecurity(
     hex(inheritable),
     hex(ambient),
   ];
-  const seccompSteps = seccomp ? planSeccomp(seccomp) : [];
   if (process.noNewPrivileges) {
     // With no_new_privs, loading a filter needs no privilege: do it as late as possible
     // so the filter need not allow the runtime's own setup calls (runc's order).
     beforeStart.push(capsStep, ["no-new-privs"]);
     afterStart.push(...seccompSteps);
   } else {
-    // Without it, seccomp needs CAP_SYS_ADMIN: load it before capabilities are dropped.
-    beforeStart.push(...seccompSteps, capsStep);
+    beforeStart.push(capsStep);
   }
   return { user, beforeStart, afterStart };
 }
@@ -219,6 +221,14 @@ function planCgroupMount(dest: string, flags: number, src: CgroupMountSource, cg
   return steps;
 }
 
+/** rootfsPropagation values applied to the new / after pivot_root (see planCreate). */
+const AFTER_PIVOT_PROPAGATION = new Set(["shared", "rshared", "unbindable", "runbindable"]);
+
+/** The uid/gid maps give the namespace a root (container id 0). */
+function mapsRoot(m: { containerID: number; size: number }[] | undefined): boolean {
+  return (m ?? []).some((x) => x.containerID === 0 && x.size > 0);
+}
+
 export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanRecord[] {
   const linux = config.linux ?? {};
   const process = config.process;
@@ -238,7 +248,7 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanReco
       path: "linux.uidMappings",
     });
   }
-  if (config.hostname && !created.has("uts")) {
+  if (config.hostname && !created.has("uts") && !joined.some((j) => j.type === "uts")) {
     throw new GantryError("INVALID_SPEC", "hostname: setting a hostname needs a new uts namespace", { path: "hostname" });
   }
   if (linux.sysctl) {
@@ -282,6 +292,11 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanReco
 
   // ---- child section ----
   steps.push(["child"]);
+  // After clone(CLONE_NEWUSER) the child keeps the host's uid and gid, which the maps
+  // usually leave unmapped; a filesystem mounted inside the namespace (the /dev tmpfs)
+  // then refuses to create files for it (EOVERFLOW). Become the namespace's root first,
+  // as runc does; the process's own user is set later.
+  if (newUserns && mapsRoot(linux.uidMappings) && mapsRoot(linux.gidMappings)) steps.push(["user", "0", "0", ""]);
   // The cgroup namespace must be created after the child sits in its cgroup, so that
   // the namespace's root is the container's cgroup, not the host's.
   if (created.has("cgroup")) steps.push(["unshare", String(CLONE.NEWCGROUP)]);
@@ -298,8 +313,9 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanReco
         path: "linux.rootfsPropagation",
       });
     }
-    // pivot_root refuses a shared parent; the host's / is usually shared.
-    steps.push(["mount", "", "/", "", String(propFlag === (MS.SHARED | MS.REC) || propFlag === MS.SHARED ? MS.SLAVE | MS.REC : propFlag), "", "none", "abs"]);
+    // pivot_root refuses a shared parent (the host's / usually is), and an unbindable
+    // rootfs cannot be bound onto itself: both are applied after pivot_root, below.
+    steps.push(["mount", "", "/", "", String(AFTER_PIVOT_PROPAGATION.has(prop) ? MS.SLAVE | MS.REC : propFlag), "", "none", "abs"]);
     steps.push(["mount", rootfs, rootfs, "", String(MS.BIND | MS.REC), "", "none", "abs"]);
   }
   steps.push(["rootfs", rootfs]);
@@ -379,7 +395,7 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanReco
     for (const p of linux.readonlyPaths ?? []) steps.push(["readonly", p]);
     if (config.root?.readonly) steps.push(["remount", "/", String(MS.RDONLY)]);
     const prop = linux.rootfsPropagation;
-    if (prop === "shared" || prop === "rshared") steps.push(["mount", "", "/", "", String(propagationFlag(prop)), "", "none", "abs"]);
+    if (prop && AFTER_PIVOT_PROPAGATION.has(prop)) steps.push(["mount", "", "/", "", String(propagationFlag(prop)), "", "none", "abs"]);
   } else {
     steps.push(["chroot", rootfs]);
   }
