@@ -5,7 +5,7 @@
 //     names in the org.opencontainers.image.ref.name / io.containerd.image.name annotations.
 // load reads either (docker 25+ archives carry both; manifest.json wins); every blob is
 // re-verified against its digest, and every layer against the config's DiffID.
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -143,12 +143,21 @@ export interface LoadResult {
   images: { id: Digest; names: string[] }[];
 }
 
-/** Reads a path inside the unpacked archive, refusing names that would leave it. */
+/** A regular file inside the unpacked archive. manifest.json and index.json name paths, so
+ * a hostile archive could point them through a symlink it carries (evil → /etc) to make us
+ * read host files into the store: every component is checked with lstat, none may be a
+ * symlink, and the last must be a regular file. */
 function archiveFile(dir: string, name: string): string {
   const parts = entryComponents(name);
   if (parts.length === 0) throw new GantryError("INVALID_SPEC", `archive names an empty path`);
-  const p = join(dir, ...parts);
-  if (!existsSync(p)) throw new GantryError("INVALID_SPEC", `archive lacks ${name}`);
+  let p = dir;
+  for (const [i, part] of parts.entries()) {
+    p = join(p, part);
+    const st = lstatSync(p, { throwIfNoEntry: false });
+    if (!st) throw new GantryError("INVALID_SPEC", `archive lacks ${name}`);
+    if (st.isSymbolicLink()) throw new GantryError("INVALID_LAYER", `archive path ${name} goes through the symlink ${parts.slice(0, i + 1).join("/")}: refused`);
+    if (i === parts.length - 1 && !st.isFile()) throw new GantryError("INVALID_SPEC", `archive path ${name} is not a regular file`);
+  }
   return p;
 }
 
@@ -170,7 +179,7 @@ export async function loadArchive(store: ImageStore, input: string | Readable, o
 }
 
 async function loadDocker(store: ImageStore, dir: string, lease: { add(...ids: string[]): void }) {
-  const raw = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as unknown;
+  const raw = JSON.parse(readFileSync(archiveFile(dir, "manifest.json"), "utf8")) as unknown;
   if (!Array.isArray(raw)) throw new GantryError("INVALID_SPEC", "manifest.json is not a list");
   const out: { id: Digest; names: string[] }[] = [];
   for (const entry of raw as { Config?: unknown; RepoTags?: unknown; Layers?: unknown }[]) {
@@ -207,7 +216,7 @@ async function loadOci(store: ImageStore, dir: string, lease: { add(...ids: stri
     }
     return readFileSync(path);
   };
-  const index = parseIndex(readFileSync(join(dir, "index.json")));
+  const index = parseIndex(readFileSync(archiveFile(dir, "index.json")));
   const out: { id: Digest; names: string[] }[] = [];
   for (const d of index.manifests) {
     let desc = d;

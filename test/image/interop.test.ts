@@ -149,3 +149,26 @@ describe("interop with skopeo and umoci", () => {
     assert.equal(resolveImage(b, "local/round:v1").id, r.images[0]?.id);
   });
 });
+
+describe("hostile archives", () => {
+  test("a docker-archive whose manifest points through a symlink it carries is refused", async () => {
+    const { makeTar } = await import("./_tar.ts");
+    const work = mkdtempSync(join(tmpdir(), "gantry-hostile-archive-"));
+    try {
+      const file = join(work, "evil.tar");
+      writeFileSync(
+        file,
+        await makeTar([
+          { name: "evil", type: "symlink", linkname: "/etc" },
+          { name: "manifest.json", content: JSON.stringify([{ Config: "evil/passwd", RepoTags: ["evil:1"], Layers: ["evil/hostname"] }]) },
+        ]),
+      );
+      const store = new ImageStore(join(work, "root"));
+      await assert.rejects(loadArchive(store, file), /goes through the symlink evil/);
+      assert.deepEqual(store.readRefs(), {});
+      assert.deepEqual(store.listBlobs(), []);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
