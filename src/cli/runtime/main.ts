@@ -31,6 +31,7 @@ const program = new Command("gantry-runtime")
   .option("--rootless <value>", "rootless mode: only \"false\" is supported")
   .option("--criu <path>", "checkpoint/restore (not supported: refused)")
   .showHelpAfterError()
+  .enablePositionalOptions()
   .exitOverride();
 
 function globals(): GlobalOpts {
@@ -312,6 +313,7 @@ program
   .option("-c, --cap <CAP>", "add a capability (repeatable)", collect, [])
   .option("--no-new-privs", "set no_new_privs")
   .option("--preserve-fds <n>", "pass N extra fds (from 3)", int)
+  .passThroughOptions()
   .option("--apparmor <profile>", "AppArmor profile (not available: refused)")
   .option("--process-label <label>", "SELinux label (not available: refused)")
   .argument("<id>")
