@@ -138,15 +138,20 @@ async function execPlugin(
   try {
     return JSON.parse(r.stdout) as CniResult;
   } catch (err) {
-    throw new GantryError("NETWORK_PLUGIN_FAILED", `CNI plugin ${plugin.type} ADD printed a result that is not JSON`, {
-      cause: err,
-    });
+    throw new GantryError(
+      "NETWORK_PLUGIN_FAILED",
+      `CNI plugin ${plugin.type} ADD printed a result that is not JSON`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
 const pluginPaths = new Map<string, string>();
 async function findPlugin(type: string, dirs: string[]): Promise<string> {
-  if (!/^[A-Za-z0-9_.-]+$/.test(type)) throw new GantryError("INVALID_SPEC", `invalid CNI plugin type "${type}"`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(type))
+    throw new GantryError("INVALID_SPEC", `invalid CNI plugin type "${type}"`);
   const known = pluginPaths.get(type);
   if (known) return known;
   const { access, constants } = await import("node:fs/promises");
@@ -165,11 +170,21 @@ async function findPlugin(type: string, dirs: string[]): Promise<string> {
   });
 }
 
-export function cachePath(opts: CniOptions, networkName: string, containerId: string, ifName: string): string {
+export function cachePath(
+  opts: CniOptions,
+  networkName: string,
+  containerId: string,
+  ifName: string,
+): string {
   return join(opts.cacheDir, `${networkName}-${containerId}-${ifName}.json`);
 }
 
-export function readCache(opts: CniOptions, networkName: string, containerId: string, ifName: string): CniCacheEntry | undefined {
+export function readCache(
+  opts: CniOptions,
+  networkName: string,
+  containerId: string,
+  ifName: string,
+): CniCacheEntry | undefined {
   return readJsonIfExists<CniCacheEntry>(cachePath(opts, networkName, containerId, ifName));
 }
 
@@ -177,7 +192,12 @@ export function readCache(opts: CniOptions, networkName: string, containerId: st
  * ADD over the whole list. On failure the plugins that may have done something are asked to
  * DEL (the spec's advice), so a failed attach leaves no veth, lease or rule.
  */
-export async function cniAdd(list: CniConflist, att: CniAttachment, opts: CniOptions): Promise<CniResult> {
+export async function cniAdd(
+  list: CniConflist,
+  att: CniAttachment,
+  opts: CniOptions,
+  cache = true,
+): Promise<CniResult> {
   let prev: CniResult | undefined;
   const caps = att.capabilityArgs ?? {};
   try {
@@ -189,6 +209,7 @@ export async function cniAdd(list: CniConflist, att: CniAttachment, opts: CniOpt
     throw err;
   }
   const result = prev ?? { cniVersion: list.cniVersion };
+  if (!cache) return result;
   const entry: CniCacheEntry = {
     kind: "cniCacheV1",
     containerId: att.containerId,
@@ -208,7 +229,13 @@ export async function cniAdd(list: CniConflist, att: CniAttachment, opts: CniOpt
 export async function cniCheck(entry: CniCacheEntry, opts: CniOptions): Promise<void> {
   const att = attachmentOf(entry);
   for (const plugin of entry.config.plugins) {
-    await execPlugin("CHECK", plugin, pluginConfig(entry.config, plugin, entry.capabilityArgs, entry.result), att, opts);
+    await execPlugin(
+      "CHECK",
+      plugin,
+      pluginConfig(entry.config, plugin, entry.capabilityArgs, entry.result),
+      att,
+      opts,
+    );
   }
 }
 
@@ -225,7 +252,13 @@ export async function cniDel(
   let first: unknown;
   for (const plugin of [...list.plugins].reverse()) {
     try {
-      await execPlugin("DEL", plugin, pluginConfig(list, plugin, att.capabilityArgs ?? {}, prevResult), att, opts);
+      await execPlugin(
+        "DEL",
+        plugin,
+        pluginConfig(list, plugin, att.capabilityArgs ?? {}, prevResult),
+        att,
+        opts,
+      );
     } catch (err) {
       first ??= err;
     }
@@ -245,7 +278,9 @@ export function attachmentOf(entry: CniCacheEntry): CniAttachment {
 }
 
 /** The container's address on an attachment: the first IPv4 in the result. */
-export function resultAddress(result: CniResult): { address: string; prefix: number; gateway?: string } | undefined {
+export function resultAddress(
+  result: CniResult,
+): { address: string; prefix: number; gateway?: string } | undefined {
   for (const ip of result.ips ?? []) {
     const [address, len] = ip.address.split("/");
     if (address && !address.includes(":")) return { address, prefix: Number(len ?? 32), gateway: ip.gateway };

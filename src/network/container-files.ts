@@ -18,9 +18,11 @@ export function parseAddHost(spec: string, hostGateway?: string): ExtraHost {
   if (!m) throw invalidArgument(`invalid --add-host "${spec}"`, { hint: "use name:ip, e.g. db:10.231.1.5" });
   const name = m[1]!;
   let address = m[2]!;
-  if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(name)) throw invalidArgument(`invalid host name "${name}" in --add-host "${spec}"`);
+  if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(name))
+    throw invalidArgument(`invalid host name "${name}" in --add-host "${spec}"`);
   if (address === "host-gateway") {
-    if (!hostGateway) throw invalidArgument(`--add-host "${spec}": no host gateway address is known for this container`);
+    if (!hostGateway)
+      throw invalidArgument(`--add-host "${spec}": no host gateway address is known for this container`);
     address = hostGateway;
   }
   if (!isIpv4(address) && !/^[0-9a-fA-F:]+$/.test(address)) {
@@ -94,7 +96,9 @@ export function hostNameservers(resolvConfPath = "/etc/resolv.conf"): Required<R
 
 export function validateHostname(name: string): void {
   if (name.length > 63 || !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/.test(name)) {
-    throw invalidArgument(`invalid hostname "${name}"`, { hint: "letters, digits and '-', at most 63 characters" });
+    throw invalidArgument(`invalid hostname "${name}"`, {
+      hint: "letters, digits and '-', at most 63 characters",
+    });
   }
 }
 
@@ -114,9 +118,16 @@ function writeInPlace(path: string, content: string): void {
   }
 }
 
-export function writeContainerFiles(dir: string, files: { hosts: string; hostname: string; resolvConf: string }): ContainerFilePaths {
+export function writeContainerFiles(
+  dir: string,
+  files: { hosts: string; hostname: string; resolvConf: string },
+): ContainerFilePaths {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const paths = { hosts: join(dir, "hosts"), hostname: join(dir, "hostname"), resolvConf: join(dir, "resolv.conf") };
+  const paths = {
+    hosts: join(dir, "hosts"),
+    hostname: join(dir, "hostname"),
+    resolvConf: join(dir, "resolv.conf"),
+  };
   writeInPlace(paths.hosts, files.hosts);
   writeInPlace(paths.hostname, files.hostname);
   writeInPlace(paths.resolvConf, files.resolvConf);

@@ -1,13 +1,24 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { buildQuery, buildResponse, parseAnswers, parseQuery, QTYPE, RCODE, addressOfReverseName, reverseName } from "./dns-packet.ts";
+import {
+  buildQuery,
+  buildResponse,
+  parseAnswers,
+  parseQuery,
+  QTYPE,
+  RCODE,
+  addressOfReverseName,
+  reverseName,
+} from "./dns-packet.ts";
 import { EmbeddedDnsServer } from "./dns-server.ts";
 
 test("a query round-trips and an A answer parses back", () => {
   const q = parseQuery(buildQuery(0x1234, "Web.Net.", QTYPE.A));
   assert.equal(q.name, "web.net");
   assert.equal(q.type, QTYPE.A);
-  const r = parseAnswers(buildResponse(q, RCODE.NOERROR, [{ type: "A", name: q.name, address: "10.231.1.2", ttl: 5 }]));
+  const r = parseAnswers(
+    buildResponse(q, RCODE.NOERROR, [{ type: "A", name: q.name, address: "10.231.1.2", ttl: 5 }]),
+  );
   assert.deepEqual(r, { id: 0x1234, rcode: 0, addresses: ["10.231.1.2"] });
   assert.equal(addressOfReverseName(reverseName("10.231.1.2")), "10.231.1.2");
 });

@@ -16,7 +16,9 @@ export interface DnsQuery {
   question: Buffer;
 }
 
-export type DnsAnswer = { type: "A"; name: string; address: string; ttl: number } | { type: "PTR"; name: string; target: string; ttl: number };
+export type DnsAnswer =
+  | { type: "A"; name: string; address: string; ttl: number }
+  | { type: "PTR"; name: string; target: string; ttl: number };
 
 /** Reads the header and first question; throws INVALID_ARGUMENT on a malformed packet. */
 export function parseQuery(msg: Buffer): DnsQuery {
@@ -44,7 +46,14 @@ export function parseQuery(msg: Buffer): DnsQuery {
   if (off + 4 > msg.length) throw invalidArgument("DNS question lacks type and class");
   const type = msg.readUInt16BE(off);
   const klass = msg.readUInt16BE(off + 2);
-  return { id, flags, name: labels.join(".").toLowerCase(), type, class: klass, question: msg.subarray(12, off + 4) };
+  return {
+    id,
+    flags,
+    name: labels.join(".").toLowerCase(),
+    type,
+    class: klass,
+    question: msg.subarray(12, off + 4),
+  };
 }
 
 function encodeName(name: string): Buffer {

@@ -44,10 +44,14 @@ export class EmbeddedDnsServer {
       });
     }).catch((err: NodeJS.ErrnoException) => {
       sock.close();
-      throw new GantryError("SYSCALL_FAILED", `bind DNS server to ${this.address}:${this.port}: ${err.message}`, {
-        errno: err.code,
-        hint: err.code === "EADDRINUSE" ? "another DNS server listens on the gateway address" : undefined,
-      });
+      throw new GantryError(
+        "SYSCALL_FAILED",
+        `bind DNS server to ${this.address}:${this.port}: ${err.message}`,
+        {
+          errno: err.code,
+          hint: err.code === "EADDRINUSE" ? "another DNS server listens on the gateway address" : undefined,
+        },
+      );
     });
     sock.on("error", () => undefined);
     sock.on("message", (msg, rinfo) => {

@@ -10,13 +10,20 @@ export interface DockerNetwork {
   Scope: "local";
   Driver: "bridge";
   EnableIPv6: false;
-  IPAM: { Driver: "default"; Options: Record<string, string>; Config: Array<{ Subnet: string; Gateway: string; IPRange?: string }> };
+  IPAM: {
+    Driver: "default";
+    Options: Record<string, string>;
+    Config: Array<{ Subnet: string; Gateway: string; IPRange?: string }>;
+  };
   Internal: boolean;
   Attachable: boolean;
   Ingress: false;
   ConfigFrom: { Network: string };
   ConfigOnly: false;
-  Containers: Record<string, { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }>;
+  Containers: Record<
+    string,
+    { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }
+  >;
   Options: Record<string, string>;
   Labels: Record<string, string>;
 }
@@ -75,11 +82,16 @@ export function toDockerEndpointSettings(e: EndpointRecord) {
 }
 
 /** NetworkSettings.Ports: {"80/tcp": [{HostIp, HostPort}]} over all of a container's endpoints. */
-export function toDockerPorts(endpoints: EndpointRecord[]): Record<string, Array<{ HostIp: string; HostPort: string }>> {
+export function toDockerPorts(
+  endpoints: EndpointRecord[],
+): Record<string, Array<{ HostIp: string; HostPort: string }>> {
   const out: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
   const all: PortMapping[] = endpoints.flatMap((e) => e.ports);
   for (const p of all) {
-    (out[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp === "" ? "0.0.0.0" : p.hostIp, HostPort: String(p.hostPort) });
+    (out[`${p.containerPort}/${p.protocol}`] ??= []).push({
+      HostIp: p.hostIp === "" ? "0.0.0.0" : p.hostIp,
+      HostPort: String(p.hostPort),
+    });
   }
   return out;
 }

@@ -32,20 +32,36 @@ export function runCommand(file: string, args: string[], opts: RunOptions = {}):
     child.on("error", (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       reject(
-        new GantryError(e.code === "ENOENT" ? "KERNEL_FEATURE_MISSING" : "SYSCALL_FAILED", `run ${file}: ${e.message}`, {
-          errno: e.code,
-          hint: e.code === "ENOENT" ? "apt-get install -y containernetworking-plugins iptables nftables iproute2" : undefined,
-          cause: e,
-        }),
+        new GantryError(
+          e.code === "ENOENT" ? "KERNEL_FEATURE_MISSING" : "SYSCALL_FAILED",
+          `run ${file}: ${e.message}`,
+          {
+            errno: e.code,
+            hint:
+              e.code === "ENOENT"
+                ? "apt-get install -y containernetworking-plugins iptables nftables iproute2"
+                : undefined,
+            cause: e,
+          },
+        ),
       );
     });
     child.on("close", (code) => {
       clearTimeout(timer);
       if (timedOut) {
-        reject(new GantryError("TIMEOUT", `${file} ${args.join(" ")} did not finish in ${opts.timeoutMs ?? 30_000} ms`));
+        reject(
+          new GantryError(
+            "TIMEOUT",
+            `${file} ${args.join(" ")} did not finish in ${opts.timeoutMs ?? 30_000} ms`,
+          ),
+        );
         return;
       }
-      resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+      resolve({
+        code: code ?? 1,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+      });
     });
     child.stdin.on("error", () => {});
     child.stdin.end(opts.input ?? "");
@@ -56,9 +72,13 @@ export function runCommand(file: string, args: string[], opts: RunOptions = {}):
 export async function runChecked(file: string, args: string[], opts: RunOptions = {}): Promise<string> {
   const r = await runCommand(file, args, opts);
   if (r.code !== 0) {
-    throw new GantryError("SYSCALL_FAILED", `${file} ${args.join(" ")} failed: ${(r.stderr || r.stdout).trim()}`, {
-      step: `${file} ${args[0] ?? ""}`.trim(),
-    });
+    throw new GantryError(
+      "SYSCALL_FAILED",
+      `${file} ${args.join(" ")} failed: ${(r.stderr || r.stdout).trim()}`,
+      {
+        step: `${file} ${args[0] ?? ""}`.trim(),
+      },
+    );
   }
   return r.stdout;
 }

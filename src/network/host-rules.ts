@@ -61,7 +61,13 @@ const targetOf = (words: string[]): string | undefined => {
 };
 
 /** Shared chains of the standard plugins: never removed as one container's leftovers. */
-const sharedChains = new Set(["CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ", "CNI-FORWARD", "CNI-ADMIN"]);
+const sharedChains = new Set([
+  "CNI-HOSTPORT-DNAT",
+  "CNI-HOSTPORT-SETMARK",
+  "CNI-HOSTPORT-MASQ",
+  "CNI-FORWARD",
+  "CNI-ADMIN",
+]);
 
 const commentPattern = /(?:^|\s)name: "([^"]*)" id: "([^"]*)"$/;
 
@@ -138,7 +144,8 @@ export async function removeIdleSharedChains(adminChain: string): Promise<string
           // (another portmap user's chain) makes -X fail, and then they stay.
           if (!(await chainExists(tool, "nat", chain))) continue;
           await runCommand(tool, ["-w", "-t", "nat", "-F", chain]);
-          if ((await runCommand(tool, ["-w", "-t", "nat", "-X", chain])).code === 0) removed.push(`${tool} nat ${chain}`);
+          if ((await runCommand(tool, ["-w", "-t", "nat", "-X", chain])).code === 0)
+            removed.push(`${tool} nat ${chain}`);
         }
       }
     }
@@ -146,18 +153,23 @@ export async function removeIdleSharedChains(adminChain: string): Promise<string
   if (await chainExists("iptables", "filter", "CNI-FORWARD")) {
     const rules = await rulesIn("iptables", "filter", "CNI-FORWARD");
     const onlyOurAdmin = rules.every((w) => targetOf(w) === adminChain);
-    const adminEmpty = !(await chainExists("iptables", "filter", adminChain)) || (await rulesIn("iptables", "filter", adminChain)).length === 0;
+    const adminEmpty =
+      !(await chainExists("iptables", "filter", adminChain)) ||
+      (await rulesIn("iptables", "filter", adminChain)).length === 0;
     if (onlyOurAdmin && adminEmpty) {
       await removeJumps("iptables", "filter", "FORWARD", "CNI-FORWARD");
       await runCommand("iptables", ["-w", "-t", "filter", "-F", "CNI-FORWARD"]);
-      if ((await runCommand("iptables", ["-w", "-t", "filter", "-X", "CNI-FORWARD"])).code === 0) removed.push("iptables filter CNI-FORWARD");
-      if ((await runCommand("iptables", ["-w", "-t", "filter", "-X", adminChain])).code === 0) removed.push(`iptables filter ${adminChain}`);
+      if ((await runCommand("iptables", ["-w", "-t", "filter", "-X", "CNI-FORWARD"])).code === 0)
+        removed.push("iptables filter CNI-FORWARD");
+      if ((await runCommand("iptables", ["-w", "-t", "filter", "-X", adminChain])).code === 0)
+        removed.push(`iptables filter ${adminChain}`);
     }
   }
   // ip6tables-nft makes `table ip6 nat` for portmap; drop it when it has no chain left.
   const t6 = await runCommand("nft", ["list", "table", "ip6", "nat"]);
   if (t6.code === 0 && !/\bchain\b/.test(t6.stdout)) {
-    if ((await runCommand("nft", ["delete", "table", "ip6", "nat"])).code === 0) removed.push("nft table ip6 nat");
+    if ((await runCommand("nft", ["delete", "table", "ip6", "nat"])).code === 0)
+      removed.push("nft table ip6 nat");
   }
   return removed;
 }
@@ -177,7 +189,10 @@ export async function hostRoutes(): Promise<Array<{ dst: string; dev?: string }>
   if (r.code !== 0) return [];
   try {
     return (JSON.parse(r.stdout) as Array<{ dst: string; dev?: string; type?: string; table?: string }>)
-      .filter((x) => (x.type === undefined || x.type === "unicast") && (x.table === undefined || x.table === "main"))
+      .filter(
+        (x) =>
+          (x.type === undefined || x.type === "unicast") && (x.table === undefined || x.table === "main"),
+      )
       .map((x) => ({ dst: x.dst, dev: x.dev }));
   } catch {
     return [];
@@ -207,5 +222,6 @@ export async function addIsolation(bridge: string): Promise<void> {
 
 export async function removeIsolation(bridge: string): Promise<void> {
   const t = isolationTable(bridge);
-  if ((await runCommand("nft", ["list", "table", "inet", t])).code === 0) await runChecked("nft", ["delete", "table", "inet", t]);
+  if ((await runCommand("nft", ["list", "table", "inet", t])).code === 0)
+    await runChecked("nft", ["delete", "table", "inet", t]);
 }

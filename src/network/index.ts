@@ -9,7 +9,14 @@ export type {
   NetworkRecord,
   ReconcileReport,
 } from "./networks.ts";
-export { parsePublish, publishAll, fromDockerPortBindings, toDockerPortBindings, parseExposedPort, describeMapping } from "./ports.ts";
+export {
+  parsePublish,
+  publishAll,
+  fromDockerPortBindings,
+  toDockerPortBindings,
+  parseExposedPort,
+  describeMapping,
+} from "./ports.ts";
 export type { PortMapping, PortProtocol, DockerPortBindings, DockerExposedPorts } from "./ports.ts";
 export { parseAddHost, renderHosts, renderResolvConf } from "./container-files.ts";
 export type { ContainerFilePaths, ExtraHost } from "./container-files.ts";

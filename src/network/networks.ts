@@ -32,7 +32,14 @@ import type { Subnet } from "./subnet.ts";
 import { describeMapping, mappingsClash, probeHostPort } from "./ports.ts";
 import type { PortMapping } from "./ports.ts";
 import { EmbeddedDnsServer } from "./dns-server.ts";
-import { hostNameservers, parseAddHost, renderHosts, renderResolvConf, validateHostname, writeContainerFiles } from "./container-files.ts";
+import {
+  hostNameservers,
+  parseAddHost,
+  renderHosts,
+  renderResolvConf,
+  validateHostname,
+  writeContainerFiles,
+} from "./container-files.ts";
 import type { ContainerFilePaths, ExtraHost } from "./container-files.ts";
 import {
   addIsolation,
@@ -193,7 +200,10 @@ export class Networks {
 
   constructor(private readonly opts: NetworkLibraryOptions) {
     this.root = opts.root;
-    this.cni = { pluginDirs: opts.pluginDirs ?? ["/usr/lib/cni", "/opt/cni/bin"], cacheDir: join(opts.root, "cni-cache") };
+    this.cni = {
+      pluginDirs: opts.pluginDirs ?? ["/usr/lib/cni", "/opt/cni/bin"],
+      cacheDir: join(opts.root, "cni-cache"),
+    };
     this.adminChain = opts.firewallAdminChain ?? "GANTRY-ADMIN";
     this.hostLock = opts.hostLock ?? DEFAULT_HOST_LOCK;
   }
@@ -240,7 +250,8 @@ export class Networks {
     }
     // A conflist without its record is a create that did not finish.
     for (const f of readdirSync(this.networksDir)) {
-      if (f.endsWith(".conflist") && !this.networks.has(f.slice(0, -".conflist".length))) rmSync(join(this.networksDir, f), { force: true });
+      if (f.endsWith(".conflist") && !this.networks.has(f.slice(0, -".conflist".length)))
+        rmSync(join(this.networksDir, f), { force: true });
     }
     const def = this.opts.defaultNetwork;
     if (def !== false && ![...this.networks.values()].some((n) => n.isDefault)) {
@@ -263,7 +274,13 @@ export class Networks {
   list(filter?: { name?: string; label?: Record<string, string | undefined> }): NetworkRecord[] {
     return [...this.networks.values()]
       .filter((n) => !filter?.name || n.name.includes(filter.name))
-      .filter((n) => !filter?.label || Object.entries(filter.label).every(([k, v]) => k in n.labels && (v === undefined || n.labels[k] === v)))
+      .filter(
+        (n) =>
+          !filter?.label ||
+          Object.entries(filter.label).every(
+            ([k, v]) => k in n.labels && (v === undefined || n.labels[k] === v),
+          ),
+      )
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
@@ -330,17 +347,23 @@ export class Networks {
       throw new GantryError("ALREADY_EXISTS", `network with name ${o.name} already exists`);
     }
     if (o.driver !== undefined && o.driver !== "" && o.driver !== "bridge") {
-      throw new GantryError("UNSUPPORTED_OPTION", `network driver "${o.driver}" is not supported`, { hint: "Gantry has the bridge driver" });
+      throw new GantryError("UNSUPPORTED_OPTION", `network driver "${o.driver}" is not supported`, {
+        hint: "Gantry has the bridge driver",
+      });
     }
     const options = { ...(o.options ?? {}) };
     const known = new Set(["com.docker.network.bridge.name", "com.docker.network.driver.mtu"]);
     for (const k of Object.keys(options)) {
-      if (!known.has(k)) throw new GantryError("UNSUPPORTED_OPTION", `network option "${k}" is not supported`, { hint: [...known].join(", ") });
+      if (!known.has(k))
+        throw new GantryError("UNSUPPORTED_OPTION", `network option "${k}" is not supported`, {
+          hint: [...known].join(", "),
+        });
     }
     let mtu: number | undefined;
     if (options["com.docker.network.driver.mtu"] !== undefined) {
       mtu = Number(options["com.docker.network.driver.mtu"]);
-      if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw invalidArgument(`invalid MTU "${options["com.docker.network.driver.mtu"]}"`);
+      if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535)
+        throw invalidArgument(`invalid MTU "${options["com.docker.network.driver.mtu"]}"`);
     }
     const routes = await hostRoutes();
     const subnet = o.subnet ? parseSubnet(o.subnet) : this.pickSubnet(routes);
@@ -349,10 +372,13 @@ export class Networks {
     if (o.gateway) {
       gateway = parseIpv4(o.gateway, "gateway");
       if (!subnetContains(subnet, gateway) || isReservedAddress(subnet, gateway)) {
-        throw invalidArgument(`gateway ${o.gateway} is not a usable address of subnet ${formatSubnet(subnet)}`);
+        throw invalidArgument(
+          `gateway ${o.gateway} is not a usable address of subnet ${formatSubnet(subnet)}`,
+        );
       }
     } else {
-      if (o.subnet === undefined && o.gateway === undefined && o.ipRange) throw invalidArgument("--ip-range needs --subnet");
+      if (o.subnet === undefined && o.gateway === undefined && o.ipRange)
+        throw invalidArgument("--ip-range needs --subnet");
       gateway = firstHost(subnet);
     }
     let ipRange: string | undefined;
@@ -366,11 +392,16 @@ export class Networks {
     const id = newId();
     const bridge = options["com.docker.network.bridge.name"] ?? `gt-${id.slice(0, 12)}`;
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/.test(bridge)) {
-      throw invalidArgument(`invalid bridge name "${bridge}"`, { hint: "at most 15 letters, digits, '_', '.', '-'" });
+      throw invalidArgument(`invalid bridge name "${bridge}"`, {
+        hint: "at most 15 letters, digits, '_', '.', '-'",
+      });
     }
-    if ([...this.networks.values()].some((n) => n.bridge === bridge)) throw conflict(`bridge ${bridge} is already used by another network`);
+    if ([...this.networks.values()].some((n) => n.bridge === bridge))
+      throw conflict(`bridge ${bridge} is already used by another network`);
     if (await linkExists(bridge)) {
-      throw conflict(`a network device named ${bridge} already exists on the host`, { hint: "choose another com.docker.network.bridge.name" });
+      throw conflict(`a network device named ${bridge} already exists on the host`, {
+        hint: "choose another com.docker.network.bridge.name",
+      });
     }
     const rec: NetworkRecord = {
       id,
@@ -433,9 +464,12 @@ export class Networks {
     for (const r of routes) {
       const dst = routeDestination(r.dst);
       if (dst && subnetsOverlap(subnet, dst)) {
-        throw conflict(`subnet ${formatSubnet(subnet)} overlaps with the host route ${r.dst}${r.dev ? ` on ${r.dev}` : ""}`, {
-          hint: "choose a subnet the host does not route",
-        });
+        throw conflict(
+          `subnet ${formatSubnet(subnet)} overlaps with the host route ${r.dst}${r.dev ? ` on ${r.dev}` : ""}`,
+          {
+            hint: "choose a subnet the host does not route",
+          },
+        );
       }
     }
   }
@@ -443,7 +477,8 @@ export class Networks {
   remove(idOrName: string): Promise<void> {
     return this.serial(async () => {
       const n = this.get(idOrName);
-      if (n.isDefault) throw new GantryError("CONFLICT", `${n.name} is a pre-defined network and cannot be removed`);
+      if (n.isDefault)
+        throw new GantryError("CONFLICT", `${n.name} is a pre-defined network and cannot be removed`);
       const eps = this.endpoints.get(n.id);
       if (eps && eps.size > 0) {
         throw conflict(`error while removing network: network ${n.name} id ${n.id} has active endpoints`, {
@@ -490,22 +525,30 @@ export class Networks {
   }
 
   private async attachLocked(o: AttachOptions): Promise<EndpointRecord> {
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(o.containerId)) throw invalidArgument(`invalid container id "${o.containerId}"`);
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(o.containerId))
+      throw invalidArgument(`invalid container id "${o.containerId}"`);
     const n = this.get(o.network);
     const eps = this.endpoints.get(n.id)!;
     const name = o.containerName ?? "";
-    if (eps.has(o.containerId)) throw conflict(`container ${name || o.containerId} is already connected to network ${n.name}`);
+    if (eps.has(o.containerId))
+      throw conflict(`container ${name || o.containerId} is already connected to network ${n.name}`);
     if (name !== "" && [...eps.values()].some((e) => e.containerName === name)) {
       throw conflict(`endpoint with name ${name} already exists in network ${n.name}`);
     }
     const netnsInode = inodeOf(o.netns);
     if (!netnsInode) throw invalidArgument(`network namespace ${o.netns} does not exist`, { path: o.netns });
     if (netnsInode === inodeOf("/proc/self/ns/net") || netnsInode === inodeOf("/proc/1/ns/net")) {
-      throw invalidArgument(`${o.netns} is the host's network namespace`, { hint: "use --network host instead of attaching it", path: o.netns });
+      throw invalidArgument(`${o.netns} is the host's network namespace`, {
+        hint: "use --network host instead of attaching it",
+        path: o.netns,
+      });
     }
-    for (const a of o.aliases ?? []) if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a)) throw invalidArgument(`invalid network alias "${a}"`);
+    for (const a of o.aliases ?? [])
+      if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a)) throw invalidArgument(`invalid network alias "${a}"`);
     if (o.ports && o.ports.length > 0 && n.internal) {
-      throw invalidArgument(`ports cannot be published on the internal network ${n.name}`, { hint: "internal networks are not reachable from the host" });
+      throw invalidArgument(`ports cannot be published on the internal network ${n.name}`, {
+        hint: "internal networks are not reachable from the host",
+      });
     }
     const args: Record<string, string> = {};
     if (o.ip) {
@@ -528,11 +571,22 @@ export class Networks {
       ifName,
       args,
       capabilityArgs: {
-        portMappings: ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIp })),
+        portMappings: ports.map((p) => ({
+          hostPort: p.hostPort,
+          containerPort: p.containerPort,
+          protocol: p.protocol,
+          hostIP: p.hostIp,
+        })),
       },
     };
     const result = await this.hostLocked(async () => {
-      await cniAdd(loopbackConf(), { containerId: o.containerId, netns: o.netns, ifName: "lo" }, this.cni);
+      // lo has no DEL worth caching: it dies with the namespace.
+      await cniAdd(
+        loopbackConf(),
+        { containerId: o.containerId, netns: o.netns, ifName: "lo" },
+        this.cni,
+        false,
+      );
       return cniAdd(list, att, this.cni);
     });
     const addr = resultAddress(result);
@@ -582,9 +636,13 @@ export class Networks {
         const clash = [...taken, ...out].find((t) => mappingsClash(t, m));
         if (!clash) chosen = m;
         else if (p.hostPort !== 0) {
-          throw new GantryError("CONFLICT", `Bind for ${describeMapping(m).split("->")[0]} failed: port is already allocated`, {
-            hint: "another container publishes this host port",
-          });
+          throw new GantryError(
+            "CONFLICT",
+            `Bind for ${describeMapping(m).split("->")[0]} failed: port is already allocated`,
+            {
+              hint: "another container publishes this host port",
+            },
+          );
         }
       }
       if (!chosen) throw conflict(`no free host port found for ${p.containerPort}/${p.protocol}`);
@@ -624,9 +682,20 @@ export class Networks {
   }
 
   /** CNI DEL with the cached configuration, then whatever DEL leaves of this container. */
-  private async teardown(n: NetworkRecord, ep: { containerId: string; ifName: string; netns: string; netnsInode?: string }): Promise<void> {
+  private async teardown(
+    n: NetworkRecord,
+    ep: { containerId: string; ifName: string; netns: string; netnsInode?: string },
+  ): Promise<void> {
     const cached = readCache(this.cni, n.name, ep.containerId, ep.ifName);
-    await this.delAttachment(n.name, ep.containerId, ep.ifName, ep.netns, ep.netnsInode, cached, this.conflistOf(n));
+    await this.delAttachment(
+      n.name,
+      ep.containerId,
+      ep.ifName,
+      ep.netns,
+      ep.netnsInode,
+      cached,
+      this.conflistOf(n),
+    );
   }
 
   private async delAttachment(
@@ -646,7 +715,9 @@ export class Networks {
     await this.hostLocked(async () => {
       let err: unknown;
       if (list) {
-        const att = cached ? { ...attachmentOf(cached), netns: safeNetns } : { containerId, ifName, netns: safeNetns };
+        const att = cached
+          ? { ...attachmentOf(cached), netns: safeNetns }
+          : { containerId, ifName, netns: safeNetns };
         await cniDel(list, att, this.cni, cached?.result).catch((e: unknown) => {
           err = e;
         });
@@ -740,12 +811,18 @@ export class Networks {
     validateHostname(o.hostname);
     const eps = this.endpointsOf(o.containerId);
     const firstGateway = eps.find((e) => e.gateway)?.gateway;
-    const extraHosts = (o.extraHosts ?? []).map((h) => (typeof h === "string" ? parseAddHost(h, firstGateway) : h));
+    const extraHosts = (o.extraHosts ?? []).map((h) =>
+      typeof h === "string" ? parseAddHost(h, firstGateway) : h,
+    );
     for (const ns of o.dns ?? []) parseIpv4(ns, "--dns server");
     const dnsNet = eps.map((e) => this.networks.get(e.networkId)).find((n) => n?.dns);
     const host = hostNameservers(this.opts.hostResolvConf);
     const resolv = dnsNet
-      ? { nameservers: [dnsNet.gateway], search: o.dnsSearch ?? [], options: ["ndots:0", ...(o.dnsOptions ?? [])] }
+      ? {
+          nameservers: [dnsNet.gateway],
+          search: o.dnsSearch ?? [],
+          options: ["ndots:0", ...(o.dnsOptions ?? [])],
+        }
       : {
           nameservers: o.dns ?? host.nameservers,
           search: o.dnsSearch ?? host.search,
@@ -777,16 +854,30 @@ export class Networks {
       const report: ReconcileReport = { removedAttachments: [], removedBridges: [], removedChains: [] };
       const byName = new Map([...this.networks.values()].map((n) => [n.name, n]));
       // (network name, container, ifName) candidates, with the netns we know for them
-      const cands = new Map<string, { net: NetworkRecord; containerId: string; ifName: string; netns: string; netnsInode?: string }>();
-      const add = (net: NetworkRecord | undefined, containerId: string, ifName: string, netns = "", netnsInode?: string) => {
+      const cands = new Map<
+        string,
+        { net: NetworkRecord; containerId: string; ifName: string; netns: string; netnsInode?: string }
+      >();
+      const add = (
+        net: NetworkRecord | undefined,
+        containerId: string,
+        ifName: string,
+        netns = "",
+        netnsInode?: string,
+      ) => {
         if (!net || known.has(containerId)) return;
         const key = `${net.name}\0${containerId}\0${ifName}`;
         if (!cands.has(key) || netnsInode) cands.set(key, { net, containerId, ifName, netns, netnsInode });
       };
-      for (const n of this.networks.values()) for (const e of this.endpoints.get(n.id)!.values()) add(n, e.containerId, e.ifName, e.netns, e.netnsInode);
+      for (const n of this.networks.values())
+        for (const e of this.endpoints.get(n.id)!.values())
+          add(n, e.containerId, e.ifName, e.netns, e.netnsInode);
       for (const f of readdirSync(this.cni.cacheDir)) {
-        const c = f.endsWith(".json") ? readJsonIfExists<CniCacheEntry>(join(this.cni.cacheDir, f)) : undefined;
-        if (c && c.networkName !== loopbackConf().name) add(byName.get(c.networkName), c.containerId, c.ifName);
+        const c = f.endsWith(".json")
+          ? readJsonIfExists<CniCacheEntry>(join(this.cni.cacheDir, f))
+          : undefined;
+        if (c && c.networkName !== loopbackConf().name)
+          add(byName.get(c.networkName), c.containerId, c.ifName);
         else if (c && !known.has(c.containerId)) rmSync(join(this.cni.cacheDir, f), { force: true });
       }
       for (const n of this.networks.values()) {
@@ -795,13 +886,22 @@ export class Networks {
       for (const owner of await ruleOwners()) add(byName.get(owner.network), owner.containerId, "eth0");
       for (const c of cands.values()) {
         const cached = readCache(this.cni, c.net.name, c.containerId, c.ifName);
-        await this.delAttachment(c.net.name, c.containerId, c.ifName, c.netns, c.netnsInode, cached, this.conflistOf(c.net)).catch(() => undefined);
+        await this.delAttachment(
+          c.net.name,
+          c.containerId,
+          c.ifName,
+          c.netns,
+          c.netnsInode,
+          cached,
+          this.conflistOf(c.net),
+        ).catch(() => undefined);
         rmSync(join(this.endpointsDir(c.net.id), `${c.containerId}.json`), { force: true });
         this.endpoints.get(c.net.id)?.delete(c.containerId);
         report.removedAttachments.push(`${c.net.name}/${c.containerId}`);
       }
       // host-local dirs of networks that no longer exist
-      for (const d of readdirSync(this.ipamDir)) if (!byName.has(d)) rmSync(join(this.ipamDir, d), { recursive: true, force: true });
+      for (const d of readdirSync(this.ipamDir))
+        if (!byName.has(d)) rmSync(join(this.ipamDir, d), { recursive: true, force: true });
       for (const n of this.networks.values()) {
         if ((this.endpoints.get(n.id)?.size ?? 0) === 0) {
           await this.stopDns(n.id);
@@ -812,7 +912,11 @@ export class Networks {
         } else if (n.dns) {
           await this.ensureDns(n).catch(() => undefined);
         }
-        if (n.internal) await addIsolation(n.bridge).then(() => undefined, () => undefined);
+        if (n.internal)
+          await addIsolation(n.bridge).then(
+            () => undefined,
+            () => undefined,
+          );
       }
       report.removedChains = await this.hostLocked(() => removeIdleSharedChains(this.adminChain));
       return report;
@@ -835,7 +939,12 @@ function leases(dir: string): Array<{ address: string; containerId: string; ifNa
     if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) continue;
     try {
       const [containerId, ifName] = readFileSync(join(dir, f), "utf8").split(/\r?\n/);
-      if (containerId) out.push({ address: f, containerId: containerId.trim(), ifName: (ifName ?? "eth0").trim() || "eth0" });
+      if (containerId)
+        out.push({
+          address: f,
+          containerId: containerId.trim(),
+          ifName: (ifName ?? "eth0").trim() || "eth0",
+        });
     } catch {
       /* lease vanished meanwhile */
     }

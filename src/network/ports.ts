@@ -30,24 +30,30 @@ const protocols: readonly string[] = ["tcp", "udp", "sctp"];
 
 function parsePort(text: string, what: string, spec: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
-    throw invalidArgument(`invalid ${what} "${text}" in port mapping "${spec}"`, { hint: "ports are numbers from 1 to 65535" });
+    throw invalidArgument(`invalid ${what} "${text}" in port mapping "${spec}"`, {
+      hint: "ports are numbers from 1 to 65535",
+    });
   }
   return Number(text);
 }
 
 function parseRange(text: string, what: string, spec: string): [number, number] {
   const [a, b, ...rest] = text.split("-");
-  if (rest.length > 0 || a === undefined) throw invalidArgument(`invalid ${what} "${text}" in port mapping "${spec}"`);
+  if (rest.length > 0 || a === undefined)
+    throw invalidArgument(`invalid ${what} "${text}" in port mapping "${spec}"`);
   const start = parsePort(a, what, spec);
   const end = b === undefined ? start : parsePort(b, what, spec);
-  if (end < start) throw invalidArgument(`invalid ${what} range "${text}" in port mapping "${spec}": end is below start`);
+  if (end < start)
+    throw invalidArgument(`invalid ${what} range "${text}" in port mapping "${spec}": end is below start`);
   return [start, end];
 }
 
 function parseProtocol(text: string | undefined, spec: string): PortProtocol {
   const p = (text ?? "tcp").toLowerCase();
   if (!protocols.includes(p)) {
-    throw invalidArgument(`invalid protocol "${text}" in port mapping "${spec}"`, { hint: "use tcp, udp or sctp" });
+    throw invalidArgument(`invalid protocol "${text}" in port mapping "${spec}"`, {
+      hint: "use tcp, udp or sctp",
+    });
   }
   return p as PortProtocol;
 }
@@ -55,11 +61,16 @@ function parseProtocol(text: string | undefined, spec: string): PortProtocol {
 /** Parses one `-p` value into one mapping per container port. */
 export function parsePublish(spec: string): PortMapping[] {
   const s = spec.trim();
-  if (s === "") throw invalidArgument("empty port mapping", { hint: "use -p [ip:][hostPort:]containerPort[/protocol]" });
+  if (s === "")
+    throw invalidArgument("empty port mapping", { hint: "use -p [ip:][hostPort:]containerPort[/protocol]" });
   if (s.startsWith("[")) {
-    throw new GantryError("UNSUPPORTED_OPTION", `port mapping "${spec}": IPv6 host addresses are not supported`, {
-      hint: "Gantry networks are IPv4 only",
-    });
+    throw new GantryError(
+      "UNSUPPORTED_OPTION",
+      `port mapping "${spec}": IPv6 host addresses are not supported`,
+      {
+        hint: "Gantry networks are IPv4 only",
+      },
+    );
   }
   const slash = s.split("/");
   if (slash.length > 2) throw invalidArgument(`invalid port mapping "${spec}": more than one "/"`);
@@ -77,7 +88,9 @@ export function parsePublish(spec: string): PortMapping[] {
     });
   }
   if (hostIp !== "" && !isIpv4(hostIp)) {
-    throw invalidArgument(`invalid host address "${hostIp}" in port mapping "${spec}"`, { hint: "use an IPv4 address such as 127.0.0.1" });
+    throw invalidArgument(`invalid host address "${hostIp}" in port mapping "${spec}"`, {
+      hint: "use an IPv4 address such as 127.0.0.1",
+    });
   }
   if (hostIp === "0.0.0.0") hostIp = "";
   const [cStart, cEnd] = parseRange(ctrPart, "container port", spec);
@@ -128,7 +141,8 @@ export function fromDockerPortBindings(
       if (hostIp !== "" && !isIpv4(hostIp)) {
         throw invalidArgument(`invalid HostIp "${hostIp}" for port ${key}`, { hint: "use an IPv4 address" });
       }
-      const hostPort = b.HostPort === undefined || b.HostPort === "" ? 0 : parsePort(b.HostPort, "host port", key);
+      const hostPort =
+        b.HostPort === undefined || b.HostPort === "" ? 0 : parsePort(b.HostPort, "host port", key);
       out.push({ hostIp: hostIp === "0.0.0.0" ? "" : hostIp, hostPort, containerPort: port, protocol });
     }
   }
@@ -152,7 +166,11 @@ export function toDockerPortBindings(mappings: PortMapping[]): DockerPortBinding
 
 /** Two mappings claim the same host socket. */
 export function mappingsClash(a: PortMapping, b: PortMapping): boolean {
-  return a.protocol === b.protocol && a.hostPort === b.hostPort && (a.hostIp === b.hostIp || a.hostIp === "" || b.hostIp === "");
+  return (
+    a.protocol === b.protocol &&
+    a.hostPort === b.hostPort &&
+    (a.hostIp === b.hostIp || a.hostIp === "" || b.hostIp === "")
+  );
 }
 
 /**
@@ -192,12 +210,18 @@ export async function probeHostPort(hostIp: string, port: number, protocol: Port
       });
     }
     if (code === "EADDRNOTAVAIL") {
-      throw invalidArgument(`cannot publish on ${address}: no interface on this host has that address`, { errno: code });
+      throw invalidArgument(`cannot publish on ${address}: no interface on this host has that address`, {
+        errno: code,
+      });
     }
-    throw new GantryError("SYSCALL_FAILED", `probe host port ${address}:${port}/${protocol}: ${(err as Error).message}`, {
-      errno: code,
-      cause: err,
-    });
+    throw new GantryError(
+      "SYSCALL_FAILED",
+      `probe host port ${address}:${port}/${protocol}: ${(err as Error).message}`,
+      {
+        errno: code,
+        cause: err,
+      },
+    );
   }
 }
 

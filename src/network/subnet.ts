@@ -42,7 +42,9 @@ export function parseSubnet(text: string): Subnet {
   const addr = parseIpv4(m[1]!, "subnet address");
   const base = (addr & maskOf(prefix)) >>> 0;
   if (base !== addr) {
-    throw invalidArgument(`invalid subnet "${text}": host bits are set`, { hint: `did you mean ${formatIpv4(base)}/${prefix}?` });
+    throw invalidArgument(`invalid subnet "${text}": host bits are set`, {
+      hint: `did you mean ${formatIpv4(base)}/${prefix}?`,
+    });
   }
   return { base, prefix };
 }
@@ -56,12 +58,12 @@ export function subnetSize(s: Subnet): number {
 }
 
 export function subnetContains(s: Subnet, ip: number): boolean {
-  return ((ip & maskOf(s.prefix)) >>> 0) === s.base;
+  return (ip & maskOf(s.prefix)) >>> 0 === s.base;
 }
 
 export function subnetsOverlap(a: Subnet, b: Subnet): boolean {
   const p = Math.min(a.prefix, b.prefix);
-  return ((a.base & maskOf(p)) >>> 0) === ((b.base & maskOf(p)) >>> 0);
+  return (a.base & maskOf(p)) >>> 0 === (b.base & maskOf(p)) >>> 0;
 }
 
 /** The first usable host address, which Docker also picks as the default gateway. */
