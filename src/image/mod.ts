@@ -1,0 +1,18 @@
+// The image layer's public API, for the engine and the CLI (Deno's mod.ts convention): what
+// is exported here is what other layers may rely on.
+export { ImageStore, defaultRoot, type RefRecord } from "./store.ts";
+export { parseReference, formatReference, familiarName, repositoryName, type ImageReference } from "./reference.ts";
+export { resolveImage, listImages, tagImage, removeImage, loadManifest, type LocalImage, type ImageSummary, type RemoveResult } from "./images.ts";
+export { pullImage, selectPlatform, defaultPlatform, type PullOptions, type PullProgress, type PullResult } from "./pull.ts";
+export { pushImage, type PushOptions, type PushProgress, type PushResult } from "./push.ts";
+export { prepareRootfs, type PreparedRootfs } from "./rootfs.ts";
+export { mountRootfs, unmountRootfs, removeContainerRootfs, readContainerRootfs, ensureSnapshots, overlayOptions } from "./snapshots.ts";
+export { collectGarbage, type GcResult } from "./gc.ts";
+export { saveImages, loadArchive, type ArchiveFormat, type LoadResult } from "./archive.ts";
+export { importRootfs, applyChanges, type ImportOptions } from "./import.ts";
+export { commitContainer, exportFilesystem, type CommitContainerOptions } from "./container-commit.ts";
+export { imageRuntimeConfig, resolveUser, type RuntimeConfigPieces, type RunOverrides, type ResolvedUser, type ExposedPort } from "./runtime-config.ts";
+export { lookupCredentials, saveCredentials, removeCredentials, type Credentials } from "./registry/auth.ts";
+export { RegistryClient, type RegistryOptions } from "./registry/client.ts";
+export { mediaTypes, parseManifest, parseImageConfig, type ImageConfig, type Manifest, type Index, type Descriptor, type Platform } from "./spec.ts";
+export { sha256, chainIds, type Digest } from "./digest.ts";
