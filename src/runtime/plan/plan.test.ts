@@ -1,105 +1,206 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { defaultSpec } from "../default-spec.ts";
 import type { OciConfig } from "../spec/oci.ts";
-import { MS } from "./linux-constants.ts";
-import { planCreate, type CreatePlanOptions } from "./plan.ts";
-import type { PlanRecord } from "./wire.ts";
+import { CLONE, MS } from "./linux-constants.ts";
+import { parseMountOptions } from "./mount-options.ts";
+import { planCreate, planExec, type CreatePlanOptions } from "./plan.ts";
+import { planSeccomp } from "./seccomp.ts";
+import { encodeRecords, RecordDecoder, type PlanRecord } from "./wire.ts";
 
-const options: CreatePlanOptions = {
+const opts: CreatePlanOptions = {
   mode: "detach",
-  rootfs: "/bundle/rootfs",
+  rootfs: "/b/rootfs",
   startSocket: "/run/x/start.sock",
   terminal: "none",
-  cgroupProcsFiles: [],
-  cgroupMounts: { version: 1, hierarchies: {} },
+  cgroupProcsFiles: ["/sys/fs/cgroup/cpu/gantry/x/cgroup.procs", "/sys/fs/cgroup/memory/gantry/x/cgroup.procs"],
+  cgroupMounts: { version: 1, hierarchies: { cpu: "/sys/fs/cgroup/cpu/gantry/x" } },
   hookState: "{}",
   capLastCap: 40,
   isDirectory: () => true,
 };
 
-function config(edit: (c: OciConfig) => void = () => {}): OciConfig {
-  const c: OciConfig = {
-    ociVersion: "1.2.0",
-    root: { path: "rootfs" },
-    process: { cwd: "/", args: ["sh"], user: { uid: 0, gid: 0 }, env: [] },
-    linux: { namespaces: [{ type: "mount" }, { type: "pid" }] },
-  } as OciConfig;
-  edit(c);
+function spec(edit?: (c: OciConfig) => void): OciConfig {
+  const c = defaultSpec();
+  c.process!.terminal = false;
+  edit?.(c);
   return c;
 }
 
-const ops = (steps: PlanRecord[]) => steps.map((s) => s[0]);
-const childOps = (steps: PlanRecord[]) => ops(steps).slice(ops(steps).indexOf("child"));
+const ops = (plan: PlanRecord[]) => plan.map((r) => r[0]);
+const indexOf = (plan: PlanRecord[], pred: (r: PlanRecord) => boolean) => plan.findIndex(pred);
 
-test("a new user namespace with a root mapping: the child becomes its root before any mount", () => {
-  const steps = planCreate(
-    config((c) => {
+test("the monitor maps ids and places the child in its cgroups before the child section", () => {
+  const plan = planCreate(
+    spec((c) => {
       c.linux!.namespaces!.push({ type: "user" });
-      c.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1000 }];
-      c.linux!.gidMappings = [{ containerID: 0, hostID: 1000, size: 1000 }];
+      c.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 10 }];
+      c.linux!.gidMappings = [{ containerID: 0, hostID: 1000, size: 10 }];
     }),
-    options,
+    opts,
   );
-  const child = steps.slice(steps.findIndex((s) => s[0] === "child"));
-  assert.deepEqual(child[1], ["user", "0", "0", ""]);
-  assert.ok(child.findIndex((s) => s[0] === "mount") > 1);
+  const child = ops(plan).indexOf("child");
+  const uid = indexOf(plan, (r) => r[0] === "write-after-clone" && r[1] === "/proc/$PID/uid_map");
+  const procs = plan.filter((r) => r[0] === "write-after-clone" && (r[1] ?? "").endsWith("cgroup.procs"));
+  assert.ok(uid >= 0 && uid < child);
+  assert.equal(plan[uid]![2], "0 1000 10\n");
+  assert.deepEqual(procs.map((r) => r[1]), opts.cgroupProcsFiles);
+  assert.ok(plan.indexOf(procs[0]!) < child, "cgroup placement precedes the child steps");
+  // devices cannot be created in a user namespace: they are bound from the host
+  assert.ok(plan.some((r) => r[0] === "bind-dev" && r[1] === "/dev/null"));
+  assert.ok(!plan.some((r) => r[0] === "mknod"));
 });
 
-test("no early user step without a user namespace, or when the maps give no root", () => {
-  assert.deepEqual(childOps(planCreate(config(), options)).filter((o) => o === "user").length, 1);
-  const steps = planCreate(
-    config((c) => {
-      c.linux!.namespaces!.push({ type: "user" });
-      c.linux!.uidMappings = [{ containerID: 1, hostID: 1000, size: 10 }];
-      c.linux!.gidMappings = [{ containerID: 1, hostID: 1000, size: 10 }];
-    }),
-    options,
-  );
-  assert.equal(childOps(steps).filter((o) => o === "user").length, 1);
+test("clone gets the new namespaces except cgroup, which the child unshares first", () => {
+  const plan = planCreate(spec(), opts);
+  const clone = plan.find((r) => r[0] === "clone")!;
+  const flags = Number(clone[1]);
+  assert.equal(flags & CLONE.NEWCGROUP, 0);
+  for (const f of [CLONE.NEWPID, CLONE.NEWNET, CLONE.NEWIPC, CLONE.NEWUTS, CLONE.NEWNS]) assert.ok(flags & f);
+  const child = ops(plan).indexOf("child");
+  assert.deepEqual(plan[child + 1], ["unshare", String(CLONE.NEWCGROUP)]);
 });
 
-test("a hostname is allowed with a uts namespace joined by path", () => {
-  const steps = planCreate(
-    config((c) => {
-      c.hostname = "joined";
-      c.linux!.namespaces!.push({ type: "uts", path: "/proc/1/ns/uts" });
+test("joined namespaces are entered user first and mount last, and are not cloned", () => {
+  const plan = planCreate(
+    spec((c) => {
+      c.linux!.namespaces = [
+        { type: "mount", path: "/proc/9/ns/mnt" },
+        { type: "network", path: "/proc/9/ns/net" },
+        { type: "user", path: "/proc/9/ns/user" },
+        { type: "pid" },
+      ];
+      delete c.hostname;
     }),
-    options,
+    opts,
   );
-  assert.deepEqual(steps.find((s) => s[0] === "hostname"), ["hostname", "joined"]);
-  assert.throws(() => planCreate(config((c) => (c.hostname = "none")), options), /needs a new uts namespace/);
-});
-
-test("unbindable and shared root propagation: slave while binding the rootfs, the asked mode after pivot_root", () => {
-  for (const [prop, flag] of [
-    ["unbindable", MS.UNBINDABLE],
-    ["rshared", MS.SHARED | MS.REC],
-  ] as const) {
-    const steps = planCreate(config((c) => (c.linux!.rootfsPropagation = prop)), options);
-    const rootMounts = steps.filter((s) => s[0] === "mount" && s[2] === "/");
-    const pivot = steps.findIndex((s) => s[0] === "pivot-root");
-    assert.equal(rootMounts[0]![4], String(MS.SLAVE | MS.REC), prop);
-    assert.equal(rootMounts[1]![4], String(flag), prop);
-    assert.ok(steps.indexOf(rootMounts[1]!) > pivot, prop);
-  }
-  const priv = planCreate(config((c) => (c.linux!.rootfsPropagation = "private")), options);
   assert.deepEqual(
-    priv.filter((s) => s[0] === "mount" && s[2] === "/").map((s) => s[4]),
-    [String(MS.PRIVATE)],
+    plan.filter((r) => r[0] === "setns").map((r) => r[1]),
+    ["/proc/9/ns/user", "/proc/9/ns/net", "/proc/9/ns/mnt"],
+  );
+  assert.equal(Number(plan.find((r) => r[0] === "clone")![1]), CLONE.NEWPID);
+});
+
+test("pivot_root follows the mounts; masks, readonly paths and the read-only root follow it", () => {
+  const plan = planCreate(spec((c) => (c.root = { path: "rootfs", readonly: true })), opts);
+  const o = ops(plan);
+  const pivot = o.indexOf("pivot-root");
+  assert.ok(o.lastIndexOf("mount") < pivot || plan.slice(pivot).every((r) => r[0] !== "mount" || r[7] === "abs"));
+  assert.ok(o.indexOf("mask") > pivot && o.indexOf("readonly") > pivot);
+  assert.deepEqual(plan.find((r) => r[0] === "remount"), ["remount", "/", String(MS.RDONLY)]);
+  assert.ok(o.indexOf("wait-start") < o.indexOf("exec"));
+  assert.ok(o.indexOf("lookup") < o.indexOf("wait-start"), "a missing program is reported by create");
+});
+
+test("with no_new_privs seccomp loads after start; without, before capabilities are dropped", () => {
+  const seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO" }] };
+  const withNnp = ops(planCreate(spec((c) => { c.linux!.seccomp = seccomp; c.process!.noNewPrivileges = true; }), opts));
+  assert.ok(withNnp.indexOf("seccomp-load") > withNnp.indexOf("wait-start"));
+  assert.ok(withNnp.indexOf("no-new-privs") < withNnp.indexOf("wait-start"));
+  const without = ops(planCreate(spec((c) => { c.linux!.seccomp = seccomp; c.process!.noNewPrivileges = false; }), opts));
+  assert.ok(without.indexOf("seccomp-load") < without.indexOf("caps"));
+  assert.ok(!without.includes("no-new-privs"));
+});
+
+test("capabilities become masks; ambient only where permitted and inheritable; unknown names refused", () => {
+  const plan = planCreate(
+    spec((c) => {
+      c.process!.capabilities = {
+        bounding: ["CAP_KILL", "CAP_NET_ADMIN"],
+        effective: ["CAP_KILL"],
+        permitted: ["CAP_KILL", "CAP_NET_ADMIN"],
+        inheritable: ["CAP_NET_ADMIN"],
+        ambient: ["CAP_KILL", "CAP_NET_ADMIN"],
+      };
+    }),
+    opts,
+  );
+  const caps = plan.find((r) => r[0] === "caps")!;
+  assert.deepEqual(caps.slice(1), ["0x1020", "0x20", "0x1020", "0x1000", "0x1000"]);
+  assert.throws(
+    () => planCreate(spec((c) => (c.process!.capabilities!.effective = ["CAP_KILL", "CAP_FLY"])), opts),
+    /process\.capabilities\.effective\[1\]: unknown capability "CAP_FLY"/,
   );
 });
 
-test("seccomp without no_new_privs loads before the user switch; with it, after wait-start", () => {
-  const seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO" }] };
-  const first = (o: string[], prefix: string) => o.findIndex((x) => x.startsWith(prefix));
-  const plain = childOps(planCreate(config((c) => ((c.linux!.seccomp = seccomp), (c.process!.user = { uid: 10, gid: 10 }))), options));
-  assert.ok(first(plain, "seccomp-") < plain.indexOf("user"));
-  assert.ok(plain.indexOf("user") < plain.indexOf("caps"));
-  const nnp = childOps(
-    planCreate(
-      config((c) => ((c.linux!.seccomp = seccomp), (c.process!.noNewPrivileges = true))),
-      options,
-    ),
+test("bind mounts: read-only means bind then remount; a file source makes a file destination", () => {
+  const plan = planCreate(
+    spec((c) => c.mounts!.push({ destination: "/etc/hosts", type: "bind", source: "/etc/hosts", options: ["rbind", "ro", "rprivate"] })),
+    { ...opts, isDirectory: (p) => p !== "/etc/hosts" },
   );
-  assert.ok(first(nnp, "seccomp-") > nnp.indexOf("wait-start"));
+  const at = plan.findIndex((r) => r[0] === "mount" && r[2] === "/etc/hosts");
+  assert.deepEqual(plan[at], ["mount", "/etc/hosts", "/etc/hosts", "", String(MS.BIND | MS.REC), "", "file", "root"]);
+  assert.deepEqual(plan[at + 1], ["mount", "", "/etc/hosts", "", String(MS.BIND | MS.REMOUNT | MS.RDONLY), "", "none", "root"]);
+  assert.deepEqual(plan[at + 2], ["mount", "", "/etc/hosts", "", String(MS.PRIVATE | MS.REC), "", "none", "root"]);
+});
+
+test("invalid specs are refused with the JSON path", () => {
+  assert.throws(() => planCreate(spec((c) => c.linux!.namespaces!.push({ type: "pid" })), opts), /namespace "pid" is listed twice/);
+  assert.throws(() => planCreate(spec((c) => (c.linux!.namespaces = [{ type: "mount" }])), opts), /hostname: setting a hostname needs a new uts namespace/);
+  assert.throws(
+    () => planCreate(spec((c) => c.mounts!.push({ destination: "/x", type: "bind", source: "/nope" })), { ...opts, isDirectory: () => undefined }),
+    /mounts\[\d+\]\.source: bind source \/nope does not exist/,
+  );
+  assert.throws(() => planCreate(spec((c) => c.mounts!.push({ destination: "/x", type: "tmpfs", options: ["rro"] })), opts), /unsupported mount option\(s\) rro/);
+  assert.throws(() => planCreate(spec((c) => (c.process!.rlimits = [{ type: "RLIMIT_BOGUS", soft: 1, hard: 1 }])), opts), /unknown rlimit/);
+});
+
+test("exec joins every namespace of the container and its cgroups, then runs the process", () => {
+  const c = spec();
+  const plan = planExec(c, { ...c.process!, args: ["ps"] }, {
+    mode: "foreground",
+    targetPid: 42,
+    namespaces: ["mount", "pid", "network", "uts"],
+    terminal: "none",
+    cgroupProcsFiles: ["/sys/fs/cgroup/pids/g/cgroup.procs"],
+    capLastCap: 40,
+  });
+  assert.deepEqual(plan.filter((r) => r[0] === "setns").map((r) => r[1]), ["/proc/42/ns/uts", "/proc/42/ns/net", "/proc/42/ns/pid", "/proc/42/ns/mnt"]);
+  assert.deepEqual(plan.find((r) => r[0] === "clone"), ["clone", "0"]);
+  assert.deepEqual(plan.find((r) => r[0] === "argv"), ["argv", "ps"]);
+  assert.ok(!ops(plan).includes("wait-start"));
+});
+
+test("mount options: flags, propagation and data are separated", () => {
+  const o = parseMountOptions(["nosuid", "noexec", "ro", "rw", "mode=755", "size=64k", "rslave"]);
+  assert.equal(o.flags, MS.NOSUID | MS.NOEXEC);
+  assert.deepEqual(o.propagation, [MS.SLAVE | MS.REC]);
+  assert.equal(o.data, "mode=755,size=64k");
+});
+
+test("seccomp: numeric actions, default-action rules skipped, two conditions on one argument split", () => {
+  const steps = planSeccomp({
+    defaultAction: "SCMP_ACT_ERRNO",
+    architectures: ["SCMP_ARCH_X86_64"],
+    syscalls: [
+      { names: ["read"], action: "SCMP_ACT_ALLOW" },
+      { names: ["open"], action: "SCMP_ACT_ERRNO" },
+      {
+        names: ["personality"],
+        action: "SCMP_ACT_ALLOW",
+        args: [
+          { index: 0, value: 0, op: "SCMP_CMP_EQ" },
+          { index: 0, value: 8, op: "SCMP_CMP_EQ" },
+        ],
+      },
+    ],
+  });
+  assert.deepEqual(steps, [
+    ["seccomp-init", String(0x00050001)],
+    ["seccomp-arch", "x86_64"],
+    ["seccomp-rule", String(0x7fff0000), "read"],
+    ["seccomp-rule", String(0x7fff0000), "personality", "0", "4", "0", "0"],
+    ["seccomp-rule", String(0x7fff0000), "personality", "0", "4", "8", "0"],
+    ["seccomp-load"],
+  ]);
+  assert.throws(() => planSeccomp({ defaultAction: "SCMP_ACT_BOGUS" }), /unknown seccomp action/);
+});
+
+test("wire records round-trip, including split chunks and non-ASCII fields", () => {
+  const recs: PlanRecord[] = [["mount", "src", "/dst", "", "4096"], ["env", "GREETING=héllo", ""], ["end"]];
+  const buf = encodeRecords(recs);
+  const d = new RecordDecoder();
+  const out: PlanRecord[] = [];
+  for (let i = 0; i < buf.length; i += 7) out.push(...d.push(buf.subarray(i, i + 7)));
+  assert.deepEqual(out, recs);
 });
