@@ -1,0 +1,72 @@
+// bench/runtime-start: create+start+wait+delete of a /bin/true container — Gantry's CLI vs
+// runc vs crun on the same bundle, the native helper driven directly (no Node start-up:
+// what the engine pays per container), and a bare `node -e 0` — all in one hyperfine run.
+// Usage (root): npx tsx bench/runtime-start/run.ts [--runs N]
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { makeBundle, REPO, RUNTIME_BIN } from "../../test/helpers/busybox-bundle.ts";
+import { openCgroups } from "../../src/runtime/cgroups/index.ts";
+import { planCreate } from "../../src/runtime/plan/plan.ts";
+import { encodeRecords } from "../../src/runtime/plan/wire.ts";
+
+const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 30;
+if (process.getuid?.() !== 0) throw new Error("run as root");
+for (const bin of ["hyperfine"]) if (spawnSync("which", [bin]).status !== 0) throw new Error(`${bin} missing: apt-get install -y ${bin}`);
+
+const work = mkdtempSync(join(tmpdir(), "gantry-bench-"));
+const bundle = makeBundle(["/bin/true"], (c) => {
+  c.root!.readonly = true;
+  c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== "cgroup");
+});
+const roots = { gantry: join(work, "gantry"), runc: join(work, "runc"), crun: join(work, "crun") };
+for (const r of Object.values(roots)) mkdirSync(r);
+
+// The helper-only path: the plan TypeScript would build, saved to a file and run straight
+// by the C binary in foreground mode, without the create/start split (no start socket).
+const cg = openCgroups({ cgroupsPath: "/gantry-bench/helper", containerId: "helper", create: true });
+const plan = planCreate(bundle.config, {
+  mode: "foreground",
+  rootfs: bundle.rootfs,
+  startSocket: join(work, "start.sock"),
+  terminal: "none",
+  cgroupProcsFiles: cg.procsFiles(),
+  cgroupMounts: { version: cg.version, hierarchies: {} },
+  hookState: "{}",
+  capLastCap: Number(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8")),
+  isDirectory: (p) => existsSync(p),
+}).filter((r) => r[0] !== "start-socket" && r[0] !== "wait-start");
+const planFile = join(work, "plan.bin");
+writeFileSync(planFile, encodeRecords(plan));
+const helper = join(REPO, "native/build/gantry-helper");
+
+const candidates: [string, string][] = [
+  ["node -e 0", "node -e 0"],
+  ["gantry-runtime run", `${RUNTIME_BIN} --root ${roots.gantry} run --bundle ${bundle.dir} bench`],
+  ["gantry-helper (no node)", `${helper} --plan ${planFile}`],
+  ["runc run", `runc --root ${roots.runc} run --bundle ${bundle.dir} bench`],
+  ["crun run", `crun --root ${roots.crun} run --bundle ${bundle.dir} bench`],
+];
+const usable = candidates.filter(([name, cmd]) => {
+  const r = spawnSync("sh", ["-c", cmd], { encoding: "utf8" });
+  if (r.status !== 0) console.log(`skipping ${name}: ${(r.stderr || r.stdout).trim().split("\n").pop()}`);
+  return r.status === 0;
+});
+
+const json = join(work, "out.json");
+spawnSync("hyperfine", ["-N", "--warmup", "3", "--runs", String(runs), "--export-json", json, ...usable.flatMap(([n, c]) => ["-n", n, c])], {
+  stdio: "inherit",
+});
+const results = JSON.parse(readFileSync(json, "utf8")).results as { command: string; median: number }[];
+const ms = (name: string) => (results.find((r) => r.command === name)?.median ?? NaN) * 1000;
+console.log("\nmedian wall time (ms) and ratios, one run:");
+for (const r of results) console.log(`  ${r.command.padEnd(26)} ${(r.median * 1000).toFixed(1).padStart(7)} ms`);
+const line = (a: string, b: string) => console.log(`  ${a} / ${b}: ${(ms(a) / ms(b)).toFixed(2)}`);
+line("gantry-helper (no node)", "crun run");
+line("gantry-helper (no node)", "runc run");
+console.log(`  gantry-runtime run - node -e 0: ${(ms("gantry-runtime run") - ms("node -e 0")).toFixed(1)} ms (target: <= runc run = ${ms("runc run").toFixed(1)} ms)`);
+
+await cg.destroy();
+bundle.cleanup();
+rmSync(work, { recursive: true, force: true });
