@@ -78,12 +78,30 @@ export interface TestRegistry {
   storage: string;
   dir: string;
   token?: TokenServer;
+  caFile?: string;
   stop(): Promise<void>;
 }
 
 export interface RegistryAuth {
   basic?: Record<string, string>;
   token?: Record<string, string>;
+  /** Serve HTTPS with a certificate from a CA made here (its file: TestRegistry.caFile). */
+  tls?: boolean;
+}
+
+function makeTlsFiles(dir: string): { ca: string; cert: string; key: string } {
+  const f = (n: string) => join(dir, n);
+  writeFileSync(f("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  const steps = [
+    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", f("ca.key"), "-out", f("ca.crt"), "-days", "1", "-subj", "/CN=gantry-test-ca"],
+    ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", f("srv.key"), "-out", f("srv.csr"), "-subj", "/CN=127.0.0.1"],
+    ["x509", "-req", "-in", f("srv.csr"), "-CA", f("ca.crt"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f("srv.crt"), "-days", "1", "-extfile", f("san.ext")],
+  ];
+  for (const args of steps) {
+    const r = spawnSync("openssl", args, { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
+  }
+  return { ca: f("ca.crt"), cert: f("srv.crt"), key: f("srv.key") };
 }
 
 export async function startRegistry(auth: RegistryAuth = {}): Promise<TestRegistry> {
@@ -100,10 +118,12 @@ export async function startRegistry(auth: RegistryAuth = {}): Promise<TestRegist
     token = await startTokenServer(dir, auth.token, "gantry-test-registry", "gantry-test-issuer");
     authYaml = `auth: {token: {realm: "${token.url}", service: gantry-test-registry, issuer: gantry-test-issuer, rootcertbundle: ${token.certPath}}}\n`;
   }
+  const tls = auth.tls ? makeTlsFiles(dir) : undefined;
+  const tlsYaml = tls ? `, tls: {certificate: ${tls.cert}, key: ${tls.key}}` : "";
   const config = join(dir, "registry.yml");
   writeFileSync(
     config,
-    `version: 0.1\nlog: {level: warn, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: ${storage}}, delete: {enabled: true}}\nhttp: {addr: 127.0.0.1:${port}}\n${authYaml}`,
+    `version: 0.1\nlog: {level: warn, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: ${storage}}, delete: {enabled: true}}\nhttp: {addr: 127.0.0.1:${port}${tlsYaml}}\n${authYaml}`,
   );
   const log = createWriteStream(join(dir, "registry.log"));
   const child: ChildProcess = spawn("/usr/bin/docker-registry", ["serve", config], { stdio: ["ignore", "pipe", "pipe"] });
@@ -137,7 +157,7 @@ export async function startRegistry(auth: RegistryAuth = {}): Promise<TestRegist
     }
     await new Promise((r) => setTimeout(r, 25));
   }
-  return { host: `127.0.0.1:${port}`, storage, dir, token, stop };
+  return { host: `127.0.0.1:${port}`, storage, dir, token, caFile: tls?.ca, stop };
 }
 
 /** Path of a blob's data file in the registry's filesystem storage. */

@@ -22,37 +22,43 @@ export interface HttpResponse {
   url: URL;
 }
 
-let systemCa: string[] | undefined | null = null;
-/** The system's CA bundle (Debian: /etc/ssl/certs/ca-certificates.crt; SSL_CERT_FILE wins). */
+/** The system's CA bundle (Debian: /etc/ssl/certs/ca-certificates.crt; SSL_CERT_FILE wins),
+ * or undefined for Node's bundled roots when no bundle is found. */
 function systemCertificates(): string[] | undefined {
-  if (systemCa !== null) return systemCa;
   for (const file of [process.env.SSL_CERT_FILE, "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]) {
     if (!file) continue;
     try {
-      systemCa = [readFileSync(file, "utf8")];
-      return systemCa;
+      return [readFileSync(file, "utf8")];
     } catch {
       /* try the next */
     }
   }
-  systemCa = undefined; // fall back to Node's bundled roots
-  return systemCa;
+  return undefined;
 }
 
 const idleTimeoutMs = () => Number(process.env.GANTRY_REGISTRY_TIMEOUT_MS ?? 60_000);
 
 const keepAliveHttp = new http.Agent({ keepAlive: true, maxSockets: 16 });
-let keepAliveHttps: https.Agent | undefined;
+let keepAliveHttps: { agent: https.Agent; caFile: string | undefined } | undefined;
+
+/** One keep-alive HTTPS agent, made again if SSL_CERT_FILE changes. */
+function httpsAgent(): https.Agent {
+  const caFile = process.env.SSL_CERT_FILE;
+  if (!keepAliveHttps || keepAliveHttps.caFile !== caFile) {
+    keepAliveHttps?.agent.destroy();
+    keepAliveHttps = { agent: new https.Agent({ keepAlive: true, maxSockets: 16, ca: systemCertificates() }), caFile };
+  }
+  return keepAliveHttps.agent;
+}
 
 function once(url: URL, req: HttpRequest): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const isHttps = url.protocol === "https:";
-    if (isHttps && !keepAliveHttps) keepAliveHttps = new https.Agent({ keepAlive: true, maxSockets: 16, ca: systemCertificates() });
     const headers: Record<string, string> = { "User-Agent": "gantry/0.1", ...req.headers };
     if (Buffer.isBuffer(req.body)) headers["Content-Length"] = String(req.body.length);
     const r = (isHttps ? https : http).request(
       url,
-      { method: req.method ?? "GET", headers, agent: isHttps ? keepAliveHttps : keepAliveHttp },
+      { method: req.method ?? "GET", headers, agent: isHttps ? httpsAgent() : keepAliveHttp },
       (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url }),
     );
     // An idle connection (no bytes either way) for this long is an error, not a hang.
