@@ -65,6 +65,9 @@ int serve_container(pid_t child, int out_fd, int err_fd, int stdin_fd, int pty, 
 		    unsigned long long max_size, unsigned long long max_files, const char *attach_path,
 		    const char *exit_file, void (*write_exit)(const char *, int));
 
+/* bpf.c */
+int attach_device_filter(const char *dir, const char *hex, const char *license, char *msg, size_t msglen);
+
 /* io */
 int write_file(const char *path, const char *data, size_t len);
 bool parse_u64(const char *s, unsigned long long *out);

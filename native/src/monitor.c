@@ -222,6 +222,15 @@ int run_monitor(int plan_fd, int rep_fd)
 			open_stdin = !strcmp(field(r, 2), "open");
 		} else if (!strcmp(op, "clone")) {
 			parse_u64(field(r, 1), &clone_flags);
+		} else if (!strcmp(op, "bpf-device-filter")) {
+			char msg[1024];
+			if (attach_device_filter(field(r, 1), field(r, 2), field(r, 3), msg, sizeof(msg)) < 0) {
+				char step[24], es[24];
+				snprintf(step, sizeof(step), "%zu", i);
+				snprintf(es, sizeof(es), "%d", errno);
+				wire_send(report_fd, "error", step, "bpf-device-filter", es, msg, NULL);
+				_exit(1);
+			}
 		} else if (!strcmp(op, "start-socket")) {
 			c.start_listen = listen_unix(field(r, 1));
 			if (c.start_listen < 0)

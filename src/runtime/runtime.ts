@@ -171,7 +171,10 @@ export class Runtime {
         '"pid":0',
         `"pid":${PID_PLACEHOLDER}`,
       );
+      // cgroup v2 has no devices.allow: the rules become a BPF program on the cgroup.
+      const program = cg.version === 2 && cg.paths.unified ? cg.deviceFilter(withDefaultDeviceRules(config)) : undefined;
       const plan = planCreate(config, {
+        deviceFilter: program && { cgroupDir: cg.paths.unified!, instructions: program.instructions, license: program.license },
         mode: opts.monitor ? "monitor" : opts.foreground ? "foreground" : "detach",
         monitor: opts.monitor,
         rootfs,

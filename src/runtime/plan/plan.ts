@@ -70,6 +70,8 @@ export interface CreatePlanOptions {
   preserveFds?: number;
   /** Host path existence and type, for choosing what a bind mount's destination must be. */
   isDirectory: (hostPath: string) => boolean | undefined;
+  /** cgroup v2: the device rules as a BPF program the monitor attaches to this cgroup dir. */
+  deviceFilter?: { cgroupDir: string; instructions: Buffer; license: string };
 }
 
 const DEFAULT_DEVICES: LinuxDevice[] = [
@@ -274,6 +276,10 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanReco
   if (opts.terminal === "socket") {
     if (!opts.consoleSocket) throw new GantryError("INVALID_ARGUMENT", "process.terminal is true: --console-socket is required");
     steps.push(["console-socket", opts.consoleSocket]);
+  }
+  if (opts.deviceFilter) {
+    const f = opts.deviceFilter;
+    steps.push(["bpf-device-filter", f.cgroupDir, f.instructions.toString("hex"), f.license]);
   }
   for (const j of joined) steps.push(["setns", j.path, String(NS_FLAGS[j.type])]);
   let cloneFlags = 0;
