@@ -210,10 +210,9 @@ async function loadOci(store: ImageStore, dir: string, lease: { add(...ids: stri
   const blob = async (d: string): Promise<Buffer> => {
     const digest = assertDigest(d);
     const path = archiveFile(dir, `blobs/sha256/${hexOf(digest)}`);
-    if (!store.hasBlob(digest)) {
-      lease.add(digest);
-      await store.writeBlob(createReadStream(path), { expected: digest });
-    }
+    lease.add(digest);
+    if (store.hasBlob(digest)) store.touch(digest);
+    else await store.writeBlob(createReadStream(path), { expected: digest });
     return readFileSync(path);
   };
   const index = parseIndex(readFileSync(archiveFile(dir, "index.json")));

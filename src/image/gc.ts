@@ -38,7 +38,17 @@ function duSync(path: string): number {
   return total;
 }
 
+/** Content written or reused after the collection started is never swept: a pull whose
+ * lease appeared after the leases were read writes new blobs and touches the ones it reuses
+ * (ImageStore.touch), so either way their mtime is recent. The slack covers the kernel's
+ * coarse timestamp clock. */
+function newerThan(path: string, startedMs: number): boolean {
+  const st = statSync(path, { throwIfNoEntry: false });
+  return st !== undefined && st.mtimeMs >= startedMs - 20;
+}
+
 export function collectGarbage(store: ImageStore): GcResult {
+  const started = Date.now();
   const keepBlobs = new Set<string>();
   const keepSnapshots = new Set<string>();
   const leased = store.leasedDigests();
@@ -68,14 +78,14 @@ export function collectGarbage(store: ImageStore): GcResult {
 
   const result: GcResult = { blobsRemoved: 0, snapshotsRemoved: 0, bytesFreed: 0 };
   for (const d of store.listBlobs()) {
-    if (keepBlobs.has(d)) continue;
+    if (keepBlobs.has(d) || newerThan(store.blobPath(d), started)) continue;
     result.bytesFreed += store.blobSize(d);
     store.deleteBlob(d);
     result.blobsRemoved++;
   }
   for (const c of listSnapshots(store)) {
-    if (keepSnapshots.has(c)) continue;
     const dir = snapshotDir(store, c);
+    if (keepSnapshots.has(c) || newerThan(dir, started)) continue;
     result.bytesFreed += duSync(dir);
     rmSync(dir, { recursive: true, force: true });
     result.snapshotsRemoved++;

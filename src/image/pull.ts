@@ -96,6 +96,7 @@ export async function pullImage(store: ImageStore, reference: string, opts: Pull
     const fetchBlob = async (d: Descriptor, kind: "config" | "layer"): Promise<boolean> => {
       const digest = d.digest as Digest;
       if (store.hasBlob(digest)) {
+        store.touch(digest);
         opts.onProgress?.({ digest, kind, status: "exists", current: d.size, total: d.size });
         return true;
       }

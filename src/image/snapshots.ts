@@ -10,7 +10,7 @@
 // runtime as an OCI mount of type overlay with the same options). mount(8) is the simplest
 // robust path from Node (no mount(2) binding) and reports errors in words.
 import { spawnSync } from "node:child_process";
-import { createReadStream, existsSync, mkdirSync, openSync, readSync, closeSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, openSync, readSync, closeSync, readdirSync, renameSync, rmSync, utimesSync } from "node:fs";
 import { join, relative } from "node:path";
 import { spawn } from "node:child_process";
 import { createGunzip } from "node:zlib";
@@ -91,7 +91,12 @@ export async function ensureSnapshots(
   opts.lease?.add(...chain);
   for (let i = 0; i < chain.length; i++) {
     const chainId = chain[i] as Digest;
-    if (snapshotExists(store, chainId)) continue;
+    if (snapshotExists(store, chainId)) {
+      // Reused: touched so that a garbage collection already running keeps it (gc.ts).
+      const now = new Date();
+      utimesSync(snapshotDir(store, chainId), now, now);
+      continue;
+    }
     const layer = manifest.layers[i]!;
     const tmp = join(store.root, "snapshots", `.tmp-${process.pid}-${Math.random().toString(16).slice(2)}`);
     mkdirSync(join(tmp, "fs"), { recursive: true, mode: 0o755 });

@@ -7,7 +7,7 @@
 //   leases/<pid>-<n>.json     digests a running pull or load is writing; GC keeps them
 //   snapshots/, containers/   see snapshots.ts
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { writeJsonAtomic, readJsonIfExists } from "../common/atomic-file.ts";
@@ -71,6 +71,17 @@ export class ImageStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") throw notFound(`blob ${digest} is not in the store`);
       throw err;
+    }
+  }
+
+  /** Marks a blob as just used, so a garbage collection that is already running keeps it
+   * (see gc.ts). Callers touch what they reuse instead of writing. */
+  touch(digest: Digest): void {
+    const now = new Date();
+    try {
+      utimesSync(this.blobPath(digest), now, now);
+    } catch {
+      /* gone: the caller's next read reports it */
     }
   }
 
@@ -180,6 +191,7 @@ export class ImageStore {
     const out = new Set<string>();
     const dir = join(this.root, "leases");
     for (const name of readdirSync(dir)) {
+      if (name.startsWith(".")) continue; // a lease being written (atomic rename pending)
       const pid = Number.parseInt(name.split("-")[0] ?? "", 10);
       let alive = true;
       try {
@@ -208,6 +220,7 @@ export class Lease {
   /** Marks blob digests or chain IDs as in use until the lease ends. */
   add(...ids: string[]): void {
     for (const id of ids) this.held.add(id);
-    writeFileSync(this.path, JSON.stringify([...this.held]));
+    // Atomic, so a concurrent garbage collection never reads half a lease.
+    writeJsonAtomic(this.path, [...this.held], 0o600);
   }
 }
