@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { describeError, GantryError } from "../../common/errors.ts";
 import { registerServerCommand } from "./server-command.ts";
 import { registerImageCommands } from "./image-commands.ts";
+import { registerDaemonCommand } from "./daemon-command.ts";
 
 const program = new Command("gantry").description("Gantry: containers on namespaces and cgroups").version("0.1.0");
 program.showHelpAfterError();
@@ -13,6 +14,7 @@ program.showHelpAfterError();
 
 registerServerCommand(program);
 registerImageCommands(program);
+registerDaemonCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`gantry: ${describeError(err)}`);

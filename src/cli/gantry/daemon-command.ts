@@ -1,0 +1,47 @@
+// `gantry daemon`: runs the engine and serves the Docker Engine API on a unix socket (mode
+// 0600, root only) until SIGINT/SIGTERM. Containers keep running when it stops or crashes:
+// their monitors own them, and the next start re-adopts them.
+import type { Command } from "commander";
+import { invalidArgument } from "../../common/errors.ts";
+import { DEFAULT_EXEC_ROOT, DEFAULT_ROOT, DEFAULT_SOCKET, socketPathOf, startDaemon } from "../../engine/daemon.ts";
+
+function parseBytes(text: string | undefined): number | undefined {
+  if (!text) return undefined;
+  const m = /^(\d+)([kmg]?)$/i.exec(text);
+  if (!m) throw invalidArgument(`invalid size ${JSON.stringify(text)}: use e.g. 10m`);
+  return Number(m[1]) * ({ "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase()] ?? 1);
+}
+
+export function registerDaemonCommand(program: Command): void {
+  program
+    .command("daemon")
+    .description("Run the engine: the Docker Engine API on a unix socket (docker -H unix://SOCKET works against it)")
+    .option("-H, --host <socket>", "unix socket to listen on", `unix://${DEFAULT_SOCKET}`)
+    .option("--data-root <dir>", `persistent state: images and containers (default: --root, $GANTRY_ROOT or ${DEFAULT_ROOT})`)
+    .option("--exec-root <dir>", "volatile state: runtime state and attach sockets", DEFAULT_EXEC_ROOT)
+    .option("--log-max-size <size>", "default json-file max-size per container (e.g. 10m)")
+    .option("--log-max-file <n>", "default number of json-file log files kept", "1")
+    .option("--runtime <name>", "OCI runtime: gantry (default)", "gantry")
+    .action(async (o: { host: string; dataRoot?: string; execRoot: string; logMaxSize?: string; logMaxFile: string; runtime: string }, cmd: Command) => {
+      if (o.runtime !== "gantry") {
+        throw invalidArgument(`--runtime ${o.runtime}: only the gantry runtime is supported by this engine so far`);
+      }
+      const globals = cmd.optsWithGlobals() as { root?: string };
+      const root = o.dataRoot ?? globals.root ?? process.env.GANTRY_ROOT ?? DEFAULT_ROOT;
+      const socket = socketPathOf(o.host);
+      const daemon = await startDaemon({
+        root,
+        execRoot: o.execRoot,
+        socket,
+        logMaxSize: parseBytes(o.logMaxSize),
+        logMaxFiles: Number(o.logMaxFile),
+      });
+      console.error(`gantry daemon: serving the Docker API on unix://${socket} (state in ${root})`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await daemon.close();
+      process.exit(0);
+    });
+}

@@ -1,0 +1,101 @@
+// The Docker Engine API shapes the engine reads and writes (API 1.41–1.50), only the fields
+// Gantry uses. Everything arrives as untrusted JSON; host-config.ts checks it field by field.
+
+export interface DockerMount {
+  Type?: "bind" | "volume" | "tmpfs" | string;
+  Source?: string;
+  Target?: string;
+  ReadOnly?: boolean;
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+}
+
+export interface DockerDevice {
+  PathOnHost: string;
+  PathInContainer?: string;
+  CgroupPermissions?: string;
+}
+
+export interface DockerUlimit {
+  Name: string;
+  Soft: number;
+  Hard: number;
+}
+
+export interface RestartPolicy {
+  Name?: "" | "no" | "always" | "unless-stopped" | "on-failure";
+  MaximumRetryCount?: number;
+}
+
+export interface HostConfig {
+  Binds?: string[] | null;
+  NetworkMode?: string;
+  PortBindings?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null;
+  PublishAllPorts?: boolean;
+  RestartPolicy?: RestartPolicy;
+  AutoRemove?: boolean;
+  CapAdd?: string[] | null;
+  CapDrop?: string[] | null;
+  Privileged?: boolean;
+  ReadonlyRootfs?: boolean;
+  SecurityOpt?: string[] | null;
+  PidMode?: string;
+  IpcMode?: string;
+  UTSMode?: string;
+  Ulimits?: DockerUlimit[] | null;
+  Init?: boolean | null;
+  Mounts?: DockerMount[] | null;
+  Tmpfs?: Record<string, string> | null;
+  Devices?: DockerDevice[] | null;
+  ConsoleSize?: [number, number];
+  OomScoreAdj?: number;
+  ShmSize?: number;
+  Sysctls?: Record<string, string> | null;
+  LogConfig?: { Type?: string; Config?: Record<string, string> };
+  Runtime?: string;
+  // Resources
+  CpuShares?: number;
+  NanoCpus?: number;
+  CpuPeriod?: number;
+  CpuQuota?: number;
+  CpuRealtimePeriod?: number;
+  CpuRealtimeRuntime?: number;
+  CpusetCpus?: string;
+  CpusetMems?: string;
+  Memory?: number;
+  MemorySwap?: number;
+  MemorySwappiness?: number | null;
+  MemoryReservation?: number;
+  KernelMemory?: number;
+  OomKillDisable?: boolean | null;
+  PidsLimit?: number | null;
+  BlkioWeight?: number;
+  [key: string]: unknown;
+}
+
+export interface ContainerConfig {
+  Hostname?: string;
+  Domainname?: string;
+  User?: string;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  ExposedPorts?: Record<string, object> | null;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StdinOnce?: boolean;
+  Env?: string[] | null;
+  Cmd?: string[] | null;
+  Entrypoint?: string[] | null;
+  Image?: string;
+  Volumes?: Record<string, object> | null;
+  WorkingDir?: string;
+  Labels?: Record<string, string> | null;
+  StopSignal?: string;
+  StopTimeout?: number | null;
+  [key: string]: unknown;
+}
+
+export interface CreateBody extends ContainerConfig {
+  HostConfig?: HostConfig;
+  NetworkingConfig?: unknown;
+}

@@ -1,0 +1,120 @@
+// The engine's containers on disk: <root>/engine/containers/<id>/container.json, one writer
+// (the daemon), written atomically (write + rename). Everything needed to re-adopt a running
+// container after a daemon crash is here or in the runtime's state and the monitor's exit file.
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { GantryError, notFound } from "../common/errors.ts";
+import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
+import type { ContainerConfig, HostConfig } from "./api-types.ts";
+
+export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
+
+export interface ContainerState {
+  Status: ContainerStatus;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  OOMKilled: boolean;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+export interface ContainerRecord {
+  Id: string;
+  /** With Docker's leading slash. */
+  Name: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  /** The Config as Docker reports it: the request merged with the image's config. */
+  Config: ContainerConfig;
+  HostConfig: HostConfig;
+  /** Image ID (sha256:…). */
+  Image: string;
+  State: ContainerState;
+  RestartCount: number;
+  /** Set by `docker stop`/`kill` so restart policies (and unless-stopped) know the user did it. */
+  ManuallyStopped: boolean;
+  MonitorPid: number;
+  /** Where the rootfs is mounted; the bundle's root.path. */
+  Rootfs: string;
+  LogPath: string;
+  Warnings: string[];
+}
+
+const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+const ADJECTIVES = ["brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nifty", "proud", "quiet", "swift", "witty", "zen"];
+const NOUNS = ["ant", "bee", "crane", "dove", "eagle", "finch", "gull", "heron", "ibis", "jay", "kite", "lark", "mole", "newt", "owl", "pike"];
+
+export function randomName(): string {
+  const b = randomBytes(3);
+  return `${ADJECTIVES[b[0]! % ADJECTIVES.length]}_${NOUNS[b[1]! % NOUNS.length]}${b[2]! % 100}`;
+}
+
+export function validateName(name: string): string {
+  if (!NAME_RE.test(name)) {
+    throw new GantryError("INVALID_ARGUMENT", `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  }
+  return name.startsWith("/") ? name : `/${name}`;
+}
+
+export class ContainerStore {
+  private readonly byId = new Map<string, ContainerRecord>();
+
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+
+  containerDir(id: string): string {
+    return join(this.dir, id);
+  }
+
+  /** Reads every container.json (at daemon start). */
+  loadAll(): ContainerRecord[] {
+    for (const id of readdirSync(this.dir)) {
+      const rec = readJsonIfExists<ContainerRecord>(join(this.dir, id, "container.json"));
+      if (rec) this.byId.set(rec.Id, rec);
+    }
+    return [...this.byId.values()];
+  }
+
+  all(): ContainerRecord[] {
+    return [...this.byId.values()].sort((a, b) => b.Created.localeCompare(a.Created));
+  }
+
+  save(rec: ContainerRecord): void {
+    mkdirSync(this.containerDir(rec.Id), { recursive: true, mode: 0o700 });
+    writeJsonAtomic(join(this.containerDir(rec.Id), "container.json"), rec);
+    this.byId.set(rec.Id, rec);
+  }
+
+  remove(id: string): void {
+    this.byId.delete(id);
+    rmSync(this.containerDir(id), { recursive: true, force: true });
+  }
+
+  nameInUse(name: string): ContainerRecord | undefined {
+    return [...this.byId.values()].find((c) => c.Name === name);
+  }
+
+  /** Docker's lookup order: full id, exact name, unique id prefix. */
+  find(ref: string): ContainerRecord | undefined {
+    const exact = this.byId.get(ref);
+    if (exact) return exact;
+    const name = ref.startsWith("/") ? ref : `/${ref}`;
+    const named = [...this.byId.values()].find((c) => c.Name === name);
+    if (named) return named;
+    if (!/^[a-f0-9]+$/.test(ref)) return undefined;
+    const matches = [...this.byId.values()].filter((c) => c.Id.startsWith(ref));
+    if (matches.length > 1) throw new GantryError("INVALID_ARGUMENT", `multiple IDs found with provided prefix: ${ref}`);
+    return matches[0];
+  }
+
+  get(ref: string): ContainerRecord {
+    const rec = this.find(ref);
+    if (!rec) throw notFound(`No such container: ${ref}`);
+    return rec;
+  }
+}

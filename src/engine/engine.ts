@@ -1,0 +1,741 @@
+// The engine: containers on one host. It owns their records on disk (container-store.ts),
+// turns Docker's create requests into OCI bundles over overlay root filesystems, and drives
+// the OCI runtime in monitor mode: the runtime's monitor (not this process) is each
+// container's parent, writes its json-file log, serves its attach socket and writes its exit
+// file, so containers outlive a daemon crash and are re-adopted by `restore()`.
+//
+// Lifecycle of a container's State.Status:
+//
+//   created ──start──> running ──exit──> exited ──start──> running …
+//                        │  ▲                 │
+//                  pause │  │ unpause         └─ restart policy: restarting ──(back-off)──> running
+//                        ▼  │
+//                       paused
+//
+// An exit is noticed by polling the exit file (and the monitor's pid), so one found after a
+// restart is handled exactly like one seen live.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { GantryError, conflict, invalidArgument, notFound } from "../common/errors.ts";
+import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
+import { Runtime } from "../runtime/runtime.ts";
+import { isSameLiveProcess, readProcStat } from "../runtime/process-identity.ts";
+import { resolveImage, type LocalImage } from "../image/images.ts";
+import { prepareRootfs } from "../image/rootfs.ts";
+import { mountRootfs, removeContainerRootfs, unmountRootfs, readContainerRootfs } from "../image/snapshots.ts";
+import { imageRuntimeConfig, resolveUser } from "../image/runtime-config.ts";
+import { familiarName } from "../image/reference.ts";
+import { ImageStore } from "../image/store.ts";
+import type { ContainerConfig, CreateBody, HostConfig } from "./api-types.ts";
+import { ContainerStore, randomName, validateName, type ContainerRecord } from "./container-store.ts";
+import { EventBus } from "./events.ts";
+import { readHostFacts } from "./host-facts.ts";
+import { buildOciSpec } from "./oci-spec.ts";
+import { adaptHostConfig, verifyResources, type HostFacts } from "./resources.ts";
+import { restartDecision, type RestartDecision } from "./restart-policy.ts";
+
+export interface EngineOptions {
+  /** Persistent state: images (src/image) and <root>/engine. */
+  root: string;
+  /** Volatile state: the runtime's state dir and attach sockets (default <root>/run). */
+  execRoot?: string;
+  /** json-file rotation defaults (--log-opt max-size / max-file). */
+  logMaxSize?: number;
+  logMaxFiles?: number;
+  log?: (message: string) => void;
+  /** Exit-file poll interval. */
+  pollMs?: number;
+}
+
+export type WaitCondition = "not-running" | "next-exit" | "removed";
+
+interface Waiter {
+  condition: WaitCondition;
+  resolve: (r: { StatusCode: number; Error: { Message: string } | null }) => void;
+}
+
+/** Something that must connect to the monitor's attach socket before the process runs. */
+export type PreStartHook = ((attachSocket: string) => Promise<void>) & { abort?: () => void };
+
+export const ZERO_TIME = "0001-01-01T00:00:00Z";
+
+const isRunningLike = (s: string) => s === "running" || s === "paused" || s === "restarting";
+
+export class Engine {
+  readonly images: ImageStore;
+  readonly containers: ContainerStore;
+  readonly runtime: Runtime;
+  readonly events = new EventBus();
+  readonly host: HostFacts;
+  readonly runtimeRoot: string;
+  readonly execRoot: string;
+  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly preStart = new Map<string, PreStartHook[]>();
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  private readonly busy = new Set<string>();
+  private poller: NodeJS.Timeout | undefined;
+  private readonly log: (m: string) => void;
+
+  constructor(readonly opts: EngineOptions) {
+    this.images = new ImageStore(opts.root);
+    this.containers = new ContainerStore(join(opts.root, "engine", "containers"));
+    this.execRoot = opts.execRoot ?? join(opts.root, "run");
+    this.runtimeRoot = join(this.execRoot, "runtime");
+    mkdirSync(join(this.execRoot, "attach"), { recursive: true, mode: 0o700 });
+    this.log = opts.log ?? ((m) => process.stderr.write(`gantry daemon: ${m}\n`));
+    this.runtime = new Runtime(this.runtimeRoot, (m) => this.log(`runtime: ${m}`));
+    this.host = readHostFacts();
+  }
+
+  // ---- paths ---------------------------------------------------------------------------
+
+  dir(id: string): string {
+    return this.containers.containerDir(id);
+  }
+  exitFile(id: string): string {
+    return join(this.dir(id), "exit.json");
+  }
+  attachSocket(id: string): string {
+    return join(this.execRoot, "attach", `${id.slice(0, 24)}.sock`);
+  }
+  logPath(id: string): string {
+    return join(this.dir(id), `${id}-json.log`);
+  }
+
+  // ---- start-up: re-adopt what is on disk ------------------------------------------------
+
+  /** Loads every container and reconciles it with the kernel: running ones whose monitor is
+   * alive are re-adopted; exits that happened while the daemon was down are recorded with the
+   * monitor's exit code (and restart policies applied). */
+  async restore(): Promise<void> {
+    for (const rec of this.containers.loadAll()) {
+      try {
+        if (rec.State.Status === "removing") {
+          await this.removeContainer(rec.Id, { force: true, volumes: false });
+          continue;
+        }
+        if (rec.State.Status !== "created" && rec.State.Status !== "exited" && rec.State.Status !== "dead") this.ensureMounted(rec);
+        if (rec.State.Status === "restarting") {
+          rec.State.Status = "exited";
+          this.containers.save(rec);
+          this.scheduleRestart(rec, restartDecision(rec.HostConfig.RestartPolicy, rec.State.ExitCode, rec.RestartCount, false, 0));
+        } else if (isRunningLike(rec.State.Status)) {
+          // The exit poller handles an exit file (or a dead monitor) on its first tick.
+          const st = this.runtimeStatus(rec.Id);
+          if (st === "paused" && rec.State.Status !== "paused") rec.State.Status = "paused";
+          if (st === "running" && rec.State.Status === "paused") rec.State.Status = "running";
+          this.containers.save(rec);
+        } else if (rec.State.Status === "exited" && rec.HostConfig.RestartPolicy?.Name === "always" && !rec.ManuallyStopped) {
+          // Docker restarts "always" containers when the daemon starts.
+          void this.start(rec.Id).catch((e: unknown) => this.log(`restart ${rec.Id.slice(0, 12)}: ${(e as Error).message}`));
+        }
+      } catch (err) {
+        this.log(`restore ${rec.Id.slice(0, 12)}: ${(err as Error).message}`);
+      }
+    }
+    this.poller = setInterval(() => this.pollExits(), this.opts.pollMs ?? 50);
+    this.pollExits();
+  }
+
+  async close(): Promise<void> {
+    if (this.poller) clearInterval(this.poller);
+    for (const t of this.restartTimers.values()) clearTimeout(t);
+    this.restartTimers.clear();
+  }
+
+  private runtimeStatus(id: string): string | undefined {
+    try {
+      return this.runtime.stateOf(id).status;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private ensureMounted(rec: ContainerRecord): void {
+    const r = spawnSync("mountpoint", ["-q", rec.Rootfs]);
+    if (r.status === 0) return;
+    const info = readContainerRootfs(this.images, rec.Id);
+    if (!info) throw notFound(`the root filesystem of container ${rec.Id.slice(0, 12)} is gone`);
+    const dir = join(this.images.root, "containers", rec.Id);
+    const lowerdirs = info.chainIds.map((c) => join(this.images.root, "snapshots", c.slice(7), "fs")).reverse();
+    if (lowerdirs.length === 0) lowerdirs.push(join(dir, "empty"));
+    const upperdir = join(dir, "upper");
+    const workdir = join(dir, "work");
+    mountRootfs(this.images, { lowerdirs, upperdir, workdir, merged: rec.Rootfs, options: `lowerdir=${lowerdirs.join(":")},upperdir=${upperdir},workdir=${workdir}` });
+  }
+
+  // ---- create ----------------------------------------------------------------------------
+
+  resolveImage(ref: string): LocalImage {
+    try {
+      return resolveImage(this.images, ref);
+    } catch (err) {
+      if (err instanceof GantryError && err.code === "NOT_FOUND") throw notFound(`No such image: ${ref.includes(":") || ref.includes("@") ? ref : `${ref}:latest`}`);
+      throw err;
+    }
+  }
+
+  async createContainer(nameParam: string | undefined, body: CreateBody): Promise<{ Id: string; Warnings: string[] }> {
+    if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalidArgument("the request body must be a JSON object");
+    if (typeof body.Image !== "string" || body.Image === "") throw invalidArgument("Config.Image is required");
+    const hc: HostConfig = { ...(body.HostConfig ?? {}) };
+    const name = nameParam ? validateName(nameParam) : undefined;
+    if (name && this.containers.nameInUse(name)) {
+      const other = this.containers.nameInUse(name)!;
+      throw new GantryError(
+        "ALREADY_EXISTS",
+        `Conflict. The container name "${name}" is already in use by container "${other.Id}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
+    }
+    const image = this.resolveImage(body.Image);
+    adaptHostConfig(hc, this.host);
+    const warnings = verifyResources(hc, this.host);
+    this.checkNetworking(hc, body);
+    if (hc.RestartPolicy?.Name && !["", "no", "always", "unless-stopped", "on-failure"].includes(hc.RestartPolicy.Name)) {
+      throw invalidArgument(`invalid restart policy '${hc.RestartPolicy.Name}'`);
+    }
+    if (hc.AutoRemove && hc.RestartPolicy?.Name && !["", "no"].includes(hc.RestartPolicy.Name)) {
+      throw invalidArgument("can't create 'AutoRemove' container with restart policy");
+    }
+    if (hc.RestartPolicy?.Name !== "on-failure" && (hc.RestartPolicy?.MaximumRetryCount ?? 0) > 0) {
+      throw invalidArgument(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+    }
+    for (const field of ["Binds", "Mounts"] as const) {
+      const v = hc[field];
+      if (Array.isArray(v) && v.length > 0) {
+        throw new GantryError("UNSUPPORTED_OPTION", `${field === "Binds" ? "-v" : "--mount"}: volumes are not available yet in this engine`, {
+          hint: "use --tmpfs for scratch space until the volume module lands",
+        });
+      }
+    }
+    const pieces = imageRuntimeConfig(image.config, {
+      entrypoint: body.Entrypoint ?? undefined,
+      cmd: body.Cmd && body.Cmd.length ? body.Cmd : undefined,
+      env: body.Env ?? undefined,
+      workingDir: body.WorkingDir || undefined,
+      user: body.User || undefined,
+    });
+    const id = randomBytes(32).toString("hex");
+    const config: ContainerConfig = {
+      Hostname: body.Hostname || id.slice(0, 12),
+      Domainname: body.Domainname ?? "",
+      User: pieces.user,
+      AttachStdin: !!body.AttachStdin,
+      AttachStdout: !!body.AttachStdout,
+      AttachStderr: !!body.AttachStderr,
+      ExposedPorts: body.ExposedPorts ?? undefined,
+      Tty: !!body.Tty,
+      OpenStdin: !!body.OpenStdin,
+      StdinOnce: !!body.StdinOnce,
+      Env: pieces.env,
+      Cmd: body.Cmd && body.Cmd.length ? body.Cmd : (body.Entrypoint !== undefined && body.Entrypoint !== null ? [] : (image.config.config?.Cmd ?? [])),
+      Image: body.Image,
+      Volumes: body.Volumes ?? null,
+      WorkingDir: body.WorkingDir ?? "",
+      Entrypoint: body.Entrypoint ?? image.config.config?.Entrypoint ?? null,
+      Labels: { ...pieces.labels, ...(body.Labels ?? {}) },
+      StopSignal: body.StopSignal || pieces.stopSignal,
+      ...(body.StopTimeout !== undefined && body.StopTimeout !== null ? { StopTimeout: body.StopTimeout } : {}),
+    };
+    if (!hc.NetworkMode) hc.NetworkMode = "default";
+    if (!hc.RestartPolicy) hc.RestartPolicy = { Name: "no", MaximumRetryCount: 0 };
+    if (!hc.LogConfig?.Type) hc.LogConfig = { Type: "json-file", Config: hc.LogConfig?.Config ?? {} };
+    if (hc.LogConfig.Type !== "json-file") throw new GantryError("UNSUPPORTED_OPTION", `logging driver ${hc.LogConfig.Type} is not supported (only json-file)`);
+
+    const finalName = name ?? this.uniqueName();
+    const rec: ContainerRecord = {
+      Id: id,
+      Name: finalName,
+      Created: new Date().toISOString(),
+      Path: pieces.args[0]!,
+      Args: pieces.args.slice(1),
+      Config: config,
+      HostConfig: hc,
+      Image: image.id,
+      State: { Status: "created", Pid: 0, ExitCode: 0, Error: "", OOMKilled: false, StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME },
+      RestartCount: 0,
+      ManuallyStopped: false,
+      MonitorPid: 0,
+      Rootfs: "",
+      LogPath: this.logPath(id),
+      Warnings: warnings,
+    };
+    mkdirSync(this.dir(id), { recursive: true, mode: 0o700 });
+    try {
+      const rootfs = await prepareRootfs(this.images, image.id, id);
+      mountRootfs(this.images, rootfs);
+      rec.Rootfs = rootfs.merged;
+      // Resolve the user now, against the image's files, so a bad --user fails create (as Docker's does at start).
+      this.resolveUserIn(rec);
+      this.writeEtcFiles(rec);
+      this.containers.save(rec);
+    } catch (err) {
+      try {
+        if (rec.Rootfs) unmountRootfs(rec.Rootfs);
+      } catch {
+        /* not mounted */
+      }
+      removeContainerRootfs(this.images, id);
+      this.containers.remove(id);
+      throw err;
+    }
+    this.publish(rec, "create");
+    return { Id: id, Warnings: warnings };
+  }
+
+  private checkNetworking(hc: HostConfig, body: CreateBody): void {
+    const mode = hc.NetworkMode ?? "default";
+    if (!["default", "bridge", "none", "host"].includes(mode) && !mode.startsWith("container:")) {
+      throw notFound(`network ${mode} not found`);
+    }
+    const bindings = Object.values(hc.PortBindings ?? {}).filter((b) => b && b.length > 0);
+    if (bindings.length > 0 || hc.PublishAllPorts) {
+      throw new GantryError("UNSUPPORTED_OPTION", "port publishing (-p/-P) needs bridge networking, which is not available in this engine yet", {
+        hint: "run without -p (the container gets an isolated network namespace), or with --network host",
+      });
+    }
+    void body;
+  }
+
+  private uniqueName(): string {
+    for (;;) {
+      const n = `/${randomName()}`;
+      if (!this.containers.nameInUse(n)) return n;
+    }
+  }
+
+  private resolveUserIn(rec: ContainerRecord): { uid: number; gid: number; additionalGids: number[]; home: string } {
+    const read = (p: string) => {
+      try {
+        return readFileSync(join(rec.Rootfs, p), "utf8");
+      } catch {
+        return undefined;
+      }
+    };
+    return resolveUser(rec.Config.User ?? "", read("etc/passwd"), read("etc/group"));
+  }
+
+  private writeEtcFiles(rec: ContainerRecord): void {
+    const dir = this.dir(rec.Id);
+    const hostname = rec.Config.Hostname || rec.Id.slice(0, 12);
+    writeFileSync(join(dir, "hostname"), `${hostname}\n`);
+    writeFileSync(
+      join(dir, "hosts"),
+      `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n`,
+    );
+    let resolv = "";
+    try {
+      resolv = readFileSync("/etc/resolv.conf", "utf8");
+    } catch {
+      resolv = "";
+    }
+    writeFileSync(join(dir, "resolv.conf"), resolv);
+  }
+
+  /** The OCI config for a container, written into its bundle (its engine dir) before each start. */
+  private writeBundle(rec: ContainerRecord): string {
+    const user = this.resolveUserIn(rec);
+    const env = [...(rec.Config.Env ?? [])];
+    if (!env.some((e) => e.startsWith("HOSTNAME="))) env.unshift(`HOSTNAME=${rec.Config.Hostname}`);
+    if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
+    if (rec.Config.Tty && !env.some((e) => e.startsWith("TERM="))) env.push("TERM=xterm");
+    const dir = this.dir(rec.Id);
+    const spec = buildOciSpec({
+      id: rec.Id,
+      config: rec.Config,
+      hostConfig: rec.HostConfig,
+      args: [rec.Path, ...rec.Args],
+      env,
+      cwd: rec.Config.WorkingDir ? (rec.Config.WorkingDir.startsWith("/") ? rec.Config.WorkingDir : `/${rec.Config.WorkingDir}`) : this.imageWorkingDir(rec),
+      user,
+      rootfs: rec.Rootfs,
+      etcFiles: { hostname: join(dir, "hostname"), hosts: join(dir, "hosts"), resolvConf: join(dir, "resolv.conf") },
+      pidOfContainer: (name) => {
+        const other = this.containers.find(name);
+        if (!other) throw notFound(`No such container: ${name}`);
+        if (other.State.Status !== "running" && other.State.Status !== "paused") {
+          throw conflict(`cannot join namespace of a non running container: container ${other.Id} is not running`);
+        }
+        return other.State.Pid;
+      },
+      initPath: ["/usr/bin/tini-static", "/usr/bin/tini", "/usr/bin/catatonit", "/usr/libexec/podman/catatonit", "/usr/bin/docker-init"].find((p) => existsSync(p)),
+    });
+    writeJsonAtomic(join(dir, "config.json"), spec, 0o600);
+    return dir;
+  }
+
+  private imageWorkingDir(rec: ContainerRecord): string {
+    try {
+      const img = resolveImage(this.images, rec.Image);
+      const wd = img.config.config?.WorkingDir;
+      return wd ? (wd.startsWith("/") ? wd : `/${wd}`) : "/";
+    } catch {
+      return "/";
+    }
+  }
+
+  // ---- start / exit ----------------------------------------------------------------------
+
+  /** Queues a hook run after the monitor exists and before the process runs (attach before start). */
+  addPreStart(id: string, hook: PreStartHook, onAbort: () => void): () => void {
+    const list = this.preStart.get(id) ?? [];
+    hook.abort = onAbort;
+    list.push(hook);
+    this.preStart.set(id, list);
+    return () => {
+      const l = this.preStart.get(id);
+      if (l) this.preStart.set(id, l.filter((h) => h !== hook));
+    };
+  }
+
+  async start(ref: string): Promise<void> {
+    const rec = this.containers.get(ref);
+    if (rec.State.Status === "running" || rec.State.Status === "paused") return; // Docker: 304, not an error
+    if (this.busy.has(rec.Id)) throw conflict(`container ${rec.Id.slice(0, 12)} is being started or removed`);
+    this.busy.add(rec.Id);
+    const timer = this.restartTimers.get(rec.Id);
+    if (timer) {
+      clearTimeout(timer);
+      this.restartTimers.delete(rec.Id);
+    }
+    try {
+      this.ensureMounted(rec);
+      // A leftover runtime container (from an exit the engine recorded) goes first.
+      if (this.runtime.state.exists(rec.Id)) await this.runtime.delete(rec.Id, true).catch(() => {});
+      rmSync(this.exitFile(rec.Id), { force: true });
+      const bundle = this.writeBundle(rec);
+      const logCfg = rec.HostConfig.LogConfig?.Config ?? {};
+      const created = await this.runtime.create(rec.Id, {
+        bundle,
+        monitor: {
+          logPath: rec.LogPath,
+          logMaxSize: parseSize(logCfg["max-size"]) ?? this.opts.logMaxSize,
+          logMaxFiles: logCfg["max-file"] ? Number(logCfg["max-file"]) : this.opts.logMaxFiles,
+          attachSocket: this.attachSocket(rec.Id),
+          exitFile: this.exitFile(rec.Id),
+          openStdin: !!rec.Config.OpenStdin,
+        },
+      });
+      rec.State = { ...rec.State, Pid: created.pid, Error: "", OOMKilled: false };
+      rec.MonitorPid = created.monitorPid ?? 0;
+      const hooks = this.preStart.get(rec.Id) ?? [];
+      this.preStart.delete(rec.Id);
+      await Promise.all(hooks.map((h) => h(this.attachSocket(rec.Id)).catch((e: unknown) => this.log(`attach before start: ${(e as Error).message}`))));
+      await this.runtime.start(rec.Id);
+      rec.State.Status = "running";
+      rec.State.StartedAt = new Date().toISOString();
+      rec.State.FinishedAt = ZERO_TIME;
+      rec.ManuallyStopped = false;
+      this.containers.save(rec);
+      this.publish(rec, "start");
+    } catch (err) {
+      for (const h of this.preStart.get(rec.Id) ?? []) h.abort?.();
+      this.preStart.delete(rec.Id);
+      await this.runtime.delete(rec.Id, true).catch(() => {});
+      rec.State = { ...rec.State, Status: rec.State.Status === "restarting" ? "exited" : rec.State.Status, Pid: 0, Error: (err as Error).message };
+      if (rec.State.Status === "created" || rec.State.Status === "exited") rec.State.ExitCode = rec.State.Status === "created" ? 128 : rec.State.ExitCode;
+      this.containers.save(rec);
+      throw err;
+    } finally {
+      this.busy.delete(rec.Id);
+    }
+  }
+
+  private pollExits(): void {
+    for (const rec of this.containers.all()) {
+      if (rec.State.Status !== "running" && rec.State.Status !== "paused") continue;
+      if (this.busy.has(rec.Id)) continue;
+      const exit = readJsonIfExists<{ exitCode: number; signal: number; finishedAtMs: number }>(this.exitFile(rec.Id));
+      if (exit) {
+        void this.handleExit(rec, exit.exitCode, new Date(exit.finishedAtMs).toISOString());
+        continue;
+      }
+      // No exit file: a monitor that died (SIGKILLed) cannot write one; its container died with it.
+      if (rec.MonitorPid > 0 && !processAlive(rec.MonitorPid) && !isSameLiveProcess(rec.State.Pid, readProcStat(rec.State.Pid)?.startTime ?? -1)) {
+        void this.handleExit(rec, 255, new Date().toISOString(), "the container's monitor died");
+      }
+    }
+  }
+
+  private async handleExit(rec: ContainerRecord, code: number, finishedAt: string, error = ""): Promise<void> {
+    if (this.busy.has(rec.Id)) return;
+    this.busy.add(rec.Id);
+    try {
+      let oom = false;
+      try {
+        oom = this.runtime.oomKillCount(rec.Id) > 0;
+      } catch {
+        oom = false;
+      }
+      await this.runtime.delete(rec.Id, true).catch((e: unknown) => this.log(`delete ${rec.Id.slice(0, 12)}: ${(e as Error).message}`));
+      const startedMs = Date.parse(rec.State.StartedAt);
+      rec.State = { ...rec.State, Status: "exited", Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt, Error: error };
+      rec.MonitorPid = 0;
+      this.containers.save(rec);
+      if (oom) this.publish(rec, "oom");
+      this.publish(rec, "die", { exitCode: String(code) });
+      this.resolveWaiters(rec.Id, ["next-exit", "not-running"], code);
+      const decision = restartDecision(rec.HostConfig.RestartPolicy, code, rec.RestartCount, rec.ManuallyStopped, Date.parse(finishedAt) - startedMs);
+      if (decision.restart) {
+        this.busy.delete(rec.Id);
+        this.scheduleRestart(rec, decision);
+      } else if (rec.HostConfig.AutoRemove) {
+        this.busy.delete(rec.Id);
+        await this.removeContainer(rec.Id, { force: true, volumes: true }).catch((e: unknown) => this.log(`auto-remove: ${(e as Error).message}`));
+      }
+    } finally {
+      this.busy.delete(rec.Id);
+    }
+  }
+
+  private scheduleRestart(rec: ContainerRecord, decision: RestartDecision): void {
+    if (!decision.restart) return;
+    rec.State.Status = "restarting";
+    this.containers.save(rec);
+    const t = setTimeout(() => {
+      this.restartTimers.delete(rec.Id);
+      const cur = this.containers.find(rec.Id);
+      if (!cur || cur.State.Status !== "restarting") return;
+      cur.RestartCount++;
+      cur.State.Status = "exited";
+      void this.start(cur.Id)
+        .then(() => this.publish(cur, "restart"))
+        .catch((e: unknown) => {
+          this.log(`restart ${cur.Id.slice(0, 12)}: ${(e as Error).message}`);
+          const again = restartDecision(cur.HostConfig.RestartPolicy, 128, cur.RestartCount, false, 0, decision.delayMs);
+          this.scheduleRestart(cur, again);
+        });
+    }, decision.delayMs);
+    this.restartTimers.set(rec.Id, t);
+  }
+
+  // ---- stop / kill / pause / restart / rename ------------------------------------------------
+
+  async kill(ref: string, signal = "SIGKILL"): Promise<void> {
+    const rec = this.containers.get(ref);
+    if (rec.State.Status !== "running" && rec.State.Status !== "paused") {
+      throw conflict(`Cannot kill container: ${ref}: Container ${rec.Id} is not running`);
+    }
+    const sig = signal.toUpperCase();
+    if (sig === "SIGKILL" || sig === "KILL" || sig === "9") rec.ManuallyStopped = true;
+    this.containers.save(rec);
+    this.runtime.kill(rec.Id, signal);
+    this.publish(rec, "kill", { signal: String(signalNumber(signal)) });
+  }
+
+  /** Docker's stop: the stop signal, `timeout` seconds, then SIGKILL; waits for the exit. */
+  async stop(ref: string, timeoutSec?: number, signal?: string): Promise<boolean> {
+    const rec = this.containers.get(ref);
+    const t = this.restartTimers.get(rec.Id);
+    if (t) {
+      clearTimeout(t);
+      this.restartTimers.delete(rec.Id);
+      rec.State.Status = "exited";
+      rec.ManuallyStopped = true;
+      this.containers.save(rec);
+      return true;
+    }
+    if (rec.State.Status !== "running" && rec.State.Status !== "paused") return false;
+    rec.ManuallyStopped = true;
+    this.containers.save(rec);
+    const exited = this.waitFor(rec.Id, "not-running");
+    const timeout = timeoutSec ?? (typeof rec.Config.StopTimeout === "number" ? rec.Config.StopTimeout : 10);
+    const sig = signal || rec.Config.StopSignal || "SIGTERM";
+    if (rec.State.Status === "paused") await this.runtime.resume(rec.Id).catch(() => {});
+    try {
+      this.runtime.kill(rec.Id, sig);
+      this.publish(rec, "kill", { signal: String(signalNumber(sig)) });
+    } catch {
+      /* already exiting */
+    }
+    const done = timeout < 0 ? await exited.promise : await Promise.race([exited.promise, delay(timeout * 1000).then(() => undefined)]);
+    if (done === undefined) {
+      try {
+        this.runtime.kill(rec.Id, "SIGKILL", true);
+        this.publish(rec, "kill", { signal: "9" });
+      } catch {
+        /* gone meanwhile */
+      }
+      await exited.promise;
+    }
+    this.publish(this.containers.find(rec.Id) ?? rec, "stop");
+    return true;
+  }
+
+  async restart(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
+    const rec = this.containers.get(ref);
+    await this.stop(rec.Id, timeoutSec, signal);
+    await this.start(rec.Id);
+    this.publish(rec, "restart");
+  }
+
+  async pause(ref: string): Promise<void> {
+    const rec = this.containers.get(ref);
+    if (rec.State.Status === "paused") throw conflict(`Container ${rec.Id} is already paused`);
+    if (rec.State.Status !== "running") throw conflict(`Container ${rec.Id} is not running`);
+    await this.runtime.pause(rec.Id);
+    rec.State.Status = "paused";
+    this.containers.save(rec);
+    this.publish(rec, "pause");
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const rec = this.containers.get(ref);
+    if (rec.State.Status !== "paused") throw conflict(`Container ${rec.Id} is not paused`);
+    await this.runtime.resume(rec.Id);
+    rec.State.Status = "running";
+    this.containers.save(rec);
+    this.publish(rec, "unpause");
+  }
+
+  rename(ref: string, newName: string): void {
+    const rec = this.containers.get(ref);
+    if (!newName) throw invalidArgument("Neither old nor new names may be empty");
+    const name = validateName(newName);
+    const other = this.containers.nameInUse(name);
+    if (other && other.Id !== rec.Id) {
+      throw new GantryError("ALREADY_EXISTS", `Error when allocating new name: Conflict. The container name "${name}" is already in use by container "${other.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    const old = rec.Name;
+    rec.Name = name;
+    this.containers.save(rec);
+    this.publish(rec, "rename", { oldName: old });
+  }
+
+  // ---- remove -------------------------------------------------------------------------------
+
+  async removeContainer(ref: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
+    const rec = this.containers.get(ref);
+    if ((rec.State.Status === "running" || rec.State.Status === "paused" || rec.State.Status === "restarting") && !opts.force) {
+      throw conflict(
+        `cannot remove container "${rec.Name}": container is ${rec.State.Status}: stop the container before removing or force remove`,
+      );
+    }
+    const t = this.restartTimers.get(rec.Id);
+    if (t) clearTimeout(t);
+    this.restartTimers.delete(rec.Id);
+    if (rec.State.Status === "running" || rec.State.Status === "paused") {
+      rec.ManuallyStopped = true;
+      rec.HostConfig.AutoRemove = false; // we remove it here, not the exit handler
+      this.containers.save(rec);
+      const exited = this.waitFor(rec.Id, "not-running");
+      try {
+        if (rec.State.Status === "paused") await this.runtime.resume(rec.Id).catch(() => {});
+        this.runtime.kill(rec.Id, "SIGKILL", true);
+      } catch {
+        /* exited meanwhile */
+      }
+      await Promise.race([exited.promise, delay(10_000)]);
+      exited.cancel();
+    }
+    rec.State.Status = "removing";
+    this.containers.save(rec);
+    await this.runtime.delete(rec.Id, true).catch(() => {});
+    try {
+      if (rec.Rootfs && spawnSync("mountpoint", ["-q", rec.Rootfs]).status === 0) unmountRootfs(rec.Rootfs);
+    } catch (err) {
+      // A busy mount: detach it lazily rather than leave the container half-removed.
+      spawnSync("umount", ["-l", rec.Rootfs]);
+      this.log(`unmount ${rec.Rootfs}: ${(err as Error).message}`);
+    }
+    removeContainerRootfs(this.images, rec.Id);
+    rmSync(this.attachSocket(rec.Id), { force: true });
+    this.containers.remove(rec.Id);
+    this.publish(rec, "destroy");
+    this.resolveWaiters(rec.Id, ["removed", "next-exit", "not-running"], rec.State.ExitCode);
+  }
+
+  // ---- wait ---------------------------------------------------------------------------------
+
+  /** Registers a waiter synchronously (docker posts wait before start). */
+  waitFor(ref: string, condition: WaitCondition): { promise: Promise<{ StatusCode: number; Error: { Message: string } | null }>; cancel: () => void } {
+    const rec = this.containers.get(ref);
+    let waiter!: Waiter;
+    const promise = new Promise<{ StatusCode: number; Error: { Message: string } | null }>((resolve) => {
+      waiter = { condition, resolve };
+    });
+    const st = rec.State.Status;
+    if (condition === "not-running" && !isRunningLike(st)) {
+      waiter.resolve({ StatusCode: rec.State.ExitCode, Error: null });
+      return { promise, cancel: () => {} };
+    }
+    const list = this.waiters.get(rec.Id) ?? [];
+    list.push(waiter);
+    this.waiters.set(rec.Id, list);
+    return {
+      promise,
+      cancel: () => {
+        const l = this.waiters.get(rec.Id);
+        if (l) this.waiters.set(rec.Id, l.filter((w) => w !== waiter));
+      },
+    };
+  }
+
+  private resolveWaiters(id: string, conditions: WaitCondition[], code: number): void {
+    const list = this.waiters.get(id) ?? [];
+    const rec = this.containers.find(id);
+    const keep: Waiter[] = [];
+    for (const w of list) {
+      // With a restart policy, not-running waits until the container really stays down.
+      if (conditions.includes(w.condition) && !(w.condition === "not-running" && rec && rec.State.Status === "restarting")) {
+        w.resolve({ StatusCode: code, Error: null });
+      } else keep.push(w);
+    }
+    if (keep.length) this.waiters.set(id, keep);
+    else this.waiters.delete(id);
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  publish(rec: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.events.publish("container", action, rec.Id, {
+      ...(rec.Config.Labels ?? {}),
+      image: rec.Config.Image ?? "",
+      name: rec.Name.slice(1),
+      ...extra,
+    });
+  }
+
+  imageName(rec: ContainerRecord): string {
+    return rec.Config.Image ?? familiarName(rec.Image);
+  }
+
+  async prune(): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    const deleted: string[] = [];
+    for (const rec of this.containers.all()) {
+      if (rec.State.Status === "exited" || rec.State.Status === "created" || rec.State.Status === "dead") {
+        await this.removeContainer(rec.Id, { force: false, volumes: false }).catch(() => {});
+        deleted.push(rec.Id);
+      }
+    }
+    return { ContainersDeleted: deleted, SpaceReclaimed: 0 };
+  }
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function parseSize(s: string | undefined): number | undefined {
+  if (!s) return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(s.trim());
+  if (!m) throw invalidArgument(`invalid max-size ${JSON.stringify(s)}`);
+  const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g"];
+  return Math.floor(Number(m[1]) * mult);
+}
+
+export function signalNumber(sig: string): number {
+  if (/^\d+$/.test(sig)) return Number(sig);
+  const name = sig.toUpperCase().startsWith("SIG") ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
+  const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGSTOP: 19, SIGCONT: 18, SIGWINCH: 28 };
+  return table[name] ?? 0;
+}

@@ -1,0 +1,36 @@
+// What the host offers, read once at daemon start: CPUs, memory nodes, cgroup version and the
+// memory controller's files (for Docker's swappiness and swap-limit warnings).
+import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { detectCgroupVersion } from "../runtime/cgroups/index.ts";
+import type { HostFacts } from "./resources.ts";
+
+function readTrim(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export function readHostFacts(): HostFacts {
+  let version: 1 | 2 = 1;
+  try {
+    version = detectCgroupVersion() === 2 ? 2 : 1;
+  } catch {
+    version = existsSync("/sys/fs/cgroup/cgroup.controllers") ? 2 : 1;
+  }
+  const cpus =
+    (version === 1 ? readTrim("/sys/fs/cgroup/cpuset/cpuset.cpus") : readTrim("/sys/fs/cgroup/cpuset.cpus.effective")) ??
+    readTrim("/sys/devices/system/cpu/online") ??
+    `0-${availableParallelism() - 1}`;
+  const mems = (version === 1 ? readTrim("/sys/fs/cgroup/cpuset/cpuset.mems") : readTrim("/sys/fs/cgroup/cpuset.mems.effective")) ?? "0";
+  return {
+    ncpu: availableParallelism(),
+    cpus,
+    mems,
+    cgroupVersion: version,
+    swappiness: version === 1 && existsSync("/sys/fs/cgroup/memory/memory.swappiness"),
+    swapLimit: version === 1 ? existsSync("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") : true,
+  };
+}
