@@ -1,7 +1,8 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { openStore } from "../../src/cluster/store/types.ts";
-import { storeContract } from "./_contract.ts";
+import { openEtcdStore } from "../../src/cluster/store/etcd.ts";
+import { storeContract, record } from "./_contract.ts";
 import { TestEtcd, etcdSkipReason } from "./_etcd.ts";
 
 describe("etcd store", { skip: etcdSkipReason() }, () => {
@@ -18,6 +19,36 @@ describe("etcd store", { skip: etcdSkipReason() }, () => {
   storeContract(() =>
     openStore({ kind: "etcd", endpoints: [etcd!.endpoint], prefix: `/gantry-test-${process.pid}-${++n}` }),
   );
+
+  it("serves a watch from the shared ring while it holds the start revision, from etcd once it does not", async () => {
+    const store = await openEtcdStore([etcd!.endpoint], "/ring", { watchRingEvents: 4 });
+    try {
+      const first = record(store, "/registry/", await store.currentRevision()); // starts the shared watch
+      const revs: number[] = [];
+      for (let i = 0; i < 20; i++) revs.push((await store.create(`/registry/r${i}`, "{}")).modRevision);
+      await first.until(() => first.events.length === 20, "20 events on the first watch");
+      // The ring now holds only the last few events: revs[2] is long gone from it, revs[17] is not.
+      const old = record(store, "/registry/", revs[2]!);
+      const recent = record(store, "/registry/", revs[17]!);
+      await old.until(() => old.events.length === 17, "17 events replayed by etcd");
+      await recent.until(() => recent.events.length === 2, "2 events replayed from the ring");
+      revs.push((await store.create("/registry/live", "{}")).modRevision);
+      await old.until(() => old.events.length === 18, "the live event on the old watch");
+      await recent.until(() => recent.events.length === 3, "the live event on the recent watch");
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(
+        old.events.map((e) => e.object.modRevision),
+        revs.slice(3),
+      );
+      assert.deepEqual(
+        recent.events.map((e) => e.object.modRevision),
+        revs.slice(18),
+      );
+      for (const w of [first, old, recent]) w.cancel();
+    } finally {
+      await store.close();
+    }
+  });
 
   it("works without a key namespace, over the whole key space", async () => {
     const store = await openStore({ kind: "etcd", endpoints: [etcd!.endpoint] });

@@ -3,7 +3,7 @@
 // each API watch is its own etcd watch and etcd sends every event once per watcher: with 100
 // watchers that is 100 gRPC messages per write, and fan-out, not etcd, becomes the limit.
 //
-// The hub keeps the last RING_EVENTS events. A watch from revision F can be served when every
+// The hub keeps the last RING_EVENTS (10,000) events. A watch from revision F can be served when every
 // event after F is in the ring or still to come (F >= coveredFrom); it gets the ring's events
 // after F at once, then live ones, with nothing in between because both happen in the same
 // synchronous step of the hub. An older F falls back to a watch of its own (see etcd.ts).
@@ -13,7 +13,7 @@ import type { WatchDelivery } from "./_delivery.ts";
 import type { WatchEvent } from "./types.ts";
 
 /** Events kept for watches that start a little in the past (a list, then a watch). */
-const RING_EVENTS = 10_000;
+export const RING_EVENTS = 10_000;
 
 interface Subscriber {
   prefix: string;
@@ -39,6 +39,7 @@ export class EtcdWatchHub {
     /** Turns the watch's failure into the error its subscribers get; called once. */
     explain: (err: unknown, lastRevision: number) => Promise<GantryError>,
     onBroken: () => void,
+    private readonly ringEvents = RING_EVENTS,
   ) {
     // No start revision: etcd watches from now, and the creation answer names "now".
     this.watcher = client.watch().inRange(range).withPreviousKV().watcher();
@@ -75,8 +76,8 @@ export class EtcdWatchHub {
       }
     }
     // Trim in batches so the copy is amortised.
-    if (this.ring.length > RING_EVENTS * 1.25) {
-      const dropped = this.ring.length - RING_EVENTS;
+    if (this.ring.length > this.ringEvents * 1.25) {
+      const dropped = this.ring.length - this.ringEvents;
       this.coveredFrom = this.ring[dropped - 1]!.object.modRevision;
       this.ring = this.ring.slice(dropped);
     }

@@ -29,6 +29,7 @@ class EtcdStore implements Store {
   constructor(
     private readonly endpoints: string[],
     private readonly namespace: string,
+    private readonly tuning: EtcdTuning,
   ) {
     this.client = new Etcd3({
       hosts: endpoints,
@@ -275,6 +276,7 @@ class EtcdStore implements Store {
         () => {
           if (this.hub === hub) this.hub = undefined;
         },
+        this.tuning.watchRingEvents,
       );
       this.hub = hub;
     }
@@ -359,7 +361,17 @@ class EtcdStore implements Store {
   }
 }
 
-export async function openEtcdStore(endpoints: string[], prefix: string): Promise<Store> {
+/** Knobs for tests and benchmarks; the defaults suit a control plane. */
+export interface EtcdTuning {
+  /** Events the shared watch keeps for watches that start in the past (default 10,000). */
+  watchRingEvents?: number;
+}
+
+export async function openEtcdStore(
+  endpoints: string[],
+  prefix: string,
+  tuning: EtcdTuning = {},
+): Promise<Store> {
   if (endpoints.length === 0) throw invalidArgument("the etcd store needs at least one endpoint");
-  return new EtcdStore(endpoints, prefix);
+  return new EtcdStore(endpoints, prefix, tuning);
 }
