@@ -651,6 +651,16 @@ export class Networks {
     return out;
   }
 
+  /** `--network none`: only `lo`, brought up by the loopback plugin. */
+  bringUpLoopback(containerId: string, netns: string): Promise<void> {
+    return this.serial(async () => {
+      const inode = inodeOf(netns);
+      if (!inode) throw invalidArgument(`network namespace ${netns} does not exist`, { path: netns });
+      if (inode === inodeOf("/proc/self/ns/net")) throw invalidArgument(`${netns} is the host's network namespace`, { path: netns });
+      await cniAdd(loopbackConf(), { containerId, netns, ifName: "lo" }, this.cni, false);
+    });
+  }
+
   /** Disconnects a container from one network; `force` also forgets an endpoint whose DEL failed. */
   detach(containerId: string, network: string, force = false): Promise<void> {
     return this.serial(async () => {
