@@ -25,6 +25,7 @@ import tar from "tar-stream";
 import type { Header } from "tar-stream";
 import { GantryError } from "../common/errors.ts";
 import type { Digest } from "./digest.ts";
+import { PaxXattrScanner } from "./_pax-scan.ts";
 
 /** tar-stream passes PAX records (xattrs among them) on the header; its types omit them. */
 export type TarHeaders = Omit<Header, "pax" | "type"> & { type?: string; pax?: Record<string, string> | null };
@@ -69,6 +70,7 @@ class LayerWriter {
   constructor(
     private readonly root: string,
     private readonly opts: Required<Pick<UnpackOptions, "preserveOwners">> & UnpackOptions,
+    private readonly rawXattrs?: Map<number, { path: string; values: Map<string, Buffer> }>,
   ) {}
 
   /** Walks (and creates) the parent directories of `parts` without following symlinks;
@@ -155,12 +157,17 @@ class LayerWriter {
       let bytes: Buffer | undefined;
       if (key.startsWith("SCHILY.xattr.")) {
         name = key.slice("SCHILY.xattr.".length);
-        // tar-stream decodes PAX values as UTF-8: a binary value (U+FFFD appears) is lost.
-        if (value.includes("\uFFFD")) {
-          this.opts.onWarning?.(`xattr ${name} on ${header.name} has a binary value that cannot be restored: skipped`);
-          continue;
+        // tar-stream decodes PAX values as UTF-8; the scanner kept the raw bytes.
+        const raw = this.rawXattrs?.get(this.entries - 1);
+        // Used only when the scanner saw this very entry (same path).
+        if (raw && raw.path.replace(/\/$/, "") === header.name.replace(/\/$/, "")) bytes = raw.values.get(name);
+        if (bytes === undefined) {
+          if (value.includes("\uFFFD")) {
+            this.opts.onWarning?.(`xattr ${name} on ${header.name} has a binary value that cannot be restored: skipped`);
+            continue;
+          }
+          bytes = Buffer.from(value, "utf8");
         }
-        bytes = Buffer.from(value, "utf8");
       } else if (key.startsWith("LIBARCHIVE.xattr.")) {
         name = decodeURIComponent(key.slice("LIBARCHIVE.xattr.".length));
         bytes = Buffer.from(value, "base64");
@@ -308,7 +315,8 @@ class LayerWriter {
 
 /** Unpacks an uncompressed tar stream into `root` (which should be an empty directory). */
 export async function unpackLayer(tarStream: Readable, root: string, opts: UnpackOptions = {}): Promise<UnpackResult> {
-  const writer = new LayerWriter(root, { preserveOwners: opts.preserveOwners ?? process.getuid?.() === 0, ...opts });
+  const scanner = new PaxXattrScanner();
+  const writer = new LayerWriter(root, { preserveOwners: opts.preserveOwners ?? process.getuid?.() === 0, ...opts }, scanner.xattrs);
   const hash = createHash("sha256");
   const hasher = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -324,7 +332,7 @@ export async function unpackLayer(tarStream: Readable, root: string, opts: Unpac
     }
   })();
   try {
-    await Promise.all([pipeline(tarStream, hasher, extract), consume]);
+    await Promise.all([pipeline(tarStream, hasher, scanner, extract), consume]);
   } catch (err) {
     extract.destroy();
     tarStream.destroy();

@@ -95,6 +95,32 @@ describe("unpackLayer", () => {
     assert.equal(getfattr(join(snap, "usr/bin/ping"), "user.note"), "hello");
   });
 
+  test("binary xattr values (file capabilities) survive, from a tar GNU tar wrote", { skip: !isRoot && "needs root" }, async () => {
+    const { dir, snap } = sandbox();
+    const src = join(dir, "src");
+    mkdirSync(src);
+    writeFileSync(join(src, "ping"), "elf");
+    // A file capability (cap_net_raw+ep) is a binary value with NUL and high bytes.
+    const caps = "0sAQAAAgAgAAAAAAAAAAAAAAAAAAA=";
+    assert.equal(spawnSync("setfattr", ["-n", "security.capability", "-v", caps, join(src, "ping")]).status, 0);
+    assert.equal(spawnSync("setfattr", ["-n", "user.bin", "-v", "0x00ff10fe", join(src, "ping")]).status, 0);
+    const deep = join("d".repeat(60), "e".repeat(60), "file");
+    mkdirSync(join(src, deep, ".."), { recursive: true });
+    writeFileSync(join(src, deep), "x");
+    assert.equal(spawnSync("setfattr", ["-n", "user.bin", "-v", "0x00ff10fe", join(src, deep)]).status, 0);
+    const tarFile = join(dir, "caps.tar");
+    const t = spawnSync("tar", ["--xattrs", "--xattrs-include=*", "-C", src, "-cf", tarFile, "ping", "d".repeat(60)], { encoding: "utf8" });
+    assert.equal(t.status, 0, t.stderr);
+    const warnings: string[] = [];
+    await unpackLayer(Readable.from([readFileSync(tarFile)]), snap, { onWarning: (w) => warnings.push(w) });
+    assert.deepEqual(warnings, []);
+    const hex = (p: string, n: string) => spawnSync("getfattr", ["-e", "hex", "--only-values", "-n", n, p]).stdout.toString("hex");
+    assert.equal(hex(join(snap, "ping"), "security.capability"), hex(join(src, "ping"), "security.capability"));
+    assert.equal(hex(join(src, "ping"), "user.bin"), "00ff10fe", "0xff is not UTF-8: tar-stream alone would lose it");
+    assert.equal(hex(join(snap, "ping"), "user.bin"), "00ff10fe");
+    assert.equal(hex(join(snap, deep), "user.bin"), "00ff10fe", "a long (PAX path) name keeps its binary xattr");
+  });
+
   test("a later entry replaces an earlier file, and a file written over a hardlink leaves the other name alone", async () => {
     const { snap } = sandbox();
     await unpackLayer(
