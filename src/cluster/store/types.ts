@@ -61,11 +61,11 @@ export interface Store {
    * Delivers every event under prefix with modRevision > fromRevision, in revision order,
    * exactly once, then live events. If fromRevision is older than the compacted revision
    * allows (compact(C) keeps revision C, so fromRevision >= C - 1 is fine, as in etcd and
-   * Kubernetes), onError is called with code "GONE" and the watch ends.
-   * Callbacks run asynchronously, never inside watch() or a write; event objects may be
-   * shared between watchers, so treat them as read-only. If onEvent throws, the watch ends
-   * with onError(INTERNAL). onError is also called (and the
-   * watch ends) when the backend loses the stream for good; the caller then relists.
+   * Kubernetes), onError is called with code "GONE" and the watch ends. onError is also
+   * called (and the watch ends) when the backend loses the stream for good; the caller then
+   * relists. Callbacks run asynchronously, never inside watch() or a write; event objects
+   * may be shared between watchers, so treat them as read-only. If onEvent throws, the
+   * watch ends with onError(INTERNAL).
    */
   watch(
     prefix: string,
