@@ -214,7 +214,6 @@ class SqliteStore implements Store {
     return row && row.deleted === 0 ? row : undefined;
   }
 
-  /** Appends one row in a write transaction; the caller's check runs under the write lock. */
   /**
    * Queues one write; it commits with every other write queued in the same turn of the event
    * loop, in one transaction and one fsync (group commit). Each write still gets its own
