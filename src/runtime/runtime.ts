@@ -141,15 +141,15 @@ export class Runtime {
     if (!isDirectory(rootfs)) {
       throw new GantryError("INVALID_SPEC", `root.path: ${rootfs} is not a directory`, { path: "root.path" });
     }
+    // process is optional at create (the spec makes only start fail without one).
     const process = config.process;
-    if (!process) throw new GantryError("INVALID_SPEC", "process: config.json has no process to run", { path: "process" });
-    if (process.terminal && !opts.consoleSocket && !opts.foreground && !opts.monitor) {
+    if (process?.terminal && !opts.consoleSocket && !opts.foreground && !opts.monitor) {
       throw new GantryError("INVALID_ARGUMENT", "process.terminal is true: --console-socket is required with create", {
         hint: "pass --console-socket PATH, or use `run` for an interactive terminal",
       });
     }
-    if (process.apparmorProfile) this.warn("AppArmor is not available on this host: process.apparmorProfile ignored");
-    if (process.selinuxLabel) this.warn("SELinux is not available on this host: process.selinuxLabel ignored");
+    if (process?.apparmorProfile) this.warn("AppArmor is not available on this host: process.apparmorProfile ignored");
+    if (process?.selinuxLabel) this.warn("SELinux is not available on this host: process.selinuxLabel ignored");
 
     this.state.reserve(id);
     let cg: CgroupManager | undefined;
@@ -179,7 +179,7 @@ export class Runtime {
         monitor: opts.monitor,
         rootfs,
         startSocket: this.state.startSocket(id),
-        terminal: process.terminal ? (opts.consoleSocket ? "socket" : "monitor") : "none",
+        terminal: process?.terminal ? (opts.consoleSocket ? "socket" : "monitor") : "none",
         consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
         cgroupProcsFiles: cg.procsFiles(),
         cgroupMounts,
@@ -224,6 +224,12 @@ export class Runtime {
     const rec = this.state.load(id);
     const status = this.statusOf(rec);
     if (status !== "created") throw conflict(`cannot start container ${id}: it is ${status}, not created`);
+    if (!rec.config.process) {
+      // Created without a process (allowed), it has nothing to run: start fails, as the
+      // spec requires, and the waiting init goes, so the container is stopped.
+      process.kill(rec.pid, "SIGKILL");
+      throw new GantryError("INVALID_SPEC", `cannot start container ${id}: config.json has no process to run`, { path: "process" });
+    }
     await new Promise<void>((resolveStart, reject) => {
       const sock = connect(this.state.startSocket(id));
       const decoder = new RecordDecoder();

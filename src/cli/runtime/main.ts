@@ -338,7 +338,8 @@ program
       proc = parsed.data;
     } else {
       if (!command.length) throw new GantryError("INVALID_ARGUMENT", "exec: give a command or --process FILE");
-      const base = rt.configOf(id).process!;
+      const base = rt.configOf(id).process;
+      if (!base) throw new GantryError("INVALID_ARGUMENT", `exec: container ${id} has no process in its config.json to start from; give --process FILE`);
       proc = structuredClone(base);
       proc.args = command;
       proc.terminal = !!o.tty;

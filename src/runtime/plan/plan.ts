@@ -233,10 +233,8 @@ function mapsRoot(m: { containerID: number; size: number }[] | undefined): boole
 
 export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanRecord[] {
   const linux = config.linux ?? {};
+  // Without a process (allowed at create) the child waits for start and then ends.
   const process = config.process;
-  if (!process) {
-    throw new GantryError("INVALID_SPEC", "process: config.json has no process to run", { path: "process" });
-  }
   const { created, joined } = namespaceSets(config);
   const hasMountNs = created.has("mount") || joined.some((j) => j.type === "mount");
   const newUserns = created.has("user");
@@ -270,7 +268,7 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanReco
     steps.push(["log", m.logPath, String(m.logMaxSize ?? 0), String(m.logMaxFiles ?? 1)]);
     steps.push(["attach-socket", m.attachSocket]);
     // With a terminal the pty carries everything; otherwise the monitor owns pipes.
-    if (!process.terminal) steps.push(["stdio", "pipes", m.openStdin ? "open" : "closed"]);
+    if (!process?.terminal) steps.push(["stdio", "pipes", m.openStdin ? "open" : "closed"]);
   }
   steps.push(["start-socket", opts.startSocket]);
   if (opts.terminal === "socket") {
@@ -307,7 +305,7 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanReco
   // the namespace's root is the container's cgroup, not the host's.
   if (created.has("cgroup")) steps.push(["unshare", String(CLONE.NEWCGROUP)]);
   steps.push(["setsid"]);
-  if (process.oomScoreAdj !== undefined) steps.push(["write", "/proc/self/oom_score_adj", String(process.oomScoreAdj)]);
+  if (process?.oomScoreAdj !== undefined) steps.push(["write", "/proc/self/oom_score_adj", String(process.oomScoreAdj)]);
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) steps.push(["sysctl", key, value]);
 
   const rootfs = opts.rootfs;
@@ -406,12 +404,16 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanReco
     steps.push(["chroot", rootfs]);
   }
 
-  if (process.terminal) {
+  if (process?.terminal) {
     const size = process.consoleSize;
     steps.push(["console", opts.terminal === "socket" ? "socket" : "monitor", String(size?.height ?? 0), String(size?.width ?? 0)]);
   }
   if (config.hostname !== undefined) steps.push(["hostname", config.hostname]);
   if (config.domainname !== undefined) steps.push(["domainname", config.domainname]);
+  if (!process) {
+    steps.push(["wait-start"], ["end"]);
+    return steps;
+  }
 
   const sec = planProcessSecurity(process, linux.seccomp, opts.capLastCap);
   steps.push(...sec.user, ...sec.beforeStart);
