@@ -1,6 +1,7 @@
 // Real containers through bin/gantry-runtime: isolation, limits, lifecycle, cleanup.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { kernelTestSkipReason, makeBundle, runtimeCli, tempRoot, uniqueId, type Bundle } from "../helpers/busybox-bundle.ts";
@@ -220,7 +221,12 @@ describe("gantry-runtime on real namespaces and cgroups", { skip }, () => {
     const log = join(b.dir, "hooks.log");
     const hook = (name: string) => ({ path: "/bin/sh", args: ["sh", "-c", `read s; echo ${name} "$s" >> ${log}`] });
     b.config.hooks = {
+      prestart: [hook("prestart")],
       createRuntime: [hook("createRuntime")],
+      // runs in the container's namespaces before pivot_root: host paths still resolve
+      createContainer: [{ path: "/bin/sh", args: ["sh", "-c", `echo createContainer $(readlink /proc/self/ns/uts) >> ${log}`] }],
+      // runs in the container after start, inside its root filesystem
+      startContainer: [{ path: "/bin/sh", args: ["sh", "-c", "echo startContainer > /tmp/started"] }],
       poststart: [hook("poststart")],
       poststop: [hook("poststop")],
     };
@@ -228,10 +234,64 @@ describe("gantry-runtime on real namespaces and cgroups", { skip }, () => {
     const cid = id("hooks");
     ok(["run", "--bundle", b.dir, cid]);
     const lines = readFileSync(log, "utf8").trim().split("\n");
-    assert.deepEqual(lines.map((l) => l.split(" ")[0]), ["createRuntime", "poststart", "poststop"]);
-    const st = JSON.parse(lines[0]!.slice("createRuntime ".length));
+    assert.deepEqual(lines.map((l) => l.split(" ")[0]), ["prestart", "createRuntime", "createContainer", "poststart", "poststop"]);
+    assert.match(lines[2]!, /^createContainer uts:\[\d+\]$/);
+    assert.notEqual(lines[2], `createContainer ${readlinkSync("/proc/self/ns/uts")}`, "createContainer runs in the container's uts namespace");
+    assert.equal(readFileSync(join(b.rootfs, "tmp/started"), "utf8").trim(), "startContainer");
+    const st = JSON.parse(lines[1]!.slice("createRuntime ".length));
     assert.equal(st.id, cid);
     assert.ok(st.pid > 1);
+  });
+
+  test("a failing createRuntime hook fails create and leaves nothing behind", () => {
+    const b = bundle(["true"]);
+    b.config.hooks = { createRuntime: [{ path: "/bin/false" }] };
+    b.write();
+    const cid = id("badhook");
+    const r = rt(["create", "--bundle", b.dir, cid]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /hook \/bin\/false exited with status 1/);
+    assert.equal(existsSync(join(root, cid)), false);
+    assert.equal(existsSync(`/sys/fs/cgroup/pids/gantry/${cid}`), false);
+  });
+
+  test("terminal: the pty master travels over --console-socket (runc's protocol)", () => {
+    const b = bundle(["sh", "-c", "tty; echo hi-from-pty"], (c) => (c.process!.terminal = true));
+    const sock = join(b.dir, "console.sock");
+    const out = join(b.dir, "console.out");
+    // A receiver in Python (Node cannot receive SCM_RIGHTS): accept, take the fd, copy it to a file.
+    const receiver = spawn("python3", ["-c", `
+import socket, os, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
+c, _ = s.accept(); msg, fds, _, _ = socket.recv_fds(c, 64, 1)
+with open(sys.argv[2], "wb") as f:
+    while True:
+        try: d = os.read(fds[0], 4096)
+        except OSError: break
+        if not d: break
+        f.write(d)
+`, sock, out], { stdio: "inherit" });
+    try {
+      const deadline = Date.now() + 5000;
+      while (!existsSync(sock) && Date.now() < deadline) spinWait(20);
+      const cid = id("tty");
+      ok(["create", "--bundle", b.dir, "--console-socket", sock, cid]);
+      ok(["start", cid]);
+      const until = Date.now() + 10_000;
+      while (receiver.exitCode === null && Date.now() < until) spinWait(50);
+      const text = readFileSync(out, "utf8");
+      assert.match(text, /\/dev\/pts\/\d+\r?\n/);
+      assert.match(text, /hi-from-pty/);
+      ok(["delete", "--force", cid]);
+    } finally {
+      receiver.kill();
+    }
+  });
+
+  test("run with a terminal and no console socket relays the pty itself", () => {
+    const b = bundle(["sh", "-c", "tty"], (c) => (c.process!.terminal = true));
+    const r = ok(["run", "--bundle", b.dir, id("runtty")]);
+    assert.match(r.stdout, /\/dev\/pts\/\d+/);
   });
 
   test("seccomp: a denied syscall fails with the configured errno", () => {
