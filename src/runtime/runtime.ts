@@ -150,6 +150,9 @@ export class Runtime {
     }
     if (process?.apparmorProfile) this.warn("AppArmor is not available on this host: process.apparmorProfile ignored");
     if (process?.selinuxLabel) this.warn("SELinux is not available on this host: process.selinuxLabel ignored");
+    if (config.linux?.resources?.memory?.kernel) {
+      this.warn("linux.resources.memory.kernel ignored: kernel memory limits are deprecated, and Linux 6.x accepts the write without enforcing it");
+    }
 
     this.state.reserve(id);
     let cg: CgroupManager | undefined;
