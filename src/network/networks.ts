@@ -656,7 +656,8 @@ export class Networks {
     return this.serial(async () => {
       const inode = inodeOf(netns);
       if (!inode) throw invalidArgument(`network namespace ${netns} does not exist`, { path: netns });
-      if (inode === inodeOf("/proc/self/ns/net")) throw invalidArgument(`${netns} is the host's network namespace`, { path: netns });
+      if (inode === inodeOf("/proc/self/ns/net"))
+        throw invalidArgument(`${netns} is the host's network namespace`, { path: netns });
       await cniAdd(loopbackConf(), { containerId, netns, ifName: "lo" }, this.cni, false);
     });
   }
@@ -788,25 +789,45 @@ export class Networks {
   }
 
   /**
-   * Name resolution on one network, asked by the container at `client`: a container name, a
-   * network alias, or an id prefix of at least 6 hex digits; `name.<network>` also works.
-   * Only containers on the network may ask.
+   * Name resolution asked of network `networkId`'s server by the container at `client`: a
+   * container name, a network alias, or an id prefix of at least 6 hex digits, looked up on
+   * every DNS network the asking container is on (this one first), as Docker does;
+   * `name.<network>` looks on that network only. Only containers on the network may ask;
+   * without `client` the lookup covers this network alone.
    */
   resolve(networkId: string, name: string, client?: string): string[] {
     const n = this.networks.get(networkId);
-    const eps = [...(this.endpoints.get(networkId)?.values() ?? [])];
     if (!n) return [];
-    if (client !== undefined && !eps.some((e) => e.address === client)) return [];
-    let q = name.toLowerCase().replace(/\.$/, "");
-    const suffix = `.${n.name.toLowerCase()}`;
-    if (q.endsWith(suffix)) q = q.slice(0, -suffix.length);
-    const hits = eps.filter(
-      (e) =>
-        e.containerName.toLowerCase() === q ||
-        e.aliases.some((a) => a.toLowerCase() === q) ||
-        (/^[0-9a-f]{6,}$/.test(q) && e.containerId.toLowerCase().startsWith(q)),
-    );
-    return hits.map((e) => e.address).filter((a) => a !== "");
+    let scope: NetworkRecord[] = [n];
+    if (client !== undefined) {
+      const asking = [...(this.endpoints.get(networkId)?.values() ?? [])].find((e) => e.address === client);
+      if (!asking) return [];
+      const others = this.endpointsOf(asking.containerId)
+        .map((e) => this.networks.get(e.networkId))
+        .filter((x): x is NetworkRecord => x !== undefined && x.dns && x.id !== n.id);
+      scope = [n, ...others];
+    }
+    const q = name.toLowerCase().replace(/\.$/, "");
+    const qualified = scope.find((net) => q.endsWith(`.${net.name.toLowerCase()}`));
+    if (qualified) return this.lookupOn(qualified, q.slice(0, -(qualified.name.length + 1)));
+    for (const net of scope) {
+      const hits = this.lookupOn(net, q);
+      if (hits.length > 0) return hits;
+    }
+    return [];
+  }
+
+  private lookupOn(n: NetworkRecord, q: string): string[] {
+    const eps = [...(this.endpoints.get(n.id)?.values() ?? [])];
+    return eps
+      .filter(
+        (e) =>
+          e.containerName.toLowerCase() === q ||
+          e.aliases.some((a) => a.toLowerCase() === q) ||
+          (/^[0-9a-f]{6,}$/.test(q) && e.containerId.toLowerCase().startsWith(q)),
+      )
+      .map((e) => e.address)
+      .filter((a) => a !== "");
   }
 
   // ---- per-container files ----------------------------------------------------------------

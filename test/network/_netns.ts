@@ -62,6 +62,7 @@ export function makeNetns(name: string): string {
   return `/var/run/netns/${ns}`;
 }
 export const nsName = (name: string) => `${runTag}-${name}`;
+export const nsPath = (name: string) => `/var/run/netns/${nsName(name)}`;
 
 /** Makes `ip netns exec` show the container's hosts and resolv.conf in place of the host's. */
 export function installContainerFiles(name: string, files: { hosts: string; resolvConf: string }): void {
@@ -98,6 +99,20 @@ export function curlIn(
     execFile(file!, args, { encoding: "utf8" }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr });
     });
+  });
+}
+
+/** Any command inside a namespace, asynchronously (see curlIn). */
+export function execIn(name: string, args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      "ip",
+      ["netns", "exec", nsName(name), ...args],
+      { encoding: "utf8", timeout: 15_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr });
+      },
+    );
   });
 }
 

@@ -4,15 +4,18 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { createSocket } from "node:dgram";
+import { buildResponse, parseQuery } from "../../src/network/dns-packet.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GantryError } from "../../src/common/errors.ts";
 import { openNetworks, parsePublish } from "../../src/network/index.ts";
-import type { Networks, NetworkRecord } from "../../src/network/index.ts";
+import type { Networks, NetworkLibraryOptions, NetworkRecord } from "../../src/network/index.ts";
 import {
   cleanupAll,
   curlEventually,
   curlIn,
+  execIn,
   freeSubnets,
   installContainerFiles,
   makeNetns,
@@ -20,6 +23,7 @@ import {
   must,
   newContainerId,
   nsName,
+  nsPath,
   onCleanup,
   ruleDump,
   runTag,
@@ -30,6 +34,7 @@ import {
 
 const skip = skipReason();
 let lib: Networks;
+let libOptions: NetworkLibraryOptions;
 let root: string;
 let work: string;
 let subnets: string[] = [];
@@ -42,15 +47,16 @@ before(async () => {
   if (skip) return;
   work = mkdtempSync(join(tmpdir(), "gantry-net-"));
   root = join(work, "state");
-  subnets = freeSubnets(8);
+  subnets = freeSubnets(10);
   const hostResolv = join(work, "host-resolv.conf");
   writeFileSync(hostResolv, "nameserver 127.0.0.1\n");
-  lib = await openNetworks({
+  libOptions = {
     root,
     defaultNetwork: { name: "bridge", bridge: `${runTag}d`, subnet: subnets[0] },
     dnsUpstreams: [],
     hostResolvConf: hostResolv,
-  });
+  };
+  lib = await openNetworks(libOptions);
   makeOutsideNetns("out", outsideHost, outsidePeer);
 });
 
@@ -243,6 +249,69 @@ test(
   },
 );
 
+test(
+  "a container on two networks resolves names on both, forwards unknown names to its --dns, and DNS resumes after a restart",
+  { skip },
+  async () => {
+    const front = await userNetwork("front", subnets[8]!);
+    const back = await userNetwork("back", subnets[9]!);
+    // a fake upstream resolver on the host's loopback: every name is 10.231.9.99
+    const upstream = createSocket("udp4");
+    await new Promise<void>((res) => upstream.bind(0, "127.0.0.1", res));
+    onCleanup(() => upstream.close());
+    upstream.on("message", (msg, r) => {
+      const q = parseQuery(msg);
+      upstream.send(
+        buildResponse(q, 0, [{ type: "A", name: q.name, address: "10.231.9.99", ttl: 1 }]),
+        r.port,
+        r.address,
+      );
+    });
+    const x = newContainerId();
+    const y = newContainerId();
+    await lib.attach({
+      containerId: x,
+      containerName: "x",
+      netns: makeNetns("x"),
+      network: front.name,
+      dns: [`127.0.0.1:${upstream.address().port}`],
+    });
+    const xBack = await lib.attach({
+      containerId: x,
+      containerName: "x",
+      netns: nsPath("x"),
+      network: back.name,
+    });
+    assert.equal(xBack.ifName, "eth1");
+    const yEp = await lib.attach({
+      containerId: y,
+      containerName: "y",
+      netns: makeNetns("y"),
+      network: back.name,
+    });
+    const files = containerFiles(x, "x", "x");
+    assert.match(readFileSync(files.hosts, "utf8"), new RegExp(xBack.address.replace(/\./g, "\\.")));
+    startHttpd("y", join(work, "www-y"), "y on back\n");
+    assert.equal(
+      (await curlEventually("x", "http://y/")).out,
+      "y on back\n",
+      "x asks front's server about y, which is on back",
+    );
+    const ext = await execIn("x", ["busybox", "nslookup", "external.test"]);
+    assert.match(ext.out, /10\.231\.9\.99/, ext.out + ext.err);
+
+    // engine restart: the library is reopened and reconciled with both containers alive
+    await lib.close();
+    lib = await openNetworks(libOptions);
+    const report = await lib.reconcile([x, y]);
+    assert.deepEqual(report.removedAttachments, []);
+    assert.equal((await curlIn("x", "http://y/")).out, "y on back\n");
+    assert.deepEqual(lib.resolve(back.id, "y"), [yEp.address]);
+    await lib.detachAll(x);
+    await lib.detachAll(y);
+  },
+);
+
 test("after detach and rm no veth, rule, lease, bridge or cache entry is left", { skip }, async () => {
   const net = await userNetwork("gone", subnets[5]!);
   const ids = [newContainerId(), newContainerId()];
@@ -297,12 +366,7 @@ test(
     // see its address, so its masquerade chain would stay without reconcile.
     must("ip", ["netns", "del", nsName("crash")]);
     await lib.close();
-    const restarted = await openNetworks({
-      root,
-      defaultNetwork: { name: "bridge", bridge: `${runTag}d`, subnet: subnets[0] },
-      dnsUpstreams: [],
-    });
-    lib = restarted;
+    lib = await openNetworks(libOptions);
     const report = await lib.reconcile([]);
     assert.ok(report.removedAttachments.includes(`${net.name}/${id}`), JSON.stringify(report));
     assert.doesNotMatch(ruleDump(), new RegExp(id));
