@@ -6,7 +6,7 @@ import { GantryError } from "../common/errors.ts";
 import type { Digest } from "./digest.ts";
 import { formatReference, parseReference, repositoryName } from "./reference.ts";
 import { RegistryClient, type RegistryOptions } from "./registry/client.ts";
-import { ensureSnapshots } from "./snapshots.ts";
+import { ensureLayerSnapshot, snapshotPlan } from "./snapshots.ts";
 import { parseImageConfig, parseManifest, type Descriptor, type Index, type Platform } from "./spec.ts";
 import type { ImageStore } from "./store.ts";
 
@@ -124,20 +124,18 @@ export async function pullImage(store: ImageStore, reference: string, opts: Pull
 
     await fetchBlob(manifest.config, "config");
     const config = parseImageConfig(store.readBlob(manifest.config.digest as Digest));
+    const plan = snapshotPlan(manifest, config);
+    lease.add(...plan.chain);
     let existing = 0;
-    await runLimited(manifest.layers, opts.concurrency ?? 3, async (l) => {
+    // Each layer is unpacked as soon as it is downloaded (layers unpack independently).
+    await runLimited([...manifest.layers.keys()], opts.concurrency ?? 3, async (i) => {
+      const l = manifest.layers[i] as Descriptor;
       if (await fetchBlob(l, "layer")) existing++;
+      if (opts.unpack === false) return;
+      await ensureLayerSnapshot(store, manifest, plan, i);
+      opts.onProgress?.({ digest: l.digest as Digest, kind: "layer", status: "unpacked", current: l.size, total: l.size });
     });
     await store.putBlob(manifestBytes, manifestDigest);
-    if (opts.unpack !== false) {
-      await ensureSnapshots(store, manifest, config, {
-        lease,
-        onLayer: (i) => {
-          const l = manifest.layers[i] as Descriptor;
-          opts.onProgress?.({ digest: l.digest as Digest, kind: "layer", status: "unpacked", current: l.size, total: l.size });
-        },
-      });
-    }
     const name = formatReference(ref);
     const repoDigest = `${repositoryName(ref)}@${indexDigest ?? manifestDigest}`;
     store.updateRefs((refs) => {

@@ -18,7 +18,7 @@ import type { Readable } from "node:stream";
 import { writeJsonAtomic, readJsonIfExists } from "../common/atomic-file.ts";
 import { GantryError } from "../common/errors.ts";
 import { chainIds, hexOf, type Digest } from "./digest.ts";
-import type { ImageConfig, Manifest } from "./spec.ts";
+import type { Descriptor, ImageConfig, Manifest } from "./spec.ts";
 import type { ImageStore, Lease } from "./store.ts";
 import { unpackLayer, type UnpackOptions } from "./unpack.ts";
 
@@ -75,51 +75,74 @@ export function openTarStream(path: string): Readable {
   return raw;
 }
 
-/** Unpacks every layer of an image that has no snapshot yet; returns the chain IDs, base first.
- * Each layer's DiffID is checked against the image config while it is unpacked. */
+export interface SnapshotPlan {
+  diffIds: Digest[];
+  chain: Digest[];
+}
+
+/** DiffIDs and chain IDs of an image, checked to match its manifest's layers. */
+export function snapshotPlan(manifest: Manifest, config: ImageConfig): SnapshotPlan {
+  const diffIds = config.rootfs.diff_ids as Digest[];
+  if (diffIds.length !== manifest.layers.length) {
+    throw new GantryError("INVALID_SPEC", `image config lists ${diffIds.length} diff_ids but the manifest has ${manifest.layers.length} layers`);
+  }
+  return { diffIds, chain: chainIds(diffIds) };
+}
+
+/** Unpacks layer `i` into its snapshot unless it exists. Layers are unpacked each into its
+ * own directory, so they can be unpacked in any order or at once (a pull unpacks each as
+ * soon as it is downloaded). The DiffID is checked against the image config. */
+export async function ensureLayerSnapshot(store: ImageStore, manifest: Manifest, plan: SnapshotPlan, i: number, opts: UnpackOptions = {}): Promise<Digest> {
+  const chainId = plan.chain[i] as Digest;
+  if (snapshotExists(store, chainId)) {
+    // Reused: touched so that a garbage collection already running keeps it (gc.ts).
+    const now = new Date();
+    utimesSync(snapshotDir(store, chainId), now, now);
+    return chainId;
+  }
+  const layer = manifest.layers[i] as Descriptor;
+  const tmp = join(store.root, "snapshots", `.tmp-${process.pid}-${Math.random().toString(16).slice(2)}`);
+  mkdirSync(join(tmp, "fs"), { recursive: true, mode: 0o755 });
+  try {
+    const result = await unpackLayer(openTarStream(store.blobPath(layer.digest as Digest)), join(tmp, "fs"), opts);
+    if (result.diffId !== plan.diffIds[i]) {
+      throw new GantryError("DIGEST_MISMATCH", `layer ${layer.digest} unpacks to ${result.diffId}, the image config says ${plan.diffIds[i]}`);
+    }
+    const info: SnapshotInfo = { chainId, diffId: result.diffId, parent: i > 0 ? plan.chain[i - 1] : undefined, layer: layer.digest as Digest };
+    writeJsonAtomic(join(tmp, "snapshot.json"), info, 0o644);
+    try {
+      renameSync(tmp, snapshotDir(store, chainId));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
+      // A concurrent pull unpacked the same layer first: its snapshot is as good as ours.
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return chainId;
+}
+
+/** Unpacks every layer of an image that has no snapshot yet (up to 3 at once); returns
+ * the chain IDs, base first. */
 export async function ensureSnapshots(
   store: ImageStore,
   manifest: Manifest,
   config: ImageConfig,
   opts: UnpackOptions & { lease?: Lease; onLayer?: (index: number, chainId: Digest) => void } = {},
 ): Promise<Digest[]> {
-  const diffIds = config.rootfs.diff_ids as Digest[];
-  if (diffIds.length !== manifest.layers.length) {
-    throw new GantryError("INVALID_SPEC", `image config lists ${diffIds.length} diff_ids but the manifest has ${manifest.layers.length} layers`);
-  }
-  const chain = chainIds(diffIds);
-  opts.lease?.add(...chain);
-  for (let i = 0; i < chain.length; i++) {
-    const chainId = chain[i] as Digest;
-    if (snapshotExists(store, chainId)) {
-      // Reused: touched so that a garbage collection already running keeps it (gc.ts).
-      const now = new Date();
-      utimesSync(snapshotDir(store, chainId), now, now);
-      continue;
+  const plan = snapshotPlan(manifest, config);
+  opts.lease?.add(...plan.chain);
+  let next = 0;
+  const worker = async () => {
+    while (next < plan.chain.length) {
+      const i = next++;
+      const chainId = await ensureLayerSnapshot(store, manifest, plan, i, opts);
+      opts.onLayer?.(i, chainId); // (not inline: `?.()` would skip evaluating the argument)
     }
-    const layer = manifest.layers[i]!;
-    const tmp = join(store.root, "snapshots", `.tmp-${process.pid}-${Math.random().toString(16).slice(2)}`);
-    mkdirSync(join(tmp, "fs"), { recursive: true, mode: 0o755 });
-    try {
-      const result = await unpackLayer(openTarStream(store.blobPath(layer.digest as Digest)), join(tmp, "fs"), opts);
-      if (result.diffId !== diffIds[i]) {
-        throw new GantryError("DIGEST_MISMATCH", `layer ${layer.digest} unpacks to ${result.diffId}, the image config says ${diffIds[i]}`);
-      }
-      const info: SnapshotInfo = { chainId, diffId: result.diffId, parent: i > 0 ? chain[i - 1] : undefined, layer: layer.digest as Digest };
-      writeJsonAtomic(join(tmp, "snapshot.json"), info, 0o644);
-      try {
-        renameSync(tmp, snapshotDir(store, chainId));
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
-        // A concurrent pull unpacked the same layer first: its snapshot is as good as ours.
-      }
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
-    opts.onLayer?.(i, chainId);
-  }
-  return chain;
+  };
+  await Promise.all([worker(), worker(), worker()]);
+  return plan.chain;
 }
 
 export interface PreparedRootfs {
