@@ -1,6 +1,7 @@
 // The Engine API's JSON for networks (GET /networks, /networks/{id}), made from the library's
 // records so the engine's handlers stay thin.
-import type { EndpointRecord, NetworkRecord } from "./networks.ts";
+import { GantryError, invalidArgument } from "../common/errors.ts";
+import type { EndpointRecord, NetworkCreateOptions, NetworkRecord } from "./networks.ts";
 import type { PortMapping } from "./ports.ts";
 
 export interface DockerNetwork {
@@ -94,4 +95,81 @@ export function toDockerPorts(
     });
   }
   return out;
+}
+
+/** POST /networks/create body (what `docker network create` sends). */
+export interface DockerNetworkCreateBody {
+  Name?: unknown;
+  Driver?: unknown;
+  Internal?: unknown;
+  Attachable?: unknown;
+  Ingress?: unknown;
+  EnableIPv6?: unknown;
+  ConfigOnly?: unknown;
+  IPAM?: { Driver?: unknown; Config?: unknown; Options?: unknown } | null;
+  Options?: unknown;
+  Labels?: unknown;
+  [key: string]: unknown;
+}
+
+function stringMap(v: unknown, what: string): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== "object" || Array.isArray(v) || Object.values(v).some((x) => typeof x !== "string")) {
+    throw invalidArgument(`${what} must be an object of strings`);
+  }
+  return { ...(v as Record<string, string>) };
+}
+
+/** Validates a Docker network-create body into the library's options; refuses what Gantry lacks. */
+export function fromDockerNetworkCreate(body: DockerNetworkCreateBody): NetworkCreateOptions {
+  if (typeof body !== "object" || body === null)
+    throw invalidArgument("network create body must be a JSON object");
+  if (typeof body.Name !== "string" || body.Name === "")
+    throw invalidArgument("network create: Name is required");
+  for (const [key, what] of [
+    ["EnableIPv6", "IPv6 networks"],
+    ["Ingress", "ingress networks"],
+    ["ConfigOnly", "config-only networks"],
+  ] as const) {
+    if (body[key] === true)
+      throw new GantryError("UNSUPPORTED_OPTION", `${what} are not supported`, {
+        hint: "Gantry networks are IPv4 bridges",
+      });
+  }
+  const ipam = body.IPAM ?? {};
+  if (ipam.Driver !== undefined && ipam.Driver !== "" && ipam.Driver !== "default") {
+    throw new GantryError("UNSUPPORTED_OPTION", `IPAM driver "${String(ipam.Driver)}" is not supported`);
+  }
+  if (Object.keys(stringMap(ipam.Options, "IPAM.Options")).length > 0)
+    throw new GantryError("UNSUPPORTED_OPTION", "IPAM options are not supported");
+  const configs = (ipam.Config ?? []) as Array<Record<string, unknown>>;
+  if (!Array.isArray(configs)) throw invalidArgument("IPAM.Config must be an array");
+  if (configs.length > 1)
+    throw new GantryError(
+      "UNSUPPORTED_OPTION",
+      "more than one IPAM config (subnet) per network is not supported",
+    );
+  const c = configs[0] ?? {};
+  const str = (k: string): string | undefined => {
+    const v = c[k];
+    if (v === undefined || v === null || v === "") return undefined;
+    if (typeof v !== "string") throw invalidArgument(`IPAM.Config.${k} must be a string`);
+    if (v.includes(":")) throw new GantryError("UNSUPPORTED_OPTION", `IPv6 ${k} "${v}" is not supported`);
+    return v;
+  };
+  if (Object.keys(stringMap(c.AuxiliaryAddresses, "AuxiliaryAddresses")).length > 0) {
+    throw new GantryError("UNSUPPORTED_OPTION", "auxiliary addresses are not supported");
+  }
+  if (body.Internal !== undefined && typeof body.Internal !== "boolean")
+    throw invalidArgument("Internal must be a boolean");
+  return {
+    name: body.Name,
+    driver: typeof body.Driver === "string" ? body.Driver : undefined,
+    subnet: str("Subnet"),
+    gateway: str("Gateway"),
+    ipRange: str("IPRange"),
+    internal: body.Internal === true,
+    labels: stringMap(body.Labels, "Labels"),
+    options: stringMap(body.Options, "Options"),
+  };
 }

@@ -20,5 +20,10 @@ export {
 export type { PortMapping, PortProtocol, DockerPortBindings, DockerExposedPorts } from "./ports.ts";
 export { parseAddHost, renderHosts, renderResolvConf } from "./container-files.ts";
 export type { ContainerFilePaths, ExtraHost } from "./container-files.ts";
-export { toDockerNetwork, toDockerEndpointSettings, toDockerPorts } from "./docker-shapes.ts";
-export type { DockerNetwork } from "./docker-shapes.ts";
+export {
+  toDockerNetwork,
+  toDockerEndpointSettings,
+  toDockerPorts,
+  fromDockerNetworkCreate,
+} from "./docker-shapes.ts";
+export type { DockerNetwork, DockerNetworkCreateBody } from "./docker-shapes.ts";

@@ -164,6 +164,14 @@ export interface NetworkLibraryOptions {
   hostLock?: string;
 }
 
+const DEFAULT_BRIDGE_SUBNETS = [
+  "172.30.0.0/16",
+  "172.29.0.0/16",
+  "172.28.0.0/16",
+  "172.27.0.0/16",
+  "10.232.0.0/16",
+  "192.168.231.0/24",
+];
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const RESERVED_NAMES = new Set(["host", "none", "default", "container"]);
 
@@ -255,17 +263,31 @@ export class Networks {
     }
     const def = this.opts.defaultNetwork;
     if (def !== false && ![...this.networks.values()].some((n) => n.isDefault)) {
-      await this.serial(() =>
-        this.createLocked(
-          {
-            name: def?.name ?? "bridge",
-            subnet: def?.subnet ?? "172.30.0.0/16",
-            gateway: def?.gateway,
-            options: { "com.docker.network.bridge.name": def?.bridge ?? "gantry0" },
-          },
-          true,
-        ),
-      );
+      // Without a configured subnet, the first of these the host does not route is taken
+      // (a host with 172.30/16 in use must still get a default network, as Docker does).
+      const candidates = def?.subnet ? [def.subnet] : DEFAULT_BRIDGE_SUBNETS;
+      let lastErr: unknown;
+      for (const subnet of candidates) {
+        try {
+          await this.serial(() =>
+            this.createLocked(
+              {
+                name: def?.name ?? "bridge",
+                subnet,
+                gateway: def?.subnet ? def.gateway : undefined,
+                options: { "com.docker.network.bridge.name": def?.bridge ?? "gantry0" },
+              },
+              true,
+            ),
+          );
+          return;
+        } catch (err) {
+          if (!(err instanceof GantryError && err.code === "CONFLICT" && /overlaps/.test(err.message)))
+            throw err;
+          lastErr = err;
+        }
+      }
+      throw lastErr;
     }
   }
 

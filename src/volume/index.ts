@@ -17,3 +17,5 @@ export type {
   Propagation,
 } from "./mount-spec.ts";
 export { copyUp, resolveInRoot } from "./copy-up.ts";
+export { fromDockerMountFields, fromDockerVolumeCreate } from "./docker-mounts.ts";
+export type { DockerMount, DockerMountFields } from "./docker-mounts.ts";

@@ -61,7 +61,8 @@ export type MountRequest = BindMountRequest | VolumeMountRequest | TmpfsMountReq
 
 export const VOLUME_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
-function checkTarget(target: string, spec: string): string {
+/** A container path: absolute, not "/", no ".."; returned cleaned of doubled and trailing slashes. */
+export function checkTarget(target: string, spec: string): string {
   if (!target.startsWith("/")) {
     throw invalidArgument(`invalid mount "${spec}": container path "${target}" is not absolute`);
   }

@@ -1,0 +1,38 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { GantryError } from "../common/errors.ts";
+import { fromDockerNetworkCreate } from "./docker-shapes.ts";
+
+test("the docker CLI's network create body maps onto create options", () => {
+  const body = {
+    Name: "n1",
+    Driver: "bridge",
+    Scope: "",
+    IPAM: { Driver: "default", Options: {}, Config: [{ Subnet: "10.99.0.0/24", Gateway: "10.99.0.1" }] },
+    Internal: false,
+    Attachable: false,
+    Ingress: false,
+    ConfigOnly: false,
+    ConfigFrom: null,
+    Options: {},
+    Labels: { a: "b" },
+  };
+  assert.deepEqual(fromDockerNetworkCreate(body), {
+    name: "n1",
+    driver: "bridge",
+    subnet: "10.99.0.0/24",
+    gateway: "10.99.0.1",
+    ipRange: undefined,
+    internal: false,
+    labels: { a: "b" },
+    options: {},
+  });
+  const unsupported = (e: unknown) => e instanceof GantryError && e.code === "UNSUPPORTED_OPTION";
+  assert.throws(() => fromDockerNetworkCreate({ ...body, EnableIPv6: true }), unsupported);
+  assert.throws(
+    () => fromDockerNetworkCreate({ ...body, IPAM: { Config: [{ Subnet: "fd00::/64" }] } }),
+    unsupported,
+  );
+  assert.throws(() => fromDockerNetworkCreate({ ...body, IPAM: { Config: [{}, {}] } }), unsupported);
+  assert.throws(() => fromDockerNetworkCreate({ ...body, Name: "" }), /Name is required/);
+});
