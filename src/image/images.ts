@@ -3,7 +3,7 @@
 // several names. This file resolves names and IDs and edits names (tag, untag).
 import { GantryError, conflict, notFound } from "../common/errors.ts";
 import { chainIds, isDigest, type Digest } from "./digest.ts";
-import { familiarName, formatReference, parseReference } from "./reference.ts";
+import { familiarName, formatReference, parseReference, repositoryName } from "./reference.ts";
 import { parseImageConfig, parseManifest, type ImageConfig, type Manifest } from "./spec.ts";
 import { listContainerRootfs } from "./snapshots.ts";
 import type { ImageStore, RefRecord } from "./store.ts";
@@ -43,31 +43,33 @@ function imageFromManifest(store: ImageStore, manifestDigest: Digest, refs: Reco
 export function resolveImage(store: ImageStore, nameOrId: string): LocalImage {
   const refs = store.readRefs();
   const candidates = new Set<Digest>();
-  const idLike = nameOrId.replace(/^sha256:/, "");
-  if (/^[a-f0-9]{4,64}$/.test(idLike)) {
-    for (const r of Object.values(refs)) {
-      try {
-        const { manifest } = loadManifest(store, r.digest);
-        const id = manifest.config.digest.slice(7);
-        if (id.startsWith(idLike) || r.digest.slice(7).startsWith(idLike)) candidates.add(r.digest);
-      } catch {
-        /* a ref whose manifest is missing cannot match */
+  // A name first (a repository may well be called "cafe"), then an ID prefix.
+  let ref: ReturnType<typeof parseReference> | undefined;
+  try {
+    ref = parseReference(nameOrId);
+  } catch {
+    ref = undefined;
+  }
+  if (ref) {
+    const rec = refs[formatReference(ref)];
+    if (rec) candidates.add(rec.digest);
+    else if (ref.digest !== undefined) {
+      // name@digest also matches the same repository pulled by tag, by manifest or index digest.
+      const repo = repositoryName(ref);
+      for (const [n, r] of Object.entries(refs)) {
+        if (n.startsWith(`${repo}:`) && (r.digest === ref.digest || r.indexDigest === ref.digest)) candidates.add(r.digest);
       }
     }
   }
-  if (candidates.size === 0) {
-    let name: string | undefined;
-    try {
-      name = formatReference(parseReference(nameOrId));
-    } catch {
-      name = undefined;
-    }
-    const rec = name === undefined ? undefined : refs[name];
-    if (rec) candidates.add(rec.digest);
-    else if (name !== undefined && name.includes("@")) {
-      // name@digest also matches an image pulled by tag whose manifest has that digest.
-      const ref = parseReference(nameOrId);
-      for (const r of Object.values(refs)) if (r.digest === ref.digest || r.indexDigest === ref.digest) candidates.add(r.digest);
+  const idLike = nameOrId.replace(/^sha256:/, "");
+  if (candidates.size === 0 && /^[a-f0-9]{4,64}$/.test(idLike)) {
+    for (const r of Object.values(refs)) {
+      try {
+        const { manifest } = loadManifest(store, r.digest);
+        if (manifest.config.digest.slice(7).startsWith(idLike) || r.digest.slice(7).startsWith(idLike)) candidates.add(r.digest);
+      } catch {
+        /* a ref whose manifest is missing cannot match */
+      }
     }
   }
   if (candidates.size === 0) throw notFound(`image ${nameOrId} is not in the local store`, { hint: "gantry images lists local images; gantry pull fetches one" });
@@ -133,7 +135,13 @@ export interface RemoveResult {
  * `force` when there are several). Refuses while a container's rootfs uses the image. */
 export function removeImage(store: ImageStore, nameOrId: string, opts: { force?: boolean } = {}): RemoveResult {
   const img = resolveImage(store, nameOrId);
-  const byId = isDigest(nameOrId) || (/^[a-f0-9]{4,64}$/.test(nameOrId) && !img.names.some((n) => familiarName(n).split(":")[0] === nameOrId));
+  let byName = false;
+  try {
+    byName = img.names.includes(formatReference(parseReference(nameOrId)));
+  } catch {
+    byName = false;
+  }
+  const byId = !byName && (isDigest(nameOrId) || /^[a-f0-9]{4,64}$/.test(nameOrId.replace(/^sha256:/, "")));
   let toRemove: string[];
   if (byId) {
     if (img.names.length > 1 && !opts.force) {

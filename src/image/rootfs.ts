@@ -8,8 +8,9 @@ import type { ImageStore } from "./store.ts";
 export type { PreparedRootfs };
 
 /** Unpacks any missing layers of `imageRef`, creates the container's upper and work dirs and
- * returns the overlay lowerdir stack (top first). Mount it with mountRootfs, or hand the
- * options to the runtime as an OCI mount `{type: "overlay", source: "overlay", options}`. */
+ * returns the overlay lowerdir stack (top first). The engine mounts it with mountRootfs at
+ * the bundle's `rootfs` before `create` (as test/image/interop.test.ts does with
+ * gantry-runtime and runc: an OCI root is a directory, so the overlay is mounted first). */
 export async function prepareRootfs(store: ImageStore, imageRef: string, containerId: string): Promise<PreparedRootfs> {
   const img = resolveImage(store, imageRef);
   const chain: Digest[] = await store.withLease(async (lease) => {

@@ -6,9 +6,10 @@
 //   snapshots/.tmp-<pid>-<random>/        being unpacked; renamed into place when complete,
 //                                         so a snapshot directory is either whole or absent
 //   containers/<id>/{upper,work,merged}   a container's writable layer (prepareRootfs)
-// Mounting: `mount -t overlay` through mount(8), run by the image layer (or passed to the
-// runtime as an OCI mount of type overlay with the same options). mount(8) is the simplest
-// robust path from Node (no mount(2) binding) and reports errors in words.
+// Mounting: `mount -t overlay` through mount(8), run by the image layer at the bundle's
+// rootfs before the runtime starts. mount(8) is the simplest robust path from Node (no
+// mount(2) binding) and reports errors in words; the same option string also works as an
+// OCI mount `{type: "overlay", source: "overlay", options: [...]}` for non-root paths.
 import { spawnSync } from "node:child_process";
 import { createReadStream, existsSync, mkdirSync, openSync, readSync, closeSync, readdirSync, renameSync, rmSync, utimesSync } from "node:fs";
 import { join, relative } from "node:path";

@@ -63,3 +63,16 @@ test("refs updated by concurrent processes lose no update", async () => {
   const names = Object.keys(store.readRefs()).filter((n) => n.startsWith("p"));
   assert.equal(names.length, 100);
 });
+
+test("names win over ID prefixes; IDs and name@digest resolve", async () => {
+  const { commitImage } = await import("./commit.ts");
+  const { resolveImage, removeImage } = await import("./images.ts");
+  const a = await commitImage(store, { name: "cafe", layers: [], config: { Cmd: ["a"] } });
+  const b = await commitImage(store, { name: "other:1", layers: [], config: { Cmd: ["b"] } });
+  assert.equal(resolveImage(store, "cafe").id, a.configDigest);
+  assert.equal(resolveImage(store, b.configDigest.slice(7, 19)).id, b.configDigest);
+  assert.equal(resolveImage(store, b.configDigest).id, b.configDigest);
+  assert.equal(resolveImage(store, `other@${b.manifestDigest}`).id, b.configDigest);
+  assert.throws(() => resolveImage(store, `cafe@${b.manifestDigest}`), /not in the local store/);
+  assert.deepEqual(removeImage(store, "cafe").untagged, ["cafe:latest"]);
+});
