@@ -151,7 +151,7 @@ export function makeOutsideNetns(name: string, hostAddr: string, peerAddr: strin
 export function freeSubnets(count: number): string[] {
   const routes = must("ip", ["-4", "route", "show", "table", "all"]);
   const out: string[] = [];
-  for (let third = 160 + (process.pid % 40); out.length < count && third < 250; third++) {
+  for (let third = 130 + (process.pid % 6) * 20; out.length < count && third < 250; third++) {
     const s = `10.231.${third}.`;
     if (!routes.includes(s)) out.push(`${s}0/24`);
   }

@@ -38,8 +38,10 @@ let libOptions: NetworkLibraryOptions;
 let root: string;
 let work: string;
 let subnets: string[] = [];
-const outsideHost = "10.231.252.1";
-const outsidePeer = "10.231.252.2";
+// The outside namespace's /30 differs per run, so two runs at once do not share an address.
+const outsideBase = (process.pid % 60) * 4;
+const outsideHost = `10.231.252.${outsideBase + 1}`;
+const outsidePeer = `10.231.252.${outsideBase + 2}`;
 
 const isCode = (code: string) => (e: unknown) => e instanceof GantryError && e.code === code;
 
@@ -304,7 +306,11 @@ test(
     await lib.close();
     lib = await openNetworks(libOptions);
     const report = await lib.reconcile([x, y]);
-    assert.deepEqual(report.removedAttachments, []);
+    assert.deepEqual(
+      report.removedAttachments.filter((a) => a.endsWith(x) || a.endsWith(y)),
+      [],
+      "live containers keep their attachments",
+    );
     assert.equal((await curlIn("x", "http://y/")).out, "y on back\n");
     assert.deepEqual(lib.resolve(back.id, "y"), [yEp.address]);
     await lib.detachAll(x);
