@@ -123,7 +123,8 @@ export class RegistryClient {
     const url = typeof path === "string" ? await this.url(path) : path;
     for (let attempt = 0; ; attempt++) {
       const headers = { ...req.headers };
-      if (this.authorization) headers.Authorization = this.authorization;
+      // Upload Locations may name another host (blob storage): credentials stay with the registry.
+      if (this.authorization && url.host === new URL(`${url.protocol}//${this.host}`).host) headers.Authorization = this.authorization;
       let res: HttpResponse;
       try {
         res = await httpRequest(url, { ...req, headers });
