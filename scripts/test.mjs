@@ -7,7 +7,7 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 
-const FILE_TIMEOUT_MS = Number(process.env.GANTRY_TEST_FILE_TIMEOUT_MS ?? 15 * 60_000);
+const FILE_TIMEOUT_MS = Number(process.env.GANTRY_TEST_FILE_TIMEOUT_MS ?? 10 * 60_000);
 const CONCURRENCY = Number(process.env.GANTRY_TEST_CONCURRENCY ?? 2);
 
 function walk(dir, out = []) {

@@ -195,7 +195,9 @@ describe("gantry-runtime on real namespaces and cgroups", { skip }, () => {
     assert.equal(state(cid).status, "stopped");
     ok(["delete", cid]);
     assert.equal(existsSync(join(root, cid)), false, "state dir left behind");
-    assert.equal(existsSync(`/proc/${pid}`), false, "process left behind");
+    // Once the monitor has left, init (or the caller's subreaper) reaps the container: allow it a moment.
+    for (let i = 0; i < 100 && existsSync(`/proc/${pid}`) && !/\) Z /.test(safeRead(`/proc/${pid}/stat`)); i++) await sleep(20);
+    assert.ok(!existsSync(`/proc/${pid}`) || /\) Z /.test(safeRead(`/proc/${pid}/stat`)), "process left behind");
     assert.equal(existsSync(`/sys/fs/cgroup/pids/gantry/${cid}`), false, "cgroup left behind");
     assert.ok(!readFileSync("/proc/self/mountinfo", "utf8").includes(b.rootfs), "mount left behind on the host");
     const again = rt(["state", cid]);
@@ -382,6 +384,14 @@ with open(sys.argv[2], "wb") as f:
     return existsSync(e) ? Number(/oom_kill (\d+)/.exec(readFileSync(e, "utf8"))?.[1] ?? 0) : 0;
   }
 });
+
+function safeRead(p: string): string {
+  try {
+    return readFileSync(p, "utf8");
+  } catch {
+    return "";
+  }
+}
 
 function spinWait(ms: number) {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
