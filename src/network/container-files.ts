@@ -95,9 +95,13 @@ export function hostNameservers(resolvConfPath = "/etc/resolv.conf"): Required<R
 }
 
 export function validateHostname(name: string): void {
-  if (name.length > 63 || !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/.test(name)) {
+  const labels = name.split(".");
+  if (
+    name.length > 253 ||
+    labels.some((l) => l.length > 63 || !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/.test(l))
+  ) {
     throw invalidArgument(`invalid hostname "${name}"`, {
-      hint: "letters, digits and '-', at most 63 characters",
+      hint: "labels of letters, digits and '-' joined by '.', each at most 63 characters",
     });
   }
 }

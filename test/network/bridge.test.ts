@@ -439,6 +439,29 @@ test("bad input gets clear errors and leaves nothing half-made", { skip }, async
     /not a free host address/,
   );
 
+  // a fixed address; the same address again fails inside the IPAM plugin, and that failed
+  // ADD leaves no veth, lease or endpoint behind
+  const fixedIp = net.subnet.replace(/0\/24$/, "50");
+  const first = newContainerId();
+  assert.equal(
+    (await lib.attach({ containerId: first, netns: makeNetns("ip1"), network: net.name, ip: fixedIp }))
+      .address,
+    fixedIp,
+  );
+  const second = newContainerId();
+  await assert.rejects(
+    lib.attach({ containerId: second, netns: makeNetns("ip2"), network: net.name, ip: fixedIp }),
+    (e: unknown) =>
+      isCode("NETWORK_PLUGIN_FAILED")(e) && /host-local|not available|allocated/.test((e as Error).message),
+  );
+  assert.doesNotMatch(must("ip", ["netns", "exec", nsName("ip2"), "ip", "-br", "link"]), /eth0/);
+  assert.deepEqual(
+    readdirSync(join(root, "ipam", net.name)).filter((f) => /^\d/.test(f)),
+    [fixedIp],
+  );
+  assert.equal(must("ip", ["-o", "link", "show", "master", net.bridge]).trim().split("\n").length, 1);
+  await lib.detachAll(first);
+
   // a host process holds the port: refused before the plugins run, nothing left in the namespace
   const server = createServer();
   await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
