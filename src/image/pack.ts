@@ -4,59 +4,77 @@
 //                    a whiteout (`.wh.NAME`) and a directory with trusted.overlay.opaque=y
 //                    gets a `.wh..wh..opq` entry (what `docker commit` and build steps need).
 // Entries are sorted (parents first) so the same tree gives the same tar, hardlinks are
-// recorded once per inode, and sockets are skipped. Only the opaque xattr is carried;
-// other xattrs are not packed yet.
+// recorded once per inode, sockets are skipped, and xattrs (file capabilities among them)
+// are carried as raw PAX records, read with one `getfattr -R` run over the tree.
 import { spawnSync } from "node:child_process";
 import { createReadStream, lstatSync, readdirSync, readlinkSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import tar from "tar-stream";
 import { GantryError } from "../common/errors.ts";
+import { TarWriter, type TarWriterEntry } from "./_tar-writer.ts";
 
 export type PackMode = "rootfs" | "overlay-upper";
-
-type Pack = ReturnType<typeof tar.pack>;
 
 const major = (rdev: number) => Number((BigInt(rdev) >> 8n) & 0xfffn) | Number((BigInt(rdev) >> 32n) & ~0xfffn);
 const minor = (rdev: number) => Number(BigInt(rdev) & 0xffn) | Number((BigInt(rdev) >> 12n) & ~0xffn);
 
-/** Directories (relative) carrying trusted.overlay.opaque=y, found with one getfattr run. */
-function opaqueDirs(root: string): Set<string> {
-  const r = spawnSync("getfattr", ["-R", "-h", "--absolute-names", "-n", "trusted.overlay.opaque", root], { encoding: "utf8", maxBuffer: 64 << 20 });
+/** getfattr escapes unusual bytes in paths as \\ooo. */
+const unescapePath = (p: string) => Buffer.from(p.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(Number.parseInt(o, 8))), "latin1").toString("utf8");
+
+function decodeValue(v: string): Buffer {
+  if (v.startsWith("0s")) return Buffer.from(v.slice(2), "base64");
+  if (v.startsWith("0x")) return Buffer.from(v.slice(2), "hex");
+  if (v.startsWith('"') && v.endsWith('"')) return Buffer.from(v.slice(1, -1), "utf8");
+  return Buffer.from(v, "utf8");
+}
+
+/** Every xattr under `root` (relative path → name → value), from one getfattr run. */
+export function readXattrs(root: string): Map<string, Map<string, Buffer>> {
+  const r = spawnSync("getfattr", ["-R", "-h", "-d", "-m", "-", "-e", "base64", "--absolute-names", root], { encoding: "utf8", maxBuffer: 256 << 20 });
   if (r.error) throw new GantryError("KERNEL_FEATURE_MISSING", `getfattr: ${r.error.message}`, { hint: "install the attr package" });
-  const out = new Set<string>();
-  let current: string | undefined;
+  const out = new Map<string, Map<string, Buffer>>();
+  let current: Map<string, Buffer> | undefined;
   for (const line of r.stdout.split("\n")) {
-    if (line.startsWith("# file: ")) current = line.slice("# file: ".length);
-    else if (current !== undefined && /^trusted\.overlay\.opaque="y"$/.test(line)) {
-      out.add(current === root ? "" : current.slice(root.length + 1));
+    if (line.startsWith("# file: ")) {
+      const abs = unescapePath(line.slice("# file: ".length));
+      const rel = abs === root ? "" : abs.slice(root.length + 1);
+      current = new Map();
+      out.set(rel, current);
+    } else if (current && line.includes("=")) {
+      const eq = line.indexOf("=");
+      current.set(line.slice(0, eq), decodeValue(line.slice(eq + 1)));
     }
   }
   return out;
 }
 
-function entry(pack: Pack, header: Parameters<Pack["entry"]>[0]): Promise<void> {
-  // A "file" entry without a buffer waits for its body: whiteout markers are empty files.
-  return new Promise((resolve, reject) =>
-    header.type === "file" ? pack.entry(header, Buffer.alloc(0), (err) => (err ? reject(err) : resolve())) : pack.entry(header, (err) => (err ? reject(err) : resolve())),
-  );
-}
-
 export async function packDirectory(root: string, out: Writable, mode: PackMode = "rootfs"): Promise<{ entries: number }> {
-  const opaque = mode === "overlay-upper" ? opaqueDirs(root) : new Set<string>();
+  const xattrs = readXattrs(root);
   const inodes = new Map<string, string>();
-  const pack = tar.pack();
-  const done = pipeline(pack as unknown as NodeJS.ReadableStream, out);
+  const tar = new TarWriter(out);
   let entries = 0;
 
-  const base = (st: Stats, name: string) => ({ name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime });
+  const carried = (rel: string): Map<string, Buffer> | undefined => {
+    const all = xattrs.get(rel);
+    if (!all) return undefined;
+    // overlayfs' own xattrs describe this upper dir, not the files; SELinux labels are the host's.
+    const kept = new Map([...all].filter(([k]) => !k.startsWith("trusted.overlay.") && k !== "security.selinux"));
+    return kept.size ? kept : undefined;
+  };
+  const base = (st: Stats, name: string, rel: string): Omit<TarWriterEntry, "type"> => ({
+    name,
+    mode: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+    mtime: st.mtime,
+    xattrs: carried(rel),
+  });
 
   const walk = async (rel: string): Promise<void> => {
     const dir = rel === "" ? root : join(root, rel);
-    if (opaque.has(rel)) {
+    if (mode === "overlay-upper" && xattrs.get(rel)?.get("trusted.overlay.opaque")?.toString() === "y") {
       const st = lstatSync(dir);
-      await entry(pack, { ...base(st, rel === "" ? ".wh..wh..opq" : `${rel}/.wh..wh..opq`), type: "file", size: 0, mode: 0o644 });
+      await tar.add({ name: rel === "" ? ".wh..wh..opq" : `${rel}/.wh..wh..opq`, type: "file", mode: 0o644, uid: 0, gid: 0, mtime: st.mtime, size: 0 });
       entries++;
     }
     for (const name of readdirSync(dir).sort()) {
@@ -64,43 +82,38 @@ export async function packDirectory(root: string, out: Writable, mode: PackMode 
       const abs = join(dir, name);
       const st = lstatSync(abs);
       if (mode === "overlay-upper" && st.isCharacterDevice() && st.rdev === 0) {
-        const parent = rel === "" ? "" : `${rel}/`;
-        await entry(pack, { ...base(st, `${parent}.wh.${name}`), type: "file", size: 0 });
+        await tar.add({ name: `${rel === "" ? "" : `${rel}/`}.wh.${name}`, type: "file", mode: 0o644, uid: 0, gid: 0, mtime: st.mtime, size: 0 });
         entries++;
         continue;
       }
+      if (st.isSocket()) continue; // sockets cannot be archived
       entries++;
       if (st.isDirectory()) {
-        await entry(pack, { ...base(st, `${relPath}/`), type: "directory" });
+        await tar.add({ ...base(st, relPath, relPath), type: "directory" });
         await walk(relPath);
       } else if (st.isSymbolicLink()) {
-        await entry(pack, { ...base(st, relPath), type: "symlink", linkname: readlinkSync(abs) });
+        await tar.add({ ...base(st, relPath, relPath), type: "symlink", linkname: readlinkSync(abs) });
       } else if (st.isFile()) {
         const key = `${st.dev}:${st.ino}`;
         const first = st.nlink > 1 ? inodes.get(key) : undefined;
         if (first !== undefined) {
-          await entry(pack, { ...base(st, relPath), type: "link", linkname: first });
+          await tar.add({ ...base(st, relPath, relPath), type: "link", linkname: first, xattrs: undefined });
           continue;
         }
         if (st.nlink > 1) inodes.set(key, relPath);
-        const sink = pack.entry({ ...base(st, relPath), type: "file", size: st.size });
-        await pipeline(createReadStream(abs), sink as unknown as NodeJS.WritableStream);
+        await tar.add({ ...base(st, relPath, relPath), type: "file", size: st.size }, st.size > 0 ? createReadStream(abs) : undefined);
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        await entry(pack, { ...base(st, relPath), type: st.isCharacterDevice() ? "character-device" : "block-device", devmajor: major(st.rdev), devminor: minor(st.rdev) });
+        await tar.add({ ...base(st, relPath, relPath), type: st.isCharacterDevice() ? "character-device" : "block-device", devmajor: major(st.rdev), devminor: minor(st.rdev) });
       } else if (st.isFIFO()) {
-        await entry(pack, { ...base(st, relPath), type: "fifo" });
-      } else {
-        entries--; // sockets cannot be archived
+        await tar.add({ ...base(st, relPath, relPath), type: "fifo" });
       }
     }
   };
   try {
     await walk("");
-    pack.finalize();
-    await done;
+    await tar.finish();
   } catch (err) {
-    pack.destroy(err as Error);
-    await done.catch(() => undefined);
+    out.destroy(err as Error);
     throw err;
   }
   return { entries };

@@ -4,6 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, linkSync, symlinkSync, lstatSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { ImageStore } from "../../src/image/store.ts";
@@ -41,6 +42,13 @@ test("pack then unpack reproduces a tree: hardlinks, symlinks, modes, times", as
   writeFileSync(join(src, "d/file"), "content");
   linkSync(join(src, "d/file"), join(src, "d/hard"));
   symlinkSync("../d/file", join(src, "d/e/sym"));
+  const long = join("l".repeat(80), "m".repeat(80));
+  mkdirSync(join(src, long), { recursive: true });
+  writeFileSync(join(src, long, "n".repeat(120)), "long name");
+  if (isRoot) {
+    assert.equal(spawnSync("setfattr", ["-n", "security.capability", "-v", "0sAQAAAoAgAAAAAAAAAAAAAAAAAAA=", join(src, "d/file")]).status, 0);
+    assert.equal(spawnSync("setfattr", ["-n", "user.bin", "-v", "0x00ff10fe", join(src, "d/e")]).status, 0);
+  }
   const chunks: Buffer[] = [];
   const sink = new Writable({
     write(c: Buffer, _e, cb) {
@@ -56,6 +64,21 @@ test("pack then unpack reproduces a tree: hardlinks, symlinks, modes, times", as
   assert.equal(lstatSync(join(dst, "d/hard")).ino, lstatSync(join(dst, "d/file")).ino);
   assert.equal(lstatSync(join(dst, "d/e/sym")).isSymbolicLink(), true);
   assert.equal(lstatSync(join(dst, "d/file")).mtimeMs, Math.floor(lstatSync(join(src, "d/file")).mtimeMs / 1000) * 1000);
+  assert.equal(readFileSync(join(dst, long, "n".repeat(120)), "utf8"), "long name");
+  if (isRoot) {
+    const hex = (p: string, n: string) => spawnSync("getfattr", ["--only-values", "-n", n, p]).stdout.toString("hex");
+    assert.equal(hex(join(dst, "d/file"), "security.capability"), "0100000280200000000000000000000000000000");
+    assert.equal(hex(join(dst, "d/e"), "user.bin"), "00ff10fe");
+    // GNU tar reads the same archive, xattrs included.
+    const tarFile = join(work, "packed.tar");
+    writeFileSync(tarFile, Buffer.concat(chunks));
+    const gnu = join(work, "gnu");
+    mkdirSync(gnu);
+    const t = spawnSync("tar", ["--xattrs", "--xattrs-include=*", "-xf", tarFile, "-C", gnu], { encoding: "utf8" });
+    assert.equal(t.status, 0, t.stderr);
+    assert.equal(hex(join(gnu, "d/file"), "security.capability"), "0100000280200000000000000000000000000000");
+    assert.equal(readFileSync(join(gnu, long, "n".repeat(120)), "utf8"), "long name");
+  }
 });
 
 test("commit turns a container's overlay changes into a layer that replays them", { skip: !isRoot && "overlay mounts need root" }, async () => {
