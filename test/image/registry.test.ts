@@ -125,6 +125,19 @@ describe("registry without auth", () => {
     }
   });
 
+  test("two pulled images sharing a base layer download and store it once", async () => {
+    const src = newStore();
+    const baseLayer = [randomFile("base/lib", 100_000)];
+    await makeImage(src, "local/one:v1", [baseLayer, [randomFile("one", 1000)]]);
+    await makeImage(src, "local/two:v1", [baseLayer, [randomFile("two", 1000)]]);
+    await pushImage(src, "local/one:v1", `${reg.host}/share/one:v1`);
+    await pushImage(src, "local/two:v1", `${reg.host}/share/two:v1`);
+    const dst = newStore();
+    assert.equal((await pullImage(dst, `${reg.host}/share/one:v1`)).layersExisting, 0);
+    assert.equal((await pullImage(dst, `${reg.host}/share/two:v1`)).layersExisting, 1, "the base layer is already there");
+    assert.equal(listSnapshots(dst).length, 3, "base + one + two");
+  });
+
   test("a tampered blob in the registry is rejected and nothing is stored for it", async () => {
     const src = newStore();
     const img = await makeImage(src, "local/tamper:v1", [[randomFile("f", 20_000)]]);
