@@ -12,7 +12,6 @@ import { NS_PROC_NAMES, PID_PLACEHOLDER, planCreate, planExec, type CgroupMountS
 import { SIGNALS } from "./plan/linux-constants.ts";
 import { RecordDecoder, type PlanRecord } from "./plan/wire.ts";
 import { isSameLiveProcess, readProcStat } from "./process-identity.ts";
-import { loadBundleConfig } from "./spec/parse.ts";
 import type { NamespaceType, OciConfig, OciProcess, OciState, LinuxResources } from "./spec/oci.ts";
 import { StateDir, type ContainerRecord } from "./state.ts";
 import { defaultDevices } from "./plan/plan.ts";
@@ -135,6 +134,9 @@ export class Runtime {
     opts: CreateOptions,
   ): Promise<{ pid: number; monitorPid?: number; exited?: Promise<{ code: number; signal: number }> }> {
     const bundle = resolve(opts.bundle);
+    // Loaded on demand: the schema library is the largest part of the CLI's start-up, and
+    // only create needs it (state, start, kill, delete read Gantry's own state file).
+    const { loadBundleConfig } = await import("./spec/parse.ts");
     const config = loadBundleConfig(bundle);
     if (!config.root?.path) throw new GantryError("INVALID_SPEC", "root.path: config.json names no root filesystem", { path: "root.path" });
     const rootfs = isAbsolute(config.root.path) ? config.root.path : join(bundle, config.root.path);

@@ -5,8 +5,7 @@ import { Command, Option } from "commander";
 import { describeError, GantryError } from "../../common/errors.ts";
 import { Runtime, OCI_VERSION } from "../../runtime/runtime.ts";
 import { DEFAULT_ROOT } from "../../runtime/state.ts";
-import { processSchema, type OciProcess } from "../../runtime/spec/oci.ts";
-import { formatJsonPath } from "../../runtime/spec/parse.ts";
+import type { OciProcess } from "../../runtime/spec/oci.ts";
 import { defaultSpec } from "../../runtime/default-spec.ts";
 import { CAPABILITIES } from "../../runtime/plan/linux-constants.ts";
 import { spawnSync } from "node:child_process";
@@ -330,12 +329,8 @@ program
       } catch (err) {
         throw new GantryError("INVALID_SPEC", `--process ${o.process}: ${(err as Error).message}`);
       }
-      const parsed = processSchema.safeParse(json);
-      if (!parsed.success) {
-        const i = parsed.error.issues[0]!;
-        throw new GantryError("INVALID_SPEC", `--process ${o.process}: ${formatJsonPath(i.path)}: ${i.message}`);
-      }
-      proc = parsed.data;
+      const { parseProcess } = await import("../../runtime/spec/parse.ts");
+      proc = parseProcess(json, `--process ${o.process}`);
     } else {
       if (!command.length) throw new GantryError("INVALID_ARGUMENT", "exec: give a command or --process FILE");
       const base = rt.configOf(id).process;

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ZodIssue } from "zod";
 import { GantryError, notFound } from "../../common/errors.ts";
-import { configSchema, type OciConfig } from "./oci.ts";
+import { configSchema, processSchema, type OciConfig, type OciProcess } from "./oci.ts";
 
 export function formatJsonPath(path: (string | number)[]): string {
   let out = "";
@@ -48,4 +48,14 @@ export function loadBundleConfig(bundle: string): OciConfig {
     throw new GantryError("INVALID_SPEC", `${file} is not valid JSON: ${(err as Error).message}`, { path: file });
   }
   return parseConfig(json, file);
+}
+
+/** Validates a process.json (exec --process). */
+export function parseProcess(json: unknown, source: string): OciProcess {
+  const result = processSchema.safeParse(json);
+  if (!result.success) {
+    const all = result.error.issues.map(describeIssue).join("; ");
+    throw new GantryError("INVALID_SPEC", `invalid ${source}: ${all}`, { path: formatJsonPath(result.error.issues[0]!.path) });
+  }
+  return result.data;
 }
