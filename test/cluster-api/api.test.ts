@@ -49,6 +49,30 @@ describe("API server over HTTPS", () => {
     assert.equal(await stored("/registry/"), before + 1);
   });
 
+  test("fieldValidation: duplicate and unknown fields are refused (Strict), reported (Warn) or dropped (Ignore)", async () => {
+    const body = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dup"},"data":{"a":"1","a":"2"},"extra":true}';
+    let r = await post("/api/v1/namespaces/default/configmaps?fieldValidation=Strict", body);
+    assert.equal(r.status, 400);
+    assert.equal(status(r).message, 'strict decoding error: duplicate field "data.a", unknown field "extra"');
+    assert.equal(await stored("/registry/core/configmaps/default/dup"), 0);
+    r = await post("/api/v1/namespaces/default/configmaps?fieldValidation=Warn", body);
+    assert.equal(r.status, 201);
+    assert.equal(r.headers.warning, '299 - "duplicate field \\"data.a\\"", 299 - "unknown field \\"extra\\""');
+    const obj = JSON.parse(r.body);
+    assert.deepEqual(obj.data, { a: "2" });
+    assert.equal(obj.extra, undefined);
+    r = await post("/api/v1/namespaces/default/configmaps?fieldValidation=Ignore", body.replace('"dup"', '"dup2"'));
+    assert.equal(r.status, 201);
+    assert.equal(r.headers.warning, undefined);
+    r = await post("/api/v1/namespaces/default/configmaps?fieldValidation=Sometimes", body.replace('"dup"', '"dup3"'));
+    assert.equal(r.status, 400);
+  });
+
+  test("escaped slashes cannot address other keys", async () => {
+    const r = await c.raw("GET", "/api/v1/namespaces/default%2Fx/configmaps");
+    assert.equal(r.status, 404);
+  });
+
   test("unknown kinds and resources", async () => {
     let r = await post("/api/v1/namespaces/default/configmaps", JSON.stringify({ apiVersion: "v1", kind: "Widget", metadata: { name: "w" } }));
     assert.equal(r.status, 400);

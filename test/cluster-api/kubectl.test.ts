@@ -304,6 +304,9 @@ describe("kubectl against gantry server", { skip: kubectlMissing }, () => {
     assert.match(r.stderr, /Error from server \(NotFound\): pods "nope" not found/);
     const dup = await c.kubectl(["create", "configmap", "settings"]);
     assert.match(dup.stderr, /configmaps "settings" already exists/);
+    const crd = await c.kubectl(["apply", "-f", "-"], { input: "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n" });
+    assert.notEqual(crd.code, 0);
+    assert.match(crd.stderr, /no matches for kind "Widget"/);
     const logs = await c.kubectl(["logs", "nope"]);
     assert.match(logs.stderr, /NotFound/);
   });

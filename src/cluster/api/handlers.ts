@@ -2,7 +2,7 @@
 // a resource path into registry calls and a response (object, list, Table or watch stream).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { toTable } from "./table.ts";
-import { decodeObjectBody, mediaType, parseJson, parseYamlBody, readBody } from "./request-body.ts";
+import { decodeObjectBody, duplicateFields, mediaType, parseJson, parseYamlBody, readBody } from "./request-body.ts";
 import { isPlainObject, type KubeObject } from "./objects.ts";
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PATCH_TYPES } from "./patch.ts";
 import { recordUpdate, serverSideApply } from "./managed-fields.ts";
@@ -77,11 +77,12 @@ function fieldManager(r: ResourceRequest, fallback?: string): string {
  * Strict: unknown fields are a 400. Warn: a Warning header per field. Ignore: silently
  * dropped. Unknown fields are pruned before storing either way, as the real server does.
  */
-async function checkFields(rt: ResourceType, obj: unknown, mode: FieldValidation, warnings: string[]): Promise<void> {
+async function checkFields(rt: ResourceType, obj: unknown, mode: FieldValidation, warnings: string[], duplicates: string[] = []): Promise<void> {
   const unknown = await unknownFields(rt.model, obj, "", mode !== "Strict");
-  if (unknown.length === 0) return;
-  if (mode === "Strict") throw errBadRequest(`strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(", ")}`);
-  if (mode === "Warn") warnings.push(...unknown.map((u) => `unknown field "${u}"`));
+  const problems = [...duplicates.map((d) => `duplicate field "${d}"`), ...unknown.map((u) => `unknown field "${u}"`)];
+  if (problems.length === 0) return;
+  if (mode === "Strict") throw errBadRequest(`strict decoding error: ${problems.join(", ")}`);
+  if (mode === "Warn") warnings.push(...problems);
 }
 
 function warningHeaders(warnings: string[]): Record<string, string[]> {
@@ -190,6 +191,8 @@ async function handleWatch(ctx: HandlerContext, r: ResourceRequest): Promise<voi
     end();
     return;
   }
+  // The watch may already have ended (a 410 from the store arrives asynchronously).
+  if (ended) return;
   if (bookmarks) {
     const tick = () => {
       if (ended) return;
@@ -204,13 +207,15 @@ async function handleWatch(ctx: HandlerContext, r: ResourceRequest): Promise<voi
 // ---- writes
 
 export async function handleCreate(ctx: HandlerContext, r: ResourceRequest): Promise<void> {
-  const body = await decodeObjectBody(mediaType(r.req), await readBody(r.req, ctx.maxBodyBytes));
+  const raw = await readBody(r.req, ctx.maxBodyBytes);
+  const body = await decodeObjectBody(mediaType(r.req), raw);
   const obj = asObject(body, r.rt);
   if (r.rt.namespaced && obj.metadata.namespace && obj.metadata.namespace !== r.namespace) {
     throw errBadRequest("the namespace of the provided object does not match the namespace sent on the request");
   }
   const warnings: string[] = [];
-  await checkFields(r.rt, obj, fieldValidation(r.url), warnings);
+  const validation = fieldValidation(r.url);
+  await checkFields(r.rt, obj, validation, warnings, validation === "Ignore" ? [] : duplicateFields(mediaType(r.req), raw));
   const manager = fieldManager(r);
   const opts: WriteOptions = { dryRun: dryRun(r.url) };
   delete obj.metadata.managedFields;
@@ -220,11 +225,13 @@ export async function handleCreate(ctx: HandlerContext, r: ResourceRequest): Pro
 }
 
 export async function handleUpdate(ctx: HandlerContext, r: ResourceRequest): Promise<void> {
-  const body = await decodeObjectBody(mediaType(r.req), await readBody(r.req, ctx.maxBodyBytes));
+  const raw = await readBody(r.req, ctx.maxBodyBytes);
+  const body = await decodeObjectBody(mediaType(r.req), raw);
   if (r.subresource === "scale") return updateScale(ctx, r, body);
   const obj = asObject(body, r.rt);
   const warnings: string[] = [];
-  await checkFields(r.rt, obj, fieldValidation(r.url), warnings);
+  const validation = fieldValidation(r.url);
+  await checkFields(r.rt, obj, validation, warnings, validation === "Ignore" ? [] : duplicateFields(mediaType(r.req), raw));
   const manager = fieldManager(r);
   const subresource = r.subresource === "status" ? "status" : "";
   const apiVersion = apiVersionOf(r.rt);
@@ -247,7 +254,7 @@ export async function handlePatch(ctx: HandlerContext, r: ResourceRequest): Prom
     const applied = asObject(parseYamlBody(raw), rt);
     if (!applied.apiVersion || !applied.kind) throw errBadRequest("apiVersion and kind must be set in an apply configuration");
     if (applied.metadata.name && applied.metadata.name !== r.name) throw errBadRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${r.name})`);
-    await checkFields(rt, applied, validation, warnings);
+    await checkFields(rt, applied, validation, warnings, validation === "Ignore" ? [] : duplicateFields(type, raw));
     const manager = r.url.searchParams.get("fieldManager");
     if (!manager) throw errBadRequest("PATCH, application/apply-patch+yaml requests must have a fieldManager");
     const force = r.url.searchParams.get("force") === "true";

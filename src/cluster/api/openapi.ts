@@ -108,3 +108,17 @@ export async function openapiV2(): Promise<string> {
   return v2Cache;
 }
 
+
+export const OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+
+/**
+ * OpenAPI v2 as kubectl fetches it (gnostic's openapi_v2.Document in protobuf). kubectl only
+ * asks for it when a group-version has no v3 document, i.e. for kinds Gantry does not serve;
+ * this document therefore has no definitions, so validation leaves such objects to the
+ * server, which answers "no matches for kind". Fields: swagger = 1, info = 2 {title = 1, version = 2}.
+ */
+export function openapiV2Protobuf(): Buffer {
+  const str = (field: number, s: string) => Buffer.concat([Buffer.from([(field << 3) | 2, Buffer.byteLength(s)]), Buffer.from(s)]);
+  const info = Buffer.concat([str(1, "Kubernetes"), str(2, "v1.32.0")]);
+  return Buffer.concat([str(1, "2.0"), Buffer.from([(2 << 3) | 2, info.length]), info]);
+}

@@ -1,7 +1,7 @@
 // Request bodies: read with a size limit (413 past it), then decoded by Content-Type —
 // JSON, YAML, Kubernetes protobuf, and the patch types.
 import type { IncomingMessage } from "node:http";
-import { parse as parseYaml } from "yaml";
+import { isMap, isScalar, isSeq, parse as parseYaml, parseDocument } from "yaml";
 import { errBadRequest, errTooLarge, errUnsupportedMediaType } from "./status.ts";
 import { decodeProtobufObject, PROTOBUF_TYPE } from "./protobuf.ts";
 
@@ -41,7 +41,7 @@ export function parseJson(buf: Buffer): unknown {
 
 export function parseYamlBody(buf: Buffer): unknown {
   try {
-    return parseYaml(buf.toString("utf8"), { uniqueKeys: true, maxAliasCount: 100 });
+    return parseYaml(buf.toString("utf8"), { uniqueKeys: false, maxAliasCount: 100 });
   } catch (err) {
     throw errBadRequest(`the body of the request could not be decoded as YAML: ${(err as Error).message.split("\n")[0]}`);
   }
@@ -63,4 +63,31 @@ export async function decodeObjectBody(type: string, buf: Buffer): Promise<unkno
     default:
       throw errUnsupportedMediaType(type);
   }
+}
+
+/**
+ * Fields given twice in a JSON or YAML body (`data.a`), for fieldValidation: Strict refuses
+ * them, Warn reports them; the last value wins otherwise, as in the real server.
+ */
+export function duplicateFields(type: string, buf: Buffer): string[] {
+  if (!["", "application/json", "application/yaml", "application/x-yaml", "text/yaml", "application/apply-patch+yaml"].includes(type)) return [];
+  const out: string[] = [];
+  const walk = (node: unknown, path: string) => {
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        const p = path ? `${path}.${key}` : key;
+        if (seen.has(key)) out.push(p);
+        seen.add(key);
+        walk(pair.value, p);
+      }
+    } else if (isSeq(node)) node.items.forEach((x, i) => walk(x, `${path}[${i}]`));
+  };
+  try {
+    walk(parseDocument(buf.toString("utf8"), { uniqueKeys: false }).contents, "");
+  } catch {
+    // the body's own parse reports malformed input
+  }
+  return out;
 }

@@ -27,7 +27,7 @@ import {
   type HandlerContext,
   type ResourceRequest,
 } from "./handlers.ts";
-import { openapiV2, openapiV3, openapiV3Index } from "./openapi.ts";
+import { OPENAPI_V2_PROTOBUF, openapiV2, openapiV2Protobuf, openapiV3, openapiV3Index } from "./openapi.ts";
 import { ObjectRegistry } from "./registry.ts";
 import { MAX_BODY_BYTES } from "./request-body.ts";
 import { findResource, resourceTypes } from "./resources.ts";
@@ -125,6 +125,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     }, Math.min(historyMs, 60_000));
     compactTimer.unref();
   }
+  // Build the OpenAPI documents now rather than on kubectl apply's first request.
+  void openapiV3Index().catch((err: unknown) => log(`api: OpenAPI documents failed: ${(err as Error).message}`));
   log(`api: serving on ${url}; admin kubeconfig at ${kubeconfigPath}`);
 
   return {
@@ -178,7 +180,14 @@ async function handleRequest(ctx: HandlerContext, token: string, req: IncomingMe
     res.writeHead(200, { "Content-Type": "text/plain" });
     return void res.end("ok");
   }
-  const segs = path.split("/").filter(Boolean).map(decodeURIComponent);
+  let segs: string[];
+  try {
+    segs = path.split("/").filter(Boolean).map(decodeURIComponent);
+  } catch {
+    throw errPathNotFound();
+  }
+  // An escaped "/" inside a segment would address another key in the store.
+  if (segs.some((s) => s.includes("/") || s === "." || s === "..")) throw errPathNotFound();
   if (segs[0] === "api" || segs[0] === "apis") {
     if (method !== "GET" && segs.length < 3 + (segs[0] === "apis" ? 1 : 0)) throw errMethodNotAllowed(method, path);
     return routeApi(ctx, req, res, url, segs);
@@ -189,6 +198,12 @@ async function handleRequest(ctx: HandlerContext, token: string, req: IncomingMe
 
 async function routeOpenapi(req: IncomingMessage, res: ServerResponse, segs: string[]): Promise<void> {
   if (segs[1] === "v2" && segs.length === 2) {
+    if (String(req.headers.accept ?? "").includes(OPENAPI_V2_PROTOBUF)) {
+      const body = openapiV2Protobuf();
+      // Go's mime parser rejects the "@" of the Accept form, so the reply names it with a ".".
+      res.writeHead(200, { "Content-Type": "application/com.github.proto-openapi.spec.v2.v1.0+protobuf", "Content-Length": body.length });
+      return void res.end(body);
+    }
     const doc = await openapiV2();
     res.writeHead(200, { "Content-Type": "application/json" });
     return void res.end(doc);
@@ -205,7 +220,6 @@ async function routeOpenapi(req: IncomingMessage, res: ServerResponse, segs: str
       }
     }
   }
-  void req;
   throw errPathNotFound();
 }
 
