@@ -45,3 +45,25 @@ test("credentials: gantry login's file (0600) first, then ~/.docker/config.json"
   assert.deepEqual(lookupCredentials("reg.example:5000"), { username: "d", password: "x:y" });
   assert.equal(lookupCredentials("other.example"), undefined);
 });
+
+test("credentials from a Docker credential helper (credHelpers, then credsStore)", () => {
+  const bin = join(dir, "bin");
+  mkdirSync(bin, { recursive: true });
+  // A helper speaking the real protocol: server URL on stdin, JSON on stdout, exit 1 on a miss.
+  writeFileSync(
+    join(bin, "docker-credential-gantrytest"),
+    '#!/bin/sh\nread url\nif [ "$url" = "helped.example:5000" ]; then printf \'{"ServerURL":"%s","Username":"hu","Secret":"hs"}\' "$url"; else echo "credentials not found" >&2; exit 1; fi\n',
+    { mode: 0o755 },
+  );
+  const oldPath = process.env.PATH;
+  process.env.PATH = `${bin}:${oldPath}`;
+  try {
+    writeFileSync(join(dir, "docker", "config.json"), JSON.stringify({ credHelpers: { "helped.example:5000": "gantrytest" } }));
+    assert.deepEqual(lookupCredentials("helped.example:5000"), { username: "hu", password: "hs" });
+    writeFileSync(join(dir, "docker", "config.json"), JSON.stringify({ credsStore: "gantrytest" }));
+    assert.deepEqual(lookupCredentials("helped.example:5000"), { username: "hu", password: "hs" });
+    assert.equal(lookupCredentials("missing.example"), undefined);
+  } finally {
+    process.env.PATH = oldPath;
+  }
+});

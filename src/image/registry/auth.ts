@@ -1,6 +1,7 @@
 // Registry credentials and challenges. Credentials come from Gantry's own file (written by
-// `gantry login`, mode 0600) and then from Docker's ~/.docker/config.json (`auths` only;
-// credential helpers are not supported). Challenges are parsed from WWW-Authenticate.
+// `gantry login`, mode 0600), then from Docker's ~/.docker/config.json (`auths`, then its
+// `credHelpers`/`credsStore` helpers). Challenges are parsed from WWW-Authenticate.
+import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -13,6 +14,8 @@ export interface Credentials {
 
 interface AuthFile {
   auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>;
+  credsStore?: string;
+  credHelpers?: Record<string, string>;
 }
 
 export function gantryAuthFile(): string {
@@ -44,8 +47,28 @@ function fromFile(path: string, registry: string): Credentials | undefined {
   return undefined;
 }
 
+/** Docker's credential-helper protocol: `docker-credential-NAME get` reads the server URL
+ * on stdin and prints {"ServerURL","Username","Secret"}; a miss exits non-zero. */
+function fromHelper(registry: string): Credentials | undefined {
+  const file = readJsonIfExists<AuthFile>(dockerConfigFile());
+  const keys = keysFor(registry);
+  const helper = keys.map((k) => file?.credHelpers?.[k]).find((h) => h) ?? file?.credsStore;
+  if (!helper || !/^[\w.-]+$/.test(helper)) return undefined;
+  for (const key of keys) {
+    const r = spawnSync(`docker-credential-${helper}`, ["get"], { input: key, encoding: "utf8", timeout: 10_000 });
+    if (r.error || r.status !== 0) continue;
+    try {
+      const out = JSON.parse(r.stdout) as { Username?: string; Secret?: string };
+      if (out.Username !== undefined && out.Secret !== undefined) return { username: out.Username, password: out.Secret };
+    } catch {
+      /* not JSON: treat as a miss */
+    }
+  }
+  return undefined;
+}
+
 export function lookupCredentials(registry: string): Credentials | undefined {
-  return fromFile(gantryAuthFile(), registry) ?? fromFile(dockerConfigFile(), registry);
+  return fromFile(gantryAuthFile(), registry) ?? fromFile(dockerConfigFile(), registry) ?? fromHelper(registry);
 }
 
 export function saveCredentials(registry: string, creds: Credentials): string {
