@@ -6,7 +6,7 @@ const DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
 
 export function defaultSpec(opts: { rootless?: boolean } = {}): OciConfig {
   const spec: OciConfig = {
-    ociVersion: "1.2.0",
+    ociVersion: "1.0.2",
     process: {
       terminal: true,
       user: { uid: 0, gid: 0 },
