@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "node:https";
 import { startApiServer, type RunningApiServer } from "../../src/cluster/api/server.ts";
+import type { StoreSpec } from "../../src/cluster/store/types.ts";
 
 export const KUBECTL = "/usr/bin/kubectl";
 export const kubectlMissing = existsSync(KUBECTL) ? false : "kubectl is not installed at /usr/bin/kubectl";
@@ -19,9 +20,9 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startTestCluster(opts: { bookmarkIntervalMs?: number } = {}): Promise<TestCluster> {
+export async function startTestCluster(opts: { bookmarkIntervalMs?: number; storeSpec?: StoreSpec } = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), "gantry-api-"));
-  const server = await startApiServer({ dataDir: join(dir, "server"), host: "127.0.0.1", port: 0, bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000, historyMs: 0 });
+  const server = await startApiServer({ dataDir: join(dir, "server"), host: "127.0.0.1", port: 0, bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000, historyMs: 0, storeSpec: opts.storeSpec });
   const env = { ...process.env, KUBECONFIG: server.kubeconfigPath, HOME: dir, KUBECACHEDIR: join(dir, "cache") };
   return {
     server,

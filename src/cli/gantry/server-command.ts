@@ -23,9 +23,14 @@ export function registerServerCommand(program: Command): void {
     .description("Run the cluster control plane: a Kubernetes-compatible API server (kubectl works against it)")
     .option("--data-dir <dir>", "state, TLS material, admin token and admin.kubeconfig", DEFAULT_DATA_DIR)
     .option("--listen <host:port>", "address to serve HTTPS on", DEFAULT_LISTEN)
-    .action(async (opts: { dataDir: string; listen: string }) => {
+    .option("--etcd-endpoints <urls>", "keep state in etcd (comma-separated client URLs) instead of DATA_DIR/state.db")
+    .option("--etcd-prefix <prefix>", "key prefix in etcd, to share one etcd between clusters", "")
+    .action(async (opts: { dataDir: string; listen: string; etcdEndpoints?: string; etcdPrefix: string }) => {
       const { host, port } = parseListen(opts.listen);
-      const server = await startApiServer({ dataDir: opts.dataDir, host, port, log: (m) => console.error(m) });
+      const endpoints = opts.etcdEndpoints?.split(",").map((e) => e.trim()).filter(Boolean);
+      if (opts.etcdEndpoints !== undefined && !endpoints?.length) throw invalidArgument("--etcd-endpoints needs at least one URL");
+      const storeSpec = endpoints ? { kind: "etcd" as const, endpoints, prefix: opts.etcdPrefix } : undefined;
+      const server = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log: (m) => console.error(m) });
       console.log(`gantry server: listening on ${server.url}`);
       console.log(`gantry server: export KUBECONFIG=${server.kubeconfigPath}`);
       await new Promise<void>((resolve) => {

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../common/atomic-file.ts";
 import { GantryError } from "../../common/errors.ts";
-import { openStore, type Store } from "../store/types.ts";
+import { openStore, type Store, type StoreSpec } from "../store/types.ts";
 import { adminKubeconfig, ensureCredentials, tokenMatches } from "./credentials.ts";
 import { aggregatedDiscovery, AGGREGATED_V2BETA1, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregated } from "./discovery.ts";
 import { GarbageCollector } from "./garbage-collector.ts";
@@ -40,8 +40,10 @@ export interface ApiServerOptions {
   host: string;
   /** 0 picks a free port. */
   port: number;
-  /** Defaults to the SQLite store at DATA_DIR/state.db. */
+  /** An open store to use (the caller closes it); else storeSpec is opened. */
   store?: Store;
+  /** Defaults to the SQLite store at DATA_DIR/state.db. */
+  storeSpec?: StoreSpec;
   maxBodyBytes?: number;
   bookmarkIntervalMs?: number;
   /** Keep this much watch history (ms) before compacting; 0 turns compaction off. */
@@ -71,7 +73,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const hosts = [opts.host].filter((h) => h && h !== "0.0.0.0" && h !== "::");
   const creds = ensureCredentials(opts.dataDir, hosts);
   const ownsStore = !opts.store;
-  const store = opts.store ?? (await openStore({ kind: "sqlite", path: join(opts.dataDir, "state.db") }));
+  const store = opts.store ?? (await openStore(opts.storeSpec ?? { kind: "sqlite", path: join(opts.dataDir, "state.db") }));
   const registry = new ObjectRegistry(store);
   await bootstrap(registry);
   const gc = new GarbageCollector(registry, store, log);
