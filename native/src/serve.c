@@ -243,6 +243,10 @@ int serve_container(pid_t child, int out_fd, int err_fd, int stdin_fd, int pty, 
 
 	int status = 0;
 	bool exited = false;
+	/* The child may have exited before SIGCHLD was blocked (its signal then discarded):
+	 * look once now, then rely on the signalfd. */
+	if (waitpid(child, &status, WNOHANG) == child)
+		exited = true;
 	int outs[2] = {pty >= 0 ? pty : out_fd, pty >= 0 ? -1 : err_fd};
 	const char *names[2] = {"stdout", "stderr"};
 	char buf[32768];

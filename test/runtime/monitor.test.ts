@@ -1,0 +1,87 @@
+// The engine's monitor mode: the helper stays as the container's parent, writes json-file
+// logs, serves the attach socket (Docker's 8-byte frames), and writes the exit file.
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Runtime } from "../../src/runtime/runtime.ts";
+import { kernelTestSkipReason, makeBundle, uniqueId, type Bundle } from "../helpers/busybox-bundle.ts";
+
+const skip = kernelTestSkipReason();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(path: string, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!existsSync(path) && Date.now() < until) await sleep(10);
+  assert.ok(existsSync(path), `${path} did not appear`);
+}
+
+function frame(type: number, payload: string): Buffer {
+  const body = Buffer.from(payload);
+  const hdr = Buffer.alloc(8);
+  hdr[0] = type;
+  hdr.writeUInt32BE(body.length, 4);
+  return Buffer.concat([hdr, body]);
+}
+
+describe("runtime monitor mode", { skip }, () => {
+  const work = skip ? "" : mkdtempSync(join(tmpdir(), "gantry-monitor-"));
+  const rt = new Runtime(join(work, "state"));
+  const bundles: Bundle[] = [];
+  const ids: string[] = [];
+  after(async () => {
+    for (const id of ids) await rt.delete(id, true).catch(() => {});
+    for (const b of bundles) b.cleanup();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test("logs both streams as json-file, takes stdin from attach, records the exit code", async () => {
+    const b = makeBundle(["sh", "-c", "echo out1; echo err1 >&2; read x; echo got-$x; exit 7"]);
+    bundles.push(b);
+    const id = uniqueId("mon");
+    ids.push(id);
+    const paths = { logPath: join(work, `${id}.log`), attachSocket: join(work, `${id}.sock`), exitFile: join(work, `${id}.exit`) };
+    const created = await rt.create(id, { bundle: b.dir, monitor: { ...paths, openStdin: true } });
+    assert.ok(created.monitorPid! > 0);
+    assert.equal(readFileSync(`/proc/${created.pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1], String(created.monitorPid), "the monitor is the container's parent");
+
+    const sock = connect(paths.attachSocket);
+    const frames: Buffer[] = [];
+    sock.on("data", (d) => frames.push(d));
+    await new Promise((r) => sock.on("connect", r));
+    await rt.start(id);
+    sock.write(frame(0, "hello\n"));
+    await waitFor(paths.exitFile);
+    sock.destroy();
+
+    assert.equal(JSON.parse(readFileSync(paths.exitFile, "utf8")).exitCode, 7);
+    const entries = readFileSync(paths.logPath, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const byStream = (s: string) => entries.filter((e) => e.stream === s).map((e) => e.log).join("");
+    assert.equal(byStream("stdout"), "out1\ngot-hello\n");
+    assert.equal(byStream("stderr"), "err1\n");
+    for (const e of entries) assert.match(e.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+    const all = Buffer.concat(frames);
+    assert.equal(all[0], 1, "the first frame is stdout");
+    assert.match(all.toString("latin1"), /got-hello/);
+    assert.equal(rt.stateOf(id).status, "stopped");
+  });
+
+  test("a container that exits at once is still reported, and the log rotates", async () => {
+    const b = makeBundle(["sh", "-c", "for i in $(seq 1 200); do echo line-$i; done"]);
+    bundles.push(b);
+    const id = uniqueId("rot");
+    ids.push(id);
+    const logPath = join(work, `${id}.log`);
+    const exitFile = join(work, `${id}.exit`);
+    await rt.create(id, { bundle: b.dir, monitor: { logPath, attachSocket: join(work, `${id}.sock`), exitFile, logMaxSize: 2000, logMaxFiles: 3 } });
+    await rt.start(id);
+    await waitFor(exitFile);
+    assert.equal(JSON.parse(readFileSync(exitFile, "utf8")).exitCode, 0);
+    assert.ok(existsSync(`${logPath}.1`) && existsSync(`${logPath}.2`), "rotated files exist");
+    assert.equal(existsSync(`${logPath}.3`), false, "no more than max-file files");
+    const last = readFileSync(logPath, "utf8").trim().split("\n").map((l) => JSON.parse(l).log);
+    assert.equal(last.at(-1), "line-200\n");
+  });
+});
