@@ -395,6 +395,7 @@ export class Engine {
     if (rec.State.Status === "running" || rec.State.Status === "paused") return; // Docker: 304, not an error
     if (this.busy.has(rec.Id)) throw conflict(`container ${rec.Id.slice(0, 12)} is being started or removed`);
     this.busy.add(rec.Id);
+    let hooks: PreStartHook[] = [];
     const timer = this.restartTimers.get(rec.Id);
     if (timer) {
       clearTimeout(timer);
@@ -420,7 +421,7 @@ export class Engine {
       });
       rec.State = { ...rec.State, Pid: created.pid, Error: "", OOMKilled: false };
       rec.MonitorPid = created.monitorPid ?? 0;
-      const hooks = this.preStart.get(rec.Id) ?? [];
+      hooks = this.preStart.get(rec.Id) ?? [];
       this.preStart.delete(rec.Id);
       await Promise.all(hooks.map((h) => h(this.attachSocket(rec.Id)).catch((e: unknown) => this.log(`attach before start: ${(e as Error).message}`))));
       await this.runtime.start(rec.Id);
@@ -431,12 +432,18 @@ export class Engine {
       this.containers.save(rec);
       this.publish(rec, "start");
     } catch (err) {
-      for (const h of this.preStart.get(rec.Id) ?? []) h.abort?.();
+      for (const h of [...hooks, ...(this.preStart.get(rec.Id) ?? [])]) h.abort?.();
       this.preStart.delete(rec.Id);
       await this.runtime.delete(rec.Id, true).catch(() => {});
       rec.State = { ...rec.State, Status: rec.State.Status === "restarting" ? "exited" : rec.State.Status, Pid: 0, Error: (err as Error).message };
       if (rec.State.Status === "created" || rec.State.Status === "exited") rec.State.ExitCode = rec.State.Status === "created" ? 128 : rec.State.ExitCode;
       this.containers.save(rec);
+      // Docker removes an AutoRemove container whose start failed (`run --rm` waits for that).
+      if (rec.HostConfig.AutoRemove) {
+        setImmediate(() => void this.removeContainer(rec.Id, { force: true, volumes: true }).catch(() => {}));
+      }
+      // The docker CLI picks run's exit code from the text: 127 for "no such file or directory".
+      if (err instanceof GantryError) throw new GantryError(err.code, err.message.replace("No such file or directory", "no such file or directory"), err.details);
       throw err;
     } finally {
       this.busy.delete(rec.Id);

@@ -42,7 +42,7 @@ export interface ExecInstance {
 /** How to run the runtime's CLI: the bundled bin/gantry-runtime, or its TypeScript source under tsx. */
 export function runtimeCommand(): { cmd: string; args: string[] } {
   const env = process.env.GANTRY_RUNTIME_CLI;
-  if (env) return { cmd: env, args: [] };
+  if (env) return /\.m?js$/.test(env) ? { cmd: process.execPath, args: [env] } : { cmd: env, args: [] };
   const here = dirname(fileURLToPath(import.meta.url));
   if (import.meta.url.endsWith(".ts")) {
     const repo = join(here, "..", "..");

@@ -28,7 +28,8 @@ export function registerDaemonCommand(program: Command): void {
       }
       const globals = cmd.optsWithGlobals() as { root?: string };
       const root = o.dataRoot ?? globals.root ?? process.env.GANTRY_ROOT ?? DEFAULT_ROOT;
-      const socket = socketPathOf(o.host);
+      // The client verbs give the program a global -H too; commander hands it to whichever parses first.
+      const socket = socketPathOf((cmd.parent?.opts() as { host?: string } | undefined)?.host ?? o.host);
       const daemon = await startDaemon({
         root,
         execRoot: o.execRoot,

@@ -5,6 +5,7 @@ import { describeError, GantryError } from "../../common/errors.ts";
 import { registerServerCommand } from "./server-command.ts";
 import { registerImageCommands } from "./image-commands.ts";
 import { registerDaemonCommand } from "./daemon-command.ts";
+import { registerContainerCommands } from "./container-commands.ts";
 
 const program = new Command("gantry").description("Gantry: containers on namespaces and cgroups").version("0.1.0");
 program.showHelpAfterError();
@@ -15,6 +16,7 @@ program.showHelpAfterError();
 registerServerCommand(program);
 registerImageCommands(program);
 registerDaemonCommand(program);
+registerContainerCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`gantry: ${describeError(err)}`);
