@@ -94,16 +94,35 @@ describe("registry without auth", () => {
     assert.equal(collectGarbage(dst).blobsRemoved, 0);
   });
 
-  test("transient blob failures (503, a stalled connection) are retried", async () => {
+  test("transient blob failures (503, a stall, a cut-off) are retried and resumed with Range", async () => {
     const src = newStore();
     await makeImage(src, "local/flaky:v1", [[randomFile("a", 50_000)]]);
     await pushImage(src, "local/flaky:v1", `${reg.host}/test/flaky:v1`);
-    // A proxy in front of the real registry that fails the first blob GET, then stalls the second.
+    const layer = resolveImage(src, "local/flaky:v1").manifest.layers[0]?.digest;
+    // A proxy in front of the real registry that fails the first blob GET, stalls the second
+    // and cuts the third off half-way; the fourth must ask for the rest with a Range.
     let blobGets = 0;
+    const ranges: string[] = [];
     const proxy = http.createServer((req, res) => {
-      if (req.method === "GET" && req.url?.includes("/blobs/sha256:") && ++blobGets <= 2) {
+      const isBlob = req.method === "GET" && req.url?.includes(`/blobs/${layer}`);
+      if (isBlob) ranges.push(String(req.headers.range ?? ""));
+      if (isBlob && ++blobGets <= 2) {
         if (blobGets === 1) res.writeHead(503).end();
         return; // the second one: never answered
+      }
+      if (isBlob && blobGets === 3) {
+        const up = http.get({ host: "127.0.0.1", port: Number(reg.host.split(":")[1]), path: req.url, headers: req.headers }, (r) => {
+          res.writeHead(200, { "content-length": r.headers["content-length"] ?? "" });
+          let sent = 0;
+          r.on("data", (c: Buffer) => {
+            if (sent >= 20_000) return;
+            res.write(c.subarray(0, 20_000 - sent));
+            sent += Math.min(c.length, 20_000 - sent);
+            if (sent >= 20_000) setTimeout(() => res.destroy(), 20);
+          });
+        });
+        up.on("error", () => res.destroy());
+        return;
       }
       const up = http.request({ host: "127.0.0.1", port: Number(reg.host.split(":")[1]), path: req.url, method: req.method, headers: req.headers }, (r) => {
         res.writeHead(r.statusCode ?? 502, r.headers);
@@ -117,7 +136,9 @@ describe("registry without auth", () => {
       const port = (proxy.address() as AddressInfo).port;
       const r = await pullImage(newStore(), `127.0.0.1:${port}/test/flaky:v1`);
       assert.equal(r.manifestDigest, resolveImage(src, "local/flaky:v1").manifestDigest);
-      assert.ok(blobGets >= 3);
+      assert.equal(blobGets, 4);
+      assert.deepEqual(ranges.slice(0, 3), ["", "", ""]);
+      assert.equal(ranges[3], "bytes=20000-", "resumed where the cut-off left it");
     } finally {
       delete process.env.GANTRY_REGISTRY_TIMEOUT_MS;
       proxy.closeAllConnections();

@@ -189,9 +189,17 @@ export class RegistryClient {
 
   /** The blob's bytes as a stream (the caller verifies the digest while storing it). */
   async getBlob(digest: Digest): Promise<Readable> {
-    const res = await this.request(`/v2/${this.repository}/blobs/${digest}`, { followRedirects: true });
+    return (await this.getBlobFrom(digest, 0)).body;
+  }
+
+  /** The blob from byte `offset` on (a Range request); `skip` says how many leading bytes
+   * the caller must drop when the server ignored the range and sent it all. */
+  async getBlobFrom(digest: Digest, offset: number): Promise<{ body: Readable; skip: number }> {
+    const headers: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
+    const res = await this.request(`/v2/${this.repository}/blobs/${digest}`, { headers, followRedirects: true });
+    if (offset > 0 && res.status === 206) return { body: res.body, skip: 0 };
     if (res.status !== 200) await this.fail(res, `blob ${this.repository}@${digest}`);
-    return res.body;
+    return { body: res.body, skip: offset };
   }
 
   private async startUpload(mountFrom?: { repository: string; digest: Digest }): Promise<{ location?: URL; mounted: boolean }> {
