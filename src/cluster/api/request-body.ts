@@ -70,7 +70,8 @@ export async function decodeObjectBody(type: string, buf: Buffer): Promise<unkno
  * them, Warn reports them; the last value wins otherwise, as in the real server.
  */
 export function duplicateFields(type: string, buf: Buffer): string[] {
-  if (!["", "application/json", "application/yaml", "application/x-yaml", "text/yaml", "application/apply-patch+yaml"].includes(type)) return [];
+  if (type === "" || type === "application/json") return jsonDuplicateKeys(buf.toString("utf8"));
+  if (!["application/yaml", "application/x-yaml", "text/yaml", "application/apply-patch+yaml"].includes(type)) return [];
   const out: string[] = [];
   const walk = (node: unknown, path: string) => {
     if (isMap(node)) {
@@ -88,6 +89,49 @@ export function duplicateFields(type: string, buf: Buffer): string[] {
     walk(parseDocument(buf.toString("utf8"), { uniqueKeys: false }).contents, "");
   } catch {
     // the body's own parse reports malformed input
+  }
+  return out;
+}
+
+type Frame = { kind: "object"; path: string; keys: Set<string>; key: string } | { kind: "array"; path: string; index: number };
+
+/** One pass over (already parsed, so well-formed) JSON text, naming keys given twice. */
+function jsonDuplicateKeys(text: string): string[] {
+  const out: string[] = [];
+  const stack: Frame[] = [];
+  const childPath = (): string => {
+    const top = stack[stack.length - 1];
+    if (!top) return "";
+    if (top.kind === "object") return top.path ? `${top.path}.${top.key}` : top.key;
+    return `${top.path}[${top.index}]`;
+  };
+  let i = 0;
+  while (i < text.length) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x22 /* " */) {
+      let j = i + 1;
+      while (j < text.length && text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
+      const end = j + 1;
+      let k = end;
+      while (k < text.length && (text[k] === " " || text[k] === "\n" || text[k] === "\r" || text[k] === "\t")) k++;
+      const top = stack[stack.length - 1];
+      if (text[k] === ":" && top?.kind === "object") {
+        const key = JSON.parse(text.slice(i, end)) as string;
+        if (top.keys.has(key)) out.push(top.path ? `${top.path}.${key}` : key);
+        top.keys.add(key);
+        top.key = key;
+        i = k + 1;
+      } else i = end;
+      continue;
+    }
+    if (ch === 0x7b /* { */) stack.push({ kind: "object", path: childPath(), keys: new Set(), key: "" });
+    else if (ch === 0x5b /* [ */) stack.push({ kind: "array", path: childPath(), index: 0 });
+    else if (ch === 0x7d || ch === 0x5d) stack.pop();
+    else if (ch === 0x2c /* , */) {
+      const top = stack[stack.length - 1];
+      if (top?.kind === "array") top.index++;
+    }
+    i++;
   }
   return out;
 }
