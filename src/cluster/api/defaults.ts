@@ -128,7 +128,6 @@ const defaulters: Record<string, (o: KubeObject) => void> = {
     dflt(spec, "backoffLimit", 6);
     dflt(spec, "completionMode", "NonIndexed");
     dflt(spec, "suspend", false);
-    dflt(spec, "manualSelector", undefined);
     defaultTemplate(spec);
     // The Job controller owns its pods through a selector on the Job's uid, generated here
     // as the real server does unless manualSelector is set.
