@@ -10,7 +10,7 @@ import type { ObjectRegistry, PropagationPolicy, WatchEventType, WriteOptions } 
 import { apiVersionOf, type ResourceType } from "./resources.ts";
 import { unknownFields } from "./schemas.ts";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.ts";
-import { ApiError, errBadRequest, errMethodNotAllowed, errNotFound, errUnsupportedMediaType, toStatus } from "./status.ts";
+import { ApiError, errBadRequest, errMethodNotAllowed, errUnsupportedMediaType, toStatus } from "./status.ts";
 
 export interface ResourceRequest {
   req: IncomingMessage;
@@ -425,4 +425,3 @@ export function methodNotAllowed(r: ResourceRequest): never {
   throw errMethodNotAllowed(r.req.method ?? "", `${r.rt.plural}${r.subresource ? "/" + r.subresource : ""}`);
 }
 
-export { errNotFound };
