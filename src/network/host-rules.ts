@@ -199,29 +199,47 @@ export async function hostRoutes(): Promise<Array<{ dst: string; dev?: string }>
   }
 }
 
-/** nft table holding an internal network's isolation rules; one per bridge. */
-export const isolationTable = (bridge: string) => `gantry-${bridge}`;
-
-/**
- * An internal network may not forward between its bridge and any other interface. The rules
- * live in a table of their own (nft), so removing them can never touch another rule.
- */
-export async function addIsolation(bridge: string): Promise<void> {
-  const t = isolationTable(bridge);
-  const script = [
-    `table inet ${t} {`,
-    `  chain forward {`,
-    `    type filter hook forward priority -1; policy accept;`,
-    `    iifname "${bridge}" oifname != "${bridge}" drop`,
-    `    oifname "${bridge}" iifname != "${bridge}" drop`,
-    `  }`,
-    `}`,
-  ].join("\n");
-  await runChecked("nft", ["-f", "-"], { input: script + "\n" });
+export interface IsolatedBridge {
+  bridge: string;
+  internal: boolean;
 }
 
-export async function removeIsolation(bridge: string): Promise<void> {
-  const t = isolationTable(bridge);
-  if ((await runCommand("nft", ["list", "table", "inet", t])).code === 0)
-    await runChecked("nft", ["delete", "table", "inet", t]);
+/**
+ * The isolation rules of one state root's networks, as one nft table rebuilt whole from the
+ * registry (create, delete and re-create in one transaction, so there is never a moment
+ * without rules, and removing it can never touch another rule):
+ *   - an internal network forwards nothing between its bridge and any other interface;
+ *   - two user networks do not reach each other (Docker's DOCKER-ISOLATION), except through a
+ *     published port (a DNATed connection), which Docker allows too.
+ */
+export function isolationScript(table: string, bridges: IsolatedBridge[]): string {
+  const lines = [`table inet ${table}`, `delete table inet ${table}`];
+  const rules: string[] = [];
+  for (const b of bridges.filter((x) => x.internal)) {
+    rules.push(
+      `iifname "${b.bridge}" oifname != "${b.bridge}" drop`,
+      `oifname "${b.bridge}" iifname != "${b.bridge}" drop`,
+    );
+  }
+  if (bridges.length > 1) {
+    rules.push("ct status dnat accept");
+    for (const b of bridges) {
+      const others = bridges.filter((x) => x.bridge !== b.bridge).map((x) => `"${x.bridge}"`);
+      rules.push(`iifname "${b.bridge}" oifname { ${others.join(", ")} } drop`);
+    }
+  }
+  if (rules.length > 0) {
+    lines.push(
+      `table inet ${table} {`,
+      "  chain forward {",
+      "    type filter hook forward priority -1; policy accept;",
+    );
+    for (const r of rules) lines.push(`    ${r}`);
+    lines.push("  }", "}");
+  }
+  return lines.join("\n") + "\n";
+}
+
+export async function syncIsolation(table: string, bridges: IsolatedBridge[]): Promise<void> {
+  await runChecked("nft", ["-f", "-"], { input: isolationScript(table, bridges) });
 }

@@ -9,7 +9,7 @@
 //   <root>/endpoints/<id>/<container>.json one attachment
 //   <root>/cni-cache/<net>-<ctr>-<if>.json CNI ADD results for CHECK and DEL
 //   <root>/ipam/<net>/                   host-local's leases (its dataDir)
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { GantryError, invalidArgument, notFound, conflict } from "../common/errors.ts";
@@ -42,13 +42,12 @@ import {
 } from "./container-files.ts";
 import type { ContainerFilePaths, ExtraHost } from "./container-files.ts";
 import {
-  addIsolation,
   deleteLink,
   hostRoutes,
   linkExists,
   removeContainerRules,
   removeIdleSharedChains,
-  removeIsolation,
+  syncIsolation,
   ruleOwners,
 } from "./host-rules.ts";
 import { DEFAULT_HOST_LOCK, withHostLock } from "./host-lock.ts";
@@ -291,6 +290,18 @@ export class Networks {
     }
   }
 
+  /** nft table with this root's isolation rules (one per state root). */
+  get isolationTable(): string {
+    return `gantry-${createHash("sha256").update(this.root).digest("hex").slice(0, 10)}`;
+  }
+
+  private syncIsolation(networks: NetworkRecord[]): Promise<void> {
+    return syncIsolation(
+      this.isolationTable,
+      networks.map((n) => ({ bridge: n.bridge, internal: n.internal })),
+    );
+  }
+
   // ---- queries ------------------------------------------------------------------------
 
   list(filter?: { name?: string; label?: Record<string, string | undefined> }): NetworkRecord[] {
@@ -444,12 +455,12 @@ export class Networks {
     // Everything the network is, made in an order that a failure can undo; the record is
     // written last, so a crash before it leaves an orphan conflist that load() removes.
     try {
-      if (rec.internal) await addIsolation(bridge);
+      await this.syncIsolation([...this.networks.values(), rec]);
       writeJsonAtomic(this.conflistPath(id), this.conflistOf(rec), 0o644);
       mkdirSync(this.endpointsDir(id), { recursive: true, mode: 0o700 });
       writeJsonAtomic(join(this.networksDir, `${id}.json`), rec);
     } catch (err) {
-      await removeIsolation(bridge).catch(() => undefined);
+      await this.syncIsolation([...this.networks.values()]).catch(() => undefined);
       rmSync(this.conflistPath(id), { force: true });
       rmSync(this.endpointsDir(id), { recursive: true, force: true });
       rmSync(join(this.networksDir, `${id}.json`), { force: true });
@@ -515,7 +526,7 @@ export class Networks {
     await this.stopDns(n.id);
     await this.hostLocked(async () => {
       await deleteLink(n.bridge);
-      await removeIsolation(n.bridge);
+      await this.syncIsolation([...this.networks.values()].filter((x) => x.id !== n.id));
       await removeIdleSharedChains(this.adminChain);
     });
     rmSync(join(this.networksDir, `${n.id}.json`), { force: true });
@@ -796,7 +807,9 @@ export class Networks {
       },
       upstreams: (client) => {
         const ep = [...(this.endpoints.get(n.id)?.values() ?? [])].find((e) => e.address === client);
-        if (ep && ep.dns.length > 0) return ep.dns;
+        // Only the network's own containers may use it as a forwarder.
+        if (!ep) return [];
+        if (ep.dns.length > 0) return ep.dns;
         return this.opts.dnsUpstreams ?? hostNameservers(this.opts.hostResolvConf).nameservers;
       },
     });
@@ -965,12 +978,8 @@ export class Networks {
         } else if (n.dns) {
           await this.ensureDns(n).catch(() => undefined);
         }
-        if (n.internal)
-          await addIsolation(n.bridge).then(
-            () => undefined,
-            () => undefined,
-          );
       }
+      await this.syncIsolation([...this.networks.values()]).catch(() => undefined);
       report.removedChains = await this.hostLocked(() => removeIdleSharedChains(this.adminChain));
       return report;
     });
