@@ -14,7 +14,7 @@
 //
 // An exit is noticed by polling the exit file (and the monitor's pid), so one found after a
 // restart is handled exactly like one seen live.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -76,6 +76,7 @@ export class Engine {
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   private readonly busy = new Set<string>();
   private poller: NodeJS.Timeout | undefined;
+  private watcher: FSWatcher | undefined;
   private readonly log: (m: string) => void;
 
   constructor(readonly opts: EngineOptions) {
@@ -135,12 +136,23 @@ export class Engine {
         this.log(`restore ${rec.Id.slice(0, 12)}: ${(err as Error).message}`);
       }
     }
-    this.poller = setInterval(() => this.pollExits(), this.opts.pollMs ?? 50);
+    this.poller = setInterval(() => this.pollExits(), this.opts.pollMs ?? 100);
+    // The monitor renames exit.json into the container's directory: a watch on the parent
+    // notices at once; the poll above is the fallback (and catches dead monitors).
+    try {
+      this.watcher = watch(this.containers.dir, { recursive: true }, (_ev, name) => {
+        if (name && String(name).endsWith("exit.json")) this.pollExits();
+      });
+      this.watcher.on("error", () => {});
+    } catch {
+      this.watcher = undefined;
+    }
     this.pollExits();
   }
 
   async close(): Promise<void> {
     if (this.poller) clearInterval(this.poller);
+    this.watcher?.close();
     for (const t of this.restartTimers.values()) clearTimeout(t);
     this.restartTimers.clear();
   }
@@ -154,8 +166,7 @@ export class Engine {
   }
 
   private ensureMounted(rec: ContainerRecord): void {
-    const r = spawnSync("mountpoint", ["-q", rec.Rootfs]);
-    if (r.status === 0) return;
+    if (isMountPoint(rec.Rootfs)) return;
     const info = readContainerRootfs(this.images, rec.Id);
     if (!info) throw notFound(`the root filesystem of container ${rec.Id.slice(0, 12)} is gone`);
     const dir = join(this.images.root, "containers", rec.Id);
@@ -641,7 +652,7 @@ export class Engine {
     this.containers.save(rec);
     await this.runtime.delete(rec.Id, true).catch(() => {});
     try {
-      if (rec.Rootfs && spawnSync("mountpoint", ["-q", rec.Rootfs]).status === 0) unmountRootfs(rec.Rootfs);
+      if (rec.Rootfs && isMountPoint(rec.Rootfs)) unmountRootfs(rec.Rootfs);
     } catch (err) {
       // A busy mount: detach it lazily rather than leave the container half-removed.
       spawnSync("umount", ["-l", rec.Rootfs]);
@@ -719,6 +730,14 @@ export class Engine {
     }
     return { ContainersDeleted: deleted, SpaceReclaimed: 0 };
   }
+}
+
+/** Whether `path` is a mount point, from /proc/self/mountinfo (no mountpoint(1) spawn). */
+export function isMountPoint(path: string): boolean {
+  const want = path.replace(/\/+$/, "");
+  return readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .some((l) => l.split(" ")[4]?.replace(/\\040/g, " ") === want);
 }
 
 export function processAlive(pid: number): boolean {
