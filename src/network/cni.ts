@@ -11,7 +11,7 @@
 // and to use that cache for CHECK and DEL (the conflist may have changed since); this file
 // writes that cache (one JSON file per network, container and interface).
 import { join } from "node:path";
-import { rmSync } from "node:fs";
+import { rmSync, statSync } from "node:fs";
 import { GantryError } from "../common/errors.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
 import { runCommand } from "./exec.ts";
@@ -63,6 +63,8 @@ export interface CniCacheEntry {
   ifName: string;
   networkName: string;
   netns: string;
+  /** "dev:ino" of the namespace at ADD; DEL enters the path only while it still names it. */
+  netnsInode?: string;
   cniArgs: Record<string, string>;
   capabilityArgs: Record<string, unknown>;
   config: CniConflist;
@@ -170,6 +172,16 @@ async function findPlugin(type: string, dirs: string[]): Promise<string> {
   });
 }
 
+/** "dev:ino" of a namespace file, or undefined when it is gone. */
+export function inodeOf(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
 export function cachePath(
   opts: CniOptions,
   networkName: string,
@@ -216,6 +228,7 @@ export async function cniAdd(
     ifName: att.ifName,
     networkName: list.name,
     netns: att.netns,
+    netnsInode: inodeOf(att.netns),
     cniArgs: att.args ?? {},
     capabilityArgs: caps,
     config: list,

@@ -10,11 +10,20 @@
 //   <root>/cni-cache/<net>-<ctr>-<if>.json CNI ADD results for CHECK and DEL
 //   <root>/ipam/<net>/                   host-local's leases (its dataDir)
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { GantryError, invalidArgument, notFound, conflict } from "../common/errors.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
-import { attachmentOf, cniAdd, cniCheck, cniDel, readCache, resultAddress, resultMac } from "./cni.ts";
+import {
+  attachmentOf,
+  inodeOf,
+  cniAdd,
+  cniCheck,
+  cniDel,
+  readCache,
+  resultAddress,
+  resultMac,
+} from "./cni.ts";
 import type { CniConflist, CniOptions, CniCacheEntry } from "./cni.ts";
 import { buildConflist, loopbackConf } from "./conflist.ts";
 import {
@@ -176,15 +185,6 @@ const RESERVED_NAMES = new Set(["host", "none", "default", "container"]);
 
 function newId(): string {
   return randomBytes(32).toString("hex");
-}
-
-function inodeOf(path: string): string | undefined {
-  try {
-    const s = statSync(path);
-    return `${s.dev}:${s.ino}`;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Opens (and on first use creates) the network state at `opts.root`. */
@@ -910,7 +910,8 @@ export class Networks {
 
   /**
    * Removes the leftovers of containers not in `knownContainers` (endpoints, CNI cache
-   * entries, host-local leases, masquerade and port rules found by their comments), deletes
+   * entries, host-local leases, masquerade and port rules found by their comments) and the
+   * half-made attachments of known containers that have no endpoint record, deletes
    * bridges of networks without containers, removes idle shared chains, and starts the DNS
    * servers of networks that still have containers (an engine restart).
    */
@@ -931,7 +932,11 @@ export class Networks {
         netns = "",
         netnsInode?: string,
       ) => {
-        if (!net || known.has(containerId)) return;
+        if (!net) return;
+        // A known container keeps what its endpoint record describes; kernel state of a known
+        // container without a record (a crash between ADD and the record) goes too, so the
+        // engine sees no endpoint and attaches it afresh.
+        if (known.has(containerId) && this.endpoints.get(net.id)?.has(containerId)) return;
         const key = `${net.name}\0${containerId}\0${ifName}`;
         if (!cands.has(key) || netnsInode) cands.set(key, { net, containerId, ifName, netns, netnsInode });
       };
@@ -943,7 +948,7 @@ export class Networks {
           ? readJsonIfExists<CniCacheEntry>(join(this.cni.cacheDir, f))
           : undefined;
         if (c && c.networkName !== loopbackConf().name)
-          add(byName.get(c.networkName), c.containerId, c.ifName);
+          add(byName.get(c.networkName), c.containerId, c.ifName, c.netns, c.netnsInode);
         else if (c && !known.has(c.containerId)) rmSync(join(this.cni.cacheDir, f), { force: true });
       }
       for (const n of this.networks.values()) {

@@ -383,6 +383,35 @@ test(
       [],
     );
     assert.equal(lib.inspect(net.name).endpoints.length, 0);
+
+    // A live container the engine knows, whose endpoint record was lost (a crash between the
+    // plugins' ADD and the record): its half-attachment goes, veth included, so the engine can
+    // attach it afresh.
+    const known = newContainerId();
+    const knownNs = makeNetns("known");
+    const ep = await lib.attach({
+      containerId: known,
+      containerName: "known",
+      netns: knownNs,
+      network: net.name,
+      ports: parsePublish("127.0.0.1::80"),
+    });
+    rmSync(join(root, "endpoints", net.id, `${known}.json`));
+    await lib.close();
+    lib = await openNetworks(libOptions);
+    const again = await lib.reconcile([known]);
+    assert.ok(again.removedAttachments.includes(`${net.name}/${known}`), JSON.stringify(again));
+    assert.doesNotMatch(ruleDump(), new RegExp(known));
+    assert.doesNotMatch(must("ip", ["netns", "exec", nsName("known"), "ip", "-br", "link"]), /eth0/);
+    const fresh = await lib.attach({
+      containerId: known,
+      containerName: "known",
+      netns: knownNs,
+      network: net.name,
+    });
+    assert.equal(fresh.ifName, "eth0");
+    assert.ok(fresh.address !== "" && ep.address !== "");
+    await lib.detachAll(known);
     await lib.remove(net.name);
   },
 );
