@@ -49,7 +49,7 @@ before(async () => {
   if (skip) return;
   work = mkdtempSync(join(tmpdir(), "gantry-net-"));
   root = join(work, "state");
-  subnets = freeSubnets(10);
+  subnets = freeSubnets(11);
   const hostResolv = join(work, "host-resolv.conf");
   writeFileSync(hostResolv, "nameserver 127.0.0.1\n");
   libOptions = {
@@ -467,6 +467,22 @@ test("bad input gets clear errors and leaves nothing half-made", { skip }, async
   await assert.rejects(
     lib.attach({ containerId: newContainerId(), netns: makeNetns("ip"), network: net.name, ip: "10.0.0.1" }),
     /not a free host address/,
+  );
+
+  // --ip-range: addresses come from the sub-range only
+  const ranged = await lib.create({
+    name: `${runTag}-range`,
+    subnet: subnets[10]!,
+    ipRange: subnets[10]!.replace(/0\/24$/, "128/25"),
+  });
+  const rid = newContainerId();
+  const rep = await lib.attach({ containerId: rid, netns: makeNetns("range"), network: ranged.name });
+  assert.ok(Number(rep.address.split(".")[3]) >= 128, rep.address);
+  await lib.detachAll(rid);
+  await lib.remove(ranged.name);
+  await assert.rejects(
+    lib.create({ name: `${runTag}-r2`, subnet: subnets[10]!, ipRange: "10.0.0.0/25" }),
+    /is not inside subnet/,
   );
 
   // a fixed address; the same address again fails inside the IPAM plugin, and that failed
