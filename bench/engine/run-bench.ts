@@ -80,27 +80,27 @@ async function main(): Promise<void> {
     const dockerArgs = (...a: string[]) => ["-H", `unix://${d.socket}`, ...a];
     const podmanRun = ["run", "--rm", ...PODMAN_OPTS, PODMAN_IMAGE, "true"];
     // Warm both (page cache, first-run set-up).
-    await run("docker", dockerArgs("run", "--rm", "busybox", "true"));
+    await run("docker", dockerArgs("run", "--rm", "--network", "none", "busybox", "true"));
     await run("podman", podmanRun);
 
     const g: number[] = [];
     const p: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      g.push(await run("docker", dockerArgs("run", "--rm", "busybox", "true")));
+      g.push(await run("docker", dockerArgs("run", "--rm", "--network", "none", "busybox", "true")));
       p.push(await run("podman", podmanRun));
     }
     const gMed = median(g);
     const pMed = median(p);
     console.log(`run --rm true, median of ${RUNS}: gantry (docker CLI) ${gMed.toFixed(1)} ms, podman ${pMed.toFixed(1)} ms, ratio ${(gMed / pMed).toFixed(2)}`);
 
-    const gPool = await pool(TOTAL, 4, () => run("docker", dockerArgs("run", "--rm", "busybox", "true")));
+    const gPool = await pool(TOTAL, 4, () => run("docker", dockerArgs("run", "--rm", "--network", "none", "busybox", "true")));
     const pPool = await pool(TOTAL, 4, () => run("podman", podmanRun));
     console.log(`${TOTAL} containers, 4 at a time: gantry ${(gPool / 1000).toFixed(2)} s, podman ${(pPool / 1000).toFixed(2)} s, ratio ${(gPool / pPool).toFixed(2)}`);
 
     const gIds: string[] = [];
     const pIds: string[] = [];
     for (let i = 0; i < IDLE; i++) {
-      gIds.push(docker(d, ["run", "-d", "busybox", "sleep", "600"]).stdout.trim());
+      gIds.push(docker(d, ["run", "-d", "--network", "none", "busybox", "sleep", "600"]).stdout.trim());
       pIds.push(spawnSync("podman", ["run", "-d", ...PODMAN_OPTS, PODMAN_IMAGE, "sleep", "600"], { encoding: "utf8" }).stdout.trim());
     }
     await new Promise((r) => setTimeout(r, 1000));

@@ -28,6 +28,7 @@ import { mountRootfs, removeContainerRootfs, unmountRootfs, readContainerRootfs 
 import { imageRuntimeConfig, resolveUser } from "../image/runtime-config.ts";
 import { familiarName } from "../image/reference.ts";
 import { ImageStore } from "../image/store.ts";
+import { openNetworks, fromDockerPortBindings, type Networks } from "../network/index.ts";
 import type { ContainerConfig, CreateBody, HostConfig } from "./api-types.ts";
 import { ContainerStore, randomName, validateName, type ContainerRecord } from "./container-store.ts";
 import { EventBus } from "./events.ts";
@@ -47,6 +48,11 @@ export interface EngineOptions {
   log?: (message: string) => void;
   /** Exit-file poll interval. */
   pollMs?: number;
+  /** Bridge networking through src/network (CNI); false gives containers an isolated
+   * namespace with loopback only and refuses -p. Default true. */
+  networking?: boolean;
+  /** The default bridge network's device and subnet (tests use their own). */
+  defaultBridge?: { bridge?: string; subnet?: string };
 }
 
 export type WaitCondition = "not-running" | "next-exit" | "removed";
@@ -76,6 +82,7 @@ export class Engine {
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   private readonly busy = new Set<string>();
   private poller: NodeJS.Timeout | undefined;
+  networks: Networks | undefined;
   private watcher: FSWatcher | undefined;
   private readonly log: (m: string) => void;
 
@@ -111,7 +118,23 @@ export class Engine {
    * alive are re-adopted; exits that happened while the daemon was down are recorded with the
    * monitor's exit code (and restart policies applied). */
   async restore(): Promise<void> {
-    for (const rec of this.containers.loadAll()) {
+    if (this.opts.networking !== false) {
+      try {
+        this.networks = await openNetworks({
+          root: join(this.opts.root, "network"),
+          hostLock: join(this.execRoot, "network.lock"),
+          defaultNetwork: { name: "bridge", ...(this.opts.defaultBridge ?? {}) },
+        });
+      } catch (err) {
+        this.log(`bridge networking is unavailable (${(err as Error).message}); containers get an isolated network namespace`);
+        this.networks = undefined;
+      }
+    }
+    const loaded = this.containers.loadAll();
+    await this.networks
+      ?.reconcile(loaded.filter((c) => isRunningLike(c.State.Status)).map((c) => c.Id))
+      .catch((e: unknown) => this.log(`network reconcile: ${(e as Error).message}`));
+    for (const rec of loaded) {
       try {
         if (rec.State.Status === "removing") {
           await this.removeContainer(rec.Id, { force: true, volumes: false });
@@ -153,6 +176,7 @@ export class Engine {
   async close(): Promise<void> {
     if (this.poller) clearInterval(this.poller);
     this.watcher?.close();
+    await this.networks?.close().catch(() => {});
     for (const t of this.restartTimers.values()) clearTimeout(t);
     this.restartTimers.clear();
   }
@@ -298,16 +322,54 @@ export class Engine {
 
   private checkNetworking(hc: HostConfig, body: CreateBody): void {
     const mode = hc.NetworkMode ?? "default";
-    if (!["default", "bridge", "none", "host"].includes(mode) && !mode.startsWith("container:")) {
-      throw notFound(`network ${mode} not found`);
+    const special = ["default", "bridge", "none", "host"].includes(mode) || mode.startsWith("container:");
+    if (!special) {
+      if (!this.networks) throw notFound(`network ${mode} not found`);
+      this.networks.get(mode); // NOT_FOUND names it
     }
-    const bindings = Object.values(hc.PortBindings ?? {}).filter((b) => b && b.length > 0);
-    if (bindings.length > 0 || hc.PublishAllPorts) {
-      throw new GantryError("UNSUPPORTED_OPTION", "port publishing (-p/-P) needs bridge networking, which is not available in this engine yet", {
-        hint: "run without -p (the container gets an isolated network namespace), or with --network host",
+    const wantsPorts = Object.values(hc.PortBindings ?? {}).some((b) => b && b.length > 0) || !!hc.PublishAllPorts;
+    if (!wantsPorts) return;
+    if (!this.networks) {
+      throw new GantryError("UNSUPPORTED_OPTION", "port publishing (-p/-P) needs bridge networking, which is unavailable on this daemon", {
+        hint: "start the daemon with the CNI plugins installed (apt-get install containernetworking-plugins iptables)",
       });
     }
-    void body;
+    if (mode === "none" || mode === "host" || mode.startsWith("container:")) {
+      throw invalidArgument(`conflicting options: port publishing and the container type network mode (${mode})`);
+    }
+    fromDockerPortBindings(hc.PortBindings ?? undefined, body.ExposedPorts ?? undefined, !!hc.PublishAllPorts);
+  }
+
+  /** The CNI network a container joins, or undefined for none/host/container:. */
+  networkOf(rec: ContainerRecord): string | undefined {
+    const mode = rec.HostConfig.NetworkMode ?? "default";
+    if (mode === "none" || mode === "host" || mode.startsWith("container:")) return undefined;
+    if (!this.networks) return undefined;
+    return mode === "default" ? "bridge" : mode;
+  }
+
+  /** Joins the container's fresh network namespace to its network (before the process runs). */
+  private async connectNetwork(rec: ContainerRecord, pid: number): Promise<void> {
+    if (!this.networks) return;
+    const netns = `/proc/${pid}/ns/net`;
+    const network = this.networkOf(rec);
+    if (network) {
+      await this.networks.attach({
+        containerId: rec.Id,
+        containerName: rec.Name.slice(1),
+        netns,
+        network,
+        ports: fromDockerPortBindings(rec.HostConfig.PortBindings ?? undefined, rec.Config.ExposedPorts ?? undefined, !!rec.HostConfig.PublishAllPorts),
+      });
+      // Same files, rewritten in place with the address and the network's DNS.
+      this.networks.containerFiles({ containerId: rec.Id, hostname: rec.Config.Hostname || rec.Id.slice(0, 12), domainname: rec.Config.Domainname || undefined, dir: this.dir(rec.Id) });
+    } else if ((rec.HostConfig.NetworkMode ?? "default") === "none") {
+      await this.networks.bringUpLoopback(rec.Id, netns);
+    }
+  }
+
+  private async disconnectNetwork(id: string): Promise<void> {
+    await this.networks?.detachAll(id).catch((e: unknown) => this.log(`network detach ${id.slice(0, 12)}: ${(e as Error).message}`));
   }
 
   private uniqueName(): string {
@@ -432,6 +494,7 @@ export class Engine {
       });
       rec.State = { ...rec.State, Pid: created.pid, Error: "", OOMKilled: false };
       rec.MonitorPid = created.monitorPid ?? 0;
+      await this.connectNetwork(rec, created.pid);
       hooks = this.preStart.get(rec.Id) ?? [];
       this.preStart.delete(rec.Id);
       await Promise.all(hooks.map((h) => h(this.attachSocket(rec.Id)).catch((e: unknown) => this.log(`attach before start: ${(e as Error).message}`))));
@@ -446,6 +509,7 @@ export class Engine {
       for (const h of [...hooks, ...(this.preStart.get(rec.Id) ?? [])]) h.abort?.();
       this.preStart.delete(rec.Id);
       await this.runtime.delete(rec.Id, true).catch(() => {});
+      await this.disconnectNetwork(rec.Id);
       rec.State = { ...rec.State, Status: rec.State.Status === "restarting" ? "exited" : rec.State.Status, Pid: 0, Error: (err as Error).message };
       if (rec.State.Status === "created" || rec.State.Status === "exited") rec.State.ExitCode = rec.State.Status === "created" ? 128 : rec.State.ExitCode;
       this.containers.save(rec);
@@ -488,6 +552,7 @@ export class Engine {
         oom = false;
       }
       await this.runtime.delete(rec.Id, true).catch((e: unknown) => this.log(`delete ${rec.Id.slice(0, 12)}: ${(e as Error).message}`));
+      await this.disconnectNetwork(rec.Id);
       const startedMs = Date.parse(rec.State.StartedAt);
       rec.State = { ...rec.State, Status: "exited", Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt, Error: error };
       rec.MonitorPid = 0;
@@ -651,6 +716,7 @@ export class Engine {
     rec.State.Status = "removing";
     this.containers.save(rec);
     await this.runtime.delete(rec.Id, true).catch(() => {});
+    await this.disconnectNetwork(rec.Id);
     try {
       if (rec.Rootfs && isMountPoint(rec.Rootfs)) unmountRootfs(rec.Rootfs);
     } catch (err) {

@@ -8,6 +8,7 @@ import type { CgroupStats } from "../runtime/cgroups/index.ts";
 import type { ContainerRecord } from "./container-store.ts";
 import { ZERO_TIME, type Engine } from "./engine.ts";
 import type { EventFilters } from "./events.ts";
+import { toDockerEndpointSettings, toDockerPorts } from "../network/index.ts";
 
 const NS_NAMES = ["cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children", "user", "uts"];
 
@@ -49,7 +50,6 @@ export function inspectContainer(engine: Engine, rec: ContainerRecord, execIds: 
   } catch {
     cgroupPaths = {};
   }
-  const netMode = rec.HostConfig.NetworkMode ?? "default";
   const hc = { ...rec.HostConfig };
   return {
     Id: rec.Id,
@@ -77,17 +77,7 @@ export function inspectContainer(engine: Engine, rec: ContainerRecord, execIds: 
     },
     Mounts: [],
     Config: rec.Config,
-    NetworkSettings: {
-      Bridge: "",
-      SandboxID: "",
-      SandboxKey: rec.State.Pid > 0 ? `/proc/${rec.State.Pid}/ns/net` : "",
-      Ports: {},
-      Gateway: "",
-      IPAddress: "",
-      IPPrefixLen: 0,
-      MacAddress: "",
-      Networks: { [netMode === "default" ? "none" : netMode]: { NetworkID: "", EndpointID: "", Gateway: "", IPAddress: "", IPPrefixLen: 0, MacAddress: "" } },
-    },
+    NetworkSettings: networkSettings(engine, rec),
     Gantry: {
       Namespaces: namespacesOf(rec.State.Pid),
       CgroupPaths: cgroupPaths,
@@ -95,6 +85,32 @@ export function inspectContainer(engine: Engine, rec: ContainerRecord, execIds: 
       Runtime: "gantry",
     },
   };
+}
+
+function networkSettings(engine: Engine, rec: ContainerRecord) {
+  const eps = engine.networks?.endpointsOf(rec.Id) ?? [];
+  const first = eps[0];
+  const mode = rec.HostConfig.NetworkMode ?? "default";
+  const networks: Record<string, unknown> = {};
+  for (const e of eps) networks[e.networkName] = toDockerEndpointSettings(e);
+  if (!eps.length) networks[mode === "default" ? "none" : mode] = { NetworkID: "", EndpointID: "", Gateway: "", IPAddress: "", IPPrefixLen: 0, MacAddress: "" };
+  return {
+    Bridge: "",
+    SandboxID: "",
+    SandboxKey: rec.State.Pid > 0 ? `/proc/${rec.State.Pid}/ns/net` : "",
+    Ports: eps.length ? toDockerPorts(eps) : {},
+    Gateway: first?.gateway ?? "",
+    IPAddress: first?.address ?? "",
+    IPPrefixLen: first?.prefix ?? 0,
+    MacAddress: first?.mac ?? "",
+    Networks: networks,
+  };
+}
+
+function summaryPorts(engine: Engine, rec: ContainerRecord) {
+  return (engine.networks?.endpointsOf(rec.Id) ?? []).flatMap((e) =>
+    e.ports.map((p) => ({ IP: p.hostIp || "0.0.0.0", PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol })),
+  );
 }
 
 function humanDuration(ms: number): string {
@@ -142,7 +158,7 @@ export function containerSummary(engine: Engine, rec: ContainerRecord) {
     ImageID: rec.Image,
     Command: [rec.Path, ...rec.Args].map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(" "),
     Created: Math.floor(Date.parse(rec.Created) / 1000),
-    Ports: [],
+    Ports: summaryPorts(engine, rec),
     Labels: rec.Config.Labels ?? {},
     State: rec.State.Status,
     Status: statusText(rec),

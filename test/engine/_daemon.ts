@@ -26,6 +26,7 @@ export interface TestDaemon {
   socket: string;
   child?: ChildProcess;
   log: string[];
+  network?: { bridge: string; subnet: string };
 }
 
 export async function makeBusyboxImage(root: string, name = "busybox:latest"): Promise<void> {
@@ -84,11 +85,14 @@ async function bundleRuntimeCli(): Promise<string> {
   return (runtimeBundle = out);
 }
 
-export async function startTestDaemon(d: TestDaemon): Promise<void> {
+/** `network`: bridge networking on its own device and subnet; otherwise --no-networking. */
+export async function startTestDaemon(d: TestDaemon, network?: { bridge: string; subnet: string }): Promise<void> {
   process.env.GANTRY_RUNTIME_CLI = await bundleRuntimeCli();
+  d.network = network ?? d.network;
+  const netArgs = d.network ? ["--bridge-name", d.network.bridge, "--bridge-subnet", d.network.subnet] : ["--no-networking"];
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", join(repo, "src", "cli", "gantry", "main.ts"), "daemon", "--data-root", d.root, "--exec-root", d.execRoot, "-H", `unix://${d.socket}`],
+    ["--import", "tsx", join(repo, "src", "cli", "gantry", "main.ts"), "daemon", "--data-root", d.root, "--exec-root", d.execRoot, "-H", `unix://${d.socket}`, ...netArgs],
     { stdio: ["ignore", "pipe", "pipe"], cwd: repo },
   );
   d.child = child;
@@ -180,5 +184,6 @@ export async function cleanup(d: TestDaemon): Promise<void> {
     }
     spawnSync("umount", ["-l", join(d.root, "containers", id, "merged")]);
   }
+  if (d.network) spawnSync("ip", ["link", "del", d.network.bridge]);
   rmSync(d.dir, { recursive: true, force: true });
 }

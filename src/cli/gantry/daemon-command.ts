@@ -22,7 +22,10 @@ export function registerDaemonCommand(program: Command): void {
     .option("--log-max-size <size>", "default json-file max-size per container (e.g. 10m)")
     .option("--log-max-file <n>", "default number of json-file log files kept", "1")
     .option("--runtime <name>", "OCI runtime: gantry (default)", "gantry")
-    .action(async (o: { host: string; dataRoot?: string; execRoot: string; logMaxSize?: string; logMaxFile: string; runtime: string }, cmd: Command) => {
+    .option("--no-networking", "no bridge networks: containers get an isolated namespace with loopback, -p is refused")
+    .option("--bridge-name <dev>", "device of the default bridge network (default gantry0)")
+    .option("--bridge-subnet <cidr>", "subnet of the default bridge network (default 172.30.0.0/16)")
+    .action(async (o: { host: string; dataRoot?: string; execRoot: string; logMaxSize?: string; logMaxFile: string; runtime: string; networking: boolean; bridgeName?: string; bridgeSubnet?: string }, cmd: Command) => {
       if (o.runtime !== "gantry") {
         throw invalidArgument(`--runtime ${o.runtime}: only the gantry runtime is supported by this engine so far`);
       }
@@ -36,6 +39,8 @@ export function registerDaemonCommand(program: Command): void {
         socket,
         logMaxSize: parseBytes(o.logMaxSize),
         logMaxFiles: Number(o.logMaxFile),
+        networking: o.networking,
+        defaultBridge: { ...(o.bridgeName ? { bridge: o.bridgeName } : {}), ...(o.bridgeSubnet ? { subnet: o.bridgeSubnet } : {}) },
       });
       console.error(`gantry daemon: serving the Docker API on unix://${socket} (state in ${root})`);
       await new Promise<void>((resolve) => {

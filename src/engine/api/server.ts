@@ -16,6 +16,7 @@ import { importRootfs } from "../../image/import.ts";
 import { loadArchive, saveImages } from "../../image/archive.ts";
 import { collectGarbage } from "../../image/gc.ts";
 import { familiarName } from "../../image/reference.ts";
+import { fromDockerNetworkCreate, toDockerNetwork, type DockerNetworkCreateBody } from "../../network/index.ts";
 import type { CreateBody } from "../api-types.ts";
 import { connectMonitor, parseDetachKeys, relayAttach, sendResize, type ClientStream } from "../attach.ts";
 import type { Engine, WaitCondition } from "../engine.ts";
@@ -691,13 +692,29 @@ export class ApiServer {
     this.on("GET", "/images/(.+)/get", (_r, res, m) => save([decodeURIComponent(m[1]!)], res));
 
     // ---- networks and volumes: what `docker system prune` and `inspect` fall through to ----
-    this.on("GET", "/networks", (_r, res) =>
-      sendJson(res, 200, ["none", "host"].map((n) => ({ Name: n, Id: n, Driver: n === "host" ? "host" : "null", Scope: "local", Containers: {}, Options: {}, Labels: {} }))),
-    );
-    this.on("GET", `/networks/${ID}`, (_r, _res, m) => {
-      throw notFound(`network ${m[1]} not found`);
+    const nets = () => {
+      if (!e.networks) throw new GantryError("UNSUPPORTED_OPTION", "bridge networking is unavailable on this daemon");
+      return e.networks;
+    };
+    this.on("GET", "/networks", (_r, res) => {
+      const list = e.networks ? e.networks.list().map((n) => toDockerNetwork(n, e.networks!.inspect(n.id).endpoints)) : [];
+      sendJson(res, 200, [...list, ...["none", "host"].map((n) => ({ Name: n, Id: n, Driver: n === "host" ? "host" : "null", Scope: "local", Containers: {}, Options: {}, Labels: {} }))]);
     });
-    this.on("POST", "/networks/prune", (_r, res) => sendJson(res, 200, { NetworksDeleted: [] }));
+    this.on("POST", "/networks/create", async (r, res) => {
+      const body = await readJson<DockerNetworkCreateBody>(r.raw, true);
+      const n = await nets().create(fromDockerNetworkCreate(body as DockerNetworkCreateBody));
+      sendJson(res, 201, { Id: n.id, Warning: "" });
+    });
+    this.on("GET", `/networks/${ID}`, (_r, res, m) => {
+      if (!e.networks) throw notFound(`network ${m[1]} not found`);
+      const { network, endpoints } = e.networks.inspect(decodeURIComponent(m[1]!));
+      sendJson(res, 200, toDockerNetwork(network, endpoints));
+    });
+    this.on("DELETE", `/networks/${ID}`, async (_r, res, m) => {
+      await nets().remove(decodeURIComponent(m[1]!));
+      noContent(res);
+    });
+    this.on("POST", "/networks/prune", async (_r, res) => sendJson(res, 200, { NetworksDeleted: e.networks ? await e.networks.prune({}) : [] }));
     this.on("GET", "/volumes", (_r, res) => sendJson(res, 200, { Volumes: [], Warnings: [] }));
     this.on("GET", `/volumes/${ID}`, (_r, _res, m) => {
       throw notFound(`get ${m[1]}: no such volume`);
