@@ -114,13 +114,22 @@ async function chainExists(tool: Tool, table: string, chain: string): Promise<bo
   return (await runCommand(tool, ["-w", "-t", table, "-S", chain])).code === 0;
 }
 
-/** Deletes every rule in `chain` (a built-in chain) that jumps to `target`. */
-async function removeJumps(tool: Tool, table: string, chain: string, target: string): Promise<void> {
+/** Deletes every rule in `chain` (a built-in chain) that jumps to `target`; returns them as -A words. */
+async function removeJumps(tool: Tool, table: string, chain: string, target: string): Promise<string[][]> {
+  const gone: string[][] = [];
   for (const words of (await listRules(tool, table, chain)) ?? []) {
     if (words[0] === "-A" && targetOf(words) === target) {
-      await runCommand(tool, ["-w", "-t", table, "-D", ...words.slice(1)]);
+      if ((await runCommand(tool, ["-w", "-t", table, "-D", ...words.slice(1)])).code === 0) gone.push(words);
     }
   }
+  return gone;
+}
+
+/** How many rules jump to `chain` (the "(N references)" of `iptables -L`). */
+async function references(tool: Tool, table: string, chain: string): Promise<number> {
+  const r = await runCommand(tool, ["-w", "-t", table, "-n", "-L", chain]);
+  const m = /\((\d+) references\)/.exec(r.stdout);
+  return m ? Number(m[1]) : 0;
 }
 
 async function rulesIn(tool: Tool, table: string, chain: string): Promise<string[][]> {
@@ -136,13 +145,27 @@ export async function removeIdleSharedChains(adminChain: string): Promise<string
   for (const tool of ["iptables", "ip6tables"] as const) {
     if (await chainExists(tool, "nat", "CNI-HOSTPORT-DNAT")) {
       if ((await rulesIn(tool, "nat", "CNI-HOSTPORT-DNAT")).length === 0) {
-        await removeJumps(tool, "nat", "PREROUTING", "CNI-HOSTPORT-DNAT");
-        await removeJumps(tool, "nat", "OUTPUT", "CNI-HOSTPORT-DNAT");
-        await removeJumps(tool, "nat", "POSTROUTING", "CNI-HOSTPORT-MASQ");
-        for (const chain of ["CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-MASQ", "CNI-HOSTPORT-SETMARK"]) {
-          // SETMARK and MASQ hold only portmap's fixed rules; something else jumping to them
-          // (another portmap user's chain) makes -X fail, and then they stay.
-          if (!(await chainExists(tool, "nat", chain))) continue;
+        // Even under the host lock a process using another lock (or another CNI user) may be
+        // adding a port right now: the DNAT chain is deleted without a flush, so a rule that
+        // arrived meanwhile makes -X fail, and then the jumps are put back.
+        const jumps = [
+          ...(await removeJumps(tool, "nat", "PREROUTING", "CNI-HOSTPORT-DNAT")),
+          ...(await removeJumps(tool, "nat", "OUTPUT", "CNI-HOSTPORT-DNAT")),
+        ];
+        if ((await runCommand(tool, ["-w", "-t", "nat", "-X", "CNI-HOSTPORT-DNAT"])).code !== 0) {
+          for (const words of jumps) await runCommand(tool, ["-w", "-t", "nat", ...words]);
+          continue;
+        }
+        removed.push(`${tool} nat CNI-HOSTPORT-DNAT`);
+        for (const chain of ["CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ"]) {
+          // They hold only portmap's fixed rules; a per-container chain still jumping to
+          // SETMARK means a port is in use, and then both stay.
+          if (
+            !(await chainExists(tool, "nat", chain)) ||
+            (await references(tool, "nat", chain)) > (chain === "CNI-HOSTPORT-MASQ" ? 1 : 0)
+          )
+            break;
+          if (chain === "CNI-HOSTPORT-MASQ") await removeJumps(tool, "nat", "POSTROUTING", chain);
           await runCommand(tool, ["-w", "-t", "nat", "-F", chain]);
           if ((await runCommand(tool, ["-w", "-t", "nat", "-X", chain])).code === 0)
             removed.push(`${tool} nat ${chain}`);
