@@ -39,7 +39,30 @@ const totals = { pass: 0, fail: 0, skipped: 0, cancelled: 0 };
 const problems = [];
 const started = Date.now();
 
-function runFile(file) {
+// A file that fails is run once more, alone in its slot: kernel tests on a loaded 2-core
+// machine can lose a race with time. Both outputs are printed and the retry is named in the
+// summary, so a flaky test is visible; a real failure fails twice and fails the suite.
+const retried = [];
+async function runFile(file) {
+  const first = await runFileOnce(file);
+  // a hang is not retried: it would cost another full time limit
+  if (first.ok || first.timedOut) return commit(first);
+  process.stdout.write(`\n=== ${file}: failed; running it once more\n${first.out}`);
+  const second = await runFileOnce(file);
+  if (second.ok) retried.push(file);
+  commit(second);
+}
+
+function commit(r) {
+  totals.pass += r.counts.pass;
+  totals.fail += r.counts.fail;
+  totals.skipped += r.counts.skipped;
+  totals.cancelled += r.counts.cancelled;
+  process.stdout.write(`\n=== ${r.file} (${r.secs}s)\n${r.out}`);
+  if (r.problem) problems.push(r.problem);
+}
+
+function runFileOnce(file) {
   return new Promise((resolve) => {
     const t0 = Date.now();
     const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", file], {
@@ -56,15 +79,12 @@ function runFile(file) {
     child.on("close", (code) => {
       clearTimeout(timer);
       const count = (k) => Number(new RegExp(`ℹ ${k} (\\d+)`).exec(out)?.[1] ?? 0);
-      totals.pass += count("pass");
-      totals.fail += count("fail");
-      totals.skipped += count("skipped");
-      totals.cancelled += count("cancelled");
+      const counts = { pass: count("pass"), fail: count("fail"), skipped: count("skipped"), cancelled: count("cancelled") };
       const secs = ((Date.now() - t0) / 1000).toFixed(1);
-      process.stdout.write(`\n=== ${file} (${secs}s)\n${out}`);
-      if (timedOut) problems.push(`${file}: did not finish within ${FILE_TIMEOUT_MS / 1000}s (killed)`);
-      else if (code !== 0) problems.push(`${file}: exited with ${code}`);
-      resolve();
+      let problem;
+      if (timedOut) problem = `${file}: did not finish within ${FILE_TIMEOUT_MS / 1000}s (killed)`;
+      else if (code !== 0) problem = `${file}: exited with ${code}`;
+      resolve({ file, out, counts, secs, problem, timedOut, ok: !problem && counts.fail === 0 && counts.cancelled === 0 });
     });
   });
 }
@@ -76,6 +96,7 @@ await Promise.all(
   }),
 );
 console.log(`\n${files.length} test files in ${((Date.now() - started) / 1000).toFixed(0)}s`);
+for (const f of retried) console.log(`⚠ ${f}: failed once, passed when run again (flaky: see its first output above)`);
 for (const p of problems) console.log(`✖ ${p}`);
 console.log(`${totals.pass} passed, ${totals.fail + totals.cancelled} failed, ${totals.skipped} skipped`);
 process.exit(problems.length || totals.fail || totals.cancelled ? 1 : 0);
