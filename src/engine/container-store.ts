@@ -41,6 +41,8 @@ export interface ContainerRecord {
   Rootfs: string;
   LogPath: string;
   Warnings: string[];
+  /** Resolved -v/--mount/--tmpfs/VOLUME mounts (src/volume), as OCI mounts. */
+  MountEntries?: { destination: string; type: string; source: string; options: string[] }[];
 }
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;

@@ -29,6 +29,7 @@ import { imageRuntimeConfig, resolveUser } from "../image/runtime-config.ts";
 import { familiarName } from "../image/reference.ts";
 import { ImageStore } from "../image/store.ts";
 import { openNetworks, fromDockerPortBindings, type Networks } from "../network/index.ts";
+import { openVolumes, fromDockerMountFields, type Volumes } from "../volume/index.ts";
 import type { ContainerConfig, CreateBody, HostConfig } from "./api-types.ts";
 import { ContainerStore, randomName, validateName, type ContainerRecord } from "./container-store.ts";
 import { EventBus } from "./events.ts";
@@ -83,6 +84,7 @@ export class Engine {
   private readonly busy = new Set<string>();
   private poller: NodeJS.Timeout | undefined;
   networks: Networks | undefined;
+  volumes!: Volumes;
   private watcher: FSWatcher | undefined;
   private readonly log: (m: string) => void;
 
@@ -130,7 +132,9 @@ export class Engine {
         this.networks = undefined;
       }
     }
+    this.volumes = await openVolumes(this.opts.root);
     const loaded = this.containers.loadAll();
+    await this.volumes.reconcile(loaded.map((c) => c.Id)).catch((e: unknown) => this.log(`volume reconcile: ${(e as Error).message}`));
     await this.networks
       ?.reconcile(loaded.filter((c) => isRunningLike(c.State.Status)).map((c) => c.Id))
       .catch((e: unknown) => this.log(`network reconcile: ${(e as Error).message}`));
@@ -237,14 +241,11 @@ export class Engine {
     if (hc.RestartPolicy?.Name !== "on-failure" && (hc.RestartPolicy?.MaximumRetryCount ?? 0) > 0) {
       throw invalidArgument(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
     }
-    for (const field of ["Binds", "Mounts"] as const) {
-      const v = hc[field];
-      if (Array.isArray(v) && v.length > 0) {
-        throw new GantryError("UNSUPPORTED_OPTION", `${field === "Binds" ? "-v" : "--mount"}: volumes are not available yet in this engine`, {
-          hint: "use --tmpfs for scratch space until the volume module lands",
-        });
-      }
-    }
+    // -v, --mount, --tmpfs and the image's VOLUMEs, parsed (and refused when malformed) before anything is made.
+    const mountRequests = fromDockerMountFields(
+      { Binds: hc.Binds ?? undefined, Mounts: (hc.Mounts ?? undefined) as never, Tmpfs: hc.Tmpfs ?? undefined },
+      image.config.config?.Volumes ?? null,
+    );
     const pieces = imageRuntimeConfig(image.config, {
       entrypoint: body.Entrypoint ?? undefined,
       cmd: body.Cmd && body.Cmd.length ? body.Cmd : undefined,
@@ -305,8 +306,10 @@ export class Engine {
       // Resolve the user now, against the image's files, so a bad --user fails create (as Docker's does at start).
       this.resolveUserIn(rec);
       this.writeEtcFiles(rec);
+      rec.MountEntries = await this.volumes.resolveMounts({ containerId: id, mounts: mountRequests, rootfs: rec.Rootfs });
       this.containers.save(rec);
     } catch (err) {
+      await this.volumes.release(id, true).catch(() => []);
       try {
         if (rec.Rootfs) unmountRootfs(rec.Rootfs);
       } catch {
@@ -425,6 +428,8 @@ export class Engine {
       user,
       rootfs: rec.Rootfs,
       etcFiles: { hostname: join(dir, "hostname"), hosts: join(dir, "hosts"), resolvConf: join(dir, "resolv.conf") },
+      mounts: rec.MountEntries ?? [],
+      tmpfsInMounts: true,
       pidOfContainer: (name) => {
         const other = this.containers.find(name);
         if (!other) throw notFound(`No such container: ${name}`);
@@ -725,6 +730,7 @@ export class Engine {
       this.log(`unmount ${rec.Rootfs}: ${(err as Error).message}`);
     }
     removeContainerRootfs(this.images, rec.Id);
+    await this.volumes.release(rec.Id, opts.volumes).catch((e: unknown) => this.log(`volume release: ${(e as Error).message}`));
     rmSync(this.attachSocket(rec.Id), { force: true });
     this.containers.remove(rec.Id);
     this.publish(rec, "destroy");

@@ -53,6 +53,8 @@ export interface SpecInputs {
   pidOfContainer: (name: string) => number;
   /** Extra mounts (volumes, binds, tmpfs) already resolved. */
   mounts?: OciMount[];
+  /** HostConfig.Tmpfs is already among `mounts` (resolved by src/volume). */
+  tmpfsInMounts?: boolean;
   /** Host path of an init binary for --init. */
   initPath?: string;
 }
@@ -175,7 +177,7 @@ export function buildOciSpec(inputs: SpecInputs): OciConfig {
     { destination: "/etc/hosts", type: "bind", source: inputs.etcFiles.hosts, options: ["rbind", "rprivate"] },
     ...(inputs.mounts ?? []),
   ];
-  for (const [dst, opts] of Object.entries(hc.Tmpfs ?? {})) {
+  for (const [dst, opts] of inputs.tmpfsInMounts ? [] : Object.entries(hc.Tmpfs ?? {})) {
     mounts.push({ destination: dst, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "noexec", ...opts.split(",").filter(Boolean)] });
   }
   let args = inputs.args;

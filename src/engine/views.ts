@@ -75,7 +75,7 @@ export function inspectContainer(engine: Engine, rec: ContainerRecord, execIds: 
       Name: "overlay2",
       Data: { MergedDir: rec.Rootfs, UpperDir: join(engine.images.root, "containers", rec.Id, "upper"), WorkDir: join(engine.images.root, "containers", rec.Id, "work") },
     },
-    Mounts: [],
+    Mounts: mountsOf(rec),
     Config: rec.Config,
     NetworkSettings: networkSettings(engine, rec),
     Gantry: {
@@ -85,6 +85,22 @@ export function inspectContainer(engine: Engine, rec: ContainerRecord, execIds: 
       Runtime: "gantry",
     },
   };
+}
+
+function mountsOf(rec: ContainerRecord) {
+  return (rec.MountEntries ?? []).map((m) => {
+    const vol = /\/volumes\/([^/]+)\/_data$/.exec(m.source);
+    return {
+      Type: m.type === "tmpfs" ? "tmpfs" : vol ? "volume" : "bind",
+      ...(vol ? { Name: vol[1] } : {}),
+      Source: m.type === "tmpfs" ? "" : m.source,
+      Destination: m.destination,
+      Driver: vol ? "local" : "",
+      Mode: "",
+      RW: !m.options.includes("ro"),
+      Propagation: m.options.find((o) => /^r?(private|shared|slave)$/.test(o)) ?? "",
+    };
+  });
 }
 
 function networkSettings(engine: Engine, rec: ContainerRecord) {

@@ -3,7 +3,7 @@
 // errors for bad input.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { DOCKER, cleanup, docker, makeBusyboxImage, newDaemonDirs, skipReason, startTestDaemon, type TestDaemon } from "./_daemon.ts";
@@ -230,6 +230,26 @@ describe("docker CLI against gantry daemon", { skip, concurrency: false }, () =>
     assert.equal(cond.status, 400);
     const missingCmd = docker(d, ["run", "--rm", "busybox", "/no/such/binary"], { timeoutMs: 15_000 });
     assert.equal(missingCmd.status, 127, missingCmd.stderr);
+  });
+
+  it("volumes: named (persist, :ro), bind, --mount tmpfs, in-use refusal, rm -v", () => {
+    assert.equal(docker(d, ["run", "--rm", "-v", "data1:/data", "busybox", "sh", "-c", "echo persisted > /data/f"]).status, 0);
+    const ro = docker(d, ["run", "--rm", "-v", "data1:/data:ro", "busybox", "sh", "-c", "cat /data/f; touch /data/x"]);
+    assert.equal(ro.stdout, "persisted\n");
+    assert.match(ro.stderr, /Read-only file system/);
+    const dir = join(d.dir, "bind");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "h"), "fromhost\n");
+    assert.equal(docker(d, ["run", "--rm", "-v", `${dir}:/b`, "busybox", "cat", "/b/h"]).stdout, "fromhost\n");
+    assert.match(docker(d, ["run", "--rm", "--mount", "type=tmpfs,target=/t", "busybox", "sh", "-c", "mount | grep ' /t '"]).stdout, /^tmpfs on \/t type tmpfs/);
+    assert.match(docker(d, ["volume", "ls"]).stdout, /local\s+data1/);
+    assert.equal(docker(d, ["run", "-d", "--name", "vuser", "-v", "data1:/data", "busybox", "sleep", "300"]).status, 0);
+    const mounts = JSON.parse(docker(d, ["inspect", "-f", "{{json .Mounts}}", "vuser"]).stdout);
+    assert.equal(mounts[0].Name, "data1");
+    assert.equal(mounts[0].Destination, "/data");
+    assert.match(docker(d, ["volume", "rm", "data1"]).stderr, /volume is in use/);
+    assert.equal(docker(d, ["rm", "-f", "vuser"]).status, 0);
+    assert.equal(docker(d, ["volume", "rm", "data1"]).status, 0);
   });
 
   it("images: ls, inspect, tag, rmi, save and load", () => {

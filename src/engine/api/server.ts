@@ -17,6 +17,7 @@ import { loadArchive, saveImages } from "../../image/archive.ts";
 import { collectGarbage } from "../../image/gc.ts";
 import { familiarName } from "../../image/reference.ts";
 import { fromDockerNetworkCreate, toDockerNetwork, type DockerNetworkCreateBody } from "../../network/index.ts";
+import { fromDockerVolumeCreate, toDockerVolume } from "../../volume/index.ts";
 import type { CreateBody } from "../api-types.ts";
 import { connectMonitor, parseDetachKeys, relayAttach, sendResize, type ClientStream } from "../attach.ts";
 import type { Engine, WaitCondition } from "../engine.ts";
@@ -715,11 +716,21 @@ export class ApiServer {
       noContent(res);
     });
     this.on("POST", "/networks/prune", async (_r, res) => sendJson(res, 200, { NetworksDeleted: e.networks ? await e.networks.prune({}) : [] }));
-    this.on("GET", "/volumes", (_r, res) => sendJson(res, 200, { Volumes: [], Warnings: [] }));
-    this.on("GET", `/volumes/${ID}`, (_r, _res, m) => {
-      throw notFound(`get ${m[1]}: no such volume`);
+    this.on("GET", "/volumes", (_r, res) => sendJson(res, 200, { Volumes: e.volumes.list().map(toDockerVolume), Warnings: [] }));
+    this.on("POST", "/volumes/create", async (r, res) => {
+      const body = await readJson<Parameters<typeof fromDockerVolumeCreate>[0]>(r.raw, true);
+      sendJson(res, 201, toDockerVolume(await e.volumes.create(fromDockerVolumeCreate(body as Parameters<typeof fromDockerVolumeCreate>[0]))));
     });
-    this.on("POST", "/volumes/prune", (_r, res) => sendJson(res, 200, { VolumesDeleted: [], SpaceReclaimed: 0 }));
+    this.on("GET", `/volumes/${ID}`, (_r, res, m) => sendJson(res, 200, toDockerVolume(e.volumes.inspect(decodeURIComponent(m[1]!)))));
+    this.on("DELETE", `/volumes/${ID}`, async (r, res, m) => {
+      await e.volumes.remove(decodeURIComponent(m[1]!), boolParam(r.query, "force"));
+      noContent(res);
+    });
+    this.on("POST", "/volumes/prune", async (r, res) => {
+      const f = filtersParam(r.query);
+      const out = await e.volumes.prune({ all: (f.all ?? []).some((v) => v === "true" || v === "1") });
+      sendJson(res, 200, { VolumesDeleted: out.removed, SpaceReclaimed: out.reclaimedBytes });
+    });
     this.on("POST", "/build/prune", (_r, res) => sendJson(res, 200, { CachesDeleted: [], SpaceReclaimed: 0 }));
     this.on("GET", `/plugins/${ID}/json`, (_r, _res, m) => {
       throw notFound(`plugin "${m[1]}" not found`);
