@@ -166,6 +166,22 @@ export function createBody(image: string, command: string[], o: Dict): Dict {
     BlkioWeight: int(o.blkioWeight as string | undefined, "--blkio-weight") ?? 0,
     ConsoleSize: o.tty && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : [0, 0],
   };
+  // --mount type=volume|bind|tmpfs,source=…,target=…[,readonly] → Docker's HostConfig.Mounts.
+  const mounts = (o.mount as string[]).map((spec) => {
+    const m: Dict = { Type: "volume" };
+    for (const part of spec.split(",")) {
+      const [k = "", v] = part.split("=");
+      const key = k.trim().toLowerCase();
+      if (key === "type") m.Type = v;
+      else if (key === "source" || key === "src") m.Source = v;
+      else if (key === "target" || key === "dst" || key === "destination") m.Target = v;
+      else if (key === "readonly" || key === "ro") m.ReadOnly = v === undefined || v === "true" || v === "1";
+      else if (key === "tmpfs-size") m.TmpfsOptions = { ...((m.TmpfsOptions as Dict) ?? {}), SizeBytes: parseBytes(v ?? "", "--mount tmpfs-size") };
+      else throw invalidArgument(`invalid field '${k}' must be a key=value pair in --mount ${spec}`);
+    }
+    return m;
+  });
+  hostConfig.Mounts = mounts;
   return {
     Image: image,
     Cmd: command.length ? command : undefined,
