@@ -20,7 +20,6 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { GantryError, conflict, invalidArgument, notFound } from "../common/errors.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
-import { Runtime } from "../runtime/runtime.ts";
 import { isSameLiveProcess, readProcStat } from "../runtime/process-identity.ts";
 import { resolveImage, type LocalImage } from "../image/images.ts";
 import { prepareRootfs } from "../image/rootfs.ts";
@@ -37,6 +36,7 @@ import { readHostFacts } from "./host-facts.ts";
 import { buildOciSpec } from "./oci-spec.ts";
 import { adaptHostConfig, verifyResources, type HostFacts } from "./resources.ts";
 import { restartDecision, type RestartDecision } from "./restart-policy.ts";
+import { CliBackend, GantryBackend, type OciBackend } from "./oci-backend.ts";
 
 export interface EngineOptions {
   /** Persistent state: images (src/image) and <root>/engine. */
@@ -52,6 +52,10 @@ export interface EngineOptions {
   /** Bridge networking through src/network (CNI); false gives containers an isolated
    * namespace with loopback only and refuses -p. Default true. */
   networking?: boolean;
+  /** The OCI runtime: "gantry" (default), or "runc"/"crun" through their CLI with a Node
+   * shim as monitor (`shimCommand` runs it: `gantry _oci-shim`). */
+  runtime?: string;
+  shimCommand?: { cmd: string; args: string[] };
   /** The default bridge network's device and subnet (tests use their own). */
   defaultBridge?: { bridge?: string; subnet?: string };
 }
@@ -73,7 +77,7 @@ const isRunningLike = (s: string) => s === "running" || s === "paused" || s === 
 export class Engine {
   readonly images: ImageStore;
   readonly containers: ContainerStore;
-  readonly runtime: Runtime;
+  readonly runtime: OciBackend;
   readonly events = new EventBus();
   readonly host: HostFacts;
   readonly runtimeRoot: string;
@@ -95,7 +99,12 @@ export class Engine {
     this.runtimeRoot = join(this.execRoot, "runtime");
     mkdirSync(join(this.execRoot, "attach"), { recursive: true, mode: 0o700 });
     this.log = opts.log ?? ((m) => process.stderr.write(`gantry daemon: ${m}\n`));
-    this.runtime = new Runtime(this.runtimeRoot, (m) => this.log(`runtime: ${m}`));
+    const rtName = opts.runtime ?? "gantry";
+    if (rtName === "gantry") this.runtime = new GantryBackend(this.runtimeRoot, (m) => this.log(`runtime: ${m}`));
+    else if (rtName === "runc" || rtName === "crun") {
+      if (!opts.shimCommand) throw new GantryError("INTERNAL", `--runtime ${rtName} needs the shim command`);
+      this.runtime = new CliBackend(rtName, rtName, join(this.execRoot, rtName), opts.shimCommand);
+    } else throw invalidArgument(`unknown runtime ${JSON.stringify(rtName)}: use gantry, runc or crun`);
     this.host = readHostFacts();
   }
 
@@ -187,7 +196,7 @@ export class Engine {
 
   private runtimeStatus(id: string): string | undefined {
     try {
-      return this.runtime.stateOf(id).status;
+      return this.runtime.status(id);
     } catch {
       return undefined;
     }
@@ -482,28 +491,27 @@ export class Engine {
     try {
       this.ensureMounted(rec);
       // A leftover runtime container (from an exit the engine recorded) goes first.
-      if (this.runtime.state.exists(rec.Id)) await this.runtime.delete(rec.Id, true).catch(() => {});
+      if (this.runtime.exists(rec.Id)) await this.runtime.delete(rec.Id, true).catch(() => {});
       rmSync(this.exitFile(rec.Id), { force: true });
       const bundle = this.writeBundle(rec);
       const logCfg = rec.HostConfig.LogConfig?.Config ?? {};
-      const created = await this.runtime.create(rec.Id, {
-        bundle,
-        monitor: {
-          logPath: rec.LogPath,
-          logMaxSize: parseSize(logCfg["max-size"]) ?? this.opts.logMaxSize,
-          logMaxFiles: logCfg["max-file"] ? Number(logCfg["max-file"]) : this.opts.logMaxFiles,
-          attachSocket: this.attachSocket(rec.Id),
-          exitFile: this.exitFile(rec.Id),
-          openStdin: !!rec.Config.OpenStdin,
-        },
+      const created = await this.runtime.create(rec.Id, bundle, {
+        logPath: rec.LogPath,
+        logMaxSize: parseSize(logCfg["max-size"]) ?? this.opts.logMaxSize,
+        logMaxFiles: logCfg["max-file"] ? Number(logCfg["max-file"]) : this.opts.logMaxFiles,
+        attachSocket: this.attachSocket(rec.Id),
+        exitFile: this.exitFile(rec.Id),
+        openStdin: !!rec.Config.OpenStdin,
       });
       rec.State = { ...rec.State, Pid: created.pid, Error: "", OOMKilled: false };
       rec.MonitorPid = created.monitorPid ?? 0;
-      await this.connectNetwork(rec, created.pid);
+      if (this.runtime.netnsBeforeStart) await this.connectNetwork(rec, created.pid);
       hooks = this.preStart.get(rec.Id) ?? [];
       this.preStart.delete(rec.Id);
       await Promise.all(hooks.map((h) => h(this.attachSocket(rec.Id)).catch((e: unknown) => this.log(`attach before start: ${(e as Error).message}`))));
-      await this.runtime.start(rec.Id);
+      rec.State.Pid = await this.runtime.start(rec.Id);
+      // Another runtime's namespace exists only now: attach right after start.
+      if (!this.runtime.netnsBeforeStart) await this.connectNetwork(rec, rec.State.Pid);
       rec.State.Status = "running";
       rec.State.StartedAt = new Date().toISOString();
       rec.State.FinishedAt = ZERO_TIME;

@@ -62,7 +62,8 @@ export function runtimeCommand(): { cmd: string; args: string[] } {
 export class ExecTable {
   private readonly byId = new Map<string, ExecInstance>();
 
-  constructor(private readonly runtimeRoot: string) {}
+  /** `runtimeCommand` gives the runtime CLI and its --root (runc's exec interface). */
+  constructor(private readonly runtimeCommandOf: () => { cmd: string; args: string[] }) {}
 
   create(rec: ContainerRecord, config: ExecConfig): ExecInstance {
     if (rec.State.Status === "paused") throw conflict(`Container ${rec.Id} is paused, unpause the container before exec`);
@@ -92,8 +93,8 @@ export class ExecTable {
     if (ex.Running || ex.ExitCode !== null) throw conflict(`Error: Exec command ${ex.ID} has already run`);
     if (rec.State.Status !== "running") throw conflict(`Container ${rec.Id} is not running`);
     const c = ex.Config;
-    const rt = runtimeCommand();
-    const args = [...rt.args, "--root", this.runtimeRoot, "exec"];
+    const rt = this.runtimeCommandOf();
+    const args = [...rt.args, "exec"];
     if (c.Tty) args.push("--tty");
     if (c.WorkingDir) args.push("--cwd", c.WorkingDir);
     for (const e of c.Env ?? []) args.push("--env", e);

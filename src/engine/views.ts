@@ -46,7 +46,7 @@ function dockerState(rec: ContainerRecord) {
 export function inspectContainer(engine: Engine, rec: ContainerRecord, execIds: string[]) {
   let cgroupPaths: Record<string, string> = {};
   try {
-    if (rec.State.Pid > 0) cgroupPaths = engine.runtime.state.load(rec.Id).cgroupPaths;
+    if (rec.State.Pid > 0) cgroupPaths = engine.runtime.cgroupPaths(rec.Id);
   } catch {
     cgroupPaths = {};
   }
@@ -82,7 +82,7 @@ export function inspectContainer(engine: Engine, rec: ContainerRecord, execIds: 
       Namespaces: namespacesOf(rec.State.Pid),
       CgroupPaths: cgroupPaths,
       MonitorPid: rec.MonitorPid,
-      Runtime: "gantry",
+      Runtime: engine.runtime.name,
     },
   };
 }

@@ -86,10 +86,11 @@ async function bundleRuntimeCli(): Promise<string> {
 }
 
 /** `network`: bridge networking on its own device and subnet; otherwise --no-networking. */
-export async function startTestDaemon(d: TestDaemon, network?: { bridge: string; subnet: string }): Promise<void> {
+export async function startTestDaemon(d: TestDaemon, network?: { bridge: string; subnet: string }, runtime?: string): Promise<void> {
   process.env.GANTRY_RUNTIME_CLI = await bundleRuntimeCli();
   d.network = network ?? d.network;
   const netArgs = d.network ? ["--bridge-name", d.network.bridge, "--bridge-subnet", d.network.subnet] : ["--no-networking"];
+  if (runtime) netArgs.push("--runtime", runtime);
   const child = spawn(
     process.execPath,
     ["--import", "tsx", join(repo, "src", "cli", "gantry", "main.ts"), "daemon", "--data-root", d.root, "--exec-root", d.execRoot, "-H", `unix://${d.socket}`, ...netArgs],

@@ -3,6 +3,7 @@
 // their monitors own them, and the next start re-adopts them.
 import type { Command } from "commander";
 import { invalidArgument } from "../../common/errors.ts";
+import { runShim } from "../../engine/oci-shim.ts";
 import { DEFAULT_EXEC_ROOT, DEFAULT_ROOT, DEFAULT_SOCKET, socketPathOf, startDaemon } from "../../engine/daemon.ts";
 
 function parseBytes(text: string | undefined): number | undefined {
@@ -14,6 +15,11 @@ function parseBytes(text: string | undefined): number | undefined {
 
 export function registerDaemonCommand(program: Command): void {
   program
+    .command("_oci-shim", { hidden: true })
+    .description("internal: the monitor of a container run by runc or crun")
+    .argument("<spec>")
+    .action((spec: string) => runShim(spec));
+  program
     .command("daemon")
     .description("Run the engine: the Docker Engine API on a unix socket (docker -H unix://SOCKET works against it)")
     .option("-H, --host <socket>", "unix socket to listen on", `unix://${DEFAULT_SOCKET}`)
@@ -21,14 +27,11 @@ export function registerDaemonCommand(program: Command): void {
     .option("--exec-root <dir>", "volatile state: runtime state and attach sockets", DEFAULT_EXEC_ROOT)
     .option("--log-max-size <size>", "default json-file max-size per container (e.g. 10m)")
     .option("--log-max-file <n>", "default number of json-file log files kept", "1")
-    .option("--runtime <name>", "OCI runtime: gantry (default)", "gantry")
+    .option("--runtime <name>", "OCI runtime: gantry (default), runc or crun", "gantry")
     .option("--no-networking", "no bridge networks: containers get an isolated namespace with loopback, -p is refused")
     .option("--bridge-name <dev>", "device of the default bridge network (default gantry0)")
     .option("--bridge-subnet <cidr>", "subnet of the default bridge network (default 172.30.0.0/16)")
     .action(async (o: { host: string; dataRoot?: string; execRoot: string; logMaxSize?: string; logMaxFile: string; runtime: string; networking: boolean; bridgeName?: string; bridgeSubnet?: string }, cmd: Command) => {
-      if (o.runtime !== "gantry") {
-        throw invalidArgument(`--runtime ${o.runtime}: only the gantry runtime is supported by this engine so far`);
-      }
       const globals = cmd.optsWithGlobals() as { root?: string };
       const root = o.dataRoot ?? globals.root ?? process.env.GANTRY_ROOT ?? DEFAULT_ROOT;
       // The client verbs give the program a global -H too; commander hands it to whichever parses first.
@@ -40,6 +43,9 @@ export function registerDaemonCommand(program: Command): void {
         logMaxSize: parseBytes(o.logMaxSize),
         logMaxFiles: Number(o.logMaxFile),
         networking: o.networking,
+        runtime: o.runtime,
+        // The shim for runc/crun is this same program: `gantry _oci-shim SPEC`.
+        shimCommand: { cmd: process.execPath, args: [...process.execArgv, process.argv[1]!, "_oci-shim"] },
         defaultBridge: { ...(o.bridgeName ? { bridge: o.bridgeName } : {}), ...(o.bridgeSubnet ? { subnet: o.bridgeSubnet } : {}) },
       });
       console.error(`gantry daemon: serving the Docker API on unix://${socket} (state in ${root})`);

@@ -54,7 +54,7 @@ export class ApiServer {
   private readonly streamRoutes: { re: RegExp; handler: StreamHandler }[] = [];
 
   constructor(private readonly engine: Engine) {
-    this.execs = new ExecTable(engine.runtimeRoot);
+    this.execs = new ExecTable(() => engine.runtime.execCommand());
     this.server = createServer((req, res) => void this.onRequest(req, res));
     this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.onUpgrade(req, socket, head));
     this.server.keepAliveTimeout = 60_000;
@@ -254,8 +254,8 @@ export class ApiServer {
         DockerRootDir: e.opts.root,
         Name: hostname(),
         ServerVersion: GANTRY_VERSION,
-        Runtimes: { gantry: { path: "gantry-runtime" } },
-        DefaultRuntime: "gantry",
+        Runtimes: { [e.runtime.name]: { path: e.runtime.name === "gantry" ? "gantry-runtime" : e.runtime.name } },
+        DefaultRuntime: e.runtime.name,
         Swarm: { LocalNodeState: "inactive", NodeID: "", NodeAddr: "", ControlAvailable: false, Error: "", RemoteManagers: null },
         SecurityOptions: ["name=seccomp,profile=unconfined"],
         Plugins: { Volume: [], Network: ["none", "host"], Log: ["json-file"] },

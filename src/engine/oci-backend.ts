@@ -1,0 +1,207 @@
+// The OCI runtime under the engine (`gantry daemon --runtime`): Gantry's own runtime library
+// (default; its C monitor owns each container) or another runc-compatible CLI (runc, crun),
+// driven through its command line with a small Node shim as the container's monitor
+// (oci-shim.ts: same log file, attach socket and exit file as Gantry's monitor).
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { GantryError, conflict } from "../common/errors.ts";
+import { Runtime } from "../runtime/runtime.ts";
+import { openCgroups, type CgroupStats } from "../runtime/cgroups/index.ts";
+import { runtimeCommand } from "./exec.ts";
+import { connectMonitor } from "./attach.ts";
+import { frame } from "./logs.ts";
+
+export interface MonitorOptions {
+  logPath: string;
+  logMaxSize?: number;
+  logMaxFiles?: number;
+  attachSocket: string;
+  exitFile: string;
+  openStdin?: boolean;
+}
+
+export interface OciBackend {
+  readonly name: string;
+  exists(id: string): boolean;
+  /** created | running | paused | stopped, or undefined when the runtime has no such container. */
+  status(id: string): string | undefined;
+  /** Creates the container; the process must not run user code before start. `pid` is 0 when
+   * the runtime only knows it at start. */
+  create(id: string, bundle: string, monitor: MonitorOptions): Promise<{ pid: number; monitorPid: number }>;
+  /** Starts it; returns the container's pid. */
+  start(id: string): Promise<number>;
+  kill(id: string, signal: string, all?: boolean): void;
+  delete(id: string, force: boolean): Promise<void>;
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  pids(id: string): number[];
+  stats(id: string): CgroupStats;
+  oomKillCount(id: string): number;
+  cgroupPaths(id: string): Record<string, string>;
+  /** argv prefix for `<runtime> exec` (runc's flags). */
+  execCommand(): { cmd: string; args: string[] };
+  /** Whether the network namespace exists before start (attach before the process runs). */
+  readonly netnsBeforeStart: boolean;
+}
+
+export class GantryBackend implements OciBackend {
+  readonly name = "gantry";
+  readonly netnsBeforeStart = true;
+  readonly runtime: Runtime;
+  private readonly pidsById = new Map<string, number>();
+
+  constructor(readonly root: string, warn: (m: string) => void) {
+    this.runtime = new Runtime(root, warn);
+  }
+  exists(id: string): boolean {
+    return this.runtime.state.exists(id);
+  }
+  status(id: string): string | undefined {
+    try {
+      return this.runtime.stateOf(id).status;
+    } catch {
+      return undefined;
+    }
+  }
+  async create(id: string, bundle: string, monitor: MonitorOptions): Promise<{ pid: number; monitorPid: number }> {
+    const r = await this.runtime.create(id, { bundle, monitor });
+    this.pidsById.set(id, r.pid);
+    return { pid: r.pid, monitorPid: r.monitorPid ?? 0 };
+  }
+  async start(id: string): Promise<number> {
+    await this.runtime.start(id);
+    return this.pidsById.get(id) ?? this.runtime.state.load(id).pid;
+  }
+  kill(id: string, signal: string, all = false): void {
+    this.runtime.kill(id, signal, all);
+  }
+  delete(id: string, force: boolean): Promise<void> {
+    return this.runtime.delete(id, force);
+  }
+  pause(id: string): Promise<void> {
+    return this.runtime.pause(id);
+  }
+  resume(id: string): Promise<void> {
+    return this.runtime.resume(id);
+  }
+  pids(id: string): number[] {
+    return this.runtime.pids(id);
+  }
+  stats(id: string): CgroupStats {
+    return this.runtime.stats(id);
+  }
+  oomKillCount(id: string): number {
+    return this.runtime.oomKillCount(id);
+  }
+  cgroupPaths(id: string): Record<string, string> {
+    return this.runtime.state.load(id).cgroupPaths;
+  }
+  execCommand(): { cmd: string; args: string[] } {
+    const rt = runtimeCommand();
+    return { cmd: rt.cmd, args: [...rt.args, "--root", this.root] };
+  }
+}
+
+/** runc or crun through their CLI; the Node shim (`gantry _oci-shim`) is the monitor. */
+export class CliBackend implements OciBackend {
+  readonly netnsBeforeStart = false;
+
+  constructor(
+    readonly name: string,
+    readonly binary: string,
+    readonly root: string,
+    private readonly shimCommand: { cmd: string; args: string[] },
+  ) {
+    const r = spawnSync(binary, ["--version"], { encoding: "utf8" });
+    if (r.error || r.status !== 0) {
+      throw new GantryError("KERNEL_FEATURE_MISSING", `--runtime ${name}: ${binary} does not run (${r.error?.message ?? r.stderr.trim()})`, {
+        hint: `apt-get install ${name}`,
+      });
+    }
+  }
+
+  private cli(args: string[]): string {
+    const r = spawnSync(this.binary, ["--root", this.root, ...args], { encoding: "utf8" });
+    if (r.status !== 0) throw new GantryError("CONFLICT", `${this.name} ${args[0]}: ${(r.stderr || r.stdout).trim()}`);
+    return r.stdout;
+  }
+
+  /** Beside the runtime's root, not in it: runc lists every entry of its root as a container. */
+  private pidFile(id: string): string {
+    const dir = `${this.root}-pids`;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return join(dir, id);
+  }
+  private sockets = new Map<string, string>();
+
+  exists(id: string): boolean {
+    return this.status(id) !== undefined;
+  }
+  status(id: string): string | undefined {
+    const r = spawnSync(this.binary, ["--root", this.root, "state", id], { encoding: "utf8" });
+    if (r.status !== 0) return undefined;
+    try {
+      return (JSON.parse(r.stdout) as { status: string }).status;
+    } catch {
+      return undefined;
+    }
+  }
+  async create(id: string, bundle: string, monitor: MonitorOptions): Promise<{ pid: number; monitorPid: number }> {
+    const spec = { runtime: this.binary, root: this.root, id, bundle, pidFile: this.pidFile(id), ...monitor };
+    const child = spawn(this.shimCommand.cmd, [...this.shimCommand.args, JSON.stringify(spec)], { stdio: "ignore", detached: true });
+    child.unref();
+    this.sockets.set(id, monitor.attachSocket);
+    // The shim is ready when its attach socket answers.
+    const s = await connectMonitor(monitor.attachSocket, 10_000);
+    s.destroy();
+    return { pid: 0, monitorPid: child.pid ?? 0 };
+  }
+  async start(id: string): Promise<number> {
+    const sockPath = this.sockets.get(id);
+    if (!sockPath) throw conflict(`container ${id} was not created by this daemon`);
+    const s = await connectMonitor(sockPath);
+    s.write(frame(3, Buffer.from("start")));
+    s.end();
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      if (existsSync(this.pidFile(id))) {
+        const pid = Number(readFileSync(this.pidFile(id), "utf8").trim());
+        if (pid > 0) return pid;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new GantryError("TIMEOUT", `${this.name} did not start container ${id}`);
+  }
+  kill(id: string, signal: string, all = false): void {
+    this.cli(["kill", ...(all ? ["--all"] : []), id, signal.replace(/^SIG/i, "")]);
+  }
+  async delete(id: string, force: boolean): Promise<void> {
+    spawnSync(this.binary, ["--root", this.root, "delete", ...(force ? ["--force"] : []), id]);
+    rmSync(this.pidFile(id), { force: true });
+  }
+  async pause(id: string): Promise<void> {
+    this.cli(["pause", id]);
+  }
+  async resume(id: string): Promise<void> {
+    this.cli(["resume", id]);
+  }
+  pids(id: string): number[] {
+    return JSON.parse(this.cli(["ps", "--format", "json", id]) || "[]") as number[];
+  }
+  private cgroups(id: string) {
+    return openCgroups({ cgroupsPath: `/gantry/${id}`, containerId: id, create: false });
+  }
+  stats(id: string): CgroupStats {
+    return this.cgroups(id).stats();
+  }
+  oomKillCount(id: string): number {
+    return this.cgroups(id).oomKillCount();
+  }
+  cgroupPaths(id: string): Record<string, string> {
+    return this.cgroups(id).paths;
+  }
+  execCommand(): { cmd: string; args: string[] } {
+    return { cmd: this.binary, args: ["--root", this.root] };
+  }
+}
