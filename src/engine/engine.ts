@@ -90,6 +90,7 @@ export class Engine {
   networks: Networks | undefined;
   volumes!: Volumes;
   private watcher: FSWatcher | undefined;
+  private readonly pendingLayerRemovals = new Set<() => void>();
   private readonly log: (m: string) => void;
 
   constructor(readonly opts: EngineOptions) {
@@ -189,6 +190,7 @@ export class Engine {
   async close(): Promise<void> {
     if (this.poller) clearInterval(this.poller);
     this.watcher?.close();
+    for (const task of [...this.pendingLayerRemovals]) task();
     await this.networks?.close().catch(() => {});
     for (const t of this.restartTimers.values()) clearTimeout(t);
     this.restartTimers.clear();
@@ -730,19 +732,29 @@ export class Engine {
     this.containers.save(rec);
     await this.runtime.delete(rec.Id, true).catch(() => {});
     await this.disconnectNetwork(rec.Id);
-    try {
-      if (rec.Rootfs && isMountPoint(rec.Rootfs)) unmountRootfs(rec.Rootfs);
-    } catch (err) {
-      // A busy mount: detach it lazily rather than leave the container half-removed.
-      spawnSync("umount", ["-l", rec.Rootfs]);
-      this.log(`unmount ${rec.Rootfs}: ${(err as Error).message}`);
-    }
-    removeContainerRootfs(this.images, rec.Id);
     await this.volumes.release(rec.Id, opts.volumes).catch((e: unknown) => this.log(`volume release: ${(e as Error).message}`));
     rmSync(this.attachSocket(rec.Id), { force: true });
     this.containers.remove(rec.Id);
     this.publish(rec, "destroy");
     this.resolveWaiters(rec.Id, ["removed", "next-exit", "not-running"], rec.State.ExitCode);
+    // The writable layer goes last, off the `run --rm` critical path: nothing refers to it now.
+    // (A daemon stopped before this runs leaves the mount; restore() does not know it any more,
+    // so close() drains these first.)
+    const task = () => {
+      try {
+        if (rec.Rootfs && isMountPoint(rec.Rootfs)) unmountRootfs(rec.Rootfs);
+      } catch (err) {
+        // A busy mount: detach it lazily rather than leave the layer behind.
+        spawnSync("umount", ["-l", rec.Rootfs]);
+        this.log(`unmount ${rec.Rootfs}: ${(err as Error).message}`);
+      }
+      removeContainerRootfs(this.images, rec.Id);
+      this.pendingLayerRemovals.delete(task);
+    };
+    this.pendingLayerRemovals.add(task);
+    setImmediate(() => {
+      if (this.pendingLayerRemovals.has(task)) task();
+    });
   }
 
   // ---- wait ---------------------------------------------------------------------------------

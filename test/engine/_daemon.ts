@@ -185,6 +185,12 @@ export async function cleanup(d: TestDaemon): Promise<void> {
     }
     spawnSync("umount", ["-l", join(d.root, "containers", id, "merged")]);
   }
+  // Whatever is still mounted below the test's directory (a layer whose removal was deferred
+  // when the daemon stopped, a SIGKILLed daemon's containers) is detached before rm -rf.
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const target = line.split(" ")[4];
+    if (target?.startsWith(`${d.dir}/`)) spawnSync("umount", ["-l", target]);
+  }
   if (d.network) spawnSync("ip", ["link", "del", d.network.bridge]);
   rmSync(d.dir, { recursive: true, force: true });
 }
