@@ -268,8 +268,30 @@ export function dockerStats(rec: ContainerRecord, s: CgroupStats, pre: StatsSamp
       stats: raw,
       limit: s.memory.usage.limit > 0 && s.memory.usage.limit < 2 ** 62 ? s.memory.usage.limit : hostMemTotal(),
     },
-    networks: {},
+    networks: netDevStats(rec.State.Pid),
   };
+}
+
+/** Per-interface counters of the container's network namespace (/proc/PID/net/dev), without lo. */
+export function netDevStats(pid: number): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  if (pid <= 0) return out;
+  let text = "";
+  try {
+    text = readFileSync(`/proc/${pid}/net/dev`, "utf8");
+  } catch {
+    return out;
+  }
+  for (const line of text.split("\n").slice(2)) {
+    const m = /^\s*([^:]+):\s*(.*)$/.exec(line);
+    if (!m || m[1] === "lo") continue;
+    const f = m[2]!.trim().split(/\s+/).map(Number);
+    out[m[1]!] = {
+      rx_bytes: f[0] ?? 0, rx_packets: f[1] ?? 0, rx_errors: f[2] ?? 0, rx_dropped: f[3] ?? 0,
+      tx_bytes: f[8] ?? 0, tx_packets: f[9] ?? 0, tx_errors: f[10] ?? 0, tx_dropped: f[11] ?? 0,
+    };
+  }
+  return out;
 }
 
 export function hostMemTotal(): number {
