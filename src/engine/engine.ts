@@ -134,7 +134,8 @@ export class Engine {
       try {
         this.networks = await openNetworks({
           root: join(this.opts.root, "network"),
-          hostLock: join(this.execRoot, "network.lock"),
+          // No hostLock: portmap's chains are host-wide, so every Gantry process must share
+          // the network library's default lock (/run/gantry/network.lock).
           defaultNetwork: { name: "bridge", ...(this.opts.defaultBridge ?? {}) },
         });
       } catch (err) {
