@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The README's first command: install everything, then run a container.
+# The README's first command: install everything, then run a container from a locally built
+# busybox image through the engine (scripts/demo-engine.sh). scripts/run-busybox.sh shows
+# the OCI runtime alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-exec scripts/run-busybox.sh "$@"
+exec scripts/demo-engine.sh "$@"
