@@ -43,6 +43,8 @@ export interface ContainerRecord {
   Warnings: string[];
   /** Resolved -v/--mount/--tmpfs/VOLUME mounts (src/volume), as OCI mounts. */
   MountEntries?: { destination: string; type: string; source: string; options: string[] }[];
+  /** --network-alias names on the container's user network. */
+  NetworkAliases?: string[];
 }
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;

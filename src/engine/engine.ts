@@ -292,6 +292,10 @@ export class Engine {
     if (!hc.LogConfig?.Type) hc.LogConfig = { Type: "json-file", Config: hc.LogConfig?.Config ?? {} };
     if (hc.LogConfig.Type !== "json-file") throw new GantryError("UNSUPPORTED_OPTION", `logging driver ${hc.LogConfig.Type} is not supported (only json-file)`);
 
+    // --network-alias: the endpoint config of the network the container joins.
+    const endpoints = (body.NetworkingConfig as { EndpointsConfig?: Record<string, { Aliases?: string[] | null } | null> } | null | undefined)?.EndpointsConfig;
+    const aliases = endpoints?.[hc.NetworkMode]?.Aliases ?? [];
+    if (aliases.length && ["default", "bridge", "none", "host"].includes(hc.NetworkMode)) throw invalidArgument("network-scoped alias is supported only for containers in user defined networks");
     const finalName = name ?? this.uniqueName();
     const rec: ContainerRecord = {
       Id: id,
@@ -309,6 +313,7 @@ export class Engine {
       Rootfs: "",
       LogPath: this.logPath(id),
       Warnings: warnings,
+      ...(aliases.length ? { NetworkAliases: [...aliases] } : {}),
     };
     mkdirSync(this.dir(id), { recursive: true, mode: 0o700 });
     try {
@@ -339,8 +344,14 @@ export class Engine {
     const mode = hc.NetworkMode ?? "default";
     const special = ["default", "bridge", "none", "host"].includes(mode) || mode.startsWith("container:");
     if (!special) {
-      if (!this.networks) throw notFound(`network ${mode} not found`);
-      this.networks.get(mode); // NOT_FOUND names it
+      // 400, not 404: the docker CLI answers a 404 from create by pulling the image.
+      if (!this.networks) throw invalidArgument(`network ${mode} not found`);
+      try {
+        this.networks.get(mode);
+      } catch (err) {
+        if (err instanceof GantryError && err.code === "NOT_FOUND") throw invalidArgument(`network ${mode} not found`);
+        throw err;
+      }
     }
     const wantsPorts = Object.values(hc.PortBindings ?? {}).some((b) => b && b.length > 0) || !!hc.PublishAllPorts;
     if (!wantsPorts) return;
@@ -374,6 +385,7 @@ export class Engine {
         containerName: rec.Name.slice(1),
         netns,
         network,
+        ...(rec.NetworkAliases?.length ? { aliases: rec.NetworkAliases } : {}),
         ports: fromDockerPortBindings(rec.HostConfig.PortBindings ?? undefined, rec.Config.ExposedPorts ?? undefined, !!rec.HostConfig.PublishAllPorts),
       });
       // Same files, rewritten in place with the address and the network's DNS.

@@ -111,6 +111,9 @@ function namespaceFor(
     return { type, path: `/proc/${pid}/ns/${procName}` };
   }
   if (m === "" || m === "private" || m === "shareable" || (type === "network" && ["none", "default", "bridge"].includes(m))) return { type };
+  // A user network's name: a fresh namespace the engine attaches to that network (create
+  // checked that the network exists).
+  if (type === "network" && /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(m)) return { type };
   throw invalidArgument(`invalid ${what} mode: ${m}`);
 }
 
