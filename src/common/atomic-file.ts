@@ -3,20 +3,25 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeSync, readFileSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
 
-export function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o600): void {
+/**
+ * `durable: false` skips the fsync: the rename alone keeps the file whole across a crash of
+ * the process, and only a machine crash could lose the write — right for volatile state
+ * (under /run) that a machine crash discards anyway.
+ */
+export function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o600, durable = true): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const fd = openSync(tmp, "w", mode);
   try {
     writeSync(fd, typeof content === "string" ? Buffer.from(content) : content);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
   renameSync(tmp, path);
 }
 
-export function writeJsonAtomic(path: string, value: unknown, mode = 0o600): void {
-  writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", mode);
+export function writeJsonAtomic(path: string, value: unknown, mode = 0o600, durable = true): void {
+  writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", mode, durable);
 }
 
 /** Reads a JSON file, or returns undefined when it does not exist. */

@@ -73,7 +73,9 @@ export class StateDir {
   }
 
   save(rec: ContainerRecord): void {
-    writeJsonAtomic(join(this.dir(rec.id), "state.json"), rec);
+    // Runtime state describes live processes and belongs in /run: a machine crash ends the
+    // containers too, so atomicity (rename) matters and durability (fsync) does not.
+    writeJsonAtomic(join(this.dir(rec.id), "state.json"), rec, 0o600, false);
   }
 
   load(id: string): ContainerRecord {
