@@ -5,8 +5,8 @@
 // busybox httpd is not the server: its small listen backlog turns 16 clients into 1 s SYN
 // retransmits, which measures httpd, not the path. Both keep-alive and a new connection per
 // request are measured (the NAT cost is mostly in connection setup: conntrack + DNAT).
-// On the dev machines podman 4.3.1 + runc fails to start ("error setting rlimit type 7"),
-// and netavark leaves its NETAVARK-* chains behind; --podman is for hosts where it works.
+// podman runs with runc and modest ulimits (the dev machines' hard limits are low); netavark
+// leaves its NETAVARK-* chains behind, and the bench removes them afterwards.
 // Usage (root): npx tsx bench/network/published-port.ts [--seconds 5] [--concurrency 16] [--rounds 3] [--podman]
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from "node:fs";
@@ -78,6 +78,21 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
 
+/** netavark (podman's network backend) leaves its chains and jumps behind after `podman rm`:
+ * remove exactly those (never anything else of the host's). */
+function removeNetavarkChains(): void {
+  for (const table of ["nat", "filter"]) {
+    const rules = spawnSync("iptables", ["-t", table, "-S"], { encoding: "utf8" }).stdout.split("\n");
+    for (const rule of rules) {
+      const m = /^-A (\S+) (.*-j NETAVARK\S*.*)$/.exec(rule);
+      if (m && !m[1]!.startsWith("NETAVARK")) spawnSync("sh", ["-c", `iptables -t ${table} -D ${m[1]} ${m[2]}`]);
+    }
+    const chains = rules.filter((r) => /^-N NETAVARK/.test(r)).map((r) => r.slice(3));
+    for (const c of chains) spawnSync("iptables", ["-t", table, "-F", c]);
+    for (const c of chains) spawnSync("iptables", ["-t", table, "-X", c]);
+  }
+}
+
 /** podman (rootful, runc) running the same Node server, the host's /usr mounted read-only. */
 function startPodman(): Target | undefined {
   const rootfs = join(work, "rootfs");
@@ -96,21 +111,28 @@ function startPodman(): Target | undefined {
       name,
       "--runtime",
       "runc",
+      // the dev machines' hard limits are low: podman's defaults fail with "error setting rlimit"
       "--ulimit",
-      "host",
+      "nofile=1024:1024",
+      "--ulimit",
+      "nproc=1024:1024",
       "-v",
       "/usr:/usr:ro",
-      "--rootfs",
-      rootfs,
       "-p",
       `127.0.0.1:${port}:80`,
+      // --rootfs is a flag: the path then stands where the image would
+      "--rootfs",
+      rootfs,
       node,
       "-e",
       SERVER,
     ],
     { encoding: "utf8", timeout: 60_000 },
   );
-  cleanups.push(() => spawnSync("podman", ["rm", "-f", "-t", "0", name], { timeout: 60_000 }));
+  cleanups.push(() => {
+    spawnSync("podman", ["rm", "-f", "-t", "0", name], { timeout: 60_000 });
+    removeNetavarkChains();
+  });
   if (r.status !== 0) {
     console.error(`podman unavailable: ${(r.stderr || r.stdout).trim().split("\n").pop()}`);
     return undefined;
