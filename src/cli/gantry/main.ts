@@ -6,6 +6,7 @@ import { registerServerCommand } from "./server-command.ts";
 import { registerImageCommands } from "./image-commands.ts";
 import { registerDaemonCommand } from "./daemon-command.ts";
 import { registerContainerCommands } from "./container-commands.ts";
+import { registerBuildCommand } from "./build-command.ts";
 
 const program = new Command("gantry").description("Gantry: containers on namespaces and cgroups").version("0.1.0");
 program.showHelpAfterError();
@@ -17,6 +18,7 @@ registerServerCommand(program);
 registerImageCommands(program);
 registerDaemonCommand(program);
 registerContainerCommands(program);
+registerBuildCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`gantry: ${describeError(err)}`);
