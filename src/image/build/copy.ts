@@ -1,7 +1,8 @@
 // COPY and ADD from the build context: parsing the flags, hashing what is copied (the cache
 // key covers content and metadata, not mtimes) and copying it into a mounted rootfs. Paths
 // may not leave the context, and a destination that resolves outside the rootfs (an
-// absolute symlink inside the image) is refused rather than followed onto the host.
+// absolute symlink inside the image) is refused rather than followed onto the host; cp
+// replaces an existing destination file or symlink instead of writing through it.
 import { spawnSync } from "node:child_process";
 import { createHash, type Hash } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
@@ -95,13 +96,13 @@ export async function copyIntoRootfs(root: string, contextDir: string, spec: Cop
     if (st.isDirectory()) {
       mkdirSync(target, { recursive: true });
       for (const e of readdirSync(src)) {
-        run(["cp", "-a", "--no-dereference", join(src, e), target], where);
+        run(["cp", "-a", "--no-dereference", "--remove-destination", join(src, e), target], where);
         run(["chown", "-R", "-h", owner, join(target, e)], where);
       }
     } else {
       const file = intoDir || (existsSync(target) && statSync(target).isDirectory()) ? join(target, basename(src)) : target;
       mkdirSync(dirname(file), { recursive: true });
-      run(["cp", "-a", "--no-dereference", src, file], where);
+      run(["cp", "-a", "--no-dereference", "--remove-destination", src, file], where);
       run(["chown", "-h", owner, file], where);
     }
   }
