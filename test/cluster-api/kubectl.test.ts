@@ -66,6 +66,8 @@ describe("kubectl against gantry server", { skip: kubectlMissing }, () => {
     const res = await ok(["api-resources"]);
     for (const r of ["deployments", "configmaps", "cronjobs", "networkpolicies", "leases", "endpointslices", "persistentvolumeclaims"]) assert.match(res, new RegExp(`^${r}\\s`, "m"));
     assert.match(await ok(["get", "namespaces"]), /^default\s+Active/m);
+    assert.match(await ok(["get", "service", "kubernetes"]), /^kubernetes\s+ClusterIP\s+10\.43\.0\.1\s+<none>\s+443\/TCP/m);
+    assert.match(await ok(["get", "endpoints", "kubernetes"]), new RegExp(`127\\.0\\.0\\.1:${c.server.port}`));
   });
 
   test("client-side apply of a multi-document YAML, then a changed re-apply", async () => {

@@ -104,6 +104,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = opts.host.includes(":") ? `[${opts.host}]` : opts.host === "0.0.0.0" ? "127.0.0.1" : opts.host;
   const url = `https://${hostForUrl}:${port}`;
+  await publishApiService(registry, opts.host, port).catch((err: unknown) => log(`api: could not publish the kubernetes Service: ${(err as Error).message}`));
   const kubeconfigPath = join(opts.dataDir, "admin.kubeconfig");
   writeFileAtomic(kubeconfigPath, adminKubeconfig(url, creds), 0o600);
 
@@ -161,6 +162,31 @@ async function bootstrap(registry: ObjectRegistry): Promise<void> {
       });
     }
   }
+}
+
+/** The first address of the service range, as kube-apiserver reserves it for itself. */
+export const API_SERVICE_IP = "10.43.0.1";
+
+/**
+ * The `kubernetes` Service and Endpoints in `default`, which in-cluster clients use to find
+ * the API server (kube-apiserver's bootstrap controller keeps the same objects).
+ */
+async function publishApiService(registry: ObjectRegistry, host: string, port: number): Promise<void> {
+  const svcType = resourceTypes.find((r) => r.kind === "Service")!;
+  const epType = resourceTypes.find((r) => r.kind === "Endpoints")!;
+  const labels = { component: "apiserver", provider: "kubernetes" };
+  const ports = [{ name: "https", port: 443, protocol: "TCP", targetPort: port }];
+  const svc = await registry.tryGet(svcType, "default", "kubernetes");
+  if (!svc) {
+    await registry.create(svcType, "default", { metadata: { name: "kubernetes", labels }, spec: { clusterIP: API_SERVICE_IP, type: "ClusterIP", ports } });
+  } else {
+    await registry.mutate(svcType, "default", "kubernetes", (cur) => ({ ...cur, spec: { ...(cur.spec as object), ports } }));
+  }
+  const address = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
+  if (!/^[\d.]+$|:/.test(address)) return;
+  const endpoints = { metadata: { name: "kubernetes", labels: { "endpointslice.kubernetes.io/skip-mirror": "true" } }, subsets: [{ addresses: [{ ip: address }], ports: [{ name: "https", port, protocol: "TCP" }] }] };
+  if (!(await registry.tryGet(epType, "default", "kubernetes"))) await registry.create(epType, "default", endpoints);
+  else await registry.mutate(epType, "default", "kubernetes", (cur) => ({ ...cur, subsets: endpoints.subsets }));
 }
 
 function authorised(req: IncomingMessage, token: string): boolean {
