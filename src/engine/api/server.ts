@@ -14,6 +14,7 @@ import { listImages, removeImage, tagImage } from "../../image/images.ts";
 import { pullImage } from "../../image/pull.ts";
 import { importRootfs } from "../../image/import.ts";
 import { loadArchive, saveImages } from "../../image/archive.ts";
+import { exportFilesystem } from "../../image/mod.ts";
 import { collectGarbage } from "../../image/gc.ts";
 import { familiarName } from "../../image/reference.ts";
 import { fromDockerNetworkCreate, toDockerNetwork, type DockerNetworkCreateBody } from "../../network/index.ts";
@@ -437,6 +438,14 @@ export class ApiServer {
       const rec = e.containers.get(m[1]!);
       const dir = `${e.images.root}/containers/${rec.Id}`;
       sendJson(res, 200, changesOf(`${dir}/upper`, []).filter((c) => !["/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/dev", "/proc", "/sys"].includes(c.Path)));
+    });
+
+    // docker export: the container's merged filesystem as one tar stream.
+    this.on("GET", `/containers/${ID}/export`, async (_r, res, m) => {
+      const rec = e.containers.get(m[1]!);
+      res.writeHead(200, { "Content-Type": "application/x-tar" });
+      await exportFilesystem(rec.Rootfs, res);
+      res.end();
     });
 
     this.on("HEAD", `/containers/${ID}/archive`, (r, res, m) => {
