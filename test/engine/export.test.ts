@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DOCKER, cleanup, docker, makeBusyboxImage, newDaemonDirs, skipReason, startTestDaemon } from "./_daemon.ts";
+import { DOCKER, cleanup, docker, gantry, makeBusyboxImage, newDaemonDirs, skipReason, startTestDaemon } from "./_daemon.ts";
 
 const skip = skipReason() ?? (existsSync(DOCKER) ? undefined : `${DOCKER} is not installed`);
 
@@ -32,6 +32,11 @@ describe("docker export", { skip }, () => {
     const content = spawnSync("tar", ["-xOf", file, list.includes("./made.txt") ? "./made.txt" : "made.txt"], { encoding: "utf8" }).stdout;
     assert.equal(content.trim(), "made-here");
     assert.notEqual(docker(d, ["export", "-o", join(out, "x.tar"), "nosuchcontainer"]).status, 0);
+    // Gantry's own client too
+    const mine = join(out, "gantry.tar");
+    const g = gantry(d, ["export", "-o", mine, "exp"]);
+    assert.equal(g.status, 0, g.stderr);
+    assert.ok(spawnSync("tar", ["-tf", mine], { encoding: "utf8" }).stdout.includes("made.txt"));
     assert.equal(docker(d, ["rm", "exp"]).status, 0);
   });
 });

@@ -3,7 +3,8 @@
 // attach, exec, top, stats, inspect, ps, port, rename, cp, diff, events, info, version,
 // system prune, and `ns` (which containers share each namespace). Flags are Docker's.
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { createWriteStream, existsSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { pipeline } from "node:stream/promises";
 import { basename, dirname, resolve } from "node:path";
 import type { Socket } from "node:net";
 import { Option, type Command } from "commander";
@@ -677,6 +678,18 @@ export function registerContainerCommands(program: Command): void {
     .action(async (ref: string, _o: Dict, cmd: Command) => {
       const changes = await clientOf(cmd).call<{ Path: string; Kind: number }[]>("GET", `/containers/${encodeURIComponent(ref)}/changes`);
       for (const c of changes ?? []) out(`${"CAD"[c.Kind]} ${c.Path}`);
+    });
+
+  program
+    .command("export")
+    .description("Export a container's filesystem as a tar archive")
+    .option("-o, --output <file>", "write to a file instead of standard output")
+    .argument("<container>")
+    .action(async (ref: string, o: Dict, cmd: Command) => {
+      const res = await clientOf(cmd).raw("GET", `/containers/${encodeURIComponent(ref)}/export`);
+      if ((res.statusCode ?? 500) >= 400) throw new GantryError("NOT_FOUND", `Error response from daemon: ${await readAll(res)}`);
+      const dest = o.output ? createWriteStream(String(o.output)) : process.stdout;
+      await pipeline(res, dest);
     });
 
   program
