@@ -65,6 +65,10 @@ int serve_container(pid_t child, int out_fd, int err_fd, int stdin_fd, int pty, 
 		    unsigned long long max_size, unsigned long long max_files, const char *attach_path,
 		    const char *exit_file, void (*write_exit)(const char *, int));
 
+/* unix.c: unix stream sockets bound or connected by path (mode 0600 for listeners). */
+int listen_unix(const char *path, int extra_type_flags, int backlog);
+int connect_unix(const char *path);
+
 /* bpf.c */
 int attach_device_filter(const char *dir, const char *hex, const char *license, char *msg, size_t msglen);
 

@@ -81,41 +81,6 @@ static void subst_pid(const char *s, pid_t pid, char *out, size_t outlen)
 	out[o] = 0;
 }
 
-static int listen_unix(const char *path)
-{
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(a.sun_path))
-		return errno = ENAMETOOLONG, -1;
-	strcpy(a.sun_path, path);
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -1;
-	unlink(path);
-	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(path, 0600) < 0 || listen(s, 4) < 0) {
-		int e = errno;
-		close(s);
-		return errno = e, -1;
-	}
-	return s;
-}
-
-static int connect_unix(const char *path)
-{
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(a.sun_path))
-		return errno = ENAMETOOLONG, -1;
-	strcpy(a.sun_path, path);
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -1;
-	if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int e = errno;
-		close(s);
-		return errno = e, -1;
-	}
-	return s;
-}
-
 static void write_exit_file(const char *path, int status)
 {
 	if (!path || !*path)
@@ -232,7 +197,7 @@ int run_monitor(int plan_fd, int rep_fd)
 				_exit(1);
 			}
 		} else if (!strcmp(op, "start-socket")) {
-			c.start_listen = listen_unix(field(r, 1));
+			c.start_listen = listen_unix(field(r, 1), 0, 4);
 			if (c.start_listen < 0)
 				monitor_fail("start-socket", errno, "listen on start socket %s: %s", field(r, 1));
 		} else if (!strcmp(op, "console-socket")) {

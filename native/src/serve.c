@@ -142,23 +142,6 @@ static void send_frame(struct client *cl, int ncl, int type, const char *buf, si
 	}
 }
 
-static int listen_socket(const char *path)
-{
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(a.sun_path))
-		return errno = ENAMETOOLONG, -1;
-	strcpy(a.sun_path, path);
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s < 0)
-		return -1;
-	unlink(path);
-	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(path, 0600) < 0 || listen(s, 16) < 0) {
-		close(s);
-		return -1;
-	}
-	return s;
-}
-
 static void handle_client_input(struct client *cl, int *stdin_fd, int pty)
 {
 	unsigned char buf[8192];
@@ -230,7 +213,7 @@ int serve_container(pid_t child, int out_fd, int err_fd, int stdin_fd, int pty, 
 	struct logfile log = {.path = log_path, .fd = -1, .max_size = max_size, .max_files = max_files};
 	if (log_path && *log_path)
 		log_open(&log);
-	int lfd = attach_path && *attach_path ? listen_socket(attach_path) : -1;
+	int lfd = attach_path && *attach_path ? listen_unix(attach_path, SOCK_NONBLOCK, 16) : -1;
 	struct client cl[MAX_CLIENTS];
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		cl[i].fd = -1, cl[i].body = NULL;
