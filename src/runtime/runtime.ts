@@ -32,6 +32,11 @@ export interface CreateOptions {
    * Containers then survive the engine. See native/src/serve.c for the attach protocol.
    */
   monitor?: MonitorPlan & { exitFile: string };
+  /**
+   * Create and start in one go (`run`): the plan has no start socket, so the container's
+   * process goes straight on to exec without a round trip through a second caller.
+   */
+  start?: boolean;
 }
 
 export interface ExecOptions {
@@ -183,7 +188,7 @@ export class Runtime {
         mode: opts.monitor ? "monitor" : opts.foreground ? "foreground" : "detach",
         monitor: opts.monitor,
         rootfs,
-        startSocket: this.state.startSocket(id),
+        startSocket: opts.start ? undefined : this.state.startSocket(id),
         terminal: process?.terminal ? (opts.consoleSocket ? "socket" : "monitor") : "none",
         consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
         cgroupProcsFiles: cg.procsFiles(),
@@ -204,7 +209,7 @@ export class Runtime {
         pid: run.pid,
         pidStartTime: stat?.startTime ?? 0,
         created: new Date().toISOString(),
-        started: false,
+        started: !!opts.start,
         config,
         cgroupPath: config.linux?.cgroupsPath ?? "",
         cgroupCreatedDirs: [...cg.createdDirs],
@@ -213,6 +218,7 @@ export class Runtime {
       };
       this.state.save(rec);
       if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(run.pid), 0o644);
+      if (opts.start) await runHooksWarnOnly(rec.config.hooks?.poststart, this.ociState(rec, "running"), this.warn);
       return {
         pid: run.pid,
         monitorPid: opts.monitor ? run.helperPid : undefined,

@@ -57,7 +57,8 @@ export interface CreatePlanOptions {
   mode: "detach" | "foreground" | "monitor";
   monitor?: MonitorPlan;
   rootfs: string;
-  startSocket: string;
+  /** where `start` connects; without one the process does not wait for start (run) */
+  startSocket?: string;
   terminal: "none" | "socket" | "monitor";
   consoleSocket?: string;
   cgroupProcsFiles: string[];
@@ -270,7 +271,7 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanReco
     // With a terminal the pty carries everything; otherwise the monitor owns pipes.
     if (!process?.terminal) steps.push(["stdio", "pipes", m.openStdin ? "open" : "closed"]);
   }
-  steps.push(["start-socket", opts.startSocket]);
+  if (opts.startSocket) steps.push(["start-socket", opts.startSocket]);
   if (opts.terminal === "socket") {
     if (!opts.consoleSocket) throw new GantryError("INVALID_ARGUMENT", "process.terminal is true: --console-socket is required");
     steps.push(["console-socket", opts.consoleSocket]);
@@ -411,7 +412,8 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanReco
   if (config.hostname !== undefined) steps.push(["hostname", config.hostname]);
   if (config.domainname !== undefined) steps.push(["domainname", config.domainname]);
   if (!process) {
-    steps.push(["wait-start"], ["end"]);
+    if (opts.startSocket) steps.push(["wait-start"]);
+    steps.push(["end"]);
     return steps;
   }
 
@@ -420,7 +422,7 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanReco
   steps.push(["argv", ...process.args]);
   steps.push(["env", ...(process.env ?? [])]);
   steps.push(["lookup"]);
-  steps.push(["wait-start"]);
+  if (opts.startSocket) steps.push(["wait-start"]);
   steps.push(...sec.afterStart);
   steps.push(...hookSteps("container", hooks.startContainer, opts.hookState));
   steps.push(["exec", String(opts.preserveFds ?? 0)]);

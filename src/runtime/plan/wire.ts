@@ -5,19 +5,24 @@
 export type PlanRecord = readonly [op: string, ...args: string[]];
 
 export function encodeRecords(records: readonly PlanRecord[]): Buffer {
-  const parts: Buffer[] = [];
+  // One allocation for the whole plan: a plan has hundreds of fields, and a buffer per
+  // field showed up in the CLI's start-up profile.
+  let size = 0;
   for (const rec of records) {
-    const head = Buffer.alloc(4);
-    head.writeUInt32LE(rec.length);
-    parts.push(head);
+    size += 4;
+    for (const field of rec) size += 4 + Buffer.byteLength(field, "utf8");
+  }
+  const out = Buffer.allocUnsafe(size);
+  let off = 0;
+  for (const rec of records) {
+    off = out.writeUInt32LE(rec.length, off);
     for (const field of rec) {
-      const body = Buffer.from(field, "utf8");
-      const len = Buffer.alloc(4);
-      len.writeUInt32LE(body.length);
-      parts.push(len, body);
+      const len = out.write(field, off + 4, "utf8");
+      out.writeUInt32LE(len, off);
+      off += 4 + len;
     }
   }
-  return Buffer.concat(parts);
+  return out;
 }
 
 /** Incremental decoder for the helper's report stream. */
