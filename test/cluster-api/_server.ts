@@ -1,7 +1,7 @@
 // Test harness: a Gantry API server on 127.0.0.1 with a random free port, a temp data dir
 // and the real SQLite store, plus helpers to run the real kubectl against it.
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "node:https";
@@ -86,4 +86,23 @@ export function kubectlBackground(c: TestCluster, args: string[]) {
     },
     exited,
   };
+}
+
+/** Writes a kubeconfig for this cluster that presents TOKEN (a node's, say) and returns its path. */
+export function writeTokenKubeconfig(c: TestCluster, name: string, token: string): string {
+  const path = join(c.dir, `${name}.kubeconfig`);
+  const ca = Buffer.from(c.server.caCert).toString("base64");
+  const lines = ["apiVersion: v1", "kind: Config", "clusters:", "- name: gantry", "  cluster:", `    server: ${c.server.url}`, `    certificate-authority-data: ${ca}`];
+  lines.push("users:", `- name: ${name}-user`, "  user:", `    token: "${token}"`, "contexts:", "- name: gantry", "  context: {cluster: gantry, user: " + `${name}-user}`, "current-context: gantry", "");
+  writeFileSync(path, lines.join("\n"), { mode: 0o600 });
+  return path;
+}
+
+/** Runs the gantry CLI from source (as users would run bin/gantry) and collects its output. */
+export function gantryCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ["--import", "tsx", "src/cli/gantry/main.ts", ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
 }

@@ -1,9 +1,11 @@
 // `gantry server`: runs the Kubernetes-compatible API server (the control plane) until
 // SIGINT/SIGTERM. State and credentials live in --data-dir; the admin kubeconfig is
-// written to DATA_DIR/admin.kubeconfig on every start.
+// written to DATA_DIR/admin.kubeconfig on every start. `gantry server token ...` manages
+// node join tokens (server-token-command.ts).
 import type { Command } from "commander";
 import { invalidArgument } from "../../common/errors.ts";
 import { startApiServer } from "../../cluster/api/server.ts";
+import { registerServerTokenCommands } from "./server-token-command.ts";
 
 export const DEFAULT_DATA_DIR = "/var/lib/gantry/server";
 export const DEFAULT_LISTEN = "127.0.0.1:6443";
@@ -18,7 +20,7 @@ export function parseListen(text: string): { host: string; port: number } {
 }
 
 export function registerServerCommand(program: Command): void {
-  program
+  const server = program
     .command("server")
     .description("Run the cluster control plane: a Kubernetes-compatible API server (kubectl works against it)")
     .option("--data-dir <dir>", "state, TLS material, admin token and admin.kubeconfig", DEFAULT_DATA_DIR)
@@ -30,14 +32,15 @@ export function registerServerCommand(program: Command): void {
       const endpoints = opts.etcdEndpoints?.split(",").map((e) => e.trim()).filter(Boolean);
       if (opts.etcdEndpoints !== undefined && !endpoints?.length) throw invalidArgument("--etcd-endpoints needs at least one URL");
       const storeSpec = endpoints ? { kind: "etcd" as const, endpoints, prefix: opts.etcdPrefix } : undefined;
-      const server = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log: (m) => console.error(m) });
-      console.log(`gantry server: listening on ${server.url}`);
-      console.log(`gantry server: export KUBECONFIG=${server.kubeconfigPath}`);
+      const running = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log: (m) => console.error(m) });
+      console.log(`gantry server: listening on ${running.url}`);
+      console.log(`gantry server: export KUBECONFIG=${running.kubeconfigPath}`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
       });
-      await server.close();
+      await running.close();
     });
+  registerServerTokenCommands(server);
 }

@@ -20,6 +20,8 @@ export interface ResourceRequest {
   namespace: string | undefined;
   name: string | undefined;
   subresource: string | undefined;
+  /** Set by authorization when a created object must pass a check its body alone can answer. */
+  admit?: (obj: KubeObject) => void;
 }
 
 export interface HandlerContext {
@@ -213,6 +215,7 @@ export async function handleCreate(ctx: HandlerContext, r: ResourceRequest): Pro
   if (r.rt.namespaced && obj.metadata.namespace && obj.metadata.namespace !== r.namespace) {
     throw errBadRequest("the namespace of the provided object does not match the namespace sent on the request");
   }
+  r.admit?.(obj);
   const warnings: string[] = [];
   const validation = fieldValidation(r.url);
   await checkFields(r.rt, obj, validation, warnings, validation === "Ignore" ? [] : duplicateFields(mediaType(r.req), raw));

@@ -1,5 +1,6 @@
 // The subset of Kubernetes' protobuf schema that kubectl 1.32 sends as request bodies
-// (`kubectl create namespace|configmap|secret|deployment|job|cronjob|service|serviceaccount`). Field numbers are those of
+// (`kubectl create namespace|configmap|secret|deployment|job|cronjob|service|serviceaccount`,
+// `kubectl auth whoami|can-i`). Field numbers are those of
 // k8s.io/api and k8s.io/apimachinery generated.proto; only the fields these commands (and
 // common hand-written objects of these kinds) use are declared. A body carrying any field
 // not declared here is refused rather than silently losing it (see protobuf.ts).
@@ -352,6 +353,55 @@ message CronJob {
   optional CronJobSpec spec = 2;
   optional CronJobStatus status = 3;
 }
+
+// authentication.k8s.io/v1 and authorization.k8s.io/v1: what kubectl auth whoami / can-i send.
+message UserInfo {
+  optional string username = 1;
+  optional string uid = 2;
+  repeated string groups = 3;
+}
+
+message SelfSubjectReviewStatus {
+  optional UserInfo userInfo = 1;
+}
+
+message SelfSubjectReview {
+  optional ObjectMeta metadata = 1;
+  optional SelfSubjectReviewStatus status = 2;
+}
+
+message ResourceAttributes {
+  optional string namespace = 1;
+  optional string verb = 2;
+  optional string group = 3;
+  optional string version = 4;
+  optional string resource = 5;
+  optional string subresource = 6;
+  optional string name = 7;
+}
+
+message NonResourceAttributes {
+  optional string path = 1;
+  optional string verb = 2;
+}
+
+message SelfSubjectAccessReviewSpec {
+  optional ResourceAttributes resourceAttributes = 1;
+  optional NonResourceAttributes nonResourceAttributes = 2;
+}
+
+message SubjectAccessReviewStatus {
+  optional bool allowed = 1;
+  optional string reason = 2;
+  optional string evaluationError = 3;
+  optional bool denied = 4;
+}
+
+message SelfSubjectAccessReview {
+  optional ObjectMeta metadata = 1;
+  optional SelfSubjectAccessReviewSpec spec = 2;
+  optional SubjectAccessReviewStatus status = 3;
+}
 `;
 
 /** apiVersion/kind -> message name in K8S_PROTO, for the kinds we accept as protobuf. */
@@ -364,4 +414,6 @@ export const PROTO_KINDS: Record<string, string> = {
   "batch/v1/CronJob": "CronJob",
   "v1/Service": "Service",
   "v1/ServiceAccount": "ServiceAccount",
+  "authentication.k8s.io/v1/SelfSubjectReview": "SelfSubjectReview",
+  "authorization.k8s.io/v1/SelfSubjectAccessReview": "SelfSubjectAccessReview",
 };

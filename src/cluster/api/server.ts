@@ -1,5 +1,5 @@
-// The Kubernetes-compatible API server: HTTPS with a generated CA, bearer-token auth,
-// discovery and OpenAPI, and the generic REST handlers over the cluster store.
+// The Kubernetes-compatible API server: HTTPS with a generated CA, bearer-token
+// authentication (admin and node tokens), node authorization, discovery and OpenAPI, and the generic REST handlers over the cluster store.
 import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../../common/atomic-file.ts";
 import { GantryError } from "../../common/errors.ts";
 import { openStore, type Store, type StoreSpec } from "../store/types.ts";
-import { adminKubeconfig, ensureCredentials, tokenMatches } from "./credentials.ts";
+import { Authenticator, type UserInfo } from "./authentication.ts";
+import { enforceAccess } from "./authorization.ts";
+import { adminKubeconfig, ensureCredentials } from "./credentials.ts";
 import { aggregatedDiscovery, AGGREGATED_V2BETA1, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregated } from "./discovery.ts";
 import { GarbageCollector } from "./garbage-collector.ts";
 import {
@@ -30,6 +32,7 @@ import {
 import { OPENAPI_V2_PROTOBUF, openapiV2, openapiV2Protobuf, openapiV3, openapiV3Index } from "./openapi.ts";
 import { ObjectRegistry } from "./registry.ts";
 import { MAX_BODY_BYTES } from "./request-body.ts";
+import { handleSelfSubjectAccessReview, handleSelfSubjectReview, SELF_SUBJECT_ACCESS_REVIEW_PATH, SELF_SUBJECT_REVIEW_PATH } from "./reviews.ts";
 import { findResource, resourceTypes } from "./resources.ts";
 import { errMethodNotAllowed, errPathNotFound, errUnauthorized } from "./status.ts";
 
@@ -79,6 +82,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const gc = new GarbageCollector(registry, store, log);
   await gc.start();
 
+  const authenticator = new Authenticator(creds.adminToken, registry);
   const watches = new Set<() => void>();
   const ctx: HandlerContext = {
     registry,
@@ -91,7 +95,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   };
 
   const server: Server = createServer({ cert: creds.cert, key: creds.key }, (req, res) => {
-    handleRequest(ctx, creds.adminToken, req, res).catch((err: unknown) => {
+    handleRequest(ctx, authenticator, req, res).catch((err: unknown) => {
       if (!(err instanceof GantryError)) log(`api: ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
       sendError(res, err);
     });
@@ -189,25 +193,19 @@ async function publishApiService(registry: ObjectRegistry, host: string, port: n
   else await registry.mutate(epType, "default", "kubernetes", (cur) => ({ ...cur, subsets: endpoints.subsets }));
 }
 
-function authorised(req: IncomingMessage, token: string): boolean {
-  const h = req.headers.authorization ?? "";
-  const m = /^Bearer\s+(\S+)$/i.exec(h);
-  return m !== null && tokenMatches(m[1]!, token);
-}
-
-async function handleRequest(ctx: HandlerContext, token: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handleRequest(ctx: HandlerContext, authenticator: Authenticator, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "https://gantry.invalid");
   const path = url.pathname.replace(/\/+$/, "") || "/";
-  if (!PUBLIC_PATHS.has(path) && !authorised(req, token)) {
+  const method = req.method ?? "GET";
+  if (PUBLIC_PATHS.has(path)) return servePublic(res, path);
+  const user = await authenticator.authenticate(req.headers.authorization);
+  if (!user) {
     req.resume();
     throw errUnauthorized();
   }
-  const method = req.method ?? "GET";
-  if (path === "/version") return sendJson(res, 200, { ...KUBERNETES_VERSION, gitCommit: "", gitTreeState: "clean", buildDate: "2026-01-01T00:00:00Z", goVersion: "node", compiler: "node", platform: `${process.platform}/${process.arch}` });
-  if (path === "/healthz" || path === "/livez" || path === "/readyz") {
-    res.writeHead(200, { "Content-Type": "text/plain" });
-    return void res.end("ok");
-  }
+  // Every authenticated user may ask who it is and what it may do (system:basic-user).
+  if (method === "POST" && path === SELF_SUBJECT_REVIEW_PATH) return handleSelfSubjectReview(ctx, req, res, user);
+  if (method === "POST" && path === SELF_SUBJECT_ACCESS_REVIEW_PATH) return handleSelfSubjectAccessReview(ctx, req, res, user);
   let segs: string[];
   try {
     segs = path.split("/").filter(Boolean).map(decodeURIComponent);
@@ -218,10 +216,16 @@ async function handleRequest(ctx: HandlerContext, token: string, req: IncomingMe
   if (segs.some((s) => s.includes("/") || s === "." || s === "..")) throw errPathNotFound();
   if (segs[0] === "api" || segs[0] === "apis") {
     if (method !== "GET" && segs.length < 3 + (segs[0] === "apis" ? 1 : 0)) throw errMethodNotAllowed(method, path);
-    return routeApi(ctx, req, res, url, segs);
+    return routeApi(ctx, user, req, res, url, segs);
   }
   if (segs[0] === "openapi") return routeOpenapi(req, res, segs);
   throw errPathNotFound();
+}
+
+function servePublic(res: ServerResponse, path: string): void {
+  if (path === "/version") return sendJson(res, 200, { ...KUBERNETES_VERSION, gitCommit: "", gitTreeState: "clean", buildDate: "2026-01-01T00:00:00Z", goVersion: "node", compiler: "node", platform: `${process.platform}/${process.arch}` });
+  res.writeHead(200, { "Content-Type": "text/plain" });
+  res.end("ok");
 }
 
 async function routeOpenapi(req: IncomingMessage, res: ServerResponse, segs: string[]): Promise<void> {
@@ -251,7 +255,7 @@ async function routeOpenapi(req: IncomingMessage, res: ServerResponse, segs: str
   throw errPathNotFound();
 }
 
-async function routeApi(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, url: URL, segs: string[]): Promise<void> {
+async function routeApi(ctx: HandlerContext, user: UserInfo, req: IncomingMessage, res: ServerResponse, url: URL, segs: string[]): Promise<void> {
   const core = segs[0] === "api";
   // Discovery documents.
   if (segs.length === 1) {
@@ -301,6 +305,7 @@ async function routeApi(ctx: HandlerContext, req: IncomingMessage, res: ServerRe
   }
   const r: ResourceRequest = { req, res, url, rt, namespace, name: rest[1], subresource: rest[2] };
   const method = req.method ?? "GET";
+  await enforceAccess(ctx.registry, user, r, method);
   if (r.name === undefined) {
     if (method === "GET") return handleList(ctx, r);
     if (method === "POST") {

@@ -76,7 +76,7 @@ export const errBadRequest = (message: string) => new ApiError("INVALID_ARGUMENT
 
 export const errGone = (message: string) => new ApiError("GONE", 410, "Expired", message);
 
-export const errUnauthorized = () => new ApiError("INVALID_ARGUMENT", 401, "Unauthorized", "Unauthorized");
+export const errUnauthorized = () => new ApiError("UNAUTHORIZED", 401, "Unauthorized", "Unauthorized");
 
 export const errTooLarge = (limit: number) =>
   new ApiError("INVALID_ARGUMENT", 413, "RequestEntityTooLarge", `Request entity too large: limit is ${limit}`);
@@ -99,6 +99,8 @@ const reasonForCode: Partial<Record<ErrorCode, string>> = {
   ALREADY_EXISTS: "AlreadyExists",
   CONFLICT: "Conflict",
   GONE: "Expired",
+  UNAUTHORIZED: "Unauthorized",
+  FORBIDDEN: "Forbidden",
   TIMEOUT: "Timeout",
 };
 
@@ -130,4 +132,4 @@ export function successStatus(details?: StatusDetails): Omit<Status, "message" |
 }
 
 export const errForbidden = (message: string, details?: StatusDetails) =>
-  new ApiError("CONFLICT", 403, "Forbidden", message, details);
+  new ApiError("FORBIDDEN", 403, "Forbidden", message, details);

@@ -1,0 +1,61 @@
+// Who is asking: the bearer token of a request turned into a user, as kube-apiserver's
+// token authenticators do. Two kinds of token exist: the admin token (DATA_DIR/token,
+// user system:admin in system:masters) and node join tokens (`<id>.<secret>`, user
+// system:node:NAME in system:nodes; see node-tokens.ts). Anything else is anonymous.
+import { tokenMatches } from "./credentials.ts";
+import { NODE_TOKEN_NAMESPACE, nodeTokenSecretName, parseNodeToken, verifyNodeToken } from "./node-tokens.ts";
+import type { KubeObject } from "./objects.ts";
+import type { ObjectRegistry } from "./registry.ts";
+import { resourceTypes } from "./resources.ts";
+
+export interface UserInfo {
+  username: string;
+  groups: string[];
+  /** Set for node identities: the node this user is. */
+  node?: string;
+}
+
+export const ADMIN_USER: UserInfo = { username: "system:admin", groups: ["system:masters", "system:authenticated"] };
+
+export const nodeUser = (node: string): UserInfo => ({ username: `system:node:${node}`, groups: ["system:nodes", "system:authenticated"], node });
+
+const secretType = resourceTypes.find((r) => r.kind === "Secret")!;
+
+/** How long a token Secret read from the store is trusted: a deleted token stops working within this. */
+export const TOKEN_CACHE_MS = 1000;
+const MAX_CACHED = 10_000;
+
+export class Authenticator {
+  // id -> the token Secret as read at `at` (undefined: there was none). Misses are cached too,
+  // so a client retrying a dead token does not cost a store read per request.
+  private readonly cache = new Map<string, { at: number; secret: KubeObject | undefined }>();
+
+  constructor(
+    private readonly adminToken: string,
+    private readonly registry: ObjectRegistry,
+    private readonly cacheMs = TOKEN_CACHE_MS,
+  ) {}
+
+  /** The user an Authorization header names, or undefined (401). */
+  async authenticate(authorization: string | undefined): Promise<UserInfo | undefined> {
+    const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
+    if (!m) return undefined;
+    const token = m[1]!;
+    const parsed = parseNodeToken(token);
+    if (!parsed) return tokenMatches(token, this.adminToken) ? ADMIN_USER : undefined;
+    const secret = await this.tokenSecret(parsed.id);
+    // The hash and the expiry are checked on every request, cached Secret or not.
+    const node = secret && verifyNodeToken(secret, parsed.secret);
+    return node ? nodeUser(node) : undefined;
+  }
+
+  private async tokenSecret(id: string): Promise<KubeObject | undefined> {
+    const now = Date.now();
+    const hit = this.cache.get(id);
+    if (hit && now - hit.at < this.cacheMs) return hit.secret;
+    const secret = await this.registry.tryGet(secretType, NODE_TOKEN_NAMESPACE, nodeTokenSecretName(id));
+    if (this.cache.size >= MAX_CACHED) this.cache.clear();
+    this.cache.set(id, { at: now, secret });
+    return secret;
+  }
+}

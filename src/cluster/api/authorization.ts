@@ -1,0 +1,180 @@
+// What a user may do. The admin (system:masters) may do everything; a node identity gets
+// what Kubernetes' Node authorizer, its system:node role and the NodeRestriction admission
+// plugin together give a kubelet, cut down to what Gantry's node agent needs:
+//
+//   read (get/list/watch)   nodes pods services endpoints endpointslices configmaps secrets
+//                           persistentvolumeclaims persistentvolumes namespaces networkpolicies
+//                           (and their status), except node-token Secrets
+//   its own Node            create (name checked on the body), update/patch, status update/patch
+//   its own Lease           get/create/update in kube-node-lease
+//   pods bound to it        update/patch status, delete (spec.nodeName == NAME)
+//   events                  create/patch
+//
+// authorize() is pure: it answers from the request's attributes alone, and hands back the
+// checks that need an object (the stored one, or the one being created) for enforceAccess()
+// and the create handler to run, as the NodeRestriction admission plugin does in Kubernetes.
+import type { UserInfo } from "./authentication.ts";
+import type { ResourceRequest } from "./handlers.ts";
+import { NODE_TOKEN_TYPE } from "./node-tokens.ts";
+import { isPlainObject, type KubeObject } from "./objects.ts";
+import type { ObjectRegistry } from "./registry.ts";
+import { errForbidden } from "./status.ts";
+
+/** A resource request as an authorizer sees it (k8s.io/apiserver authorizer.Attributes). */
+export interface ResourceAttributes {
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+}
+
+/** A condition on an object, with the reason given when it fails. */
+export interface ObjectCheck {
+  allows(o: KubeObject): boolean;
+  reason: string;
+}
+
+/** What an allowed request is still subject to. */
+export interface Grant {
+  /** The stored object the request acts on must pass (a missing object is left to the handler's 404). */
+  stored?: ObjectCheck;
+  /** An object being created must pass (its name is only known from the body). */
+  created?: ObjectCheck;
+  /** Lists and watches see only the objects matching this field selector. */
+  fieldSelector?: string;
+}
+
+export type Decision = { allowed: true; grant: Grant } | { allowed: false; reason: string };
+
+export const NODE_LEASE_NAMESPACE = "kube-node-lease";
+
+/** The kinds a node may read, by resource, with their API group. */
+const NODE_READABLE: Record<string, string> = {
+  nodes: "",
+  pods: "",
+  services: "",
+  endpoints: "",
+  configmaps: "",
+  secrets: "",
+  persistentvolumeclaims: "",
+  persistentvolumes: "",
+  namespaces: "",
+  endpointslices: "discovery.k8s.io",
+  networkpolicies: "networking.k8s.io",
+};
+
+const READ_VERBS = new Set(["get", "list", "watch"]);
+
+const allow = (grant: Grant = {}): Decision => ({ allowed: true, grant });
+const deny = (reason = ""): Decision => ({ allowed: false, reason });
+const nodeNameOf = (o: KubeObject) => (isPlainObject(o.spec) ? o.spec.nodeName : undefined);
+
+export function authorize(user: UserInfo, a: ResourceAttributes): Decision {
+  if (user.groups.includes("system:masters")) return allow();
+  if (user.node !== undefined) return authorizeNode(user.node, a);
+  return deny();
+}
+
+function authorizeNode(node: string, a: ResourceAttributes): Decision {
+  const sub = a.subresource ?? "";
+  const core = a.group === "";
+  if (READ_VERBS.has(a.verb) && NODE_READABLE[a.resource] === a.group && (sub === "" || sub === "status")) {
+    if (a.resource !== "secrets") return allow();
+    // Token Secrets hold other nodes' token hashes: hidden from lists, refused to gets.
+    return allow({ stored: { allows: (o) => o.type !== NODE_TOKEN_TYPE, reason: `node "${node}" may not read node token secrets` }, fieldSelector: `type!=${NODE_TOKEN_TYPE}` });
+  }
+  if (core && a.resource === "nodes" && (sub === "" || sub === "status")) {
+    const ownNode = `node "${node}" is not allowed to modify node "${a.name ?? ""}"`;
+    if (a.verb === "create" && sub === "") return allow({ created: { allows: (o) => o.metadata.name === node, reason: `node "${node}" may only create its own Node object` } });
+    if (a.verb === "update" || a.verb === "patch") return a.name === node ? allow() : deny(ownNode);
+    return deny();
+  }
+  if (a.group === "coordination.k8s.io" && a.resource === "leases" && sub === "") {
+    if (a.namespace !== NODE_LEASE_NAMESPACE) return deny(`nodes may only use leases in the ${NODE_LEASE_NAMESPACE} namespace`);
+    if (a.verb === "create") return allow({ created: { allows: (o) => o.metadata.name === node, reason: `node "${node}" may only create its own Lease` } });
+    if (a.verb === "get" || a.verb === "update") return a.name === node ? allow() : deny(`node "${node}" may only use its own Lease`);
+    return deny();
+  }
+  if (core && a.resource === "pods") {
+    if (sub === "status" && (a.verb === "update" || a.verb === "patch")) {
+      return allow({ stored: { allows: (o) => nodeNameOf(o) === node, reason: `node "${node}" can only update pod status for pods with spec.nodeName set to itself` } });
+    }
+    if (sub === "" && a.verb === "delete") {
+      return allow({ stored: { allows: (o) => nodeNameOf(o) === node, reason: `node "${node}" can only delete pods with spec.nodeName set to itself` } });
+    }
+    return deny();
+  }
+  if (core && a.resource === "events" && sub === "" && (a.verb === "create" || a.verb === "patch")) return allow();
+  return deny();
+}
+
+/** The request's verb, as Kubernetes derives it from the method and path. */
+export function requestVerb(method: string, r: Pick<ResourceRequest, "name" | "url">): string {
+  const watch = ["true", "1"].includes(r.url.searchParams.get("watch") ?? "");
+  switch (method) {
+    case "GET":
+    case "HEAD":
+      return watch ? "watch" : r.name === undefined ? "list" : "get";
+    case "POST":
+      return "create";
+    case "PUT":
+      return "update";
+    case "PATCH":
+      return "patch";
+    case "DELETE":
+      return r.name === undefined ? "deletecollection" : "delete";
+    default:
+      return method.toLowerCase();
+  }
+}
+
+/** Kubernetes' 403 for a request the authorizer refused (apiserver responsewriters.forbiddenMessage). */
+export function errRequestForbidden(user: UserInfo, a: ResourceAttributes, reason: string) {
+  const resource = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  const scope = a.namespace ? `in the namespace "${a.namespace}"` : "at the cluster scope";
+  const why = `User "${user.username}" cannot ${a.verb} resource "${resource}" in API group "${a.group}" ${scope}${reason ? `: ${reason}` : ""}`;
+  return errObjectForbidden(a, why);
+}
+
+/** A 403 for a request refused because of the object it touches (an admission plugin's answer). */
+export function errObjectForbidden(a: Pick<ResourceAttributes, "group" | "resource" | "name">, why: string) {
+  const qualified = a.group ? `${a.resource}.${a.group}` : a.resource;
+  const subject = a.name ? `${qualified} "${a.name}"` : qualified;
+  return errForbidden(`${subject} is forbidden: ${why}`, { name: a.name, group: a.group || undefined, kind: a.resource });
+}
+
+export const attributesOf = (r: ResourceRequest, verb: string): ResourceAttributes => ({
+  verb,
+  group: r.rt.group,
+  resource: r.rt.plural,
+  subresource: r.subresource,
+  namespace: r.namespace,
+  name: r.name,
+});
+
+/**
+ * Lets the request through or throws 403: asks authorize(), then runs the checks it
+ * returned that need the stored object, narrows lists by the grant's field selector and
+ * leaves the check on a created object to the create handler (r.admit).
+ */
+export async function enforceAccess(registry: ObjectRegistry, user: UserInfo, r: ResourceRequest, method: string): Promise<void> {
+  const a = attributesOf(r, requestVerb(method, r));
+  const decision = authorize(user, a);
+  if (!decision.allowed) throw errRequestForbidden(user, a, decision.reason);
+  const { stored, created, fieldSelector } = decision.grant;
+  if (stored && r.name !== undefined) {
+    const cur = await registry.tryGet(r.rt, r.namespace, r.name);
+    if (cur && !stored.allows(cur)) throw errObjectForbidden(a, stored.reason);
+  }
+  if (fieldSelector) {
+    const asked = r.url.searchParams.get("fieldSelector");
+    r.url.searchParams.set("fieldSelector", asked ? `${asked},${fieldSelector}` : fieldSelector);
+  }
+  if (created) {
+    r.admit = (o) => {
+      if (!created.allows(o)) throw errObjectForbidden({ ...a, name: o.metadata.name }, created.reason);
+    };
+  }
+}
