@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "node:https";
+import { tokenKubeconfig } from "../../src/cluster/api/credentials.ts";
 import { startApiServer, type RunningApiServer } from "../../src/cluster/api/server.ts";
 import type { StoreSpec } from "../../src/cluster/store/types.ts";
 
@@ -91,10 +92,7 @@ export function kubectlBackground(c: TestCluster, args: string[]) {
 /** Writes a kubeconfig for this cluster that presents TOKEN (a node's, say) and returns its path. */
 export function writeTokenKubeconfig(c: TestCluster, name: string, token: string): string {
   const path = join(c.dir, `${name}.kubeconfig`);
-  const ca = Buffer.from(c.server.caCert).toString("base64");
-  const lines = ["apiVersion: v1", "kind: Config", "clusters:", "- name: gantry", "  cluster:", `    server: ${c.server.url}`, `    certificate-authority-data: ${ca}`];
-  lines.push("users:", `- name: ${name}-user`, "  user:", `    token: "${token}"`, "contexts:", "- name: gantry", "  context: {cluster: gantry, user: " + `${name}-user}`, "current-context: gantry", "");
-  writeFileSync(path, lines.join("\n"), { mode: 0o600 });
+  writeFileSync(path, tokenKubeconfig({ server: c.server.url, caCert: c.server.caCert, user: name, token }), { mode: 0o600 });
   return path;
 }
 

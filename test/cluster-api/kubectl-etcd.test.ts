@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { etcdSkipReason, TestEtcd } from "../cluster-store/_etcd.ts";
-import { kubectlBackground, kubectlMissing, startTestCluster, type TestCluster } from "./_server.ts";
+import { gantryCli, kubectlBackground, kubectlMissing, startTestCluster, writeTokenKubeconfig, type TestCluster } from "./_server.ts";
 
 const skip = kubectlMissing || etcdSkipReason() || false;
 
@@ -49,5 +49,25 @@ describe("kubectl against gantry server on etcd", { skip }, () => {
     await ok(["delete", "namespace", "team"]);
     assert.equal((await c.kubectl(["get", "ns", "team"])).code, 1);
     assert.equal(await c.server.store.count("/registry/apps/deployments/team/"), 0);
+  });
+
+  test("a node token kept in etcd authenticates, is limited to its node, and stops at delete", async () => {
+    const cli = async (args: string[]) => {
+      const r = await gantryCli(["server", "token", ...args, "--kubeconfig", c.server.kubeconfigPath]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    const token = await cli(["create", "--node", "etcd-node"]);
+    assert.equal(await c.server.store.count("/registry/core/secrets/kube-system/node-token-"), 1);
+    const env = { KUBECONFIG: writeTokenKubeconfig(c, "etcd-node", token) };
+    let r = await c.kubectl(["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"], { env });
+    assert.equal(r.stdout, "system:node:etcd-node", r.stderr);
+    r = await c.kubectl(["create", "namespace", "nope"], { env });
+    assert.match(r.stderr, /User "system:node:etcd-node" cannot create resource "namespaces"/);
+    await cli(["delete", token.split(".")[0]!]);
+    const until = Date.now() + 5000;
+    do r = await c.kubectl(["get", "pods"], { env });
+    while (r.code === 0 && Date.now() < until);
+    assert.match(r.stderr, /Unauthorized/);
   });
 });

@@ -5,6 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { gantryCli, kubectlMissing, startTestCluster, writeTokenKubeconfig, type TestCluster } from "./_server.ts";
 
@@ -41,8 +42,8 @@ describe("node join tokens", { skip: kubectlMissing }, () => {
   before(async () => {
     c = await startTestCluster();
     dataDir = join(c.dir, "server");
-    token = (await tokenCli(["create", "--node", "node-a"])).trim();
-    nodeKubeconfig = writeTokenKubeconfig(c, "node-a", token);
+    nodeKubeconfig = join(c.dir, "node-a.kubeconfig");
+    token = (await tokenCli(["create", "--node", "node-a", "--write-kubeconfig", nodeKubeconfig])).trim();
   });
   after(async () => {
     await c?.stop();
@@ -50,6 +51,8 @@ describe("node join tokens", { skip: kubectlMissing }, () => {
 
   test("token create prints <id>.<secret> once; list and the stored Secret hold no secret", async () => {
     assert.match(token, /^[a-z0-9]{6}\.[a-z0-9]{32}$/);
+    assert.equal(statSync(nodeKubeconfig).mode & 0o777, 0o600);
+    assert.match(readFileSync(nodeKubeconfig, "utf8"), new RegExp(`server: ${c.server.url}\n[^]*token: "${token}"`));
     const [id, secretPart] = token.split(".") as [string, string];
     const list = await tokenCli(["list"]);
     assert.match(list, /^ID\s+NODE\s+EXPIRES\s+CREATED$/m);

@@ -4,6 +4,9 @@
 // validation and watches see every token like any other object.
 import type { Command } from "commander";
 import { join } from "node:path";
+import { invalidArgument } from "../../common/errors.ts";
+import { writeFileAtomic } from "../../common/atomic-file.ts";
+import { tokenKubeconfig } from "../../cluster/api/credentials.ts";
 import { describeExpiry, parseDuration } from "../../cluster/api/node-tokens.ts";
 import { ApiClient } from "../../cluster/client/api-client.ts";
 import { createNodeToken, deleteNodeToken, listNodeTokens } from "../../cluster/client/node-tokens.ts";
@@ -20,7 +23,7 @@ function clientFor(cmd: Command): ApiClient {
 }
 
 export function registerServerTokenCommands(server: Command): void {
-  const token = server.command("token").description("Node join tokens: each lets one node's agent reach the API server as system:node:NAME");
+  const token = server.command("token").description("Node join tokens: each lets one node's agent reach the API server as system:node:NAME (through the running server: DATA_DIR/admin.kubeconfig from --data-dir, or --kubeconfig)");
   const kubeconfigOption = ["--kubeconfig <file>", "admin kubeconfig of the running server (default: DATA_DIR/admin.kubeconfig)"] as const;
 
   token
@@ -28,10 +31,19 @@ export function registerServerTokenCommands(server: Command): void {
     .description("Make a token for a node and print it (once: only its hash is kept)")
     .requiredOption("--node <name>", "the node the token identifies")
     .option("--ttl <duration>", "lifetime, e.g. 1h, 24h, 7d (default: no expiry)")
+    .option("--write-kubeconfig <file>", "also write a kubeconfig for the node with the token (mode 0600)")
+    .option("--server <url>", "with --write-kubeconfig: the API server URL the node uses (default: the admin kubeconfig's)")
     .option(...kubeconfigOption)
-    .action(async (opts: { node: string; ttl?: string }, cmd: Command) => {
+    .action(async (opts: { node: string; ttl?: string; writeKubeconfig?: string; server?: string }, cmd: Command) => {
       const ttlMs = opts.ttl === undefined ? undefined : parseDuration(opts.ttl) || undefined;
-      const { token: text } = await createNodeToken(clientFor(cmd), opts.node, ttlMs);
+      const client = clientFor(cmd);
+      const caCert = client.caCert();
+      if (opts.writeKubeconfig && !caCert) throw invalidArgument("--write-kubeconfig needs the admin kubeconfig to carry the cluster's CA");
+      const { token: text } = await createNodeToken(client, opts.node, ttlMs);
+      if (opts.writeKubeconfig) {
+        const server = opts.server ?? client.server;
+        writeFileAtomic(opts.writeKubeconfig, tokenKubeconfig({ server, caCert: caCert!, user: `system:node:${opts.node}`, token: text }), 0o600);
+      }
       console.log(text);
     });
 

@@ -62,25 +62,30 @@ export function tokenMatches(presented: string, expected: string): boolean {
 
 /** A kubeconfig for the admin user, as kubectl and client libraries read it. */
 export function adminKubeconfig(server: string, creds: ServerCredentials): string {
-  const ca = Buffer.from(creds.caCert).toString("base64");
+  return tokenKubeconfig({ server, caCert: creds.caCert, user: "gantry-admin", token: creds.adminToken, namespace: "default" });
+}
+
+/** A kubeconfig that presents a bearer token (the admin's, or a node's join token) to SERVER. */
+export function tokenKubeconfig(o: { server: string; caCert: string; user: string; token: string; namespace?: string }): string {
+  const ca = Buffer.from(o.caCert).toString("base64");
   return [
     "apiVersion: v1",
     "kind: Config",
     "clusters:",
     "- name: gantry",
     "  cluster:",
-    `    server: ${server}`,
+    `    server: ${o.server}`,
     `    certificate-authority-data: ${ca}`,
     "users:",
-    "- name: gantry-admin",
+    `- name: ${JSON.stringify(o.user)}`,
     "  user:",
-    `    token: ${creds.adminToken}`,
+    `    token: ${JSON.stringify(o.token)}`,
     "contexts:",
     "- name: gantry",
     "  context:",
     "    cluster: gantry",
-    "    user: gantry-admin",
-    "    namespace: default",
+    `    user: ${JSON.stringify(o.user)}`,
+    ...(o.namespace ? [`    namespace: ${o.namespace}`] : []),
     "current-context: gantry",
     "",
   ].join("\n");

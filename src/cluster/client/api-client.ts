@@ -2,6 +2,7 @@
 // read by @kubernetes/client-node (every auth form kubectl knows), requests are plain HTTPS
 // so objects come back exactly as the server sent them. A Status answer becomes a
 // GantryError carrying the server's message and code.
+import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import { KubeConfig } from "@kubernetes/client-node";
 import { GantryError, type ErrorCode } from "../../common/errors.ts";
@@ -24,6 +25,14 @@ export class ApiClient {
     const server = config.getCurrentCluster()?.server;
     if (!server) throw new GantryError("INVALID_ARGUMENT", `kubeconfig ${path} names no current cluster`, { path });
     return new ApiClient(config, server.replace(/\/+$/, ""));
+  }
+
+  /** The CA the kubeconfig trusts for this server (PEM), if it names one. */
+  caCert(): string | undefined {
+    const cluster = this.config.getCurrentCluster();
+    if (cluster?.caData) return Buffer.from(cluster.caData, "base64").toString();
+    if (cluster?.caFile) return readFileSync(cluster.caFile, "utf8");
+    return undefined;
   }
 
   /** Sends JSON and returns the parsed answer; statuses of 400 and over throw. */
