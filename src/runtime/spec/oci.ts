@@ -1,217 +1,227 @@
-// The OCI runtime specification's config.json (v1.0–1.2), as zod schemas: the one place
-// these shapes are defined. Parsed once at the boundary (parseConfig); the rest of the
-// runtime works with the inferred types and never re-checks them.
-import { z } from "zod";
+// The OCI runtime specification's config.json (v1.0–1.2), as TypeBox schemas: the one
+// place these shapes are defined. Checked once at the boundary (parse.ts); the rest of the
+// runtime works with the static types and never re-checks them. TypeBox rather than zod
+// because its schemas are plain objects: building zod's for this spec cost the runtime CLI
+// ~15 ms per container start. `errorMessage` is our own keyword: parse.ts shows it instead
+// of TypeBox's generic text where a generic text would not help the user.
+import { Type as T, type Static, type TSchema } from "@sinclair/typebox";
 
-const u32 = z.number().int().min(0).max(0xffffffff);
-const i64 = z.number().int();
-const stringMap = z.record(z.string());
+const opt = <S extends TSchema>(s: S) => T.Optional(s);
+const u32 = T.Integer({ minimum: 0, maximum: 0xffffffff });
+const i64 = T.Integer();
+const nonNegative = T.Integer({ minimum: 0 });
+const stringMap = T.Record(T.String(), T.String());
+const anyMap = T.Record(T.String(), T.Unknown());
+const strings = T.Array(T.String());
+const absolutePath = (errorMessage: string) => T.String({ pattern: "^/", errorMessage });
 
-export const userSchema = z.object({
+export const userSchema = T.Object({
   uid: u32,
   gid: u32,
-  umask: u32.optional(),
-  additionalGids: z.array(u32).optional(),
-  username: z.string().optional(),
+  umask: opt(u32),
+  additionalGids: opt(T.Array(u32)),
+  username: opt(T.String()),
 });
 
-export const capabilitiesSchema = z.object({
-  bounding: z.array(z.string()).optional(),
-  effective: z.array(z.string()).optional(),
-  inheritable: z.array(z.string()).optional(),
-  permitted: z.array(z.string()).optional(),
-  ambient: z.array(z.string()).optional(),
+export const capabilitiesSchema = T.Object({
+  bounding: opt(strings),
+  effective: opt(strings),
+  inheritable: opt(strings),
+  permitted: opt(strings),
+  ambient: opt(strings),
 });
 
-export const rlimitSchema = z.object({ type: z.string(), soft: z.number().int().min(0), hard: z.number().int().min(0) });
+export const rlimitSchema = T.Object({ type: T.String(), soft: nonNegative, hard: nonNegative });
 
-export const processSchema = z.object({
-  terminal: z.boolean().optional(),
-  consoleSize: z.object({ height: u32, width: u32 }).optional(),
+export const processSchema = T.Object({
+  terminal: opt(T.Boolean()),
+  consoleSize: opt(T.Object({ height: u32, width: u32 })),
   user: userSchema,
-  args: z.array(z.string()).min(1, "process.args must name the program to run"),
-  commandLine: z.string().optional(),
-  env: z.array(z.string()).optional(),
-  cwd: z.string().refine((s) => s.startsWith("/"), "process.cwd must be an absolute path"),
-  capabilities: capabilitiesSchema.optional(),
-  rlimits: z.array(rlimitSchema).optional(),
-  noNewPrivileges: z.boolean().optional(),
-  apparmorProfile: z.string().optional(),
-  oomScoreAdj: z.number().int().min(-1000).max(1000).optional(),
-  selinuxLabel: z.string().optional(),
-  ioPriority: z.object({ class: z.string(), priority: z.number().int() }).optional(),
-  scheduler: z.record(z.unknown()).optional(),
-  execCPUAffinity: z.record(z.unknown()).optional(),
+  args: T.Array(T.String(), { minItems: 1, errorMessage: "process.args must name the program to run" }),
+  commandLine: opt(T.String()),
+  env: opt(strings),
+  cwd: absolutePath("process.cwd must be an absolute path"),
+  capabilities: opt(capabilitiesSchema),
+  rlimits: opt(T.Array(rlimitSchema)),
+  noNewPrivileges: opt(T.Boolean()),
+  apparmorProfile: opt(T.String()),
+  oomScoreAdj: opt(T.Integer({ minimum: -1000, maximum: 1000 })),
+  selinuxLabel: opt(T.String()),
+  ioPriority: opt(T.Object({ class: T.String(), priority: T.Integer() })),
+  scheduler: opt(anyMap),
+  execCPUAffinity: opt(anyMap),
 });
 
-export const mountSchema = z.object({
-  destination: z.string().min(1),
-  source: z.string().optional(),
-  type: z.string().optional(),
-  options: z.array(z.string()).optional(),
-  uidMappings: z.array(z.unknown()).optional(),
-  gidMappings: z.array(z.unknown()).optional(),
+export const mountSchema = T.Object({
+  destination: T.String({ minLength: 1 }),
+  source: opt(T.String()),
+  type: opt(T.String()),
+  options: opt(strings),
+  uidMappings: opt(T.Array(T.Unknown())),
+  gidMappings: opt(T.Array(T.Unknown())),
 });
 
-export const hookSchema = z.object({
-  path: z.string().refine((s) => s.startsWith("/"), "hook path must be absolute"),
-  args: z.array(z.string()).optional(),
-  env: z.array(z.string()).optional(),
-  timeout: z.number().int().positive().optional(),
+export const hookSchema = T.Object({
+  path: absolutePath("hook path must be absolute"),
+  args: opt(strings),
+  env: opt(strings),
+  timeout: opt(T.Integer({ exclusiveMinimum: 0 })),
 });
 
-export const hooksSchema = z.object({
-  prestart: z.array(hookSchema).optional(),
-  createRuntime: z.array(hookSchema).optional(),
-  createContainer: z.array(hookSchema).optional(),
-  startContainer: z.array(hookSchema).optional(),
-  poststart: z.array(hookSchema).optional(),
-  poststop: z.array(hookSchema).optional(),
+const hookList = opt(T.Array(hookSchema));
+export const hooksSchema = T.Object({
+  prestart: hookList,
+  createRuntime: hookList,
+  createContainer: hookList,
+  startContainer: hookList,
+  poststart: hookList,
+  poststop: hookList,
 });
 
 export const namespaceTypes = ["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"] as const;
 export type NamespaceType = (typeof namespaceTypes)[number];
 
-export const namespaceSchema = z.object({
-  type: z.string().refine((t): t is NamespaceType => (namespaceTypes as readonly string[]).includes(t), {
-    message: `unknown namespace type; expected one of ${namespaceTypes.join(", ")}`,
-  }),
-  path: z.string().optional(),
+export const namespaceSchema = T.Object({
+  type: T.Union(
+    namespaceTypes.map((t) => T.Literal(t)),
+    { errorMessage: `unknown namespace type; expected one of ${namespaceTypes.join(", ")}` },
+  ),
+  path: opt(T.String()),
 });
 
-export const idMappingSchema = z.object({ containerID: u32, hostID: u32, size: u32 });
+export const idMappingSchema = T.Object({ containerID: u32, hostID: u32, size: u32 });
 
-export const deviceSchema = z.object({
-  type: z.enum(["c", "b", "u", "p"]),
-  path: z.string().refine((s) => s.startsWith("/dev/") || s.startsWith("/"), "device path must be absolute"),
-  major: i64.optional(),
-  minor: i64.optional(),
-  fileMode: u32.optional(),
-  uid: u32.optional(),
-  gid: u32.optional(),
+export const deviceSchema = T.Object({
+  type: T.Union([T.Literal("c"), T.Literal("b"), T.Literal("u"), T.Literal("p")], { errorMessage: "device type must be one of c, b, u, p" }),
+  path: absolutePath("device path must be absolute"),
+  major: opt(i64),
+  minor: opt(i64),
+  fileMode: opt(u32),
+  uid: opt(u32),
+  gid: opt(u32),
 });
 
-export const deviceCgroupSchema = z.object({
-  allow: z.boolean(),
-  type: z.string().optional(),
-  major: i64.nullable().optional(),
-  minor: i64.nullable().optional(),
-  access: z.string().optional(),
+const nullableInt = opt(T.Union([i64, T.Null()]));
+export const deviceCgroupSchema = T.Object({
+  allow: T.Boolean(),
+  type: opt(T.String()),
+  major: nullableInt,
+  minor: nullableInt,
+  access: opt(T.String()),
 });
 
-const throttleDevice = z.object({ major: i64, minor: i64, rate: z.number().int().min(0) });
-const weightDevice = z.object({ major: i64, minor: i64, weight: z.number().int().optional(), leafWeight: z.number().int().optional() });
+const throttleDevice = T.Object({ major: i64, minor: i64, rate: nonNegative });
+const throttleDevices = opt(T.Array(throttleDevice));
+const weightDevice = T.Object({ major: i64, minor: i64, weight: opt(T.Integer()), leafWeight: opt(T.Integer()) });
 
-export const resourcesSchema = z.object({
-  devices: z.array(deviceCgroupSchema).optional(),
-  memory: z
-    .object({
-      limit: i64.optional(),
-      reservation: i64.optional(),
-      swap: i64.optional(),
-      kernel: i64.optional(),
-      kernelTCP: i64.optional(),
-      swappiness: z.number().int().min(0).max(100).optional(),
-      disableOOMKiller: z.boolean().optional(),
-      useHierarchy: z.boolean().optional(),
-      checkBeforeUpdate: z.boolean().optional(),
-    })
-    .optional(),
-  cpu: z
-    .object({
-      shares: z.number().int().min(0).optional(),
-      quota: i64.optional(),
-      burst: z.number().int().min(0).optional(),
-      period: z.number().int().min(0).optional(),
-      realtimeRuntime: i64.optional(),
-      realtimePeriod: z.number().int().min(0).optional(),
-      cpus: z.string().optional(),
-      mems: z.string().optional(),
-      idle: i64.optional(),
-    })
-    .optional(),
-  pids: z.object({ limit: i64 }).optional(),
-  blockIO: z
-    .object({
-      weight: z.number().int().min(0).optional(),
-      leafWeight: z.number().int().min(0).optional(),
-      weightDevice: z.array(weightDevice).optional(),
-      throttleReadBpsDevice: z.array(throttleDevice).optional(),
-      throttleWriteBpsDevice: z.array(throttleDevice).optional(),
-      throttleReadIOPSDevice: z.array(throttleDevice).optional(),
-      throttleWriteIOPSDevice: z.array(throttleDevice).optional(),
-    })
-    .optional(),
-  hugepageLimits: z.array(z.object({ pageSize: z.string(), limit: z.number().int().min(0) })).optional(),
-  network: z
-    .object({
-      classID: u32.optional(),
-      priorities: z.array(z.object({ name: z.string(), priority: u32 })).optional(),
-    })
-    .optional(),
-  rdma: z.record(z.unknown()).optional(),
-  unified: stringMap.optional(),
+export const resourcesSchema = T.Object({
+  devices: opt(T.Array(deviceCgroupSchema)),
+  memory: opt(
+    T.Object({
+      limit: opt(i64),
+      reservation: opt(i64),
+      swap: opt(i64),
+      kernel: opt(i64),
+      kernelTCP: opt(i64),
+      swappiness: opt(T.Integer({ minimum: 0, maximum: 100 })),
+      disableOOMKiller: opt(T.Boolean()),
+      useHierarchy: opt(T.Boolean()),
+      checkBeforeUpdate: opt(T.Boolean()),
+    }),
+  ),
+  cpu: opt(
+    T.Object({
+      shares: opt(nonNegative),
+      quota: opt(i64),
+      burst: opt(nonNegative),
+      period: opt(nonNegative),
+      realtimeRuntime: opt(i64),
+      realtimePeriod: opt(nonNegative),
+      cpus: opt(T.String()),
+      mems: opt(T.String()),
+      idle: opt(i64),
+    }),
+  ),
+  pids: opt(T.Object({ limit: i64 })),
+  blockIO: opt(
+    T.Object({
+      weight: opt(nonNegative),
+      leafWeight: opt(nonNegative),
+      weightDevice: opt(T.Array(weightDevice)),
+      throttleReadBpsDevice: throttleDevices,
+      throttleWriteBpsDevice: throttleDevices,
+      throttleReadIOPSDevice: throttleDevices,
+      throttleWriteIOPSDevice: throttleDevices,
+    }),
+  ),
+  hugepageLimits: opt(T.Array(T.Object({ pageSize: T.String(), limit: nonNegative }))),
+  network: opt(
+    T.Object({
+      classID: opt(u32),
+      priorities: opt(T.Array(T.Object({ name: T.String(), priority: u32 }))),
+    }),
+  ),
+  rdma: opt(anyMap),
+  unified: opt(stringMap),
 });
 
-export const seccompSchema = z.object({
-  defaultAction: z.string(),
-  defaultErrnoRet: u32.optional(),
-  architectures: z.array(z.string()).optional(),
-  flags: z.array(z.string()).optional(),
-  listenerPath: z.string().optional(),
-  syscalls: z
-    .array(
-      z.object({
-        names: z.array(z.string()).min(1),
-        action: z.string(),
-        errnoRet: u32.optional(),
-        args: z
-          .array(z.object({ index: z.number().int().min(0).max(5), value: z.number(), valueTwo: z.number().optional(), op: z.string() }))
-          .optional(),
+export const seccompSchema = T.Object({
+  defaultAction: T.String(),
+  defaultErrnoRet: opt(u32),
+  architectures: opt(strings),
+  flags: opt(strings),
+  listenerPath: opt(T.String()),
+  syscalls: opt(
+    T.Array(
+      T.Object({
+        names: T.Array(T.String(), { minItems: 1 }),
+        action: T.String(),
+        errnoRet: opt(u32),
+        args: opt(T.Array(T.Object({ index: T.Integer({ minimum: 0, maximum: 5 }), value: T.Number(), valueTwo: opt(T.Number()), op: T.String() }))),
       }),
-    )
-    .optional(),
+    ),
+  ),
 });
 
-export const linuxSchema = z.object({
-  namespaces: z.array(namespaceSchema).optional(),
-  uidMappings: z.array(idMappingSchema).optional(),
-  gidMappings: z.array(idMappingSchema).optional(),
-  timeOffsets: z.record(z.unknown()).optional(),
-  devices: z.array(deviceSchema).optional(),
-  cgroupsPath: z.string().optional(),
-  resources: resourcesSchema.optional(),
-  rootfsPropagation: z.string().optional(),
-  seccomp: seccompSchema.optional(),
-  sysctl: stringMap.optional(),
-  maskedPaths: z.array(z.string()).optional(),
-  readonlyPaths: z.array(z.string()).optional(),
-  mountLabel: z.string().optional(),
-  intelRdt: z.record(z.unknown()).optional(),
-  personality: z.object({ domain: z.string(), flags: z.array(z.string()).optional() }).optional(),
+export const linuxSchema = T.Object({
+  namespaces: opt(T.Array(namespaceSchema)),
+  uidMappings: opt(T.Array(idMappingSchema)),
+  gidMappings: opt(T.Array(idMappingSchema)),
+  timeOffsets: opt(anyMap),
+  devices: opt(T.Array(deviceSchema)),
+  cgroupsPath: opt(T.String()),
+  resources: opt(resourcesSchema),
+  rootfsPropagation: opt(T.String()),
+  seccomp: opt(seccompSchema),
+  sysctl: opt(stringMap),
+  maskedPaths: opt(strings),
+  readonlyPaths: opt(strings),
+  mountLabel: opt(T.String()),
+  intelRdt: opt(anyMap),
+  personality: opt(T.Object({ domain: T.String(), flags: opt(strings) })),
 });
 
-export const configSchema = z.object({
-  ociVersion: z.string(),
-  root: z.object({ path: z.string().min(1), readonly: z.boolean().optional() }).optional(),
-  mounts: z.array(mountSchema).optional(),
-  process: processSchema.optional(),
-  hostname: z.string().optional(),
-  domainname: z.string().optional(),
-  hooks: hooksSchema.optional(),
-  annotations: stringMap.optional(),
-  linux: linuxSchema.optional(),
+export const configSchema = T.Object({
+  ociVersion: T.String(),
+  root: opt(T.Object({ path: T.String({ minLength: 1 }), readonly: opt(T.Boolean()) })),
+  mounts: opt(T.Array(mountSchema)),
+  process: opt(processSchema),
+  hostname: opt(T.String()),
+  domainname: opt(T.String()),
+  hooks: opt(hooksSchema),
+  annotations: opt(stringMap),
+  linux: opt(linuxSchema),
 });
 
-export type OciConfig = z.infer<typeof configSchema>;
-export type OciProcess = z.infer<typeof processSchema>;
-export type OciMount = z.infer<typeof mountSchema>;
-export type OciHook = z.infer<typeof hookSchema>;
-export type OciHooks = z.infer<typeof hooksSchema>;
-export type LinuxResources = z.infer<typeof resourcesSchema>;
-export type LinuxSeccomp = z.infer<typeof seccompSchema>;
-export type LinuxDevice = z.infer<typeof deviceSchema>;
-export type IdMapping = z.infer<typeof idMappingSchema>;
+export type OciConfig = Static<typeof configSchema>;
+export type OciProcess = Static<typeof processSchema>;
+export type OciMount = Static<typeof mountSchema>;
+export type OciHook = Static<typeof hookSchema>;
+export type OciHooks = Static<typeof hooksSchema>;
+export type LinuxResources = Static<typeof resourcesSchema>;
+export type LinuxSeccomp = Static<typeof seccompSchema>;
+export type LinuxDevice = Static<typeof deviceSchema>;
+export type IdMapping = Static<typeof idMappingSchema>;
 
 /** OCI state (what `state ID` prints). */
 export interface OciState {

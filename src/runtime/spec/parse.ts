@@ -2,7 +2,9 @@
 // (e.g. `linux.namespaces[2].type`), because that is what a user needs to fix it.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ZodIssue } from "zod";
+import type { TSchema } from "@sinclair/typebox";
+import { Check } from "@sinclair/typebox/value";
+import { Errors } from "@sinclair/typebox/errors";
 import { GantryError, notFound } from "../../common/errors.ts";
 import { configSchema, processSchema, type OciConfig, type OciProcess } from "./oci.ts";
 
@@ -12,18 +14,35 @@ export function formatJsonPath(path: (string | number)[]): string {
   return out || "(root)";
 }
 
-function describeIssue(issue: ZodIssue): string {
-  return `${formatJsonPath(issue.path)}: ${issue.message}`;
+/** TypeBox reports JSON pointers ("/linux/namespaces/2/type"); users read linux.namespaces[2].type. */
+function pointerToPath(pointer: string): (string | number)[] {
+  if (!pointer) return [];
+  return pointer
+    .slice(1)
+    .split("/")
+    .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+}
+
+/** Checks `json` against `schema`; a mismatch throws INVALID_SPEC naming every JSON path at fault. */
+function check<S extends TSchema>(schema: S, json: unknown, source: string): void {
+  if (Check(schema, json)) return;
+  const problems: { path: string; message: string }[] = [];
+  for (const e of Errors(schema, json)) {
+    const path = formatJsonPath(pointerToPath(e.path));
+    // One message per place: a failed union or object also reports its parts.
+    if (problems.some((p) => p.path === path)) continue;
+    const own = (e.schema as { errorMessage?: string }).errorMessage;
+    problems.push({ path, message: own ?? e.message });
+    if (problems.length >= 10) break;
+  }
+  const all = problems.map((p) => `${p.path}: ${p.message}`).join("; ");
+  throw new GantryError("INVALID_SPEC", `invalid ${source}: ${all}`, { path: problems[0]?.path ?? "(root)" });
 }
 
 export function parseConfig(json: unknown, source = "config.json"): OciConfig {
-  const result = configSchema.safeParse(json);
-  if (!result.success) {
-    const first = result.error.issues[0]!;
-    const all = result.error.issues.map(describeIssue).join("; ");
-    throw new GantryError("INVALID_SPEC", `invalid ${source}: ${all}`, { path: formatJsonPath(first.path) });
-  }
-  return result.data;
+  check(configSchema, json, source);
+  return json as OciConfig;
 }
 
 export function loadBundleConfig(bundle: string): OciConfig {
@@ -52,10 +71,6 @@ export function loadBundleConfig(bundle: string): OciConfig {
 
 /** Validates a process.json (exec --process). */
 export function parseProcess(json: unknown, source: string): OciProcess {
-  const result = processSchema.safeParse(json);
-  if (!result.success) {
-    const all = result.error.issues.map(describeIssue).join("; ");
-    throw new GantryError("INVALID_SPEC", `invalid ${source}: ${all}`, { path: formatJsonPath(result.error.issues[0]!.path) });
-  }
-  return result.data;
+  check(processSchema, json, source);
+  return json as OciProcess;
 }
