@@ -33,7 +33,7 @@ import type { ContainerConfig, CreateBody, HostConfig } from "./api-types.ts";
 import { ContainerStore, randomName, validateName, type ContainerRecord } from "./container-store.ts";
 import { EventBus } from "./events.ts";
 import { readHostFacts } from "./host-facts.ts";
-import { buildOciSpec } from "./oci-spec.ts";
+import { buildOciSpec, checkSecurityOptions } from "./oci-spec.ts";
 import { adaptHostConfig, verifyResources, type HostFacts } from "./resources.ts";
 import { restartDecision, type RestartDecision } from "./restart-policy.ts";
 import { CliBackend, GantryBackend, type OciBackend } from "./oci-backend.ts";
@@ -243,6 +243,12 @@ export class Engine {
     const image = this.resolveImage(body.Image);
     adaptHostConfig(hc, this.host);
     const warnings = verifyResources(hc, this.host);
+    checkSecurityOptions(hc, this.host.boundingCaps);
+    // Docker records label=disable for the modes SELinux labels cannot confine (moby's
+    // generateSecurityOpt), unless the request set a label option itself.
+    if ((hc.Privileged || hc.PidMode === "host" || hc.IpcMode === "host") && !(hc.SecurityOpt ?? []).some((o) => /^label[=:]/.test(o))) {
+      hc.SecurityOpt = [...(hc.SecurityOpt ?? []), "label=disable"];
+    }
     this.checkNetworking(hc, body);
     if (hc.RestartPolicy?.Name && !["", "no", "always", "unless-stopped", "on-failure"].includes(hc.RestartPolicy.Name)) {
       throw invalidArgument(`invalid restart policy '${hc.RestartPolicy.Name}'`);
@@ -454,6 +460,7 @@ export class Engine {
       etcFiles: { hostname: join(dir, "hostname"), hosts: join(dir, "hosts"), resolvConf: join(dir, "resolv.conf") },
       mounts: rec.MountEntries ?? [],
       tmpfsInMounts: true,
+      availableCaps: this.host.boundingCaps,
       pidOfContainer: (name) => {
         const other = this.containers.find(name);
         if (!other) throw notFound(`No such container: ${name}`);

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { detectCgroupVersion } from "../runtime/cgroups/index.ts";
+import { ALL_CAPS } from "./oci-spec.ts";
 import type { HostFacts } from "./resources.ts";
 
 function readTrim(path: string): string | undefined {
@@ -32,5 +33,16 @@ export function readHostFacts(): HostFacts {
     cgroupVersion: version,
     swappiness: version === 1 && existsSync("/sys/fs/cgroup/memory/memory.swappiness"),
     swapLimit: version === 1 ? existsSync("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") : true,
+    boundingCaps: boundingCapabilities(),
   };
+}
+
+/** The daemon's CapBnd: a daemon in a container may lack some capabilities (often
+ * SYS_RESOURCE or SYS_MODULE), and asking the kernel for them makes capset fail. ALL_CAPS is
+ * in capability-number order. */
+export function boundingCapabilities(): string[] {
+  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readTrim("/proc/self/status") ?? "");
+  if (!m) return [...ALL_CAPS];
+  const mask = BigInt(`0x${m[1]}`);
+  return ALL_CAPS.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
 }

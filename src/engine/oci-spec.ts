@@ -3,11 +3,13 @@
 // HostConfig's namespace modes (host, container:NAME by /proc/PID/ns path), capabilities,
 // privileged mode, ulimits, devices, and resources (resources.ts). Pure apart from the
 // device stat, so it is unit-tested.
-import { statSync } from "node:fs";
+import { lstatSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { GantryError, invalidArgument } from "../common/errors.ts";
 import type { LinuxDevice, OciConfig, OciMount } from "../runtime/spec/oci.ts";
 import type { ContainerConfig, HostConfig } from "./api-types.ts";
 import { toLinuxResources } from "./resources.ts";
+import { seccompFor } from "./seccomp-profile.ts";
 
 /** Docker's default capability set (oci/caps/defaults.go). */
 export const DEFAULT_CAPS = [
@@ -55,6 +57,10 @@ export interface SpecInputs {
   mounts?: OciMount[];
   /** HostConfig.Tmpfs is already among `mounts` (resolved by src/volume). */
   tmpfsInMounts?: boolean;
+  /** The host's devices for privileged mode (default: walk /dev; tests pass a fake). */
+  hostDevices?: () => LinuxDevice[];
+  /** The capabilities the daemon holds (its bounding set); default: all. */
+  availableCaps?: readonly string[];
   /** Host path of an init binary for --init. */
   initPath?: string;
 }
@@ -64,18 +70,25 @@ const normCap = (c: string): string => {
   return u === "ALL" ? "ALL" : u.startsWith("CAP_") ? u : `CAP_${u}`;
 };
 
-/** Docker's TweakCapabilities: drop then add, "ALL" on either side. */
-export function capabilities(hc: HostConfig): string[] {
-  if (hc.Privileged) return [...ALL_CAPS];
+/** Docker's TweakCapabilities: drop then add, "ALL" on either side. "ALL" and privileged mode
+ * mean every capability the daemon can give (`available`, its bounding set). */
+export function capabilities(hc: HostConfig, available: readonly string[] = ALL_CAPS): string[] {
+  if (hc.Privileged) return [...available];
   const add = (hc.CapAdd ?? []).map(normCap);
   const drop = (hc.CapDrop ?? []).map(normCap);
   for (const c of [...add, ...drop]) {
     if (c !== "ALL" && !ALL_CAPS.includes(c)) throw invalidArgument(`invalid capability: ${c}`);
   }
   let caps = drop.includes("ALL") ? [] : DEFAULT_CAPS.filter((c) => !drop.includes(c));
-  if (add.includes("ALL")) caps = [...ALL_CAPS].filter((c) => !drop.includes(c) || add.includes(c));
+  if (add.includes("ALL")) caps = available.filter((c) => !drop.includes(c) || add.includes(c));
   for (const c of add) if (c !== "ALL" && !caps.includes(c)) caps.push(c);
   return caps;
+}
+
+/** The kernel's dev_t split (glibc's major()/minor()). */
+function majorMinor(rdev: number): { major: number; minor: number } {
+  const d = BigInt(rdev);
+  return { major: Number((d >> 8n) & 0xfffn), minor: Number((d & 0xffn) | ((d >> 12n) & 0xfff00n)) };
 }
 
 function deviceFromHost(pathOnHost: string, pathInContainer: string, perms: string): { device: LinuxDevice; rule: { allow: true; type: string; major: number; minor: number; access: string } } {
@@ -87,13 +100,51 @@ function deviceFromHost(pathOnHost: string, pathInContainer: string, perms: stri
   }
   const type = st.isCharacterDevice() ? "c" : st.isBlockDevice() ? "b" : undefined;
   if (!type) throw invalidArgument(`error gathering device information while adding custom device "${pathOnHost}": not a device node`);
-  const major = Number((BigInt(st.rdev) >> 8n) & 0xfffn);
-  const minor = Number((BigInt(st.rdev) & 0xffn) | ((BigInt(st.rdev) >> 12n) & 0xfff00n));
+  const { major, minor } = majorMinor(st.rdev);
   if (!/^[rwm]{1,3}$/.test(perms)) throw invalidArgument(`invalid device cgroup permissions "${perms}" for ${pathOnHost}`);
   return {
     device: { type, path: pathInContainer, major, minor, fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid },
     rule: { allow: true, type, major, minor, access: perms },
   };
+}
+
+/** The directories under /dev the container gets its own filesystems for, and the nodes the
+ * runtime makes itself (the pty multiplexer of its devpts, the console). */
+const HOST_DEV_SKIP = new Set(["/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/fd", "/dev/ptmx", "/dev/console", "/dev/.lxc", "/dev/.udev"]);
+
+/** Every character and block device under the host's /dev, as Docker gives a privileged
+ * container (runc's HostDevices): symlinks are not followed, unreadable entries skipped. */
+export function hostDevices(dir = "/dev"): LinuxDevice[] {
+  const out: LinuxDevice[] = [];
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (HOST_DEV_SKIP.has(path)) continue;
+    if (e.isDirectory()) {
+      out.push(...hostDevices(path));
+      continue;
+    }
+    if (!e.isCharacterDevice() && !e.isBlockDevice()) continue;
+    try {
+      const st = lstatSync(path);
+      out.push({
+        type: e.isBlockDevice() ? "b" : "c",
+        path,
+        ...majorMinor(st.rdev),
+        fileMode: st.mode & 0o7777,
+        uid: st.uid,
+        gid: st.gid,
+      });
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
 }
 
 /** A namespace mode: "" / "private" → new, "host" → none, "container:NAME" → join by path. */
@@ -117,22 +168,34 @@ function namespaceFor(
   throw invalidArgument(`invalid ${what} mode: ${m}`);
 }
 
-export function buildOciSpec(inputs: SpecInputs): OciConfig {
-  const { hostConfig: hc, config } = inputs;
-  const caps = capabilities(hc);
+/** HostConfig.SecurityOpt ("key=value", or the old "key:value"), refused when Gantry cannot honour it. */
+export function securityOptions(hc: HostConfig): { noNewPrivileges: boolean; seccompOption?: string } {
   let noNewPrivileges = false;
+  let seccompOption: string | undefined;
   for (const opt of hc.SecurityOpt ?? []) {
     const [k, v] = opt.includes("=") ? [opt.slice(0, opt.indexOf("=")), opt.slice(opt.indexOf("=") + 1)] : opt.split(":");
     if (k === "no-new-privileges") noNewPrivileges = v === undefined || v === "" || v === "true";
-    else if (k === "seccomp" && v === "unconfined") continue;
+    else if (k === "seccomp") seccompOption = v ?? "";
     else if (k === "apparmor" && v === "unconfined") continue;
     else if (k === "label" && v === "disable") continue;
     else {
       throw new GantryError("UNSUPPORTED_OPTION", `security option ${JSON.stringify(opt)} is not supported`, {
-        hint: "Gantry accepts no-new-privileges, seccomp=unconfined, apparmor=unconfined and label=disable",
+        hint: "Gantry accepts no-new-privileges, seccomp=unconfined|builtin|PROFILE-JSON, apparmor=unconfined and label=disable",
       });
     }
   }
+  return { noNewPrivileges, ...(seccompOption !== undefined ? { seccompOption } : {}) };
+}
+
+/** Create-time check of the security options: a bad seccomp profile fails `docker create`. */
+export function checkSecurityOptions(hc: HostConfig, availableCaps?: readonly string[]): void {
+  seccompFor(securityOptions(hc).seccompOption, !!hc.Privileged, capabilities(hc, availableCaps));
+}
+
+export function buildOciSpec(inputs: SpecInputs): OciConfig {
+  const { hostConfig: hc, config } = inputs;
+  const caps = capabilities(hc, inputs.availableCaps);
+  const { noNewPrivileges, seccompOption } = securityOptions(hc);
   // No default rlimits: the container inherits the daemon's (containerd would raise NOFILE, which
   // needs CAP_SYS_RESOURCE that a daemon in a container may lack).
   const rlimits: { type: string; soft: number; hard: number }[] = [];
@@ -157,7 +220,10 @@ export function buildOciSpec(inputs: SpecInputs): OciConfig {
   const resources = toLinuxResources(hc);
   const devices: LinuxDevice[] = [];
   const deviceRules: NonNullable<NonNullable<OciConfig["linux"]>["resources"]>["devices"] = [{ allow: false, access: "rwm" }];
-  if (hc.Privileged) deviceRules.push({ allow: true, access: "rwm" });
+  if (hc.Privileged) {
+    deviceRules.push({ allow: true, access: "rwm" });
+    devices.push(...(inputs.hostDevices ?? hostDevices)());
+  }
   for (const d of hc.Devices ?? []) {
     const { device, rule } = deviceFromHost(d.PathOnHost, d.PathInContainer || d.PathOnHost, d.CgroupPermissions || "rwm");
     devices.push(device);
@@ -194,6 +260,8 @@ export function buildOciSpec(inputs: SpecInputs): OciConfig {
     args = ["/sbin/docker-init", "--", ...args];
   }
 
+  const seccomp = seccompFor(seccompOption, !!hc.Privileged, caps);
+
   const spec: OciConfig = {
     ociVersion: "1.2.0",
     process: {
@@ -218,6 +286,7 @@ export function buildOciSpec(inputs: SpecInputs): OciConfig {
       maskedPaths: hc.Privileged ? [] : MASKED_PATHS,
       readonlyPaths: hc.Privileged ? [] : READONLY_PATHS,
       ...(hc.Sysctls && Object.keys(hc.Sysctls).length ? { sysctl: hc.Sysctls } : {}),
+      ...(seccomp ? { seccomp } : {}),
     },
   };
   if (utsNs && !utsNs.path) spec.hostname = config.Hostname || inputs.id.slice(0, 12);

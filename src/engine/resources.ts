@@ -14,6 +14,8 @@ export interface HostFacts {
   /** memory.swappiness exists (cgroup v1 only). */
   swappiness: boolean;
   swapLimit: boolean;
+  /** The capabilities in the daemon's bounding set: what "ALL" and --privileged can give. */
+  boundingCaps?: string[];
 }
 
 const MIN_MEMORY = 6 * 1024 * 1024;

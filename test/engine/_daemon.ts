@@ -4,6 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
+import { after, before } from "node:test";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { importRootfs } from "../../src/image/import.ts";
@@ -106,6 +107,19 @@ export async function startTestDaemon(d: TestDaemon, network?: { bridge: string;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`daemon did not come up: ${d.log.join("")}`);
+}
+
+/** Inside a describe: a daemon with the busybox image before the tests, cleaned up after. */
+export function useTestDaemon(network?: { bridge: string; subnet: string }, runtime?: string): TestDaemon {
+  const d = newDaemonDirs();
+  before(async () => {
+    await makeBusyboxImage(d.root);
+    await startTestDaemon(d, network, runtime);
+  });
+  after(async () => {
+    await cleanup(d);
+  });
+  return d;
 }
 
 export async function killDaemon(d: TestDaemon, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {

@@ -144,7 +144,7 @@ export function createBody(image: string, command: string[], o: Dict): Dict {
     CapDrop: o.capDrop,
     Privileged: !!o.privileged,
     ReadonlyRootfs: !!o.readOnly,
-    SecurityOpt: o.securityOpt,
+    SecurityOpt: (o.securityOpt as string[]).map(securityOptForDaemon),
     PidMode: o.pid ?? "",
     IpcMode: o.ipc ?? "",
     UTSMode: o.uts ?? "",
@@ -230,6 +230,24 @@ async function pull(client: EngineClient, image: string): Promise<void> {
   for (const line of text.split("\n").filter(Boolean)) {
     const m = JSON.parse(line) as { error?: string };
     if (m.error) throw new GantryError("NOT_FOUND", `Error response from daemon: ${m.error}`);
+  }
+}
+
+/** As the docker CLI does: `seccomp=PATH` is sent as `seccomp=<the file's JSON>`, since the
+ * daemon may run elsewhere and reads no client files. */
+function securityOptForDaemon(opt: string): string {
+  const m = /^seccomp[=:](.+)$/.exec(opt);
+  if (!m || ["unconfined", "builtin"].includes(m[1]!)) return opt;
+  let text: string;
+  try {
+    text = readFileSync(m[1]!, "utf8");
+  } catch (err) {
+    throw invalidArgument(`opening seccomp profile (${m[1]}) failed: ${(err as Error).message}`);
+  }
+  try {
+    return `seccomp=${JSON.stringify(JSON.parse(text))}`;
+  } catch (err) {
+    throw invalidArgument(`compacting json for seccomp profile (${m[1]}) failed: ${(err as Error).message}`);
   }
 }
 

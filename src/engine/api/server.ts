@@ -258,7 +258,7 @@ export class ApiServer {
         Runtimes: { [e.runtime.name]: { path: e.runtime.name === "gantry" ? "gantry-runtime" : e.runtime.name } },
         DefaultRuntime: e.runtime.name,
         Swarm: { LocalNodeState: "inactive", NodeID: "", NodeAddr: "", ControlAvailable: false, Error: "", RemoteManagers: null },
-        SecurityOptions: ["name=seccomp,profile=unconfined"],
+        SecurityOptions: ["name=seccomp,profile=builtin"],
         Plugins: { Volume: [], Network: ["none", "host"], Log: ["json-file"] },
         LoggingDriver: "json-file",
         RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ["127.0.0.0/8"] },
