@@ -60,8 +60,8 @@ export async function startTestCluster(opts: { bookmarkIntervalMs?: number; stor
 }
 
 /** Runs kubectl in the background (for -w), collecting stdout until stopped. */
-export function kubectlBackground(c: TestCluster, args: string[]) {
-  const child = spawn(KUBECTL, ["--cache-dir", join(c.dir, "cache"), ...args], { env: c.env, stdio: ["ignore", "pipe", "pipe"] });
+export function kubectlBackground(c: TestCluster, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(KUBECTL, ["--cache-dir", join(c.dir, "cache"), ...args], { env: { ...c.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { gantryCli, kubectlMissing, startTestCluster, writeTokenKubeconfig, type TestCluster } from "./_server.ts";
+import { gantryCli, kubectlBackground, kubectlMissing, startTestCluster, writeTokenKubeconfig, type TestCluster } from "./_server.ts";
 
 const UNAUTHORIZED = /You must be logged in to the server \(Unauthorized\)|Unauthorized/;
 
@@ -140,7 +140,17 @@ describe("node join tokens", { skip: kubectlMissing }, () => {
     assert.match(expired.stderr, UNAUTHORIZED);
     assert.match(await tokenCli(["list"]), /node-c\s+\S+ \(expired\)/);
 
-    assert.match(await tokenCli(["delete", id]), new RegExp(`node token ${id} deleted`));
+    // A watch open before the delete is ended too, not only new requests refused.
+    await admin(["create", "configmap", "watched"]);
+    const watch = kubectlBackground(c, ["get", "configmaps", "-w", "-o", "name"], { KUBECONFIG: nodeKubeconfig });
+    try {
+      await watch.waitFor((o) => o.includes("configmap/watched"));
+      assert.match(await tokenCli(["delete", id]), new RegExp(`node token ${id} deleted`));
+      const ended = await Promise.race([watch.exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 10_000))]);
+      assert.ok(ended, `the node's watch outlived its token:\n${watch.stderr}`);
+    } finally {
+      await watch.stop();
+    }
     assert.doesNotMatch(await tokenCli(["list"]), new RegExp(id));
     // Revocation takes effect within the server's one-second token cache.
     const until = Date.now() + 5000;

@@ -3,7 +3,7 @@
 // user system:admin in system:masters) and node join tokens (`<id>.<secret>`, user
 // system:node:NAME in system:nodes; see node-tokens.ts). Anything else is anonymous.
 import { tokenMatches } from "./credentials.ts";
-import { NODE_TOKEN_NAMESPACE, nodeTokenSecretName, parseNodeToken, verifyNodeToken } from "./node-tokens.ts";
+import { describeNodeToken, NODE_TOKEN_NAMESPACE, nodeTokenSecretName, parseNodeToken, verifyNodeToken } from "./node-tokens.ts";
 import type { KubeObject } from "./objects.ts";
 import type { ObjectRegistry } from "./registry.ts";
 import { resourceTypes } from "./resources.ts";
@@ -13,11 +13,13 @@ export interface UserInfo {
   groups: string[];
   /** Set for node identities: the node this user is. */
   node?: string;
+  /** Set for node identities: the token Secret that vouched for the user (for long requests). */
+  credential?: { id: string; uid: string; expires: number | undefined };
 }
 
 export const ADMIN_USER: UserInfo = { username: "system:admin", groups: ["system:masters", "system:authenticated"] };
 
-export const nodeUser = (node: string): UserInfo => ({ username: `system:node:${node}`, groups: ["system:nodes", "system:authenticated"], node });
+export const nodeUser = (node: string, credential?: UserInfo["credential"]): UserInfo => ({ username: `system:node:${node}`, groups: ["system:nodes", "system:authenticated"], node, ...(credential ? { credential } : {}) });
 
 const secretType = resourceTypes.find((r) => r.kind === "Secret")!;
 
@@ -29,6 +31,9 @@ export class Authenticator {
   // id -> the token Secret as read at `at` (undefined: there was none). Misses are cached too,
   // so a client retrying a dead token does not cost a store read per request.
   private readonly cache = new Map<string, { at: number; secret: KubeObject | undefined }>();
+  // Long requests (watches) of node users, by token id and Secret uid.
+  private readonly bound = new Map<string, { id: string; uid: string; expires: number | undefined; stops: Set<() => void> }>();
+  private recheckTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly adminToken: string,
@@ -46,7 +51,44 @@ export class Authenticator {
     const secret = await this.tokenSecret(parsed.id);
     // The hash and the expiry are checked on every request, cached Secret or not.
     const node = secret && verifyNodeToken(secret, parsed.secret);
-    return node ? nodeUser(node) : undefined;
+    if (!node) return undefined;
+    const expires = describeNodeToken(secret)?.expires;
+    return nodeUser(node, { id: parsed.id, uid: secret.metadata.uid ?? "", expires: expires === undefined ? undefined : Date.parse(expires) });
+  }
+
+  /**
+   * Ends STOP (a watch) once the token that authenticated USER is deleted, replaced or
+   * expires: a watch outlives the request that checked its token, and a revoked node must
+   * not go on receiving objects. Checked every cacheMs. Returns the un-registration.
+   */
+  bindToCredential(user: UserInfo, stop: () => void): () => void {
+    const c = user.credential;
+    if (!c) return () => {};
+    const key = `${c.id}/${c.uid}`;
+    let entry = this.bound.get(key);
+    if (!entry) this.bound.set(key, (entry = { ...c, stops: new Set() }));
+    entry.stops.add(stop);
+    this.recheckTimer ??= setInterval(() => void this.recheckBound(), this.cacheMs).unref();
+    return () => {
+      entry.stops.delete(stop);
+      if (entry.stops.size === 0) this.bound.delete(key);
+      if (this.bound.size === 0) this.close();
+    };
+  }
+
+  close(): void {
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
+    this.recheckTimer = undefined;
+  }
+
+  private async recheckBound(): Promise<void> {
+    for (const entry of [...this.bound.values()]) {
+      // A store error is not a revocation: the watch goes on until the store answers.
+      const secret = await this.tokenSecret(entry.id).catch(() => null);
+      if (secret === null) continue;
+      const expired = entry.expires !== undefined && !(Date.now() < entry.expires);
+      if (!secret || secret.metadata.uid !== entry.uid || expired) for (const stop of [...entry.stops]) stop();
+    }
   }
 
   private async tokenSecret(id: string): Promise<KubeObject | undefined> {

@@ -22,6 +22,8 @@ export interface ResourceRequest {
   subresource: string | undefined;
   /** Set by authorization when a created object must pass a check its body alone can answer. */
   admit?: (obj: KubeObject) => void;
+  /** Ends a long request (a watch) when the caller's credential is revoked; returns the un-registration. */
+  bindToCredential?: (stop: () => void) => () => void;
 }
 
 export interface HandlerContext {
@@ -169,9 +171,11 @@ async function handleWatch(ctx: HandlerContext, r: ResourceRequest): Promise<voi
     handle?.cancel();
     for (const t of timers) clearTimeout(t);
     untrack();
+    unbind?.();
     res.end();
   };
   const untrack = ctx.trackWatch(end);
+  const unbind = r.bindToCredential?.(end);
   r.req.on("close", end);
   res.on("close", end);
   const bookmark = (annotations?: Record<string, string>) =>

@@ -147,6 +147,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     async close() {
       if (compactTimer) clearInterval(compactTimer);
       for (const stop of [...watches]) stop();
+      authenticator.close();
       await gc.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -216,7 +217,7 @@ async function handleRequest(ctx: HandlerContext, authenticator: Authenticator, 
   if (segs.some((s) => s.includes("/") || s === "." || s === "..")) throw errPathNotFound();
   if (segs[0] === "api" || segs[0] === "apis") {
     if (method !== "GET" && segs.length < 3 + (segs[0] === "apis" ? 1 : 0)) throw errMethodNotAllowed(method, path);
-    return routeApi(ctx, user, req, res, url, segs);
+    return routeApi(ctx, { user, bindToCredential: (stop) => authenticator.bindToCredential(user, stop) }, req, res, url, segs);
   }
   if (segs[0] === "openapi") return routeOpenapi(req, res, segs);
   throw errPathNotFound();
@@ -255,7 +256,7 @@ async function routeOpenapi(req: IncomingMessage, res: ServerResponse, segs: str
   throw errPathNotFound();
 }
 
-async function routeApi(ctx: HandlerContext, user: UserInfo, req: IncomingMessage, res: ServerResponse, url: URL, segs: string[]): Promise<void> {
+async function routeApi(ctx: HandlerContext, caller: { user: UserInfo; bindToCredential: ResourceRequest["bindToCredential"] }, req: IncomingMessage, res: ServerResponse, url: URL, segs: string[]): Promise<void> {
   const core = segs[0] === "api";
   // Discovery documents.
   if (segs.length === 1) {
@@ -303,9 +304,9 @@ async function routeApi(ctx: HandlerContext, user: UserInfo, req: IncomingMessag
   if (!rt || (rt.namespaced && namespace === undefined && rest.length > 1) || (!rt.namespaced && namespace !== undefined) || rest.length > 3) {
     throw errPathNotFound();
   }
-  const r: ResourceRequest = { req, res, url, rt, namespace, name: rest[1], subresource: rest[2] };
+  const r: ResourceRequest = { req, res, url, rt, namespace, name: rest[1], subresource: rest[2], bindToCredential: caller.bindToCredential };
   const method = req.method ?? "GET";
-  await enforceAccess(ctx.registry, user, r, method);
+  await enforceAccess(ctx.registry, caller.user, r, method);
   if (r.name === undefined) {
     if (method === "GET") return handleList(ctx, r);
     if (method === "POST") {
