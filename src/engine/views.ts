@@ -9,6 +9,7 @@ import type { ContainerRecord } from "./container-store.ts";
 import { ZERO_TIME, type Engine } from "./engine.ts";
 import type { EventFilters } from "./events.ts";
 import { toDockerEndpointSettings, toDockerPorts } from "../network/index.ts";
+import { compareVersions } from "./api/http.ts";
 
 const NS_NAMES = ["cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children", "user", "uts"];
 
@@ -43,7 +44,7 @@ function dockerState(rec: ContainerRecord) {
   };
 }
 
-export function inspectContainer(engine: Engine, rec: ContainerRecord, execIds: string[]) {
+export function inspectContainer(engine: Engine, rec: ContainerRecord, execIds: string[], apiVersion = "1.50") {
   let cgroupPaths: Record<string, string> = {};
   try {
     if (rec.State.Pid > 0) cgroupPaths = engine.runtime.cgroupPaths(rec.Id);
@@ -77,7 +78,7 @@ export function inspectContainer(engine: Engine, rec: ContainerRecord, execIds: 
     },
     Mounts: mountsOf(rec),
     Config: rec.Config,
-    NetworkSettings: networkSettings(engine, rec),
+    NetworkSettings: networkSettings(engine, rec, apiVersion),
     Gantry: {
       Namespaces: namespacesOf(rec.State.Pid),
       CgroupPaths: cgroupPaths,
@@ -103,12 +104,34 @@ function mountsOf(rec: ContainerRecord) {
   });
 }
 
-function networkSettings(engine: Engine, rec: ContainerRecord) {
+/** Aliases and DNSNames as dockerd shows them. Only user networks have DNS, so the default
+ * bridge has neither. DNSNames (API 1.44+) are every name the network's DNS answers for the
+ * container: its name, its aliases, its short id and its hostname. Aliases are the requested
+ * aliases from API 1.45 on; older clients also see the short id there, as dockerd showed it. */
+export function endpointNames(
+  e: { networkName: string; aliases: string[]; containerId: string },
+  rec: ContainerRecord,
+  apiVersion: string,
+): { Aliases: string[] | null; DNSNames?: string[] | null } {
+  const shortId = rec.Id.slice(0, 12);
+  const userNetwork = e.networkName !== "bridge";
+  const dedup = (names: string[]) => [...new Set(names.filter(Boolean))];
+  let aliases: string[] | null = userNetwork ? dedup(e.aliases) : null;
+  if (userNetwork && compareVersions(apiVersion, "1.45") < 0) aliases = dedup([...e.aliases, shortId]);
+  if (compareVersions(apiVersion, "1.44") < 0) return { Aliases: aliases?.length ? aliases : null };
+  const dnsNames = userNetwork ? dedup([rec.Name.slice(1), ...e.aliases, shortId, rec.Config.Hostname ?? ""]) : null;
+  return { Aliases: aliases?.length ? aliases : null, DNSNames: dnsNames };
+}
+
+function networkSettings(engine: Engine, rec: ContainerRecord, apiVersion: string) {
   const eps = engine.networks?.endpointsOf(rec.Id) ?? [];
   const first = eps[0];
   const mode = rec.HostConfig.NetworkMode ?? "default";
   const networks: Record<string, unknown> = {};
-  for (const e of eps) networks[e.networkName] = toDockerEndpointSettings(e);
+  for (const e of eps) {
+    const { DNSNames: _dropped, ...settings } = toDockerEndpointSettings(e);
+    networks[e.networkName] = { ...settings, ...endpointNames(e, rec, apiVersion) };
+  }
   if (!eps.length) networks[mode === "default" ? "none" : mode] = { NetworkID: "", EndpointID: "", Gateway: "", IPAddress: "", IPPrefixLen: 0, MacAddress: "" };
   return {
     Bridge: "",

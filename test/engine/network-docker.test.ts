@@ -133,6 +133,29 @@ describe("issue 5 through the docker CLI: networks, ports, DNS, volumes", { skip
     }
   });
 
+  it("inspect shows an endpoint's Aliases and DNSNames as dockerd does for each API version", () => {
+    const shortId = docker(d, ["inspect", "-f", "{{.Id}}", "srv"]).stdout.trim().slice(0, 12);
+    const endpoint = (version?: string) => {
+      const r = docker(d, ["inspect", "-f", `{{json (index .NetworkSettings.Networks "${NET.name}")}}`, "srv"], version ? { env: { DOCKER_API_VERSION: version } } : {});
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as { Aliases: string[] | null; DNSNames?: string[] | null };
+    };
+    // 1.45+: Aliases are what was asked for; DNSNames every name the network's DNS answers
+    assert.deepEqual(endpoint().Aliases, ["webalias"]);
+    assert.deepEqual(endpoint().DNSNames, ["srv", "webalias", shortId, "ahost"]);
+    // 1.44: the short id is among the Aliases too; below 1.44 there are no DNSNames
+    assert.deepEqual(endpoint("1.44").Aliases, ["webalias", shortId]);
+    assert.deepEqual(endpoint("1.44").DNSNames, ["srv", "webalias", shortId, "ahost"]);
+    assert.equal(endpoint("1.43").DNSNames ?? null, null);
+    // the default bridge has no DNS: neither aliases nor names
+    const r = docker(d, ["run", "-d", "--name", "plainbridge", "busybox", "sleep", "60"]);
+    assert.equal(r.status, 0, r.stderr);
+    const bridge = JSON.parse(docker(d, ["inspect", "-f", "{{json .NetworkSettings.Networks.bridge}}", "plainbridge"]).stdout) as Record<string, unknown>;
+    assert.equal(bridge.Aliases, null);
+    assert.equal(bridge.DNSNames, null);
+    docker(d, ["rm", "-f", "plainbridge"]);
+  });
+
   it("a published port answers on 127.0.0.1 and from another container", async () => {
     let r = docker(d, ["run", "-d", "--network", NET.name, "--name", "pub", "--hostname", "pubhost", "-p", `${HOST_PORT}:80`, "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);
     assert.equal(r.status, 0, r.stderr);

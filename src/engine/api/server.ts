@@ -289,9 +289,9 @@ export class ApiServer {
 
     this.on("POST", "/containers/prune", async (_r, res) => sendJson(res, 200, await e.prune()));
 
-    this.on("GET", `/containers/${ID}/json`, (_r, res, m) => {
+    this.on("GET", `/containers/${ID}/json`, (r, res, m) => {
       const rec = e.containers.get(m[1]!);
-      sendJson(res, 200, inspectContainer(e, rec, this.execs.forContainer(rec.Id)));
+      sendJson(res, 200, inspectContainer(e, rec, this.execs.forContainer(rec.Id), r.apiVersion));
     });
 
     const noContent = (res: ServerResponse, status = 204) => {
