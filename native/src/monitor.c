@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,11 +26,53 @@
 
 static int report_fd = -1;
 
+/* A "host-mount" with unmount-on-exit: the monitor (only it, not a forked joiner) takes the
+ * mount away again when the container has exited or its setup failed. */
+static const char *host_mount_target;
+static pid_t host_mount_owner;
+
+static void undo_host_mount(void)
+{
+	if (host_mount_target && getpid() == host_mount_owner)
+		umount2(host_mount_target, MNT_DETACH);
+	host_mount_target = NULL;
+}
+
 static void report_error(const char *step, const char *op, int err, const char *msg)
 {
 	char e[24];
 	snprintf(e, sizeof(e), "%d", err);
+	undo_host_mount();
 	wire_send(report_fd, "error", step, op, e, msg, NULL);
+}
+
+/* ["host-mount", source, target, fstype, flags, data, cwd, "unmount-on-exit"|""]: a mount in
+ * the caller's namespace before the container's exists (the engine's overlay rootfs). cwd
+ * lets long overlay option strings use relative paths (mount data is limited to a page). */
+static int host_mount(const struct record *r)
+{
+	unsigned long long flags = 0;
+	parse_u64(field(r, 4), &flags);
+	int saved = -1;
+	if (*field(r, 6)) {
+		saved = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (saved < 0 || chdir(field(r, 6)) < 0)
+			return -1;
+	}
+	const char *src = field(r, 1), *fstype = field(r, 3), *data = field(r, 5);
+	int rc = mount(src, field(r, 2), *fstype ? fstype : NULL, (unsigned long)flags, *data ? data : NULL);
+	int e = errno;
+	if (saved >= 0) {
+		if (fchdir(saved) < 0)
+			e = rc < 0 ? e : errno, rc = -1;
+		close(saved);
+	}
+	if (rc == 0 && !strcmp(field(r, 7), "unmount-on-exit")) {
+		host_mount_target = field(r, 2);
+		host_mount_owner = getpid();
+	}
+	errno = e;
+	return rc;
 }
 
 static _Noreturn void monitor_fail(const char *op, int err, const char *fmt, const char *arg)
@@ -83,6 +126,8 @@ static void subst_pid(const char *s, pid_t pid, char *out, size_t outlen)
 
 static void write_exit_file(const char *path, int status)
 {
+	/* The rootfs goes first: whoever reads the exit file may remove the container. */
+	undo_host_mount();
 	if (!path || !*path)
 		return;
 	char tmp[PATH_MAX], buf[256];
@@ -194,6 +239,16 @@ int run_monitor(int plan_fd, int rep_fd)
 				snprintf(step, sizeof(step), "%zu", i);
 				snprintf(es, sizeof(es), "%d", errno);
 				wire_send(report_fd, "error", step, "bpf-device-filter", es, msg, NULL);
+				_exit(1);
+			}
+		} else if (!strcmp(op, "host-mount")) {
+			if (host_mount(r) < 0) {
+				char msg[1024], step[24], es[24];
+				int e = errno;
+				snprintf(msg, sizeof(msg), "mount %s on %s: %s", field(r, 3), field(r, 2), strerror(e));
+				snprintf(step, sizeof(step), "%zu", i);
+				snprintf(es, sizeof(es), "%d", e);
+				report_error(step, "host-mount", e, msg);
 				_exit(1);
 			}
 		} else if (!strcmp(op, "start-socket")) {

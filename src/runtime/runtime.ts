@@ -8,7 +8,7 @@ import { writeFileAtomic } from "../common/atomic-file.ts";
 import { openCgroups, type CgroupManager } from "./cgroups/index.ts";
 import { runHelper, helperError } from "./helper.ts";
 import { runHooksWarnOnly } from "./hooks.ts";
-import { NS_PROC_NAMES, PID_PLACEHOLDER, planCreate, planExec, type CgroupMountSource, type MonitorPlan } from "./plan/plan.ts";
+import { NS_PROC_NAMES, PID_PLACEHOLDER, planCreate, planExec, type CgroupMountSource, type HostMount, type MonitorPlan } from "./plan/plan.ts";
 import { SIGNALS } from "./plan/linux-constants.ts";
 import { RecordDecoder, type PlanRecord } from "./plan/wire.ts";
 import { isSameLiveProcess, readProcStat } from "./process-identity.ts";
@@ -32,6 +32,8 @@ export interface CreateOptions {
    * Containers then survive the engine. See native/src/serve.c for the attach protocol.
    */
   monitor?: MonitorPlan & { exitFile: string };
+  /** mounts the monitor makes on the host first (see HostMount in plan/plan.ts) */
+  hostMounts?: HostMount[];
   /**
    * Create and start in one go (`run`): the plan has no start socket, so the container's
    * process goes straight on to exec without a round trip through a second caller.
@@ -186,6 +188,7 @@ export class Runtime {
       const plan = planCreate(config, {
         deviceFilter: program && { cgroupDir: cg.paths.unified!, instructions: program.instructions, license: program.license },
         mode: opts.monitor ? "monitor" : opts.foreground ? "foreground" : "detach",
+        hostMounts: opts.hostMounts,
         monitor: opts.monitor,
         rootfs,
         startSocket: opts.start ? undefined : this.state.startSocket(id),

@@ -3,7 +3,7 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Runtime } from "../../src/runtime/runtime.ts";
@@ -83,5 +83,39 @@ describe("runtime monitor mode", { skip }, () => {
     assert.equal(existsSync(`${logPath}.3`), false, "no more than max-file files");
     const last = readFileSync(logPath, "utf8").trim().split("\n").map((l) => JSON.parse(l).log);
     assert.equal(last.at(-1), "line-200\n");
+  });
+
+  const mountedAt = (target: string) => readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === target);
+
+  test("a host mount (an engine's overlay rootfs) is made before the container and undone after it", async () => {
+    const dir = mkdtempSync(join(work, "overlay-"));
+    const [upper, workdir, merged] = ["upper", "work", "merged"].map((d) => join(dir, d));
+    for (const d of [upper!, workdir!, merged!]) mkdirSync(d);
+    const b = makeBundle(["sh", "-c", "echo written > /marker; test -x /bin/busybox"], (c) => (c.root = { path: merged! }));
+    bundles.push(b);
+    const id = uniqueId("hostmnt");
+    ids.push(id);
+    const exitFile = join(work, `${id}.exit`);
+    const overlay = { source: "overlay", target: merged!, type: "overlay", data: `lowerdir=${b.rootfs},upperdir=${upper},workdir=${workdir}`, unmountOnExit: true };
+    await rt.create(id, { bundle: b.dir, hostMounts: [overlay], monitor: { logPath: join(work, `${id}.log`), attachSocket: join(work, `${id}.sock`), exitFile } });
+    assert.ok(mountedAt(merged!), "the overlay is mounted on the host while the container exists");
+    await rt.start(id);
+    await waitFor(exitFile);
+    assert.equal(JSON.parse(readFileSync(exitFile, "utf8")).exitCode, 0, "the container saw the lower layer through the overlay");
+    assert.equal(mountedAt(merged!), false, "the monitor unmounted the rootfs before writing the exit file");
+    assert.equal(readFileSync(join(upper!, "marker"), "utf8"), "written\n", "writes went to the upper layer");
+
+    // A mount that cannot be made fails the create, names the step, and leaves nothing.
+    const bad = uniqueId("badmnt");
+    await assert.rejects(
+      rt.create(bad, { bundle: b.dir, hostMounts: [{ ...overlay, type: "no-such-fs" }], monitor: { logPath: join(work, `${bad}.log`), attachSocket: join(work, `${bad}.sock`), exitFile: join(work, `${bad}.exit`) } }),
+      (err: Error & { details?: { step?: string; errno?: string } }) => {
+        assert.match(err.message, /host-mount/);
+        assert.equal(err.details?.errno, "ENODEV");
+        return true;
+      },
+    );
+    assert.equal(rt.state.exists(bad), false);
+    assert.equal(mountedAt(merged!), false);
   });
 });

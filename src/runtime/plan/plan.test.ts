@@ -204,3 +204,18 @@ test("wire records round-trip, including split chunks and non-ASCII fields", () 
   for (let i = 0; i < buf.length; i += 7) out.push(...d.push(buf.subarray(i, i + 7)));
   assert.deepEqual(out, recs);
 });
+
+test("host mounts come first in the monitor section; unmount-on-exit needs a monitor that stays", () => {
+  const overlay = { source: "overlay", target: "/c/merged", type: "overlay", data: "lowerdir=/l,upperdir=/u,workdir=/w", unmountOnExit: true };
+  const plan = planCreate(defaultSpec(), { ...opts, mode: "monitor", monitor: { logPath: "/l", attachSocket: "/a" }, hostMounts: [overlay] });
+  const at = plan.findIndex((r) => r[0] === "host-mount");
+  assert.deepEqual(plan[at], ["host-mount", "overlay", "/c/merged", "overlay", "0", "lowerdir=/l,upperdir=/u,workdir=/w", "", "unmount-on-exit"]);
+  assert.ok(at < plan.findIndex((r) => r[0] === "clone"));
+  assert.throws(() => planCreate(defaultSpec(), { ...opts, mode: "detach", hostMounts: [overlay] }), /unmount-on-exit needs a monitor/);
+});
+
+test("run (no start socket): the process does not wait for start", () => {
+  const plan = planCreate(defaultSpec(), { ...opts, startSocket: undefined });
+  assert.equal(plan.some((r) => r[0] === "start-socket" || r[0] === "wait-start"), false);
+  assert.ok(planCreate(defaultSpec(), opts).some((r) => r[0] === "wait-start"));
+});
