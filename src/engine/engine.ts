@@ -23,7 +23,8 @@ import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
 import { isSameLiveProcess, readProcStat } from "../runtime/process-identity.ts";
 import { resolveImage, type LocalImage } from "../image/images.ts";
 import { prepareRootfs } from "../image/rootfs.ts";
-import { mountRootfs, removeContainerRootfs, unmountRootfs, readContainerRootfs } from "../image/snapshots.ts";
+import { containerRootfs, mountRootfs, overlayMountData, readUnmountedRootfsFile, removeContainerRootfs, unmountRootfs } from "../image/snapshots.ts";
+import type { HostMount } from "../runtime/plan/plan.ts";
 import { imageRuntimeConfig, resolveUser } from "../image/runtime-config.ts";
 import { familiarName } from "../image/reference.ts";
 import { ImageStore } from "../image/store.ts";
@@ -205,16 +206,58 @@ export class Engine {
     }
   }
 
+  /**
+   * Mounts the container's overlay on the host (the daemon's own mount, kept until the
+   * container is removed) unless it is mounted already. A running container's rootfs is
+   * normally its monitor's mount instead (see start); this is for everything else that
+   * needs the merged view: cp, export, copy-up into new volumes, a restored daemon.
+   */
   private ensureMounted(rec: ContainerRecord): void {
     if (isMountPoint(rec.Rootfs)) return;
-    const info = readContainerRootfs(this.images, rec.Id);
-    if (!info) throw notFound(`the root filesystem of container ${rec.Id.slice(0, 12)} is gone`);
-    const dir = join(this.images.root, "containers", rec.Id);
-    const lowerdirs = info.chainIds.map((c) => join(this.images.root, "snapshots", c.slice(7), "fs")).reverse();
-    if (lowerdirs.length === 0) lowerdirs.push(join(dir, "empty"));
-    const upperdir = join(dir, "upper");
-    const workdir = join(dir, "work");
-    mountRootfs(this.images, { lowerdirs, upperdir, workdir, merged: rec.Rootfs, options: `lowerdir=${lowerdirs.join(":")},upperdir=${upperdir},workdir=${workdir}` });
+    const rootfs = containerRootfs(this.images, rec.Id);
+    if (!rootfs) throw notFound(`the root filesystem of container ${rec.Id.slice(0, 12)} is gone`);
+    mountRootfs(this.images, rootfs, rec.Rootfs);
+  }
+
+  /** The container's merged root filesystem on the host, mounted if need be. */
+  mountedRootfs(rec: ContainerRecord): string {
+    this.ensureMounted(rec);
+    return rec.Rootfs;
+  }
+
+  /**
+   * For start: the overlay as a mount the container's monitor makes before the container and
+   * undoes after it exits, so starting and removing a container spawn no mount(8)/umount(8)
+   * from this (large) process. Empty when it is mounted already; runtimes that cannot take
+   * host mounts get the daemon's mount instead.
+   */
+  private rootfsHostMounts(rec: ContainerRecord): HostMount[] {
+    if (isMountPoint(rec.Rootfs)) return [];
+    if (!this.runtime.hostMounts) {
+      this.ensureMounted(rec);
+      return [];
+    }
+    const rootfs = containerRootfs(this.images, rec.Id);
+    if (!rootfs) throw notFound(`the root filesystem of container ${rec.Id.slice(0, 12)} is gone`);
+    const { data, cwd } = overlayMountData(this.images, rootfs);
+    return [{ source: "overlay", target: rec.Rootfs, type: "overlay", data, cwd, unmountOnExit: true }];
+  }
+
+  /** A file of the container's filesystem, read through its layers when it is not mounted. */
+  private readRootfsFile(rec: ContainerRecord, path: string): string | undefined {
+    const read = (p: string) => {
+      try {
+        return readFileSync(join(rec.Rootfs, p), "utf8");
+      } catch {
+        return undefined;
+      }
+    };
+    if (isMountPoint(rec.Rootfs)) return read(path);
+    const rootfs = containerRootfs(this.images, rec.Id);
+    const content = rootfs ? readUnmountedRootfsFile(rootfs, path) : undefined;
+    if (content !== null) return content?.toString("utf8");
+    this.ensureMounted(rec); // a symlink or the like: only the merged view can say
+    return read(path);
   }
 
   // ---- create ----------------------------------------------------------------------------
@@ -324,8 +367,9 @@ export class Engine {
     mkdirSync(this.dir(id), { recursive: true, mode: 0o700 });
     try {
       const rootfs = await prepareRootfs(this.images, image.id, id);
-      mountRootfs(this.images, rootfs);
       rec.Rootfs = rootfs.merged;
+      // Not mounted here: start has the monitor mount it. New volumes copy image content, though.
+      if (mountRequests.some((m) => m.type === "volume")) this.ensureMounted(rec);
       // Resolve the user now, against the image's files, so a bad --user fails create (as Docker's does at start).
       this.resolveUserIn(rec);
       this.writeEtcFiles(rec);
@@ -334,9 +378,9 @@ export class Engine {
     } catch (err) {
       await this.volumes.release(id, true).catch(() => []);
       try {
-        if (rec.Rootfs) unmountRootfs(rec.Rootfs);
+        if (rec.Rootfs && isMountPoint(rec.Rootfs)) unmountRootfs(rec.Rootfs);
       } catch {
-        /* not mounted */
+        /* busy: removeContainerRootfs below still takes the layer */
       }
       removeContainerRootfs(this.images, id);
       this.containers.remove(id);
@@ -413,14 +457,7 @@ export class Engine {
   }
 
   private resolveUserIn(rec: ContainerRecord): { uid: number; gid: number; additionalGids: number[]; home: string } {
-    const read = (p: string) => {
-      try {
-        return readFileSync(join(rec.Rootfs, p), "utf8");
-      } catch {
-        return undefined;
-      }
-    };
-    return resolveUser(rec.Config.User ?? "", read("etc/passwd"), read("etc/group"));
+    return resolveUser(rec.Config.User ?? "", this.readRootfsFile(rec, "etc/passwd"), this.readRootfsFile(rec, "etc/group"));
   }
 
   private writeEtcFiles(rec: ContainerRecord): void {
@@ -511,7 +548,7 @@ export class Engine {
       this.restartTimers.delete(rec.Id);
     }
     try {
-      this.ensureMounted(rec);
+      const hostMounts = this.rootfsHostMounts(rec);
       // A leftover runtime container (from an exit the engine recorded) goes first.
       if (this.runtime.exists(rec.Id)) await this.runtime.delete(rec.Id, true).catch(() => {});
       rmSync(this.exitFile(rec.Id), { force: true });
@@ -524,7 +561,7 @@ export class Engine {
         attachSocket: this.attachSocket(rec.Id),
         exitFile: this.exitFile(rec.Id),
         openStdin: !!rec.Config.OpenStdin,
-      });
+      }, hostMounts);
       rec.State = { ...rec.State, Pid: created.pid, Error: "", OOMKilled: false };
       rec.MonitorPid = created.monitorPid ?? 0;
       if (this.runtime.netnsBeforeStart) await this.connectNetwork(rec, created.pid);

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { GantryError, conflict } from "../common/errors.ts";
 import { Runtime } from "../runtime/runtime.ts";
+import type { HostMount } from "../runtime/plan/plan.ts";
 import { openCgroups, type CgroupStats } from "../runtime/cgroups/index.ts";
 import { runtimeCommand } from "./exec.ts";
 import { connectMonitor } from "./attach.ts";
@@ -28,7 +29,9 @@ export interface OciBackend {
   status(id: string): string | undefined;
   /** Creates the container; the process must not run user code before start. `pid` is 0 when
    * the runtime only knows it at start. */
-  create(id: string, bundle: string, monitor: MonitorOptions): Promise<{ pid: number; monitorPid: number }>;
+  create(id: string, bundle: string, monitor: MonitorOptions, hostMounts?: HostMount[]): Promise<{ pid: number; monitorPid: number }>;
+  /** Whether create takes hostMounts (made and undone by the container's monitor). */
+  readonly hostMounts: boolean;
   /** Starts it; returns the container's pid. */
   start(id: string): Promise<number>;
   kill(id: string, signal: string, all?: boolean): void;
@@ -48,6 +51,7 @@ export interface OciBackend {
 export class GantryBackend implements OciBackend {
   readonly name = "gantry";
   readonly netnsBeforeStart = true;
+  readonly hostMounts = true;
   readonly runtime: Runtime;
   private readonly pidsById = new Map<string, number>();
 
@@ -64,8 +68,8 @@ export class GantryBackend implements OciBackend {
       return undefined;
     }
   }
-  async create(id: string, bundle: string, monitor: MonitorOptions): Promise<{ pid: number; monitorPid: number }> {
-    const r = await this.runtime.create(id, { bundle, monitor });
+  async create(id: string, bundle: string, monitor: MonitorOptions, hostMounts?: HostMount[]): Promise<{ pid: number; monitorPid: number }> {
+    const r = await this.runtime.create(id, { bundle, monitor, hostMounts });
     this.pidsById.set(id, r.pid);
     return { pid: r.pid, monitorPid: r.monitorPid ?? 0 };
   }
@@ -106,6 +110,7 @@ export class GantryBackend implements OciBackend {
 /** runc or crun through their CLI; the Node shim (`gantry _oci-shim`) is the monitor. */
 export class CliBackend implements OciBackend {
   readonly netnsBeforeStart = false;
+  readonly hostMounts = false;
 
   constructor(
     readonly name: string,

@@ -6,7 +6,17 @@ export { resolveImage, listImages, tagImage, removeImage, loadManifest, type Loc
 export { pullImage, selectPlatform, defaultPlatform, type PullOptions, type PullProgress, type PullResult } from "./pull.ts";
 export { pushImage, type PushOptions, type PushProgress, type PushResult } from "./push.ts";
 export { prepareRootfs, type PreparedRootfs } from "./rootfs.ts";
-export { mountRootfs, unmountRootfs, removeContainerRootfs, readContainerRootfs, ensureSnapshots, overlayOptions } from "./snapshots.ts";
+export {
+  mountRootfs,
+  unmountRootfs,
+  removeContainerRootfs,
+  readContainerRootfs,
+  containerRootfs,
+  overlayMountData,
+  readUnmountedRootfsFile,
+  ensureSnapshots,
+  overlayOptions,
+} from "./snapshots.ts";
 export { collectGarbage, type GcResult } from "./gc.ts";
 export { saveImages, loadArchive, type ArchiveFormat, type LoadResult } from "./archive.ts";
 export { importRootfs, applyChanges, type ImportOptions } from "./import.ts";

@@ -11,7 +11,7 @@
 // mount(2) binding) and reports errors in words; the same option string also works as an
 // OCI mount `{type: "overlay", source: "overlay", options: [...]}` for non-root paths.
 import { spawnSync } from "node:child_process";
-import { createReadStream, existsSync, mkdirSync, openSync, readSync, closeSync, readdirSync, renameSync, rmSync, utimesSync } from "node:fs";
+import { createReadStream, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, renameSync, rmSync, utimesSync } from "node:fs";
 import { join, relative } from "node:path";
 import { spawn } from "node:child_process";
 import { createGunzip } from "node:zlib";
@@ -182,16 +182,10 @@ export function prepareContainerRootfs(store: ImageStore, containerId: string, i
   mkdirSync(join(dir, "upper"), { recursive: true, mode: 0o755 });
   mkdirSync(join(dir, "work"), { recursive: true, mode: 0o700 });
   mkdirSync(join(dir, "merged"), { recursive: true, mode: 0o755 });
-  const lowerdirs = chain.map((c) => join(snapshotDir(store, c), "fs")).reverse();
-  if (lowerdirs.length === 0) {
-    // overlayfs needs at least one lower directory; an image with no layers gets an empty one.
-    mkdirSync(join(dir, "empty"), { recursive: true, mode: 0o755 });
-    lowerdirs.push(join(dir, "empty"));
-  }
+  // overlayfs needs at least one lower directory; an image with no layers gets an empty one.
+  if (chain.length === 0) mkdirSync(join(dir, "empty"), { recursive: true, mode: 0o755 });
   writeJsonAtomic(join(dir, "rootfs.json"), { containerId, image, manifestDigest, chainIds: chain } satisfies ContainerRootfsRecord, 0o644);
-  const upperdir = join(dir, "upper");
-  const workdir = join(dir, "work");
-  return { lowerdirs, upperdir, workdir, merged: join(dir, "merged"), options: overlayOptions(lowerdirs, upperdir, workdir) };
+  return containerRootfs(store, containerId)!;
 }
 
 export function overlayOptions(lowerdirs: string[], upperdir: string, workdir: string): string {
@@ -211,18 +205,20 @@ export function listContainerRootfs(store: ImageStore): ContainerRootfsRecord[] 
   return out;
 }
 
-/** Mounts the overlay at `target` (default: the container's merged dir) with mount(8). The
- * kernel limits mount data to one page, so long lowerdir lists are passed relative to the
- * snapshots directory (mount runs there), as Docker's overlay2 does with its short links. */
+/** A prepared rootfs as mount(2) takes it. The kernel limits mount data to one page, so long
+ * lowerdir lists become relative to the snapshots directory (the mount runs there), as
+ * Docker's overlay2 does with its short links. */
+export function overlayMountData(store: ImageStore, rootfs: PreparedRootfs): { data: string; cwd?: string } {
+  if (rootfs.options.length <= 3500) return { data: rootfs.options };
+  const cwd = join(store.root, "snapshots");
+  const rel = (p: string) => relative(cwd, p);
+  return { data: overlayOptions(rootfs.lowerdirs.map(rel), rel(rootfs.upperdir), rel(rootfs.workdir)), cwd };
+}
+
+/** Mounts the overlay at `target` (default: the container's merged dir) with mount(8). */
 export function mountRootfs(store: ImageStore, rootfs: PreparedRootfs, target = rootfs.merged): void {
-  let options = rootfs.options;
-  let cwd: string | undefined;
-  if (options.length > 3500) {
-    cwd = join(store.root, "snapshots");
-    const rel = (p: string) => relative(cwd as string, p);
-    options = overlayOptions(rootfs.lowerdirs.map(rel), rel(rootfs.upperdir), rel(rootfs.workdir));
-  }
-  const r = spawnSync("mount", ["-t", "overlay", "overlay", "-o", options, target], { encoding: "utf8", cwd });
+  const { data, cwd } = overlayMountData(store, rootfs);
+  const r = spawnSync("mount", ["-t", "overlay", "overlay", "-o", data, target], { encoding: "utf8", cwd });
   if (r.error || r.status !== 0) {
     throw new GantryError("SYSCALL_FAILED", `mount overlay on ${target} failed: ${(r.stderr || r.error?.message || "").trim()}`, {
       path: target,
@@ -230,6 +226,43 @@ export function mountRootfs(store: ImageStore, rootfs: PreparedRootfs, target = 
       hint: "overlay mounts need root and a kernel with overlayfs (modprobe overlay)",
     });
   }
+}
+
+/** A container's rootfs as prepareContainerRootfs made it (from its rootfs.json), or undefined. */
+export function containerRootfs(store: ImageStore, containerId: string): PreparedRootfs | undefined {
+  const info = readContainerRootfs(store, containerId);
+  if (!info) return undefined;
+  const dir = containerDir(store, containerId);
+  const lowerdirs = info.chainIds.map((c) => join(snapshotDir(store, c), "fs")).reverse();
+  if (lowerdirs.length === 0) lowerdirs.push(join(dir, "empty"));
+  const upperdir = join(dir, "upper");
+  const workdir = join(dir, "work");
+  return { lowerdirs, upperdir, workdir, merged: join(dir, "merged"), options: overlayOptions(lowerdirs, upperdir, workdir) };
+}
+
+/**
+ * Reads a regular file of an unmounted container rootfs the way overlayfs would show it: the
+ * upper layer, then each lower layer top down, where a whiteout (a 0/0 character device)
+ * hides it. Returns undefined when the file does not exist, and null when only a mount can
+ * tell (a symlink or other non-regular entry on the way, which needs the merged view).
+ * Opaque directories are marked by an xattr node cannot read: a file that an upper layer
+ * hid by replacing its whole directory is not seen as hidden.
+ */
+export function readUnmountedRootfsFile(rootfs: PreparedRootfs, relPath: string): Buffer | undefined | null {
+  const parts = relPath.split("/").filter(Boolean);
+  for (const layer of [rootfs.upperdir, ...rootfs.lowerdirs]) {
+    let dir = layer;
+    for (let i = 0; i < parts.length; i++) {
+      const path = join(dir, parts[i]!);
+      const st = lstatSync(path, { throwIfNoEntry: false });
+      if (!st) break;
+      if (st.isCharacterDevice() && st.rdev === 0) return undefined;
+      if (i === parts.length - 1) return st.isFile() ? readFileSync(path) : null;
+      if (!st.isDirectory()) return null;
+      dir = path;
+    }
+  }
+  return undefined;
 }
 
 export function unmountRootfs(target: string): void {

@@ -444,23 +444,23 @@ export class ApiServer {
     this.on("GET", `/containers/${ID}/export`, async (_r, res, m) => {
       const rec = e.containers.get(m[1]!);
       res.writeHead(200, { "Content-Type": "application/x-tar" });
-      await exportFilesystem(rec.Rootfs, res);
+      await exportFilesystem(e.mountedRootfs(rec), res);
       res.end();
     });
 
     this.on("HEAD", `/containers/${ID}/archive`, (r, res, m) => {
       const rec = e.containers.get(m[1]!);
-      const stat = statArchive(rec.Rootfs, r.query.get("path") ?? "");
+      const stat = statArchive(e.mountedRootfs(rec), r.query.get("path") ?? "");
       res.writeHead(200, { "X-Docker-Container-Path-Stat": Buffer.from(JSON.stringify(stat)).toString("base64"), "Content-Type": "application/json" });
       res.end();
     });
     this.on("GET", `/containers/${ID}/archive`, async (r, res, m) => {
       const rec = e.containers.get(m[1]!);
-      await getArchive(rec.Rootfs, r.query.get("path") ?? "", res);
+      await getArchive(e.mountedRootfs(rec), r.query.get("path") ?? "", res);
     });
     this.on("PUT", `/containers/${ID}/archive`, async (r, res, m) => {
       const rec = e.containers.get(m[1]!);
-      await putArchive(rec.Rootfs, r.query.get("path") ?? "", r.raw);
+      await putArchive(e.mountedRootfs(rec), r.query.get("path") ?? "", r.raw);
       noContent(res, 200);
     });
 
