@@ -6,8 +6,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int read_full(int fd, void *buf, size_t len)
+typedef int (*read_exact_fn)(void *ctx, void *buf, size_t len);
+
+/* 1: len bytes read; 0: EOF before any; -1: error (errno set) */
+static int read_full(void *ctx, void *buf, size_t len)
 {
+	int fd = *(int *)ctx;
 	size_t got = 0;
 	while (got < len) {
 		ssize_t n = read(fd, (char *)buf + got, len - got);
@@ -23,11 +27,36 @@ static int read_full(int fd, void *buf, size_t len)
 	return 1;
 }
 
-int wire_read(int fd, struct record *r)
+static int read_buffered(void *ctx, void *buf, size_t len)
+{
+	struct wire_reader *rd = ctx;
+	size_t got = 0;
+	while (got < len) {
+		if (rd->off == rd->len) {
+			ssize_t n = read(rd->fd, rd->buf, sizeof(rd->buf));
+			if (n == 0)
+				return got == 0 ? 0 : (errno = EPROTO, -1);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+			rd->off = 0;
+			rd->len = (size_t)n;
+		}
+		size_t take = rd->len - rd->off < len - got ? rd->len - rd->off : len - got;
+		memcpy((char *)buf + got, rd->buf + rd->off, take);
+		rd->off += take;
+		got += take;
+	}
+	return 1;
+}
+
+static int parse_record(read_exact_fn read_exact, void *ctx, struct record *r)
 {
 	uint32_t n;
 	memset(r, 0, sizeof(*r));
-	int rc = read_full(fd, &n, 4);
+	int rc = read_exact(ctx, &n, 4);
 	if (rc <= 0)
 		return rc;
 	if (n == 0 || n > WIRE_MAX_FIELDS)
@@ -39,17 +68,27 @@ int wire_read(int fd, struct record *r)
 	r->n = n;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t len;
-		if (read_full(fd, &len, 4) != 1 || len > WIRE_MAX_FIELD)
+		if (read_exact(ctx, &len, 4) != 1 || len > WIRE_MAX_FIELD)
 			return errno = errno ? errno : EPROTO, -1;
 		r->f[i] = malloc(len + 1);
 		if (!r->f[i])
 			return errno = ENOMEM, -1;
-		if (len && read_full(fd, r->f[i], len) != 1)
+		if (len && read_exact(ctx, r->f[i], len) != 1)
 			return errno = EPROTO, -1;
 		r->f[i][len] = 0;
 		r->len[i] = len;
 	}
 	return 1;
+}
+
+int wire_read(int fd, struct record *r)
+{
+	return parse_record(read_full, &fd, r);
+}
+
+int wire_read_buffered(struct wire_reader *rd, struct record *r)
+{
+	return parse_record(read_buffered, rd, r);
 }
 
 void wire_free(struct record *r)

@@ -35,6 +35,15 @@ struct record {
 
 /* Reads one record from fd. Returns 1 on a record, 0 on clean EOF, -1 on error (errno set). */
 int wire_read(int fd, struct record *r);
+
+/* Buffered reading, for a stream nothing else reads from afterwards (the plan): a plan has
+ * hundreds of records, and two read(2)s per field cost the monitor milliseconds. */
+struct wire_reader {
+	int fd;
+	size_t off, len;
+	char buf[1 << 16];
+};
+int wire_read_buffered(struct wire_reader *rd, struct record *r);
 void wire_free(struct record *r);
 /* Writes one record with the given NUL-terminated fields in a single write. */
 int wire_write(int fd, int n, const char *const *fields);
