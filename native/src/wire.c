@@ -8,20 +8,25 @@
 
 typedef int (*read_exact_fn)(void *ctx, void *buf, size_t len);
 
+/* read(2) without EINTR: >0 bytes, 0 at EOF, -1 on error */
+static ssize_t read_some(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
 /* 1: len bytes read; 0: EOF before any; -1: error (errno set) */
 static int read_full(void *ctx, void *buf, size_t len)
 {
 	int fd = *(int *)ctx;
 	size_t got = 0;
 	while (got < len) {
-		ssize_t n = read(fd, (char *)buf + got, len - got);
-		if (n == 0)
-			return got == 0 ? 0 : (errno = EPROTO, -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
+		ssize_t n = read_some(fd, (char *)buf + got, len - got);
+		if (n <= 0)
+			return n < 0 ? -1 : got == 0 ? 0 : (errno = EPROTO, -1);
 		got += (size_t)n;
 	}
 	return 1;
@@ -33,14 +38,9 @@ static int read_buffered(void *ctx, void *buf, size_t len)
 	size_t got = 0;
 	while (got < len) {
 		if (rd->off == rd->len) {
-			ssize_t n = read(rd->fd, rd->buf, sizeof(rd->buf));
-			if (n == 0)
-				return got == 0 ? 0 : (errno = EPROTO, -1);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				return -1;
-			}
+			ssize_t n = read_some(rd->fd, rd->buf, sizeof(rd->buf));
+			if (n <= 0)
+				return n < 0 ? -1 : got == 0 ? 0 : (errno = EPROTO, -1);
 			rd->off = 0;
 			rd->len = (size_t)n;
 		}
