@@ -1,6 +1,7 @@
 /*
  * gantry-helper: executes a container plan built by TypeScript (src/runtime/plan/).
  * Usage: gantry-helper [--plan-fd N | --plan FILE] [--report-fd N]
+ *        gantry-helper --spawner SOCKET   (forks a monitor per connection: spawner.c)
  * Defaults: the plan is read from fd 3 and reports are written to fd 3 (Node's extra
  * 'pipe' stdio is a socketpair, so one fd carries both directions).
  */
@@ -10,6 +11,7 @@
 #include <string.h>
 
 int run_monitor(int plan_fd, int report_fd);
+int run_spawner(const char *path);
 
 int main(int argc, char **argv)
 {
@@ -25,10 +27,12 @@ int main(int argc, char **argv)
 			}
 			if (report_fd < 0)
 				report_fd = 2;
+		} else if (!strcmp(argv[i], "--spawner") && i + 1 < argc && argc == 3) {
+			return run_spawner(argv[++i]);
 		} else if (!strcmp(argv[i], "--report-fd") && i + 1 < argc) {
 			report_fd = atoi(argv[++i]);
 		} else {
-			fprintf(stderr, "usage: gantry-helper [--plan-fd N | --plan FILE] [--report-fd N]\n");
+			fprintf(stderr, "usage: gantry-helper [--plan-fd N | --plan FILE] [--report-fd N] | --spawner SOCKET\n");
 			return 125;
 		}
 	}

@@ -57,6 +57,9 @@ export class GantryBackend implements OciBackend {
 
   constructor(readonly root: string, warn: (m: string) => void) {
     this.runtime = new Runtime(root, warn);
+    // Monitors forked by a small spawner, not by the daemon (see Runtime.startSpawner); until
+    // it listens, containers start the slower way.
+    void this.runtime.startSpawner(join(root, ".spawner.sock")).catch((e: unknown) => warn(`monitor spawner: ${(e as Error).message}`));
   }
   exists(id: string): boolean {
     return this.runtime.state.exists(id);

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { GantryError } from "../common/errors.ts";
 import { encodeRecords, RecordDecoder, type PlanRecord } from "./plan/wire.ts";
 
@@ -67,6 +67,58 @@ export function runHelper(
   });
   const channel = child.stdio[channelFd] as Socket;
   channel.write(encodeRecords(plan));
+  return readReports(channel, plan, {
+    timeoutMs: opts.timeoutMs,
+    helperPid: child.pid ?? -1,
+    kill: () => child.kill("SIGKILL"),
+    onPid: () => {
+      if (opts.detachStdio) child.unref();
+    },
+    onExitEvent: (cb) => child.on("exit", (code, signal) => cb(`${signal ?? code}`)),
+  });
+}
+
+/**
+ * Monitor mode through a spawner (`gantry-helper --spawner SOCKET`, native/src/spawner.c):
+ * the same plan and reports over a connection, without forking the (large) caller. Rejects
+ * with UNAVAILABLE when nothing listens, so the caller can spawn instead.
+ */
+export function runHelperViaSpawner(socketPath: string, plan: readonly PlanRecord[], opts: { timeoutMs?: number } = {}): Promise<HelperRun> {
+  return new Promise<HelperRun>((resolve, reject) => {
+    const channel = connect(socketPath);
+    channel.once("error", (err) => reject(new GantryError("UNAVAILABLE", `the monitor spawner at ${socketPath} is not there: ${err.message}`)));
+    channel.once("connect", () => {
+      channel.removeAllListeners("error");
+      channel.write(encodeRecords(plan));
+      let helperPid = -1;
+      readReports(channel, plan, {
+        timeoutMs: opts.timeoutMs,
+        helperPid: () => helperPid,
+        onRecord: (rec) => {
+          if (rec[0] === "monitor-pid") helperPid = Number(rec[1]);
+        },
+        kill: () => {
+          if (helperPid > 0) process.kill(helperPid, "SIGKILL");
+          channel.destroy();
+        },
+        onExitEvent: (cb) => channel.on("close", () => cb("connection closed")),
+      }).then(resolve, reject);
+    });
+  });
+}
+
+interface ReportOptions {
+  timeoutMs?: number;
+  helperPid: number | (() => number);
+  kill: () => void;
+  onPid?: () => void;
+  onRecord?: (rec: PlanRecord) => void;
+  /** registers a callback for the helper's end (process exit or connection close) */
+  onExitEvent: (cb: (how: string) => void) => void;
+}
+
+/** Reads the helper's reports from `channel`: resolves at "pid", rejects at "error". */
+function readReports(channel: Socket, plan: readonly PlanRecord[], o: ReportOptions): Promise<HelperRun> {
   const decoder = new RecordDecoder();
   let resolveExit!: (v: { code: number; signal: number }) => void;
   let rejectExit!: (e: unknown) => void;
@@ -81,16 +133,17 @@ export function runHelper(
     const timer = setTimeout(() => {
       if (settled) return;
       settled = true;
-      child.kill("SIGKILL");
-      reject(new GantryError("TIMEOUT", `the container did not finish setting up within ${opts.timeoutMs}ms`));
-    }, opts.timeoutMs ?? 60_000);
+      o.kill();
+      reject(new GantryError("TIMEOUT", `the container did not finish setting up within ${o.timeoutMs}ms`));
+    }, o.timeoutMs ?? 60_000);
     channel.on("data", (chunk: Buffer) => {
       for (const rec of decoder.push(chunk)) {
+        o.onRecord?.(rec);
         if (rec[0] === "pid" && !settled) {
           settled = true;
           clearTimeout(timer);
-          if (opts.detachStdio) child.unref();
-          resolve({ pid: Number(rec[1]), exited, helperPid: child.pid ?? -1 });
+          o.onPid?.();
+          resolve({ pid: Number(rec[1]), exited, helperPid: typeof o.helperPid === "function" ? o.helperPid() : o.helperPid });
         } else if (rec[0] === "error" && !settled) {
           settled = true;
           clearTimeout(timer);
@@ -102,12 +155,12 @@ export function runHelper(
       }
     });
     channel.on("error", () => {});
-    child.on("exit", (code, signal) => {
+    o.onExitEvent((how) => {
       channel.destroy();
       if (!settled) {
         settled = true;
         clearTimeout(timer);
-        reject(new GantryError("INTERNAL", `the native helper exited (${signal ?? code}) without reporting`));
+        reject(new GantryError("INTERNAL", `the native helper ended (${how}) without reporting`));
       }
       if (!gotExit) rejectExit(new GantryError("INTERNAL", "the monitor exited without reporting the exit status"));
     });

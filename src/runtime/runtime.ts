@@ -1,12 +1,13 @@
 // The OCI runtime as a library: every runc verb is one method here; the CLI in
 // src/cli/runtime only parses argv and prints. Input is a bundle (config.json + rootfs).
-import { readFileSync, statSync, existsSync } from "node:fs";
+import { readFileSync, statSync, existsSync, mkdirSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
 import { connect } from "node:net";
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { GantryError, conflict } from "../common/errors.ts";
 import { writeFileAtomic } from "../common/atomic-file.ts";
 import { openCgroups, type CgroupManager } from "./cgroups/index.ts";
-import { runHelper, helperError } from "./helper.ts";
+import { findHelper, runHelper, runHelperViaSpawner, helperError, type HelperRun } from "./helper.ts";
 import { runHooksWarnOnly } from "./hooks.ts";
 import { NS_PROC_NAMES, PID_PLACEHOLDER, planCreate, planExec, type CgroupMountSource, type HostMount, type MonitorPlan } from "./plan/plan.ts";
 import { SIGNALS } from "./plan/linux-constants.ts";
@@ -136,6 +137,48 @@ export class Runtime {
     return this.ociState(rec, this.statusOf(rec));
   }
 
+  private spawner?: { socket: string; child: ChildProcess };
+
+  /**
+   * Engines: fork every container's monitor from one small long-lived process (see
+   * native/src/spawner.c) instead of from this one, whose size makes each fork costly.
+   * Monitors outlive it; it ends with this process. Until it listens, and whenever it is
+   * gone, create spawns monitors directly.
+   */
+  async startSpawner(socket: string): Promise<void> {
+    this.stopSpawner();
+    mkdirSync(dirname(socket), { recursive: true, mode: 0o700 });
+    const child = spawn(findHelper(), ["--spawner", socket], { stdio: ["ignore", "ignore", "inherit"] });
+    child.unref();
+    child.on("exit", () => {
+      if (this.spawner?.child === child) this.spawner = undefined;
+    });
+    const until = Date.now() + 5000;
+    while (!existsSync(socket)) {
+      if (child.exitCode !== null || Date.now() > until) throw new GantryError("INTERNAL", `the monitor spawner did not start listening on ${socket}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    this.spawner = { socket, child };
+  }
+
+  stopSpawner(): void {
+    this.spawner?.child.kill();
+    this.spawner = undefined;
+  }
+
+  /** The helper for a monitor-mode plan: through the spawner when there is one. */
+  private async runMonitor(plan: PlanRecord[], preserveFds: number | undefined): Promise<HelperRun> {
+    if (this.spawner && !preserveFds) {
+      try {
+        return await runHelperViaSpawner(this.spawner.socket, plan);
+      } catch (err) {
+        if (!(err instanceof GantryError && err.code === "UNAVAILABLE")) throw err;
+        this.spawner = undefined;
+      }
+    }
+    return runHelper(plan, { preserveFds, detachStdio: true });
+  }
+
   async create(
     id: string,
     opts: CreateOptions,
@@ -203,7 +246,7 @@ export class Runtime {
         preserveFds: opts.preserveFds,
         isDirectory,
       });
-      const run = await runHelper(plan, { preserveFds: opts.preserveFds, detachStdio: !!opts.monitor });
+      const run = opts.monitor ? await this.runMonitor(plan, opts.preserveFds) : await runHelper(plan, { preserveFds: opts.preserveFds });
       const stat = readProcStat(run.pid);
       const rec: ContainerRecord = {
         id,

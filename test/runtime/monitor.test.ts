@@ -118,4 +118,37 @@ describe("runtime monitor mode", { skip }, () => {
     assert.equal(rt.state.exists(bad), false);
     assert.equal(mountedAt(merged!), false);
   });
+
+  test("through a spawner: it forks the monitors, they outlive it, and create spawns directly once it is gone", async () => {
+    const root = join(work, "state-spawner");
+    const rt2 = new Runtime(root);
+    await rt2.startSpawner(join(root, ".spawner.sock"));
+    const ppidOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+    const b = makeBundle(["sleep", "30"]);
+    bundles.push(b);
+    const made: string[] = [];
+    try {
+      const create = async () => {
+        const id = uniqueId("spawned");
+        made.push(id);
+        const files = { logPath: join(work, `${id}.log`), attachSocket: join(work, `${id}.sock`), exitFile: join(work, `${id}.exit`) };
+        return rt2.create(id, { bundle: b.dir, monitor: files });
+      };
+      const first = await create();
+      const spawnerPid = ppidOf(first.monitorPid!);
+      assert.notEqual(spawnerPid, process.pid, "the monitor's parent is the spawner, not this process");
+      assert.equal(readFileSync(`/proc/${spawnerPid}/comm`, "utf8").trim(), "gantry:spawner");
+      assert.equal(ppidOf(first.pid), first.monitorPid, "the monitor is the container's parent");
+
+      process.kill(spawnerPid, "SIGKILL");
+      const second = await create(); // the socket is still there, nothing listens: spawn directly
+      assert.equal(ppidOf(second.monitorPid!), process.pid);
+      assert.doesNotThrow(() => process.kill(first.monitorPid!, 0), "the first monitor outlived the spawner");
+      await rt2.start(made[0]!);
+      assert.equal(rt2.stateOf(made[0]!).status, "running");
+    } finally {
+      rt2.stopSpawner();
+      for (const id of made) await rt2.delete(id, true).catch(() => {});
+    }
+  });
 });
