@@ -2,7 +2,7 @@
 // Bundles each CLI into one file under dist/, so start-up reads one file instead of
 // resolving hundreds of modules.
 import { build } from "esbuild";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 
 const common = {
   bundle: true,
@@ -45,5 +45,7 @@ await Promise.all([
     },
   }),
 ]);
+// The launcher's V8 code cache belongs to the old bundle (see bin/gantry-runtime).
+rmSync("dist/gantry-runtime.cjs.cache", { force: true });
 // `node dist/gantry-runtime.mjs` keeps working for callers that name the ES module.
 writeFileSync("dist/gantry-runtime.mjs", 'import "./gantry-runtime.cjs";\n');

@@ -2,9 +2,9 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { kernelTestSkipReason, makeBundle, runtimeCli, tempRoot, uniqueId, type Bundle } from "../helpers/busybox-bundle.ts";
+import { REPO, kernelTestSkipReason, makeBundle, runtimeCli, tempRoot, uniqueId, type Bundle } from "../helpers/busybox-bundle.ts";
 
 const skip = kernelTestSkipReason();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -317,6 +317,19 @@ with open(sys.argv[2], "wb") as f:
     });
     const out = ok(["run", "--bundle", b.dir, id("ro")]).stdout.trim().split("\n");
     assert.deepEqual(out, ["readonly", "0", "sys-ro"]);
+  });
+
+  test("the launcher's code cache: written by a successful run, and a broken one is replaced, not trusted", () => {
+    const cache = join(REPO, "dist", "gantry-runtime.cjs.cache");
+    const b = bundle(["true"]);
+    rmSync(cache, { force: true });
+    ok(["run", "--bundle", b.dir, id("cache1")]);
+    assert.ok(statSync(cache).size > 10_000, "a run leaves a V8 code cache beside the bundle");
+    writeFileSync(cache, "not a code cache");
+    ok(["run", "--bundle", b.dir, id("cache2")]);
+    assert.ok(statSync(cache).size > 10_000, "the unusable cache was rewritten");
+    const failed = rt(["run", "--bundle", "/nonexistent", id("cache3")]);
+    assert.notEqual(failed.status, 0);
   });
 
   test("bad input: clear errors, non-zero exit, nothing left behind", () => {
