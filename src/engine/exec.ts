@@ -1,17 +1,22 @@
 // `docker exec`: an exec instance is created (its config kept in memory, as dockerd does),
-// then started through the OCI runtime's command line (`gantry-runtime exec`, runc's
-// interface), whose stdio are our pipes: the runtime's helper joins the container's
-// namespaces and cgroup and stays the process's parent, so its exit status is the command's.
-// The ExitCode is recorded before the client's stream is closed (podman#6893: the CLI
-// inspects the exec right after EOF).
+// then started. With Gantry's runtime the process runs under a monitor of its own (the
+// helper in monitor mode, like a container's): the engine attaches to its socket, then lets
+// the process go past its start barrier, so no output is missed, and a TTY exec is resized
+// through the same socket ("resize R C" control frames), as conmon does for podman. With
+// runc or crun it goes through their command line (`RUNTIME exec`) with our pipes as stdio,
+// which cannot be resized. The ExitCode is recorded before the client's stream is closed
+// (podman#6893: the CLI inspects the exec right after EOF).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import type { Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { readJsonIfExists } from "../common/atomic-file.ts";
 import { GantryError, conflict, notFound } from "../common/errors.ts";
 import { resolveUser } from "../image/runtime-config.ts";
-import type { ClientStream } from "./attach.ts";
+import type { OciProcess } from "../runtime/spec/oci.ts";
+import { connectMonitor, parseDetachKeys, relayAttach, sendResize, type ClientStream } from "./attach.ts";
 import type { ContainerRecord } from "./container-store.ts";
 import { frame } from "./logs.ts";
 
@@ -37,6 +42,92 @@ export interface ExecInstance {
   ExitCode: number | null;
   Pid: number;
   child?: ChildProcess;
+  /** The exec monitor's attach connection the engine keeps (resize goes through it). */
+  monitor?: Socket;
+  /** The last size asked for, applied once the monitor answers. */
+  size?: [number, number];
+}
+
+/** Where an exec's monitor serves and leaves its exit status. */
+export interface ExecMonitorFiles {
+  attachSocket: string;
+  startSocket: string;
+  exitFile: string;
+  openStdin: boolean;
+}
+
+/** What exec needs of the OCI backend (oci-backend.ts). */
+export interface ExecBackend {
+  /** argv prefix for `<runtime> exec` (runc's flags). */
+  execCommand(): { cmd: string; args: string[] };
+  /** Gantry's runtime: exec under a monitor of its own, held until `start`. */
+  monitoredExec?: {
+    processOf(id: string): OciProcess | undefined;
+    exec(id: string, process: OciProcess, files: ExecMonitorFiles): Promise<{ pid: number }>;
+    start(startSocket: string): Promise<void>;
+  };
+}
+
+/** The user an exec asks for, resolved in the container's /etc/passwd and /etc/group. */
+function execUser(rec: ContainerRecord, user: string): { uid: number; gid: number; additionalGids: number[] } {
+  const read = (p: string) => {
+    try {
+      return readFileSync(join(rec.Rootfs, p), "utf8");
+    } catch {
+      return undefined;
+    }
+  };
+  return resolveUser(user, read("etc/passwd"), read("etc/group"));
+}
+
+/** The exec's process: the container's, with the exec's command, tty, env (overriding the
+ * container's, TERM=xterm with a TTY as dockerd adds), cwd, user and privileges. */
+export function execProcess(base: OciProcess, c: ExecConfig, rec: ContainerRecord, allCaps: readonly string[]): OciProcess {
+  const proc = structuredClone(base);
+  proc.args = c.Cmd ?? [];
+  proc.terminal = !!c.Tty;
+  if (c.WorkingDir) proc.cwd = c.WorkingDir;
+  let env = [...(proc.env ?? [])];
+  for (const e of c.Env ?? []) {
+    const key = e.split("=")[0];
+    env = [...env.filter((x) => x.split("=")[0] !== key), e];
+  }
+  if (c.Tty && !env.some((e) => e.startsWith("TERM="))) env.push("TERM=xterm");
+  proc.env = env;
+  if (c.User) proc.user = { ...proc.user, ...execUser(rec, c.User) };
+  if (c.Privileged) proc.capabilities = { ...proc.capabilities, bounding: [...allCaps], effective: [...allCaps], permitted: [...allCaps] };
+  if (c.Tty && c.ConsoleSize && c.ConsoleSize[0] > 0) proc.consoleSize = { height: c.ConsoleSize[0], width: c.ConsoleSize[1] };
+  else delete proc.consoleSize;
+  return proc;
+}
+
+/** `client`, with its input end remembered for callbacks registered later, and `beforeEnd`
+ * run before its stream is closed (the exit code is recorded there). */
+function clientReplayingInputEnd(client: ClientStream, beforeEnd: () => void): ClientStream {
+  let inputEnded = false;
+  const endCbs: (() => void)[] = [];
+  client.onInputEnd(() => {
+    inputEnded = true;
+    for (const cb of endCbs.splice(0)) cb();
+  });
+  return {
+    write: (b) => client.write(b),
+    end: () => {
+      beforeEnd();
+      client.end();
+    },
+    onData: (cb) => client.onData(cb),
+    onInputEnd: (cb) => (inputEnded ? cb() : endCbs.push(cb)),
+    onClose: (cb) => client.onClose(cb),
+    get closed() {
+      return client.closed;
+    },
+  };
+}
+
+/** Docker's exit codes for a program that could not be started (run.go toStatusError). */
+function startFailureCode(message: string): number {
+  return /executable file not found|no such file or directory/i.test(message) ? 127 : 126;
 }
 
 /** How to run the runtime's CLI: the bundled bin/gantry-runtime, or its TypeScript source under tsx. */
@@ -62,8 +153,12 @@ export function runtimeCommand(): { cmd: string; args: string[] } {
 export class ExecTable {
   private readonly byId = new Map<string, ExecInstance>();
 
-  /** `runtimeCommand` gives the runtime CLI and its --root (runc's exec interface). */
-  constructor(private readonly runtimeCommandOf: () => { cmd: string; args: string[] }) {}
+  /** `dir` holds the exec monitors' sockets and exit files; `allCaps` is what --privileged gives. */
+  constructor(
+    private readonly backend: ExecBackend,
+    private readonly dir: string,
+    private readonly allCaps: readonly string[],
+  ) {}
 
   create(rec: ContainerRecord, config: ExecConfig): ExecInstance {
     if (rec.State.Status === "paused") throw conflict(`Container ${rec.Id} is paused, unpause the container before exec`);
@@ -92,21 +187,104 @@ export class ExecTable {
   start(ex: ExecInstance, rec: ContainerRecord, client: ClientStream | undefined): Promise<number> {
     if (ex.Running || ex.ExitCode !== null) throw conflict(`Error: Exec command ${ex.ID} has already run`);
     if (rec.State.Status !== "running") throw conflict(`Container ${rec.Id} is not running`);
+    ex.Running = true;
+    return this.backend.monitoredExec ? this.startMonitored(ex, rec, client, this.backend.monitoredExec) : this.startThroughCli(ex, rec, client);
+  }
+
+  /** POST /exec/{id}/resize: the exec's pty gets the size (SIGWINCH for its programs). */
+  resize(id: string, rows: number, cols: number): void {
+    const ex = this.get(id);
+    ex.size = [rows, cols];
+    if (ex.monitor && !ex.monitor.destroyed) sendResize(ex.monitor, rows, cols);
+  }
+
+  private async startMonitored(
+    ex: ExecInstance,
+    rec: ContainerRecord,
+    client: ClientStream | undefined,
+    monitored: NonNullable<ExecBackend["monitoredExec"]>,
+  ): Promise<number> {
     const c = ex.Config;
-    const rt = this.runtimeCommandOf();
+    // The client as the relay sees it, made now: the docker CLI may end its input while the
+    // monitor starts, and that end must reach the process (close-stdin) all the same.
+    let recordExit = () => {};
+    const clientView = client && clientReplayingInputEnd(client, () => recordExit());
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const stem = join(this.dir, ex.ID.slice(0, 16));
+    const files: ExecMonitorFiles = { attachSocket: `${stem}.sock`, startSocket: `${stem}.start`, exitFile: `${stem}.exit`, openStdin: !!(c.AttachStdin && client) };
+    const removeFiles = () => {
+      for (const f of [files.startSocket, files.exitFile]) rmSync(f, { force: true });
+    };
+    const base = monitored.processOf(rec.Id);
+    if (!base) throw conflict(`Container ${rec.Id} has no process to start an exec from`);
+    let watch: Socket;
+    try {
+      ex.Pid = (await monitored.exec(rec.Id, execProcess(base, c, rec, this.allCaps), files)).pid;
+      // The engine's own connection: resize goes through it, and it closes when the process has exited.
+      watch = await connectMonitor(files.attachSocket);
+    } catch (err) {
+      // The program could not be started (not found, not executable): the client reads why.
+      const message = `OCI runtime exec failed: ${(err as Error).message}\r\n`;
+      ex.Running = false;
+      ex.ExitCode = startFailureCode(message);
+      if (client && !client.closed) client.write(c.Tty ? Buffer.from(message) : frame(2, Buffer.from(message)));
+      client?.end();
+      removeFiles();
+      return ex.ExitCode;
+    }
+    ex.monitor = watch;
+    watch.resume(); // output is the client's connection's business
+    const exited = new Promise<void>((resolve) => watch.once("close", () => resolve()));
+    watch.on("error", () => watch.destroy());
+    if (ex.size) sendResize(watch, ex.size[0], ex.size[1]);
+    // The monitor writes the exit file before it closes its connections: record the code
+    // before the client sees EOF.
+    recordExit = () => {
+      if (ex.ExitCode !== null) return;
+      const exit = readJsonIfExists<{ exitCode: number }>(files.exitFile);
+      if (!exit) return;
+      ex.ExitCode = exit.exitCode;
+      ex.Running = false;
+    };
+    let relayed: Promise<void> = Promise.resolve();
+    if (client && clientView) {
+      const relay = await connectMonitor(files.attachSocket);
+      relayed = relayAttach(relay, clientView, {
+        stdin: !!c.AttachStdin,
+        stdout: c.AttachStdout !== false,
+        stderr: c.AttachStderr !== false,
+        tty: !!c.Tty,
+        stdinOnce: true,
+        detachKeys: c.Tty && c.AttachStdin ? parseDetachKeys(c.DetachKeys) : [],
+      });
+    }
+    try {
+      await monitored.start(files.startSocket);
+    } catch (err) {
+      watch.destroy();
+      client?.end();
+      removeFiles();
+      throw err;
+    }
+    await exited;
+    recordExit();
+    if (ex.ExitCode === null) ex.ExitCode = 137; // the monitor went without an exit file: killed
+    ex.Running = false;
+    await relayed;
+    removeFiles();
+    return ex.ExitCode;
+  }
+
+  /** runc and crun: `RUNTIME exec` with our pipes as its stdio. */
+  private startThroughCli(ex: ExecInstance, rec: ContainerRecord, client: ClientStream | undefined): Promise<number> {
+    const c = ex.Config;
+    const rt = this.backend.execCommand();
     const args = [...rt.args, "exec"];
     if (c.Tty) args.push("--tty");
     if (c.WorkingDir) args.push("--cwd", c.WorkingDir);
     for (const e of c.Env ?? []) args.push("--env", e);
     if (c.User) {
-      const read = (p: string) => {
-        try {
-          return readFileSync(join(rec.Rootfs, p), "utf8");
-        } catch {
-          return undefined;
-        }
-      };
-      const u = resolveUser(c.User, read("etc/passwd"), read("etc/group"));
+      const u = execUser(rec, c.User);
       args.push("--user", `${u.uid}:${u.gid}`);
       for (const g of u.additionalGids) args.push("--additional-gids", String(g));
     }
@@ -114,7 +292,6 @@ export class ExecTable {
     args.push("--", rec.Id, ...(c.Cmd ?? []));
     const child = spawn(rt.cmd, args, { stdio: [c.AttachStdin && client ? "pipe" : "ignore", "pipe", "pipe"] });
     ex.child = child;
-    ex.Running = true;
     ex.Pid = child.pid ?? 0;
     const send = (type: number, b: Buffer) => {
       if (!client || client.closed) return;

@@ -9,7 +9,7 @@ import { GantryError, conflict } from "../common/errors.ts";
 import { Runtime } from "../runtime/runtime.ts";
 import type { HostMount } from "../runtime/plan/plan.ts";
 import { openCgroups, type CgroupStats } from "../runtime/cgroups/index.ts";
-import { runtimeCommand } from "./exec.ts";
+import { runtimeCommand, type ExecBackend } from "./exec.ts";
 import { connectMonitor } from "./attach.ts";
 import { frame } from "./logs.ts";
 
@@ -22,7 +22,7 @@ export interface MonitorOptions {
   openStdin?: boolean;
 }
 
-export interface OciBackend {
+export interface OciBackend extends ExecBackend {
   readonly name: string;
   exists(id: string): boolean;
   /** created | running | paused | stopped, or undefined when the runtime has no such container. */
@@ -42,8 +42,6 @@ export interface OciBackend {
   stats(id: string): CgroupStats;
   oomKillCount(id: string): number;
   cgroupPaths(id: string): Record<string, string>;
-  /** argv prefix for `<runtime> exec` (runc's flags). */
-  execCommand(): { cmd: string; args: string[] };
   /** Whether the network namespace exists before start (attach before the process runs). */
   readonly netnsBeforeStart: boolean;
 }
@@ -108,6 +106,16 @@ export class GantryBackend implements OciBackend {
     const rt = runtimeCommand();
     return { cmd: rt.cmd, args: [...rt.args, "--root", this.root] };
   }
+  readonly monitoredExec: NonNullable<ExecBackend["monitoredExec"]> = {
+    processOf: (id) => this.runtime.configOf(id).process,
+    exec: (id, process, files) =>
+      this.runtime.exec(id, {
+        process,
+        detach: true,
+        monitor: { logPath: "", attachSocket: files.attachSocket, openStdin: files.openStdin, exitFile: files.exitFile, startSocket: files.startSocket },
+      }),
+    start: (startSocket) => this.runtime.startProcess(startSocket, "exec"),
+  };
 }
 
 /** runc or crun through their CLI; the Node shim (`gantry _oci-shim`) is the monitor. */
@@ -169,6 +177,7 @@ export class CliBackend implements OciBackend {
     const sockPath = this.sockets.get(id);
     if (!sockPath) throw conflict(`container ${id} was not created by this daemon`);
     const s = await connectMonitor(sockPath);
+    s.on("error", () => s.destroy());
     s.write(frame(3, Buffer.from("start")));
     s.end();
     const deadline = Date.now() + 30_000;

@@ -45,6 +45,12 @@ export interface CreateOptions {
 export interface ExecOptions {
   process: OciProcess;
   detach: boolean;
+  /**
+   * Engine mode: the helper stays as the process's monitor (attach socket with resize, exit
+   * file), and the process waits on `startSocket` until `startProcess` connects, so a caller
+   * can attach first and miss no output.
+   */
+  monitor?: MonitorPlan & { exitFile: string; startSocket: string };
   pidFile?: string;
   consoleSocket?: string;
   preserveFds?: number;
@@ -287,19 +293,24 @@ export class Runtime {
       process.kill(rec.pid, "SIGKILL");
       throw new GantryError("INVALID_SPEC", `cannot start container ${id}: config.json has no process to run`, { path: "process" });
     }
-    await new Promise<void>((resolveStart, reject) => {
-      const sock = connect(this.state.startSocket(id));
+    await this.startProcess(this.state.startSocket(id), `container ${id}`);
+    rec.started = true;
+    this.state.save(rec);
+    await runHooksWarnOnly(rec.config.hooks?.poststart, this.ociState(rec, "running"), this.warn);
+  }
+
+  /** Lets a process waiting on its start socket go on to exec (start, or an exec's monitor). */
+  startProcess(startSocket: string, what: string): Promise<void> {
+    return new Promise<void>((resolveStart, reject) => {
+      const sock = connect(startSocket);
       const decoder = new RecordDecoder();
       let failed: PlanRecord | undefined;
       sock.on("data", (chunk) => {
         for (const r of decoder.push(chunk)) if (r[0] === "error") failed = r;
       });
-      sock.on("error", (err) => reject(new GantryError("CONFLICT", `cannot start container ${id}: ${err.message}`)));
+      sock.on("error", (err) => reject(new GantryError("CONFLICT", `cannot start ${what}: ${err.message}`)));
       sock.on("close", () => (failed ? reject(helperError(failed, [])) : resolveStart()));
     });
-    rec.started = true;
-    this.state.save(rec);
-    await runHooksWarnOnly(rec.config.hooks?.poststart, this.ociState(rec, "running"), this.warn);
   }
 
   kill(id: string, signal: string, all = false): void {
@@ -413,7 +424,7 @@ export class Runtime {
     return out;
   }
 
-  async exec(id: string, opts: ExecOptions): Promise<{ pid: number; exited?: Promise<{ code: number; signal: number }> }> {
+  async exec(id: string, opts: ExecOptions): Promise<{ pid: number; monitorPid?: number; exited?: Promise<{ code: number; signal: number }> }> {
     const rec = this.state.load(id);
     const status = this.statusOf(rec);
     if (status !== "running" && status !== "created") throw conflict(`cannot exec in container ${id}: it is ${status}`);
@@ -425,7 +436,10 @@ export class Runtime {
     }
     const cg = this.cgroups(rec);
     const plan = planExec(rec.config, opts.process, {
-      mode: opts.detach ? "detach" : "foreground",
+      mode: opts.monitor ? "monitor" : opts.detach ? "detach" : "foreground",
+      monitor: opts.monitor,
+      exitFile: opts.monitor?.exitFile,
+      startSocket: opts.monitor?.startSocket,
       targetPid: rec.pid,
       namespaces,
       terminal: opts.process.terminal ? (opts.consoleSocket ? "socket" : "monitor") : "none",
@@ -434,8 +448,9 @@ export class Runtime {
       capLastCap: capLastCap(),
       preserveFds: opts.preserveFds,
     });
-    const run = await runHelper(plan, { preserveFds: opts.preserveFds });
+    const run = await runHelper(plan, { preserveFds: opts.preserveFds, detachStdio: !!opts.monitor });
     if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(run.pid), 0o644);
+    if (opts.monitor) return { pid: run.pid, monitorPid: run.helperPid };
     return { pid: run.pid, exited: opts.detach ? undefined : run.exited };
   }
 

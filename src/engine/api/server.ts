@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { chmodSync, createWriteStream, mkdirSync, rmSync, existsSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { release, hostname, arch, cpus } from "node:os";
 import { pipeline } from "node:stream/promises";
 import { GantryError, invalidArgument, notFound } from "../../common/errors.ts";
@@ -24,6 +24,7 @@ import { connectMonitor, parseDetachKeys, relayAttach, sendResize, type ClientSt
 import type { Engine, WaitCondition } from "../engine.ts";
 import { matchesFilters } from "../events.ts";
 import { ExecTable, type ExecConfig } from "../exec.ts";
+import { ALL_CAPS } from "../oci-spec.ts";
 import { streamLogs } from "../logs.ts";
 import { changesOf, containerSummary, dockerStats, hostMemTotal, inspectContainer, matchesPsFilters, topOf } from "../views.ts";
 import { getArchive, putArchive, statArchive } from "../archive.ts";
@@ -55,7 +56,7 @@ export class ApiServer {
   private readonly streamRoutes: { re: RegExp; handler: StreamHandler }[] = [];
 
   constructor(private readonly engine: Engine) {
-    this.execs = new ExecTable(() => engine.runtime.execCommand());
+    this.execs = new ExecTable(engine.runtime, join(engine.execRoot, "exec"), engine.host.boundingCaps ?? ALL_CAPS);
     this.server = createServer((req, res) => void this.onRequest(req, res));
     this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.onUpgrade(req, socket, head));
     this.server.keepAliveTimeout = 60_000;
@@ -337,6 +338,9 @@ export class ApiServer {
       const rec = e.containers.get(m[1]!);
       if (rec.State.Status !== "running" && rec.State.Status !== "paused") throw new GantryError("CONFLICT", `Container ${rec.Id} is not running`);
       const sock = await connectMonitor(e.attachSocket(rec.Id));
+      // The program may be exiting (docker run -t resizes right after start): a reset
+      // connection is no daemon error.
+      sock.on("error", () => sock.destroy());
       sendResize(sock, intParam(r.query, "h") ?? 24, intParam(r.query, "w") ?? 80);
       sock.end();
       noContent(res, 200);
@@ -486,8 +490,8 @@ export class ApiServer {
         Pid: ex.Pid,
       });
     });
-    this.on("POST", `/exec/${ID}/resize`, (_r, res, m) => {
-      this.execs.get(m[1]!);
+    this.on("POST", `/exec/${ID}/resize`, (r, res, m) => {
+      this.execs.resize(m[1]!, intParam(r.query, "h") ?? 24, intParam(r.query, "w") ?? 80);
       noContent(res, 200);
     });
 

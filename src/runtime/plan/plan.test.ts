@@ -161,6 +161,25 @@ test("exec joins every namespace of the container and its cgroups, then runs the
   assert.ok(!ops(plan).includes("wait-start"));
 });
 
+test("exec in monitor mode: attach socket, exit file, and a start barrier after the program lookup", () => {
+  const c = spec();
+  const plan = planExec(c, { ...c.process!, args: ["sh"], terminal: true }, {
+    mode: "monitor",
+    monitor: { logPath: "", attachSocket: "/run/e/a.sock" },
+    exitFile: "/run/e/exit.json",
+    startSocket: "/run/e/start.sock",
+    targetPid: 42,
+    namespaces: ["mount", "pid"],
+    terminal: "monitor",
+    cgroupProcsFiles: [],
+    capLastCap: 40,
+  });
+  const o = ops(plan);
+  assert.deepEqual(plan.slice(0, 5), [["mode", "monitor"], ["exit-file", "/run/e/exit.json"], ["log", "", "0", "1"], ["attach-socket", "/run/e/a.sock"], ["start-socket", "/run/e/start.sock"]]);
+  assert.ok(!o.includes("stdio"), "a terminal carries stdio");
+  assert.ok(o.indexOf("console") < o.indexOf("lookup") && o.indexOf("lookup") < o.indexOf("wait-start") && o.indexOf("wait-start") < o.indexOf("exec"));
+});
+
 test("mount options: flags, propagation and data are separated", () => {
   const o = parseMountOptions(["nosuid", "noexec", "ro", "rw", "mode=755", "size=64k", "rslave"]);
   assert.equal(o.flags, MS.NOSUID | MS.NOEXEC);

@@ -454,7 +454,13 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanReco
 }
 
 export interface ExecPlanOptions {
-  mode: "detach" | "foreground";
+  /** monitor: the helper stays as the process's monitor, as for an engine's container */
+  mode: "detach" | "foreground" | "monitor";
+  /** monitor mode: attach socket (and log, "" for none), like a container's */
+  monitor?: MonitorPlan;
+  exitFile?: string;
+  /** the process waits here, its program found, until the caller has attached and connects */
+  startSocket?: string;
   targetPid: number;
   /** namespace types to join (the container's, from its config) */
   namespaces: NamespaceType[];
@@ -468,6 +474,13 @@ export interface ExecPlanOptions {
 /** exec: join the container's namespaces and cgroups, apply the process settings, exec. */
 export function planExec(config: OciConfig, process: OciProcess, opts: ExecPlanOptions): PlanRecord[] {
   const steps: PlanRecord[] = [["mode", opts.mode]];
+  if (opts.mode === "monitor") {
+    const m = opts.monitor;
+    if (!m || !opts.exitFile || !opts.startSocket) throw new GantryError("INTERNAL", "exec in monitor mode needs attach, exit-file and start socket paths");
+    steps.push(["exit-file", opts.exitFile], ["log", m.logPath, "0", "1"], ["attach-socket", m.attachSocket]);
+    if (!process.terminal) steps.push(["stdio", "pipes", m.openStdin ? "open" : "closed"]);
+  }
+  if (opts.startSocket) steps.push(["start-socket", opts.startSocket]);
   if (opts.terminal === "socket") {
     if (!opts.consoleSocket) throw new GantryError("INVALID_ARGUMENT", "--tty needs --console-socket when detached");
     steps.push(["console-socket", opts.consoleSocket]);
@@ -485,10 +498,12 @@ export function planExec(config: OciConfig, process: OciProcess, opts: ExecPlanO
     steps.push(["console", opts.terminal === "socket" ? "socket" : "monitor", String(process.consoleSize?.height ?? 0), String(process.consoleSize?.width ?? 0)]);
   }
   const sec = planProcessSecurity(process, config.linux?.seccomp, opts.capLastCap);
-  steps.push(...sec.user, ...sec.beforeStart, ...sec.afterStart);
+  steps.push(...sec.user, ...sec.beforeStart);
   steps.push(["argv", ...process.args]);
   steps.push(["env", ...(process.env ?? [])]);
   steps.push(["lookup"]);
+  if (opts.startSocket) steps.push(["wait-start"]);
+  steps.push(...sec.afterStart);
   steps.push(["exec", String(opts.preserveFds ?? 0)]);
   steps.push(["end"]);
   return steps;

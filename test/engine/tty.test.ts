@@ -1,0 +1,113 @@
+// Terminals through the real docker CLI and the raw API: `run -t`/`exec -t` get the client's
+// size, POST /exec/{id}/resize and /containers/{id}/resize really resize the pty (busybox
+// stty shows it), and an attached TTY session carries exactly the program's bytes.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { request } from "node:http";
+import { connect, type Socket } from "node:net";
+import { DOCKER, docker, skipReason, useTestDaemon, type TestDaemon } from "./_daemon.ts";
+
+const skip =
+  skipReason() ?? (existsSync(DOCKER) ? undefined : `${DOCKER} is not installed`) ?? (existsSync("/usr/bin/script") ? undefined : "needs script(1) (util-linux) for a client terminal");
+
+function api(d: TestDaemon, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: d.socket, method, path, headers: { "Content-Type": "application/json" } }, (res) => {
+      let text = "";
+      res.on("data", (c: Buffer) => (text += c.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/** A hijacked (Upgrade: tcp) POST; resolves with the socket and a reader of what came after the 101. */
+function hijack(d: TestDaemon, path: string, body = ""): Promise<{ sock: Socket; received: () => Buffer; closed: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(d.socket);
+    let buf = Buffer.alloc(0);
+    let headerEnd = -1;
+    const closed = new Promise<void>((r) => sock.on("close", () => r()));
+    sock.on("error", reject);
+    sock.on("data", (b: Buffer) => {
+      buf = Buffer.concat([buf, b]);
+      if (headerEnd < 0) {
+        headerEnd = buf.indexOf("\r\n\r\n");
+        if (headerEnd >= 0) {
+          if (!buf.subarray(0, headerEnd).toString().startsWith("HTTP/1.1 101")) reject(new Error(buf.toString()));
+          resolve({ sock, received: () => buf.subarray(headerEnd + 4), closed });
+        }
+      }
+    });
+    sock.write(
+      `POST ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  });
+}
+
+async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The docker CLI in a terminal of `rows`x`cols` (script(1) gives it a pty). */
+function dockerInTerminal(d: TestDaemon, rows: number, cols: number, args: string): string {
+  const cmd = `stty rows ${rows} cols ${cols}; ${DOCKER} -H unix://${d.socket} ${args}`;
+  const r = spawnSync("script", ["-qfec", cmd, "/dev/null"], { encoding: "latin1", input: "", timeout: 30_000, killSignal: "SIGKILL", env: { ...process.env, DOCKER_CONFIG: `${d.dir}/docker-config` } });
+  return r.stdout;
+}
+
+// A loop that prints the terminal's size each time it changes.
+const WATCH_SIZE = 'last=""; for i in $(seq 200); do s=$(stty size 2>/dev/null); if [ "$s" != "$last" ]; then echo "size=$s"; last=$s; fi; case "$s" in "50 160") exit 0;; esac; sleep 0.05; done';
+
+describe("TTY size and bytes through the docker CLI and the API", { skip, concurrency: false }, () => {
+  const d = useTestDaemon();
+
+  it("run -t and exec -t start with the client's terminal size", () => {
+    assert.match(dockerInTerminal(d, 29, 87, "run --rm -t busybox stty size"), /^29 87\r?$/m);
+    const r = docker(d, ["run", "-d", "--name", "sized", "busybox", "sleep", "100000"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(dockerInTerminal(d, 31, 91, "exec -t sized stty size"), /^31 91\r?$/m);
+  });
+
+  it("POST /exec/{id}/resize resizes the exec's pty", async () => {
+    const created = await api(d, "POST", "/v1.50/containers/sized/exec", { Cmd: ["sh", "-c", WATCH_SIZE], Tty: true, AttachStdout: true, AttachStderr: true });
+    assert.equal(created.status, 201, created.body);
+    const id = (JSON.parse(created.body) as { Id: string }).Id;
+    const s = await hijack(d, `/v1.50/exec/${id}/start`, JSON.stringify({ Detach: false, Tty: true }));
+    assert.equal((await api(d, "POST", `/v1.50/exec/${id}/resize?h=37&w=123`)).status, 200);
+    await until("size 37 123", () => s.received().toString().includes("size=37 123"));
+    assert.equal((await api(d, "POST", `/v1.50/exec/${id}/resize?h=50&w=160`)).status, 200);
+    await s.closed;
+    assert.match(s.received().toString(), /size=37 123\r\nsize=50 160\r\n$/);
+    const inspect = JSON.parse((await api(d, "GET", `/v1.50/exec/${id}/json`)).body) as { ExitCode: number; Running: boolean; Pid: number };
+    assert.equal(inspect.ExitCode, 0);
+    assert.equal(inspect.Running, false);
+    assert.ok(inspect.Pid > 0);
+  });
+
+  it("POST /containers/{id}/resize resizes a run -t container's pty", async () => {
+    assert.equal(docker(d, ["run", "-d", "-t", "--name", "ttyc", "busybox", "sh", "-c", WATCH_SIZE]).status, 0);
+    assert.equal((await api(d, "POST", "/v1.50/containers/ttyc/resize?h=37&w=123")).status, 200);
+    await until("size 37 123 in the logs", () => docker(d, ["logs", "ttyc"]).stdout.includes("size=37 123"));
+    assert.equal((await api(d, "POST", "/v1.50/containers/ttyc/resize?h=50&w=160")).status, 200);
+    await until("size 50 160 in the logs", () => docker(d, ["logs", "ttyc"]).stdout.includes("size=50 160"));
+    docker(d, ["rm", "-f", "ttyc"]);
+  });
+
+  it("exec keeps Docker's exit codes and stdin end through its monitor", () => {
+    assert.equal(docker(d, ["exec", "sized", "sh", "-c", "exit 7"]).status, 7);
+    assert.equal(docker(d, ["exec", "-i", "sized", "cat"], { input: "in\n" }).stdout, "in\n");
+    const missing = docker(d, ["exec", "sized", "/nonexistent"]);
+    assert.equal(missing.status, 127);
+    assert.match(missing.stderr + missing.stdout, /no such file or directory/i);
+    assert.equal(docker(d, ["exec", "-d", "sized", "sh", "-c", "exit 3"]).status, 0);
+    docker(d, ["rm", "-f", "sized"]);
+  });
+});
