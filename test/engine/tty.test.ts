@@ -57,9 +57,17 @@ async function until(what: string, cond: () => boolean, ms = 10_000): Promise<vo
 }
 
 /** The docker CLI in a terminal of `rows`x`cols` (script(1) gives it a pty). */
-function dockerInTerminal(d: TestDaemon, rows: number, cols: number, args: string): string {
+function dockerInTerminal(d: TestDaemon, rows: number, cols: number, args: string, typed = ""): string {
+  // The typed input waits until the program runs (a terminal's input typed early is echoed
+  // by the client's terminal, not the container's).
   const cmd = `stty rows ${rows} cols ${cols}; ${DOCKER} -H unix://${d.socket} ${args}`;
-  const r = spawnSync("script", ["-qfec", cmd, "/dev/null"], { encoding: "latin1", input: "", timeout: 30_000, killSignal: "SIGKILL", env: { ...process.env, DOCKER_CONFIG: `${d.dir}/docker-config` } });
+  const input = typed ? `sleep 2; printf '${typed.replace(/\r/g, "\\r")}'; sleep 3` : "true";
+  const r = spawnSync("sh", ["-c", `(${input}) | script -qfec "$0" /dev/null`, cmd], {
+    encoding: "latin1",
+    timeout: 30_000,
+    killSignal: "SIGKILL",
+    env: { ...process.env, DOCKER_CONFIG: `${d.dir}/docker-config` },
+  });
   return r.stdout;
 }
 
@@ -99,6 +107,32 @@ describe("TTY size and bytes through the docker CLI and the API", { skip, concur
     assert.equal((await api(d, "POST", "/v1.50/containers/ttyc/resize?h=50&w=160")).status, 200);
     await until("size 50 160 in the logs", () => docker(d, ["logs", "ttyc"]).stdout.includes("size=50 160"));
     docker(d, ["rm", "-f", "ttyc"]);
+  });
+
+  it("an attached TTY session carries exactly the program's bytes (no NUL or stray frame)", async () => {
+    const program = 'printf "ready\\n"; read line; printf "got:%s\\n" "$line"';
+    const created = await api(d, "POST", "/v1.50/containers/create", {
+      Image: "busybox", Cmd: ["sh", "-c", program], Tty: true, OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true,
+      HostConfig: { ConsoleSize: [40, 100] },
+    });
+    assert.equal(created.status, 201, created.body);
+    const id = (JSON.parse(created.body) as { Id: string }).Id;
+    // docker run -it's order: attach, start, resize; then the user types a line
+    const s = await hijack(d, `/v1.50/containers/${id}/attach?stderr=1&stdin=1&stdout=1&stream=1`);
+    assert.equal((await api(d, "POST", `/v1.50/containers/${id}/start`)).status, 204);
+    assert.equal((await api(d, "POST", `/v1.50/containers/${id}/resize?h=40&w=100`)).status, 200);
+    await until("the program's first line", () => s.received().includes("ready"));
+    s.sock.write("abc\r");
+    await s.closed;
+    const bytes = s.received();
+    assert.equal(bytes.indexOf(0), -1, `a NUL byte in ${JSON.stringify(bytes.toString("latin1"))}`);
+    assert.equal(bytes.toString("latin1"), "ready\r\nabc\r\ngot:abc\r\n");
+    docker(d, ["rm", "-f", id]);
+
+    // the same through the docker CLI in a terminal: run -it and exec -it
+    const run = dockerInTerminal(d, 24, 80, `run --rm -it busybox sh -c '${program.replace(/'/g, "'\\''")}'`, "xyz\r");
+    assert.equal(run.indexOf("\0"), -1, `a NUL byte in ${JSON.stringify(run)}`);
+    assert.match(run, /ready\r\nxyz\r\ngot:xyz\r\n/);
   });
 
   it("exec keeps Docker's exit codes and stdin end through its monitor", () => {
