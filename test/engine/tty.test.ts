@@ -129,6 +129,21 @@ describe("TTY size and bytes through the docker CLI and the API", { skip, concur
     assert.equal(bytes.toString("latin1"), "ready\r\nabc\r\ngot:abc\r\n");
     docker(d, ["rm", "-f", id]);
 
+    // a client that ends its input (StdinOnce) ends the program's input: cat sees EOF, and
+    // nothing but the echoed line and cat's copy comes back
+    const cat = await api(d, "POST", "/v1.50/containers/create", {
+      Image: "busybox", Cmd: ["cat"], Tty: true, OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true,
+    });
+    const catId = (JSON.parse(cat.body) as { Id: string }).Id;
+    const c = await hijack(d, `/v1.50/containers/${catId}/attach?stderr=1&stdin=1&stdout=1&stream=1`);
+    assert.equal((await api(d, "POST", `/v1.50/containers/${catId}/start`)).status, 204);
+    c.sock.write("abc\r");
+    await until("cat's copy", () => c.received().toString().includes("abc\r\nabc\r\n"));
+    c.sock.end();
+    await c.closed;
+    assert.equal(c.received().toString("latin1"), "abc\r\nabc\r\n");
+    docker(d, ["rm", "-f", catId]);
+
     // the same through the docker CLI in a terminal: run -it and exec -it
     const run = dockerInTerminal(d, 24, 80, `run --rm -it busybox sh -c '${program.replace(/'/g, "'\\''")}'`, "xyz\r");
     assert.equal(run.indexOf("\0"), -1, `a NUL byte in ${JSON.stringify(run)}`);
