@@ -448,7 +448,7 @@ export class Runtime {
       capLastCap: capLastCap(),
       preserveFds: opts.preserveFds,
     });
-    const run = await runHelper(plan, { preserveFds: opts.preserveFds, detachStdio: !!opts.monitor });
+    const run = opts.monitor ? await this.runMonitor(plan, opts.preserveFds) : await runHelper(plan, { preserveFds: opts.preserveFds });
     if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(run.pid), 0o644);
     if (opts.monitor) return { pid: run.pid, monitorPid: run.helperPid };
     return { pid: run.pid, exited: opts.detach ? undefined : run.exited };
