@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { request } from "node:http";
 import { connect, type Socket } from "node:net";
-import { DOCKER, docker, skipReason, useTestDaemon, type TestDaemon } from "./_daemon.ts";
+import { DOCKER, docker, repo, skipReason, useTestDaemon, type TestDaemon } from "./_daemon.ts";
 
 const skip =
   skipReason() ?? (existsSync(DOCKER) ? undefined : `${DOCKER} is not installed`) ?? (existsSync("/usr/bin/script") ? undefined : "needs script(1) (util-linux) for a client terminal");
@@ -82,6 +82,10 @@ describe("TTY size and bytes through the docker CLI and the API", { skip, concur
     const r = docker(d, ["run", "-d", "--name", "sized", "busybox", "sleep", "100000"]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(dockerInTerminal(d, 31, 91, "exec -t sized stty size"), /^31 91\r?$/m);
+    // Gantry's own client does the same
+    const gantryCmd = `stty rows 33 cols 97; ${process.execPath} --import tsx ${repo}/src/cli/gantry/main.ts -H unix://${d.socket} exec -t sized stty size`;
+    const g = spawnSync("script", ["-qfec", gantryCmd, "/dev/null"], { encoding: "latin1", input: "", timeout: 30_000, cwd: repo });
+    assert.match(g.stdout, /^33 97\r?\r?$/m, g.stdout + g.stderr);
   });
 
   it("POST /exec/{id}/resize resizes the exec's pty", async () => {

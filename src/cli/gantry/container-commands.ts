@@ -267,6 +267,14 @@ function pumpStream(sock: Socket, tty: boolean, stdin: boolean): Promise<void> {
   });
 }
 
+/** As the docker CLI does: the pty follows our terminal's size, now and on each SIGWINCH. */
+function followTerminalSize(client: EngineClient, resizePath: string): void {
+  if (!process.stdout.isTTY) return;
+  const resize = () => void client.call("POST", `${resizePath}?h=${process.stdout.rows}&w=${process.stdout.columns}`).catch(() => {});
+  resize();
+  process.on("SIGWINCH", resize);
+}
+
 function restoreTerminal(): void {
   if (process.stdin.isTTY) process.stdin.setRawMode(false);
   process.stdin.pause();
@@ -297,7 +305,7 @@ async function runCommand(cmdArgs: string[], o: Dict, cmd: Command): Promise<voi
     process.stderr.write(`gantry: ${msg}\n`);
     process.exit(/executable file not found|no such file or directory/i.test(msg) ? 127 : /permission denied|is a directory/i.test(msg) ? 126 : 125);
   }
-  if (tty && process.stdout.isTTY) await client.call("POST", `/containers/${id}/resize?h=${process.stdout.rows}&w=${process.stdout.columns}`).catch(() => {});
+  if (tty) followTerminalSize(client, `/containers/${id}/resize`);
   const [text] = await Promise.all([waitBody, streamDone]);
   restoreTerminal();
   const code = (JSON.parse(text || "{}") as { StatusCode?: number }).StatusCode ?? 0;
@@ -582,6 +590,7 @@ export function registerContainerCommands(program: Command): void {
         Env: o.env,
         WorkingDir: o.workdir ?? "",
         Cmd: command,
+        ...(tty && process.stdout.isTTY ? { ConsoleSize: [process.stdout.rows, process.stdout.columns] } : {}),
       };
       const { Id } = await client.call<{ Id: string }>("POST", `/containers/${encodeURIComponent(ref)}/exec`, body);
       if (o.detach) {
@@ -589,6 +598,7 @@ export function registerContainerCommands(program: Command): void {
         return;
       }
       const sock = await client.hijack(`/exec/${Id}/start`, { Detach: false, Tty: tty });
+      if (tty) followTerminalSize(client, `/exec/${Id}/resize`);
       await pumpStream(sock, tty, !!o.interactive);
       restoreTerminal();
       const r = await client.call<{ ExitCode: number | null }>("GET", `/exec/${Id}/json`);
