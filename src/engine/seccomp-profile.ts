@@ -39,8 +39,9 @@ const BY_CAPABILITY: { caps: string[]; names: string[] }[] = [
   { caps: ["CAP_SYS_NICE"], names: ["mbind", "set_mempolicy", "migrate_pages", "move_pages"] },
   { caps: ["CAP_SYS_TTY_CONFIG"], names: ["vhangup"] },
   { caps: ["CAP_SYSLOG"], names: ["syslog"] },
-  // the "shocker" escape: a file handle opens any inode of the host's filesystem
-  { caps: ["CAP_DAC_READ_SEARCH"], names: ["open_by_handle_at", "name_to_handle_at"] },
+  // the "shocker" escape: a file handle opens any inode of the host's filesystem (making a
+  // handle, name_to_handle_at, is harmless and stays allowed)
+  { caps: ["CAP_DAC_READ_SEARCH"], names: ["open_by_handle_at"] },
 ];
 
 /** Denied whatever the capabilities: not namespaced (the kernel keyring), obsolete, or unused. */
