@@ -4,6 +4,8 @@ import tseslint from "typescript-eslint";
 export default tseslint.config(
   { ignores: ["node_modules/**", "dist/**", "native/**", "coverage/**"] },
   ...tseslint.configs.recommended,
+  // The runtime CLI's launcher is CommonJS on purpose (bin/gantry-runtime.cjs explains why).
+  { files: ["**/*.cjs"], rules: { "@typescript-eslint/no-require-imports": "off" } },
   {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],

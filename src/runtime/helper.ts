@@ -1,11 +1,11 @@
-// Spawns the native helper with a plan and reads its reports (see native/src/wire.h).
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+// Starts the native helper with a plan and reads its reports (see native/src/wire.h).
+import { closeSync, existsSync, read, writeSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { GantryError } from "../common/errors.ts";
+import { childProcess, net } from "../common/lazy-builtins.ts";
 import { encodeRecords, RecordDecoder, type PlanRecord } from "./plan/wire.ts";
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
@@ -51,30 +51,55 @@ export interface HelperRun {
   helperPid: number;
 }
 
+/**
+ * A helper the CLI's launcher (native/launcher/gantry-runtime.c) forked before node started,
+ * waiting on a socketpair: taken once, and out of the environment so nothing this process
+ * starts sees it. (Unused, it reads EOF when this process exits, and goes.)
+ */
+let inherited: { fd: number; pid: number } | undefined;
+{
+  const fd = Number(process.env.GANTRY_HELPER_FD);
+  const pid = Number(process.env.GANTRY_HELPER_PID);
+  delete process.env.GANTRY_HELPER_FD;
+  delete process.env.GANTRY_HELPER_PID;
+  if (Number.isInteger(fd) && fd > 2 && Number.isInteger(pid) && pid > 0) inherited = { fd, pid };
+}
+
 /** Runs the helper; resolves once it reports the child's pid (or rejects with its error). */
 export function runHelper(
   plan: readonly PlanRecord[],
   opts: { timeoutMs?: number; preserveFds?: number; detachStdio?: boolean } = {},
 ): Promise<HelperRun> {
+  // The launcher's helper has the CLI's stdio and the caller's fds, as a spawned one would.
+  if (inherited && !opts.detachStdio) {
+    const { fd, pid } = inherited;
+    inherited = undefined;
+    try {
+      writeSync(fd, encodeRecords(plan));
+      return readReports(fdChannel(fd), plan, { timeoutMs: opts.timeoutMs, helperPid: pid, kill: () => process.kill(pid, "SIGKILL") });
+    } catch {
+      // gone (e.g. killed): start one the usual way
+    }
+  }
   // fds 3..3+N-1 are the caller's, passed through to the container (--preserve-fds);
   // the plan channel (a socketpair) comes right after them.
   const preserved = Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i);
   const channelFd = 3 + preserved.length;
-  const child = spawn(findHelper(), ["--plan-fd", String(channelFd)], {
+  const child = childProcess().spawn(findHelper(), ["--plan-fd", String(channelFd)], {
     // A monitor outlives its caller: it must not hold the caller's terminal or pipes.
     stdio: [...(opts.detachStdio ? (["ignore", "ignore", "ignore"] as const) : (["inherit", "inherit", "inherit"] as const)), ...preserved, "pipe"],
     detached: true,
   });
   const channel = child.stdio[channelFd] as Socket;
   channel.write(encodeRecords(plan));
-  return readReports(channel, plan, {
+  return readReports(socketChannel(channel), plan, {
     timeoutMs: opts.timeoutMs,
     helperPid: child.pid ?? -1,
     kill: () => child.kill("SIGKILL"),
     onPid: () => {
       if (opts.detachStdio) child.unref();
     },
-    onExitEvent: (cb) => child.on("exit", (code, signal) => cb(`${signal ?? code}`)),
+    onEnd: (cb) => child.on("exit", (code, signal) => cb(`${signal ?? code}`)),
   });
 }
 
@@ -85,13 +110,13 @@ export function runHelper(
  */
 export function runHelperViaSpawner(socketPath: string, plan: readonly PlanRecord[], opts: { timeoutMs?: number } = {}): Promise<HelperRun> {
   return new Promise<HelperRun>((resolve, reject) => {
-    const channel = connect(socketPath);
+    const channel = net().connect(socketPath);
     channel.once("error", (err) => reject(new GantryError("UNAVAILABLE", `the monitor spawner at ${socketPath} is not there: ${err.message}`)));
     channel.once("connect", () => {
       channel.removeAllListeners("error");
       channel.write(encodeRecords(plan));
       let helperPid = -1;
-      readReports(channel, plan, {
+      readReports(socketChannel(channel), plan, {
         timeoutMs: opts.timeoutMs,
         helperPid: () => helperPid,
         onRecord: (rec) => {
@@ -101,10 +126,47 @@ export function runHelperViaSpawner(socketPath: string, plan: readonly PlanRecor
           if (helperPid > 0) process.kill(helperPid, "SIGKILL");
           channel.destroy();
         },
-        onExitEvent: (cb) => channel.on("close", () => cb("connection closed")),
+        onEnd: (cb) => channel.on("close", () => cb("connection closed")),
       }).then(resolve, reject);
     });
   });
+}
+
+/** Where reports come from: a socket, or a raw fd read without node:net. */
+interface Channel {
+  onData(cb: (chunk: Buffer) => void): void;
+  /** the other end closed */
+  onClose(cb: () => void): void;
+  close(): void;
+}
+
+function socketChannel(s: Socket): Channel {
+  s.on("error", () => {});
+  return { onData: (cb) => s.on("data", cb), onClose: (cb) => s.on("close", cb), close: () => s.destroy() };
+}
+
+/** Reads a socket fd with fs.read (a thread-pool read until EOF), so `run` needs no node:net. */
+function fdChannel(fd: number): Channel {
+  const data: ((chunk: Buffer) => void)[] = [];
+  const closed: (() => void)[] = [];
+  let open = true;
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  const next = (): void =>
+    read(fd, buf, 0, buf.length, null, (err, n) => {
+      if (!open) return;
+      if (err || n === 0) {
+        open = false;
+        closeSync(fd);
+        for (const cb of closed) cb();
+        return;
+      }
+      const chunk = Buffer.from(buf.subarray(0, n));
+      for (const cb of data) cb(chunk);
+      next();
+    });
+  next();
+  // close() leaves the fd to the pending read, which ends at the helper's EOF.
+  return { onData: (cb) => data.push(cb), onClose: (cb) => closed.push(cb), close: () => {} };
 }
 
 interface ReportOptions {
@@ -113,12 +175,12 @@ interface ReportOptions {
   kill: () => void;
   onPid?: () => void;
   onRecord?: (rec: PlanRecord) => void;
-  /** registers a callback for the helper's end (process exit or connection close) */
-  onExitEvent: (cb: (how: string) => void) => void;
+  /** registers a callback for the helper's end (process exit); default: the channel closing */
+  onEnd?: (cb: (how: string) => void) => void;
 }
 
 /** Reads the helper's reports from `channel`: resolves at "pid", rejects at "error". */
-function readReports(channel: Socket, plan: readonly PlanRecord[], o: ReportOptions): Promise<HelperRun> {
+function readReports(channel: Channel, plan: readonly PlanRecord[], o: ReportOptions): Promise<HelperRun> {
   const decoder = new RecordDecoder();
   let resolveExit!: (v: { code: number; signal: number }) => void;
   let rejectExit!: (e: unknown) => void;
@@ -136,7 +198,7 @@ function readReports(channel: Socket, plan: readonly PlanRecord[], o: ReportOpti
       o.kill();
       reject(new GantryError("TIMEOUT", `the container did not finish setting up within ${o.timeoutMs}ms`));
     }, o.timeoutMs ?? 60_000);
-    channel.on("data", (chunk: Buffer) => {
+    channel.onData((chunk: Buffer) => {
       for (const rec of decoder.push(chunk)) {
         o.onRecord?.(rec);
         if (rec[0] === "pid" && !settled) {
@@ -154,9 +216,9 @@ function readReports(channel: Socket, plan: readonly PlanRecord[], o: ReportOpti
         }
       }
     });
-    channel.on("error", () => {});
-    o.onExitEvent((how) => {
-      channel.destroy();
+    const onEnd = o.onEnd ?? ((cb: (how: string) => void) => channel.onClose(() => cb("channel closed")));
+    onEnd((how) => {
+      channel.close();
       if (!settled) {
         settled = true;
         clearTimeout(timer);

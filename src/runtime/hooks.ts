@@ -1,13 +1,13 @@
 // Hooks that run from the runtime CLI itself (poststart after `start`, poststop after
 // `delete`); hooks during create run in the helper (native/src/hooks.c).
-import { spawn } from "node:child_process";
+import { childProcess } from "../common/lazy-builtins.ts";
 import { GantryError } from "../common/errors.ts";
 import type { OciHook, OciState } from "./spec/oci.ts";
 
 export async function runHook(hook: OciHook, state: OciState): Promise<void> {
   const args = hook.args ?? [hook.path];
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(hook.path, args.slice(1), {
+    const child = childProcess().spawn(hook.path, args.slice(1), {
       argv0: args[0],
       env: Object.fromEntries((hook.env ?? []).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)])),
       stdio: ["pipe", "inherit", "inherit"],

@@ -1,8 +1,8 @@
 // The OCI runtime as a library: every runc verb is one method here; the CLI in
 // src/cli/runtime only parses argv and prints. Input is a bundle (config.json + rootfs).
 import { readFileSync, statSync, existsSync, mkdirSync } from "node:fs";
-import { spawn, type ChildProcess } from "node:child_process";
-import { connect } from "node:net";
+import type { ChildProcess } from "node:child_process";
+import { childProcess, net } from "../common/lazy-builtins.ts";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { GantryError, conflict } from "../common/errors.ts";
 import { writeFileAtomic } from "../common/atomic-file.ts";
@@ -154,7 +154,7 @@ export class Runtime {
   async startSpawner(socket: string): Promise<void> {
     this.stopSpawner();
     mkdirSync(dirname(socket), { recursive: true, mode: 0o700 });
-    const child = spawn(findHelper(), ["--spawner", socket], { stdio: ["ignore", "ignore", "inherit"] });
+    const child = childProcess().spawn(findHelper(), ["--spawner", socket], { stdio: ["ignore", "ignore", "inherit"] });
     child.unref();
     child.on("exit", () => {
       if (this.spawner?.child === child) this.spawner = undefined;
@@ -302,7 +302,7 @@ export class Runtime {
   /** Lets a process waiting on its start socket go on to exec (start, or an exec's monitor). */
   startProcess(startSocket: string, what: string): Promise<void> {
     return new Promise<void>((resolveStart, reject) => {
-      const sock = connect(startSocket);
+      const sock = net().connect(startSocket);
       const decoder = new RecordDecoder();
       let failed: PlanRecord | undefined;
       sock.on("data", (chunk) => {

@@ -1,7 +1,7 @@
 // gantry-runtime: an OCI runtime with runc's command line. Parses argv, calls one
 // Runtime method, prints the result. Unsupported options are refused by name.
 import { appendFileSync, readFileSync, writeFileSync, existsSync } from "node:fs";
-import { spawnSync } from "node:child_process";
+import { childProcess } from "../../common/lazy-builtins.ts";
 import { describeError, GantryError } from "../../common/errors.ts";
 import { Runtime, OCI_VERSION } from "../../runtime/runtime.ts";
 import { DEFAULT_ROOT } from "../../runtime/state.ts";
@@ -133,7 +133,7 @@ command(
       process.stdout.write(JSON.stringify(pids) + "\n");
       return;
     }
-    const out = spawnSync("ps", psArgs.length ? psArgs : ["-ef"], { encoding: "utf8" });
+    const out = childProcess().spawnSync("ps", psArgs.length ? psArgs : ["-ef"], { encoding: "utf8" });
     if (out.status !== 0) throw new GantryError("INVALID_ARGUMENT", `ps ${psArgs.join(" ")}: ${out.stderr.trim()}`);
     const lines = out.stdout.split("\n");
     const header = lines[0] ?? "";

@@ -1,7 +1,7 @@
 // Mounting a v1 hierarchy nobody mounted. The dev hosts have net_cls and net_prio in the
 // kernel (/proc/cgroups) but no mount for them; a config asking for network.classID gets
 // the hierarchy mounted beside the others, as a distribution's init would have done.
-import { execFileSync } from "node:child_process";
+import { childProcess } from "../../../common/lazy-builtins.ts";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { GantryError } from "../../../common/errors.ts";
@@ -35,7 +35,7 @@ export function mountV1Hierarchy(controller: string, base: string): string {
   try {
     // /sys/fs/cgroup is a tmpfs on v1 hosts, so the mount point can be made there.
     if (!existsSync(target)) mkdirSync(target);
-    execFileSync("mount", ["-t", "cgroup", "-o", controller, "cgroup", target], { stdio: ["ignore", "ignore", "pipe"] });
+    childProcess().execFileSync("mount", ["-t", "cgroup", "-o", controller, "cgroup", target], { stdio: ["ignore", "ignore", "pipe"] });
   } catch (err) {
     const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
     throw new GantryError("SYSCALL_FAILED", `mount the ${controller} cgroup hierarchy at ${target}: ${stderr || (err as Error).message}`, {
