@@ -141,6 +141,8 @@ describe("runtime monitor mode", { skip }, () => {
       assert.equal(ppidOf(first.pid), first.monitorPid, "the monitor is the container's parent");
 
       process.kill(spawnerPid, "SIGKILL");
+      // (kill returns before the process is gone; a spawner still accepting would fork this one)
+      for (const until = Date.now() + 5000; existsSync(`/proc/${spawnerPid}/stat`) && !/^\S+ \S+ Z/.test(readFileSync(`/proc/${spawnerPid}/stat`, "utf8").replace(/\(.*\)/, "x")) && Date.now() < until; ) await sleep(5);
       const second = await create(); // the socket is still there, nothing listens: spawn directly
       assert.equal(ppidOf(second.monitorPid!), process.pid);
       assert.doesNotThrow(() => process.kill(first.monitorPid!, 0), "the first monitor outlived the spawner");
