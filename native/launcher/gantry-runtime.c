@@ -5,8 +5,10 @@
  * Forking node to start the helper is slow (a large process to copy, and node's
  * child_process module to load); forking here, before node exists, is nearly free and lets
  * the helper load while node boots. So this program only:
- *   1. makes a socketpair and forks `gantry-helper --plan-fd N` on one end (own session,
- *      as node would start it), which waits for a plan (EOF: nothing to do, it exits);
+ *   1. for the verbs that start a process (create, run, exec: any argument spelled so; a
+ *      false match only costs an idle helper), makes a socketpair and forks
+ *      `gantry-helper --plan-fd N` on one end (own session, as node would start it), which
+ *      waits for a plan (EOF: nothing to do, it exits);
  *   2. execs `node bin/gantry-runtime.cjs ARGS...` with the other end's number and the
  *      helper's pid in GANTRY_HELPER_FD / GANTRY_HELPER_PID (src/runtime/helper.ts).
  * No policy lives here. If the fork fails, node simply starts the helper itself.
@@ -40,8 +42,11 @@ int main(int argc, char **argv)
 	snprintf(helper, sizeof(helper), "%s/gantry-helper", self);
 	snprintf(script, sizeof(script), "%s/../../bin/gantry-runtime.cjs", self);
 
+	int starts = 0;
+	for (int i = 1; i < argc; i++)
+		starts |= !strcmp(argv[i], "create") || !strcmp(argv[i], "run") || !strcmp(argv[i], "exec");
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+	if (starts && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
 		pid_t pid = fork();
 		if (pid == 0) {
 			setsid();
