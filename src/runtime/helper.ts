@@ -78,7 +78,7 @@ export function runHelper(
       writeSync(fd, encodeRecords(plan));
       return readReports(fdChannel(fd), plan, { timeoutMs: opts.timeoutMs, helperPid: pid, kill: () => process.kill(pid, "SIGKILL") });
     } catch {
-      // gone (e.g. killed): start one the usual way
+      closeSync(fd); // gone (e.g. killed): start one the usual way
     }
   }
   // fds 3..3+N-1 are the caller's, passed through to the container (--preserve-fds);
