@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -25,8 +26,10 @@ int run_monitor(int plan_fd, int report_fd);
 int run_spawner(const char *path)
 {
 	prctl(PR_SET_NAME, "gantry:spawner");
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() == 1) {
-		perror("gantry-helper --spawner: parent gone");
+	/* The parent may have died before PDEATHSIG was armed: then ours is not the pid it gave. */
+	const char *parent = getenv("GANTRY_SPAWNER_PARENT");
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || (parent && getppid() != (pid_t)atoi(parent))) {
+		fprintf(stderr, "gantry-helper --spawner: the process that started it is gone\n");
 		return 1;
 	}
 	int l = listen_unix(path, 0, 128);

@@ -154,7 +154,10 @@ export class Runtime {
   async startSpawner(socket: string): Promise<void> {
     this.stopSpawner();
     mkdirSync(dirname(socket), { recursive: true, mode: 0o700 });
-    const child = childProcess().spawn(findHelper(), ["--spawner", socket], { stdio: ["ignore", "ignore", "inherit"] });
+    const child = childProcess().spawn(findHelper(), ["--spawner", socket], {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, GANTRY_SPAWNER_PARENT: String(process.pid) },
+    });
     child.unref();
     child.on("exit", () => {
       if (this.spawner?.child === child) this.spawner = undefined;
