@@ -90,7 +90,8 @@ export class Engine {
   private poller: NodeJS.Timeout | undefined;
   networks: Networks | undefined;
   volumes!: Volumes;
-  private watcher: FSWatcher | undefined;
+  /** One inotify watch per running container's directory, for its exit file. */
+  private readonly exitWatchers = new Map<string, FSWatcher>();
   private readonly pendingLayerRemovals = new Set<() => void>();
   private readonly log: (m: string) => void;
 
@@ -176,22 +177,13 @@ export class Engine {
       }
     }
     this.poller = setInterval(() => this.pollExits(), this.opts.pollMs ?? 100);
-    // The monitor renames exit.json into the container's directory: a watch on the parent
-    // notices at once; the poll above is the fallback (and catches dead monitors).
-    try {
-      this.watcher = watch(this.containers.dir, { recursive: true }, (_ev, name) => {
-        if (name && String(name).endsWith("exit.json")) this.pollExits();
-      });
-      this.watcher.on("error", () => {});
-    } catch {
-      this.watcher = undefined;
-    }
+    for (const rec of this.containers.all()) if (rec.State.Status === "running" || rec.State.Status === "paused") this.watchExit(rec.Id);
     this.pollExits();
   }
 
   async close(): Promise<void> {
     if (this.poller) clearInterval(this.poller);
-    this.watcher?.close();
+    for (const id of [...this.exitWatchers.keys()]) this.unwatchExit(id);
     for (const task of [...this.pendingLayerRemovals]) task();
     await this.networks?.close().catch(() => {});
     for (const t of this.restartTimers.values()) clearTimeout(t);
@@ -552,6 +544,7 @@ export class Engine {
       // A leftover runtime container (from an exit the engine recorded) goes first.
       if (this.runtime.exists(rec.Id)) await this.runtime.delete(rec.Id, true).catch(() => {});
       rmSync(this.exitFile(rec.Id), { force: true });
+      this.watchExit(rec.Id);
       const bundle = this.writeBundle(rec);
       const logCfg = rec.HostConfig.LogConfig?.Config ?? {};
       const created = await this.runtime.create(rec.Id, bundle, {
@@ -578,6 +571,7 @@ export class Engine {
       this.containers.save(rec);
       this.publish(rec, "start");
     } catch (err) {
+      this.unwatchExit(rec.Id);
       for (const h of [...hooks, ...(this.preStart.get(rec.Id) ?? [])]) h.abort?.();
       this.preStart.delete(rec.Id);
       await this.runtime.delete(rec.Id, true).catch(() => {});
@@ -613,9 +607,33 @@ export class Engine {
     }
   }
 
+  /**
+   * The monitor renames exit.json into the container's directory: a watch on that directory
+   * (not a recursive one on all containers, which node implements by walking the tree on
+   * every change) notices at once; the poll is the fallback and catches dead monitors.
+   */
+  private watchExit(id: string): void {
+    if (this.exitWatchers.has(id)) return;
+    try {
+      const w = watch(this.dir(id), (_ev, name) => {
+        if (name === "exit.json") this.pollExits();
+      });
+      w.on("error", () => this.unwatchExit(id));
+      this.exitWatchers.set(id, w);
+    } catch {
+      /* the poll still finds it */
+    }
+  }
+
+  private unwatchExit(id: string): void {
+    this.exitWatchers.get(id)?.close();
+    this.exitWatchers.delete(id);
+  }
+
   private async handleExit(rec: ContainerRecord, code: number, finishedAt: string, error = ""): Promise<void> {
     if (this.busy.has(rec.Id)) return;
     this.busy.add(rec.Id);
+    this.unwatchExit(rec.Id);
     try {
       let oom = false;
       try {
@@ -786,6 +804,7 @@ export class Engine {
       exited.cancel();
     }
     rec.State.Status = "removing";
+    this.unwatchExit(rec.Id);
     this.containers.save(rec);
     await this.runtime.delete(rec.Id, true).catch(() => {});
     await this.disconnectNetwork(rec.Id);
