@@ -1,8 +1,8 @@
 // Real containers through bin/gantry-runtime: isolation, limits, lifecycle, cleanup.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { chmodSync, existsSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO, kernelTestSkipReason, makeBundle, runtimeCli, tempRoot, uniqueId, type Bundle } from "../helpers/busybox-bundle.ts";
 
@@ -330,6 +330,31 @@ with open(sys.argv[2], "wb") as f:
     assert.ok(statSync(cache).size > 10_000, "the unusable cache was rewritten");
     const failed = rt(["run", "--bundle", "/nonexistent", id("cache3")]);
     assert.notEqual(failed.status, 0);
+  });
+
+  test("the C entry point says so when it cannot run node, and leaves no helper behind", () => {
+    const mark = `GANTRY_TEST_MARK=${uniqueId("entry")}`;
+    const r = spawnSync(join(REPO, "bin", "gantry-runtime"), ["--root", root, "run", "--bundle", "/nonexistent", "x"], {
+      env: { ...process.env, GANTRY_NODE: "/nonexistent/node", [mark.split("=")[0]!]: mark.split("=")[1]! },
+      encoding: "utf8",
+      timeout: 10_000,
+    });
+    assert.equal(r.status, 127);
+    assert.match(r.stderr, /gantry-runtime: cannot run node: No such file or directory/);
+    // Its helper saw the channel close and went (it was reparented: find it by its environment).
+    const stray = () =>
+      readdirSync("/proc")
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return readFileSync(`/proc/${p}/environ`, "latin1").split("\0").includes(mark) && !readFileSync(`/proc/${p}/stat`, "utf8").includes(") Z ");
+          } catch {
+            return false;
+          }
+        });
+    const until = Date.now() + 5000;
+    while (stray().length && Date.now() < until) spinWait(20);
+    assert.deepEqual(stray(), []);
   });
 
   test("bad input: clear errors, non-zero exit, nothing left behind", () => {
