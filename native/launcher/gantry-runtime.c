@@ -41,6 +41,10 @@ int main(int argc, char **argv)
 	char helper[PATH_MAX], script[PATH_MAX];
 	snprintf(helper, sizeof(helper), "%s/gantry-helper", self);
 	snprintf(script, sizeof(script), "%s/../../bin/gantry-runtime.cjs", self);
+	if (access(script, R_OK) < 0) {
+		fprintf(stderr, "gantry-runtime: %s: %s (run the repository's bin/gantry-runtime, or a symlink to it)\n", script, strerror(errno));
+		return 127;
+	}
 
 	int starts = 0;
 	for (int i = 1; i < argc; i++)
