@@ -3,7 +3,7 @@
 // test file, two at a time. Each file has a time limit, so a file whose process never exits
 // (a server left open) is reported by name and killed instead of hanging CI.
 // Usage: node scripts/test.mjs [path-substring ...]   (filters test files)
-import { readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, rmdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 
@@ -34,6 +34,18 @@ if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
+
+// Containers' cgroups live under a shared parent (/gantry in each hierarchy). The last
+// container out cannot always remove it (another test's may still be there), so the
+// parents this run created go at the end, if empty (rmdir refuses a cgroup in use).
+const cgroupParents = () => {
+  try {
+    return readdirSync("/sys/fs/cgroup").map((h) => join("/sys/fs/cgroup", h, "gantry")).concat("/sys/fs/cgroup/gantry").filter((p) => existsSync(p));
+  } catch {
+    return [];
+  }
+};
+const parentsBefore = new Set(cgroupParents());
 
 const totals = { pass: 0, fail: 0, skipped: 0, cancelled: 0 };
 const problems = [];
@@ -95,6 +107,13 @@ await Promise.all(
     for (let f = queue.shift(); f; f = queue.shift()) await runFile(f);
   }),
 );
+for (const dir of cgroupParents().filter((p) => !parentsBefore.has(p))) {
+  try {
+    rmdirSync(dir);
+  } catch {
+    console.log(`(cgroup ${dir} is not empty: a test left a container's cgroup behind)`);
+  }
+}
 console.log(`\n${files.length} test files in ${((Date.now() - started) / 1000).toFixed(0)}s`);
 for (const f of retried) console.log(`⚠ ${f}: failed once, passed when run again (flaky: see its first output above)`);
 for (const p of problems) console.log(`✖ ${p}`);
