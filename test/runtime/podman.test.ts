@@ -16,8 +16,9 @@ const APPLETS = ["sh", "echo", "sleep", "cat", "hostname", "ls", "true", "id"];
 // The dev machines' hard limits are lower than podman's defaults.
 const ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
 
+/** Looked up on PATH, not run: even `podman --version` sets up its default storage (a mount). */
 function has(cmd: string): boolean {
-  return spawnSync(cmd, ["--version"], { stdio: "ignore" }).status === 0;
+  return spawnSync("sh", ["-c", 'command -v "$0"', cmd], { stdio: "ignore" }).status === 0;
 }
 
 function skipReason(): string | false {
