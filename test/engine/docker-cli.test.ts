@@ -80,7 +80,7 @@ describe("docker CLI against gantry daemon", { skip, concurrency: false }, () =>
 
   it("run --rm: output on stdout and stderr, exit code from wait", () => {
     const r = docker(d, ["run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"]);
-    assert.equal(r.status, 3);
+    assert.equal(r.status, 3, r.stderr);
     assert.equal(r.stdout, "out\n");
     assert.equal(r.stderr, "err\n");
     const ps = docker(d, ["ps", "-a", "--format", "{{.Command}}"]);
