@@ -104,18 +104,28 @@ export function readNumber(path: string, fallback = 0): number {
  * those and never a directory someone else created.
  */
 export function makeCgroupDirs(dir: string): string[] {
-  const missing: string[] = [];
-  for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
-  for (const d of missing) {
-    try {
-      mkdirSync(d);
-    } catch (err) {
-      const errno = (err as NodeJS.ErrnoException).code ?? "EIO";
-      if (errno === "EEXIST") continue; // a concurrent create of a shared parent is fine
-      throw new GantryError("SYSCALL_FAILED", `mkdir ${d}: ${errno}`, { path: d, errno, step: "cgroup create", cause: err });
+  const created: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    const missing: string[] = [];
+    for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
+    let failed: NodeJS.ErrnoException | undefined;
+    for (const d of missing) {
+      try {
+        mkdirSync(d);
+        if (!created.includes(d)) created.push(d);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "EEXIST") continue; // a concurrent create of a shared parent is fine
+        failed = err as NodeJS.ErrnoException;
+        break;
+      }
     }
+    if (!failed) return created;
+    // ENOENT: another runtime's last container removed a shared parent (/gantry) between our
+    // look and our mkdir. Look again: once our directory exists, the parent cannot go.
+    if (failed.code === "ENOENT" && attempt < 10) continue;
+    const errno = failed.code ?? "EIO";
+    throw new GantryError("SYSCALL_FAILED", `mkdir ${failed.path ?? dir}: ${errno}`, { path: failed.path ?? dir, errno, step: "cgroup create", cause: failed });
   }
-  return missing;
 }
 
 /**
