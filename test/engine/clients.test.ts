@@ -1,21 +1,14 @@
 // Other clients of the same API: the npm dockerode library and Gantry's own CLI verbs.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
-import { cleanup, gantry, makeBusyboxImage, newDaemonDirs, skipReason, startTestDaemon } from "./_daemon.ts";
+import { gantry, skipReason, useTestDaemon } from "./_daemon.ts";
 
 const skip = skipReason();
 
 describe("dockerode and the gantry CLI against gantry daemon", { skip, concurrency: false }, () => {
-  const d = newDaemonDirs();
-  before(async () => {
-    await makeBusyboxImage(d.root);
-    await startTestDaemon(d);
-  });
-  after(async () => {
-    await cleanup(d);
-  });
+  const d = useTestDaemon();
 
   it("dockerode: create, start, wait, logs, exec with exit code, inspect, stats, remove", async () => {
     const docker = new Docker({ socketPath: d.socket });

@@ -1,12 +1,12 @@
 // The real docker CLI (28.2.2, client only) against `gantry daemon` on a temporary socket:
 // every verb the engine serves, the issue's walkthrough with its cgroup files, and Docker's
 // errors for bad input.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
-import { DOCKER, cleanup, docker, makeBusyboxImage, newDaemonDirs, skipReason, startTestDaemon, type TestDaemon } from "./_daemon.ts";
+import { DOCKER, docker, skipReason, useTestDaemon, type TestDaemon } from "./_daemon.ts";
 
 const skip = skipReason() ?? (existsSync(DOCKER) ? undefined : `${DOCKER} is not installed`);
 
@@ -25,15 +25,7 @@ function raw(d: TestDaemon, method: string, path: string, body?: string): Promis
 const cgroupFile = (id: string, controller: string, file: string) => readFileSync(join("/sys/fs/cgroup", controller, "gantry", id, file), "utf8").trim();
 
 describe("docker CLI against gantry daemon", { skip, concurrency: false }, () => {
-  const d = newDaemonDirs();
-
-  before(async () => {
-    await makeBusyboxImage(d.root);
-    await startTestDaemon(d);
-  });
-  after(async () => {
-    await cleanup(d);
-  });
+  const d = useTestDaemon();
 
   it("negotiates the API version (ping headers, /version, versioned and unversioned paths)", async () => {
     const ping = await raw(d, "HEAD", "/_ping");

@@ -2,10 +2,10 @@
 // the containers' parents, so they keep running; the restarted daemon re-adopts them from
 // disk, their logs continue, and an exit that happened while it was down is reported with
 // the right code.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { DOCKER, cleanup, docker, killDaemon, makeBusyboxImage, newDaemonDirs, skipReason, startTestDaemon } from "./_daemon.ts";
+import { DOCKER, docker, killDaemon, skipReason, startTestDaemon, useTestDaemon } from "./_daemon.ts";
 
 const skip = skipReason() ?? (existsSync(DOCKER) ? undefined : `${DOCKER} is not installed`);
 
@@ -19,14 +19,7 @@ const alive = (pid: number) => {
 };
 
 describe("live restore after SIGKILL of the daemon", { skip }, () => {
-  const d = newDaemonDirs();
-  before(async () => {
-    await makeBusyboxImage(d.root);
-    await startTestDaemon(d);
-  });
-  after(async () => {
-    await cleanup(d);
-  });
+  const d = useTestDaemon();
 
   it("keeps containers running, re-adopts them and reports exits that happened meanwhile", async () => {
     assert.equal(docker(d, ["run", "-d", "--name", "keep", "busybox", "sh", "-c", "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.1; done"]).status, 0);

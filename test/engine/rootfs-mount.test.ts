@@ -1,21 +1,16 @@
 // Who mounts a container's overlay: its monitor while it runs (no mount(8) from the daemon
 // per start), the daemon only when something needs the files of a stopped container.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import { DOCKER, cleanup, docker, makeBusyboxImage, newDaemonDirs, skipReason, startTestDaemon } from "./_daemon.ts";
+import { DOCKER, docker, skipReason, useTestDaemon } from "./_daemon.ts";
 
 const skip = skipReason() ?? (existsSync(DOCKER) ? undefined : `${DOCKER} is not installed`);
 
 const mounted = (path: string) => readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === path);
 
 describe("container root filesystem mounts", { skip }, () => {
-  const d = newDaemonDirs();
-  before(async () => {
-    await makeBusyboxImage(d.root);
-    await startTestDaemon(d);
-  });
-  after(() => cleanup(d));
+  const d = useTestDaemon();
 
   it("is mounted while the container runs and unmounted when it exits; cp and export still see the files", () => {
     const id = docker(d, ["create", "--name", "mnt", "busybox", "sh", "-c", "echo from-run > /ran.txt; sleep 300"]).stdout.trim();
