@@ -18,6 +18,9 @@ describe("SQLite store", () => {
 
   storeContract(() => openStore({ kind: "sqlite", path: join(dir, `store-${++n}.db`) }));
 
+  // The API server's unit tests run on this: the same code, with the database in memory.
+  describe("in memory (\":memory:\")", () => storeContract(() => openStore({ kind: "sqlite", path: ":memory:" })));
+
   it("feeds a watcher from writes made by another connection to the same file", async () => {
     const path = join(dir, "shared.db");
     const reader = await openStore({ kind: "sqlite", path });

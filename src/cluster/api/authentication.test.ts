@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { openMemoryStore } from "./_memory-store.ts";
+import { openStore } from "../store/types.ts";
 import { ADMIN_USER, Authenticator } from "./authentication.ts";
 import { generateNodeToken } from "./node-tokens.ts";
 import { ObjectRegistry } from "./registry.ts";
@@ -10,7 +10,7 @@ const secrets = resourceTypes.find((r) => r.kind === "Secret")!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function setup(cacheMs: number) {
-  const registry = new ObjectRegistry(openMemoryStore());
+  const registry = new ObjectRegistry(await openStore({ kind: "sqlite", path: ":memory:" }));
   await registry.create(resourceTypes.find((r) => r.kind === "Namespace")!, undefined, { metadata: { name: "kube-system" } });
   return { registry, auth: new Authenticator("a".repeat(64), registry, cacheMs) };
 }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { openMemoryStore } from "./_memory-store.ts";
+import { openStore } from "../store/types.ts";
 import { ObjectRegistry, type WatchEventType } from "./registry.ts";
 import { resourceTypes } from "./resources.ts";
 import { parseLabelSelector } from "./selectors.ts";
@@ -9,7 +9,7 @@ import type { KubeObject } from "./objects.ts";
 const rt = (kind: string) => resourceTypes.find((r) => r.kind === kind)!;
 
 async function setup() {
-  const reg = new ObjectRegistry(openMemoryStore());
+  const reg = new ObjectRegistry(await openStore({ kind: "sqlite", path: ":memory:" }));
   await reg.create(rt("Namespace"), undefined, { metadata: { name: "default" } });
   return reg;
 }

@@ -81,6 +81,10 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * sqlite with path ":memory:" is a private in-memory database (same code, no file, gone on
+ * close): what the API server's unit tests use.
+ */
 export type StoreSpec =
   { kind: "sqlite"; path: string } | { kind: "etcd"; endpoints: string[]; prefix?: string };
 
