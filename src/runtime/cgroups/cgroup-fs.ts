@@ -105,7 +105,10 @@ export function readNumber(path: string, fallback = 0): number {
  */
 export function makeCgroupDirs(dir: string): string[] {
   const created: string[] = [];
-  for (let attempt = 1; ; attempt++) {
+  // Bounded by time, not attempts: a busy machine can lose many rounds in a row to a remover
+  // that runs between our look and our mkdir, yet each round is only a few syscalls.
+  const deadline = Date.now() + 2000;
+  for (;;) {
     const missing: string[] = [];
     for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
     let failed: NodeJS.ErrnoException | undefined;
@@ -122,7 +125,7 @@ export function makeCgroupDirs(dir: string): string[] {
     if (!failed) return created;
     // ENOENT: another runtime's last container removed a shared parent (/gantry) between our
     // look and our mkdir. Look again: once our directory exists, the parent cannot go.
-    if (failed.code === "ENOENT" && attempt < 10) continue;
+    if (failed.code === "ENOENT" && Date.now() < deadline) continue;
     const errno = failed.code ?? "EIO";
     throw new GantryError("SYSCALL_FAILED", `mkdir ${failed.path ?? dir}: ${errno}`, { path: failed.path ?? dir, errno, step: "cgroup create", cause: failed });
   }
