@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { openStore, type Store } from "../../src/cluster/store/types.ts";
+import { openStore, type Store } from "../../src/cluster/store/index.ts";
 import { TestEtcd, etcdSkipReason } from "../../test/cluster-store/_etcd.ts";
 
 const { values } = parseArgs({

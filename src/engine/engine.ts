@@ -20,14 +20,22 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { GantryError, conflict, invalidArgument, notFound } from "../common/errors.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
-import { isSameLiveProcess, readProcStat } from "../runtime/process-identity.ts";
-import { resolveImage, type LocalImage } from "../image/images.ts";
-import { prepareRootfs } from "../image/rootfs.ts";
-import { containerRootfs, mountRootfs, overlayMountData, readUnmountedRootfsFile, removeContainerRootfs, unmountRootfs } from "../image/snapshots.ts";
-import type { HostMount } from "../runtime/plan/plan.ts";
-import { imageRuntimeConfig, resolveUser } from "../image/runtime-config.ts";
-import { familiarName } from "../image/reference.ts";
-import { ImageStore } from "../image/store.ts";
+import { isSameLiveProcess, readProcStat, type HostMount } from "../runtime/index.ts";
+import {
+  resolveImage,
+  type LocalImage,
+  prepareRootfs,
+  containerRootfs,
+  mountRootfs,
+  overlayMountData,
+  readUnmountedRootfsFile,
+  removeContainerRootfs,
+  unmountRootfs,
+  imageRuntimeConfig,
+  resolveUser,
+  familiarName,
+  ImageStore,
+} from "../image/mod.ts";
 import { openNetworks, fromDockerPortBindings, type Networks } from "../network/index.ts";
 import { openVolumes, fromDockerMountFields, type Volumes } from "../volume/index.ts";
 import type { ContainerConfig, CreateBody, HostConfig } from "./api-types.ts";

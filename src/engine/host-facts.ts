@@ -2,7 +2,7 @@
 // memory controller's files (for Docker's swappiness and swap-limit warnings).
 import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { detectCgroupVersion } from "../runtime/cgroups/index.ts";
+import { detectCgroupVersion } from "../runtime/index.ts";
 import { ALL_CAPS } from "./oci-spec.ts";
 import type { HostFacts } from "./resources.ts";
 

@@ -6,7 +6,7 @@
 import { lstatSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { GantryError, invalidArgument } from "../common/errors.ts";
-import type { LinuxDevice, OciConfig, OciMount } from "../runtime/spec/oci.ts";
+import type { LinuxDevice, OciConfig, OciMount } from "../runtime/index.ts";
 import type { ContainerConfig, HostConfig } from "./api-types.ts";
 import { toLinuxResources } from "./resources.ts";
 import { seccompFor } from "./seccomp-profile.ts";

@@ -2,7 +2,7 @@
 // messages (moby daemon/daemon_unix.go verifyPlatformContainerResources) for values the
 // host cannot honour. Pure: the host's facts come in as HostFacts, so it is unit-tested.
 import { invalidArgument } from "../common/errors.ts";
-import type { LinuxResources } from "../runtime/spec/oci.ts";
+import type { LinuxResources } from "../runtime/index.ts";
 import type { HostConfig } from "./api-types.ts";
 
 export interface HostFacts {

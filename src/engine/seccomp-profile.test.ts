@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { builtinSeccompProfile, parseSeccompProfile, seccompFor } from "./seccomp-profile.ts";
-import { planSeccomp } from "../runtime/plan/seccomp.ts";
+import { planSeccomp } from "../runtime/index.ts";
 import { DEFAULT_CAPS } from "./oci-spec.ts";
 
 const denied = (p: ReturnType<typeof builtinSeccompProfile>) => new Set((p.syscalls ?? []).flatMap((r) => r.names));

@@ -9,7 +9,7 @@
 // unshare, SYS_PTRACE allows ptrace, ...), as Docker's profile does. The filter covers the
 // native architecture and its compat ABIs, so a 32-bit syscall cannot get around it.
 import { invalidArgument, type GantryError } from "../common/errors.ts";
-import type { LinuxSeccomp } from "../runtime/spec/oci.ts";
+import type { LinuxSeccomp } from "../runtime/index.ts";
 
 type Rule = NonNullable<LinuxSeccomp["syscalls"]>[number];
 

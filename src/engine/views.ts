@@ -4,7 +4,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
-import type { CgroupStats } from "../runtime/cgroups/index.ts";
+import type { CgroupStats } from "../runtime/index.ts";
 import type { ContainerRecord } from "./container-store.ts";
 import { ZERO_TIME, type Engine } from "./engine.ts";
 import type { EventFilters } from "./events.ts";

@@ -4,7 +4,7 @@
 // counter key. Each write is printed as one JSON line only after the store acknowledged it,
 // so every printed line is a write the store promised to keep. (stdout to a pipe is
 // synchronous on Linux, so a line printed is a line the parent will read.)
-import { openStore, type StoreSpec } from "../../src/cluster/store/types.ts";
+import { openStore, type StoreSpec } from "../../src/cluster/store/index.ts";
 
 const spec = JSON.parse(process.argv[2]!) as StoreSpec;
 const workers = Number(process.argv[3] ?? 4);

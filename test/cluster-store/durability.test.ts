@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openStore, type StoreSpec } from "../../src/cluster/store/types.ts";
+import { openStore, type StoreSpec } from "../../src/cluster/store/index.ts";
 import { record } from "./_contract.ts";
 import { TestEtcd, etcdSkipReason } from "./_etcd.ts";
 

@@ -1,6 +1,6 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { openStore } from "../../src/cluster/store/types.ts";
+import { openStore } from "../../src/cluster/store/index.ts";
 import { openEtcdStore } from "../../src/cluster/store/etcd.ts";
 import { storeContract, record } from "./_contract.ts";
 import { TestEtcd, etcdSkipReason } from "./_etcd.ts";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { GantryError } from "../../src/common/errors.ts";
-import { openStore } from "../../src/cluster/store/types.ts";
+import { openStore } from "../../src/cluster/store/index.ts";
 import { storeContract, record } from "./_contract.ts";
 
 describe("SQLite store", () => {

@@ -3,8 +3,7 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { invalidArgument } from "../../common/errors.ts";
-import { buildImage, RunStepFailed } from "../../image/build/mod.ts";
-import { ImageStore } from "../../image/store.ts";
+import { buildImage, RunStepFailed, ImageStore } from "../../image/mod.ts";
 
 export function registerBuildCommand(program: Command): void {
   program

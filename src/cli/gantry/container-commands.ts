@@ -9,7 +9,7 @@ import { basename, dirname, resolve } from "node:path";
 import type { Socket } from "node:net";
 import { Option, type Command } from "commander";
 import { GantryError, invalidArgument } from "../../common/errors.ts";
-import { EngineClient, demux, readAll } from "../../engine/client.ts";
+import { EngineClient, demux, readAll } from "../../engine/index.ts";
 import { humanAgo, renderTemplate } from "./image-commands.ts";
 
 type Dict = Record<string, unknown>;

@@ -3,8 +3,7 @@
 // their monitors own them, and the next start re-adopts them.
 import type { Command } from "commander";
 import { invalidArgument } from "../../common/errors.ts";
-import { runShim } from "../../engine/oci-shim.ts";
-import { DEFAULT_EXEC_ROOT, DEFAULT_ROOT, DEFAULT_SOCKET, socketPathOf, startDaemon } from "../../engine/daemon.ts";
+import { runShim, DEFAULT_EXEC_ROOT, DEFAULT_ROOT, DEFAULT_SOCKET, socketPathOf, startDaemon } from "../../engine/index.ts";
 
 function parseBytes(text: string | undefined): number | undefined {
   if (!text) return undefined;

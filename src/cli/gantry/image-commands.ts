@@ -6,19 +6,33 @@ import { pipeline } from "node:stream/promises";
 import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
 import { GantryError, invalidArgument } from "../../common/errors.ts";
-import { loadArchive, saveImages, type ArchiveFormat } from "../../image/archive.ts";
-import { chainIds, hexOf, type Digest } from "../../image/digest.ts";
-import { collectGarbage } from "../../image/gc.ts";
-import { listImages, removeImage, resolveImage, tagImage, type LocalImage } from "../../image/images.ts";
-import { importRootfs } from "../../image/import.ts";
-import { pullImage, type PullProgress } from "../../image/pull.ts";
-import { pushImage, type PushProgress } from "../../image/push.ts";
-import { familiarName, parseReference } from "../../image/reference.ts";
-import type { HistoryEntry } from "../../image/spec.ts";
-import { removeCredentials, saveCredentials } from "../../image/registry/auth.ts";
-import { RegistryClient } from "../../image/registry/client.ts";
-import { listContainerRootfs } from "../../image/snapshots.ts";
-import { ImageStore } from "../../image/store.ts";
+import {
+  loadArchive,
+  saveImages,
+  type ArchiveFormat,
+  chainIds,
+  hexOf,
+  type Digest,
+  collectGarbage,
+  listImages,
+  removeImage,
+  resolveImage,
+  tagImage,
+  type LocalImage,
+  importRootfs,
+  pullImage,
+  type PullProgress,
+  pushImage,
+  type PushProgress,
+  familiarName,
+  parseReference,
+  type HistoryEntry,
+  removeCredentials,
+  saveCredentials,
+  RegistryClient,
+  listContainerRootfs,
+  ImageStore,
+} from "../../image/mod.ts";
 
 type Out = (line: string) => void;
 const out: Out = (line) => process.stdout.write(`${line}\n`);

@@ -4,7 +4,7 @@
 // node join tokens (server-token-command.ts).
 import type { Command } from "commander";
 import { invalidArgument } from "../../common/errors.ts";
-import { startApiServer } from "../../cluster/api/server.ts";
+import { startApiServer } from "../../cluster/api/index.ts";
 import { registerServerTokenCommands } from "./server-token-command.ts";
 
 export const DEFAULT_DATA_DIR = "/var/lib/gantry/server";

@@ -6,10 +6,8 @@ import type { Command } from "commander";
 import { join } from "node:path";
 import { invalidArgument } from "../../common/errors.ts";
 import { writeFileAtomic } from "../../common/atomic-file.ts";
-import { tokenKubeconfig } from "../../cluster/api/credentials.ts";
-import { describeExpiry, parseDuration } from "../../cluster/api/node-tokens.ts";
-import { ApiClient } from "../../cluster/client/api-client.ts";
-import { createNodeToken, deleteNodeToken, listNodeTokens } from "../../cluster/client/node-tokens.ts";
+import { tokenKubeconfig, describeExpiry, parseDuration, createNodeToken, deleteNodeToken, listNodeTokens } from "../../cluster/api/index.ts";
+import { ApiClient } from "../../cluster/client/index.ts";
 
 interface TokenOptions {
   dataDir: string;

@@ -3,11 +3,7 @@
 import { appendFileSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { childProcess } from "../../common/lazy-builtins.ts";
 import { describeError, GantryError } from "../../common/errors.ts";
-import { Runtime, OCI_VERSION } from "../../runtime/runtime.ts";
-import { DEFAULT_ROOT } from "../../runtime/state.ts";
-import type { OciProcess } from "../../runtime/spec/oci.ts";
-import { defaultSpec } from "../../runtime/default-spec.ts";
-import { CAPABILITIES } from "../../runtime/plan/linux-constants.ts";
+import { Runtime, OCI_VERSION, DEFAULT_ROOT, type OciProcess, defaultSpec, CAPABILITIES, parseProcessSpec } from "../../runtime/index.ts";
 import { parseCommandLine, type CommandSpec, type OptionSpec, type Values } from "./args.ts";
 
 const globalOptions: Record<string, OptionSpec> = {
@@ -321,8 +317,7 @@ command(
       } catch (err) {
         throw new GantryError("INVALID_SPEC", `--process ${processFile}: ${(err as Error).message}`);
       }
-      const { parseProcess } = await import("../../runtime/spec/parse.ts");
-      proc = parseProcess(json, `--process ${processFile}`);
+      proc = await parseProcessSpec(json, `--process ${processFile}`);
     } else {
       if (!cmd.length) throw new GantryError("INVALID_ARGUMENT", "exec: give a command or --process FILE");
       const base = rt.configOf(id!).process;

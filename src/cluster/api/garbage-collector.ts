@@ -3,7 +3,7 @@
 // against the registry until the controller manager exists. Both are level-triggered
 // sweeps: after any deletion (or every few seconds) they compare what exists with what
 // the owner references and finalizers say, and act.
-import type { Store } from "../store/types.ts";
+import type { Store } from "../store/index.ts";
 import type { KubeObject } from "./objects.ts";
 import { FOREGROUND_FINALIZER, NAMESPACE_FINALIZER, ORPHAN_FINALIZER, type ObjectRegistry } from "./registry.ts";
 import { resourceTypes, type ResourceType } from "./resources.ts";

@@ -4,7 +4,7 @@
 // owned by the server; deletion goes through finalizers and deletionTimestamp.
 import { randomUUID } from "node:crypto";
 import { GantryError } from "../../common/errors.ts";
-import type { Store, StoredObject } from "../store/types.ts";
+import type { Store, StoredObject } from "../store/index.ts";
 import { applyDefaults } from "./defaults.ts";
 import { clone, deepEqual, isPlainObject, nowTimestamp, type KubeObject } from "./objects.ts";
 import { apiVersionOf, resourceTypes, storageKey, storagePrefix, type ResourceType } from "./resources.ts";

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../common/atomic-file.ts";
 import { GantryError } from "../../common/errors.ts";
-import { openStore, type Store, type StoreSpec } from "../store/types.ts";
+import { openStore, type Store, type StoreSpec } from "../store/index.ts";
 import { Authenticator, type UserInfo } from "./authentication.ts";
 import { enforceAccess } from "./authorization.ts";
 import { adminKubeconfig, ensureCredentials } from "./credentials.ts";

@@ -87,13 +87,3 @@ export interface Store {
  */
 export type StoreSpec =
   { kind: "sqlite"; path: string } | { kind: "etcd"; endpoints: string[]; prefix?: string };
-
-export async function openStore(spec: StoreSpec): Promise<Store> {
-  // Loaded on demand so that a SQLite-only server never loads the etcd client and vice versa.
-  if (spec.kind === "sqlite") {
-    const { openSqliteStore } = await import("./sqlite.ts");
-    return openSqliteStore(spec.path);
-  }
-  const { openEtcdStore } = await import("./etcd.ts");
-  return openEtcdStore(spec.endpoints, spec.prefix ?? "");
-}

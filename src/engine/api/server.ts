@@ -10,13 +10,18 @@ import { dirname, join } from "node:path";
 import { release, hostname, arch, cpus } from "node:os";
 import { pipeline } from "node:stream/promises";
 import { GantryError, invalidArgument, notFound } from "../../common/errors.ts";
-import { listImages, removeImage, tagImage } from "../../image/images.ts";
-import { pullImage } from "../../image/pull.ts";
-import { importRootfs } from "../../image/import.ts";
-import { loadArchive, saveImages } from "../../image/archive.ts";
-import { exportFilesystem } from "../../image/mod.ts";
-import { collectGarbage } from "../../image/gc.ts";
-import { familiarName } from "../../image/reference.ts";
+import {
+  listImages,
+  removeImage,
+  tagImage,
+  pullImage,
+  importRootfs,
+  loadArchive,
+  saveImages,
+  collectGarbage,
+  familiarName,
+  exportFilesystem,
+} from "../../image/mod.ts";
 import { fromDockerNetworkCreate, toDockerNetwork, type DockerNetworkCreateBody } from "../../network/index.ts";
 import { fromDockerVolumeCreate, toDockerVolume } from "../../volume/index.ts";
 import type { CreateBody } from "../api-types.ts";

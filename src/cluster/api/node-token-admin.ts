@@ -1,10 +1,11 @@
-// Node join tokens managed through the running API server with the admin's kubeconfig:
+// Node join tokens managed through the running API server with the admin's kubeconfig
+// (here, beside the token format, rather than in client/, which knows nothing of the server):
 // the token is made here, only its Secret (id, node, expiry, SHA-256 of the secret part)
 // travels to the server, and the plaintext is returned once to be printed.
 import { GantryError, notFound } from "../../common/errors.ts";
-import { describeNodeToken, generateNodeToken, NODE_TOKEN_NAMESPACE, NODE_TOKEN_TYPE, nodeTokenSecretName, type NodeTokenInfo } from "../api/node-tokens.ts";
-import type { KubeObject } from "../api/objects.ts";
-import type { ApiClient } from "./api-client.ts";
+import type { ApiClient } from "../client/index.ts";
+import { describeNodeToken, generateNodeToken, NODE_TOKEN_NAMESPACE, NODE_TOKEN_TYPE, nodeTokenSecretName, type NodeTokenInfo } from "./node-tokens.ts";
+import type { KubeObject } from "./objects.ts";
 
 const SECRETS = `/api/v1/namespaces/${NODE_TOKEN_NAMESPACE}/secrets`;
 
