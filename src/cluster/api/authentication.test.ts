@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { openStore } from "../store/types.ts";
+import { openStore } from "../store/index.ts";
 import { ADMIN_USER, Authenticator } from "./authentication.ts";
 import { generateNodeToken } from "./node-tokens.ts";
 import { ObjectRegistry } from "./registry.ts";

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { openStore } from "../store/types.ts";
+import { openStore } from "../store/index.ts";
 import { ObjectRegistry, type WatchEventType } from "./registry.ts";
 import { resourceTypes } from "./resources.ts";
 import { parseLabelSelector } from "./selectors.ts";
