@@ -10,7 +10,7 @@
 import { createHash, randomInt, timingSafeEqual } from "node:crypto";
 import { invalidArgument } from "../../common/errors.ts";
 import { isPlainObject, type KubeObject } from "./objects.ts";
-import { validateName } from "./validation.ts";
+import { invalidSubdomainName } from "./validation.ts";
 
 export const NODE_TOKEN_TYPE = "gantry.io/node-token";
 export const NODE_TOKEN_NAMESPACE = "kube-system";
@@ -42,7 +42,7 @@ export function parseNodeToken(token: string): { id: string; secret: string } | 
 
 /** A new token for NODE and the Secret that stores it (the token is shown once and kept nowhere). */
 export function generateNodeToken(node: string, ttlMs: number | undefined, now = Date.now()): { token: string; secret: KubeObject } {
-  const bad = validateName("Node", node);
+  const bad = invalidSubdomainName(node);
   if (bad) throw invalidArgument(`--node "${node}" is not a valid node name: ${bad}`);
   const id = randomChars(6);
   const secretPart = randomChars(32);

@@ -1,13 +1,14 @@
 // The generic object registry: every resource type is stored, versioned and watched the
 // same way (what Kubernetes calls the generic registry). resourceVersion is the store's
 // modRevision, never stored inside the value; uid, creationTimestamp and generation are
-// owned by the server; deletion goes through finalizers and deletionTimestamp.
+// owned by the server; deletion goes through finalizers and deletionTimestamp. What differs
+// between kinds (defaults, validation, allocation, ...) comes from the kind's strategy.
 import { randomUUID } from "node:crypto";
 import { GantryError } from "../../common/errors.ts";
 import type { Store, StoredObject } from "../store/index.ts";
-import { applyDefaults } from "./defaults.ts";
 import { clone, deepEqual, isPlainObject, nowTimestamp, type KubeObject } from "./objects.ts";
-import { apiVersionOf, resourceTypes, storageKey, storagePrefix, type ResourceType } from "./resources.ts";
+import { ObjectClaims, releaseClaims } from "./ranges.ts";
+import { apiVersionOf, findResource, resourceTypes, storageKey, storagePrefix, type ResourceType } from "./resources.ts";
 import { matchFields, matchLabels, type FieldRequirement, type LabelSelector } from "./selectors.ts";
 import {
   ApiError,
@@ -20,8 +21,8 @@ import {
   errNotFound,
   STALE_OBJECT,
 } from "./status.ts";
-import { validateObject } from "./validation.ts";
-import { allocateServiceAddresses } from "./service-addresses.ts";
+import { NAMESPACE_FINALIZER, strategyFor } from "./strategies/index.ts";
+import { Causes, validateMeta } from "./validation.ts";
 
 export type PropagationPolicy = "Background" | "Foreground" | "Orphan";
 
@@ -55,8 +56,7 @@ export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
 
 export const FOREGROUND_FINALIZER = "foregroundDeletion";
 export const ORPHAN_FINALIZER = "orphan";
-/** Namespaces keep this in spec.finalizers until the namespace controller has emptied them. */
-export const NAMESPACE_FINALIZER = "kubernetes";
+export { NAMESPACE_FINALIZER };
 
 const MAX_WRITE_RETRIES = 8;
 
@@ -153,6 +153,7 @@ export class ObjectRegistry {
 
   /** Checks and completes an object about to be written (create when old is undefined). */
   private prepare(rt: ResourceType, ns: string | undefined, next: KubeObject, old: KubeObject | undefined, opts: WriteOptions): KubeObject {
+    const strategy = strategyFor(rt);
     if (!isPlainObject(next.metadata)) next.metadata = {};
     next.apiVersion = apiVersionOf(rt);
     next.kind = rt.kind;
@@ -180,7 +181,7 @@ export class ObjectRegistry {
         delete m.deletionGracePeriodSeconds;
       }
       m.generation = old.metadata.generation ?? 1;
-      applyDefaults(rt.kind, next);
+      strategy.defaults?.(next);
       if (!deepEqual(specPart(next), specPart(old))) m.generation += 1;
       if (old.metadata.deletionTimestamp) {
         const added = (m.finalizers ?? []).filter((f) => !(old.metadata.finalizers ?? []).includes(f));
@@ -195,37 +196,81 @@ export class ObjectRegistry {
       delete m.deletionTimestamp;
       delete m.deletionGracePeriodSeconds;
       // A status subresource means clients cannot set status on create either.
-      if (rt.status && rt.kind !== "Node") delete next.status;
-      applyDefaults(rt.kind, next);
+      if (rt.status && !strategy.statusOnCreate) delete next.status;
+      strategy.defaults?.(next);
     }
-    if (rt.kind === "Secret") foldStringData(next);
-    if (!rt.status || rt.kind === "Namespace") delete next.metadata.generation;
-    const causes = validateObject(rt.kind, next);
-    if (causes.length) throw errInvalid(rt.kind, rt.group, next.metadata.name ?? "", causes);
+    strategy.canonicalize?.(next);
+    if (!(strategy.generation ?? rt.status)) delete next.metadata.generation;
+    const c = new Causes();
+    validateMeta(c, next, strategy.nameIsLabel ?? false);
+    strategy.validate?.(c, next, old);
+    if (c.list.length) throw errInvalid(rt.kind, rt.group, next.metadata.name ?? "", c.list);
     return reorder(next);
+  }
+
+  /**
+   * Lets the kind's allocator fill in and claim what the object holds (ClusterIPs, node
+   * ports). The claims this write made are returned, to be released if the write fails.
+   */
+  private async allocate(rt: ResourceType, ns: string | undefined, next: KubeObject, old: KubeObject | undefined, dryRun: boolean): Promise<string[]> {
+    const allocator = strategyFor(rt).allocator;
+    if (!allocator) return [];
+    const held = new Set(old ? allocator.held(old) : []);
+    const claims = new ObjectClaims(this.store, storageKey(rt, ns, next.metadata.name!), next.metadata.uid!, held, (owner, key) => allocator.held(owner).includes(key), dryRun);
+    try {
+      await allocator.assign(next, old, claims);
+    } catch (err) {
+      await releaseClaims(this.store, next.metadata.uid, claims.claimed);
+      throw err;
+    }
+    return claims.claimed;
+  }
+
+  /**
+   * Claims the values stored objects hold, for stores written before claims existed (or
+   * values whose claim was lost). A value two objects hold is reported, not taken away.
+   */
+  async claimHeldValues(log: (message: string) => void): Promise<void> {
+    for (const rt of resourceTypes) {
+      if (!strategyFor(rt).allocator) continue;
+      for (const o of (await this.list(rt, undefined)).items) {
+        const ns = rt.namespaced ? o.metadata.namespace : undefined;
+        await this.allocate(rt, ns, clone(o), undefined, false).catch((err: unknown) => log(`api: ${rt.plural} ${ns ? ns + "/" : ""}${o.metadata.name}: ${(err as Error).message}`));
+      }
+    }
+  }
+
+  /** Gives back what an object held and no longer does (next undefined: the object is gone). */
+  private async release(rt: ResourceType, old: KubeObject, next: KubeObject | undefined): Promise<void> {
+    const allocator = strategyFor(rt).allocator;
+    if (!allocator) return;
+    const kept = new Set(next ? allocator.held(next) : []);
+    await releaseClaims(this.store, old.metadata.uid, allocator.held(old).filter((k) => !kept.has(k)));
   }
 
   async create(rt: ResourceType, ns: string | undefined, body: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
     if (body.metadata?.resourceVersion) throw errBadRequest("resourceVersion should not be set on objects to be created");
     if (rt.namespaced) await this.checkNamespaceWritable(ns!);
     const obj = this.prepare(rt, ns, clone(body), undefined, opts);
-    if (rt.kind === "Service") allocateServiceAddresses(obj, (await this.list(rt, undefined)).items);
+    const key = storageKey(rt, ns, obj.metadata.name!);
     if (opts.dryRun) {
-      if (await this.store.get(storageKey(rt, ns, obj.metadata.name!))) throw errAlreadyExists(rt.plural, rt.group, obj.metadata.name!);
+      if (await this.store.get(key)) throw errAlreadyExists(rt.plural, rt.group, obj.metadata.name!);
+      await this.allocate(rt, ns, obj, undefined, true);
       return obj;
     }
+    const claimed = await this.allocate(rt, ns, obj, undefined, false);
     try {
-      const so = await this.store.create(storageKey(rt, ns, obj.metadata.name!), this.encode(obj));
+      const so = await this.store.create(key, this.encode(obj));
       return this.decode(rt, so);
     } catch (err) {
+      await releaseClaims(this.store, obj.metadata.uid, claimed);
       if (storeCode(err) === "ALREADY_EXISTS") throw errAlreadyExists(rt.plural, rt.group, obj.metadata.name!);
       throw err;
     }
   }
 
   private async checkNamespaceWritable(ns: string): Promise<void> {
-    const nsType = resourceTypes.find((r) => r.kind === "Namespace")!;
-    const nsObj = await this.tryGet(nsType, undefined, ns);
+    const nsObj = await this.tryGet(findResource("", "v1", "namespaces")!, undefined, ns);
     if (!nsObj) throw errNotFound("namespaces", "", ns);
     if (nsObj.metadata.deletionTimestamp) {
       throw errForbidden(`unable to create new content in namespace ${ns} because it is being terminated`, { name: ns, kind: "namespaces" });
@@ -275,16 +320,21 @@ export class ObjectRegistry {
       if (!so) throw errNotFound(rt.plural, rt.group, name);
       const cur = this.decode(rt, so);
       const next = this.prepare(rt, ns, await change(clone(cur)), cur, opts);
+      const claimed = await this.allocate(rt, ns, next, cur, opts.dryRun ?? false);
       if (opts.dryRun) return next;
       const unchanged = deepEqual({ ...next, metadata: { ...next.metadata, resourceVersion: undefined, managedFields: undefined } }, { ...cur, metadata: { ...cur.metadata, resourceVersion: undefined, managedFields: undefined } });
       if (unchanged && deepEqual(next.metadata.managedFields ?? [], cur.metadata.managedFields ?? [])) return cur;
       try {
         if (cur.metadata.deletionTimestamp && finalizersOf(rt, next).length === 0) {
           await this.store.delete(key, so.modRevision);
+          await this.release(rt, cur, undefined);
           return { ...next, metadata: { ...next.metadata, resourceVersion: String(so.modRevision) } };
         }
-        return this.decode(rt, await this.store.update(key, this.encode(next), so.modRevision));
+        const written = this.decode(rt, await this.store.update(key, this.encode(next), so.modRevision));
+        await this.release(rt, cur, written);
+        return written;
       } catch (err) {
+        await releaseClaims(this.store, next.metadata.uid, claimed);
         if (storeCode(err) === "CONFLICT" && attempt < MAX_WRITE_RETRIES) continue;
         if (storeCode(err) === "NOT_FOUND") throw errNotFound(rt.plural, rt.group, name);
         if (storeCode(err) === "CONFLICT") throw errConflict(rt.plural, rt.group, name, STALE_OBJECT);
@@ -316,12 +366,13 @@ export class ObjectRegistry {
       if (opts.propagationPolicy === "Foreground") finalizers.add(FOREGROUND_FINALIZER);
       if (opts.propagationPolicy === "Orphan") finalizers.add(ORPHAN_FINALIZER);
       if (finalizers.size) next.metadata.finalizers = [...finalizers];
-      if (rt.kind === "Namespace") (next.status as Record<string, unknown>) = { ...(next.status as object), phase: "Terminating" };
       const mustWait = finalizersOf(rt, next).length > 0;
+      if (mustWait) strategyFor(rt).prepareForDelete?.(next);
       if (opts.dryRun) return { object: cur, removed: !mustWait };
       try {
         if (!mustWait) {
           await this.store.delete(key, so.modRevision);
+          await this.release(rt, cur, undefined);
           return { object: cur, removed: true };
         }
         if (!next.metadata.deletionTimestamp) {
@@ -395,12 +446,7 @@ export class ObjectRegistry {
 
 /** The finalizers that hold an object back from removal (namespaces also keep spec.finalizers). */
 export function finalizersOf(rt: ResourceType, o: KubeObject): string[] {
-  const list = [...(o.metadata.finalizers ?? [])];
-  if (rt.kind === "Namespace") {
-    const spec = o.spec as { finalizers?: string[] } | undefined;
-    list.push(...(spec?.finalizers ?? []));
-  }
-  return list;
+  return [...(o.metadata.finalizers ?? []), ...(strategyFor(rt).extraFinalizers?.(o) ?? [])];
 }
 
 function randomSuffix(): string {
@@ -408,16 +454,6 @@ function randomSuffix(): string {
   let s = "";
   for (let i = 0; i < 5; i++) s += alphabet[Math.floor(Math.random() * alphabet.length)];
   return s;
-}
-
-/** Secret.stringData is write-only: merged into data (base64) on every write. */
-function foldStringData(o: KubeObject): void {
-  const sd = o.stringData;
-  if (!isPlainObject(sd)) return;
-  const data = isPlainObject(o.data) ? (o.data as Record<string, string>) : {};
-  for (const [k, v] of Object.entries(sd)) data[k] = Buffer.from(String(v)).toString("base64");
-  o.data = data;
-  delete o.stringData;
 }
 
 /** apiVersion, kind, metadata first, as the real server serialises. */

@@ -79,6 +79,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const store = opts.store ?? (await openStore(opts.storeSpec ?? { kind: "sqlite", path: join(opts.dataDir, "state.db") }));
   const registry = new ObjectRegistry(store);
   await bootstrap(registry);
+  await registry.claimHeldValues(log);
   const gc = new GarbageCollector(registry, store, log);
   await gc.start();
 
@@ -335,7 +336,7 @@ async function routeApi(ctx: HandlerContext, caller: { user: UserInfo; bindToCre
     if (method === "PATCH") return handlePatch(ctx, r);
     return methodNotAllowed(r);
   }
-  if (r.subresource === "finalize" && rt.kind === "Namespace" && method === "PUT") return handleUpdate(ctx, { ...r, subresource: undefined });
+  if (r.subresource === "finalize" && rt.plural === "namespaces" && method === "PUT") return handleUpdate(ctx, { ...r, subresource: undefined });
   if (rt.connect?.includes(r.subresource)) return handleConnect(ctx, r);
   throw errPathNotFound();
 }

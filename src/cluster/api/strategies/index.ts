@@ -1,0 +1,56 @@
+// Each resource's strategy, looked up by group and resource (plural). A resource without one
+// is stored as given, with NAME and AGE columns.
+import type { ResourceType } from "../resources.ts";
+import { configMapStrategy } from "./configmap.ts";
+import { cronJobStrategy } from "./cronjob.ts";
+import { daemonSetStrategy } from "./daemonset.ts";
+import { deploymentStrategy } from "./deployment.ts";
+import { endpointSliceStrategy } from "./endpointslice.ts";
+import { endpointsStrategy } from "./endpoints.ts";
+import { eventStrategy } from "./event.ts";
+import { jobStrategy } from "./job.ts";
+import { leaseStrategy } from "./lease.ts";
+import { namespaceStrategy } from "./namespace.ts";
+import { networkPolicyStrategy } from "./networkpolicy.ts";
+import { nodeStrategy } from "./node.ts";
+import { persistentVolumeStrategy } from "./persistentvolume.ts";
+import { persistentVolumeClaimStrategy } from "./persistentvolumeclaim.ts";
+import { podStrategy } from "./pod.ts";
+import { replicaSetStrategy } from "./replicaset.ts";
+import { secretStrategy } from "./secret.ts";
+import { serviceStrategy } from "./service.ts";
+import { serviceAccountStrategy } from "./serviceaccount.ts";
+import { statefulSetStrategy } from "./statefulset.ts";
+import type { Strategy } from "./types.ts";
+
+export type { Strategy, Allocator, Claims } from "./types.ts";
+export { NAMESPACE_FINALIZER } from "./namespace.ts";
+
+const byResource: Record<string, Strategy> = {
+  "/namespaces": namespaceStrategy,
+  "/pods": podStrategy,
+  "/services": serviceStrategy,
+  "/endpoints": endpointsStrategy,
+  "/configmaps": configMapStrategy,
+  "/secrets": secretStrategy,
+  "/nodes": nodeStrategy,
+  "/events": eventStrategy,
+  "/serviceaccounts": serviceAccountStrategy,
+  "/persistentvolumes": persistentVolumeStrategy,
+  "/persistentvolumeclaims": persistentVolumeClaimStrategy,
+  "apps/deployments": deploymentStrategy,
+  "apps/replicasets": replicaSetStrategy,
+  "apps/daemonsets": daemonSetStrategy,
+  "apps/statefulsets": statefulSetStrategy,
+  "batch/jobs": jobStrategy,
+  "batch/cronjobs": cronJobStrategy,
+  "networking.k8s.io/networkpolicies": networkPolicyStrategy,
+  "coordination.k8s.io/leases": leaseStrategy,
+  "discovery.k8s.io/endpointslices": endpointSliceStrategy,
+};
+
+const plain: Strategy = {};
+
+export function strategyFor(rt: Pick<ResourceType, "group" | "plural">): Strategy {
+  return byResource[`${rt.group}/${rt.plural}`] ?? plain;
+}

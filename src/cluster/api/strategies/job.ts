@@ -1,0 +1,43 @@
+// Job: counts default to 1/1 with backoffLimit 6, and the selector on the Job's own uid
+// (generated here, as the real server does, unless manualSelector is set).
+import { ageColumn, arr, nameColumn, num, POD_TEMPLATE_CONTAINERS, spec, status, workloadWide } from "../columns.ts";
+import { humanAge, isPlainObject } from "../objects.ts";
+import { specOf } from "../validation.ts";
+import { dflt, obj } from "./_fields.ts";
+import { defaultTemplate, templateSpec, validatePodSpec } from "./_pod-template.ts";
+import type { Strategy } from "./types.ts";
+
+export const jobStrategy: Strategy = {
+  defaults(o) {
+    const s = obj(o, "spec");
+    dflt(s, "parallelism", 1);
+    dflt(s, "completions", 1);
+    dflt(s, "backoffLimit", 6);
+    dflt(s, "completionMode", "NonIndexed");
+    dflt(s, "suspend", false);
+    defaultTemplate(s);
+    if (s.manualSelector !== true && o.metadata.uid) {
+      const uidLabels = { "batch.kubernetes.io/controller-uid": o.metadata.uid, "controller-uid": o.metadata.uid };
+      const jobName = { "batch.kubernetes.io/job-name": o.metadata.name ?? "", "job-name": o.metadata.name ?? "" };
+      if (!isPlainObject(s.selector)) s.selector = { matchLabels: { "batch.kubernetes.io/controller-uid": o.metadata.uid } };
+      const tmeta = obj(obj(s, "template"), "metadata");
+      tmeta.labels = { ...uidLabels, ...jobName, ...(isPlainObject(tmeta.labels) ? tmeta.labels : {}) };
+    }
+  },
+  validate(c, o) {
+    const s = specOf(o);
+    validatePodSpec(c, "spec.template.spec", templateSpec(s), ["OnFailure", "Never"]);
+    for (const f of ["parallelism", "completions", "backoffLimit"]) {
+      const v = s[f];
+      if (v !== undefined && v !== null && (typeof v !== "number" || v < 0)) c.invalid(`spec.${f}`, v, "must be greater than or equal to 0");
+    }
+  },
+  columns: [
+    nameColumn,
+    { name: "Status", type: "string", cell: (o) => (arr(status(o).conditions).find((c) => c.type === "Complete" && c.status === "True") ? "Complete" : arr(status(o).conditions).find((c) => c.type === "Failed" && c.status === "True") ? "Failed" : spec(o).suspend ? "Suspended" : "Running") },
+    { name: "Completions", type: "string", cell: (o) => `${num(status(o).succeeded)}/${spec(o).completions ?? 1}` },
+    { name: "Duration", type: "string", cell: (o) => (status(o).startTime ? humanAge(status(o).startTime as string, status(o).completionTime ? Date.parse(status(o).completionTime as string) : Date.now()) : "") },
+    ageColumn,
+    ...workloadWide(POD_TEMPLATE_CONTAINERS),
+  ],
+};
