@@ -12,8 +12,9 @@
 //                        ▼  │
 //                       paused
 //
-// An exit is noticed by polling the exit file (and the monitor's pid), so one found after a
-// restart is handled exactly like one seen live.
+// An exit is noticed through the exit file (and the monitor's pid), so one found after a
+// restart is handled exactly like one seen live; restore() settles all of them before the
+// daemon serves its first request.
 import { existsSync, mkdirSync, readFileSync, rmSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -70,6 +71,14 @@ export interface EngineOptions {
 }
 
 export type WaitCondition = "not-running" | "next-exit" | "removed";
+
+/** How a container ended, from its monitor's exit file (or its monitor's death). */
+interface ExitReport {
+  code: number;
+  /** ISO time of the exit. */
+  finishedAt: string;
+  error: string;
+}
 
 interface Waiter {
   condition: WaitCondition;
@@ -136,9 +145,11 @@ export class Engine {
 
   // ---- start-up: re-adopt what is on disk ------------------------------------------------
 
-  /** Loads every container and reconciles it with the kernel: running ones whose monitor is
-   * alive are re-adopted; exits that happened while the daemon was down are recorded with the
-   * monitor's exit code (and restart policies applied). */
+  /** Loads every container and reconciles it with the kernel before the daemon answers its
+   * first request (dockerd's restore does the same): running ones whose monitor is alive are
+   * re-adopted; exits that happened while the daemon was down are recorded with the monitor's
+   * exit code and time, cleaned up, and their restart policies applied here, not by the poller
+   * a moment after the API already reported them running. */
   async restore(): Promise<void> {
     if (this.opts.networking !== false) {
       try {
@@ -159,34 +170,38 @@ export class Engine {
     await this.networks
       ?.reconcile(loaded.filter((c) => isRunningLike(c.State.Status)).map((c) => c.Id))
       .catch((e: unknown) => this.log(`network reconcile: ${(e as Error).message}`));
-    for (const rec of loaded) {
-      try {
-        if (rec.State.Status === "removing") {
-          await this.removeContainer(rec.Id, { force: true, volumes: false });
-          continue;
-        }
-        if (rec.State.Status !== "created" && rec.State.Status !== "exited" && rec.State.Status !== "dead") this.ensureMounted(rec);
-        if (rec.State.Status === "restarting") {
-          rec.State.Status = "exited";
-          this.containers.save(rec);
-          this.scheduleRestart(rec, restartDecision(rec.HostConfig.RestartPolicy, rec.State.ExitCode, rec.RestartCount, false, 0));
-        } else if (isRunningLike(rec.State.Status)) {
-          // The exit poller handles an exit file (or a dead monitor) on its first tick.
-          const st = this.runtimeStatus(rec.Id);
-          if (st === "paused" && rec.State.Status !== "paused") rec.State.Status = "paused";
-          if (st === "running" && rec.State.Status === "paused") rec.State.Status = "running";
-          this.containers.save(rec);
-        } else if (rec.State.Status === "exited" && rec.HostConfig.RestartPolicy?.Name === "always" && !rec.ManuallyStopped) {
-          // Docker restarts "always" containers when the daemon starts.
-          void this.start(rec.Id).catch((e: unknown) => this.log(`restart ${rec.Id.slice(0, 12)}: ${(e as Error).message}`));
-        }
-      } catch (err) {
-        this.log(`restore ${rec.Id.slice(0, 12)}: ${(err as Error).message}`);
-      }
-    }
+    await Promise.all(loaded.map((rec) => this.restoreContainer(rec).catch((err: unknown) => this.log(`restore ${rec.Id.slice(0, 12)}: ${(err as Error).message}`))));
     this.poller = setInterval(() => this.pollExits(), this.opts.pollMs ?? 100);
-    for (const rec of this.containers.all()) if (rec.State.Status === "running" || rec.State.Status === "paused") this.watchExit(rec.Id);
-    this.pollExits();
+  }
+
+  /** One container at start-up; see restore(). */
+  private async restoreContainer(rec: ContainerRecord): Promise<void> {
+    const status = rec.State.Status;
+    if (status === "removing") {
+      await this.removeContainer(rec.Id, { force: true, volumes: false });
+    } else if (status === "restarting") {
+      // Its restart was pending when the daemon stopped; dockerd starts such containers at start-up.
+      rec.State.Status = "exited";
+      this.containers.save(rec);
+      await this.scheduleRestart(rec, restartDecision(rec.HostConfig.RestartPolicy, rec.State.ExitCode, rec.RestartCount, false, 0), { now: true });
+    } else if (status === "running" || status === "paused") {
+      this.watchExit(rec.Id); // first, so an exit from now on is noticed too
+      const exit = this.exitOf(rec);
+      if (exit) {
+        // The same path as a live exit (clean-up, die, restart policy with its count), but a
+        // restart happens now rather than after the back-off, before the first request.
+        await this.handleExit(rec, exit, { restartNow: true });
+        return;
+      }
+      this.ensureMounted(rec);
+      const st = this.runtimeStatus(rec.Id);
+      if (st === "paused" && status !== "paused") rec.State.Status = "paused";
+      if (st === "running" && status === "paused") rec.State.Status = "running";
+      this.containers.save(rec);
+    } else if (status === "exited" && rec.HostConfig.RestartPolicy?.Name === "always" && !rec.ManuallyStopped) {
+      // Docker starts "always" containers when the daemon starts (without counting a restart).
+      await this.start(rec.Id).catch((e: unknown) => this.log(`restart ${rec.Id.slice(0, 12)}: ${(e as Error).message}`));
+    }
   }
 
   async close(): Promise<void> {
@@ -603,16 +618,20 @@ export class Engine {
     for (const rec of this.containers.all()) {
       if (rec.State.Status !== "running" && rec.State.Status !== "paused") continue;
       if (this.busy.has(rec.Id)) continue;
-      const exit = readJsonIfExists<{ exitCode: number; signal: number; finishedAtMs: number }>(this.exitFile(rec.Id));
-      if (exit) {
-        void this.handleExit(rec, exit.exitCode, new Date(exit.finishedAtMs).toISOString());
-        continue;
-      }
-      // No exit file: a monitor that died (SIGKILLed) cannot write one; its container died with it.
-      if (rec.MonitorPid > 0 && !processAlive(rec.MonitorPid) && !isSameLiveProcess(rec.State.Pid, readProcStat(rec.State.Pid)?.startTime ?? -1)) {
-        void this.handleExit(rec, 255, new Date().toISOString(), "the container's monitor died");
-      }
+      const exit = this.exitOf(rec);
+      if (exit) void this.handleExit(rec, exit);
     }
+  }
+
+  /** How a container its record calls running has ended, if it has: the exit file its monitor
+   * wrote, or a monitor that died (SIGKILLed, it cannot write one) and took the container along. */
+  private exitOf(rec: ContainerRecord): ExitReport | undefined {
+    const exit = readJsonIfExists<{ exitCode: number; signal: number; finishedAtMs: number }>(this.exitFile(rec.Id));
+    if (exit) return { code: exit.exitCode, finishedAt: new Date(exit.finishedAtMs).toISOString(), error: "" };
+    if (rec.MonitorPid > 0 && !processAlive(rec.MonitorPid) && !isSameLiveProcess(rec.State.Pid, readProcStat(rec.State.Pid)?.startTime ?? -1)) {
+      return { code: 255, finishedAt: new Date().toISOString(), error: "the container's monitor died" };
+    }
+    return undefined;
   }
 
   /**
@@ -638,10 +657,11 @@ export class Engine {
     this.exitWatchers.delete(id);
   }
 
-  private async handleExit(rec: ContainerRecord, code: number, finishedAt: string, error = ""): Promise<void> {
+  private async handleExit(rec: ContainerRecord, exit: ExitReport, opts: { restartNow?: boolean } = {}): Promise<void> {
     if (this.busy.has(rec.Id)) return;
     this.busy.add(rec.Id);
     this.unwatchExit(rec.Id);
+    const { code, finishedAt, error } = exit;
     try {
       let oom = false;
       try {
@@ -661,7 +681,7 @@ export class Engine {
       const decision = restartDecision(rec.HostConfig.RestartPolicy, code, rec.RestartCount, rec.ManuallyStopped, Date.parse(finishedAt) - startedMs);
       if (decision.restart) {
         this.busy.delete(rec.Id);
-        this.scheduleRestart(rec, decision);
+        await this.scheduleRestart(rec, decision, { now: !!opts.restartNow });
       } else if (rec.HostConfig.AutoRemove) {
         this.busy.delete(rec.Id);
         await this.removeContainer(rec.Id, { force: true, volumes: true }).catch((e: unknown) => this.log(`auto-remove: ${(e as Error).message}`));
@@ -671,25 +691,37 @@ export class Engine {
     }
   }
 
-  private scheduleRestart(rec: ContainerRecord, decision: RestartDecision): void {
+  /**
+   * Marks the container restarting and starts it again after the policy's back-off, counting
+   * the restart (RestartCount, which on-failure's maximum is checked against). `now` skips the
+   * back-off and resolves once the container runs: at start-up, as dockerd starts such
+   * containers before it serves. A start that fails is retried with a longer back-off.
+   */
+  private async scheduleRestart(rec: ContainerRecord, decision: RestartDecision, opts: { now?: boolean } = {}): Promise<void> {
     if (!decision.restart) return;
     rec.State.Status = "restarting";
     this.containers.save(rec);
+    if (opts.now) return this.restartNow(rec.Id, decision.delayMs);
     const t = setTimeout(() => {
       this.restartTimers.delete(rec.Id);
-      const cur = this.containers.find(rec.Id);
-      if (!cur || cur.State.Status !== "restarting") return;
-      cur.RestartCount++;
-      cur.State.Status = "exited";
-      void this.start(cur.Id)
-        .then(() => this.publish(cur, "restart"))
-        .catch((e: unknown) => {
-          this.log(`restart ${cur.Id.slice(0, 12)}: ${(e as Error).message}`);
-          const again = restartDecision(cur.HostConfig.RestartPolicy, 128, cur.RestartCount, false, 0, decision.delayMs);
-          this.scheduleRestart(cur, again);
-        });
+      void this.restartNow(rec.Id, decision.delayMs);
     }, decision.delayMs);
     this.restartTimers.set(rec.Id, t);
+  }
+
+  private async restartNow(id: string, delayMs: number): Promise<void> {
+    const cur = this.containers.find(id);
+    if (!cur || cur.State.Status !== "restarting") return;
+    cur.RestartCount++;
+    cur.State.Status = "exited";
+    try {
+      await this.start(cur.Id);
+      this.publish(cur, "restart");
+    } catch (e) {
+      this.log(`restart ${cur.Id.slice(0, 12)}: ${(e as Error).message}`);
+      const again = restartDecision(cur.HostConfig.RestartPolicy, 128, cur.RestartCount, false, 0, delayMs);
+      await this.scheduleRestart(cur, again);
+    }
   }
 
   // ---- stop / kill / pause / restart / rename ------------------------------------------------

@@ -88,6 +88,23 @@ async function bundleRuntimeCli(): Promise<string> {
 
 /** `network`: bridge networking on its own device and subnet; otherwise --no-networking. */
 export async function startTestDaemon(d: TestDaemon, network?: { bridge: string; subnet: string }, runtime?: string): Promise<void> {
+  const child = await spawnTestDaemon(d, network, runtime);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`daemon exited: ${d.log.join("")}`);
+    if (existsSync(d.socket) && (await ping(d.socket))) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`daemon did not come up: ${d.log.join("")}`);
+}
+
+/**
+ * Starts the daemon process and returns at once, without a request: tests that check what the
+ * daemon's very first answer says use this. A socket left by a SIGKILLed daemon is removed
+ * first, so the socket's presence means the new daemon listens.
+ */
+export async function spawnTestDaemon(d: TestDaemon, network?: { bridge: string; subnet: string }, runtime?: string): Promise<ChildProcess> {
+  rmSync(d.socket, { force: true });
   process.env.GANTRY_RUNTIME_CLI = await bundleRuntimeCli();
   d.network = network ?? d.network;
   const netArgs = d.network ? ["--bridge-name", d.network.bridge, "--bridge-subnet", d.network.subnet] : ["--no-networking"];
@@ -100,13 +117,7 @@ export async function startTestDaemon(d: TestDaemon, network?: { bridge: string;
   d.child = child;
   child.stdout?.on("data", (b: Buffer) => d.log.push(b.toString()));
   child.stderr?.on("data", (b: Buffer) => d.log.push(b.toString()));
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`daemon exited: ${d.log.join("")}`);
-    if (existsSync(d.socket) && (await ping(d.socket))) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`daemon did not come up: ${d.log.join("")}`);
+  return child;
 }
 
 /** Inside a describe: a daemon with the busybox image before the tests, cleaned up after. */
