@@ -21,7 +21,8 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { GantryError, conflict, invalidArgument, notFound } from "../common/errors.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
-import { isSameLiveProcess, readProcStat, type HostMount } from "../runtime/index.ts";
+import { isSameLiveProcess, readProcStat } from "../common/process-identity.ts";
+import type { HostMount } from "../runtime/index.ts";
 import {
   resolveImage,
   type LocalImage,

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { writeJsonAtomic, readJsonIfExists } from "../common/atomic-file.ts";
 import { GantryError, notFound } from "../common/errors.ts";
 import { hexOf, type Digest } from "./digest.ts";
-import { withFileLock } from "./lock.ts";
+import { withPidLockSync } from "../common/pid-lock.ts";
 
 export const defaultRoot = "/var/lib/gantry";
 
@@ -160,12 +160,18 @@ export class ImageStore {
 
   /** Read-modify-write of the refs table under the lock; `fn` edits the map in place. */
   updateRefs<T>(fn: (refs: Record<string, RefRecord>) => T): T {
-    return withFileLock(join(this.root, "refs.lock"), () => {
-      const refs = this.readRefs();
-      const result = fn(refs);
-      writeJsonAtomic(this.refsPath(), { version: 1, refs } satisfies RefsFile, 0o644);
-      return result;
-    });
+    // The critical section is synchronous, so within one process no two holders interleave.
+    const lock = { what: "the image store's names", hint: "another gantry command is updating the image store; retry, or remove the file if no gantry runs" };
+    return withPidLockSync(
+      join(this.root, "refs.lock"),
+      () => {
+        const refs = this.readRefs();
+        const result = fn(refs);
+        writeJsonAtomic(this.refsPath(), { version: 1, refs } satisfies RefsFile, 0o644);
+        return result;
+      },
+      lock,
+    );
   }
 
   setRef(name: string, record: RefRecord): void {

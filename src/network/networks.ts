@@ -11,7 +11,7 @@
 //   <root>/ipam/<net>/                   host-local's leases (its dataDir)
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { GantryError, invalidArgument, notFound, conflict } from "../common/errors.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
 import {
@@ -59,7 +59,12 @@ import {
   syncIsolation,
   ruleOwners,
 } from "./host-rules.ts";
-import { DEFAULT_HOST_LOCK, withHostLock } from "./host-lock.ts";
+import { withPidLock } from "../common/pid-lock.ts";
+
+/** One host-wide lock around everything that edits the host's shared CNI state (portmap's and
+ * the firewall plugin's shared chains, bridges): two Gantry processes (an engine and a test,
+ * two test files) must not see a chain empty and remove it while the other adds a rule to it. */
+const DEFAULT_HOST_LOCK = "/run/gantry/network.lock";
 
 export interface NetworkRecord {
   id: string;
@@ -233,7 +238,12 @@ export class Networks {
   }
 
   private hostLocked<T>(fn: () => Promise<T>): Promise<T> {
-    return withHostLock(this.hostLock, fn);
+    mkdirSync(dirname(this.hostLock), { recursive: true });
+    return withPidLock(this.hostLock, fn, {
+      timeoutMs: 120_000,
+      what: "host networking",
+      hint: "another Gantry process is changing host networking; if none runs, remove the file",
+    });
   }
 
   async load(): Promise<void> {

@@ -10,7 +10,6 @@ export { defaultSpec } from "./default-spec.ts";
 export { CAPABILITIES } from "./plan/linux-constants.ts";
 export type { HostMount } from "./plan/plan.ts";
 export { planSeccomp } from "./plan/seccomp.ts";
-export { isSameLiveProcess, readProcStat, type ProcStat } from "./process-identity.ts";
 export { openCgroups, detectCgroupVersion, type CgroupStats, type CgroupManager } from "./cgroups/index.ts";
 export type { OciConfig, OciProcess, OciMount, OciHook, OciHooks, OciState, LinuxResources, LinuxSeccomp, LinuxDevice, IdMapping, NamespaceType } from "./spec/oci.ts";
 

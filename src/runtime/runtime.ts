@@ -12,7 +12,7 @@ import { runHooksWarnOnly } from "./hooks.ts";
 import { NS_PROC_NAMES, PID_PLACEHOLDER, planCreate, planExec, type CgroupMountSource, type HostMount, type MonitorPlan } from "./plan/plan.ts";
 import { SIGNALS } from "./plan/linux-constants.ts";
 import { RecordDecoder, type PlanRecord } from "./plan/wire.ts";
-import { isSameLiveProcess, readProcStat } from "./process-identity.ts";
+import { isSameLiveProcess, readProcStat } from "../common/process-identity.ts";
 import type { NamespaceType, OciConfig, OciProcess, OciState, LinuxResources } from "./spec/oci.ts";
 import { StateDir, type ContainerRecord } from "./state.ts";
 import { defaultDevices } from "./plan/plan.ts";
