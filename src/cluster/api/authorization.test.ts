@@ -66,3 +66,12 @@ test("a refusal reads like Kubernetes'", () => {
   assert.equal(e.status, 403);
   assert.equal(e.reason, "Forbidden");
 });
+
+test("binding and eviction are the admin's (the scheduler and drain), not a node's", () => {
+  for (const sub of ["binding", "eviction"]) {
+    assert.equal(can({ verb: "create", group: "", resource: "pods", subresource: sub, namespace: "default", name: "p" }), false, sub);
+    assert.ok(authorize(ADMIN_USER, { verb: "create", group: "", resource: "pods", subresource: sub, namespace: "default", name: "p" }).allowed);
+  }
+  assert.equal(can({ verb: "create", group: "", resource: "bindings", namespace: "default" }), false);
+  assert.equal(can({ verb: "list", group: "policy", resource: "poddisruptionbudgets" }), false);
+});

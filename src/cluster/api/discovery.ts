@@ -1,6 +1,6 @@
 // Discovery documents: /api, /apis (plain and aggregated v2), /api/v1 and /apis/<g>/<v>
 // resource lists. Derived from the resource table so they cannot drift from routing.
-import { ALL_VERBS, apiVersionOf, groupVersions, resourceTypes, type ResourceType } from "./resources.ts";
+import { apiVersionOf, groupVersions, resourceTypes, verbsOf, type ResourceType } from "./resources.ts";
 
 export const AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 export const AGGREGATED_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
@@ -21,6 +21,7 @@ function subresourcesOf(rt: ResourceType) {
   const subs: { subresource: string; responseKind: { group: string; version: string; kind: string }; verbs: string[] }[] = [];
   if (rt.status) subs.push({ subresource: "status", responseKind: { group: rt.group, version: rt.version, kind: rt.kind }, verbs: ["get", "patch", "update"] });
   if (rt.scale) subs.push({ subresource: "scale", responseKind: { group: "autoscaling", version: "v1", kind: "Scale" }, verbs: ["get", "patch", "update"] });
+  for (const a of rt.actions ?? []) subs.push({ subresource: a.name, responseKind: { group: a.group ?? "", version: a.version ?? "v1", kind: a.kind }, verbs: a.verbs });
   return subs;
 }
 
@@ -30,7 +31,7 @@ function discoveryResource(rt: ResourceType) {
     responseKind: { group: rt.group, version: rt.version, kind: rt.kind },
     scope: rt.namespaced ? "Namespaced" : "Cluster",
     singularResource: rt.singular,
-    verbs: ALL_VERBS,
+    verbs: verbsOf(rt),
     ...(rt.shortNames ? { shortNames: rt.shortNames } : {}),
     ...(rt.categories ? { categories: rt.categories } : {}),
     ...(subresourcesOf(rt).length ? { subresources: subresourcesOf(rt) } : {}),
@@ -88,12 +89,16 @@ export function apiResourceList(group: string, version: string) {
       singularName: rt.singular,
       namespaced: rt.namespaced,
       kind: rt.kind,
-      verbs: ALL_VERBS,
+      verbs: verbsOf(rt),
       ...(rt.shortNames ? { shortNames: rt.shortNames } : {}),
       ...(rt.categories ? { categories: rt.categories } : {}),
     });
     if (rt.status) resources.push({ name: `${rt.plural}/status`, singularName: "", namespaced: rt.namespaced, kind: rt.kind, verbs: ["get", "patch", "update"] });
     if (rt.scale) resources.push({ name: `${rt.plural}/scale`, singularName: "", namespaced: rt.namespaced, group: "autoscaling", version: "v1", kind: "Scale", verbs: ["get", "patch", "update"] });
+    // kubectl drain looks here for pods/eviction with a group and version to POST an Eviction.
+    for (const a of rt.actions ?? []) {
+      resources.push({ name: `${rt.plural}/${a.name}`, singularName: "", namespaced: rt.namespaced, ...(a.group !== undefined ? { group: a.group, version: a.version } : {}), kind: a.kind, verbs: a.verbs });
+    }
   }
   return { kind: "APIResourceList", apiVersion: "v1", groupVersion: apiVersionOf(rts[0]!), resources };
 }

@@ -4,7 +4,7 @@
 // kubectl explain reads the schemas by their x-kubernetes-group-version-kind.
 import { createHash } from "node:crypto";
 import { strategyFor } from "./patch-merge-keys.ts";
-import { groupVersions, resourceTypes, type ResourceType } from "./resources.ts";
+import { groupVersions, resourceTypes, verbsOf, type ResourceType } from "./resources.ts";
 import { loadModelClosure, modelSchema, type JsonSchema } from "./schemas.ts";
 
 export function gvPath(group: string, version: string): string {
@@ -39,21 +39,31 @@ function operations(rt: ResourceType, ref: string) {
     ),
     required: true,
   };
-  return {
+  // Only the verbs the resource serves (bindings: create).
+  const verbs = new Set(verbsOf(rt));
+  const only = (ops: [string, string, () => unknown][]) => Object.fromEntries(ops.filter(([, verb]) => verbs.has(verb)).map(([method, , make]) => [method, make()]));
+  const paths: Record<string, unknown> = {
     [base]: {
       parameters: pathParams,
-      get: op("list"),
-      post: op("post", { parameters: writeParams, requestBody: body }),
-      delete: op("deletecollection"),
-    },
-    [`${base}/{name}`]: {
-      parameters: [...pathParams, { name: "name", in: "path", required: true, schema: { type: "string" } }],
-      get: op("get"),
-      put: op("put", { parameters: writeParams, requestBody: body }),
-      patch: op("patch", { parameters: [...writeParams, queryParam("force", "Force is going to force Apply requests.")], requestBody: patchBody }),
-      delete: op("delete"),
+      ...only([
+        ["get", "list", () => op("list")],
+        ["post", "create", () => op("post", { parameters: writeParams, requestBody: body })],
+        ["delete", "deletecollection", () => op("deletecollection")],
+      ]),
     },
   };
+  if (verbs.has("get")) {
+    paths[`${base}/{name}`] = {
+      parameters: [...pathParams, { name: "name", in: "path", required: true, schema: { type: "string" } }],
+      ...only([
+        ["get", "get", () => op("get")],
+        ["put", "update", () => op("put", { parameters: writeParams, requestBody: body })],
+        ["patch", "patch", () => op("patch", { parameters: [...writeParams, queryParam("force", "Force is going to force Apply requests.")], requestBody: patchBody })],
+        ["delete", "delete", () => op("delete")],
+      ]),
+    };
+  }
+  return paths;
 }
 
 const mergeKeysFor = (field: string) => ({ key: strategyFor(["spec", "template", "spec", "containers", field]).mergeKey ?? strategyFor([field]).mergeKey });

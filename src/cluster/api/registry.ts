@@ -48,8 +48,12 @@ export interface DeleteOptions {
 
 export interface WriteOptions {
   dryRun?: boolean;
-  /** "status" writes only .status; "" (default) writes everything but .status for kinds with a status subresource. */
-  subresource?: "status" | "";
+  /**
+   * "status" writes only .status; "" (default) writes everything but .status for kinds with a
+   * status subresource; an action's name ("binding") writes what its handler made of the
+   * object, spec and status alike, and tells the strategy which write it validates.
+   */
+  subresource?: string;
 }
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
@@ -166,7 +170,7 @@ export class ObjectRegistry {
         next = clone(old);
         if (status === undefined) delete next.status;
         else next.status = status;
-      } else if (rt.status) {
+      } else if (rt.status && !opts.subresource) {
         if (old.status === undefined) delete next.status;
         else next.status = clone(old.status);
       }
@@ -203,7 +207,7 @@ export class ObjectRegistry {
     if (!(strategy.generation ?? rt.status)) delete next.metadata.generation;
     const c = new Causes();
     validateMeta(c, next, strategy.nameIsLabel ?? false);
-    strategy.validate?.(c, next, old);
+    strategy.validate?.(c, next, old, opts.subresource || undefined);
     if (c.list.length) throw errInvalid(rt.kind, rt.group, next.metadata.name ?? "", c.list);
     return reorder(next);
   }

@@ -15,15 +15,31 @@ export interface ResourceType {
   scale?: boolean;
   /** Connect-style subresources answered with a "not available" Status (no node agent yet). */
   connect?: string[];
+  /** Subresources that act on the object, each served by its own handler (see server.ts). */
+  actions?: Action[];
+  /** The verbs served, when not all of ALL_VERBS (bindings are create-only). */
+  verbs?: string[];
   /** The client-node model class that describes this kind's schema (OpenAPI). */
   model: string;
+}
+
+/** A subresource that acts on its object: pods/binding, pods/eviction, namespaces/finalize. */
+export interface Action {
+  name: string;
+  /** The kind the request carries, as discovery names it (group "" and version "v1" unless given). */
+  group?: string;
+  version?: string;
+  kind: string;
+  verbs: string[];
 }
 
 export const ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
 export const resourceTypes: ResourceType[] = [
-  { group: "", version: "v1", kind: "Namespace", plural: "namespaces", singular: "namespace", namespaced: false, shortNames: ["ns"], status: true, model: "V1Namespace" },
-  { group: "", version: "v1", kind: "Pod", plural: "pods", singular: "pod", namespaced: true, shortNames: ["po"], categories: ["all"], status: true, connect: ["log", "exec", "attach", "portforward"], model: "V1Pod" },
+  { group: "", version: "v1", kind: "Namespace", plural: "namespaces", singular: "namespace", namespaced: false, shortNames: ["ns"], status: true, actions: [{ name: "finalize", kind: "Namespace", verbs: ["update"] }], model: "V1Namespace" },
+  { group: "", version: "v1", kind: "Pod", plural: "pods", singular: "pod", namespaced: true, shortNames: ["po"], categories: ["all"], status: true, connect: ["log", "exec", "attach", "portforward"], actions: [{ name: "binding", kind: "Binding", verbs: ["create"] }, { name: "eviction", group: "policy", version: "v1", kind: "Eviction", verbs: ["create"] }], model: "V1Pod" },
+  // The older way to bind: POST a Binding named after the pod to the namespace's bindings.
+  { group: "", version: "v1", kind: "Binding", plural: "bindings", singular: "binding", namespaced: true, verbs: ["create"], model: "V1Binding" },
   { group: "", version: "v1", kind: "Service", plural: "services", singular: "service", namespaced: true, shortNames: ["svc"], categories: ["all"], status: true, model: "V1Service" },
   { group: "", version: "v1", kind: "Endpoints", plural: "endpoints", singular: "endpoints", namespaced: true, shortNames: ["ep"], model: "V1Endpoints" },
   { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", singular: "configmap", namespaced: true, shortNames: ["cm"], model: "V1ConfigMap" },
@@ -41,8 +57,11 @@ export const resourceTypes: ResourceType[] = [
   { group: "batch", version: "v1", kind: "CronJob", plural: "cronjobs", singular: "cronjob", namespaced: true, shortNames: ["cj"], categories: ["all"], status: true, model: "V1CronJob" },
   { group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies", singular: "networkpolicy", namespaced: true, shortNames: ["netpol"], model: "V1NetworkPolicy" },
   { group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", singular: "lease", namespaced: true, model: "V1Lease" },
+  { group: "policy", version: "v1", kind: "PodDisruptionBudget", plural: "poddisruptionbudgets", singular: "poddisruptionbudget", namespaced: true, shortNames: ["pdb"], status: true, model: "V1PodDisruptionBudget" },
   { group: "discovery.k8s.io", version: "v1", kind: "EndpointSlice", plural: "endpointslices", singular: "endpointslice", namespaced: true, model: "V1EndpointSlice" },
 ];
+
+export const verbsOf = (rt: ResourceType) => rt.verbs ?? ALL_VERBS;
 
 export const apiVersionOf = (rt: ResourceType) => (rt.group ? `${rt.group}/${rt.version}` : rt.version);
 

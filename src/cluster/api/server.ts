@@ -29,11 +29,13 @@ import {
   type HandlerContext,
   type ResourceRequest,
 } from "./handlers.ts";
+import { handleBinding } from "./pod-binding.ts";
+import { handleEviction } from "./pod-eviction.ts";
 import { OPENAPI_V2_PROTOBUF, openapiV2, openapiV2Protobuf, openapiV3, openapiV3Index } from "./openapi.ts";
 import { ObjectRegistry } from "./registry.ts";
 import { MAX_BODY_BYTES } from "./request-body.ts";
 import { handleSelfSubjectAccessReview, handleSelfSubjectReview, SELF_SUBJECT_ACCESS_REVIEW_PATH, SELF_SUBJECT_REVIEW_PATH } from "./reviews.ts";
-import { findResource, resourceTypes } from "./resources.ts";
+import { findResource, resourceTypes, verbsOf } from "./resources.ts";
 import { errMethodNotAllowed, errPathNotFound, errUnauthorized } from "./status.ts";
 
 export const KUBERNETES_VERSION = { major: "1", minor: "32", gitVersion: "v1.32.4-gantry" };
@@ -64,6 +66,20 @@ export interface RunningApiServer {
   registry: ObjectRegistry;
   close(): Promise<void>;
 }
+
+type ActionHandler = (ctx: HandlerContext, r: ResourceRequest) => Promise<void>;
+
+/** Handlers of the resources' actions (resources.ts), by "<group>/<plural>/<action>" and method. */
+const ACTIONS: Record<string, Record<string, ActionHandler>> = {
+  "/namespaces/finalize": { PUT: (ctx, r) => handleUpdate(ctx, { ...r, subresource: undefined }) },
+  "/pods/binding": { POST: handleBinding },
+  "/pods/eviction": { POST: handleEviction },
+};
+
+/** Resources that are only an action (bindings: POST a Binding), by "<group>/<plural>". */
+const ACTION_RESOURCES: Record<string, ActionHandler> = {
+  "/bindings": handleBinding,
+};
 
 const BOOTSTRAP_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
@@ -308,6 +324,11 @@ async function routeApi(ctx: HandlerContext, caller: { user: UserInfo; bindToCre
   const r: ResourceRequest = { req, res, url, rt, namespace, name: rest[1], subresource: rest[2], bindToCredential: caller.bindToCredential };
   const method = req.method ?? "GET";
   await enforceAccess(ctx.registry, caller.user, r, method);
+  const only = ACTION_RESOURCES[`${rt.group}/${rt.plural}`];
+  if (only) {
+    if (r.name !== undefined || method !== "POST" || !verbsOf(rt).includes("create")) return methodNotAllowed(r);
+    return only(ctx, r);
+  }
   if (r.name === undefined) {
     if (method === "GET") return handleList(ctx, r);
     if (method === "POST") {
@@ -336,7 +357,11 @@ async function routeApi(ctx: HandlerContext, caller: { user: UserInfo; bindToCre
     if (method === "PATCH") return handlePatch(ctx, r);
     return methodNotAllowed(r);
   }
-  if (r.subresource === "finalize" && rt.plural === "namespaces" && method === "PUT") return handleUpdate(ctx, { ...r, subresource: undefined });
+  const action = rt.actions?.some((a) => a.name === r.subresource) ? ACTIONS[`${rt.group}/${rt.plural}/${r.subresource}`] : undefined;
+  if (action) {
+    const handler = action[method];
+    return handler ? handler(ctx, r) : methodNotAllowed(r);
+  }
   if (rt.connect?.includes(r.subresource)) return handleConnect(ctx, r);
   throw errPathNotFound();
 }

@@ -15,6 +15,7 @@ import { networkPolicyStrategy } from "./networkpolicy.ts";
 import { nodeStrategy } from "./node.ts";
 import { persistentVolumeStrategy } from "./persistentvolume.ts";
 import { persistentVolumeClaimStrategy } from "./persistentvolumeclaim.ts";
+import { podDisruptionBudgetStrategy } from "./poddisruptionbudget.ts";
 import { podStrategy } from "./pod.ts";
 import { replicaSetStrategy } from "./replicaset.ts";
 import { secretStrategy } from "./secret.ts";
@@ -47,6 +48,7 @@ const byResource: Record<string, Strategy> = {
   "networking.k8s.io/networkpolicies": networkPolicyStrategy,
   "coordination.k8s.io/leases": leaseStrategy,
   "discovery.k8s.io/endpointslices": endpointSliceStrategy,
+  "policy/poddisruptionbudgets": podDisruptionBudgetStrategy,
 };
 
 const plain: Strategy = {};

@@ -1,7 +1,8 @@
 // Pod: defaulting of the pod spec, status Pending until a node reports, and the columns of
 // kubectl get pods. Binding and eviction are subresources (pod-binding.ts, pod-eviction.ts).
 import { ageColumn, arr, nameColumn, none, num, spec, status } from "../columns.ts";
-import type { KubeObject } from "../objects.ts";
+import { clone, deepEqual, isPlainObject, type KubeObject } from "../objects.ts";
+import { specOf, type Causes } from "../validation.ts";
 import { dflt, obj } from "./_fields.ts";
 import { defaultPodSpec, validatePodSpec } from "./_pod-template.ts";
 import type { Strategy } from "./types.ts";
@@ -19,6 +20,35 @@ function podStatusReason(o: KubeObject): string {
   return String(st.reason ?? st.phase ?? "Pending");
 }
 
+/** kube-apiserver's ValidatePodUpdate message (without its spec diff; the changed fields are named instead). */
+const UPDATABLE =
+  "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
+
+/**
+ * A pod's spec is fixed once created but for images, the deadline, added tolerations and the
+ * grace period; it is bound to a node through pods/binding, not by an update.
+ */
+function validateSpecUpdate(c: Causes, next: KubeObject, old: KubeObject) {
+  const before = specOf(old);
+  const munged = clone(specOf(next));
+  for (const list of ["containers", "initContainers"]) {
+    const was = Array.isArray(before[list]) ? (before[list] as unknown[]) : [];
+    const now = Array.isArray(munged[list]) ? (munged[list] as unknown[]) : [];
+    if (was.length !== now.length) continue;
+    now.forEach((ct, i) => {
+      const prev = was[i];
+      if (isPlainObject(ct) && isPlainObject(prev)) ct.image = prev.image;
+    });
+  }
+  for (const f of ["activeDeadlineSeconds", "terminationGracePeriodSeconds", "tolerations"]) {
+    if (before[f] === undefined) delete munged[f];
+    else munged[f] = before[f];
+  }
+  if (deepEqual(munged, before)) return;
+  const changed = [...new Set([...Object.keys(munged), ...Object.keys(before)])].filter((k) => !deepEqual(munged[k], before[k]));
+  c.forbidden("spec", `${UPDATABLE}\n(changed: ${changed.map((k) => `spec.${k}`).join(", ")})`);
+}
+
 export const podStrategy: Strategy = {
   defaults(o) {
     defaultPodSpec(obj(o, "spec"));
@@ -26,8 +56,9 @@ export const podStrategy: Strategy = {
     dflt(st, "phase", "Pending");
     dflt(st, "qosClass", "BestEffort");
   },
-  validate(c, o) {
+  validate(c, o, old, subresource) {
     validatePodSpec(c, "spec", o.spec);
+    if (old && subresource !== "binding") validateSpecUpdate(c, o, old);
   },
   columns: [
     nameColumn,

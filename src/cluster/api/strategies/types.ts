@@ -16,8 +16,11 @@ export interface Strategy {
   defaults?(o: KubeObject): void;
   /** Normalises a written object before validation, on every write (Secret folds stringData into data). */
   canonicalize?(o: KubeObject): void;
-  /** Per-kind validation, old set on updates (immutable fields). */
-  validate?(c: Causes, o: KubeObject, old: KubeObject | undefined): void;
+  /**
+   * Per-kind validation; old is set on updates (immutable fields), subresource names the
+   * subresource written through ("status", "binding"), if any.
+   */
+  validate?(c: Causes, o: KubeObject, old: KubeObject | undefined, subresource?: string): void;
   /** What DELETE does to an object that must wait for finalizers (a Namespace turns Terminating). */
   prepareForDelete?(o: KubeObject): void;
   /** Finalizers besides metadata.finalizers that hold an object back from removal (a Namespace's spec.finalizers). */
