@@ -8,7 +8,8 @@
  *   1. for the verbs that start a process (create, run, exec: any argument spelled so; a
  *      false match only costs an idle helper), makes a socketpair and forks
  *      `gantry-helper --plan-fd N` on one end (own session, as node would start it), which
- *      waits for a plan (EOF: nothing to do, it exits);
+ *      waits for a plan (EOF: nothing to do, it exits), meanwhile keeping the kernel's
+ *      cgroup attach lock warm for the container's placement (native/src/warm.c);
  *   2. execs `node bin/gantry-runtime.cjs ARGS...` with the other end's number and the
  *      helper's pid in GANTRY_HELPER_FD / GANTRY_HELPER_PID (src/runtime/helper.ts).
  * No policy lives here. If the fork fails, node simply starts the helper itself.
@@ -57,7 +58,7 @@ int main(int argc, char **argv)
 			int fd = fcntl(sv[1], F_DUPFD, CHANNEL_MIN_FD); /* F_DUPFD: not close-on-exec */
 			char num[16];
 			snprintf(num, sizeof(num), "%d", fd);
-			execl(helper, "gantry-helper", "--plan-fd", num, (char *)NULL);
+			execl(helper, "gantry-helper", "--plan-fd", num, "--warm-attach", (char *)NULL);
 			_exit(127);
 		}
 		close(sv[1]);
