@@ -22,6 +22,7 @@ import { spawnSync } from "node:child_process";
 import { GantryError, conflict, invalidArgument, notFound } from "../common/errors.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
 import { isSameLiveProcess, readProcStat } from "../common/process-identity.ts";
+import { parseSignal, SIGNALS } from "../common/signals.ts";
 import type { HostMount } from "../runtime/index.ts";
 import {
   resolveImage,
@@ -303,6 +304,7 @@ export class Engine {
     adaptHostConfig(hc, this.host);
     const warnings = verifyResources(hc, this.host);
     checkSecurityOptions(hc, this.host.boundingCaps);
+    if (body.StopSignal) parseSignal(body.StopSignal); // dockerd refuses a bad one at create, not at stop
     // Docker records label=disable for the modes SELinux labels cannot confine (moby's
     // generateSecurityOpt), unless the request set a label option itself.
     if ((hc.Privileged || hc.PidMode === "host" || hc.IpcMode === "host") && !(hc.SecurityOpt ?? []).some((o) => /^label[=:]/.test(o))) {
@@ -732,11 +734,11 @@ export class Engine {
     if (rec.State.Status !== "running" && rec.State.Status !== "paused") {
       throw conflict(`Cannot kill container: ${ref}: Container ${rec.Id} is not running`);
     }
-    const sig = signal.toUpperCase();
-    if (sig === "SIGKILL" || sig === "KILL" || sig === "9") rec.ManuallyStopped = true;
+    const sig = parseSignal(signal);
+    if (sig === SIGNALS.SIGKILL) rec.ManuallyStopped = true;
     this.containers.save(rec);
     this.runtime.kill(rec.Id, signal);
-    this.publish(rec, "kill", { signal: String(signalNumber(signal)) });
+    this.publish(rec, "kill", { signal: String(sig) });
   }
 
   /** Docker's stop: the stop signal, `timeout` seconds, then SIGKILL; waits for the exit. */
@@ -752,15 +754,16 @@ export class Engine {
       return true;
     }
     if (rec.State.Status !== "running" && rec.State.Status !== "paused") return false;
+    const sig = signal || rec.Config.StopSignal || "SIGTERM";
+    const sigNumber = parseSignal(sig); // a bad signal fails before anything changes
     rec.ManuallyStopped = true;
     this.containers.save(rec);
     const exited = this.waitFor(rec.Id, "not-running");
     const timeout = timeoutSec ?? (typeof rec.Config.StopTimeout === "number" ? rec.Config.StopTimeout : 10);
-    const sig = signal || rec.Config.StopSignal || "SIGTERM";
     if (rec.State.Status === "paused") await this.runtime.resume(rec.Id).catch(() => {});
     try {
       this.runtime.kill(rec.Id, sig);
-      this.publish(rec, "kill", { signal: String(signalNumber(sig)) });
+      this.publish(rec, "kill", { signal: String(sigNumber) });
     } catch {
       /* already exiting */
     }
@@ -966,11 +969,4 @@ function parseSize(s: string | undefined): number | undefined {
   if (!m) throw invalidArgument(`invalid max-size ${JSON.stringify(s)}`);
   const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g"];
   return Math.floor(Number(m[1]) * mult);
-}
-
-export function signalNumber(sig: string): number {
-  if (/^\d+$/.test(sig)) return Number(sig);
-  const name = sig.toUpperCase().startsWith("SIG") ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
-  const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGSTOP: 19, SIGCONT: 18, SIGWINCH: 28 };
-  return table[name] ?? 0;
 }

@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readJsonIfExists } from "../common/atomic-file.ts";
 import { GantryError, conflict, notFound } from "../common/errors.ts";
+import { parseSignal } from "../common/signals.ts";
 import { resolveUser } from "../image/mod.ts";
 import type { OciProcess } from "../runtime/index.ts";
 import { connectMonitor, parseDetachKeys, relayAttach, sendResize, type ClientStream } from "./attach.ts";
@@ -319,16 +320,11 @@ export class ExecTable {
       });
       child.on("close", (code, signal) => {
         ex.Running = false;
-        ex.ExitCode = code ?? (signal ? 128 + (signalNumberOf(signal) ?? 0) : 126);
+        ex.ExitCode = code ?? (signal ? 128 + parseSignal(signal) : 126);
         if (/executable file not found|no such file or directory|ENOENT/i.test(errText) && ex.ExitCode === 1) ex.ExitCode = 127;
         client?.end();
         resolve(ex.ExitCode);
       });
     });
   }
-}
-
-function signalNumberOf(sig: NodeJS.Signals): number | undefined {
-  const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
-  return table[sig];
 }

@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { appendFileSync, existsSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
+import { parseSignal } from "../common/signals.ts";
 import { FrameDecoder } from "./attach.ts";
 import { frame } from "./logs.ts";
 import type { MonitorOptions } from "./oci-backend.ts";
@@ -54,7 +55,7 @@ export function runShim(specJson: string): void {
     child.stderr?.on("data", (b: Buffer) => log("stderr", b));
     child.stdin?.on("error", () => {});
     child.on("close", (code, signal) => {
-      const exitCode = code ?? (signal ? 128 + (signal === "SIGKILL" ? 9 : 15) : 255);
+      const exitCode = code ?? (signal ? 128 + parseSignal(signal) : 255);
       const tmp = `${spec.exitFile}.tmp`;
       writeFileSync(tmp, JSON.stringify({ exitCode, signal: 0, finishedAtMs: Date.now() }));
       renameSync(tmp, spec.exitFile);

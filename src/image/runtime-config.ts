@@ -7,9 +7,9 @@
 //     and /etc/group (resolveUser);
 //   - ExposedPorts "80/tcp", Volumes, Labels, StopSignal (default SIGTERM).
 // Pure functions: unit-tested, and the engine calls them.
-import { constants } from "node:os";
 import { posix } from "node:path";
 import { GantryError, invalidArgument } from "../common/errors.ts";
+import { parseSignal, signalName } from "../common/signals.ts";
 import type { ImageConfig } from "./spec.ts";
 
 export const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -66,15 +66,13 @@ export function parseExposedPort(key: string): ExposedPort {
 
 export function normalizeSignal(signal: string | undefined): string {
   if (!signal) return "SIGTERM";
-  const s = signal.trim().toUpperCase();
-  if (/^\d+$/.test(s)) {
-    const name = Object.entries(constants.signals).find(([, n]) => n === Number(s))?.[0];
-    if (!name) throw new GantryError("INVALID_SPEC", `unknown stop signal ${signal}`);
-    return name;
+  let n: number;
+  try {
+    n = parseSignal(signal);
+  } catch {
+    throw new GantryError("INVALID_SPEC", `unknown stop signal ${signal}`);
   }
-  const name = s.startsWith("SIG") ? s : `SIG${s}`;
-  if (!(name in constants.signals) && !/^SIGRTM(IN|AX)([+-]\d+)?$/.test(name)) throw new GantryError("INVALID_SPEC", `unknown stop signal ${signal}`);
-  return name;
+  return signalName(n)!;
 }
 
 export function imageRuntimeConfig(image: ImageConfig, run: RunOverrides = {}): RuntimeConfigPieces {

@@ -10,7 +10,7 @@ import { openCgroups, type CgroupManager } from "./cgroups/index.ts";
 import { findHelper, runHelper, runHelperViaSpawner, helperError, type HelperRun } from "./helper.ts";
 import { runHooksWarnOnly } from "./hooks.ts";
 import { NS_PROC_NAMES, PID_PLACEHOLDER, planCreate, planExec, type CgroupMountSource, type HostMount, type MonitorPlan } from "./plan/plan.ts";
-import { SIGNALS } from "./plan/linux-constants.ts";
+import { parseSignal } from "../common/signals.ts";
 import { RecordDecoder, type PlanRecord } from "./plan/wire.ts";
 import { isSameLiveProcess, readProcStat } from "../common/process-identity.ts";
 import type { NamespaceType, OciConfig, OciProcess, OciState, LinuxResources } from "./spec/oci.ts";
@@ -70,21 +70,6 @@ function isDirectory(p: string): boolean | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Parses "KILL", "SIGKILL" or "9". */
-export function parseSignal(sig: string): number {
-  if (/^\d+$/.test(sig)) {
-    const n = Number(sig);
-    if (n > 0 && n <= 64) return n;
-  } else {
-    const name = sig.toUpperCase().startsWith("SIG") ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
-    const n = SIGNALS[name];
-    if (n !== undefined) return n;
-    const rt = /^SIGRTMIN(\+(\d+))?$/.exec(name);
-    if (rt) return 34 + Number(rt[2] ?? 0);
-  }
-  throw new GantryError("INVALID_ARGUMENT", `unknown signal ${JSON.stringify(sig)}`);
 }
 
 /** The devices cgroup rules the runtime always allows (runc's defaults) after the config's own. */

@@ -144,6 +144,12 @@ describe("docker CLI against gantry daemon", { skip, concurrency: false }, () =>
     assert.equal(docker(d, ["inspect", "-f", "{{.State.Status}}", "stopper"]).stdout.trim(), "running");
     assert.equal(docker(d, ["rm", "-f", "stopper"]).status, 0);
     assert.equal(docker(d, ["run", "-d", "--name", "stopper", "busybox", "sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.1; done"]).status, 0);
+    const badKill = docker(d, ["kill", "-s", "NOPE", "stopper"]);
+    assert.notEqual(badKill.status, 0);
+    assert.match(badKill.stderr, /unknown signal "NOPE"/);
+    const badCreate = docker(d, ["create", "--stop-signal", "RTMAX+1", "busybox"]);
+    assert.notEqual(badCreate.status, 0);
+    assert.match(badCreate.stderr, /unknown signal "RTMAX\+1"/);
     assert.equal(docker(d, ["kill", "-s", "TERM", "stopper"]).status, 0);
     assert.equal(docker(d, ["wait", "stopper"]).stdout.trim(), "7");
     assert.equal(docker(d, ["restart", "-t", "1", "stopper"]).status, 0);
