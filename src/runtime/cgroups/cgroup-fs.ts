@@ -131,26 +131,66 @@ export function makeCgroupDirs(dir: string): string[] {
   }
 }
 
-/**
- * Removes a cgroup directory and any sub-cgroups the container made inside it (deepest
- * first). rmdir fails with EBUSY while a just-killed process is still being reaped, so it
- * retries for a short while.
- */
-export async function removeCgroupTree(dir: string, timeoutMs = 2000): Promise<void> {
-  if (!existsSync(dir)) return;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) await removeCgroupTree(join(dir, entry.name), timeoutMs);
-  }
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+/** The directory operations cgroup removal needs; tests pass a fake to drive EBUSY. */
+export interface CgroupDirOps {
+  rmdir(dir: string): void;
+  /** Names of the sub-directories (sub-cgroups) of `dir`; [] when it is gone. */
+  subdirs(dir: string): string[];
+  exists(dir: string): boolean;
+  /** Pids still listed in `dir` (for the error when it stays busy). */
+  tasks(dir: string): number[];
+  sleep(ms: number): Promise<unknown>;
+  now(): number;
+}
+
+export const realCgroupDirOps: CgroupDirOps = {
+  rmdir: (dir) => rmdirSync(dir),
+  subdirs: (dir) => {
     try {
-      rmdirSync(dir);
+      return readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
+    } catch {
+      return [];
+    }
+  },
+  exists: (dir) => existsSync(dir),
+  tasks: (dir) => (readOptional(join(dir, "tasks")) ?? readOptional(join(dir, "cgroup.threads")) ?? "").split("\n").filter(Boolean).map(Number),
+  sleep: (ms) => sleep(ms),
+  now: () => Date.now(),
+};
+
+/** How long a busy cgroup is retried by default: generous, a loaded machine can take seconds to
+ * tear down a large exiting process's memory, and a delete that gives up leaves the directory. */
+export const CGROUP_BUSY_TIMEOUT_MS = 10_000;
+
+/**
+ * Removes a cgroup directory and any sub-cgroups the container made inside it (deepest first),
+ * returning only once it is gone. rmdir fails with EBUSY while the cgroup is still populated:
+ * after the last task is reaped its threads may still be in the kernel's exit path (freeing a
+ * large address space takes a while), and cgroup.procs no longer lists a leader whose threads
+ * are all exiting. So EBUSY is retried with a back-off (5 ms doubling to 200 ms) for
+ * `timeoutMs`; after that, or on any other errno, a SYSCALL_FAILED error names the directory.
+ * `timeoutMs: 0` tries once (for shared ancestors, which other containers may keep busy).
+ */
+export async function removeCgroupTree(dir: string, opts: { timeoutMs?: number; ops?: CgroupDirOps } = {}): Promise<void> {
+  const ops = opts.ops ?? realCgroupDirOps;
+  const timeoutMs = opts.timeoutMs ?? CGROUP_BUSY_TIMEOUT_MS;
+  if (!ops.exists(dir)) return;
+  for (const name of ops.subdirs(dir)) await removeCgroupTree(join(dir, name), opts);
+  const started = ops.now();
+  for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
+    try {
+      ops.rmdir(dir);
       return;
     } catch (err) {
       const errno = (err as NodeJS.ErrnoException).code ?? "EIO";
       if (errno === "ENOENT") return;
-      if (errno !== "EBUSY" || Date.now() > deadline) {
-        throw new GantryError("SYSCALL_FAILED", `rmdir ${dir}: ${errno}`, {
+      const waited = ops.now() - started;
+      if (errno !== "EBUSY" || waited >= timeoutMs) {
+        const left = errno === "EBUSY" ? ops.tasks(dir) : [];
+        const still = errno === "EBUSY" && timeoutMs > 0 ? ` (still busy after ${waited} ms${left.length ? `; tasks in it: ${left.join(" ")}` : ""})` : "";
+        throw new GantryError("SYSCALL_FAILED", `rmdir ${dir}: ${errno}${still}`, {
           path: dir,
           errno,
           step: "cgroup destroy",
@@ -158,7 +198,7 @@ export async function removeCgroupTree(dir: string, timeoutMs = 2000): Promise<v
           cause: err,
         });
       }
-      await sleep(delay);
+      await ops.sleep(Math.min(delay, Math.max(1, timeoutMs - waited)));
     }
   }
 }

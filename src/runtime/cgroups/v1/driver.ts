@@ -246,9 +246,11 @@ export class V1Cgroup implements CgroupManager {
   }
 
   pids(): number[] {
-    // Any hierarchy lists the same processes; prefer ones every host has.
-    const dir = this.paths.pids ?? this.paths.freezer ?? this.paths.memory ?? this.placed[0]?.dir;
-    return dir ? collectPids(dir) : [];
+    // Every hierarchy, not one: a process can be moved out of one (runtime-tools'
+    // delete_only_create_resources moves the container into its own pids cgroup), and delete
+    // must wait for it in all of them before it removes the directories.
+    const dirs = [...new Set([...this.placed.map((p) => p.dir), ...(this.unified ? [this.unified.dir] : [])])];
+    return [...new Set(dirs.flatMap((d) => collectPids(d)))];
   }
 
   stats(): CgroupStats {
@@ -273,7 +275,7 @@ export class V1Cgroup implements CgroupManager {
     for (const d of [...this.created].reverse()) {
       if (leaves.has(d)) continue;
       // A created ancestor (/gantry) may by now hold other containers: then it stays.
-      await removeCgroupTree(d, 0).catch((err: unknown) => {
+      await removeCgroupTree(d, { timeoutMs: 0 }).catch((err: unknown) => {
         if (!(err instanceof GantryError && err.details.errno === "EBUSY")) throw err;
       });
     }

@@ -131,7 +131,7 @@ export class V2Cgroup implements CgroupManager {
     for (const d of [...this.createdDirs].reverse()) {
       if (d === this.dir) continue;
       // An ancestor may by now hold other containers' cgroups: leave it then.
-      await removeCgroupTree(d, 0).catch((err: unknown) => {
+      await removeCgroupTree(d, { timeoutMs: 0 }).catch((err: unknown) => {
         if (!(err instanceof GantryError && err.details.errno === "EBUSY")) throw err;
       });
     }
