@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes the first image offline: a root filesystem holding Debian's static busybox (package
 # busybox-static, installed by scripts/install-deps.sh) with a symlink per applet, passwd and
-# group files, imported with `gantry image import`.
-# Usage: scripts/make-busybox-image.sh [NAME[:TAG]]   (default busybox:latest; honours GANTRY_ROOT)
+# group files, imported with `gantry image import` into the running daemon's store (the daemon
+# at GANTRY_HOST, default unix:///run/gantry/gantry.sock: start `gantry daemon` first).
+# Usage: scripts/make-busybox-image.sh [NAME[:TAG]]   (default busybox:latest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name="${1:-busybox:latest}"

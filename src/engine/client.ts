@@ -93,7 +93,17 @@ export function readAll(res: IncomingMessage): Promise<string> {
   });
 }
 
-const statusCodes: Record<number, GantryError["code"]> = { 400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 409: "CONFLICT", 304: "CONFLICT" };
+const statusCodes: Record<number, GantryError["code"]> = {
+  304: "CONFLICT",
+  400: "INVALID_ARGUMENT",
+  401: "UNAUTHORIZED",
+  403: "FORBIDDEN",
+  404: "NOT_FOUND",
+  409: "CONFLICT",
+  502: "REGISTRY_ERROR",
+  503: "UNAVAILABLE",
+  504: "TIMEOUT",
+};
 
 export function apiError(status: number, text: string): GantryError {
   let message = text.trim();

@@ -70,6 +70,8 @@ export interface EngineOptions {
   shimCommand?: { cmd: string; args: string[] };
   /** The default bridge network's device and subnet (tests use their own). */
   defaultBridge?: { bridge?: string; subnet?: string };
+  /** Registries (host[:port]) pulls and pushes may reach over plain HTTP (loopback always may). */
+  insecureRegistries?: string[];
 }
 
 export type WaitCondition = "not-running" | "next-exit" | "removed";

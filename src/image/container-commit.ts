@@ -14,11 +14,14 @@ import { loadManifest } from "./images.ts";
 import { applyChanges } from "./import.ts";
 import { packDirectory } from "./pack.ts";
 import { containerDir, readContainerRootfs } from "./snapshots.ts";
-import { parseImageConfig } from "./spec.ts";
+import { parseImageConfig, type ContainerConfig } from "./spec.ts";
 import type { ImageStore } from "./store.ts";
 
 export interface CommitContainerOptions {
   name?: string;
+  /** The new image's run config before `changes` (default: the base image's). The engine
+   * passes the container's own (its Env, Cmd, …), as dockerd does. */
+  config?: ContainerConfig;
   changes?: string[];
   message?: string;
   author?: string;
@@ -43,7 +46,7 @@ export async function commitContainer(store: ImageStore, containerId: string, op
         ...baseConfig,
         created,
         ...(opts.author ? { author: opts.author } : {}),
-        config: applyChanges(baseConfig.config ?? {}, opts.changes ?? []),
+        config: applyChanges(opts.config ?? baseConfig.config ?? {}, opts.changes ?? []),
         rootfs: { type: "layers" as const, diff_ids: [...baseConfig.rootfs.diff_ids, layer.diffId] },
         history: [...(baseConfig.history ?? []), { created, created_by: `gantry commit ${containerId}`, ...(opts.message ? { comment: opts.message } : {}) }],
       };

@@ -17,8 +17,10 @@ export {
   ensureSnapshots,
   overlayOptions,
   listContainerRootfs,
+  openTarStream,
   type ContainerRootfsRecord,
 } from "./snapshots.ts";
+export { unpackLayer } from "./unpack.ts";
 export { collectGarbage, type GcResult } from "./gc.ts";
 export { saveImages, loadArchive, type ArchiveFormat, type LoadResult } from "./archive.ts";
 export { importRootfs, applyChanges, type ImportOptions } from "./import.ts";
@@ -26,6 +28,6 @@ export { commitContainer, exportFilesystem, type CommitContainerOptions } from "
 export { imageRuntimeConfig, resolveUser, type RuntimeConfigPieces, type RunOverrides, type ResolvedUser, type ExposedPort } from "./runtime-config.ts";
 export { lookupCredentials, saveCredentials, removeCredentials, type Credentials } from "./registry/auth.ts";
 export { RegistryClient, type RegistryOptions } from "./registry/client.ts";
-export { mediaTypes, parseManifest, parseImageConfig, type ImageConfig, type Manifest, type Index, type Descriptor, type Platform, type HistoryEntry } from "./spec.ts";
+export { mediaTypes, parseManifest, parseImageConfig, type ImageConfig, type Manifest, type Index, type Descriptor, type Platform, type HistoryEntry, type ContainerConfig } from "./spec.ts";
 export { sha256, chainIds, hexOf, type Digest } from "./digest.ts";
 export { buildImage, RunStepFailed, parseDockerfile, type BuildOptions, type BuildResult } from "./build/mod.ts";

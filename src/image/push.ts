@@ -14,6 +14,8 @@ import type { ImageStore } from "./store.ts";
 export interface PushProgress {
   digest: Digest;
   status: "exists" | "mounted" | "uploading" | "done";
+  /** For "mounted": the repository the blob was mounted from. */
+  from?: string;
   current: number;
   total: number;
 }
@@ -58,7 +60,7 @@ export async function pushImage(store: ImageStore, source: string, destination: 
     for (const from of mountSources) {
       if (await client.mountBlob(digest, from)) {
         skipped++;
-        opts.onProgress?.({ digest, status: "mounted", current: d.size, total: d.size });
+        opts.onProgress?.({ digest, status: "mounted", from, current: d.size, total: d.size });
         return;
       }
     }

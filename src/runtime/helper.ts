@@ -4,6 +4,7 @@ import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Socket } from "node:net";
+import type { Readable } from "node:stream";
 import { GantryError } from "../common/errors.ts";
 import { childProcess, net } from "../common/lazy-builtins.ts";
 import { encodeRecords, RecordDecoder, type PlanRecord } from "./plan/wire.ts";
@@ -49,6 +50,8 @@ export interface HelperRun {
   /** resolves with the exit status in foreground mode */
   exited: Promise<{ code: number; signal: number }>;
   helperPid: number;
+  /** With `captureOutput`: the container's stdout and stderr (stdin is /dev/null). */
+  output?: { stdout: Readable; stderr: Readable };
 }
 
 /**
@@ -68,10 +71,10 @@ let inherited: { fd: number; pid: number } | undefined;
 /** Runs the helper; resolves once it reports the child's pid (or rejects with its error). */
 export function runHelper(
   plan: readonly PlanRecord[],
-  opts: { timeoutMs?: number; preserveFds?: number; detachStdio?: boolean } = {},
+  opts: { timeoutMs?: number; preserveFds?: number; detachStdio?: boolean; captureOutput?: boolean } = {},
 ): Promise<HelperRun> {
   // The launcher's helper has the CLI's stdio and the caller's fds, as a spawned one would.
-  if (inherited && !opts.detachStdio) {
+  if (inherited && !opts.detachStdio && !opts.captureOutput) {
     const { fd, pid } = inherited;
     inherited = undefined;
     try {
@@ -87,12 +90,17 @@ export function runHelper(
   const channelFd = 3 + preserved.length;
   const child = childProcess().spawn(findHelper(), ["--plan-fd", String(channelFd)], {
     // A monitor outlives its caller: it must not hold the caller's terminal or pipes.
-    stdio: [...(opts.detachStdio ? (["ignore", "ignore", "ignore"] as const) : (["inherit", "inherit", "inherit"] as const)), ...preserved, "pipe"],
+    stdio: [
+      ...(opts.detachStdio ? (["ignore", "ignore", "ignore"] as const) : opts.captureOutput ? (["ignore", "pipe", "pipe"] as const) : (["inherit", "inherit", "inherit"] as const)),
+      ...preserved,
+      "pipe",
+    ],
     detached: true,
   });
+  const output = opts.captureOutput ? { stdout: child.stdout!, stderr: child.stderr! } : undefined;
   const channel = child.stdio[channelFd] as Socket;
   channel.write(encodeRecords(plan));
-  return readReports(socketChannel(channel), plan, {
+  const run = readReports(socketChannel(channel), plan, {
     timeoutMs: opts.timeoutMs,
     helperPid: child.pid ?? -1,
     kill: () => child.kill("SIGKILL"),
@@ -101,6 +109,7 @@ export function runHelper(
     },
     onEnd: (cb) => child.on("exit", (code, signal) => cb(`${signal ?? code}`)),
   });
+  return output ? run.then((r) => ({ ...r, output })) : run;
 }
 
 /**

@@ -27,6 +27,9 @@ export interface CreateOptions {
   preserveFds?: number;
   /** foreground: the helper stays as the container's parent and reports its exit (run). */
   foreground?: boolean;
+  /** With foreground: the container's stdout/stderr come back as streams instead of going to
+   * this process's own (a daemon's build step sends them to its client). */
+  captureOutput?: boolean;
   /**
    * Engine mode: the helper stays as the container's parent (like conmon), owns its stdio,
    * writes Docker json-file logs, serves an attach socket and writes the exit file.
@@ -176,7 +179,7 @@ export class Runtime {
   async create(
     id: string,
     opts: CreateOptions,
-  ): Promise<{ pid: number; monitorPid?: number; exited?: Promise<{ code: number; signal: number }> }> {
+  ): Promise<{ pid: number; monitorPid?: number; exited?: Promise<{ code: number; signal: number }>; output?: HelperRun["output"] }> {
     const bundle = resolve(opts.bundle);
     // Loaded on demand: the schema library is the largest part of the CLI's start-up, and
     // only create needs it (state, start, kill, delete read Gantry's own state file).
@@ -240,7 +243,7 @@ export class Runtime {
         preserveFds: opts.preserveFds,
         isDirectory,
       });
-      const run = opts.monitor ? await this.runMonitor(plan, opts.preserveFds) : await runHelper(plan, { preserveFds: opts.preserveFds });
+      const run = opts.monitor ? await this.runMonitor(plan, opts.preserveFds) : await runHelper(plan, { preserveFds: opts.preserveFds, captureOutput: opts.captureOutput && opts.foreground });
       const stat = readProcStat(run.pid);
       const rec: ContainerRecord = {
         id,
@@ -263,6 +266,7 @@ export class Runtime {
         pid: run.pid,
         monitorPid: opts.monitor ? run.helperPid : undefined,
         exited: opts.foreground ? run.exited : undefined,
+        output: run.output,
       };
     } catch (err) {
       await cg?.destroy().catch(() => {});

@@ -9,17 +9,13 @@ import { basename, dirname, resolve } from "node:path";
 import type { Socket } from "node:net";
 import { Option, type Command } from "commander";
 import { GantryError, invalidArgument } from "../../common/errors.ts";
-import { EngineClient, demux, readAll } from "../../engine/index.ts";
-import { humanAgo, renderTemplate } from "./image-commands.ts";
+import { demux, ImageClient, readAll, type EngineClient } from "../../engine/index.ts";
+import { clientOf } from "./daemon-client.ts";
+import { humanAgo, pullWithProgress, renderTemplate } from "./image-commands.ts";
 
 type Dict = Record<string, unknown>;
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const collect = (v: string, prev: string[]) => [...prev, v];
-
-function clientOf(cmd: Command): EngineClient {
-  const host = (cmd.optsWithGlobals() as { host?: string }).host;
-  return new EngineClient(host || process.env.GANTRY_HOST || undefined);
-}
 
 /** Docker's RAMInBytes: 1024-based k, m, g, t suffixes (b optional). */
 export function parseBytes(text: string, flag: string): number {
@@ -214,23 +210,12 @@ async function createContainer(client: EngineClient, image: string, command: str
   } catch (err) {
     if (!(err instanceof GantryError && err.code === "NOT_FOUND" && /No such image/.test(err.message))) throw err;
     process.stderr.write(`Unable to find image '${image}' locally\n`);
-    await pull(client, image);
+    // As docker run does: the pull's progress goes to stderr, stdout is the container's.
+    await pullWithProgress(new ImageClient(client), image, {}, process.stderr);
     r = await client.call("POST", `/containers/create${name}`, body);
   }
   for (const w of r.Warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
   return r.Id;
-}
-
-async function pull(client: EngineClient, image: string): Promise<void> {
-  const at = image.lastIndexOf(":");
-  const hasTag = at > image.lastIndexOf("/");
-  const q = `fromImage=${encodeURIComponent(hasTag ? image.slice(0, at) : image)}&tag=${encodeURIComponent(hasTag ? image.slice(at + 1) : "latest")}`;
-  const res = await client.raw("POST", `/images/create?${q}`);
-  const text = await readAll(res);
-  for (const line of text.split("\n").filter(Boolean)) {
-    const m = JSON.parse(line) as { error?: string };
-    if (m.error) throw new GantryError("NOT_FOUND", `Error response from daemon: ${m.error}`);
-  }
 }
 
 /** As the docker CLI does: `seccomp=PATH` is sent as `seccomp=<the file's JSON>`, since the

@@ -30,7 +30,8 @@ export function registerDaemonCommand(program: Command): void {
     .option("--no-networking", "no bridge networks: containers get an isolated namespace with loopback, -p is refused")
     .option("--bridge-name <dev>", "device of the default bridge network (default gantry0)")
     .option("--bridge-subnet <cidr>", "subnet of the default bridge network (default 172.30.0.0/16)")
-    .action(async (o: { host: string; dataRoot?: string; execRoot: string; logMaxSize?: string; logMaxFile: string; runtime: string; networking: boolean; bridgeName?: string; bridgeSubnet?: string }, cmd: Command) => {
+    .option("--insecure-registry <host>", "a registry pulls and pushes may reach over plain HTTP (repeatable; loopback always may)", (v: string, prev: string[]) => [...prev, v], [])
+    .action(async (o: { host: string; dataRoot?: string; execRoot: string; logMaxSize?: string; logMaxFile: string; runtime: string; networking: boolean; bridgeName?: string; bridgeSubnet?: string; insecureRegistry: string[] }, cmd: Command) => {
       const globals = cmd.optsWithGlobals() as { root?: string };
       const root = o.dataRoot ?? globals.root ?? process.env.GANTRY_ROOT ?? DEFAULT_ROOT;
       // The client verbs give the program a global -H too; commander hands it to whichever parses first.
@@ -46,6 +47,7 @@ export function registerDaemonCommand(program: Command): void {
         // The shim for runc/crun is this same program: `gantry _oci-shim SPEC`.
         shimCommand: { cmd: process.execPath, args: [...process.execArgv, process.argv[1]!, "_oci-shim"] },
         defaultBridge: { ...(o.bridgeName ? { bridge: o.bridgeName } : {}), ...(o.bridgeSubnet ? { subnet: o.bridgeSubnet } : {}) },
+        insecureRegistries: o.insecureRegistry,
       });
       console.error(`gantry daemon: serving the Docker API on unix://${socket} (state in ${root})`);
       await new Promise<void>((resolve) => {

@@ -1,59 +1,23 @@
 // `gantry image …` and Docker's top-level short forms (pull, push, images, rmi, tag, save,
-// load, import, history, login, logout). Each command parses argv, calls one function of
-// src/image on the local store (--root or GANTRY_ROOT, default /var/lib/gantry) and prints.
-import { createWriteStream, renameSync, rmSync, statSync } from "node:fs";
-import { pipeline } from "node:stream/promises";
+// load, import, history, login, logout). Every verb but login/logout is a client of the daemon
+// (-H, GANTRY_HOST, default unix:///run/gantry/gantry.sock), which owns the image store: each
+// command parses argv, makes one ImageClient call, and prints. Registry credentials are read
+// here, from `gantry login`'s store or ~/.docker/config.json, and sent to the daemon with the
+// request, as the docker CLI does.
+import { createReadStream, createWriteStream, renameSync, rmSync, statSync } from "node:fs";
 import { Command, Option } from "commander";
-import cliProgress from "cli-progress";
 import { GantryError, invalidArgument } from "../../common/errors.ts";
-import {
-  loadArchive,
-  saveImages,
-  type ArchiveFormat,
-  chainIds,
-  hexOf,
-  type Digest,
-  collectGarbage,
-  listImages,
-  removeImage,
-  resolveImage,
-  tagImage,
-  type LocalImage,
-  importRootfs,
-  pullImage,
-  type PullProgress,
-  pushImage,
-  type PushProgress,
-  familiarName,
-  parseReference,
-  type HistoryEntry,
-  removeCredentials,
-  saveCredentials,
-  RegistryClient,
-  listContainerRootfs,
-  ImageStore,
-} from "../../image/mod.ts";
+import { type ImageClient, humanSize } from "../../engine/index.ts";
+import { parseReference, lookupCredentials, removeCredentials, saveCredentials, type Credentials, RegistryClient } from "../../image/mod.ts";
+import { imagesOf } from "./daemon-client.ts";
+import { progressDisplay } from "./progress.ts";
+
+export { humanSize };
 
 type Out = (line: string) => void;
 const out: Out = (line) => process.stdout.write(`${line}\n`);
 
-function storeFrom(cmd: Command): ImageStore {
-  const root = (cmd.optsWithGlobals() as { root?: string }).root;
-  return new ImageStore(root || process.env.GANTRY_ROOT || undefined);
-}
-
-const shortId = (d: string) => hexOf(d as Digest).slice(0, 12);
-
-export function humanSize(bytes: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)}${units[i]}`;
-}
+const shortId = (d: string) => d.replace(/^sha256:/, "").slice(0, 12);
 
 export function humanAgo(iso: string | undefined, now = Date.now()): string {
   if (!iso) return "N/A";
@@ -90,110 +54,60 @@ export function renderTemplate(template: string, value: unknown): string {
   });
 }
 
-function parsePlatform(s: string | undefined): { os: string; architecture: string; variant?: string } | undefined {
-  if (!s) return undefined;
-  const [os, architecture, variant] = s.split("/");
-  if (!os || !architecture) throw invalidArgument(`invalid platform "${s}": expected os/arch[/variant]`);
-  return { os, architecture, variant };
-}
-
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-/** Progress: bars on a terminal (cli-progress), one line per finished blob otherwise. */
-function progressReporter(enabled: boolean) {
-  const tty = process.stderr.isTTY === true;
-  let multibar = tty && enabled ? new cliProgress.MultiBar({ format: " {id} [{bar}] {percentage}% {status}", hideCursor: true, clearOnComplete: false, stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
-  const bars = new Map<string, cliProgress.SingleBar>();
-  const announced = new Set<string>();
-  return {
-    update(p: PullProgress | PushProgress) {
-      if (!enabled) return;
-      const id = shortId(p.digest);
-      if (multibar) {
-        let bar = bars.get(id);
-        if (!bar) {
-          bar = multibar.create(Math.max(p.total, 1), 0, { id, status: p.status });
-          bars.set(id, bar);
-        }
-        bar.update(Math.min(p.current, Math.max(p.total, 1)), { status: p.status });
-      } else if (p.status !== "downloading" && p.status !== "uploading" && !announced.has(`${id}${p.status}`)) {
-        announced.add(`${id}${p.status}`);
-        const words: Record<string, string> = { exists: "Already exists", done: "Complete", unpacked: "Pull complete", mounted: "Mounted from another repository" };
-        process.stderr.write(`${id}: ${words[p.status] ?? p.status}\n`);
-      }
-    },
-    stop() {
-      multibar?.stop();
-      multibar = undefined;
-    },
-  };
+function checkPlatform(s: string | undefined): string | undefined {
+  if (s !== undefined && !/^[^/]+\/[^/]+(\/[^/]+)?$/.test(s)) throw invalidArgument(`invalid platform "${s}": expected os/arch[/variant]`);
+  return s;
 }
 
-function inspectJson(img: LocalImage): Record<string, unknown> {
-  const size = img.manifest.layers.reduce((a, l) => a + l.size, 0);
-  return {
-    Id: img.id,
-    RepoTags: img.names.filter((n) => !n.includes("@")).map(familiarName),
-    RepoDigests: [...new Set([...img.repoDigests, ...img.names.filter((n) => n.includes("@"))])].map(familiarName),
-    Created: img.config.created ?? "",
-    Author: img.config.author ?? "",
-    Architecture: img.config.architecture,
-    Variant: img.config.variant,
-    Os: img.config.os,
-    Config: img.config.config ?? {},
-    Size: size,
-    RootFS: { Type: "layers", Layers: img.config.rootfs.diff_ids },
-    Metadata: { ManifestDigest: img.manifestDigest, ManifestMediaType: img.mediaType },
-  };
+/** --username/--password, else what `gantry login` or ~/.docker/config.json hold for the
+ * image's registry: sent to the daemon, which has no credentials of its own. */
+function registryCredentials(image: string, o: { username?: string; password?: string }): { registry: string; credentials?: Credentials } {
+  const registry = parseReference(image).registry;
+  const credentials = o.username !== undefined ? { username: o.username, password: o.password ?? "" } : lookupCredentials(registry);
+  return { registry, credentials };
 }
 
-function addRegistryFlags(cmd: Command): Command {
+function addCredentialFlags(cmd: Command): Command {
   return cmd
-    .option("--insecure-registry <host>", "allow plain HTTP to this registry (repeatable; loopback always may)", collect, [])
     .addOption(new Option("--username <user>", "registry user (else from gantry login or ~/.docker/config.json)").hideHelp())
     .addOption(new Option("--password <password>", "registry password").hideHelp());
 }
 
-function credentialsFrom(o: { username?: string; password?: string }) {
-  return o.username !== undefined ? { username: o.username, password: o.password ?? "" } : undefined;
+/** A pull with the daemon's progress drawn on `stream` (stdout for pull, stderr for run). */
+export async function pullWithProgress(images: ImageClient, image: string, o: { platform?: string; username?: string; password?: string; quiet?: boolean }, stream: NodeJS.WriteStream = process.stdout): Promise<void> {
+  const display = o.quiet ? undefined : progressDisplay(stream);
+  try {
+    await images.pull(image, { platform: checkPlatform(o.platform), ...registryCredentials(image, o), onMessage: (m) => display?.onMessage(m) });
+  } finally {
+    display?.stop();
+  }
 }
 
 // ---- command definitions: each returns a configured Command so both spellings share it ----
 
 function pullCommand(name: string): Command {
-  return addRegistryFlags(new Command(name).description("Download an image from a registry").argument("<image>", "NAME[:TAG] or NAME@DIGEST"))
+  return addCredentialFlags(new Command(name).description("Download an image from a registry (into the daemon's store)").argument("<image>", "NAME[:TAG] or NAME@DIGEST"))
     .option("--platform <os/arch>", "platform to select from a multi-platform image")
     .option("-q, --quiet", "print only the image name")
-    .action(async (image: string, o: { platform?: string; quiet?: boolean; insecureRegistry: string[]; username?: string; password?: string }, cmd: Command) => {
-      const store = storeFrom(cmd);
-      const progress = progressReporter(!o.quiet);
-      try {
-        const r = await pullImage(store, image, { platform: parsePlatform(o.platform), insecureRegistries: o.insecureRegistry, credentials: credentialsFrom(o), onProgress: (p) => progress.update(p) });
-        progress.stop();
-        if (o.quiet) return out(familiarName(r.name));
-        out(`Digest: ${r.indexDigest ?? r.manifestDigest}`);
-        out(`Status: ${r.layersExisting === r.layers ? "Image is up to date" : "Downloaded newer image"} for ${familiarName(r.name)}`);
-        out(familiarName(r.name));
-      } finally {
-        progress.stop();
-      }
+    .action(async (image: string, o: { platform?: string; quiet?: boolean; username?: string; password?: string }, cmd: Command) => {
+      const canonical = parseReference(image); // a malformed name fails here, before any request
+      await pullWithProgress(imagesOf(cmd), image, o);
+      out(canonical.digest && !canonical.tag ? `${canonical.registry}/${canonical.repository}@${canonical.digest}` : `${canonical.registry}/${canonical.repository}:${canonical.tag}`);
     });
 }
 
 function pushCommand(name: string): Command {
-  return addRegistryFlags(new Command(name).description("Upload an image to a registry").argument("<image>", "local image").argument("[destination]", "NAME[:TAG] to push as (default: the image's name)"))
-    .option("--chunk-size <bytes>", "upload blobs larger than this in chunks (0: always one request)", (v) => Number.parseInt(v, 10))
+  return addCredentialFlags(new Command(name).description("Upload an image from the daemon's store to a registry").argument("<image>", "NAME[:TAG] (without a tag: every local tag of NAME)"))
     .option("-q, --quiet", "print only the digest")
-    .action(async (image: string, destination: string | undefined, o: { chunkSize?: number; quiet?: boolean; insecureRegistry: string[]; username?: string; password?: string }, cmd: Command) => {
-      const store = storeFrom(cmd);
-      const progress = progressReporter(!o.quiet);
+    .action(async (image: string, o: { quiet?: boolean; username?: string; password?: string }, cmd: Command) => {
+      const display = o.quiet ? undefined : progressDisplay();
       try {
-        const r = await pushImage(store, image, destination ?? image, { chunkSize: o.chunkSize, insecureRegistries: o.insecureRegistry, credentials: credentialsFrom(o), onProgress: (p) => progress.update(p) });
-        progress.stop();
-        if (o.quiet) return out(r.digest);
-        out(`${parseReference(destination ?? image).tag ?? "latest"}: digest: ${r.digest} (${r.uploaded} uploaded, ${r.skipped} already there)`);
+        const pushed = await imagesOf(cmd).push(image, { ...registryCredentials(image, o), onMessage: (m) => display?.onMessage(m) });
+        if (o.quiet) pushed.forEach((p) => out(p.Digest));
       } finally {
-        progress.stop();
+        display?.stop();
       }
     });
 }
@@ -201,29 +115,26 @@ function pushCommand(name: string): Command {
 function listCommand(name: string): Command {
   return new Command(name)
     .description("List images")
-    .argument("[repository]", "only images of this repository")
+    .argument("[repository]", "only images of this repository (REPO or REPO:TAG, * globs)")
     .option("-q, --quiet", "only image IDs")
     .option("--digests", "show digests")
     .option("--no-trunc", "do not truncate IDs")
     .option("--format <format>", "json, or a template like '{{.Repository}}:{{.Tag}}'")
-    .action((repository: string | undefined, o: { quiet?: boolean; digests?: boolean; trunc: boolean; format?: string }, cmd: Command) => {
-      const store = storeFrom(cmd);
+    .action(async (repository: string | undefined, o: { quiet?: boolean; digests?: boolean; trunc: boolean; format?: string }, cmd: Command) => {
       const rows: { Repository: string; Tag: string; Digest: string; ID: string; CreatedSince: string; CreatedAt: string; Size: string }[] = [];
-      for (const img of listImages(store)) {
-        const tags = img.repoTags.length ? img.repoTags : ["<none>:<none>"];
-        for (const t of tags) {
+      for (const img of await imagesOf(cmd).list({ reference: repository })) {
+        const created = img.Created ? new Date(img.Created * 1000).toISOString() : undefined;
+        for (const t of img.RepoTags.length ? img.RepoTags : ["<none>:<none>"]) {
           const colon = t.lastIndexOf(":");
           const repo = t.slice(0, colon);
-          if (repository && repo !== repository && repo !== familiarName(`${repository}:x`).slice(0, -2)) continue;
-          const digest = img.repoDigests.find((d) => d.startsWith(`${repo}@`))?.split("@")[1] ?? "<none>";
           rows.push({
             Repository: repo,
             Tag: t.slice(colon + 1),
-            Digest: digest,
-            ID: o.trunc ? shortId(img.id) : img.id,
-            CreatedSince: humanAgo(img.created),
-            CreatedAt: img.created ?? "",
-            Size: humanSize(img.size),
+            Digest: img.RepoDigests.find((d) => d.startsWith(`${repo}@`))?.split("@")[1] ?? "<none>",
+            ID: o.trunc ? shortId(img.Id) : img.Id,
+            CreatedSince: humanAgo(created),
+            CreatedAt: created ?? "",
+            Size: humanSize(img.Size),
           });
         }
       }
@@ -241,9 +152,10 @@ function inspectCommand(name: string): Command {
     .description("Show an image's details as JSON")
     .argument("<images...>", "names or IDs")
     .option("-f, --format <template>", "Go-template subset: {{.Id}}, {{json .Config}}")
-    .action((images: string[], o: { format?: string }, cmd: Command) => {
-      const store = storeFrom(cmd);
-      const docs = images.map((i) => inspectJson(resolveImage(store, i)));
+    .action(async (images: string[], o: { format?: string }, cmd: Command) => {
+      const client = imagesOf(cmd);
+      const docs = [];
+      for (const i of images) docs.push(await client.inspect(i));
       if (o.format) return docs.forEach((d) => out(renderTemplate(o.format as string, d)));
       out(JSON.stringify(docs, null, 4));
     });
@@ -255,19 +167,13 @@ function historyCommand(name: string): Command {
     .argument("<image>")
     .option("-q, --quiet", "only IDs")
     .option("--no-trunc", "do not truncate output")
-    .action((image: string, o: { quiet?: boolean; trunc: boolean }, cmd: Command) => {
-      const img = resolveImage(storeFrom(cmd), image);
-      const history: HistoryEntry[] = img.config.history?.length ? img.config.history : img.manifest.layers.map(() => ({}));
-      let layer = img.manifest.layers.length;
-      const rows: string[][] = [];
-      const reversed = [...history].reverse();
-      for (const [i, h] of reversed.entries()) {
-        const size = h.empty_layer ? 0 : (img.manifest.layers[--layer]?.size ?? 0);
-        const id = i === 0 ? (o.trunc ? shortId(img.id) : img.id) : "<missing>";
-        let by = h.created_by ?? "";
+    .action(async (image: string, o: { quiet?: boolean; trunc: boolean }, cmd: Command) => {
+      const rows = (await imagesOf(cmd).history(image)).map((h) => {
+        let by = h.CreatedBy;
         if (o.trunc && by.length > 45) by = `${by.slice(0, 44)}…`;
-        rows.push([id, humanAgo(h.created), by, humanSize(size), h.comment ?? ""]);
-      }
+        const id = h.Id === "<missing>" || !o.trunc ? h.Id : shortId(h.Id);
+        return [id, humanAgo(h.Created ? new Date(h.Created * 1000).toISOString() : undefined), by, humanSize(h.Size), h.Comment];
+      });
       if (o.quiet) return rows.forEach((r) => out(r[0] as string));
       table([["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], ...rows]).forEach((l) => out(l));
     });
@@ -278,8 +184,9 @@ function tagCommand(name: string): Command {
     .description("Give an image another name")
     .argument("<source>", "image name or ID")
     .argument("<target>", "NAME[:TAG]")
-    .action((source: string, target: string, _o: unknown, cmd: Command) => {
-      tagImage(storeFrom(cmd), source, target);
+    .action(async (source: string, target: string, _o: unknown, cmd: Command) => {
+      parseReference(target);
+      await imagesOf(cmd).tag(source, target);
     });
 }
 
@@ -288,20 +195,17 @@ function removeCommand(name: string): Command {
     .description("Remove one or more images")
     .argument("<images...>", "names or IDs")
     .option("-f, --force", "remove even when several names or a container refer to it")
-    .action((images: string[], o: { force?: boolean }, cmd: Command) => {
-      const store = storeFrom(cmd);
+    .action(async (images: string[], o: { force?: boolean }, cmd: Command) => {
+      const client = imagesOf(cmd);
       let failed: unknown;
       for (const i of images) {
         try {
-          const r = removeImage(store, i, { force: o.force });
-          r.untagged.forEach((u) => out(`Untagged: ${u}`));
-          if (r.deleted) out(`Deleted: ${r.deleted}`);
+          for (const r of await client.remove(i, { force: o.force })) out("Untagged" in r ? `Untagged: ${r.Untagged}` : `Deleted: ${r.Deleted}`);
         } catch (err) {
           failed = err;
           process.stderr.write(`Error: ${(err as Error).message}\n`);
         }
       }
-      collectGarbage(store);
       if (failed) throw failed;
     });
 }
@@ -311,21 +215,10 @@ function pruneCommand(name: string): Command {
     .description("Remove unused image content (and, with -a, every image no container uses)")
     .option("-a, --all", "remove all images not used by a container")
     .option("-f, --force", "do not prompt (there is no prompt; accepted for docker compatibility)")
-    .action((o: { all?: boolean }, cmd: Command) => {
-      const store = storeFrom(cmd);
-      if (o.all) {
-        const used = new Set(listContainerRootfs(store).map((c) => c.chainIds.at(-1)));
-        for (const img of listImages(store)) {
-          const full = resolveImage(store, img.id);
-          if (used.has(chainIds(full.config.rootfs.diff_ids as Digest[]).at(-1))) continue;
-          const r = removeImage(store, img.id, { force: true });
-          r.untagged.forEach((u) => out(`untagged: ${u}`));
-          if (r.deleted) out(`deleted: ${r.deleted}`);
-        }
-      }
-      const gc = collectGarbage(store);
-      out(`Removed ${gc.blobsRemoved} blobs and ${gc.snapshotsRemoved} snapshots`);
-      out(`Total reclaimed space: ${humanSize(gc.bytesFreed)}`);
+    .action(async (o: { all?: boolean }, cmd: Command) => {
+      const r = await imagesOf(cmd).prune({ all: o.all });
+      for (const d of r.ImagesDeleted ?? []) out("Untagged" in d ? `untagged: ${d.Untagged}` : `deleted: ${d.Deleted}`);
+      out(`Total reclaimed space: ${humanSize(r.SpaceReclaimed)}`);
     });
 }
 
@@ -335,18 +228,28 @@ function saveCommand(name: string): Command {
     .argument("<images...>")
     .option("-o, --output <file>", "write to a file instead of stdout")
     .addOption(new Option("--format <format>", "archive layout").choices(["docker-archive", "oci-archive"]).default("docker-archive"))
-    .action(async (images: string[], o: { output?: string; format: ArchiveFormat }, cmd: Command) => {
-      const store = storeFrom(cmd);
+    .action(async (images: string[], o: { output?: string; format: string }, cmd: Command) => {
+      const client = imagesOf(cmd);
       if (!o.output && process.stdout.isTTY) throw invalidArgument("refusing to write an archive to a terminal", { hint: "use -o FILE or redirect stdout" });
-      if (!o.output) return saveImages(store, images, o.format, process.stdout);
+      if (!o.output) return client.save(images, process.stdout, { format: o.format });
       const tmp = `${o.output}.gantry-tmp`;
       try {
-        await saveImages(store, images, o.format, createWriteStream(tmp));
+        await client.save(images, createWriteStream(tmp), { format: o.format });
         renameSync(tmp, o.output);
       } finally {
         rmSync(tmp, { force: true });
       }
     });
+}
+
+/** A readable file, or a clear error now rather than an ENOENT from deep inside a stream. */
+function openInput(file: string) {
+  try {
+    statSync(file);
+  } catch (err) {
+    throw new GantryError("NOT_FOUND", `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return createReadStream(file);
 }
 
 function loadCommand(name: string): Command {
@@ -356,25 +259,9 @@ function loadCommand(name: string): Command {
     .option("--name <name>", "repository for oci-archive entries that carry only a tag")
     .option("-q, --quiet", "print nothing")
     .action(async (o: { input?: string; name?: string; quiet?: boolean }, cmd: Command) => {
-      const store = storeFrom(cmd);
-      let input = o.input;
-      let tmp: string | undefined;
-      if (!input) {
-        if (process.stdin.isTTY) throw invalidArgument("no archive given", { hint: "use -i FILE or pipe the archive in" });
-        tmp = store.tempPath("stdin");
-        await pipeline(process.stdin, createWriteStream(tmp));
-        input = tmp;
-      }
-      try {
-        const r = await loadArchive(store, input, { name: o.name });
-        if (o.quiet) return;
-        for (const img of r.images) {
-          if (img.names.length === 0) out(`Loaded image ID: ${img.id}`);
-          for (const n of img.names) out(`Loaded image: ${n}`);
-        }
-      } finally {
-        if (tmp) rmSync(tmp, { force: true });
-      }
+      if (!o.input && process.stdin.isTTY) throw invalidArgument("no archive given", { hint: "use -i FILE or pipe the archive in" });
+      const lines = await imagesOf(cmd).load(o.input ? openInput(o.input) : process.stdin, { name: o.name });
+      if (!o.quiet) lines.forEach((l) => out(l));
     });
 }
 
@@ -385,30 +272,27 @@ function importCommand(name: string): Command {
     .argument("[reference]", "NAME[:TAG] for the new image")
     .option("-c, --change <instruction>", "Dockerfile instruction for the config (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL, VOLUME, STOPSIGNAL)", collect, [])
     .option("-m, --message <message>", "commit message")
-    .option("--platform <os/arch>", "platform recorded in the config (default: this host's)")
+    .option("--platform <os/arch>", "platform recorded in the config (default: the daemon's)")
     .action(async (file: string, reference: string | undefined, o: { change: string[]; message?: string; platform?: string }, cmd: Command) => {
-      const store = storeFrom(cmd);
-      let path = file;
-      let tmp: string | undefined;
-      if (file === "-") {
-        tmp = store.tempPath("stdin");
-        await pipeline(process.stdin, createWriteStream(tmp));
-        path = tmp;
-      } else {
-        // Fail early with a clear message rather than an ENOENT from deep inside.
-        try {
-          statSync(file);
-        } catch (err) {
-          throw new GantryError("NOT_FOUND", `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-        }
-      }
-      try {
-        const p = parsePlatform(o.platform);
-        const r = await importRootfs(store, path, { name: reference, changes: o.change, message: o.message, platform: p });
-        out(r.id);
-      } finally {
-        if (tmp) rmSync(tmp, { force: true });
-      }
+      if (reference) parseReference(reference);
+      const input = file === "-" ? process.stdin : openInput(file);
+      out(await imagesOf(cmd).import(input, { reference, changes: o.change, message: o.message, platform: checkPlatform(o.platform) }));
+    });
+}
+
+function commitCommand(name: string): Command {
+  return new Command(name)
+    .description("Make an image from a container's changes (paused meanwhile, unless --no-pause)")
+    .argument("<container>")
+    .argument("[reference]", "NAME[:TAG] for the new image")
+    .option("-a, --author <author>", "author recorded in the image")
+    .option("-c, --change <instruction>", "Dockerfile instruction applied to the config (CMD, ENV, …)", collect, [])
+    .option("-m, --message <message>", "commit message")
+    .option("--no-pause", "do not pause a running container while committing")
+    .action(async (container: string, reference: string | undefined, o: { author?: string; change: string[]; message?: string; pause: boolean }, cmd: Command) => {
+      if (reference) parseReference(reference);
+      const r = await imagesOf(cmd).commit(container, { reference, changes: o.change, message: o.message, author: o.author, pause: o.pause });
+      out(r.Id);
     });
 }
 
@@ -447,9 +331,6 @@ function logoutCommand(name: string): Command {
 }
 
 export function registerImageCommands(program: Command): void {
-  if (!program.options.some((opt) => opt.long === "--root")) {
-    program.option("--root <dir>", "state directory (default: $GANTRY_ROOT or /var/lib/gantry)");
-  }
   const image = program.command("image").description("Manage images");
   image.addCommand(pullCommand("pull"));
   image.addCommand(pushCommand("push"));
@@ -474,6 +355,7 @@ export function registerImageCommands(program: Command): void {
   program.addCommand(loadCommand("load"));
   program.addCommand(importCommand("import"));
   program.addCommand(historyCommand("history"));
+  program.addCommand(commitCommand("commit"));
   program.addCommand(loginCommand("login"));
   program.addCommand(logoutCommand("logout"));
 }

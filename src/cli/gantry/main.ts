@@ -7,6 +7,7 @@ import { registerImageCommands } from "./image-commands.ts";
 import { registerDaemonCommand } from "./daemon-command.ts";
 import { registerContainerCommands } from "./container-commands.ts";
 import { registerBuildCommand } from "./build-command.ts";
+import { StreamError } from "../../engine/index.ts";
 
 const program = new Command("gantry").description("Gantry: containers on namespaces and cgroups").version("0.1.0");
 program.showHelpAfterError();
@@ -22,5 +23,8 @@ registerBuildCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`gantry: ${describeError(err)}`);
+  // A failure the daemon reported mid-stream (a pull, a push, a build's RUN) exits as docker
+  // does: with the step's exit code, else 1.
+  if (err instanceof StreamError) process.exit(err.exitCode || 1);
   process.exit(err instanceof GantryError && err.code === "NOT_FOUND" ? 1 : 125);
 });

@@ -17,6 +17,14 @@ export interface Request {
   raw: IncomingMessage;
 }
 
+export type RouteHandler = (r: Request, res: ServerResponse, m: RegExpExecArray) => Promise<void> | void;
+
+/** What a route file registers its handlers on (the ApiServer): `pattern` is a regular
+ * expression for the path without the /v1.NN prefix, its groups come back in `m`. */
+export interface RouteTable {
+  on(method: string, pattern: string, handler: RouteHandler): void;
+}
+
 export function parseRequest(req: IncomingMessage): Request {
   const url = new URL(req.url ?? "/", "http://docker");
   let path = url.pathname;

@@ -5,23 +5,11 @@
 // the response body instead.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { chmodSync, createWriteStream, mkdirSync, rmSync, existsSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, existsSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { release, hostname, arch, cpus } from "node:os";
-import { pipeline } from "node:stream/promises";
 import { GantryError, invalidArgument, notFound } from "../../common/errors.ts";
-import {
-  listImages,
-  removeImage,
-  tagImage,
-  pullImage,
-  importRootfs,
-  loadArchive,
-  saveImages,
-  collectGarbage,
-  familiarName,
-  exportFilesystem,
-} from "../../image/mod.ts";
+import { listImages, exportFilesystem } from "../../image/mod.ts";
 import { fromDockerNetworkCreate, toDockerNetwork, type DockerNetworkCreateBody } from "../../network/index.ts";
 import { fromDockerVolumeCreate, toDockerVolume } from "../../volume/index.ts";
 import type { CreateBody } from "../api-types.ts";
@@ -47,17 +35,19 @@ import {
   upgradedStream,
   writeUpgradeHeaders,
   type Request,
+  type RouteHandler,
+  type RouteTable,
 } from "./http.ts";
+import { registerImageRoutes } from "./routes/images.ts";
 
 export const GANTRY_VERSION = "0.1.0";
 
-type Handler = (r: Request, res: ServerResponse, m: RegExpExecArray) => Promise<void> | void;
 type StreamHandler = (r: Request, client: ClientStream, m: RegExpExecArray, begin: (tty: boolean) => void, body: Buffer) => Promise<void>;
 
-export class ApiServer {
+export class ApiServer implements RouteTable {
   readonly server: Server;
   readonly execs: ExecTable;
-  private readonly routes: { method: string; re: RegExp; handler: Handler }[] = [];
+  private readonly routes: { method: string; re: RegExp; handler: RouteHandler }[] = [];
   private readonly streamRoutes: { re: RegExp; handler: StreamHandler }[] = [];
 
   constructor(private readonly engine: Engine) {
@@ -87,7 +77,7 @@ export class ApiServer {
     });
   }
 
-  private on(method: string, pattern: string, handler: Handler): void {
+  on(method: string, pattern: string, handler: RouteHandler): void {
     this.routes.push({ method, re: new RegExp(`^${pattern}$`), handler });
   }
 
@@ -590,125 +580,7 @@ export class ApiServer {
       });
     });
 
-    // ---- images (delegated to src/image) ----
-    this.on("GET", "/images/json", (_r, res) => {
-      sendJson(
-        res,
-        200,
-        listImages(e.images).map((i) => ({
-          Id: i.id,
-          ParentId: "",
-          RepoTags: i.repoTags,
-          RepoDigests: i.repoDigests,
-          Created: i.created ? Math.floor(Date.parse(i.created) / 1000) : 0,
-          Size: i.size,
-          SharedSize: -1,
-          VirtualSize: i.size,
-          Labels: {},
-          Containers: e.containers.all().filter((c) => c.Image === i.id).length,
-        })),
-      );
-    });
-    this.on("GET", "/images/(.+)/json", (_r, res, m) => {
-      const img = e.resolveImage(decodeURIComponent(m[1]!));
-      sendJson(res, 200, {
-        Id: img.id,
-        RepoTags: img.names.filter((n) => !n.includes("@")).map(familiarName),
-        RepoDigests: img.repoDigests.map(familiarName),
-        Parent: "",
-        Comment: "",
-        Created: img.config.created ?? "",
-        Config: img.config.config ?? {},
-        Architecture: img.config.architecture,
-        Os: img.config.os,
-        Size: img.manifest.layers.reduce((a, l) => a + l.size, 0),
-        RootFS: { Type: "layers", Layers: img.config.rootfs.diff_ids },
-        Metadata: { LastTagTime: "0001-01-01T00:00:00Z" },
-      });
-    });
-    this.on("POST", "/images/(.+)/tag", (r, res, m) => {
-      const repo = r.query.get("repo") ?? "";
-      const tag = r.query.get("tag");
-      tagImage(e.images, decodeURIComponent(m[1]!), tag ? `${repo}:${tag}` : repo);
-      noContent(res, 201);
-    });
-    this.on("DELETE", "/images/(.+)", (r, res, m) => {
-      const out = removeImage(e.images, decodeURIComponent(m[1]!), { force: boolParam(r.query, "force") });
-      if (out.deleted) collectGarbage(e.images);
-      sendJson(res, 200, [...out.untagged.map((u) => ({ Untagged: u })), ...(out.deleted ? [{ Deleted: out.deleted }] : [])]);
-    });
-    this.on("POST", "/images/prune", (_r, res) => {
-      const gc = collectGarbage(e.images) as unknown as { bytes?: number };
-      sendJson(res, 200, { ImagesDeleted: [], SpaceReclaimed: gc.bytes ?? 0 });
-    });
-    this.on("POST", "/images/create", async (r, res) => {
-      const fromImage = r.query.get("fromImage");
-      const fromSrc = r.query.get("fromSrc");
-      res.writeHead(200, { "Content-Type": "application/json" });
-      const line = (v: unknown) => res.write(`${JSON.stringify(v)}\n`);
-      try {
-        if (fromImage) {
-          const tag = r.query.get("tag");
-          const ref = tag ? (tag.startsWith("sha256:") ? `${fromImage}@${tag}` : `${fromImage}:${tag}`) : fromImage;
-          line({ status: `Pulling from ${fromImage}`, id: tag ?? "latest" });
-          const result = await pullImage(e.images, ref, {
-            onProgress: (p) => {
-              const id = p.digest.slice(7, 19);
-              if (p.status === "exists") line({ status: "Already exists", progressDetail: {}, id });
-              else if (p.status === "downloading") line({ status: "Downloading", progressDetail: { current: p.current, total: p.total }, id });
-              else if (p.status === "done") line({ status: "Download complete", progressDetail: {}, id });
-              else line({ status: "Pull complete", progressDetail: {}, id });
-            },
-          });
-          line({ status: `Digest: ${result.manifestDigest}` });
-          line({ status: `Status: Downloaded newer image for ${familiarName(result.name)}` });
-        } else if (fromSrc) {
-          if (fromSrc !== "-") throw new GantryError("UNSUPPORTED_OPTION", "import from a URL is not supported; pipe the tarball (fromSrc=-)");
-          const tmp = e.images.tempPath("import");
-          await pipeline(r.raw, createWriteStream(tmp));
-          try {
-            const repo = r.query.get("repo") || undefined;
-            const tag = r.query.get("tag");
-            const out = await importRootfs(e.images, tmp, {
-              name: repo ? (tag ? `${repo}:${tag}` : repo) : undefined,
-              changes: r.query.getAll("changes").flatMap((c) => c.split("\n")).filter(Boolean),
-              message: r.query.get("message") || undefined,
-            });
-            line({ status: out.id });
-          } finally {
-            rmSync(tmp, { force: true });
-          }
-        } else throw invalidArgument("fromImage or fromSrc is required");
-      } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        line({ errorDetail: { message }, error: message });
-      }
-      res.end();
-    });
-    this.on("POST", "/images/load", async (r, res) => {
-      const quiet = boolParam(r.query, "quiet");
-      res.writeHead(200, { "Content-Type": "application/json" });
-      try {
-        const out = await loadArchive(e.images, r.raw);
-        for (const img of out.images) {
-          const names = img.names.length ? img.names.map((n) => `Loaded image: ${familiarName(n)}`) : [`Loaded image ID: ${img.id}`];
-          for (const n of names) res.write(`${JSON.stringify({ stream: `${n}\n` })}\n`);
-        }
-        void quiet;
-      } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        res.write(`${JSON.stringify({ errorDetail: { message }, error: message })}\n`);
-      }
-      res.end();
-    });
-    const save = async (names: string[], res: ServerResponse) => {
-      for (const n of names) e.resolveImage(n);
-      res.writeHead(200, { "Content-Type": "application/x-tar" });
-      await saveImages(e.images, names, "docker-archive", res);
-      res.end();
-    };
-    this.on("GET", "/images/get", (r, res) => save(r.query.getAll("names"), res));
-    this.on("GET", "/images/(.+)/get", (_r, res, m) => save([decodeURIComponent(m[1]!)], res));
+    registerImageRoutes(this, e);
 
     // ---- networks and volumes: what `docker system prune` and `inspect` fall through to ----
     const nets = () => {

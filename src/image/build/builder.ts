@@ -44,6 +44,11 @@ export interface BuildOptions {
   noCache?: boolean;
   /** Progress lines (`Step 2/5 : RUN …`, ` ---> Using cache`). */
   log?: (line: string) => void;
+  /** Where RUN steps' stdout and stderr go (default: this process's own). */
+  output?: (chunk: Buffer) => void;
+  /** Fetches a FROM image the store lacks (the daemon pulls it); without it, a missing base
+   * image is an error. */
+  pullBase?: (reference: string) => Promise<void>;
 }
 
 export interface BuildResult {
@@ -152,7 +157,7 @@ async function layerStep(store: ImageStore, lease: Lease, state: BuildState, cha
   }
 }
 
-async function runInRootfs(root: string, work: string, state: BuildState, argv: string[], vars: Record<string, string>): Promise<void> {
+async function runInRootfs(root: string, work: string, state: BuildState, argv: string[], vars: Record<string, string>, output?: (chunk: Buffer) => void): Promise<void> {
   const rc = imageRuntimeConfig(imageConfigOf(state, ""), { cmd: argv, entrypoint: [] });
   const bundle = join(work, "bundle");
   const spec = defaultSpec();
@@ -169,10 +174,22 @@ async function runInRootfs(root: string, work: string, state: BuildState, argv: 
   writeFileSync(join(bundle, "config.json"), JSON.stringify(spec));
   const runtime = new Runtime(join(work, "state"));
   const id = `build-${randomBytes(6).toString("hex")}`;
-  const created = await runtime.create(id, { bundle, foreground: true });
+  const created = await runtime.create(id, { bundle, foreground: true, captureOutput: output !== undefined });
+  const drained = Promise.all(
+    [created.output?.stdout, created.output?.stderr].map(
+      (s) =>
+        s &&
+        new Promise<void>((resolve) => {
+          s.on("data", (c: Buffer) => output?.(c));
+          s.on("close", () => resolve());
+          s.on("error", () => resolve());
+        }),
+    ),
+  );
   try {
     await runtime.start(id);
     const { code, signal } = await created.exited!;
+    await drained;
     if (code !== 0 || signal !== 0) {
       throw new RunStepFailed(argv, code, signal);
     }
@@ -234,7 +251,14 @@ export async function buildImage(store: ImageStore, opts: BuildOptions): Promise
             throw new GantryError("UNSUPPORTED_OPTION", `${where}: multi-stage builds are not supported`);
           }
           if (ref !== "scratch") {
-            const img = resolveImage(store, ref);
+            let img;
+            try {
+              img = resolveImage(store, ref);
+            } catch (err) {
+              if (!(opts.pullBase && err instanceof GantryError && err.code === "NOT_FOUND")) throw err;
+              await opts.pullBase(ref);
+              img = resolveImage(store, ref);
+            }
             lease.add(img.manifestDigest);
             state.layers = img.manifest.layers.map((descriptor, i) => ({ descriptor, diffId: img.config.rootfs.diff_ids[i] as Digest }));
             state.config = structuredClone(img.config.config ?? {});
@@ -298,7 +322,7 @@ export async function buildImage(store: ImageStore, opts: BuildOptions): Promise
           if (Object.keys(flags).length > 0) throw new GantryError("UNSUPPORTED_OPTION", `${where}: RUN --${Object.keys(flags)[0]} is not supported`);
           const argv = parseJsonForm(rest) ?? ["/bin/sh", "-c", rest];
           const argDesc = Object.entries(args).map(([k, v]) => `${k}=${v}`).join(" ");
-          await fsStep(`RUN ${argDesc ? `|${argDesc} ` : ""}${JSON.stringify(argv)}`, "", (root, work) => runInRootfs(root, work, state, argv, args));
+          await fsStep(`RUN ${argDesc ? `|${argDesc} ` : ""}${JSON.stringify(argv)}`, "", (root, work) => runInRootfs(root, work, state, argv, args, opts.output));
           break;
         }
         case "COPY":

@@ -13,8 +13,9 @@ import { httpRequest, readBody, type HttpRequest, type HttpResponse } from "./ht
 export interface RegistryOptions {
   /** Registries (host[:port]) where plain HTTP is allowed; loopback always is. */
   insecureRegistries?: string[];
-  /** Credentials to use instead of the stored ones. */
-  credentials?: Credentials;
+  /** Credentials to use instead of the stored ones; null: none (no lookup), as a daemon
+   * that is handed its caller's credentials (X-Registry-Auth) must not use its own. */
+  credentials?: Credentials | null;
   /** Ask for push rights as well as pull when authenticating. */
   push?: boolean;
 }
@@ -46,7 +47,7 @@ export class RegistryClient {
     this.host = registryHost(ref.registry);
     this.repository = ref.repository;
     this.insecure = isLoopbackHost(this.host) || insecureList(opts).includes(ref.registry) || insecureList(opts).includes(this.host);
-    this.credentials = opts.credentials ?? lookupCredentials(ref.registry);
+    this.credentials = opts.credentials === null ? undefined : (opts.credentials ?? lookupCredentials(ref.registry));
     this.actions = opts.push ? "pull,push" : "pull";
   }
 
