@@ -238,7 +238,9 @@ export class Runtime {
         cgroupMounts,
         hookState,
         capLastCap: capLastCap(),
-        exitFile: opts.monitor ? opts.monitor.exitFile : opts.foreground ? this.state.exitFile(id) : undefined,
+        // Only an engine's monitor keeps an exit file: `run` (foreground) gets the status over
+        // the report channel, and a file would cost an fsync on every run.
+        exitFile: opts.monitor?.exitFile,
         noPivot: opts.noPivot,
         preserveFds: opts.preserveFds,
         isDirectory,

@@ -60,10 +60,6 @@ export class StateDir {
     return join(this.root, ".sockets", `${h}.sock`);
   }
 
-  exitFile(id: string): string {
-    return join(this.dir(id), "exit.json");
-  }
-
   /** Reserves the id atomically (mkdir fails if it exists). */
   reserve(id: string): void {
     validateId(id);
