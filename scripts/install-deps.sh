@@ -10,6 +10,7 @@ packages=(
   busybox-static                               # test and example images
   iproute2 util-linux procps                   # ip, nsenter, ps
   runc crun podman uidmap                      # reference runtimes and engine for comparisons
+  containerd                                   # interop: containerd's runc shim driving gantry-runtime (ctr)
   skopeo umoci docker-registry                 # image interoperability tests
   attr zstd openssl                            # layer xattrs/opaque dirs (setfattr), zstd layers, test token certs
   containernetworking-plugins iptables nftables

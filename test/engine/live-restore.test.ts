@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
+import { processAlive as alive } from "../helpers/busybox-bundle.ts";
 import { DOCKER, docker, killDaemon, skipReason, spawnTestDaemon, startTestDaemon, useTestDaemon, type TestDaemon } from "./_daemon.ts";
 
 const skip =
@@ -16,15 +17,6 @@ const skip =
 // On a bridge, as users run it: an exit's clean-up then includes the network's, which is what
 // made a restarted daemon answer with stale state while it ran.
 const BRIDGE = { bridge: "gtlr70", subnet: "10.247.70.0/24" };
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 

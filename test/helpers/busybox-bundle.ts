@@ -92,3 +92,13 @@ export function tempRoot(): string {
 export function uniqueId(prefix: string): string {
   return `gantry-test-${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/** Whether a process with this pid exists (signal 0). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
