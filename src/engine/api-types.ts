@@ -51,6 +51,9 @@ export interface HostConfig {
   ShmSize?: number;
   Sysctls?: Record<string, string> | null;
   LogConfig?: { Type?: string; Config?: Record<string, string> };
+  /** --cgroup-parent: the container's cgroup is CgroupParent/<id> (cgroupfs layout; a relative
+   * parent is taken from the hierarchy roots, as the engine has no cgroup of its own to nest in). */
+  CgroupParent?: string;
   Runtime?: string;
   // Resources
   CpuShares?: number;

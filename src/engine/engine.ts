@@ -45,7 +45,7 @@ import type { ContainerConfig, CreateBody, HostConfig } from "./api-types.ts";
 import { ContainerStore, randomName, validateName, type ContainerRecord } from "./container-store.ts";
 import { EventBus } from "./events.ts";
 import { readHostFacts } from "./host-facts.ts";
-import { buildOciSpec, checkSecurityOptions } from "./oci-spec.ts";
+import { buildOciSpec, cgroupsPathOf, checkSecurityOptions } from "./oci-spec.ts";
 import { adaptHostConfig, verifyResources, type HostFacts } from "./resources.ts";
 import { restartDecision, type RestartDecision } from "./restart-policy.ts";
 import { CliBackend, GantryBackend, type OciBackend } from "./oci-backend.ts";
@@ -306,6 +306,7 @@ export class Engine {
     adaptHostConfig(hc, this.host);
     const warnings = verifyResources(hc, this.host);
     checkSecurityOptions(hc, this.host.boundingCaps);
+    cgroupsPathOf(hc, "check"); // a bad --cgroup-parent fails create, not start
     if (body.StopSignal) parseSignal(body.StopSignal); // dockerd refuses a bad one at create, not at stop
     // Docker records label=disable for the modes SELinux labels cannot confine (moby's
     // generateSecurityOpt), unless the request set a label option itself.

@@ -1,6 +1,10 @@
-// The engine layer's public module: what the CLI (and later the node agent) may use.
+// The engine layer's public module: what the CLI and the node agent (which drives an Engine
+// in-process, as the kubelet drives its runtime) may use.
 export { EngineClient, DEFAULT_HOST, demux, readAll } from "./client.ts";
 export { startDaemon, socketPathOf, DEFAULT_SOCKET, DEFAULT_ROOT, DEFAULT_EXEC_ROOT, type Daemon, type DaemonOptions } from "./daemon.ts";
 export { runShim } from "./oci-shim.ts";
 export { ImageClient, splitTag, type ImageListEntry, type ImageInspect, type ImageHistoryEntry, type ImageDeleteEntry } from "./image-client.ts";
 export { humanSize, StreamError, type JsonMessage } from "./json-message.ts";
+export { Engine, type EngineOptions, type WaitCondition } from "./engine.ts";
+export type { ContainerRecord, ContainerState, ContainerStatus } from "./container-store.ts";
+export type { CreateBody, HostConfig, ContainerConfig } from "./api-types.ts";

@@ -192,6 +192,16 @@ export function checkSecurityOptions(hc: HostConfig, availableCaps?: readonly st
   seccompFor(securityOptions(hc).seccompOption, !!hc.Privileged, capabilities(hc, availableCaps));
 }
 
+/** Where the container's cgroup goes: /gantry/<id>, or --cgroup-parent/<id> (Docker's cgroupfs
+ * rule; the node agent puts pod containers in kubepods/<qos>/pod<uid>). */
+export function cgroupsPathOf(hc: HostConfig, id: string): string {
+  const parent = (hc.CgroupParent ?? "").trim();
+  if (!parent) return `/gantry/${id}`;
+  const parts = parent.split("/").filter(Boolean);
+  if (parts.some((p) => p === ".." || p === ".")) throw invalidArgument(`invalid cgroup parent ${JSON.stringify(parent)}: it may not contain "." or ".."`);
+  return `/${[...parts, id].join("/")}`;
+}
+
 export function buildOciSpec(inputs: SpecInputs): OciConfig {
   const { hostConfig: hc, config } = inputs;
   const caps = capabilities(hc, inputs.availableCaps);
@@ -280,7 +290,7 @@ export function buildOciSpec(inputs: SpecInputs): OciConfig {
     mounts,
     linux: {
       namespaces: namespaces as NonNullable<OciConfig["linux"]>["namespaces"],
-      cgroupsPath: `/gantry/${inputs.id}`,
+      cgroupsPath: cgroupsPathOf(hc, inputs.id),
       resources,
       devices,
       maskedPaths: hc.Privileged ? [] : MASKED_PATHS,

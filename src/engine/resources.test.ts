@@ -69,6 +69,13 @@ describe("OCI spec from a create request", () => {
     assert.equal(spec.linux?.cgroupsPath, `/gantry/${"a".repeat(64)}`);
   });
 
+  it("puts the cgroup under --cgroup-parent and refuses one that climbs", () => {
+    const spec = buildOciSpec({ ...base, hostConfig: { CgroupParent: "/kubepods/besteffort/pod1/" } });
+    assert.equal(spec.linux?.cgroupsPath, `/kubepods/besteffort/pod1/${"a".repeat(64)}`);
+    assert.equal(buildOciSpec({ ...base, hostConfig: { CgroupParent: "kubepods" } }).linux?.cgroupsPath, `/kubepods/${"a".repeat(64)}`);
+    assert.throws(() => buildOciSpec({ ...base, hostConfig: { CgroupParent: "/kubepods/../etc" } }), /invalid cgroup parent/);
+  });
+
   it("applies capabilities, privileged, read-only, ulimits and security options", () => {
     assert.deepEqual(capabilities({}), DEFAULT_CAPS);
     assert.deepEqual(capabilities({ CapDrop: ["ALL"], CapAdd: ["net_admin"] }), ["CAP_NET_ADMIN"]);
