@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { invalidArgument } from "../../common/errors.ts";
 import { writeFileAtomic } from "../../common/atomic-file.ts";
 import { tokenKubeconfig, describeExpiry, parseDuration, createNodeToken, deleteNodeToken, listNodeTokens } from "../../cluster/api/index.ts";
-import { ApiClient } from "../../cluster/client/index.ts";
+import { Client } from "../../cluster/client/index.ts";
 
 interface TokenOptions {
   dataDir: string;
@@ -15,9 +15,9 @@ interface TokenOptions {
 }
 
 /** --kubeconfig, else DATA_DIR/admin.kubeconfig (--data-dir is the `server` command's). */
-function clientFor(cmd: Command): ApiClient {
+function clientFor(cmd: Command): Client {
   const opts = cmd.optsWithGlobals<TokenOptions>();
-  return ApiClient.fromKubeconfig(opts.kubeconfig ?? join(opts.dataDir, "admin.kubeconfig"));
+  return Client.fromKubeconfig(opts.kubeconfig ?? join(opts.dataDir, "admin.kubeconfig"));
 }
 
 export function registerServerTokenCommands(server: Command): void {

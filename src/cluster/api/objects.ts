@@ -1,30 +1,12 @@
 // Small helpers for Kubernetes objects held as plain JSON.
 
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  deletionGracePeriodSeconds?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  ownerReferences?: OwnerReference[];
-  managedFields?: ManagedFieldsEntry[];
-  [k: string]: unknown;
-}
+import type { ObjectMeta as ClientObjectMeta, OwnerReference } from "../client/index.ts";
 
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
+export type { OwnerReference };
+
+/** The client's object metadata, with managedFields typed (the server reads and writes them). */
+export interface ObjectMeta extends ClientObjectMeta {
+  managedFields?: ManagedFieldsEntry[];
 }
 
 export interface ManagedFieldsEntry {

@@ -7,12 +7,12 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../common/atomic-file.ts";
 import { GantryError } from "../../common/errors.ts";
+import type { ApiTransport } from "../client/index.ts";
 import { openStore, type Store, type StoreSpec } from "../store/index.ts";
 import { Authenticator, type UserInfo } from "./authentication.ts";
 import { enforceAccess } from "./authorization.ts";
 import { adminKubeconfig, ensureCredentials } from "./credentials.ts";
 import { aggregatedDiscovery, AGGREGATED_V2BETA1, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregated } from "./discovery.ts";
-import { GarbageCollector } from "./garbage-collector.ts";
 import {
   handleConnect,
   handleCreate,
@@ -31,6 +31,8 @@ import {
 } from "./handlers.ts";
 import { handleBinding } from "./pod-binding.ts";
 import { handleEviction } from "./pod-eviction.ts";
+import { GarbageCollector } from "./garbage-collector.ts";
+import { InProcessTransport, type ServeAuthenticated } from "./in-process.ts";
 import { OPENAPI_V2_PROTOBUF, openapiV2, openapiV2Protobuf, openapiV3, openapiV3Index } from "./openapi.ts";
 import { ObjectRegistry } from "./registry.ts";
 import { MAX_BODY_BYTES } from "./request-body.ts";
@@ -64,6 +66,12 @@ export interface RunningApiServer {
   caCert: string;
   store: Store;
   registry: ObjectRegistry;
+  /**
+   * A client transport for code in this process (the controller manager): requests take
+   * the path an HTTPS request takes after authentication, as `user` (the controller
+   * manager's identity by default).
+   */
+  inProcessTransport(user?: UserInfo): ApiTransport;
   close(): Promise<void>;
 }
 
@@ -111,12 +119,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     },
   };
 
+  const failed = (req: IncomingMessage, res: ServerResponse) => (err: unknown) => {
+    if (!(err instanceof GantryError)) log(`api: ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
+    sendError(res, err);
+  };
   const server: Server = createServer({ cert: creds.cert, key: creds.key }, (req, res) => {
-    handleRequest(ctx, authenticator, req, res).catch((err: unknown) => {
-      if (!(err instanceof GantryError)) log(`api: ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
-      sendError(res, err);
-    });
+    handleRequest(ctx, authenticator, req, res).catch(failed(req, res));
   });
+  const serveAuthenticated: ServeAuthenticated = (user, req, res) => routeAuthenticated(ctx, user, undefined, req, res).catch(failed(req, res));
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -161,6 +171,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     caCert: creds.caCert,
     store,
     registry,
+    inProcessTransport: (user) => new InProcessTransport(serveAuthenticated, user),
     async close() {
       if (compactTimer) clearInterval(compactTimer);
       for (const stop of [...watches]) stop();
@@ -214,13 +225,20 @@ async function publishApiService(registry: ObjectRegistry, host: string, port: n
 async function handleRequest(ctx: HandlerContext, authenticator: Authenticator, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "https://gantry.invalid");
   const path = url.pathname.replace(/\/+$/, "") || "/";
-  const method = req.method ?? "GET";
   if (PUBLIC_PATHS.has(path)) return servePublic(res, path);
   const user = await authenticator.authenticate(req.headers.authorization);
   if (!user) {
     req.resume();
     throw errUnauthorized();
   }
+  return routeAuthenticated(ctx, user, (stop) => authenticator.bindToCredential(user, stop), req, res);
+}
+
+/** Everything after authentication: what an HTTPS request and an in-process one share. */
+async function routeAuthenticated(ctx: HandlerContext, user: UserInfo, bindToCredential: ResourceRequest["bindToCredential"], req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "https://gantry.invalid");
+  const path = url.pathname.replace(/\/+$/, "") || "/";
+  const method = req.method ?? "GET";
   // Every authenticated user may ask who it is and what it may do (system:basic-user).
   if (method === "POST" && path === SELF_SUBJECT_REVIEW_PATH) return handleSelfSubjectReview(ctx, req, res, user);
   if (method === "POST" && path === SELF_SUBJECT_ACCESS_REVIEW_PATH) return handleSelfSubjectAccessReview(ctx, req, res, user);
@@ -234,7 +252,7 @@ async function handleRequest(ctx: HandlerContext, authenticator: Authenticator, 
   if (segs.some((s) => s.includes("/") || s === "." || s === "..")) throw errPathNotFound();
   if (segs[0] === "api" || segs[0] === "apis") {
     if (method !== "GET" && segs.length < 3 + (segs[0] === "apis" ? 1 : 0)) throw errMethodNotAllowed(method, path);
-    return routeApi(ctx, { user, bindToCredential: (stop) => authenticator.bindToCredential(user, stop) }, req, res, url, segs);
+    return routeApi(ctx, { user, bindToCredential }, req, res, url, segs);
   }
   if (segs[0] === "openapi") return routeOpenapi(req, res, segs);
   throw errPathNotFound();

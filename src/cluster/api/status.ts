@@ -3,20 +3,9 @@
 // and client libraries branch on `reason` and `code`, so both must match Kubernetes.
 import { GantryError, type ErrorCode } from "../../common/errors.ts";
 
-export interface StatusCause {
-  reason: string;
-  message: string;
-  field?: string;
-}
+import type { StatusCause, StatusDetails } from "../client/index.ts";
 
-export interface StatusDetails {
-  name?: string;
-  group?: string;
-  kind?: string;
-  uid?: string;
-  causes?: StatusCause[];
-  retryAfterSeconds?: number;
-}
+export type { StatusCause, StatusDetails };
 
 /** A GantryError that also knows its Kubernetes reason and exact HTTP status. */
 export class ApiError extends GantryError {

@@ -1,5 +1,9 @@
 // The cluster client's public module: what controllers, the scheduler, the agent and the
 // CLI import from src/cluster/client (never its files directly).
-export { ApiClient } from "./api-client.ts";
+export { Client, ResourceClient, type DeleteOptions, type DiscoveredResource, type ListOptions, type PatchOptions, type PatchType, type ResourceRef, type Watch, type WatchOptions, type WriteOptions } from "./client.ts";
+export { ApiStatusError, isAlreadyExists, isConflict, isForbidden, isGone, isInvalid, isNotFound, isTooManyRequests, statusError, type Status, type StatusCause, type StatusDetails } from "./errors.ts";
+export { HttpsTransport, type HttpsTarget } from "./https-transport.ts";
+export { copyObject, deepFreeze, objectKey, splitKey, type KubeObject, type ObjectList, type ObjectMeta, type OwnerReference, type WatchEvent, type WatchEventType } from "./objects.ts";
 export { ExponentialBackoff, MaxOf, TokenBucket, defaultControllerRateLimiter, type RateLimiter } from "./rate-limit.ts";
+export { lineSplitter, type ApiRequest, type ApiResponse, type ApiStream, type ApiTransport } from "./transport.ts";
 export { WorkQueue, type WorkQueueOptions } from "./work-queue.ts";
