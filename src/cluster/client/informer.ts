@@ -1,0 +1,195 @@
+// An informer: a list+watch cache of one kind (client-go's reflector + shared informer).
+// It lists at a revision, watches from that revision, keeps every object frozen in an
+// indexed cache and tells its handlers what changed. A watch that ends cleanly (the
+// server's timeout) is resumed from the last revision seen (bookmarks move it on); a 410
+// Gone means the history is compacted, so it lists again; other failures list again after
+// a back-off on the injected clock. Handlers are meant to only enqueue keys: the objects
+// they get are the cache's own, frozen, and must be copied before change.
+import { realClock, type Clock } from "../../common/clock.ts";
+import { describeError } from "../../common/errors.ts";
+import { IndexedCache } from "./cache.ts";
+import type { ResourceClient, Watch } from "./client.ts";
+import { isGone } from "./errors.ts";
+import { deepFreeze, objectKey, type KubeObject, type WatchEvent } from "./objects.ts";
+
+export interface InformerHandlers<T extends KubeObject = KubeObject> {
+  onAdd?(obj: T): void;
+  onUpdate?(old: T, cur: T): void;
+  /** The object as last known (its final state when the watch saw the deletion). */
+  onDelete?(obj: T): void;
+}
+
+export interface InformerOptions {
+  clock?: Clock;
+  log?: (message: string) => void;
+  /** Page size of the initial list. */
+  pageSize?: number;
+  /** Back-off between failed list/watch rounds: from this, doubling, to maxBackoffMs. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** How long the server keeps one watch open before the informer resumes it (seconds). */
+  watchTimeoutSeconds?: number;
+}
+
+class Stopped extends Error {}
+
+export class Informer<T extends KubeObject = KubeObject> {
+  readonly cache = new IndexedCache<T>();
+  private readonly handlers: InformerHandlers<T>[] = [];
+  private readonly clock: Clock;
+  private readonly log: (message: string) => void;
+  private readonly abort = new AbortController();
+  private watch: Watch | undefined;
+  private running: Promise<void> | undefined;
+  private synced = false;
+  private syncWaiters: (() => void)[] = [];
+  private revision = "";
+  /** How many times the informer listed (the first list included). */
+  lists = 0;
+
+  constructor(
+    readonly resource: ResourceClient<T>,
+    private readonly opts: InformerOptions = {},
+  ) {
+    this.clock = opts.clock ?? realClock;
+    this.log = opts.log ?? (() => {});
+  }
+
+  /** Adds handlers; objects already cached are replayed to them as adds. */
+  addHandlers(h: InformerHandlers<T>): void {
+    this.handlers.push(h);
+    for (const obj of this.cache.list()) h.onAdd?.(obj);
+  }
+
+  /** Starts listing and watching (once; later calls do nothing). */
+  start(): void {
+    this.running ??= this.run().catch((err: unknown) => {
+      if (!(err instanceof Stopped)) this.log(`informer ${this.resource.ref.resource}: stopped: ${describeError(err)}`);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort(new Stopped("stopped"));
+    this.watch?.stop();
+    await this.running;
+    for (const w of this.syncWaiters.splice(0)) w();
+  }
+
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Resolves once the first list is in the cache (or the informer stopped). */
+  whenSynced(): Promise<void> {
+    if (this.synced || this.abort.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  /** The revision the cache reflects (the last list, event or bookmark). */
+  get resourceVersion(): string {
+    return this.revision;
+  }
+
+  private get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  private async run(): Promise<void> {
+    const initial = this.opts.initialBackoffMs ?? 800;
+    let backoff = initial;
+    while (!this.stopped) {
+      try {
+        await this.listAll();
+        backoff = initial;
+        const why = await this.watchUntilGone();
+        if (why) this.log(`informer ${this.resource.ref.resource}: ${why}; listing again`);
+        continue;
+      } catch (err) {
+        if (this.stopped) return;
+        this.log(`informer ${this.resource.ref.resource}: ${describeError(err)}; listing again in ${backoff} ms`);
+      }
+      await this.clock.sleep(backoff, this.abort.signal).catch(() => {
+        // Stopped while waiting: the loop condition ends it.
+      });
+      backoff = Math.min(backoff * 2, this.opts.maxBackoffMs ?? 30_000);
+    }
+  }
+
+  /** Lists every object (in pages, all at the first page's revision) and makes the cache match. */
+  private async listAll(): Promise<void> {
+    const items: T[] = [];
+    let cont: string | undefined;
+    let rv = "";
+    do {
+      const page = await this.resource.list(undefined, { limit: this.opts.pageSize ?? 500, continue: cont });
+      items.push(...page.items);
+      rv ||= page.metadata.resourceVersion ?? "";
+      cont = page.metadata.continue;
+    } while (cont && !this.stopped);
+    if (this.stopped) return;
+    this.lists++;
+    this.replace(items, rv);
+    if (!this.synced) {
+      this.synced = true;
+      for (const w of this.syncWaiters.splice(0)) w();
+    }
+  }
+
+  /** The cache becomes exactly `items`; handlers hear of every difference. */
+  private replace(items: T[], rv: string): void {
+    const seen = new Set<string>();
+    for (const obj of items) {
+      seen.add(objectKey(obj));
+      this.apply({ type: "MODIFIED", object: obj });
+    }
+    for (const key of this.cache.keys()) {
+      if (!seen.has(key)) this.apply({ type: "DELETED", object: this.cache.get(key)! });
+    }
+    this.revision = rv;
+  }
+
+  /**
+   * Watches from the cache's revision, resuming after clean ends; returns why a new list
+   * is needed (410 Gone), and throws on other failures.
+   */
+  private async watchUntilGone(): Promise<string | undefined> {
+    while (!this.stopped) {
+      const ended = await new Promise<Error | undefined>((resolve) => {
+        this.resource
+          .watch(undefined, { resourceVersion: this.revision, allowWatchBookmarks: true, timeoutSeconds: this.opts.watchTimeoutSeconds ?? 300 + Math.floor(Math.random() * 300) }, (ev) => this.apply(ev), resolve)
+          .then((w) => {
+            this.watch = w;
+            if (this.stopped) w.stop();
+          }, resolve);
+      });
+      this.watch = undefined;
+      if (this.stopped) return undefined;
+      if (isGone(ended)) return `watch from revision ${this.revision} is gone (${ended!.message})`;
+      if (ended) throw ended;
+    }
+    return undefined;
+  }
+
+  private apply(ev: WatchEvent<T>): void {
+    const rv = ev.object.metadata.resourceVersion;
+    if (ev.type === "BOOKMARK") {
+      if (rv) this.revision = rv;
+      return;
+    }
+    const key = objectKey(ev.object);
+    if (ev.type === "DELETED") {
+      // A delete of an object never seen (created and deleted between lists) is still told.
+      this.cache.remove(key);
+      const last = deepFreeze(ev.object);
+      for (const h of this.handlers) h.onDelete?.(last);
+    } else {
+      const old = this.cache.put(ev.object);
+      const cur = this.cache.get(key)!;
+      for (const h of this.handlers) {
+        if (old) h.onUpdate?.(old, cur);
+        else h.onAdd?.(cur);
+      }
+    }
+    if (rv) this.revision = rv;
+  }
+}
