@@ -1,15 +1,20 @@
-// The CNI conflist Gantry writes for a network: the standard plugins doing the kernel work.
+// The CNI conflist Gantry runs for one attachment: the standard plugins doing the per-container
+// kernel work. What is the same for every container of a network is made once per network
+// instead (network-rules.ts), so a container costs as few plugin and iptables runs as it can:
 //
 //   bridge     veth pair into the namespace, the Linux bridge, the gateway address on the
-//              bridge, hairpin mode (a container reaches itself through a published port),
-//              outbound masquerade (ipMasq) unless the network is internal
+//              bridge, hairpin mode (a container reaches itself through a published port).
+//              ipMasq is off: the network's one masquerade rule is in Gantry's nft table,
+//              where the plugin would add a chain and three rules per container.
 //   host-local IPAM, leases as files under <root>/ipam/<network>/ (its own dataDir, so the
 //              host's /var/lib/cni is untouched)
 //   portmap    published ports (runtimeConfig.portMappings), DNAT from the host and from
-//              127.0.0.1 (snat: true), not on internal networks
-//   firewall   ACCEPT rules in CNI-FORWARD for the container's address, for hosts whose
-//              FORWARD policy is DROP; not on internal networks, which must not forward
+//              127.0.0.1 (snat: true); only for a container that publishes ports (without
+//              mappings it would do nothing but cost two runs), never on internal networks
 //   tuning     only when sysctls were asked for
+//
+// The firewall plugin is not used: its per-container ACCEPT rules (for hosts whose FORWARD
+// policy is DROP) are one per-network ACCEPT pair in Gantry's own iptables chain.
 import type { CniConflist, CniPluginConf } from "./cni.ts";
 import { CNI_VERSION } from "./cni.ts";
 
@@ -23,9 +28,9 @@ export interface ConflistInput {
   internal: boolean;
   mtu?: number;
   ipamDataDir: string;
-  /** Admin chain for the firewall plugin; Gantry names its own so CNI-ADMIN stays untouched. */
-  firewallAdminChain: string;
   sysctls?: Record<string, string>;
+  /** The container publishes ports: portmap joins the list. */
+  ports: boolean;
 }
 
 export function buildConflist(n: ConflistInput): CniConflist {
@@ -38,7 +43,7 @@ export function buildConflist(n: ConflistInput): CniConflist {
     type: "bridge",
     bridge: n.bridge,
     isGateway: true,
-    ipMasq: !n.internal,
+    ipMasq: false,
     hairpinMode: true,
     ipam: {
       type: "host-local",
@@ -50,12 +55,14 @@ export function buildConflist(n: ConflistInput): CniConflist {
   };
   if (n.mtu !== undefined) bridge.mtu = n.mtu;
   const plugins: CniPluginConf[] = [bridge];
-  if (!n.internal) {
-    plugins.push({ type: "portmap", capabilities: { portMappings: true }, snat: true });
-    plugins.push({ type: "firewall", backend: "iptables", iptablesAdminChainName: n.firewallAdminChain });
-  }
+  if (n.ports && !n.internal) plugins.push({ type: "portmap", capabilities: { portMappings: true }, snat: true });
   if (n.sysctls && Object.keys(n.sysctls).length > 0) plugins.push({ type: "tuning", sysctl: n.sysctls });
   return { cniVersion: CNI_VERSION, name: n.name, plugins };
+}
+
+/** Whether DEL of a list may leave per-container iptables rules (portmap, an ipMasq bridge). */
+export function mayLeaveRules(list: CniConflist): boolean {
+  return list.plugins.some((p) => p.type === "portmap" || p.type === "firewall" || (p.type === "bridge" && p.ipMasq === true));
 }
 
 /** The loopback plugin's configuration: `lo` is down in a new network namespace. */

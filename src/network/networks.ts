@@ -25,7 +25,7 @@ import {
   resultMac,
 } from "./cni.ts";
 import type { CniConflist, CniOptions, CniCacheEntry } from "./cni.ts";
-import { buildConflist, loopbackConf } from "./conflist.ts";
+import { buildConflist, loopbackConf, mayLeaveRules } from "./conflist.ts";
 import {
   formatIpv4,
   formatSubnet,
@@ -56,13 +56,14 @@ import {
   linkExists,
   removeContainerRules,
   removeIdleSharedChains,
-  syncIsolation,
   ruleOwners,
 } from "./host-rules.ts";
 import { withPidLock } from "../common/pid-lock.ts";
+import { removeNetworkRules, syncNetworkRules } from "./network-rules.ts";
+import type { NetworkRuleNames } from "./network-rules.ts";
 
-/** One host-wide lock around everything that edits the host's shared CNI state (portmap's and
- * the firewall plugin's shared chains, bridges): two Gantry processes (an engine and a test,
+/** One host-wide lock around everything that edits the host's shared CNI state (portmap's
+ * shared chains, bridges, the per-network rules): two Gantry processes (an engine and a test,
  * two test files) must not see a chain empty and remove it while the other adds a rule to it. */
 const DEFAULT_HOST_LOCK = "/run/gantry/network.lock";
 
@@ -171,7 +172,8 @@ export interface NetworkLibraryOptions {
   dnsUpstreams?: string[];
   /** Host resolv.conf, for containers without embedded DNS; default /etc/resolv.conf. */
   hostResolvConf?: string;
-  /** Admin chain for the firewall plugin; default GANTRY-ADMIN. */
+  /** Admin chain of the firewall plugin, which earlier versions used (its leftovers are
+   * still removed); default GANTRY-ADMIN. */
   firewallAdminChain?: string;
   /** Host-wide lock file; default /run/gantry/network.lock. */
   hostLock?: string;
@@ -209,6 +211,8 @@ export class Networks {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly adminChain: string;
   private readonly hostLock: string;
+  /** The per-network host rules match the registry (made by this process since it opened). */
+  private rulesInPlace = false;
 
   constructor(private readonly opts: NetworkLibraryOptions) {
     this.root = opts.root;
@@ -300,16 +304,27 @@ export class Networks {
     }
   }
 
-  /** nft table with this root's isolation rules (one per state root). */
-  get isolationTable(): string {
-    return `gantry-${createHash("sha256").update(this.root).digest("hex").slice(0, 10)}`;
+  private get rootHash(): string {
+    return createHash("sha256").update(this.root).digest("hex").slice(0, 10);
   }
 
-  private syncIsolation(networks: NetworkRecord[]): Promise<void> {
-    return syncIsolation(
-      this.isolationTable,
-      networks.map((n) => ({ bridge: n.bridge, internal: n.internal })),
+  /** nft table with this root's isolation and masquerade rules (one per state root). */
+  get isolationTable(): string {
+    return `gantry-${this.rootHash}`;
+  }
+
+  /** Where this root's per-network rules live (network-rules.ts). */
+  get ruleNames(): NetworkRuleNames {
+    return { table: this.isolationTable, chain: `GANTRY-${this.rootHash}` };
+  }
+
+  private async syncRules(networks: NetworkRecord[]): Promise<void> {
+    this.rulesInPlace = false;
+    await syncNetworkRules(
+      this.ruleNames,
+      networks.map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: n.internal })),
     );
+    this.rulesInPlace = true;
   }
 
   // ---- queries ------------------------------------------------------------------------
@@ -359,7 +374,8 @@ export class Networks {
     return join(this.networksDir, `${networkId}.conflist`);
   }
 
-  conflistOf(n: NetworkRecord): CniConflist {
+  /** The plugin list of one attachment to `n` (`ports`: the container publishes some). */
+  conflistOf(n: NetworkRecord, ports = false): CniConflist {
     return buildConflist({
       name: n.name,
       bridge: n.bridge,
@@ -369,7 +385,7 @@ export class Networks {
       internal: n.internal,
       mtu: n.mtu,
       ipamDataDir: this.ipamDir,
-      firewallAdminChain: this.adminChain,
+      ports,
     });
   }
 
@@ -465,12 +481,12 @@ export class Networks {
     // Everything the network is, made in an order that a failure can undo; the record is
     // written last, so a crash before it leaves an orphan conflist that load() removes.
     try {
-      await this.syncIsolation([...this.networks.values(), rec]);
-      writeJsonAtomic(this.conflistPath(id), this.conflistOf(rec), 0o644);
+      await this.syncRules([...this.networks.values(), rec]);
+      writeJsonAtomic(this.conflistPath(id), this.conflistOf(rec, true), 0o644);
       mkdirSync(this.endpointsDir(id), { recursive: true, mode: 0o700 });
       writeJsonAtomic(join(this.networksDir, `${id}.json`), rec);
     } catch (err) {
-      await this.syncIsolation([...this.networks.values()]).catch(() => undefined);
+      await this.syncRules([...this.networks.values()]).catch(() => undefined);
       rmSync(this.conflistPath(id), { force: true });
       rmSync(this.endpointsDir(id), { recursive: true, force: true });
       rmSync(join(this.networksDir, `${id}.json`), { force: true });
@@ -536,7 +552,7 @@ export class Networks {
     await this.stopDns(n.id);
     await this.hostLocked(async () => {
       await deleteLink(n.bridge);
-      await this.syncIsolation([...this.networks.values()].filter((x) => x.id !== n.id));
+      await this.syncRules([...this.networks.values()].filter((x) => x.id !== n.id));
       await removeIdleSharedChains(this.adminChain);
     });
     rmSync(join(this.networksDir, `${n.id}.json`), { force: true });
@@ -607,7 +623,7 @@ export class Networks {
     while (used.has(`eth${i}`)) i++;
     const ifName = `eth${i}`;
     const ports = await this.allocatePorts(o.ports ?? []);
-    const list = this.conflistOf(n);
+    const list = this.conflistOf(n, ports.length > 0);
     const att = {
       containerId: o.containerId,
       netns: o.netns,
@@ -623,14 +639,20 @@ export class Networks {
       },
     };
     const result = await this.hostLocked(async () => {
-      // lo has no DEL worth caching: it dies with the namespace.
-      await cniAdd(
-        loopbackConf(),
-        { containerId: o.containerId, netns: o.netns, ifName: "lo" },
-        this.cni,
-        false,
-      );
-      return cniAdd(list, att, this.cni);
+      // The network's own rules once per process (a root reopened after a reboot or close).
+      if (!this.rulesInPlace) await this.syncRules([...this.networks.values()]);
+      // lo has no DEL worth caching: it dies with the namespace. It and eth0 are different
+      // devices, so both plugins run at once.
+      const [lo, added] = await Promise.allSettled([
+        cniAdd(loopbackConf(), { containerId: o.containerId, netns: o.netns, ifName: "lo" }, this.cni, false),
+        cniAdd(list, att, this.cni),
+      ]);
+      if (added.status === "rejected") throw added.reason;
+      if (lo.status === "rejected") {
+        await cniDel(list, att, this.cni, added.value).catch(() => undefined);
+        throw lo.reason;
+      }
+      return added.value;
     });
     const addr = resultAddress(result);
     const ep: EndpointRecord = {
@@ -732,7 +754,7 @@ export class Networks {
     }
     rmSync(join(this.endpointsDir(n.id), `${ep.containerId}.json`), { force: true });
     this.endpoints.get(n.id)?.delete(ep.containerId);
-    await this.afterLeave(n);
+    await this.afterLeave(n, ep);
   }
 
   /** CNI DEL with the cached configuration, then whatever DEL leaves of this container. */
@@ -748,7 +770,8 @@ export class Networks {
       ep.netns,
       ep.netnsInode,
       cached,
-      this.conflistOf(n),
+      // Without a cache entry nobody knows what ADD ran: DEL every plugin that might have.
+      this.conflistOf(n, true),
     );
   }
 
@@ -776,19 +799,28 @@ export class Networks {
           err = e;
         });
       }
-      await removeContainerRules(networkName, containerId);
+      // Per-container rules exist only where a plugin made some (published ports); without a
+      // cache entry, or after a DEL that could not enter the namespace, look by comment.
+      if (!cached || mayLeaveRules(cached.config)) await removeContainerRules(networkName, containerId);
       if (err) throw err;
     });
   }
 
-  /** The last container gone: the bridge and the shared chains go too (plugins leave them). */
-  private async afterLeave(n: NetworkRecord): Promise<void> {
-    if ((this.endpoints.get(n.id)?.size ?? 0) > 0) return;
-    await this.stopDns(n.id);
-    await this.hostLocked(async () => {
-      await deleteLink(n.bridge);
-      await removeIdleSharedChains(this.adminChain);
-    });
+  /**
+   * After a container left `n`: portmap's shared chains go with the last published port (the
+   * plugin leaves them); the DNS server stops with the network's last container. The bridge
+   * stays while the library is open, as docker0 does: making it again for the next container
+   * would cost every `run --rm` a bridge and its address; close(), reconcile() and remove()
+   * delete bridges nobody uses.
+   */
+  private async afterLeave(n: NetworkRecord, left: EndpointRecord): Promise<void> {
+    if (left.ports.length > 0 && !this.allEndpoints().some((e) => e.ports.length > 0))
+      await this.hostLocked(() => removeIdleSharedChains(this.adminChain));
+    if ((this.endpoints.get(n.id)?.size ?? 0) === 0) await this.stopDns(n.id);
+  }
+
+  private allEndpoints(): EndpointRecord[] {
+    return [...this.endpoints.values()].flatMap((eps) => [...eps.values()]);
   }
 
   /** CNI CHECK of one attachment: throws NETWORK_PLUGIN_FAILED when the plumbing is broken. */
@@ -974,7 +1006,7 @@ export class Networks {
           c.netns,
           c.netnsInode,
           cached,
-          this.conflistOf(c.net),
+          this.conflistOf(c.net, true),
         ).catch(() => undefined);
         rmSync(join(this.endpointsDir(c.net.id), `${c.containerId}.json`), { force: true });
         this.endpoints.get(c.net.id)?.delete(c.containerId);
@@ -994,16 +1026,29 @@ export class Networks {
           await this.ensureDns(n).catch(() => undefined);
         }
       }
-      await this.syncIsolation([...this.networks.values()]).catch(() => undefined);
+      await this.syncRules([...this.networks.values()]).catch(() => undefined);
       report.removedChains = await this.hostLocked(() => removeIdleSharedChains(this.adminChain));
       return report;
     });
   }
 
-  /** Stops the DNS servers (the kernel state stays: containers keep their network). */
+  /**
+   * Stops the DNS servers. Containers that still run keep their network (the engine re-adopts
+   * them after a restart), so their bridges and the root's rules stay; bridges no container
+   * uses go, and with no container left on any network the root's rules go too: a stopped
+   * daemon leaves nothing of an unused network behind.
+   */
   async close(): Promise<void> {
     await this.serial(async () => {
       for (const id of [...this.dnsServers.keys()]) await this.stopDns(id);
+      await this.hostLocked(async () => {
+        for (const n of this.networks.values())
+          if ((this.endpoints.get(n.id)?.size ?? 0) === 0) await deleteLink(n.bridge).catch(() => undefined);
+        if (this.allEndpoints().length > 0) return;
+        await removeNetworkRules(this.ruleNames).catch(() => undefined);
+        this.rulesInPlace = false;
+        await removeIdleSharedChains(this.adminChain).catch(() => undefined);
+      });
     });
   }
 }
