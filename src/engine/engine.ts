@@ -159,6 +159,8 @@ export class Engine {
       try {
         this.networks = await openNetworks({
           root: join(this.opts.root, "network"),
+          // Prepared namespaces of the default bridge are bound here (volatile, like runc's state).
+          runDir: join(this.execRoot, "netns"),
           // No hostLock: portmap's chains are host-wide, so every Gantry process must share
           // the network library's default lock (/run/gantry/network.lock).
           defaultNetwork: { name: "bridge", ...(this.opts.defaultBridge ?? {}) },
@@ -445,6 +447,23 @@ export class Engine {
     return mode === "default" ? "bridge" : mode;
   }
 
+  private publishedPorts(rec: ContainerRecord) {
+    return fromDockerPortBindings(rec.HostConfig.PortBindings ?? undefined, rec.Config.ExposedPorts ?? undefined, !!rec.HostConfig.PublishAllPorts);
+  }
+
+  /**
+   * A network namespace the network library prepared and attached ahead (the default bridge's
+   * warm pool), for a container that publishes no ports: the runtime joins it instead of
+   * making one, so the start waits for no plugin. Undefined: attach after create as usual.
+   */
+  private claimPreparedNetwork(rec: ContainerRecord): string | undefined {
+    const network = this.networkOf(rec);
+    if (!this.networks || !network || rec.NetworkAliases?.length || this.publishedPorts(rec).length > 0) return undefined;
+    const ep = this.networks.claimPrepared({ containerId: rec.Id, containerName: rec.Name.slice(1), network });
+    if (ep) this.writeNetworkFiles(rec);
+    return ep?.netns;
+  }
+
   /** Joins the container's fresh network namespace to its network (before the process runs). */
   private async connectNetwork(rec: ContainerRecord, pid: number): Promise<void> {
     if (!this.networks) return;
@@ -457,17 +476,25 @@ export class Engine {
         netns,
         network,
         ...(rec.NetworkAliases?.length ? { aliases: rec.NetworkAliases } : {}),
-        ports: fromDockerPortBindings(rec.HostConfig.PortBindings ?? undefined, rec.Config.ExposedPorts ?? undefined, !!rec.HostConfig.PublishAllPorts),
+        ports: this.publishedPorts(rec),
       });
-      // Same files, rewritten in place with the address and the network's DNS.
-      this.networks.containerFiles({ containerId: rec.Id, hostname: rec.Config.Hostname || rec.Id.slice(0, 12), domainname: rec.Config.Domainname || undefined, dir: this.dir(rec.Id) });
+      this.writeNetworkFiles(rec);
     } else if ((rec.HostConfig.NetworkMode ?? "default") === "none") {
       await this.networks.bringUpLoopback(rec.Id, netns);
     }
   }
 
-  private async disconnectNetwork(id: string): Promise<void> {
-    await this.networks?.detachAll(id).catch((e: unknown) => this.log(`network detach ${id.slice(0, 12)}: ${(e as Error).message}`));
+  /** hosts and resolv.conf rewritten in place (bind mounts see it) with the address and DNS. */
+  private writeNetworkFiles(rec: ContainerRecord): void {
+    this.networks?.containerFiles({ containerId: rec.Id, hostname: rec.Config.Hostname || rec.Id.slice(0, 12), domainname: rec.Config.Domainname || undefined, dir: this.dir(rec.Id) });
+  }
+
+  /**
+   * Leaves every network. The endpoints are forgotten at once; the promise settles when the
+   * plugins' DEL is done (an exit does not wait for it, a removal does).
+   */
+  private disconnectNetwork(id: string): Promise<void> {
+    return this.networks?.detachAll(id).catch((e: unknown) => this.log(`network detach ${id.slice(0, 12)}: ${(e as Error).message}`)) ?? Promise.resolve();
   }
 
   private uniqueName(): string {
@@ -499,7 +526,7 @@ export class Engine {
   }
 
   /** The OCI config for a container, written into its bundle (its engine dir) before each start. */
-  private writeBundle(rec: ContainerRecord): string {
+  private writeBundle(rec: ContainerRecord, netnsPath?: string): string {
     const user = this.resolveUserIn(rec);
     const env = [...(rec.Config.Env ?? [])];
     if (!env.some((e) => e.startsWith("HOSTNAME="))) env.unshift(`HOSTNAME=${rec.Config.Hostname}`);
@@ -529,6 +556,12 @@ export class Engine {
       },
       initPath: ["/usr/bin/tini-static", "/usr/bin/tini", "/usr/bin/catatonit", "/usr/libexec/podman/catatonit", "/usr/bin/docker-init"].find((p) => existsSync(p)),
     });
+    if (netnsPath) {
+      // A prepared namespace: join it (by path, as for --network container:NAME).
+      const nss = spec.linux?.namespaces ?? [];
+      const i = nss.findIndex((ns) => ns.type === "network");
+      if (i >= 0) nss[i] = { type: "network", path: netnsPath };
+    }
     writeJsonAtomic(join(dir, "config.json"), spec, 0o600);
     return dir;
   }
@@ -574,7 +607,8 @@ export class Engine {
       if (this.runtime.exists(rec.Id)) await this.runtime.delete(rec.Id, true).catch(() => {});
       rmSync(this.exitFile(rec.Id), { force: true });
       this.watchExit(rec.Id);
-      const bundle = this.writeBundle(rec);
+      const preparedNetns = this.claimPreparedNetwork(rec);
+      const bundle = this.writeBundle(rec, preparedNetns);
       const logCfg = rec.HostConfig.LogConfig?.Config ?? {};
       const created = await this.runtime.create(rec.Id, bundle, {
         logPath: rec.LogPath,
@@ -586,13 +620,13 @@ export class Engine {
       }, hostMounts);
       rec.State = { ...rec.State, Pid: created.pid, Error: "", OOMKilled: false };
       rec.MonitorPid = created.monitorPid ?? 0;
-      if (this.runtime.netnsBeforeStart) await this.connectNetwork(rec, created.pid);
+      if (this.runtime.netnsBeforeStart && !preparedNetns) await this.connectNetwork(rec, created.pid);
       hooks = this.preStart.get(rec.Id) ?? [];
       this.preStart.delete(rec.Id);
       await Promise.all(hooks.map((h) => h(this.attachSocket(rec.Id)).catch((e: unknown) => this.log(`attach before start: ${(e as Error).message}`))));
       rec.State.Pid = await this.runtime.start(rec.Id);
       // Another runtime's namespace exists only now: attach right after start.
-      if (!this.runtime.netnsBeforeStart) await this.connectNetwork(rec, rec.State.Pid);
+      if (!this.runtime.netnsBeforeStart && !preparedNetns) await this.connectNetwork(rec, rec.State.Pid);
       rec.State.Status = "running";
       rec.State.StartedAt = new Date().toISOString();
       rec.State.FinishedAt = ZERO_TIME;
@@ -676,7 +710,8 @@ export class Engine {
         oom = false;
       }
       await this.runtime.delete(rec.Id, true).catch((e: unknown) => this.log(`delete ${rec.Id.slice(0, 12)}: ${(e as Error).message}`));
-      await this.disconnectNetwork(rec.Id);
+      // Off the exit's critical path: the endpoints are forgotten now, DEL runs after.
+      void this.disconnectNetwork(rec.Id);
       const startedMs = Date.parse(rec.State.StartedAt);
       rec.State = { ...rec.State, Status: "exited", Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt, Error: error };
       rec.MonitorPid = 0;
@@ -854,7 +889,7 @@ export class Engine {
     this.unwatchExit(rec.Id);
     this.containers.save(rec);
     await this.runtime.delete(rec.Id, true).catch(() => {});
-    await this.disconnectNetwork(rec.Id);
+    const leftNetworks = this.disconnectNetwork(rec.Id);
     await this.volumes.release(rec.Id, opts.volumes).catch((e: unknown) => this.log(`volume release: ${(e as Error).message}`));
     rmSync(this.attachSocket(rec.Id), { force: true });
     this.containers.remove(rec.Id);
@@ -878,6 +913,9 @@ export class Engine {
     setImmediate(() => {
       if (this.pendingLayerRemovals.has(task)) task();
     });
+    // `docker rm` answers when nothing of the container's network is left; the waiters above
+    // (`run --rm`'s "removed") did not wait for the plugins' DEL.
+    await leftNetworks;
   }
 
   // ---- wait ---------------------------------------------------------------------------------

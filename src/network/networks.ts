@@ -9,6 +9,7 @@
 //   <root>/endpoints/<id>/<container>.json one attachment
 //   <root>/cni-cache/<net>-<ctr>-<if>.json CNI ADD results for CHECK and DEL
 //   <root>/ipam/<net>/                   host-local's leases (its dataDir)
+//   <runDir>/gantry-ns-<hex>             bound namespace files of the warm pool (volatile)
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -24,7 +25,7 @@ import {
   resultAddress,
   resultMac,
 } from "./cni.ts";
-import type { CniConflist, CniOptions, CniCacheEntry } from "./cni.ts";
+import type { CniAttachment, CniConflist, CniOptions, CniCacheEntry, CniResult } from "./cni.ts";
 import { buildConflist, loopbackConf, mayLeaveRules } from "./conflist.ts";
 import {
   formatIpv4,
@@ -61,6 +62,9 @@ import {
 import { withPidLock } from "../common/pid-lock.ts";
 import { removeNetworkRules, syncNetworkRules } from "./network-rules.ts";
 import type { NetworkRuleNames } from "./network-rules.ts";
+import { makeNetnsFile, netnsFilesIn, removeNetnsFile } from "./netns-files.ts";
+import { PreparedNamespaces } from "./prepared-namespaces.ts";
+import type { PreparedSlot } from "./prepared-namespaces.ts";
 
 /** One host-wide lock around everything that edits the host's shared CNI state (portmap's
  * shared chains, bridges, the per-network rules): two Gantry processes (an engine and a test,
@@ -107,6 +111,11 @@ export interface EndpointRecord {
   /** The container's --dns servers, where its unknown names are forwarded. */
   dns: string[];
   created: string;
+  /** The id the plugins know the attachment by, when not containerId: a prepared namespace
+   * attached before its container existed. */
+  cniContainerId?: string;
+  /** `netns` is a namespace file the library made (a prepared one) and removes at detach. */
+  ownNetns?: boolean;
 }
 
 export interface NetworkCreateOptions {
@@ -177,6 +186,11 @@ export interface NetworkLibraryOptions {
   firewallAdminChain?: string;
   /** Host-wide lock file; default /run/gantry/network.lock. */
   hostLock?: string;
+  /** Volatile directory for namespace files (e.g. <exec-root>/netns); without it no
+   * namespaces are prepared ahead. */
+  runDir?: string;
+  /** Namespaces kept attached to the default network ahead of need; default 2. */
+  preparedNamespaces?: number;
 }
 
 const DEFAULT_BRIDGE_SUBNETS = [
@@ -188,6 +202,8 @@ const DEFAULT_BRIDGE_SUBNETS = [
   "192.168.231.0/24",
 ];
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+const CONTAINER_ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+const PREPARED_PREFIX = "gantry-ns-";
 const RESERVED_NAMES = new Set(["host", "none", "default", "container"]);
 
 function newId(): string {
@@ -213,6 +229,9 @@ export class Networks {
   private readonly hostLock: string;
   /** The per-network host rules match the registry (made by this process since it opened). */
   private rulesInPlace = false;
+  private readonly prepared: PreparedNamespaces | undefined;
+  /** Teardowns still running, by container: detachAll forgets at once and DELs in the queue. */
+  private readonly detaching = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: NetworkLibraryOptions) {
     this.root = opts.root;
@@ -222,6 +241,13 @@ export class Networks {
     };
     this.adminChain = opts.firewallAdminChain ?? "GANTRY-ADMIN";
     this.hostLock = opts.hostLock ?? DEFAULT_HOST_LOCK;
+    if (opts.runDir) {
+      this.prepared = new PreparedNamespaces(opts.preparedNamespaces ?? 2, {
+        prepare: (networkId) => this.prepareSlot(networkId),
+        discard: (slot) => this.discardSlot(slot),
+        queue: (task) => this.serial(task),
+      });
+    }
   }
 
   private get networksDir() {
@@ -251,7 +277,8 @@ export class Networks {
   }
 
   async load(): Promise<void> {
-    for (const d of [this.networksDir, this.ipamDir, this.cni.cacheDir, join(this.root, "endpoints")]) {
+    const dirs = [this.networksDir, this.ipamDir, this.cni.cacheDir, join(this.root, "endpoints")];
+    for (const d of this.opts.runDir ? [...dirs, this.opts.runDir] : dirs) {
       mkdirSync(d, { recursive: true, mode: 0o700 });
     }
     for (const f of readdirSync(this.networksDir)) {
@@ -638,41 +665,17 @@ export class Networks {
         })),
       },
     };
-    const result = await this.hostLocked(async () => {
-      // The network's own rules once per process (a root reopened after a reboot or close).
-      if (!this.rulesInPlace) await this.syncRules([...this.networks.values()]);
-      // lo has no DEL worth caching: it dies with the namespace. It and eth0 are different
-      // devices, so both plugins run at once.
-      const [lo, added] = await Promise.allSettled([
-        cniAdd(loopbackConf(), { containerId: o.containerId, netns: o.netns, ifName: "lo" }, this.cni, false),
-        cniAdd(list, att, this.cni),
-      ]);
-      if (added.status === "rejected") throw added.reason;
-      if (lo.status === "rejected") {
-        await cniDel(list, att, this.cni, added.value).catch(() => undefined);
-        throw lo.reason;
-      }
-      return added.value;
-    });
-    const addr = resultAddress(result);
-    const ep: EndpointRecord = {
-      endpointId: newId(),
-      networkId: n.id,
-      networkName: n.name,
+    const result = await this.addPlugins(list, att);
+    const ep = endpointOf(n, result, {
       containerId: o.containerId,
       containerName: name,
       aliases: [...(o.aliases ?? [])],
       ifName,
       netns: o.netns,
       netnsInode,
-      address: addr?.address ?? "",
-      prefix: addr?.prefix ?? 0,
-      ...(addr?.gateway && !n.internal ? { gateway: addr.gateway } : {}),
-      ...(resultMac(result, ifName) ? { mac: resultMac(result, ifName) } : {}),
       ports,
       dns: [...(o.dns ?? [])],
-      created: new Date().toISOString(),
-    };
+    });
     try {
       writeJsonAtomic(join(this.endpointsDir(n.id), `${o.containerId}.json`), ep);
       eps.set(o.containerId, ep);
@@ -683,6 +686,98 @@ export class Networks {
       throw err;
     }
     return ep;
+  }
+
+  /** ADD of `lo` and of the network's list, under the host lock. */
+  private addPlugins(list: CniConflist, att: CniAttachment): Promise<CniResult> {
+    return this.hostLocked(async () => {
+      // The network's own rules once per process (a root reopened after a reboot or close).
+      if (!this.rulesInPlace) await this.syncRules([...this.networks.values()]);
+      // lo has no DEL worth caching: it dies with the namespace. It and eth0 are different
+      // devices, so both plugins run at once.
+      const [lo, added] = await Promise.allSettled([
+        cniAdd(loopbackConf(), { containerId: att.containerId, netns: att.netns, ifName: "lo" }, this.cni, false),
+        cniAdd(list, att, this.cni),
+      ]);
+      if (added.status === "rejected") throw added.reason;
+      if (lo.status === "rejected") {
+        await cniDel(list, att, this.cni, added.value).catch(() => undefined);
+        throw lo.reason;
+      }
+      return added.value;
+    });
+  }
+
+  // ---- prepared namespaces (the warm pool of the default network) --------------------------
+
+  /**
+   * An attachment to `o.network` made before the container existed, for a container that asks
+   * nothing a namespace made ahead cannot give: the default network (no DNS names or
+   * aliases), no fixed address, no published ports. Synchronous, so it costs the start path
+   * no plugin run: the runtime joins the endpoint's `netns` instead of making a namespace.
+   * Undefined when none is ready (the caller attaches as usual); the pool refills behind
+   * every call.
+   */
+  claimPrepared(o: { containerId: string; containerName?: string; network: string }): EndpointRecord | undefined {
+    if (!this.prepared || !CONTAINER_ID_RE.test(o.containerId)) return undefined;
+    const n = [...this.networks.values()].find((x) => x.isDefault && (x.name === o.network || x.id === o.network));
+    const eps = n && this.endpoints.get(n.id);
+    if (!n || !eps || eps.has(o.containerId)) return undefined;
+    const name = o.containerName ?? "";
+    if (name !== "" && [...eps.values()].some((e) => e.containerName === name)) return undefined;
+    let slot: PreparedSlot | undefined;
+    while ((slot = this.prepared.take(n.id)) && inodeOf(slot.netns) !== slot.netnsInode) {
+      // Someone unbound it meanwhile: its lease and cache entry still go.
+      const gone = slot;
+      void this.serial(() => this.discardSlot(gone)).catch(() => undefined);
+    }
+    if (!slot) return undefined;
+    const ep = endpointOf(n, slot.result, {
+      containerId: o.containerId,
+      containerName: name,
+      aliases: [],
+      ifName: slot.ifName,
+      netns: slot.netns,
+      netnsInode: slot.netnsInode,
+      ports: [],
+      dns: [],
+      cniContainerId: slot.cniId,
+      ownNetns: true,
+    });
+    try {
+      writeJsonAtomic(join(this.endpointsDir(n.id), `${o.containerId}.json`), ep);
+    } catch (err) {
+      const lost = slot;
+      void this.serial(() => this.discardSlot(lost)).catch(() => undefined);
+      throw err;
+    }
+    eps.set(o.containerId, ep);
+    return ep;
+  }
+
+  private async prepareSlot(networkId: string): Promise<PreparedSlot> {
+    const n = this.networks.get(networkId);
+    if (!n || !this.opts.runDir) throw new GantryError("INTERNAL", `network ${networkId} is gone`);
+    const cniId = `${PREPARED_PREFIX}${randomBytes(8).toString("hex")}`;
+    const netns = join(this.opts.runDir, cniId);
+    await makeNetnsFile(netns);
+    const netnsInode = inodeOf(netns) ?? "";
+    try {
+      const att = { containerId: cniId, netns, ifName: "eth0", args: {}, capabilityArgs: { portMappings: [] } };
+      const result = await this.addPlugins(this.conflistOf(n), att);
+      return { cniId, networkId, netns, netnsInode, ifName: "eth0", result };
+    } catch (err) {
+      await removeNetnsFile(netns).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async discardSlot(slot: PreparedSlot): Promise<void> {
+    const n = this.networks.get(slot.networkId);
+    await removeNetnsFile(slot.netns);
+    if (!n) return;
+    const cached = readCache(this.cni, n.name, slot.cniId, slot.ifName);
+    await this.delAttachment(n.name, slot.cniId, slot.ifName, slot.netns, slot.netnsInode, cached, this.conflistOf(n));
   }
 
   /** Chooses random host ports and refuses ports another endpoint or a host process holds. */
@@ -737,35 +832,62 @@ export class Networks {
     });
   }
 
-  /** Disconnects a container from every network it is on (container removal). */
-  detachAll(containerId: string, force = true): Promise<void> {
-    return this.serial(async () => {
-      for (const ep of this.endpointsOf(containerId)) {
-        await this.detachLocked(this.networks.get(ep.networkId)!, ep, force);
+  /**
+   * Disconnects a container from every network it is on (its exit or removal). The endpoints
+   * are forgotten at once — DNS stops answering for it, inspect shows none, the container may
+   * attach again — and the plugins' DEL runs in the library's queue: the returned promise
+   * settles when it is done (a second call while it runs returns the same). The endpoint
+   * files stay until then, so a crash meanwhile leaves what reconcile() finds. Teardown
+   * errors are thrown after everything was tried; the endpoints are gone either way.
+   */
+  detachAll(containerId: string): Promise<void> {
+    const eps = this.endpointsOf(containerId);
+    const pending = this.detaching.get(containerId);
+    if (eps.length === 0) return pending ?? Promise.resolve();
+    for (const ep of eps) this.endpoints.get(ep.networkId)?.delete(containerId);
+    const run = this.serial(async () => {
+      let first: unknown;
+      for (const ep of eps) {
+        const n = this.networks.get(ep.networkId);
+        if (n) await this.detachLocked(n, ep, false).catch((e: unknown) => (first ??= e));
       }
+      if (first) throw first;
     });
+    const tracked: Promise<void> = run.finally(() => {
+      if (this.detaching.get(containerId) === tracked) this.detaching.delete(containerId);
+    });
+    this.detaching.set(containerId, tracked);
+    return tracked;
   }
 
   private async detachLocked(n: NetworkRecord, ep: EndpointRecord, force: boolean): Promise<void> {
+    let failed: unknown;
     try {
       await this.teardown(n, ep);
     } catch (err) {
-      if (!force) throw err;
+      if (!force && this.endpoints.get(n.id)?.get(ep.containerId) === ep) throw err;
+      failed = err;
     }
-    rmSync(join(this.endpointsDir(n.id), `${ep.containerId}.json`), { force: true });
-    this.endpoints.get(n.id)?.delete(ep.containerId);
+    // The container may have attached again meanwhile (a restart): that endpoint stays.
+    const current = this.endpoints.get(n.id)?.get(ep.containerId);
+    if (!current || current.endpointId === ep.endpointId) {
+      rmSync(join(this.endpointsDir(n.id), `${ep.containerId}.json`), { force: true });
+      this.endpoints.get(n.id)?.delete(ep.containerId);
+    }
     await this.afterLeave(n, ep);
+    if (failed) throw failed;
   }
 
   /** CNI DEL with the cached configuration, then whatever DEL leaves of this container. */
-  private async teardown(
-    n: NetworkRecord,
-    ep: { containerId: string; ifName: string; netns: string; netnsInode?: string },
-  ): Promise<void> {
-    const cached = readCache(this.cni, n.name, ep.containerId, ep.ifName);
+  private async teardown(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
+    const cniId = ep.cniContainerId ?? ep.containerId;
+    // A namespace of our own is unbound first: the kernel then frees it, veth included, in
+    // its own time, and DEL (which no longer finds it) only releases the lease.
+    if (ep.ownNetns) await removeNetnsFile(ep.netns);
+    const cached = readCache(this.cni, n.name, cniId, ep.ifName);
     await this.delAttachment(
       n.name,
-      ep.containerId,
+      cniId,
       ep.ifName,
       ep.netns,
       ep.netnsInode,
@@ -961,30 +1083,44 @@ export class Networks {
     return this.serial(async () => {
       const known = new Set(knownContainers);
       const report: ReconcileReport = { removedAttachments: [], removedBridges: [], removedChains: [] };
+      // Ready prepared namespaces belong to no container: they go, and the pool refills later.
+      await this.prepared?.drain(false).catch(() => undefined);
       const byName = new Map([...this.networks.values()].map((n) => [n.name, n]));
-      // (network name, container, ifName) candidates, with the netns we know for them
+      // A known container keeps what its endpoint record describes, by the id the plugins
+      // know it by; kernel state of a known container without a record (a crash between ADD
+      // and the record) goes too, so the engine sees no endpoint and attaches it afresh.
+      const kept = new Set<string>();
+      for (const n of this.networks.values())
+        for (const e of this.endpoints.get(n.id)!.values())
+          if (known.has(e.containerId)) kept.add(`${n.id}\0${e.cniContainerId ?? e.containerId}`);
+      // (network name, plugin id, ifName) candidates, with the netns we know for them and the
+      // container whose endpoint record describes them
       const cands = new Map<
         string,
-        { net: NetworkRecord; containerId: string; ifName: string; netns: string; netnsInode?: string }
+        { net: NetworkRecord; cniId: string; owner?: string; ifName: string; netns: string; netnsInode?: string }
       >();
       const add = (
         net: NetworkRecord | undefined,
-        containerId: string,
+        cniId: string,
         ifName: string,
         netns = "",
         netnsInode?: string,
+        owner?: string,
       ) => {
-        if (!net) return;
-        // A known container keeps what its endpoint record describes; kernel state of a known
-        // container without a record (a crash between ADD and the record) goes too, so the
-        // engine sees no endpoint and attaches it afresh.
-        if (known.has(containerId) && this.endpoints.get(net.id)?.has(containerId)) return;
-        const key = `${net.name}\0${containerId}\0${ifName}`;
-        if (!cands.has(key) || netnsInode) cands.set(key, { net, containerId, ifName, netns, netnsInode });
+        if (!net || kept.has(`${net.id}\0${cniId}`)) return;
+        const key = `${net.name}\0${cniId}\0${ifName}`;
+        const had = cands.get(key);
+        if (!had || netnsInode) cands.set(key, { net, cniId, ifName, netns, netnsInode, owner: owner ?? had?.owner });
       };
       for (const n of this.networks.values())
         for (const e of this.endpoints.get(n.id)!.values())
-          add(n, e.containerId, e.ifName, e.netns, e.netnsInode);
+          add(n, e.cniContainerId ?? e.containerId, e.ifName, e.netns, e.netnsInode, e.containerId);
+      // Namespace files no kept endpoint uses (prepared ones a crash left, or whose container
+      // is gone) are unbound first: DEL then only releases their leases.
+      const inUse = new Set(this.allEndpoints().filter((e) => known.has(e.containerId)).map((e) => e.netns));
+      if (this.opts.runDir)
+        for (const f of netnsFilesIn(this.opts.runDir))
+          if (!inUse.has(f)) await removeNetnsFile(f).catch(() => undefined);
       for (const f of readdirSync(this.cni.cacheDir)) {
         const c = f.endsWith(".json")
           ? readJsonIfExists<CniCacheEntry>(join(this.cni.cacheDir, f))
@@ -998,19 +1134,20 @@ export class Networks {
       }
       for (const owner of await ruleOwners()) add(byName.get(owner.network), owner.containerId, "eth0");
       for (const c of cands.values()) {
-        const cached = readCache(this.cni, c.net.name, c.containerId, c.ifName);
+        const cached = readCache(this.cni, c.net.name, c.cniId, c.ifName);
         await this.delAttachment(
           c.net.name,
-          c.containerId,
+          c.cniId,
           c.ifName,
           c.netns,
           c.netnsInode,
           cached,
           this.conflistOf(c.net, true),
         ).catch(() => undefined);
-        rmSync(join(this.endpointsDir(c.net.id), `${c.containerId}.json`), { force: true });
-        this.endpoints.get(c.net.id)?.delete(c.containerId);
-        report.removedAttachments.push(`${c.net.name}/${c.containerId}`);
+        const owner = c.owner ?? c.cniId;
+        rmSync(join(this.endpointsDir(c.net.id), `${owner}.json`), { force: true });
+        this.endpoints.get(c.net.id)?.delete(owner);
+        report.removedAttachments.push(`${c.net.name}/${owner}`);
       }
       // host-local dirs of networks that no longer exist
       for (const d of readdirSync(this.ipamDir))
@@ -1040,6 +1177,7 @@ export class Networks {
    */
   async close(): Promise<void> {
     await this.serial(async () => {
+      await this.prepared?.drain(true).catch(() => undefined);
       for (const id of [...this.dnsServers.keys()]) await this.stopDns(id);
       await this.hostLocked(async () => {
         for (const n of this.networks.values())
@@ -1051,6 +1189,27 @@ export class Networks {
       });
     });
   }
+}
+
+/** The endpoint record of an ADD's result on network `n`. */
+function endpointOf(
+  n: NetworkRecord,
+  result: CniResult,
+  e: Omit<EndpointRecord, "endpointId" | "networkId" | "networkName" | "address" | "prefix" | "gateway" | "mac" | "created">,
+): EndpointRecord {
+  const addr = resultAddress(result);
+  const mac = resultMac(result, e.ifName);
+  return {
+    endpointId: newId(),
+    networkId: n.id,
+    networkName: n.name,
+    ...e,
+    address: addr?.address ?? "",
+    prefix: addr?.prefix ?? 0,
+    ...(addr?.gateway && !n.internal ? { gateway: addr.gateway } : {}),
+    ...(mac ? { mac } : {}),
+    created: new Date().toISOString(),
+  };
 }
 
 /** host-local's lease files: named by address, holding "containerId\r\nifName". */
