@@ -1,16 +1,25 @@
-// Engine benchmark (not run by the tests): the same busybox rootfs imported into Gantry and
-// into podman, then, in one run,
-//   1. latency of `run --rm IMAGE true` (docker CLI → gantry daemon vs `podman run --rm`),
-//   2. 100 containers started 4 at a time (wall time),
+// Engine benchmark (not run by the tests): the same busybox image in Gantry, in a private
+// dockerd (Debian's docker.io: dockerd 20.10 + containerd + runc) and in podman, then, in one
+// run, alternating between them round by round:
+//   1. latency of `run --rm IMAGE true` with --network none and on the default bridge
+//      (docker CLI → gantry daemon, docker CLI → dockerd, `podman run --rm`: none only),
+//   2. N containers started 4 at a time (wall time), without network and on the bridge,
 //   3. memory per idle container: PSS (/proc/PID/smaps_rollup) of Gantry's monitor vs conmon.
-// Usage: node --import tsx bench/engine/run-bench.ts [--runs 20] [--total 100] [--idle 10]
-// Needs root, /usr/local/bin/docker, podman. Podman runs with --network none (Gantry's default
-// network is an isolated namespace too until bridge networking lands) and runc (see PODMAN_OPTS).
-import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, rmSync, mkdtempSync, mkdirSync, copyFileSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+// Usage: bench/engine/setup.sh, then
+//   node --import tsx bench/engine/run-bench.ts [--runs 20] [--total 100] [--total-bridge 40]
+//        [--rounds 3] [--idle 5]
+// Needs root, /usr/local/bin/docker, dockerd, podman. The private dockerd has its own
+// --data-root, --exec-root and socket under a temp dir, its default bridge docker0 on
+// 10.244.62.0/24 (Gantry's is gtbench0 on 10.244.61.0/24), and runs with --iptables=false
+// so it leaves the shared host's firewall (FORWARD policy, NAT) as it was: dockerd adds no
+// rule per container that publishes nothing, so `run --rm true` is not made cheaper by it.
+// Everything it made (containers, mounts, docker0, its containerd) goes at the end, on
+// failure and on Ctrl-C too. Podman runs with runc and modest ulimits (see PODMAN_OPTS).
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { cleanup, docker, makeBusyboxImage, newDaemonDirs, startTestDaemon } from "../../test/engine/_daemon.ts";
+import { DOCKER, cleanup, docker, makeBusyboxImage, newDaemonDirs, ping, startTestDaemon } from "../../test/engine/_daemon.ts";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -18,21 +27,27 @@ const arg = (name: string, dflt: number) => {
 };
 const RUNS = arg("runs", 20);
 const TOTAL = arg("total", 100);
-const IDLE = arg("idle", 10);
+const TOTAL_BRIDGE = arg("total-bridge", 40);
+const ROUNDS = arg("rounds", 3);
+const IDLE = arg("idle", 5);
+const WIDTH = 4;
 const PODMAN_IMAGE = "localhost/gantry-bench-busybox:latest";
 // On the dev machines crun refuses hybrid cgroups and podman's default rlimits exceed what a
 // daemon in a container may set: podman runs with runc and modest ulimits.
 const PODMAN_OPTS = ["--runtime", "runc", "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
+const GANTRY_BRIDGE = { bridge: "gtbench0", subnet: "10.244.61.0/24" };
+const DOCKERD_BIP = "10.244.62.1/24";
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s[Math.floor((s.length - 1) / 2)]! + s[Math.ceil((s.length - 1) / 2)]!) / 2 : NaN;
 };
+const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
 
-function run(cmd: string, args: string[]): Promise<number> {
+function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<number> {
   const t0 = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"], env: env ?? process.env });
     let err = "";
     child.stderr.on("data", (b: Buffer) => (err += b.toString()));
     child.on("close", (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - t0) / 1e6) : reject(new Error(`${cmd} ${args.join(" ")}: exit ${code}: ${err}`))));
@@ -71,31 +86,129 @@ function podmanImport(): void {
   if (r.status !== 0) throw new Error(`podman import: ${r.stderr}`);
 }
 
+// ---- the private dockerd ---------------------------------------------------------------------
+
+interface PrivateDockerd {
+  dir: string;
+  socket: string;
+  child?: ChildProcess;
+}
+
+const linkExists = (name: string) => spawnSync("ip", ["link", "show", "dev", name], { stdio: "ignore" }).status === 0;
+
+async function startDockerd(): Promise<PrivateDockerd> {
+  if (linkExists("docker0")) throw new Error("docker0 exists (another dockerd runs?): the bench's private dockerd would share it");
+  const dir = mkdtempSync(join(tmpdir(), "gantry-bench-dockerd-"));
+  const p: PrivateDockerd = { dir, socket: join(dir, "docker.sock") };
+  const log = openSync(join(dir, "dockerd.log"), "a");
+  p.child = spawn(
+    "dockerd",
+    ["--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"), "-H", `unix://${p.socket}`, "--pidfile", join(dir, "dockerd.pid"), "--bip", DOCKERD_BIP, "--iptables=false"],
+    { stdio: ["ignore", log, log] },
+  );
+  closeSync(log);
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (p.child.exitCode !== null) throw new Error(`dockerd exited: ${readFileSync(join(dir, "dockerd.log"), "utf8").slice(-2000)}`);
+    if (existsSync(p.socket) && (await ping(p.socket))) return p;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error("dockerd did not come up in 60 s");
+}
+
+/** Stops dockerd and removes all it made: containers, its containerd, mounts, docker0, files. */
+async function stopDockerd(p: PrivateDockerd): Promise<void> {
+  const cli = (...a: string[]) => spawnSync(DOCKER, ["-H", `unix://${p.socket}`, ...a], { encoding: "utf8", timeout: 60_000, env: cliEnv(p.dir) });
+  if (p.child && p.child.exitCode === null) {
+    const ids = cli("ps", "-aq").stdout.split("\n").filter(Boolean);
+    if (ids.length > 0) cli("rm", "-f", ...ids);
+    const exited = new Promise((r) => p.child!.once("exit", r));
+    p.child.kill("SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
+  }
+  // dockerd's managed containerd and its shims stop with it; after a SIGKILL they may not.
+  for (const pidFile of [join(p.dir, "exec", "containerd", "containerd.pid")]) {
+    try {
+      process.kill(Number(readFileSync(pidFile, "utf8").trim()), "SIGKILL");
+    } catch {
+      /* gone */
+    }
+  }
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n").reverse()) {
+    const target = line.split(" ")[4];
+    if (target?.startsWith(`${p.dir}/`)) spawnSync("umount", ["-l", target]);
+  }
+  if (linkExists("docker0")) spawnSync("ip", ["link", "del", "docker0"]);
+  rmSync(p.dir, { recursive: true, force: true });
+}
+
+const cliEnv = (dir: string): NodeJS.ProcessEnv => ({ ...process.env, DOCKER_CONFIG: join(dir, "docker-config") });
+
+// ---- the bench ------------------------------------------------------------------------------
+
+type Row = { name: string; job: () => Promise<number> };
+
 async function main(): Promise<void> {
   const d = newDaemonDirs();
+  let dd: PrivateDockerd | undefined;
+  const stop = async () => {
+    if (dd) await stopDockerd(dd).catch((e: unknown) => console.error(`dockerd cleanup: ${(e as Error).message}`));
+    dd = undefined;
+    await cleanup(d);
+  };
+  const onSignal = () => void stop().finally(() => process.exit(130));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
+    console.log(`load average at start: ${load()}`);
     await makeBusyboxImage(d.root);
-    await startTestDaemon(d);
+    await startTestDaemon(d, GANTRY_BRIDGE);
+    dd = await startDockerd();
+    // The same image in dockerd: Gantry's docker-archive through the docker CLI.
+    const g = ["-H", `unix://${d.socket}`];
+    const k = ["-H", `unix://${dd.socket}`];
+    const loaded = spawnSync("sh", ["-c", `"$0" ${g.join(" ")} save busybox:latest | "$0" ${k.join(" ")} load`, DOCKER], { encoding: "utf8", env: cliEnv(dd.dir) });
+    if (loaded.status !== 0) throw new Error(`docker load into dockerd: ${loaded.stderr}`);
     podmanImport();
-    const dockerArgs = (...a: string[]) => ["-H", `unix://${d.socket}`, ...a];
-    const podmanRun = ["run", "--rm", ...PODMAN_OPTS, PODMAN_IMAGE, "true"];
-    // Warm both (page cache, first-run set-up).
-    await run("docker", dockerArgs("run", "--rm", "--network", "none", "busybox", "true"));
-    await run("podman", podmanRun);
+    const genv = cliEnv(d.dir);
+    const kenv = cliEnv(dd.dir);
+    const gantry = (...a: string[]) => run(DOCKER, [...g, "run", "--rm", ...a, "busybox", "true"], genv);
+    const dockerd = (...a: string[]) => run(DOCKER, [...k, "run", "--rm", ...a, "busybox", "true"], kenv);
+    const podman = () => run("podman", ["run", "--rm", ...PODMAN_OPTS, PODMAN_IMAGE, "true"]);
+    const latency: Row[] = [
+      { name: "gantry none", job: () => gantry("--network", "none") },
+      { name: "dockerd none", job: () => dockerd("--network", "none") },
+      { name: "podman none", job: podman },
+      { name: "gantry bridge", job: () => gantry() },
+      { name: "dockerd bridge", job: () => dockerd() },
+    ];
+    // Warm every path once (page cache, first-run set-up, Gantry's prepared namespaces).
+    for (const r of latency) await r.job();
 
-    const g: number[] = [];
-    const p: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      g.push(await run("docker", dockerArgs("run", "--rm", "--network", "none", "busybox", "true")));
-      p.push(await run("podman", podmanRun));
-    }
-    const gMed = median(g);
-    const pMed = median(p);
-    console.log(`run --rm true, median of ${RUNS}: gantry (docker CLI) ${gMed.toFixed(1)} ms, podman ${pMed.toFixed(1)} ms, ratio ${(gMed / pMed).toFixed(2)}`);
+    const t: Record<string, number[]> = Object.fromEntries(latency.map((r) => [r.name, []]));
+    for (let i = 0; i < RUNS; i++) for (const r of latency) t[r.name]!.push(await r.job());
+    const m = (name: string) => median(t[name]!);
+    console.log(`\nrun --rm busybox true, median of ${RUNS} alternating rounds (ms):`);
+    for (const r of latency) console.log(`  ${r.name.padEnd(15)} ${m(r.name).toFixed(1)}`);
+    console.log(`  ratio gantry/dockerd: none ${(m("gantry none") / m("dockerd none")).toFixed(2)}, bridge ${(m("gantry bridge") / m("dockerd bridge")).toFixed(2)}`);
+    console.log(`  ratio gantry/podman (none): ${(m("gantry none") / m("podman none")).toFixed(2)}`);
+    console.log(`  load average: ${load()}`);
 
-    const gPool = await pool(TOTAL, 4, () => run("docker", dockerArgs("run", "--rm", "--network", "none", "busybox", "true")));
-    const pPool = await pool(TOTAL, 4, () => run("podman", podmanRun));
-    console.log(`${TOTAL} containers, 4 at a time: gantry ${(gPool / 1000).toFixed(2)} s, podman ${(pPool / 1000).toFixed(2)} s, ratio ${(gPool / pPool).toFixed(2)}`);
+    const burst: Row[] = [
+      { name: `gantry none ×${TOTAL}`, job: () => pool(TOTAL, WIDTH, () => gantry("--network", "none")) },
+      { name: `dockerd none ×${TOTAL}`, job: () => pool(TOTAL, WIDTH, () => dockerd("--network", "none")) },
+      { name: `podman none ×${TOTAL}`, job: () => pool(TOTAL, WIDTH, podman) },
+      { name: `gantry bridge ×${TOTAL_BRIDGE}`, job: () => pool(TOTAL_BRIDGE, WIDTH, () => gantry()) },
+      { name: `dockerd bridge ×${TOTAL_BRIDGE}`, job: () => pool(TOTAL_BRIDGE, WIDTH, () => dockerd()) },
+    ];
+    const b: Record<string, number[]> = Object.fromEntries(burst.map((r) => [r.name, []]));
+    for (let i = 0; i < ROUNDS; i++) for (const r of burst) b[r.name]!.push(await r.job());
+    const bm = (i: number) => median(b[burst[i]!.name]!) / 1000;
+    console.log(`\ncontainers ${WIDTH} at a time, median of ${ROUNDS} alternating rounds (s):`);
+    for (const [i, r] of burst.entries()) console.log(`  ${r.name.padEnd(20)} ${bm(i).toFixed(2)}  [${b[r.name]!.map((x) => (x / 1000).toFixed(2)).join(" ")}]`);
+    console.log(`  ratio gantry/dockerd: none ${(bm(0) / bm(1)).toFixed(2)}, bridge ${(bm(3) / bm(4)).toFixed(2)}; gantry/podman (none) ${(bm(0) / bm(2)).toFixed(2)}`);
+    console.log(`  load average: ${load()}`);
 
     const gIds: string[] = [];
     const pIds: string[] = [];
@@ -106,10 +219,11 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 1000));
     const gPss = gIds.map((id) => pssKiB(Number(docker(d, ["inspect", "-f", "{{.Gantry.MonitorPid}}", id]).stdout.trim())));
     const pPss = pIds.map((id) => pssKiB(Number(spawnSync("podman", ["inspect", "-f", "{{.State.ConmonPid}}", id], { encoding: "utf8" }).stdout.trim())));
-    console.log(`PSS per idle container (median of ${IDLE}): gantry monitor ${(median(gPss) / 1024).toFixed(3)} MiB, conmon ${(median(pPss) / 1024).toFixed(3)} MiB, ratio ${(median(gPss) / median(pPss)).toFixed(2)}`);
+    console.log(`\nPSS per idle container (median of ${IDLE}): gantry monitor ${(median(gPss) / 1024).toFixed(3)} MiB, conmon ${(median(pPss) / 1024).toFixed(3)} MiB, ratio ${(median(gPss) / median(pPss)).toFixed(2)}`);
     for (const id of pIds) spawnSync("podman", ["rm", "-f", "-t", "0", id]);
+    console.log(`load average at end: ${load()}`);
   } finally {
-    await cleanup(d);
+    await stop();
   }
 }
 
