@@ -257,6 +257,19 @@ int serve_container(pid_t child, int out_fd, int err_fd, int stdin_fd, int pty, 
 			break;
 		if (rc == 0 && exited)
 			break;
+		/* Accept before reading output: an attacher connects before `start` (docker run),
+		 * so when both are ready in one round the output is for it. Read first, the output
+		 * of a fast process went to the log only and the attach stream lost its start. */
+		if (idx_l >= 0 && (p[idx_l].revents & POLLIN)) {
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			for (int i = 0; fd >= 0 && i < MAX_CLIENTS; i++)
+				if (cl[i].fd < 0) {
+					cl[i] = (struct client){.fd = fd};
+					fd = -1;
+				}
+			if (fd >= 0)
+				close(fd);
+		}
 		for (int k = 0; k < 2; k++) {
 			if (idx_out[k] < 0 || !(p[idx_out[k]].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
@@ -269,16 +282,6 @@ int serve_container(pid_t child, int out_fd, int err_fd, int stdin_fd, int pty, 
 			}
 			log_output(&log, names[k], buf, (size_t)n);
 			send_frame(cl, MAX_CLIENTS, k + 1, buf, (size_t)n);
-		}
-		if (idx_l >= 0 && (p[idx_l].revents & POLLIN)) {
-			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-			for (int i = 0; fd >= 0 && i < MAX_CLIENTS; i++)
-				if (cl[i].fd < 0) {
-					cl[i] = (struct client){.fd = fd};
-					fd = -1;
-				}
-			if (fd >= 0)
-				close(fd);
 		}
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			if (idx_c[i] >= 0 && (p[idx_c[i]].revents & (POLLIN | POLLHUP | POLLERR)))
