@@ -76,9 +76,11 @@ describe("docker run on the default bridge through prepared namespaces", { skip 
       assert.equal(docker(d, ["run", "--rm", "busybox", "true"]).status, 0);
     }
     // the pool refilled behind the runs: prepared namespaces wait, bound under the exec root
-    for (let i = 0; i < 100 && slots().length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    // (a file exists a moment before its mount while one is made, and after it while one goes)
+    const settled = () => slots().length >= 2 && mountsUnder(netnsDir()).length === slots().length;
+    for (let i = 0; i < 100 && !settled(); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(slots().length >= 2, `prepared namespaces: ${slots().join(",")}`);
-    assert.equal(mountsUnder(netnsDir()).length, slots().length);
+    assert.equal(mountsUnder(netnsDir()).length, slots().length, "every namespace file is a bound namespace");
 
     // a running container keeps its namespace across a daemon crash; the ready ones go
     const r = docker(d, ["run", "-d", "--name", "keeper", "busybox", "sleep", "120"]);
