@@ -1,7 +1,8 @@
 // bench/runtime-start: create+start+wait+delete of a /bin/true container — Gantry's CLI vs
 // runc vs crun on the same bundle, the native helper driven directly (no Node start-up:
 // what the engine pays per container), and a bare `node -e 0` — all in one hyperfine run.
-// Usage (root): npx tsx bench/runtime-start/run.ts [--runs N]
+// Usage (root): npx tsx bench/runtime-start/run.ts [--runs N] [--also NAME=BIN]...
+// --also adds another gantry-runtime (e.g. a build of an older commit) to the same run.
 // node's start-up is measured without NODE_EXTRA_CA_CERTS, which the launcher drops for the
 // CLI: node parses every certificate it names as it starts (tens of ms), which would
 // inflate the `node -e 0` baseline. When the caller's environment has it, one more row
@@ -16,6 +17,7 @@ import { planCreate } from "../../src/runtime/plan/plan.ts";
 import { encodeRecords } from "../../src/runtime/plan/wire.ts";
 
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 30;
+const also = process.argv.flatMap((a, i) => (process.argv[i - 1] === "--also" ? [a.split(/=(.*)/s) as [string, string]] : []));
 if (process.getuid?.() !== 0) throw new Error("run as root");
 for (const bin of ["hyperfine"]) if (spawnSync("which", [bin]).status !== 0) throw new Error(`${bin} missing: apt-get install -y ${bin}`);
 
@@ -24,7 +26,8 @@ const bundle = makeBundle(["/bin/true"], (c) => {
   c.root!.readonly = true;
   c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== "cgroup");
 });
-const roots = { gantry: join(work, "gantry"), runc: join(work, "runc"), crun: join(work, "crun") };
+const roots: Record<string, string> = { gantry: join(work, "gantry"), runc: join(work, "runc"), crun: join(work, "crun") };
+also.forEach((_, i) => (roots[`also${i}`] = join(work, `also${i}`)));
 for (const r of Object.values(roots)) mkdirSync(r);
 
 // The helper-only path: the plan TypeScript would build, saved to a file and run straight
@@ -48,6 +51,7 @@ const helper = join(REPO, "native/build/gantry-helper");
 const candidates: [string, string][] = [
   ["node -e 0", "node -e 0"],
   ["gantry-runtime run", `${RUNTIME_BIN} --root ${roots.gantry} run --bundle ${bundle.dir} bench`],
+  ...also.map(([name, bin], i): [string, string] => [name, `${bin} --root ${roots[`also${i}`]} run --bundle ${bundle.dir} bench`]),
   ["gantry-helper (no node)", `${helper} --plan ${planFile}`],
   ["runc run", `runc --root ${roots.runc} run --bundle ${bundle.dir} bench`],
   ["crun run", `crun --root ${roots.crun} run --bundle ${bundle.dir} bench`],
