@@ -1,8 +1,11 @@
 // bench/runtime-start: create+start+wait+delete of a /bin/true container — Gantry's CLI vs
 // runc vs crun on the same bundle, the native helper driven directly (no Node start-up:
 // what the engine pays per container), and a bare `node -e 0` — all in one hyperfine run.
-// Usage (root): npx tsx bench/runtime-start/run.ts [--runs N] [--also NAME=BIN]...
+// Usage (root): npx tsx bench/runtime-start/run.ts [--runs N] [--rounds K] [--also NAME=BIN]...
 // --also adds another gantry-runtime (e.g. a build of an older commit) to the same run.
+// --rounds K splits the N runs of each command over K hyperfine passes (all commands in each)
+// and takes the medians over all of them: hyperfine times one command after the other, so on
+// a shared machine a change of load would otherwise fall on some commands only.
 // node's start-up is measured without NODE_EXTRA_CA_CERTS, which the launcher drops for the
 // CLI: node parses every certificate it names as it starts (tens of ms), which would
 // inflate the `node -e 0` baseline. When the caller's environment has it, one more row
@@ -17,6 +20,7 @@ import { planCreate } from "../../src/runtime/plan/plan.ts";
 import { encodeRecords } from "../../src/runtime/plan/wire.ts";
 
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 30;
+const rounds = Math.min(runs, Number(process.argv[process.argv.indexOf("--rounds") + 1]) || 1);
 const also = process.argv.flatMap((a, i) => (process.argv[i - 1] === "--also" ? [a.split(/=(.*)/s) as [string, string]] : []));
 if (process.getuid?.() !== 0) throw new Error("run as root");
 for (const bin of ["hyperfine"]) if (spawnSync("which", [bin]).status !== 0) throw new Error(`${bin} missing: apt-get install -y ${bin}`);
@@ -77,15 +81,25 @@ const usable = candidates.filter(([name, cmd]) => {
 const json = join(work, "out.json");
 const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 const loadBefore = load();
-spawnSync("hyperfine", ["-N", "--warmup", "3", "--runs", String(runs), "--export-json", json, ...usable.flatMap(([n, c]) => ["-n", n, c])], {
-  stdio: "inherit",
-  env,
-});
+const times = new Map<string, number[]>(usable.map(([name]) => [name, []]));
+for (let round = 0; round < rounds; round++) {
+  const n = Math.floor(runs / rounds) + (round < runs % rounds ? 1 : 0);
+  spawnSync("hyperfine", ["-N", "--warmup", "3", "--runs", String(n), "--export-json", json, ...usable.flatMap(([name, c]) => ["-n", name, c])], {
+    stdio: rounds > 1 ? ["ignore", "ignore", "inherit"] : "inherit",
+    env,
+  });
+  for (const r of JSON.parse(readFileSync(json, "utf8")).results as { command: string; times: number[] }[]) times.get(r.command)?.push(...r.times);
+}
 const loadAfter = load();
-const results = JSON.parse(readFileSync(json, "utf8")).results as { command: string; median: number }[];
-const ms = (name: string) => (results.find((r) => r.command === name)?.median ?? NaN) * 1000;
-console.log(`\nmedian wall time (ms) and ratios, one run (load average before: ${loadBefore}, after: ${loadAfter}; ${process.env.NODE_EXTRA_CA_CERTS ? "NODE_EXTRA_CA_CERTS removed" : "no NODE_EXTRA_CA_CERTS"}):`);
-for (const r of results) console.log(`  ${r.command.padEnd(36)} ${(r.median * 1000).toFixed(1).padStart(7)} ms`);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const ms = (name: string) => (times.get(name)?.length ? median(times.get(name)!) * 1000 : NaN);
+console.log(
+  `\nmedian wall time (ms) and ratios, ${runs} runs each in ${rounds} round(s) (load average before: ${loadBefore}, after: ${loadAfter}; ${process.env.NODE_EXTRA_CA_CERTS ? "NODE_EXTRA_CA_CERTS removed" : "no NODE_EXTRA_CA_CERTS"}):`,
+);
+for (const name of times.keys()) console.log(`  ${name.padEnd(36)} ${ms(name).toFixed(1).padStart(7)} ms`);
 const line = (a: string, b: string) => console.log(`  ${a} / ${b}: ${(ms(a) / ms(b)).toFixed(2)}`);
 if (!hybrid) line("gantry-helper (no node)", "crun run");
 else {
