@@ -165,61 +165,78 @@ _Noreturn void run_child(struct ctx *c)
 		msg[0] = 0;
 		errno = 0;
 
-		if (!strcmp(op, "end")) {
+		if (r->op == OP_END)
 			break;
-		} else if (!strcmp(op, "unshare")) {
-			unsigned long long flags;
-			parse_u64(field(r, 1), &flags);
+		/* every record was checked against plan_ops (plan-check.c) before the clone */
+		switch ((enum plan_op)r->op) {
+		case OP_UNSHARE: {
+			unsigned long long flags = plan_u64(r, UNSHARE_FLAGS);
 			rc = unshare((int)flags);
 			if (rc)
 				snprintf(msg, sizeof(msg), "unshare(0x%llx): %s", flags, strerror(errno));
-		} else if (!strcmp(op, "setsid")) {
+			break;
+		}
+		case OP_SETSID:
 			if (setsid() < 0 && errno != EPERM) {
 				rc = -1;
 				snprintf(msg, sizeof(msg), "setsid: %s", strerror(errno));
 			}
-		} else if (!strcmp(op, "write")) {
+			break;
+		case OP_WRITE:
 			rc = write_file(field(r, 1), field(r, 2), r->len[2]);
 			if (rc)
 				snprintf(msg, sizeof(msg), "write %s: %s", field(r, 1), strerror(errno));
-		} else if (!strcmp(op, "rootfs")) {
+			break;
+		case OP_ROOTFS:
 			snprintf(c->rootfs, sizeof(c->rootfs), "%s", field(r, 1));
 			c->rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 			if (c->rootfd < 0) {
 				rc = -1;
 				snprintf(msg, sizeof(msg), "open rootfs %s: %s", c->rootfs, strerror(errno));
 			}
-		} else if (!strcmp(op, "mount")) {
+			break;
+		case OP_MOUNT:
 			rc = op_mount(c, r, msg, sizeof(msg));
-		} else if (!strcmp(op, "mknod")) {
+			break;
+		case OP_MKNOD:
 			rc = op_mknod(c, r, msg, sizeof(msg));
-		} else if (!strcmp(op, "bind-dev")) {
+			break;
+		case OP_BIND_DEV:
 			rc = op_bind_dev(c, r, msg, sizeof(msg));
-		} else if (!strcmp(op, "symlink")) {
+			break;
+		case OP_SYMLINK:
 			rc = op_symlink(c, r, msg, sizeof(msg));
-		} else if (!strcmp(op, "pivot-root")) {
+			break;
+		case OP_PIVOT_ROOT:
 			rc = op_pivot_root(c, r, msg, sizeof(msg));
-		} else if (!strcmp(op, "chroot")) {
+			break;
+		case OP_CHROOT:
 			rc = chroot(field(r, 1));
 			if (!rc)
 				rc = chdir("/");
 			if (rc)
 				snprintf(msg, sizeof(msg), "chroot %s: %s", field(r, 1), strerror(errno));
-		} else if (!strcmp(op, "mask")) {
+			break;
+		case OP_MASK:
 			rc = op_mask(c, r, msg, sizeof(msg));
-		} else if (!strcmp(op, "readonly")) {
+			break;
+		case OP_READONLY:
 			rc = op_readonly(c, r, msg, sizeof(msg));
-		} else if (!strcmp(op, "remount")) {
+			break;
+		case OP_REMOUNT:
 			rc = op_remount(c, r, msg, sizeof(msg));
-		} else if (!strcmp(op, "hostname")) {
+			break;
+		case OP_HOSTNAME:
 			rc = sethostname(field(r, 1), r->len[1]);
 			if (rc)
 				snprintf(msg, sizeof(msg), "sethostname %s: %s", field(r, 1), strerror(errno));
-		} else if (!strcmp(op, "domainname")) {
+			break;
+		case OP_DOMAINNAME:
 			rc = setdomainname(field(r, 1), r->len[1]);
 			if (rc)
 				snprintf(msg, sizeof(msg), "setdomainname %s: %s", field(r, 1), strerror(errno));
-		} else if (!strcmp(op, "sysctl")) {
+			break;
+		case OP_SYSCTL: {
 			char path[PATH_MAX];
 			snprintf(path, sizeof(path), "/proc/sys/%s", field(r, 1));
 			for (char *p = path + 10; *p; p++)
@@ -229,70 +246,87 @@ _Noreturn void run_child(struct ctx *c)
 			if (rc)
 				snprintf(msg, sizeof(msg), "sysctl %s=%s (write %s): %s", field(r, 1), field(r, 2), path,
 					 strerror(errno));
-		} else if (!strcmp(op, "rlimit")) {
+			break;
+		}
+		case OP_RLIMIT:
 			rc = op_rlimit(c, r, msg, sizeof(msg));
-		} else if (!strcmp(op, "hook")) {
+			break;
+		case OP_HOOK:
 			rc = run_hook(r, c->host_pid, msg, sizeof(msg));
 			if (rc && !errno)
 				errno = ECANCELED;
-		} else if (!strcmp(op, "console")) {
+			break;
+		case OP_CONSOLE:
 			rc = make_pty(c, r, msg, sizeof(msg));
-		} else if (!strcmp(op, "chdir")) {
+			break;
+		case OP_CHDIR:
 			rc = chdir(field(r, 1));
 			if (rc)
 				snprintf(msg, sizeof(msg), "chdir to cwd (\"%s\") set in config.json failed: %s", field(r, 1),
 					 strerror(errno));
-		} else if (!strcmp(op, "user")) {
+			break;
+		case OP_USER:
 			rc = op_user(c, r, msg, sizeof(msg));
-		} else if (!strcmp(op, "umask")) {
-			unsigned long long m;
-			parse_u64(field(r, 1), &m);
-			umask((mode_t)m);
-		} else if (!strcmp(op, "caps")) {
+			break;
+		case OP_UMASK:
+			umask((mode_t)plan_u64(r, UMASK_MASK));
+			break;
+		case OP_CAPS:
 			rc = op_caps(c, r, msg, sizeof(msg));
-		} else if (!strcmp(op, "no-new-privs")) {
+			break;
+		case OP_NO_NEW_PRIVS:
 			rc = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 			if (rc)
 				snprintf(msg, sizeof(msg), "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
-		} else if (!strncmp(op, "seccomp-", 8)) {
+			break;
+		case OP_SECCOMP_INIT:
+		case OP_SECCOMP_ARCH:
+		case OP_SECCOMP_FLAG:
+		case OP_SECCOMP_RULE:
+		case OP_SECCOMP_LOAD:
 			rc = seccomp_step(c, r, msg, sizeof(msg));
-		} else if (!strcmp(op, "argv")) {
+			break;
+		case OP_ARGV:
 			argv = calloc(r->n, sizeof(char *));
 			for (uint32_t k = 1; k < r->n; k++)
 				argv[k - 1] = r->f[k];
-		} else if (!strcmp(op, "env")) {
+			break;
+		case OP_ENV:
 			envp = calloc(r->n, sizeof(char *));
 			for (uint32_t k = 1; k < r->n; k++) {
 				envp[k - 1] = r->f[k];
 				if (!strncmp(r->f[k], "PATH=", 5))
 					path_env = r->f[k] + 5;
 			}
-		} else if (!strcmp(op, "lookup")) {
+			break;
+		case OP_LOOKUP:
 			if (!argv || !argv[0]) {
 				rc = -1, errno = EINVAL;
 				snprintf(msg, sizeof(msg), "no program to run (empty process.args)");
 			} else {
 				rc = lookup_program(c, argv[0], path_env, msg, sizeof(msg));
 			}
-		} else if (!strcmp(op, "wait-start")) {
+			break;
+		case OP_WAIT_START:
 			wait_for_start(c, i);
-		} else if (!strcmp(op, "exec")) {
+			break;
+		case OP_EXEC:
 			if (!envp)
 				envp = calloc(1, sizeof(char *));
 			/* Every fd but 0-2 and the preserved ones closes on exec (CVE-2024-21626:
 			 * no host directory fd may leak into the container). */
-			unsigned long long keep = 0;
-			parse_u64(field(r, 1), &keep);
-			syscall(SYS_close_range, 3 + (unsigned)keep, ~0U, CLOSE_RANGE_CLOEXEC);
+			syscall(SYS_close_range, 3 + (unsigned)plan_u64(r, EXEC_PRESERVE_FDS), ~0U, CLOSE_RANGE_CLOEXEC);
 			if (c->start_conn >= 0)
 				fcntl(c->start_conn, F_SETFD, FD_CLOEXEC);
 			signal(SIGPIPE, SIG_DFL);
 			execve(c->exec_path[0] ? c->exec_path : argv[0], argv, envp);
 			rc = -1;
 			snprintf(msg, sizeof(msg), "exec %s: %s", argv[0], strerror(errno));
-		} else {
-			rc = -1, errno = EINVAL;
-			snprintf(msg, sizeof(msg), "unknown plan step \"%s\" (helper and runtime versions differ?)", op);
+			break;
+		default: /* a monitor step: plan_check keeps them before "child" */
+			rc = -1, errno = EPROTO;
+			snprintf(msg, sizeof(msg), "\"%s\" is not a step of the child", op);
+			break;
 		}
 		if (rc)
 			child_fail(c, i, op, errno, "%s", msg[0] ? msg : strerror(errno));

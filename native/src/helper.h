@@ -1,6 +1,7 @@
 /* Shared declarations of the gantry helper (one binary: monitor, joiner, child). */
 #ifndef GANTRY_HELPER_H
 #define GANTRY_HELPER_H
+#include "plan-ops.h"
 #include "wire.h"
 #include <limits.h>
 #include <stdbool.h>
@@ -71,6 +72,12 @@ int connect_unix(const char *path);
 
 /* bpf.c */
 int attach_device_filter(const char *dir, const char *hex, const char *license, char *msg, size_t msglen);
+
+/* plan-check.c: checks every record against plan_ops and sets its op; on a malformed plan,
+ * -1 with the step's index and a message. */
+int plan_check(struct plan *p, size_t *bad_step, char *msg, size_t msglen);
+/* a u64 field of a checked record */
+unsigned long long plan_u64(const struct record *r, uint32_t i);
 
 /* io */
 int write_file(const char *path, const char *data, size_t len);

@@ -51,8 +51,7 @@ static void report_error(const char *step, const char *op, int err, const char *
  * lets long overlay option strings use relative paths (mount data is limited to a page). */
 static int host_mount(const struct record *r)
 {
-	unsigned long long flags = 0;
-	parse_u64(field(r, 4), &flags);
+	unsigned long long flags = plan_u64(r, HOST_MOUNT_FLAGS);
 	int saved = -1;
 	if (*field(r, 6)) {
 		saved = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -211,6 +210,15 @@ int run_monitor(int plan_fd, int rep_fd)
 	prctl(PR_SET_NAME, "gantry:monitor");
 	if (read_plan(plan_fd, &c.plan) < 0)
 		monitor_fail("read-plan", errno, "reading the plan%s: %s", "");
+	size_t bad_step;
+	char bad_msg[1024];
+	if (plan_check(&c.plan, &bad_step, bad_msg, sizeof(bad_msg)) < 0) {
+		/* EPROTO: the plan itself is wrong (TypeScript's bug or another version's helper) */
+		char step[24];
+		snprintf(step, sizeof(step), "%zu", bad_step);
+		report_error(step, field(&c.plan.rec[bad_step], 0), EPROTO, bad_msg);
+		_exit(1);
+	}
 
 	const char *mode = "detach", *exit_file = NULL, *log_path = NULL, *attach_path = NULL, *stdio = "inherit";
 	unsigned long long log_max = 0, log_files = 1;
@@ -220,23 +228,29 @@ int run_monitor(int plan_fd, int rep_fd)
 	const char *nspath[16];
 	for (size_t i = 0; i < c.plan.child_start && i < c.plan.n; i++) {
 		const struct record *r = &c.plan.rec[i];
-		const char *op = field(r, 0);
-		if (!strcmp(op, "mode")) {
-			mode = field(r, 1);
-		} else if (!strcmp(op, "exit-file")) {
-			exit_file = field(r, 1);
-		} else if (!strcmp(op, "log")) {
-			log_path = field(r, 1);
-			parse_u64(field(r, 2), &log_max);
-			parse_u64(field(r, 3), &log_files);
-		} else if (!strcmp(op, "attach-socket")) {
-			attach_path = field(r, 1);
-		} else if (!strcmp(op, "stdio")) {
-			stdio = field(r, 1);
-			open_stdin = !strcmp(field(r, 2), "open");
-		} else if (!strcmp(op, "clone")) {
-			parse_u64(field(r, 1), &clone_flags);
-		} else if (!strcmp(op, "bpf-device-filter")) {
+		switch ((enum plan_op)r->op) {
+		case OP_MODE:
+			mode = field(r, MODE_MODE);
+			break;
+		case OP_EXIT_FILE:
+			exit_file = field(r, EXIT_FILE_PATH);
+			break;
+		case OP_LOG:
+			log_path = field(r, LOG_PATH);
+			log_max = plan_u64(r, LOG_MAX_SIZE);
+			log_files = plan_u64(r, LOG_MAX_FILES);
+			break;
+		case OP_ATTACH_SOCKET:
+			attach_path = field(r, ATTACH_SOCKET_PATH);
+			break;
+		case OP_STDIO:
+			stdio = field(r, STDIO_KIND);
+			open_stdin = !strcmp(field(r, STDIO_STDIN), "open");
+			break;
+		case OP_CLONE:
+			clone_flags = plan_u64(r, CLONE_FLAGS);
+			break;
+		case OP_BPF_DEVICE_FILTER: {
 			char msg[1024];
 			if (attach_device_filter(field(r, 1), field(r, 2), field(r, 3), msg, sizeof(msg)) < 0) {
 				char step[24], es[24];
@@ -245,7 +259,9 @@ int run_monitor(int plan_fd, int rep_fd)
 				wire_send(report_fd, "error", step, "bpf-device-filter", es, msg, NULL);
 				_exit(1);
 			}
-		} else if (!strcmp(op, "host-mount")) {
+			break;
+		}
+		case OP_HOST_MOUNT:
 			if (host_mount(r) < 0) {
 				char msg[1024], step[24], es[24];
 				int e = errno;
@@ -255,25 +271,29 @@ int run_monitor(int plan_fd, int rep_fd)
 				report_error(step, "host-mount", e, msg);
 				_exit(1);
 			}
-		} else if (!strcmp(op, "start-socket")) {
+			break;
+		case OP_START_SOCKET:
 			c.start_listen = listen_unix(field(r, 1), 0, 4);
 			if (c.start_listen < 0)
 				monitor_fail("start-socket", errno, "listen on start socket %s: %s", field(r, 1));
-		} else if (!strcmp(op, "console-socket")) {
+			break;
+		case OP_CONSOLE_SOCKET:
 			c.console_fd = connect_unix(field(r, 1));
 			if (c.console_fd < 0)
 				monitor_fail("console-socket", errno, "connect to console socket %s: %s", field(r, 1));
-		} else if (!strcmp(op, "setns")) {
+			break;
+		case OP_SETNS:
 			if (nns == 16)
 				monitor_fail("setns", E2BIG, "too many namespaces to join%s: %s", "");
-			unsigned long long t = 0;
-			parse_u64(field(r, 2), &t);
-			nspath[nns] = field(r, 1);
-			nstype[nns] = (int)t;
-			nsfd[nns] = open(field(r, 1), O_RDONLY | O_CLOEXEC);
+			nspath[nns] = field(r, SETNS_PATH);
+			nstype[nns] = (int)plan_u64(r, SETNS_FLAGS);
+			nsfd[nns] = open(field(r, SETNS_PATH), O_RDONLY | O_CLOEXEC);
 			if (nsfd[nns] < 0)
 				monitor_fail("setns", errno, "open namespace %s: %s", field(r, 1));
 			nns++;
+			break;
+		default: /* write-after-clone and runtime hooks: after the clone, below */
+			break;
 		}
 	}
 	bool foreground = !strcmp(mode, "foreground");
@@ -353,10 +373,9 @@ int run_monitor(int plan_fd, int rep_fd)
 	char path[PATH_MAX], data[65536], msg[1024];
 	for (size_t i = 0; i < c.plan.child_start && i < c.plan.n; i++) {
 		const struct record *r = &c.plan.rec[i];
-		const char *op = field(r, 0);
-		if (!strcmp(op, "write-after-clone")) {
-			subst_pid(field(r, 1), child, path, sizeof(path));
-			subst_pid(field(r, 2), child, data, sizeof(data));
+		if (r->op == OP_WRITE_AFTER_CLONE) {
+			subst_pid(field(r, WRITE_AFTER_CLONE_PATH), child, path, sizeof(path));
+			subst_pid(field(r, WRITE_AFTER_CLONE_DATA), child, data, sizeof(data));
 			if (write_file(path, data, strlen(data)) < 0) {
 				int e = errno;
 				kill(child, SIGKILL);
@@ -367,7 +386,7 @@ int run_monitor(int plan_fd, int rep_fd)
 				reap(child);
 				_exit(1);
 			}
-		} else if (!strcmp(op, "hook")) {
+		} else if (r->op == OP_HOOK) {
 			if (run_hook(r, child, msg, sizeof(msg)) < 0) {
 				int e = errno;
 				kill(child, SIGKILL);

@@ -56,6 +56,7 @@ static int parse_record(read_exact_fn read_exact, void *ctx, struct record *r)
 {
 	uint32_t n;
 	memset(r, 0, sizeof(*r));
+	r->op = -1;
 	int rc = read_exact(ctx, &n, 4);
 	if (rc <= 0)
 		return rc;

@@ -28,6 +28,7 @@
 #define WIRE_MAX_FIELD (16u << 20)
 
 struct record {
+	int op;         /* a plan record's enum plan_op, set by plan_check(); -1 otherwise */
 	uint32_t n;
 	char **f;       /* NUL-terminated copies of each field */
 	uint32_t *len;  /* lengths (fields may hold binary) */

@@ -40,6 +40,14 @@ export function helperError(rec: PlanRecord, plan: readonly PlanRecord[]): Gantr
   const errno = errnoName(Number(errStr));
   const planned = step >= 0 ? plan[step] : undefined;
   const where = planned ? `step ${step} (${op})` : op;
+  if (errno === "EPROTO") {
+    // the helper refused the plan itself (native/src/plan-check.c): a bug, or two versions
+    return new GantryError("INTERNAL", `the helper refused the plan at ${where}: ${message}`, {
+      step: op,
+      errno,
+      hint: "the runtime and its helper disagree on the plan: rebuild the helper (make -C native)",
+    });
+  }
   const code = op === "hook" ? "HOOK_FAILED" : "SYSCALL_FAILED";
   return new GantryError(code, `container setup failed at ${where}: ${message}`, { step: op, errno });
 }

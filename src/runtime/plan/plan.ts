@@ -6,7 +6,7 @@ import type { LinuxDevice, LinuxSeccomp, NamespaceType, OciConfig, OciHook, OciP
 import { CAPABILITIES, CLONE, MS, RLIMITS } from "./linux-constants.ts";
 import { parseMountOptions, propagationFlag } from "./mount-options.ts";
 import { planSeccomp } from "./seccomp.ts";
-import type { PlanRecord } from "./wire.ts";
+import type { PlanStep } from "./plan-ops.ts";
 
 export const PID_PLACEHOLDER = "__GANTRY_PID__";
 
@@ -151,10 +151,10 @@ export function planProcessSecurity(
   seccomp: LinuxSeccomp | undefined,
   capLastCap: number,
   base = "process",
-): { user: PlanRecord[]; beforeStart: PlanRecord[]; afterStart: PlanRecord[] } {
-  const user: PlanRecord[] = [];
-  const beforeStart: PlanRecord[] = [];
-  const afterStart: PlanRecord[] = [];
+): { user: PlanStep[]; beforeStart: PlanStep[]; afterStart: PlanStep[] } {
+  const user: PlanStep[] = [];
+  const beforeStart: PlanStep[] = [];
+  const afterStart: PlanStep[] = [];
   for (const [i, rl] of (process.rlimits ?? []).entries()) {
     const res = RLIMITS[rl.type];
     if (res === undefined) {
@@ -184,7 +184,7 @@ export function planProcessSecurity(
   // ambient capabilities without an inheritable set).
   const ambient = capMask(caps?.ambient, `${base}.capabilities.ambient`, capLastCap) & permitted & inheritable;
   const hex = (m: bigint) => "0x" + m.toString(16);
-  const capsStep: PlanRecord = [
+  const capsStep: PlanStep = [
     "caps",
     hex(capMask(caps?.bounding, `${base}.capabilities.bounding`, capLastCap)),
     hex(capMask(caps?.effective, `${base}.capabilities.effective`, capLastCap)),
@@ -203,7 +203,7 @@ export function planProcessSecurity(
   return { user, beforeStart, afterStart };
 }
 
-function hookSteps(phase: "runtime" | "container", hooks: readonly OciHook[] | undefined, state: string): PlanRecord[] {
+function hookSteps(phase: "runtime" | "container", hooks: readonly OciHook[] | undefined, state: string): PlanStep[] {
   return (hooks ?? []).map((h) => {
     const args = h.args ?? [h.path];
     return ["hook", phase, String(h.timeout ?? 0), state, h.path, String(args.length), ...args, ...(h.env ?? [])];
@@ -220,18 +220,18 @@ function clean(p: string): string {
   return "/" + parts.join("/");
 }
 
-function planCgroupMount(dest: string, flags: number, src: CgroupMountSource, cgroupns: boolean): PlanRecord[] {
+function planCgroupMount(dest: string, flags: number, src: CgroupMountSource, cgroupns: boolean): PlanStep[] {
   const ro = (flags & MS.RDONLY) !== 0;
   const base = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC);
   if (src.version === 2) {
     if (cgroupns) return [["mount", "cgroup", dest, "cgroup2", String(flags), "", "dir", "root"]];
-    const steps: PlanRecord[] = [["mount", src.unified ?? "/sys/fs/cgroup", dest, "", String(MS.BIND | MS.REC), "", "dir", "root"]];
+    const steps: PlanStep[] = [["mount", src.unified ?? "/sys/fs/cgroup", dest, "", String(MS.BIND | MS.REC), "", "dir", "root"]];
     if (ro || base) steps.push(["mount", "", dest, "", String(MS.BIND | MS.REMOUNT | flags), "", "none", "root"]);
     return steps;
   }
   // v1: a tmpfs with one bind per hierarchy, showing the container its own cgroups
   // (what runc does on v1 hosts).
-  const steps: PlanRecord[] = [["mount", "tmpfs", dest, "tmpfs", String(base), "mode=755", "dir", "root"]];
+  const steps: PlanStep[] = [["mount", "tmpfs", dest, "tmpfs", String(base), "mode=755", "dir", "root"]];
   for (const [name, hostDir] of Object.entries(src.hierarchies).sort()) {
     const d = `${dest}/${name}`;
     steps.push(["mount", hostDir, d, "", String(MS.BIND | MS.REC), "", "dir", "root"]);
@@ -249,7 +249,7 @@ function mapsRoot(m: { containerID: number; size: number }[] | undefined): boole
   return (m ?? []).some((x) => x.containerID === 0 && x.size > 0);
 }
 
-export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanRecord[] {
+export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanStep[] {
   const linux = config.linux ?? {};
   // Without a process (allowed at create) the child waits for start and then ends.
   const process = config.process;
@@ -278,7 +278,7 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanReco
   }
 
   // ---- monitor section ----
-  const steps: PlanRecord[] = [["mode", opts.mode]];
+  const steps: PlanStep[] = [["mode", opts.mode]];
   if (opts.exitFile) steps.push(["exit-file", opts.exitFile]);
   for (const m of opts.hostMounts ?? []) {
     if (m.unmountOnExit && opts.mode === "detach") {
@@ -472,8 +472,8 @@ export interface ExecPlanOptions {
 }
 
 /** exec: join the container's namespaces and cgroups, apply the process settings, exec. */
-export function planExec(config: OciConfig, process: OciProcess, opts: ExecPlanOptions): PlanRecord[] {
-  const steps: PlanRecord[] = [["mode", opts.mode]];
+export function planExec(config: OciConfig, process: OciProcess, opts: ExecPlanOptions): PlanStep[] {
+  const steps: PlanStep[] = [["mode", opts.mode]];
   if (opts.mode === "monitor") {
     const m = opts.monitor;
     if (!m || !opts.exitFile || !opts.startSocket) throw new GantryError("INTERNAL", "exec in monitor mode needs attach, exit-file and start socket paths");

@@ -2,7 +2,7 @@
 // libseccomp's numeric values here, so the helper only forwards numbers.
 import { GantryError } from "../../common/errors.ts";
 import type { LinuxSeccomp } from "../spec/oci.ts";
-import type { PlanRecord } from "./wire.ts";
+import type { PlanStep } from "./plan-ops.ts";
 
 const EPERM = 1;
 
@@ -60,22 +60,23 @@ const OPS: Record<string, number> = {
   SCMP_CMP_MASKED_EQ: 7,
 };
 
-const FLAGS = new Set(["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"]);
+const FLAGS = ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"] as const;
+const isFlag = (f: string): f is (typeof FLAGS)[number] => (FLAGS as readonly string[]).includes(f);
 
-export function planSeccomp(seccomp: LinuxSeccomp): PlanRecord[] {
+export function planSeccomp(seccomp: LinuxSeccomp): PlanStep[] {
   const base = "linux.seccomp";
   const defaultAction = actionValue(seccomp.defaultAction, seccomp.defaultErrnoRet, `${base}.defaultAction`);
   if (seccomp.listenerPath) {
     throw new GantryError("UNSUPPORTED_OPTION", `${base}.listenerPath: seccomp user notification is not supported`);
   }
-  const steps: PlanRecord[] = [["seccomp-init", String(defaultAction)]];
+  const steps: PlanStep[] = [["seccomp-init", String(defaultAction)]];
   for (const [i, arch] of (seccomp.architectures ?? []).entries()) {
     const name = ARCHES[arch];
     if (!name) throw new GantryError("INVALID_SPEC", `${base}.architectures[${i}]: unknown architecture ${arch}`);
     steps.push(["seccomp-arch", name]);
   }
   for (const [i, flag] of (seccomp.flags ?? []).entries()) {
-    if (!FLAGS.has(flag)) throw new GantryError("UNSUPPORTED_OPTION", `${base}.flags[${i}]: unsupported seccomp flag ${flag}`);
+    if (!isFlag(flag)) throw new GantryError("UNSUPPORTED_OPTION", `${base}.flags[${i}]: unsupported seccomp flag ${flag}`);
     steps.push(["seccomp-flag", flag]);
   }
   for (const [i, rule] of (seccomp.syscalls ?? []).entries()) {
