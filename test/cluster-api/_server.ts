@@ -8,6 +8,7 @@ import { request } from "node:https";
 import { tokenKubeconfig } from "../../src/cluster/api/credentials.ts";
 import { startApiServer, type RunningApiServer } from "../../src/cluster/api/server.ts";
 import type { StoreSpec } from "../../src/cluster/store/types.ts";
+import { startControllerManager } from "../../src/cluster/controllers/index.ts";
 
 export const KUBECTL = "/usr/bin/kubectl";
 export const kubectlMissing = existsSync(KUBECTL) ? false : "kubectl is not installed at /usr/bin/kubectl";
@@ -23,7 +24,7 @@ export interface TestCluster {
 
 export async function startTestCluster(opts: { bookmarkIntervalMs?: number; storeSpec?: StoreSpec } = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), "gantry-api-"));
-  const server = await startApiServer({ dataDir: join(dir, "server"), host: "127.0.0.1", port: 0, bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000, historyMs: 0, storeSpec: opts.storeSpec });
+  const server = await startApiServer({ dataDir: join(dir, "server"), host: "127.0.0.1", port: 0, bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000, historyMs: 0, storeSpec: opts.storeSpec, startControllers: (transport) => startControllerManager(transport) });
   const env = { ...process.env, KUBECONFIG: server.kubeconfigPath, HOME: dir, KUBECACHEDIR: join(dir, "cache") };
   return {
     server,

@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { invalidArgument } from "../../common/errors.ts";
 import { startApiServer } from "../../cluster/api/index.ts";
+import { startControllerManager } from "../../cluster/controllers/index.ts";
 import { registerServerTokenCommands } from "./server-token-command.ts";
 
 export const DEFAULT_DATA_DIR = "/var/lib/gantry/server";
@@ -32,7 +33,8 @@ export function registerServerCommand(program: Command): void {
       const endpoints = opts.etcdEndpoints?.split(",").map((e) => e.trim()).filter(Boolean);
       if (opts.etcdEndpoints !== undefined && !endpoints?.length) throw invalidArgument("--etcd-endpoints needs at least one URL");
       const storeSpec = endpoints ? { kind: "etcd" as const, endpoints, prefix: opts.etcdPrefix } : undefined;
-      const running = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log: (m) => console.error(m) });
+      const log = (m: string) => console.error(m);
+      const running = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log, startControllers: (transport) => startControllerManager(transport, { log }) });
       console.log(`gantry server: listening on ${running.url}`);
       console.log(`gantry server: export KUBECONFIG=${running.kubeconfigPath}`);
       await new Promise<void>((resolve) => {

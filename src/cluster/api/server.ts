@@ -31,7 +31,6 @@ import {
 } from "./handlers.ts";
 import { handleBinding } from "./pod-binding.ts";
 import { handleEviction } from "./pod-eviction.ts";
-import { GarbageCollector } from "./garbage-collector.ts";
 import { InProcessTransport, type ServeAuthenticated } from "./in-process.ts";
 import { OPENAPI_V2_PROTOBUF, openapiV2, openapiV2Protobuf, openapiV3, openapiV3Index } from "./openapi.ts";
 import { ObjectRegistry } from "./registry.ts";
@@ -56,6 +55,12 @@ export interface ApiServerOptions {
   /** Keep this much watch history (ms) before compacting; 0 turns compaction off. */
   historyMs?: number;
   log?: (message: string) => void;
+  /**
+   * Starts what runs beside the API in this process (the controller manager), handed the
+   * in-process transport once the server listens; stopped first on close. Injected, so the
+   * API server does not import the controllers.
+   */
+  startControllers?: (transport: ApiTransport) => Promise<{ stop(): Promise<void> }>;
 }
 
 export interface RunningApiServer {
@@ -104,8 +109,6 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const registry = new ObjectRegistry(store);
   await bootstrap(registry);
   await registry.claimHeldValues(log);
-  const gc = new GarbageCollector(registry, store, log);
-  await gc.start();
 
   const authenticator = new Authenticator(creds.adminToken, registry);
   const watches = new Set<() => void>();
@@ -162,6 +165,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   // Build the OpenAPI documents now rather than on kubectl apply's first request.
   void openapiV3Index().catch((err: unknown) => log(`api: OpenAPI documents failed: ${(err as Error).message}`));
   log(`api: serving on ${url}; admin kubeconfig at ${kubeconfigPath}`);
+  const controllers = await opts.startControllers?.(new InProcessTransport(serveAuthenticated));
 
   return {
     url,
@@ -173,10 +177,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     registry,
     inProcessTransport: (user) => new InProcessTransport(serveAuthenticated, user),
     async close() {
+      // Controllers first: their watches would otherwise be resumed as the server ends them.
+      await controllers?.stop();
       if (compactTimer) clearInterval(compactTimer);
       for (const stop of [...watches]) stop();
       authenticator.close();
-      await gc.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

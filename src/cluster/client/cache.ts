@@ -1,5 +1,5 @@
 // An informer's cache: objects by key ("namespace/name"), frozen, with indexes kept up to
-// date on every change — by namespace, by owner uid, by spec.nodeName and by label — so a
+// date on every change — by namespace, by uid, by owner uid, by spec.nodeName and by label — so a
 // controller finds an owner's dependents or a node's pods without scanning.
 import { deepFreeze, objectKey, type KubeObject } from "./objects.ts";
 
@@ -7,6 +7,7 @@ import { deepFreeze, objectKey, type KubeObject } from "./objects.ts";
 export type IndexFunc = (obj: KubeObject) => string[];
 
 export const BY_NAMESPACE = "namespace";
+export const BY_UID = "uid";
 export const BY_OWNER_UID = "owner-uid";
 export const BY_NODE_NAME = "node-name";
 /** Filed under "key=value" for each label. */
@@ -14,6 +15,7 @@ export const BY_LABEL = "label";
 
 export const standardIndexes: Record<string, IndexFunc> = {
   [BY_NAMESPACE]: (o) => (o.metadata.namespace ? [o.metadata.namespace] : []),
+  [BY_UID]: (o) => (o.metadata.uid ? [o.metadata.uid] : []),
   [BY_OWNER_UID]: (o) => (o.metadata.ownerReferences ?? []).map((r) => r.uid),
   [BY_NODE_NAME]: (o) => {
     const node = (o.spec as { nodeName?: unknown } | undefined)?.nodeName;

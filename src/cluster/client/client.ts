@@ -254,6 +254,11 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     return this.client.send<R>("POST", this.named(namespace, name, subresource) + this.writeQuery(opts), body);
   }
 
+  /** PUT to a subresource of the object named by its metadata (namespaces/finalize, scale). */
+  updateSubresource<R = T>(obj: T, subresource: string, opts?: WriteOptions): Promise<R> {
+    return this.client.send<R>("PUT", this.named(obj.metadata.namespace, obj.metadata.name, subresource) + this.writeQuery(opts), obj);
+  }
+
   /** GET a subresource (status, scale). */
   getSubresource<R = unknown>(namespace: string | undefined, name: string, subresource: string): Promise<R> {
     return this.client.send<R>("GET", this.named(namespace, name, subresource));

@@ -7,6 +7,6 @@ export { copyObject, deepFreeze, objectKey, splitKey, type KubeObject, type Obje
 export { ExponentialBackoff, MaxOf, TokenBucket, defaultControllerRateLimiter, type RateLimiter } from "./rate-limit.ts";
 export { lineSplitter, type ApiRequest, type ApiResponse, type ApiStream, type ApiTransport } from "./transport.ts";
 export { WorkQueue, type WorkQueueOptions } from "./work-queue.ts";
-export { BY_LABEL, BY_NAMESPACE, BY_NODE_NAME, BY_OWNER_UID, IndexedCache, standardIndexes, type IndexFunc } from "./cache.ts";
+export { BY_LABEL, BY_NAMESPACE, BY_NODE_NAME, BY_OWNER_UID, BY_UID, IndexedCache, standardIndexes, type IndexFunc } from "./cache.ts";
 export { Informer, type InformerHandlers, type InformerOptions } from "./informer.ts";
 export { InformerFactory } from "./informer-factory.ts";

@@ -1,0 +1,137 @@
+// The garbage collector (kube-controller-manager's garbagecollector, level-triggered per
+// object): an object whose owners are all gone is deleted; an owner deleted with
+// propagationPolicy Orphan has the reference removed from each dependent, then its
+// `orphan` finalizer; one deleted with Foreground has its dependents deleted and keeps its
+// `foregroundDeletion` finalizer until no dependent with blockOwnerDeletion is left.
+//
+// Every object of every collectable kind is followed by the shared informers. Events
+// enqueue keys only: the object itself on add and update; its dependents (by the owner-uid
+// index) when it goes, so they can find their owner gone; its owners when it changes or
+// goes, so an owner waiting in foreground deletion looks again.
+import { copyObject, isConflict, isNotFound, type DiscoveredResource, type KubeObject, type OwnerReference } from "../client/index.ts";
+import { Controller, type ControllerContext } from "./controller.ts";
+import { parseTypedKey, typedKey, WatchedKinds } from "./_objects.ts";
+
+export const FOREGROUND_FINALIZER = "foregroundDeletion";
+export const ORPHAN_FINALIZER = "orphan";
+
+export class GarbageCollector extends Controller {
+  private readonly kinds: WatchedKinds;
+
+  constructor(ctx: ControllerContext) {
+    super("garbage-collector", ctx);
+    this.kinds = new WatchedKinds(ctx.resources, ctx.informers);
+    for (const { resource, informer } of this.kinds.entries) {
+      informer.addHandlers({
+        onAdd: (obj) => this.queue.add(typedKey(resource, obj)),
+        onUpdate: (old, cur) => {
+          this.queue.add(typedKey(resource, cur));
+          this.enqueueOwners(cur, old);
+        },
+        onDelete: (obj) => {
+          this.enqueueDependents(obj);
+          this.enqueueOwners(obj);
+        },
+      });
+    }
+  }
+
+  private enqueueDependents(owner: KubeObject): void {
+    if (!owner.metadata.uid) return;
+    for (const d of this.kinds.dependentsOf(owner.metadata.uid)) this.queue.add(typedKey(d.resource, d.obj));
+  }
+
+  private enqueueOwners(...objs: KubeObject[]): void {
+    for (const o of objs) {
+      for (const ref of o.metadata.ownerReferences ?? []) {
+        for (const owner of this.kinds.byUid(ref.uid)) this.queue.add(typedKey(owner.resource, owner.obj));
+      }
+    }
+  }
+
+  async reconcile(key: string): Promise<void> {
+    const { resourceId, namespace, name } = parseTypedKey(key);
+    const kind = this.kinds.get(resourceId);
+    const obj = kind?.informer.cache.get(namespace ? `${namespace}/${name}` : name);
+    if (!kind || !obj) return;
+    const m = obj.metadata;
+    if (m.deletionTimestamp) {
+      if (m.finalizers?.includes(ORPHAN_FINALIZER)) return this.orphanDependents(kind.resource, obj);
+      if (m.finalizers?.includes(FOREGROUND_FINALIZER)) return this.deleteDependentsFirst(kind.resource, obj);
+      return;
+    }
+    const owners = m.ownerReferences ?? [];
+    if (owners.length === 0) return;
+    for (const ref of owners) if (await this.ownerExists(ref, obj)) return;
+    // Every owner is gone: the dependent goes too (its own dependents follow the same way).
+    await this.remove(kind.resource, obj, "Background");
+  }
+
+  /** Is the owner there, with this uid? The cache answers yes; a no is checked with the server (the owner's informer may lag). */
+  private async ownerExists(ref: OwnerReference, dependent: KubeObject): Promise<boolean> {
+    if (this.kinds.byUid(ref.uid).length) return true;
+    const kind = this.kinds.forOwner(ref);
+    // An owner of a kind the server does not serve cannot exist.
+    if (!kind) return false;
+    const ns = kind.resource.namespaced ? dependent.metadata.namespace : undefined;
+    if (kind.resource.namespaced && !ns) return false;
+    try {
+      const live = await this.ctx.client.resource(kind.resource).get(ns, ref.name);
+      return live.metadata.uid === ref.uid;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Orphan: take this owner out of every dependent's ownerReferences, then drop the finalizer. */
+  private async orphanDependents(resource: DiscoveredResource, owner: KubeObject): Promise<void> {
+    const uid = owner.metadata.uid!;
+    for (const d of this.kinds.dependentsOf(uid)) {
+      const next = copyObject(d.obj);
+      next.metadata.ownerReferences = (next.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
+      if (next.metadata.ownerReferences.length === 0) delete next.metadata.ownerReferences;
+      // The cached resourceVersion guards the write: a newer object is a Conflict, retried.
+      await this.writeIgnoringGone(() => this.ctx.client.resource(d.resource).update(next));
+    }
+    await this.removeFinalizer(resource, owner, ORPHAN_FINALIZER);
+  }
+
+  /** Foreground: delete the dependents; the owner goes once no blocking dependent is left. */
+  private async deleteDependentsFirst(resource: DiscoveredResource, owner: KubeObject): Promise<void> {
+    const uid = owner.metadata.uid!;
+    const dependents = this.kinds.dependentsOf(uid);
+    for (const d of dependents) if (!d.obj.metadata.deletionTimestamp) await this.remove(d.resource, d.obj, "Foreground");
+    const blocking = dependents.filter((d) => (d.obj.metadata.ownerReferences ?? []).some((r) => r.uid === uid && r.blockOwnerDeletion));
+    // Not yet: each blocking dependent's deletion enqueues this owner again.
+    if (blocking.length) return;
+    await this.removeFinalizer(resource, owner, FOREGROUND_FINALIZER);
+  }
+
+  private async remove(resource: DiscoveredResource, obj: KubeObject, policy: "Background" | "Foreground"): Promise<void> {
+    const { namespace, name, uid } = obj.metadata;
+    const objects = this.ctx.client.resource(resource);
+    try {
+      await objects.delete(namespace, name!, { propagationPolicy: policy, preconditions: { uid } });
+    } catch (err) {
+      if (isNotFound(err)) return;
+      // The uid precondition failed: the object we meant is gone and a namesake stands there.
+      if (isConflict(err) && (await objects.get(namespace, name!).catch(() => undefined))?.metadata.uid !== uid) return;
+      throw err;
+    }
+  }
+
+  private async removeFinalizer(resource: DiscoveredResource, obj: KubeObject, finalizer: string): Promise<void> {
+    const next = copyObject(obj);
+    next.metadata.finalizers = (next.metadata.finalizers ?? []).filter((f) => f !== finalizer);
+    await this.writeIgnoringGone(() => this.ctx.client.resource(resource).update(next));
+  }
+
+  private async writeIgnoringGone(write: () => Promise<unknown>): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+}

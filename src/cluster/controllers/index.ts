@@ -1,0 +1,6 @@
+// The controllers' public module: the controller manager `gantry server` starts, and the
+// skeleton every controller is built on.
+export { Controller, type ControllerContext } from "./controller.ts";
+export { GarbageCollector, FOREGROUND_FINALIZER, ORPHAN_FINALIZER } from "./garbage-collector.ts";
+export { NamespaceController, NAMESPACE_FINALIZER } from "./namespace.ts";
+export { allControllers, startControllerManager, type ControllerManagerOptions, type RunningControllerManager } from "./manager.ts";

@@ -1,0 +1,51 @@
+// The controller manager: what `gantry server` runs beside the API (kube-controller-manager's
+// place). It is handed a client transport — the API server's in-process one inside the
+// server, HTTPS elsewhere — reads discovery once, builds every controller on one shared
+// informer factory, waits for the caches to fill, then runs N workers per controller.
+import { realClock, type Clock } from "../../common/clock.ts";
+import { Client, InformerFactory, type ApiTransport } from "../client/index.ts";
+import type { Controller, ControllerContext } from "./controller.ts";
+import { GarbageCollector } from "./garbage-collector.ts";
+import { NamespaceController } from "./namespace.ts";
+
+export interface ControllerManagerOptions {
+  clock?: Clock;
+  log?: (message: string) => void;
+  /** Workers per controller. */
+  workers?: number;
+  /** Which controllers to run (default: all of them). */
+  controllers?: (ctx: ControllerContext) => Controller[];
+}
+
+export interface RunningControllerManager {
+  readonly controllers: Controller[];
+  readonly informers: InformerFactory;
+  /** No controller has a key queued or being reconciled (keys waiting out a back-off may remain). */
+  isIdle(): boolean;
+  stop(): Promise<void>;
+}
+
+export const allControllers = (ctx: ControllerContext): Controller[] => [new GarbageCollector(ctx), new NamespaceController(ctx)];
+
+export async function startControllerManager(transport: ApiTransport, opts: ControllerManagerOptions = {}): Promise<RunningControllerManager> {
+  const clock = opts.clock ?? realClock;
+  const log = opts.log ?? (() => {});
+  const client = new Client(transport, { fieldManager: "gantry-controller-manager" });
+  const informers = new InformerFactory(client, { clock, log });
+  const ctx: ControllerContext = { client, informers, resources: await client.discover(), clock, log };
+  const controllers = (opts.controllers ?? allControllers)(ctx);
+  informers.start();
+  await informers.whenSynced();
+  const running = controllers.map((c) => c.run(opts.workers ?? 2));
+  log(`controllers: ${controllers.map((c) => c.name).join(", ")} running over ${informers.all().length} informers`);
+  return {
+    controllers,
+    informers,
+    isIdle: () => controllers.every((c) => c.queue.isIdle()),
+    async stop() {
+      for (const c of controllers) c.queue.shutDown();
+      await Promise.all(running);
+      await informers.stop();
+    },
+  };
+}
