@@ -29,6 +29,10 @@ export interface InformerOptions {
   maxBackoffMs?: number;
   /** How long the server keeps one watch open before the informer resumes it (seconds). */
   watchTimeoutSeconds?: number;
+  /** Only objects matching these (the node agent's pods: spec.nodeName=NODE). An object that
+   * stops matching is seen as deleted. Such an informer is the caller's own, not the factory's. */
+  fieldSelector?: string;
+  labelSelector?: string;
 }
 
 class Stopped extends Error {}
@@ -90,6 +94,11 @@ export class Informer<T extends KubeObject = KubeObject> {
     return this.revision;
   }
 
+  private selectors(): { fieldSelector?: string; labelSelector?: string } {
+    const { fieldSelector, labelSelector } = this.opts;
+    return { ...(fieldSelector ? { fieldSelector } : {}), ...(labelSelector ? { labelSelector } : {}) };
+  }
+
   private get stopped(): boolean {
     return this.abort.signal.aborted;
   }
@@ -121,7 +130,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     let cont: string | undefined;
     let rv = "";
     do {
-      const page = await this.resource.list(undefined, { limit: this.opts.pageSize ?? 500, continue: cont });
+      const page = await this.resource.list(undefined, { limit: this.opts.pageSize ?? 500, continue: cont, ...this.selectors() });
       items.push(...page.items);
       rv ||= page.metadata.resourceVersion ?? "";
       cont = page.metadata.continue;
@@ -156,7 +165,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     while (!this.stopped) {
       const ended = await new Promise<Error | undefined>((resolve) => {
         this.resource
-          .watch(undefined, { resourceVersion: this.revision, allowWatchBookmarks: true, timeoutSeconds: this.opts.watchTimeoutSeconds ?? 300 + Math.floor(Math.random() * 300) }, (ev) => this.apply(ev), resolve)
+          .watch(undefined, { ...this.selectors(), resourceVersion: this.revision, allowWatchBookmarks: true, timeoutSeconds: this.opts.watchTimeoutSeconds ?? 300 + Math.floor(Math.random() * 300) }, (ev) => this.apply(ev), resolve)
           .then((w) => {
             this.watch = w;
             if (this.stopped) w.stop();
