@@ -21,7 +21,7 @@ import {
   errNotFound,
   STALE_OBJECT,
 } from "./status.ts";
-import { NAMESPACE_FINALIZER, strategyFor } from "./strategies/index.ts";
+import { NAMESPACE_FINALIZER, strategyFor, type AdmissionLookup } from "./strategies/index.ts";
 import { Causes, validateMeta } from "./validation.ts";
 
 export type PropagationPolicy = "Background" | "Foreground" | "Orphan";
@@ -95,6 +95,27 @@ function storeCode(err: unknown): string | undefined {
 
 export class ObjectRegistry {
   constructor(readonly store: Store) {}
+
+  /** What a kind's admission may read (other kinds' objects). */
+  private readonly admissionLookup: AdmissionLookup = {
+    get: async (group, plural, ns, name) => {
+      const rt = findResource(group, "v1", plural);
+      return rt ? this.tryGet(rt, ns, name) : undefined;
+    },
+    list: async (group, plural) => {
+      const rt = findResource(group, "v1", plural);
+      return rt ? (await this.list(rt, undefined)).items : [];
+    },
+  };
+
+  /** Runs the kind's admission on an object about to be written (old: before an update). */
+  private async admit(rt: ResourceType, next: KubeObject, old: KubeObject | undefined): Promise<KubeObject> {
+    const admit = strategyFor(rt).admit;
+    if (!admit) return next;
+    if (!isPlainObject(next.metadata)) next.metadata = {};
+    await admit(next, this.admissionLookup, old);
+    return next;
+  }
 
   /** Stored JSON to a served object: type meta and resourceVersion filled in. */
   decode(rt: ResourceType, so: StoredObject): KubeObject {
@@ -255,7 +276,7 @@ export class ObjectRegistry {
   async create(rt: ResourceType, ns: string | undefined, body: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
     if (body.metadata?.resourceVersion) throw errBadRequest("resourceVersion should not be set on objects to be created");
     if (rt.namespaced) await this.checkNamespaceWritable(ns!);
-    const obj = this.prepare(rt, ns, clone(body), undefined, opts);
+    const obj = this.prepare(rt, ns, await this.admit(rt, clone(body), undefined), undefined, opts);
     const key = storageKey(rt, ns, obj.metadata.name!);
     if (opts.dryRun) {
       if (await this.store.get(key)) throw errAlreadyExists(rt.plural, rt.group, obj.metadata.name!);
@@ -323,7 +344,7 @@ export class ObjectRegistry {
       const so = await this.store.get(key);
       if (!so) throw errNotFound(rt.plural, rt.group, name);
       const cur = this.decode(rt, so);
-      const next = this.prepare(rt, ns, await change(clone(cur)), cur, opts);
+      const next = this.prepare(rt, ns, await this.admit(rt, await change(clone(cur)), cur), cur, opts);
       const claimed = await this.allocate(rt, ns, next, cur, opts.dryRun ?? false);
       if (opts.dryRun) return next;
       const unchanged = deepEqual({ ...next, metadata: { ...next.metadata, resourceVersion: undefined, managedFields: undefined } }, { ...cur, metadata: { ...cur.metadata, resourceVersion: undefined, managedFields: undefined } });

@@ -38,6 +38,7 @@ import { MAX_BODY_BYTES } from "./request-body.ts";
 import { handleSelfSubjectAccessReview, handleSelfSubjectReview, SELF_SUBJECT_ACCESS_REVIEW_PATH, SELF_SUBJECT_REVIEW_PATH } from "./reviews.ts";
 import { findResource, resourceTypes, verbsOf } from "./resources.ts";
 import { errMethodNotAllowed, errPathNotFound, errUnauthorized } from "./status.ts";
+import { SYSTEM_PRIORITY_CLASSES } from "./strategies/index.ts";
 
 export const KUBERNETES_VERSION = { major: "1", minor: "32", gitVersion: "v1.32.4-gantry" };
 
@@ -199,6 +200,14 @@ async function bootstrap(registry: ObjectRegistry): Promise<void> {
         if (!(err instanceof GantryError && err.code === "ALREADY_EXISTS")) throw err;
       });
     }
+  }
+  // The built-in PriorityClasses (kube-apiserver's scheduling post-start hook).
+  const pcType = resourceTypes.find((r) => r.kind === "PriorityClass")!;
+  for (const pc of SYSTEM_PRIORITY_CLASSES) {
+    if (await registry.tryGet(pcType, undefined, pc.name)) continue;
+    await registry.create(pcType, undefined, { apiVersion: "scheduling.k8s.io/v1", kind: "PriorityClass", metadata: { name: pc.name }, value: pc.value, description: pc.description }).catch((err: unknown) => {
+      if (!(err instanceof GantryError && err.code === "ALREADY_EXISTS")) throw err;
+    });
   }
 }
 

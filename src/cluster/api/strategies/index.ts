@@ -17,6 +17,7 @@ import { persistentVolumeStrategy } from "./persistentvolume.ts";
 import { persistentVolumeClaimStrategy } from "./persistentvolumeclaim.ts";
 import { podDisruptionBudgetStrategy } from "./poddisruptionbudget.ts";
 import { podStrategy } from "./pod.ts";
+import { priorityClassStrategy } from "./priorityclass.ts";
 import { replicaSetStrategy } from "./replicaset.ts";
 import { secretStrategy } from "./secret.ts";
 import { serviceStrategy } from "./service.ts";
@@ -24,7 +25,8 @@ import { serviceAccountStrategy } from "./serviceaccount.ts";
 import { statefulSetStrategy } from "./statefulset.ts";
 import type { Strategy } from "./types.ts";
 
-export type { Strategy, Allocator, Claims } from "./types.ts";
+export type { Strategy, Allocator, Claims, AdmissionLookup } from "./types.ts";
+export { SYSTEM_PRIORITY_CLASSES } from "./priorityclass.ts";
 export { NAMESPACE_FINALIZER } from "./namespace.ts";
 
 const byResource: Record<string, Strategy> = {
@@ -49,6 +51,7 @@ const byResource: Record<string, Strategy> = {
   "coordination.k8s.io/leases": leaseStrategy,
   "discovery.k8s.io/endpointslices": endpointSliceStrategy,
   "policy/poddisruptionbudgets": podDisruptionBudgetStrategy,
+  "scheduling.k8s.io/priorityclasses": priorityClassStrategy,
 };
 
 const plain: Strategy = {};

@@ -5,7 +5,8 @@ import { clone, deepEqual, isPlainObject, type KubeObject } from "../objects.ts"
 import { specOf, type Causes } from "../validation.ts";
 import { dflt, obj } from "./_fields.ts";
 import { defaultPodSpec, validatePodSpec } from "./_pod-template.ts";
-import type { Strategy } from "./types.ts";
+import { errForbidden } from "../status.ts";
+import type { AdmissionLookup, Strategy } from "./types.ts";
 
 function podStatusReason(o: KubeObject): string {
   if (o.metadata.deletionTimestamp) return "Terminating";
@@ -56,6 +57,7 @@ export const podStrategy: Strategy = {
     dflt(st, "phase", "Pending");
     dflt(st, "qosClass", "BestEffort");
   },
+  admit: (o, lookup, old) => admitPodPriority(o, lookup, old),
   validate(c, o, old, subresource) {
     validatePodSpec(c, "spec", o.spec);
     if (old && subresource !== "binding") validateSpecUpdate(c, o, old);
@@ -72,3 +74,40 @@ export const podStrategy: Strategy = {
     { name: "Readiness Gates", type: "string", priority: 1, cell: (o) => (arr(spec(o).readinessGates).length ? `0/${arr(spec(o).readinessGates).length}` : "<none>") },
   ],
 };
+
+/**
+ * The Priority admission plugin (plugin/pkg/admission/priority): a new pod's
+ * priorityClassName is resolved into spec.priority and spec.preemptionPolicy — the global
+ * default class (the lowest-valued if several) when it names none, priority 0 and
+ * PreemptLowerPriority when there is none. A class that does not exist, or a priority or
+ * policy given that differs from the class's, is refused with 403.
+ */
+export async function admitPodPriority(o: KubeObject, lookup: AdmissionLookup, old: KubeObject | undefined): Promise<void> {
+  if (old) return;
+  const s = obj(o, "spec");
+  const forbidden = (why: string) => errForbidden(`pods "${o.metadata.name ?? ""}" is forbidden: ${why}`, { name: o.metadata.name, kind: "pods" });
+  let priority = 0;
+  let policy: unknown = "PreemptLowerPriority";
+  if (typeof s.priorityClassName === "string" && s.priorityClassName) {
+    const pc = await lookup.get("scheduling.k8s.io", "priorityclasses", undefined, s.priorityClassName);
+    if (!pc) throw forbidden(`no PriorityClass with name ${s.priorityClassName} was found`);
+    priority = typeof pc.value === "number" ? pc.value : 0;
+    policy = pc.preemptionPolicy ?? policy;
+  } else {
+    const defaults = (await lookup.list("scheduling.k8s.io", "priorityclasses")).filter((pc) => pc.globalDefault === true);
+    const pc = defaults.sort((a, b) => Number(a.value) - Number(b.value))[0];
+    if (pc) {
+      s.priorityClassName = pc.metadata.name;
+      priority = Number(pc.value);
+      policy = pc.preemptionPolicy ?? policy;
+    }
+  }
+  if (s.priority !== undefined && s.priority !== null && s.priority !== priority) {
+    throw forbidden(`the integer value of priority (${String(s.priority)}) must not be provided in pod spec; priority admission controller computed ${priority} from the given PriorityClass name`);
+  }
+  if (s.preemptionPolicy !== undefined && s.preemptionPolicy !== null && s.preemptionPolicy !== policy) {
+    throw forbidden(`the string value of PreemptionPolicy (${String(s.preemptionPolicy)}) must not be provided in pod spec; priority admission controller computed ${String(policy)} from the given PriorityClass name`);
+  }
+  s.priority = priority;
+  s.preemptionPolicy = policy;
+}

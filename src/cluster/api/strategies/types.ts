@@ -25,6 +25,12 @@ export interface Strategy {
   prepareForDelete?(o: KubeObject): void;
   /** Finalizers besides metadata.finalizers that hold an object back from removal (a Namespace's spec.finalizers). */
   extraFinalizers?(o: KubeObject): string[];
+  /**
+   * Admission that needs other objects (kube-apiserver's admission plugins: Priority): runs
+   * before defaulting and validation on every create and update (old set on updates), may
+   * change the object, and throws the plugin's 403 to refuse it.
+   */
+  admit?(o: KubeObject, lookup: AdmissionLookup, old: KubeObject | undefined): Promise<void>;
   /** Store keys the kind allocates (ClusterIPs, NodePorts): assigned on writes, released when the object goes. */
   allocator?: Allocator;
   /** kubectl get's columns; default NAME and AGE. */
@@ -51,4 +57,10 @@ export interface Claims {
   claim(key: string): Promise<boolean>;
   /** Every claimed key under a prefix (to pick a free value without trying them one by one). */
   taken(prefix: string): Promise<Set<string>>;
+}
+
+/** What admission may read: objects of other kinds, by group and resource (plural). */
+export interface AdmissionLookup {
+  get(group: string, plural: string, namespace: string | undefined, name: string): Promise<KubeObject | undefined>;
+  list(group: string, plural: string): Promise<KubeObject[]>;
 }
