@@ -72,10 +72,23 @@ describe("image verbs go to the daemon at -H", { skip, concurrency: false }, () 
     assert.equal(pull.stdout.trim().split("\n").at(-1), image);
   });
 
+  it("on a terminal, pull draws a progress bar per layer", () => {
+    const image = `${reg.host}/test/bb:1`;
+    assert.equal(gantry(["rmi", image]).status, 0);
+    gantry(["image", "prune"]);
+    // script(1) gives the CLI a pseudo-terminal as stdout.
+    const cli = [process.execPath, "--import", "tsx", join(repo, "src/cli/gantry/main.ts"), "-H", `unix://${d.socket}`, "pull", image].map((a) => `'${a}'`).join(" ");
+    const r = spawnSync("script", ["-qec", cli, "/dev/null"], { encoding: "utf8", cwd: repo, timeout: 120_000, env: { ...process.env, GANTRY_AUTH_FILE: join(work, "no-auth.json") } });
+    assert.equal(r.status, 0, r.stdout);
+    assert.match(r.stdout, /1: Pulling from test\/bb\r?\n/);
+    assert.match(r.stdout, /[0-9a-f]{12}: (Download complete|Pull complete) \[█+\] [\d.]+[kM]B\/[\d.]+[kM]B/);
+    assert.match(r.stdout, /Status: Downloaded newer image for /);
+  });
+
   it("the pull stream is Docker's JSON progress; an unknown image is a 404 before any stream", async () => {
     const post = (path: string, headers: Record<string, string> = {}) =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = request({ socketPath: d.socket, method: "POST", path, headers }, (res) => {
+        const req = request({ socketPath: d.socket, method: "POST", path, headers, agent: false }, (res) => {
           let body = "";
           res.on("data", (c: Buffer) => (body += c.toString()));
           res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));

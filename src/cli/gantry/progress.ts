@@ -35,13 +35,22 @@ function terminalDisplay(out: NodeJS.WriteStream): ProgressDisplay {
   );
   const bars = new Map<string, cliProgress.SingleBar>();
   const sizes = (current: number, total: number) => (total > 0 ? `${humanSize(current)}/${humanSize(total)}` : "");
+  // A line above the bars: through the bar renderer once bars are drawn, so it is not overwritten.
+  const line = (text: string) => {
+    const t = text.endsWith("\n") ? text : `${text}\n`;
+    if (!multibar.isActive) return void out.write(t);
+    multibar.log(t);
+    multibar.update();
+  };
   return {
     onMessage(m) {
-      if (m.stream !== undefined) return void multibar.log(m.stream.endsWith("\n") ? m.stream : `${m.stream}\n`);
+      if (m.stream !== undefined) return line(m.stream);
       if (!m.status) return;
-      if (!m.id) return void multibar.log(`${m.status}\n`);
-      const current = m.progressDetail?.current;
-      const total = m.progressDetail?.total;
+      // Layers' messages carry progressDetail (even empty); the rest ("1: Pulling from x",
+      // "Digest: …") are lines.
+      if (!m.id || m.progressDetail === undefined) return line(m.id ? `${m.id}: ${m.status}` : m.status);
+      const current = m.progressDetail.current;
+      const total = m.progressDetail.total;
       let bar = bars.get(m.id);
       if (!bar) {
         bar = multibar.create(Math.max(total ?? 1, 1), 0, { id: m.id, status: m.status, sizes: "" });
@@ -57,6 +66,7 @@ function terminalDisplay(out: NodeJS.WriteStream): ProgressDisplay {
       }
     },
     stop() {
+      if (multibar.isActive) multibar.update();
       multibar.stop();
     },
   };

@@ -290,7 +290,9 @@ async function build(e: Engine, r: Request, res: ServerResponse): Promise<void> 
         });
         for (const t of tags.slice(1)) tagImage(e.images, out.id, t);
         s.write({ aux: { ID: out.id } });
-        if (!quiet) {
+        // Quiet, the docker CLI prints the stream's text as the result: just the ID, as dockerd sends.
+        if (quiet) s.write({ stream: `${out.id}\n` });
+        else {
           s.write({ stream: `Successfully built ${shortImageId(out.id)}\n` });
           for (const t of tags) s.write({ stream: `Successfully tagged ${familiarName(formatReference(parseReference(t)))}\n` });
         }
