@@ -80,6 +80,11 @@ describe("Service ClusterIP and NodePort allocation", () => {
       const claim = await a.server.store.get(`${RANGES_PREFIX}serviceips/${s.spec.clusterIP}`);
       assert.equal(JSON.parse(claim!.value).uid, s.metadata.uid);
     }
+    // Give every value back, so the fixed values the next tests ask for (31999, 10.43.7.7, …)
+    // cannot have been taken at random here.
+    await Promise.all(created.map((s, i) => (i % 2 ? b : a).raw("DELETE", `/api/v1/namespaces/default/services/${s.metadata.name}`)));
+    assert.deepEqual(await claimKeys(a, "servicenodeports"), []);
+    assert.deepEqual(await claimKeys(a, "serviceips"), ["10.43.0.1"], "only the kubernetes Service keeps its address");
   });
 
   test("an address asked for that is taken is a 422 with Kubernetes' message; deleting the Service frees it", async () => {
