@@ -6,11 +6,14 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "no
 import { join } from "node:path";
 import { runChecked, runCommand } from "./exec.ts";
 
-/** Makes a new network namespace bound to `path` (a file that must not exist yet). */
+/**
+ * Makes a new network namespace bound to `path` (a file that must not exist yet), with `lo`
+ * up: `ip` runs inside it, one process where the loopback plugin would be a second.
+ */
 export async function makeNetnsFile(path: string): Promise<void> {
   writeFileSync(path, "", { flag: "wx", mode: 0o444 });
   try {
-    await runChecked("unshare", [`--net=${path}`, "true"]);
+    await runChecked("unshare", [`--net=${path}`, "ip", "link", "set", "dev", "lo", "up"]);
   } catch (err) {
     rmSync(path, { force: true });
     throw err;

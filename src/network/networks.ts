@@ -189,7 +189,8 @@ export interface NetworkLibraryOptions {
   /** Volatile directory for namespace files (e.g. <exec-root>/netns); without it no
    * namespaces are prepared ahead. */
   runDir?: string;
-  /** Namespaces kept attached to the default network ahead of need; default 2. */
+  /** Namespaces kept attached to the default network ahead of need; default 4 (a burst of
+   * four `run`s, what the engine bench starts at once, finds one each). */
   preparedNamespaces?: number;
 }
 
@@ -232,6 +233,9 @@ export class Networks {
   private readonly prepared: PreparedNamespaces | undefined;
   /** Teardowns still running, by container: detachAll forgets at once and DELs in the queue. */
   private readonly detaching = new Map<string, Promise<void>>();
+  /** Tasks that need no ordering with other mutations (prepared namespaces made and torn
+   * down: ids of their own); close() and reconcile() wait for them. */
+  private readonly backgroundTasks = new Set<Promise<unknown>>();
 
   constructor(private readonly opts: NetworkLibraryOptions) {
     this.root = opts.root;
@@ -242,10 +246,10 @@ export class Networks {
     this.adminChain = opts.firewallAdminChain ?? "GANTRY-ADMIN";
     this.hostLock = opts.hostLock ?? DEFAULT_HOST_LOCK;
     if (opts.runDir) {
-      this.prepared = new PreparedNamespaces(opts.preparedNamespaces ?? 2, {
+      this.prepared = new PreparedNamespaces(opts.preparedNamespaces ?? 4, {
         prepare: (networkId) => this.prepareSlot(networkId),
         discard: (slot) => this.discardSlot(slot),
-        queue: (task) => this.serial(task),
+        background: (task) => this.inBackground(task),
       });
     }
   }
@@ -258,6 +262,21 @@ export class Networks {
   }
   private endpointsDir(networkId: string) {
     return join(this.root, "endpoints", networkId);
+  }
+
+  private inBackground<T>(task: () => Promise<T>): Promise<T> {
+    const run = task();
+    const settled: Promise<unknown> = run.then(
+      () => this.backgroundTasks.delete(settled),
+      () => this.backgroundTasks.delete(settled),
+    );
+    this.backgroundTasks.add(settled);
+    return run;
+  }
+
+  /** Waits until no background task runs (with refills paused, none starts). */
+  private async quiesce(): Promise<void> {
+    while (this.backgroundTasks.size > 0) await Promise.allSettled([...this.backgroundTasks]);
   }
 
   /** Mutations run one at a time: the registry and the host stay consistent. */
@@ -688,15 +707,23 @@ export class Networks {
     return ep;
   }
 
-  /** ADD of `lo` and of the network's list, under the host lock. */
-  private addPlugins(list: CniConflist, att: CniAttachment): Promise<CniResult> {
-    return this.hostLocked(async () => {
-      // The network's own rules once per process (a root reopened after a reboot or close).
-      if (!this.rulesInPlace) await this.syncRules([...this.networks.values()]);
+  /**
+   * ADD of the network's list (and of `lo` unless it is up already). The host lock is taken
+   * only for what other Gantry processes share: portmap's chains and the first rule sync;
+   * bridge and host-local alone touch only this root's bridge and lease directory (host-local
+   * locks that itself), so containers attach side by side.
+   */
+  private async addPlugins(list: CniConflist, att: CniAttachment, loUp = false): Promise<CniResult> {
+    // The network's own rules once per process (a root reopened after a reboot or close).
+    if (!this.rulesInPlace)
+      await this.hostLocked(async () => {
+        if (!this.rulesInPlace) await this.syncRules([...this.networks.values()]);
+      });
+    const add = async () => {
       // lo has no DEL worth caching: it dies with the namespace. It and eth0 are different
       // devices, so both plugins run at once.
       const [lo, added] = await Promise.allSettled([
-        cniAdd(loopbackConf(), { containerId: att.containerId, netns: att.netns, ifName: "lo" }, this.cni, false),
+        loUp ? Promise.resolve(undefined) : cniAdd(loopbackConf(), { containerId: att.containerId, netns: att.netns, ifName: "lo" }, this.cni, false),
         cniAdd(list, att, this.cni),
       ]);
       if (added.status === "rejected") throw added.reason;
@@ -705,7 +732,8 @@ export class Networks {
         throw lo.reason;
       }
       return added.value;
-    });
+    };
+    return mayLeaveRules(list) ? this.hostLocked(add) : add();
   }
 
   // ---- prepared namespaces (the warm pool of the default network) --------------------------
@@ -764,7 +792,7 @@ export class Networks {
     const netnsInode = inodeOf(netns) ?? "";
     try {
       const att = { containerId: cniId, netns, ifName: "eth0", args: {}, capabilityArgs: { portMappings: [] } };
-      const result = await this.addPlugins(this.conflistOf(n), att);
+      const result = await this.addPlugins(this.conflistOf(n), att, true);
       return { cniId, networkId, netns, netnsInode, ifName: "eth0", result };
     } catch (err) {
       await removeNetnsFile(netns).catch(() => undefined);
@@ -845,7 +873,10 @@ export class Networks {
     const pending = this.detaching.get(containerId);
     if (eps.length === 0) return pending ?? Promise.resolve();
     for (const ep of eps) this.endpoints.get(ep.networkId)?.delete(containerId);
-    const run = this.serial(async () => {
+    // Prepared namespaces have plugin ids of their own: nothing can race their DEL (a restart
+    // of the container gets another), so it runs beside the queue instead of behind it.
+    const lane = eps.every((e) => e.ownNetns) ? this.inBackground.bind(this) : this.serial.bind(this);
+    const run = lane(async () => {
       let first: unknown;
       for (const ep of eps) {
         const n = this.networks.get(ep.networkId);
@@ -911,7 +942,8 @@ export class Networks {
     // release the lease and rules only; the veth died with the old namespace.
     const safeNetns = netnsInode !== undefined && inodeOf(netns) === netnsInode ? netns : "";
     const list = cached?.config ?? fallback;
-    await this.hostLocked(async () => {
+    const sweep = !cached || mayLeaveRules(cached.config);
+    const del = async () => {
       let err: unknown;
       if (list) {
         const att = cached
@@ -923,9 +955,11 @@ export class Networks {
       }
       // Per-container rules exist only where a plugin made some (published ports); without a
       // cache entry, or after a DEL that could not enter the namespace, look by comment.
-      if (!cached || mayLeaveRules(cached.config)) await removeContainerRules(networkName, containerId);
+      if (sweep) await removeContainerRules(networkName, containerId);
       if (err) throw err;
-    });
+    };
+    // Shared chains (portmap's, the comment sweep) are edited under the host lock only.
+    await (sweep ? this.hostLocked(del) : del());
   }
 
   /**
@@ -1081,92 +1115,102 @@ export class Networks {
    */
   reconcile(knownContainers: Iterable<string>): Promise<ReconcileReport> {
     return this.serial(async () => {
-      const known = new Set(knownContainers);
-      const report: ReconcileReport = { removedAttachments: [], removedBridges: [], removedChains: [] };
-      // Ready prepared namespaces belong to no container: they go, and the pool refills later.
-      await this.prepared?.drain(false).catch(() => undefined);
-      const byName = new Map([...this.networks.values()].map((n) => [n.name, n]));
-      // A known container keeps what its endpoint record describes, by the id the plugins
-      // know it by; kernel state of a known container without a record (a crash between ADD
-      // and the record) goes too, so the engine sees no endpoint and attaches it afresh.
-      const kept = new Set<string>();
-      for (const n of this.networks.values())
-        for (const e of this.endpoints.get(n.id)!.values())
-          if (known.has(e.containerId)) kept.add(`${n.id}\0${e.cniContainerId ?? e.containerId}`);
-      // (network name, plugin id, ifName) candidates, with the netns we know for them and the
-      // container whose endpoint record describes them
-      const cands = new Map<
-        string,
-        { net: NetworkRecord; cniId: string; owner?: string; ifName: string; netns: string; netnsInode?: string }
-      >();
-      const add = (
-        net: NetworkRecord | undefined,
-        cniId: string,
-        ifName: string,
-        netns = "",
-        netnsInode?: string,
-        owner?: string,
-      ) => {
-        if (!net || kept.has(`${net.id}\0${cniId}`)) return;
-        const key = `${net.name}\0${cniId}\0${ifName}`;
-        const had = cands.get(key);
-        if (!had || netnsInode) cands.set(key, { net, cniId, ifName, netns, netnsInode, owner: owner ?? had?.owner });
-      };
-      for (const n of this.networks.values())
-        for (const e of this.endpoints.get(n.id)!.values())
-          add(n, e.cniContainerId ?? e.containerId, e.ifName, e.netns, e.netnsInode, e.containerId);
-      // Namespace files no kept endpoint uses (prepared ones a crash left, or whose container
-      // is gone) are unbound first: DEL then only releases their leases.
-      const inUse = new Set(this.allEndpoints().filter((e) => known.has(e.containerId)).map((e) => e.netns));
-      if (this.opts.runDir)
-        for (const f of netnsFilesIn(this.opts.runDir))
-          if (!inUse.has(f)) await removeNetnsFile(f).catch(() => undefined);
-      for (const f of readdirSync(this.cni.cacheDir)) {
-        const c = f.endsWith(".json")
-          ? readJsonIfExists<CniCacheEntry>(join(this.cni.cacheDir, f))
-          : undefined;
-        if (c && c.networkName !== loopbackConf().name)
-          add(byName.get(c.networkName), c.containerId, c.ifName, c.netns, c.netnsInode);
-        else if (c && !known.has(c.containerId)) rmSync(join(this.cni.cacheDir, f), { force: true });
+      // No namespace is prepared meanwhile (its file would look like a leftover).
+      this.prepared?.pause();
+      try {
+        return await this.reconcileLocked(new Set(knownContainers));
+      } finally {
+        this.prepared?.resume();
       }
-      for (const n of this.networks.values()) {
-        for (const lease of leases(join(this.ipamDir, n.name))) add(n, lease.containerId, lease.ifName);
-      }
-      for (const owner of await ruleOwners()) add(byName.get(owner.network), owner.containerId, "eth0");
-      for (const c of cands.values()) {
-        const cached = readCache(this.cni, c.net.name, c.cniId, c.ifName);
-        await this.delAttachment(
-          c.net.name,
-          c.cniId,
-          c.ifName,
-          c.netns,
-          c.netnsInode,
-          cached,
-          this.conflistOf(c.net, true),
-        ).catch(() => undefined);
-        const owner = c.owner ?? c.cniId;
-        rmSync(join(this.endpointsDir(c.net.id), `${owner}.json`), { force: true });
-        this.endpoints.get(c.net.id)?.delete(owner);
-        report.removedAttachments.push(`${c.net.name}/${owner}`);
-      }
-      // host-local dirs of networks that no longer exist
-      for (const d of readdirSync(this.ipamDir))
-        if (!byName.has(d)) rmSync(join(this.ipamDir, d), { recursive: true, force: true });
-      for (const n of this.networks.values()) {
-        if ((this.endpoints.get(n.id)?.size ?? 0) === 0) {
-          await this.stopDns(n.id);
-          if (await linkExists(n.bridge)) {
-            await this.hostLocked(() => deleteLink(n.bridge));
-            report.removedBridges.push(n.bridge);
-          }
-        } else if (n.dns) {
-          await this.ensureDns(n).catch(() => undefined);
-        }
-      }
-      await this.syncRules([...this.networks.values()]).catch(() => undefined);
-      report.removedChains = await this.hostLocked(() => removeIdleSharedChains(this.adminChain));
-      return report;
     });
+  }
+
+  private async reconcileLocked(known: Set<string>): Promise<ReconcileReport> {
+    const report: ReconcileReport = { removedAttachments: [], removedBridges: [], removedChains: [] };
+    // Ready prepared namespaces belong to no container: they go, and the pool refills later.
+    await this.quiesce();
+    await this.prepared?.drain().catch(() => undefined);
+    const byName = new Map([...this.networks.values()].map((n) => [n.name, n]));
+    // A known container keeps what its endpoint record describes, by the id the plugins
+    // know it by; kernel state of a known container without a record (a crash between ADD
+    // and the record) goes too, so the engine sees no endpoint and attaches it afresh.
+    const kept = new Set<string>();
+    for (const n of this.networks.values())
+      for (const e of this.endpoints.get(n.id)!.values())
+        if (known.has(e.containerId)) kept.add(`${n.id}\0${e.cniContainerId ?? e.containerId}`);
+    // (network name, plugin id, ifName) candidates, with the netns we know for them and the
+    // container whose endpoint record describes them
+    const cands = new Map<
+      string,
+      { net: NetworkRecord; cniId: string; owner?: string; ifName: string; netns: string; netnsInode?: string }
+    >();
+    const add = (
+      net: NetworkRecord | undefined,
+      cniId: string,
+      ifName: string,
+      netns = "",
+      netnsInode?: string,
+      owner?: string,
+    ) => {
+      if (!net || kept.has(`${net.id}\0${cniId}`)) return;
+      const key = `${net.name}\0${cniId}\0${ifName}`;
+      const had = cands.get(key);
+      if (!had || netnsInode) cands.set(key, { net, cniId, ifName, netns, netnsInode, owner: owner ?? had?.owner });
+    };
+    for (const n of this.networks.values())
+      for (const e of this.endpoints.get(n.id)!.values())
+        add(n, e.cniContainerId ?? e.containerId, e.ifName, e.netns, e.netnsInode, e.containerId);
+    // Namespace files no kept endpoint uses (prepared ones a crash left, or whose container
+    // is gone) are unbound first: DEL then only releases their leases.
+    const inUse = new Set(this.allEndpoints().filter((e) => known.has(e.containerId)).map((e) => e.netns));
+    if (this.opts.runDir)
+      for (const f of netnsFilesIn(this.opts.runDir))
+        if (!inUse.has(f)) await removeNetnsFile(f).catch(() => undefined);
+    for (const f of readdirSync(this.cni.cacheDir)) {
+      const c = f.endsWith(".json")
+        ? readJsonIfExists<CniCacheEntry>(join(this.cni.cacheDir, f))
+        : undefined;
+      if (c && c.networkName !== loopbackConf().name)
+        add(byName.get(c.networkName), c.containerId, c.ifName, c.netns, c.netnsInode);
+      else if (c && !known.has(c.containerId)) rmSync(join(this.cni.cacheDir, f), { force: true });
+    }
+    for (const n of this.networks.values()) {
+      for (const lease of leases(join(this.ipamDir, n.name))) add(n, lease.containerId, lease.ifName);
+    }
+    for (const owner of await ruleOwners()) add(byName.get(owner.network), owner.containerId, "eth0");
+    for (const c of cands.values()) {
+      const cached = readCache(this.cni, c.net.name, c.cniId, c.ifName);
+      await this.delAttachment(
+        c.net.name,
+        c.cniId,
+        c.ifName,
+        c.netns,
+        c.netnsInode,
+        cached,
+        this.conflistOf(c.net, true),
+      ).catch(() => undefined);
+      const owner = c.owner ?? c.cniId;
+      rmSync(join(this.endpointsDir(c.net.id), `${owner}.json`), { force: true });
+      this.endpoints.get(c.net.id)?.delete(owner);
+      report.removedAttachments.push(`${c.net.name}/${owner}`);
+    }
+    // host-local dirs of networks that no longer exist
+    for (const d of readdirSync(this.ipamDir))
+      if (!byName.has(d)) rmSync(join(this.ipamDir, d), { recursive: true, force: true });
+    for (const n of this.networks.values()) {
+      if ((this.endpoints.get(n.id)?.size ?? 0) === 0) {
+        await this.stopDns(n.id);
+        if (await linkExists(n.bridge)) {
+          await this.hostLocked(() => deleteLink(n.bridge));
+          report.removedBridges.push(n.bridge);
+        }
+      } else if (n.dns) {
+        await this.ensureDns(n).catch(() => undefined);
+      }
+    }
+    await this.syncRules([...this.networks.values()]).catch(() => undefined);
+    report.removedChains = await this.hostLocked(() => removeIdleSharedChains(this.adminChain));
+    return report;
   }
 
   /**
@@ -1177,7 +1221,9 @@ export class Networks {
    */
   async close(): Promise<void> {
     await this.serial(async () => {
-      await this.prepared?.drain(true).catch(() => undefined);
+      this.prepared?.pause();
+      await this.quiesce();
+      await this.prepared?.drain().catch(() => undefined);
       for (const id of [...this.dnsServers.keys()]) await this.stopDns(id);
       await this.hostLocked(async () => {
         for (const n of this.networks.values())

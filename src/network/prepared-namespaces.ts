@@ -1,7 +1,8 @@
 // The warm pool: a few network namespaces per network made and attached (CNI ADD) before any
 // container asks, so a container that joins one starts without waiting for the plugins. A
-// taken namespace is replaced behind the caller, one at a time in the library's queue, so a
-// burst of containers finds the pool empty and falls back to attaching after create.
+// taken namespace is replaced behind the caller, in the library's background lane (beside, not
+// behind, other mutations), several at once up to the pool's size; a burst larger than the
+// pool falls back to attaching after create.
 //
 // A slot is kernel state (a bound namespace file, a veth, a lease) that no container owns:
 // the library discards every ready slot at close() and reconcile(), and reconcile() finds the
@@ -25,13 +26,14 @@ export interface PreparedHooks {
   prepare(networkId: string): Promise<PreparedSlot>;
   /** Detaches and unbinds a slot nobody took. */
   discard(slot: PreparedSlot): Promise<void>;
-  /** Runs a task in the library's queue (one mutation at a time). */
-  queue<T>(task: () => Promise<T>): Promise<T>;
+  /** Runs a task in the library's background lane (close and reconcile wait for it). */
+  background<T>(task: () => Promise<T>): Promise<T>;
 }
 
 export class PreparedNamespaces {
   private readonly ready = new Map<string, PreparedSlot[]>();
-  private readonly filling = new Set<string>();
+  /** Slots being made, by network. */
+  private readonly filling = new Map<string, number>();
   private open = true;
   /** Why the last refill failed (the next take tries again). */
   lastError: unknown;
@@ -49,33 +51,42 @@ export class PreparedNamespaces {
   }
 
   private refill(networkId: string): void {
-    if (!this.open || this.size <= 0 || this.filling.has(networkId)) return;
-    if ((this.ready.get(networkId)?.length ?? 0) >= this.size) return;
-    this.filling.add(networkId);
-    this.hooks
-      .queue(async () => {
-        if (!this.open) return;
-        const slot = await this.hooks.prepare(networkId);
-        const list = this.ready.get(networkId) ?? [];
-        list.push(slot);
-        this.ready.set(networkId, list);
-      })
-      .then(
-        () => {
-          this.filling.delete(networkId);
-          this.refill(networkId);
-        },
-        (err: unknown) => {
-          // No retry loop: the next take tries again, and its container attaches the slow way.
-          this.filling.delete(networkId);
-          this.lastError = err;
-        },
-      );
+    const filling = () => this.filling.get(networkId) ?? 0;
+    while (this.open && filling() + (this.ready.get(networkId)?.length ?? 0) < this.size) {
+      this.filling.set(networkId, filling() + 1);
+      this.hooks
+        .background(async () => {
+          const slot = await this.hooks.prepare(networkId);
+          if (!this.open) {
+            await this.hooks.discard(slot);
+            return;
+          }
+          const list = this.ready.get(networkId) ?? [];
+          list.push(slot);
+          this.ready.set(networkId, list);
+        })
+        .then(
+          () => this.filling.set(networkId, filling() - 1),
+          (err: unknown) => {
+            // No retry loop: the next take tries again, and its container attaches the slow way.
+            this.filling.set(networkId, filling() - 1);
+            this.lastError = err;
+          },
+        );
+    }
   }
 
-  /** Discards every ready slot; call inside the library's queue. `close` also stops refills. */
-  async drain(close: boolean): Promise<void> {
-    if (close) this.open = false;
+  /** No refill starts until resume(); the ones running finish (wait for the background lane). */
+  pause(): void {
+    this.open = false;
+  }
+
+  resume(): void {
+    this.open = true;
+  }
+
+  /** Discards every ready slot (call paused, with the background lane idle). */
+  async drain(): Promise<void> {
     const slots = [...this.ready.values()].flat();
     this.ready.clear();
     let first: unknown;
