@@ -15,14 +15,13 @@ describe("one daemon per data root", { skip: skipReason(), concurrency: false },
     try {
       await makeBusyboxImage(first.root);
       await startTestDaemon(first);
-      const lock = JSON.parse(readFileSync(join(first.root, "daemon.lock"), "utf8")) as { pid: number };
-      assert.equal(lock.pid, first.child!.pid);
-
       await assert.rejects(startTestDaemon(second), (err: Error) => {
         assert.match(err.message, new RegExp(`data root ${first.root} is in use by another gantry daemon \\(pid ${first.child!.pid}\\)`));
         return true;
       });
       assert.notEqual(second.child!.exitCode, 0);
+      const lock = JSON.parse(readFileSync(join(first.root, "daemon.lock"), "utf8")) as { pid: number };
+      assert.equal(lock.pid, first.child!.pid);
       // The owner is untouched and still serves.
       assert.match(docker(first, ["images"]).stdout, /busybox\s+latest/);
       assert.equal(JSON.parse(readFileSync(join(first.root, "daemon.lock"), "utf8")).pid, first.child!.pid);

@@ -60,8 +60,7 @@ describe("image verbs go to the daemon at -H", { skip, concurrency: false }, () 
     assert.equal(images.status, 0, images.stderr);
     assert.ok(images.stdout.split("\n").includes(image), images.stdout);
 
-    // The exit code comes from the container (a short-lived one's output can still be lost
-    // between attach and start, an engine race of its own).
+    // The exit code can only come from a container of that image.
     const run = gantry(["run", "--rm", image, "sh", "-c", "test -x /bin/busybox && exit 7"]);
     assert.equal(run.status, 7, run.stderr);
     assert.doesNotMatch(run.stderr, /Unable to find image/);

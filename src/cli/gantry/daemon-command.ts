@@ -22,7 +22,7 @@ export function registerDaemonCommand(program: Command): void {
     .command("daemon")
     .description("Run the engine: the Docker Engine API on a unix socket (docker -H unix://SOCKET works against it)")
     .option("-H, --host <socket>", "unix socket to listen on", `unix://${DEFAULT_SOCKET}`)
-    .option("--data-root <dir>", `persistent state: images and containers (default: --root, $GANTRY_ROOT or ${DEFAULT_ROOT})`)
+    .option("--data-root <dir>", `persistent state: images and containers (default: $GANTRY_ROOT or ${DEFAULT_ROOT}); the daemon owns it`)
     .option("--exec-root <dir>", "volatile state: runtime state and attach sockets", DEFAULT_EXEC_ROOT)
     .option("--log-max-size <size>", "default json-file max-size per container (e.g. 10m)")
     .option("--log-max-file <n>", "default number of json-file log files kept", "1")
@@ -32,8 +32,7 @@ export function registerDaemonCommand(program: Command): void {
     .option("--bridge-subnet <cidr>", "subnet of the default bridge network (default 172.30.0.0/16)")
     .option("--insecure-registry <host>", "a registry pulls and pushes may reach over plain HTTP (repeatable; loopback always may)", (v: string, prev: string[]) => [...prev, v], [])
     .action(async (o: { host: string; dataRoot?: string; execRoot: string; logMaxSize?: string; logMaxFile: string; runtime: string; networking: boolean; bridgeName?: string; bridgeSubnet?: string; insecureRegistry: string[] }, cmd: Command) => {
-      const globals = cmd.optsWithGlobals() as { root?: string };
-      const root = o.dataRoot ?? globals.root ?? process.env.GANTRY_ROOT ?? DEFAULT_ROOT;
+      const root = o.dataRoot ?? process.env.GANTRY_ROOT ?? DEFAULT_ROOT;
       // The client verbs give the program a global -H too; commander hands it to whichever parses first.
       const socket = socketPathOf((cmd.parent?.opts() as { host?: string } | undefined)?.host ?? o.host);
       const daemon = await startDaemon({
