@@ -35,6 +35,8 @@ export const LAYERS = {
   "cluster/api": ["common", "cluster/store", "cluster/client"],
   "cluster/controllers": ["common", "cluster/client"],
   "cluster/scheduler": ["common", "cluster/client"],
+  // kubemark's hollow nodes: Nodes, Leases and pod statuses through the API, nothing run
+  "cluster/hollow": ["common", "cluster/client"],
   "cluster/proxy": ["common", "cluster/client"],
   "cluster/dns": ["common", "cluster/client"],
   "cluster/netpol": ["common", "cluster/client"],
@@ -45,7 +47,7 @@ export const LAYERS = {
   "cluster/local": ["common", "cluster/client", "image", "network"],
   // the OCI runtime's CLI (gantry-runtime) starts once per container: the runtime only
   "cli/runtime": ["common", "runtime"],
-  "cli/gantry": ["common", "runtime", "image", "network", "volume", "engine", "cluster/store", "cluster/client", "cluster/api", "cluster/agent", "cluster/controllers", "cluster/scheduler", "cluster/proxy", "cluster/dns", "cluster/netpol", "cluster/local"],
+  "cli/gantry": ["common", "runtime", "image", "network", "volume", "engine", "cluster/store", "cluster/client", "cluster/api", "cluster/agent", "cluster/controllers", "cluster/scheduler", "cluster/hollow", "cluster/proxy", "cluster/dns", "cluster/netpol", "cluster/local"],
 };
 
 /** Folders whose sub-folders are the layers. */

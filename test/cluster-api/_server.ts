@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "node:https";
 import { tokenKubeconfig } from "../../src/cluster/api/credentials.ts";
-import { startApiServer, type RunningApiServer } from "../../src/cluster/api/server.ts";
+import { startApiServer, type ApiServerOptions, type RunningApiServer } from "../../src/cluster/api/server.ts";
 import type { StoreSpec } from "../../src/cluster/store/types.ts";
 import { startControllerManager } from "../../src/cluster/controllers/index.ts";
 
@@ -22,9 +22,9 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startTestCluster(opts: { bookmarkIntervalMs?: number; storeSpec?: StoreSpec } = {}): Promise<TestCluster> {
+export async function startTestCluster(opts: { bookmarkIntervalMs?: number; storeSpec?: StoreSpec; startControllers?: ApiServerOptions["startControllers"] } = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), "gantry-api-"));
-  const server = await startApiServer({ dataDir: join(dir, "server"), host: "127.0.0.1", port: 0, bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000, historyMs: 0, storeSpec: opts.storeSpec, startControllers: (transport) => startControllerManager(transport) });
+  const server = await startApiServer({ dataDir: join(dir, "server"), host: "127.0.0.1", port: 0, bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000, historyMs: 0, storeSpec: opts.storeSpec, startControllers: opts.startControllers ?? ((transport) => startControllerManager(transport)) });
   const env = { ...process.env, KUBECONFIG: server.kubeconfigPath, HOME: dir, KUBECACHEDIR: join(dir, "cache") };
   return {
     server,

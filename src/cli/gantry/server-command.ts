@@ -6,6 +6,8 @@ import type { Command } from "commander";
 import { invalidArgument } from "../../common/errors.ts";
 import { startApiServer } from "../../cluster/api/index.ts";
 import { startControllerManager } from "../../cluster/controllers/index.ts";
+import { startScheduler } from "../../cluster/scheduler/index.ts";
+import type { ApiTransport } from "../../cluster/client/index.ts";
 import { registerServerTokenCommands } from "./server-token-command.ts";
 
 export const DEFAULT_DATA_DIR = "/var/lib/gantry/server";
@@ -18,6 +20,18 @@ export function parseListen(text: string): { host: string; port: number } {
     throw invalidArgument(`--listen must be HOST:PORT (e.g. ${DEFAULT_LISTEN}), not "${text}"`);
   }
   return { host: (m[1] ?? m[2])!, port };
+}
+
+/** The controller manager and the scheduler, sharing one informer per kind (k3s's one process). */
+export async function startControlLoops(transport: ApiTransport, log: (m: string) => void): Promise<{ stop(): Promise<void> }> {
+  const controllers = await startControllerManager(transport, { log });
+  const scheduler = await startScheduler(transport, { informers: controllers.informers, log });
+  return {
+    async stop() {
+      await scheduler.stop();
+      await controllers.stop();
+    },
+  };
 }
 
 export function registerServerCommand(program: Command): void {
@@ -34,7 +48,7 @@ export function registerServerCommand(program: Command): void {
       if (opts.etcdEndpoints !== undefined && !endpoints?.length) throw invalidArgument("--etcd-endpoints needs at least one URL");
       const storeSpec = endpoints ? { kind: "etcd" as const, endpoints, prefix: opts.etcdPrefix } : undefined;
       const log = (m: string) => console.error(m);
-      const running = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log, startControllers: (transport) => startControllerManager(transport, { log }) });
+      const running = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log, startControllers: (transport) => startControlLoops(transport, log) });
       console.log(`gantry server: listening on ${running.url}`);
       console.log(`gantry server: export KUBECONFIG=${running.kubeconfigPath}`);
       await new Promise<void>((resolve) => {

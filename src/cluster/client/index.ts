@@ -10,3 +10,4 @@ export { WorkQueue, type WorkQueueOptions } from "./work-queue.ts";
 export { BY_LABEL, BY_NAMESPACE, BY_NODE_NAME, BY_OWNER_UID, BY_UID, IndexedCache, standardIndexes, type IndexFunc } from "./cache.ts";
 export { Informer, type InformerHandlers, type InformerOptions } from "./informer.ts";
 export { InformerFactory } from "./informer-factory.ts";
+export { EventRecorder, type EventTarget } from "./event-recorder.ts";

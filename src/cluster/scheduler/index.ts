@@ -7,3 +7,4 @@ export { fitErrorMessage, type Diagnosis } from "./fit-error.ts";
 export { NodeInfo, PodInfo } from "./node-info.ts";
 export { podRequests, type Resources } from "./requests.ts";
 export type { Snapshot } from "./framework.ts";
+export { startScheduler, SCHEDULER_NAME, type RunningScheduler, type SchedulerOptions, type SchedulerStats } from "./scheduler.ts";
