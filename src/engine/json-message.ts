@@ -21,25 +21,26 @@ export interface JsonMessage {
   errorDetail?: { code?: number; message: string };
 }
 
-/** Docker's HumanSize: decimal units, about three significant digits. */
-export function humanSize(bytes: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
+/** Docker's HumanSizeWithPrecision: decimal units, `precision` significant digits, trailing
+ * zeros dropped (Go's %g): 3 in image lists, 4 in progress bars. */
+export function humanSize(bytes: number, precision = 3): string {
+  const units = ["B", "kB", "MB", "GB", "TB", "PB"];
   let v = bytes;
   let i = 0;
   while (v >= 1000 && i < units.length - 1) {
     v /= 1000;
     i++;
   }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)}${units[i]}`;
+  return `${Number(v.toPrecision(precision))}${units[i]}`;
 }
 
 /** Docker's progress bar text: `[=====>      ]  1.2MB/3.4MB` (50 columns). */
 export function progressBar(current: number, total: number): string {
-  if (total <= 0) return humanSize(current);
+  if (total <= 0) return humanSize(current, 4);
   const width = 50;
   const done = Math.min(width, Math.floor((current / total) * width));
   const bar = done >= width ? "=".repeat(width) : `${"=".repeat(done)}>${" ".repeat(width - done - 1)}`;
-  return `[${bar}] ${humanSize(current).padStart(8)}/${humanSize(total)}`;
+  return `[${bar}] ${humanSize(current, 4).padStart(8)}/${humanSize(total, 4)}`;
 }
 
 /** A failure message as the stream carries it; `code` is e.g. a failed RUN's exit code. */

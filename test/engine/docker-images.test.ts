@@ -4,9 +4,11 @@
 // exit code; and `gantry build`/`gantry commit`, which use the same routes.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { startRegistry, type TestRegistry } from "../image/_registry.ts";
+import { makeTar } from "../image/_tar.ts";
 import { docker, gantry, skipReason, useTestDaemon } from "./_daemon.ts";
 
 const skip = skipReason() ?? (existsSync("/usr/bin/docker-registry") ? undefined : "needs Debian's docker-registry");
@@ -113,6 +115,32 @@ describe("docker image verbs against gantry daemon", { skip, concurrency: false 
     assert.match(g.stdout, /about to fail/);
     assert.match(g.stderr, /gantry: .*failed with exit code 3/);
     assert.equal(docker(d, ["image", "inspect", "broken:2"]).status, 1);
+  });
+
+  it("a hostile or incomplete build context is a 400 and leaves nothing behind", async () => {
+    const postBuild = (query: string, body: Buffer) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ socketPath: d.socket, method: "POST", path: `/v1.50/build?${query}`, headers: { "Content-Type": "application/x-tar", "Content-Length": body.length }, agent: false }, (res) => {
+          let text = "";
+          res.on("data", (c: Buffer) => (text += c.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        });
+        req.on("error", reject);
+        req.end(body);
+      });
+    const escape = await postBuild("t=evil:1", await makeTar([{ name: "Dockerfile", content: "FROM busybox\n" }, { name: "../../escaped", content: "x" }]));
+    assert.equal(escape.status, 400, escape.body);
+    assert.match(JSON.parse(escape.body).message, /"\.\.\/\.\.\/escaped" has a "\.\." component/);
+    const missing = await postBuild("dockerfile=Nope", await makeTar([{ name: "a", content: "x" }]));
+    assert.equal(missing.status, 400);
+    assert.match(JSON.parse(missing.body).message, /Cannot locate specified Dockerfile: Nope/);
+    const target = await postBuild("target=stage", await makeTar([{ name: "Dockerfile", content: "FROM busybox\n" }]));
+    assert.equal(target.status, 400);
+    assert.match(JSON.parse(target.body).message, /build option target is not supported/);
+    const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [e.name]));
+    assert.ok(!walk(d.root).includes("escaped"));
+    assert.deepEqual(readdirSync(join(d.root, "tmp")).filter((n) => n.startsWith("build-")), []);
+    assert.equal(docker(d, ["image", "inspect", "evil:1"]).status, 1);
   });
 
   it("gantry build (Dockerfile outside the context, build args) and gantry commit", () => {

@@ -7,12 +7,11 @@
 import { createReadStream, createWriteStream, renameSync, rmSync, statSync } from "node:fs";
 import { Command, Option } from "commander";
 import { GantryError, invalidArgument } from "../../common/errors.ts";
-import { type ImageClient, humanSize } from "../../engine/index.ts";
+import { humanSize, type ImageClient } from "../../engine/index.ts";
 import { parseReference, lookupCredentials, removeCredentials, saveCredentials, type Credentials, RegistryClient } from "../../image/mod.ts";
 import { imagesOf } from "./daemon-client.ts";
 import { progressDisplay } from "./progress.ts";
 
-export { humanSize };
 
 type Out = (line: string) => void;
 const out: Out = (line) => process.stdout.write(`${line}\n`);
