@@ -4,3 +4,4 @@ export { Controller, type ControllerContext } from "./controller.ts";
 export { GarbageCollector, FOREGROUND_FINALIZER, ORPHAN_FINALIZER } from "./garbage-collector.ts";
 export { NamespaceController, NAMESPACE_FINALIZER } from "./namespace.ts";
 export { allControllers, startControllerManager, type ControllerManagerOptions, type RunningControllerManager } from "./manager.ts";
+export { ReplicaSetController } from "./replicaset.ts";

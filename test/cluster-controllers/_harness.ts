@@ -1,0 +1,108 @@
+// A real API server (SQLite store) with chosen controllers on the in-process transport and
+// time on a fake clock, for the workload controllers' tests: run to quiet, then look.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FakeClock } from "../../src/common/clock.ts";
+import { startApiServer, type RunningApiServer } from "../../src/cluster/api/server.ts";
+import { Client, isNotFound, type ApiTransport, type KubeObject, type ResourceRef } from "../../src/cluster/client/index.ts";
+import { startControllerManager, type Controller, type ControllerContext, type RunningControllerManager } from "../../src/cluster/controllers/index.ts";
+
+const ref = (group: string, resource: string, kind: string, namespaced = true): ResourceRef => ({ group, version: "v1", resource, kind, namespaced });
+export const PODS = ref("", "pods", "Pod");
+export const NODES = ref("", "nodes", "Node", false);
+export const NAMESPACES = ref("", "namespaces", "Namespace", false);
+export const SERVICES = ref("", "services", "Service");
+export const ENDPOINTS = ref("", "endpoints", "Endpoints");
+export const SERVICE_ACCOUNTS = ref("", "serviceaccounts", "ServiceAccount");
+export const EVENTS = ref("", "events", "Event");
+export const REPLICASETS = ref("apps", "replicasets", "ReplicaSet");
+export const DEPLOYMENTS = ref("apps", "deployments", "Deployment");
+export const ENDPOINT_SLICES = ref("discovery.k8s.io", "endpointslices", "EndpointSlice");
+
+export interface Harness {
+  server: RunningApiServer;
+  manager: RunningControllerManager;
+  client: Client;
+  clock: FakeClock;
+  logs: string[];
+  runToQuiet(): Promise<void>;
+  get(r: ResourceRef, ns: string | undefined, name: string): Promise<KubeObject | undefined>;
+  list(r: ResourceRef, ns: string, labelSelector?: string): Promise<KubeObject[]>;
+  /** Marks a pod as a kubelet would: bound to node, Running with an IP, Ready (or not) since now. */
+  setPodRunning(pod: KubeObject, o?: { ready?: boolean; ip?: string; node?: string }): Promise<KubeObject>;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(controllers: (ctx: ControllerContext) => Controller[], opts: { wrapTransport?: (t: ApiTransport) => ApiTransport } = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), "gantry-workloads-"));
+  const clock = new FakeClock();
+  const logs: string[] = [];
+  let manager: RunningControllerManager | undefined;
+  const server = await startApiServer({
+    dataDir: dir,
+    host: "127.0.0.1",
+    port: 0,
+    historyMs: 0,
+    startControllers: async (transport) => (manager = await startControllerManager(opts.wrapTransport ? opts.wrapTransport(transport) : transport, { clock, log: (m) => logs.push(m), controllers })),
+  });
+  const client = new Client(server.inProcessTransport(), { fieldManager: "test" });
+  let ipSeq = 2;
+  const h: Harness = {
+    server,
+    manager: manager!,
+    client,
+    clock,
+    logs,
+    async runToQuiet() {
+      for (let round = 0; round < 500; round++) {
+        let idleTurns = 0;
+        for (let turn = 0; idleTurns < 20 && turn < 100_000; turn++) {
+          await new Promise((r) => setImmediate(r));
+          idleTurns = manager!.isIdle() ? idleTurns + 1 : 0;
+        }
+        if (manager!.controllers.every((c) => c.queue.delayed === 0)) return;
+        await clock.advanceToNext();
+      }
+      throw new Error(`the controllers did not become quiet:\n${logs.join("\n")}`);
+    },
+    async get(r, ns, name) {
+      return client
+        .resource(r)
+        .get(ns, name)
+        .catch((err: unknown) => {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        });
+    },
+    async list(r, ns, labelSelector) {
+      return (await client.resource(r).list(ns, { labelSelector })).items;
+    },
+    async setPodRunning(pod, o = {}) {
+      const { namespace, name } = pod.metadata;
+      const node = o.node ?? "n1";
+      const cur = await client.resource(PODS).get(namespace, name!);
+      if (!(cur.spec as { nodeName?: string }).nodeName) {
+        await client.resource(PODS).createSubresource(namespace, name!, "binding", { apiVersion: "v1", kind: "Binding", metadata: { name, namespace }, target: { kind: "Node", name: node } });
+      }
+      const now = new Date(clock.now()).toISOString().replace(/\.\d+Z$/, "Z");
+      const ip = o.ip ?? `10.42.0.${ipSeq++}`;
+      const ready = o.ready ?? true;
+      const status = {
+        phase: "Running",
+        podIP: ip,
+        podIPs: [{ ip }],
+        conditions: [
+          { type: "Ready", status: ready ? "True" : "False", lastTransitionTime: now },
+          { type: "PodScheduled", status: "True", lastTransitionTime: now },
+        ],
+      };
+      return client.resource(PODS).patch(namespace, name!, "merge", { status }, { subresource: "status" });
+    },
+    async stop() {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
