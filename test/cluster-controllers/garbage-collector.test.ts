@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { FakeClock } from "../../src/common/clock.ts";
 import { startApiServer, type RunningApiServer } from "../../src/cluster/api/server.ts";
 import { Client, isNotFound, type KubeObject, type ResourceRef } from "../../src/cluster/client/index.ts";
-import { Controller, startControllerManager, type ControllerContext, type RunningControllerManager } from "../../src/cluster/controllers/index.ts";
+import { Controller, GarbageCollector, NamespaceController, startControllerManager, type ControllerContext, type RunningControllerManager } from "../../src/cluster/controllers/index.ts";
 
 const ref = (group: string, resource: string, kind: string, namespaced = true): ResourceRef => ({ group, version: "v1", resource, kind, namespaced });
 const DEPLOYMENTS = ref("apps", "deployments", "Deployment");
@@ -38,7 +38,8 @@ before(async () => {
     host: "127.0.0.1",
     port: 0,
     historyMs: 0,
-    startControllers: async (transport) => (manager = await startControllerManager(transport, { clock, log: (m) => logs.push(m) })),
+    // Only the controllers under test: a ReplicaSet controller would race the chains' hand-made pods.
+    startControllers: async (transport) => (manager = await startControllerManager(transport, { clock, log: (m) => logs.push(m), controllers: (ctx) => [new GarbageCollector(ctx), new NamespaceController(ctx)] })),
   });
   client = new Client(server.inProcessTransport(), { fieldManager: "test" });
 });

@@ -100,7 +100,7 @@ test("availableReplicas waits minReadySeconds after ready, on the clock", async 
   for (let i = 0; i < 200; i++) await new Promise((r) => setImmediate(r));
   assert.equal((await status("rs4", "web")).readyReplicas, 1);
   assert.equal((await status("rs4", "web")).availableReplicas, undefined);
-  await h.runToQuiet();
+  await h.runToQuiet(60_000);
   assert.ok(h.clock.now() - started >= 30_000, "quiet only after the clock passed minReadySeconds");
   assert.equal((await status("rs4", "web")).availableReplicas, 1);
 });

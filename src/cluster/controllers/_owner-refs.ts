@@ -2,7 +2,7 @@
 // owner with controller=true. A controller claims the objects its selector matches: it keeps
 // its own, adopts orphans, releases its own that stopped matching, and leaves objects other
 // controllers own alone. The decision is pure; the patches that carry it out are below.
-import type { KubeObject, OwnerReference, ResourceRef } from "../client/index.ts";
+import { isNotFound, type Client, type KubeObject, type OwnerReference, type ResourceRef } from "../client/index.ts";
 import type { LabelSelector } from "./_types.ts";
 import { selectorMatches } from "./_label-selector.ts";
 
@@ -61,4 +61,47 @@ export function adoptPatch(obj: KubeObject, ownerRef: OwnerReference): unknown {
 /** The strategic merge patch that removes one owner's reference. */
 export function releasePatch(obj: KubeObject, ownerUid: string): unknown {
   return { metadata: { ownerReferences: [{ $patch: "delete", uid: ownerUid }], uid: obj.metadata.uid } };
+}
+
+/**
+ * Claims `candidates` (objects of kind `dependents` in the owner's namespace) for the owner
+ * (of kind `ownerKind`): adopts matching orphans and releases non-matching ones through
+ * patches, and returns what the owner then controls. Adoption is checked against the live
+ * owner, not the cache: an owner being deleted must not adopt (RecheckDeletionTimestamp).
+ */
+export async function claimDependents<T extends KubeObject>(client: Client, dependents: ResourceRef, owner: KubeObject, ownerKind: ResourceRef, selector: LabelSelector | undefined, candidates: T[]): Promise<T[]> {
+  const claim = classifyForClaim(owner, selector, candidates);
+  const objects = client.resource<T>(dependents);
+  const ns = owner.metadata.namespace;
+  const ignoringGone = async (write: () => Promise<void>) => {
+    try {
+      await write();
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  };
+  if (claim.adopt.length && (await ownerStillAdopts(client, owner, ownerKind))) {
+    const ref = controllerRefTo(owner, ownerKind);
+    for (const obj of claim.adopt) {
+      await ignoringGone(async () => {
+        claim.owned.push(await objects.patch(ns, obj.metadata.name!, "strategic", adoptPatch(obj, ref)));
+      });
+    }
+  }
+  for (const obj of claim.release) {
+    await ignoringGone(async () => {
+      await objects.patch(ns, obj.metadata.name!, "strategic", releasePatch(obj, owner.metadata.uid!));
+    });
+  }
+  return claim.owned;
+}
+
+async function ownerStillAdopts(client: Client, owner: KubeObject, ownerKind: ResourceRef): Promise<boolean> {
+  try {
+    const live = await client.resource(ownerKind).get(owner.metadata.namespace, owner.metadata.name!);
+    return live.metadata.uid === owner.metadata.uid && !live.metadata.deletionTimestamp;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
 }

@@ -5,3 +5,4 @@ export { GarbageCollector, FOREGROUND_FINALIZER, ORPHAN_FINALIZER } from "./garb
 export { NamespaceController, NAMESPACE_FINALIZER } from "./namespace.ts";
 export { allControllers, startControllerManager, type ControllerManagerOptions, type RunningControllerManager } from "./manager.ts";
 export { ReplicaSetController } from "./replicaset.ts";
+export { DeploymentController } from "./deployment.ts";

@@ -7,6 +7,8 @@ import { Client, InformerFactory, type ApiTransport } from "../client/index.ts";
 import type { Controller, ControllerContext } from "./controller.ts";
 import { GarbageCollector } from "./garbage-collector.ts";
 import { NamespaceController } from "./namespace.ts";
+import { ReplicaSetController } from "./replicaset.ts";
+import { DeploymentController } from "./deployment.ts";
 
 export interface ControllerManagerOptions {
   clock?: Clock;
@@ -25,7 +27,7 @@ export interface RunningControllerManager {
   stop(): Promise<void>;
 }
 
-export const allControllers = (ctx: ControllerContext): Controller[] => [new GarbageCollector(ctx), new NamespaceController(ctx)];
+export const allControllers = (ctx: ControllerContext): Controller[] => [new GarbageCollector(ctx), new NamespaceController(ctx), new ReplicaSetController(ctx), new DeploymentController(ctx)];
 
 export async function startControllerManager(transport: ApiTransport, opts: ControllerManagerOptions = {}): Promise<RunningControllerManager> {
   const clock = opts.clock ?? realClock;

@@ -8,8 +8,9 @@ import { BY_NAMESPACE, BY_OWNER_UID, copyObject, isNotFound, objectKey, type Inf
 import { Controller, type ControllerContext } from "./controller.ts";
 import { EventRecorder } from "./_events.ts";
 import { Expectations } from "./_expectations.ts";
-import { adoptPatch, classifyForClaim, controllerOf, controllerRefTo, releasePatch } from "./_owner-refs.ts";
+import { claimDependents, classifyForClaim, controllerOf, controllerRefTo } from "./_owner-refs.ts";
 import { isPodActive, isPodAvailable, isPodReady, podsToDelete } from "./_pods.ts";
+import { rfc3339 } from "./_time.ts";
 import { PODS, REPLICA_SETS, type Condition, type Pod, type ReplicaSet, type ReplicaSetStatus } from "./_types.ts";
 
 /** At most this many pods are created or deleted in one sync (BurstReplicas). */
@@ -76,7 +77,7 @@ export function computeReplicaSetStatus(rs: ReplicaSet, active: Pod[], now: numb
   if (failure && !hasFailure) {
     const diff = active.length - (rs.spec.replicas ?? 1);
     const reason = diff < 0 ? "FailedCreate" : diff > 0 ? "FailedDelete" : "";
-    const cond: Condition = { type: "ReplicaFailure", status: "True", lastTransitionTime: timestamp(now), reason, message: failure.message };
+    const cond: Condition = { type: "ReplicaFailure", status: "True", lastTransitionTime: rfc3339(now), reason, message: failure.message };
     conditions.push(cond);
   } else if (!failure && hasFailure) {
     conditions = conditions.filter((c) => c.type !== "ReplicaFailure");
@@ -90,8 +91,6 @@ export function computeReplicaSetStatus(rs: ReplicaSet, active: Pod[], now: numb
   if (conditions.length) status.conditions = conditions;
   return status;
 }
-
-export const timestamp = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, "Z");
 
 /** Runs fn `count` times in batches of 1, 2, 4, ... and stops after a batch with a failure (slowStartBatch); returns the successes and the first error. */
 export async function slowStartBatch(count: number, fn: () => Promise<void>): Promise<{ done: number; error?: Error }> {
@@ -203,7 +202,7 @@ export class ReplicaSetController extends Controller {
     }
     const needsSync = this.expectations.satisfied(key);
     const inNamespace = this.pods.cache.byIndex(BY_NAMESPACE, rs.metadata.namespace ?? "");
-    const active = await this.claimPods(rs, inNamespace.filter(isPodActive));
+    const active = await claimDependents(this.ctx.client, PODS, rs, REPLICA_SETS, rs.spec.selector, inNamespace.filter(isPodActive));
 
     let failure: Error | undefined;
     if (needsSync && !rs.metadata.deletionTimestamp) {
@@ -227,42 +226,6 @@ export class ReplicaSetController extends Controller {
     if (failure) throw failure;
   }
 
-  /** Adopts matching orphans and releases own pods that stopped matching; returns the set's pods after that. */
-  private async claimPods(rs: ReplicaSet, candidates: Pod[]): Promise<Pod[]> {
-    const claim = classifyForClaim(rs, rs.spec.selector, candidates);
-    const pods = this.ctx.client.resource<Pod>(PODS);
-    const ns = rs.metadata.namespace;
-    if (claim.adopt.length && (await this.stillCanAdopt(rs))) {
-      const ref = controllerRefTo(rs, REPLICA_SETS);
-      for (const pod of claim.adopt) {
-        try {
-          claim.owned.push(await pods.patch(ns, pod.metadata.name!, "strategic", adoptPatch(pod, ref)));
-        } catch (err) {
-          if (!isNotFound(err)) throw err;
-        }
-      }
-    }
-    for (const pod of claim.release) {
-      try {
-        await pods.patch(ns, pod.metadata.name!, "strategic", releasePatch(pod, rs.metadata.uid!));
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-    }
-    return claim.owned;
-  }
-
-  /** Adoption is checked against the live set, not the cache: a set being deleted must not adopt (RecheckDeletionTimestamp). */
-  private async stillCanAdopt(rs: ReplicaSet): Promise<boolean> {
-    try {
-      const live = await this.ctx.client.resource<ReplicaSet>(REPLICA_SETS).get(rs.metadata.namespace, rs.metadata.name!);
-      return live.metadata.uid === rs.metadata.uid && !live.metadata.deletionTimestamp;
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw err;
-    }
-  }
-
   /** Active pods of every set under the same owner (getIndirectlyRelatedPods), for the deletion ranking. */
   private relatedPods(rs: ReplicaSet): Pod[] {
     const owner = controllerOf(rs);
@@ -278,9 +241,9 @@ export class ReplicaSetController extends Controller {
       const { done, error } = await slowStartBatch(plan.create, async () => {
         try {
           const pod = await pods.create(rs.metadata.namespace, podFromTemplate(rs));
-          void this.events.event(REPLICA_SETS, rs, "Normal", "SuccessfulCreate", `Created pod: ${pod.metadata.name}`);
+          await this.events.event(REPLICA_SETS, rs, "Normal", "SuccessfulCreate", `Created pod: ${pod.metadata.name}`);
         } catch (err) {
-          void this.events.event(REPLICA_SETS, rs, "Warning", "FailedCreate", `Error creating: ${(err as Error).message}`);
+          await this.events.event(REPLICA_SETS, rs, "Warning", "FailedCreate", `Error creating: ${(err as Error).message}`);
           throw err;
         }
       });
@@ -294,11 +257,11 @@ export class ReplicaSetController extends Controller {
         plan.delete.map(async (pod) => {
           try {
             await pods.delete(pod.metadata.namespace, pod.metadata.name!, { preconditions: { uid: pod.metadata.uid } });
-            void this.events.event(REPLICA_SETS, rs, "Normal", "SuccessfulDelete", `Deleted pod: ${pod.metadata.name}`);
+            await this.events.event(REPLICA_SETS, rs, "Normal", "SuccessfulDelete", `Deleted pod: ${pod.metadata.name}`);
           } catch (err) {
             this.expectations.deletionObserved(key, objectKey(pod));
             if (isNotFound(err)) return;
-            void this.events.event(REPLICA_SETS, rs, "Warning", "FailedDelete", `Error deleting: ${(err as Error).message}`);
+            await this.events.event(REPLICA_SETS, rs, "Warning", "FailedDelete", `Error deleting: ${(err as Error).message}`);
             throw err;
           }
         }),
