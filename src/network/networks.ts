@@ -773,7 +773,10 @@ export class Networks {
       ownNetns: true,
     });
     try {
-      writeJsonAtomic(join(this.endpointsDir(n.id), `${o.containerId}.json`), ep);
+      // Not fsynced (this is the start's critical path): the record matters only while its
+      // container runs, and a machine crash ends both; reconcile finds what a lost write
+      // leaves by the slot's cache entry and lease.
+      writeJsonAtomic(join(this.endpointsDir(n.id), `${o.containerId}.json`), ep, 0o600, false);
     } catch (err) {
       const lost = slot;
       void this.serial(() => this.discardSlot(lost)).catch(() => undefined);
