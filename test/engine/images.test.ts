@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -137,11 +137,16 @@ describe("image verbs go to the daemon at -H", { skip, concurrency: false }, () 
     assert.match(push.stdout, /^[0-9a-f]{12}: Pushed$/m);
     assert.match(push.stdout, /^2: digest: sha256:[0-9a-f]{64} size: \d+$/m);
 
-    // docker's own credentials file works the same way through the real docker CLI.
+    // The real docker CLI: `docker login` has the daemon check the credentials (POST /auth)
+    // and keeps them in its own config.json, which it then sends with the pull.
     assert.equal(gantry(["rmi", target]).status, 0);
-    const dockerConfig = join(d.dir, "docker-config");
-    mkdirSync(dockerConfig, { recursive: true });
-    writeFileSync(join(dockerConfig, "config.json"), JSON.stringify({ auths: { [authReg.host]: { auth: Buffer.from("alice:s3cret").toString("base64") } } }));
+    const wrong = docker(d, ["login", "-u", "alice", "--password-stdin", authReg.host], { input: "wrong\n" });
+    assert.equal(wrong.status, 1);
+    assert.match(wrong.stderr, /Error response from daemon: .*(401|refused)/);
+    const dockerLogin = docker(d, ["login", "-u", "alice", "--password-stdin", authReg.host], { input: "s3cret\n" });
+    assert.equal(dockerLogin.status, 0, dockerLogin.stderr);
+    assert.match(dockerLogin.stdout, /Login Succeeded/);
+    assert.ok(readFileSync(join(d.dir, "docker-config", "config.json"), "utf8").includes(authReg.host));
     const pulled = docker(d, ["pull", target], { timeoutMs: 120_000 });
     assert.equal(pulled.status, 0, pulled.stderr);
     assert.match(pulled.stdout, /Pull complete|Already exists/);

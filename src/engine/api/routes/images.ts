@@ -1,7 +1,7 @@
 // The image routes of the Docker Engine API, on the daemon's store (the store's one writer):
 // list, inspect, history, tag, remove, prune, pull and import (`POST /images/create`), push,
 // save (`GET /images/get`), load, the legacy builder (`POST /build`, a tar context) and
-// commit (`POST /commit`). Each route parses its request, calls src/image, and answers in
+// commit (`POST /commit`), and the credential check of `docker login` (`POST /auth`). Each route parses its request, calls src/image, and answers in
 // dockerd's shapes; pull, push, build, load and import answer with Docker's JSON message
 // stream. Registry credentials are only those the client sends (X-Registry-Auth, and
 // X-Registry-Config for build), as with dockerd.
@@ -23,6 +23,7 @@ import {
   parseReference,
   pullImage,
   pushImage,
+  RegistryClient,
   removeImage,
   repositoryName,
   RunStepFailed,
@@ -113,6 +114,17 @@ export function registerImageRoutes(api: RouteTable, e: Engine): void {
   };
   api.on("GET", "/images/get", (r, res) => save(r.query.getAll("names"), r.query.get("format"), res));
   api.on("GET", "/images/(.+)/get", (r, res, m) => save([name(m)], r.query.get("format"), res));
+
+  // docker login: the daemon only checks the credentials with the registry; the client keeps them.
+  api.on("POST", "/auth", async (r, res) => {
+    const body = await readJson<{ username?: string; password?: string; serveraddress?: string }>(r.raw, true);
+    if (!body?.username) throw invalidArgument("username is required");
+    const host = (body.serveraddress || "docker.io").replace(/^https?:\/\//, "").replace(/\/.*$/, "");
+    const registry = host === "index.docker.io" ? "docker.io" : host;
+    const credentials = { username: body.username, password: body.password ?? "" };
+    await new RegistryClient({ registry, repository: "library/gantry-login-check" }, { credentials, insecureRegistries: e.opts.insecureRegistries }).ping();
+    sendJson(res, 200, { Status: "Login Succeeded", IdentityToken: "" });
+  });
 
   api.on("POST", "/build", (r, res) => build(e, r, res));
   api.on("POST", "/commit", (r, res) => commit(e, r, res));
