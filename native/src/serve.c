@@ -9,6 +9,12 @@
  * [type u8][0 0 0][length u32 big-endian][payload]. Monitor -> client: 1 stdout,
  * 2 stderr (a TTY is all 1). Client -> monitor: 0 stdin bytes, 3 control
  * ("resize ROWS COLS" or "close-stdin").
+ *
+ * The guarantee: every byte the program writes before it exits reaches every client that
+ * connected before it was written (the engine connects before `start`). So every waiting
+ * connection is accepted before output is read, output a client's socket cannot take yet is
+ * kept for it (and the program made to wait while that backlog is large), and the
+ * connections are closed only once their backlog is sent.
  */
 #include "helper.h"
 #include <errno.h>
@@ -29,6 +35,12 @@
 #include <unistd.h>
 
 #define MAX_CLIENTS 32
+/* While a client has this much output waiting, the container's output is not read: the
+ * program blocks in write() until the client catches up (Docker's attach buffer is 1 MB). */
+#define CLIENT_BACKLOG_MAX (1u << 20)
+/* A client that takes nothing for this long while output waits for it is dropped: a hung
+ * reader must not stall the container and its log for good. */
+#define CLIENT_STALL_MS 30000
 
 struct logfile {
 	const char *path;
@@ -42,7 +54,95 @@ struct client {
 	size_t hdr_got;
 	unsigned char *body;
 	uint32_t body_len, body_got;
+	unsigned char *out; /* frame bytes its socket has not taken yet: out[out_off..out_len) */
+	size_t out_off, out_len, out_cap;
+	long long progress_ms; /* when it last took bytes of its backlog, or the backlog began */
 };
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t backlog(const struct client *c)
+{
+	return c->out_len - c->out_off;
+}
+
+static void client_drop(struct client *c)
+{
+	close(c->fd);
+	free(c->body);
+	free(c->out);
+	*c = (struct client){.fd = -1};
+}
+
+/* Keeps bytes for later; false when there is no memory for them. */
+static bool backlog_add(struct client *c, const unsigned char *p, size_t n)
+{
+	if (c->out_len + n > c->out_cap && c->out_off) {
+		memmove(c->out, c->out + c->out_off, backlog(c));
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	if (c->out_len + n > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 65536;
+		while (cap < c->out_len + n)
+			cap *= 2;
+		unsigned char *grown = realloc(c->out, cap);
+		if (!grown)
+			return false;
+		c->out = grown;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, p, n);
+	c->out_len += n;
+	return true;
+}
+
+static bool would_block(void)
+{
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
+/* Sends what the client's socket takes of its backlog; a client that went away is dropped. */
+static void client_flush(struct client *c, long long now)
+{
+	while (backlog(c)) {
+		ssize_t w = send(c->fd, c->out + c->out_off, backlog(c), MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			if (!would_block())
+				client_drop(c);
+			return;
+		}
+		c->out_off += (size_t)w;
+		c->progress_ms = now;
+	}
+	c->out_off = c->out_len = 0;
+}
+
+/* Takes every connection waiting on the attach socket, so a client that connected before
+ * some output was written is among the receivers when that output is read. */
+static void accept_all(int lfd, struct client *cl)
+{
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return;
+		}
+		int i = 0;
+		while (i < MAX_CLIENTS && cl[i].fd >= 0)
+			i++;
+		if (i == MAX_CLIENTS)
+			close(fd);
+		else
+			cl[i] = (struct client){.fd = fd};
+	}
+}
 
 static void log_open(struct logfile *l)
 {
@@ -125,20 +225,33 @@ static void log_output(struct logfile *l, const char *stream, const char *buf, s
 		log_entry(l, stream, buf + start, n - start);
 }
 
-static void send_frame(struct client *cl, int ncl, int type, const char *buf, size_t n)
+/* One frame to every client: sent at once when its socket takes it, else (the rest) kept. */
+static void send_frame(struct client *cl, int ncl, int type, const char *buf, size_t n, long long now)
 {
 	unsigned char hdr[8] = {(unsigned char)type, 0, 0, 0, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
 				(unsigned char)(n >> 8), (unsigned char)n};
 	for (int i = 0; i < ncl; i++) {
-		if (cl[i].fd < 0)
+		struct client *c = &cl[i];
+		if (c->fd < 0)
 			continue;
-		struct iovec iov[2] = {{hdr, 8}, {(void *)buf, n}};
-		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-		if (sendmsg(cl[i].fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)(n + 8)) {
-			/* a client that cannot keep up is dropped rather than stalling the logs */
-			close(cl[i].fd);
-			cl[i].fd = -1;
+		size_t sent = 0;
+		if (!backlog(c)) {
+			struct iovec iov[2] = {{hdr, 8}, {(void *)buf, n}};
+			struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+			ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w < 0 && !would_block()) {
+				client_drop(c);
+				continue;
+			}
+			sent = w > 0 ? (size_t)w : 0;
+			if (sent == n + 8)
+				continue;
+			c->progress_ms = now;
 		}
+		bool kept = sent < 8 ? backlog_add(c, hdr + sent, 8 - sent) && backlog_add(c, (const unsigned char *)buf, n)
+				     : backlog_add(c, (const unsigned char *)buf + (sent - 8), n - (sent - 8));
+		if (!kept)
+			client_drop(c);
 	}
 }
 
@@ -149,10 +262,7 @@ static void handle_client_input(struct client *cl, int *stdin_fd, int pty)
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		close(cl->fd);
-		cl->fd = -1;
-		free(cl->body);
-		cl->body = NULL;
+		client_drop(cl);
 		return;
 	}
 	for (ssize_t off = 0; off < n;) {
@@ -165,8 +275,7 @@ static void handle_client_input(struct client *cl, int *stdin_fd, int pty)
 				cl->body_len = ((uint32_t)cl->hdr[4] << 24) | ((uint32_t)cl->hdr[5] << 16) |
 					       ((uint32_t)cl->hdr[6] << 8) | cl->hdr[7];
 				if (cl->body_len > (1u << 20)) { /* protocol abuse: drop the client */
-					close(cl->fd);
-					cl->fd = -1;
+					client_drop(cl);
 					return;
 				}
 				cl->body = malloc(cl->body_len + 1);
@@ -216,7 +325,7 @@ int serve_container(pid_t child, int out_fd, int err_fd, int stdin_fd, int pty, 
 	int lfd = attach_path && *attach_path ? listen_unix(attach_path, SOCK_NONBLOCK, 16) : -1;
 	struct client cl[MAX_CLIENTS];
 	for (int i = 0; i < MAX_CLIENTS; i++)
-		cl[i].fd = -1, cl[i].body = NULL;
+		cl[i] = (struct client){.fd = -1};
 
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -225,7 +334,7 @@ int serve_container(pid_t child, int out_fd, int err_fd, int stdin_fd, int pty, 
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
 	int status = 0;
-	bool exited = false;
+	bool exited = false, exit_written = false;
 	/* The child may have exited before SIGCHLD was blocked (its signal then discarded):
 	 * look once now, then rely on the signalfd. */
 	if (waitpid(child, &status, WNOHANG) == child)
@@ -233,43 +342,57 @@ int serve_container(pid_t child, int out_fd, int err_fd, int stdin_fd, int pty, 
 	int outs[2] = {pty >= 0 ? pty : out_fd, pty >= 0 ? -1 : err_fd};
 	const char *names[2] = {"stdout", "stderr"};
 	char buf[32768];
-	while (!exited || outs[0] >= 0 || outs[1] >= 0) {
+	for (;;) {
+		size_t most = 0;
+		for (int i = 0; i < MAX_CLIENTS; i++)
+			if (cl[i].fd >= 0 && backlog(&cl[i]) > most)
+				most = backlog(&cl[i]);
+		bool reading = outs[0] >= 0 || outs[1] >= 0;
+		if (exited && !reading && !exit_written) {
+			/* All output is read and logged: the exit is known now, while the clients
+			 * still get the rest. The socket path goes first: a restart's monitor binds it. */
+			if (lfd >= 0)
+				close(lfd), unlink(attach_path), lfd = -1;
+			write_exit(exit_file, status);
+			exit_written = true;
+		}
+		if (exit_written && !most)
+			break;
+		bool read_outs = reading && most < CLIENT_BACKLOG_MAX;
 		struct pollfd p[4 + MAX_CLIENTS];
 		int np = 0;
-		int idx_out[2] = {-1, -1}, idx_l = -1, idx_s = -1, idx_c[MAX_CLIENTS];
-		for (int k = 0; k < 2; k++)
+		int idx_out[2] = {-1, -1}, idx_s = -1, idx_c[MAX_CLIENTS];
+		for (int k = 0; k < 2 && read_outs; k++)
 			if (outs[k] >= 0)
 				idx_out[k] = np, p[np++] = (struct pollfd){.fd = outs[k], .events = POLLIN};
 		if (!exited) {
 			if (lfd >= 0)
-				idx_l = np, p[np++] = (struct pollfd){.fd = lfd, .events = POLLIN};
+				p[np++] = (struct pollfd){.fd = lfd, .events = POLLIN};
 			idx_s = np, p[np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		}
 		for (int i = 0; i < MAX_CLIENTS; i++) {
 			idx_c[i] = -1;
-			if (cl[i].fd >= 0 && !exited)
-				idx_c[i] = np, p[np++] = (struct pollfd){.fd = cl[i].fd, .events = POLLIN};
+			short ev = (short)((cl[i].fd >= 0 && !exited ? POLLIN : 0) | (cl[i].fd >= 0 && backlog(&cl[i]) ? POLLOUT : 0));
+			if (ev)
+				idx_c[i] = np, p[np++] = (struct pollfd){.fd = cl[i].fd, .events = ev};
 		}
 		/* After the exit, drain what is buffered but don't wait for grandchildren that
-		 * still hold the pipes open. */
-		int rc = poll(p, (nfds_t)np, exited ? 50 : -1);
+		 * still hold the pipes open; with a backlog, wake to notice a stalled client. */
+		int timeout = exited && read_outs ? 50 : most ? 1000 : -1;
+		int rc = poll(p, (nfds_t)np, timeout);
 		if (rc < 0 && errno != EINTR)
 			break;
-		if (rc == 0 && exited)
-			break;
-		/* Accept before reading output: an attacher connects before `start` (docker run),
-		 * so when both are ready in one round the output is for it. Read first, the output
-		 * of a fast process went to the log only and the attach stream lost its start. */
-		if (idx_l >= 0 && (p[idx_l].revents & POLLIN)) {
-			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-			for (int i = 0; fd >= 0 && i < MAX_CLIENTS; i++)
-				if (cl[i].fd < 0) {
-					cl[i] = (struct client){.fd = fd};
-					fd = -1;
-				}
-			if (fd >= 0)
-				close(fd);
+		long long now = now_ms();
+		if (rc == 0 && exited && read_outs) {
+			outs[0] = outs[1] = -1;
+			continue;
 		}
+		/* Accept before reading output: every client that connected before it was written
+		 * gets it (docker run attaches before start; exec connects the engine's watch and
+		 * the client's relay). One accept per round left the second connection waiting
+		 * while the output went to the first, or unaccepted for good once the exit was seen. */
+		if (lfd >= 0)
+			accept_all(lfd, cl);
 		for (int k = 0; k < 2; k++) {
 			if (idx_out[k] < 0 || !(p[idx_out[k]].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
@@ -281,11 +404,19 @@ int serve_container(pid_t child, int out_fd, int err_fd, int stdin_fd, int pty, 
 				continue;
 			}
 			log_output(&log, names[k], buf, (size_t)n);
-			send_frame(cl, MAX_CLIENTS, k + 1, buf, (size_t)n);
+			send_frame(cl, MAX_CLIENTS, k + 1, buf, (size_t)n, now);
 		}
-		for (int i = 0; i < MAX_CLIENTS; i++)
-			if (idx_c[i] >= 0 && (p[idx_c[i]].revents & (POLLIN | POLLHUP | POLLERR)))
+		for (int i = 0; i < MAX_CLIENTS; i++) {
+			if (idx_c[i] < 0 || cl[i].fd < 0)
+				continue;
+			short re = p[idx_c[i]].revents;
+			if (!exited && (re & (POLLIN | POLLHUP | POLLERR)))
 				handle_client_input(&cl[i], &stdin_fd, pty);
+			if (cl[i].fd >= 0 && backlog(&cl[i]) && (re & (POLLOUT | POLLHUP | POLLERR)))
+				client_flush(&cl[i], now);
+			if (cl[i].fd >= 0 && backlog(&cl[i]) && now - cl[i].progress_ms >= CLIENT_STALL_MS)
+				client_drop(&cl[i]);
+		}
 		if (idx_s >= 0 && (p[idx_s].revents & POLLIN)) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof(si)) > 0) {
@@ -302,11 +433,13 @@ int serve_container(pid_t child, int out_fd, int err_fd, int stdin_fd, int pty, 
 			}
 		}
 	}
-	write_exit(exit_file, status);
+	if (!exit_written) {
+		if (lfd >= 0)
+			close(lfd), unlink(attach_path);
+		write_exit(exit_file, status);
+	}
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (cl[i].fd >= 0)
-			close(cl[i].fd);
-	if (lfd >= 0)
-		unlink(attach_path);
+			client_drop(&cl[i]);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

@@ -4,6 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
+import { connect, type Socket } from "node:net";
 import { after, before } from "node:test";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -157,6 +158,44 @@ export function docker(d: TestDaemon, args: string[], opts: { input?: string; ti
     env: { ...process.env, DOCKER_CONFIG: join(d.dir, "docker-config"), ...(opts.env ?? {}) },
   });
   return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+/** One API request; resolves with the status and the body as text. */
+export function api(d: TestDaemon, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: d.socket, method, path, headers: { "Content-Type": "application/json" } }, (res) => {
+      let text = "";
+      res.on("data", (c: Buffer) => (text += c.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/** A hijacked (Upgrade: tcp) POST as the docker CLI sends it; resolves with the socket and a
+ * reader of what came after the 101. */
+export function hijack(d: TestDaemon, path: string, body = ""): Promise<{ sock: Socket; received: () => Buffer; closed: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(d.socket);
+    let buf = Buffer.alloc(0);
+    let headerEnd = -1;
+    const closed = new Promise<void>((r) => sock.on("close", () => r()));
+    sock.on("error", reject);
+    sock.on("data", (b: Buffer) => {
+      buf = Buffer.concat([buf, b]);
+      if (headerEnd < 0) {
+        headerEnd = buf.indexOf("\r\n\r\n");
+        if (headerEnd >= 0) {
+          if (!buf.subarray(0, headerEnd).toString().startsWith("HTTP/1.1 101")) reject(new Error(buf.toString()));
+          resolve({ sock, received: () => buf.subarray(headerEnd + 4), closed });
+        }
+      }
+    });
+    sock.write(
+      `POST ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  });
 }
 
 /** Runs `gantry` (the client verbs) from source against the daemon. */

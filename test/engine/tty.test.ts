@@ -5,48 +5,10 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { request } from "node:http";
-import { connect, type Socket } from "node:net";
-import { DOCKER, docker, repo, skipReason, useTestDaemon, type TestDaemon } from "./_daemon.ts";
+import { api, DOCKER, docker, hijack, repo, skipReason, useTestDaemon, type TestDaemon } from "./_daemon.ts";
 
 const skip =
   skipReason() ?? (existsSync(DOCKER) ? undefined : `${DOCKER} is not installed`) ?? (existsSync("/usr/bin/script") ? undefined : "needs script(1) (util-linux) for a client terminal");
-
-function api(d: TestDaemon, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: d.socket, method, path, headers: { "Content-Type": "application/json" } }, (res) => {
-      let text = "";
-      res.on("data", (c: Buffer) => (text += c.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on("error", reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
-
-/** A hijacked (Upgrade: tcp) POST; resolves with the socket and a reader of what came after the 101. */
-function hijack(d: TestDaemon, path: string, body = ""): Promise<{ sock: Socket; received: () => Buffer; closed: Promise<void> }> {
-  return new Promise((resolve, reject) => {
-    const sock = connect(d.socket);
-    let buf = Buffer.alloc(0);
-    let headerEnd = -1;
-    const closed = new Promise<void>((r) => sock.on("close", () => r()));
-    sock.on("error", reject);
-    sock.on("data", (b: Buffer) => {
-      buf = Buffer.concat([buf, b]);
-      if (headerEnd < 0) {
-        headerEnd = buf.indexOf("\r\n\r\n");
-        if (headerEnd >= 0) {
-          if (!buf.subarray(0, headerEnd).toString().startsWith("HTTP/1.1 101")) reject(new Error(buf.toString()));
-          resolve({ sock, received: () => buf.subarray(headerEnd + 4), closed });
-        }
-      }
-    });
-    sock.write(
-      `POST ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-  });
-}
 
 async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -2,8 +2,8 @@
 // logs, serves the attach socket (Docker's 8-byte frames), and writes the exit file.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "node:net";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Runtime } from "../../src/runtime/runtime.ts";
@@ -25,6 +25,35 @@ function frame(type: number, payload: string): Buffer {
   hdr.writeUInt32BE(body.length, 4);
   return Buffer.concat([hdr, body]);
 }
+
+/** What an attach client receives until the monitor closes its connection: stdout payloads. */
+function collectStdout(sock: Socket): Promise<string> {
+  const chunks: Buffer[] = [];
+  sock.on("data", (d: Buffer) => chunks.push(d));
+  return new Promise((resolve) => {
+    const done = () => {
+      let all = Buffer.concat(chunks);
+      let out = "";
+      while (all.length >= 8 && all.length >= 8 + all.readUInt32BE(4)) {
+        const len = all.readUInt32BE(4);
+        if (all[0] === 1) out += all.subarray(8, 8 + len).toString("latin1");
+        all = all.subarray(8 + len);
+      }
+      resolve(out);
+    };
+    sock.on("close", done);
+    sock.on("error", () => {});
+  });
+}
+
+const connected = (path: string) =>
+  new Promise<Socket>((resolve, reject) => {
+    const s = connect(path);
+    s.once("connect", () => resolve(s));
+    s.once("error", reject);
+  });
+
+const procState = (pid: number) => readFileSync(`/proc/${pid}/stat`, "utf8").replace(/\(.*\)/, "x").split(" ")[2];
 
 describe("runtime monitor mode", { skip }, () => {
   const work = skip ? "" : mkdtempSync(join(tmpdir(), "gantry-monitor-"));
@@ -152,5 +181,61 @@ describe("runtime monitor mode", { skip }, () => {
       rt2.stopSpawner();
       for (const id of made) await rt2.delete(id, true).catch(() => {});
     }
+  });
+
+  // Every byte the program writes before it exits reaches each client that connected
+  // before start: the engine connects two (its watch and the client's relay, for exec).
+  test("every client connected before start gets the output, even when the monitor first runs after the exit", async () => {
+    const b = makeBundle(["sh", "-c", "echo hello"]);
+    bundles.push(b);
+    const id = uniqueId("twoatt");
+    ids.push(id);
+    const paths = { logPath: join(work, `${id}.log`), attachSocket: join(work, `${id}.sock`), exitFile: join(work, `${id}.exit`) };
+    const created = await rt.create(id, { bundle: b.dir, monitor: paths });
+    await waitFor(paths.attachSocket);
+    // A loaded host, made certain: the monitor gets no CPU from before the clients connect
+    // until the program has written and exited, so it sees them, the output and the exit at once.
+    process.kill(created.monitorPid!, "SIGSTOP");
+    let outputs: Promise<string>[];
+    try {
+      const socks = await Promise.all([1, 2, 3].map(() => connected(paths.attachSocket)));
+      outputs = socks.map(collectStdout);
+      await rt.start(id);
+      for (const until = Date.now() + 10_000; procState(created.pid) !== "Z" && Date.now() < until; ) await sleep(5);
+      assert.equal(procState(created.pid), "Z", "the program has exited (unreaped)");
+    } finally {
+      process.kill(created.monitorPid!, "SIGCONT");
+    }
+    assert.deepEqual(await Promise.all(outputs), ["hello\n", "hello\n", "hello\n"]);
+    await waitFor(paths.exitFile);
+    assert.equal(JSON.parse(readFileSync(paths.exitFile, "utf8")).exitCode, 0);
+  });
+
+  test("a client that reads slowly gets all of a large output: the program waits for it, the log goes on after", async () => {
+    const line = "0123456789abcdefghijklmnopqrstuvwxyz";
+    const lines = 80_000; // ~3 MB: far more than a socket buffer
+    const b = makeBundle(["sh", "-c", `yes ${line} | head -n ${lines}`]);
+    bundles.push(b);
+    const id = uniqueId("slow");
+    ids.push(id);
+    const paths = { logPath: join(work, `${id}.log`), attachSocket: join(work, `${id}.sock`), exitFile: join(work, `${id}.exit`) };
+    await rt.create(id, { bundle: b.dir, monitor: paths });
+    await waitFor(paths.attachSocket);
+    const sock = await connected(paths.attachSocket);
+    const output = collectStdout(sock);
+    sock.pause(); // reads nothing for now: the monitor's writes to it fill the socket buffer
+    await rt.start(id);
+    // Let the monitor read well past what the socket holds (~200 KB) before the client reads.
+    const logSize = () => (existsSync(paths.logPath) ? statSync(paths.logPath).size : 0);
+    for (const until = Date.now() + 20_000; logSize() < 2_000_000 && !existsSync(paths.exitFile) && Date.now() < until; ) await sleep(10);
+    assert.equal(existsSync(paths.exitFile), false, "the program waits while the client's backlog is full");
+    sock.resume();
+    const out = await output;
+    assert.equal(out.length, (line.length + 1) * lines, "the client got every byte");
+    assert.equal(out, `${line}\n`.repeat(lines));
+    await waitFor(paths.exitFile);
+    assert.equal(JSON.parse(readFileSync(paths.exitFile, "utf8")).exitCode, 0);
+    const logged = readFileSync(paths.logPath, "utf8").trim().split("\n");
+    assert.equal(logged.map((l) => JSON.parse(l).log).join(""), out, "the log has it all too");
   });
 });
