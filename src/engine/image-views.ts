@@ -5,7 +5,7 @@ import { familiarName, type ContainerConfig, type Digest, type HistoryEntry, typ
 
 const unixSeconds = (iso: string | undefined) => (iso && !Number.isNaN(Date.parse(iso)) ? Math.floor(Date.parse(iso) / 1000) : 0);
 
-export function imageListEntry(i: ImageSummary, containers: number, labels: Record<string, string> | undefined) {
+export function imageListEntry(i: ImageSummary, containers: number) {
   return {
     Id: i.id,
     ParentId: "",
@@ -15,7 +15,7 @@ export function imageListEntry(i: ImageSummary, containers: number, labels: Reco
     Size: i.size,
     SharedSize: -1,
     VirtualSize: i.size,
-    Labels: labels ?? {},
+    Labels: i.labels ?? {},
     Containers: containers,
   };
 }

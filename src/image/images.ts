@@ -86,6 +86,7 @@ export interface ImageSummary {
   created?: string;
   /** Sum of compressed layer sizes plus config (what the store holds for it). */
   size: number;
+  labels?: Record<string, string>;
 }
 
 export function listImages(store: ImageStore): ImageSummary[] {
@@ -103,6 +104,7 @@ export function listImages(store: ImageStore): ImageSummary[] {
           repoDigests: img.repoDigests.map(familiarName),
           created: img.config.created,
           size: img.manifest.config.size + img.manifest.layers.reduce((a, l) => a + l.size, 0),
+          labels: img.config.config?.Labels ?? undefined,
         };
       } catch {
         continue; // an interrupted pull or a removed blob: shows up again once re-pulled

@@ -46,7 +46,7 @@ export function registerImageRoutes(api: RouteTable, e: Engine): void {
     const filters = filtersParam(r.query);
     const inUse = (id: string) => e.containers.all().filter((c) => c.Image === id).length;
     const list = listImages(e.images).filter((i) => matchesReference(i.repoTags, filters.reference ?? []));
-    sendJson(res, 200, list.map((i) => imageListEntry(i, inUse(i.id), e.resolveImage(i.id).config.config?.Labels ?? undefined)));
+    sendJson(res, 200, list.map((i) => imageListEntry(i, inUse(i.id))));
   });
   api.on("GET", "/images/(.+)/json", (_r, res, m) => sendJson(res, 200, imageInspect(e.resolveImage(name(m)))));
   api.on("GET", "/images/(.+)/history", (_r, res, m) => sendJson(res, 200, imageHistory(e.resolveImage(name(m)))));
