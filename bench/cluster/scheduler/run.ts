@@ -1,0 +1,147 @@
+// Scheduler benchmark (kube-scheduler's scheduler_perf shape, kubemark's hollow nodes):
+//   npm run -s build && node --import tsx bench/cluster/scheduler/run.ts [--nodes 1000] [--pods 5000]
+// Starts `gantry server` (SQLite) as its own process, registers --nodes hollow nodes from
+// this process (4 cpu, 16Gi, 110 pods each; Leases renewed every 10 s; bound pods reported
+// Running), creates --pods pods (100m cpu, 128Mi) with 32 creates in flight, and watches
+// them bind. It prints pods/s from the first create to the last binding, the p50/p99 of
+// create→bound as the client sees it, and the server's RSS (now and peak) with every node
+// and pod in place, plus the load average (the machine is shared).
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Client, Informer, type KubeObject } from "../../../src/cluster/client/index.ts";
+import { startHollowNodes } from "../../../src/cluster/hollow/index.ts";
+import { NodeInfo, PodInfo, schedule } from "../../../src/cluster/scheduler/index.ts";
+
+const { values } = parseArgs({ options: { nodes: { type: "string", default: "1000" }, pods: { type: "string", default: "5000" } } });
+const NODES = Number(values.nodes);
+const PODS = Number(values.pods);
+const IN_FLIGHT = 32;
+const GANTRY = join(import.meta.dirname, "../../../bin/gantry");
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const memory = (pid: number) => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
+};
+const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+
+/**
+ * The algorithm alone, in this process: every pod through schedule() over NODES nodes held
+ * in NodeInfos, each placed pod added to its node (what the scheduler's cache does).
+ */
+function algorithmOnly(): { podsPerSecond: number; p99: number } {
+  const infos = Array.from({ length: NODES }, (_, i) => new NodeInfo({ metadata: { name: `n${i}`, labels: { "kubernetes.io/hostname": `n${i}` } }, status: { allocatable: { cpu: "4", memory: "16Gi", pods: "110" } } }));
+  const byName = new Map(infos.map((n) => [n.name, n]));
+  const snapshot = { nodes: infos, get: (n: string) => byName.get(n) };
+  const times: number[] = [];
+  let start = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < PODS; i++) {
+    const t = performance.now();
+    const pod = new PodInfo({ metadata: { name: `p${i}`, namespace: "default", labels: { app: "bench" } }, spec: { containers: [{ name: "c", resources: { requests: { cpu: "100m", memory: "128Mi" } } }] } });
+    const r = schedule(pod, snapshot, { startIndex: start });
+    start = r.nextStartIndex;
+    if (r.node === undefined) throw new Error(`pod ${i} fits nowhere`);
+    byName.get(r.node)!.addPod(new PodInfo({ ...pod.pod, spec: { ...pod.pod.spec, nodeName: r.node } }));
+    times.push(performance.now() - t);
+  }
+  const secs = (performance.now() - t0) / 1000;
+  times.sort((a, b) => a - b);
+  return { podsPerSecond: PODS / secs, p99: pct(times, 99) };
+}
+
+const algo = algorithmOnly();
+console.log(`algorithm only: ${PODS} pods over ${NODES} nodes at ${algo.podsPerSecond.toFixed(0)} pods/s, p99 ${algo.p99.toFixed(2)} ms per pod (load ${loadavg()[0]!.toFixed(2)})`);
+
+const dir = mkdtempSync(join(tmpdir(), "gantry-sched-bench-"));
+const port = await freePort();
+const server = spawn(process.env.GANTRY_BENCH_NODE_ARGS ? process.execPath : GANTRY, [...(process.env.GANTRY_BENCH_NODE_ARGS ? [...process.env.GANTRY_BENCH_NODE_ARGS.split(" "), join(import.meta.dirname, "../../../dist/gantry.mjs")] : []), "server", "--data-dir", dir, "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "ignore", "pipe"] });
+let serverLog = "";
+server.stderr!.on("data", (d: Buffer) => (serverLog = (serverLog + d.toString()).slice(-4000)));
+try {
+  const kubeconfig = join(dir, "admin.kubeconfig");
+  for (let i = 0; i < 300 && !/scheduler: default-scheduler running/.test(serverLog); i++) await sleep(100);
+  if (!existsSync(kubeconfig)) throw new Error(`gantry server did not start:\n${serverLog}`);
+  const client = Client.fromKubeconfig(kubeconfig);
+  const rssIdle = memory(server.pid!);
+
+  let t = Date.now();
+  const fleet = await startHollowNodes(client, { count: NODES, capacity: { cpu: "4", memory: "16Gi", pods: "110" } });
+  console.log(`${NODES} hollow nodes registered in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+  // Watch bindings as the client sees them.
+  const created = new Map<string, number>();
+  const bound = new Map<string, number>();
+  const podsApi = client.resource({ group: "", version: "v1", resource: "pods", kind: "Pod", namespaced: true });
+  const watch = new Informer(podsApi);
+  const seen = (p: KubeObject) => {
+    if ((p.spec as { nodeName?: string }).nodeName && !bound.has(p.metadata.name!)) bound.set(p.metadata.name!, Date.now());
+  };
+  watch.addHandlers({ onAdd: seen, onUpdate: (_o, p) => seen(p) });
+  watch.start();
+  await watch.whenSynced();
+
+  const pod = (i: number): KubeObject => ({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: `bench-${i}`, namespace: "default", labels: { app: "bench" } },
+    spec: { containers: [{ name: "app", image: "registry.example/app:1.0", resources: { requests: { cpu: "100m", memory: "128Mi" } } }] },
+  });
+  t = Date.now();
+  let next = 0;
+  let resets = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < PODS) {
+        const i = next++;
+        created.set(`bench-${i}`, Date.now());
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await podsApi.create("default", pod(i));
+            break;
+          } catch (err) {
+            // A reset connection under load is retried (an AlreadyExists then means the first try landed).
+            if ((err as { code?: string }).code === "ALREADY_EXISTS" || /already exists/.test(String(err))) break;
+            if (attempt >= 5 || server.exitCode !== null) throw new Error(`creating bench-${i}: ${String(err)}; server exit ${server.exitCode}\n${serverLog}`);
+            resets++;
+            await sleep(200);
+          }
+        }
+      }
+    }),
+  );
+  const createdIn = (Date.now() - t) / 1000;
+  for (let i = 0; bound.size < PODS && i < 6000; i++) await sleep(50);
+  const last = Math.max(...bound.values());
+  const first = Math.min(...created.values());
+  const latencies = [...bound].map(([name, at]) => at - created.get(name)!).sort((a, b) => a - b);
+  for (let i = 0; fleet.running() < PODS && i < 1200; i++) await sleep(50);
+  await sleep(2000);
+  const mem = memory(server.pid!);
+  const load = loadavg().map((l) => l.toFixed(2)).join(" ");
+  console.log(`pods created: ${PODS} in ${createdIn.toFixed(1)} s (${(PODS / createdIn).toFixed(0)}/s, ${IN_FLIGHT} in flight)`);
+  if (resets) console.log(`creates retried after a reset connection: ${resets}`);
+  console.log(`pods bound:   ${bound.size}/${PODS}; ${(bound.size / ((last - first) / 1000)).toFixed(0)} pods/s from first create to last binding`);
+  console.log(`create->bound latency: p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms, max ${latencies[latencies.length - 1]} ms`);
+  console.log(`pods reported Running by hollow nodes: ${fleet.running()}`);
+  console.log(`server RSS: ${rssIdle.rss.toFixed(0)} MB empty; ${mem.rss.toFixed(0)} MB with ${NODES} nodes and ${PODS} pods (peak ${mem.peak.toFixed(0)} MB)`);
+  console.log(`load average: ${load} (cpus: ${(await import("node:os")).cpus().length})`);
+  await watch.stop();
+  await fleet.stop();
+} finally {
+  server.kill("SIGTERM");
+  await new Promise((r) => server.once("exit", r));
+  rmSync(dir, { recursive: true, force: true });
+}
