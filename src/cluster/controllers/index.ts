@@ -6,3 +6,6 @@ export { NamespaceController, NAMESPACE_FINALIZER } from "./namespace.ts";
 export { allControllers, startControllerManager, type ControllerManagerOptions, type RunningControllerManager } from "./manager.ts";
 export { ReplicaSetController } from "./replicaset.ts";
 export { DeploymentController } from "./deployment.ts";
+export { EndpointsController } from "./endpoints.ts";
+export { EndpointSliceController } from "./endpointslice.ts";
+export { ServiceAccountController, DEFAULT_SERVICE_ACCOUNT } from "./serviceaccount.ts";

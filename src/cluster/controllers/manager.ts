@@ -9,6 +9,9 @@ import { GarbageCollector } from "./garbage-collector.ts";
 import { NamespaceController } from "./namespace.ts";
 import { ReplicaSetController } from "./replicaset.ts";
 import { DeploymentController } from "./deployment.ts";
+import { EndpointsController } from "./endpoints.ts";
+import { EndpointSliceController } from "./endpointslice.ts";
+import { ServiceAccountController } from "./serviceaccount.ts";
 
 export interface ControllerManagerOptions {
   clock?: Clock;
@@ -27,9 +30,20 @@ export interface RunningControllerManager {
   stop(): Promise<void>;
 }
 
-export const allControllers = (ctx: ControllerContext): Controller[] => [new GarbageCollector(ctx), new NamespaceController(ctx), new ReplicaSetController(ctx), new DeploymentController(ctx)];
+export const allControllers = (ctx: ControllerContext): Controller[] => [
+  new GarbageCollector(ctx),
+  new NamespaceController(ctx),
+  new ReplicaSetController(ctx),
+  new DeploymentController(ctx),
+  new EndpointsController(ctx),
+  new EndpointSliceController(ctx),
+  new ServiceAccountController(ctx),
+];
 
-export async function startControllerManager(transport: ApiTransport, opts: ControllerManagerOptions = {}): Promise<RunningControllerManager> {
+export async function startControllerManager(
+  transport: ApiTransport,
+  opts: ControllerManagerOptions = {},
+): Promise<RunningControllerManager> {
   const clock = opts.clock ?? realClock;
   const log = opts.log ?? (() => {});
   const client = new Client(transport, { fieldManager: "gantry-controller-manager" });
@@ -39,7 +53,9 @@ export async function startControllerManager(transport: ApiTransport, opts: Cont
   informers.start();
   await informers.whenSynced();
   const running = controllers.map((c) => c.run(opts.workers ?? 2));
-  log(`controllers: ${controllers.map((c) => c.name).join(", ")} running over ${informers.all().length} informers`);
+  log(
+    `controllers: ${controllers.map((c) => c.name).join(", ")} running over ${informers.all().length} informers`,
+  );
   return {
     controllers,
     informers,
