@@ -1,13 +1,9 @@
 // The Docker Engine API shapes the engine reads and writes (API 1.41–1.50), only the fields
 // Gantry uses. Everything arrives as untrusted JSON; host-config.ts checks it field by field.
+import type { DockerMount } from "../volume/index.ts";
 
-export interface DockerMount {
-  Type?: "bind" | "volume" | "tmpfs" | string;
-  Source?: string;
-  Target?: string;
-  ReadOnly?: boolean;
-  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
-}
+/** HostConfig.Mounts items: the volume library reads them (fromDockerMountFields). */
+export type { DockerMount };
 
 export interface DockerDevice {
   PathOnHost: string;

@@ -83,6 +83,28 @@ export class EngineClient {
   }
 }
 
+/** A query string from typed parameters: undefined and false are left out, true is "1", an
+ * array repeats its key (Docker's `names=a&names=b`). */
+export function query(params: Record<string, string | number | boolean | string[] | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === false) continue;
+    if (Array.isArray(v)) for (const x of v) q.append(k, x);
+    else q.set(k, v === true ? "1" : String(v));
+  }
+  const text = q.toString();
+  return text ? `?${text}` : "";
+}
+
+/** Docker's `filters` parameter: key → values, e.g. { status: ["exited"], label: ["a=b"] }. */
+export type Filters = Record<string, string[]>;
+
+/** Filters as the API takes them: JSON of key → { value: true }; undefined when empty. */
+export function filtersJson(f: Filters | undefined): string | undefined {
+  if (!f || Object.keys(f).length === 0) return undefined;
+  return JSON.stringify(Object.fromEntries(Object.entries(f).map(([k, vs]) => [k, Object.fromEntries(vs.map((v) => [v, true]))])));
+}
+
 export function readAll(res: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = "";

@@ -4,7 +4,7 @@
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Credentials } from "../image/mod.ts";
-import { apiError, readAll, type EngineClient } from "./client.ts";
+import { apiError, query, readAll, type EngineClient } from "./client.ts";
 import { readJsonMessages, type JsonMessage } from "./json-message.ts";
 import { encodeRegistryAuth, encodeRegistryConfig } from "./registry-auth.ts";
 
@@ -42,17 +42,6 @@ export interface ImageHistoryEntry {
 export type ImageDeleteEntry = { Untagged: string } | { Deleted: string };
 
 type OnMessage = (m: JsonMessage) => void;
-
-function query(params: Record<string, string | number | boolean | string[] | undefined>): string {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) {
-    if (v === undefined || v === false) continue;
-    if (Array.isArray(v)) for (const x of v) q.append(k, x);
-    else q.set(k, v === true ? "1" : String(v));
-  }
-  const text = q.toString();
-  return text ? `?${text}` : "";
-}
 
 /** NAME[:TAG|@DIGEST] → the fromImage/tag pair of POST /images/create. */
 export function splitTag(reference: string): { name: string; tag?: string } {

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { GantryError } from "../common/errors.ts";
-import { fromDockerMountFields, fromDockerVolumeCreate } from "./docker-mounts.ts";
+import { fromDockerMountFields, fromDockerVolumeCreate, toDockerMount } from "./docker-mounts.ts";
+import { parseMountFlag } from "./mount-spec.ts";
 
 test("Binds, Mounts, Tmpfs and image VOLUMEs become one list of requests", () => {
   const reqs = fromDockerMountFields(
@@ -72,4 +73,21 @@ test("API mount errors are clear", () => {
       driverOpts: { type: "tmpfs" },
     },
   );
+});
+
+test("a parsed --mount sent as HostConfig.Mounts comes back as the same request", () => {
+  for (const spec of [
+    "type=bind,source=/srv,target=/srv,readonly,bind-propagation=rshared,bind-nonrecursive",
+    "type=bind,src=/srv,dst=/w,bind-create-src",
+    "type=volume,source=cache,target=/cache,volume-nocopy,volume-label=a=b,volume-opt=o=addr=1",
+    "target=/anon",
+    "type=tmpfs,target=/scratch,tmpfs-size=1m,tmpfs-mode=1777,ro",
+  ]) {
+    const parsed = parseMountFlag(spec);
+    const [back] = fromDockerMountFields({ Mounts: [toDockerMount(parsed)] });
+    // the daemon orders tmpfs options its own way; the set is what the kernel sees
+    const norm = (m: typeof parsed) => (m.type === "tmpfs" ? { ...m, options: [...m.options].sort() } : m);
+    assert.deepEqual(norm(back!), norm(parsed), spec);
+  }
+  assert.deepEqual(toDockerMount(parseMountFlag("type=tmpfs,target=/t,tmpfs-size=2k")).TmpfsOptions, { SizeBytes: 2048 });
 });

@@ -104,6 +104,47 @@ function checkedTarget<T extends MountRequest>(m: T, where: string): T {
   return { ...m, target: checkTarget(m.target, where) };
 }
 
+/** The default options every tmpfs gets (and --mount's tmpfs cannot turn off), left out of
+ * TmpfsOptions.Options since the daemon adds them again. */
+const TMPFS_DEFAULTS = new Set(["nosuid", "nodev", "noexec"]);
+
+/**
+ * A parsed `--mount` back into the Engine API's HostConfig.Mounts item, as the docker CLI
+ * sends it: the daemon parses it again with fromDockerMount, into the same request.
+ */
+export function toDockerMount(m: MountRequest): DockerMount {
+  switch (m.type) {
+    case "bind":
+      return {
+        Type: "bind",
+        Source: m.source,
+        Target: m.target,
+        ReadOnly: m.readOnly,
+        BindOptions: { Propagation: m.propagation, NonRecursive: m.nonRecursive, CreateMountpoint: m.createSource },
+      };
+    case "volume":
+      return {
+        Type: "volume",
+        ...(m.name ? { Source: m.name } : {}),
+        Target: m.target,
+        ReadOnly: m.readOnly,
+        VolumeOptions: { NoCopy: m.noCopy, Labels: { ...m.labels }, DriverConfig: { Options: { ...m.driverOpts } } },
+      };
+    case "tmpfs": {
+      const tmpfs: NonNullable<DockerMount["TmpfsOptions"]> = {};
+      const rest: string[][] = [];
+      for (const o of m.options) {
+        const [key = "", value] = o.split("=");
+        if (key === "size" && value !== undefined && /^\d+$/.test(value)) tmpfs.SizeBytes = Number(value);
+        else if (key === "mode" && value !== undefined) tmpfs.Mode = parseInt(value, 8);
+        else if (!TMPFS_DEFAULTS.has(o)) rest.push(value === undefined ? [key] : [key, value]);
+      }
+      if (rest.length > 0) tmpfs.Options = rest;
+      return { Type: "tmpfs", Target: m.target, ReadOnly: m.readOnly, TmpfsOptions: tmpfs };
+    }
+  }
+}
+
 /**
  * All of a container's mounts from its create body. The image's VOLUME paths become
  * anonymous volumes unless a mount already covers that path.

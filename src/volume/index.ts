@@ -17,5 +17,5 @@ export type {
   Propagation,
 } from "./mount-spec.ts";
 export { copyUp, resolveInRoot } from "./copy-up.ts";
-export { fromDockerMountFields, fromDockerVolumeCreate } from "./docker-mounts.ts";
+export { fromDockerMountFields, fromDockerVolumeCreate, toDockerMount } from "./docker-mounts.ts";
 export type { DockerMount, DockerMountFields } from "./docker-mounts.ts";

@@ -1,6 +1,9 @@
 // Other clients of the same API: the npm dockerode library and Gantry's own CLI verbs.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { gantry, skipReason, useTestDaemon } from "./_daemon.ts";
@@ -78,5 +81,51 @@ describe("dockerode and the gantry CLI against gantry daemon", { skip, concurren
     const bad = gantry(d, ["run", "--rm", "--cpuset-cpus", "9", "busybox", "true"]);
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /Requested CPUs are not available/);
+  });
+
+  it("gantry CLI: mounts, pause, rename, diff, cp both ways, logs --since, bad flags refused before the daemon", () => {
+    const host = mkdtempSync(join(tmpdir(), "gantry-cli-"));
+    try {
+      writeFileSync(join(host, "in.txt"), "from the host\n");
+      const run = gantry(d, ["run", "-d", "--name", "gm", "-v", `${host}:/hostdir:ro`, "--mount", "type=tmpfs,target=/scratch,tmpfs-size=1m", "--tmpfs", "/fast:size=2m,exec", "busybox", "sh", "-c", "echo started; echo x > /made; sleep 300"]);
+      assert.equal(run.status, 0, run.stderr);
+      const catMounts = gantry(d, ["exec", "gm", "cat", "/proc/mounts"]);
+      assert.equal(catMounts.status, 0, catMounts.stderr);
+      const mounts = catMounts.stdout;
+      assert.match(mounts, /^tmpfs \/scratch tmpfs [^ ]*size=1024k/m);
+      assert.match(mounts, /^tmpfs \/fast tmpfs [^ ]*size=2048k/m);
+      assert.doesNotMatch(mounts.split("\n").find((l) => l.includes(" /fast ")) ?? "", /noexec/);
+      assert.equal(gantry(d, ["exec", "gm", "cat", "/hostdir/in.txt"]).stdout, "from the host\n");
+      assert.notEqual(gantry(d, ["exec", "gm", "touch", "/hostdir/new"]).status, 0, "the bind is read-only");
+      assert.equal(gantry(d, ["pause", "gm"]).status, 0);
+      assert.equal(gantry(d, ["inspect", "-f", "{{.State.Status}}", "gm"]).stdout.trim(), "paused");
+      assert.equal(gantry(d, ["unpause", "gm"]).status, 0);
+      assert.equal(gantry(d, ["rename", "gm", "gm2"]).status, 0);
+      assert.equal(gantry(d, ["inspect", "-f", "{{.Name}}", "gm2"]).stdout.trim(), "/gm2");
+      assert.match(gantry(d, ["diff", "gm2"]).stdout, /^A \/made$/m);
+      assert.equal(gantry(d, ["cp", join(host, "in.txt"), "gm2:/tmp"]).status, 0);
+      assert.equal(gantry(d, ["exec", "gm2", "cat", "/tmp/in.txt"]).stdout, "from the host\n");
+      const back = gantry(d, ["cp", "gm2:/made", join(host, "out.txt")]);
+      assert.equal(back.status, 0, back.stderr);
+      assert.equal(readFileSync(join(host, "out.txt"), "utf8"), "x\n");
+      assert.equal(gantry(d, ["logs", "--since", "1h", "gm2"]).stdout, "started\n");
+      const missing = gantry(d, ["cp", "nosuch:/x", join(host, "y")]);
+      assert.equal(missing.status, 1);
+      assert.match(missing.stderr, /No such container/i);
+      for (const [flag, value, message] of [
+        ["-p", "80:99999", /invalid container port "99999"/],
+        ["--mount", "type=bind,target=/x", /source is required/],
+        ["--tmpfs", "/t:bogus", /option "bogus" is not allowed/],
+        ["-v", "rel/dir:/x", /invalid characters for a local volume name/],
+      ] as const) {
+        const r = gantry(d, ["run", "--rm", "--name", "never", flag, value, "busybox", "true"]);
+        assert.equal(r.status, 125, `${flag} ${value}: ${r.stderr}`);
+        assert.match(r.stderr, message);
+      }
+      assert.equal(gantry(d, ["ps", "-a", "-q", "--filter", "name=never"]).stdout, "", "nothing was created");
+      assert.equal(gantry(d, ["rm", "-f", "gm2"]).status, 0);
+    } finally {
+      rmSync(host, { recursive: true, force: true });
+    }
   });
 });
