@@ -175,3 +175,57 @@ export const EVENTS = core("events", "Event");
 export const REPLICA_SETS: ResourceRef = { group: "apps", version: "v1", resource: "replicasets", kind: "ReplicaSet", namespaced: true };
 export const DEPLOYMENTS: ResourceRef = { group: "apps", version: "v1", resource: "deployments", kind: "Deployment", namespaced: true };
 export const ENDPOINT_SLICES: ResourceRef = { group: "discovery.k8s.io", version: "v1", resource: "endpointslices", kind: "EndpointSlice", namespaced: true };
+
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: string;
+}
+
+export interface Toleration {
+  key?: string;
+  operator?: string;
+  value?: string;
+  effect?: string;
+  tolerationSeconds?: number;
+}
+
+export interface NodeSelectorRequirement {
+  key: string;
+  operator: string;
+  values?: string[];
+}
+
+export interface NodeSelectorTerm {
+  matchExpressions?: NodeSelectorRequirement[];
+  matchFields?: NodeSelectorRequirement[];
+}
+
+export interface Node extends KubeObject {
+  spec?: { taints?: Taint[]; unschedulable?: boolean; [k: string]: unknown };
+}
+
+export interface DaemonSet extends KubeObject {
+  spec: {
+    selector?: LabelSelector;
+    template?: PodTemplate;
+    updateStrategy?: { type?: string; rollingUpdate?: { maxUnavailable?: number | string; maxSurge?: number | string } };
+    minReadySeconds?: number;
+    revisionHistoryLimit?: number;
+  };
+  status?: DaemonSetStatus;
+}
+
+export interface DaemonSetStatus {
+  currentNumberScheduled: number;
+  numberMisscheduled: number;
+  desiredNumberScheduled: number;
+  numberReady: number;
+  observedGeneration?: number;
+  updatedNumberScheduled?: number;
+  numberAvailable?: number;
+  numberUnavailable?: number;
+  collisionCount?: number;
+}
+
+export const DAEMON_SETS: ResourceRef = { group: "apps", version: "v1", resource: "daemonsets", kind: "DaemonSet", namespaced: true };

@@ -9,3 +9,4 @@ export { DeploymentController } from "./deployment.ts";
 export { EndpointsController } from "./endpoints.ts";
 export { EndpointSliceController } from "./endpointslice.ts";
 export { ServiceAccountController, DEFAULT_SERVICE_ACCOUNT } from "./serviceaccount.ts";
+export { DaemonSetController } from "./daemonset.ts";

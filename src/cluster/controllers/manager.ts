@@ -12,6 +12,7 @@ import { DeploymentController } from "./deployment.ts";
 import { EndpointsController } from "./endpoints.ts";
 import { EndpointSliceController } from "./endpointslice.ts";
 import { ServiceAccountController } from "./serviceaccount.ts";
+import { DaemonSetController } from "./daemonset.ts";
 
 export interface ControllerManagerOptions {
   clock?: Clock;
@@ -38,6 +39,7 @@ export const allControllers = (ctx: ControllerContext): Controller[] => [
   new EndpointsController(ctx),
   new EndpointSliceController(ctx),
   new ServiceAccountController(ctx),
+  new DaemonSetController(ctx),
 ];
 
 export async function startControllerManager(
