@@ -59,10 +59,22 @@ export function runShim(specJson: string): void {
       const tmp = `${spec.exitFile}.tmp`;
       writeFileSync(tmp, JSON.stringify({ exitCode, signal: 0, finishedAtMs: Date.now() }));
       renameSync(tmp, spec.exitFile);
-      for (const c of clients) c.end();
       server.close();
       rmSync(spec.attachSocket, { force: true });
-      process.exit(0);
+      // What a client has not read yet waits in its socket's write queue: leave once every
+      // queue is sent (or its client is gone), not before, or a slow reader loses the end of
+      // the output. After 30 s a client that still has not taken it all is not waited for.
+      const pending = new Set(clients);
+      const sent = (c: Socket) => {
+        pending.delete(c);
+        if (!pending.size) process.exit(0);
+      };
+      if (!pending.size) process.exit(0);
+      for (const c of clients) {
+        c.end(() => sent(c));
+        c.once("close", () => sent(c));
+      }
+      setTimeout(() => process.exit(0), 30_000);
     });
   };
 

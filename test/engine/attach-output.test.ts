@@ -4,7 +4,7 @@
 // container's monitor must keep for the daemon (the program waits) instead of dropping it.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { api, DOCKER, docker, hijack, skipReason, useTestDaemon, type RunResult, type TestDaemon } from "./_daemon.ts";
@@ -45,13 +45,48 @@ async function rounds<T>(rounds: number, width: number, one: (i: number) => Prom
   return out;
 }
 
+const line = "0123456789abcdefghijklmnopqrstuvwxyz";
+const lines = 80_000; // ~3 MB: more than the monitor keeps for a client that does not read
+const big = `${line}\n`.repeat(lines);
+// Signals that it runs, waits for /tmp/go, writes ~3 MB at once, and says it is done.
+const bigScript = `touch /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; yes ${line} | head -n ${lines}; touch /tmp/done`;
+
+/**
+ * Runs `start` (a docker CLI call running bigScript in the container whose pid `pidOf` finds),
+ * holds the daemon with SIGSTOP from when the program writes until `whileStopped` returns, and
+ * returns what the CLI printed.
+ */
+async function bigOutputWithDaemonStopped(d: TestDaemon, start: () => Promise<RunResult>, pidOf: () => number, whileStopped: (root: string) => Promise<void>): Promise<RunResult> {
+  const result = start();
+  let root = "";
+  for (const until = Date.now() + 20_000; Date.now() < until; await sleep(20)) {
+    const pid = pidOf();
+    if (pid > 0 && existsSync(`/proc/${pid}/root/tmp/ready`)) {
+      root = `/proc/${pid}/root`;
+      break;
+    }
+  }
+  assert.ok(root, "the program started");
+  const daemon = d.child!.pid!;
+  process.kill(daemon, "SIGSTOP");
+  try {
+    writeFileSync(`${root}/tmp/go`, "");
+    await whileStopped(root);
+  } finally {
+    process.kill(daemon, "SIGCONT");
+  }
+  return result;
+}
+
+/** Gantry's monitor keeps up to 1 MiB for a client, then the program waits for it. */
+async function programWaits(root: string): Promise<void> {
+  // Nothing reads the output now. Dropping it would let the program finish at once.
+  for (const until = Date.now() + 3000; !existsSync(`${root}/tmp/done`) && Date.now() < until; ) await sleep(20);
+  assert.equal(existsSync(`${root}/tmp/done`), false, "the program waits for the stalled daemon to read");
+}
+
 describe("output reaches the attached client", { skip, concurrency: false }, () => {
   const d = useTestDaemon();
-  const line = "0123456789abcdefghijklmnopqrstuvwxyz";
-  const lines = 80_000; // ~3 MB: more than the monitor keeps for a client that does not read
-  const big = `${line}\n`.repeat(lines);
-  // Signals that it runs, waits for /tmp/go, writes ~3 MB at once, and says it is done.
-  const bigScript = `touch /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; yes ${line} | head -n ${lines}; touch /tmp/done`;
 
   it("docker run --rm, docker run + logs, and docker exec: every run prints its output, many at once", async () => {
     assert.equal(docker(d, ["run", "-d", "--name", "side", "busybox", "sleep", "300"]).status, 0);
@@ -98,35 +133,9 @@ describe("output reaches the attached client", { skip, concurrency: false }, () 
     }
   });
 
-  /** Runs `start` (a docker CLI call running bigScript in the container whose pid `pidOf` finds),
-   * stops the daemon while the program writes, and returns what the CLI printed. */
-  async function bigOutputWithDaemonStopped(start: () => Promise<RunResult>, pidOf: () => number): Promise<RunResult> {
-    const result = start();
-    let root = "";
-    for (const until = Date.now() + 20_000; Date.now() < until; await sleep(20)) {
-      const pid = pidOf();
-      if (pid > 0 && existsSync(`/proc/${pid}/root/tmp/ready`)) {
-        root = `/proc/${pid}/root`;
-        break;
-      }
-    }
-    assert.ok(root, "the program started");
-    const daemon = d.child!.pid!;
-    process.kill(daemon, "SIGSTOP");
-    try {
-      writeFileSync(`${root}/tmp/go`, "");
-      // Nothing reads the output now. Dropping it would let the program finish at once.
-      for (const until = Date.now() + 3000; !existsSync(`${root}/tmp/done`) && Date.now() < until; ) await sleep(20);
-      assert.equal(existsSync(`${root}/tmp/done`), false, "the program waits for the stalled daemon to read");
-    } finally {
-      process.kill(daemon, "SIGCONT");
-    }
-    return result;
-  }
-
   it("docker exec: a large output reaches the client whole though the daemon stalls while it is written", async () => {
     const pid = Number(docker(d, ["inspect", "-f", "{{.State.Pid}}", "side"]).stdout.trim());
-    const r = await bigOutputWithDaemonStopped(() => dockerAsync(d, ["exec", "side", "sh", "-c", bigScript]), () => pid);
+    const r = await bigOutputWithDaemonStopped(d, () => dockerAsync(d, ["exec", "side", "sh", "-c", bigScript]), () => pid, programWaits);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.length, big.length, "every byte");
     assert.equal(r.stdout, big);
@@ -134,8 +143,10 @@ describe("output reaches the attached client", { skip, concurrency: false }, () 
 
   it("docker run: a large output reaches the client and the log whole though the daemon stalls", async () => {
     const r = await bigOutputWithDaemonStopped(
+      d,
       () => dockerAsync(d, ["run", "--name", "bigrun", "busybox", "sh", "-c", bigScript]),
       () => Number(docker(d, ["inspect", "-f", "{{.State.Pid}}", "bigrun"]).stdout.trim() || 0),
+      programWaits,
     );
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.length, big.length, "every byte");
@@ -143,5 +154,32 @@ describe("output reaches the attached client", { skip, concurrency: false }, () 
     const logs = await dockerAsync(d, ["logs", "bigrun"]);
     assert.equal(logs.stdout.length, big.length, "the log has every byte");
     assert.equal(docker(d, ["rm", "-f", "bigrun", "side"]).status, 0);
+  });
+});
+
+// runc's monitor is the Node shim: it keeps what the daemon has not read in its sockets' write
+// queues, so it must not leave before they are sent.
+const noRunc = skip ?? (spawnSync("runc", ["--version"]).status === 0 ? undefined : "runc is not installed (apt-get install runc)");
+
+describe("output reaches the attached client through runc's shim", { skip: noRunc, concurrency: false }, () => {
+  const d = useTestDaemon(undefined, "runc");
+
+  it("docker run: a large output reaches the client whole though the daemon stalls until the container has exited", async () => {
+    let id = "";
+    const pidOf = () => {
+      const r = docker(d, ["inspect", "-f", "{{.Id}} {{.State.Pid}}", "bigrunc"]).stdout.trim().split(" ");
+      id = r[0] ?? "";
+      return Number(r[1] ?? 0);
+    };
+    const exitedWhileStopped = async () => {
+      const exitFile = join(d.root, "engine", "containers", id, "exit.json");
+      for (const until = Date.now() + 20_000; !existsSync(exitFile) && Date.now() < until; ) await sleep(20);
+      assert.ok(existsSync(exitFile), "the container exited while the daemon was stopped");
+    };
+    const r = await bigOutputWithDaemonStopped(d, () => dockerAsync(d, ["run", "--name", "bigrunc", "busybox", "sh", "-c", bigScript]), pidOf, exitedWhileStopped);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.length, big.length, "every byte");
+    assert.equal(r.stdout, big);
+    assert.equal(docker(d, ["rm", "-f", "bigrunc"]).status, 0);
   });
 });
