@@ -39,9 +39,17 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(controllers: (ctx: ControllerContext) => Controller[], opts: { wrapTransport?: (t: ApiTransport) => ApiTransport } = {}): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), "gantry-workloads-"));
-  const clock = new FakeClock();
+export interface HarnessOptions {
+  wrapTransport?: (t: ApiTransport) => ApiTransport;
+  /** A clock to go on from (a restarted server keeps the time it had). */
+  clock?: FakeClock;
+  /** A data dir to keep after stop (to start another server over the same store); by default a temporary one, removed. */
+  dataDir?: string;
+}
+
+export async function startHarness(controllers: (ctx: ControllerContext) => Controller[], opts: HarnessOptions = {}): Promise<Harness> {
+  const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "gantry-workloads-"));
+  const clock = opts.clock ?? new FakeClock();
   const logs: string[] = [];
   let manager: RunningControllerManager | undefined;
   const server = await startApiServer({
@@ -108,7 +116,7 @@ export async function startHarness(controllers: (ctx: ControllerContext) => Cont
     },
     async stop() {
       await server.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (!opts.dataDir) rmSync(dir, { recursive: true, force: true });
     },
   };
   return h;

@@ -10,3 +10,5 @@ export { EndpointsController } from "./endpoints.ts";
 export { EndpointSliceController } from "./endpointslice.ts";
 export { ServiceAccountController, DEFAULT_SERVICE_ACCOUNT } from "./serviceaccount.ts";
 export { DaemonSetController } from "./daemonset.ts";
+export { JobController } from "./job.ts";
+export { TtlAfterFinishedController } from "./ttl-after-finished.ts";

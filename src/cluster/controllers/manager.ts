@@ -13,6 +13,8 @@ import { EndpointsController } from "./endpoints.ts";
 import { EndpointSliceController } from "./endpointslice.ts";
 import { ServiceAccountController } from "./serviceaccount.ts";
 import { DaemonSetController } from "./daemonset.ts";
+import { JobController } from "./job.ts";
+import { TtlAfterFinishedController } from "./ttl-after-finished.ts";
 
 export interface ControllerManagerOptions {
   clock?: Clock;
@@ -40,6 +42,8 @@ export const allControllers = (ctx: ControllerContext): Controller[] => [
   new EndpointSliceController(ctx),
   new ServiceAccountController(ctx),
   new DaemonSetController(ctx),
+  new JobController(ctx),
+  new TtlAfterFinishedController(ctx),
 ];
 
 export async function startControllerManager(

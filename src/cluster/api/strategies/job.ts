@@ -10,11 +10,14 @@ import type { Strategy } from "./types.ts";
 export const jobStrategy: Strategy = {
   defaults(o) {
     const s = obj(o, "spec");
+    // SetDefaults_Job: completions defaults to 1 only when parallelism is unset too; with
+    // parallelism alone it stays unset (a work-queue Job, done when one pod succeeds).
+    if (s.completions === undefined && s.parallelism === undefined) s.completions = 1;
     dflt(s, "parallelism", 1);
-    dflt(s, "completions", 1);
     dflt(s, "backoffLimit", 6);
     dflt(s, "completionMode", "NonIndexed");
     dflt(s, "suspend", false);
+    dflt(s, "podReplacementPolicy", "TerminatingOrFailed");
     defaultTemplate(s);
     if (s.manualSelector !== true && o.metadata.uid) {
       const uidLabels = { "batch.kubernetes.io/controller-uid": o.metadata.uid, "controller-uid": o.metadata.uid };
@@ -27,10 +30,14 @@ export const jobStrategy: Strategy = {
   validate(c, o) {
     const s = specOf(o);
     validatePodSpec(c, "spec.template.spec", templateSpec(s), ["OnFailure", "Never"]);
-    for (const f of ["parallelism", "completions", "backoffLimit"]) {
+    for (const f of ["parallelism", "completions", "backoffLimit", "ttlSecondsAfterFinished"]) {
       const v = s[f];
       if (v !== undefined && v !== null && (typeof v !== "number" || v < 0)) c.invalid(`spec.${f}`, v, "must be greater than or equal to 0");
     }
+    const deadline = s.activeDeadlineSeconds;
+    if (deadline !== undefined && deadline !== null && (typeof deadline !== "number" || deadline <= 0)) c.invalid("spec.activeDeadlineSeconds", deadline, "must be greater than 0");
+    if (s.completionMode === "Indexed" && (s.completions === undefined || s.completions === null)) c.required("spec.completions");
+    if (s.completionMode !== undefined && s.completionMode !== "NonIndexed" && s.completionMode !== "Indexed") c.unsupported("spec.completionMode", s.completionMode, ["NonIndexed", "Indexed"]);
   },
   columns: [
     nameColumn,
