@@ -27,3 +27,4 @@ export {
   fromDockerNetworkCreate,
 } from "./docker-shapes.ts";
 export type { DockerNetwork, DockerNetworkCreateBody } from "./docker-shapes.ts";
+export { removeNetworkRules, ruleNamesOf } from "./network-rules.ts";

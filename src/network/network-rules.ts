@@ -14,6 +14,7 @@
 //                        this must be an iptables rule (the firewall plugin's job, per container)
 //
 // Both carry the state root's hash, so removing them never touches another root's rules.
+import { createHash } from "node:crypto";
 import { runCommand, runChecked } from "./exec.ts";
 
 export interface NetworkRuleInput {
@@ -27,6 +28,12 @@ export interface NetworkRuleNames {
   table: string;
   /** iptables filter chain. */
   chain: string;
+}
+
+/** The rule names of a state root: both carry a hash of the root's path. */
+export function ruleNamesOf(root: string): NetworkRuleNames {
+  const hash = createHash("sha256").update(root).digest("hex").slice(0, 10);
+  return { table: `gantry-${hash}`, chain: `GANTRY-${hash}` };
 }
 
 /** The nft script that replaces the table with the rules of `nets` (or just deletes it). */

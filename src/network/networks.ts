@@ -10,7 +10,7 @@
 //   <root>/cni-cache/<net>-<ctr>-<if>.json CNI ADD results for CHECK and DEL
 //   <root>/ipam/<net>/                   host-local's leases (its dataDir)
 //   <runDir>/gantry-ns-<hex>             bound namespace files of the warm pool (volatile)
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { GantryError, invalidArgument, notFound, conflict } from "../common/errors.ts";
@@ -60,7 +60,7 @@ import {
   ruleOwners,
 } from "./host-rules.ts";
 import { withPidLock } from "../common/pid-lock.ts";
-import { removeNetworkRules, syncNetworkRules } from "./network-rules.ts";
+import { removeNetworkRules, ruleNamesOf, syncNetworkRules } from "./network-rules.ts";
 import type { NetworkRuleNames } from "./network-rules.ts";
 import { makeNetnsFile, netnsFilesIn, removeNetnsFile } from "./netns-files.ts";
 import { PreparedNamespaces } from "./prepared-namespaces.ts";
@@ -350,18 +350,14 @@ export class Networks {
     }
   }
 
-  private get rootHash(): string {
-    return createHash("sha256").update(this.root).digest("hex").slice(0, 10);
-  }
-
   /** nft table with this root's isolation and masquerade rules (one per state root). */
   get isolationTable(): string {
-    return `gantry-${this.rootHash}`;
+    return this.ruleNames.table;
   }
 
   /** Where this root's per-network rules live (network-rules.ts). */
   get ruleNames(): NetworkRuleNames {
-    return { table: this.isolationTable, chain: `GANTRY-${this.rootHash}` };
+    return ruleNamesOf(this.root);
   }
 
   private async syncRules(networks: NetworkRecord[]): Promise<void> {

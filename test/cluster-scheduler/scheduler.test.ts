@@ -64,7 +64,7 @@ describe("scheduler with hollow nodes, through kubectl", { skip: kubectlMissing 
     assert.equal(cond, msg);
     assert.equal(await jsonpath("huge", "{.status.phase} {.status.conditions[?(@.type=='PodScheduled')].reason} {.spec.nodeName}"), "Pending Unschedulable ");
     const describe = await c.kubectl(["describe", "pod", "huge"]);
-    assert.match(describe.stdout, /Warning\s+FailedScheduling\s+\S+\s+default-scheduler\s+0\/3 nodes are available: 1 node\(s\) had untolerated taint \{dedicated: gpu\}, 2 Insufficient cpu\. preemption:/);
+    assert.match(describe.stdout, /Warning\s+FailedScheduling\s+\S+(?: \(x\d+ over \S+\))?\s+default-scheduler\s+0\/3 nodes are available: 1 node\(s\) had untolerated taint \{dedicated: gpu\}, 2 Insufficient cpu\. preemption:/);
     await c.kubectl(["delete", "pod", "huge", "--wait=false"]);
   });
 

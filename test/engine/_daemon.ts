@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { importRootfs } from "../../src/image/import.ts";
 import { ImageStore } from "../../src/image/store.ts";
+import { removeNetworkRules, ruleNamesOf } from "../../src/network/index.ts";
 
 export const repo = resolve(import.meta.dirname, "..", "..");
 export const DOCKER = "/usr/local/bin/docker";
@@ -255,6 +256,20 @@ export async function cleanup(d: TestDaemon): Promise<void> {
     const target = line.split(" ")[4];
     if (target?.startsWith(`${d.dir}/`)) spawnSync("umount", ["-l", target]);
   }
+  // A daemon stopped while containers were still on its networks keeps their bridges and its
+  // root's rules (they belong to running containers); the test's containers are gone now, so
+  // they go too — the bridge names are fixed per test file, and a leftover would fail the next run.
+  const netRoot = join(d.root, "network");
+  const netRecords = join(netRoot, "networks");
+  for (const f of existsSync(netRecords) ? readdirSync(netRecords).filter((x) => x.endsWith(".json")) : []) {
+    try {
+      const bridge = (JSON.parse(readFileSync(join(netRecords, f), "utf8")) as { bridge?: string }).bridge;
+      if (bridge) spawnSync("ip", ["link", "del", bridge]);
+    } catch {
+      /* a record half-written by a killed daemon */
+    }
+  }
+  await removeNetworkRules(ruleNamesOf(netRoot)).catch(() => undefined);
   if (d.network) spawnSync("ip", ["link", "del", d.network.bridge]);
   rmSync(d.dir, { recursive: true, force: true });
 }
