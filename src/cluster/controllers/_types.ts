@@ -229,3 +229,32 @@ export interface DaemonSetStatus {
 }
 
 export const DAEMON_SETS: ResourceRef = { group: "apps", version: "v1", resource: "daemonsets", kind: "DaemonSet", namespaced: true };
+
+export interface StatefulSet extends KubeObject {
+  spec: {
+    replicas?: number;
+    selector?: LabelSelector;
+    template?: PodTemplate;
+    serviceName?: string;
+    podManagementPolicy?: string;
+    updateStrategy?: { type?: string; rollingUpdate?: { partition?: number } };
+    volumeClaimTemplates?: KubeObject[];
+    minReadySeconds?: number;
+  };
+  status?: StatefulSetStatus;
+}
+
+export interface StatefulSetStatus {
+  observedGeneration?: number;
+  replicas: number;
+  readyReplicas?: number;
+  currentReplicas?: number;
+  updatedReplicas?: number;
+  availableReplicas?: number;
+  currentRevision?: string;
+  updateRevision?: string;
+  collisionCount?: number;
+}
+
+export const STATEFUL_SETS: ResourceRef = { group: "apps", version: "v1", resource: "statefulsets", kind: "StatefulSet", namespaced: true };
+export const PERSISTENT_VOLUME_CLAIMS = core("persistentvolumeclaims", "PersistentVolumeClaim");

@@ -12,3 +12,4 @@ export { ServiceAccountController, DEFAULT_SERVICE_ACCOUNT } from "./serviceacco
 export { DaemonSetController } from "./daemonset.ts";
 export { JobController } from "./job.ts";
 export { TtlAfterFinishedController } from "./ttl-after-finished.ts";
+export { StatefulSetController } from "./statefulset.ts";

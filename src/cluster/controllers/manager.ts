@@ -15,6 +15,7 @@ import { ServiceAccountController } from "./serviceaccount.ts";
 import { DaemonSetController } from "./daemonset.ts";
 import { JobController } from "./job.ts";
 import { TtlAfterFinishedController } from "./ttl-after-finished.ts";
+import { StatefulSetController } from "./statefulset.ts";
 
 export interface ControllerManagerOptions {
   clock?: Clock;
@@ -44,6 +45,7 @@ export const allControllers = (ctx: ControllerContext): Controller[] => [
   new DaemonSetController(ctx),
   new JobController(ctx),
   new TtlAfterFinishedController(ctx),
+  new StatefulSetController(ctx),
 ];
 
 export async function startControllerManager(
