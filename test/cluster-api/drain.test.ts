@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { kubectlMissing, startTestCluster, type TestCluster } from "./_server.ts";
 
-type Obj = { metadata: { name: string; uid: string; annotations?: Record<string, string> }; spec: Record<string, unknown>; status: Record<string, unknown> };
+type Obj = { metadata: { name: string; uid: string; annotations?: Record<string, string>; deletionTimestamp?: string; deletionGracePeriodSeconds?: number }; spec: Record<string, unknown>; status: Record<string, unknown> };
 
 describe("pods/binding and pods/eviction", { skip: kubectlMissing }, () => {
   let c: TestCluster;
@@ -37,8 +37,10 @@ describe("pods/binding and pods/eviction", { skip: kubectlMissing }, () => {
     assert.equal(s.status, 200, s.body);
   }
 
+  // No node agent runs these pods, so nothing would end a graceful deletion: evictions and
+  // drains ask for grace 0 (as --grace-period=0 does), which deletes a pod at once.
   const evict = (name: string, extra: Record<string, unknown> = {}) =>
-    post(`/api/v1/namespaces/default/pods/${name}/eviction`, { apiVersion: "policy/v1", kind: "Eviction", metadata: { name, namespace: "default" }, ...extra });
+    post(`/api/v1/namespaces/default/pods/${name}/eviction`, { apiVersion: "policy/v1", kind: "Eviction", metadata: { name, namespace: "default" }, deleteOptions: { gracePeriodSeconds: 0 }, ...extra });
 
   before(async () => {
     c = await startTestCluster();
@@ -116,7 +118,7 @@ describe("pods/binding and pods/eviction", { skip: kubectlMissing }, () => {
     const dsUid = (await get("/apis/apps/v1/namespaces/default/daemonsets/agent")).metadata.uid;
     await pod("agent-n1", { nodeName: "n1", labels: { app: "agent" }, owner: { apiVersion: "apps/v1", kind: "DaemonSet", name: "agent", uid: dsUid, controller: true } });
 
-    const out = await ok(["drain", "n1", "--ignore-daemonsets", "--force", "--timeout=60s"]);
+    const out = await ok(["drain", "n1", "--ignore-daemonsets", "--force", "--grace-period=0", "--timeout=60s"]);
     assert.match(out, /node\/n1 cordoned/);
     assert.match(out, /evicting pod default\/free/);
     assert.match(out, /pod\/free evicted/);
@@ -134,7 +136,7 @@ describe("pods/binding and pods/eviction", { skip: kubectlMissing }, () => {
     const pdb = (minAvailable: number | string) => JSON.stringify({ apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: { name: "web" }, spec: { minAvailable, selector: { matchLabels: { app: "web" } } } });
     await ok(["apply", "-f", "-"], pdb(3));
 
-    const r = await c.kubectl(["drain", "n2", "--force", "--timeout=7s"]);
+    const r = await c.kubectl(["drain", "n2", "--force", "--grace-period=0", "--timeout=7s"]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /error when evicting pods\/"web-[12]" -n "default" \(will retry after 5s\): Cannot evict pod as it would violate the pod's disruption budget\./);
     for (const name of ["web-1", "web-2", "web-3"]) assert.equal(await exists(`/api/v1/namespaces/default/pods/${name}`), true, name);
@@ -161,7 +163,7 @@ describe("pods/binding and pods/eviction", { skip: kubectlMissing }, () => {
     const dry = await evict("web-2", { deleteOptions: { dryRun: ["All"] } });
     assert.equal(dry.status, 201);
     assert.equal(await exists("/api/v1/namespaces/default/pods/web-2"), true);
-    const out = await ok(["drain", "n2", "--force", "--timeout=30s"]);
+    const out = await ok(["drain", "n2", "--force", "--grace-period=0", "--timeout=30s"]);
     assert.match(out, /pod\/web-2 evicted/);
     assert.equal(await exists("/api/v1/namespaces/default/pods/web-2"), false);
   });
@@ -185,5 +187,42 @@ describe("pods/binding and pods/eviction", { skip: kubectlMissing }, () => {
     const both = await c.kubectl(["apply", "-f", "-"], { input: JSON.stringify({ apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: { name: "bad" }, spec: { minAvailable: 1, maxUnavailable: 1, selector: {} } }) });
     assert.notEqual(both.code, 0);
     assert.match(both.stderr, /minAvailable and maxUnavailable cannot be both set/);
+  });
+
+  test("a pod on a node is deleted gracefully: it stays Terminating until deleted with grace 0, which a uid precondition guards", async () => {
+    // node's client sends a DELETE body without a length unless told one.
+    const del = (path: string, options: Record<string, unknown>) => {
+      const body = JSON.stringify(options);
+      return c.raw("DELETE", path, { body, headers: { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) } });
+    };
+    await pod("graceful", { nodeName: "n5" });
+    const first = await del("/api/v1/namespaces/default/pods/graceful", { gracePeriodSeconds: 20 });
+    assert.equal(first.status, 200, first.body);
+    const marked = await get("/api/v1/namespaces/default/pods/graceful");
+    assert.equal(marked.metadata.deletionGracePeriodSeconds, 20);
+    const deadline = Date.parse(marked.metadata.deletionTimestamp ?? "");
+    assert.ok(Math.abs(deadline - (Date.now() + 20_000)) < 5_000, `deletionTimestamp ${marked.metadata.deletionTimestamp} is now + the grace period`);
+    assert.match(await ok(["get", "pod", "graceful"]), /Terminating/);
+    // A longer grace period does not extend it; a shorter one shortens it.
+    await c.raw("DELETE", "/api/v1/namespaces/default/pods/graceful?gracePeriodSeconds=60");
+    assert.equal((await get("/api/v1/namespaces/default/pods/graceful")).metadata.deletionGracePeriodSeconds, 20);
+    await c.raw("DELETE", "/api/v1/namespaces/default/pods/graceful?gracePeriodSeconds=5");
+    assert.equal((await get("/api/v1/namespaces/default/pods/graceful")).metadata.deletionGracePeriodSeconds, 5);
+    // What the node agent sends once the containers stopped: grace 0 and the pod's uid.
+    const wrongUid = await del("/api/v1/namespaces/default/pods/graceful", { gracePeriodSeconds: 0, preconditions: { uid: "not-this-one" } });
+    assert.equal(wrongUid.status, 409);
+    const gone = await del("/api/v1/namespaces/default/pods/graceful", { gracePeriodSeconds: 0, preconditions: { uid: marked.metadata.uid } });
+    assert.equal(gone.status, 200, gone.body);
+    assert.equal(await exists("/api/v1/namespaces/default/pods/graceful"), false);
+    // Unbound and finished pods have nothing to wait for.
+    await pod("unbound", { pending: true });
+    await ok(["delete", "pod", "unbound", "--wait=false"]);
+    assert.equal(await exists("/api/v1/namespaces/default/pods/unbound"), false);
+    await pod("finished", { nodeName: "n5" });
+    await c.raw("PATCH", "/api/v1/namespaces/default/pods/finished/status", { body: JSON.stringify({ status: { phase: "Succeeded" } }), headers: { "Content-Type": "application/merge-patch+json" } });
+    await ok(["delete", "pod", "finished", "--wait=false"]);
+    assert.equal(await exists("/api/v1/namespaces/default/pods/finished"), false);
+    const bad = await c.raw("DELETE", "/api/v1/namespaces/default/pods/none?gracePeriodSeconds=soon");
+    assert.equal(bad.status, 400);
   });
 });

@@ -100,7 +100,7 @@ describe("node join tokens", { skip: kubectlMissing }, () => {
     await nodeRefused(["patch", "pod", "there", "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Running"}}'], /pods "there" is forbidden: node "node-a" can only update pod status for pods with spec.nodeName set to itself/);
     await nodeRefused(["label", "pod", "here", "x=y"], /User "system:node:node-a" cannot patch resource "pods" in API group "" in the namespace "default"/);
     await nodeRefused(["delete", "pod", "there"], /can only delete pods with spec.nodeName set to itself/);
-    await nodeOk(["delete", "pod", "here"]);
+    await nodeOk(["delete", "pod", "here", "--grace-period=0", "--force"]);
 
     const lease = (name: string) => `apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {name: ${name}, namespace: kube-node-lease}\nspec: {holderIdentity: ${name}, leaseDurationSeconds: 40}\n`;
     await nodeOk(["create", "-f", "-"], lease("node-a"));

@@ -132,19 +132,19 @@ test("a failing list backs off on the clock, doubling, and stops cleanly while w
 test("an informer with a field selector holds only matching objects; one bound elsewhere is gone from it", async () => {
   const pods = client.resource(PODS);
   const pod = (name: string, nodeName?: string) => ({ metadata: { name }, spec: { ...(nodeName ? { nodeName } : {}), containers: [{ name: "c", image: "busybox" }] } });
-  await pods.create("b", pod("on-n1", "n1"));
-  await pods.create("b", pod("on-n2", "n2"));
-  const inf = new Informer(pods, { clock: new FakeClock(), fieldSelector: "spec.nodeName=n1" });
+  await pods.create("b", pod("on-n1", "sel-1"));
+  await pods.create("b", pod("on-n2", "sel-2"));
+  const inf = new Informer(pods, { clock: new FakeClock(), fieldSelector: "spec.nodeName=sel-1" });
   const deleted: string[] = [];
   inf.addHandlers({ onDelete: (o) => deleted.push(o.metadata.name!) });
   inf.start();
   await inf.whenSynced();
   assert.deepEqual(inf.cache.list().map((o) => o.metadata.name), ["on-n1"]);
-  await pods.create("b", pod("later-n1", "n1"));
-  await pods.create("b", pod("later-n2", "n2"));
+  await pods.create("b", pod("later-n1", "sel-1"));
+  await pods.create("b", pod("later-n2", "sel-2"));
   await until("later-n1 in the cache", () => inf.cache.get("b/later-n1") !== undefined);
   assert.equal(inf.cache.get("b/later-n2"), undefined);
-  await pods.delete("b", "on-n1");
+  await pods.delete("b", "on-n1", { gracePeriodSeconds: 0 });
   await until("on-n1 deleted", () => deleted.includes("on-n1"));
   await inf.stop();
 });

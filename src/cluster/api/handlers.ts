@@ -380,7 +380,7 @@ interface DeleteOptionsBody {
   dryRun?: string[];
 }
 
-async function deleteOptions(ctx: HandlerContext, r: ResourceRequest): Promise<{ policy?: PropagationPolicy; preconditions?: { uid?: string; resourceVersion?: string }; dryRun: boolean }> {
+async function deleteOptions(ctx: HandlerContext, r: ResourceRequest): Promise<{ policy?: PropagationPolicy; preconditions?: { uid?: string; resourceVersion?: string }; dryRun: boolean; gracePeriodSeconds?: number }> {
   const raw = await readBody(r.req, ctx.maxBodyBytes);
   let body: DeleteOptionsBody = {};
   if (raw.length) {
@@ -395,15 +395,22 @@ async function deleteOptions(ctx: HandlerContext, r: ResourceRequest): Promise<{
   if (policy !== undefined && !["Background", "Foreground", "Orphan"].includes(policy)) {
     throw new ApiError("INVALID_SPEC", 422, "Invalid", `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`);
   }
-  return { policy: policy as PropagationPolicy | undefined, preconditions: body.preconditions, dryRun: dryRun(r.url) || (body.dryRun ?? []).includes("All") };
+  const graceText = q.get("gracePeriodSeconds") ?? (body.gracePeriodSeconds === undefined || body.gracePeriodSeconds === null ? undefined : String(body.gracePeriodSeconds));
+  const gracePeriodSeconds = graceText === undefined ? undefined : Number(graceText);
+  if (gracePeriodSeconds !== undefined && !Number.isInteger(gracePeriodSeconds)) throw errBadRequest(`gracePeriodSeconds must be an integer, not ${JSON.stringify(graceText)}`);
+  return { policy: policy as PropagationPolicy | undefined, preconditions: body.preconditions, dryRun: dryRun(r.url) || (body.dryRun ?? []).includes("All"), gracePeriodSeconds };
 }
 
 export async function handleDelete(ctx: HandlerContext, r: ResourceRequest): Promise<void> {
   const o = await deleteOptions(ctx, r);
-  const { object, removed } = await ctx.registry.delete(r.rt, r.namespace, r.name!, { propagationPolicy: o.policy, preconditions: o.preconditions, dryRun: o.dryRun });
+  const { object, removed } = await ctx.registry.delete(r.rt, r.namespace, r.name!, { propagationPolicy: o.policy, preconditions: o.preconditions, dryRun: o.dryRun, gracePeriodSeconds: o.gracePeriodSeconds });
   if (removed && r.rt.kind !== "Namespace") {
     sendJson(r.res, 200, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { name: r.name, group: r.rt.group, kind: r.rt.plural, uid: object.metadata.uid } });
-  } else sendJson(r.res, removed ? 200 : 202, object);
+  } else {
+    // kube-apiserver answers 200 to a graceful pod deletion (the pod, now terminating), 202 when finalizers hold an object.
+    const gracefulOnly = !removed && (object.metadata.finalizers ?? []).length === 0 && r.rt.kind !== "Namespace";
+    sendJson(r.res, removed || gracefulOnly ? 200 : 202, object);
+  }
 }
 
 export async function handleDeleteCollection(ctx: HandlerContext, r: ResourceRequest): Promise<void> {
@@ -414,7 +421,7 @@ export async function handleDeleteCollection(ctx: HandlerContext, r: ResourceReq
   for (const item of page.items) {
     try {
       const ns = r.rt.namespaced ? item.metadata.namespace : undefined;
-      items.push((await ctx.registry.delete(r.rt, ns, item.metadata.name!, { propagationPolicy: o.policy, dryRun: o.dryRun })).object);
+      items.push((await ctx.registry.delete(r.rt, ns, item.metadata.name!, { propagationPolicy: o.policy, dryRun: o.dryRun, gracePeriodSeconds: o.gracePeriodSeconds })).object);
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 404)) throw err;
     }

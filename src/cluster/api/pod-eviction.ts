@@ -81,7 +81,7 @@ async function takeDisruption(registry: ObjectRegistry, pod: KubeObject, pdb: Ku
 
 interface EvictionBody {
   metadata?: { name?: string; namespace?: string };
-  deleteOptions?: { propagationPolicy?: string; dryRun?: string[]; preconditions?: { uid?: string; resourceVersion?: string } };
+  deleteOptions?: { propagationPolicy?: string; dryRun?: string[]; preconditions?: { uid?: string; resourceVersion?: string }; gracePeriodSeconds?: number };
 }
 
 export async function handleEviction(ctx: HandlerContext, r: ResourceRequest): Promise<void> {
@@ -102,6 +102,6 @@ export async function handleEviction(ctx: HandlerContext, r: ResourceRequest): P
   }
   // The pod the budget was asked about is the one deleted (not a new one of the same name).
   const preconditions = { uid: pod.metadata.uid, ...(options.preconditions ?? {}) };
-  await registry.delete(pods, r.namespace, r.name!, { propagationPolicy: options.propagationPolicy as PropagationPolicy | undefined, preconditions, dryRun });
+  await registry.delete(pods, r.namespace, r.name!, { propagationPolicy: options.propagationPolicy as PropagationPolicy | undefined, preconditions, dryRun, gracePeriodSeconds: typeof options.gracePeriodSeconds === "number" ? options.gracePeriodSeconds : undefined });
   sendJson(r.res, 201, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 201 });
 }

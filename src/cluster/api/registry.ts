@@ -44,6 +44,8 @@ export interface DeleteOptions {
   propagationPolicy?: PropagationPolicy;
   preconditions?: { uid?: string; resourceVersion?: string };
   dryRun?: boolean;
+  /** DeleteOptions.gracePeriodSeconds: for kinds deleted gracefully (pods on a node), 0 deletes at once. */
+  gracePeriodSeconds?: number;
 }
 
 export interface WriteOptions {
@@ -350,7 +352,9 @@ export class ObjectRegistry {
       const unchanged = deepEqual({ ...next, metadata: { ...next.metadata, resourceVersion: undefined, managedFields: undefined } }, { ...cur, metadata: { ...cur.metadata, resourceVersion: undefined, managedFields: undefined } });
       if (unchanged && deepEqual(next.metadata.managedFields ?? [], cur.metadata.managedFields ?? [])) return cur;
       try {
-        if (cur.metadata.deletionTimestamp && finalizersOf(rt, next).length === 0) {
+        // ShouldDeleteDuringUpdate: the last finalizer is gone — unless a grace period is still
+        // running (a terminating pod's node agent writes its final status before deleting it).
+        if (cur.metadata.deletionTimestamp && finalizersOf(rt, next).length === 0 && !(cur.metadata.deletionGracePeriodSeconds ?? 0)) {
           await this.store.delete(key, so.modRevision);
           await this.release(rt, cur, undefined);
           return { ...next, metadata: { ...next.metadata, resourceVersion: String(so.modRevision) } };
@@ -391,8 +395,19 @@ export class ObjectRegistry {
       if (opts.propagationPolicy === "Foreground") finalizers.add(FOREGROUND_FINALIZER);
       if (opts.propagationPolicy === "Orphan") finalizers.add(ORPHAN_FINALIZER);
       if (finalizers.size) next.metadata.finalizers = [...finalizers];
-      const mustWait = finalizersOf(rt, next).length > 0;
-      if (mustWait) strategyFor(rt).prepareForDelete?.(next);
+      // Graceful deletion (rest.BeforeDelete): the object stays, marked with when its grace
+      // ends, until its owner (a pod's node agent) deletes it again with grace 0. A second
+      // delete may only shorten the grace period.
+      const grace = strategyFor(rt).deletionGracePeriod?.(cur, opts.gracePeriodSeconds) ?? 0;
+      const graceful = grace > 0;
+      if (graceful) {
+        const had = cur.metadata.deletionGracePeriodSeconds;
+        if (cur.metadata.deletionTimestamp && had !== undefined && had <= grace) return { object: cur, removed: false };
+        next.metadata.deletionTimestamp = new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d+Z$/, "Z");
+        next.metadata.deletionGracePeriodSeconds = grace;
+      }
+      const mustWait = graceful || finalizersOf(rt, next).length > 0;
+      if (finalizersOf(rt, next).length > 0) strategyFor(rt).prepareForDelete?.(next);
       if (opts.dryRun) return { object: cur, removed: !mustWait };
       try {
         if (!mustWait) {

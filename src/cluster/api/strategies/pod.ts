@@ -58,6 +58,15 @@ export const podStrategy: Strategy = {
     dflt(st, "qosClass", "BestEffort");
   },
   admit: (o, lookup, old) => admitPodPriority(o, lookup, old),
+  // pod strategy CheckGracefulDelete: a pod no node runs, or one that has finished, goes at
+  // once; otherwise the request's grace period, else the spec's (default 30 s).
+  deletionGracePeriod(o, requested) {
+    const phase = status(o).phase;
+    if (!spec(o).nodeName || phase === "Succeeded" || phase === "Failed") return 0;
+    if (requested !== undefined) return Math.max(0, requested);
+    const fromSpec = spec(o).terminationGracePeriodSeconds;
+    return typeof fromSpec === "number" && fromSpec >= 0 ? fromSpec : 30;
+  },
   validate(c, o, old, subresource) {
     validatePodSpec(c, "spec", o.spec);
     if (old && subresource !== "binding") validateSpecUpdate(c, o, old);

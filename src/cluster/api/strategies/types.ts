@@ -21,6 +21,12 @@ export interface Strategy {
    * subresource written through ("status", "binding"), if any.
    */
   validate?(c: Causes, o: KubeObject, old: KubeObject | undefined, subresource?: string): void;
+  /**
+   * Seconds a DELETE leaves the object for its owner to stop it (a pod bound to a node: its
+   * agent stops the containers, then deletes it with grace 0); 0 or absent deletes at once.
+   * requested is DeleteOptions.gracePeriodSeconds.
+   */
+  deletionGracePeriod?(o: KubeObject, requested: number | undefined): number;
   /** What DELETE does to an object that must wait for finalizers (a Namespace turns Terminating). */
   prepareForDelete?(o: KubeObject): void;
   /** Finalizers besides metadata.finalizers that hold an object back from removal (a Namespace's spec.finalizers). */
