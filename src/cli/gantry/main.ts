@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { describeError, GantryError } from "../../common/errors.ts";
 import { registerServerCommand } from "./server-command.ts";
+import { registerAgentCommand } from "./agent-command.ts";
 import { registerImageCommands } from "./image-commands.ts";
 import { registerDaemonCommand } from "./daemon-command.ts";
 import { registerContainerCommands } from "./container-commands.ts";
@@ -16,6 +17,7 @@ program.showHelpAfterError();
 //   import { registerImageCommands } from "./image-commands.ts"; registerImageCommands(program);
 
 registerServerCommand(program);
+registerAgentCommand(program);
 registerImageCommands(program);
 registerDaemonCommand(program);
 registerContainerCommands(program);

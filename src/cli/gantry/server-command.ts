@@ -3,8 +3,11 @@
 // written to DATA_DIR/admin.kubeconfig on every start. `gantry server token ...` manages
 // node join tokens (server-token-command.ts).
 import type { Command } from "commander";
+import { hostname } from "node:os";
 import { invalidArgument } from "../../common/errors.ts";
-import { startApiServer } from "../../cluster/api/index.ts";
+import { nodeUser, startApiServer } from "../../cluster/api/index.ts";
+import { Client } from "../../cluster/client/index.ts";
+import { addNodeOptions, startServerAgent, untilSignal, type NodeFlags } from "./agent-command.ts";
 import { startControllerManager } from "../../cluster/controllers/index.ts";
 import { startScheduler } from "../../cluster/scheduler/index.ts";
 import type { ApiTransport } from "../../cluster/client/index.ts";
@@ -42,21 +45,34 @@ export function registerServerCommand(program: Command): void {
     .option("--listen <host:port>", "address to serve HTTPS on", DEFAULT_LISTEN)
     .option("--etcd-endpoints <urls>", "keep state in etcd (comma-separated client URLs) instead of DATA_DIR/state.db")
     .option("--etcd-prefix <prefix>", "key prefix in etcd, to share one etcd between clusters", "")
-    .action(async (opts: { dataDir: string; listen: string; etcdEndpoints?: string; etcdPrefix: string }) => {
-      const { host, port } = parseListen(opts.listen);
-      const endpoints = opts.etcdEndpoints?.split(",").map((e) => e.trim()).filter(Boolean);
-      if (opts.etcdEndpoints !== undefined && !endpoints?.length) throw invalidArgument("--etcd-endpoints needs at least one URL");
-      const storeSpec = endpoints ? { kind: "etcd" as const, endpoints, prefix: opts.etcdPrefix } : undefined;
-      const log = (m: string) => console.error(m);
-      const running = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log, startControllers: (transport) => startControlLoops(transport, log) });
-      console.log(`gantry server: listening on ${running.url}`);
-      console.log(`gantry server: export KUBECONFIG=${running.kubeconfigPath}`);
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
-      });
-      await running.close();
-    });
+    .option("--no-agent", "run only the control plane: no node agent for this host (pods need `gantry agent` nodes)");
+  addNodeOptions(server, "DATA_DIR/agent");
+  server.action(async (opts: NodeFlags & { dataDir: string; listen: string; etcdEndpoints?: string; etcdPrefix: string; agent: boolean }) => {
+    const { host, port } = parseListen(opts.listen);
+    const endpoints = opts.etcdEndpoints?.split(",").map((e) => e.trim()).filter(Boolean);
+    if (opts.etcdEndpoints !== undefined && !endpoints?.length) throw invalidArgument("--etcd-endpoints needs at least one URL");
+    const storeSpec = endpoints ? { kind: "etcd" as const, endpoints, prefix: opts.etcdPrefix } : undefined;
+    const log = (m: string) => console.error(m);
+    const running = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log, startControllers: (transport) => startControlLoops(transport, log) });
+    console.log(`gantry server: listening on ${running.url}`);
+    console.log(`gantry server: export KUBECONFIG=${running.kubeconfigPath}`);
+    // The host's own node (k3s's server does the same): it reaches the API in-process, as
+    // system:node:NAME, so it needs no token and is held to what any node may do.
+    let agent: Awaited<ReturnType<typeof startServerAgent>> | undefined;
+    if (opts.agent) {
+      const name = (opts.name ?? hostname()).toLowerCase();
+      try {
+        agent = await startServerAgent({ ...opts, name }, new Client(running.inProcessTransport(nodeUser(name)), { fieldManager: "gantry-agent" }), opts.dataDir);
+        console.log(`gantry server: node ${agent.nodeName} runs pods; its engine: unix://${agent.engineSocket}`);
+      } catch (err) {
+        await running.close();
+        throw err;
+      }
+    }
+    await untilSignal();
+    await agent?.stop();
+    await running.close();
+    process.exit(0);
+  });
   registerServerTokenCommands(server);
 }

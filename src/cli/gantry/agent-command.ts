@@ -1,0 +1,106 @@
+// `gantry agent`: joins this host to a cluster as a node — its engine runs the pods bound to
+// it (src/cluster/agent). The options that shape a node are shared with `gantry server`,
+// which runs the same agent in-process for its own host unless --no-agent.
+import type { Command } from "commander";
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { GantryError, invalidArgument } from "../../common/errors.ts";
+import { Client, HttpsTransport } from "../../cluster/client/index.ts";
+import { parseReserve, startAgent, type AgentOptions, type RunningAgent } from "../../cluster/agent/index.ts";
+
+export const DEFAULT_AGENT_ROOT = "/var/lib/gantry/agent";
+
+export interface NodeFlags {
+  name?: string;
+  dataRoot?: string;
+  engineSocket?: string;
+  reserve?: string;
+  nodeIp?: string;
+  podSubnet?: string;
+  podBridge?: string;
+  insecureRegistry: string[];
+}
+
+/** The node's flags, on `agent` and on `server`. */
+export function addNodeOptions(cmd: Command, defaultRoot: string): Command {
+  return cmd
+    .option("--name <node>", "the node's name (default: the name the token was made for, else the host name)")
+    .option("--data-root <dir>", `the node engine's state: images, containers, pod networks (default ${defaultRoot})`)
+    .option("--engine-socket <path>", "where the node's engine serves the Docker API (default DATA_ROOT/engine.sock): gantry -H / docker -H against it loads images pods run and lists their containers")
+    .option("--reserve <list>", "resources kept from pods, e.g. cpu=500m,memory=1Gi,ephemeral-storage=10Gi")
+    .option("--node-ip <ip>", "the node's InternalIP (default: the address of the default route's interface)")
+    .option("--pod-subnet <cidr>", "the pods' bridge subnet on this node (default 10.42.0.0/24)")
+    .option("--pod-bridge <dev>", "the pods' bridge device (default gantrypods0)")
+    .option("--insecure-registry <host>", "a registry pod images may be pulled from over plain HTTP (repeatable)", (v: string, prev: string[]) => [...prev, v], []);
+}
+
+export function agentOptions(flags: NodeFlags, client: Client, nodeName: string, defaultRoot: string): AgentOptions {
+  const dataRoot = flags.dataRoot ?? defaultRoot;
+  return {
+    client,
+    nodeName,
+    dataRoot,
+    ...(flags.engineSocket ? { engineSocket: flags.engineSocket.replace(/^unix:\/\//, "") } : {}),
+    reserve: parseReserve(flags.reserve),
+    ...(flags.nodeIp ? { nodeIP: flags.nodeIp } : {}),
+    podBridge: { ...(flags.podBridge ? { bridge: flags.podBridge } : {}), ...(flags.podSubnet ? { subnet: flags.podSubnet } : {}) },
+    insecureRegistries: flags.insecureRegistry,
+    log: (m) => console.error(`gantry agent: ${m}`),
+  };
+}
+
+/** The node a token names, from the server's SelfSubjectReview (`kubectl auth whoami`). */
+async function nodeNameOfToken(client: Client): Promise<string | undefined> {
+  const review = await client.send<{ status?: { userInfo?: { username?: string } } }>("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" });
+  const m = /^system:node:(.+)$/.exec(review.status?.userInfo?.username ?? "");
+  return m?.[1];
+}
+
+export async function untilSignal(): Promise<void> {
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+}
+
+export function registerAgentCommand(program: Command): void {
+  const cmd = program
+    .command("agent")
+    .description("Join this host to a cluster as a node: its engine runs the pods the cluster binds to it")
+    .requiredOption("--server <url>", "the API server, e.g. https://10.0.0.1:6443")
+    .requiredOption("--token-file <file>", "a node token from `gantry server token create --node NAME`")
+    .option("--ca-file <file>", "the cluster's CA certificate (the server's DATA_DIR/tls/ca.crt)");
+  addNodeOptions(cmd, DEFAULT_AGENT_ROOT).action(async (flags: NodeFlags & { server: string; tokenFile: string; caFile?: string }) => {
+    let token: string;
+    try {
+      token = readFileSync(flags.tokenFile, "utf8").trim();
+    } catch (err) {
+      throw invalidArgument(`cannot read --token-file ${flags.tokenFile}: ${(err as Error).message}`);
+    }
+    if (!token) throw invalidArgument(`--token-file ${flags.tokenFile} is empty`);
+    let caCert: string | undefined;
+    if (flags.caFile) {
+      try {
+        caCert = readFileSync(flags.caFile, "utf8");
+      } catch (err) {
+        throw invalidArgument(`cannot read --ca-file ${flags.caFile}: ${(err as Error).message}`);
+      }
+    }
+    const client = new Client(HttpsTransport.fromTarget({ server: flags.server, token, caCert }), { fieldManager: "gantry-agent" });
+    const tokenNode = await nodeNameOfToken(client);
+    if (!tokenNode) throw new GantryError("UNAUTHORIZED", `the token in ${flags.tokenFile} is not a node token`, { hint: "make one with gantry server token create --node NAME" });
+    if (flags.name && flags.name !== tokenNode) throw invalidArgument(`--name ${flags.name} does not match the node the token was made for (${tokenNode})`);
+    const agent = await startAgent(agentOptions(flags, client, tokenNode, DEFAULT_AGENT_ROOT));
+    console.error(`gantry agent: node ${agent.nodeName} joined ${flags.server}; engine on unix://${agent.engineSocket}`);
+    await untilSignal();
+    await agent.stop();
+    process.exit(0);
+  });
+}
+
+/** For `gantry server`: the host's node, run in-process with the server's in-process transport. */
+export async function startServerAgent(flags: NodeFlags, client: Client, dataDir: string): Promise<RunningAgent> {
+  const name = (flags.name ?? hostname()).toLowerCase();
+  return startAgent(agentOptions(flags, client, name, join(dataDir, "agent")));
+}

@@ -1,0 +1,124 @@
+// The node agent (Gantry's kubelet): it is this node's engine — it runs an Engine in-process
+// and serves its Docker API socket, so images built or loaded with `gantry -H` (or the docker
+// CLI) against that socket are the images pods run, the image store keeps one writer, and
+// `docker ps` on the node shows the pods' containers — and it keeps the node's Node and Lease
+// current and runs the pods bound to the node, one worker per pod.
+import { join } from "node:path";
+import { realClock, type Clock } from "../../common/clock.ts";
+import { Informer, type Client } from "../client/index.ts";
+import { startDaemon, type Daemon, type EngineOptions } from "../../engine/index.ts";
+import { PODS } from "./api-refs.ts";
+import { EventRecorder } from "./events.ts";
+import { NodeHeartbeat } from "./node-heartbeat.ts";
+import { readNodeFacts, type NodeFacts } from "./node-facts.ts";
+import { nodeAllocatable, type Reserve } from "./node-object.ts";
+import { PodWorkers } from "./pod-workers.ts";
+import type { Pod } from "./pod-types.ts";
+
+/** The kubelet version the node reports: the API server's own (kubectl compares them). */
+export const KUBELET_VERSION = "v1.32.4-gantry";
+export const GANTRY_VERSION = "0.1.0";
+/** The pod network until nodes get podCIDRs: the agent engine's default bridge. */
+export const DEFAULT_POD_BRIDGE = "gantrypods0";
+export const DEFAULT_POD_SUBNET = "10.42.0.0/24";
+
+export interface AgentOptions {
+  client: Client;
+  nodeName: string;
+  /** The engine's state (images, containers, networks); its socket is <root>/engine.sock unless engineSocket says. */
+  dataRoot: string;
+  engineSocket?: string;
+  execRoot?: string;
+  /** The pods' bridge network (device and subnet). */
+  podBridge?: { bridge?: string; subnet?: string };
+  reserve?: Reserve;
+  nodeIP?: string;
+  cgroupRoot?: string;
+  insecureRegistries?: string[];
+  /** Engine options for tests (networking off, poll interval). */
+  engine?: Partial<EngineOptions>;
+  clock?: Clock;
+  log?: (m: string) => void;
+  /** Host facts (tests pass fixed ones); default: read from /proc, cgroups and statfs. */
+  facts?: () => NodeFacts;
+}
+
+export interface RunningAgent {
+  nodeName: string;
+  daemon: Daemon;
+  engineSocket: string;
+  workers: PodWorkers;
+  /** Stops following the API; pods keep running (their monitors own them) and are adopted at the next start. */
+  stop(): Promise<void>;
+}
+
+export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
+  const clock = o.clock ?? realClock;
+  const log = o.log ?? ((m: string) => process.stderr.write(`gantry agent: ${m}\n`));
+  const engineSocket = o.engineSocket ?? join(o.dataRoot, "engine.sock");
+  const daemon = await startDaemon({
+    root: o.dataRoot,
+    execRoot: o.execRoot ?? join(o.dataRoot, "run"),
+    socket: engineSocket,
+    defaultBridge: { bridge: o.podBridge?.bridge ?? DEFAULT_POD_BRIDGE, subnet: o.podBridge?.subnet ?? DEFAULT_POD_SUBNET },
+    insecureRegistries: o.insecureRegistries,
+    log: (m) => log(`engine: ${m}`),
+    ...(o.engine ?? {}),
+  });
+  const reserve = o.reserve ?? { milliCpu: 0, memoryBytes: 0, storageBytes: 0 };
+  let facts = (o.facts ?? (() => readNodeFacts({ storageRoot: o.dataRoot, nodeIP: o.nodeIP })))();
+  const readFacts = () => (facts = (o.facts ?? (() => readNodeFacts({ storageRoot: o.dataRoot, nodeIP: o.nodeIP })))());
+  const heartbeat = new NodeHeartbeat({
+    client: o.client,
+    identity: { name: o.nodeName, runtimeVersion: `gantry://${GANTRY_VERSION}`, kubeletVersion: KUBELET_VERSION, daemonPort: 0 },
+    reserve,
+    clock,
+    log,
+    facts: readFacts,
+  });
+  const events = new EventRecorder(o.client, o.nodeName, clock, log);
+  const workers = new PodWorkers({
+    engine: daemon.engine,
+    client: o.client,
+    nodeName: o.nodeName,
+    hostIP: () => facts.internalIP,
+    allocatable: () => {
+      const a = nodeAllocatable(facts, reserve);
+      return { cpu: a.cpu!, memory: a.memory!, "ephemeral-storage": a["ephemeral-storage"]! };
+    },
+    clock,
+    events,
+    log,
+    cgroupRoot: o.cgroupRoot,
+  });
+  const pods = new Informer<Pod>(o.client.resource<Pod>(PODS), { clock, log, fieldSelector: `spec.nodeName=${o.nodeName}` });
+  pods.addHandlers({
+    onAdd: (p) => workers.update(p),
+    onUpdate: (_old, p) => workers.update(p),
+    onDelete: (p) => workers.remove(p),
+  });
+  try {
+    await heartbeat.start();
+    pods.start();
+    await pods.whenSynced();
+    workers.start();
+  } catch (err) {
+    heartbeat.stop();
+    await pods.stop();
+    await daemon.close();
+    throw err;
+  }
+  log(`node ${o.nodeName}: running pods (engine socket unix://${engineSocket})`);
+  return {
+    nodeName: o.nodeName,
+    daemon,
+    engineSocket,
+    workers,
+    async stop() {
+      heartbeat.stop();
+      await pods.stop();
+      await workers.stop();
+      await daemon.close();
+    },
+  };
+}

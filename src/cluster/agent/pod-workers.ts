@@ -1,0 +1,355 @@
+// One worker per pod UID (kubelet's pod_workers.go): informer handlers and engine exits only
+// record the newest desired pod and queue its UID; a keyed queue hands each UID to at most one
+// sync at a time, and a UID queued during its sync is synced again afterwards, so the newest
+// desired state always wins and no event is lost. Each sync is level-triggered: it compares
+// the desired pod with what the engine runs (read back from the engine's labels) and acts.
+//
+// A pod's life, per UID:
+//
+//   syncing ──(deletionTimestamp, or gone from the API)──> terminating ──(all stopped)──> terminated
+//      │                                                     stop containers with the grace
+//      └─ sandbox, init containers in order, app containers;  period, then the sandbox; post
+//         restarts per restartPolicy with CrashLoopBackOff;   the final status; DELETE with
+//         status posted when it changes                       grace 0 and a uid precondition;
+//                                                             remove the engine's containers
+import type { Clock, Timer } from "../../common/clock.ts";
+import { describeError } from "../../common/errors.ts";
+import { ExponentialBackoff, WorkQueue, isConflict, isNotFound, type Client } from "../client/index.ts";
+import type { Engine } from "../../engine/index.ts";
+import { CONFIGMAPS, PODS, SECRETS } from "./api-refs.ts";
+import { CrashBackoff } from "./crash-backoff.ts";
+import { containerSpec, sandboxSpec } from "./engine-specs.ts";
+import { containerEnv, EnvConfigError, type EnvSources } from "./env.ts";
+import type { EventRecorder } from "./events.ts";
+import { ensureImage, ensurePauseImage, ImageError } from "./images.ts";
+import { backoffKey, computePodActions, type Waiting } from "./pod-actions.ts";
+import { computePodStatus } from "./pod-status.ts";
+import type { Container, Pod, PodStatus } from "./pod-types.ts";
+import { podCgroupParent } from "./resources.ts";
+import { engineName, hasExited, isRunning, runtimePods, type RuntimeContainer, type RuntimePod } from "./runtime-pods.ts";
+
+export type PodLifecycle = "syncing" | "terminating" | "terminated";
+
+export interface PodWorkersOptions {
+  engine: Engine;
+  client: Client;
+  nodeName: string;
+  hostIP: () => string;
+  allocatable: () => { cpu: string; memory: string; "ephemeral-storage": string };
+  clock: Clock;
+  events: EventRecorder;
+  log: (m: string) => void;
+  /** The cgroup kubepods lives in (default /kubepods). */
+  cgroupRoot?: string;
+  /** Syncs of different pods at once. */
+  concurrency?: number;
+  /** Every pod is synced at least this often (the kubelet's resync), ms. */
+  resyncMs?: number;
+}
+
+const SANDBOX_STOP_SECONDS = 2;
+
+export class PodWorkers {
+  /** The newest desired pod per UID, as the informer last told it; absent once it left the API. */
+  private readonly desired = new Map<string, Pod>();
+  private readonly lifecycle = new Map<string, PodLifecycle>();
+  /** Why containers wait, per pod (kept between syncs for the status). */
+  private readonly waiting = new Map<string, Map<string, Waiting>>();
+  private readonly lastStatus = new Map<string, string>();
+  private readonly queue: WorkQueue;
+  private readonly crashBackoff: CrashBackoff;
+  private readonly pullBackoff: CrashBackoff;
+  private readonly pullFailedAt = new Map<string, number>();
+  private readonly running: Promise<void>[] = [];
+  private resync: Timer | undefined;
+  private synced = false;
+  private readonly onEngineEvent = (ev: { Type?: string; Action?: string; Actor?: { Attributes?: Record<string, string> } }) => {
+    const uid = ev.Actor?.Attributes?.["io.kubernetes.pod.uid"];
+    if (uid && ev.Type === "container" && (ev.Action === "die" || ev.Action === "oom")) this.queue.add(uid);
+  };
+
+  constructor(private readonly o: PodWorkersOptions) {
+    this.queue = new WorkQueue({ clock: o.clock, rateLimiter: new ExponentialBackoff(500, 30_000) });
+    this.crashBackoff = new CrashBackoff(o.clock);
+    this.pullBackoff = new CrashBackoff(o.clock);
+  }
+
+  /** The informer's view: a pod bound to this node was added or changed. */
+  update(pod: Pod): void {
+    const uid = pod.metadata.uid;
+    if (!uid) return;
+    this.desired.set(uid, pod);
+    this.queue.add(uid);
+  }
+
+  /** The pod left the API (or this node): whatever runs of it is stopped. */
+  remove(pod: Pod): void {
+    const uid = pod.metadata.uid;
+    if (!uid) return;
+    this.desired.delete(uid);
+    this.queue.add(uid);
+  }
+
+  /**
+   * Starts the workers once the desired pods are known (the informer has synced): every pod
+   * the engine runs is then queued too, so pods whose API object went away while the agent
+   * was down are stopped, and running ones are adopted as they are.
+   */
+  start(): void {
+    this.synced = true;
+    this.o.engine.events.on("event", this.onEngineEvent);
+    for (const uid of runtimePods(this.o.engine).keys()) this.queue.add(uid);
+    for (let i = 0; i < (this.o.concurrency ?? 5); i++) this.running.push(this.work());
+    this.resync = this.o.clock.every(this.o.resyncMs ?? 10_000, () => {
+      for (const uid of new Set([...this.desired.keys(), ...runtimePods(this.o.engine).keys()])) this.queue.add(uid);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.resync?.cancel();
+    this.o.engine.events.off("event", this.onEngineEvent);
+    this.queue.shutDown();
+    await Promise.all(this.running);
+  }
+
+  lifecycleOf(uid: string): PodLifecycle | undefined {
+    return this.lifecycle.get(uid);
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const uid = await this.queue.get();
+      if (uid === undefined) return;
+      try {
+        const retryMs = await this.sync(uid);
+        this.queue.forget(uid);
+        if (retryMs !== undefined) this.queue.addAfter(uid, retryMs);
+      } catch (err) {
+        this.o.log(`pod ${this.desired.get(uid)?.metadata.name ?? uid}: sync failed: ${describeError(err)}`);
+        this.queue.addRateLimited(uid);
+      } finally {
+        this.queue.done(uid);
+      }
+    }
+  }
+
+  private runtimePod(uid: string): RuntimePod | undefined {
+    return runtimePods(this.o.engine).get(uid);
+  }
+
+  /** One level-triggered pass for a pod; returns when to look again, if a timer is due. */
+  private async sync(uid: string): Promise<number | undefined> {
+    if (!this.synced) return undefined;
+    const pod = this.desired.get(uid);
+    if (!pod) return this.cleanUp(uid);
+    if (pod.metadata.deletionTimestamp) return this.terminate(pod);
+    this.lifecycle.set(uid, "syncing");
+    const now = this.o.clock.now();
+    let rp = this.runtimePod(uid);
+    let actions = computePodActions(pod, rp, this.crashBackoff, now);
+    if (actions.done) {
+      await this.stopPod(rp, SANDBOX_STOP_SECONDS, true);
+      await this.postStatus(pod, this.runtimePod(uid), false);
+      return undefined;
+    }
+    if (actions.createSandbox !== undefined) {
+      // New namespaces: whatever still runs in the old ones stops first.
+      await this.stopPod(rp, pod.spec.terminationGracePeriodSeconds ?? 30, false);
+      await this.createSandbox(pod, actions.createSandbox);
+      rp = this.runtimePod(uid);
+      actions = computePodActions(pod, rp, this.crashBackoff, now);
+    }
+    const waiting = new Map(actions.waiting);
+    const sandbox = rp?.sandboxes[0];
+    let retryMs = actions.retryAfterMs;
+    if (sandbox && isRunning(sandbox)) {
+      for (const s of actions.start) {
+        const w = await this.startContainer(pod, s.container, s.init, s.attempt, sandbox);
+        if (w) {
+          waiting.set(s.container.name, w.waiting);
+          if (w.retryMs !== undefined) retryMs = Math.min(retryMs ?? Infinity, w.retryMs);
+        }
+      }
+    }
+    this.waiting.set(uid, waiting);
+    rp = this.runtimePod(uid);
+    this.collectGarbage(rp);
+    await this.postStatus(pod, rp, false);
+    return retryMs;
+  }
+
+  // ---- sandbox and containers -------------------------------------------------------------
+
+  private podRef(pod: Pod) {
+    return { name: pod.metadata.name ?? "", namespace: pod.metadata.namespace ?? "", uid: pod.metadata.uid ?? "" };
+  }
+
+  private async createSandbox(pod: Pod, attempt: number): Promise<void> {
+    const image = await ensurePauseImage(this.o.engine);
+    const body = sandboxSpec(pod, { image, cgroupParent: podCgroupParent(pod, this.o.cgroupRoot), attempt });
+    const { Id } = await this.o.engine.createContainer(engineName("POD", this.podRef(pod), attempt), body);
+    try {
+      await this.o.engine.start(Id);
+    } catch (err) {
+      await this.o.engine.removeContainer(Id, { force: true, volumes: true }).catch(() => {});
+      this.o.events.pod(pod, "Warning", "FailedCreatePodSandBox", `Failed to create pod sandbox: ${(err as Error).message}`);
+      throw err;
+    }
+  }
+
+  private envSources(): EnvSources {
+    const get = async <T>(ref: typeof CONFIGMAPS, ns: string, name: string): Promise<T | undefined> => {
+      try {
+        return (await this.o.client.resource(ref).get(ns, name)) as T;
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    };
+    return { configMap: (ns, name) => get(CONFIGMAPS, ns, name), secret: (ns, name) => get(SECRETS, ns, name) };
+  }
+
+  /** Pulls, resolves env, creates and starts one container; says why it waits when it cannot. */
+  private async startContainer(pod: Pod, c: Container, init: boolean, attempt: number, sandbox: RuntimeContainer): Promise<{ waiting: Waiting; retryMs?: number } | undefined> {
+    const key = backoffKey(pod, c.name);
+    const failedAt = this.pullFailedAt.get(key);
+    if (failedAt !== undefined) {
+      const remaining = this.pullBackoff.remainingMs(key, failedAt);
+      if (remaining > 0) return { waiting: { reason: "ImagePullBackOff", message: `Back-off pulling image "${c.image}"` }, retryMs: remaining };
+    }
+    let image: string;
+    try {
+      image = await ensureImage(this.o.engine, c, (m) => this.o.events.pod(pod, "Warning", "Failed", m, c.name));
+      this.pullFailedAt.delete(key);
+    } catch (err) {
+      if (!(err instanceof ImageError)) throw err;
+      this.pullBackoff.next(key);
+      this.pullFailedAt.set(key, this.o.clock.now());
+      this.o.events.pod(pod, "Warning", "Failed", err.message, c.name);
+      return { waiting: { reason: err.reason, message: err.message }, retryMs: this.pullBackoff.delayMs(key) };
+    }
+    let env: string[];
+    try {
+      env = await containerEnv(c, { pod, hostIP: this.o.hostIP(), podIP: this.podIPOf(pod, sandbox) ?? "", allocatable: this.o.allocatable(), sources: this.envSources() });
+    } catch (err) {
+      if (!(err instanceof EnvConfigError)) throw err;
+      this.o.events.pod(pod, "Warning", "Failed", `Error: ${err.message}`, c.name);
+      return { waiting: { reason: "CreateContainerConfigError", message: err.message }, retryMs: 10_000 };
+    }
+    const body = containerSpec(pod, c, image, { sandboxId: sandbox.id, cgroupParent: podCgroupParent(pod, this.o.cgroupRoot), attempt, init, env });
+    let id: string;
+    try {
+      id = (await this.o.engine.createContainer(engineName(c.name, this.podRef(pod), attempt), body)).Id;
+    } catch (err) {
+      this.o.events.pod(pod, "Warning", "Failed", `Error: ${(err as Error).message}`, c.name);
+      return { waiting: { reason: "CreateContainerError", message: (err as Error).message }, retryMs: 10_000 };
+    }
+    this.o.events.pod(pod, "Normal", "Created", `Created container ${c.name}`, c.name);
+    try {
+      await this.o.engine.start(id);
+      this.o.events.pod(pod, "Normal", "Started", `Started container ${c.name}`, c.name);
+    } catch (err) {
+      // The engine keeps it as exited with the error: its status says StartError, and the
+      // restart policy and back-off take it from there.
+      this.o.events.pod(pod, "Warning", "Failed", `Error: ${(err as Error).message}`, c.name);
+    }
+    return undefined;
+  }
+
+  private podIPOf(pod: Pod, sandbox: RuntimeContainer | undefined): string | undefined {
+    if (pod.spec.hostNetwork) return this.o.hostIP();
+    if (!sandbox || !isRunning(sandbox)) return undefined;
+    const ep = this.o.engine.networks?.endpointsOf(sandbox.id)[0];
+    return ep?.address.split("/")[0];
+  }
+
+  /** Stops the pod's containers (all at once, each with the grace period), then its sandbox. */
+  private async stopPod(rp: RuntimePod | undefined, graceSeconds: number, keepSandbox: boolean): Promise<void> {
+    if (!rp) return;
+    const running = [...rp.containers.values()].flat().filter(isRunning);
+    await Promise.all(running.map((c) => this.o.engine.stop(c.id, graceSeconds).catch((err: unknown) => this.o.log(`stop ${c.id.slice(0, 12)}: ${describeError(err)}`))));
+    if (keepSandbox && running.length === 0 && !rp.sandboxes.some(isRunning)) return;
+    for (const s of rp.sandboxes.filter(isRunning)) {
+      await this.o.engine.stop(s.id, SANDBOX_STOP_SECONDS).catch((err: unknown) => this.o.log(`stop sandbox ${s.id.slice(0, 12)}: ${describeError(err)}`));
+    }
+  }
+
+  /** Keeps the newest two attempts of each container (the running one and --previous) and the newest sandbox. */
+  private collectGarbage(rp: RuntimePod | undefined): void {
+    if (!rp) return;
+    const old = [...[...rp.containers.values()].flatMap((l) => l.slice(2)), ...rp.sandboxes.slice(1)].filter(hasExited);
+    for (const c of old) void this.o.engine.removeContainer(c.id, { force: true, volumes: true }).catch(() => {});
+  }
+
+  // ---- termination --------------------------------------------------------------------------
+
+  /** deletionTimestamp is set: stop everything within the grace period, post the final status, let the API drop the pod. */
+  private async terminate(pod: Pod): Promise<undefined> {
+    const uid = pod.metadata.uid!;
+    if (this.lifecycle.get(uid) === "terminated") return undefined;
+    this.lifecycle.set(uid, "terminating");
+    const grace = Math.max(0, pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30);
+    const rp = this.runtimePod(uid);
+    const running = rp ? [...rp.containers.values()].flat().filter(isRunning) : [];
+    for (const c of running) this.o.events.pod(pod, "Normal", "Killing", `Stopping container ${c.name}`, c.name);
+    await this.stopPod(rp, grace, false);
+    this.waiting.delete(uid);
+    this.o.log(`pod ${pod.metadata.namespace}/${pod.metadata.name}: stopped ${running.length} container(s) within ${grace}s; removing it from the API`);
+    await this.postStatus(pod, this.runtimePod(uid), true).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
+    try {
+      await this.o.client.resource(PODS).delete(pod.metadata.namespace, pod.metadata.name!, { gracePeriodSeconds: 0, preconditions: { uid } });
+    } catch (err) {
+      // Gone already, or a new pod of that name (the precondition): either way not ours to delete.
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+    this.lifecycle.set(uid, "terminated");
+    await this.removeAll(uid);
+    return undefined;
+  }
+
+  /** The pod is no longer in the API: stop what runs with the grace it was made with, and remove it. */
+  private async cleanUp(uid: string): Promise<undefined> {
+    const rp = this.runtimePod(uid);
+    if (rp) {
+      const pending = this.lifecycle.get(uid) !== "terminated";
+      if (pending) await this.stopPod(rp, rp.graceSeconds, false);
+      await this.removeAll(uid);
+    }
+    this.lifecycle.delete(uid);
+    this.waiting.delete(uid);
+    this.lastStatus.delete(uid);
+    this.crashBackoff.forgetPod(uid);
+    this.pullBackoff.forgetPod(uid);
+    for (const k of [...this.pullFailedAt.keys()]) if (k.startsWith(`${uid}/`)) this.pullFailedAt.delete(k);
+    return undefined;
+  }
+
+  private async removeAll(uid: string): Promise<void> {
+    const rp = this.runtimePod(uid);
+    if (!rp) return;
+    const all = [...[...rp.containers.values()].flat(), ...rp.sandboxes];
+    await Promise.all(all.map((c) => this.o.engine.removeContainer(c.id, { force: true, volumes: true }).catch((err: unknown) => this.o.log(`remove ${c.id.slice(0, 12)}: ${describeError(err)}`))));
+  }
+
+  // ---- status ----------------------------------------------------------------------------------
+
+  private async postStatus(pod: Pod, rp: RuntimePod | undefined, terminating: boolean): Promise<void> {
+    const uid = pod.metadata.uid!;
+    const status: PodStatus = computePodStatus({
+      pod,
+      runtime: rp,
+      waiting: this.waiting.get(uid) ?? new Map(),
+      hostIP: this.o.hostIP(),
+      podIP: this.podIPOf(pod, rp?.sandboxes[0]) ?? pod.status?.podIP,
+      terminating,
+      now: new Date(this.o.clock.now()).toISOString(),
+    });
+    const text = JSON.stringify(status);
+    if (this.lastStatus.get(uid) === text) return;
+    // The uid in the patch is a precondition: a new pod of the same name is not written to.
+    await this.o.client.resource(PODS).patch(pod.metadata.namespace, pod.metadata.name!, "merge", { metadata: { uid }, status }, { subresource: "status" });
+    this.lastStatus.set(uid, text);
+  }
+}
