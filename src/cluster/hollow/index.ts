@@ -5,7 +5,7 @@
 // process holds many hollow nodes behind one pod informer and one status queue.
 import { realClock, type Clock, type Timer } from "../../common/clock.ts";
 import { describeError } from "../../common/errors.ts";
-import { Informer, isAlreadyExists, isNotFound, WorkQueue, type Client, type KubeObject } from "../client/index.ts";
+import { Informer, isAlreadyExists, isConflict, isNotFound, WorkQueue, type Client, type KubeObject } from "../client/index.ts";
 
 export interface HollowNodeOptions {
   /** Node names are PREFIX-0, PREFIX-1, ... */
@@ -130,13 +130,19 @@ export async function startHollowNodes(client: Client, opts: HollowNodeOptions):
     timers.push(clock.after(Math.floor((renewMs * i) / names.length), () => timers.push(clock.every(renewMs, () => void renew(name)))));
   });
 
-  // Pods bound to a hollow node and not yet Running are reported Running.
+  // Pods bound to a hollow node and not yet Running are reported Running; one being deleted
+  // (graceful deletion waits for its node) is deleted at once with grace 0, as a kubelet does
+  // once its containers stopped — a hollow node has none to stop.
   const informer = new Informer(pods, { clock, log });
   const queue = new WorkQueue({ clock });
-  const wanted = (p: KubeObject) => {
+  const ours = (p: KubeObject) => {
     const node = (p.spec as { nodeName?: string } | undefined)?.nodeName;
+    return node !== undefined && index.has(node);
+  };
+  const terminating = (p: KubeObject) => ours(p) && !!p.metadata.deletionTimestamp;
+  const wanted = (p: KubeObject) => {
     const phase = (p.status as { phase?: string } | undefined)?.phase;
-    return node !== undefined && index.has(node) && !p.metadata.deletionTimestamp && (phase === undefined || phase === "Pending");
+    return terminating(p) || (ours(p) && !p.metadata.deletionTimestamp && (phase === undefined || phase === "Pending"));
   };
   const key = (p: KubeObject) => `${p.metadata.namespace}/${p.metadata.name}`;
   informer.addHandlers({ onAdd: (p) => wanted(p) && queue.add(key(p)), onUpdate: (_o, p) => wanted(p) && queue.add(key(p)) });
@@ -144,6 +150,12 @@ export async function startHollowNodes(client: Client, opts: HollowNodeOptions):
   const report = async (k: string) => {
     const pod = informer.cache.get(k);
     if (!pod || !wanted(pod)) return;
+    if (terminating(pod)) {
+      await pods.delete(pod.metadata.namespace, pod.metadata.name!, { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } }).catch((err: unknown) => {
+        if (!isConflict(err)) throw err; // a new pod of that name: not ours to delete
+      });
+      return;
+    }
     const node = (pod.spec as { nodeName: string }).nodeName;
     const i = index.get(node)!;
     const n = (ipCount.get(node) ?? 0) + 1;
