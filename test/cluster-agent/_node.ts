@@ -104,39 +104,48 @@ export async function startTestNode(): Promise<TestNode> {
         await cluster.kubectl(["delete", "pods", "--all", "--grace-period=1", "--timeout=60s"]).catch(() => undefined);
       }
       await node.kill("SIGTERM");
-      const uids = new Set<string>();
-      const containersDir = join(dataRoot, "engine", "containers");
-      for (const id of existsSync(containersDir) ? readdirSync(containersDir) : []) {
-        try {
-          const rec = JSON.parse(readFileSync(join(containersDir, id, "container.json"), "utf8")) as { State: { Pid: number }; MonitorPid: number; Config: { Labels?: Record<string, string> } };
-          const uid = rec.Config.Labels?.["io.kubernetes.pod.uid"];
-          if (uid) uids.add(uid);
-          for (const pid of [rec.State.Pid, rec.MonitorPid]) if (pid > 0) spawnSync("kill", ["-9", String(pid)]);
-        } catch {
-          /* no record */
-        }
-      }
-      await new Promise((r) => setTimeout(r, 200));
-      for (const ctl of readdirSync("/sys/fs/cgroup")) {
-        for (const tier of ["", "burstable", "besteffort"]) {
-          for (const uid of uids) {
-            const pod = join("/sys/fs/cgroup", ctl, "kubepods", tier, `pod${uid}`);
-            if (!existsSync(pod)) continue;
-            for (const leaf of readdirSync(pod, { withFileTypes: true }).filter((e) => e.isDirectory())) spawnSync("rmdir", [join(pod, leaf.name)]);
-            spawnSync("rmdir", [pod]);
-          }
-          const dir = join("/sys/fs/cgroup", ctl, "kubepods", tier);
-          if (tier && existsSync(dir)) spawnSync("rmdir", [dir]);
-        }
-        if (existsSync(join("/sys/fs/cgroup", ctl, "kubepods"))) spawnSync("rmdir", [join("/sys/fs/cgroup", ctl, "kubepods")]);
-      }
-      for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n").reverse()) {
-        const target = line.split(" ")[4];
-        if (target?.startsWith(`${cluster.dir}/`)) spawnSync("umount", ["-l", target]);
-      }
+      removeNodeLeftovers(dataRoot, cluster.dir);
       spawnSync("ip", ["link", "del", node.bridge]);
       await cluster.stop();
     },
   };
   return node;
+}
+
+/**
+ * Whatever a node's engine left (after a failed test or a SIGKILL): its containers' processes
+ * and monitors, their pods' cgroups under kubepods, and the mounts below dir.
+ */
+export function removeNodeLeftovers(dataRoot: string, dir: string): void {
+  const uids = new Set<string>();
+  const containersDir = join(dataRoot, "engine", "containers");
+  for (const id of existsSync(containersDir) ? readdirSync(containersDir) : []) {
+    try {
+      const rec = JSON.parse(readFileSync(join(containersDir, id, "container.json"), "utf8")) as { State: { Pid: number }; MonitorPid: number; Config: { Labels?: Record<string, string> } };
+      const uid = rec.Config.Labels?.["io.kubernetes.pod.uid"];
+      if (uid) uids.add(uid);
+      for (const pid of [rec.State.Pid, rec.MonitorPid]) if (pid > 0) spawnSync("kill", ["-9", String(pid)]);
+    } catch {
+      /* no record */
+    }
+  }
+  spawnSync("sleep", ["0.2"]);
+  for (const ctl of readdirSync("/sys/fs/cgroup")) {
+    for (const tier of ["", "burstable", "besteffort"]) {
+      for (const uid of uids) {
+        const pod = join("/sys/fs/cgroup", ctl, "kubepods", tier, `pod${uid}`);
+        if (!existsSync(pod)) continue;
+        for (const leaf of readdirSync(pod, { withFileTypes: true }).filter((e) => e.isDirectory())) spawnSync("rmdir", [join(pod, leaf.name)]);
+        spawnSync("rmdir", [pod]);
+      }
+      // Shared levels go only when empty (rmdir refuses otherwise): another node may use them.
+      const level = join("/sys/fs/cgroup", ctl, "kubepods", tier);
+      if (tier && existsSync(level)) spawnSync("rmdir", [level]);
+    }
+    if (existsSync(join("/sys/fs/cgroup", ctl, "kubepods"))) spawnSync("rmdir", [join("/sys/fs/cgroup", ctl, "kubepods")]);
+  }
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n").reverse()) {
+    const target = line.split(" ")[4];
+    if (target?.startsWith(`${dir}/`)) spawnSync("umount", ["-l", target]);
+  }
 }

@@ -61,6 +61,22 @@ export async function startHarness(controllers: (ctx: ControllerContext) => Cont
   });
   const client = new Client(server.inProcessTransport(), { fieldManager: "test" });
   let ipSeq = 2;
+  // No node agent runs these pods: a deleted pod bound to a node waits for one (graceful
+  // deletion), so the harness does what an agent does once the containers stopped.
+  const finishPodDeletions = async (): Promise<boolean> => {
+    let any = false;
+    for (const p of (await client.resource(PODS).list(undefined)).items) {
+      if (!p.metadata.deletionTimestamp || !p.metadata.deletionGracePeriodSeconds) continue;
+      await client
+        .resource(PODS)
+        .delete(p.metadata.namespace, p.metadata.name!, { gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid } })
+        .catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        });
+      any = true;
+    }
+    return any;
+  };
   const h: Harness = {
     server,
     manager: manager!,
@@ -75,6 +91,7 @@ export async function startHarness(controllers: (ctx: ControllerContext) => Cont
           await new Promise((r) => setImmediate(r));
           idleTurns = manager!.isIdle() ? idleTurns + 1 : 0;
         }
+        if (await finishPodDeletions()) continue;
         const due = clock.nextDue();
         if (due === undefined || due > until) return;
         await clock.advanceToNext();
