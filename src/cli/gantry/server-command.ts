@@ -8,7 +8,7 @@ import { invalidArgument } from "../../common/errors.ts";
 import { nodeUser, startApiServer } from "../../cluster/api/index.ts";
 import { Client } from "../../cluster/client/index.ts";
 import { addNodeOptions, startServerAgent, untilSignal, type NodeFlags } from "./agent-command.ts";
-import { startControllerManager } from "../../cluster/controllers/index.ts";
+import { allControllers, DEFAULT_NODE_MONITOR_GRACE_SECONDS, startControllerManager, type ControllerFlags } from "../../cluster/controllers/index.ts";
 import { startScheduler } from "../../cluster/scheduler/index.ts";
 import type { ApiTransport } from "../../cluster/client/index.ts";
 import { registerServerTokenCommands } from "./server-token-command.ts";
@@ -26,8 +26,8 @@ export function parseListen(text: string): { host: string; port: number } {
 }
 
 /** The controller manager and the scheduler, sharing one informer per kind (k3s's one process). */
-export async function startControlLoops(transport: ApiTransport, log: (m: string) => void): Promise<{ stop(): Promise<void> }> {
-  const controllers = await startControllerManager(transport, { log });
+export async function startControlLoops(transport: ApiTransport, log: (m: string) => void, flags: ControllerFlags = {}): Promise<{ stop(): Promise<void> }> {
+  const controllers = await startControllerManager(transport, { log, controllers: (ctx) => allControllers(ctx, flags) });
   const scheduler = await startScheduler(transport, { informers: controllers.informers, log });
   return {
     async stop() {
@@ -45,15 +45,18 @@ export function registerServerCommand(program: Command): void {
     .option("--listen <host:port>", "address to serve HTTPS on", DEFAULT_LISTEN)
     .option("--etcd-endpoints <urls>", "keep state in etcd (comma-separated client URLs) instead of DATA_DIR/state.db")
     .option("--etcd-prefix <prefix>", "key prefix in etcd, to share one etcd between clusters", "")
+    .option("--node-monitor-grace-period <seconds>", "how long a node may go without renewing its Lease before it is marked NotReady and tainted unreachable", String(DEFAULT_NODE_MONITOR_GRACE_SECONDS))
     .option("--no-agent", "run only the control plane: no node agent for this host (pods need `gantry agent` nodes)");
   addNodeOptions(server, "DATA_DIR/agent");
-  server.action(async (opts: NodeFlags & { dataDir: string; listen: string; etcdEndpoints?: string; etcdPrefix: string; agent: boolean }) => {
+  server.action(async (opts: NodeFlags & { dataDir: string; listen: string; etcdEndpoints?: string; etcdPrefix: string; agent: boolean; nodeMonitorGracePeriod: string }) => {
     const { host, port } = parseListen(opts.listen);
     const endpoints = opts.etcdEndpoints?.split(",").map((e) => e.trim()).filter(Boolean);
     if (opts.etcdEndpoints !== undefined && !endpoints?.length) throw invalidArgument("--etcd-endpoints needs at least one URL");
+    const gracePeriodSeconds = Number(opts.nodeMonitorGracePeriod);
+    if (!(gracePeriodSeconds > 0)) throw invalidArgument(`--node-monitor-grace-period must be a positive number of seconds, not "${opts.nodeMonitorGracePeriod}"`);
     const storeSpec = endpoints ? { kind: "etcd" as const, endpoints, prefix: opts.etcdPrefix } : undefined;
     const log = (m: string) => console.error(m);
-    const running = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log, startControllers: (transport) => startControlLoops(transport, log) });
+    const running = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log, startControllers: (transport) => startControlLoops(transport, log, { nodeLifecycle: { gracePeriodSeconds } }) });
     console.log(`gantry server: listening on ${running.url}`);
     console.log(`gantry server: export KUBECONFIG=${running.kubeconfigPath}`);
     // The host's own node (k3s's server does the same): it reaches the API in-process, as

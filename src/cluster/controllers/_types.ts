@@ -258,3 +258,4 @@ export interface StatefulSetStatus {
 
 export const STATEFUL_SETS: ResourceRef = { group: "apps", version: "v1", resource: "statefulsets", kind: "StatefulSet", namespaced: true };
 export const PERSISTENT_VOLUME_CLAIMS = core("persistentvolumeclaims", "PersistentVolumeClaim");
+export const LEASES: ResourceRef = { group: "coordination.k8s.io", version: "v1", resource: "leases", kind: "Lease", namespaced: true };

@@ -3,7 +3,7 @@
 export { Controller, type ControllerContext } from "./controller.ts";
 export { GarbageCollector, FOREGROUND_FINALIZER, ORPHAN_FINALIZER } from "./garbage-collector.ts";
 export { NamespaceController, NAMESPACE_FINALIZER } from "./namespace.ts";
-export { allControllers, startControllerManager, type ControllerManagerOptions, type RunningControllerManager } from "./manager.ts";
+export { allControllers, type ControllerFlags, startControllerManager, type ControllerManagerOptions, type RunningControllerManager } from "./manager.ts";
 export { ReplicaSetController } from "./replicaset.ts";
 export { DeploymentController } from "./deployment.ts";
 export { EndpointsController } from "./endpoints.ts";
@@ -13,3 +13,4 @@ export { DaemonSetController } from "./daemonset.ts";
 export { JobController } from "./job.ts";
 export { TtlAfterFinishedController } from "./ttl-after-finished.ts";
 export { StatefulSetController } from "./statefulset.ts";
+export { NodeLifecycleController, DEFAULT_NODE_MONITOR_GRACE_SECONDS, type NodeLifecycleOptions } from "./node-lifecycle.ts";

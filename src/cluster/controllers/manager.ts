@@ -16,6 +16,7 @@ import { DaemonSetController } from "./daemonset.ts";
 import { JobController } from "./job.ts";
 import { TtlAfterFinishedController } from "./ttl-after-finished.ts";
 import { StatefulSetController } from "./statefulset.ts";
+import { NodeLifecycleController, type NodeLifecycleOptions } from "./node-lifecycle.ts";
 
 export interface ControllerManagerOptions {
   clock?: Clock;
@@ -34,7 +35,12 @@ export interface RunningControllerManager {
   stop(): Promise<void>;
 }
 
-export const allControllers = (ctx: ControllerContext): Controller[] => [
+/** Settings of single controllers (kube-controller-manager's flags). */
+export interface ControllerFlags {
+  nodeLifecycle?: NodeLifecycleOptions;
+}
+
+export const allControllers = (ctx: ControllerContext, flags: ControllerFlags = {}): Controller[] => [
   new GarbageCollector(ctx),
   new NamespaceController(ctx),
   new ReplicaSetController(ctx),
@@ -46,6 +52,7 @@ export const allControllers = (ctx: ControllerContext): Controller[] => [
   new JobController(ctx),
   new TtlAfterFinishedController(ctx),
   new StatefulSetController(ctx),
+  new NodeLifecycleController(ctx, flags.nodeLifecycle),
 ];
 
 export async function startControllerManager(
