@@ -1,7 +1,8 @@
 // The node lifecycle controller against a real API server on the fake clock: a node whose
 // Lease stops being renewed goes Unknown with the unreachable taints at exactly the grace
 // period, its pods go Ready=False, pods are deleted when their tolerationSeconds run out
-// (at once without a toleration, never with an unlimited one), and a node that posts
+// (300 s from the DefaultTolerationSeconds admission when they name none; never with an
+// unlimited toleration), and a node that posts
 // Ready again loses the taints.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -73,18 +74,28 @@ test("a node that stops renewing its lease goes Unknown and tainted at the grace
   );
   const added = time(t0 + GRACE_S * 1000);
   assert.deepEqual(taintsOf(node), ["dedicated:NoSchedule", "node.kubernetes.io/unreachable:NoSchedule", `node.kubernetes.io/unreachable:NoExecute@${added}`]);
-  assert.equal(await h.get(PODS, "default", "bare"), undefined, "no toleration: evicted at once");
+  const bare = await h.get(PODS, "default", "bare");
+  assert.deepEqual((bare!.spec as { tolerations: unknown[] }).tolerations, [
+    { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute", tolerationSeconds: 300 },
+    { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute", tolerationSeconds: 300 },
+  ], "DefaultTolerationSeconds admission gave it 300 s");
+  assert.equal(readyOf(bare)?.status, "False");
   assert.equal(readyOf(await h.get(PODS, "default", "tolerant"))?.status, "False", "pods of a silent node are not ready");
   assert.equal(readyOf(await h.get(PODS, "default", "forever"))?.status, "False");
   assert.equal(readyOf(await h.get(PODS, "default", "elsewhere"))?.status, "True", "a pod of another node is left alone");
-  const reasons = (await h.list(EVENTS, "default")).map((e) => `${e.reason} ${e.message as string}`);
-  assert.ok(reasons.includes("TaintManagerEviction Marking for deletion Pod default/bare"), reasons.join("\n"));
 
   await pass(60_000 - 1);
   assert.ok(await h.get(PODS, "default", "tolerant"), "still within its 60 s");
   await pass(1);
   assert.equal(h.clock.now(), t0 + (GRACE_S + 60) * 1000);
   assert.equal(await h.get(PODS, "default", "tolerant"), undefined, "evicted when tolerationSeconds ran out");
+  assert.ok(await h.get(PODS, "default", "bare"));
+  await pass(240_000 - 1);
+  assert.ok(await h.get(PODS, "default", "bare"), "the default 300 s have not run out");
+  await pass(1);
+  assert.equal(await h.get(PODS, "default", "bare"), undefined, "evicted 300 s after the taint");
+  const reasons = (await h.list(EVENTS, "default")).map((e) => `${e.reason} ${e.message as string}`);
+  assert.ok(reasons.includes("TaintManagerEviction Marking for deletion Pod default/bare"), reasons.join("\n"));
   await pass(3_600_000);
   assert.ok(await h.get(PODS, "default", "forever"), "an unlimited toleration keeps the pod");
 

@@ -7,6 +7,7 @@ import { dflt, obj } from "./_fields.ts";
 import { defaultPodSpec, validatePodSpec } from "./_pod-template.ts";
 import { errForbidden } from "../status.ts";
 import type { AdmissionLookup, Strategy } from "./types.ts";
+import { addDefaultTolerations } from "./_default-tolerations.ts";
 
 function podStatusReason(o: KubeObject): string {
   if (o.metadata.deletionTimestamp) return "Terminating";
@@ -57,7 +58,10 @@ export const podStrategy: Strategy = {
     dflt(st, "phase", "Pending");
     dflt(st, "qosClass", "BestEffort");
   },
-  admit: (o, lookup, old) => admitPodPriority(o, lookup, old),
+  async admit(o, lookup, old) {
+    await admitPodPriority(o, lookup, old);
+    if (!old) addDefaultTolerations(o);
+  },
   // pod strategy CheckGracefulDelete: a pod no node runs, or one that has finished, goes at
   // once; otherwise the request's grace period, else the spec's (default 30 s).
   deletionGracePeriod(o, requested) {
