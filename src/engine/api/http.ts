@@ -19,10 +19,20 @@ export interface Request {
 
 export type RouteHandler = (r: Request, res: ServerResponse, m: RegExpExecArray) => Promise<void> | void;
 
+/**
+ * A route answered on the client's own connection (attach, exec start): `begin(tty)` sends
+ * the 101 (or, without Upgrade, the streaming response's headers) and from then on `client`
+ * carries the stream; an error thrown before `begin` is an ordinary HTTP error. `body` is the
+ * request body, read before the socket becomes the stream's input.
+ */
+export type StreamHandler = (r: Request, client: ClientStream, m: RegExpExecArray, begin: (tty: boolean) => void, body: Buffer) => Promise<void>;
+
 /** What a route file registers its handlers on (the ApiServer): `pattern` is a regular
  * expression for the path without the /v1.NN prefix, its groups come back in `m`. */
 export interface RouteTable {
   on(method: string, pattern: string, handler: RouteHandler): void;
+  /** A POST answered with a hijacked stream (see StreamHandler). */
+  onStream(pattern: string, handler: StreamHandler): void;
 }
 
 export function parseRequest(req: IncomingMessage): Request {
@@ -113,6 +123,12 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
   const body = JSON.stringify(value);
   res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** An answer without a body: 204, or 304 for "nothing to do", or 200 where Docker says so. */
+export function sendNoContent(res: ServerResponse, status = 204): void {
+  res.writeHead(status);
+  res.end();
 }
 
 export function sendError(res: ServerResponse, err: unknown): void {

@@ -1,0 +1,123 @@
+// The daemon's own routes: ping, version, info and the event stream, plus the answers
+// `docker system prune` and `docker inspect` fall through to (build cache, plugins) that
+// Gantry has nothing behind.
+import { arch, cpus, hostname, release } from "node:os";
+import { notFound } from "../../../common/errors.ts";
+import { listImages } from "../../../image/mod.ts";
+import type { Engine } from "../../engine.ts";
+import { matchesFilters } from "../../events.ts";
+import { hostMemTotal } from "../../views.ts";
+import { API_VERSION, MIN_API_VERSION, filtersParam, sendJson, type RouteTable } from "../http.ts";
+
+export const GANTRY_VERSION = "0.1.0";
+
+/** Go's name for the architecture, as dockerd reports it. */
+function goArch(): string {
+  const a = arch();
+  return a === "x64" ? "amd64" : a;
+}
+
+const pingHeaders = {
+  "Api-Version": API_VERSION,
+  Ostype: "linux",
+  "Docker-Experimental": "false",
+  "Builder-Version": "1",
+  Swarm: "inactive",
+  "Cache-Control": "no-cache, no-store, must-revalidate",
+  Pragma: "no-cache",
+  Server: `Gantry/${GANTRY_VERSION} (linux)`,
+};
+
+export function registerSystemRoutes(api: RouteTable, e: Engine): void {
+  api.on("GET", "/_ping", (r, res) => {
+    res.writeHead(200, { ...pingHeaders, "Content-Type": "text/plain; charset=utf-8", "Content-Length": 2 });
+    res.end(r.method === "HEAD" ? undefined : "OK");
+  });
+  api.on("HEAD", "/_ping", (_r, res) => {
+    res.writeHead(200, { ...pingHeaders, "Content-Type": "text/plain; charset=utf-8", "Content-Length": 0 });
+    res.end();
+  });
+
+  api.on("GET", "/version", (_r, res) => {
+    const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, GitCommit: "gantry", GoVersion: process.version, Os: "linux", Arch: goArch(), KernelVersion: release(), BuildTime: "" };
+    sendJson(res, 200, {
+      Platform: { Name: "Gantry Engine" },
+      Components: [{ Name: "Engine", Version: GANTRY_VERSION, Details: { ...details, Runtime: "gantry-runtime" } }],
+      Version: GANTRY_VERSION,
+      ...details,
+    });
+  });
+
+  api.on("GET", "/info", (_r, res) => {
+    const all = e.containers.all();
+    const count = (s: string) => all.filter((c) => c.State.Status === s).length;
+    sendJson(res, 200, {
+      ID: "gantry",
+      Containers: all.length,
+      ContainersRunning: count("running"),
+      ContainersPaused: count("paused"),
+      ContainersStopped: all.length - count("running") - count("paused"),
+      Images: listImages(e.images).length,
+      Driver: "overlay2",
+      DriverStatus: [],
+      CgroupDriver: "cgroupfs",
+      CgroupVersion: String(e.host.cgroupVersion),
+      MemoryLimit: true,
+      SwapLimit: e.host.swapLimit,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      OomKillDisable: e.host.cgroupVersion === 1,
+      KernelVersion: release(),
+      OperatingSystem: "Linux",
+      OSType: "linux",
+      Architecture: arch() === "x64" ? "x86_64" : arch(),
+      NCPU: cpus().length,
+      MemTotal: hostMemTotal(),
+      DockerRootDir: e.opts.root,
+      Name: hostname(),
+      ServerVersion: GANTRY_VERSION,
+      Runtimes: { [e.runtime.name]: { path: e.runtime.name === "gantry" ? "gantry-runtime" : e.runtime.name } },
+      DefaultRuntime: e.runtime.name,
+      Swarm: { LocalNodeState: "inactive", NodeID: "", NodeAddr: "", ControlAvailable: false, Error: "", RemoteManagers: null },
+      SecurityOptions: ["name=seccomp,profile=builtin"],
+      Plugins: { Volume: [], Network: ["none", "host"], Log: ["json-file"] },
+      LoggingDriver: "json-file",
+      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ["127.0.0.0/8"] },
+      Labels: [],
+      ExperimentalBuild: false,
+      LiveRestoreEnabled: true,
+      Warnings: [],
+    });
+  });
+
+  api.on("GET", "/events", async (r, res) => {
+    const filters = filtersParam(r.query);
+    const since = r.query.get("since");
+    const until = r.query.get("until");
+    const untilSec = until ? Number(until) : undefined;
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.flushHeaders();
+    if (since) for (const ev of e.events.history(Number(since), untilSec)) if (matchesFilters(ev, filters)) res.write(`${JSON.stringify(ev)}\n`);
+    if (untilSec !== undefined && untilSec <= Date.now() / 1000) return void res.end();
+    await new Promise<void>((resolve) => {
+      const onEvent = (ev: Parameters<typeof matchesFilters>[0]) => {
+        if (matchesFilters(ev, filters)) res.write(`${JSON.stringify(ev)}\n`);
+      };
+      e.events.on("event", onEvent);
+      const timer = untilSec !== undefined ? setTimeout(() => res.end(), untilSec * 1000 - Date.now()) : undefined;
+      res.on("close", () => {
+        e.events.off("event", onEvent);
+        if (timer) clearTimeout(timer);
+        resolve();
+      });
+    });
+  });
+
+  api.on("POST", "/build/prune", (_r, res) => sendJson(res, 200, { CachesDeleted: [], SpaceReclaimed: 0 }));
+  api.on("GET", "/plugins/([^/]+)/json", (_r, _res, m) => {
+    throw notFound(`plugin "${m[1]}" not found`);
+  });
+}
