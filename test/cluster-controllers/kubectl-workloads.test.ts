@@ -1,6 +1,7 @@
-// The workload controllers as users meet them: a real `gantry server` child process and the
-// real kubectl. There is no node agent here, so the test plays the kubelet over HTTPS: every
-// pod is bound to node n1 and marked Running and Ready through the status subresource. Covers
+// The workload controllers as users meet them: a real `gantry server --no-agent` child process
+// and the real kubectl. With no node agent, the test plays the kubelet over HTTPS: every pod
+// is bound to node n1 and marked Running and Ready through the status subresource, and a pod
+// being deleted is removed with grace 0 (as a kubelet does once its containers stopped). Covers
 // rollout status/history/undo/pause/resume/restart, maxSurge/maxUnavailable seen through
 // `kubectl get pods -w`, scale, a Service's Endpoints and EndpointSlice, default
 // ServiceAccounts, and a kill -9 of the server mid-scale that loses nothing and duplicates
@@ -32,7 +33,7 @@ const freePort = () =>
   });
 
 async function startServer(): Promise<void> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/gantry/main.ts", "server", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/gantry/main.ts", "server", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--no-agent"], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
@@ -84,7 +85,17 @@ function startKubelet(): { stop(): Promise<void>; errors: string[] } {
     while (!stopped) {
       try {
         for (const p of (await client.resource(PODS).list(undefined)).items) {
-          if ((p.status as { phase?: string } | undefined)?.phase === "Running" || p.metadata.deletionTimestamp) continue;
+          if (p.metadata.deletionTimestamp) {
+            // A kubelet stops the pod's containers, then removes it for good (grace 0, this very pod).
+            await client
+              .resource(PODS)
+              .delete(p.metadata.namespace, p.metadata.name!, { gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid } })
+              .catch((err: unknown) => {
+                if (!isNotFound(err) && !isConflict(err)) errors.push(String(err));
+              });
+            continue;
+          }
+          if ((p.status as { phase?: string } | undefined)?.phase === "Running") continue;
           await markRunning(client, p, `10.42.${Math.floor(ip / 250)}.${(ip++ % 250) + 2}`).catch((err: unknown) => {
             // The pod went (scaled down, rolled over) between the list and the write.
             if (!isNotFound(err) && !isConflict(err)) errors.push(String(err));
@@ -166,7 +177,19 @@ async function apply(yaml: string): Promise<void> {
   assert.equal(r.code, 0, r.stderr);
 }
 
-const images = async () => (await ok(["get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].spec.containers[0].image}"])).split(" ").filter(Boolean).sort();
+/** The Deployment's pods that are not terminating (a deleted pod lingers until "the kubelet" removes it, as in Kubernetes). */
+async function livePods(): Promise<{ name: string; image: string; ip: string }[]> {
+  const out = await ok(["get", "pods", "-l", "app=web", "-o", 'jsonpath={range .items[*]}{.metadata.name}|{.metadata.deletionTimestamp}|{.spec.containers[0].image}|{.status.podIP}{"\\n"}{end}']);
+  return out
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.split("|"))
+    .filter(([, deleting]) => !deleting)
+    .map(([name, , image, ip]) => ({ name: `pod/${name}`, image: image!, ip: ip! }))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+const images = async () => (await livePods()).map((p) => p.image).sort();
+const podNames = async () => (await livePods()).map((p) => p.name);
 
 test("rollout status completes; get pods -w shows at most replicas+maxSurge pods and never fewer than replicas ready", { skip }, async () => {
   await apply(deployment("nginx:1"));
@@ -175,7 +198,7 @@ test("rollout status completes; get pods -w shows at most replicas+maxSurge pods
   assert.deepEqual(await images(), ["nginx:1", "nginx:1", "nginx:1"]);
 
   // Watch every pod event while the new template rolls out.
-  const watch = spawn(KUBECTL, ["--kubeconfig", join(dataDir, "admin.kubeconfig"), "--cache-dir", join(dir, "cache"), "get", "pods", "-l", "app=web", "-w", "--output-watch-events", "-o", 'jsonpath={.type} {.object.metadata.name} {.object.status.conditions[?(@.type=="Ready")].status}{"\\n"}'], { stdio: ["ignore", "pipe", "pipe"] });
+  const watch = spawn(KUBECTL, ["--kubeconfig", join(dataDir, "admin.kubeconfig"), "--cache-dir", join(dir, "cache"), "get", "pods", "-l", "app=web", "-w", "--output-watch-events", "-o", 'jsonpath={.type} {.object.metadata.name} {.object.status.conditions[?(@.type=="Ready")].status} {.object.metadata.deletionTimestamp}{"\\n"}'], { stdio: ["ignore", "pipe", "pipe"] });
   let lines = "";
   watch.stdout.on("data", (d: Buffer) => (lines += d.toString()));
   const watchExited = new Promise((resolve) => watch.on("exit", resolve));
@@ -192,8 +215,9 @@ test("rollout status completes; get pods -w shows at most replicas+maxSurge pods
   let maxPods = 0;
   let minReady = Infinity;
   for (const line of lines.split("\n").filter(Boolean)) {
-    const [type, name, ready] = line.split(" ");
-    if (type === "DELETED") live.delete(name!);
+    const [type, name, ready, deleting] = line.split(" ");
+    // A terminating pod no longer counts: the ReplicaSet has already replaced it, as upstream.
+    if (type === "DELETED" || deleting) live.delete(name!);
     else live.set(name!, ready === "True");
     maxPods = Math.max(maxPods, live.size);
     // Counted once the first three are in (the watch lists them one by one).
@@ -232,10 +256,10 @@ test("pause holds a new template back, resume rolls it out; restart rolls out a 
   await ok(["rollout", "status", "deployment/web", "--timeout=90s"]);
   assert.deepEqual(await images(), ["nginx:3", "nginx:3", "nginx:3"]);
 
-  const before = (await ok(["get", "pods", "-l", "app=web", "-o", "name"])).trim().split("\n").sort();
+  const before = await podNames();
   await ok(["rollout", "restart", "deployment/web"]);
   await ok(["rollout", "status", "deployment/web", "--timeout=90s"]);
-  const afterRestart = (await ok(["get", "pods", "-l", "app=web", "-o", "name"])).trim().split("\n").sort();
+  const afterRestart = await podNames();
   assert.equal(afterRestart.length, 3);
   assert.ok(afterRestart.every((p) => !before.includes(p)), "every pod was replaced");
   assert.match(await ok(["rollout", "history", "deployment/web"]), /\n5\s+<none>/);
@@ -250,7 +274,7 @@ test("scale up and down; a Service gets Endpoints and an EndpointSlice of the re
   assert.match(await ok(["get", "deployment", "web"]), /web\s+2\/2\s+2\s+2/);
 
   await ok(["expose", "deployment", "web", "--port=80", "--target-port=http"]);
-  const podIPs = (await ok(["get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.podIP}"])).split(" ").sort();
+  const podIPs = (await livePods()).map((p) => p.ip).sort();
   const epIPs = await eventually("Endpoints", async () => {
     const ips = (await ok(["get", "endpoints", "web", "-o", "jsonpath={.subsets[*].addresses[*].ip}"])).split(" ").filter(Boolean).sort();
     return ips.length === 2 ? ips : undefined;
@@ -277,19 +301,19 @@ test("every namespace has its default ServiceAccount", { skip }, async () => {
 
 test("kill -9 of the server mid-scale: after a restart nothing is lost and no pod is duplicated", { skip }, async () => {
   const setsBefore = (await ok(["get", "rs", "-o", "name"])).trim().split("\n").sort();
-  const podsBefore = (await ok(["get", "pods", "-l", "app=web", "-o", "name"])).trim().split("\n").sort();
+  const podsBefore = await podNames();
   await ok(["scale", "deployment/web", "--replicas=8"]);
   server!.child.kill("SIGKILL");
   await server!.exited;
   await startServer();
   await ok(["rollout", "status", "deployment/web", "--timeout=90s"]);
-  const pods = (await ok(["get", "pods", "-l", "app=web", "-o", "name"])).trim().split("\n").sort();
+  const pods = await podNames();
   assert.equal(pods.length, 8, pods.join("\n"));
   for (const p of podsBefore) assert.ok(pods.includes(p), `${p} survived`);
   assert.deepEqual((await ok(["get", "rs", "-o", "name"])).trim().split("\n").sort(), setsBefore, "no ReplicaSet made or lost");
   // A change after the restart proves the controllers run; the old pods are still exactly 8.
   await ok(["create", "deployment", "after", "--image=nginx:1", "--replicas=2"]);
   await ok(["rollout", "status", "deployment/after", "--timeout=90s"]);
-  assert.equal((await ok(["get", "pods", "-l", "app=web", "-o", "name"])).trim().split("\n").length, 8);
+  assert.equal((await podNames()).length, 8);
   assert.match(await ok(["get", "endpoints", "web", "-o", "jsonpath={.subsets[*].addresses[*].ip}"]), /^(\S+ ){7}\S+$/, "the Service follows the 8 pods");
 });
