@@ -62,6 +62,21 @@ describe("DaemonSet and StatefulSet through kubectl, on hollow nodes", { skip: k
     assert.equal(await until(() => podNodes("app=agent"), (s) => s === "late-0=Running n-0=Running n-1=Running"), "late-0=Running n-0=Running n-1=Running");
     const get = await until(async () => (await c.kubectl(["get", "ds", "agent", "--no-headers"])).stdout, (s) => /^agent\s+3\s+3\s+3\s+3\s+3\s/.test(s));
     assert.match(get, /^agent\s+3\s+3\s+3\s+3\s+3\s/, "DESIRED CURRENT READY UP-TO-DATE AVAILABLE");
+
+    // A new template: a second ControllerRevision, rolled out node by node; rollout history shows both.
+    const patch = await c.kubectl(["patch", "ds", "agent", "--type=merge", "-p", JSON.stringify({ spec: { template: { spec: { containers: [{ name: "c", image: "busybox:2" }] } } } })]);
+    assert.equal(patch.code, 0, patch.stderr);
+    const rolled = await c.kubectl(["rollout", "status", "ds/agent", "--timeout=30s"]);
+    assert.equal(rolled.code, 0, rolled.stderr);
+    const images = await until(async () => (await c.kubectl(["get", "pods", "-l", "app=agent", "-o", "jsonpath={.items[*].spec.containers[0].image}"])).stdout, (s) => s === "busybox:2 busybox:2 busybox:2");
+    assert.equal(images, "busybox:2 busybox:2 busybox:2");
+    const history = await c.kubectl(["rollout", "history", "ds/agent"]);
+    assert.equal(history.code, 0, history.stderr);
+    assert.match(history.stdout, /REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/);
+    const rev1 = await c.kubectl(["rollout", "history", "ds/agent", "--revision=1"]);
+    assert.match(rev1.stdout, /Image:\s+busybox\n/);
+    const revs = await c.kubectl(["get", "controllerrevisions", "--no-headers"]);
+    assert.match(revs.stdout, /^agent-\S+\s+daemonset\.apps\/agent\s+1\s/m);
   });
 
   test("a StatefulSet's pods come up in order with their claims; rollout status completes", async () => {
@@ -125,6 +140,9 @@ describe("DaemonSet and StatefulSet through kubectl, on hollow nodes", { skip: k
       assert.deepEqual(claims, ["data-db-0", "data-db-1", "data-db-2"]);
       const hostname = (await c.kubectl(["get", "pod", "db-1", "-o", "jsonpath={.spec.hostname}.{.spec.subdomain} {.spec.volumes[0].persistentVolumeClaim.claimName}"])).stdout;
       assert.equal(hostname, "db-1.db data-db-1");
+      const history = await c.kubectl(["rollout", "history", "sts/db"]);
+      assert.equal(history.code, 0, history.stderr);
+      assert.match(history.stdout, /REVISION\s+CHANGE-CAUSE\n1\s+<none>\n/);
     } finally {
       binding = false;
       watch.stop();

@@ -5,7 +5,8 @@
 // feeds it from the informers and carries it out, with expectations as the ReplicaSet's.
 import { BY_NAMESPACE, copyObject, isNotFound, objectKey, type Informer } from "../client/index.ts";
 import { Controller, type ControllerContext } from "./controller.ts";
-import { daemonPodFor, daemonSetHash, planDaemonSet } from "./_daemonset-plan.ts";
+import { daemonPodFor, daemonSetHash, planDaemonSet, REVISION_HASH_LABEL } from "./_daemonset-plan.ts";
+import { CONTROLLER_REVISIONS, ensureRevision, revisionsOf, type ControllerRevision } from "./_controller-revisions.ts";
 import { EventRecorder } from "./_events.ts";
 import { Expectations } from "./_expectations.ts";
 import { claimDependents, controllerOf } from "./_owner-refs.ts";
@@ -18,6 +19,7 @@ export class DaemonSetController extends Controller {
   private readonly sets: Informer<DaemonSet>;
   private readonly pods: Informer<Pod>;
   private readonly nodes: Informer<Node>;
+  private readonly revisions: Informer<ControllerRevision>;
   private readonly expectations: Expectations;
   private readonly events: EventRecorder;
 
@@ -28,6 +30,7 @@ export class DaemonSetController extends Controller {
     this.sets = ctx.informers.informerFor<DaemonSet>(DAEMON_SETS);
     this.pods = ctx.informers.informerFor<Pod>(PODS);
     this.nodes = ctx.informers.informerFor<Node>(NODES);
+    this.revisions = ctx.informers.informerFor<ControllerRevision>(CONTROLLER_REVISIONS);
     this.sets.addHandlers({
       onAdd: (ds) => this.queue.add(objectKey(ds)),
       onUpdate: (_old, ds) => this.queue.add(objectKey(ds)),
@@ -88,6 +91,7 @@ export class DaemonSetController extends Controller {
     const now = this.ctx.clock.now();
     const plan = planDaemonSet(ds, this.nodes.cache.list(), pods, hash, now);
     let failure: Error | undefined;
+    if (!ds.metadata.deletionTimestamp) await ensureRevision(this.ctx.client, ds, DAEMON_SETS, `${ds.metadata.name}-${hash}`, ds.spec.template, { [REVISION_HASH_LABEL]: hash }, revisionsOf(this.revisions, ds));
     if (this.expectations.satisfied(key) && !ds.metadata.deletionTimestamp) failure = await this.act(key, ds, plan.create, plan.delete, hash);
     if (!sameStatus(ds.status, plan.status)) {
       const next = copyObject(ds);

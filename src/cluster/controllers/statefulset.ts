@@ -5,15 +5,17 @@
 // the level-triggered plan needs no expectations: it waits on what the cache shows.
 import { BY_NAMESPACE, copyObject, isAlreadyExists, isNotFound, objectKey, type Informer, type KubeObject } from "../client/index.ts";
 import { Controller, type ControllerContext } from "./controller.ts";
+import { CONTROLLER_REVISIONS, ensureRevision, revisionsOf, type ControllerRevision } from "./_controller-revisions.ts";
 import { EventRecorder } from "./_events.ts";
 import { claimDependents, controllerOf } from "./_owner-refs.ts";
-import { planStatefulSet, statefulPodFor, statefulSetRevision, type StatefulSetAction } from "./_statefulset-plan.ts";
+import { planStatefulSet, REVISION_LABEL, statefulPodFor, statefulSetRevision, type StatefulSetAction } from "./_statefulset-plan.ts";
 import { PERSISTENT_VOLUME_CLAIMS, PODS, STATEFUL_SETS, type Pod, type StatefulSet } from "./_types.ts";
 
 export class StatefulSetController extends Controller {
   private readonly sets: Informer<StatefulSet>;
   private readonly pods: Informer<Pod>;
   private readonly claims: Informer<KubeObject>;
+  private readonly revisions: Informer<ControllerRevision>;
   private readonly events: EventRecorder;
 
   constructor(ctx: ControllerContext) {
@@ -22,6 +24,7 @@ export class StatefulSetController extends Controller {
     this.sets = ctx.informers.informerFor<StatefulSet>(STATEFUL_SETS);
     this.pods = ctx.informers.informerFor<Pod>(PODS);
     this.claims = ctx.informers.informerFor<KubeObject>(PERSISTENT_VOLUME_CLAIMS);
+    this.revisions = ctx.informers.informerFor<ControllerRevision>(CONTROLLER_REVISIONS);
     this.sets.addHandlers({
       onAdd: (s) => this.queue.add(objectKey(s)),
       onUpdate: (_old, s) => this.queue.add(objectKey(s)),
@@ -54,6 +57,7 @@ export class StatefulSetController extends Controller {
     const plan = planStatefulSet(sts, pods, claims, revision, this.ctx.clock.now());
     let failure: Error | undefined;
     if (!sts.metadata.deletionTimestamp) {
+      await ensureRevision(this.ctx.client, sts, STATEFUL_SETS, revision, sts.spec.template, { [REVISION_LABEL]: revision }, revisionsOf(this.revisions, sts));
       for (const action of plan.actions) {
         failure = await this.act(sts, action, revision);
         if (failure) break;

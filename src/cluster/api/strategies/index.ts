@@ -2,6 +2,7 @@
 // is stored as given, with NAME and AGE columns.
 import type { ResourceType } from "../resources.ts";
 import { configMapStrategy } from "./configmap.ts";
+import { controllerRevisionStrategy } from "./controllerrevision.ts";
 import { cronJobStrategy } from "./cronjob.ts";
 import { daemonSetStrategy } from "./daemonset.ts";
 import { deploymentStrategy } from "./deployment.ts";
@@ -45,6 +46,7 @@ const byResource: Record<string, Strategy> = {
   "apps/replicasets": replicaSetStrategy,
   "apps/daemonsets": daemonSetStrategy,
   "apps/statefulsets": statefulSetStrategy,
+  "apps/controllerrevisions": controllerRevisionStrategy,
   "batch/jobs": jobStrategy,
   "batch/cronjobs": cronJobStrategy,
   "networking.k8s.io/networkpolicies": networkPolicyStrategy,
