@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeClock } from "../../src/common/clock.ts";
 import { startApiServer, type RunningApiServer } from "../../src/cluster/api/server.ts";
-import { Client, isNotFound, type ApiTransport, type KubeObject, type ResourceRef } from "../../src/cluster/client/index.ts";
+import { Client, isNotFound, type ApiRequest, type ApiTransport, type KubeObject, type ResourceRef } from "../../src/cluster/client/index.ts";
 import { startControllerManager, type Controller, type ControllerContext, type RunningControllerManager } from "../../src/cluster/controllers/index.ts";
 
 const ref = (group: string, resource: string, kind: string, namespaced = true): ResourceRef => ({ group, version: "v1", resource, kind, namespaced });
@@ -149,4 +149,28 @@ export async function startHarness(controllers: (ctx: ControllerContext) => Cont
     },
   };
   return h;
+}
+
+/**
+ * A transport that passes everything through until a write matching `after` has succeeded,
+ * then refuses every write, as a controller manager killed at that point would have left
+ * things. Reads and open watches go on (a dead process would not look, but looking changes nothing).
+ */
+export function crashingTransport(after: (req: ApiRequest) => boolean): { wrap: (t: ApiTransport) => ApiTransport; readonly crashed: boolean } {
+  let crashed = false;
+  return {
+    get crashed() {
+      return crashed;
+    },
+    wrap: (t) => ({
+      server: t.server,
+      async request(req) {
+        if (crashed && req.method !== "GET") throw new Error(`crashed before ${req.method} ${req.path}`);
+        const res = await t.request(req);
+        if (res.status < 300 && after(req)) crashed = true;
+        return res;
+      },
+      stream: (req, onLine, onEnd) => t.stream(req, onLine, onEnd),
+    }),
+  };
 }

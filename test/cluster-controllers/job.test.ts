@@ -3,9 +3,13 @@
 // status subresource. Every scenario runs to quiet and then reads what the server holds.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { GarbageCollector, JobController, TtlAfterFinishedController } from "../../src/cluster/controllers/index.ts";
-import type { KubeObject, ResourceRef } from "../../src/cluster/client/index.ts";
-import { EVENTS, PODS, startHarness, type Harness } from "./_harness.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FakeClock } from "../../src/common/clock.ts";
+import { GarbageCollector, JobController, TtlAfterFinishedController, type ControllerContext } from "../../src/cluster/controllers/index.ts";
+import type { ApiRequest, KubeObject, ResourceRef } from "../../src/cluster/client/index.ts";
+import { crashingTransport, EVENTS, PODS, startHarness, type Harness } from "./_harness.ts";
 
 const JOBS: ResourceRef = { group: "batch", version: "v1", resource: "jobs", kind: "Job", namespaced: true };
 
@@ -36,11 +40,11 @@ const conditionsOf = (job: Job | undefined) => (job?.status?.conditions ?? []).f
 const eventsOf = async (name: string) => ((await h.list(EVENTS, "default")) as (KubeObject & { reason: string; message: string; involvedObject: { name: string; kind: string } })[]).filter((e) => e.involvedObject.kind === "Job" && e.involvedObject.name === name);
 
 /** What a kubelet reports when the pod's container exits. */
-async function finish(pod: Pod, phase: "Succeeded" | "Failed"): Promise<void> {
-  const t = new Date(h.clock.now()).toISOString().replace(/\.\d+Z$/, "Z");
+async function finish(pod: Pod, phase: "Succeeded" | "Failed", on: Harness = h): Promise<void> {
+  const t = new Date(on.clock.now()).toISOString().replace(/\.\d+Z$/, "Z");
   const terminated = { exitCode: phase === "Succeeded" ? 0 : 1, reason: phase === "Succeeded" ? "Completed" : "Error", startedAt: t, finishedAt: t };
   const status = { phase, containerStatuses: [{ name: "c", image: "busybox", imageID: "", ready: false, restartCount: 0, state: { terminated } }] };
-  await h.client.resource(PODS).patch("default", pod.metadata.name!, "merge", { status }, { subresource: "status" });
+  await on.client.resource(PODS).patch("default", pod.metadata.name!, "merge", { status }, { subresource: "status" });
 }
 
 /** Follows the shared pod informer and remembers the most pods of a Job ever active at once. */
@@ -261,4 +265,59 @@ test("bad specs are refused with Kubernetes' causes; work-queue Jobs keep comple
   await h.runToQuiet();
   assert.deepEqual(conditionsOf(await getJob("wq")), ["SuccessCriteriaMet:CompletionsReached", "Complete:CompletionsReached"]);
   assert.equal(h.manager.controllers.find((c) => c.name === "job")!.failures, 0, h.logs.join("\n"));
+});
+
+/** Runs a Job with completions 4 / parallelism 2 on a server whose controllers die after `crashAfter`, then on a new server over the same store. */
+async function crashAndRestart(name: string, crashAfter: (req: ApiRequest) => boolean): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "gantry-job-restart-"));
+  const clock = new FakeClock();
+  const crash = crashingTransport(crashAfter);
+  const controllers = (ctx: ControllerContext) => [new JobController(ctx), new GarbageCollector(ctx)];
+  try {
+    let first: Harness | undefined = await startHarness(controllers, { dataDir: dir, clock, wrapTransport: crash.wrap });
+    try {
+      await first.client.resource(JOBS).create("default", { metadata: { name }, spec: { completions: 4, parallelism: 2, template: template() } });
+      await first.runToQuiet();
+      const running = (await first.list(PODS, "default")) as Pod[];
+      assert.equal(running.length, 2);
+      for (const p of running) await finish(p, "Succeeded", first);
+      await first.runToQuiet();
+      assert.ok(crash.crashed, "the controllers died part way through counting");
+      const halfway = (await first.get(JOBS, "default", name)) as Job;
+      assert.notEqual(halfway.status?.succeeded, 2, "the crash left the counting unfinished");
+      await first.stop();
+      first = undefined;
+    } finally {
+      await first?.stop();
+    }
+    const second = await startHarness(controllers, { dataDir: dir, clock });
+    try {
+      await second.runToQuiet();
+      let job = (await second.get(JOBS, "default", name)) as Job;
+      assert.equal(job.status!.succeeded, 2, "each finished pod counted once, none missed");
+      assert.deepEqual(job.status!.uncountedTerminatedPods, {});
+      let pods = (await second.list(PODS, "default")) as Pod[];
+      assert.equal(pods.length, 4, "two more pods, no duplicate");
+      for (const p of pods.filter(isActive)) await finish(p, "Succeeded", second);
+      await second.runToQuiet();
+      job = (await second.get(JOBS, "default", name)) as Job;
+      assert.equal(job.status!.succeeded, 4);
+      assert.deepEqual(conditionsOf(job), ["SuccessCriteriaMet:CompletionsReached", "Complete:CompletionsReached"]);
+      pods = (await second.list(PODS, "default")) as Pod[];
+      assert.equal(pods.length, 4);
+      assert.ok(pods.every((p) => !(p.metadata.finalizers ?? []).length));
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("restart after the finished pods were recorded but before any finalizer was removed: counted once", async () => {
+  await crashAndRestart("crash1", (req) => req.method === "PUT" && req.path.includes("/jobs/crash1/status") && (req.body ?? "").includes('"uncountedTerminatedPods":{"succeeded":["'));
+});
+
+test("restart after one finalizer of two was removed: counted once", async () => {
+  await crashAndRestart("crash2", (req) => req.method === "PATCH" && req.path.includes("/pods/") && (req.body ?? "").includes("$deleteFromPrimitiveList"));
 });

@@ -14,3 +14,4 @@ export { JobController } from "./job.ts";
 export { TtlAfterFinishedController } from "./ttl-after-finished.ts";
 export { StatefulSetController } from "./statefulset.ts";
 export { NodeLifecycleController, DEFAULT_NODE_MONITOR_GRACE_SECONDS, type NodeLifecycleOptions } from "./node-lifecycle.ts";
+export { CronJobController, SCHEDULED_TIMESTAMP_ANNOTATION } from "./cronjob.ts";

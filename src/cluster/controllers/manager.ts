@@ -14,6 +14,7 @@ import { EndpointSliceController } from "./endpointslice.ts";
 import { ServiceAccountController } from "./serviceaccount.ts";
 import { DaemonSetController } from "./daemonset.ts";
 import { JobController } from "./job.ts";
+import { CronJobController } from "./cronjob.ts";
 import { TtlAfterFinishedController } from "./ttl-after-finished.ts";
 import { StatefulSetController } from "./statefulset.ts";
 import { NodeLifecycleController, type NodeLifecycleOptions } from "./node-lifecycle.ts";
@@ -50,6 +51,7 @@ export const allControllers = (ctx: ControllerContext, flags: ControllerFlags = 
   new ServiceAccountController(ctx),
   new DaemonSetController(ctx),
   new JobController(ctx),
+  new CronJobController(ctx),
   new TtlAfterFinishedController(ctx),
   new StatefulSetController(ctx),
   new NodeLifecycleController(ctx, flags.nodeLifecycle),
