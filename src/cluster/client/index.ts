@@ -11,3 +11,4 @@ export { BY_LABEL, BY_NAMESPACE, BY_NODE_NAME, BY_OWNER_UID, BY_UID, IndexedCach
 export { Informer, type InformerHandlers, type InformerOptions } from "./informer.ts";
 export { InformerFactory } from "./informer-factory.ts";
 export { EventRecorder, type EventTarget } from "./event-recorder.ts";
+export { computeDisruptionStatus, DISRUPTED_POD_TIMEOUT_MS, isPodReady as isPodReadyForDisruption, type DisruptionStatus } from "./disruption.ts";

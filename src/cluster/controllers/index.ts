@@ -15,3 +15,4 @@ export { TtlAfterFinishedController } from "./ttl-after-finished.ts";
 export { StatefulSetController } from "./statefulset.ts";
 export { NodeLifecycleController, DEFAULT_NODE_MONITOR_GRACE_SECONDS, type NodeLifecycleOptions } from "./node-lifecycle.ts";
 export { CronJobController, SCHEDULED_TIMESTAMP_ANNOTATION } from "./cronjob.ts";
+export { DisruptionController } from "./disruption.ts";

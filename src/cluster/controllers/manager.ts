@@ -18,6 +18,7 @@ import { CronJobController } from "./cronjob.ts";
 import { TtlAfterFinishedController } from "./ttl-after-finished.ts";
 import { StatefulSetController } from "./statefulset.ts";
 import { NodeLifecycleController, type NodeLifecycleOptions } from "./node-lifecycle.ts";
+import { DisruptionController } from "./disruption.ts";
 
 export interface ControllerManagerOptions {
   clock?: Clock;
@@ -55,6 +56,7 @@ export const allControllers = (ctx: ControllerContext, flags: ControllerFlags = 
   new TtlAfterFinishedController(ctx),
   new StatefulSetController(ctx),
   new NodeLifecycleController(ctx, flags.nodeLifecycle),
+  new DisruptionController(ctx),
 ];
 
 export async function startControllerManager(
