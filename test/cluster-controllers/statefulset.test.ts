@@ -100,4 +100,11 @@ test("a rolling update with partition 1 replaces ordinals 2 then 1, leaving 0", 
   const rev = (p: KubeObject | undefined) => p?.metadata.labels?.["controller-revision-hash"];
   assert.equal(rev(await h.get(PODS, "ss3", "db-2")), s.updateRevision);
   assert.equal(rev(await h.get(PODS, "ss3", "db-0")), oldRev);
+  // A pod below the partition that is deleted comes back from the current revision's template.
+  await h.client.resource(PODS).delete("ss3", "db-0");
+  await h.runToQuiet();
+  const again = await h.get(PODS, "ss3", "db-0");
+  assert.notEqual(again?.metadata.uid, before["db-0"]);
+  assert.equal(rev(again), oldRev);
+  assert.equal((again?.spec as { containers: { image: string }[] }).containers[0]!.image, "postgres");
 });

@@ -45,6 +45,11 @@ test("rolling update: highest old pod at or above the partition; status revision
   assert.deepEqual(steps(p), ["-db-1"]);
   assert.deepEqual(steps(planStatefulSet(s, [pod("db-0"), pod("db-1", { rev: "r2" }), pod("db-2", { rev: "r2" })], new Set(), "r2", 0)), [], "db-0 is below the partition");
   assert.deepEqual(steps(planStatefulSet(sts({ updateStrategy: { type: "OnDelete" } }), old, new Set(), "r2", 0)), []);
+  // A missing pod below the partition is made from the current revision, above it from the update one.
+  const below = planStatefulSet(s, [pod("db-1"), pod("db-2")], new Set(), "r2", 0).actions[0];
+  assert.deepEqual(below?.type === "create" && [below.ordinal, below.revision], [0, "r1"]);
+  const above = planStatefulSet(s, [pod("db-0"), pod("db-1")], new Set(), "r2", 0).actions[0];
+  assert.deepEqual(above?.type === "create" && [above.ordinal, above.revision], [2, "r2"]);
   // All updated and ready: the update revision becomes current.
   const done = planStatefulSet(sts(), [pod("db-0", { rev: "r2" }), pod("db-1", { rev: "r2" }), pod("db-2", { rev: "r2" })], new Set(), "r2", 0);
   assert.equal(done.status.currentRevision, "r2");

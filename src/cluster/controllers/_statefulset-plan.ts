@@ -8,7 +8,7 @@ import type { KubeObject } from "../client/index.ts";
 import { computeTemplateHash } from "./_pod-template-hash.ts";
 import { controllerRefTo } from "./_owner-refs.ts";
 import { isPodAvailable, isPodReady } from "./_pods.ts";
-import { STATEFUL_SETS, type Pod, type StatefulSet, type StatefulSetStatus } from "./_types.ts";
+import { STATEFUL_SETS, type Pod, type PodTemplate, type StatefulSet, type StatefulSetStatus } from "./_types.ts";
 
 export const REVISION_LABEL = "controller-revision-hash";
 export const POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name";
@@ -41,8 +41,8 @@ export function claimsFor(sts: StatefulSet, ordinal: number): KubeObject[] {
 }
 
 /** The pod for an ordinal (newVersionedStatefulSetPod): identity, revision label, and its claims mounted in place of the template's volumes of the same name. */
-export function statefulPodFor(sts: StatefulSet, ordinal: number, revision: string): Pod {
-  const t = sts.spec.template ?? {};
+export function statefulPodFor(sts: StatefulSet, ordinal: number, revision: string, template: PodTemplate | undefined = sts.spec.template): Pod {
+  const t = template ?? {};
   const name = `${sts.metadata.name}-${ordinal}`;
   const spec = structuredClone(t.spec ?? {});
   const claimVolumes = (sts.spec.volumeClaimTemplates ?? []).map((c) => ({ name: c.metadata.name!, persistentVolumeClaim: { claimName: claimName(c, sts, ordinal) } }));
@@ -68,7 +68,8 @@ export function statefulPodFor(sts: StatefulSet, ordinal: number, revision: stri
 const isRunningAndReady = (p: Pod) => p.status?.phase === "Running" && isPodReady(p);
 const terminating = (p: Pod) => !!p.metadata.deletionTimestamp;
 
-export type StatefulSetAction = { type: "create"; ordinal: number; claims: KubeObject[] } | { type: "delete"; pod: Pod };
+/** A create names the revision the pod is made from: the current one below a rolling update's partition, else the update one. */
+export type StatefulSetAction = { type: "create"; ordinal: number; revision: string; claims: KubeObject[] } | { type: "delete"; pod: Pod };
 
 export interface StatefulSetPlan {
   actions: StatefulSetAction[];
@@ -109,16 +110,18 @@ export function planStatefulSet(sts: StatefulSet, pods: Pod[], claims: Set<strin
     status.currentReplicas = status.updatedReplicas;
   }
   if (sts.status?.collisionCount !== undefined) status.collisionCount = sts.status.collisionCount;
-  return { actions: stepsFor(sts, byOrdinal, claims, updateRevision, replicas, monotonic, rolling), status };
+  const partition = sts.spec.updateStrategy?.rollingUpdate?.partition ?? 0;
+  const revisionFor = (ordinal: number) => (rolling && ordinal < partition ? currentRevision : updateRevision);
+  return { actions: stepsFor(sts, byOrdinal, claims, updateRevision, revisionFor, replicas, monotonic, rolling), status };
 }
 
-function stepsFor(sts: StatefulSet, byOrdinal: Map<number, Pod>, claims: Set<string>, updateRevision: string, replicas: number, monotonic: boolean, rolling: boolean): StatefulSetAction[] {
+function stepsFor(sts: StatefulSet, byOrdinal: Map<number, Pod>, claims: Set<string>, updateRevision: string, revisionFor: (ordinal: number) => string, replicas: number, monotonic: boolean, rolling: boolean): StatefulSetAction[] {
   const actions: StatefulSetAction[] = [];
   const missingClaims = (ordinal: number) => claimsFor(sts, ordinal).filter((c) => !claims.has(c.metadata.name!));
   for (let i = 0; i < replicas; i++) {
     const pod = byOrdinal.get(i);
     if (!pod) {
-      actions.push({ type: "create", ordinal: i, claims: missingClaims(i) });
+      actions.push({ type: "create", ordinal: i, revision: revisionFor(i), claims: missingClaims(i) });
       if (monotonic) return actions;
       continue;
     }

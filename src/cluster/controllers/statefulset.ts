@@ -9,7 +9,7 @@ import { CONTROLLER_REVISIONS, ensureRevision, revisionsOf, type ControllerRevis
 import { EventRecorder } from "./_events.ts";
 import { claimDependents, controllerOf } from "./_owner-refs.ts";
 import { planStatefulSet, REVISION_LABEL, statefulPodFor, statefulSetRevision, type StatefulSetAction } from "./_statefulset-plan.ts";
-import { PERSISTENT_VOLUME_CLAIMS, PODS, STATEFUL_SETS, type Pod, type StatefulSet } from "./_types.ts";
+import { PERSISTENT_VOLUME_CLAIMS, PODS, STATEFUL_SETS, type Pod, type PodTemplate, type StatefulSet } from "./_types.ts";
 
 export class StatefulSetController extends Controller {
   private readonly sets: Informer<StatefulSet>;
@@ -75,6 +75,19 @@ export class StatefulSetController extends Controller {
     if (failure) throw failure;
   }
 
+  /** The pod from the template of `wanted` (the current revision below the partition), read back from its ControllerRevision; the update revision's when that is gone. */
+  private podFor(sts: StatefulSet, ordinal: number, wanted: string, updateRevision: string): Pod {
+    if (wanted !== updateRevision) {
+      const cr = revisionsOf(this.revisions, sts).find((r) => r.metadata.name === wanted);
+      const template = (cr?.data as { spec?: { template?: PodTemplate & { $patch?: string } } } | undefined)?.spec?.template;
+      if (template) {
+        const { $patch: _replace, ...plain } = template;
+        return statefulPodFor(sts, ordinal, wanted, plain);
+      }
+    }
+    return statefulPodFor(sts, ordinal, updateRevision);
+  }
+
   private async act(sts: StatefulSet, action: StatefulSetAction, revision: string): Promise<Error | undefined> {
     const ns = sts.metadata.namespace;
     try {
@@ -87,7 +100,7 @@ export class StatefulSetController extends Controller {
             if (!isAlreadyExists(err)) throw err;
           }
         }
-        const pod = statefulPodFor(sts, action.ordinal, revision);
+        const pod = this.podFor(sts, action.ordinal, action.revision, revision);
         try {
           await this.ctx.client.resource<Pod>(PODS).create(ns, pod);
         } catch (err) {
