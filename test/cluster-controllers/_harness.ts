@@ -27,8 +27,8 @@ export interface Harness {
   clock: FakeClock;
   logs: string[];
   /**
-   * Lets events and requests run until no controller has work (removing terminating pods, as
-   * a kubelet would once their grace is over), moving the fake clock over
+   * Lets events and requests run until no controller has work (completing graceful pod
+   * deletions, as a node agent would), moving the fake clock over
    * whatever is due within horizonMs (back-offs; a longer wait, such as a progress deadline,
    * is passed only when a test asks for it).
    */
@@ -93,17 +93,6 @@ export async function startHarness(controllers: (ctx: ControllerContext) => Cont
           idleTurns = manager!.isIdle() ? idleTurns + 1 : 0;
         }
         if (await finishPodDeletions()) continue;
-        // The kubelet's part of a deletion: a terminating pod is removed for good (grace 0).
-        const terminating = (await client.resource(PODS).list(undefined)).items.filter((p) => p.metadata.deletionTimestamp);
-        for (const p of terminating) {
-          await client
-            .resource(PODS)
-            .delete(p.metadata.namespace, p.metadata.name!, { gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid } })
-            .catch((err: unknown) => {
-              if (!isNotFound(err)) throw err;
-            });
-        }
-        if (terminating.length) continue;
         const due = clock.nextDue();
         if (due === undefined || due > until) return;
         await clock.advanceToNext();
