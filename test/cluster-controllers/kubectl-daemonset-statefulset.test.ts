@@ -77,6 +77,15 @@ describe("DaemonSet and StatefulSet through kubectl, on hollow nodes", { skip: k
     assert.match(rev1.stdout, /Image:\s+busybox\n/);
     const revs = await c.kubectl(["get", "controllerrevisions", "--no-headers"]);
     assert.match(revs.stdout, /^agent-\S+\s+daemonset\.apps\/agent\s+1\s/m);
+
+    // Undo: kubectl patches the set with revision 1's template; that revision becomes 3.
+    const undo = await c.kubectl(["rollout", "undo", "ds/agent"]);
+    assert.equal(undo.code, 0, undo.stderr);
+    assert.match(undo.stdout, /daemonset.apps\/agent rolled back/);
+    const back = await until(async () => (await c.kubectl(["get", "pods", "-l", "app=agent", "-o", "jsonpath={.items[*].spec.containers[0].image}"])).stdout, (s) => s === "busybox busybox busybox");
+    assert.equal(back, "busybox busybox busybox");
+    const after = await until(async () => (await c.kubectl(["rollout", "history", "ds/agent"])).stdout, (s) => /\n2\s+<none>\n3\s+<none>/.test(s));
+    assert.match(after, /REVISION\s+CHANGE-CAUSE\n2\s+<none>\n3\s+<none>/);
   });
 
   test("a StatefulSet's pods come up in order with their claims; rollout status completes", async () => {
