@@ -27,7 +27,8 @@ export const cronJobStrategy: Strategy = {
     nameColumn,
     { name: "Schedule", type: "string", cell: (o) => spec(o).schedule ?? "" },
     { name: "Timezone", type: "string", cell: (o) => none(spec(o).timeZone) },
-    { name: "Suspend", type: "boolean", cell: (o) => Boolean(spec(o).suspend) },
+    // printBoolPtr: the words, not a JSON boolean (kubectl would print "false").
+    { name: "Suspend", type: "boolean", cell: (o) => (spec(o).suspend === undefined || spec(o).suspend === null ? "<unset>" : spec(o).suspend ? "True" : "False") },
     { name: "Active", type: "integer", cell: (o) => arr(status(o).active).length },
     { name: "Last Schedule", type: "string", cell: (o) => (status(o).lastScheduleTime ? humanAge(status(o).lastScheduleTime as string) : "<none>") },
     ageColumn,
