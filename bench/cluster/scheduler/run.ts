@@ -67,7 +67,7 @@ console.log(`algorithm only: ${PODS} pods over ${NODES} nodes at ${algo.podsPerS
 
 const dir = mkdtempSync(join(tmpdir(), "gantry-sched-bench-"));
 const port = await freePort();
-const server = spawn(process.env.GANTRY_BENCH_NODE_ARGS ? process.execPath : GANTRY, [...(process.env.GANTRY_BENCH_NODE_ARGS ? [...process.env.GANTRY_BENCH_NODE_ARGS.split(" "), join(import.meta.dirname, "../../../dist/gantry.mjs")] : []), "server", "--data-dir", dir, "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "ignore", "pipe"] });
+const server = spawn(process.env.GANTRY_BENCH_NODE_ARGS ? process.execPath : GANTRY, [...(process.env.GANTRY_BENCH_NODE_ARGS ? [...process.env.GANTRY_BENCH_NODE_ARGS.split(" "), join(import.meta.dirname, "../../../dist/gantry.mjs")] : []), "server", "--data-dir", dir, "--listen", `127.0.0.1:${port}`, "--no-agent"], { stdio: ["ignore", "ignore", "pipe"] });
 let serverLog = "";
 server.stderr!.on("data", (d: Buffer) => (serverLog = (serverLog + d.toString()).slice(-4000)));
 try {
