@@ -1,12 +1,12 @@
-// A CronJob as users meet it: a real `gantry server --no-agent` child process, the real
-// kubectl and the wall clock. A `*/1 * * * *` schedule makes a Job within a minute (the
-// wait is bounded to 70 s); with no node agent the test plays the kubelet and marks the
-// Job's pod Succeeded through the status subresource, then sees the Job complete and the
-// CronJob record it.
+// Jobs and CronJobs as users meet them: a real `gantry server --no-agent` child process, the
+// real kubectl and the wall clock. With no node agent the test plays the kubelet, marking pods
+// Succeeded through the status subresource. A `*/1 * * * *` CronJob makes a Job within a
+// minute (the wait is bounded to 70 s) which completes once its pod succeeds; a Job's server
+// killed with SIGKILL right after its pods succeed counts each of them once after the restart.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,10 +30,8 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
   }
 }
 
-test("kubectl: a */1 CronJob makes a Job within a minute on the wall clock; its pod succeeds, the Job completes", { skip: kubectlMissing }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), "gantry-kubectl-cron-"));
-  const dataDir = join(dir, "data");
-  const port = await freePort();
+/** A `gantry server --no-agent` over dataDir, and kubectl with its admin kubeconfig. */
+async function startGantry(dir: string, dataDir: string, port: number) {
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/gantry/main.ts", "server", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--no-agent"], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -50,8 +48,24 @@ test("kubectl: a */1 CronJob makes a Job within a minute on the wall clock; its 
     assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);
     return r.stdout;
   };
+  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
   try {
     await until("gantry server to listen", 30_000, async () => (out.includes("listening on") ? true : undefined));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { ok, stop };
+}
+
+test("kubectl: a */1 CronJob makes a Job within a minute on the wall clock; its pod succeeds, the Job completes", { skip: kubectlMissing }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gantry-kubectl-cron-"));
+  const server = await startGantry(dir, join(dir, "data"), await freePort());
+  const { ok } = server;
+  try {
     await ok("create", "cronjob", "tick", "--image=busybox", "--schedule=*/1 * * * *", "--", "/bin/true");
     assert.match(await ok("get", "cronjob", "tick"), /tick\s+\*\/1 \* \* \* \*\s+<none>\s+False\s+0\s+<none>/);
 
@@ -77,8 +91,37 @@ test("kubectl: a */1 CronJob makes a Job within a minute on the wall clock; its 
     const events = await ok("get", "events", "--field-selector", "involvedObject.name=tick");
     assert.match(events, new RegExp(`SuccessfulCreate\\s+cronjob/tick\\s+Created job ${job.metadata.name}`));
   } finally {
-    child.kill("SIGTERM");
-    await exited;
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("kubectl: a Job's server killed (SIGKILL) just after its pods succeed counts each once after the restart, and makes no extra pod", { skip: kubectlMissing }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gantry-kubectl-job-"));
+  const dataDir = join(dir, "data");
+  const port = await freePort();
+  let server = await startGantry(dir, dataDir, port);
+  try {
+    const manifest = join(dir, "job.json");
+    writeFileSync(manifest, JSON.stringify({ apiVersion: "batch/v1", kind: "Job", metadata: { name: "batch" }, spec: { completions: 6, parallelism: 3, template: { spec: { restartPolicy: "Never", containers: [{ name: "c", image: "busybox" }] } } } }));
+    await server.ok("create", "-f", manifest);
+    const podsOf = async () => (await server.ok("get", "pods", "-l", "batch.kubernetes.io/job-name=batch", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.phase} {end}")).trim().split(/\s+/).filter(Boolean);
+    const running = await until("three pods", 20_000, async () => {
+      const pods = await podsOf();
+      return pods.length === 3 ? pods.map((p) => p.split("=")[0]!) : undefined;
+    });
+    for (const p of running) await server.ok("patch", `pod/${p}`, "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Succeeded"}}');
+    // Killed while the controller may be anywhere in counting them.
+    await server.stop("SIGKILL");
+    server = await startGantry(dir, dataDir, port);
+    await until("three more pods after the restart", 30_000, async () => ((await podsOf()).length === 6 ? true : undefined));
+    await until("the first three counted", 30_000, async () => ((await server.ok("get", "job", "batch", "-o", "jsonpath={.status.succeeded}")) === "3" ? true : undefined));
+    for (const p of (await podsOf()).filter((p) => !p.endsWith("=Succeeded"))) await server.ok("patch", `pod/${p.split("=")[0]}`, "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Succeeded"}}');
+    await server.ok("wait", "--for=condition=complete", "job/batch", "--timeout=30s");
+    assert.equal(await server.ok("get", "job", "batch", "-o", "jsonpath={.status.succeeded}/{.status.failed}"), "6/");
+    assert.equal((await podsOf()).length, 6, "one pod per completion: none made twice, none lost");
+  } finally {
+    await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });
