@@ -105,6 +105,7 @@ test("kubectl: a Job's server killed (SIGKILL) just after its pods succeed count
     const manifest = join(dir, "job.json");
     writeFileSync(manifest, JSON.stringify({ apiVersion: "batch/v1", kind: "Job", metadata: { name: "batch" }, spec: { completions: 6, parallelism: 3, template: { spec: { restartPolicy: "Never", containers: [{ name: "c", image: "busybox" }] } } } }));
     await server.ok("create", "-f", manifest);
+    assert.match(await server.ok("get", "job", "batch"), /batch\s+Running\s+0\/6\s/);
     const podsOf = async () => (await server.ok("get", "pods", "-l", "batch.kubernetes.io/job-name=batch", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.phase} {end}")).trim().split(/\s+/).filter(Boolean);
     const running = await until("three pods", 20_000, async () => {
       const pods = await podsOf();

@@ -1,11 +1,32 @@
 // Job: counts default to 1/1 with backoffLimit 6, and the selector on the Job's own uid
 // (generated here, as the real server does, unless manualSelector is set).
 import { ageColumn, arr, nameColumn, num, POD_TEMPLATE_CONTAINERS, spec, status, workloadWide } from "../columns.ts";
-import { humanAge, isPlainObject } from "../objects.ts";
+import { humanAge, isPlainObject, type KubeObject } from "../objects.ts";
 import { specOf } from "../validation.ts";
 import { dflt, obj } from "./_fields.ts";
 import { defaultTemplate, templateSpec, validatePodSpec } from "./_pod-template.ts";
 import type { Strategy } from "./types.ts";
+
+/** printJob's STATUS: the first of these that holds (a condition counts when True). */
+function jobStatusCell(o: KubeObject): string {
+  const holds = (type: string) => arr(status(o).conditions).some((c) => c.type === type && c.status === "True");
+  if (holds("Complete")) return "Complete";
+  if (holds("Failed")) return "Failed";
+  if (o.metadata.deletionTimestamp) return "Terminating";
+  if (holds("Suspended")) return "Suspended";
+  if (holds("FailureTarget")) return "FailureTarget";
+  if (holds("SuccessCriteriaMet")) return "SuccessCriteriaMet";
+  return "Running";
+}
+
+/** printJob's COMPLETIONS: succeeded/completions, or for a work-queue Job "n/1 of parallelism". */
+function completionsCell(o: KubeObject): string {
+  const succeeded = num(status(o).succeeded);
+  const completions = spec(o).completions;
+  if (completions !== undefined && completions !== null) return `${succeeded}/${completions}`;
+  const parallelism = Number(spec(o).parallelism ?? 0);
+  return parallelism > 1 ? `${succeeded}/1 of ${parallelism}` : `${succeeded}/1`;
+}
 
 export const jobStrategy: Strategy = {
   defaults(o) {
@@ -41,8 +62,8 @@ export const jobStrategy: Strategy = {
   },
   columns: [
     nameColumn,
-    { name: "Status", type: "string", cell: (o) => (arr(status(o).conditions).find((c) => c.type === "Complete" && c.status === "True") ? "Complete" : arr(status(o).conditions).find((c) => c.type === "Failed" && c.status === "True") ? "Failed" : spec(o).suspend ? "Suspended" : "Running") },
-    { name: "Completions", type: "string", cell: (o) => `${num(status(o).succeeded)}/${spec(o).completions ?? 1}` },
+    { name: "Status", type: "string", cell: jobStatusCell },
+    { name: "Completions", type: "string", cell: completionsCell },
     { name: "Duration", type: "string", cell: (o) => (status(o).startTime ? humanAge(status(o).startTime as string, status(o).completionTime ? Date.parse(status(o).completionTime as string) : Date.now()) : "") },
     ageColumn,
     ...workloadWide(POD_TEMPLATE_CONTAINERS),
