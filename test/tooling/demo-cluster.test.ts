@@ -1,0 +1,29 @@
+// The README's main job, run as a user runs it: scripts/demo-cluster.sh starts `gantry server`
+// (control plane + this host's node), imports a busybox image into the node's engine, serves a
+// Deployment of two web servers behind a Service and fetches a page from each pod. The test
+// checks both pods answered with their own names and that the script removed what it made.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { skipReason } from "../cluster-agent/_node.ts";
+
+const repo = join(import.meta.dirname, "..", "..");
+const skip = skipReason();
+
+test("scripts/demo-cluster.sh serves a Deployment behind a Service and leaves nothing behind", { skip, timeout: 240_000 }, () => {
+  const before = new Set(readdirSync("/tmp").filter((n) => n.startsWith("gantry-demo-cluster-")));
+  const r = spawnSync(join(repo, "scripts", "demo-cluster.sh"), { cwd: repo, encoding: "utf8", timeout: 230_000 });
+  assert.equal(r.status, 0, `the demo failed:\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /deployment "web" successfully rolled out/);
+  assert.match(r.stdout, /service\/web\s+ClusterIP\s+10\.43\.\d+\.\d+/);
+  const answers = [...r.stdout.matchAll(/^10\.42\.77\.\d+: hello from (web-[a-z0-9]+-[a-z0-9]+)$/gm)].map((m) => m[1]);
+  assert.equal(answers.length, 2, `two pods should answer:\n${r.stdout}`);
+  assert.notEqual(answers[0], answers[1], "each pod answers with its own name");
+  const after = readdirSync("/tmp").filter((n) => n.startsWith("gantry-demo-cluster-") && !before.has(n));
+  assert.deepEqual(after, [], "the demo's state directory is removed");
+  assert.equal(existsSync("/sys/class/net/demopods0"), false, "the demo's pod bridge is removed");
+  const pauses = spawnSync("pgrep", ["-f", "gantry-demo-cluster-"], { encoding: "utf8" }).stdout.trim();
+  assert.equal(pauses, "", "no process of the demo is left");
+});
