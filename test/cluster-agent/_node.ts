@@ -11,6 +11,7 @@ import { createNodeToken } from "../../src/cluster/api/index.ts";
 import { Client } from "../../src/cluster/client/index.ts";
 import { startTestCluster, kubectlMissing, type TestCluster } from "../cluster-api/_server.ts";
 import { makeBusyboxImage, skipReason as engineSkipReason } from "../engine/_daemon.ts";
+import { proxyTableName } from "../../src/cluster/proxy/index.ts";
 
 export const repo = resolve(import.meta.dirname, "..", "..");
 
@@ -114,9 +115,11 @@ export async function startTestNode(): Promise<TestNode> {
 
 /**
  * Whatever a node's engine left (after a failed test or a SIGKILL): its containers' processes
- * and monitors, their pods' cgroups under kubepods, and the mounts below dir.
+ * and monitors, their pods' cgroups under kubepods, the mounts below dir, and the node's
+ * service proxy table (an agent killed with SIGKILL cannot delete it).
  */
 export function removeNodeLeftovers(dataRoot: string, dir: string): void {
+  spawnSync("nft", ["delete", "table", "ip", proxyTableName(dataRoot)], { stdio: "ignore" });
   const uids = new Set<string>();
   const containersDir = join(dataRoot, "engine", "containers");
   for (const id of existsSync(containersDir) ? readdirSync(containersDir) : []) {

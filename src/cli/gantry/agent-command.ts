@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { GantryError, invalidArgument } from "../../common/errors.ts";
 import { Client, HttpsTransport } from "../../cluster/client/index.ts";
 import { parseReserve, startAgent, type AgentOptions, type RunningAgent } from "../../cluster/agent/index.ts";
+import { DEFAULT_CLUSTER_CIDR, proxyTableName, startServiceProxy } from "../../cluster/proxy/index.ts";
 
 export const DEFAULT_AGENT_ROOT = "/var/lib/gantry/agent";
 
@@ -20,6 +21,8 @@ export interface NodeFlags {
   podSubnet?: string;
   podBridge?: string;
   insecureRegistry: string[];
+  clusterCidr?: string;
+  serviceProxy: boolean;
 }
 
 /** The node's flags, on `agent` and on `server`. */
@@ -32,7 +35,35 @@ export function addNodeOptions(cmd: Command, defaultRoot: string): Command {
     .option("--node-ip <ip>", "the node's InternalIP (default: the address of the default route's interface)")
     .option("--pod-subnet <cidr>", "the pods' bridge subnet on this node (default 10.42.0.0/24)")
     .option("--pod-bridge <dev>", "the pods' bridge device (default gantrypods0)")
-    .option("--insecure-registry <host>", "a registry pod images may be pulled from over plain HTTP (repeatable)", (v: string, prev: string[]) => [...prev, v], []);
+    .option("--insecure-registry <host>", "a registry pod images may be pulled from over plain HTTP (repeatable)", (v: string, prev: string[]) => [...prev, v], [])
+    .option("--cluster-cidr <cidrs>", `the pods' addresses, comma-separated: traffic from elsewhere to a Service is masqueraded (default ${DEFAULT_CLUSTER_CIDR})`)
+    .option("--no-service-proxy", "do not program Services (ClusterIP, NodePort) into this node's nftables (kube-proxy's job)");
+}
+
+/**
+ * The node's agent and its service proxy (kube-proxy, in the same process as k3s runs it).
+ * The proxy's nft table is named after the data root, so a restart finds and replaces its own
+ * table and two nodes sharing a network namespace (tests) keep theirs apart.
+ */
+async function startNode(flags: NodeFlags, client: Client, nodeName: string, defaultRoot: string): Promise<RunningAgent> {
+  const options = agentOptions(flags, client, nodeName, defaultRoot);
+  const agent = await startAgent(options);
+  if (!flags.serviceProxy) return agent;
+  try {
+    const clusterCIDRs = (flags.clusterCidr ?? DEFAULT_CLUSTER_CIDR).split(",").map((c) => c.trim()).filter(Boolean);
+    for (const c of clusterCIDRs) if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c)) throw invalidArgument(`--cluster-cidr must be IPv4 CIDRs such as ${DEFAULT_CLUSTER_CIDR}, not "${c}"`);
+    const proxy = await startServiceProxy({ client, nodeName: agent.nodeName, table: proxyTableName(options.dataRoot), clusterCIDRs, log: (m) => console.error(`gantry agent: ${m}`) });
+    return {
+      ...agent,
+      async stop() {
+        await proxy.stop();
+        await agent.stop();
+      },
+    };
+  } catch (err) {
+    await agent.stop();
+    throw err;
+  }
 }
 
 export function agentOptions(flags: NodeFlags, client: Client, nodeName: string, defaultRoot: string): AgentOptions {
@@ -91,7 +122,7 @@ export function registerAgentCommand(program: Command): void {
     const tokenNode = await nodeNameOfToken(client);
     if (!tokenNode) throw new GantryError("UNAUTHORIZED", `the token in ${flags.tokenFile} is not a node token`, { hint: "make one with gantry server token create --node NAME" });
     if (flags.name && flags.name !== tokenNode) throw invalidArgument(`--name ${flags.name} does not match the node the token was made for (${tokenNode})`);
-    const agent = await startAgent(agentOptions(flags, client, tokenNode, DEFAULT_AGENT_ROOT));
+    const agent = await startNode(flags, client, tokenNode, DEFAULT_AGENT_ROOT);
     console.error(`gantry agent: node ${agent.nodeName} joined ${flags.server}; engine on unix://${agent.engineSocket}`);
     await untilSignal();
     await agent.stop();
@@ -102,5 +133,5 @@ export function registerAgentCommand(program: Command): void {
 /** For `gantry server`: the host's node, run in-process with the server's in-process transport. */
 export async function startServerAgent(flags: NodeFlags, client: Client, dataDir: string): Promise<RunningAgent> {
   const name = (flags.name ?? hostname()).toLowerCase();
-  return startAgent(agentOptions(flags, client, name, join(dataDir, "agent")));
+  return startNode(flags, client, name, join(dataDir, "agent"));
 }

@@ -1,0 +1,163 @@
+// The service proxy of one node (kube-proxy's nftables mode): Services and EndpointSlices
+// from the API (informers), the node's nft table kept equal to them. Event handlers only mark
+// the state dirty; one sync at a time renders the whole desired Ruleset (cheap: data, no
+// kernel) and applies the difference from what was last applied, as one transaction, a few
+// milliseconds after the change that asked for it. The first sync, one after any failure and
+// one an hour replace the table whole, so rules changed behind the proxy's back are repaired.
+import { createHash } from "node:crypto";
+import { resolve } from "node:path";
+import { realClock, type Clock } from "../../common/clock.ts";
+import { describeError } from "../../common/errors.ts";
+import { BY_LABEL, InformerFactory, type Client, type Informer } from "../client/index.ts";
+import { ENDPOINT_SLICES, SERVICE_NAME_LABEL, SERVICES, type EndpointSlice, type Service } from "./_types.ts";
+import { addServicePort, emptyRuleset, type ProxyNetwork, type Ruleset } from "./nft-ruleset.ts";
+import { diffScript, fullScript } from "./nft-transaction.ts";
+import { nftRunner, type NftRunner } from "./nft.ts";
+import { planServicePorts } from "./service-ports.ts";
+
+export const DEFAULT_SERVICE_CIDR = "10.43.0.0/16";
+export const DEFAULT_CLUSTER_CIDR = "10.42.0.0/16";
+
+/** The table of the node whose state is under dataRoot: stable across restarts, distinct per node. */
+export const proxyTableName = (dataRoot: string) => `gantry-svc-${createHash("sha256").update(resolve(dataRoot)).digest("hex").slice(0, 10)}`;
+
+export interface ServiceProxyOptions {
+  client: Client;
+  nodeName: string;
+  /** The nft table (`ip NAME`); one per proxy in a network namespace. */
+  table: string;
+  /** A network namespace file (/run/netns/NAME, /proc/PID/ns/net); the caller's own when absent. */
+  netns?: string;
+  clusterCIDRs?: string[];
+  serviceCIDR?: string;
+  /** Share informers with other loops of the process (their start/stop stay the owner's). */
+  informers?: InformerFactory;
+  clock?: Clock;
+  log?: (message: string) => void;
+  /** Delay between a change and its sync, so a burst of events becomes one transaction. */
+  coalesceMs?: number;
+  fullResyncMs?: number;
+  /** Told after every applied sync (benches, tests). */
+  onSync?: (s: SyncReport) => void;
+}
+
+export interface SyncReport {
+  full: boolean;
+  servicePorts: number;
+  lines: number;
+  ms: number;
+}
+
+export interface RunningServiceProxy {
+  table: string;
+  /** Resolves after a sync that started after this call has been applied. */
+  synced(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startServiceProxy(opts: ServiceProxyOptions): Promise<RunningServiceProxy> {
+  const clock = opts.clock ?? realClock;
+  const log = opts.log ?? (() => undefined);
+  const net: ProxyNetwork = { clusterCIDRs: opts.clusterCIDRs?.length ? opts.clusterCIDRs : [DEFAULT_CLUSTER_CIDR], serviceCIDR: opts.serviceCIDR ?? DEFAULT_SERVICE_CIDR };
+  const nft: NftRunner = nftRunner(opts.netns);
+  const ownFactory = !opts.informers;
+  const factory = opts.informers ?? new InformerFactory(opts.client, { clock, log });
+  const services: Informer<Service> = factory.informerFor<Service>(SERVICES);
+  const slices: Informer<EndpointSlice> = factory.informerFor<EndpointSlice>(ENDPOINT_SLICES);
+
+  let applied: Ruleset = emptyRuleset();
+  let needFull = true;
+  let lastFull = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  let backoffMs = 0;
+  /** Each change bumps the generation; a waiter is served by a sync that began at or after its own. */
+  let generation = 0;
+  let waiters: { want: number; resolve: () => void }[] = [];
+
+  const desired = (): { rs: Ruleset; ports: number } => {
+    const rs = emptyRuleset();
+    let ports = 0;
+    for (const svc of services.cache.list()) {
+      const ns = svc.metadata.namespace;
+      const own = slices.cache.byIndex(BY_LABEL, `${SERVICE_NAME_LABEL}=${svc.metadata.name}`).filter((s) => s.metadata.namespace === ns);
+      for (const port of planServicePorts(svc, own, opts.nodeName)) {
+        addServicePort(rs, port, net);
+        ports++;
+      }
+    }
+    return { rs, ports };
+  };
+
+  const syncOnce = async () => {
+    const started = clock.now();
+    const gen = generation;
+    const full = needFull || started - lastFull > (opts.fullResyncMs ?? 3_600_000);
+    const { rs, ports } = desired();
+    const lines = full ? fullScript(opts.table, net, rs, emptyRuleset()) : diffScript(opts.table, applied, rs);
+    await nft.apply(lines);
+    applied = rs;
+    if (full) {
+      needFull = false;
+      lastFull = started;
+    }
+    opts.onSync?.({ full, servicePorts: ports, lines: lines.length, ms: clock.now() - started });
+    const served = waiters.filter((w) => w.want <= gen);
+    waiters = waiters.filter((w) => w.want > gen);
+    for (const w of served) w.resolve();
+  };
+
+  const schedule = (delay = opts.coalesceMs ?? 20) => {
+    generation++;
+    if (stopped || timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (running) {
+        // A sync is in progress: run again once it ends, with what changed meanwhile.
+        void running.then(() => schedule(0));
+        return;
+      }
+      running = syncOnce()
+        .then(() => {
+          backoffMs = 0;
+        })
+        .catch((err: unknown) => {
+          needFull = true;
+          backoffMs = Math.min(Math.max(backoffMs * 2, 500), 30_000);
+          log(`service proxy: sync failed (full resync in ${backoffMs} ms): ${describeError(err)}`);
+          if (!stopped) schedule(backoffMs);
+        })
+        .finally(() => {
+          running = undefined;
+        });
+    }, delay);
+  };
+
+  const onChange = { onAdd: () => schedule(), onUpdate: () => schedule(), onDelete: () => schedule() };
+  services.addHandlers(onChange);
+  slices.addHandlers(onChange);
+  if (ownFactory) factory.start();
+  await factory.whenSynced();
+  const whenApplied = (delay?: number) =>
+    new Promise<void>((resolve) => {
+      schedule(delay);
+      waiters.push({ want: generation, resolve });
+    });
+  await whenApplied(0);
+  log(`service proxy: node ${opts.nodeName}: table ip ${opts.table}${opts.netns ? ` in ${opts.netns}` : ""} in sync`);
+
+  return {
+    table: opts.table,
+    synced: () => whenApplied(),
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await running;
+      if (ownFactory) await factory.stop();
+      for (const w of waiters.splice(0)) w.resolve();
+      await nft.run(["delete", "table", "ip", opts.table]).catch((err: unknown) => log(`service proxy: cleanup: ${describeError(err)}`));
+    },
+  };
+}
