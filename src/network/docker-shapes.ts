@@ -1,7 +1,7 @@
 // The Engine API's JSON for networks (GET /networks, /networks/{id}), made from the library's
 // records so the engine's handlers stay thin.
 import { GantryError, invalidArgument } from "../common/errors.ts";
-import type { EndpointRecord, NetworkCreateOptions, NetworkRecord } from "./networks.ts";
+import type { EndpointRecord, NetworkCreateOptions, NetworkRecord } from "./registry.ts";
 import type { PortMapping } from "./ports.ts";
 
 export interface DockerNetwork {

@@ -8,6 +8,7 @@ import { realClock, type Clock } from "../../common/clock.ts";
 import { Informer, type Client } from "../client/index.ts";
 import { startDaemon, type Daemon, type EngineOptions } from "../../engine/index.ts";
 import { PODS } from "./api-refs.ts";
+import { engineExecRunner } from "./engine-exec.ts";
 import { EventRecorder } from "./events.ts";
 import { NodeHeartbeat } from "./node-heartbeat.ts";
 import { readNodeFacts, type NodeFacts } from "./node-facts.ts";
@@ -89,6 +90,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     clock,
     events,
     log,
+    exec: engineExecRunner(daemon, clock),
     cgroupRoot: o.cgroupRoot,
   });
   const pods = new Informer<Pod>(o.client.resource<Pod>(PODS), { clock, log, fieldSelector: `spec.nodeName=${o.nodeName}` });

@@ -9,6 +9,13 @@ import type { Container, ContainerState, ContainerStateTerminated, ContainerStat
 
 export const CONTAINER_ID_PREFIX = "gantry://";
 
+export interface ProbeView {
+  started(name: string, containerId: string, running: boolean): boolean;
+  ready(name: string, containerId: string, running: boolean): boolean;
+}
+
+const noProbes: ProbeView = { started: (_n, _id, running) => running, ready: (_n, _id, running) => running };
+
 export interface StatusInputs {
   pod: Pod;
   runtime: RuntimePod | undefined;
@@ -17,6 +24,8 @@ export interface StatusInputs {
   hostIP: string;
   /** The sandbox's address; the node's for hostNetwork pods. */
   podIP?: string;
+  /** What the probes say of a container (by spec name and container ID); without it a running container is started and ready. */
+  probes?: ProbeView;
   /** The pod is being stopped for good: nothing restarts, so the phase is final once all stopped. */
   terminating?: boolean;
   now: string;
@@ -42,7 +51,7 @@ export function trimTime(iso: string): string {
   return new Date(Math.floor(Date.parse(iso) / 1000) * 1000).toISOString().replace(".000Z", "Z");
 }
 
-function containerStatus(c: Container, history: RuntimeContainer[] | undefined, waiting: Waiting | undefined, defaultWaiting: string): ContainerStatus {
+function containerStatus(c: Container, history: RuntimeContainer[] | undefined, waiting: Waiting | undefined, defaultWaiting: string, probes: ProbeView): ContainerStatus {
   const latest = history?.[0];
   const previous = history?.[1];
   let state: ContainerState;
@@ -58,16 +67,17 @@ function containerStatus(c: Container, history: RuntimeContainer[] | undefined, 
     state = { waiting: { reason: defaultWaiting } };
   }
   const running = !!state.running;
+  const id = latest?.id ?? "";
   return {
     name: c.name,
     state,
     lastState,
-    ready: running, // no readiness probes yet: a running container is ready
+    ready: probes.ready(c.name, id, running),
     restartCount: latest?.attempt ?? 0,
     image: c.image,
     imageID: latest ? latest.record.Image : "",
     ...(latest ? { containerID: CONTAINER_ID_PREFIX + latest.id } : {}),
-    started: running,
+    started: probes.started(c.name, id, running),
   };
 }
 
@@ -123,9 +133,9 @@ export function computePodStatus(i: StatusInputs): PodStatus {
   const { pod, runtime } = i;
   const initSpecs = pod.spec.initContainers ?? [];
   const initDone = (s: ContainerStatus) => !!s.state.terminated && s.state.terminated.exitCode === 0;
-  const init = initSpecs.map((c) => containerStatus(c, runtime?.containers.get(c.name), i.waiting.get(c.name), "PodInitializing"));
+  const init = initSpecs.map((c) => containerStatus(c, runtime?.containers.get(c.name), i.waiting.get(c.name), "PodInitializing", noProbes));
   const initialized = init.every(initDone);
-  const app = pod.spec.containers.map((c) => containerStatus(c, runtime?.containers.get(c.name), i.waiting.get(c.name), initialized ? "ContainerCreating" : "PodInitializing"));
+  const app = pod.spec.containers.map((c) => containerStatus(c, runtime?.containers.get(c.name), i.waiting.get(c.name), initialized ? "ContainerCreating" : "PodInitializing", i.probes ?? noProbes));
   const phase = podPhase(pod, init, app, !!i.terminating);
   const sandboxUp = isRunning(runtime?.sandboxes[0]);
   const unready = app.filter((s) => !s.ready).map((s) => s.name);

@@ -65,7 +65,58 @@ export interface Container {
   stdinOnce?: boolean;
   tty?: boolean;
   ports?: { containerPort: number; protocol?: string; name?: string }[];
-  lifecycle?: { preStop?: { exec?: { command?: string[] } } };
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  startupProbe?: Probe;
+  lifecycle?: Lifecycle;
+  terminationMessagePath?: string;
+  terminationMessagePolicy?: "File" | "FallbackToLogsOnError";
+}
+
+/** A port by number, or by the name of one of the container's ports. */
+export type PortRef = number | string;
+
+export interface ExecAction {
+  command?: string[];
+}
+export interface HTTPGetAction {
+  path?: string;
+  port: PortRef;
+  host?: string;
+  scheme?: "HTTP" | "HTTPS";
+  httpHeaders?: { name: string; value: string }[];
+}
+export interface TCPSocketAction {
+  port: PortRef;
+  host?: string;
+}
+export interface GRPCAction {
+  port: number;
+  service?: string;
+}
+
+/** What a probe or a lifecycle hook does (exactly one is set; sleep only for hooks, grpc only for probes). */
+export interface Handler {
+  exec?: ExecAction;
+  httpGet?: HTTPGetAction;
+  tcpSocket?: TCPSocketAction;
+  grpc?: GRPCAction;
+  sleep?: { seconds: number };
+}
+
+export interface Probe extends Handler {
+  initialDelaySeconds?: number;
+  timeoutSeconds?: number;
+  periodSeconds?: number;
+  successThreshold?: number;
+  failureThreshold?: number;
+  /** Overrides the pod's grace period when a failed liveness or startup probe kills the container. */
+  terminationGracePeriodSeconds?: number;
+}
+
+export interface Lifecycle {
+  postStart?: Handler;
+  preStop?: Handler;
 }
 
 export type RestartPolicy = "Always" | "OnFailure" | "Never";

@@ -12,6 +12,10 @@
 //         restarts per restartPolicy with CrashLoopBackOff;   the final status; DELETE with
 //         status posted when it changes                       grace 0 and a uid precondition;
 //                                                             remove the engine's containers
+//
+// Probes (prober.ts) run beside the sync: a changed result queues the pod, readiness goes into
+// the status, and a failed liveness or startup probe kills the container (its preStop hook
+// first, within the grace period), which then restarts per restartPolicy with the back-off.
 import type { Clock, Timer } from "../../common/clock.ts";
 import { describeError } from "../../common/errors.ts";
 import { ExponentialBackoff, WorkQueue, isConflict, isNotFound, type Client } from "../client/index.ts";
@@ -21,10 +25,13 @@ import { CrashBackoff } from "./crash-backoff.ts";
 import { containerSpec, sandboxSpec } from "./engine-specs.ts";
 import { containerEnv, EnvConfigError, type EnvSources } from "./env.ts";
 import type { EventRecorder } from "./events.ts";
+import { HandlerError, runHandler, type ExecRunner, type HandlerTarget } from "./handlers.ts";
 import { ensureImage, ensurePauseImage, ImageError } from "./images.ts";
+import { POST_START_TIMEOUT_MS, runHook } from "./lifecycle-hooks.ts";
 import { backoffKey, computePodActions, type Waiting } from "./pod-actions.ts";
 import { computePodStatus } from "./pod-status.ts";
 import type { Container, Pod, PodStatus } from "./pod-types.ts";
+import { Prober, type ProbeType } from "./prober.ts";
 import { podCgroupParent } from "./resources.ts";
 import { engineName, hasExited, isRunning, runtimePods, type RuntimeContainer, type RuntimePod } from "./runtime-pods.ts";
 
@@ -39,6 +46,8 @@ export interface PodWorkersOptions {
   clock: Clock;
   events: EventRecorder;
   log: (m: string) => void;
+  /** Runs exec probes and hooks in a container (the engine's exec). */
+  exec: ExecRunner;
   /** The cgroup kubepods lives in (default /kubepods). */
   cgroupRoot?: string;
   /** Syncs of different pods at once. */
@@ -48,6 +57,9 @@ export interface PodWorkersOptions {
 }
 
 const SANDBOX_STOP_SECONDS = 2;
+/** The kubelet's minimumGracePeriodInSeconds: what a container gets to stop even when its preStop hook used up the grace period. */
+const MIN_GRACE_SECONDS = 2;
+const capitalized = (s: string) => s[0]!.toUpperCase() + s.slice(1);
 
 export class PodWorkers {
   /** The newest desired pod per UID, as the informer last told it; absent once it left the API. */
@@ -61,6 +73,7 @@ export class PodWorkers {
   private readonly pullBackoff: CrashBackoff;
   private readonly pullFailedAt = new Map<string, number>();
   private readonly running: Promise<void>[] = [];
+  private readonly prober: Prober;
   private resync: Timer | undefined;
   private synced = false;
   private readonly onEngineEvent = (ev: { Type?: string; Action?: string; Actor?: { Attributes?: Record<string, string> } }) => {
@@ -72,6 +85,21 @@ export class PodWorkers {
     this.queue = new WorkQueue({ clock: o.clock, rateLimiter: new ExponentialBackoff(500, 30_000) });
     this.crashBackoff = new CrashBackoff(o.clock);
     this.pullBackoff = new CrashBackoff(o.clock);
+    this.prober = new Prober({
+      clock: o.clock,
+      pod: (uid) => this.desired.get(uid),
+      container: (uid, name) => {
+        const latest = this.runtimePod(uid)?.containers.get(name)?.[0];
+        return latest && { id: latest.id, running: isRunning(latest), startedAtMs: Date.parse(latest.record.State.StartedAt) || 0 };
+      },
+      run: async (pod, c, probe, _type, containerId) => {
+        const o = await runHandler(probe, this.handlerTarget(pod, c, containerId), Math.max(1, probe.timeoutSeconds ?? 1) * 1000);
+        return { result: o.ok ? "success" : "failure", output: o.output };
+      },
+      changed: (uid) => this.queue.add(uid),
+      unhealthy: (pod, c, type, output) => this.o.events.pod(pod, "Warning", "Unhealthy", `${capitalized(type)} probe failed: ${output}`, c.name),
+      log: o.log,
+    });
   }
 
   /** The informer's view: a pod bound to this node was added or changed. */
@@ -107,6 +135,7 @@ export class PodWorkers {
 
   async stop(): Promise<void> {
     this.resync?.cancel();
+    this.prober.stopAll();
     this.o.engine.events.off("event", this.onEngineEvent);
     this.queue.shutDown();
     await Promise.all(this.running);
@@ -146,15 +175,17 @@ export class PodWorkers {
     this.lifecycle.set(uid, "syncing");
     const now = this.o.clock.now();
     let rp = this.runtimePod(uid);
+    this.prober.syncPod(pod);
+    if (await this.killUnhealthy(pod, rp)) rp = this.runtimePod(uid);
     let actions = computePodActions(pod, rp, this.crashBackoff, now);
     if (actions.done) {
-      await this.stopPod(rp, SANDBOX_STOP_SECONDS, true);
+      await this.stopPod(pod, rp, SANDBOX_STOP_SECONDS, true);
       await this.postStatus(pod, this.runtimePod(uid), false);
       return undefined;
     }
     if (actions.createSandbox !== undefined) {
       // New namespaces: whatever still runs in the old ones stops first.
-      await this.stopPod(rp, pod.spec.terminationGracePeriodSeconds ?? 30, false);
+      await this.stopPod(pod, rp, pod.spec.terminationGracePeriodSeconds ?? 30, false);
       await this.createSandbox(pod, actions.createSandbox);
       rp = this.runtimePod(uid);
       actions = computePodActions(pod, rp, this.crashBackoff, now);
@@ -252,8 +283,60 @@ export class PodWorkers {
       // The engine keeps it as exited with the error: its status says StartError, and the
       // restart policy and back-off take it from there.
       this.o.events.pod(pod, "Warning", "Failed", `Error: ${(err as Error).message}`, c.name);
+      return undefined;
+    }
+    const postStart = c.lifecycle?.postStart;
+    if (postStart) {
+      const failure = await runHook(postStart, pod, this.handlerTarget(pod, c, id), POST_START_TIMEOUT_MS);
+      if (failure) {
+        // As the kubelet: the event, then the container is killed (its preStop runs) and
+        // restarts per restartPolicy.
+        this.o.events.pod(pod, "Warning", "FailedPostStartHook", failure, c.name);
+        const rc = this.runtimePod(pod.metadata.uid!)?.containers.get(c.name)?.find((x) => x.id === id);
+        if (rc) await this.killContainer(pod, rc, pod.spec.terminationGracePeriodSeconds ?? 30, "FailedPostStartHook");
+        return { waiting: { reason: "PostStartHookError", message: failure } };
+      }
     }
     return undefined;
+  }
+
+  private handlerTarget(pod: Pod, c: Container, containerId: string): HandlerTarget {
+    return { container: c, containerId, podIP: this.podIPOf(pod, this.runtimePod(pod.metadata.uid!)?.sandboxes[0]), exec: this.o.exec, clock: this.o.clock };
+  }
+
+  /** Kills the running containers whose liveness or startup probe failed; says whether any was. */
+  private async killUnhealthy(pod: Pod, rp: RuntimePod | undefined): Promise<boolean> {
+    const kills: Promise<void>[] = [];
+    for (const c of pod.spec.containers) {
+      const latest = rp?.containers.get(c.name)?.[0];
+      if (!latest || !isRunning(latest)) continue;
+      const reason: ProbeType | undefined = this.prober.killReason(latest.id);
+      if (!reason) continue;
+      const probe = reason === "liveness" ? c.livenessProbe : c.startupProbe;
+      const restart = (pod.spec.restartPolicy ?? "Always") !== "Never";
+      const message = `Container ${c.name} failed ${reason} probe${restart ? ", will be restarted" : ""}`;
+      kills.push(this.killContainer(pod, latest, probe?.terminationGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30, message));
+    }
+    await Promise.all(kills);
+    return kills.length > 0;
+  }
+
+  /**
+   * kubelet's killContainer: the Killing event, the container's preStop hook within the grace
+   * period, then the stop signal with what is left of it (at least 2 s), SIGKILL at its end.
+   */
+  private async killContainer(pod: Pod | undefined, rc: RuntimeContainer, graceSeconds: number, message?: string): Promise<void> {
+    const spec = pod?.spec.containers.find((c) => c.name === rc.name) ?? pod?.spec.initContainers?.find((c) => c.name === rc.name);
+    if (pod) this.o.events.pod(pod, "Normal", "Killing", message ?? `Stopping container ${rc.name}`, rc.name);
+    let grace = graceSeconds;
+    const preStop = spec?.lifecycle?.preStop;
+    if (pod && spec && preStop && grace > 0) {
+      const started = this.o.clock.now();
+      const failure = await runHook(preStop, pod, this.handlerTarget(pod, spec, rc.id), grace * 1000).catch((err: unknown) => (err instanceof HandlerError ? err.message : describeError(err)));
+      if (failure) this.o.events.pod(pod, "Warning", "FailedPreStopHook", failure, rc.name);
+      grace -= Math.floor((this.o.clock.now() - started) / 1000);
+    }
+    await this.o.engine.stop(rc.id, Math.max(grace, MIN_GRACE_SECONDS)).catch((err: unknown) => this.o.log(`stop ${rc.id.slice(0, 12)}: ${describeError(err)}`));
   }
 
   private podIPOf(pod: Pod, sandbox: RuntimeContainer | undefined): string | undefined {
@@ -263,11 +346,11 @@ export class PodWorkers {
     return ep?.address.split("/")[0];
   }
 
-  /** Stops the pod's containers (all at once, each with the grace period), then its sandbox. */
-  private async stopPod(rp: RuntimePod | undefined, graceSeconds: number, keepSandbox: boolean): Promise<void> {
+  /** Stops the pod's containers (all at once, each with its preStop hook and the grace period), then its sandbox. */
+  private async stopPod(pod: Pod | undefined, rp: RuntimePod | undefined, graceSeconds: number, keepSandbox: boolean): Promise<void> {
     if (!rp) return;
     const running = [...rp.containers.values()].flat().filter(isRunning);
-    await Promise.all(running.map((c) => this.o.engine.stop(c.id, graceSeconds).catch((err: unknown) => this.o.log(`stop ${c.id.slice(0, 12)}: ${describeError(err)}`))));
+    await Promise.all(running.map((c) => this.killContainer(pod, c, graceSeconds)));
     if (keepSandbox && running.length === 0 && !rp.sandboxes.some(isRunning)) return;
     for (const s of rp.sandboxes.filter(isRunning)) {
       await this.o.engine.stop(s.id, SANDBOX_STOP_SECONDS).catch((err: unknown) => this.o.log(`stop sandbox ${s.id.slice(0, 12)}: ${describeError(err)}`));
@@ -291,8 +374,7 @@ export class PodWorkers {
     const grace = Math.max(0, pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30);
     const rp = this.runtimePod(uid);
     const running = rp ? [...rp.containers.values()].flat().filter(isRunning) : [];
-    for (const c of running) this.o.events.pod(pod, "Normal", "Killing", `Stopping container ${c.name}`, c.name);
-    await this.stopPod(rp, grace, false);
+    await this.stopPod(pod, rp, grace, false);
     this.waiting.delete(uid);
     this.o.log(`pod ${pod.metadata.namespace}/${pod.metadata.name}: stopped ${running.length} container(s) within ${grace}s; removing it from the API`);
     await this.postStatus(pod, this.runtimePod(uid), true).catch((err: unknown) => {
@@ -314,9 +396,10 @@ export class PodWorkers {
     const rp = this.runtimePod(uid);
     if (rp) {
       const pending = this.lifecycle.get(uid) !== "terminated";
-      if (pending) await this.stopPod(rp, rp.graceSeconds, false);
+      if (pending) await this.stopPod(undefined, rp, rp.graceSeconds, false);
       await this.removeAll(uid);
     }
+    this.prober.removePod(uid);
     this.lifecycle.delete(uid);
     this.waiting.delete(uid);
     this.lastStatus.delete(uid);
@@ -343,6 +426,10 @@ export class PodWorkers {
       waiting: this.waiting.get(uid) ?? new Map(),
       hostIP: this.o.hostIP(),
       podIP: this.podIPOf(pod, rp?.sandboxes[0]) ?? pod.status?.podIP,
+      probes: {
+        started: (name, id, running) => this.prober.isStarted(uid, name, id, running),
+        ready: (name, id, running) => this.prober.isReady(uid, name, id, running),
+      },
       terminating,
       now: new Date(this.o.clock.now()).toISOString(),
     });

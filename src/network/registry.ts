@@ -1,0 +1,414 @@
+// The registry of bridge networks and their endpoints: records in memory and on disk under
+// the state root, lookups (Docker's id / name / id-prefix order), and the checks a new
+// network must pass (name, driver, options, a subnet no other network or host route uses).
+//
+// State (one writer: the process that opened the root):
+//   <root>/networks/<id>.json              the network (written last: the commit point)
+//   <root>/networks/<id>.conflist          the CNI conflist made from it
+//   <root>/endpoints/<id>/<container>.json one attachment
+//   <root>/ipam/<net>/                     host-local's leases (its dataDir)
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { GantryError, invalidArgument, notFound, conflict } from "../common/errors.ts";
+import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
+import { resultAddress, resultMac } from "./cni.ts";
+import type { CniConflist, CniResult } from "./cni.ts";
+import { buildConflist } from "./conflist.ts";
+import {
+  formatIpv4,
+  formatSubnet,
+  firstHost,
+  isReservedAddress,
+  parseIpv4,
+  parseSubnet,
+  routeDestination,
+  subnetContains,
+  subnetsOverlap,
+} from "./subnet.ts";
+import type { Subnet } from "./subnet.ts";
+import type { PortMapping } from "./ports.ts";
+import { hostRoutes, linkExists } from "./host-rules.ts";
+
+export interface NetworkRecord {
+  id: string;
+  name: string;
+  /** RFC 3339 time of creation. */
+  created: string;
+  driver: "bridge";
+  /** Linux bridge device, at most 15 characters. */
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  ipRange?: string;
+  internal: boolean;
+  /** Embedded DNS on the gateway address (user networks; the default bridge has none, like Docker). */
+  dns: boolean;
+  isDefault: boolean;
+  mtu?: number;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+}
+
+export interface EndpointRecord {
+  endpointId: string;
+  networkId: string;
+  networkName: string;
+  containerId: string;
+  containerName: string;
+  aliases: string[];
+  ifName: string;
+  netns: string;
+  /** "dev:ino" of the namespace at attach time; a DEL never enters a namespace that changed. */
+  netnsInode: string;
+  address: string;
+  prefix: number;
+  gateway?: string;
+  mac?: string;
+  /** Published ports with the host ports actually chosen. */
+  ports: PortMapping[];
+  /** The container's --dns servers, where its unknown names are forwarded. */
+  dns: string[];
+  created: string;
+  /** The id the plugins know the attachment by, when not containerId: a prepared namespace
+   * attached before its container existed. */
+  cniContainerId?: string;
+  /** `netns` is a namespace file the library made (a prepared one) and removes at detach. */
+  ownNetns?: boolean;
+}
+
+export interface NetworkCreateOptions {
+  name: string;
+  driver?: string;
+  subnet?: string;
+  gateway?: string;
+  ipRange?: string;
+  internal?: boolean;
+  labels?: Record<string, string>;
+  /** Docker's driver options: com.docker.network.bridge.name, com.docker.network.driver.mtu. */
+  options?: Record<string, string>;
+}
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+const RESERVED_NAMES = new Set(["host", "none", "default", "container"]);
+const KNOWN_OPTIONS = new Set(["com.docker.network.bridge.name", "com.docker.network.driver.mtu"]);
+
+export function newId(): string {
+  return randomBytes(32).toString("hex");
+}
+
+export class NetworkRegistry {
+  readonly networks = new Map<string, NetworkRecord>();
+  /** networkId -> containerId -> endpoint */
+  readonly endpoints = new Map<string, Map<string, EndpointRecord>>();
+
+  constructor(
+    readonly root: string,
+    /** Pool that networks without --subnet get a /24 from. */
+    private readonly subnetPool = "10.231.0.0/16",
+  ) {}
+
+  get networksDir(): string {
+    return join(this.root, "networks");
+  }
+  get ipamDir(): string {
+    return join(this.root, "ipam");
+  }
+  endpointsDir(networkId: string): string {
+    return join(this.root, "endpoints", networkId);
+  }
+  conflistPath(networkId: string): string {
+    return join(this.networksDir, `${networkId}.conflist`);
+  }
+  private endpointPath(networkId: string, containerId: string): string {
+    return join(this.endpointsDir(networkId), `${containerId}.json`);
+  }
+
+  /** Reads the records on disk; a conflist without its record (a create that did not finish) goes. */
+  load(): void {
+    for (const d of [this.networksDir, this.ipamDir, join(this.root, "endpoints")])
+      mkdirSync(d, { recursive: true, mode: 0o700 });
+    for (const f of readdirSync(this.networksDir)) {
+      if (!f.endsWith(".json")) continue;
+      const rec = readJsonIfExists<NetworkRecord>(join(this.networksDir, f));
+      if (!rec) continue;
+      this.networks.set(rec.id, rec);
+      const eps = new Map<string, EndpointRecord>();
+      const dir = this.endpointsDir(rec.id);
+      if (existsSync(dir)) {
+        for (const e of readdirSync(dir)) {
+          const ep = e.endsWith(".json") ? readJsonIfExists<EndpointRecord>(join(dir, e)) : undefined;
+          if (ep) eps.set(ep.containerId, ep);
+        }
+      }
+      this.endpoints.set(rec.id, eps);
+    }
+    for (const f of readdirSync(this.networksDir)) {
+      if (f.endsWith(".conflist") && !this.networks.has(f.slice(0, -".conflist".length)))
+        rmSync(join(this.networksDir, f), { force: true });
+    }
+  }
+
+  // ---- queries ------------------------------------------------------------------------
+
+  all(): NetworkRecord[] {
+    return [...this.networks.values()];
+  }
+
+  list(filter?: { name?: string; label?: Record<string, string | undefined> }): NetworkRecord[] {
+    return this.all()
+      .filter((n) => !filter?.name || n.name.includes(filter.name))
+      .filter(
+        (n) =>
+          !filter?.label ||
+          Object.entries(filter.label).every(
+            ([k, v]) => k in n.labels && (v === undefined || n.labels[k] === v),
+          ),
+      )
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** By exact id, exact name, then unique id prefix (Docker's order). */
+  get(idOrName: string): NetworkRecord {
+    const byId = this.networks.get(idOrName);
+    if (byId) return byId;
+    const all = this.all();
+    const byName = all.find((n) => n.name === idOrName);
+    if (byName) return byName;
+    const byPrefix = idOrName.length > 0 ? all.filter((n) => n.id.startsWith(idOrName)) : [];
+    if (byPrefix.length === 1) return byPrefix[0]!;
+    if (byPrefix.length > 1) throw invalidArgument(`network id prefix "${idOrName}" is ambiguous`);
+    throw notFound(`network ${idOrName} not found`, { hint: "list networks with `gantry network ls`" });
+  }
+
+  /** The endpoints on network `networkId` (none for an unknown id). */
+  endpointsOn(networkId: string): EndpointRecord[] {
+    return [...(this.endpoints.get(networkId)?.values() ?? [])];
+  }
+
+  /** The container's endpoints on every network. */
+  endpointsOf(containerId: string): EndpointRecord[] {
+    const out: EndpointRecord[] = [];
+    for (const eps of this.endpoints.values()) {
+      const ep = eps.get(containerId);
+      if (ep) out.push(ep);
+    }
+    return out.sort((a, b) => a.ifName.localeCompare(b.ifName, undefined, { numeric: true }));
+  }
+
+  allEndpoints(): EndpointRecord[] {
+    return [...this.endpoints.values()].flatMap((eps) => [...eps.values()]);
+  }
+
+  /** The plugin list of one attachment to `n` (`ports`: the container publishes some). */
+  conflistOf(n: NetworkRecord, ports = false): CniConflist {
+    return buildConflist({
+      name: n.name,
+      bridge: n.bridge,
+      subnet: n.subnet,
+      gateway: n.gateway,
+      ipRange: n.ipRange ? rangeBounds(parseSubnet(n.ipRange), parseSubnet(n.subnet)) : undefined,
+      internal: n.internal,
+      mtu: n.mtu,
+      ipamDataDir: this.ipamDir,
+      ports,
+    });
+  }
+
+  // ---- networks -----------------------------------------------------------------------
+
+  /** The record a create of `o` makes, after every check that needs no host change. */
+  async plan(o: NetworkCreateOptions, isDefault: boolean): Promise<NetworkRecord> {
+    if (!NAME_RE.test(o.name ?? "")) {
+      throw invalidArgument(`invalid network name "${o.name ?? ""}"`, {
+        hint: "start with a letter or digit, then letters, digits, '_', '.' or '-'",
+      });
+    }
+    if (RESERVED_NAMES.has(o.name)) throw invalidArgument(`network name "${o.name}" is reserved`);
+    if (this.all().some((n) => n.name === o.name)) {
+      throw new GantryError("ALREADY_EXISTS", `network with name ${o.name} already exists`);
+    }
+    if (o.driver !== undefined && o.driver !== "" && o.driver !== "bridge") {
+      throw new GantryError("UNSUPPORTED_OPTION", `network driver "${o.driver}" is not supported`, {
+        hint: "Gantry has the bridge driver",
+      });
+    }
+    const options = { ...(o.options ?? {}) };
+    for (const k of Object.keys(options)) {
+      if (!KNOWN_OPTIONS.has(k))
+        throw new GantryError("UNSUPPORTED_OPTION", `network option "${k}" is not supported`, {
+          hint: [...KNOWN_OPTIONS].join(", "),
+        });
+    }
+    let mtu: number | undefined;
+    if (options["com.docker.network.driver.mtu"] !== undefined) {
+      mtu = Number(options["com.docker.network.driver.mtu"]);
+      if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535)
+        throw invalidArgument(`invalid MTU "${options["com.docker.network.driver.mtu"]}"`);
+    }
+    const routes = await hostRoutes();
+    const subnet = o.subnet ? parseSubnet(o.subnet) : this.pickSubnet(routes);
+    this.refuseOverlap(subnet, routes);
+    let gateway: number;
+    if (o.gateway) {
+      gateway = parseIpv4(o.gateway, "gateway");
+      if (!subnetContains(subnet, gateway) || isReservedAddress(subnet, gateway)) {
+        throw invalidArgument(
+          `gateway ${o.gateway} is not a usable address of subnet ${formatSubnet(subnet)}`,
+        );
+      }
+    } else {
+      if (o.subnet === undefined && o.gateway === undefined && o.ipRange)
+        throw invalidArgument("--ip-range needs --subnet");
+      gateway = firstHost(subnet);
+    }
+    let ipRange: string | undefined;
+    if (o.ipRange) {
+      const r = parseSubnet(o.ipRange);
+      if (!subnetContains(subnet, r.base) || r.prefix < subnet.prefix) {
+        throw invalidArgument(`ip range ${o.ipRange} is not inside subnet ${formatSubnet(subnet)}`);
+      }
+      ipRange = formatSubnet(r);
+    }
+    const id = newId();
+    const bridge = options["com.docker.network.bridge.name"] ?? `gt-${id.slice(0, 12)}`;
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/.test(bridge)) {
+      throw invalidArgument(`invalid bridge name "${bridge}"`, {
+        hint: "at most 15 letters, digits, '_', '.', '-'",
+      });
+    }
+    if (this.all().some((n) => n.bridge === bridge))
+      throw conflict(`bridge ${bridge} is already used by another network`);
+    if (await linkExists(bridge)) {
+      throw conflict(`a network device named ${bridge} already exists on the host`, {
+        hint: "choose another com.docker.network.bridge.name",
+      });
+    }
+    return {
+      id,
+      name: o.name,
+      created: new Date().toISOString(),
+      driver: "bridge",
+      bridge,
+      subnet: formatSubnet(subnet),
+      gateway: formatIpv4(gateway),
+      ...(ipRange ? { ipRange } : {}),
+      internal: o.internal ?? false,
+      dns: !isDefault,
+      isDefault,
+      ...(mtu !== undefined ? { mtu } : {}),
+      labels: { ...(o.labels ?? {}) },
+      options,
+    };
+  }
+
+  private pickSubnet(routes: Array<{ dst: string }>): Subnet {
+    const pool = parseSubnet(this.subnetPool);
+    const step = 256;
+    for (let base = pool.base; base < pool.base + 2 ** (32 - pool.prefix); base += step) {
+      const candidate = { base, prefix: 24 };
+      try {
+        this.refuseOverlap(candidate, routes);
+        return candidate;
+      } catch {
+        /* taken: next /24 */
+      }
+    }
+    throw conflict(`no free /24 left in the pool ${formatSubnet(pool)}`, { hint: "give --subnet" });
+  }
+
+  private refuseOverlap(subnet: Subnet, routes: Array<{ dst: string; dev?: string }>): void {
+    for (const n of this.networks.values()) {
+      if (subnetsOverlap(subnet, parseSubnet(n.subnet))) {
+        throw conflict(`subnet ${formatSubnet(subnet)} overlaps with network ${n.name} (${n.subnet})`, {
+          hint: "choose a subnet no other network uses",
+        });
+      }
+    }
+    for (const r of routes) {
+      const dst = routeDestination(r.dst);
+      if (dst && subnetsOverlap(subnet, dst)) {
+        throw conflict(
+          `subnet ${formatSubnet(subnet)} overlaps with the host route ${r.dst}${r.dev ? ` on ${r.dev}` : ""}`,
+          {
+            hint: "choose a subnet the host does not route",
+          },
+        );
+      }
+    }
+  }
+
+  /** Writes a planned network's files, its record last (the commit point), then registers it.
+   * On a failure the files written are removed and the error thrown. */
+  commit(rec: NetworkRecord): void {
+    try {
+      writeJsonAtomic(this.conflistPath(rec.id), this.conflistOf(rec, true), 0o644);
+      mkdirSync(this.endpointsDir(rec.id), { recursive: true, mode: 0o700 });
+      writeJsonAtomic(join(this.networksDir, `${rec.id}.json`), rec);
+    } catch (err) {
+      this.removeFiles(rec);
+      throw err;
+    }
+    this.networks.set(rec.id, rec);
+    this.endpoints.set(rec.id, new Map());
+  }
+
+  /** Forgets a network and removes its files and leases. */
+  delete(n: NetworkRecord): void {
+    this.removeFiles(n);
+    rmSync(join(this.ipamDir, n.name), { recursive: true, force: true });
+    this.networks.delete(n.id);
+    this.endpoints.delete(n.id);
+  }
+
+  private removeFiles(n: NetworkRecord): void {
+    rmSync(join(this.networksDir, `${n.id}.json`), { force: true });
+    rmSync(this.conflistPath(n.id), { force: true });
+    rmSync(this.endpointsDir(n.id), { recursive: true, force: true });
+  }
+
+  // ---- endpoints ----------------------------------------------------------------------
+
+  /** Records an endpoint (`durable`: fsynced; the start's critical path skips it). */
+  saveEndpoint(ep: EndpointRecord, durable = true): void {
+    writeJsonAtomic(this.endpointPath(ep.networkId, ep.containerId), ep, 0o600, durable);
+    this.endpoints.get(ep.networkId)?.set(ep.containerId, ep);
+  }
+
+  /** Forgets the container's endpoint on a network, file included. */
+  deleteEndpoint(networkId: string, containerId: string): void {
+    rmSync(this.endpointPath(networkId, containerId), { force: true });
+    this.endpoints.get(networkId)?.delete(containerId);
+  }
+}
+
+/** The endpoint record of an ADD's result on network `n`. */
+export function endpointOf(
+  n: NetworkRecord,
+  result: CniResult,
+  e: Omit<EndpointRecord, "endpointId" | "networkId" | "networkName" | "address" | "prefix" | "gateway" | "mac" | "created">,
+): EndpointRecord {
+  const addr = resultAddress(result);
+  const mac = resultMac(result, e.ifName);
+  return {
+    endpointId: newId(),
+    networkId: n.id,
+    networkName: n.name,
+    ...e,
+    address: addr?.address ?? "",
+    prefix: addr?.prefix ?? 0,
+    ...(addr?.gateway && !n.internal ? { gateway: addr.gateway } : {}),
+    ...(mac ? { mac } : {}),
+    created: new Date().toISOString(),
+  };
+}
+
+/** First and last address of `range` an interface may have in `subnet` (--ip-range). */
+function rangeBounds(range: Subnet, subnet: Subnet): { start: string; end: string } {
+  const size = 2 ** (32 - range.prefix);
+  let start = range.base;
+  let end = range.base + size - 1;
+  if (start === subnet.base) start++;
+  if (end === subnet.base + 2 ** (32 - subnet.prefix) - 1) end--;
+  return { start: formatIpv4(start), end: formatIpv4(end) };
+}
