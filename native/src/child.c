@@ -36,7 +36,7 @@ _Noreturn void child_fail(struct ctx *c, size_t step, const char *op, int err, c
 	snprintf(errbuf, sizeof(errbuf), "%d", err);
 	/* After `start` accepted, the error goes to the start caller; before, to the monitor. */
 	int fd = c->start_conn >= 0 ? c->start_conn : c->sync_fd;
-	wire_send(fd, "error", stepbuf, op, errbuf, msg, NULL);
+	send_error(fd, stepbuf, op, errbuf, msg);
 	_exit(1);
 }
 
@@ -66,11 +66,12 @@ bool parse_u64(const char *s, unsigned long long *out)
 static void wait_for_go(struct ctx *c)
 {
 	struct record r;
-	if (wire_read(c->sync_fd, &r) != 1 || strcmp(field(&r, 0), "go") != 0)
+	char why[256];
+	if (msg_read(c->sync_fd, &r, why, sizeof(why)) != 1)
 		_exit(1); /* the monitor is gone: nothing to report to */
-	unsigned long long pid = 0;
-	parse_u64(field(&r, 1), &pid);
-	c->host_pid = (pid_t)pid;
+	if (r.op != MSG_GO)
+		child_fail(c, 0, "sync", EPROTO, "expected \"go\" from the monitor, got \"%.64s\"", field(&r, 0));
+	c->host_pid = (pid_t)plan_u64(&r, MSG_GO_HOST_PID);
 	wire_free(&r);
 }
 
@@ -115,7 +116,7 @@ static int lookup_program(struct ctx *c, const char *prog, const char *path_env,
  * this works whatever the container's mount namespace looks like. */
 static void wait_for_start(struct ctx *c, size_t step)
 {
-	wire_send(c->sync_fd, "ready", NULL, NULL, NULL, NULL, NULL);
+	send_ready(c->sync_fd);
 	for (;;) {
 		int conn = accept4(c->start_listen, NULL, NULL, SOCK_CLOEXEC);
 		if (conn < 0) {

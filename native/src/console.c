@@ -55,7 +55,8 @@ int recv_fd(int sock)
 /* console MODE(socket|monitor) ROWS COLS */
 int make_pty(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 {
-	const char *mode = field(r, 1);
+	bool to_socket = plan_enum(r, CONSOLE_MODE) == CONSOLE_MODE_SOCKET;
+	const char *mode = field(r, CONSOLE_MODE);
 	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
 		return snprintf(msg, msglen, "open /dev/ptmx: %s (is devpts mounted at /dev/pts?)", strerror(errno)), -1;
@@ -65,20 +66,18 @@ int make_pty(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 	int slave = open(name, O_RDWR | O_NOCTTY);
 	if (slave < 0)
 		return snprintf(msg, msglen, "open %s: %s", name, strerror(errno)), -1;
-	unsigned long long rows = 0, cols = 0;
-	parse_u64(field(r, 2), &rows);
-	parse_u64(field(r, 3), &cols);
+	unsigned long long rows = plan_u64(r, CONSOLE_ROWS), cols = plan_u64(r, CONSOLE_COLS);
 	if (rows && cols) {
 		struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
 		ioctl(slave, TIOCSWINSZ, &ws);
 	}
 	int rc;
-	if (!strcmp(mode, "socket")) {
+	if (to_socket) {
 		rc = send_fd(c->console_fd, master);
 		close(c->console_fd);
 		c->console_fd = -1;
 	} else {
-		wire_send(c->sync_fd, "pty", NULL, NULL, NULL, NULL, NULL);
+		send_pty(c->sync_fd);
 		rc = send_fd(c->sync_fd, master);
 	}
 	if (rc < 0)

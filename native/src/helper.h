@@ -76,8 +76,15 @@ int attach_device_filter(const char *dir, const char *hex, const char *license, 
 /* plan-check.c: checks every record against plan_ops and sets its op; on a malformed plan,
  * -1 with the step's index and a message. */
 int plan_check(struct plan *p, size_t *bad_step, char *msg, size_t msglen);
-/* a u64 field of a checked record */
+/* a u64 field of a checked record (a plan step, or a message msg_read() returned) */
 unsigned long long plan_u64(const struct record *r, uint32_t i);
+/* which of its values an enumerated field of a checked plan step holds (plan-ops.h's enums) */
+unsigned plan_enum(const struct record *r, uint32_t i);
+/* the plan operation named `name`, or PLAN_OP_UNKNOWN */
+int plan_op_of(const char *name);
+/* Reads one message and checks it against wire_msgs (known, field count, numbers): 1 with
+ * r->op its enum wire_msg, 0 at EOF, -1 on a read error or a malformed message (msg says). */
+int msg_read(int fd, struct record *r, char *msg, size_t msglen);
 
 /* io */
 int write_file(const char *path, const char *data, size_t len);

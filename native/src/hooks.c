@@ -33,10 +33,8 @@ static char *substitute_pid(const char *tmpl, pid_t pid)
 /* hook PHASE TIMEOUT STATE_JSON PATH ARGC ARGV... ENV... */
 int run_hook(const struct record *r, pid_t host_pid, char *msg, size_t msglen)
 {
-	unsigned long long timeout = 0, argc = 0;
-	parse_u64(field(r, 2), &timeout);
-	const char *path = field(r, 4);
-	parse_u64(field(r, 5), &argc);
+	unsigned long long timeout = plan_u64(r, HOOK_TIMEOUT), argc = plan_u64(r, HOOK_ARGC);
+	const char *path = field(r, HOOK_PATH);
 	if (6 + argc > r->n)
 		return snprintf(msg, msglen, "malformed hook step for %s", path), errno = EINVAL, -1;
 	char **argv = calloc(argc + 2, sizeof(char *));

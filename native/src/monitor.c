@@ -43,7 +43,7 @@ static void report_error(const char *step, const char *op, int err, const char *
 	char e[24];
 	snprintf(e, sizeof(e), "%d", err);
 	undo_host_mount();
-	wire_send(report_fd, "error", step, op, e, msg, NULL);
+	send_error(report_fd, step, op, e, msg);
 }
 
 /* ["host-mount", source, target, fstype, flags, data, cwd, "unmount-on-exit"|""]: a mount in
@@ -66,7 +66,7 @@ static int host_mount(const struct record *r)
 			e = rc < 0 ? e : errno, rc = -1;
 		close(saved);
 	}
-	if (rc == 0 && !strcmp(field(r, 7), "unmount-on-exit")) {
+	if (rc == 0 && plan_enum(r, HOST_MOUNT_UNMOUNT) == HOST_MOUNT_UNMOUNT_UNMOUNT_ON_EXIT) {
 		host_mount_target = field(r, 2);
 		host_mount_owner = getpid();
 	}
@@ -100,11 +100,11 @@ static int read_plan(int fd, struct plan *p)
 		int rc = wire_read_buffered(&rd, &p->rec[p->n]);
 		if (rc <= 0)
 			return rc == 0 ? (errno = EPROTO, -1) : -1;
-		const char *op = field(&p->rec[p->n], 0);
+		int op = plan_op_of(field(&p->rec[p->n], 0)); /* each record is checked once the plan is whole */
 		p->n++;
-		if (!strcmp(op, "child"))
+		if (op == OP_CHILD)
 			p->child_start = p->n;
-		if (!strcmp(op, "end"))
+		if (op == OP_END)
 			return 0;
 	}
 }
@@ -180,7 +180,7 @@ static _Noreturn void run_joiner(struct ctx *c, int nfds, int *nsfd, int *nstype
 			char step[24], es[24];
 			snprintf(step, sizeof(step), "%d", -1);
 			snprintf(es, sizeof(es), "%d", e);
-			wire_send(c->sync_fd, "error", step, "setns", es, msg, NULL);
+			send_error(c->sync_fd, step, "setns", es, msg);
 			_exit(1);
 		}
 		close(nsfd[i]);
@@ -190,14 +190,14 @@ static _Noreturn void run_joiner(struct ctx *c, int nfds, int *nsfd, int *nstype
 		char msg[256], es[24];
 		snprintf(msg, sizeof(msg), "clone(0x%lx): %s", flags, strerror(errno));
 		snprintf(es, sizeof(es), "%d", errno);
-		wire_send(c->sync_fd, "error", "-1", "clone", es, msg, NULL);
+		send_error(c->sync_fd, "-1", "clone", es, msg);
 		_exit(1);
 	}
 	if (pid == 0)
 		run_child(c);
 	char num[24];
 	snprintf(num, sizeof(num), "%d", (int)pid);
-	wire_send(c->sync_fd, "cpid", num, NULL, NULL, NULL, NULL);
+	send_cpid(c->sync_fd, num);
 	_exit(0);
 }
 
@@ -220,7 +220,9 @@ int run_monitor(int plan_fd, int rep_fd)
 		_exit(1);
 	}
 
-	const char *mode = "detach", *exit_file = NULL, *log_path = NULL, *attach_path = NULL, *stdio = "inherit";
+	const char *exit_file = NULL, *log_path = NULL, *attach_path = NULL;
+	unsigned mode = MODE_MODE_DETACH;
+	bool pipes = false; /* the stdio step: pipes the monitor owns (else the caller's stdio) */
 	unsigned long long log_max = 0, log_files = 1;
 	bool open_stdin = false;
 	unsigned long long clone_flags = 0;
@@ -230,7 +232,7 @@ int run_monitor(int plan_fd, int rep_fd)
 		const struct record *r = &c.plan.rec[i];
 		switch ((enum plan_op)r->op) {
 		case OP_MODE:
-			mode = field(r, MODE_MODE);
+			mode = plan_enum(r, MODE_MODE);
 			break;
 		case OP_EXIT_FILE:
 			exit_file = field(r, EXIT_FILE_PATH);
@@ -244,8 +246,8 @@ int run_monitor(int plan_fd, int rep_fd)
 			attach_path = field(r, ATTACH_SOCKET_PATH);
 			break;
 		case OP_STDIO:
-			stdio = field(r, STDIO_KIND);
-			open_stdin = !strcmp(field(r, STDIO_STDIN), "open");
+			pipes = plan_enum(r, STDIO_KIND) == STDIO_KIND_PIPES;
+			open_stdin = plan_enum(r, STDIO_STDIN) == STDIO_STDIN_OPEN;
 			break;
 		case OP_CLONE:
 			clone_flags = plan_u64(r, CLONE_FLAGS);
@@ -256,7 +258,7 @@ int run_monitor(int plan_fd, int rep_fd)
 				char step[24], es[24];
 				snprintf(step, sizeof(step), "%zu", i);
 				snprintf(es, sizeof(es), "%d", errno);
-				wire_send(report_fd, "error", step, "bpf-device-filter", es, msg, NULL);
+				send_error(report_fd, step, "bpf-device-filter", es, msg);
 				_exit(1);
 			}
 			break;
@@ -296,10 +298,10 @@ int run_monitor(int plan_fd, int rep_fd)
 			break;
 		}
 	}
-	bool foreground = !strcmp(mode, "foreground");
-	bool monitor = !strcmp(mode, "monitor");
+	bool foreground = mode == MODE_MODE_FOREGROUND;
+	bool monitor = mode == MODE_MODE_MONITOR;
 	int parent_end[3] = {-1, -1, -1};
-	if (!strcmp(stdio, "pipes")) {
+	if (pipes) {
 		/* fd 0: the child reads [0], we write [1]; fds 1, 2: the child writes [1], we read [0] */
 		for (int fd = 0; fd < 3; fd++) {
 			int p[2];
@@ -334,18 +336,22 @@ int run_monitor(int plan_fd, int rep_fd)
 		for (int i = 0; i < nns; i++)
 			close(nsfd[i]);
 		struct record r;
-		int rc = wire_read(sv[0], &r);
+		char why[256];
+		int rc = msg_read(sv[0], &r, why, sizeof(why));
 		int st;
 		waitpid(j, &st, 0);
-		if (rc != 1)
+		if (rc == 0)
 			monitor_fail("setns", EPROTO, "the namespace joiner died without a word%s: %s", "");
-		if (!strcmp(field(&r, 0), "error")) {
-			report_error(field(&r, 1), field(&r, 2), atoi(field(&r, 3)), field(&r, 4));
+		if (rc < 0)
+			monitor_fail("setns", EPROTO, "the namespace joiner's answer: %s (%s)", why);
+		if (r.op == MSG_ERROR) {
+			report_error(field(&r, MSG_ERROR_STEP), field(&r, MSG_ERROR_OP), (int)plan_u64(&r, MSG_ERROR_ERRNO),
+				     field(&r, MSG_ERROR_MESSAGE));
 			_exit(1);
 		}
-		unsigned long long p = 0;
-		parse_u64(field(&r, 1), &p);
-		child = (pid_t)p;
+		if (r.op != MSG_CPID)
+			monitor_fail("setns", EPROTO, "the namespace joiner sent \"%s\" (%s)", field(&r, 0));
+		child = (pid_t)plan_u64(&r, MSG_CPID_PID);
 		wire_free(&r);
 	} else {
 		child = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags | SIGCHLD, 0, 0, 0, 0);
@@ -400,28 +406,35 @@ int run_monitor(int plan_fd, int rep_fd)
 	}
 	char num[24];
 	snprintf(num, sizeof(num), "%d", (int)child);
-	wire_send(sv[0], "go", num, NULL, NULL, NULL, NULL);
+	send_go(sv[0], num);
 
 	/* The child answers "ready" (waiting for start), "error", "pty" (+fd), or closes the
 	 * socket by exec'ing (exec without a start step). */
 	for (;;) {
 		struct record r;
-		int rc = wire_read(sv[0], &r);
-		if (rc == 1 && !strcmp(field(&r, 0), "pty")) {
+		char why[256];
+		int rc = msg_read(sv[0], &r, why, sizeof(why));
+		if (rc == 1 && r.op == MSG_PTY) {
 			c.pty_master = recv_fd(sv[0]);
 			wire_free(&r);
 			continue;
 		}
-		if (rc == 1 && !strcmp(field(&r, 0), "error")) {
-			report_error(field(&r, 1), field(&r, 2), atoi(field(&r, 3)), field(&r, 4));
+		if (rc == 1 && r.op == MSG_ERROR) {
+			report_error(field(&r, MSG_ERROR_STEP), field(&r, MSG_ERROR_OP), (int)plan_u64(&r, MSG_ERROR_ERRNO),
+				     field(&r, MSG_ERROR_MESSAGE));
 			reap(child);
 			_exit(1);
+		}
+		if (rc < 0 && errno == EPROTO) {
+			kill(child, SIGKILL);
+			reap(child);
+			monitor_fail("sync", EPROTO, "the child's answer: %s (%s)", why);
 		}
 		if (rc == 1)
 			wire_free(&r);
 		break; /* "ready" or EOF */
 	}
-	wire_send(report_fd, "pid", num, NULL, NULL, NULL, NULL);
+	send_pid(report_fd, num);
 	if (monitor) {
 		/* From here on nothing talks to TypeScript: the engine may be gone at any time. */
 		close(report_fd);
@@ -446,6 +459,6 @@ int run_monitor(int plan_fd, int rep_fd)
 	char code[24], sig[24];
 	snprintf(code, sizeof(code), "%d", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 	snprintf(sig, sizeof(sig), "%d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	wire_send(report_fd, "exit", code, sig, NULL, NULL, NULL);
+	send_exit(report_fd, code, sig);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

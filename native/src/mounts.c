@@ -104,11 +104,10 @@ static int ensure_file_in_root(int rootfd, const char *path)
 /* Resolves a destination: "root" paths through the rootfs fd (creating dir/file as asked),
  * "abs" paths as given. Writes the path to hand to mount(2) into out. Returns an fd to
  * keep open while mounting, or -2 for an absolute path, or -1 on error. */
-static int resolve_target(struct ctx *c, const char *dst, const char *create, const char *where, char *out,
-			  size_t outlen)
+static int resolve_target(struct ctx *c, const char *dst, unsigned create, unsigned where, char *out, size_t outlen)
 {
-	if (strcmp(where, "root") != 0 || c->rootfd < 0) {
-		if (!strcmp(create, "dir")) {
+	if (where != MOUNT_WHERE_ROOT || c->rootfd < 0) {
+		if (create == MOUNT_CREATE_DIR) {
 			/* absolute mode: plain mkdir -p (used after pivot_root, where / is the container) */
 			char buf[PATH_MAX];
 			snprintf(buf, sizeof(buf), "%s", dst);
@@ -119,7 +118,7 @@ static int resolve_target(struct ctx *c, const char *dst, const char *create, co
 					*p = '/';
 				}
 			mkdir(buf, 0755);
-		} else if (!strcmp(create, "file")) {
+		} else if (create == MOUNT_CREATE_FILE) {
 			int fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
 			if (fd >= 0)
 				close(fd);
@@ -128,10 +127,10 @@ static int resolve_target(struct ctx *c, const char *dst, const char *create, co
 		return -2;
 	}
 	int fd;
-	if (!strcmp(create, "dir")) {
+	if (create == MOUNT_CREATE_DIR) {
 		fd = mkdirs_in_root(c->rootfd, dst);
 	} else {
-		if (!strcmp(create, "file") && ensure_file_in_root(c->rootfd, dst) < 0)
+		if (create == MOUNT_CREATE_FILE && ensure_file_in_root(c->rootfd, dst) < 0)
 			return -1;
 		fd = open_in_root(c->rootfd, dst, O_PATH, 0);
 	}
@@ -147,10 +146,9 @@ static const char *nul_if_empty(const char *s) { return s && *s ? s : NULL; }
 int op_mount(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 {
 	const char *src = field(r, 1), *dst = field(r, 2), *type = field(r, 3), *data = field(r, 5);
-	unsigned long long flags = 0;
-	parse_u64(field(r, 4), &flags);
+	unsigned long long flags = plan_u64(r, MOUNT_FLAGS);
 	char target[PATH_MAX];
-	int fd = resolve_target(c, dst, field(r, 6), field(r, 7), target, sizeof(target));
+	int fd = resolve_target(c, dst, plan_enum(r, MOUNT_CREATE), plan_enum(r, MOUNT_WHERE), target, sizeof(target));
 	if (fd == -1) {
 		snprintf(msg, msglen, "mount %s on %s: resolving the destination in the rootfs: %s", src, dst,
 			 strerror(errno));
@@ -182,13 +180,10 @@ int op_mount(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 int op_mknod(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 {
 	const char *path = field(r, 1), *type = field(r, 2);
-	unsigned long long maj = 0, min = 0, mode = 0666, uid = 0, gid = 0;
-	parse_u64(field(r, 3), &maj);
-	parse_u64(field(r, 4), &min);
-	parse_u64(field(r, 5), &mode);
-	parse_u64(field(r, 6), &uid);
-	parse_u64(field(r, 7), &gid);
-	mode_t fmt = type[0] == 'b' ? S_IFBLK : type[0] == 'p' ? S_IFIFO : S_IFCHR;
+	unsigned long long maj = plan_u64(r, MKNOD_MAJOR), min = plan_u64(r, MKNOD_MINOR), mode = plan_u64(r, MKNOD_MODE),
+			   uid = plan_u64(r, MKNOD_UID), gid = plan_u64(r, MKNOD_GID);
+	unsigned kind = plan_enum(r, MKNOD_TYPE);
+	mode_t fmt = kind == MKNOD_TYPE_B ? S_IFBLK : kind == MKNOD_TYPE_P ? S_IFIFO : S_IFCHR;
 	char base[NAME_MAX + 1];
 	int parent = parent_in_root(c->rootfd, path, base, sizeof(base));
 	if (parent < 0) {
@@ -223,7 +218,7 @@ int op_bind_dev(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 {
 	const char *host = field(r, 1), *path = field(r, 2);
 	char target[PATH_MAX];
-	int fd = resolve_target(c, path, "file", "root", target, sizeof(target));
+	int fd = resolve_target(c, path, MOUNT_CREATE_FILE, MOUNT_WHERE_ROOT, target, sizeof(target));
 	if (fd == -1 || mount(host, target, NULL, MS_BIND, NULL) < 0) {
 		int saved = errno;
 		snprintf(msg, msglen, "bind device %s to %s: %s", host, path, strerror(saved));
@@ -332,8 +327,7 @@ int op_readonly(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 int op_remount(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 {
 	(void)c;
-	unsigned long long flags = 0;
-	parse_u64(field(r, 2), &flags);
+	unsigned long long flags = plan_u64(r, REMOUNT_FLAGS);
 	if (remount_bind(field(r, 1), (unsigned long)flags) < 0) {
 		snprintf(msg, msglen, "remount %s (flags 0x%llx): %s", field(r, 1), flags, strerror(errno));
 		return -1;

@@ -5,14 +5,16 @@
  * values. A malformed plan (a bug, or a helper and a runtime from different versions) is
  * reported as one error naming the step, instead of a step running on a misread field.
  * Afterwards r->op holds each record's operation, for the dispatch in monitor.c and child.c,
- * and the numbers may be read with plan_u64() without checking again.
+ * and the numbers may be read with plan_u64() and enumerated fields with plan_enum() without
+ * checking again. Messages between the helper's processes are checked the same way against
+ * their own table (msg_read()).
  */
 #include "helper.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-static int op_of(const char *name)
+int plan_op_of(const char *name)
 {
 	for (int i = 0; i < PLAN_OP_COUNT; i++)
 		if (!strcmp(plan_ops[i].name, name))
@@ -56,39 +58,31 @@ static bool one_of(const char *s, const char *const *values)
 	return false;
 }
 
-static void list_fields(const struct plan_op_spec *spec, char *out, size_t len)
+static void list_fields(const struct plan_field *fields, unsigned nfields, char *out, size_t len)
 {
 	size_t o = 0;
 	out[0] = 0;
-	for (unsigned i = 0; i < spec->nfields && o < len; i++)
-		o += (size_t)snprintf(out + o, len - o, "%s%s", i ? ", " : "", spec->fields[i].name);
+	for (unsigned i = 0; i < nfields && o < len; i++)
+		o += (size_t)snprintf(out + o, len - o, "%s%s", i ? ", " : "", fields[i].name);
 }
 
-static int check_record(struct record *r, bool in_child, char *msg, size_t msglen)
+/* The fields of record r (named `name`) against their table entry: count, numbers, values. */
+static int check_fields(const char *name, const struct plan_field *fields, unsigned nfields, char rest, unsigned group,
+			const struct record *r, char *msg, size_t msglen)
 {
-	const char *name = field(r, 0);
-	int op = op_of(name);
-	if (op == PLAN_OP_UNKNOWN)
-		return snprintf(msg, msglen, "unknown operation \"%.64s\" (helper and runtime versions differ? rebuild with make -C native)", name), -1;
-	const struct plan_op_spec *spec = &plan_ops[op];
-	if (spec->section == PLAN_SECTION_MONITOR && in_child)
-		return snprintf(msg, msglen, "\"%s\" belongs before \"child\" (the monitor's section)", name), -1;
-	if (spec->section == PLAN_SECTION_CHILD && !in_child)
-		return snprintf(msg, msglen, "\"%s\" belongs after \"child\" (the child's section)", name), -1;
 	uint32_t given = r->n - 1;
-	if (given < spec->nfields || (!spec->rest && given > spec->nfields)) {
+	if (given < nfields || (!rest && given > nfields)) {
 		char names[512];
-		list_fields(spec, names, sizeof(names));
-		return snprintf(msg, msglen, "\"%s\" takes %s%u field%s (%s), got %u", name, spec->rest ? "at least " : "", spec->nfields,
-				spec->nfields == 1 ? "" : "s", names, given),
+		list_fields(fields, nfields, names, sizeof(names));
+		return snprintf(msg, msglen, "\"%s\" takes %s%u field%s (%s), got %u", name, rest ? "at least " : "", nfields,
+				nfields == 1 ? "" : "s", names, given),
 		       -1;
 	}
-	if (spec->rest && (given - spec->nfields) % spec->group)
-		return snprintf(msg, msglen, "\"%s\" takes its trailing fields in groups of %u, got %u", name, spec->group, given - spec->nfields),
-		       -1;
+	if (rest && (given - nfields) % group)
+		return snprintf(msg, msglen, "\"%s\" takes its trailing fields in groups of %u, got %u", name, group, given - nfields), -1;
 	for (uint32_t i = 1; i < r->n; i++) {
-		const struct plan_field *f = i <= spec->nfields ? &spec->fields[i - 1] : NULL;
-		char type = f ? f->type : spec->rest;
+		const struct plan_field *f = i <= nfields ? &fields[i - 1] : NULL;
+		char type = f ? f->type : rest;
 		const char *fname = f ? f->name : "trailing field", *why;
 		if (type == 'u' && !valid_u64(r->f[i], r->len[i], &why))
 			return snprintf(msg, msglen, "\"%s\" field %u (%s): \"%.32s\" %s", name, i, fname, r->f[i], why), -1;
@@ -101,6 +95,22 @@ static int check_record(struct record *r, bool in_child, char *msg, size_t msgle
 			return snprintf(msg, msglen, "\"%s\" field %u (%s): \"%.32s\" is not one of %s", name, i, fname, r->f[i], allowed), -1;
 		}
 	}
+	return 0;
+}
+
+static int check_record(struct record *r, bool in_child, char *msg, size_t msglen)
+{
+	const char *name = field(r, 0);
+	int op = plan_op_of(name);
+	if (op == PLAN_OP_UNKNOWN)
+		return snprintf(msg, msglen, "unknown operation \"%.64s\" (helper and runtime versions differ? rebuild with make -C native)", name), -1;
+	const struct plan_op_spec *spec = &plan_ops[op];
+	if (spec->section == PLAN_SECTION_MONITOR && in_child)
+		return snprintf(msg, msglen, "\"%s\" belongs before \"child\" (the monitor's section)", name), -1;
+	if (spec->section == PLAN_SECTION_CHILD && !in_child)
+		return snprintf(msg, msglen, "\"%s\" belongs after \"child\" (the child's section)", name), -1;
+	if (check_fields(name, spec->fields, spec->nfields, spec->rest, spec->group, r, msg, msglen) < 0)
+		return -1;
 	r->op = op;
 	return 0;
 }
@@ -133,4 +143,36 @@ unsigned long long plan_u64(const struct record *r, uint32_t i)
 	unsigned long long v = 0;
 	parse_u64(field(r, i), &v); /* checked by plan_check: cannot fail */
 	return v;
+}
+
+unsigned plan_enum(const struct record *r, uint32_t i)
+{
+	const char *const *values = plan_ops[r->op].fields[i - 1].values;
+	unsigned k = 0;
+	while (values[k] && strcmp(values[k], field(r, i)))
+		k++;
+	return k; /* checked by plan_check: always one of them */
+}
+
+int msg_read(int fd, struct record *r, char *msg, size_t msglen)
+{
+	int rc = wire_read(fd, r);
+	if (rc != 1) {
+		if (rc < 0)
+			snprintf(msg, msglen, "read a message: %s", strerror(errno));
+		return rc;
+	}
+	const char *name = field(r, 0);
+	int m = WIRE_MSG_UNKNOWN;
+	for (int i = 0; i < WIRE_MSG_COUNT && m == WIRE_MSG_UNKNOWN; i++)
+		if (!strcmp(wire_msgs[i].name, name))
+			m = i;
+	if (m == WIRE_MSG_UNKNOWN)
+		snprintf(msg, msglen, "unknown message \"%.64s\"", name);
+	else if (check_fields(name, wire_msgs[m].fields, wire_msgs[m].nfields, 0, 1, r, msg, msglen) == 0) {
+		r->op = m;
+		return 1;
+	}
+	wire_free(r);
+	return errno = EPROTO, -1;
 }

@@ -16,9 +16,7 @@
 int op_user(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 {
 	(void)c;
-	unsigned long long uid = 0, gid = 0;
-	parse_u64(field(r, 1), &uid);
-	parse_u64(field(r, 2), &gid);
+	unsigned long long uid = plan_u64(r, USER_UID), gid = plan_u64(r, USER_GID);
 	gid_t groups[256];
 	size_t ng = 0;
 	char buf[4096];
@@ -66,12 +64,8 @@ static int last_cap(void)
 int op_caps(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 {
 	(void)c;
-	unsigned long long bnd = 0, eff = 0, perm = 0, inh = 0, amb = 0;
-	parse_u64(field(r, 1), &bnd);
-	parse_u64(field(r, 2), &eff);
-	parse_u64(field(r, 3), &perm);
-	parse_u64(field(r, 4), &inh);
-	parse_u64(field(r, 5), &amb);
+	unsigned long long bnd = plan_u64(r, CAPS_BOUNDING), eff = plan_u64(r, CAPS_EFFECTIVE),
+			   perm = plan_u64(r, CAPS_PERMITTED), inh = plan_u64(r, CAPS_INHERITABLE), amb = plan_u64(r, CAPS_AMBIENT);
 	int last = last_cap();
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
 	/* After the user step switched to a non-root uid, PR_SET_KEEPCAPS kept the permitted
@@ -123,10 +117,7 @@ int op_caps(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 int op_rlimit(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 {
 	(void)c;
-	unsigned long long res = 0, soft = 0, hard = 0;
-	parse_u64(field(r, 1), &res);
-	parse_u64(field(r, 2), &soft);
-	parse_u64(field(r, 3), &hard);
+	unsigned long long res = plan_u64(r, RLIMIT_RESOURCE), soft = plan_u64(r, RLIMIT_SOFT), hard = plan_u64(r, RLIMIT_HARD);
 	struct rlimit lim = {.rlim_cur = soft, .rlim_max = hard};
 	if (prlimit(0, (int)res, &lim, NULL) < 0) {
 		snprintf(msg, msglen, "setrlimit(%llu, soft %llu, hard %llu): %s", res, soft, hard, strerror(errno));
@@ -145,11 +136,10 @@ static scmp_filter_ctx filter;
 int seccomp_step(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 {
 	(void)c;
-	const char *op = field(r, 0);
-	unsigned long long v = 0;
+	const char *op = plan_ops[r->op].name;
 	int rc = 0;
-	if (!strcmp(op, "seccomp-init")) {
-		parse_u64(field(r, 1), &v);
+	if (r->op == OP_SECCOMP_INIT) {
+		unsigned long long v = plan_u64(r, SECCOMP_INIT_DEFAULT_ACTION);
 		filter = seccomp_init((uint32_t)v);
 		if (!filter) {
 			snprintf(msg, msglen, "seccomp_init(default action 0x%llx) failed", v);
@@ -163,58 +153,62 @@ int seccomp_step(struct ctx *c, const struct record *r, char *msg, size_t msglen
 		snprintf(msg, msglen, "%s before seccomp-init", op);
 		return errno = EINVAL, -1;
 	}
-	if (!strcmp(op, "seccomp-arch")) {
-		uint32_t arch = seccomp_arch_resolve_name(field(r, 1));
+	switch ((enum plan_op)r->op) {
+	case OP_SECCOMP_ARCH: {
+		const char *name = field(r, SECCOMP_ARCH_ARCH);
+		uint32_t arch = seccomp_arch_resolve_name(name);
 		if (!arch) {
-			snprintf(msg, msglen, "seccomp: unknown architecture %s", field(r, 1));
+			snprintf(msg, msglen, "seccomp: unknown architecture %s", name);
 			return errno = EINVAL, -1;
 		}
 		rc = seccomp_arch_add(filter, arch);
 		if (rc == -EEXIST)
 			rc = 0;
 		if (rc)
-			snprintf(msg, msglen, "seccomp: add architecture %s: %s", field(r, 1), strerror(-rc));
-	} else if (!strcmp(op, "seccomp-flag")) {
-		const char *f = field(r, 1);
-		if (!strcmp(f, "SECCOMP_FILTER_FLAG_LOG"))
-			rc = seccomp_attr_set(filter, SCMP_FLTATR_CTL_LOG, 1);
-		else if (!strcmp(f, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"))
-			rc = seccomp_attr_set(filter, SCMP_FLTATR_CTL_SSB, 1);
-		else if (!strcmp(f, "SECCOMP_FILTER_FLAG_TSYNC"))
-			rc = seccomp_attr_set(filter, SCMP_FLTATR_CTL_TSYNC, 1);
-		else
-			rc = -EINVAL;
+			snprintf(msg, msglen, "seccomp: add architecture %s: %s", name, strerror(-rc));
+		break;
+	}
+	case OP_SECCOMP_FLAG: {
+		/* the filter flags of the OCI spec, as libseccomp's attributes */
+		static const enum scmp_filter_attr attr_of[] = {
+			[SECCOMP_FLAG_FLAG_SECCOMP_FILTER_FLAG_LOG] = SCMP_FLTATR_CTL_LOG,
+			[SECCOMP_FLAG_FLAG_SECCOMP_FILTER_FLAG_SPEC_ALLOW] = SCMP_FLTATR_CTL_SSB,
+			[SECCOMP_FLAG_FLAG_SECCOMP_FILTER_FLAG_TSYNC] = SCMP_FLTATR_CTL_TSYNC,
+		};
+		rc = seccomp_attr_set(filter, attr_of[plan_enum(r, SECCOMP_FLAG_FLAG)], 1);
 		if (rc)
-			snprintf(msg, msglen, "seccomp: flag %s: %s", f, strerror(-rc));
-	} else if (!strcmp(op, "seccomp-rule")) {
-		unsigned long long action = 0;
-		parse_u64(field(r, 1), &action);
-		const char *name = field(r, 2);
+			snprintf(msg, msglen, "seccomp: flag %s: %s", field(r, SECCOMP_FLAG_FLAG), strerror(-rc));
+		break;
+	}
+	case OP_SECCOMP_RULE: {
+		unsigned long long action = plan_u64(r, SECCOMP_RULE_ACTION);
+		const char *name = field(r, SECCOMP_RULE_SYSCALL);
 		int nr = seccomp_syscall_resolve_name(name);
 		if (nr == __NR_SCMP_ERROR)
 			return 0; /* a syscall this kernel/libseccomp doesn't know: nothing to filter */
+		/* conditions in groups of 4 (plan_check checked the count): index, operator, value, value two */
 		struct scmp_arg_cmp args[6];
 		unsigned n = 0;
-		for (uint32_t k = 3; k + 3 < r->n + 0u && n < 6; k += 4) {
-			unsigned long long idx, cmp, a, b;
-			parse_u64(field(r, k), &idx);
-			parse_u64(field(r, k + 1), &cmp);
-			parse_u64(field(r, k + 2), &a);
-			parse_u64(field(r, k + 3), &b);
-			args[n++] = (struct scmp_arg_cmp){.arg = (unsigned)idx, .op = (enum scmp_compare)cmp, .datum_a = a, .datum_b = b};
-		}
+		for (uint32_t k = SECCOMP_RULE_REST; k + 3 < r->n && n < 6; k += 4)
+			args[n++] = (struct scmp_arg_cmp){.arg = (unsigned)plan_u64(r, k),
+							  .op = (enum scmp_compare)plan_u64(r, k + 1),
+							  .datum_a = plan_u64(r, k + 2),
+							  .datum_b = plan_u64(r, k + 3)};
 		rc = seccomp_rule_add_array(filter, (uint32_t)action, nr, n, args);
 		if (rc)
 			snprintf(msg, msglen, "seccomp: rule for %s (action 0x%llx, %u conditions): %s", name, action, n,
 				 strerror(-rc));
-	} else if (!strcmp(op, "seccomp-load")) {
+		break;
+	}
+	case OP_SECCOMP_LOAD:
 		rc = seccomp_load(filter);
 		seccomp_release(filter);
 		filter = NULL;
 		if (rc)
 			snprintf(msg, msglen, "seccomp_load: %s", strerror(-rc));
-	} else {
-		snprintf(msg, msglen, "unknown seccomp step %s", op);
+		break;
+	default:
+		snprintf(msg, msglen, "%s is not a seccomp step", op);
 		rc = -EINVAL;
 	}
 	if (rc) {

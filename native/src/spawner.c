@@ -57,7 +57,7 @@ int run_spawner(const char *path)
 			setsid();
 			char num[24];
 			snprintf(num, sizeof(num), "%d", (int)getpid());
-			if (wire_send(c, "monitor-pid", num, NULL, NULL, NULL, NULL) < 0)
+			if (send_monitor_pid(c, num) < 0)
 				_exit(1);
 			_exit(run_monitor(c, c));
 		}
@@ -65,7 +65,7 @@ int run_spawner(const char *path)
 			char es[24];
 			int e = errno;
 			snprintf(es, sizeof(es), "%d", e);
-			wire_send(c, "error", "-1", "fork", es, "the spawner could not fork a monitor", NULL);
+			send_error(c, "-1", "fork", es, "the spawner could not fork a monitor");
 		}
 		close(c);
 	}

@@ -133,13 +133,3 @@ int wire_write(int fd, int n, const char *const *fields)
 	free(buf);
 	return 0;
 }
-
-int wire_send(int fd, const char *op, const char *a1, const char *a2, const char *a3, const char *a4,
-	      const char *a5)
-{
-	const char *f[6] = {op, a1, a2, a3, a4, a5};
-	int n = 1;
-	while (n < 6 && f[n])
-		n++;
-	return wire_write(fd, n, f);
-}

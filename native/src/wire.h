@@ -4,7 +4,9 @@
  * A record is: u32 field count, then per field u32 length + bytes (little endian).
  * Field 0 is the operation name; the others are its arguments as text.
  * The plan is a sequence of records ending with "end". Reports (helper -> TypeScript)
- * and the monitor <-> child sync use the same framing.
+ * and the monitor <-> child sync use the same framing; both are messages of the table in
+ * scripts/gen-wire.mjs (plan-ops.h: enum wire_msg, one send_* per message), read with
+ * msg_read(), which refuses unknown names, wrong field counts and malformed numbers.
  *
  *   TypeScript            monitor (M)                 [joiner J]        child (C)
  *   plan records  ----->  read plan
@@ -48,9 +50,7 @@ int wire_read_buffered(struct wire_reader *rd, struct record *r);
 void wire_free(struct record *r);
 /* Writes one record with the given NUL-terminated fields in a single write. */
 int wire_write(int fd, int n, const char *const *fields);
-/* printf-style convenience: op and up to 6 string args. */
-int wire_send(int fd, const char *op, const char *a1, const char *a2, const char *a3, const char *a4,
-	      const char *a5);
+/* Messages are sent with the typed senders plan-ops.h generates (send_go, send_error, ...). */
 
 static inline const char *field(const struct record *r, uint32_t i) { return i < r->n ? r->f[i] : ""; }
 #endif

@@ -8,6 +8,7 @@ import type { Readable } from "node:stream";
 import { GantryError } from "../common/errors.ts";
 import { childProcess, net } from "../common/lazy-builtins.ts";
 import { encodeRecords, RecordDecoder, type PlanRecord } from "./plan/wire.ts";
+import { messageProblem } from "./plan/plan-check.ts";
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
@@ -218,6 +219,18 @@ function readReports(channel: Channel, plan: readonly PlanRecord[], o: ReportOpt
     channel.onData((chunk: Buffer) => {
       for (const rec of decoder.push(chunk)) {
         o.onRecord?.(rec);
+        // Every report is one of the wire table's messages (scripts/gen-wire.mjs), as the
+        // helper checks the plan: a malformed one is a helper of another version, not data.
+        const problem = messageProblem(rec);
+        if (problem) {
+          if (!settled) {
+            settled = true;
+            clearTimeout(timer);
+            o.kill();
+            reject(new GantryError("INTERNAL", `malformed report from the native helper: ${problem}`, { hint: "helper and runtime versions differ? rebuild with make -C native" }));
+          }
+          continue;
+        }
         if (rec[0] === "pid" && !settled) {
           settled = true;
           clearTimeout(timer);

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { GantryError } from "../../common/errors.ts";
 import { defaultSpec } from "../default-spec.ts";
 import { findHelper, helperError } from "../helper.ts";
-import { checkPlan, planProblem, u64Problem } from "./plan-check.ts";
+import { checkPlan, messageProblem, planProblem, u64Problem } from "./plan-check.ts";
 import { planCreate, planExec, type CreatePlanOptions } from "./plan.ts";
 import { encodeRecords, RecordDecoder, type PlanRecord } from "./wire.ts";
 
@@ -115,6 +115,7 @@ test("malformed plans: the helper refuses them before any step, naming the step"
       assert.equal(r.status, 1, `${what}: exit status (stderr: ${r.stderr})`);
       const reports = new RecordDecoder().push(r.stdout);
       assert.equal(reports.length, 1, what);
+      assert.equal(messageProblem(reports[0]!), undefined, `${what}: the helper's report fits the message table`);
       const [op, stepField, opField, errno, text] = reports[0]!;
       assert.deepEqual([op, stepField, opField, errno], ["error", String(step), plan[step]![0], "71"], what); // EPROTO
       const expected = message.startsWith("unknown operation") ? `${message} (helper and runtime versions differ? rebuild with make -C native)` : message;
@@ -127,4 +128,20 @@ test("malformed plans: the helper refuses them before any step, naming the step"
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("helper messages: known names, the table's field counts, numbers as the helper writes them", () => {
+  for (const good of [["pid", "4242"], ["error", "-1", "clone", "1", "clone(0x20000000): Operation not permitted"], ["exit", "137", "9"], ["monitor-pid", "77"], ["go", "12"], ["cpid", "12"], ["ready"], ["pty"]]) {
+    assert.equal(messageProblem(good), undefined, good.join(" "));
+  }
+  const bad: Array<[string[], string]> = [
+    [["pid"], `"pid" takes 1 field (pid), got 0`],
+    [["pid", "12", "13"], `"pid" takes 1 field (pid), got 2`],
+    [["pid", "twelve"], `"pid" field 1 (pid): "twelve" is not a number`],
+    [["exit", "1"], `"exit" takes 2 fields (code, signal), got 1`],
+    [["error", "0", "mount", "-1", "x"], `"error" field 3 (errno): "-1" is not a number`],
+    [["status", "ok"], `unknown message "status"`],
+    [[], `unknown message ""`],
+  ];
+  for (const [rec, why] of bad) assert.equal(messageProblem(rec), why, rec.join(" "));
 });

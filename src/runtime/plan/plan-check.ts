@@ -3,7 +3,7 @@
 // step (native/src/plan-check.c): known op in its section, field count, numbers, enumerated
 // values. The helper is the guard; this is for tests, which check every plan the planner makes.
 import { GantryError } from "../../common/errors.ts";
-import { PLAN_OPS, type PlanOp } from "./plan-ops.ts";
+import { HELPER_MESSAGES, PLAN_OPS, type HelperMessageName, type PlanOp, type PlanOpSpec } from "./plan-ops.ts";
 import type { PlanRecord } from "./wire.ts";
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -15,6 +15,31 @@ export function u64Problem(text: string): string | undefined {
   return BigInt(text) > U64_MAX ? "is out of range (more than 2^64-1)" : undefined;
 }
 
+/** What is wrong with the fields of record `name` by its table entry, or undefined. */
+function fieldsProblem(name: string, spec: Pick<PlanOpSpec, "fields" | "rest" | "group">, args: readonly string[]): string | undefined {
+  const n = spec.fields.length;
+  if (args.length < n || (!spec.rest && args.length > n)) {
+    const names = spec.fields.map(([f]) => f).join(", ");
+    return `"${name}" takes ${spec.rest ? "at least " : ""}${n} field${n === 1 ? "" : "s"} (${names}), got ${args.length}`;
+  }
+  if (spec.rest && (args.length - n) % (spec.group ?? 1)) {
+    return `"${name}" takes its trailing fields in groups of ${spec.group}, got ${args.length - n}`;
+  }
+  for (const [k, value] of args.entries()) {
+    const [fname, type] = k < n ? spec.fields[k]! : ["trailing field", spec.rest![1]];
+    const why = type === "u64" ? u64Problem(value) : type !== "str" && !type.includes(value) ? `is not one of ${type.map((v) => JSON.stringify(v)).join(", ")}` : undefined;
+    if (why) return `"${name}" field ${k + 1} (${fname}): ${JSON.stringify(value)} ${why}`;
+  }
+  return undefined;
+}
+
+/** What is wrong with a message the helper sent (the table's names, field counts, numbers), or undefined. */
+export function messageProblem(rec: readonly string[]): string | undefined {
+  const [name = "", ...args] = rec;
+  if (!Object.hasOwn(HELPER_MESSAGES, name)) return `unknown message ${JSON.stringify(name)}`;
+  return fieldsProblem(name, HELPER_MESSAGES[name as HelperMessageName], args);
+}
+
 /** The first problem in PLAN as [step index, message], or undefined when the helper will take it. */
 export function planProblem(plan: readonly PlanRecord[]): [number, string] | undefined {
   let inChild = false;
@@ -24,19 +49,8 @@ export function planProblem(plan: readonly PlanRecord[]): [number, string] | und
     if (!spec) return [i, `unknown operation ${JSON.stringify(name)}`];
     if (spec.section === "monitor" && inChild) return [i, `"${name}" belongs before "child" (the monitor's section)`];
     if (spec.section === "child" && !inChild) return [i, `"${name}" belongs after "child" (the child's section)`];
-    const n = spec.fields.length;
-    if (args.length < n || (!spec.rest && args.length > n)) {
-      const names = spec.fields.map(([f]) => f).join(", ");
-      return [i, `"${name}" takes ${spec.rest ? "at least " : ""}${n} field${n === 1 ? "" : "s"} (${names}), got ${args.length}`];
-    }
-    if (spec.rest && (args.length - n) % (spec.group ?? 1)) {
-      return [i, `"${name}" takes its trailing fields in groups of ${spec.group}, got ${args.length - n}`];
-    }
-    for (const [k, value] of args.entries()) {
-      const [fname, type] = k < n ? spec.fields[k]! : ["trailing field", spec.rest![1]];
-      const why = type === "u64" ? u64Problem(value) : type !== "str" && !type.includes(value) ? `is not one of ${type.map((v) => JSON.stringify(v)).join(", ")}` : undefined;
-      if (why) return [i, `"${name}" field ${k + 1} (${fname}): ${JSON.stringify(value)} ${why}`];
-    }
+    const problem = fieldsProblem(name, spec, args);
+    if (problem) return [i, problem];
     if (name === "child") {
       if (inChild) return [i, `a second "child" marker`];
       inChild = true;
