@@ -5,7 +5,7 @@ import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { GantryError, notFound } from "../common/errors.ts";
-import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
+import { readJsonIfExists, writeFileAtomic } from "../common/atomic-file.ts";
 import type { ContainerConfig, HostConfig } from "./api-types.ts";
 
 export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
@@ -64,8 +64,16 @@ export function validateName(name: string): string {
   return name.startsWith("/") ? name : `/${name}`;
 }
 
+/** A record without what changes on every start and exit: what a machine crash must not lose. */
+function durablePart(rec: ContainerRecord): string {
+  const { State: _state, MonitorPid: _monitor, ...rest } = rec;
+  return JSON.stringify(rest);
+}
+
 export class ContainerStore {
   private readonly byId = new Map<string, ContainerRecord>();
+  /** Per container, durablePart() of its last fsynced write. */
+  private readonly synced = new Map<string, string>();
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -79,7 +87,10 @@ export class ContainerStore {
   loadAll(): ContainerRecord[] {
     for (const id of readdirSync(this.dir)) {
       const rec = readJsonIfExists<ContainerRecord>(join(this.dir, id, "container.json"));
-      if (rec) this.byId.set(rec.Id, rec);
+      if (rec) {
+        this.byId.set(rec.Id, rec);
+        this.synced.set(rec.Id, durablePart(rec));
+      }
     }
     return [...this.byId.values()];
   }
@@ -88,14 +99,27 @@ export class ContainerStore {
     return [...this.byId.values()].sort((a, b) => b.Created.localeCompare(a.Created));
   }
 
+  /**
+   * Writes the record atomically (write + rename). It is fsynced when anything but its State
+   * and monitor pid changed since the last fsynced write (the first save, a rename, a stop by
+   * the user, ...): the state changes of every start and exit are not, as they describe
+   * processes a machine crash ends anyway — after one, the record on disk says at worst
+   * "running" with a dead monitor, which restore() turns into an exit (255), as it would
+   * after the crash itself. A crash of the daemon alone loses nothing (the rename is atomic).
+   */
   save(rec: ContainerRecord): void {
-    mkdirSync(this.containerDir(rec.Id), { recursive: true, mode: 0o700 });
-    writeJsonAtomic(join(this.containerDir(rec.Id), "container.json"), rec);
+    const known = this.byId.has(rec.Id);
+    if (!known) mkdirSync(this.containerDir(rec.Id), { recursive: true, mode: 0o700 });
+    const durable = durablePart(rec);
+    const mustSync = this.synced.get(rec.Id) !== durable;
+    writeFileAtomic(join(this.containerDir(rec.Id), "container.json"), JSON.stringify(rec) + "\n", 0o600, mustSync);
+    if (mustSync) this.synced.set(rec.Id, durable);
     this.byId.set(rec.Id, rec);
   }
 
   remove(id: string): void {
     this.byId.delete(id);
+    this.synced.delete(id);
     rmSync(this.containerDir(id), { recursive: true, force: true });
   }
 

@@ -562,7 +562,8 @@ export class Engine {
       const i = nss.findIndex((ns) => ns.type === "network");
       if (i >= 0) nss[i] = { type: "network", path: netnsPath };
     }
-    writeJsonAtomic(join(dir, "config.json"), spec, 0o600);
+    // Made again before every start, so not fsynced (nothing to recover after a machine crash).
+    writeJsonAtomic(join(dir, "config.json"), spec, 0o600, false, false);
     return dir;
   }
 

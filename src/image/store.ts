@@ -226,7 +226,8 @@ export class Lease {
   /** Marks blob digests or chain IDs as in use until the lease ends. */
   add(...ids: string[]): void {
     for (const id of ids) this.held.add(id);
-    // Atomic, so a concurrent garbage collection never reads half a lease.
-    writeJsonAtomic(this.path, [...this.held], 0o600);
+    // Atomic, so a concurrent garbage collection never reads half a lease. Not fsynced: a
+    // lease only matters while its process lives, and after a machine crash none does.
+    writeJsonAtomic(this.path, [...this.held], 0o600, false);
   }
 }

@@ -78,8 +78,9 @@ export class StateDir {
 
   save(rec: ContainerRecord): void {
     // Runtime state describes live processes and belongs in /run: a machine crash ends the
-    // containers too, so atomicity (rename) matters and durability (fsync) does not.
-    writeJsonAtomic(join(this.dir(rec.id), "state.json"), rec, 0o600, false);
+    // containers too, so atomicity (rename) matters and durability (fsync) does not. One
+    // line: it holds the whole OCI config and is written and read several times per start.
+    writeJsonAtomic(join(this.dir(rec.id), "state.json"), rec, 0o600, false, false);
   }
 
   load(id: string): ContainerRecord {
