@@ -46,6 +46,8 @@ export interface HostConfig {
   OomScoreAdj?: number;
   ShmSize?: number;
   Sysctls?: Record<string, string> | null;
+  /** --group-add: supplementary groups (numeric). */
+  GroupAdd?: string[] | null;
   LogConfig?: { Type?: string; Config?: Record<string, string> };
   /** --cgroup-parent: the container's cgroup is CgroupParent/<id> (cgroupfs layout; a relative
    * parent is taken from the hierarchy roots, as the engine has no cgroup of its own to nest in). */

@@ -276,7 +276,7 @@ export function buildOciSpec(inputs: SpecInputs): OciConfig {
     ociVersion: "1.2.0",
     process: {
       terminal: !!config.Tty,
-      user: { uid: inputs.user.uid, gid: inputs.user.gid, additionalGids: inputs.user.additionalGids },
+      user: { uid: inputs.user.uid, gid: inputs.user.gid, additionalGids: withGroupAdd(inputs.user.additionalGids, hc.GroupAdd) },
       args,
       env: inputs.env,
       cwd: inputs.cwd,
@@ -302,4 +302,14 @@ export function buildOciSpec(inputs: SpecInputs): OciConfig {
   if (utsNs && !utsNs.path) spec.hostname = config.Hostname || inputs.id.slice(0, 12);
   if (config.Domainname && utsNs && !utsNs.path) spec.domainname = config.Domainname;
   return spec;
+}
+
+/** HostConfig.GroupAdd (`--group-add`): numeric groups join the user's supplementary groups. */
+function withGroupAdd(gids: number[], groupAdd: string[] | null | undefined): number[] {
+  const out = [...gids];
+  for (const g of groupAdd ?? []) {
+    if (!/^\d+$/.test(g)) throw invalidArgument(`unable to find group ${g}: only numeric groups are supported in GroupAdd`);
+    if (!out.includes(Number(g))) out.push(Number(g));
+  }
+  return out;
 }

@@ -91,6 +91,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     events,
     log,
     exec: engineExecRunner(daemon, clock),
+    podsRoot: join(o.dataRoot, "pods"),
     cgroupRoot: o.cgroupRoot,
   });
   const pods = new Informer<Pod>(o.client.resource<Pod>(PODS), { clock, log, fieldSelector: `spec.nodeName=${o.nodeName}` });

@@ -9,3 +9,5 @@ export const EVENTS: ResourceRef = { group: "", version: "v1", resource: "events
 export const LEASES: ResourceRef = { group: "coordination.k8s.io", version: "v1", resource: "leases", kind: "Lease", namespaced: true };
 
 export const NODE_LEASE_NAMESPACE = "kube-node-lease";
+export const PERSISTENTVOLUMECLAIMS: ResourceRef = { group: "", version: "v1", resource: "persistentvolumeclaims", kind: "PersistentVolumeClaim", namespaced: true };
+export const PERSISTENTVOLUMES: ResourceRef = { group: "", version: "v1", resource: "persistentvolumes", kind: "PersistentVolume", namespaced: false };

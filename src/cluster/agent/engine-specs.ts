@@ -3,7 +3,7 @@
 // attaches) and one engine container per spec container that joins the sandbox's namespaces
 // through the engine's `container:` modes, in the pod's cgroup (kubepods/<qos>/pod<uid>).
 // Pure: the worker resolves env and images first.
-import type { CreateBody, HostConfig } from "../../engine/index.ts";
+import type { CreateBody, DockerMount, HostConfig } from "../../engine/index.ts";
 import { expand } from "./env.ts";
 import { containerResources } from "./resources.ts";
 import { LABEL_ATTEMPT, LABEL_CONTAINER_NAME, LABEL_GRACE, LABEL_INIT, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID, LABEL_SANDBOX_ID, LABEL_TYPE, SANDBOX_NAME } from "./runtime-pods.ts";
@@ -54,6 +54,14 @@ export interface ContainerInputs {
   init: boolean;
   /** The resolved environment, NAME=value. */
   env: string[];
+  /** The container's volumeMounts as engine binds (volume-mounts.ts). */
+  mounts?: DockerMount[];
+}
+
+/** The pod's fsGroup and supplementalGroups: every container process holds them. */
+function podGroups(pod: Pod): string[] {
+  const sc = pod.spec.securityContext ?? {};
+  return [...new Set([...(sc.fsGroup !== undefined ? [sc.fsGroup] : []), ...(sc.supplementalGroups ?? [])])].map(String);
 }
 
 /** User "uid[:gid]" from the container's, else the pod's, securityContext; undefined keeps the image's USER. */
@@ -81,6 +89,8 @@ export function containerSpec(pod: Pod, c: Container, image: string, i: Containe
     ...(sc.capabilities?.add?.length ? { CapAdd: sc.capabilities.add } : {}),
     ...(sc.capabilities?.drop?.length ? { CapDrop: sc.capabilities.drop } : {}),
     ...(sc.allowPrivilegeEscalation === false ? { SecurityOpt: ["no-new-privileges"] } : {}),
+    ...(i.mounts?.length ? { Mounts: i.mounts } : {}),
+    ...(podGroups(pod).length ? { GroupAdd: podGroups(pod) } : {}),
   };
   const body: CreateBody = {
     Image: image,

@@ -71,6 +71,7 @@ export interface Container {
   lifecycle?: Lifecycle;
   terminationMessagePath?: string;
   terminationMessagePolicy?: "File" | "FallbackToLogsOnError";
+  volumeMounts?: VolumeMount[];
 }
 
 /** A port by number, or by the name of one of the container's ports. */
@@ -119,6 +120,56 @@ export interface Lifecycle {
   preStop?: Handler;
 }
 
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  subPath?: string;
+  subPathExpr?: string;
+  readOnly?: boolean;
+  mountPropagation?: "None" | "HostToContainer" | "Bidirectional";
+}
+
+export interface KeyToPath {
+  key: string;
+  path: string;
+  mode?: number;
+}
+
+export interface DownwardAPIFile {
+  path: string;
+  fieldRef?: { fieldPath: string; apiVersion?: string };
+  resourceFieldRef?: { resource: string; containerName?: string; divisor?: string };
+  mode?: number;
+}
+
+export interface ConfigMapProjection {
+  name: string;
+  items?: KeyToPath[];
+  optional?: boolean;
+}
+
+export interface ProjectedSource {
+  configMap?: ConfigMapProjection;
+  secret?: ConfigMapProjection;
+  downwardAPI?: { items?: DownwardAPIFile[] };
+  serviceAccountToken?: { path: string; audience?: string; expirationSeconds?: number };
+}
+
+/** The volume sources the agent mounts; any other source fails the mount with a message. */
+export interface Volume {
+  name: string;
+  emptyDir?: { medium?: "" | "Memory"; sizeLimit?: string };
+  hostPath?: { path: string; type?: HostPathType };
+  configMap?: ConfigMapProjection & { defaultMode?: number };
+  secret?: { secretName?: string; items?: KeyToPath[]; optional?: boolean; defaultMode?: number };
+  downwardAPI?: { items?: DownwardAPIFile[]; defaultMode?: number };
+  projected?: { sources?: ProjectedSource[]; defaultMode?: number };
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+  [source: string]: unknown;
+}
+
+export type HostPathType = "" | "DirectoryOrCreate" | "Directory" | "FileOrCreate" | "File" | "Socket" | "CharDevice" | "BlockDevice";
+
 export type RestartPolicy = "Always" | "OnFailure" | "Never";
 
 export interface PodSpec {
@@ -135,6 +186,7 @@ export interface PodSpec {
   shareProcessNamespace?: boolean;
   securityContext?: PodSecurityContext;
   serviceAccountName?: string;
+  volumes?: Volume[];
 }
 
 export interface PodCondition {

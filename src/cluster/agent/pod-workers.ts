@@ -33,6 +33,8 @@ import { computePodStatus } from "./pod-status.ts";
 import type { Container, Pod, PodStatus } from "./pod-types.ts";
 import { Prober, type ProbeType } from "./prober.ts";
 import { podCgroupParent } from "./resources.ts";
+import { PodVolumes, VolumeSetUpError, type MountedVolume } from "./pod-volumes.ts";
+import { containerMounts } from "./volume-mounts.ts";
 import { engineName, hasExited, isRunning, runtimePods, type RuntimeContainer, type RuntimePod } from "./runtime-pods.ts";
 
 export type PodLifecycle = "syncing" | "terminating" | "terminated";
@@ -48,6 +50,8 @@ export interface PodWorkersOptions {
   log: (m: string) => void;
   /** Runs exec probes and hooks in a container (the engine's exec). */
   exec: ExecRunner;
+  /** Where pods' volume directories live (<data root>/pods). */
+  podsRoot: string;
   /** The cgroup kubepods lives in (default /kubepods). */
   cgroupRoot?: string;
   /** Syncs of different pods at once. */
@@ -60,6 +64,8 @@ const SANDBOX_STOP_SECONDS = 2;
 /** The kubelet's minimumGracePeriodInSeconds: what a container gets to stop even when its preStop hook used up the grace period. */
 const MIN_GRACE_SECONDS = 2;
 const capitalized = (s: string) => s[0]!.toUpperCase() + s.slice(1);
+/** A volume that could not be set up is tried again this soon (the kubelet's volume manager retries continually). */
+const VOLUME_RETRY_MS = 5_000;
 
 export class PodWorkers {
   /** The newest desired pod per UID, as the informer last told it; absent once it left the API. */
@@ -74,6 +80,7 @@ export class PodWorkers {
   private readonly pullFailedAt = new Map<string, number>();
   private readonly running: Promise<void>[] = [];
   private readonly prober: Prober;
+  private readonly volumes: PodVolumes;
   private resync: Timer | undefined;
   private synced = false;
   private readonly onEngineEvent = (ev: { Type?: string; Action?: string; Actor?: { Attributes?: Record<string, string> } }) => {
@@ -100,6 +107,7 @@ export class PodWorkers {
       unhealthy: (pod, c, type, output) => this.o.events.pod(pod, "Warning", "Unhealthy", `${capitalized(type)} probe failed: ${output}`, c.name),
       log: o.log,
     });
+    this.volumes = new PodVolumes({ root: o.podsRoot, client: o.client, log: o.log });
   }
 
   /** The informer's view: a pod bound to this node was added or changed. */
@@ -127,6 +135,8 @@ export class PodWorkers {
     this.synced = true;
     this.o.engine.events.on("event", this.onEngineEvent);
     for (const uid of runtimePods(this.o.engine).keys()) this.queue.add(uid);
+    // Volume directories of pods that left while the agent was down are removed too.
+    for (const uid of this.volumes.podUIDs()) this.queue.add(uid);
     for (let i = 0; i < (this.o.concurrency ?? 5); i++) this.running.push(this.work());
     this.resync = this.o.clock.every(this.o.resyncMs ?? 10_000, () => {
       for (const uid of new Set([...this.desired.keys(), ...runtimePods(this.o.engine).keys()])) this.queue.add(uid);
@@ -183,6 +193,18 @@ export class PodWorkers {
       await this.postStatus(pod, this.runtimePod(uid), false);
       return undefined;
     }
+    // Volumes first, as the kubelet's WaitForAttachAndMount: nothing starts without them. At
+    // every sync of a live pod they are refreshed (a changed ConfigMap reaches its files).
+    let volumes: Map<string, MountedVolume>;
+    try {
+      volumes = await this.volumes.setUp(pod, { hostIP: this.o.hostIP(), podIP: this.podIPOf(pod, rp?.sandboxes[0]) ?? "", allocatable: this.o.allocatable() });
+    } catch (err) {
+      if (!(err instanceof VolumeSetUpError)) throw err;
+      this.o.events.pod(pod, "Warning", "FailedMount", err.message);
+      this.waiting.set(uid, new Map(actions.waiting));
+      await this.postStatus(pod, rp, false);
+      return VOLUME_RETRY_MS;
+    }
     if (actions.createSandbox !== undefined) {
       // New namespaces: whatever still runs in the old ones stops first.
       await this.stopPod(pod, rp, pod.spec.terminationGracePeriodSeconds ?? 30, false);
@@ -195,7 +217,7 @@ export class PodWorkers {
     let retryMs = actions.retryAfterMs;
     if (sandbox && isRunning(sandbox)) {
       for (const s of actions.start) {
-        const w = await this.startContainer(pod, s.container, s.init, s.attempt, sandbox);
+        const w = await this.startContainer(pod, s.container, s.init, s.attempt, sandbox, volumes);
         if (w) {
           waiting.set(s.container.name, w.waiting);
           if (w.retryMs !== undefined) retryMs = Math.min(retryMs ?? Infinity, w.retryMs);
@@ -241,7 +263,7 @@ export class PodWorkers {
   }
 
   /** Pulls, resolves env, creates and starts one container; says why it waits when it cannot. */
-  private async startContainer(pod: Pod, c: Container, init: boolean, attempt: number, sandbox: RuntimeContainer): Promise<{ waiting: Waiting; retryMs?: number } | undefined> {
+  private async startContainer(pod: Pod, c: Container, init: boolean, attempt: number, sandbox: RuntimeContainer, volumes: Map<string, MountedVolume>): Promise<{ waiting: Waiting; retryMs?: number } | undefined> {
     const key = backoffKey(pod, c.name);
     const failedAt = this.pullFailedAt.get(key);
     if (failedAt !== undefined) {
@@ -267,7 +289,15 @@ export class PodWorkers {
       this.o.events.pod(pod, "Warning", "Failed", `Error: ${err.message}`, c.name);
       return { waiting: { reason: "CreateContainerConfigError", message: err.message }, retryMs: 10_000 };
     }
-    const body = containerSpec(pod, c, image, { sandboxId: sandbox.id, cgroupParent: podCgroupParent(pod, this.o.cgroupRoot), attempt, init, env });
+    let mounts;
+    try {
+      mounts = containerMounts(c, volumes, env);
+    } catch (err) {
+      if (!(err instanceof VolumeSetUpError)) throw err;
+      this.o.events.pod(pod, "Warning", "Failed", `Error: ${err.message}`, c.name);
+      return { waiting: { reason: "CreateContainerConfigError", message: err.message }, retryMs: VOLUME_RETRY_MS };
+    }
+    const body = containerSpec(pod, c, image, { sandboxId: sandbox.id, cgroupParent: podCgroupParent(pod, this.o.cgroupRoot), attempt, init, env, mounts });
     let id: string;
     try {
       id = (await this.o.engine.createContainer(engineName(c.name, this.podRef(pod), attempt), body)).Id;
@@ -388,6 +418,7 @@ export class PodWorkers {
     }
     this.lifecycle.set(uid, "terminated");
     await this.removeAll(uid);
+    this.volumes.tearDown(uid);
     return undefined;
   }
 
@@ -400,6 +431,7 @@ export class PodWorkers {
       await this.removeAll(uid);
     }
     this.prober.removePod(uid);
+    this.volumes.tearDown(uid);
     this.lifecycle.delete(uid);
     this.waiting.delete(uid);
     this.lastStatus.delete(uid);
