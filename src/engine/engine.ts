@@ -34,19 +34,19 @@ import {
   readUnmountedRootfsFile,
   removeContainerRootfs,
   unmountRootfs,
-  imageRuntimeConfig,
   resolveUser,
   familiarName,
   ImageStore,
 } from "../image/mod.ts";
 import { openNetworks, fromDockerPortBindings, type Networks } from "../network/index.ts";
-import { openVolumes, fromDockerMountFields, type Volumes } from "../volume/index.ts";
-import type { ContainerConfig, CreateBody, HostConfig } from "./api-types.ts";
+import { openVolumes, type Volumes } from "../volume/index.ts";
+import type { CreateBody } from "./api-types.ts";
 import { ContainerStore, randomName, validateName, type ContainerRecord } from "./container-store.ts";
+import { translateCreate, ZERO_TIME } from "./create.ts";
 import { EventBus } from "./events.ts";
 import { readHostFacts } from "./host-facts.ts";
-import { buildOciSpec, cgroupsPathOf, checkSecurityOptions } from "./oci-spec.ts";
-import { adaptHostConfig, verifyResources, type HostFacts } from "./resources.ts";
+import { buildOciSpec } from "./oci-spec.ts";
+import type { HostFacts } from "./resources.ts";
 import { restartDecision, type RestartDecision } from "./restart-policy.ts";
 import { CliBackend, GantryBackend, type OciBackend } from "./oci-backend.ts";
 
@@ -91,8 +91,6 @@ interface Waiter {
 
 /** Something that must connect to the monitor's attach socket before the process runs. */
 export type PreStartHook = ((attachSocket: string) => Promise<void>) & { abort?: () => void };
-
-export const ZERO_TIME = "0001-01-01T00:00:00Z";
 
 const isRunningLike = (s: string) => s === "running" || s === "paused" || s === "restarting";
 
@@ -293,100 +291,17 @@ export class Engine {
   }
 
   async createContainer(nameParam: string | undefined, body: CreateBody): Promise<{ Id: string; Warnings: string[] }> {
-    if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalidArgument("the request body must be a JSON object");
-    if (typeof body.Image !== "string" || body.Image === "") throw invalidArgument("Config.Image is required");
-    const hc: HostConfig = { ...(body.HostConfig ?? {}) };
-    const name = nameParam ? validateName(nameParam) : undefined;
-    if (name && this.containers.nameInUse(name)) {
-      const other = this.containers.nameInUse(name)!;
-      throw new GantryError(
-        "ALREADY_EXISTS",
-        `Conflict. The container name "${name}" is already in use by container "${other.Id}". You have to remove (or rename) that container to be able to reuse that name.`,
-      );
-    }
-    const image = this.resolveImage(body.Image);
-    adaptHostConfig(hc, this.host);
-    const warnings = verifyResources(hc, this.host);
-    checkSecurityOptions(hc, this.host.boundingCaps);
-    cgroupsPathOf(hc, "check"); // a bad --cgroup-parent fails create, not start
-    if (body.StopSignal) parseSignal(body.StopSignal); // dockerd refuses a bad one at create, not at stop
-    // Docker records label=disable for the modes SELinux labels cannot confine (moby's
-    // generateSecurityOpt), unless the request set a label option itself.
-    if ((hc.Privileged || hc.PidMode === "host" || hc.IpcMode === "host") && !(hc.SecurityOpt ?? []).some((o) => /^label[=:]/.test(o))) {
-      hc.SecurityOpt = [...(hc.SecurityOpt ?? []), "label=disable"];
-    }
-    this.checkNetworking(hc, body);
-    if (hc.RestartPolicy?.Name && !["", "no", "always", "unless-stopped", "on-failure"].includes(hc.RestartPolicy.Name)) {
-      throw invalidArgument(`invalid restart policy '${hc.RestartPolicy.Name}'`);
-    }
-    if (hc.AutoRemove && hc.RestartPolicy?.Name && !["", "no"].includes(hc.RestartPolicy.Name)) {
-      throw invalidArgument("can't create 'AutoRemove' container with restart policy");
-    }
-    if (hc.RestartPolicy?.Name !== "on-failure" && (hc.RestartPolicy?.MaximumRetryCount ?? 0) > 0) {
-      throw invalidArgument(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
-    }
-    // -v, --mount, --tmpfs and the image's VOLUMEs, parsed (and refused when malformed) before anything is made.
-    const mountRequests = fromDockerMountFields(
-      { Binds: hc.Binds ?? undefined, Mounts: (hc.Mounts ?? undefined) as never, Tmpfs: hc.Tmpfs ?? undefined },
-      image.config.config?.Volumes ?? null,
-    );
-    const pieces = imageRuntimeConfig(image.config, {
-      entrypoint: body.Entrypoint ?? undefined,
-      cmd: body.Cmd && body.Cmd.length ? body.Cmd : undefined,
-      env: body.Env ?? undefined,
-      workingDir: body.WorkingDir || undefined,
-      user: body.User || undefined,
+    const { rec, image, mountRequests, warnings } = translateCreate(nameParam, body, {
+      host: this.host,
+      resolveImage: (ref) => this.resolveImage(ref),
+      nameInUse: (name) => this.containers.nameInUse(name),
+      uniqueName: () => this.uniqueName(),
+      networks: this.networks,
+      logPath: (id) => this.logPath(id),
+      newId: () => randomBytes(32).toString("hex"),
+      now: () => new Date(),
     });
-    const id = randomBytes(32).toString("hex");
-    const config: ContainerConfig = {
-      Hostname: body.Hostname || id.slice(0, 12),
-      Domainname: body.Domainname ?? "",
-      User: pieces.user,
-      AttachStdin: !!body.AttachStdin,
-      AttachStdout: !!body.AttachStdout,
-      AttachStderr: !!body.AttachStderr,
-      ExposedPorts: body.ExposedPorts ?? undefined,
-      Tty: !!body.Tty,
-      OpenStdin: !!body.OpenStdin,
-      StdinOnce: !!body.StdinOnce,
-      Env: pieces.env,
-      Cmd: body.Cmd && body.Cmd.length ? body.Cmd : (body.Entrypoint !== undefined && body.Entrypoint !== null ? [] : (image.config.config?.Cmd ?? [])),
-      Image: body.Image,
-      Volumes: body.Volumes ?? null,
-      WorkingDir: body.WorkingDir ?? "",
-      Entrypoint: body.Entrypoint ?? image.config.config?.Entrypoint ?? null,
-      Labels: { ...pieces.labels, ...(body.Labels ?? {}) },
-      StopSignal: body.StopSignal || pieces.stopSignal,
-      ...(body.StopTimeout !== undefined && body.StopTimeout !== null ? { StopTimeout: body.StopTimeout } : {}),
-    };
-    if (!hc.NetworkMode) hc.NetworkMode = "default";
-    if (!hc.RestartPolicy) hc.RestartPolicy = { Name: "no", MaximumRetryCount: 0 };
-    if (!hc.LogConfig?.Type) hc.LogConfig = { Type: "json-file", Config: hc.LogConfig?.Config ?? {} };
-    if (hc.LogConfig.Type !== "json-file") throw new GantryError("UNSUPPORTED_OPTION", `logging driver ${hc.LogConfig.Type} is not supported (only json-file)`);
-
-    // --network-alias: the endpoint config of the network the container joins.
-    const endpoints = (body.NetworkingConfig as { EndpointsConfig?: Record<string, { Aliases?: string[] | null } | null> } | null | undefined)?.EndpointsConfig;
-    const aliases = endpoints?.[hc.NetworkMode]?.Aliases ?? [];
-    if (aliases.length && ["default", "bridge", "none", "host"].includes(hc.NetworkMode)) throw invalidArgument("network-scoped alias is supported only for containers in user defined networks");
-    const finalName = name ?? this.uniqueName();
-    const rec: ContainerRecord = {
-      Id: id,
-      Name: finalName,
-      Created: new Date().toISOString(),
-      Path: pieces.args[0]!,
-      Args: pieces.args.slice(1),
-      Config: config,
-      HostConfig: hc,
-      Image: image.id,
-      State: { Status: "created", Pid: 0, ExitCode: 0, Error: "", OOMKilled: false, StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME },
-      RestartCount: 0,
-      ManuallyStopped: false,
-      MonitorPid: 0,
-      Rootfs: "",
-      LogPath: this.logPath(id),
-      Warnings: warnings,
-      ...(aliases.length ? { NetworkAliases: [...aliases] } : {}),
-    };
+    const id = rec.Id;
     mkdirSync(this.dir(id), { recursive: true, mode: 0o700 });
     try {
       const rootfs = await prepareRootfs(this.images, image.id, id);
@@ -411,32 +326,6 @@ export class Engine {
     }
     this.publish(rec, "create");
     return { Id: id, Warnings: warnings };
-  }
-
-  private checkNetworking(hc: HostConfig, body: CreateBody): void {
-    const mode = hc.NetworkMode ?? "default";
-    const special = ["default", "bridge", "none", "host"].includes(mode) || mode.startsWith("container:");
-    if (!special) {
-      // 400, not 404: the docker CLI answers a 404 from create by pulling the image.
-      if (!this.networks) throw invalidArgument(`network ${mode} not found`);
-      try {
-        this.networks.get(mode);
-      } catch (err) {
-        if (err instanceof GantryError && err.code === "NOT_FOUND") throw invalidArgument(`network ${mode} not found`);
-        throw err;
-      }
-    }
-    const wantsPorts = Object.values(hc.PortBindings ?? {}).some((b) => b && b.length > 0) || !!hc.PublishAllPorts;
-    if (!wantsPorts) return;
-    if (!this.networks) {
-      throw new GantryError("UNSUPPORTED_OPTION", "port publishing (-p/-P) needs bridge networking, which is unavailable on this daemon", {
-        hint: "start the daemon with the CNI plugins installed (apt-get install containernetworking-plugins iptables)",
-      });
-    }
-    if (mode === "none" || mode === "host" || mode.startsWith("container:")) {
-      throw invalidArgument(`conflicting options: port publishing and the container type network mode (${mode})`);
-    }
-    fromDockerPortBindings(hc.PortBindings ?? undefined, body.ExposedPorts ?? undefined, !!hc.PublishAllPorts);
   }
 
   /** The CNI network a container joins, or undefined for none/host/container:. */

@@ -1,0 +1,165 @@
+// Request translation: a Docker create request (name, Config and HostConfig) checked and
+// turned into the container's record, with the mount requests and the warnings to answer —
+// everything create decides before anything is made on disk. Docker's defaulting and
+// dockerd's messages live here; the engine then prepares the rootfs and saves the record.
+import { GantryError, invalidArgument } from "../common/errors.ts";
+import { parseSignal } from "../common/signals.ts";
+import { imageRuntimeConfig, type LocalImage } from "../image/mod.ts";
+import { fromDockerPortBindings, type Networks } from "../network/index.ts";
+import { fromDockerMountFields, type MountRequest } from "../volume/index.ts";
+import type { ContainerConfig, CreateBody, HostConfig } from "./api-types.ts";
+import { validateName, type ContainerRecord } from "./container-store.ts";
+import { cgroupsPathOf, checkSecurityOptions } from "./oci-spec.ts";
+import { adaptHostConfig, verifyResources, type HostFacts } from "./resources.ts";
+
+/** Docker's time zero: a container that never started or never finished. */
+export const ZERO_TIME = "0001-01-01T00:00:00Z";
+
+/** What translation needs to know of the engine. */
+export interface CreateContext {
+  host: HostFacts;
+  /** The local image `ref` names (NOT_FOUND as Docker words it). */
+  resolveImage(ref: string): LocalImage;
+  /** The container that has `name`, if one does. */
+  nameInUse(name: string): ContainerRecord | undefined;
+  /** A generated name no container has ("/adjective_name"). */
+  uniqueName(): string;
+  /** The network library, when the daemon has bridge networking. */
+  networks: Networks | undefined;
+  logPath(id: string): string;
+  newId(): string;
+  now(): Date;
+}
+
+export interface CreateTranslation {
+  rec: ContainerRecord;
+  image: LocalImage;
+  /** -v, --mount, --tmpfs and the image's VOLUMEs, parsed. */
+  mountRequests: MountRequest[];
+  warnings: string[];
+}
+
+/** Checks a create request and builds the record it makes; throws before anything exists. */
+export function translateCreate(nameParam: string | undefined, body: CreateBody, ctx: CreateContext): CreateTranslation {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalidArgument("the request body must be a JSON object");
+  if (typeof body.Image !== "string" || body.Image === "") throw invalidArgument("Config.Image is required");
+  const hc: HostConfig = { ...(body.HostConfig ?? {}) };
+  const name = nameParam ? validateName(nameParam) : undefined;
+  const other = name ? ctx.nameInUse(name) : undefined;
+  if (other) {
+    throw new GantryError(
+      "ALREADY_EXISTS",
+      `Conflict. The container name "${name}" is already in use by container "${other.Id}". You have to remove (or rename) that container to be able to reuse that name.`,
+    );
+  }
+  const image = ctx.resolveImage(body.Image);
+  adaptHostConfig(hc, ctx.host);
+  const warnings = verifyResources(hc, ctx.host);
+  checkSecurityOptions(hc, ctx.host.boundingCaps);
+  cgroupsPathOf(hc, "check"); // a bad --cgroup-parent fails create, not start
+  if (body.StopSignal) parseSignal(body.StopSignal); // dockerd refuses a bad one at create, not at stop
+  // Docker records label=disable for the modes SELinux labels cannot confine (moby's
+  // generateSecurityOpt), unless the request set a label option itself.
+  if ((hc.Privileged || hc.PidMode === "host" || hc.IpcMode === "host") && !(hc.SecurityOpt ?? []).some((o) => /^label[=:]/.test(o))) {
+    hc.SecurityOpt = [...(hc.SecurityOpt ?? []), "label=disable"];
+  }
+  checkNetworking(hc, body, ctx.networks);
+  if (hc.RestartPolicy?.Name && !["", "no", "always", "unless-stopped", "on-failure"].includes(hc.RestartPolicy.Name)) {
+    throw invalidArgument(`invalid restart policy '${hc.RestartPolicy.Name}'`);
+  }
+  if (hc.AutoRemove && hc.RestartPolicy?.Name && !["", "no"].includes(hc.RestartPolicy.Name)) {
+    throw invalidArgument("can't create 'AutoRemove' container with restart policy");
+  }
+  if (hc.RestartPolicy?.Name !== "on-failure" && (hc.RestartPolicy?.MaximumRetryCount ?? 0) > 0) {
+    throw invalidArgument(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+  }
+  // -v, --mount, --tmpfs and the image's VOLUMEs, parsed (and refused when malformed) before anything is made.
+  const mountRequests = fromDockerMountFields(
+    { Binds: hc.Binds ?? undefined, Mounts: (hc.Mounts ?? undefined) as never, Tmpfs: hc.Tmpfs ?? undefined },
+    image.config.config?.Volumes ?? null,
+  );
+  const pieces = imageRuntimeConfig(image.config, {
+    entrypoint: body.Entrypoint ?? undefined,
+    cmd: body.Cmd && body.Cmd.length ? body.Cmd : undefined,
+    env: body.Env ?? undefined,
+    workingDir: body.WorkingDir || undefined,
+    user: body.User || undefined,
+  });
+  const id = ctx.newId();
+  const config: ContainerConfig = {
+    Hostname: body.Hostname || id.slice(0, 12),
+    Domainname: body.Domainname ?? "",
+    User: pieces.user,
+    AttachStdin: !!body.AttachStdin,
+    AttachStdout: !!body.AttachStdout,
+    AttachStderr: !!body.AttachStderr,
+    ExposedPorts: body.ExposedPorts ?? undefined,
+    Tty: !!body.Tty,
+    OpenStdin: !!body.OpenStdin,
+    StdinOnce: !!body.StdinOnce,
+    Env: pieces.env,
+    Cmd: body.Cmd && body.Cmd.length ? body.Cmd : (body.Entrypoint !== undefined && body.Entrypoint !== null ? [] : (image.config.config?.Cmd ?? [])),
+    Image: body.Image,
+    Volumes: body.Volumes ?? null,
+    WorkingDir: body.WorkingDir ?? "",
+    Entrypoint: body.Entrypoint ?? image.config.config?.Entrypoint ?? null,
+    Labels: { ...pieces.labels, ...(body.Labels ?? {}) },
+    StopSignal: body.StopSignal || pieces.stopSignal,
+    ...(body.StopTimeout !== undefined && body.StopTimeout !== null ? { StopTimeout: body.StopTimeout } : {}),
+  };
+  if (!hc.NetworkMode) hc.NetworkMode = "default";
+  if (!hc.RestartPolicy) hc.RestartPolicy = { Name: "no", MaximumRetryCount: 0 };
+  if (!hc.LogConfig?.Type) hc.LogConfig = { Type: "json-file", Config: hc.LogConfig?.Config ?? {} };
+  if (hc.LogConfig.Type !== "json-file") throw new GantryError("UNSUPPORTED_OPTION", `logging driver ${hc.LogConfig.Type} is not supported (only json-file)`);
+
+  // --network-alias: the endpoint config of the network the container joins.
+  const endpoints = (body.NetworkingConfig as { EndpointsConfig?: Record<string, { Aliases?: string[] | null } | null> } | null | undefined)?.EndpointsConfig;
+  const aliases = endpoints?.[hc.NetworkMode]?.Aliases ?? [];
+  if (aliases.length && ["default", "bridge", "none", "host"].includes(hc.NetworkMode)) throw invalidArgument("network-scoped alias is supported only for containers in user defined networks");
+  const rec: ContainerRecord = {
+    Id: id,
+    Name: name ?? ctx.uniqueName(),
+    Created: ctx.now().toISOString(),
+    Path: pieces.args[0]!,
+    Args: pieces.args.slice(1),
+    Config: config,
+    HostConfig: hc,
+    Image: image.id,
+    State: { Status: "created", Pid: 0, ExitCode: 0, Error: "", OOMKilled: false, StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME },
+    RestartCount: 0,
+    ManuallyStopped: false,
+    MonitorPid: 0,
+    Rootfs: "",
+    LogPath: ctx.logPath(id),
+    Warnings: warnings,
+    ...(aliases.length ? { NetworkAliases: [...aliases] } : {}),
+  };
+  return { rec, image, mountRequests, warnings };
+}
+
+/** The network mode names a network that exists; published ports are possible with it. */
+function checkNetworking(hc: HostConfig, body: CreateBody, networks: Networks | undefined): void {
+  const mode = hc.NetworkMode ?? "default";
+  const special = ["default", "bridge", "none", "host"].includes(mode) || mode.startsWith("container:");
+  if (!special) {
+    // 400, not 404: the docker CLI answers a 404 from create by pulling the image.
+    if (!networks) throw invalidArgument(`network ${mode} not found`);
+    try {
+      networks.get(mode);
+    } catch (err) {
+      if (err instanceof GantryError && err.code === "NOT_FOUND") throw invalidArgument(`network ${mode} not found`);
+      throw err;
+    }
+  }
+  const wantsPorts = Object.values(hc.PortBindings ?? {}).some((b) => b && b.length > 0) || !!hc.PublishAllPorts;
+  if (!wantsPorts) return;
+  if (!networks) {
+    throw new GantryError("UNSUPPORTED_OPTION", "port publishing (-p/-P) needs bridge networking, which is unavailable on this daemon", {
+      hint: "start the daemon with the CNI plugins installed (apt-get install containernetworking-plugins iptables)",
+    });
+  }
+  if (mode === "none" || mode === "host" || mode.startsWith("container:")) {
+    throw invalidArgument(`conflicting options: port publishing and the container type network mode (${mode})`);
+  }
+  fromDockerPortBindings(hc.PortBindings ?? undefined, body.ExposedPorts ?? undefined, !!hc.PublishAllPorts);
+}
