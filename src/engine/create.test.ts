@@ -72,7 +72,7 @@ describe("translateCreate", () => {
       [undefined, { Image: "" } as CreateBody, "INVALID_ARGUMENT", /Config.Image is required/],
       ["web", { Image: "busybox" }, "ALREADY_EXISTS", /The container name "\/web" is already in use by container "f{64}"/, { nameInUse: () => other }],
       [undefined, { Image: "nosuch" }, "NOT_FOUND", /No such image: nosuch:latest/],
-      [undefined, { Image: "busybox", HostConfig: { RestartPolicy: { Name: "sometimes" } } }, "INVALID_ARGUMENT", /invalid restart policy 'sometimes'/],
+      [undefined, { Image: "busybox", HostConfig: { RestartPolicy: { Name: "sometimes" as never } } }, "INVALID_ARGUMENT", /invalid restart policy 'sometimes'/],
       [undefined, { Image: "busybox", HostConfig: { AutoRemove: true, RestartPolicy: { Name: "always" } } }, "INVALID_ARGUMENT", /can't create 'AutoRemove' container with restart policy/],
       [undefined, { Image: "busybox", HostConfig: { RestartPolicy: { Name: "always", MaximumRetryCount: 3 } } }, "INVALID_ARGUMENT", /maximum retry count can only be used with 'on-failure'/],
       [undefined, { Image: "busybox", HostConfig: { LogConfig: { Type: "syslog", Config: {} } } }, "UNSUPPORTED_OPTION", /logging driver syslog/],
