@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseQuantity, quantityMilliValue, quantityValue } from "./quantity.ts";
+import { addQuantities, compareQuantities, formatQuantity, parseQuantity, quantityMilliValue, quantityValue } from "./quantity.ts";
 
 test("cpu quantities become millicores, rounded up as MilliValue does", () => {
   assert.equal(quantityMilliValue("100m"), 100);
@@ -34,4 +34,20 @@ test("what is not a quantity is refused by the parser and counts as nothing", ()
   }
   assert.deepEqual(parseQuantity("-1"), { num: -1n, den: 1n });
   assert.equal(quantityMilliValue("-100m"), -100);
+});
+
+test("formatQuantity prints Kubernetes' canonical forms, binary when asked and whole", () => {
+  const f = (s: string, binary = false) => formatQuantity(parseQuantity(s)!, binary);
+  assert.equal(f("0.5"), "500m");
+  assert.equal(f("2000"), "2k");
+  assert.equal(f("1500"), "1500");
+  assert.equal(f("0"), "0");
+  assert.equal(f("1536Mi", true), "1536Mi");
+  assert.equal(f("1.5Gi", true), "1536Mi");
+  assert.equal(f("2Gi", true), "2Gi");
+  assert.equal(f("1000", true), "1k");
+  assert.equal(f("0.5Ki", true), "512");
+  assert.equal(formatQuantity(addQuantities(parseQuantity("300m")!, parseQuantity("700m")!)), "1");
+  assert.equal(compareQuantities(parseQuantity("1Gi")!, parseQuantity("1073741824")!), 0);
+  assert.equal(compareQuantities(parseQuantity("999m")!, parseQuantity("1")!), -1);
 });

@@ -56,3 +56,55 @@ export function quantityMilliValue(value: unknown): number {
   const q = parseQuantity(value);
   return q ? scaledCeil(q, 1000n) : 0;
 }
+
+/** Whether a quantity string is written with a binary suffix (Ki … Ei): Kubernetes' BinarySI format. */
+export function isBinaryQuantity(value: unknown): boolean {
+  return typeof value === "string" && /(Ki|Mi|Gi|Ti|Pi|Ei)$/.test(value.trim());
+}
+
+/** a + b, exactly. */
+export function addQuantities(a: Quantity, b: Quantity): Quantity {
+  return { num: a.num * b.den + b.num * a.den, den: a.den * b.den };
+}
+
+/** a - b, exactly. */
+export function subtractQuantities(a: Quantity, b: Quantity): Quantity {
+  return addQuantities(a, { num: -b.num, den: b.den });
+}
+
+/** -1, 0 or 1 as a is less than, equal to or more than b. */
+export function compareQuantities(a: Quantity, b: Quantity): number {
+  const d = a.num * b.den - b.num * a.den;
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}
+
+const DECIMAL_BY_EXPONENT: [number, string][] = [[18, "E"], [15, "P"], [12, "T"], [9, "G"], [6, "M"], [3, "k"], [0, ""], [-3, "m"], [-6, "u"], [-9, "n"]];
+const BINARY_BY_EXPONENT: [number, string][] = [[60, "Ei"], [50, "Pi"], [40, "Ti"], [30, "Gi"], [20, "Mi"], [10, "Ki"]];
+
+/**
+ * A quantity in Kubernetes' canonical form (Quantity.String): binary ("1536Mi") when asked
+ * for and the value is a whole number of at least 1Ki, else decimal with the largest suffix
+ * that keeps the mantissa whole ("500m", "2k", "1500"), rounded up to nano units.
+ */
+export function formatQuantity(q: Quantity, binary = false): string {
+  if (binary && q.num % q.den === 0n) {
+    const v = q.num / q.den;
+    const abs = v < 0n ? -v : v;
+    if (abs >= 1024n) {
+      for (const [exp, suffix] of BINARY_BY_EXPONENT) {
+        const unit = 2n ** BigInt(exp);
+        if (abs % unit === 0n) return `${v / unit}${suffix}`;
+      }
+      return String(v);
+    }
+  }
+  const n = q.num * 10n ** 9n;
+  let nanos = n / q.den;
+  if (n % q.den !== 0n && n > 0n) nanos += 1n;
+  if (nanos === 0n) return "0";
+  for (const [exp, suffix] of DECIMAL_BY_EXPONENT) {
+    const unit = 10n ** BigInt(exp + 9);
+    if (nanos % unit === 0n) return `${nanos / unit}${suffix}`;
+  }
+  return `${nanos}n`;
+}

@@ -5,61 +5,11 @@
 // killed with SIGKILL right after its pods succeed counts each of them once after the restart.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KUBECTL, kubectlMissing } from "../cluster-api/_server.ts";
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-/** A `gantry server --no-agent` over dataDir, and kubectl with its admin kubeconfig. */
-async function startGantry(dir: string, dataDir: string, port: number) {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/gantry/main.ts", "server", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--no-agent"], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-  const exited = new Promise((resolve) => child.on("exit", resolve));
-  const kubectl = (...args: string[]) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(KUBECTL, ["--kubeconfig", join(dataDir, "admin.kubeconfig"), "--cache-dir", join(dir, "cache"), ...args], { timeout: 30_000 }, (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
-  const ok = async (...args: string[]) => {
-    const r = await kubectl(...args);
-    assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    await exited;
-  };
-  try {
-    await until("gantry server to listen", 30_000, async () => (out.includes("listening on") ? true : undefined));
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { ok, stop };
-}
+import { kubectlMissing } from "../cluster-api/_server.ts";
+import { freePort, startGantry, until } from "./_gantry-server.ts";
 
 test("kubectl: a */1 CronJob makes a Job within a minute on the wall clock; its pod succeeds, the Job completes", { skip: kubectlMissing }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "gantry-kubectl-cron-"));

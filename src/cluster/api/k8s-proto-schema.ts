@@ -118,6 +118,33 @@ message Secret {
   optional bool immutable = 5;
 }
 
+message ScopedResourceSelectorRequirement {
+  optional string scopeName = 1;
+  optional string operator = 2;
+  repeated string values = 3;
+}
+
+message ScopeSelector {
+  repeated ScopedResourceSelectorRequirement matchExpressions = 1;
+}
+
+message ResourceQuotaSpec {
+  map<string, Quantity> hard = 1;
+  repeated string scopes = 2;
+  optional ScopeSelector scopeSelector = 3;
+}
+
+message ResourceQuotaStatus {
+  map<string, Quantity> hard = 1;
+  map<string, Quantity> used = 2;
+}
+
+message ResourceQuota {
+  optional ObjectMeta metadata = 1;
+  optional ResourceQuotaSpec spec = 2;
+  optional ResourceQuotaStatus status = 3;
+}
+
 message ContainerPort {
   optional string name = 1;
   optional int32 hostPort = 2;
@@ -409,6 +436,7 @@ export const PROTO_KINDS: Record<string, string> = {
   "v1/Namespace": "Namespace",
   "v1/ConfigMap": "ConfigMap",
   "v1/Secret": "Secret",
+  "v1/ResourceQuota": "ResourceQuota",
   "apps/v1/Deployment": "Deployment",
   "batch/v1/Job": "Job",
   "batch/v1/CronJob": "CronJob",

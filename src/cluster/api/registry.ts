@@ -23,6 +23,8 @@ import {
 } from "./status.ts";
 import { NAMESPACE_FINALIZER, strategyFor, type AdmissionLookup } from "./strategies/index.ts";
 import { Causes, validateMeta } from "./validation.ts";
+import { applyLimitRangeDefaults, checkLimitRanges, limitRangerApplies } from "./limit-ranger.ts";
+import { admitQuota, type QuotaAccess } from "./resource-quota.ts";
 
 export type PropagationPolicy = "Background" | "Foreground" | "Orphan";
 
@@ -110,6 +112,14 @@ export class ObjectRegistry {
     },
   };
 
+  /** How quota admission reads and charges the namespace's ResourceQuotas. */
+  private readonly quotaAccess: QuotaAccess = {
+    list: async (ns) => (await this.list(findResource("", "v1", "resourcequotas")!, ns)).items,
+    updateStatus: async (ns, name, change) => {
+      await this.mutate(findResource("", "v1", "resourcequotas")!, ns, name, change, { subresource: "status" });
+    },
+  };
+
   /** Runs the kind's admission on an object about to be written (old: before an update). */
   private async admit(rt: ResourceType, next: KubeObject, old: KubeObject | undefined): Promise<KubeObject> {
     const admit = strategyFor(rt).admit;
@@ -179,7 +189,7 @@ export class ObjectRegistry {
   }
 
   /** Checks and completes an object about to be written (create when old is undefined). */
-  private prepare(rt: ResourceType, ns: string | undefined, next: KubeObject, old: KubeObject | undefined, opts: WriteOptions): KubeObject {
+  private prepare(rt: ResourceType, ns: string | undefined, next: KubeObject, old: KubeObject | undefined, opts: WriteOptions, afterDefaults?: (o: KubeObject) => void): KubeObject {
     const strategy = strategyFor(rt);
     if (!isPlainObject(next.metadata)) next.metadata = {};
     next.apiVersion = apiVersionOf(rt);
@@ -225,6 +235,7 @@ export class ObjectRegistry {
       // A status subresource means clients cannot set status on create either.
       if (rt.status && !strategy.statusOnCreate) delete next.status;
       strategy.defaults?.(next);
+      afterDefaults?.(next);
     }
     strategy.canonicalize?.(next);
     if (!(strategy.generation ?? rt.status)) delete next.metadata.generation;
@@ -278,13 +289,19 @@ export class ObjectRegistry {
   async create(rt: ResourceType, ns: string | undefined, body: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
     if (body.metadata?.resourceVersion) throw errBadRequest("resourceVersion should not be set on objects to be created");
     if (rt.namespaced) await this.checkNamespaceWritable(ns!);
-    const obj = this.prepare(rt, ns, await this.admit(rt, clone(body), undefined), undefined, opts);
+    // LimitRanger: defaults after the kind's own (a limit already copied to the request stays), bounds after.
+    const ranges = limitRangerApplies(rt) ? (await this.list(findResource("", "v1", "limitranges")!, ns)).items : [];
+    const withDefaults = ranges.length && rt.plural === "pods" ? (o: KubeObject) => applyLimitRangeDefaults(o, ranges) : undefined;
+    const obj = this.prepare(rt, ns, await this.admit(rt, clone(body), undefined), undefined, opts, withDefaults);
+    if (ranges.length) checkLimitRanges(rt, obj, ranges);
     const key = storageKey(rt, ns, obj.metadata.name!);
     if (opts.dryRun) {
       if (await this.store.get(key)) throw errAlreadyExists(rt.plural, rt.group, obj.metadata.name!);
+      await admitQuota(this.quotaAccess, rt, obj, Date.now(), true);
       await this.allocate(rt, ns, obj, undefined, true);
       return obj;
     }
+    await admitQuota(this.quotaAccess, rt, obj, Date.now(), false);
     const claimed = await this.allocate(rt, ns, obj, undefined, false);
     try {
       const so = await this.store.create(key, this.encode(obj));

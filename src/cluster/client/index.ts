@@ -12,3 +12,4 @@ export { Informer, type InformerHandlers, type InformerOptions } from "./informe
 export { InformerFactory } from "./informer-factory.ts";
 export { EventRecorder, type EventTarget } from "./event-recorder.ts";
 export { computeDisruptionStatus, DISRUPTED_POD_TIMEOUT_MS, isPodReady as isPodReadyForDisruption, type DisruptionStatus } from "./disruption.ts";
+export { addValues, chargedNames, computeQuotaUsed, countedResource, countResourceName, formatResourceList, formatValue, objectUsage, parseResourceList, podCountsForQuota, podResourceList, quotaHard, quotaMatches, type QuotaUsage, type QuotaValue } from "./quota.ts";

@@ -19,6 +19,7 @@ import { TtlAfterFinishedController } from "./ttl-after-finished.ts";
 import { StatefulSetController } from "./statefulset.ts";
 import { NodeLifecycleController, type NodeLifecycleOptions } from "./node-lifecycle.ts";
 import { DisruptionController } from "./disruption.ts";
+import { ResourceQuotaController } from "./resourcequota.ts";
 
 export interface ControllerManagerOptions {
   clock?: Clock;
@@ -57,6 +58,7 @@ export const allControllers = (ctx: ControllerContext, flags: ControllerFlags = 
   new StatefulSetController(ctx),
   new NodeLifecycleController(ctx, flags.nodeLifecycle),
   new DisruptionController(ctx),
+  new ResourceQuotaController(ctx),
 ];
 
 export async function startControllerManager(

@@ -11,6 +11,7 @@ import { endpointsStrategy } from "./endpoints.ts";
 import { eventStrategy } from "./event.ts";
 import { jobStrategy } from "./job.ts";
 import { leaseStrategy } from "./lease.ts";
+import { limitRangeStrategy } from "./limitrange.ts";
 import { namespaceStrategy } from "./namespace.ts";
 import { networkPolicyStrategy } from "./networkpolicy.ts";
 import { nodeStrategy } from "./node.ts";
@@ -20,6 +21,7 @@ import { podDisruptionBudgetStrategy } from "./poddisruptionbudget.ts";
 import { podStrategy } from "./pod.ts";
 import { priorityClassStrategy } from "./priorityclass.ts";
 import { replicaSetStrategy } from "./replicaset.ts";
+import { resourceQuotaStrategy } from "./resourcequota.ts";
 import { secretStrategy } from "./secret.ts";
 import { serviceStrategy } from "./service.ts";
 import { serviceAccountStrategy } from "./serviceaccount.ts";
@@ -42,6 +44,8 @@ const byResource: Record<string, Strategy> = {
   "/serviceaccounts": serviceAccountStrategy,
   "/persistentvolumes": persistentVolumeStrategy,
   "/persistentvolumeclaims": persistentVolumeClaimStrategy,
+  "/limitranges": limitRangeStrategy,
+  "/resourcequotas": resourceQuotaStrategy,
   "apps/deployments": deploymentStrategy,
   "apps/replicasets": replicaSetStrategy,
   "apps/daemonsets": daemonSetStrategy,

@@ -54,6 +54,7 @@ function validateSpecUpdate(c: Causes, next: KubeObject, old: KubeObject) {
 export const podStrategy: Strategy = {
   defaults(o) {
     defaultPodSpec(obj(o, "spec"));
+    defaultRequestsToLimits(obj(o, "spec"));
     const st = obj(o, "status");
     dflt(st, "phase", "Pending");
     dflt(st, "qosClass", "BestEffort");
@@ -123,4 +124,21 @@ export async function admitPodPriority(o: KubeObject, lookup: AdmissionLookup, o
   }
   s.priority = priority;
   s.preemptionPolicy = policy;
+}
+
+/**
+ * SetDefaults_Pod: a container that states a limit but no request for a resource requests
+ * its limit (so quota, the LimitRanger and the scheduler all see the request).
+ */
+function defaultRequestsToLimits(spec: Record<string, unknown>): void {
+  for (const list of [spec.containers, spec.initContainers]) {
+    if (!Array.isArray(list)) continue;
+    for (const c of list) {
+      if (!isPlainObject(c) || !isPlainObject(c.resources) || !isPlainObject(c.resources.limits)) continue;
+      const res = c.resources;
+      const requests = isPlainObject(res.requests) ? res.requests : {};
+      for (const [k, v] of Object.entries(res.limits as Record<string, unknown>)) if (requests[k] === undefined) requests[k] = v;
+      if (Object.keys(requests).length) res.requests = requests;
+    }
+  }
 }
