@@ -1,9 +1,10 @@
 // The engine's containers on disk: <root>/engine/containers/<id>/container.json, one writer
 // (the daemon), written atomically (write + rename). Everything needed to re-adopt a running
 // container after a daemon crash is here or in the runtime's state and the monitor's exit file.
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { GantryError, notFound } from "../common/errors.ts";
 import { readJsonIfExists, writeFileAtomic } from "../common/atomic-file.ts";
 import type { ContainerConfig, HostConfig } from "./api-types.ts";
@@ -74,9 +75,13 @@ export class ContainerStore {
   private readonly byId = new Map<string, ContainerRecord>();
   /** Per container, durablePart() of its last fsynced write. */
   private readonly synced = new Map<string, string>();
+  /** Removed containers' directories, renamed here and deleted in the background. */
+  private readonly trash: string;
+  private trashed = 0;
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.trash = join(dirname(dir), "trash");
   }
 
   containerDir(id: string): string {
@@ -85,6 +90,7 @@ export class ContainerStore {
 
   /** Reads every container.json (at daemon start). */
   loadAll(): ContainerRecord[] {
+    rmSync(this.trash, { recursive: true, force: true }); // left by a daemon that stopped mid-removal
     for (const id of readdirSync(this.dir)) {
       const rec = readJsonIfExists<ContainerRecord>(join(this.dir, id, "container.json"));
       if (rec) {
@@ -117,10 +123,26 @@ export class ContainerStore {
     this.byId.set(rec.Id, rec);
   }
 
+  /**
+   * Forgets the container and takes its directory away at once (one rename), then deletes
+   * the files (log, bundle config, record, etc files) on the thread pool: unlinking them
+   * cost the daemon's event loop ~3 ms per `run --rm` under load, on the path to the
+   * answer of `wait?condition=removed`. A daemon that stops first leaves them in the trash,
+   * which loadAll() empties.
+   */
   remove(id: string): void {
     this.byId.delete(id);
     this.synced.delete(id);
-    rmSync(this.containerDir(id), { recursive: true, force: true });
+    const aside = join(this.trash, `${id}-${process.pid}-${this.trashed++}`);
+    try {
+      mkdirSync(this.trash, { recursive: true, mode: 0o700 });
+      renameSync(this.containerDir(id), aside);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+      rmSync(this.containerDir(id), { recursive: true, force: true });
+      return;
+    }
+    void rm(aside, { recursive: true, force: true }).catch(() => {});
   }
 
   nameInUse(name: string): ContainerRecord | undefined {

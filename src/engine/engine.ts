@@ -33,6 +33,7 @@ import {
   overlayMountData,
   readUnmountedRootfsFile,
   removeContainerRootfs,
+  discardContainerRootfs,
   unmountRootfs,
   resolveUser,
   familiarName,
@@ -112,6 +113,7 @@ export class Engine {
   /** One inotify watch per running container's directory, for its exit file. */
   private readonly exitWatchers = new Map<string, FSWatcher>();
   private readonly pendingLayerRemovals = new Set<() => void>();
+  private readonly layerRemovalsInFlight = new Set<Promise<void>>();
   private readonly log: (m: string) => void;
 
   constructor(readonly opts: EngineOptions) {
@@ -212,6 +214,7 @@ export class Engine {
     if (this.poller) clearInterval(this.poller);
     for (const id of [...this.exitWatchers.keys()]) this.unwatchExit(id);
     for (const task of [...this.pendingLayerRemovals]) task();
+    await Promise.all([...this.layerRemovalsInFlight]);
     await this.networks?.close().catch(() => {});
     for (const t of this.restartTimers.values()) clearTimeout(t);
     this.restartTimers.clear();
@@ -789,6 +792,7 @@ export class Engine {
     // (A daemon stopped before this runs leaves the mount; restore() does not know it any more,
     // so close() drains these first.)
     const task = () => {
+      this.pendingLayerRemovals.delete(task);
       try {
         if (rec.Rootfs && isMountPoint(rec.Rootfs)) unmountRootfs(rec.Rootfs);
       } catch (err) {
@@ -796,8 +800,11 @@ export class Engine {
         spawnSync("umount", ["-l", rec.Rootfs]);
         this.log(`unmount ${rec.Rootfs}: ${(err as Error).message}`);
       }
-      removeContainerRootfs(this.images, rec.Id);
-      this.pendingLayerRemovals.delete(task);
+      // Its files are deleted on the thread pool, not on this event loop.
+      const removal = discardContainerRootfs(this.images, rec.Id)
+        .catch((e: unknown) => this.log(`remove the layer of ${rec.Id.slice(0, 12)}: ${(e as Error).message}`))
+        .finally(() => this.layerRemovalsInFlight.delete(removal));
+      this.layerRemovalsInFlight.add(removal);
     };
     this.pendingLayerRemovals.add(task);
     setImmediate(() => {

@@ -91,11 +91,12 @@ export function collectGarbage(store: ImageStore): GcResult {
     result.snapshotsRemoved++;
   }
   // Scratch space of processes that died mid-write: "<pid>-…" in ingest/ and tmp/,
-  // ".tmp-<pid>-…" in snapshots/.
+  // ".tmp-<pid>-…" in snapshots/, and writable layers they were removing, ".removing-<pid>-…".
   const scratch: [string, (n: string) => string | undefined][] = [
     ["ingest", (n) => n.split("-")[0]],
     ["tmp", (n) => n.split("-")[1]],
     ["snapshots", (n) => (n.startsWith(".tmp-") ? n.split("-")[1] : undefined)],
+    ["containers", (n) => (n.startsWith(".removing-") ? n.split("-")[1] : undefined)],
   ];
   for (const [dir, pidOf] of scratch) {
     for (const n of readdirSync(join(store.root, dir))) {

@@ -10,6 +10,7 @@ export {
   mountRootfs,
   unmountRootfs,
   removeContainerRootfs,
+  discardContainerRootfs,
   readContainerRootfs,
   containerRootfs,
   overlayMountData,

@@ -14,6 +14,7 @@ import { spawnSync } from "node:child_process";
 import { createReadStream, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, renameSync, rmSync, utimesSync } from "node:fs";
 import { join, relative } from "node:path";
 import { spawn } from "node:child_process";
+import { rm } from "node:fs/promises";
 import { createGunzip } from "node:zlib";
 import type { Readable } from "node:stream";
 import { writeJsonAtomic, readJsonIfExists } from "../common/atomic-file.ts";
@@ -199,6 +200,7 @@ export function readContainerRootfs(store: ImageStore, containerId: string): Con
 export function listContainerRootfs(store: ImageStore): ContainerRootfsRecord[] {
   const out: ContainerRootfsRecord[] = [];
   for (const id of readdirSync(join(store.root, "containers"))) {
+    if (id.startsWith(".")) continue; // being removed (discardContainerRootfs)
     const r = readJsonIfExists<ContainerRootfsRecord>(join(store.root, "containers", id, "rootfs.json"));
     if (r) out.push(r);
   }
@@ -275,4 +277,21 @@ export function unmountRootfs(target: string): void {
 /** Removes a container's writable layer (it must be unmounted). */
 export function removeContainerRootfs(store: ImageStore, containerId: string): void {
   rmSync(containerDir(store, containerId), { recursive: true, force: true });
+}
+
+/**
+ * removeContainerRootfs without holding up the caller's event loop: the directory is renamed
+ * aside at once (`containers/.removing-<pid>-<id>`, which listContainerRootfs skips, so the
+ * layer is gone for everyone from then on) and deleted on the thread pool. A process that
+ * dies first leaves it for the garbage collection's sweep of dead processes' scratch.
+ */
+export async function discardContainerRootfs(store: ImageStore, containerId: string): Promise<void> {
+  const aside = join(store.root, "containers", `.removing-${process.pid}-${containerId}`);
+  try {
+    renameSync(containerDir(store, containerId), aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw err;
+  }
+  await rm(aside, { recursive: true, force: true });
 }

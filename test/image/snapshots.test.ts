@@ -2,13 +2,13 @@
 // collection of what no name or container uses.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ImageStore } from "../../src/image/store.ts";
 import { commitImage, storeLayer } from "../../src/image/commit.ts";
 import { prepareRootfs } from "../../src/image/rootfs.ts";
-import { listSnapshots, mountRootfs, removeContainerRootfs, unmountRootfs } from "../../src/image/snapshots.ts";
+import { discardContainerRootfs, listContainerRootfs, listSnapshots, mountRootfs, removeContainerRootfs, unmountRootfs } from "../../src/image/snapshots.ts";
 import { removeImage, listImages, tagImage, resolveImage } from "../../src/image/images.ts";
 import { collectGarbage } from "../../src/image/gc.ts";
 import { makeTar, makeTarGz } from "./_tar.ts";
@@ -93,4 +93,26 @@ test("tag, list, remove and garbage-collect", async () => {
   assert.equal(gc.blobsRemoved, 3, "app2's manifest, config and top layer");
   assert.equal(listSnapshots(store).length, 2);
   assert.equal(collectGarbage(store).blobsRemoved, 0);
+});
+
+test("a discarded writable layer is gone at once for images and GC; a dead remover's leftovers are swept", async () => {
+  await prepareRootfs(store, "test/app1:v1", "c3");
+  writeFileSync(join(root, "containers", "c3", "upper", "data"), "x");
+  const removal = discardContainerRootfs(store, "c3");
+  // Before the files are deleted, the container no longer holds its image.
+  assert.ok(!existsSync(join(root, "containers", "c3")));
+  assert.ok(!listContainerRootfs(store).some((c) => c.containerId === "c3"));
+  await removal;
+  assert.deepEqual(readdirSync(join(root, "containers")).filter((n) => n.startsWith(".removing-")), []);
+  await discardContainerRootfs(store, "c3"); // already gone: nothing to do
+  // A process that died mid-removal leaves its aside directory; a live one's is kept.
+  const dead = join(root, "containers", ".removing-999999999-c4");
+  const live = join(root, "containers", `.removing-${process.pid}-c5`);
+  for (const d of [dead, live]) mkdirSync(join(d, "upper"), { recursive: true });
+  writeFileSync(join(dead, "rootfs.json"), JSON.stringify({ containerId: "c4", image: "x", chainIds: [] }));
+  assert.ok(!listContainerRootfs(store).some((c) => c.containerId === "c4"), "an aside directory holds no layers");
+  collectGarbage(store);
+  assert.ok(!existsSync(dead));
+  assert.ok(existsSync(live));
+  rmSync(live, { recursive: true });
 });
