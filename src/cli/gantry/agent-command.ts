@@ -9,6 +9,7 @@ import { GantryError, invalidArgument } from "../../common/errors.ts";
 import { Client, HttpsTransport } from "../../cluster/client/index.ts";
 import { parseReserve, startAgent, type AgentOptions, type RunningAgent } from "../../cluster/agent/index.ts";
 import { DEFAULT_CLUSTER_CIDR, proxyTableName, startServiceProxy } from "../../cluster/proxy/index.ts";
+import { startHollowAgent, type HollowFlags } from "./hollow-agent.ts";
 
 export const DEFAULT_AGENT_ROOT = "/var/lib/gantry/agent";
 
@@ -99,17 +100,21 @@ export function registerAgentCommand(program: Command): void {
   const cmd = program
     .command("agent")
     .description("Join this host to a cluster as a node: its engine runs the pods the cluster binds to it")
-    .requiredOption("--server <url>", "the API server, e.g. https://10.0.0.1:6443")
-    .requiredOption("--token-file <file>", "a node token from `gantry server token create --node NAME`")
-    .option("--ca-file <file>", "the cluster's CA certificate (the server's DATA_DIR/tls/ca.crt)");
-  addNodeOptions(cmd, DEFAULT_AGENT_ROOT).action(async (flags: NodeFlags & { server: string; tokenFile: string; caFile?: string }) => {
-    let token: string;
-    try {
-      token = readFileSync(flags.tokenFile, "utf8").trim();
-    } catch (err) {
-      throw invalidArgument(`cannot read --token-file ${flags.tokenFile}: ${(err as Error).message}`);
-    }
-    if (!token) throw invalidArgument(`--token-file ${flags.tokenFile} is empty`);
+    .option("--server <url>", "the API server, e.g. https://10.0.0.1:6443 (required unless --kubeconfig)")
+    .option("--token-file <file>", "a node token from `gantry server token create --node NAME` (required unless --kubeconfig)")
+    .option("--ca-file <file>", "the cluster's CA certificate (the server's DATA_DIR/tls/ca.crt)")
+    .option("--hollow", "kubemark's hollow nodes: register --count Nodes that report their pods Running and run nothing (for scale tests; needs admin credentials)")
+    .option("--kubeconfig <file>", "credentials for --hollow, e.g. the server's DATA_DIR/admin.kubeconfig")
+    .option("--count <n>", "with --hollow: how many nodes", "1")
+    .option("--cpu <quantity>", "with --hollow: each node's cpu capacity", "4")
+    .option("--memory <quantity>", "with --hollow: each node's memory capacity", "16Gi")
+    .option("--pods <n>", "with --hollow: each node's pod capacity", "110")
+    .option("--name-prefix <prefix>", "with --hollow: nodes are named PREFIX-0, PREFIX-1, …", "hollow")
+    .option("--lease-renew-ms <ms>", "with --hollow: how often each node renews its Lease (the kubelet's 10 s)");
+  addNodeOptions(cmd, DEFAULT_AGENT_ROOT).action(async (flags: NodeFlags & HollowFlags & { server?: string; tokenFile?: string; caFile?: string; hollow?: boolean; kubeconfig?: string }) => {
+    if (flags.hollow) return runHollow(flags);
+    if (!flags.server || !flags.tokenFile) throw invalidArgument("gantry agent needs --server and --token-file (a node token from gantry server token create --node NAME)");
+    const token = readToken(flags.tokenFile);
     let caCert: string | undefined;
     if (flags.caFile) {
       try {
@@ -128,6 +133,30 @@ export function registerAgentCommand(program: Command): void {
     await agent.stop();
     process.exit(0);
   });
+}
+
+/** `gantry agent --hollow`: until SIGINT/SIGTERM, then the nodes stop renewing (the node lifecycle controller marks them NotReady). */
+async function runHollow(flags: HollowFlags & { server?: string; tokenFile?: string; caFile?: string; kubeconfig?: string }): Promise<void> {
+  let client: Client;
+  if (flags.kubeconfig) client = Client.fromKubeconfig(flags.kubeconfig, { fieldManager: "gantry-hollow" });
+  else if (flags.server && flags.tokenFile) client = new Client(HttpsTransport.fromTarget({ server: flags.server, token: readToken(flags.tokenFile), caCert: flags.caFile ? readFileSync(flags.caFile, "utf8") : undefined }), { fieldManager: "gantry-hollow" });
+  else throw invalidArgument("gantry agent --hollow needs --kubeconfig (e.g. the server's admin.kubeconfig), or --server and --token-file");
+  const fleet = await startHollowAgent(client, flags, (m) => console.error(`gantry agent: ${m}`));
+  console.error(`gantry agent: ${fleet.names.length} hollow nodes ${fleet.names[0]}…${fleet.names[fleet.names.length - 1]} joined ${client.server}`);
+  await untilSignal();
+  await fleet.stop();
+  process.exit(0);
+}
+
+function readToken(file: string): string {
+  let token: string;
+  try {
+    token = readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw invalidArgument(`cannot read --token-file ${file}: ${(err as Error).message}`);
+  }
+  if (!token) throw invalidArgument(`--token-file ${file} is empty`);
+  return token;
 }
 
 /** For `gantry server`: the host's node, run in-process with the server's in-process transport. */
