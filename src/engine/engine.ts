@@ -4,13 +4,9 @@
 // container's parent, writes its json-file log, serves its attach socket and writes its exit
 // file, so containers outlive a daemon crash and are re-adopted by `restore()`.
 //
-// Lifecycle of a container's State.Status:
-//
-//   created ──start──> running ──exit──> exited ──start──> running …
-//                        │  ▲                 │
-//                  pause │  │ unpause         └─ restart policy: restarting ──(back-off)──> running
-//                        ▼  │
-//                       paused
+// A container's State.Status changes only through the named transitions of the table drawn
+// at the top of container-state.ts (start, exit, pause, unpause, backOff, endBackOff,
+// remove); an illegal one is an IllegalTransitionError (409), never an impossible record.
 //
 // An exit is noticed through the exit file (and the monitor's pid), so one found after a
 // restart is handled exactly like one seen live; restore() settles all of them before the
@@ -44,6 +40,7 @@ import { openVolumes, type Volumes } from "../volume/index.ts";
 import type { CreateBody } from "./api-types.ts";
 import { ContainerStore, randomName, validateName, type ContainerRecord } from "./container-store.ts";
 import { translateCreate, ZERO_TIME } from "./create.ts";
+import { assertTransition, canTransition, hasProcess, isDown, isUp, transition } from "./container-state.ts";
 import { EventBus } from "./events.ts";
 import { readHostFacts } from "./host-facts.ts";
 import { buildOciSpec } from "./oci-spec.ts";
@@ -92,8 +89,6 @@ interface Waiter {
 
 /** Something that must connect to the monitor's attach socket before the process runs. */
 export type PreStartHook = ((attachSocket: string) => Promise<void>) & { abort?: () => void };
-
-const isRunningLike = (s: string) => s === "running" || s === "paused" || s === "restarting";
 
 export class Engine {
   readonly images: ImageStore;
@@ -174,7 +169,7 @@ export class Engine {
     const loaded = this.containers.loadAll();
     await this.volumes.reconcile(loaded.map((c) => c.Id)).catch((e: unknown) => this.log(`volume reconcile: ${(e as Error).message}`));
     await this.networks
-      ?.reconcile(loaded.filter((c) => isRunningLike(c.State.Status)).map((c) => c.Id))
+      ?.reconcile(loaded.filter((c) => isUp(c.State.Status)).map((c) => c.Id))
       .catch((e: unknown) => this.log(`network reconcile: ${(e as Error).message}`));
     await Promise.all(loaded.map((rec) => this.restoreContainer(rec).catch((err: unknown) => this.log(`restore ${rec.Id.slice(0, 12)}: ${(err as Error).message}`))));
     this.poller = setInterval(() => this.pollExits(), this.opts.pollMs ?? 100);
@@ -187,7 +182,7 @@ export class Engine {
       await this.removeContainer(rec.Id, { force: true, volumes: false });
     } else if (status === "restarting") {
       // Its restart was pending when the daemon stopped; dockerd starts such containers at start-up.
-      rec.State.Status = "exited";
+      transition(rec, "endBackOff");
       this.containers.save(rec);
       await this.scheduleRestart(rec, restartDecision(rec.HostConfig.RestartPolicy, rec.State.ExitCode, rec.RestartCount, false, 0), { now: true });
     } else if (status === "running" || status === "paused") {
@@ -201,8 +196,9 @@ export class Engine {
       }
       this.ensureMounted(rec);
       const st = this.runtimeStatus(rec.Id);
-      if (st === "paused" && status !== "paused") rec.State.Status = "paused";
-      if (st === "running" && status === "paused") rec.State.Status = "running";
+      // Frozen or thawed while the daemon was down: the record follows the kernel.
+      if (st === "paused" && status === "running") transition(rec, "pause");
+      if (st === "running" && status === "paused") transition(rec, "unpause");
       this.containers.save(rec);
     } else if (status === "exited" && rec.HostConfig.RestartPolicy?.Name === "always" && !rec.ManuallyStopped) {
       // Docker starts "always" containers when the daemon starts (without counting a restart).
@@ -441,7 +437,7 @@ export class Engine {
       pidOfContainer: (name) => {
         const other = this.containers.find(name);
         if (!other) throw notFound(`No such container: ${name}`);
-        if (other.State.Status !== "running" && other.State.Status !== "paused") {
+        if (!hasProcess(other.State.Status)) {
           throw conflict(`cannot join namespace of a non running container: container ${other.Id} is not running`);
         }
         return other.State.Pid;
@@ -485,7 +481,10 @@ export class Engine {
 
   async start(ref: string): Promise<void> {
     const rec = this.containers.get(ref);
-    if (rec.State.Status === "running" || rec.State.Status === "paused") return; // Docker: 304, not an error
+    if (hasProcess(rec.State.Status)) return; // Docker: 304, not an error
+    assertTransition(rec, "start", (from) =>
+      from === "removing" ? `container ${rec.Id} is marked for removal and cannot be started` : `container ${rec.Id} is ${from} and cannot be started`,
+    );
     if (this.busy.has(rec.Id)) throw conflict(`container ${rec.Id.slice(0, 12)} is being started or removed`);
     this.busy.add(rec.Id);
     let hooks: PreStartHook[] = [];
@@ -520,7 +519,7 @@ export class Engine {
       rec.State.Pid = await this.runtime.start(rec.Id);
       // Another runtime's namespace exists only now: attach right after start.
       if (!this.runtime.netnsBeforeStart && !preparedNetns) await this.connectNetwork(rec, rec.State.Pid);
-      rec.State.Status = "running";
+      transition(rec, "start");
       rec.State.StartedAt = new Date().toISOString();
       rec.State.FinishedAt = ZERO_TIME;
       rec.ManuallyStopped = false;
@@ -532,8 +531,11 @@ export class Engine {
       this.preStart.delete(rec.Id);
       await this.runtime.delete(rec.Id, true).catch(() => {});
       await this.disconnectNetwork(rec.Id);
-      rec.State = { ...rec.State, Status: rec.State.Status === "restarting" ? "exited" : rec.State.Status, Pid: 0, Error: (err as Error).message };
-      if (rec.State.Status === "created" || rec.State.Status === "exited") rec.State.ExitCode = rec.State.Status === "created" ? 128 : rec.State.ExitCode;
+      // A restart that failed ends its back-off (the policy may begin another); a first start
+      // that failed leaves the container created, with Docker's exit code 128.
+      if (canTransition(rec.State.Status, "endBackOff")) transition(rec, "endBackOff");
+      rec.State = { ...rec.State, Pid: 0, Error: (err as Error).message };
+      if (rec.State.Status === "created") rec.State.ExitCode = 128;
       this.containers.save(rec);
       // Docker removes an AutoRemove container whose start failed (`run --rm` waits for that).
       if (rec.HostConfig.AutoRemove) {
@@ -549,10 +551,10 @@ export class Engine {
 
   private pollExits(): void {
     for (const rec of this.containers.all()) {
-      if (rec.State.Status !== "running" && rec.State.Status !== "paused") continue;
+      if (!hasProcess(rec.State.Status)) continue;
       if (this.busy.has(rec.Id)) continue;
       const exit = this.exitOf(rec);
-      if (exit) void this.handleExit(rec, exit);
+      if (exit) void this.handleExit(rec, exit).catch((e: unknown) => this.log(`exit of ${rec.Id.slice(0, 12)}: ${(e as Error).message}`));
     }
   }
 
@@ -606,7 +608,8 @@ export class Engine {
       // Off the exit's critical path: the endpoints are forgotten now, DEL runs after.
       void this.disconnectNetwork(rec.Id);
       const startedMs = Date.parse(rec.State.StartedAt);
-      rec.State = { ...rec.State, Status: "exited", Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt, Error: error };
+      transition(rec, "exit");
+      rec.State = { ...rec.State, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt, Error: error };
       rec.MonitorPid = 0;
       this.containers.save(rec);
       if (oom) this.publish(rec, "oom");
@@ -633,7 +636,7 @@ export class Engine {
    */
   private async scheduleRestart(rec: ContainerRecord, decision: RestartDecision, opts: { now?: boolean } = {}): Promise<void> {
     if (!decision.restart) return;
-    rec.State.Status = "restarting";
+    transition(rec, "backOff");
     this.containers.save(rec);
     if (opts.now) return this.restartNow(rec.Id, decision.delayMs);
     const t = setTimeout(() => {
@@ -645,9 +648,9 @@ export class Engine {
 
   private async restartNow(id: string, delayMs: number): Promise<void> {
     const cur = this.containers.find(id);
-    if (!cur || cur.State.Status !== "restarting") return;
+    if (!cur || !canTransition(cur.State.Status, "endBackOff")) return; // stopped or removed meanwhile
     cur.RestartCount++;
-    cur.State.Status = "exited";
+    transition(cur, "endBackOff");
     try {
       await this.start(cur.Id);
       this.publish(cur, "restart");
@@ -662,7 +665,7 @@ export class Engine {
 
   async kill(ref: string, signal = "SIGKILL"): Promise<void> {
     const rec = this.containers.get(ref);
-    if (rec.State.Status !== "running" && rec.State.Status !== "paused") {
+    if (!hasProcess(rec.State.Status)) {
       throw conflict(`Cannot kill container: ${ref}: Container ${rec.Id} is not running`);
     }
     const sig = parseSignal(signal);
@@ -679,12 +682,12 @@ export class Engine {
     if (t) {
       clearTimeout(t);
       this.restartTimers.delete(rec.Id);
-      rec.State.Status = "exited";
+      transition(rec, "endBackOff");
       rec.ManuallyStopped = true;
       this.containers.save(rec);
       return true;
     }
-    if (rec.State.Status !== "running" && rec.State.Status !== "paused") return false;
+    if (!hasProcess(rec.State.Status)) return false;
     const sig = signal || rec.Config.StopSignal || "SIGTERM";
     const sigNumber = parseSignal(sig); // a bad signal fails before anything changes
     rec.ManuallyStopped = true;
@@ -721,19 +724,20 @@ export class Engine {
 
   async pause(ref: string): Promise<void> {
     const rec = this.containers.get(ref);
-    if (rec.State.Status === "paused") throw conflict(`Container ${rec.Id} is already paused`);
-    if (rec.State.Status !== "running") throw conflict(`Container ${rec.Id} is not running`);
+    const refused = (from: string) => (from === "paused" ? `Container ${rec.Id} is already paused` : `Container ${rec.Id} is not running`);
+    assertTransition(rec, "pause", refused);
     await this.runtime.pause(rec.Id);
-    rec.State.Status = "paused";
+    transition(rec, "pause", refused);
     this.containers.save(rec);
     this.publish(rec, "pause");
   }
 
   async unpause(ref: string): Promise<void> {
     const rec = this.containers.get(ref);
-    if (rec.State.Status !== "paused") throw conflict(`Container ${rec.Id} is not paused`);
+    const refused = () => `Container ${rec.Id} is not paused`;
+    assertTransition(rec, "unpause", refused);
     await this.runtime.resume(rec.Id);
-    rec.State.Status = "running";
+    transition(rec, "unpause", refused);
     this.containers.save(rec);
     this.publish(rec, "unpause");
   }
@@ -756,7 +760,7 @@ export class Engine {
 
   async removeContainer(ref: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
     const rec = this.containers.get(ref);
-    if ((rec.State.Status === "running" || rec.State.Status === "paused" || rec.State.Status === "restarting") && !opts.force) {
+    if (isUp(rec.State.Status) && !opts.force) {
       throw conflict(
         `cannot remove container "${rec.Name}": container is ${rec.State.Status}: stop the container before removing or force remove`,
       );
@@ -764,7 +768,7 @@ export class Engine {
     const t = this.restartTimers.get(rec.Id);
     if (t) clearTimeout(t);
     this.restartTimers.delete(rec.Id);
-    if (rec.State.Status === "running" || rec.State.Status === "paused") {
+    if (hasProcess(rec.State.Status)) {
       rec.ManuallyStopped = true;
       rec.HostConfig.AutoRemove = false; // we remove it here, not the exit handler
       this.containers.save(rec);
@@ -778,7 +782,7 @@ export class Engine {
       await Promise.race([exited.promise, delay(10_000)]);
       exited.cancel();
     }
-    rec.State.Status = "removing";
+    transition(rec, "remove");
     this.unwatchExit(rec.Id);
     this.containers.save(rec);
     await this.runtime.delete(rec.Id, true).catch(() => {});
@@ -825,7 +829,7 @@ export class Engine {
       waiter = { condition, resolve };
     });
     const st = rec.State.Status;
-    if (condition === "not-running" && !isRunningLike(st)) {
+    if (condition === "not-running" && !isUp(st)) {
       waiter.resolve({ StatusCode: rec.State.ExitCode, Error: null });
       return { promise, cancel: () => {} };
     }
@@ -873,7 +877,7 @@ export class Engine {
   async prune(): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
     const deleted: string[] = [];
     for (const rec of this.containers.all()) {
-      if (rec.State.Status === "exited" || rec.State.Status === "created" || rec.State.Status === "dead") {
+      if (isDown(rec.State.Status)) {
         await this.removeContainer(rec.Id, { force: false, volumes: false }).catch(() => {});
         deleted.push(rec.Id);
       }

@@ -114,10 +114,19 @@ describe("docker CLI against gantry daemon", { skip, concurrency: false }, () =>
     const stats = docker(d, ["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.PIDs}}", "walk"]);
     assert.equal(stats.status, 0, stats.stderr);
     assert.match(stats.stdout, /^walk .+ \/ 1GiB 1$/m);
+    // transitions the state machine lacks are refused with Docker's words, and change nothing
+    let refused = docker(d, ["unpause", "walk"]);
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /Container [0-9a-f]{64} is not paused/);
     assert.equal(docker(d, ["pause", "walk"]).status, 0);
     assert.equal(cgroupFile(docker(d, ["inspect", "-f", "{{.Id}}", "walk"]).stdout.trim(), "freezer", "freezer.state"), "FROZEN");
     assert.match(docker(d, ["ps", "--filter", "name=walk"]).stdout, /\(Paused\)/);
+    refused = docker(d, ["pause", "walk"]);
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /Container [0-9a-f]{64} is already paused/);
+    assert.equal(docker(d, ["inspect", "-f", "{{.State.Status}}", "walk"]).stdout.trim(), "paused");
     assert.equal(docker(d, ["unpause", "walk"]).status, 0);
+    assert.equal(docker(d, ["inspect", "-f", "{{.State.Status}}", "walk"]).stdout.trim(), "running");
     assert.equal(docker(d, ["rename", "walk", "walk2"]).status, 0);
     assert.equal(docker(d, ["inspect", "-f", "{{.Name}}", "walk2"]).stdout.trim(), "/walk2");
     docker(d, ["exec", "walk2", "sh", "-c", "echo x > /tmp/newfile; rm /bin/vi"]);
