@@ -245,10 +245,22 @@ describe("API server over HTTPS", () => {
     assert.ok(doc.components.schemas.V1DeploymentSpec.properties.replicas);
   });
 
-  test("exec and log answer with a clear Status", async () => {
-    await post("/api/v1/namespaces/default/pods", JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "p" }, spec: { containers: [{ name: "c", image: "busybox" }] } }));
-    const r = await c.raw("GET", "/api/v1/namespaces/default/pods/p/log");
-    assert.equal(r.status, 503);
-    assert.match(status(r).message, /no node agent/);
+  test("log, exec and port-forward of a pod that cannot be reached answer with kube-apiserver's Status", async () => {
+    await post("/api/v1/namespaces/default/pods", JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "p" }, spec: { containers: [{ name: "c", image: "busybox" }, { name: "d", image: "busybox" }] } }));
+    const unbound = await c.raw("GET", "/api/v1/namespaces/default/pods/p/log?container=c");
+    assert.equal(unbound.status, 400);
+    assert.equal(status(unbound).message, "pod p does not have a host assigned");
+    const which = await c.raw("GET", "/api/v1/namespaces/default/pods/p/log");
+    assert.equal(which.status, 400);
+    assert.equal(status(which).message, "a container name must be specified for pod p, choose one of: [c d]");
+    const wrong = await c.raw("GET", "/api/v1/namespaces/default/pods/p/log?container=x");
+    assert.equal(status(wrong).message, "container x is not valid for pod p");
+    const plain = await c.raw("POST", "/api/v1/namespaces/default/pods/p/exec?container=c&command=true&stdout=true");
+    assert.equal(plain.status, 400);
+    assert.equal(status(plain).message, "Upgrade request required");
+    const missing = await c.raw("GET", "/api/v1/namespaces/default/pods/nope/log");
+    assert.equal(missing.status, 404);
+    const anonymous = await c.raw("GET", "/api/v1/namespaces/default/pods/p/log?container=c", { token: null });
+    assert.equal(anonymous.status, 401);
   });
 });

@@ -1,10 +1,13 @@
 // The server's credentials, made at first start in the data directory (as k3s does under
 // /var/lib/rancher/k3s/server/tls): a CA, a serving certificate signed by it for the
-// loopback and listen addresses, and the admin bearer token. Keys never leave the directory
-// (mode 0600). Certificates are made with the `openssl` binary, which every host has.
+// loopback and listen addresses, the client certificate the server presents to kubelets, and
+// the admin bearer token. Keys never leave the directory (mode 0600). Certificates are made
+// with the `openssl` binary, which every host has. Node agents get their kubelet serving
+// certificates signed by the same CA (signKubeletServingCert), so the API server can check
+// whom it streams to, and agents can check that only the API server talks to them.
 import { execFileSync } from "node:child_process";
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { GantryError } from "../../common/errors.ts";
 import { writeFileAtomic } from "../../common/atomic-file.ts";
@@ -14,7 +17,12 @@ export interface ServerCredentials {
   cert: string;
   key: string;
   adminToken: string;
+  /** What the server presents to kubelets (kube-apiserver's --kubelet-client-certificate/-key). */
+  kubeletClient: { cert: string; key: string };
 }
+
+/** The kubelet client certificate's CN, as kubeadm names it; agents answer only this CN. */
+export const KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client";
 
 function openssl(args: string[], cwd: string): void {
   try {
@@ -43,6 +51,12 @@ export function ensureCredentials(dataDir: string, hosts: string[]): ServerCrede
     openssl(["x509", "-req", "-in", "serving.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "serving.crt", "-days", "825", "-extfile", "serving.ext"], tls);
     chmodSync(join(tls, "serving.key"), 0o600);
   }
+  if (!existsSync(join(tls, "kubelet-client.crt")) || !existsSync(join(tls, "kubelet-client.key"))) {
+    writeFileSync(join(tls, "kubelet-client.ext"), "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n");
+    openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "kubelet-client.key", "-out", "kubelet-client.csr", "-subj", `/O=system:masters/CN=${KUBELET_CLIENT_CN}`], tls);
+    openssl(["x509", "-req", "-in", "kubelet-client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "kubelet-client.crt", "-days", "825", "-extfile", "kubelet-client.ext"], tls);
+    chmodSync(join(tls, "kubelet-client.key"), 0o600);
+  }
   const tokenFile = join(dataDir, "token");
   if (!existsSync(tokenFile)) writeFileAtomic(tokenFile, `${randomBytes(32).toString("hex")}\n`, 0o600);
   return {
@@ -50,7 +64,27 @@ export function ensureCredentials(dataDir: string, hosts: string[]): ServerCrede
     cert: readFileSync(join(tls, "serving.crt"), "utf8"),
     key: readFileSync(join(tls, "serving.key"), "utf8"),
     adminToken: readFileSync(tokenFile, "utf8").trim(),
+    kubeletClient: { cert: readFileSync(join(tls, "kubelet-client.crt"), "utf8"), key: readFileSync(join(tls, "kubelet-client.key"), "utf8") },
   };
+}
+
+/**
+ * Signs a node's kubelet serving certificate from its CSR (k3s signs its agents' the same
+ * way): the subject is set here to system:node:NODE in system:nodes, whatever the CSR says,
+ * and the names are the node's addresses, so the API server can verify the kubelet it dials.
+ */
+export function signKubeletServingCert(dataDir: string, csrPem: string, node: string, addresses: string[]): string {
+  const tls = join(dataDir, "tls");
+  const work = mkdtempSync(join(tls, "sign-"));
+  try {
+    const sans = [...new Set([node, ...addresses])].map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`));
+    writeFileSync(join(work, "csr.pem"), csrPem);
+    writeFileSync(join(work, "ext"), `subjectAltName=${sans.join(",")}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n`);
+    openssl(["x509", "-req", "-in", "csr.pem", "-subj", `/O=system:nodes/CN=system:node:${node}`, "-CA", join(tls, "ca.crt"), "-CAkey", join(tls, "ca.key"), "-set_serial", `0x${randomBytes(16).toString("hex")}`, "-out", "crt.pem", "-days", "365", "-extfile", "ext"], work);
+    return readFileSync(join(work, "crt.pem"), "utf8");
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 /** Constant-time comparison of a presented bearer token with the admin token. */

@@ -32,6 +32,17 @@ export interface HandlerContext {
   bookmarkIntervalMs: number;
   /** Registers a watch so the server can end it on shutdown. */
   trackWatch(stop: () => void): () => void;
+  /** How kubelets are reached and their serving certificates signed (pod-streams.ts, kubelet-certificates.ts). */
+  kubelets?: KubeletAccess;
+}
+
+/** How the API server reaches kubelets (kube-apiserver's --kubelet-client-certificate, --kubelet-certificate-authority). */
+export interface KubeletAccess {
+  caCert: string;
+  clientCert: string;
+  clientKey: string;
+  /** Signs a node's kubelet serving certificate for its addresses. */
+  signServingCert(csrPem: string, node: string, addresses: string[]): string;
 }
 
 export function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string | string[]> = {}): void {

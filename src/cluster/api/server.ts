@@ -2,7 +2,9 @@
 // authentication (admin and node tokens), node authorization, discovery and OpenAPI, and the generic REST handlers over the cluster store.
 import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:https";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { ServerResponse, type IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../common/atomic-file.ts";
@@ -11,7 +13,7 @@ import type { ApiTransport } from "../client/index.ts";
 import { openStore, type Store, type StoreSpec } from "../store/index.ts";
 import { Authenticator, type UserInfo } from "./authentication.ts";
 import { enforceAccess } from "./authorization.ts";
-import { adminKubeconfig, ensureCredentials } from "./credentials.ts";
+import { adminKubeconfig, ensureCredentials, signKubeletServingCert } from "./credentials.ts";
 import { aggregatedDiscovery, AGGREGATED_V2BETA1, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregated } from "./discovery.ts";
 import {
   handleConnect,
@@ -31,6 +33,8 @@ import {
 } from "./handlers.ts";
 import { handleBinding } from "./pod-binding.ts";
 import { handleEviction } from "./pod-eviction.ts";
+import { handlePodStream, upgradeSockets } from "./pod-streams.ts";
+import { handleServingCert, SERVING_CERT_PATH } from "./kubelet-certificates.ts";
 import { InProcessTransport, type ServeAuthenticated } from "./in-process.ts";
 import { OPENAPI_V2_PROTOBUF, openapiV2, openapiV2Protobuf, openapiV3, openapiV3Index } from "./openapi.ts";
 import { ObjectRegistry } from "./registry.ts";
@@ -121,6 +125,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
       watches.add(stop);
       return () => watches.delete(stop);
     },
+    kubelets: {
+      caCert: creds.caCert,
+      clientCert: creds.kubeletClient.cert,
+      clientKey: creds.kubeletClient.key,
+      signServingCert: (csr, node, addresses) => signKubeletServingCert(opts.dataDir, csr, node, addresses),
+    },
   };
 
   const failed = (req: IncomingMessage, res: ServerResponse) => (err: unknown) => {
@@ -128,6 +138,17 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     sendError(res, err);
   };
   const server: Server = createServer({ cert: creds.cert, key: creds.key }, (req, res) => {
+    handleRequest(ctx, authenticator, req, res).catch(failed(req, res));
+  });
+  // Upgrades (exec, attach, port-forward) take the same path as any request, with a response
+  // written to their socket until a handler takes the socket over (pod-streams.ts).
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgradeSockets.set(req, { socket, head });
+    const res = new ServerResponse(req);
+    res.assignSocket(socket as Socket);
+    res.shouldKeepAlive = false;
+    res.on("finish", () => socket.end());
+    socket.on("error", () => socket.destroy());
     handleRequest(ctx, authenticator, req, res).catch(failed(req, res));
   });
   const serveAuthenticated: ServeAuthenticated = (user, req, res) => routeAuthenticated(ctx, user, undefined, req, res).catch(failed(req, res));
@@ -256,6 +277,7 @@ async function routeAuthenticated(ctx: HandlerContext, user: UserInfo, bindToCre
   // Every authenticated user may ask who it is and what it may do (system:basic-user).
   if (method === "POST" && path === SELF_SUBJECT_REVIEW_PATH) return handleSelfSubjectReview(ctx, req, res, user);
   if (method === "POST" && path === SELF_SUBJECT_ACCESS_REVIEW_PATH) return handleSelfSubjectAccessReview(ctx, req, res, user);
+  if (method === "POST" && path === SERVING_CERT_PATH) return handleServingCert(ctx, req, res, user);
   let segs: string[];
   try {
     segs = path.split("/").filter(Boolean).map(decodeURIComponent);
@@ -394,6 +416,6 @@ async function routeApi(ctx: HandlerContext, caller: { user: UserInfo; bindToCre
     const handler = action[method];
     return handler ? handler(ctx, r) : methodNotAllowed(r);
   }
-  if (rt.connect?.includes(r.subresource)) return handleConnect(ctx, r);
+  if (rt.connect?.includes(r.subresource)) return rt.group === "" && rt.plural === "pods" ? handlePodStream(ctx, r) : handleConnect(ctx, r);
   throw errPathNotFound();
 }
