@@ -21,6 +21,7 @@ export interface NodeFlags {
   nodeIp?: string;
   podSubnet?: string;
   podBridge?: string;
+  kubeletPort?: string;
   insecureRegistry: string[];
   clusterCidr?: string;
   serviceProxy: boolean;
@@ -36,6 +37,7 @@ export function addNodeOptions(cmd: Command, defaultRoot: string): Command {
     .option("--node-ip <ip>", "the node's InternalIP (default: the address of the default route's interface)")
     .option("--pod-subnet <cidr>", "the pods' bridge subnet on this node (default 10.42.0.0/24)")
     .option("--pod-bridge <dev>", "the pods' bridge device (default gantrypods0)")
+    .option("--kubelet-port <port>", "the port of the node's kubelet server, which the API server reaches for logs, exec, attach and port-forward (default 10250; 0 picks a free one)")
     .option("--insecure-registry <host>", "a registry pod images may be pulled from over plain HTTP (repeatable)", (v: string, prev: string[]) => [...prev, v], [])
     .option("--cluster-cidr <cidrs>", `the pods' addresses, comma-separated: traffic from elsewhere to a Service is masqueraded (default ${DEFAULT_CLUSTER_CIDR})`)
     .option("--no-service-proxy", "do not program Services (ClusterIP, NodePort) into this node's nftables (kube-proxy's job)");
@@ -78,8 +80,15 @@ export function agentOptions(flags: NodeFlags, client: Client, nodeName: string,
     ...(flags.nodeIp ? { nodeIP: flags.nodeIp } : {}),
     podBridge: { ...(flags.podBridge ? { bridge: flags.podBridge } : {}), ...(flags.podSubnet ? { subnet: flags.podSubnet } : {}) },
     insecureRegistries: flags.insecureRegistry,
+    ...(flags.kubeletPort !== undefined ? { kubeletPort: parsePort(flags.kubeletPort) } : {}),
     log: (m) => console.error(`gantry agent: ${m}`),
   };
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > 65535) throw invalidArgument(`--kubelet-port must be a port number (0-65535), not "${v}"`);
+  return n;
 }
 
 /** The node a token names, from the server's SelfSubjectReview (`kubectl auth whoami`). */

@@ -2,19 +2,24 @@
 // and serves its Docker API socket, so images built or loaded with `gantry -H` (or the docker
 // CLI) against that socket are the images pods run, the image store keeps one writer, and
 // `docker ps` on the node shows the pods' containers — and it keeps the node's Node and Lease
-// current and runs the pods bound to the node, one worker per pod.
+// current and runs the pods bound to the node, one worker per pod. Its kubelet server
+// (kubelet-server.ts) serves logs, exec, attach and port-forward to the API server only.
 import { join } from "node:path";
 import { realClock, type Clock } from "../../common/clock.ts";
 import { Informer, type Client } from "../client/index.ts";
-import { startDaemon, type Daemon, type EngineOptions } from "../../engine/index.ts";
+import { ContainerClient, EngineClient, startDaemon, type Daemon, type EngineOptions } from "../../engine/index.ts";
 import { PODS } from "./api-refs.ts";
 import { engineExecRunner } from "./engine-exec.ts";
 import { EventRecorder } from "./events.ts";
 import { NodeHeartbeat } from "./node-heartbeat.ts";
 import { readNodeFacts, type NodeFacts } from "./node-facts.ts";
 import { nodeAllocatable, type Reserve } from "./node-object.ts";
+import { obtainServingCert } from "./kubelet-certificate.ts";
+import { startKubeletServer, type KubeletServer } from "./kubelet-server.ts";
 import { PodWorkers } from "./pod-workers.ts";
 import type { Pod } from "./pod-types.ts";
+import { servePortForward } from "./port-forward.ts";
+import { runtimePods } from "./runtime-pods.ts";
 
 /** The kubelet version the node reports: the API server's own (kubectl compares them). */
 export const KUBELET_VERSION = "v1.32.4-gantry";
@@ -22,6 +27,8 @@ export const GANTRY_VERSION = "0.1.0";
 /** The pod network until nodes get podCIDRs: the agent engine's default bridge. */
 export const DEFAULT_POD_BRIDGE = "gantrypods0";
 export const DEFAULT_POD_SUBNET = "10.42.0.0/24";
+/** The kubelet's port (its --port). */
+export const DEFAULT_KUBELET_PORT = 10250;
 
 export interface AgentOptions {
   client: Client;
@@ -42,6 +49,10 @@ export interface AgentOptions {
   log?: (m: string) => void;
   /** Host facts (tests pass fixed ones); default: read from /proc, cgroups and statfs. */
   facts?: () => NodeFacts;
+  /** The kubelet server's port; 0 picks a free one. Default 10250, or a free port when that one is taken. */
+  kubeletPort?: number;
+  /** Where the kubelet server listens (default every address). */
+  kubeletAddress?: string;
 }
 
 export interface RunningAgent {
@@ -49,6 +60,8 @@ export interface RunningAgent {
   daemon: Daemon;
   engineSocket: string;
   workers: PodWorkers;
+  /** The port the kubelet server (logs, exec, attach, port-forward) listens on. */
+  kubeletPort: number;
   /** Stops following the API; pods keep running (their monitors own them) and are adopted at the next start. */
   stop(): Promise<void>;
 }
@@ -69,9 +82,17 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const reserve = o.reserve ?? { milliCpu: 0, memoryBytes: 0, storageBytes: 0 };
   let facts = (o.facts ?? (() => readNodeFacts({ storageRoot: o.dataRoot, nodeIP: o.nodeIP })))();
   const readFacts = () => (facts = (o.facts ?? (() => readNodeFacts({ storageRoot: o.dataRoot, nodeIP: o.nodeIP })))());
+  const pods = new Informer<Pod>(o.client.resource<Pod>(PODS), { clock, log, fieldSelector: `spec.nodeName=${o.nodeName}` });
+  let kubelet: KubeletServer;
+  try {
+    kubelet = await startNodeKubeletServer(o, daemon, engineSocket, facts.internalIP, pods, log);
+  } catch (err) {
+    await daemon.close();
+    throw err;
+  }
   const heartbeat = new NodeHeartbeat({
     client: o.client,
-    identity: { name: o.nodeName, runtimeVersion: `gantry://${GANTRY_VERSION}`, kubeletVersion: KUBELET_VERSION, daemonPort: 0 },
+    identity: { name: o.nodeName, runtimeVersion: `gantry://${GANTRY_VERSION}`, kubeletVersion: KUBELET_VERSION, daemonPort: kubelet.port },
     reserve,
     clock,
     log,
@@ -94,7 +115,6 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     podsRoot: join(o.dataRoot, "pods"),
     cgroupRoot: o.cgroupRoot,
   });
-  const pods = new Informer<Pod>(o.client.resource<Pod>(PODS), { clock, log, fieldSelector: `spec.nodeName=${o.nodeName}` });
   pods.addHandlers({
     onAdd: (p) => workers.update(p),
     onUpdate: (_old, p) => workers.update(p),
@@ -108,6 +128,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   } catch (err) {
     heartbeat.stop();
     await pods.stop();
+    await kubelet.close();
     await daemon.close();
     throw err;
   }
@@ -117,11 +138,42 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     daemon,
     engineSocket,
     workers,
+    kubeletPort: kubelet.port,
     async stop() {
       heartbeat.stop();
+      await kubelet.close();
       await pods.stop();
       await workers.stop();
       await daemon.close();
     },
   };
+}
+
+/**
+ * The kubelet server, with a serving certificate the API server signed for this node's
+ * address. The default port falls back to a free one when taken (another node's agent on
+ * this host); the Node reports the port it got, which is where the API server dials.
+ */
+async function startNodeKubeletServer(o: AgentOptions, daemon: Daemon, engineSocket: string, nodeIP: string, pods: Informer<Pod>, log: (m: string) => void): Promise<KubeletServer> {
+  const tls = await obtainServingCert(o.client, join(o.dataRoot, "kubelet-tls"), o.nodeName, [nodeIP]);
+  const containers = new ContainerClient(new EngineClient(`unix://${engineSocket}`));
+  const serve = (port: number) =>
+    startKubeletServer({
+      tls,
+      port,
+      address: o.kubeletAddress,
+      containers,
+      pod: (namespace, name) => pods.cache.get(`${namespace}/${name}`),
+      runtimePod: (uid) => runtimePods(daemon.engine).get(uid),
+      portForward: (req, socket, head, pod) => servePortForward(req, socket, head, pod, log),
+      log: (m) => log(`kubelet server: ${m}`),
+    });
+  try {
+    return await serve(o.kubeletPort ?? DEFAULT_KUBELET_PORT);
+  } catch (err) {
+    if (o.kubeletPort !== undefined || (err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+    const server = await serve(0);
+    log(`kubelet port ${DEFAULT_KUBELET_PORT} is taken: the kubelet server listens on ${server.port}`);
+    return server;
+  }
 }
