@@ -6,7 +6,7 @@ import { rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import { GantryError, notFound } from "../common/errors.ts";
-import { readJsonIfExists, writeFileAtomic } from "../common/atomic-file.ts";
+import { readJsonIfExists, writeFileAtomic, writeFileAtomicDurably } from "../common/atomic-file.ts";
 import type { ContainerConfig, HostConfig } from "./api-types.ts";
 
 export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
@@ -130,6 +130,16 @@ export class ContainerStore {
    * answer of `wait?condition=removed`. A daemon that stops first leaves them in the trash,
    * which loadAll() empties.
    */
+  /** save() of a new record with its fsync on the thread pool, so the event loop goes on
+   * serving other requests while the journal commits (create's path). */
+  async saveNew(rec: ContainerRecord): Promise<void> {
+    mkdirSync(this.containerDir(rec.Id), { recursive: true, mode: 0o700 });
+    const durable = durablePart(rec);
+    await writeFileAtomicDurably(join(this.containerDir(rec.Id), "container.json"), JSON.stringify(rec) + "\n", 0o600);
+    this.synced.set(rec.Id, durable);
+    this.byId.set(rec.Id, rec);
+  }
+
   remove(id: string): void {
     this.byId.delete(id);
     this.synced.delete(id);

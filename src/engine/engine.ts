@@ -11,9 +11,9 @@
 // An exit is noticed through the exit file (and the monitor's pid), so one found after a
 // restart is handled exactly like one seen live; restore() settles all of them before the
 // daemon serves its first request.
-import { existsSync, mkdirSync, readFileSync, rmSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { GantryError, conflict, invalidArgument, notFound } from "../common/errors.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
@@ -311,7 +311,7 @@ export class Engine {
       this.resolveUserIn(rec);
       this.writeEtcFiles(rec);
       rec.MountEntries = await this.volumes.resolveMounts({ containerId: id, mounts: mountRequests, rootfs: rec.Rootfs });
-      this.containers.save(rec);
+      await this.containers.saveNew(rec);
     } catch (err) {
       await this.volumes.release(id, true).catch(() => []);
       try {
@@ -886,12 +886,15 @@ export class Engine {
   }
 }
 
-/** Whether `path` is a mount point, from /proc/self/mountinfo (no mountpoint(1) spawn). */
+/**
+ * Whether a container's rootfs directory has its overlay mounted: an overlay mount has a
+ * device of its own, unlike the directory it sits in. Two stat(2) calls — reading
+ * /proc/self/mountinfo instead cost ~0.5 ms, several times per container start.
+ */
 export function isMountPoint(path: string): boolean {
-  const want = path.replace(/\/+$/, "");
-  return readFileSync("/proc/self/mountinfo", "utf8")
-    .split("\n")
-    .some((l) => l.split(" ")[4]?.replace(/\\040/g, " ") === want);
+  const here = statSync(path, { throwIfNoEntry: false });
+  const parent = statSync(dirname(path), { throwIfNoEntry: false });
+  return here !== undefined && parent !== undefined && here.dev !== parent.dev;
 }
 
 export function processAlive(pid: number): boolean {

@@ -2,7 +2,7 @@
 // use) under the container's own upper directory. This is what the engine calls.
 import type { Digest } from "./digest.ts";
 import { resolveImage } from "./images.ts";
-import { ensureSnapshots, prepareContainerRootfs, type PreparedRootfs } from "./snapshots.ts";
+import { ensureSnapshots, prepareContainerRootfsDurably, snapshotPlan, type PreparedRootfs } from "./snapshots.ts";
 import type { ImageStore } from "./store.ts";
 
 export type { PreparedRootfs };
@@ -14,8 +14,9 @@ export type { PreparedRootfs };
 export async function prepareRootfs(store: ImageStore, imageRef: string, containerId: string): Promise<PreparedRootfs> {
   const img = resolveImage(store, imageRef);
   const chain: Digest[] = await store.withLease(async (lease) => {
-    lease.add(img.manifestDigest);
+    // One lease write for the manifest and its layers (ensureSnapshots adds nothing new).
+    lease.add(img.manifestDigest, ...snapshotPlan(img.manifest, img.config).chain);
     return ensureSnapshots(store, img.manifest, img.config, { lease });
   });
-  return prepareContainerRootfs(store, containerId, imageRef, chain, img.manifestDigest);
+  return prepareContainerRootfsDurably(store, containerId, imageRef, chain, img.manifestDigest);
 }

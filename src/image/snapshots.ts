@@ -17,7 +17,7 @@ import { spawn } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { createGunzip } from "node:zlib";
 import type { Readable } from "node:stream";
-import { writeJsonAtomic, readJsonIfExists } from "../common/atomic-file.ts";
+import { writeJsonAtomic, readJsonIfExists, writeFileAtomicDurably } from "../common/atomic-file.ts";
 import { GantryError } from "../common/errors.ts";
 import { chainIds, hexOf, type Digest } from "./digest.ts";
 import type { Descriptor, ImageConfig, Manifest } from "./spec.ts";
@@ -176,17 +176,30 @@ export function containerDir(store: ImageStore, containerId: string): string {
 /** Creates a container's upper and work directories over an image's snapshots (which must
  * exist: ensureSnapshots) and records the chain so garbage collection keeps it. */
 export function prepareContainerRootfs(store: ImageStore, containerId: string, image: string, chain: Digest[], manifestDigest?: Digest): PreparedRootfs {
+  const { dir, record } = makeContainerRootfsDirs(store, containerId, image, chain, manifestDigest);
+  writeJsonAtomic(join(dir, "rootfs.json"), record, 0o644);
+  return rootfsOf(store, dir, record);
+}
+
+/** prepareContainerRootfs with rootfs.json's fsync on the thread pool, not the caller's event loop. */
+export async function prepareContainerRootfsDurably(store: ImageStore, containerId: string, image: string, chain: Digest[], manifestDigest?: Digest): Promise<PreparedRootfs> {
+  const { dir, record } = makeContainerRootfsDirs(store, containerId, image, chain, manifestDigest);
+  await writeFileAtomicDurably(join(dir, "rootfs.json"), JSON.stringify(record, null, 2) + "\n", 0o644);
+  return rootfsOf(store, dir, record);
+}
+
+function makeContainerRootfsDirs(store: ImageStore, containerId: string, image: string, chain: Digest[], manifestDigest?: Digest): { dir: string; record: ContainerRootfsRecord } {
   const dir = containerDir(store, containerId);
   for (const c of chain) {
     if (!snapshotExists(store, c)) throw new GantryError("NOT_FOUND", `snapshot ${c} of image ${image} is missing`, { hint: "pull the image again" });
   }
+  mkdirSync(dir, { recursive: true, mode: 0o755 }); // first, so the others are one mkdir(2) each
   mkdirSync(join(dir, "upper"), { recursive: true, mode: 0o755 });
   mkdirSync(join(dir, "work"), { recursive: true, mode: 0o700 });
   mkdirSync(join(dir, "merged"), { recursive: true, mode: 0o755 });
   // overlayfs needs at least one lower directory; an image with no layers gets an empty one.
   if (chain.length === 0) mkdirSync(join(dir, "empty"), { recursive: true, mode: 0o755 });
-  writeJsonAtomic(join(dir, "rootfs.json"), { containerId, image, manifestDigest, chainIds: chain } satisfies ContainerRootfsRecord, 0o644);
-  return containerRootfs(store, containerId)!;
+  return { dir, record: { containerId, image, manifestDigest, chainIds: chain } };
 }
 
 export function overlayOptions(lowerdirs: string[], upperdir: string, workdir: string): string {
@@ -233,8 +246,10 @@ export function mountRootfs(store: ImageStore, rootfs: PreparedRootfs, target = 
 /** A container's rootfs as prepareContainerRootfs made it (from its rootfs.json), or undefined. */
 export function containerRootfs(store: ImageStore, containerId: string): PreparedRootfs | undefined {
   const info = readContainerRootfs(store, containerId);
-  if (!info) return undefined;
-  const dir = containerDir(store, containerId);
+  return info && rootfsOf(store, containerDir(store, containerId), info);
+}
+
+function rootfsOf(store: ImageStore, dir: string, info: ContainerRootfsRecord): PreparedRootfs {
   const lowerdirs = info.chainIds.map((c) => join(snapshotDir(store, c), "fs")).reverse();
   if (lowerdirs.length === 0) lowerdirs.push(join(dir, "empty"));
   const upperdir = join(dir, "upper");

@@ -188,7 +188,11 @@ export class ImageStore {
     try {
       return await fn(lease);
     } finally {
-      rmSync(path, { force: true });
+      try {
+        unlinkSync(path);
+      } catch {
+        /* never written (nothing was added) or already gone */
+      }
     }
   }
 
@@ -225,7 +229,9 @@ export class Lease {
   constructor(private readonly path: string) {}
   /** Marks blob digests or chain IDs as in use until the lease ends. */
   add(...ids: string[]): void {
+    const before = this.held.size;
     for (const id of ids) this.held.add(id);
+    if (this.held.size === before) return; // nothing new to write
     // Atomic, so a concurrent garbage collection never reads half a lease. Not fsynced: a
     // lease only matters while its process lives, and after a machine crash none does.
     writeJsonAtomic(this.path, [...this.held], 0o600, false);

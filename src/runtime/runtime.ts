@@ -373,7 +373,7 @@ export class Runtime {
     }
     await cg.destroy();
     await runHooksWarnOnly(rec.config.hooks?.poststop, this.ociState(rec, "stopped"), this.warn);
-    this.state.remove(id);
+    await this.state.removeAsync(id);
   }
 
   async pause(id: string): Promise<void> {

@@ -2,6 +2,7 @@
 // never stored: it is derived from the kernel (is the pid alive? is the cgroup frozen?)
 // and from whether `start` happened, so a crash can never leave a stale status behind.
 import { mkdirSync, readdirSync, rmSync, existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { GantryError, notFound } from "../common/errors.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
@@ -98,6 +99,12 @@ export class StateDir {
     const sock = this.startSocket(id);
     rmSync(sock, { force: true });
     rmSync(this.dir(id), { recursive: true, force: true });
+  }
+
+  /** remove() with the unlinks on the thread pool (an engine's event loop goes on meanwhile). */
+  async removeAsync(id: string): Promise<void> {
+    await rm(this.startSocket(id), { force: true });
+    await rm(this.dir(id), { recursive: true, force: true });
   }
 
   ids(): string[] {
