@@ -33,13 +33,22 @@ test("gantry server runs this host's node: kubectl run reaches Running, and dele
   try {
     await until(`the server's node:\n${out}`, () => out.includes(`node ${node} runs pods`) || undefined);
     await until("the node Ready", async () => (await kubectl(dir, ["get", "node", node, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"])).stdout === "True" || undefined);
-    const run = await kubectl(dir, ["run", "web", "--image", "busybox", "--image-pull-policy", "Never", "--", "sleep", "300"]);
+    const run = await kubectl(dir, ["run", "web", "--image", "busybox", "--image-pull-policy", "Never", "--", "sh", "-c", "echo hello-logs; exec sleep 300"]);
     assert.equal(run.code, 0, run.stderr);
     const wide = await until("web Running", async () => {
       const r = await kubectl(dir, ["get", "pod", "web", "-o", "wide", "--no-headers"]);
       return /\sRunning\s/.test(r.stdout) ? r.stdout : undefined;
     });
     assert.match(wide, new RegExp(`\\s${node}\\s`), "scheduled to the server's own node");
+    // The server's own node streams through the same TLS path as any node's kubelet.
+    const exec = await kubectl(dir, ["exec", "web", "--", "sh", "-c", "echo from-exec; exit 4"]);
+    assert.equal(exec.code, 4, exec.stderr);
+    assert.equal(exec.stdout, "from-exec\n");
+    const port = JSON.parse((await kubectl(dir, ["get", "node", node, "-o", "json"])).stdout).status.daemonEndpoints.kubeletEndpoint.Port as number;
+    assert.ok(port > 0);
+    const logs = await kubectl(dir, ["logs", "web"]);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.equal(logs.stdout, "hello-logs\n");
     const del = await kubectl(dir, ["delete", "pod", "web", "--grace-period=1"]);
     assert.equal(del.code, 0, del.stderr);
     assert.match((await kubectl(dir, ["get", "pods"])).stderr, /No resources found/);

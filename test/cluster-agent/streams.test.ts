@@ -10,7 +10,8 @@ import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { request } from "node:https";
-import { KUBECTL } from "../cluster-api/_server.ts";
+import { createNodeToken } from "../../src/cluster/api/index.ts";
+import { KUBECTL, writeTokenKubeconfig } from "../cluster-api/_server.ts";
 import { skipReason, startTestNode, until, type TestNode } from "./_node.ts";
 
 const skip = skipReason() || (spawnSync("script", ["--version"]).status !== 0 ? "script(1) is not installed" : false);
@@ -137,6 +138,23 @@ describe("kubectl logs, exec, attach, port-forward and cp through the kubelet se
     const unknown = await kubectl(["exec", "web", "-c", "nope", "--", "true"]);
     assert.notEqual(unknown.code, 0);
     assert.match(unknown.stderr, /container nope is not valid for pod web/);
+    // A container that does not run: the kubelet's answer, after kubectl's WebSocket try and its SPDY retry.
+    await node.kubectl(["apply", "-f", "-"], pod("stuck", { containers: [{ name: "c", image: "no-such-image:2", imagePullPolicy: "Never" }] }));
+    const stuck = await kubectl(["exec", "stuck", "--", "true"]);
+    assert.equal(stuck.code, 1);
+    assert.match(stuck.stderr, /error: unable to upgrade connection: container not found \("c"\)/);
+    await kubectl(["delete", "pod", "stuck", "--grace-period=1"]);
+  });
+
+  test("only users allowed pods/log and pods/exec get through: a node's own token is refused", async () => {
+    const token = (await createNodeToken(node.admin, node.name, undefined)).token;
+    const kubeconfig = writeTokenKubeconfig(node.cluster, "node-user", token);
+    const logs = await kubectl(["--kubeconfig", kubeconfig, "logs", "web", "-c", "main"]);
+    assert.notEqual(logs.code, 0);
+    assert.match(logs.stderr, new RegExp(`pods "web" is forbidden: User "system:node:${node.name}" cannot get resource "pods/log"`));
+    const exec = await kubectl(["--kubeconfig", kubeconfig, "exec", "web", "-c", "side", "--", "true"]);
+    assert.notEqual(exec.code, 0);
+    assert.match(exec.stderr, /cannot (get|create) resource "pods\/exec"/);
   });
 
   test("kubectl exec -it in a terminal: the TTY has kubectl's size and follows a resize", async () => {

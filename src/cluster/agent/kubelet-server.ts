@@ -94,11 +94,14 @@ function reply(res: ServerResponse, code: number, message: string): void {
   res.end(body);
 }
 
-/** An upgrade refused before the handshake: a plain HTTP answer on the raw socket. */
+/**
+ * An upgrade refused before the handshake: a plain-text answer on the raw socket, as the
+ * kubelet's streaming server writes it, which kubectl prints as `error: unable to upgrade
+ * connection: <text>` (after its WebSocket try, it asks again over SPDY and shows that answer).
+ */
 function refuseUpgrade(socket: Duplex, code: number, message: string): void {
-  const body = statusBody(code, message);
   const text = { 400: "Bad Request", 403: "Forbidden", 404: "Not Found" }[code] ?? "Internal Server Error";
-  socket.end(`HTTP/1.1 ${code} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(`HTTP/1.1 ${code} ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`);
 }
 
 function errorCode(err: unknown): { code: number; message: string } {
@@ -126,11 +129,11 @@ export async function startKubeletServer(o: KubeletServerOptions): Promise<Kubel
       return o.portForward(req, socket, head, t.pod);
     }
     if (t.verb !== "exec" && t.verb !== "attach") throw new KubeletRequestError(400, `${t.verb} is not an upgrade`);
-    if (!/websocket/i.test(String(req.headers.upgrade ?? ""))) throw new KubeletRequestError(400, `${t.verb} is served over WebSocket (${CHANNEL_PROTOCOLS.join(", ")}) only`);
     const opts = parseStreamOptions(t.query);
     if (!opts.stdin && !opts.stdout && !opts.stderr) throw new KubeletRequestError(400, "you must specify at least 1 of stdin, stdout, stderr");
     const current = t.runtime?.containers.get(t.container)?.[0];
     if (!current || !isRunning(current)) throw notFound(`container not found ("${t.container}")`);
+    if (!/websocket/i.test(String(req.headers.upgrade ?? ""))) throw new KubeletRequestError(400, `${t.verb} is served over WebSocket (${CHANNEL_PROTOCOLS.join(", ")}), not ${String(req.headers.upgrade ?? "a plain request")}`);
     let target: RemoteTarget;
     if (t.verb === "exec") {
       const command = t.query.getAll("command");
