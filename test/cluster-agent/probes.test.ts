@@ -2,7 +2,8 @@
 // server and `gantry agent` (the same fixture as pods.test.ts): a failing liveness probe
 // kills and restarts the container with a counted restartCount and the kubelet's events;
 // readiness over httpGet (a port by name) flips Ready both ways; a startup probe holds the
-// liveness probe back; postStart failures kill the container; preStop runs before SIGTERM.
+// liveness probe back; postStart failures kill the container; preStop runs before SIGTERM;
+// termination messages come from the file or the log.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -160,6 +161,25 @@ describe("probes and lifecycle hooks", { skip }, () => {
     assert.match(failed?.message ?? "", /^Exec lifecycle hook \(\[sh -c echo no config; exit 3\]\) for Container "c" in Pod "poststart_default\(.+\)" failed - error: command 'sh -c echo no config; exit 3' exited with 3: no config\n, message: "no config\\n"$/);
     assert.ok(events.some((e) => e.reason === "Killing" && e.message === "FailedPostStartHook"));
     await node.kubectl(["delete", "pod", "poststart", "--grace-period=1", "--timeout=60s"]);
+  });
+
+  test("terminationMessagePath and FallbackToLogsOnError fill the terminated state's message", async () => {
+    await apply("msg", {
+      restartPolicy: "Never",
+      containers: [
+        { name: "file", image: "busybox", imagePullPolicy: "Never", command: ["sh", "-c", "echo 'bye from file' > /dev/termination-log; exit 2"] },
+        { name: "custom", image: "busybox", imagePullPolicy: "Never", terminationMessagePath: "/tmp/done", command: ["sh", "-c", "echo -n all done > /tmp/done"] },
+        { name: "logs", image: "busybox", imagePullPolicy: "Never", terminationMessagePolicy: "FallbackToLogsOnError", command: ["sh", "-c", "echo line1; echo oops >&2; exit 1"] },
+        { name: "quiet", image: "busybox", imagePullPolicy: "Never", command: ["sh", "-c", "echo not a message; exit 1"] },
+      ],
+    });
+    const p = await until("msg to fail", async () => {
+      const got = await getPod("msg");
+      return got.status?.phase === "Failed" ? got : undefined;
+    });
+    const messages = Object.fromEntries((p.status?.containerStatuses ?? []).map((s) => [s.name, [s.state.terminated?.exitCode, (s.state.terminated as { message?: string } | undefined)?.message]]));
+    assert.deepEqual(messages, { file: [2, "bye from file\n"], custom: [0, "all done"], logs: [1, "line1\noops\n"], quiet: [1, undefined] });
+    await node.kubectl(["delete", "pod", "msg", "--timeout=60s"]);
   });
 
   test("delete runs the preStop hook before SIGTERM, within the grace period", async () => {

@@ -6,6 +6,7 @@
 import type { CreateBody, DockerMount, HostConfig } from "../../engine/index.ts";
 import { expand } from "./env.ts";
 import { containerResources } from "./resources.ts";
+import { DEFAULT_TERMINATION_MESSAGE_PATH } from "./termination-message.ts";
 import { LABEL_ATTEMPT, LABEL_CONTAINER_NAME, LABEL_GRACE, LABEL_INIT, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID, LABEL_SANDBOX_ID, LABEL_TYPE, SANDBOX_NAME } from "./runtime-pods.ts";
 import type { Container, Pod } from "./pod-types.ts";
 
@@ -56,6 +57,8 @@ export interface ContainerInputs {
   env: string[];
   /** The container's volumeMounts as engine binds (volume-mounts.ts). */
   mounts?: DockerMount[];
+  /** The host file bound at the container's terminationMessagePath (termination-message.ts). */
+  terminationLog?: string;
 }
 
 /** The pod's fsGroup and supplementalGroups: every container process holds them. */
@@ -91,6 +94,7 @@ export function containerSpec(pod: Pod, c: Container, image: string, i: Containe
     ...(sc.allowPrivilegeEscalation === false ? { SecurityOpt: ["no-new-privileges"] } : {}),
     ...(i.mounts?.length ? { Mounts: i.mounts } : {}),
     ...(podGroups(pod).length ? { GroupAdd: podGroups(pod) } : {}),
+    ...(i.terminationLog ? { Binds: [`${i.terminationLog}:${c.terminationMessagePath || DEFAULT_TERMINATION_MESSAGE_PATH}`] } : {}),
   };
   const body: CreateBody = {
     Image: image,

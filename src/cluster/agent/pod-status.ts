@@ -26,19 +26,22 @@ export interface StatusInputs {
   podIP?: string;
   /** What the probes say of a container (by spec name and container ID); without it a running container is started and ready. */
   probes?: ProbeView;
+  /** A terminated container's message (terminationMessagePath, or its log's tail). */
+  terminationMessage?: (c: RuntimeContainer) => string | undefined;
   /** The pod is being stopped for good: nothing restarts, so the phase is final once all stopped. */
   terminating?: boolean;
   now: string;
 }
 
-function terminatedOf(c: RuntimeContainer): ContainerStateTerminated {
+function terminatedOf(c: RuntimeContainer, messageOf: StatusInputs["terminationMessage"]): ContainerStateTerminated {
   const s = c.record.State;
   const startFailed = !!s.Error && s.StartedAt.startsWith("0001");
   const reason = s.OOMKilled ? "OOMKilled" : startFailed ? "StartError" : s.ExitCode === 0 ? "Completed" : "Error";
+  const message = startFailed ? s.Error : messageOf?.(c);
   return {
     exitCode: s.ExitCode,
     reason,
-    ...(startFailed ? { message: s.Error } : {}),
+    ...(message ? { message } : {}),
     startedAt: startFailed ? s.FinishedAt : trimTime(s.StartedAt),
     finishedAt: trimTime(s.FinishedAt),
     containerID: CONTAINER_ID_PREFIX + c.id,
@@ -51,18 +54,18 @@ export function trimTime(iso: string): string {
   return new Date(Math.floor(Date.parse(iso) / 1000) * 1000).toISOString().replace(".000Z", "Z");
 }
 
-function containerStatus(c: Container, history: RuntimeContainer[] | undefined, waiting: Waiting | undefined, defaultWaiting: string, probes: ProbeView): ContainerStatus {
+function containerStatus(c: Container, history: RuntimeContainer[] | undefined, waiting: Waiting | undefined, defaultWaiting: string, probes: ProbeView, messageOf: StatusInputs["terminationMessage"]): ContainerStatus {
   const latest = history?.[0];
   const previous = history?.[1];
   let state: ContainerState;
-  let lastState: ContainerState = previous && hasExited(previous) ? { terminated: terminatedOf(previous) } : {};
+  let lastState: ContainerState = previous && hasExited(previous) ? { terminated: terminatedOf(previous, messageOf) } : {};
   if (waiting) {
     state = { waiting: { reason: waiting.reason, ...(waiting.message ? { message: waiting.message } : {}) } };
-    if (latest && hasExited(latest)) lastState = { terminated: terminatedOf(latest) };
+    if (latest && hasExited(latest)) lastState = { terminated: terminatedOf(latest, messageOf) };
   } else if (latest && isRunning(latest)) {
     state = { running: { startedAt: trimTime(latest.record.State.StartedAt) } };
   } else if (latest && hasExited(latest)) {
-    state = { terminated: terminatedOf(latest) };
+    state = { terminated: terminatedOf(latest, messageOf) };
   } else {
     state = { waiting: { reason: defaultWaiting } };
   }
@@ -133,9 +136,9 @@ export function computePodStatus(i: StatusInputs): PodStatus {
   const { pod, runtime } = i;
   const initSpecs = pod.spec.initContainers ?? [];
   const initDone = (s: ContainerStatus) => !!s.state.terminated && s.state.terminated.exitCode === 0;
-  const init = initSpecs.map((c) => containerStatus(c, runtime?.containers.get(c.name), i.waiting.get(c.name), "PodInitializing", noProbes));
+  const init = initSpecs.map((c) => containerStatus(c, runtime?.containers.get(c.name), i.waiting.get(c.name), "PodInitializing", noProbes, i.terminationMessage));
   const initialized = init.every(initDone);
-  const app = pod.spec.containers.map((c) => containerStatus(c, runtime?.containers.get(c.name), i.waiting.get(c.name), initialized ? "ContainerCreating" : "PodInitializing", i.probes ?? noProbes));
+  const app = pod.spec.containers.map((c) => containerStatus(c, runtime?.containers.get(c.name), i.waiting.get(c.name), initialized ? "ContainerCreating" : "PodInitializing", i.probes ?? noProbes, i.terminationMessage));
   const phase = podPhase(pod, init, app, !!i.terminating);
   const sandboxUp = isRunning(runtime?.sandboxes[0]);
   const unready = app.filter((s) => !s.ready).map((s) => s.name);

@@ -35,6 +35,7 @@ import { Prober, type ProbeType } from "./prober.ts";
 import { podCgroupParent } from "./resources.ts";
 import { PodVolumes, VolumeSetUpError, type MountedVolume } from "./pod-volumes.ts";
 import { containerMounts } from "./volume-mounts.ts";
+import { prepareTerminationLog, terminationLogFile, terminationMessage } from "./termination-message.ts";
 import { engineName, hasExited, isRunning, runtimePods, type RuntimeContainer, type RuntimePod } from "./runtime-pods.ts";
 
 export type PodLifecycle = "syncing" | "terminating" | "terminated";
@@ -50,7 +51,7 @@ export interface PodWorkersOptions {
   log: (m: string) => void;
   /** Runs exec probes and hooks in a container (the engine's exec). */
   exec: ExecRunner;
-  /** Where pods' volume directories live (<data root>/pods). */
+  /** Where pods' directories live (<data root>/pods): volumes and termination message files. */
   podsRoot: string;
   /** The cgroup kubepods lives in (default /kubepods). */
   cgroupRoot?: string;
@@ -74,6 +75,8 @@ export class PodWorkers {
   /** Why containers wait, per pod (kept between syncs for the status). */
   private readonly waiting = new Map<string, Map<string, Waiting>>();
   private readonly lastStatus = new Map<string, string>();
+  /** Terminated containers' messages, per pod and container ID (they never change once read). */
+  private readonly messages = new Map<string, Map<string, string | undefined>>();
   private readonly queue: WorkQueue;
   private readonly crashBackoff: CrashBackoff;
   private readonly pullBackoff: CrashBackoff;
@@ -297,7 +300,9 @@ export class PodWorkers {
       this.o.events.pod(pod, "Warning", "Failed", `Error: ${err.message}`, c.name);
       return { waiting: { reason: "CreateContainerConfigError", message: err.message }, retryMs: VOLUME_RETRY_MS };
     }
-    const body = containerSpec(pod, c, image, { sandboxId: sandbox.id, cgroupParent: podCgroupParent(pod, this.o.cgroupRoot), attempt, init, env, mounts });
+    const terminationLog = terminationLogFile(this.o.podsRoot, pod.metadata.uid!, c.name, attempt);
+    prepareTerminationLog(terminationLog);
+    const body = containerSpec(pod, c, image, { sandboxId: sandbox.id, cgroupParent: podCgroupParent(pod, this.o.cgroupRoot), attempt, init, env, mounts, terminationLog });
     let id: string;
     try {
       id = (await this.o.engine.createContainer(engineName(c.name, this.podRef(pod), attempt), body)).Id;
@@ -432,6 +437,7 @@ export class PodWorkers {
     }
     this.prober.removePod(uid);
     this.volumes.tearDown(uid);
+    this.messages.delete(uid);
     this.lifecycle.delete(uid);
     this.waiting.delete(uid);
     this.lastStatus.delete(uid);
@@ -450,6 +456,17 @@ export class PodWorkers {
 
   // ---- status ----------------------------------------------------------------------------------
 
+  private terminationMessageOf(pod: Pod, rc: RuntimeContainer): string | undefined {
+    const uid = pod.metadata.uid!;
+    let byId = this.messages.get(uid);
+    if (!byId) this.messages.set(uid, (byId = new Map()));
+    if (byId.has(rc.id)) return byId.get(rc.id);
+    const spec = pod.spec.containers.find((c) => c.name === rc.name) ?? pod.spec.initContainers?.find((c) => c.name === rc.name);
+    const message = spec ? terminationMessage(spec, terminationLogFile(this.o.podsRoot, uid, rc.name, rc.attempt), rc.record.State.ExitCode, this.o.engine.logPath(rc.id)) : undefined;
+    byId.set(rc.id, message);
+    return message;
+  }
+
   private async postStatus(pod: Pod, rp: RuntimePod | undefined, terminating: boolean): Promise<void> {
     const uid = pod.metadata.uid!;
     const status: PodStatus = computePodStatus({
@@ -462,6 +479,7 @@ export class PodWorkers {
         started: (name, id, running) => this.prober.isStarted(uid, name, id, running),
         ready: (name, id, running) => this.prober.isReady(uid, name, id, running),
       },
+      terminationMessage: (rc) => this.terminationMessageOf(pod, rc),
       terminating,
       now: new Date(this.o.clock.now()).toISOString(),
     });
