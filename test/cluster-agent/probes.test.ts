@@ -75,7 +75,7 @@ describe("probes and lifecycle hooks", { skip }, () => {
     assert.deepEqual([restarted.lastState.terminated?.exitCode, restarted.lastState.terminated?.reason], [137, "Error"], "SIGKILLed after the grace period");
     const events = await eventsOf("live");
     const unhealthy = events.find((e) => e.reason === "Unhealthy");
-    assert.equal(unhealthy?.type, "Warning");
+    assert.equal(unhealthy?.type, "Warning", `${JSON.stringify(events.map((e) => [e.reason, e.message]))}\n${JSON.stringify(restarted)}\n${node.log.join("")}`);
     assert.equal(unhealthy?.message, "Liveness probe failed: cat: can't open '/tmp/healthy': No such file or directory\n");
     assert.equal(unhealthy?.involvedObject.fieldPath, "spec.containers{c}");
     assert.ok(events.some((e) => e.reason === "Killing" && e.message === "Container c failed liveness probe, will be restarted"), JSON.stringify(events.map((e) => [e.reason, e.message])));

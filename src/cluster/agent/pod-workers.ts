@@ -100,7 +100,7 @@ export class PodWorkers {
       pod: (uid) => this.desired.get(uid),
       container: (uid, name) => {
         const latest = this.runtimePod(uid)?.containers.get(name)?.[0];
-        return latest && { id: latest.id, running: isRunning(latest), startedAtMs: Date.parse(latest.record.State.StartedAt) || 0 };
+        return latest && { id: latest.id, running: isRunning(latest), exited: hasExited(latest), startedAtMs: Date.parse(latest.record.State.StartedAt) || 0 };
       },
       run: async (pod, c, probe, _type, containerId) => {
         const o = await runHandler(probe, this.handlerTarget(pod, c, containerId), Math.max(1, probe.timeoutSeconds ?? 1) * 1000);

@@ -12,7 +12,7 @@ function harness(container: Partial<Container>) {
   const clock = new FakeClock(T0);
   const c: Container = { name: "c", image: "busybox", ...container };
   const pod: Pod = { metadata: { name: "p", namespace: "ns", uid: "u" }, spec: { containers: [c] } };
-  let current: ProbedContainer | undefined = { id: "id1", running: true, startedAtMs: T0 };
+  let current: ProbedContainer | undefined = { id: "id1", running: true, exited: false, startedAtMs: T0 };
   /** The next results each probe type returns (the last one repeats). */
   const script = new Map<ProbeType, ProbeResult[]>();
   const runs: { type: ProbeType; at: number; id: string }[] = [];
@@ -100,7 +100,7 @@ test("liveness: nothing during initialDelaySeconds; killed after failureThreshol
   await h.clock.advance(30_000);
   assert.equal(h.runs.length, 3, "held after the failure: the dying container is not probed");
   // The container was killed and restarted: a new ID.
-  h.setContainer({ id: "id2", running: true, startedAtMs: h.clock.now() });
+  h.setContainer({ id: "id2", running: true, exited: false, startedAtMs: h.clock.now() });
   h.script.set("liveness", ["success"]);
   h.prober.syncPod(h.pod);
   await h.clock.advance(0);
@@ -147,7 +147,7 @@ test("a container that is not running fails readiness; a removed pod's workers s
   h.prober.syncPod(h.pod);
   await h.clock.advance(0);
   assert.equal(h.ready(), true);
-  h.setContainer({ id: "id1", running: false, startedAtMs: T0 });
+  h.setContainer({ id: "id1", running: false, exited: true, startedAtMs: T0 });
   await h.clock.advance(1000);
   assert.equal(h.prober.result("id1", "readiness"), "failure");
   h.prober.removePod("u");
@@ -155,4 +155,19 @@ test("a container that is not running fails readiness; a removed pod's workers s
   await h.clock.advance(10_000);
   assert.equal(h.runs.length, n);
   assert.equal(h.clock.pending(), 0, "no timer is left behind");
+});
+
+test("a container made but not yet started is not probed and fails nothing; once running it is probed", async () => {
+  const h = harness({ livenessProbe: { ...exec, periodSeconds: 1 }, readinessProbe: { ...exec, periodSeconds: 1 } });
+  h.setContainer({ id: "id1", running: false, exited: false, startedAtMs: 0 });
+  h.prober.syncPod(h.pod);
+  await h.clock.advance(0);
+  await h.clock.advance(1000);
+  assert.equal(h.prober.killReason("id1"), undefined, "no liveness failure for a container that has not started");
+  assert.equal(h.runs.length, 0);
+  h.setContainer({ id: "id1", running: true, exited: false, startedAtMs: h.clock.now() });
+  await h.clock.advance(1000);
+  assert.equal(h.prober.killReason("id1"), undefined);
+  assert.equal(h.ready(), true);
+  h.prober.stopAll();
 });

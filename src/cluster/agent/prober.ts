@@ -25,6 +25,8 @@ export interface ProbeRun {
 export interface ProbedContainer {
   id: string;
   running: boolean;
+  /** It has run and stopped (a container made but not yet started is neither). */
+  exited: boolean;
   /** When it started running, ms. */
   startedAtMs: number;
 }
@@ -130,6 +132,8 @@ class ProbeWorker {
     }
     if (this.onHold) return true;
     if (!c.running) {
+      // Made but not started yet: nothing to say about it. Stopped: it fails every probe.
+      if (!c.exited) return true;
       this.prober.record(this.uid, c.id, this.type, "failure");
       return (pod.spec.restartPolicy ?? "Always") !== "Never";
     }
