@@ -70,7 +70,10 @@ export async function startGantry(dir: string, dataDir: string, port: number, ex
     },
   };
   try {
-    await until("gantry server to listen", 30_000, async () => (out.includes("listening on") ? true : undefined));
+    await until("gantry server to listen", 30_000, async () => {
+      if (child.exitCode !== null) throw new Error(`gantry server exited with ${child.exitCode}`);
+      return out.includes("listening on") ? true : undefined;
+    });
   } catch (err) {
     await server.stop();
     throw new Error(`${(err as Error).message}\n${out}`);

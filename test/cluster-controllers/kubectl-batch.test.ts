@@ -65,8 +65,8 @@ test("kubectl: a Job's server killed (SIGKILL) just after its pods succeed count
     // Killed while the controller may be anywhere in counting them.
     await server.stop("SIGKILL");
     server = await startGantry(dir, dataDir, port);
-    await until("three more pods after the restart", 30_000, async () => ((await podsOf()).length === 6 ? true : undefined));
-    await until("the first three counted", 30_000, async () => ((await server.ok("get", "job", "batch", "-o", "jsonpath={.status.succeeded}")) === "3" ? true : undefined));
+    await until("three more pods after the restart", 60_000, async () => ((await podsOf()).length === 6 ? true : undefined));
+    await until("the first three counted", 60_000, async () => ((await server.ok("get", "job", "batch", "-o", "jsonpath={.status.succeeded}")) === "3" ? true : undefined));
     for (const p of (await podsOf()).filter((p) => !p.endsWith("=Succeeded"))) await server.ok("patch", `pod/${p.split("=")[0]}`, "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Succeeded"}}');
     await server.ok("wait", "--for=condition=complete", "job/batch", "--timeout=30s");
     assert.equal(await server.ok("get", "job", "batch", "-o", "jsonpath={.status.succeeded}/{.status.failed}"), "6/");

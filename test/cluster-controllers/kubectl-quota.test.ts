@@ -162,7 +162,7 @@ test("kubectl: after a SIGKILL and restart the quota controller counts every quo
     assert.equal(await server.ok("get", "quota", "q", "-o", "jsonpath={.status.used.pods}"), "4");
     await server.stop("SIGKILL");
     server = await startGantry(dir, join(dir, "data"), port);
-    const counted = await until("the quota counted again after the restart", 20_000, async () => {
+    const counted = await until("the quota counted again after the restart", 60_000, async () => {
       const u = JSON.parse((await server.ok("get", "quota", "q", "-o", "jsonpath={.status.used}")) || "{}") as Record<string, string>;
       return u.pods === "2" ? u : undefined;
     });

@@ -6,7 +6,8 @@ import type { Command } from "commander";
 import { hostname } from "node:os";
 import { invalidArgument } from "../../common/errors.ts";
 import { nodeUser, startApiServer } from "../../cluster/api/index.ts";
-import { Client } from "../../cluster/client/index.ts";
+import { randomUUID } from "node:crypto";
+import { Client, startLeaderElection } from "../../cluster/client/index.ts";
 import { addNodeOptions, startServerAgent, untilSignal, type NodeFlags } from "./agent-command.ts";
 import { allControllers, DEFAULT_NODE_MONITOR_GRACE_SECONDS, startControllerManager, type ControllerFlags } from "../../cluster/controllers/index.ts";
 import { startScheduler } from "../../cluster/scheduler/index.ts";
@@ -37,6 +38,41 @@ export async function startControlLoops(transport: ApiTransport, log: (m: string
   };
 }
 
+/** Leader election settings (kube-controller-manager's --leader-elect-* flags, in ms). */
+export interface LeaderElectionFlags {
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+}
+
+export const LEADER_LEASE = { namespace: "kube-system", name: "gantry-controller-manager" };
+
+/**
+ * The control loops behind leader election on the Lease kube-system/gantry-controller-manager:
+ * of several servers on one store only the one holding it runs controllers and the scheduler;
+ * another takes over when it stops renewing (killed) or gives the Lease up (stopped).
+ */
+export function startElectedControlLoops(transport: ApiTransport, log: (m: string) => void, flags: ControllerFlags, election: LeaderElectionFlags): { stop(): Promise<void> } {
+  const client = new Client(transport, { fieldManager: "gantry-leader-election" });
+  return startLeaderElection(client, {
+    ...LEADER_LEASE,
+    identity: `${hostname()}_${randomUUID()}`,
+    leaseDurationMs: election.leaseDurationMs,
+    renewDeadlineMs: election.renewDeadlineMs,
+    retryPeriodMs: election.retryPeriodMs,
+    log,
+    onStartedLeading: () => startControlLoops(transport, log, flags),
+  });
+}
+
+/** "15s", "500ms", "1m" or a number of seconds, in ms. */
+export function parseDuration(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  const ms = m ? Number(m[1]) * (m[2] === "ms" ? 1 : m[2] === "m" ? 60_000 : 1000) : NaN;
+  if (!(ms > 0)) throw invalidArgument(`${flag} must be a duration such as 15s or 500ms, not "${text}"`);
+  return ms;
+}
+
 export function registerServerCommand(program: Command): void {
   const server = program
     .command("server")
@@ -46,9 +82,13 @@ export function registerServerCommand(program: Command): void {
     .option("--etcd-endpoints <urls>", "keep state in etcd (comma-separated client URLs) instead of DATA_DIR/state.db")
     .option("--etcd-prefix <prefix>", "key prefix in etcd, to share one etcd between clusters", "")
     .option("--node-monitor-grace-period <seconds>", "how long a node may go without renewing its Lease before it is marked NotReady and tainted unreachable", String(DEFAULT_NODE_MONITOR_GRACE_SECONDS))
-    .option("--no-agent", "run only the control plane: no node agent for this host (pods need `gantry agent` nodes)");
+    .option("--no-agent", "run only the control plane: no node agent for this host (pods need `gantry agent` nodes)")
+    .option("--no-leader-elect", "run controllers and the scheduler without holding the Lease kube-system/gantry-controller-manager (only for a server that is alone on its store)")
+    .option("--leader-elect-lease-duration <duration>", "how long other servers wait, after the leader stops renewing, before taking over", "15s")
+    .option("--leader-elect-renew-deadline <duration>", "how long the leader keeps trying to renew before it stops its control loops", "10s")
+    .option("--leader-elect-retry-period <duration>", "how often candidates try to take, and the leader to renew, the Lease", "2s");
   addNodeOptions(server, "DATA_DIR/agent");
-  server.action(async (opts: NodeFlags & { dataDir: string; listen: string; etcdEndpoints?: string; etcdPrefix: string; agent: boolean; nodeMonitorGracePeriod: string }) => {
+  server.action(async (opts: NodeFlags & { dataDir: string; listen: string; etcdEndpoints?: string; etcdPrefix: string; agent: boolean; nodeMonitorGracePeriod: string; leaderElect: boolean; leaderElectLeaseDuration: string; leaderElectRenewDeadline: string; leaderElectRetryPeriod: string }) => {
     const { host, port } = parseListen(opts.listen);
     const endpoints = opts.etcdEndpoints?.split(",").map((e) => e.trim()).filter(Boolean);
     if (opts.etcdEndpoints !== undefined && !endpoints?.length) throw invalidArgument("--etcd-endpoints needs at least one URL");
@@ -56,7 +96,18 @@ export function registerServerCommand(program: Command): void {
     if (!(gracePeriodSeconds > 0)) throw invalidArgument(`--node-monitor-grace-period must be a positive number of seconds, not "${opts.nodeMonitorGracePeriod}"`);
     const storeSpec = endpoints ? { kind: "etcd" as const, endpoints, prefix: opts.etcdPrefix } : undefined;
     const log = (m: string) => console.error(m);
-    const running = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log, startControllers: (transport) => startControlLoops(transport, log, { nodeLifecycle: { gracePeriodSeconds } }) });
+    const election = {
+      leaseDurationMs: parseDuration("--leader-elect-lease-duration", opts.leaderElectLeaseDuration),
+      renewDeadlineMs: parseDuration("--leader-elect-renew-deadline", opts.leaderElectRenewDeadline),
+      retryPeriodMs: parseDuration("--leader-elect-retry-period", opts.leaderElectRetryPeriod),
+    };
+    if (!(election.renewDeadlineMs < election.leaseDurationMs)) throw invalidArgument("--leader-elect-renew-deadline must be shorter than --leader-elect-lease-duration (the leader must stop before another may start)");
+    if (!(election.retryPeriodMs < election.renewDeadlineMs)) throw invalidArgument("--leader-elect-retry-period must be shorter than --leader-elect-renew-deadline");
+    const flags: ControllerFlags = { nodeLifecycle: { gracePeriodSeconds } };
+    const startControllers = opts.leaderElect
+      ? async (transport: ApiTransport) => startElectedControlLoops(transport, log, flags, election)
+      : (transport: ApiTransport) => startControlLoops(transport, log, flags);
+    const running = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log, startControllers });
     console.log(`gantry server: listening on ${running.url}`);
     console.log(`gantry server: export KUBECONFIG=${running.kubeconfigPath}`);
     // The host's own node (k3s's server does the same): it reaches the API in-process, as
