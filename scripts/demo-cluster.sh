@@ -48,7 +48,7 @@ kubectl get nodes -o wide
 
 echo "== a Deployment of two web servers and a Service in front of them"
 kubectl create deployment web --image gantry.local/busybox:demo --replicas 2 --port 8080 -- \
-  sh -c 'mkdir -p /www && echo "hello from $(hostname)" >/www/index.html && exec httpd -f -p 8080 -h /www'
+  sh -c 'mkdir -p /www && echo "hello from $(hostname)" >/www/index.html && exec httpd -f -v -p 8080 -h /www'
 kubectl expose deployment web --port 80 --target-port 8080
 kubectl rollout status deployment/web --timeout=120s
 kubectl get deployment,pods,service,endpoints -o wide
@@ -58,6 +58,16 @@ for ip in $(kubectl get pods -l app=web -o jsonpath='{.items[*].status.podIP}');
   printf '%s: ' "$ip"
   busybox wget -qO- "http://$ip:8080/"
 done
+echo "== the Service's ClusterIP spreads requests over both pods (nftables, as kube-proxy does)"
+cip="$(kubectl get service web -o jsonpath='{.spec.clusterIP}')"
+for _ in $(seq 1 16); do
+  printf '%s: ' "$cip"
+  busybox wget -qO- "http://$cip/"
+done
+echo "== kubectl exec and logs through the API server to the node"
+pod="$(kubectl get pods -l app=web -o jsonpath='{.items[0].metadata.name}')"
+kubectl exec "$pod" -- sh -c 'echo "$(hostname) runs as uid $(id -u); httpd is pid $(pidof httpd)"'
+kubectl logs "$pod" --tail 3
 
 if $keep; then
   echo

@@ -1,7 +1,8 @@
 // The README's main job, run as a user runs it: scripts/demo-cluster.sh starts `gantry server`
 // (control plane + this host's node), imports a busybox image into the node's engine, serves a
-// Deployment of two web servers behind a Service and fetches a page from each pod. The test
-// checks both pods answered with their own names and that the script removed what it made.
+// Deployment of two web servers behind a Service, fetches a page from each pod and 16 through
+// the ClusterIP, and runs kubectl exec and logs. The test checks both pods answered, directly
+// and through the Service, what exec and logs printed, and that the script removed what it made.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -21,6 +22,11 @@ test("scripts/demo-cluster.sh serves a Deployment behind a Service and leaves no
   const answers = [...r.stdout.matchAll(/^10\.42\.77\.\d+: hello from (web-[a-z0-9]+-[a-z0-9]+)$/gm)].map((m) => m[1]);
   assert.equal(answers.length, 2, `two pods should answer:\n${r.stdout}`);
   assert.notEqual(answers[0], answers[1], "each pod answers with its own name");
+  const viaService = [...r.stdout.matchAll(/^10\.43\.\d+\.\d+: hello from (web-[a-z0-9]+-[a-z0-9]+)$/gm)].map((m) => m[1]);
+  assert.equal(viaService.length, 16, `16 requests through the ClusterIP:\n${r.stdout}`);
+  assert.deepEqual(new Set(viaService), new Set(answers), "the ClusterIP reaches both pods (1 in 32,768 to miss one by chance)");
+  assert.match(r.stdout, new RegExp(`^${answers[0]} runs as uid 0; httpd is pid 1$`, "m"), "kubectl exec ran in the first pod");
+  assert.match(r.stdout, /^\S+: response:200$/m, "kubectl logs shows httpd's request log");
   const after = readdirSync("/tmp").filter((n) => n.startsWith("gantry-demo-cluster-") && !before.has(n));
   assert.deepEqual(after, [], "the demo's state directory is removed");
   assert.equal(existsSync("/sys/class/net/demopods0"), false, "the demo's pod bridge is removed");
