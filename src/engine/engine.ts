@@ -11,7 +11,7 @@
 // An exit is noticed through the exit file (and the monitor's pid), so one found after a
 // restart is handled exactly like one seen live; restore() settles all of them before the
 // daemon serves its first request.
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -40,6 +40,8 @@ import { openVolumes, type Volumes } from "../volume/index.ts";
 import type { CreateBody } from "./api-types.ts";
 import { ContainerStore, randomName, validateName, type ContainerRecord } from "./container-store.ts";
 import { translateCreate, ZERO_TIME } from "./create.ts";
+import { Supervisors, type PreStartHook, type WaitCondition, type WaitResult, type Waiter } from "./supervisor.ts";
+import { realClock, type Clock, type Timer } from "../common/clock.ts";
 import { assertTransition, canTransition, hasProcess, isDown, isUp, transition } from "./container-state.ts";
 import { EventBus } from "./events.ts";
 import { readHostFacts } from "./host-facts.ts";
@@ -66,13 +68,16 @@ export interface EngineOptions {
    * shim as monitor (`shimCommand` runs it: `gantry _oci-shim`). */
   runtime?: string;
   shimCommand?: { cmd: string; args: string[] };
+  /** The OCI backend itself, instead of one made from `runtime` (tests pass a recording fake). */
+  ociBackend?: OciBackend;
   /** The default bridge network's device and subnet (tests use their own). */
   defaultBridge?: { bridge?: string; subnet?: string };
   /** Registries (host[:port]) pulls and pushes may reach over plain HTTP (loopback always may). */
   insecureRegistries?: string[];
+  /** What waits and tells the time (restart back-offs, stop timeouts, the exit poll, record
+   * times); default the wall clock. Tests pass a FakeClock. */
+  clock?: Clock;
 }
-
-export type WaitCondition = "not-running" | "next-exit" | "removed";
 
 /** How a container ended, from its monitor's exit file (or its monitor's death). */
 interface ExitReport {
@@ -82,13 +87,7 @@ interface ExitReport {
   error: string;
 }
 
-interface Waiter {
-  condition: WaitCondition;
-  resolve: (r: { StatusCode: number; Error: { Message: string } | null }) => void;
-}
-
-/** Something that must connect to the monitor's attach socket before the process runs. */
-export type PreStartHook = ((attachSocket: string) => Promise<void>) & { abort?: () => void };
+export type { WaitCondition, PreStartHook } from "./supervisor.ts";
 
 export class Engine {
   readonly images: ImageStore;
@@ -98,15 +97,12 @@ export class Engine {
   readonly host: HostFacts;
   readonly runtimeRoot: string;
   readonly execRoot: string;
-  private readonly waiters = new Map<string, Waiter[]>();
-  private readonly preStart = new Map<string, PreStartHook[]>();
-  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
-  private readonly busy = new Set<string>();
-  private poller: NodeJS.Timeout | undefined;
+  /** One per container the daemon holds something for (waiters, hooks, timers, watches). */
+  private readonly supervisors = new Supervisors();
+  private readonly clock: Clock;
+  private poller: Timer | undefined;
   networks: Networks | undefined;
   volumes!: Volumes;
-  /** One inotify watch per running container's directory, for its exit file. */
-  private readonly exitWatchers = new Map<string, FSWatcher>();
   private readonly pendingLayerRemovals = new Set<() => void>();
   private readonly layerRemovalsInFlight = new Set<Promise<void>>();
   private readonly log: (m: string) => void;
@@ -118,8 +114,10 @@ export class Engine {
     this.runtimeRoot = join(this.execRoot, "runtime");
     mkdirSync(join(this.execRoot, "attach"), { recursive: true, mode: 0o700 });
     this.log = opts.log ?? ((m) => process.stderr.write(`gantry daemon: ${m}\n`));
+    this.clock = opts.clock ?? realClock;
     const rtName = opts.runtime ?? "gantry";
-    if (rtName === "gantry") this.runtime = new GantryBackend(this.runtimeRoot, (m) => this.log(`runtime: ${m}`));
+    if (opts.ociBackend) this.runtime = opts.ociBackend;
+    else if (rtName === "gantry") this.runtime = new GantryBackend(this.runtimeRoot, (m) => this.log(`runtime: ${m}`));
     else if (rtName === "runc" || rtName === "crun") {
       if (!opts.shimCommand) throw new GantryError("INTERNAL", `--runtime ${rtName} needs the shim command`);
       this.runtime = new CliBackend(rtName, rtName, join(this.execRoot, rtName), opts.shimCommand);
@@ -172,7 +170,7 @@ export class Engine {
       ?.reconcile(loaded.filter((c) => isUp(c.State.Status)).map((c) => c.Id))
       .catch((e: unknown) => this.log(`network reconcile: ${(e as Error).message}`));
     await Promise.all(loaded.map((rec) => this.restoreContainer(rec).catch((err: unknown) => this.log(`restore ${rec.Id.slice(0, 12)}: ${(err as Error).message}`))));
-    this.poller = setInterval(() => this.pollExits(), this.opts.pollMs ?? 100);
+    this.poller = this.clock.every(this.opts.pollMs ?? 100, () => this.pollExits());
   }
 
   /** One container at start-up; see restore(). */
@@ -207,13 +205,14 @@ export class Engine {
   }
 
   async close(): Promise<void> {
-    if (this.poller) clearInterval(this.poller);
-    for (const id of [...this.exitWatchers.keys()]) this.unwatchExit(id);
+    this.poller?.cancel();
+    for (const sup of this.supervisors.all()) {
+      sup.stopWatchingExit();
+      sup.cancelRestart();
+    }
     for (const task of [...this.pendingLayerRemovals]) task();
     await Promise.all([...this.layerRemovalsInFlight]);
     await this.networks?.close().catch(() => {});
-    for (const t of this.restartTimers.values()) clearTimeout(t);
-    this.restartTimers.clear();
   }
 
   private runtimeStatus(id: string): string | undefined {
@@ -298,7 +297,7 @@ export class Engine {
       networks: this.networks,
       logPath: (id) => this.logPath(id),
       newId: () => randomBytes(32).toString("hex"),
-      now: () => new Date(),
+      now: () => new Date(this.clock.now()),
     });
     const id = rec.Id;
     mkdirSync(this.dir(id), { recursive: true, mode: 0o700 });
@@ -469,13 +468,12 @@ export class Engine {
 
   /** Queues a hook run after the monitor exists and before the process runs (attach before start). */
   addPreStart(id: string, hook: PreStartHook, onAbort: () => void): () => void {
-    const list = this.preStart.get(id) ?? [];
+    const sup = this.supervisors.of(id);
     hook.abort = onAbort;
-    list.push(hook);
-    this.preStart.set(id, list);
+    sup.preStart.push(hook);
     return () => {
-      const l = this.preStart.get(id);
-      if (l) this.preStart.set(id, l.filter((h) => h !== hook));
+      sup.preStart = sup.preStart.filter((h) => h !== hook);
+      this.supervisors.release(id);
     };
   }
 
@@ -485,14 +483,11 @@ export class Engine {
     assertTransition(rec, "start", (from) =>
       from === "removing" ? `container ${rec.Id} is marked for removal and cannot be started` : `container ${rec.Id} is ${from} and cannot be started`,
     );
-    if (this.busy.has(rec.Id)) throw conflict(`container ${rec.Id.slice(0, 12)} is being started or removed`);
-    this.busy.add(rec.Id);
+    const sup = this.supervisors.of(rec.Id);
+    if (sup.busy) throw conflict(`container ${rec.Id.slice(0, 12)} is being started or removed`);
+    sup.busy = true;
     let hooks: PreStartHook[] = [];
-    const timer = this.restartTimers.get(rec.Id);
-    if (timer) {
-      clearTimeout(timer);
-      this.restartTimers.delete(rec.Id);
-    }
+    sup.cancelRestart();
     try {
       const hostMounts = this.rootfsHostMounts(rec);
       // A leftover runtime container (from an exit the engine recorded) goes first.
@@ -513,22 +508,20 @@ export class Engine {
       rec.State = { ...rec.State, Pid: created.pid, Error: "", OOMKilled: false };
       rec.MonitorPid = created.monitorPid ?? 0;
       if (this.runtime.netnsBeforeStart && !preparedNetns) await this.connectNetwork(rec, created.pid);
-      hooks = this.preStart.get(rec.Id) ?? [];
-      this.preStart.delete(rec.Id);
+      hooks = sup.takePreStart();
       await Promise.all(hooks.map((h) => h(this.attachSocket(rec.Id)).catch((e: unknown) => this.log(`attach before start: ${(e as Error).message}`))));
       rec.State.Pid = await this.runtime.start(rec.Id);
       // Another runtime's namespace exists only now: attach right after start.
       if (!this.runtime.netnsBeforeStart && !preparedNetns) await this.connectNetwork(rec, rec.State.Pid);
       transition(rec, "start");
-      rec.State.StartedAt = new Date().toISOString();
+      rec.State.StartedAt = new Date(this.clock.now()).toISOString();
       rec.State.FinishedAt = ZERO_TIME;
       rec.ManuallyStopped = false;
       this.containers.save(rec);
       this.publish(rec, "start");
     } catch (err) {
       this.unwatchExit(rec.Id);
-      for (const h of [...hooks, ...(this.preStart.get(rec.Id) ?? [])]) h.abort?.();
-      this.preStart.delete(rec.Id);
+      for (const h of [...hooks, ...sup.takePreStart()]) h.abort?.();
       await this.runtime.delete(rec.Id, true).catch(() => {});
       await this.disconnectNetwork(rec.Id);
       // A restart that failed ends its back-off (the policy may begin another); a first start
@@ -545,14 +538,15 @@ export class Engine {
       if (err instanceof GantryError) throw new GantryError(err.code, err.message.replace("No such file or directory", "no such file or directory"), err.details);
       throw err;
     } finally {
-      this.busy.delete(rec.Id);
+      sup.busy = false;
+      this.supervisors.release(rec.Id);
     }
   }
 
   private pollExits(): void {
     for (const rec of this.containers.all()) {
       if (!hasProcess(rec.State.Status)) continue;
-      if (this.busy.has(rec.Id)) continue;
+      if (this.supervisors.peek(rec.Id)?.busy) continue;
       const exit = this.exitOf(rec);
       if (exit) void this.handleExit(rec, exit).catch((e: unknown) => this.log(`exit of ${rec.Id.slice(0, 12)}: ${(e as Error).message}`));
     }
@@ -564,7 +558,7 @@ export class Engine {
     const exit = readJsonIfExists<{ exitCode: number; signal: number; finishedAtMs: number }>(this.exitFile(rec.Id));
     if (exit) return { code: exit.exitCode, finishedAt: new Date(exit.finishedAtMs).toISOString(), error: "" };
     if (rec.MonitorPid > 0 && !processAlive(rec.MonitorPid) && !isSameLiveProcess(rec.State.Pid, readProcStat(rec.State.Pid)?.startTime ?? -1)) {
-      return { code: 255, finishedAt: new Date().toISOString(), error: "the container's monitor died" };
+      return { code: 255, finishedAt: new Date(this.clock.now()).toISOString(), error: "the container's monitor died" };
     }
     return undefined;
   }
@@ -575,26 +569,28 @@ export class Engine {
    * every change) notices at once; the poll is the fallback and catches dead monitors.
    */
   private watchExit(id: string): void {
-    if (this.exitWatchers.has(id)) return;
+    const sup = this.supervisors.of(id);
+    if (sup.exitWatcher) return;
     try {
       const w = watch(this.dir(id), (_ev, name) => {
         if (name === "exit.json") this.pollExits();
       });
       w.on("error", () => this.unwatchExit(id));
-      this.exitWatchers.set(id, w);
+      sup.exitWatcher = w;
     } catch {
       /* the poll still finds it */
     }
   }
 
   private unwatchExit(id: string): void {
-    this.exitWatchers.get(id)?.close();
-    this.exitWatchers.delete(id);
+    this.supervisors.peek(id)?.stopWatchingExit();
+    this.supervisors.release(id);
   }
 
   private async handleExit(rec: ContainerRecord, exit: ExitReport, opts: { restartNow?: boolean } = {}): Promise<void> {
-    if (this.busy.has(rec.Id)) return;
-    this.busy.add(rec.Id);
+    const sup = this.supervisors.of(rec.Id);
+    if (sup.busy) return;
+    sup.busy = true;
     this.unwatchExit(rec.Id);
     const { code, finishedAt, error } = exit;
     try {
@@ -617,14 +613,15 @@ export class Engine {
       this.resolveWaiters(rec.Id, ["next-exit", "not-running"], code);
       const decision = restartDecision(rec.HostConfig.RestartPolicy, code, rec.RestartCount, rec.ManuallyStopped, Date.parse(finishedAt) - startedMs);
       if (decision.restart) {
-        this.busy.delete(rec.Id);
+        sup.busy = false;
         await this.scheduleRestart(rec, decision, { now: !!opts.restartNow });
       } else if (rec.HostConfig.AutoRemove) {
-        this.busy.delete(rec.Id);
+        sup.busy = false;
         await this.removeContainer(rec.Id, { force: true, volumes: true }).catch((e: unknown) => this.log(`auto-remove: ${(e as Error).message}`));
       }
     } finally {
-      this.busy.delete(rec.Id);
+      sup.busy = false;
+      this.supervisors.release(rec.Id);
     }
   }
 
@@ -639,11 +636,12 @@ export class Engine {
     transition(rec, "backOff");
     this.containers.save(rec);
     if (opts.now) return this.restartNow(rec.Id, decision.delayMs);
-    const t = setTimeout(() => {
-      this.restartTimers.delete(rec.Id);
+    const sup = this.supervisors.of(rec.Id);
+    sup.cancelRestart();
+    sup.restartTimer = this.clock.after(decision.delayMs, () => {
+      sup.restartTimer = undefined;
       void this.restartNow(rec.Id, decision.delayMs);
-    }, decision.delayMs);
-    this.restartTimers.set(rec.Id, t);
+    });
   }
 
   private async restartNow(id: string, delayMs: number): Promise<void> {
@@ -678,10 +676,8 @@ export class Engine {
   /** Docker's stop: the stop signal, `timeout` seconds, then SIGKILL; waits for the exit. */
   async stop(ref: string, timeoutSec?: number, signal?: string): Promise<boolean> {
     const rec = this.containers.get(ref);
-    const t = this.restartTimers.get(rec.Id);
-    if (t) {
-      clearTimeout(t);
-      this.restartTimers.delete(rec.Id);
+    if (this.supervisors.peek(rec.Id)?.cancelRestart()) {
+      this.supervisors.release(rec.Id);
       transition(rec, "endBackOff");
       rec.ManuallyStopped = true;
       this.containers.save(rec);
@@ -701,7 +697,7 @@ export class Engine {
     } catch {
       /* already exiting */
     }
-    const done = timeout < 0 ? await exited.promise : await Promise.race([exited.promise, delay(timeout * 1000).then(() => undefined)]);
+    const done = timeout < 0 ? await exited.promise : await Promise.race([exited.promise, this.clock.sleep(timeout * 1000).then(() => undefined)]);
     if (done === undefined) {
       try {
         this.runtime.kill(rec.Id, "SIGKILL", true);
@@ -765,9 +761,7 @@ export class Engine {
         `cannot remove container "${rec.Name}": container is ${rec.State.Status}: stop the container before removing or force remove`,
       );
     }
-    const t = this.restartTimers.get(rec.Id);
-    if (t) clearTimeout(t);
-    this.restartTimers.delete(rec.Id);
+    this.supervisors.peek(rec.Id)?.cancelRestart();
     if (hasProcess(rec.State.Status)) {
       rec.ManuallyStopped = true;
       rec.HostConfig.AutoRemove = false; // we remove it here, not the exit handler
@@ -779,7 +773,7 @@ export class Engine {
       } catch {
         /* exited meanwhile */
       }
-      await Promise.race([exited.promise, delay(10_000)]);
+      await Promise.race([exited.promise, this.clock.sleep(10_000)]);
       exited.cancel();
     }
     transition(rec, "remove");
@@ -822,10 +816,10 @@ export class Engine {
   // ---- wait ---------------------------------------------------------------------------------
 
   /** Registers a waiter synchronously (docker posts wait before start). */
-  waitFor(ref: string, condition: WaitCondition): { promise: Promise<{ StatusCode: number; Error: { Message: string } | null }>; cancel: () => void } {
+  waitFor(ref: string, condition: WaitCondition): { promise: Promise<WaitResult>; cancel: () => void } {
     const rec = this.containers.get(ref);
     let waiter!: Waiter;
-    const promise = new Promise<{ StatusCode: number; Error: { Message: string } | null }>((resolve) => {
+    const promise = new Promise<WaitResult>((resolve) => {
       waiter = { condition, resolve };
     });
     const st = rec.State.Status;
@@ -833,30 +827,30 @@ export class Engine {
       waiter.resolve({ StatusCode: rec.State.ExitCode, Error: null });
       return { promise, cancel: () => {} };
     }
-    const list = this.waiters.get(rec.Id) ?? [];
-    list.push(waiter);
-    this.waiters.set(rec.Id, list);
+    const sup = this.supervisors.of(rec.Id);
+    sup.waiters.push(waiter);
     return {
       promise,
       cancel: () => {
-        const l = this.waiters.get(rec.Id);
-        if (l) this.waiters.set(rec.Id, l.filter((w) => w !== waiter));
+        sup.waiters = sup.waiters.filter((w) => w !== waiter);
+        this.supervisors.release(rec.Id);
       },
     };
   }
 
   private resolveWaiters(id: string, conditions: WaitCondition[], code: number): void {
-    const list = this.waiters.get(id) ?? [];
+    const sup = this.supervisors.peek(id);
+    if (!sup) return;
     const rec = this.containers.find(id);
     const keep: Waiter[] = [];
-    for (const w of list) {
+    for (const w of sup.waiters) {
       // With a restart policy, not-running waits until the container really stays down.
       if (conditions.includes(w.condition) && !(w.condition === "not-running" && rec && rec.State.Status === "restarting")) {
         w.resolve({ StatusCode: code, Error: null });
       } else keep.push(w);
     }
-    if (keep.length) this.waiters.set(id, keep);
-    else this.waiters.delete(id);
+    sup.waiters = keep;
+    this.supervisors.release(id);
   }
 
   // ---- helpers ------------------------------------------------------------------------------
@@ -906,7 +900,6 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function parseSize(s: string | undefined): number | undefined {
   if (!s) return undefined;
