@@ -125,6 +125,12 @@ describe("node agent", { skip }, () => {
     assert.match(readFileSync(`/proc/${pid}/cgroup`, "utf8"), new RegExp(`:/kubepods/burstable/pod${uid}/${id}$`, "m"));
     assert.equal(readFileSync(`/sys/fs/cgroup/cpu/kubepods/burstable/pod${uid}/${id}/cpu.shares`, "utf8").trim(), "102");
     assert.equal(readFileSync(`/sys/fs/cgroup/memory/kubepods/burstable/pod${uid}/${id}/memory.limit_in_bytes`, "utf8").trim(), String(64 * 1024 * 1024));
+    // The pod cgroup's own limits are its containers' sums: shares from the request, the memory
+    // limit (every container declares one), no CFS quota (no container limits cpu).
+    const podCg = (ctl: string, file: string) => readFileSync(`/sys/fs/cgroup/${ctl}/kubepods/burstable/pod${uid}/${file}`, "utf8").trim();
+    assert.equal(podCg("cpu", "cpu.shares"), "102");
+    assert.equal(podCg("memory", "memory.limit_in_bytes"), String(64 * 1024 * 1024));
+    assert.equal(podCg("cpu", "cpu.cfs_quota_us"), "-1");
 
     const logs = await until("the container's output", () => {
       const out = docker(["logs", id]).stdout;

@@ -32,7 +32,8 @@ import { backoffKey, computePodActions, type Waiting } from "./pod-actions.ts";
 import { computePodStatus } from "./pod-status.ts";
 import type { Container, Pod, PodStatus } from "./pod-types.ts";
 import { Prober, type ProbeType } from "./prober.ts";
-import { podCgroupParent } from "./resources.ts";
+import { openCgroups } from "../../runtime/index.ts";
+import { podCgroupParent, podCgroupResources } from "./resources.ts";
 import { PodVolumes, VolumeSetUpError, type MountedVolume } from "./pod-volumes.ts";
 import { containerMounts } from "./volume-mounts.ts";
 import { prepareTerminationLog, terminationLogFile, terminationMessage } from "./termination-message.ts";
@@ -250,6 +251,20 @@ export class PodWorkers {
       await this.o.engine.removeContainer(Id, { force: true, volumes: true }).catch(() => {});
       this.o.events.pod(pod, "Warning", "FailedCreatePodSandBox", `Failed to create pod sandbox: ${(err as Error).message}`);
       throw err;
+    }
+    this.limitPodCgroup(pod);
+  }
+
+  /**
+   * The pod cgroup's own limits (the sum of its containers', podCgroupResources), written once
+   * the sandbox has made the directory and before any container runs in it. The engine's
+   * runtime owns the directory (it removes it with the pod's last container); this only writes.
+   */
+  private limitPodCgroup(pod: Pod): void {
+    try {
+      openCgroups({ cgroupsPath: podCgroupParent(pod, this.o.cgroupRoot), containerId: "", resources: podCgroupResources(pod), create: true });
+    } catch (err) {
+      this.o.log(`pod ${pod.metadata.namespace}/${pod.metadata.name}: the pod cgroup's limits: ${describeError(err)}`);
     }
   }
 

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { containerResources, milliCpuToQuota, milliCpuToShares, podCgroupParent, qosClassOf, resourceFieldValue } from "./resources.ts";
+import { containerResources, milliCpuToQuota, milliCpuToShares, podCgroupParent, podCgroupResources, qosClassOf, resourceFieldValue } from "./resources.ts";
 import type { Container, Pod } from "./pod-types.ts";
 
 const pod = (...containers: Container["resources"][]): Pod => ({ metadata: { uid: "u1" }, spec: { containers: containers.map((resources, i) => ({ name: `c${i}`, image: "x", resources })) } });
@@ -44,4 +44,15 @@ test("resourceFieldRef values are rounded up in the divisor's unit; an unset lim
   assert.equal(resourceFieldValue(c, "limits.memory", "1Mi", alloc), "1024");
   assert.equal(resourceFieldValue(c, "limits.cpu", undefined, alloc), "4");
   assert.equal(resourceFieldValue(c, "requests.memory", undefined, alloc), String(100 * 1024 * 1024));
+});
+
+test("the pod cgroup gets the summed requests and limits, as ResourceConfigForPod", () => {
+  assert.deepEqual(podCgroupResources(pod(undefined, {})), { cpu: { shares: 2 } }, "BestEffort: minimum shares only");
+  const both = pod({ requests: { cpu: "100m" }, limits: { cpu: "200m", memory: "32Mi" } }, { requests: { cpu: "300m", memory: "16Mi" }, limits: { cpu: "400m", memory: "64Mi" } });
+  assert.deepEqual(podCgroupResources(both), { cpu: { shares: 409, quota: 60_000, period: 100_000 }, memory: { limit: 96 * 1024 * 1024 } });
+  const oneUnlimited = pod({ requests: { cpu: "250m", memory: "10Mi" }, limits: { memory: "32Mi" } }, { requests: { cpu: "250m" } });
+  assert.deepEqual(podCgroupResources(oneUnlimited), { cpu: { shares: 512 } }, "a container without a limit leaves the pod without it");
+  const g = pod({ limits: { cpu: "1", memory: "1Gi" } });
+  const withInit: Pod = { ...g, spec: { ...g.spec, initContainers: [{ name: "i", image: "x", resources: { limits: { cpu: "2", memory: "2Gi" } } }] } };
+  assert.deepEqual(podCgroupResources(withInit), { cpu: { shares: 2048, quota: 200_000, period: 100_000 }, memory: { limit: 2 * 1024 ** 3 } }, "a larger init container sets the pod's amounts");
 });

@@ -1,9 +1,10 @@
 // A pod's resources as the kubelet turns them into cgroups (pkg/kubelet/cm, qos): the QoS
 // class, the pod's cgroup under kubepods (cgroupfs layout: Guaranteed pods directly under
 // kubepods, the others under kubepods/burstable or kubepods/besteffort), and each
-// container's cpu shares, CFS quota and memory limit. Pure.
+// container's cpu shares, CFS quota and memory limit, and the pod cgroup's own limits. Pure.
 import { quantityMilliValue, quantityValue } from "../../common/quantity.ts";
 import type { HostConfig } from "../../engine/index.ts";
+import type { LinuxResources } from "../../runtime/index.ts";
 import type { Container, Pod, QosClass } from "./pod-types.ts";
 
 const MIN_SHARES = 2;
@@ -69,6 +70,34 @@ export function containerResources(c: Container): Partial<HostConfig> {
     const bytes = quantityValue(lim.memory);
     if (bytes > 0) Object.assign(out, { Memory: bytes, MemorySwap: bytes });
   }
+  return out;
+}
+
+/** A container's request (a limit alone requests the limit) or limit of cpu (milli) or memory (bytes); 0 when unset. */
+function amount(c: Container, kind: "requests" | "limits", name: "cpu" | "memory"): number {
+  const v = kind === "requests" ? (c.resources?.requests?.[name] ?? c.resources?.limits?.[name]) : c.resources?.limits?.[name];
+  if (v === undefined) return 0;
+  return name === "cpu" ? quantityMilliValue(v) : quantityValue(v);
+}
+
+/** The pod's effective amount (resource.PodRequests/PodLimits): the app containers' sum, or the largest init container's if more. */
+function podAmount(pod: Pod, kind: "requests" | "limits", name: "cpu" | "memory"): number {
+  const apps = pod.spec.containers.reduce((sum, c) => sum + amount(c, kind, name), 0);
+  return Math.max(apps, ...(pod.spec.initContainers ?? []).map((c) => amount(c, kind, name)));
+}
+
+/**
+ * The pod cgroup's limits, as the kubelet's ResourceConfigForPod sets them: cpu shares from
+ * the summed cpu requests; a CFS quota from the summed cpu limits and a memory limit from the
+ * summed memory limits, each only when every app container declares that limit (one without
+ * it may use all the node has). A BestEffort pod gets the minimum shares and nothing else.
+ */
+export function podCgroupResources(pod: Pod): LinuxResources {
+  if (qosClassOf(pod) === "BestEffort") return { cpu: { shares: MIN_SHARES } };
+  const declared = (name: "cpu" | "memory") => pod.spec.containers.every((c) => amount(c, "limits", name) > 0);
+  const out: LinuxResources = { cpu: { shares: milliCpuToShares(podAmount(pod, "requests", "cpu")) } };
+  if (declared("cpu")) out.cpu = { ...out.cpu, quota: milliCpuToQuota(podAmount(pod, "limits", "cpu")), period: QUOTA_PERIOD };
+  if (declared("memory")) out.memory = { limit: podAmount(pod, "limits", "memory") };
   return out;
 }
 
