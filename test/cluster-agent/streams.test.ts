@@ -16,6 +16,22 @@ import { skipReason, startTestNode, until, type TestNode } from "./_node.ts";
 
 const skip = skipReason() || (spawnSync("script", ["--version"]).status !== 0 ? "script(1) is not installed" : false);
 
+/** Runs a shell command line in a pseudo-terminal (script(1)), asynchronously: the API server runs in this process. */
+function inTerminal(line: string, env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("script", ["-qec", line, "/dev/null"], { env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("exit", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
 describe("kubectl logs, exec, attach, port-forward and cp through the kubelet server", { skip }, () => {
   let node: TestNode;
   const pod = (name: string, spec: Record<string, unknown>) => JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name }, spec: { nodeName: node.name, terminationGracePeriodSeconds: 1, ...spec } });
@@ -161,23 +177,19 @@ describe("kubectl logs, exec, attach, port-forward and cp through the kubelet se
     // script(1) gives kubectl a pseudo-terminal of 40x100; 1.5 s in, the terminal becomes 50x120.
     // (A background job's stdin is /dev/null, so its stty names the terminal.)
     const inner = `stty rows 40 cols 100; (sleep 1.5; stty rows 50 cols 120 </dev/tty) & ${KUBECTL} --cache-dir ${join(node.cluster.dir, "cache")} exec -it web -c side -- sh -c 'stty size; tty; sleep 3; stty size'`;
-    // Asynchronously: the API server runs in this process.
-    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn("script", ["-qec", inner, "/dev/null"], { env: node.cluster.env });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
-      child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
-      const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-      child.on("exit", (status) => {
-        clearTimeout(timer);
-        resolve({ status, stdout, stderr });
-      });
-    });
+    const r = await inTerminal(inner, node.cluster.env);
     assert.equal(r.status, 0, r.stdout + r.stderr);
     const lines = r.stdout.replace(/\r/g, "").split("\n").filter(Boolean);
     assert.deepEqual([lines[0], lines[2]], ["40 100", "50 120"], r.stdout);
     assert.match(lines[1] ?? "", /^\/dev\/pts\/\d+$/);
+  });
+
+  test("kubectl run -it --rm: attach with a TTY of the terminal's size, then the pod is deleted", async () => {
+    const overrides = JSON.stringify({ spec: { nodeName: node.name } });
+    const r = await inTerminal(`stty rows 30 cols 90; ${KUBECTL} --cache-dir ${join(node.cluster.dir, "cache")} run -it --rm once --image busybox --image-pull-policy Never --restart Never --overrides '${overrides}' -- sh -c 'sleep 3; stty size; echo bye'`, node.cluster.env);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout.replace(/\r/g, ""), /30 90\nbye\n/);
+    assert.match(r.stdout, /pod "once" deleted/);
   });
 
   test("kubectl attach prints the container's output; attach -i feeds its stdin", async () => {

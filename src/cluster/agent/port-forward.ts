@@ -129,7 +129,11 @@ function forward(conn: Duplex, pod: Pod, log: (m: string) => void, head?: Buffer
     },
     onData(id, data) {
       const f = byStream.get(id);
-      if (f && id === f.data) f.pod?.write(data);
+      // One slow pod connection holds the whole SPDY connection back (spdystream has no per-stream windows).
+      if (f && id === f.data && f.pod && !f.pod.write(data)) {
+        session.pauseReading();
+        f.pod.once("drain", () => session.resumeReading());
+      }
     },
     onFin(id) {
       const f = byStream.get(id);

@@ -36,6 +36,10 @@ export function parseStreamOptions(q: URLSearchParams): StreamOptions {
 /** What the remote end is: a command run in the container, or the container's own stdio. */
 export type RemoteTarget = { kind: "exec"; containerId: string; command: string[] } | { kind: "attach"; containerId: string };
 
+/** Output queued toward kubectl above which the engine stream is paused (and resumed below LOW). */
+const HIGH_WATER = 1 << 20;
+const LOW_WATER = 256 << 10;
+
 /** How long a TTY exec waits for kubectl's first resize, so the command starts at its size. */
 const FIRST_SIZE_WAIT_MS = 1000;
 
@@ -94,7 +98,11 @@ export function serveRemoteCommand(ws: WebSocket, containers: ContainerClient, t
     const payload = msg.subarray(1);
     switch (msg[0]) {
       case STDIN:
-        if (opts.stdin && !stdinClosed && payload.length) engine.write(payload);
+        // A command that reads slowly slows kubectl down instead of filling our memory.
+        if (opts.stdin && !stdinClosed && payload.length && !engine.write(payload)) {
+          ws.pause();
+          engine.once("drain", () => ws.resume());
+        }
         break;
       case RESIZE:
         resize(payload);
@@ -109,8 +117,15 @@ export function serveRemoteCommand(ws: WebSocket, containers: ContainerClient, t
   };
   ws.on("message", (data: Buffer) => handle(data));
 
+  let queued = 0;
   const send = (channel: number, data: Buffer) => {
-    if (ws.readyState === 1) ws.send(Buffer.concat([Buffer.from([channel]), data]), { binary: true });
+    if (ws.readyState !== 1) return;
+    queued += data.length + 1;
+    ws.send(Buffer.concat([Buffer.from([channel]), data]), { binary: true }, () => {
+      queued -= data.length + 1;
+      if (queued < LOW_WATER && engine?.isPaused()) engine.resume();
+    });
+    if (queued > HIGH_WATER) engine?.pause();
   };
   let finished = false;
   const finish = async () => {

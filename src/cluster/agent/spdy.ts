@@ -278,6 +278,15 @@ export class SpdyServerSession {
     this.writeControl(RST_STREAM, 0, Buffer.concat([u32(id), u32(status)]));
   }
 
+  /** Stops reading frames until resumeReading() (back-pressure from a slow pod connection). */
+  pauseReading(): void {
+    this.conn.pause();
+  }
+
+  resumeReading(): void {
+    this.conn.resume();
+  }
+
   /** Lets a caller wait for the connection to drain (back-pressure on the pod's side). */
   onDrain(cb: () => void): void {
     this.conn.once("drain", cb);

@@ -14,6 +14,9 @@ declare module "ws" {
     close(code?: number, reason?: string): void;
     terminate(): void;
     ping(data?: Buffer): void;
+    /** Stops reading messages (back-pressure) until resume(). */
+    pause(): void;
+    resume(): void;
     on(event: "message", listener: (data: Buffer, isBinary: boolean) => void): this;
     on(event: "close", listener: (code: number, reason: Buffer) => void): this;
     on(event: "error", listener: (err: Error) => void): this;
