@@ -11,6 +11,7 @@ import { ContainerClient, EngineClient, startDaemon, type Daemon, type EngineOpt
 import { PODS } from "./api-refs.ts";
 import { engineExecRunner } from "./engine-exec.ts";
 import { EventRecorder } from "./events.ts";
+import { LocalPathProvisioner } from "./local-path.ts";
 import { NodeHeartbeat } from "./node-heartbeat.ts";
 import { readNodeFacts, type NodeFacts } from "./node-facts.ts";
 import { nodeAllocatable, type Reserve } from "./node-object.ts";
@@ -120,13 +121,16 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     onUpdate: (_old, p) => workers.update(p),
     onDelete: (p) => workers.remove(p),
   });
+  const localPath = new LocalPathProvisioner({ client: o.client, nodeName: o.nodeName, storageRoot: join(o.dataRoot, "storage"), clock, log });
   try {
     await heartbeat.start();
+    await localPath.start();
     pods.start();
     await pods.whenSynced();
     workers.start();
   } catch (err) {
     heartbeat.stop();
+    await localPath.stop();
     await pods.stop();
     await kubelet.close();
     await daemon.close();
@@ -142,6 +146,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     async stop() {
       heartbeat.stop();
       await kubelet.close();
+      await localPath.stop();
       await pods.stop();
       await workers.stop();
       await daemon.close();

@@ -75,3 +75,19 @@ test("binding and eviction are the admin's (the scheduler and drain), not a node
   assert.equal(can({ verb: "create", group: "", resource: "bindings", namespace: "default" }), false);
   assert.equal(can({ verb: "list", group: "policy", resource: "poddisruptionbudgets" }), false);
 });
+
+test("a node is its own local-path provisioner: it reads StorageClasses, creates and deletes only PersistentVolumes pinned to it alone", () => {
+  assert.ok(can({ verb: "list", group: "storage.k8s.io", resource: "storageclasses" }));
+  assert.equal(can({ verb: "create", group: "storage.k8s.io", resource: "storageclasses" }), false);
+  const pinned = (...values: string[]): KubeObject => ({ metadata: { name: "pv" }, spec: { nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values }] }] } } } });
+  const create = authorize(a, { verb: "create", group: "", resource: "persistentvolumes" });
+  assert.ok(create.allowed && create.grant.created);
+  assert.ok(create.grant.created.allows(pinned("a")));
+  assert.equal(create.grant.created.allows(pinned("b")), false);
+  assert.equal(create.grant.created.allows(pinned("a", "b")), false, "shared with another node");
+  assert.equal(create.grant.created.allows({ metadata: { name: "pv" }, spec: {} }), false, "not pinned at all");
+  const del = authorize(a, { verb: "delete", group: "", resource: "persistentvolumes", name: "pv" });
+  assert.ok(del.allowed && del.grant.stored?.allows(pinned("a")));
+  assert.equal(del.allowed && del.grant.stored?.allows(pinned("b")), false);
+  assert.equal(can({ verb: "update", group: "", resource: "persistentvolumes", name: "pv" }), false);
+});

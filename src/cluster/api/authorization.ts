@@ -9,6 +9,9 @@
 //   its own Lease           get/create/update in kube-node-lease
 //   pods bound to it        update/patch status, delete (spec.nodeName == NAME)
 //   events                  create/patch
+//   local PersistentVolumes  create and delete those pinned to it alone by node affinity
+//                           (kubernetes.io/hostname In [NAME]): the agent is its node's
+//                           local-path provisioner (Gantry's choice; a kubelet cannot)
 //
 // authorize() is pure: it answers from the request's attributes alone, and hands back the
 // checks that need an object (the stored one, or the one being created) for enforceAccess()
@@ -16,7 +19,7 @@
 import type { UserInfo } from "./authentication.ts";
 import type { ResourceRequest } from "./handlers.ts";
 import { NODE_TOKEN_TYPE } from "./node-tokens.ts";
-import { isPlainObject, type KubeObject } from "./objects.ts";
+import { getPath, isPlainObject, type KubeObject } from "./objects.ts";
 import type { ObjectRegistry } from "./registry.ts";
 import { errForbidden } from "./status.ts";
 
@@ -63,7 +66,18 @@ const NODE_READABLE: Record<string, string> = {
   namespaces: "",
   endpointslices: "discovery.k8s.io",
   networkpolicies: "networking.k8s.io",
+  storageclasses: "storage.k8s.io",
 };
+
+/** Whether a PersistentVolume's node affinity pins it to exactly this node (a local volume of the node). */
+export function pinnedToNode(o: KubeObject, node: string): boolean {
+  const terms = getPath(o, ["spec", "nodeAffinity", "required", "nodeSelectorTerms"]);
+  if (!Array.isArray(terms) || terms.length !== 1 || !isPlainObject(terms[0])) return false;
+  const exprs = terms[0].matchExpressions;
+  if (!Array.isArray(exprs) || exprs.length !== 1 || !isPlainObject(exprs[0])) return false;
+  const e = exprs[0];
+  return e.key === "kubernetes.io/hostname" && e.operator === "In" && Array.isArray(e.values) && e.values.length === 1 && e.values[0] === node;
+}
 
 const READ_VERBS = new Set(["get", "list", "watch"]);
 
@@ -107,6 +121,12 @@ function authorizeNode(node: string, a: ResourceAttributes): Decision {
     return deny();
   }
   if (core && a.resource === "events" && sub === "" && (a.verb === "create" || a.verb === "patch")) return allow();
+  if (core && a.resource === "persistentvolumes" && sub === "") {
+    const reason = `node "${node}" may only create and delete persistent volumes pinned to itself`;
+    if (a.verb === "create") return allow({ created: { allows: (o) => pinnedToNode(o, node), reason } });
+    if (a.verb === "delete") return allow({ stored: { allows: (o) => pinnedToNode(o, node), reason } });
+    return deny();
+  }
   return deny();
 }
 

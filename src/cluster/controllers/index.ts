@@ -16,3 +16,4 @@ export { StatefulSetController } from "./statefulset.ts";
 export { NodeLifecycleController, DEFAULT_NODE_MONITOR_GRACE_SECONDS, type NodeLifecycleOptions } from "./node-lifecycle.ts";
 export { CronJobController, SCHEDULED_TIMESTAMP_ANNOTATION } from "./cronjob.ts";
 export { DisruptionController } from "./disruption.ts";
+export { PersistentVolumeController, LOCAL_PATH_CLASS, LOCAL_PATH_PROVISIONER, SELECTED_NODE_ANNOTATION, STORAGE_PROVISIONER_ANNOTATION } from "./persistentvolume.ts";

@@ -20,6 +20,7 @@ import { StatefulSetController } from "./statefulset.ts";
 import { NodeLifecycleController, type NodeLifecycleOptions } from "./node-lifecycle.ts";
 import { DisruptionController } from "./disruption.ts";
 import { ResourceQuotaController } from "./resourcequota.ts";
+import { PersistentVolumeController } from "./persistentvolume.ts";
 
 export interface ControllerManagerOptions {
   clock?: Clock;
@@ -59,6 +60,7 @@ export const allControllers = (ctx: ControllerContext, flags: ControllerFlags = 
   new NodeLifecycleController(ctx, flags.nodeLifecycle),
   new DisruptionController(ctx),
   new ResourceQuotaController(ctx),
+  new PersistentVolumeController(ctx),
 ];
 
 export async function startControllerManager(

@@ -139,5 +139,16 @@ export interface PersistentVolumeClaim {
 
 export interface PersistentVolume {
   readonly metadata: Meta;
-  readonly spec?: { readonly nodeAffinity?: { readonly required?: { readonly nodeSelectorTerms?: readonly NodeSelectorTerm[] } } };
+  readonly spec?: {
+    readonly nodeAffinity?: { readonly required?: { readonly nodeSelectorTerms?: readonly NodeSelectorTerm[] } };
+    readonly storageClassName?: string;
+    readonly claimRef?: { readonly name?: string; readonly namespace?: string };
+  };
+  readonly status?: { readonly phase?: string };
+}
+
+export interface StorageClass {
+  readonly metadata: Meta;
+  readonly provisioner?: string;
+  readonly volumeBindingMode?: string;
 }

@@ -3,7 +3,7 @@
 // while their binding is in flight, so the next pod already sees them. It is the Snapshot
 // every attempt reads; attempts run one at a time and synchronously, so no copy is made.
 import type { KubeObject } from "../client/index.ts";
-import type { LabelSelector, LabelSelectorRequirement, Labels, Node, PersistentVolume, PersistentVolumeClaim, Pod } from "./_types.ts";
+import type { LabelSelector, LabelSelectorRequirement, Labels, Node, PersistentVolume, PersistentVolumeClaim, Pod, StorageClass } from "./_types.ts";
 import type { Snapshot } from "./framework.ts";
 import { NodeInfo, PodInfo } from "./node-info.ts";
 import { selectorMatches } from "./selectors.ts";
@@ -13,6 +13,9 @@ export interface Listers {
   namespace(name: string): KubeObject | undefined;
   pvc(namespace: string, name: string): KubeObject | undefined;
   pv(name: string): KubeObject | undefined;
+  /** Every PersistentVolume (for claims whose binding waits for the scheduler); absent → none. */
+  pvs?(): KubeObject[];
+  storageClass?(name: string): KubeObject | undefined;
   services(namespace: string): KubeObject[];
   controller(kind: string, namespace: string, name: string): KubeObject | undefined;
 }
@@ -153,6 +156,14 @@ export class SchedulerCache implements Snapshot {
 
   persistentVolume(name: string): PersistentVolume | undefined {
     return this.listers.pv(name) as PersistentVolume | undefined;
+  }
+
+  persistentVolumes(): readonly PersistentVolume[] {
+    return (this.listers.pvs?.() ?? []) as PersistentVolume[];
+  }
+
+  storageClass(name: string): StorageClass | undefined {
+    return this.listers.storageClass?.(name) as StorageClass | undefined;
   }
 
   /**

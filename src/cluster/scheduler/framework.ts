@@ -4,7 +4,7 @@
 // asked about each node. A filter answers undefined when the pod fits, or a Status whose
 // reasons are Kubernetes' own words; a score plugin answers 0..100 per node after
 // normalising over every feasible node.
-import type { LabelSelector, Labels, PersistentVolume, PersistentVolumeClaim, Pod } from "./_types.ts";
+import type { LabelSelector, Labels, PersistentVolume, PersistentVolumeClaim, Pod, StorageClass } from "./_types.ts";
 import type { NodeInfo, PodInfo } from "./node-info.ts";
 
 export const MAX_NODE_SCORE = 100;
@@ -35,6 +35,9 @@ export interface Snapshot {
   namespaceLabels?(namespace: string): Labels | undefined;
   persistentVolumeClaim?(namespace: string, name: string): PersistentVolumeClaim | undefined;
   persistentVolume?(name: string): PersistentVolume | undefined;
+  /** Every PersistentVolume, for claims whose class waits for the first consumer. */
+  persistentVolumes?(): readonly PersistentVolume[];
+  storageClass?(name: string): StorageClass | undefined;
   /**
    * The selector of the workload a pod belongs to (the Services, ReplicaSets and
    * StatefulSets that select it), for the default spreading; undefined when none.

@@ -6,6 +6,7 @@ import type { Snapshot } from "./framework.ts";
 import { PodInfo } from "./node-info.ts";
 import { feasibleNodesToFind, schedule } from "./schedule.ts";
 import type { Pod } from "./_types.ts";
+import { delayedClaims, SELECTED_NODE_ANNOTATION } from "./plugins/volume-binding.ts";
 
 /** Where the pod goes, or the FailedScheduling message. */
 function place(p: Pod, snap: Snapshot, random = () => 0): string {
@@ -142,4 +143,21 @@ test("volumes: claims must exist and be bound; a local PV pins the pod to its no
   assert.equal(place(using("bound", { nodeSelector: { "kubernetes.io/hostname": "n1" } }), snap), "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had volume node affinity conflict.");
   assert.equal(place(using("unbound"), snap), "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims.");
   assert.equal(place(using("gone"), snap), '0/2 nodes are available: persistentvolumeclaim "gone" not found.');
+});
+
+test("volumes: a WaitForFirstConsumer claim fits where its class can provision or a free local PV is reachable, and pins to a selected node", () => {
+  const wffc = (name: string, storageClassName: string, selected?: string) => ({ metadata: { name, namespace: "default", ...(selected ? { annotations: { [SELECTED_NODE_ANNOTATION]: selected } } : {}) }, spec: { storageClassName } });
+  const classes = new Map([
+    ["local-path", { metadata: { name: "local-path" }, provisioner: "rancher.io/local-path", volumeBindingMode: "WaitForFirstConsumer" }],
+    ["static", { metadata: { name: "static" }, provisioner: "kubernetes.io/no-provisioner", volumeBindingMode: "WaitForFirstConsumer" }],
+  ]);
+  const freePV = { metadata: { name: "free" }, spec: { storageClassName: "static", nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: ["n1"] }] }] } } }, status: { phase: "Available" } };
+  const claims = new Map([["dyn", wffc("dyn", "local-path")], ["stat", wffc("stat", "static")], ["chosen", wffc("chosen", "local-path", "n2")]]);
+  const snap = snapshotOf([node("n1"), node("n2")], [], { persistentVolumeClaim: (_ns, n) => claims.get(n), persistentVolumes: () => [freePV], storageClass: (n) => classes.get(n) });
+  const using = (claimName: string) => pod("p", { volumes: [{ name: "v", persistentVolumeClaim: { claimName } }] });
+  assert.ok(["n1", "n2"].includes(place(using("dyn"), snap)), "a provisioner can make one anywhere");
+  assert.deepEqual(delayedClaims(using("dyn"), snap).map((c) => c.metadata.name), ["dyn"], "the scheduler annotates it at bind");
+  assert.equal(place(using("stat"), snap), "n1", "only n1 reaches the free local PV");
+  assert.equal(place(using("chosen"), snap), "n2");
+  assert.deepEqual(delayedClaims(using("chosen"), snap), [], "a claim with a node is not annotated again");
 });

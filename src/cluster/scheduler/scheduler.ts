@@ -15,6 +15,7 @@ import { fitErrorMessage } from "./fit-error.ts";
 import { PodInfo } from "./node-info.ts";
 import { preempt, type DisruptionBudget } from "./preemption.ts";
 import { schedule } from "./schedule.ts";
+import { delayedClaims, SELECTED_NODE_ANNOTATION } from "./plugins/volume-binding.ts";
 import { SchedulingQueue, type QueueOptions } from "./scheduling-queue.ts";
 
 export const SCHEDULER_NAME = "default-scheduler";
@@ -26,6 +27,7 @@ const REFS = {
   namespaces: ref("", "namespaces", "Namespace", false),
   pvcs: ref("", "persistentvolumeclaims", "PersistentVolumeClaim", true),
   pvs: ref("", "persistentvolumes", "PersistentVolume", false),
+  storageclasses: { group: "storage.k8s.io", version: "v1", resource: "storageclasses", kind: "StorageClass", namespaced: false } as ResourceRef,
   services: ref("", "services", "Service", true),
   replicasets: ref("apps", "replicasets", "ReplicaSet", true),
   statefulsets: ref("apps", "statefulsets", "StatefulSet", true),
@@ -87,11 +89,14 @@ export async function startScheduler(transport: ApiTransport, opts: SchedulerOpt
   const inf = Object.fromEntries(Object.entries(REFS).map(([k, r]) => [k, informers.informerFor(r)])) as Record<keyof typeof REFS, ReturnType<InformerFactory["informerFor"]>>;
   const events = new EventRecorder(client, SCHEDULER_NAME, clock, log);
   const pods = client.resource<KubeObject>(REFS.pods);
+  const pvcs = client.resource<KubeObject>(REFS.pvcs);
 
   const cache = new SchedulerCache({
     namespace: (name) => inf.namespaces.cache.get(name),
     pvc: (ns, name) => inf.pvcs.cache.get(`${ns}/${name}`),
     pv: (name) => inf.pvs.cache.get(name),
+    pvs: () => inf.pvs.cache.list(),
+    storageClass: (name) => inf.storageclasses.cache.get(name),
     services: (ns) => inf.services.cache.byIndex(BY_NAMESPACE, ns),
     controller: (kind, ns, name) => (kind === "ReplicaSet" ? inf.replicasets : kind === "StatefulSet" ? inf.statefulsets : undefined)?.cache.get(`${ns}/${name}`),
   });
@@ -151,6 +156,7 @@ export async function startScheduler(transport: ApiTransport, opts: SchedulerOpt
   const onStorage = { onAdd: () => queue.moveAllUnschedulable(), onUpdate: () => queue.moveAllUnschedulable() };
   inf.pvcs.addHandlers(onStorage);
   inf.pvs.addHandlers(onStorage);
+  inf.storageclasses.addHandlers(onStorage);
 
   informers.start();
   await Promise.all(Object.values(inf).map((i) => i.whenSynced()));
@@ -171,6 +177,11 @@ export async function startScheduler(transport: ApiTransport, opts: SchedulerOpt
     const key = keyOf(pod);
     const { namespace, name, uid } = pod.metadata;
     try {
+      // Claims that waited for this pod learn their node first (PreBind); their provisioner
+      // or the PV controller binds them while the pod is already on its way to the node.
+      for (const claim of delayedClaims(pod, cache)) {
+        await pvcs.patch(claim.metadata.namespace, claim.metadata.name!, "merge", { metadata: { annotations: { [SELECTED_NODE_ANNOTATION]: node } } });
+      }
       await pods.createSubresource(namespace, name!, "binding", { apiVersion: "v1", kind: "Binding", metadata: { name, namespace, uid }, target: { apiVersion: "v1", kind: "Node", name: node } });
       stats.scheduled++;
       const seen = firstSeen.get(key);

@@ -26,11 +26,13 @@ import { secretStrategy } from "./secret.ts";
 import { serviceStrategy } from "./service.ts";
 import { serviceAccountStrategy } from "./serviceaccount.ts";
 import { statefulSetStrategy } from "./statefulset.ts";
+import { storageClassStrategy } from "./storageclass.ts";
 import type { Strategy } from "./types.ts";
 
 export type { Strategy, Allocator, Claims, AdmissionLookup } from "./types.ts";
 export { SYSTEM_PRIORITY_CLASSES } from "./priorityclass.ts";
 export { NAMESPACE_FINALIZER } from "./namespace.ts";
+export { DEFAULT_CLASS_ANNOTATION } from "./storageclass.ts";
 
 const byResource: Record<string, Strategy> = {
   "/namespaces": namespaceStrategy,
@@ -58,6 +60,7 @@ const byResource: Record<string, Strategy> = {
   "discovery.k8s.io/endpointslices": endpointSliceStrategy,
   "policy/poddisruptionbudgets": podDisruptionBudgetStrategy,
   "scheduling.k8s.io/priorityclasses": priorityClassStrategy,
+  "storage.k8s.io/storageclasses": storageClassStrategy,
 };
 
 const plain: Strategy = {};

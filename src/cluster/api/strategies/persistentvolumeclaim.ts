@@ -1,10 +1,22 @@
-// PersistentVolumeClaim: volume mode default; phase Pending until bound.
+// PersistentVolumeClaim: volume mode default; phase Pending until bound. The DefaultStorageClass
+// admission plugin: a claim created without storageClassName gets the default class (the
+// newest, when several are marked default); an explicit "" asks for no class.
 import { ageColumn, arr, nameColumn, spec, status } from "../columns.ts";
-import { getPath } from "../objects.ts";
+import { getPath, isPlainObject, type KubeObject } from "../objects.ts";
 import { dflt, obj } from "./_fields.ts";
-import type { Strategy } from "./types.ts";
+import { isDefaultClass } from "./storageclass.ts";
+import type { AdmissionLookup, Strategy } from "./types.ts";
+
+async function admitDefaultClass(o: KubeObject, lookup: AdmissionLookup, old: KubeObject | undefined): Promise<void> {
+  if (old || !isPlainObject(o.spec) || o.spec.storageClassName !== undefined) return;
+  const defaults = (await lookup.list("storage.k8s.io", "storageclasses")).filter(isDefaultClass);
+  if (!defaults.length) return;
+  defaults.sort((a, b) => String(b.metadata.creationTimestamp ?? "").localeCompare(String(a.metadata.creationTimestamp ?? "")) || String(a.metadata.name).localeCompare(String(b.metadata.name)));
+  o.spec.storageClassName = defaults[0]!.metadata.name;
+}
 
 export const persistentVolumeClaimStrategy: Strategy = {
+  admit: admitDefaultClass,
   defaults(o) {
     dflt(obj(o, "spec"), "volumeMode", "Filesystem");
     dflt(obj(o, "status"), "phase", "Pending");
