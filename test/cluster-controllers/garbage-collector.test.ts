@@ -100,6 +100,30 @@ test("a dependent whose owners are gone is deleted, down the chain (background)"
   void kept;
 });
 
+test("a dependent with an owner left loses the references to owners that are gone, and stays", async () => {
+  const { d } = await chain("two");
+  const gone = "11111111-1111-1111-1111-111111111111";
+  const refTo = (name: string, uid: string) => ({ apiVersion: "apps/v1", kind: "Deployment", name, uid });
+  // one owner that exists, one that never did
+  await client.resource(CONFIGMAPS).create("default", { metadata: { name: "two-owners", ownerReferences: [refTo("never", gone), refTo("two", d.metadata.uid!)] } });
+  // two owners that exist; one is deleted later
+  const other = await client.resource(DEPLOYMENTS).create("default", { metadata: { name: "two-b" }, spec: { selector, template } });
+  await client.resource(CONFIGMAPS).create("default", { metadata: { name: "shared", ownerReferences: [refTo("two", d.metadata.uid!), refTo("two-b", other.metadata.uid!)] } });
+  await runToQuiet();
+  const cm = await exists(CONFIGMAPS, "default", "two-owners");
+  assert.ok(cm, "an owner remains: the dependent is not deleted");
+  assert.deepEqual(cm.metadata.ownerReferences?.map((r) => r.uid), [d.metadata.uid], "the dangling reference is removed");
+  assert.deepEqual((await exists(CONFIGMAPS, "default", "shared"))?.metadata.ownerReferences?.map((r) => r.name), ["two", "two-b"], "no owner gone: nothing changes");
+  await client.resource(DEPLOYMENTS).delete("default", "two-b");
+  await runToQuiet();
+  assert.deepEqual((await exists(CONFIGMAPS, "default", "shared"))?.metadata.ownerReferences?.map((r) => r.name), ["two"], "the deleted owner's reference goes, the dependent stays");
+  // the last owner goes: now the dependents go too
+  await client.resource(DEPLOYMENTS).delete("default", "two");
+  await runToQuiet();
+  assert.equal(await exists(CONFIGMAPS, "default", "two-owners"), undefined);
+  assert.equal(await exists(CONFIGMAPS, "default", "shared"), undefined);
+});
+
 test("orphan: the owner goes, its dependents stay without the reference", async () => {
   await chain("or");
   const held = await client.resource(DEPLOYMENTS).delete("default", "or", { propagationPolicy: "Orphan" });

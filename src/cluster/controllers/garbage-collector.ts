@@ -1,5 +1,7 @@
 // The garbage collector (kube-controller-manager's garbagecollector, level-triggered per
-// object): an object whose owners are all gone is deleted; an owner deleted with
+// object): an object whose owners are all gone is deleted; one that still has an owner
+// loses the references to owners that are gone (dangling: no object with that uid), as
+// Kubernetes' attemptToDeleteItem patches them away; an owner deleted with
 // propagationPolicy Orphan has the reference removed from each dependent, then its
 // `orphan` finalizer; one deleted with Foreground has its dependents deleted and keeps its
 // `foregroundDeletion` finalizer until no dependent with blockOwnerDeletion is left.
@@ -62,9 +64,20 @@ export class GarbageCollector extends Controller {
     }
     const owners = m.ownerReferences ?? [];
     if (owners.length === 0) return;
-    for (const ref of owners) if (await this.ownerExists(ref, obj)) return;
+    const dangling: OwnerReference[] = [];
+    for (const ref of owners) if (!(await this.ownerExists(ref, obj))) dangling.push(ref);
     // Every owner is gone: the dependent goes too (its own dependents follow the same way).
-    await this.remove(kind.resource, obj, "Background");
+    if (dangling.length === owners.length) return this.remove(kind.resource, obj, "Background");
+    // Some owner remains: the dependent stays, without the references to owners that are gone.
+    if (dangling.length > 0) await this.dropOwnerReferences(kind.resource, obj, new Set(dangling.map((r) => r.uid)));
+  }
+
+  /** Takes the references to `uids` out of obj's ownerReferences (guarded by the cached resourceVersion). */
+  private async dropOwnerReferences(resource: DiscoveredResource, obj: KubeObject, uids: Set<string>): Promise<void> {
+    const next = copyObject(obj);
+    next.metadata.ownerReferences = (next.metadata.ownerReferences ?? []).filter((r) => !uids.has(r.uid));
+    // A newer object is a Conflict: the key is retried against the newer cache.
+    await this.writeIgnoringGone(() => this.ctx.client.resource(resource).update(next));
   }
 
   /** Is the owner there, with this uid? The cache answers yes; a no is checked with the server (the owner's informer may lag). */
