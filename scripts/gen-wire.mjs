@@ -44,6 +44,7 @@ export const PLAN_OPS = [
   { op: "user", section: "child", fields: [["uid", u64], ["gid", u64], ["groups", str]], doc: "setgroups (comma-separated), setgid, setuid" },
   { op: "unshare", section: "child", fields: [["flags", u64]], doc: "unshare(2): the cgroup namespace, once the child is in its cgroup" },
   { op: "setsid", section: "child", fields: [], doc: "a session of its own" },
+  { op: "loopback-up", section: "child", fields: [], doc: "set lo up in the network namespace the child was created with (runc and crun do the same)" },
   { op: "write", section: "child", fields: [["path", str], ["data", str]], doc: "write a file (oom_score_adj)" },
   { op: "sysctl", section: "child", fields: [["key", str], ["value", str]], doc: "write /proc/sys/KEY (dots become slashes)" },
   { op: "rootfs", section: "child", fields: [["path", str]], doc: "the root filesystem, opened for in-root path resolution" },

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -61,6 +63,30 @@ bool parse_u64(const char *s, unsigned long long *out)
 	errno = 0;
 	*out = strtoull(s, &end, 0);
 	return errno == 0 && end != s && *end == 0;
+}
+
+/* lo of a network namespace this process was created in: up (it starts down). */
+static int loopback_up(char *msg, size_t msglen)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		snprintf(msg, msglen, "socket for lo: %s", strerror(errno));
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	int rc = ioctl(s, SIOCGIFFLAGS, &ifr);
+	if (!rc && !(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	if (rc)
+		snprintf(msg, msglen, "set lo up: %s", strerror(errno));
+	int saved = errno;
+	close(s);
+	errno = saved;
+	return rc;
 }
 
 static void wait_for_go(struct ctx *c)
@@ -226,6 +252,9 @@ _Noreturn void run_child(struct ctx *c)
 			break;
 		case OP_REMOUNT:
 			rc = op_remount(c, r, msg, sizeof(msg));
+			break;
+		case OP_LOOPBACK_UP:
+			rc = loopback_up(msg, sizeof(msg));
 			break;
 		case OP_HOSTNAME:
 			rc = sethostname(field(r, 1), r->len[1]);

@@ -70,6 +70,7 @@ const struct plan_op_spec plan_ops[PLAN_OP_COUNT] = {
 	[OP_USER] = {"user", PLAN_SECTION_CHILD, 3, user_fields, 0, 1},
 	[OP_UNSHARE] = {"unshare", PLAN_SECTION_CHILD, 1, unshare_fields, 0, 1},
 	[OP_SETSID] = {"setsid", PLAN_SECTION_CHILD, 0, NULL, 0, 1},
+	[OP_LOOPBACK_UP] = {"loopback-up", PLAN_SECTION_CHILD, 0, NULL, 0, 1},
 	[OP_WRITE] = {"write", PLAN_SECTION_CHILD, 2, write_fields, 0, 1},
 	[OP_SYSCTL] = {"sysctl", PLAN_SECTION_CHILD, 2, sysctl_fields, 0, 1},
 	[OP_ROOTFS] = {"rootfs", PLAN_SECTION_CHILD, 1, rootfs_fields, 0, 1},

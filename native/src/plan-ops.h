@@ -21,6 +21,7 @@ enum plan_op {
 	OP_USER, /* setgroups (comma-separated), setgid, setuid */
 	OP_UNSHARE, /* unshare(2): the cgroup namespace, once the child is in its cgroup */
 	OP_SETSID, /* a session of its own */
+	OP_LOOPBACK_UP, /* set lo up in the network namespace the child was created with (runc and crun do the same) */
 	OP_WRITE, /* write a file (oom_score_adj) */
 	OP_SYSCTL, /* write /proc/sys/KEY (dots become slashes) */
 	OP_ROOTFS, /* the root filesystem, opened for in-root path resolution */

@@ -366,9 +366,9 @@ export class Engine {
         ports: this.publishedPorts(rec),
       });
       this.writeNetworkFiles(rec);
-    } else if ((rec.HostConfig.NetworkMode ?? "default") === "none") {
-      await this.networks.bringUpLoopback(rec.Id, netns);
     }
+    // --network none: nothing to do. The runtime set lo up in the namespace it created (runc,
+    // crun and gantry-runtime all do), so no loopback plugin runs per container.
   }
 
   /** hosts and resolv.conf rewritten in place (bind mounts see it) with the address and DNS. */

@@ -79,6 +79,15 @@ describe("docker CLI against gantry daemon", { skip, concurrency: false }, () =>
     assert.doesNotMatch(ps.stdout, /exit 3/, "--rm removed the container");
   });
 
+  it("--network none (and no networking at all): only lo, and it is up", () => {
+    for (const args of [["--network", "none"], []]) {
+      // IFF_UP|IFF_LOOPBACK is 0x9; a down lo shows 0x8.
+      const r = docker(d, ["run", "--rm", ...args, "busybox", "sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/flags"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, "lo\n0x9\n", `docker run ${args.join(" ")}`);
+    }
+  });
+
   it("run -i feeds stdin; -t gives a terminal", () => {
     const r = docker(d, ["run", "--rm", "-i", "busybox", "sh", "-c", "read x; echo got $x"], { input: "hello\n" });
     assert.equal(r.status, 0, r.stderr);

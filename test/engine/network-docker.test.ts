@@ -115,6 +115,12 @@ describe("issue 5 through the docker CLI: networks, ports, DNS, volumes", { skip
     for (const n of [NET, INT, OVL]) spawnSync("ip", ["link", "del", n.bridge], { stdio: "ignore" });
   });
 
+  it("--network none on a daemon with networks: only lo, and it is up", () => {
+    const r = docker(d, ["run", "--rm", "--network", "none", "busybox", "sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/flags"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "lo\n0x9\n");
+  });
+
   it("containers on a user network reach each other by name and by alias over TCP", () => {
     let r = docker(d, ["network", "create", "--subnet", NET.subnet, "-o", `com.docker.network.bridge.name=${NET.bridge}`, NET.name]);
     assert.equal(r.status, 0, r.stderr);

@@ -37,8 +37,8 @@ describe("gantry-runtime on real namespaces and cgroups", { skip }, () => {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  test("run: PID 1, own hostname, a new net namespace holds only lo", () => {
-    const b = bundle(["sh", "-c", "echo pid=$$; hostname; ls /sys/class/net; cat /proc/net/dev | tail -n +3 | wc -l"]);
+  test("run: PID 1, own hostname, a new net namespace holds only lo, up", () => {
+    const b = bundle(["sh", "-c", "echo pid=$$; hostname; ls /sys/class/net; cat /proc/net/dev | tail -n +3 | wc -l; cat /sys/class/net/lo/flags"]);
     b.config.hostname = "box1";
     b.write();
     const r = ok(["run", "--bundle", b.dir, id("basic")]);
@@ -47,6 +47,7 @@ describe("gantry-runtime on real namespaces and cgroups", { skip }, () => {
     assert.equal(lines[1], "box1");
     assert.equal(lines[2], "lo");
     assert.equal(lines[3], "1", "only one interface in /proc/net/dev");
+    assert.equal(lines[4], "0x9", "lo is up (IFF_UP|IFF_LOOPBACK), as runc leaves it");
   });
 
   test("run returns the program's exit code", () => {

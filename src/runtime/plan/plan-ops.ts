@@ -41,6 +41,8 @@ export type PlanStep =
   | readonly ["unshare", flags: U64]
   /** a session of its own */
   | readonly ["setsid"]
+  /** set lo up in the network namespace the child was created with (runc and crun do the same) */
+  | readonly ["loopback-up"]
   /** write a file (oom_score_adj) */
   | readonly ["write", path: string, data: string]
   /** write /proc/sys/KEY (dots become slashes) */
@@ -134,6 +136,7 @@ export const PLAN_OPS: Readonly<Record<PlanOp, PlanOpSpec>> = {
   "user": {"section":"child","fields":[["uid","u64"],["gid","u64"],["groups","str"]]},
   "unshare": {"section":"child","fields":[["flags","u64"]]},
   "setsid": {"section":"child","fields":[]},
+  "loopback-up": {"section":"child","fields":[]},
   "write": {"section":"child","fields":[["path","str"],["data","str"]]},
   "sysctl": {"section":"child","fields":[["key","str"],["value","str"]]},
   "rootfs": {"section":"child","fields":[["path","str"]]},

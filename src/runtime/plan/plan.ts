@@ -329,6 +329,9 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanStep
   // the namespace's root is the container's cgroup, not the host's.
   if (created.has("cgroup")) steps.push(["unshare", String(CLONE.NEWCGROUP)]);
   steps.push(["setsid"]);
+  // A new network namespace has lo down: up, as runc and crun do, so a container without a
+  // network (docker --network none) still reaches 127.0.0.1 without a CNI plugin run.
+  if (created.has("network")) steps.push(["loopback-up"]);
   if (process?.oomScoreAdj !== undefined) steps.push(["write", "/proc/self/oom_score_adj", String(process.oomScoreAdj)]);
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) steps.push(["sysctl", key, value]);
 
