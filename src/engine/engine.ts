@@ -555,9 +555,13 @@ export class Engine {
   /** How a container its record calls running has ended, if it has: the exit file its monitor
    * wrote, or a monitor that died (SIGKILLed, it cannot write one) and took the container along. */
   private exitOf(rec: ContainerRecord): ExitReport | undefined {
+    // The monitor's death is looked at before its exit file: a monitor that writes the file
+    // and exits between the two looks must not count as one that died without writing it
+    // (that race made `docker run` exit 255 now and then under load).
+    const monitorDead = rec.MonitorPid > 0 && !processAlive(rec.MonitorPid);
     const exit = readJsonIfExists<{ exitCode: number; signal: number; finishedAtMs: number }>(this.exitFile(rec.Id));
     if (exit) return { code: exit.exitCode, finishedAt: new Date(exit.finishedAtMs).toISOString(), error: "" };
-    if (rec.MonitorPid > 0 && !processAlive(rec.MonitorPid) && !isSameLiveProcess(rec.State.Pid, readProcStat(rec.State.Pid)?.startTime ?? -1)) {
+    if (monitorDead && !isSameLiveProcess(rec.State.Pid, readProcStat(rec.State.Pid)?.startTime ?? -1)) {
       return { code: 255, finishedAt: new Date(this.clock.now()).toISOString(), error: "the container's monitor died" };
     }
     return undefined;
