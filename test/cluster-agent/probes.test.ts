@@ -29,6 +29,7 @@ interface EventObj extends KubeObject {
   reason: string;
   message: string;
   type: string;
+  count?: number;
   involvedObject: { name: string; fieldPath?: string };
 }
 
@@ -101,6 +102,12 @@ describe("probes and lifecycle hooks", { skip }, () => {
     assert.equal(p.status?.phase, "Running");
     assert.deepEqual([condition(p, "Ready"), condition(p, "ContainersReady"), p.status?.containerStatuses?.[0]?.ready, p.status?.containerStatuses?.[0]?.started], ["False", "False", false, true]);
     assert.equal((await eventsOf("ready")).find((e) => e.reason === "Unhealthy")?.message, "Readiness probe failed: HTTP probe failed with statuscode: 404");
+    // A probe failing every period is one Event whose count grows, as the kubelet's correlator makes it.
+    const repeated = await until("a repeated failure", async () => {
+      const got = (await eventsOf("ready")).filter((e) => e.reason === "Unhealthy");
+      return got.length === 1 && (got[0]!.count ?? 0) >= 2 ? got[0] : undefined;
+    });
+    assert.ok(Date.parse(repeated.metadata.creationTimestamp!) <= Date.parse((repeated as { lastTimestamp?: string }).lastTimestamp!));
     const id = idOf(running.status?.containerStatuses?.[0]);
     assert.equal(docker(["exec", id, "sh", "-c", "echo yes > /www/ok"]).status, 0);
     p = await until("Ready", async () => {

@@ -1,13 +1,22 @@
 // Events about pods, as the kubelet records them (source component "kubelet", the node as
-// host): Pulled, Created, Started, Killing, BackOff, Failed. Best effort: a failed write is
-// logged, never retried, and never fails a sync.
+// host): Pulled, Created, Started, Killing, BackOff, Failed, Unhealthy. Best effort: a failed
+// write is logged, never retried, and never fails a sync. A repeat of an event (same pod,
+// container, type, reason and message — a probe failing every period) updates the first one's
+// count and lastTimestamp instead of making another object, as client-go's event correlator
+// does; the agent remembers the newest repeats only (a bounded map).
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../../common/clock.ts";
 import type { Client } from "../client/index.ts";
 import { EVENTS } from "./api-refs.ts";
 import type { Pod } from "./pod-types.ts";
 
+/** How many distinct events the recorder remembers for aggregation. */
+const REMEMBERED = 4096;
+
 export class EventRecorder {
+  /** Per event: its object's name, its count, and the last write to it (updates go in order, after the create). */
+  private readonly seen = new Map<string, { name: string; count: number; written: Promise<unknown> }>();
+
   constructor(
     private readonly client: Client,
     private readonly node: string,
@@ -18,6 +27,21 @@ export class EventRecorder {
   pod(pod: Pod, type: "Normal" | "Warning", reason: string, message: string, container?: string): void {
     const now = new Date(this.clock.now()).toISOString().replace(/\.\d+Z$/, "Z");
     const ns = pod.metadata.namespace ?? "default";
+    const key = JSON.stringify([ns, pod.metadata.uid, container ?? "", type, reason, message]);
+    const prior = this.seen.get(key);
+    if (prior) {
+      prior.count++;
+      this.seen.delete(key); // re-inserted: the map's order is how recently each was seen
+      this.seen.set(key, prior);
+      const count = prior.count;
+      prior.written = prior.written
+        .then(() => this.client.resource(EVENTS).patch(ns, prior.name, "merge", { count, lastTimestamp: now }))
+        .catch((err: unknown) => {
+          this.seen.delete(key); // gone (or never made): the next repeat makes a new one
+          this.log(`event ${reason} for ${ns}/${pod.metadata.name}: ${(err as Error).message}`);
+        });
+      return;
+    }
     const event = {
       apiVersion: "v1",
       kind: "Event",
@@ -40,9 +64,14 @@ export class EventRecorder {
       lastTimestamp: now,
       count: 1,
     };
-    this.client
+    const written = this.client
       .resource(EVENTS)
       .create(ns, event)
-      .catch((err: unknown) => this.log(`event ${reason} for ${ns}/${pod.metadata.name}: ${(err as Error).message}`));
+      .catch((err: unknown) => {
+        this.seen.delete(key);
+        this.log(`event ${reason} for ${ns}/${pod.metadata.name}: ${(err as Error).message}`);
+      });
+    this.seen.set(key, { name: event.metadata.name, count: 1, written });
+    if (this.seen.size > REMEMBERED) this.seen.delete(this.seen.keys().next().value!);
   }
 }
