@@ -1,8 +1,8 @@
 // PersistentVolumeClaims on a real node through the local-path provisioner: the default
 // StorageClass `local-path` (WaitForFirstConsumer), a claim that waits for its first pod, the
 // agent making the directory and a PersistentVolume pinned to its node, the PV controller
-// binding them; data that outlives the pod and is seen by the next one; deleting the claim
-// removes the volume and its directory. With the scheduler running in this process, a
+// binding them; data that outlives the pod and is seen by the next one; a claim in use is only
+// Terminating; once its last pod is gone the claim, the volume and its directory go. With the scheduler running in this process, a
 // StatefulSet's volumeClaimTemplates work end to end, and a restarted replica finds its data.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -100,9 +100,16 @@ describe("persistent volumes (local-path)", { skip }, () => {
     await node.kubectl(["apply", "-f", "-"], podWith("reader", "data", "exec sleep 300"));
     await running("reader");
     assert.equal(await exec("reader", "c", "cat /data/file"), "kept", "the next pod sees the data");
-    await node.kubectl(["delete", "pod", "reader", "--timeout=60s"]);
 
-    await node.kubectl(["delete", "pvc", "data", "--timeout=60s"]);
+    // In use: the pvc-protection finalizer holds the claim (Terminating) and the data stays.
+    assert.deepEqual((await claim("data")).metadata.finalizers, ["kubernetes.io/pvc-protection"]);
+    await node.kubectl(["delete", "pvc", "data", "--wait=false"]);
+    await new Promise((r) => setTimeout(r, 2000));
+    const held = await claim("data");
+    assert.ok(held.metadata.deletionTimestamp, "Terminating while the reader runs");
+    assert.equal(readFileSync(join(dir, "file"), "utf8"), "kept\n");
+    assert.equal(await exec("reader", "c", "cat /data/file"), "kept");
+    await node.kubectl(["delete", "pod", "reader", "--timeout=60s"]);
     await until("the volume to be deleted", async () => {
       try {
         await node.admin.resource(PVS).get(undefined, pv.metadata.name!);

@@ -17,3 +17,4 @@ export { NodeLifecycleController, DEFAULT_NODE_MONITOR_GRACE_SECONDS, type NodeL
 export { CronJobController, SCHEDULED_TIMESTAMP_ANNOTATION } from "./cronjob.ts";
 export { DisruptionController } from "./disruption.ts";
 export { PersistentVolumeController, LOCAL_PATH_CLASS, LOCAL_PATH_PROVISIONER, SELECTED_NODE_ANNOTATION, STORAGE_PROVISIONER_ANNOTATION } from "./persistentvolume.ts";
+export { PvcProtectionController, PVC_PROTECTION_FINALIZER } from "./pvc-protection.ts";

@@ -21,6 +21,7 @@ import { NodeLifecycleController, type NodeLifecycleOptions } from "./node-lifec
 import { DisruptionController } from "./disruption.ts";
 import { ResourceQuotaController } from "./resourcequota.ts";
 import { PersistentVolumeController } from "./persistentvolume.ts";
+import { PvcProtectionController } from "./pvc-protection.ts";
 
 export interface ControllerManagerOptions {
   clock?: Clock;
@@ -61,6 +62,7 @@ export const allControllers = (ctx: ControllerContext, flags: ControllerFlags = 
   new DisruptionController(ctx),
   new ResourceQuotaController(ctx),
   new PersistentVolumeController(ctx),
+  new PvcProtectionController(ctx),
 ];
 
 export async function startControllerManager(
