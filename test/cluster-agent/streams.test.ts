@@ -139,18 +139,26 @@ describe("kubectl logs, exec, attach, port-forward and cp through the kubelet se
     await kubectl(["delete", "pod", "crash", "noimage", "--grace-period=1"]);
   });
 
-  test("kubectl exec: output, stderr, stdin and the exit code come through", async () => {
-    const r = await kubectl(["exec", "web", "-c", "side", "--", "sh", "-c", "echo out; echo err >&2; exit 3"]);
-    assert.equal(r.code, 3, r.stderr);
-    assert.equal(r.stdout, "out\n");
-    assert.match(r.stderr, /^err\n/);
-    assert.match(r.stderr, /command terminated with exit code 3/);
-    const ok = await kubectl(["exec", "web", "-c", "side", "--", "hostname"]);
-    assert.equal(ok.code, 0, ok.stderr);
-    assert.equal(ok.stdout, "web\n");
-    const cat = await kubectl(["exec", "-i", "web", "-c", "side", "--", "sh", "-c", "wc -c; echo done"], "x".repeat(100_000));
-    assert.equal(cat.code, 0, cat.stderr);
-    assert.equal(cat.stdout.replace(/\s+/g, " ").trim(), "100000 done");
+  test("kubectl exec over WebSocket and over SPDY: output, stderr, stdin and the exit code come through", async () => {
+    // KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false makes kubectl 1.32 speak SPDY, as kubectl before 1.30 does.
+    for (const websockets of ["true", "false"]) {
+      const env = { ...node.cluster.env, KUBECTL_REMOTE_COMMAND_WEBSOCKETS: websockets };
+      const run = (args: string[], input?: string) => node.cluster.kubectl(args, { input, env });
+      const r = await run(["exec", "web", "-c", "side", "--", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.equal(r.stdout, "out\n");
+      assert.match(r.stderr, /^err\n/);
+      assert.match(r.stderr, /command terminated with exit code 3/);
+      const ok = await run(["exec", "web", "-c", "side", "--", "hostname"]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(ok.stdout, "web\n");
+      const cat = await run(["exec", "-i", "web", "-c", "side", "--", "sh", "-c", "wc -c; echo done"], "x".repeat(100_000));
+      assert.equal(cat.code, 0, cat.stderr);
+      assert.equal(cat.stdout.replace(/\s+/g, " ").trim(), "100000 done", `websockets=${websockets}`);
+    }
+    const spdyTty = await inTerminal(`stty rows 33 cols 77; ${KUBECTL} --cache-dir ${join(node.cluster.dir, "cache")} exec -it web -c side -- stty size`, { ...node.cluster.env, KUBECTL_REMOTE_COMMAND_WEBSOCKETS: "false" });
+    assert.equal(spdyTty.status, 0, spdyTty.stdout);
+    assert.match(spdyTty.stdout, /^33 77\r?\n/);
     const unknown = await kubectl(["exec", "web", "-c", "nope", "--", "true"]);
     assert.notEqual(unknown.code, 0);
     assert.match(unknown.stderr, /container nope is not valid for pod web/);

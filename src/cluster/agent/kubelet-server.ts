@@ -1,7 +1,7 @@
 // The kubelet's HTTPS server (pkg/kubelet/server/server.go), for the streaming verbs only:
 //
 //   GET  /containerLogs/{ns}/{pod}/{container}   logs (follow, previous, tailLines, since…)
-//   GET  /exec/{ns}/{pod}/{container}?command=…   WebSocket upgrade (v5/v4.channel.k8s.io)
+//   GET  /exec/{ns}/{pod}/{container}?command=…   WebSocket (v5/v4.channel.k8s.io) or SPDY/3.1 upgrade
 //   GET  /attach/{ns}/{pod}/{container}           the same, on the container's own stdio
 //   GET|POST /portForward/{ns}/{pod}              SPDY/3.1 upgrade, or SPDY inside WebSocket
 //
@@ -21,7 +21,7 @@ import type { ContainerClient } from "../../engine/index.ts";
 import { KubeletRequestError, logContainer, parseLogQuery, serveContainerLogs } from "./container-logs.ts";
 import type { KubeletTls } from "./kubelet-certificate.ts";
 import type { Pod } from "./pod-types.ts";
-import { CHANNEL_PROTOCOLS, parseStreamOptions, serveRemoteCommand, type RemoteTarget } from "./remote-command.ts";
+import { CHANNEL_PROTOCOLS, parseStreamOptions, serveRemoteCommand, spdyTransport, SPDY_REMOTE_COMMAND_PROTOCOL, websocketTransport, type RemoteTarget } from "./remote-command.ts";
 import { isRunning, type RuntimePod } from "./runtime-pods.ts";
 
 /** The only client the kubelet server answers: the API server's kubelet client certificate. */
@@ -133,7 +133,6 @@ export async function startKubeletServer(o: KubeletServerOptions): Promise<Kubel
     if (!opts.stdin && !opts.stdout && !opts.stderr) throw new KubeletRequestError(400, "you must specify at least 1 of stdin, stdout, stderr");
     const current = t.runtime?.containers.get(t.container)?.[0];
     if (!current || !isRunning(current)) throw notFound(`container not found ("${t.container}")`);
-    if (!/websocket/i.test(String(req.headers.upgrade ?? ""))) throw new KubeletRequestError(400, `${t.verb} is served over WebSocket (${CHANNEL_PROTOCOLS.join(", ")}), not ${String(req.headers.upgrade ?? "a plain request")}`);
     let target: RemoteTarget;
     if (t.verb === "exec") {
       const command = t.query.getAll("command");
@@ -142,7 +141,19 @@ export async function startKubeletServer(o: KubeletServerOptions): Promise<Kubel
     } else {
       target = { kind: "attach", containerId: current.id };
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serveRemoteCommand(ws, o.containers, target, opts, o.log));
+    const upgrade = String(req.headers.upgrade ?? "").toLowerCase();
+    if (upgrade === "websocket") {
+      wss.handleUpgrade(req, socket, head, (ws) => serveRemoteCommand(websocketTransport(ws), o.containers, target, opts, o.log));
+      return;
+    }
+    if (upgrade !== "spdy/3.1") throw new KubeletRequestError(400, `${t.verb} is served over WebSocket (${CHANNEL_PROTOCOLS.join(", ")}) or SPDY/3.1, not ${upgrade || "a plain request"}`);
+    const versions = String(req.headers["x-stream-protocol-version"] ?? "").split(/\s*,\s*/);
+    if (!versions.includes(SPDY_REMOTE_COMMAND_PROTOCOL)) throw new KubeletRequestError(403, `unable to negotiate a streaming protocol: the client offers ${versions.join(", ") || "none"}, the server serves ${SPDY_REMOTE_COMMAND_PROTOCOL}`);
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${SPDY_REMOTE_COMMAND_PROTOCOL}\r\n\r\n`);
+    spdyTransport(socket, head, opts).then(
+      (client) => serveRemoteCommand(client, o.containers, target, opts, o.log),
+      (err: unknown) => o.log(`${t.verb} over SPDY: ${(err as Error).message}`),
+    );
   };
 
   const server: Server = createServer({ cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, requestCert: true, rejectUnauthorized: true }, (req, res) => {
