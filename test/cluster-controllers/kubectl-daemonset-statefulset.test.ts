@@ -1,7 +1,9 @@
 // DaemonSet and StatefulSet as users meet them: the server's control loops (controller
 // manager + scheduler, as `gantry server` starts them) behind real HTTPS, hollow nodes that
 // report bound pods Running and Ready, and the real kubectl. A DaemonSet lands on each node
-// and on a node that joins later, and `rollout status ds` completes; a StatefulSet's pods
+// and on a node that joins later, and `rollout status ds` completes; with maxSurge each new
+// pod starts beside the old one (seen on a kubectl watch), and old ControllerRevisions are
+// pruned to revisionHistoryLimit; a StatefulSet's pods
 // come up in order with their claims (the test binds each claim to a volume, as the
 // PersistentVolume controller would — there is none yet) and `rollout status sts` completes.
 import { after, before, describe, test } from "node:test";
@@ -9,7 +11,7 @@ import assert from "node:assert/strict";
 import { startControlLoops } from "../../src/cli/gantry/server-command.ts";
 import { Client } from "../../src/cluster/client/index.ts";
 import { startHollowNodes, type HollowNodes } from "../../src/cluster/hollow/index.ts";
-import { kubectlMissing, startTestCluster, type TestCluster } from "../cluster-api/_server.ts";
+import { kubectlBackground, kubectlMissing, startTestCluster, type TestCluster } from "../cluster-api/_server.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const PVCS = { group: "", version: "v1", resource: "persistentvolumeclaims", kind: "PersistentVolumeClaim", namespaced: true };
@@ -86,6 +88,57 @@ describe("DaemonSet and StatefulSet through kubectl, on hollow nodes", { skip: k
     assert.equal(back, "busybox busybox busybox");
     const after = await until(async () => (await c.kubectl(["rollout", "history", "ds/agent"])).stdout, (s) => /\n2\s+<none>\n3\s+<none>/.test(s));
     assert.match(after, /REVISION\s+CHANGE-CAUSE\n2\s+<none>\n3\s+<none>/);
+  });
+
+  test("maxSurge: each node's new pod starts beside the old one, which goes once it is available; old revisions are pruned to revisionHistoryLimit", async () => {
+    const ds = (image: string) => ({
+      apiVersion: "apps/v1",
+      kind: "DaemonSet",
+      metadata: { name: "surge" },
+      spec: {
+        selector: { matchLabels: { app: "surge" } },
+        revisionHistoryLimit: 1,
+        updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+        template: { metadata: { labels: { app: "surge" } }, spec: { containers: [{ name: "c", image }] } },
+      },
+    });
+    await apply(ds("busybox:1"));
+    const nodes = (await c.kubectl(["get", "nodes", "-o", "jsonpath={.items[*].metadata.name}"])).stdout.trim().split(" ").sort();
+    const expected = nodes.map((n) => `${n}=Running`).join(" ");
+    assert.equal(await until(() => podNodes("app=surge"), (s) => s === expected), expected);
+
+    // Every pod event of the rollout, as kubectl -w reports it.
+    const watch = kubectlBackground(c, ["get", "pods", "-l", "app=surge", "-w", "--output-watch-events", "-o", "jsonpath={.type} {.object.metadata.name} {.object.spec.nodeName} {.object.metadata.deletionTimestamp}{\"\\n\"}"]);
+    try {
+      await watch.waitFor((out) => out.split("\n").filter((l) => l.startsWith("ADDED")).length >= nodes.length);
+      for (const image of ["busybox:2", "busybox:3", "busybox:4"]) {
+        await apply(ds(image));
+        const rolled = await c.kubectl(["rollout", "status", "ds/surge", "--timeout=60s"]);
+        assert.equal(rolled.code, 0, rolled.stderr);
+      }
+      assert.equal(await until(() => podNodes("app=surge"), (s) => s === expected), expected);
+      await sleep(500);
+    } finally {
+      await watch.stop();
+    }
+    const live = new Map<string, Set<string>>(nodes.map((n) => [n, new Set()]));
+    let most = 0;
+    for (const line of watch.stdout.split("\n").filter(Boolean)) {
+      const [type, name, node, deleting] = line.split(" ");
+      const here = live.get(node ?? "");
+      if (!here) continue; // not bound yet
+      if (type === "DELETED" || deleting) here.delete(name!);
+      else here.add(name!);
+      most = Math.max(most, here.size);
+      // Never a node without its daemon pod once it had one (maxUnavailable 0), never three.
+      if (type === "DELETED" || deleting) assert.ok(here.size >= 1, `${node} left without a pod at: ${line}\n${watch.stdout}`);
+      assert.ok(here.size <= 2, `${node} ran ${here.size} pods at once`);
+    }
+    assert.equal(most, 2, "a new pod ran beside an old one");
+    // Three updates made four revisions; the current one and one more (revisionHistoryLimit 1) stay.
+    const revisions = await until(async () => (await c.kubectl(["get", "controllerrevisions", "-l", "app=surge", "-o", "jsonpath={.items[*].revision}"])).stdout.trim(), (s) => s.split(" ").length === 2);
+    assert.deepEqual(revisions.split(" ").map(Number).sort(), [3, 4]);
+    assert.match((await c.kubectl(["rollout", "history", "ds/surge"])).stdout, /^3\s+<none>\n4\s+<none>/m);
   });
 
   test("a StatefulSet's pods come up in order with their claims; rollout status completes", async () => {

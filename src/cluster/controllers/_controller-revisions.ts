@@ -1,8 +1,9 @@
 // ControllerRevisions (pkg/controller/history) for DaemonSets and StatefulSets: one per
 // template the set has had, named `<set>-<hash>`, owned by the set, holding the template as
 // the patch `kubectl rollout history --revision|undo` applies; the current template's
-// revision is always the highest number (an old one coming back is renumbered).
-import { BY_OWNER_UID, isAlreadyExists, type Client, type Informer, type KubeObject, type ResourceRef } from "../client/index.ts";
+// revision is always the highest number (an old one coming back is renumbered); revisions
+// beyond spec.revisionHistoryLimit that nothing uses are pruned.
+import { BY_OWNER_UID, isAlreadyExists, isConflict, isNotFound, type Client, type Informer, type KubeObject, type ResourceRef } from "../client/index.ts";
 import { controllerOf, controllerRefTo } from "./_owner-refs.ts";
 import type { PodTemplate } from "./_types.ts";
 
@@ -39,5 +40,23 @@ export async function ensureRevision(client: Client, owner: KubeObject, ownerKin
   } catch (err) {
     // Made by an earlier sync the cache has not shown yet.
     if (!isAlreadyExists(err)) throw err;
+  }
+}
+
+/**
+ * History cleanup (DaemonSet cleanupHistory, StatefulSet truncateHistory): of the revisions no
+ * live pod and no named revision uses, all but the newest `limit` (spec.revisionHistoryLimit)
+ * are deleted, oldest first, each pinned to its uid.
+ */
+export async function pruneRevisions(client: Client, existing: ControllerRevision[], limit: number, live: Set<string>): Promise<void> {
+  const history = existing.filter((r) => !live.has(r.metadata.name!)).sort((a, b) => (a.revision ?? 0) - (b.revision ?? 0));
+  const excess = history.length - Math.max(0, limit);
+  const revisions = client.resource<ControllerRevision>(CONTROLLER_REVISIONS);
+  for (const r of history.slice(0, Math.max(0, excess))) {
+    try {
+      await revisions.delete(r.metadata.namespace, r.metadata.name!, { preconditions: { uid: r.metadata.uid } });
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
   }
 }

@@ -67,3 +67,32 @@ test("rolling update: old unavailable pods go at once, available ones within max
   assert.equal(status.updatedNumberScheduled, 1);
   assert.equal(status.numberAvailable, 3);
 });
+
+test("rolling update with maxSurge: new pods beside old ones up to maxSurge, an old one goes once its successor is available", () => {
+  const nodes = ["a", "b", "c", "d"].map((n) => node(n));
+  const now = Date.parse("2026-01-03T00:00:00Z");
+  const surge = ds({ updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 2, maxUnavailable: 0 } } });
+  const old = nodes.map((n) => readyPod(`p-${n.metadata.name}`, n.metadata.name!, "old"));
+  // Nothing is deleted first: two nodes get a second, new pod.
+  let plan = planDaemonSet(surge, nodes, old, "new", now);
+  assert.deepEqual(plan.create, ["a", "b"]);
+  assert.deepEqual(plan.delete, []);
+  // Both surged pods still coming up: no more surge, no deletion; the old pods count in status.
+  const later = (p: Pod): Pod => ({ ...p, metadata: { ...p.metadata, creationTimestamp: "2026-01-02T00:00:00Z" } });
+  const comingUp = [...old, later(readyPod("n-a", "a", "new", false)), later(readyPod("n-b", "b", "new", false))];
+  plan = planDaemonSet(surge, nodes, comingUp, "new", now);
+  assert.deepEqual(plan.create, []);
+  assert.deepEqual(plan.delete, []);
+  assert.equal(plan.status.numberAvailable, 4);
+  assert.equal(plan.status.updatedNumberScheduled, 0);
+  // a's new pod is available: a's old pod goes, and one more node (c) may surge.
+  const oneUp = [...old, later(readyPod("n-a", "a", "new")), later(readyPod("n-b", "b", "new", false))];
+  plan = planDaemonSet(surge, nodes, oneUp, "new", now);
+  assert.deepEqual(plan.delete.map((p) => p.metadata.name), ["p-a"]);
+  assert.deepEqual(plan.create, ["c"]);
+  // An old pod that is not available is replaced at once, beyond maxSurge.
+  const downOld = [readyPod("p-a", "a", "old"), readyPod("p-b", "b", "old"), readyPod("p-c", "c", "old", false), readyPod("p-d", "d", "old")];
+  assert.deepEqual(planDaemonSet(ds({ updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } }), nodes, downOld, "new", now).create, ["c", "a"]);
+  // A percentage counts at least one pod.
+  assert.deepEqual(planDaemonSet(ds({ updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "10%", maxUnavailable: 0 } } }), nodes, old, "new", now).create, ["a"]);
+});

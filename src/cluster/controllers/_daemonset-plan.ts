@@ -154,13 +154,18 @@ export function planDaemonSet(ds: DaemonSet, nodes: Node[], pods: Pod[], hash: s
   // Pods for nodes that are gone (or for no node at all) go with them.
   for (const [node, list] of byNode) if (!nodeNames.has(node)) del.push(...list);
 
+  const surge = allowsSurge(ds);
+  const shouldRunOn = new Set<string>();
   const status: DaemonSetStatus = { currentNumberScheduled: 0, numberMisscheduled: 0, desiredNumberScheduled: 0, numberReady: 0, updatedNumberScheduled: 0, numberAvailable: 0 };
   const kept = new Map<string, Pod[]>();
   for (const node of nodes) {
     const name = node.metadata.name!;
     const { shouldRun, shouldContinueRunning } = nodeShouldRunDaemonPod(ds, node);
     const here = (byNode.get(name) ?? []).sort(oldestFirst);
-    if (shouldRun) status.desiredNumberScheduled++;
+    if (shouldRun) {
+      status.desiredNumberScheduled++;
+      shouldRunOn.add(name);
+    }
     if (here.length && shouldRun) status.currentNumberScheduled++;
     if (here.length && !shouldRun) status.numberMisscheduled++;
     if (!shouldContinueRunning) {
@@ -171,9 +176,10 @@ export function planDaemonSet(ds: DaemonSet, nodes: Node[], pods: Pod[], hash: s
     del.push(...failed);
     const live = here.filter((p) => p.status?.phase !== "Failed");
     if (shouldRun && live.length === 0) create.push(name);
-    // More than one: the oldest stays (the newest ones when some are updated and some not).
+    // More than one: the oldest stays (the newest ones when some are updated and some not);
+    // with surge, one old and one new pod may share a node while the new one comes up.
     const updated = live.filter((p) => p.metadata.labels?.[REVISION_HASH_LABEL] === hash);
-    const keep = live.length > 1 ? (updated.length && updated.length < live.length ? [updated[0]!] : [live[0]!]) : live;
+    const keep = live.length <= 1 ? live : surge ? surgeKeep(live, hash, minReady, now) : updated.length && updated.length < live.length ? [updated[0]!] : [live[0]!];
     del.push(...live.filter((p) => !keep.includes(p)));
     if (keep.length) kept.set(name, keep);
     const first = keep[0];
@@ -190,11 +196,64 @@ export function planDaemonSet(ds: DaemonSet, nodes: Node[], pods: Pod[], hash: s
   status.observedGeneration = ds.metadata.generation;
   if (ds.status?.collisionCount !== undefined) status.collisionCount = ds.status.collisionCount;
 
-  if ((ds.spec.updateStrategy?.type ?? "RollingUpdate") === "RollingUpdate") del.push(...rollingUpdateDeletions(ds, kept, create, hash, status.desiredNumberScheduled, now));
+  if ((ds.spec.updateStrategy?.type ?? "RollingUpdate") === "RollingUpdate") {
+    if (surge) {
+      const step = rollingUpdateSurge(ds, kept, shouldRunOn, hash, status.desiredNumberScheduled, now);
+      create.push(...step.create);
+      del.push(...step.delete);
+    } else del.push(...rollingUpdateDeletions(ds, kept, create, hash, status.desiredNumberScheduled, now));
+  }
   return { create, delete: del, status };
 }
 
-/** rollingUpdate with maxSurge 0: old pods that may go now. */
+/** util.AllowsSurge: a RollingUpdate whose maxSurge is not 0 (a percentage counts as at least one pod). */
+export function allowsSurge(ds: DaemonSet): boolean {
+  if ((ds.spec.updateStrategy?.type ?? "RollingUpdate") !== "RollingUpdate") return false;
+  const maxSurge = ds.spec.updateStrategy?.rollingUpdate?.maxSurge;
+  return maxSurge !== undefined && scaledValue(maxSurge, 1, true) !== 0;
+}
+
+/**
+ * Which of a node's several pods stay when surging (the manage loop's rule): the oldest new
+ * and the oldest old one; the old one goes once it is not ready or the new one is available,
+ * and every other pod goes.
+ */
+function surgeKeep(live: Pod[], hash: string, minReady: number, now: number): Pod[] {
+  const oldestNew = live.find((p) => p.metadata.labels?.[REVISION_HASH_LABEL] === hash);
+  const oldestOld = live.find((p) => p.metadata.labels?.[REVISION_HASH_LABEL] !== hash);
+  if (oldestNew && oldestOld && (!isPodReady(oldestOld) || isPodAvailable(oldestNew, minReady, now))) return [oldestNew];
+  return live.filter((p) => p === oldestNew || p === oldestOld);
+}
+
+/**
+ * rollingUpdate with maxSurge (daemon/update.go): a node whose old pod is unavailable gets its
+ * new pod at once; others get one while fewer than maxSurge new pods are still coming up; an
+ * old pod is deleted once the new one beside it is available. No node is ever left without a
+ * pod for the update's sake.
+ */
+function rollingUpdateSurge(ds: DaemonSet, kept: Map<string, Pod[]>, shouldRunOn: Set<string>, hash: string, desired: number, now: number): { create: string[]; delete: Pod[] } {
+  const minReady = ds.spec.minReadySeconds ?? 0;
+  const maxSurge = scaledValue(ds.spec.updateStrategy?.rollingUpdate?.maxSurge ?? 0, desired, true);
+  let numSurge = 0;
+  const allowed: string[] = [];
+  const candidates: string[] = [];
+  const del: Pod[] = [];
+  for (const [node, pods] of [...kept].sort(([a], [b]) => a.localeCompare(b))) {
+    if (!shouldRunOn.has(node)) continue;
+    const newPod = pods.find((p) => p.metadata.labels?.[REVISION_HASH_LABEL] === hash);
+    const oldPod = pods.find((p) => p.metadata.labels?.[REVISION_HASH_LABEL] !== hash);
+    if (!oldPod) continue;
+    if (!newPod) {
+      if (!isPodAvailable(oldPod, minReady, now)) allowed.push(node);
+      else if (numSurge < maxSurge) candidates.push(node);
+    } else if (!isPodAvailable(newPod, minReady, now)) numSurge++;
+    else del.push(oldPod);
+  }
+  const room = Math.min(Math.max(maxSurge - numSurge, 0), candidates.length);
+  return { create: [...allowed, ...candidates.slice(0, room)], delete: del };
+}
+
+/** rollingUpdate without surge: old pods that may go now. */
 function rollingUpdateDeletions(ds: DaemonSet, kept: Map<string, Pod[]>, creating: string[], hash: string, desired: number, now: number): Pod[] {
   const minReady = ds.spec.minReadySeconds ?? 0;
   const maxUnavailable = Math.max(scaledValue(ds.spec.updateStrategy?.rollingUpdate?.maxUnavailable ?? 1, desired, true), 1);

@@ -239,6 +239,7 @@ export interface StatefulSet extends KubeObject {
     podManagementPolicy?: string;
     updateStrategy?: { type?: string; rollingUpdate?: { partition?: number } };
     volumeClaimTemplates?: KubeObject[];
+    revisionHistoryLimit?: number;
     minReadySeconds?: number;
   };
   status?: StatefulSetStatus;

@@ -6,7 +6,7 @@
 import { BY_NAMESPACE, copyObject, isNotFound, objectKey, type Informer } from "../client/index.ts";
 import { Controller, type ControllerContext } from "./controller.ts";
 import { daemonPodFor, daemonSetHash, planDaemonSet, REVISION_HASH_LABEL } from "./_daemonset-plan.ts";
-import { CONTROLLER_REVISIONS, ensureRevision, revisionsOf, type ControllerRevision } from "./_controller-revisions.ts";
+import { CONTROLLER_REVISIONS, ensureRevision, pruneRevisions, revisionsOf, type ControllerRevision } from "./_controller-revisions.ts";
 import { EventRecorder } from "./_events.ts";
 import { Expectations } from "./_expectations.ts";
 import { claimDependents, controllerOf } from "./_owner-refs.ts";
@@ -91,7 +91,13 @@ export class DaemonSetController extends Controller {
     const now = this.ctx.clock.now();
     const plan = planDaemonSet(ds, this.nodes.cache.list(), pods, hash, now);
     let failure: Error | undefined;
-    if (!ds.metadata.deletionTimestamp) await ensureRevision(this.ctx.client, ds, DAEMON_SETS, `${ds.metadata.name}-${hash}`, ds.spec.template, { [REVISION_HASH_LABEL]: hash }, revisionsOf(this.revisions, ds));
+    if (!ds.metadata.deletionTimestamp) {
+      const revisions = revisionsOf(this.revisions, ds);
+      await ensureRevision(this.ctx.client, ds, DAEMON_SETS, `${ds.metadata.name}-${hash}`, ds.spec.template, { [REVISION_HASH_LABEL]: hash }, revisions);
+      const inUse = new Set([hash, ...pods.map((p) => p.metadata.labels?.[REVISION_HASH_LABEL] ?? "")]);
+      const live = new Set([`${ds.metadata.name}-${hash}`, ...revisions.filter((r) => inUse.has(r.metadata.labels?.[REVISION_HASH_LABEL] ?? "")).map((r) => r.metadata.name!)]);
+      await pruneRevisions(this.ctx.client, revisions, ds.spec.revisionHistoryLimit ?? 10, live);
+    }
     if (this.expectations.satisfied(key) && !ds.metadata.deletionTimestamp) failure = await this.act(key, ds, plan.create, plan.delete, hash);
     if (!sameStatus(ds.status, plan.status)) {
       const next = copyObject(ds);

@@ -5,7 +5,7 @@
 // the level-triggered plan needs no expectations: it waits on what the cache shows.
 import { BY_NAMESPACE, copyObject, isAlreadyExists, isNotFound, objectKey, type Informer, type KubeObject } from "../client/index.ts";
 import { Controller, type ControllerContext } from "./controller.ts";
-import { CONTROLLER_REVISIONS, ensureRevision, revisionsOf, type ControllerRevision } from "./_controller-revisions.ts";
+import { CONTROLLER_REVISIONS, ensureRevision, pruneRevisions, revisionsOf, type ControllerRevision } from "./_controller-revisions.ts";
 import { EventRecorder } from "./_events.ts";
 import { claimDependents, controllerOf } from "./_owner-refs.ts";
 import { planStatefulSet, REVISION_LABEL, statefulPodFor, statefulSetRevision, type StatefulSetAction } from "./_statefulset-plan.ts";
@@ -57,7 +57,10 @@ export class StatefulSetController extends Controller {
     const plan = planStatefulSet(sts, pods, claims, revision, this.ctx.clock.now());
     let failure: Error | undefined;
     if (!sts.metadata.deletionTimestamp) {
-      await ensureRevision(this.ctx.client, sts, STATEFUL_SETS, revision, sts.spec.template, { [REVISION_LABEL]: revision }, revisionsOf(this.revisions, sts));
+      const revisions = revisionsOf(this.revisions, sts);
+      await ensureRevision(this.ctx.client, sts, STATEFUL_SETS, revision, sts.spec.template, { [REVISION_LABEL]: revision }, revisions);
+      const live = new Set([revision, plan.status.currentRevision ?? "", plan.status.updateRevision ?? "", ...pods.map((p) => p.metadata.labels?.[REVISION_LABEL] ?? "")]);
+      await pruneRevisions(this.ctx.client, revisions, sts.spec.revisionHistoryLimit ?? 10, live);
       for (const action of plan.actions) {
         failure = await this.act(sts, action, revision);
         if (failure) break;

@@ -21,6 +21,13 @@ export const daemonSetStrategy: Strategy = {
   },
   validate(c, o) {
     validateWorkload(c, specOf(o), false);
+    // ValidateRollingUpdateDaemonSet: exactly one of maxSurge and maxUnavailable is non-zero.
+    const ru = getPath(o, ["spec", "updateStrategy", "rollingUpdate"]) as { maxSurge?: unknown; maxUnavailable?: unknown } | undefined;
+    if (getPath(o, ["spec", "updateStrategy", "type"]) === "RollingUpdate" && ru) {
+      const nonZero = (v: unknown) => v !== undefined && v !== null && v !== 0 && v !== "0%" && v !== "0";
+      if (nonZero(ru.maxSurge) && nonZero(ru.maxUnavailable)) c.invalid("spec.updateStrategy.rollingUpdate.maxSurge", ru.maxSurge, "may not be set when maxUnavailable is non-zero");
+      else if (!nonZero(ru.maxSurge) && !nonZero(ru.maxUnavailable)) c.required("spec.updateStrategy.rollingUpdate.maxUnavailable");
+    }
   },
   columns: [
     nameColumn,
