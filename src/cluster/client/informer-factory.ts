@@ -3,7 +3,7 @@
 // client-go's SharedInformerFactory does.
 import { realClock, type Clock } from "../../common/clock.ts";
 import type { Client, ResourceRef } from "./client.ts";
-import { Informer, type InformerOptions } from "./informer.ts";
+import { Informer, stripManagedFields, type InformerOptions } from "./informer.ts";
 import type { KubeObject } from "./objects.ts";
 
 export class InformerFactory {
@@ -15,7 +15,7 @@ export class InformerFactory {
     private readonly client: Client,
     opts: InformerOptions = {},
   ) {
-    this.opts = { ...opts, clock: opts.clock ?? realClock };
+    this.opts = { transform: stripManagedFields, ...opts, clock: opts.clock ?? realClock };
   }
 
   get clock(): Clock {

@@ -33,6 +33,19 @@ export interface InformerOptions {
    * stops matching is seen as deleted. Such an informer is the caller's own, not the factory's. */
   fieldSelector?: string;
   labelSelector?: string;
+  /**
+   * Applied to every object before it is cached (client-go's SetTransform): the factory's
+   * informers drop metadata.managedFields, which no loop reads and which can be as big as the
+   * rest of the object (kube-scheduler and kube-controller-manager strip it the same way).
+   */
+  transform?: <T extends KubeObject>(obj: T) => T;
+}
+
+/** The factory's transform: an object without its managedFields (an update without them keeps the stored ones). */
+export function stripManagedFields<T extends KubeObject>(obj: T): T {
+  if (!obj.metadata?.managedFields) return obj;
+  const { managedFields: _dropped, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
 }
 
 class Stopped extends Error {}
@@ -185,6 +198,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (rv) this.revision = rv;
       return;
     }
+    if (this.opts.transform) ev = { ...ev, object: this.opts.transform(ev.object) };
     const key = objectKey(ev.object);
     if (ev.type === "DELETED") {
       // A delete of an object never seen (created and deleted between lists) is still told.

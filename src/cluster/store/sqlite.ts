@@ -216,7 +216,7 @@ class SqliteStore implements Store {
 
   /**
    * Queues one write; it commits with every other write queued in the same turn of the event
-   * loop, in one transaction and one fsync (group commit). Each write still gets its own
+   * loop (up to its check phase), in one transaction and one fsync (group commit). Each write still gets its own
    * revision, sees the writes queued before it, and fails alone when its check fails. The
    * promise settles only after the commit is durable.
    */
@@ -225,7 +225,10 @@ class SqliteStore implements Store {
     this.open();
     return new Promise((resolve, reject) => {
       this.pending.push({ key, build, resolve, reject });
-      if (this.pending.length === 1) queueMicrotask(() => this.commitPending());
+      // setImmediate, not a microtask: the commit waits for every request whose bytes arrived
+      // in this turn of the event loop (each is its own I/O callback), so all of them share
+      // it. While one commit's fsync blocks the loop, the next batch gathers in the kernel.
+      if (this.pending.length === 1) setImmediate(() => this.commitPending());
     });
   }
 
