@@ -212,7 +212,8 @@ export function containerSummary(engine: Engine, rec: ContainerRecord) {
 export function matchesPsFilters(engine: Engine, rec: ContainerRecord, filters: EventFilters): boolean {
   for (const [key, values] of Object.entries(filters)) {
     if (!values.length) continue;
-    const ok = values.some((v) => {
+    // Values of one filter are alternatives, except labels, which must all match (as dockerd's).
+    const match = (v: string): boolean => {
       switch (key) {
         case "id":
           return rec.Id.startsWith(v);
@@ -232,8 +233,8 @@ export function matchesPsFilters(engine: Engine, rec: ContainerRecord, filters: 
         default:
           return true;
       }
-    });
-    if (!ok) return false;
+    };
+    if (!(key === "label" ? values.every(match) : values.some(match))) return false;
   }
   return true;
 }

@@ -42,6 +42,7 @@ export interface ServerNode {
 function run(cmd: string, args: string[], input?: string, timeout = 90_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(cmd, args, { timeout, maxBuffer: 16 << 20 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    child.stdin!.on("error", () => undefined); // the command may exit before reading its input
     child.stdin!.end(input ?? "");
   });
 }
@@ -109,4 +110,29 @@ export async function startServerNode(extraArgs: string[] = []): Promise<ServerN
     throw err;
   }
   return node;
+}
+
+/**
+ * A Deployment of busybox web servers answering with their pod's name on port 8080 ("http"),
+ * which serve on for 30 s after SIGTERM (so a deleted pod is seen terminating while it serves).
+ */
+export function webDeployment(namespace = "default", replicas = 3): string {
+  return `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: ${namespace}}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 60
+      containers:
+      - name: web
+        image: busybox
+        imagePullPolicy: Never
+        ports: [{containerPort: 8080, name: http}]
+        command: [sh, -c, 'mkdir -p /www && hostname >/www/index.html && trap "sleep 30; exit 0" TERM && httpd -p 8080 -h /www && while :; do sleep 1; done']
+`;
 }

@@ -5,25 +5,10 @@
 // readiness and termination taken from EndpointSlices; and deletion of one Service's rules only.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { skipReason, startServerNode, until, type ServerNode } from "./_server-node.ts";
+import { skipReason, startServerNode, until, webDeployment, type ServerNode } from "./_server-node.ts";
 
 const WEB = `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 60
-      containers:
-      - name: web
-        image: busybox
-        imagePullPolicy: Never
-        ports: [{containerPort: 8080, name: http}]
-        command: [sh, -c, 'mkdir -p /www && hostname >/www/index.html && trap "sleep 30; exit 0" TERM && httpd -p 8080 -h /www && while :; do sleep 1; done']
+${webDeployment("default")}
 ---
 apiVersion: v1
 kind: Service

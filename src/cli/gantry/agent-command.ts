@@ -7,13 +7,15 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { GantryError, invalidArgument } from "../../common/errors.ts";
 import { Client, HttpsTransport } from "../../cluster/client/index.ts";
-import { parseReserve, startAgent, type AgentOptions, type RunningAgent } from "../../cluster/agent/index.ts";
-import { DEFAULT_CLUSTER_CIDR, proxyTableName, startServiceProxy } from "../../cluster/proxy/index.ts";
+import { parseReserve, type AgentOptions, type RunningAgent } from "../../cluster/agent/index.ts";
+import { DEFAULT_CLUSTER_CIDR } from "../../cluster/proxy/index.ts";
+import { DEFAULT_CLUSTER_DNS, DEFAULT_CLUSTER_DOMAIN } from "../../cluster/dns/index.ts";
+import { clusterDnsOf, startNode, type NodeServiceFlags } from "./node-services.ts";
 import { startHollowAgent, type HollowFlags } from "./hollow-agent.ts";
 
 export const DEFAULT_AGENT_ROOT = "/var/lib/gantry/agent";
 
-export interface NodeFlags {
+export interface NodeFlags extends NodeServiceFlags {
   name?: string;
   dataRoot?: string;
   engineSocket?: string;
@@ -23,8 +25,6 @@ export interface NodeFlags {
   podBridge?: string;
   kubeletPort?: string;
   insecureRegistry: string[];
-  clusterCidr?: string;
-  serviceProxy: boolean;
 }
 
 /** The node's flags, on `agent` and on `server`. */
@@ -40,33 +40,10 @@ export function addNodeOptions(cmd: Command, defaultRoot: string): Command {
     .option("--kubelet-port <port>", "the port of the node's kubelet server, which the API server reaches for logs, exec, attach and port-forward (default 10250; 0 picks a free one)")
     .option("--insecure-registry <host>", "a registry pod images may be pulled from over plain HTTP (repeatable)", (v: string, prev: string[]) => [...prev, v], [])
     .option("--cluster-cidr <cidrs>", `the pods' addresses, comma-separated: traffic from elsewhere to a Service is masqueraded (default ${DEFAULT_CLUSTER_CIDR})`)
-    .option("--no-service-proxy", "do not program Services (ClusterIP, NodePort) into this node's nftables (kube-proxy's job)");
-}
-
-/**
- * The node's agent and its service proxy (kube-proxy, in the same process as k3s runs it).
- * The proxy's nft table is named after the data root, so a restart finds and replaces its own
- * table and two nodes sharing a network namespace (tests) keep theirs apart.
- */
-async function startNode(flags: NodeFlags, client: Client, nodeName: string, defaultRoot: string): Promise<RunningAgent> {
-  const options = agentOptions(flags, client, nodeName, defaultRoot);
-  const agent = await startAgent(options);
-  if (!flags.serviceProxy) return agent;
-  try {
-    const clusterCIDRs = (flags.clusterCidr ?? DEFAULT_CLUSTER_CIDR).split(",").map((c) => c.trim()).filter(Boolean);
-    for (const c of clusterCIDRs) if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c)) throw invalidArgument(`--cluster-cidr must be IPv4 CIDRs such as ${DEFAULT_CLUSTER_CIDR}, not "${c}"`);
-    const proxy = await startServiceProxy({ client, nodeName: agent.nodeName, table: proxyTableName(options.dataRoot), clusterCIDRs, log: (m) => console.error(`gantry agent: ${m}`) });
-    return {
-      ...agent,
-      async stop() {
-        await proxy.stop();
-        await agent.stop();
-      },
-    };
-  } catch (err) {
-    await agent.stop();
-    throw err;
-  }
+    .option("--no-service-proxy", "do not program Services (ClusterIP, NodePort) into this node's nftables (kube-proxy's job), nor answer cluster DNS")
+    .option("--cluster-dns <ip>", `the kube-dns Service's address, pods' nameserver (default ${DEFAULT_CLUSTER_DNS})`)
+    .option("--cluster-domain <domain>", `the cluster's DNS domain (default ${DEFAULT_CLUSTER_DOMAIN})`)
+    .option("--dns-upstream <ip[:port]>", "where cluster DNS sends names outside the cluster (repeatable; default: the node's resolv.conf servers)", (v: string, prev: string[]) => [...prev, v], []);
 }
 
 export function agentOptions(flags: NodeFlags, client: Client, nodeName: string, defaultRoot: string): AgentOptions {
@@ -81,6 +58,7 @@ export function agentOptions(flags: NodeFlags, client: Client, nodeName: string,
     podBridge: { ...(flags.podBridge ? { bridge: flags.podBridge } : {}), ...(flags.podSubnet ? { subnet: flags.podSubnet } : {}) },
     insecureRegistries: flags.insecureRegistry,
     ...(flags.kubeletPort !== undefined ? { kubeletPort: parsePort(flags.kubeletPort) } : {}),
+    ...(flags.serviceProxy ? { clusterDNS: clusterDnsOf(flags) } : {}),
     log: (m) => console.error(`gantry agent: ${m}`),
   };
 }
@@ -136,7 +114,7 @@ export function registerAgentCommand(program: Command): void {
     const tokenNode = await nodeNameOfToken(client);
     if (!tokenNode) throw new GantryError("UNAUTHORIZED", `the token in ${flags.tokenFile} is not a node token`, { hint: "make one with gantry server token create --node NAME" });
     if (flags.name && flags.name !== tokenNode) throw invalidArgument(`--name ${flags.name} does not match the node the token was made for (${tokenNode})`);
-    const agent = await startNode(flags, client, tokenNode, DEFAULT_AGENT_ROOT);
+    const agent = await startNode(flags, client, agentOptions(flags, client, tokenNode, DEFAULT_AGENT_ROOT));
     console.error(`gantry agent: node ${agent.nodeName} joined ${flags.server}; engine on unix://${agent.engineSocket}`);
     await untilSignal();
     await agent.stop();
@@ -171,5 +149,5 @@ function readToken(file: string): string {
 /** For `gantry server`: the host's node, run in-process with the server's in-process transport. */
 export async function startServerAgent(flags: NodeFlags, client: Client, dataDir: string): Promise<RunningAgent> {
   const name = (flags.name ?? hostname()).toLowerCase();
-  return startNode(flags, client, name, join(dataDir, "agent"));
+  return startNode(flags, client, agentOptions(flags, client, name, join(dataDir, "agent")));
 }

@@ -7,7 +7,8 @@ import { hostname } from "node:os";
 import { invalidArgument } from "../../common/errors.ts";
 import { nodeUser, startApiServer } from "../../cluster/api/index.ts";
 import { randomUUID } from "node:crypto";
-import { Client, startLeaderElection } from "../../cluster/client/index.ts";
+import { Client, isAlreadyExists, startLeaderElection } from "../../cluster/client/index.ts";
+import { clusterDnsOf, KUBE_DNS } from "./node-services.ts";
 import { addNodeOptions, startServerAgent, untilSignal, type NodeFlags } from "./agent-command.ts";
 import { allControllers, DEFAULT_NODE_MONITOR_GRACE_SECONDS, startControllerManager, type ControllerFlags } from "../../cluster/controllers/index.ts";
 import { startScheduler } from "../../cluster/scheduler/index.ts";
@@ -73,6 +74,32 @@ export function parseDuration(flag: string, text: string): number {
   return ms;
 }
 
+/**
+ * The cluster DNS Service, as k3s and kubeadm create it: kube-system/kube-dns at the address
+ * pods are told to use (10.43.0.10), without a selector — every node answers it itself (the
+ * proxy maps it to the node's own resolver). Left alone when it exists.
+ */
+async function ensureKubeDnsService(client: Client, clusterIP: string): Promise<void> {
+  const service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { ...KUBE_DNS, labels: { "k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS" } },
+    spec: {
+      clusterIP,
+      ports: [
+        { name: "dns", port: 53, protocol: "UDP", targetPort: 53 },
+        { name: "dns-tcp", port: 53, protocol: "TCP", targetPort: 53 },
+      ],
+    },
+  };
+  await client
+    .resource({ group: "", version: "v1", resource: "services", kind: "Service", namespaced: true })
+    .create(KUBE_DNS.namespace, service)
+    .catch((err: unknown) => {
+      if (!isAlreadyExists(err)) throw err;
+    });
+}
+
 export function registerServerCommand(program: Command): void {
   const server = program
     .command("server")
@@ -108,6 +135,12 @@ export function registerServerCommand(program: Command): void {
       ? async (transport: ApiTransport) => startElectedControlLoops(transport, log, flags, election)
       : (transport: ApiTransport) => startControlLoops(transport, log, flags);
     const running = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log, startControllers });
+    try {
+      await ensureKubeDnsService(new Client(running.inProcessTransport(), { fieldManager: "gantry-server" }), clusterDnsOf(opts).servers[0]!);
+    } catch (err) {
+      await running.close();
+      throw err;
+    }
     console.log(`gantry server: listening on ${running.url}`);
     console.log(`gantry server: export KUBECONFIG=${running.kubeconfigPath}`);
     // The host's own node (k3s's server does the same): it reaches the API in-process, as

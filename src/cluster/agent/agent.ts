@@ -17,6 +17,7 @@ import { readNodeFacts, type NodeFacts } from "./node-facts.ts";
 import { nodeAllocatable, type Reserve } from "./node-object.ts";
 import { obtainServingCert } from "./kubelet-certificate.ts";
 import { startKubeletServer, type KubeletServer } from "./kubelet-server.ts";
+import type { ClusterDnsConfig } from "./pod-dns.ts";
 import { PodWorkers } from "./pod-workers.ts";
 import type { Pod } from "./pod-types.ts";
 import { servePortForward } from "./port-forward.ts";
@@ -54,6 +55,10 @@ export interface AgentOptions {
   kubeletPort?: number;
   /** Where the kubelet server listens (default every address). */
   kubeletAddress?: string;
+  /** Cluster DNS for pods' resolv.conf (kubelet --cluster-dns, --cluster-domain); none: the node's resolvers. */
+  clusterDNS?: ClusterDnsConfig;
+  /** The node's resolv.conf (kubelet --resolv-conf), for dnsPolicy Default and the search path's tail. */
+  resolvConf?: string;
 }
 
 export interface RunningAgent {
@@ -115,6 +120,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     exec: engineExecRunner(daemon, clock),
     podsRoot: join(o.dataRoot, "pods"),
     cgroupRoot: o.cgroupRoot,
+    dns: { cluster: o.clusterDNS ?? { servers: [], domain: "cluster.local" }, resolvConf: o.resolvConf ?? "/etc/resolv.conf", dir: join(o.dataRoot, "pod-dns") },
   });
   pods.addHandlers({
     onAdd: (p) => workers.update(p),

@@ -59,6 +59,8 @@ export interface ContainerInputs {
   mounts?: DockerMount[];
   /** The host file bound at the container's terminationMessagePath (termination-message.ts). */
   terminationLog?: string;
+  /** The pod's resolv.conf on the host, bound over the container's (pod-dns.ts). */
+  resolvConf?: string;
 }
 
 /** The pod's fsGroup and supplementalGroups: every container process holds them. */
@@ -94,7 +96,14 @@ export function containerSpec(pod: Pod, c: Container, image: string, i: Containe
     ...(sc.allowPrivilegeEscalation === false ? { SecurityOpt: ["no-new-privileges"] } : {}),
     ...(i.mounts?.length ? { Mounts: i.mounts } : {}),
     ...(podGroups(pod).length ? { GroupAdd: podGroups(pod) } : {}),
-    ...(i.terminationLog ? { Binds: [`${i.terminationLog}:${c.terminationMessagePath || DEFAULT_TERMINATION_MESSAGE_PATH}`] } : {}),
+    ...(i.terminationLog || i.resolvConf
+      ? {
+          Binds: [
+            ...(i.terminationLog ? [`${i.terminationLog}:${c.terminationMessagePath || DEFAULT_TERMINATION_MESSAGE_PATH}`] : []),
+            ...(i.resolvConf ? [`${i.resolvConf}:/etc/resolv.conf:ro`] : []),
+          ],
+        }
+      : {}),
   };
   const body: CreateBody = {
     Image: image,

@@ -16,6 +16,8 @@
 // Probes (prober.ts) run beside the sync: a changed result queues the pod, readiness goes into
 // the status, and a failed liveness or startup probe kills the container (its preStop hook
 // first, within the grace period), which then restarts per restartPolicy with the back-off.
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Clock, Timer } from "../../common/clock.ts";
 import { describeError } from "../../common/errors.ts";
 import { ExponentialBackoff, WorkQueue, isConflict, isNotFound, type Client } from "../client/index.ts";
@@ -29,6 +31,7 @@ import { HandlerError, runHandler, type ExecRunner, type HandlerTarget } from ".
 import { ensureImage, ensurePauseImage, ImageError } from "./images.ts";
 import { POST_START_TIMEOUT_MS, runHook } from "./lifecycle-hooks.ts";
 import { backoffKey, computePodActions, type Waiting } from "./pod-actions.ts";
+import { podResolvConf, parseResolvConf, type ClusterDnsConfig } from "./pod-dns.ts";
 import { computePodStatus } from "./pod-status.ts";
 import type { Container, Pod, PodStatus } from "./pod-types.ts";
 import { Prober, type ProbeType } from "./prober.ts";
@@ -60,6 +63,8 @@ export interface PodWorkersOptions {
   concurrency?: number;
   /** Every pod is synced at least this often (the kubelet's resync), ms. */
   resyncMs?: number;
+  /** Pods' resolv.conf: the cluster DNS, the node's own file, and where each pod's is written. */
+  dns?: { cluster: ClusterDnsConfig; resolvConf: string; dir: string };
 }
 
 const SANDBOX_STOP_SECONDS = 2;
@@ -317,7 +322,8 @@ export class PodWorkers {
     }
     const terminationLog = terminationLogFile(this.o.podsRoot, pod.metadata.uid!, c.name, attempt);
     prepareTerminationLog(terminationLog);
-    const body = containerSpec(pod, c, image, { sandboxId: sandbox.id, cgroupParent: podCgroupParent(pod, this.o.cgroupRoot), attempt, init, env, mounts, terminationLog });
+    const resolvConf = this.writeResolvConf(pod);
+    const body = containerSpec(pod, c, image, { sandboxId: sandbox.id, cgroupParent: podCgroupParent(pod, this.o.cgroupRoot), attempt, init, env, mounts, terminationLog, ...(resolvConf ? { resolvConf } : {}) });
     let id: string;
     try {
       id = (await this.o.engine.createContainer(engineName(c.name, this.podRef(pod), attempt), body)).Id;
@@ -451,6 +457,7 @@ export class PodWorkers {
       await this.removeAll(uid);
     }
     this.prober.removePod(uid);
+    if (this.o.dns) rmSync(join(this.o.dns.dir, `${uid}.resolv.conf`), { force: true });
     this.volumes.tearDown(uid);
     this.messages.delete(uid);
     this.lifecycle.delete(uid);
@@ -460,6 +467,26 @@ export class PodWorkers {
     this.pullBackoff.forgetPod(uid);
     for (const k of [...this.pullFailedAt.keys()]) if (k.startsWith(`${uid}/`)) this.pullFailedAt.delete(k);
     return undefined;
+  }
+
+  /**
+   * The pod's resolv.conf (pod-dns.ts), written atomically where its containers bind it over
+   * /etc/resolv.conf; rewritten for every container so a changed node file is picked up.
+   */
+  private writeResolvConf(pod: Pod): string | undefined {
+    const dns = this.o.dns;
+    if (!dns) return undefined;
+    let node = "";
+    try {
+      node = readFileSync(dns.resolvConf, "utf8");
+    } catch {
+      /* no node resolv.conf: cluster DNS or dnsConfig only */
+    }
+    const path = join(dns.dir, `${pod.metadata.uid}.resolv.conf`);
+    mkdirSync(dns.dir, { recursive: true });
+    writeFileSync(`${path}.tmp`, podResolvConf(pod, dns.cluster, parseResolvConf(node)));
+    renameSync(`${path}.tmp`, path);
+    return path;
   }
 
   private async removeAll(uid: string): Promise<void> {

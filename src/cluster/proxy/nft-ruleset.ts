@@ -7,7 +7,7 @@
 //
 //   nat-prerouting/nat-output ─► services ─┬─ ip daddr . l4proto . dport vmap @service-ips ─► service-H-ns/svc/tcp/p ─► endpoint-H-…__10.42.0.5/80 (dnat)
 //                                          └─ fib daddr type local … vmap @service-nodeports ─► external-H-… ─► service-… | local-…
-//   filter hooks ─► service-endpoints-check (@no-endpoint-services: reject/drop), cluster-ips-check (bad port: reject; unallocated ClusterIP: drop)
+//   filter hooks ─► service-endpoints-check (@no-endpoint-services: reject/drop), cluster-ips-check (bad port: reject), then -unallocated (the rest of the service CIDR: drop)
 //   nat-postrouting ─► masquerading (what mark-for-masquerade marked)
 import { createHash } from "node:crypto";
 import type { ProxyEndpoint, ServicePortPlan } from "./service-ports.ts";
@@ -54,6 +54,10 @@ export function baseTable(table: string, net: ProxyNetwork): string {
     ...chain("filter-forward", "type filter hook forward priority -110; policy accept;", ["ct state new jump service-endpoints-check", "ct state new jump cluster-ips-check"]),
     ...chain("filter-output", "type filter hook output priority -110; policy accept;", ["ct state new jump service-endpoints-check"]),
     ...chain("filter-output-post-dnat", "type filter hook output priority -90; policy accept;", ["ct state new jump cluster-ips-check"]),
+    // Last, after every proxy's own checks (tests run several nodes in one namespace, whose
+    // tables must not drop each other's Services before those are rejected or DNATed).
+    ...chain("filter-forward-unallocated", "type filter hook forward priority -100; policy accept;", [`ct state new ip daddr ${net.serviceCIDR} drop`]),
+    ...chain("filter-output-unallocated", "type filter hook output priority -80; policy accept;", [`ct state new ip daddr ${net.serviceCIDR} drop`]),
     ...chain("nat-prerouting", "type nat hook prerouting priority -100; policy accept;", ["jump services"]),
     ...chain("nat-output", "type nat hook output priority -100; policy accept;", ["jump services"]),
     ...chain("nat-postrouting", "type nat hook postrouting priority 100; policy accept;", ["jump masquerading"]),
@@ -63,8 +67,10 @@ export function baseTable(table: string, net: ProxyNetwork): string {
     ...chain("services", undefined, ["ip daddr . meta l4proto . th dport vmap @service-ips", `fib daddr type local ${notLoopback} meta l4proto . th dport vmap @service-nodeports`]),
     ...chain("service-endpoints-check", undefined, ["ip daddr . meta l4proto . th dport vmap @no-endpoint-services"]),
     ...chain("nodeport-endpoints-check", undefined, [`${notLoopback} meta l4proto . th dport vmap @no-endpoint-nodeports`]),
-    // Without the drop, a packet to a ClusterIP nobody holds would follow the default route off the machine.
-    ...chain("cluster-ips-check", undefined, ["ip daddr @cluster-ips reject", `ip daddr ${net.serviceCIDR} drop`]),
+    // A known ClusterIP on a port it does not serve. Traffic to an address of the service CIDR
+    // nobody holds is dropped by the -unallocated chains: it would otherwise follow the
+    // default route off the machine.
+    ...chain("cluster-ips-check", undefined, ["ip daddr @cluster-ips reject"]),
     ...chain("reject-chain", undefined, ["reject"]),
     "}",
   ].join("\n");

@@ -37,6 +37,11 @@ export interface ServiceProxyOptions {
   /** Delay between a change and its sync, so a burst of events becomes one transaction. */
   coalesceMs?: number;
   fullResyncMs?: number;
+  /**
+   * This node answers cluster DNS itself (as NodeLocal DNSCache does): the named Service's
+   * ports go to this address of the node instead of the Service's endpoints.
+   */
+  nodeLocalDNS?: { namespace: string; name: string; ip: string; port: number };
   /** Told after every applied sync (benches, tests). */
   onSync?: (s: SyncReport) => void;
 }
@@ -53,6 +58,18 @@ export interface RunningServiceProxy {
   /** Resolves after a sync that started after this call has been applied. */
   synced(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** One ready endpoint on this node serving every port of the Service. */
+function nodeLocalSlice(svc: Service, ip: string, port: number, nodeName: string): EndpointSlice {
+  return {
+    apiVersion: "discovery.k8s.io/v1",
+    kind: "EndpointSlice",
+    metadata: { name: `${svc.metadata.name}-node-local`, namespace: svc.metadata.namespace },
+    addressType: "IPv4",
+    ports: (svc.spec?.ports ?? []).map((p) => ({ ...(p.name ? { name: p.name } : {}), port, protocol: p.protocol ?? "TCP" })),
+    endpoints: [{ addresses: [ip], nodeName, conditions: { ready: true } }],
+  };
 }
 
 export async function startServiceProxy(opts: ServiceProxyOptions): Promise<RunningServiceProxy> {
@@ -81,7 +98,11 @@ export async function startServiceProxy(opts: ServiceProxyOptions): Promise<Runn
     let ports = 0;
     for (const svc of services.cache.list()) {
       const ns = svc.metadata.namespace;
-      const own = slices.cache.byIndex(BY_LABEL, `${SERVICE_NAME_LABEL}=${svc.metadata.name}`).filter((s) => s.metadata.namespace === ns);
+      const local = opts.nodeLocalDNS;
+      const own =
+        local && local.namespace === ns && local.name === svc.metadata.name
+          ? [nodeLocalSlice(svc, local.ip, local.port, opts.nodeName)]
+          : slices.cache.byIndex(BY_LABEL, `${SERVICE_NAME_LABEL}=${svc.metadata.name}`).filter((s) => s.metadata.namespace === ns);
       for (const port of planServicePorts(svc, own, opts.nodeName)) {
         addServicePort(rs, port, net);
         ports++;
