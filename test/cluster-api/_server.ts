@@ -1,5 +1,6 @@
 // Test harness: a Gantry API server on 127.0.0.1 with a random free port, a temp data dir
 // and the real SQLite store, plus helpers to run the real kubectl against it.
+import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,6 +19,8 @@ export interface TestCluster {
   dir: string;
   env: NodeJS.ProcessEnv;
   kubectl(args: string[], opts?: { input?: string; env?: NodeJS.ProcessEnv }): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** kubectl that must succeed: its stdout (a failure fails the test with kubectl's stderr). */
+  ok(...args: string[]): Promise<string>;
   raw(method: string, path: string, opts?: { body?: string | Buffer; headers?: Record<string, string>; token?: string | null }): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>;
   stop(): Promise<void>;
 }
@@ -38,6 +41,11 @@ export async function startTestCluster(opts: { bookmarkIntervalMs?: number; stor
         if (o.input !== undefined) child.stdin!.end(o.input);
         else child.stdin!.end();
       });
+    },
+    async ok(this: TestCluster, ...args: string[]) {
+      const r = await this.kubectl(args);
+      assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);
+      return r.stdout;
     },
     raw(method, path, o = {}) {
       return new Promise((resolve, reject) => {

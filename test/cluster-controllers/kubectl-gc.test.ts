@@ -17,11 +17,7 @@ describe("garbage collection of owner references through kubectl", { skip: kubec
     await c?.stop();
   });
 
-  const ok = async (...args: string[]) => {
-    const r = await c.kubectl(args);
-    assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (...args: string[]) => c.ok(...args);
   const ownerNames = async (name: string): Promise<string | undefined> => {
     const r = await c.kubectl(["get", "configmap", name, "-o", "jsonpath={.metadata.ownerReferences[*].name}"]);
     return r.code === 0 ? r.stdout.trim() : r.stderr.includes("NotFound") ? "<deleted>" : undefined;
