@@ -70,6 +70,16 @@ describe("kubectl logs, exec, attach, port-forward and cp through the kubelet se
     });
     assert.match(outcome, /refused|status 403/);
     assert.doesNotMatch(outcome, /status 200/);
+
+    // A Node that points at another node's kubelet: the API server sees that the certificate
+    // names someone else and does not stream.
+    await node.kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "Node", metadata: { name: "impostor" }, status: { addresses: [{ type: "InternalIP", address: ip }], daemonEndpoints: { kubeletEndpoint: { Port: port } } } }));
+    await node.kubectl(["apply", "-f", "-"], pod("elsewhere", { nodeName: "impostor", containers: [{ name: "c", image: "busybox" }] }));
+    const fooled = await kubectl(["logs", "elsewhere"]);
+    assert.notEqual(fooled.code, 0);
+    assert.match(fooled.stderr, new RegExp(`error dialing backend: the kubelet at ${ip.replace(/\./g, "\\.")} presented a certificate for system:node:${node.name}, not system:node:impostor`));
+    await kubectl(["delete", "pod", "elsewhere", "--grace-period=0", "--force"]);
+    await kubectl(["delete", "node", "impostor"]);
   });
 
   test("kubectl logs: -c, --tail, --timestamps, --since-time, --limit-bytes, and -f follows new lines", async () => {

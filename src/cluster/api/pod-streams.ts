@@ -9,7 +9,7 @@ import { request as httpsRequest } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { connect as tlsConnect } from "node:tls";
+import { checkServerIdentity, connect as tlsConnect, type PeerCertificate } from "node:tls";
 import type { HandlerContext, KubeletAccess, ResourceRequest } from "./handlers.ts";
 import { isPlainObject, type KubeObject } from "./objects.ts";
 import { findResource } from "./resources.ts";
@@ -53,6 +53,20 @@ async function kubeletOf(ctx: HandlerContext, nodeName: string): Promise<{ host:
 
 const flag = (v: string | null) => v === "true" || v === "1";
 
+/**
+ * The kubelet's certificate must name the node we meant to reach (system:node:NAME, as the
+ * API server signed it), not just its address: a node cannot stand in for another even if it
+ * got a certificate for that node's IP.
+ */
+function kubeletIdentity(nodeName: string) {
+  return (host: string, cert: PeerCertificate): Error | undefined => {
+    const err = checkServerIdentity(host, cert);
+    if (err) return err;
+    if (cert.subject?.CN !== `system:node:${nodeName}`) return new Error(`the kubelet at ${host} presented a certificate for ${cert.subject?.CN ?? "no one"}, not system:node:${nodeName}`);
+    return undefined;
+  };
+}
+
 /** The kubelet's path and query for a pod subresource request (the kubelet's own parameter names). */
 function kubeletPath(r: ResourceRequest, container: string): string {
   const ns = encodeURIComponent(r.namespace ?? "");
@@ -95,16 +109,16 @@ export async function handlePodStream(ctx: HandlerContext, r: ResourceRequest): 
   const nodeName = pod.spec?.nodeName;
   if (!nodeName) throw errBadRequest(`pod ${r.name} does not have a host assigned`);
   if (!kubelets) throw new ApiError("UNAVAILABLE", 503, "ServiceUnavailable", "this API server has no kubelet client credentials");
-  const target = await kubeletOf(ctx, nodeName);
+  const target = { ...(await kubeletOf(ctx, nodeName)), node: nodeName };
   const path = kubeletPath(r, container);
   if (upgrade) return proxyUpgrade(kubelets, target, path, r, upgrade);
   return proxyStream(kubelets, target, path, r.req, r.res);
 }
 
 /** A streamed GET (logs, follow included): the kubelet's status, type and body go back as they come. */
-function proxyStream(k: KubeletAccess, target: { host: string; port: number }, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+function proxyStream(k: KubeletAccess, target: { host: string; port: number; node: string }, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const upstream = httpsRequest({ host: target.host, port: target.port, path, method: "GET", ca: k.caCert, cert: k.clientCert, key: k.clientKey }, (kres) => {
+    const upstream = httpsRequest({ host: target.host, port: target.port, path, method: "GET", ca: k.caCert, cert: k.clientCert, key: k.clientKey, checkServerIdentity: kubeletIdentity(target.node) }, (kres) => {
       res.writeHead(kres.statusCode ?? 502, { "Content-Type": kres.headers["content-type"] ?? "text/plain", "Cache-Control": "no-cache, private" });
       res.flushHeaders();
       kres.on("data", (chunk: Buffer) => res.write(chunk));
@@ -135,9 +149,9 @@ const DROPPED = new Set(["authorization", "host", "content-length", "transfer-en
  * then on both connections are joined; the kubelet's own answer (101, or an error) reaches
  * the client untouched.
  */
-function proxyUpgrade(k: KubeletAccess, target: { host: string; port: number }, path: string, r: ResourceRequest, upgrade: { socket: Duplex; head: Buffer }): Promise<void> {
+function proxyUpgrade(k: KubeletAccess, target: { host: string; port: number; node: string }, path: string, r: ResourceRequest, upgrade: { socket: Duplex; head: Buffer }): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const tls = tlsConnect({ host: target.host, port: target.port, ca: k.caCert, cert: k.clientCert, key: k.clientKey, ...(isIpLiteral(target.host) ? {} : { servername: target.host }) });
+    const tls = tlsConnect({ host: target.host, port: target.port, ca: k.caCert, cert: k.clientCert, key: k.clientKey, checkServerIdentity: kubeletIdentity(target.node), ...(isIpLiteral(target.host) ? {} : { servername: target.host }) });
     const failEarly = (err: Error) => reject(dialError(err));
     tls.once("error", failEarly);
     tls.once("secureConnect", () => {
