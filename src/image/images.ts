@@ -26,6 +26,20 @@ export function loadManifest(store: ImageStore, digest: Digest): { manifest: Man
   return { manifest: parsed.manifest, mediaType: parsed.mediaType };
 }
 
+/** manifest digest → its config's digest (the image ID). Both are content addresses, so the
+ * pair never changes: remembered, an engine resolving an image by ID (every container start
+ * does) reads no manifest of the other images. */
+const configDigests = new Map<string, string>();
+
+function configDigestOf(store: ImageStore, manifestDigest: Digest): string {
+  const known = configDigests.get(manifestDigest);
+  if (known) return known;
+  const id = loadManifest(store, manifestDigest).manifest.config.digest;
+  if (configDigests.size >= 4096) configDigests.clear();
+  configDigests.set(manifestDigest, id);
+  return id;
+}
+
 function imageFromManifest(store: ImageStore, manifestDigest: Digest, refs: Record<string, RefRecord>): LocalImage {
   const { manifest, mediaType } = loadManifest(store, manifestDigest);
   const config = parseImageConfig(store.readBlob(manifest.config.digest as Digest));
@@ -65,15 +79,14 @@ export function resolveImage(store: ImageStore, nameOrId: string): LocalImage {
   if (candidates.size === 0 && /^[a-f0-9]{4,64}$/.test(idLike)) {
     for (const r of Object.values(refs)) {
       try {
-        const { manifest } = loadManifest(store, r.digest);
-        if (manifest.config.digest.slice(7).startsWith(idLike) || r.digest.slice(7).startsWith(idLike)) candidates.add(r.digest);
+        if (configDigestOf(store, r.digest).slice(7).startsWith(idLike) || r.digest.slice(7).startsWith(idLike)) candidates.add(r.digest);
       } catch {
         /* a ref whose manifest is missing cannot match */
       }
     }
   }
   if (candidates.size === 0) throw notFound(`image ${nameOrId} is not in the local store`, { hint: "gantry images lists local images; gantry pull fetches one" });
-  const ids = new Set([...candidates].map((d) => loadManifest(store, d).manifest.config.digest));
+  const ids = new Set([...candidates].map((d) => configDigestOf(store, d)));
   if (ids.size > 1) throw new GantryError("INVALID_ARGUMENT", `image ID prefix ${nameOrId} is ambiguous`);
   return imageFromManifest(store, [...candidates][0] as Digest, refs);
 }

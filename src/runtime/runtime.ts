@@ -1,5 +1,6 @@
 // The OCI runtime as a library: every runc verb is one method here; the CLI in
 // src/cli/runtime only parses argv and prints. Input is a bundle (config.json + rootfs).
+import type * as SpecParser from "./spec/parse.ts";
 import { readFileSync, statSync, existsSync, mkdirSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
 import { childProcess, net } from "../common/lazy-builtins.ts";
@@ -94,6 +95,9 @@ function withDefaultDeviceRules(config: OciConfig): LinuxResources | undefined {
   return { ...(res ?? {}), devices: rules };
 }
 
+/** The config parser's module, imported once (an engine creates many containers). */
+let specParser: Promise<typeof SpecParser> | undefined;
+
 export class Runtime {
   readonly state: StateDir;
 
@@ -183,7 +187,7 @@ export class Runtime {
     const bundle = resolve(opts.bundle);
     // Loaded on demand: the schema library is the largest part of the CLI's start-up, and
     // only create needs it (state, start, kill, delete read Gantry's own state file).
-    const { loadBundleConfig } = await import("./spec/parse.ts");
+    const { loadBundleConfig } = await (specParser ??= import("./spec/parse.ts"));
     const config = loadBundleConfig(bundle);
     if (!config.root?.path) throw new GantryError("INVALID_SPEC", "root.path: config.json names no root filesystem", { path: "root.path" });
     const rootfs = isAbsolute(config.root.path) ? config.root.path : join(bundle, config.root.path);

@@ -104,6 +104,14 @@ export function readNumber(path: string, fallback = 0): number {
  * those and never a directory someone else created.
  */
 export function makeCgroupDirs(dir: string): string[] {
+  // The common case in one syscall: the parent is there (a container's cgroup under /gantry).
+  try {
+    mkdirSync(dir);
+    return [dir];
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return [];
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new GantryError("SYSCALL_FAILED", `mkdir ${dir}: ${(err as NodeJS.ErrnoException).code ?? "EIO"}`, { path: dir, errno: (err as NodeJS.ErrnoException).code ?? "EIO", step: "cgroup create", cause: err });
+  }
   const created: string[] = [];
   // Bounded by time, not attempts: a busy machine can lose many rounds in a row to a remover
   // that runs between our look and our mkdir, yet each round is only a few syscalls.
@@ -176,14 +184,27 @@ export const CGROUP_BUSY_TIMEOUT_MS = 10_000;
 export async function removeCgroupTree(dir: string, opts: { timeoutMs?: number; ops?: CgroupDirOps } = {}): Promise<void> {
   const ops = opts.ops ?? realCgroupDirOps;
   const timeoutMs = opts.timeoutMs ?? CGROUP_BUSY_TIMEOUT_MS;
-  if (!ops.exists(dir)) return;
-  for (const name of ops.subdirs(dir)) await removeCgroupTree(join(dir, name), opts);
+  // The common case first: a cgroup with no sub-cgroups whose tasks are gone goes with one
+  // rmdir(2), without reading the directory (a container has a cgroup in every hierarchy).
+  let failed: unknown;
+  try {
+    ops.rmdir(dir);
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    failed = err;
+  }
+  const subdirs = ops.subdirs(dir);
+  for (const name of subdirs) await removeCgroupTree(join(dir, name), opts);
+  if (subdirs.length > 0) failed = undefined; // worth trying again at once
   const started = ops.now();
   for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
     try {
+      if (failed) throw failed;
       ops.rmdir(dir);
       return;
     } catch (err) {
+      failed = undefined;
       const errno = (err as NodeJS.ErrnoException).code ?? "EIO";
       if (errno === "ENOENT") return;
       const waited = ops.now() - started;
