@@ -7,7 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import type { KubeObject } from "../../src/cluster/client/index.ts";
+import type { KubeObject, WatchEvent } from "../../src/cluster/client/index.ts";
 import { skipReason, startTestNode, until, type TestNode } from "./_node.ts";
 
 const PODS = { group: "", version: "v1", resource: "pods", kind: "Pod", namespaced: true };
@@ -187,6 +187,43 @@ describe("probes and lifecycle hooks", { skip }, () => {
     const messages = Object.fromEntries((p.status?.containerStatuses ?? []).map((s) => [s.name, [s.state.terminated?.exitCode, (s.state.terminated as { message?: string } | undefined)?.message]]));
     assert.deepEqual(messages, { file: [2, "bye from file\n"], custom: [0, "all done"], logs: [1, "line1\noops\n"], quiet: [1, undefined] });
     await node.kubectl(["delete", "pod", "msg", "--timeout=60s"]);
+  });
+
+  test("SIGKILL of the agent: the restarted agent keeps a ready pod Ready (no flap) and restarts nothing", async () => {
+    await apply("steady", {
+      containers: [
+        {
+          name: "c",
+          image: "busybox",
+          imagePullPolicy: "Never",
+          command: ["sleep", "600"],
+          startupProbe: { exec: { command: ["true"] }, periodSeconds: 1 },
+          readinessProbe: { exec: { command: ["true"] }, periodSeconds: 5 },
+        },
+      ],
+    });
+    const before = await until("steady Ready", async () => {
+      const got = await getPod("steady");
+      return condition(got, "Ready") === "True" ? got : undefined;
+    });
+    const seen: string[] = [];
+    const w = await node.admin.resource<PodObj>(PODS).watch("default", { fieldSelector: "metadata.name=steady", resourceVersion: before.metadata.resourceVersion }, (e: WatchEvent<PodObj>) => {
+      seen.push(`${condition(e.object, "Ready")}/${e.object.status?.containerStatuses?.[0]?.started}`);
+    }, () => undefined);
+    try {
+      await node.kill("SIGKILL");
+      await node.start();
+      // A pod made now runs once the restarted agent's workers have synced the old ones.
+      await apply("later", { containers: [{ name: "c", image: "busybox", imagePullPolicy: "Never", command: ["sleep", "600"] }] });
+      await until("later Running", async () => ((await getPod("later")).status?.phase === "Running" ? true : undefined));
+      await new Promise((r) => setTimeout(r, 1500)); // a beat for a status write to show up in the watch
+    } finally {
+      w.stop();
+    }
+    assert.ok(!seen.some((v) => v !== "True/true"), `Ready and started held: ${seen.join(", ")}`);
+    const after = await statusOf("steady");
+    assert.deepEqual([after?.containerID, after?.restartCount, after?.ready, after?.started], [before.status?.containerStatuses?.[0]?.containerID, 0, true, true]);
+    await node.kubectl(["delete", "pod", "steady", "later", "--grace-period=1", "--timeout=60s"]);
   });
 
   test("delete runs the preStop hook before SIGTERM, within the grace period", async () => {

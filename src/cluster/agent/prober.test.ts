@@ -171,3 +171,19 @@ test("a container made but not yet started is not probed and fails nothing; once
   assert.equal(h.ready(), true);
   h.prober.stopAll();
 });
+
+test("a container the pod's status already calls ready and started (an adopted one) starts from that", async () => {
+  const h = harness({ readinessProbe: { ...exec, periodSeconds: 10 }, startupProbe: { ...exec, periodSeconds: 10 } });
+  h.pod.status = { containerStatuses: [{ name: "c", containerID: "gantry://id1", ready: true, started: true, restartCount: 0, image: "busybox", imageID: "", state: {}, lastState: {} }] };
+  h.prober.syncPod(h.pod);
+  assert.deepEqual([h.started(), h.ready()], [true, true], "no flap to unready while the first probe runs");
+  await h.clock.advance(0);
+  assert.ok(!h.runs.some((r) => r.type === "startup"), "a started container's startup probe does not run again");
+  // A new container of that name (another ID) starts over.
+  h.setContainer({ id: "id2", running: true, exited: false, startedAtMs: h.clock.now() });
+  h.script.set("startup", ["failure"]);
+  h.prober.syncPod(h.pod);
+  await h.clock.advance(0);
+  assert.deepEqual([h.started(), h.ready()], [false, false]);
+  h.prober.stopAll();
+});

@@ -8,8 +8,11 @@
 // failed. After such a failure the worker holds until a new container (a new ID) runs.
 //
 // Initial results, as the kubelet's: liveness succeeds, readiness fails, startup is unknown
-// (so `started` is false until it succeeds).
+// (so `started` is false until it succeeds). **Choice**: a worker that first meets a container
+// the pod's status already calls ready or started (the same container ID: the agent restarted
+// and adopted it) starts from that, so an agent restart does not flap Ready or hold liveness.
 import type { Clock, Timer } from "../../common/clock.ts";
+import { CONTAINER_ID_PREFIX } from "./pod-status.ts";
 import type { Container, Pod, Probe } from "./pod-types.ts";
 
 export type ProbeType = "liveness" | "readiness" | "startup";
@@ -122,10 +125,12 @@ class ProbeWorker {
     const c = d.container(this.uid, this.container.name);
     if (!c) return true;
     if (c.id !== this.containerId) {
+      const adopted = this.containerId === undefined ? pod.status?.containerStatuses?.find((s) => s.name === this.container.name && s.containerID === CONTAINER_ID_PREFIX + c.id) : undefined;
       if (this.containerId) this.prober.forget(this.containerId, this.type);
       this.containerId = c.id;
       if (this.type === "liveness") this.prober.record(this.uid, c.id, this.type, "success");
-      if (this.type === "readiness") this.prober.record(this.uid, c.id, this.type, "failure");
+      if (this.type === "readiness") this.prober.record(this.uid, c.id, this.type, adopted?.ready ? "success" : "failure");
+      if (this.type === "startup" && adopted?.started) this.prober.record(this.uid, c.id, this.type, "success");
       this.onHold = false;
       this.lastResult = undefined;
       this.resultRun = 0;
