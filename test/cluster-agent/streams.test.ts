@@ -235,7 +235,7 @@ describe("kubectl logs, exec, attach, port-forward and cp through the kubelet se
   });
 
   test("kubectl port-forward, over WebSocket and over SPDY: requests reach the pod, and a closed port is kubectl's error", async () => {
-    await node.kubectl(["apply", "-f", "-"], pod("httpd", { containers: [{ name: "c", image: "busybox", imagePullPolicy: "Never", command: ["sh", "-c", "mkdir -p /www && echo hello-from-pod > /www/index.html && head -c 2000000 /dev/urandom > /www/big && exec httpd -f -p 8080 -h /www"] }] }));
+    await node.kubectl(["apply", "-f", "-"], pod("httpd", { containers: [{ name: "c", image: "busybox", imagePullPolicy: "Never", command: ["sh", "-c", "mkdir -p /www && echo hello-from-pod > /www/index.html && head -c 2000000 /dev/urandom > /www/big && httpd -p 127.0.0.1:8081 -h /www && exec httpd -f -p 8080 -h /www"] }] }));
     await running("httpd");
     const big = await kubectl(["exec", "httpd", "--", "md5sum", "/www/big"]);
     for (const websockets of ["true", "false"]) {
@@ -252,6 +252,18 @@ describe("kubectl logs, exec, attach, port-forward and cp through the kubelet se
       } finally {
         pf.kill("SIGTERM");
       }
+    }
+    // A server bound to 127.0.0.1 in the pod is reached inside its network namespace, as containerd does.
+    const local = spawn(KUBECTL, ["--cache-dir", join(node.cluster.dir, "cache"), "port-forward", "pod/httpd", ":8081"], { env: node.cluster.env });
+    let localOut = "";
+    local.stdout.on("data", (b: Buffer) => (localOut += b.toString()));
+    local.stderr.on("data", (b: Buffer) => (localOut += b.toString()));
+    try {
+      const port = Number(/127\.0\.0\.1:(\d+) -> 8081/.exec(await until("the local port", () => (/127\.0\.0\.1:\d+/.test(localOut) ? localOut : undefined)))![1]);
+      assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), "hello-from-pod\n", localOut);
+      assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), "hello-from-pod\n", localOut);
+    } finally {
+      local.kill("SIGTERM");
     }
     const closed = spawn(KUBECTL, ["--cache-dir", join(node.cluster.dir, "cache"), "port-forward", "pod/httpd", ":9999"], { env: node.cluster.env });
     let out = "";

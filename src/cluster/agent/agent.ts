@@ -176,7 +176,7 @@ async function startNodeKubeletServer(o: AgentOptions, daemon: Daemon, engineSoc
       containers,
       pod: (namespace, name) => pods.cache.get(`${namespace}/${name}`),
       runtimePod: (uid) => runtimePods(daemon.engine).get(uid),
-      portForward: (req, socket, head, pod) => servePortForward(req, socket, head, pod, log),
+      portForward: (req, socket, head, pod, runtime) => servePortForward(req, socket, head, pod, runtime?.sandboxes.find((s) => s.record.State.Status === "running")?.record.State.Pid, log),
       log: (m) => log(`kubelet server: ${m}`),
     });
   try {

@@ -39,7 +39,7 @@ export interface KubeletServerOptions {
   /** What the engine runs of a pod, by uid. */
   runtimePod(uid: string): RuntimePod | undefined;
   /** Port-forward, when the agent has it (port-forward.ts). */
-  portForward?: (req: IncomingMessage, socket: Duplex, head: Buffer, pod: Pod) => void;
+  portForward?: (req: IncomingMessage, socket: Duplex, head: Buffer, pod: Pod, runtime: RuntimePod | undefined) => void;
   log: (m: string) => void;
 }
 
@@ -126,7 +126,7 @@ export async function startKubeletServer(o: KubeletServerOptions): Promise<Kubel
     const t = resolveTarget(o, req.url ?? "/");
     if (t.verb === "portForward") {
       if (!o.portForward) throw new KubeletRequestError(400, "port-forward is not served by this node");
-      return o.portForward(req, socket, head, t.pod);
+      return o.portForward(req, socket, head, t.pod, t.runtime);
     }
     if (t.verb !== "exec" && t.verb !== "attach") throw new KubeletRequestError(400, `${t.verb} is not an upgrade`);
     const opts = parseStreamOptions(t.query);

@@ -4,12 +4,13 @@
 // binary messages of a WebSocket (`Sec-WebSocket-Protocol: SPDY/3.1+portforward.k8s.io`),
 // which kubectl 1.32 tries first. For each local connection kubectl opens two streams with
 // the same requestid — an "error" stream it half-closes at once, and a "data" stream — and
-// the agent joins the data stream to a TCP connection to the pod's IP and port. A failure
+// the agent joins the data stream to a TCP connection to the pod's port (pod-dialer.ts: its
+// IP, else localhost inside its network namespace). A failure
 // is written on the error stream; closing the error stream empty means success.
 import type { IncomingMessage } from "node:http";
-import { connect, type Socket } from "node:net";
 import { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
+import { dialPod } from "./pod-dialer.ts";
 import type { Pod } from "./pod-types.ts";
 import { RST_CANCEL, SpdyServerSession, type SpdyStream } from "./spdy.ts";
 
@@ -21,9 +22,12 @@ interface Forward {
   port: string;
   error?: number;
   data?: number;
-  pod?: Socket;
-  /** The client's half-close of the data stream arrived before the pod connection opened. */
-  clientDone?: boolean;
+  pod?: Duplex;
+  /** Client bytes that came while the pod connection was being opened. */
+  pending: Buffer[];
+  opening?: boolean;
+  /** The client half-closed (FIN) or reset the data stream before the pod connection opened. */
+  clientDone?: "fin" | "reset";
 }
 
 /** A WebSocket's binary messages as one byte stream (client-go's tunneling connection). */
@@ -55,7 +59,7 @@ const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
 wss.on("headers", (headers: string[]) => headers.push(`Sec-WebSocket-Protocol: ${WEBSOCKET_PROTOCOL}`));
 
 /** Serves one port-forward upgrade request for pod, whichever of the two framings it asks for. */
-export function servePortForward(req: IncomingMessage, socket: Duplex, head: Buffer, pod: Pod, log: (m: string) => void): void {
+export function servePortForward(req: IncomingMessage, socket: Duplex, head: Buffer, pod: Pod, sandboxPid: number | undefined, log: (m: string) => void): void {
   const upgrade = String(req.headers.upgrade ?? "").toLowerCase();
   if (upgrade === "websocket") {
     const offered = String(req.headers["sec-websocket-protocol"] ?? "")
@@ -63,14 +67,14 @@ export function servePortForward(req: IncomingMessage, socket: Duplex, head: Buf
       .map((p) => p.trim());
     if (!offered.includes(WEBSOCKET_PROTOCOL)) return refuse(socket, `port-forward over WebSocket needs the ${WEBSOCKET_PROTOCOL} subprotocol`);
     delete req.headers["sec-websocket-protocol"];
-    wss.handleUpgrade(req, socket, head, (ws) => forward(websocketStream(ws), pod, log));
+    wss.handleUpgrade(req, socket, head, (ws) => forward(websocketStream(ws), pod, sandboxPid, log));
     return;
   }
   if (upgrade !== "spdy/3.1") return refuse(socket, `port-forward needs an upgrade to SPDY/3.1 or WebSocket, not "${upgrade}"`);
   const versions = String(req.headers["x-stream-protocol-version"] ?? "").split(/\s*,\s*/);
   if (!versions.includes(PORT_FORWARD_PROTOCOL)) return refuse(socket, `port-forward needs X-Stream-Protocol-Version ${PORT_FORWARD_PROTOCOL}`);
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${PORT_FORWARD_PROTOCOL}\r\n\r\n`);
-  forward(socket, pod, log, head);
+  forward(socket, pod, sandboxPid, log, head);
 }
 
 function refuse(socket: Duplex, message: string): void {
@@ -78,7 +82,7 @@ function refuse(socket: Duplex, message: string): void {
 }
 
 /** Runs the port-forward protocol on a SPDY connection until it closes. */
-function forward(conn: Duplex, pod: Pod, log: (m: string) => void, head?: Buffer): void {
+function forward(conn: Duplex, pod: Pod, sandboxPid: number | undefined, log: (m: string) => void, head?: Buffer): void {
   const byRequest = new Map<string, Forward>();
   const byStream = new Map<number, Forward>();
   const podIP = pod.status?.podIP;
@@ -91,7 +95,22 @@ function forward(conn: Duplex, pod: Pod, log: (m: string) => void, head?: Buffer
     const port = Number(f.port);
     if (!Number.isInteger(port) || port < 1 || port > 65535) return fail(f, `invalid port ${JSON.stringify(f.port)}`);
     if (!podIP) return fail(f, `pod ${pod.metadata.namespace}/${pod.metadata.name} has no IP address yet`);
-    const sock = connect({ host: podIP, port });
+    f.opening = true;
+    dialPod(podIP, port, sandboxPid).then(
+      (sock) => attach(f, port, sock),
+      (err: Error) => {
+        log(`port-forward ${pod.metadata.namespace}/${pod.metadata.name} port ${port}: ${err.message}`);
+        fail(f, `error forwarding port ${port} to pod ${pod.metadata.name}_${pod.metadata.namespace}, uid ${pod.metadata.uid}: ${err.message}`);
+        forget(f);
+      },
+    );
+  };
+  const forget = (f: Forward) => {
+    for (const [k, v] of byRequest) if (v === f) byRequest.delete(k);
+    byStream.delete(f.error!);
+    byStream.delete(f.data!);
+  };
+  const attach = (f: Forward, port: number, sock: Duplex) => {
     f.pod = sock;
     sock.on("data", (b: Buffer) => {
       if (!session.write(f.data!, b)) {
@@ -107,30 +126,29 @@ function forward(conn: Duplex, pod: Pod, log: (m: string) => void, head?: Buffer
       log(`port-forward ${pod.metadata.namespace}/${pod.metadata.name} port ${port}: ${err.message}`);
       fail(f, `error forwarding port ${port} to pod ${pod.metadata.name}_${pod.metadata.namespace}, uid ${pod.metadata.uid}: ${err.message}`);
     });
-    sock.on("close", () => {
-      for (const [k, v] of byRequest) if (v === f) byRequest.delete(k);
-      byStream.delete(f.error!);
-      byStream.delete(f.data!);
-    });
-    if (f.clientDone) sock.end();
+    sock.on("close", () => forget(f));
+    for (const b of f.pending.splice(0)) sock.write(b);
+    if (f.clientDone === "fin") sock.end();
+    if (f.clientDone === "reset") sock.destroy();
   };
 
   const session = new SpdyServerSession(conn, {
     onStream(s: SpdyStream) {
       const requestId = s.headers.requestid ?? String(s.id);
       const type = s.headers.streamtype;
-      const f = byRequest.get(requestId) ?? { port: s.headers.port ?? "" };
+      const f: Forward = byRequest.get(requestId) ?? { port: s.headers.port ?? "", pending: [] };
       byRequest.set(requestId, f);
       byStream.set(s.id, f);
       if (type === "error") f.error = s.id;
       else if (type === "data") f.data = s.id;
       else return session.reset(s.id, 1);
-      if (f.error !== undefined && f.data !== undefined && !f.pod) open(f);
+      if (f.error !== undefined && f.data !== undefined && !f.opening) open(f);
     },
     onData(id, data) {
       const f = byStream.get(id);
       // One slow pod connection holds the whole SPDY connection back (spdystream has no per-stream windows).
-      if (f && id === f.data && f.pod && !f.pod.write(data)) {
+      if (f && id === f.data && !f.pod) f.pending.push(data);
+      else if (f && id === f.data && f.pod && !f.pod.write(data)) {
         session.pauseReading();
         f.pod.once("drain", () => session.resumeReading());
       }
@@ -139,11 +157,13 @@ function forward(conn: Duplex, pod: Pod, log: (m: string) => void, head?: Buffer
       const f = byStream.get(id);
       if (!f || id !== f.data) return;
       if (f.pod) f.pod.end();
-      else f.clientDone = true;
+      else f.clientDone = "fin";
     },
     onReset(id) {
       const f = byStream.get(id);
-      if (f && id === f.data) f.pod?.destroy();
+      if (!f || id !== f.data) return;
+      if (f.pod) f.pod.destroy();
+      else f.clientDone = "reset";
     },
     onClose() {
       for (const f of byRequest.values()) f.pod?.destroy();
