@@ -8,7 +8,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KubeObject } from "../../src/cluster/client/index.ts";
@@ -50,7 +50,10 @@ describe("pod volumes", { skip }, () => {
   });
   after(async () => {
     await node?.cleanup();
-    if (hostDir) rmSync(hostDir, { recursive: true, force: true });
+    if (hostDir) {
+      for (const t of [join(hostDir, "prop", "late"), hostDir]) spawnSync("umount", ["-l", t]);
+      rmSync(hostDir, { recursive: true, force: true });
+    }
   });
 
   test("two containers share an emptyDir and localhost; the pod's volume directory goes with the pod", async () => {
@@ -152,12 +155,18 @@ describe("pod volumes", { skip }, () => {
       const list = await node.admin.resource<KubeObject & { reason?: string; message?: string; involvedObject?: { name?: string } }>(EVENTS).list("default");
       return list.items.find((e) => e.involvedObject?.name === "hp-missing" && e.message === `MountVolume.SetUp failed for volume "h" : hostPath type check failed: ${join(hostDir, "absent")} is not a directory`);
     });
+    // HostToContainer: a mount made on the host later shows up inside (the host side must be a
+    // shared mount, as the kubelet requires; the test makes hostDir one).
+    spawnSync("mount", ["--bind", hostDir, hostDir]);
+    spawnSync("mount", ["--make-shared", hostDir]);
+    mkdirSync(join(hostDir, "prop"));
     await apply("vols", {
       securityContext: { fsGroup: 2345 },
       volumes: [
         { name: "h", hostPath: { path: join(hostDir, "made"), type: "DirectoryOrCreate" } },
         { name: "mem", emptyDir: { medium: "Memory", sizeLimit: "8Mi" } },
         { name: "scratch", emptyDir: {} },
+        { name: "prop", hostPath: { path: join(hostDir, "prop"), type: "Directory" } },
       ],
       containers: [
         sh("c", "echo host-side > /h/out; exec sleep 300", {
@@ -169,6 +178,7 @@ describe("pod volumes", { skip }, () => {
             { name: "scratch", mountPath: "/sub", subPath: "a/b" },
             { name: "scratch", mountPath: "/per-pod", subPathExpr: "$(POD)" },
             { name: "scratch", mountPath: "/all" },
+            { name: "prop", mountPath: "/prop", mountPropagation: "HostToContainer" },
           ],
         }),
       ],
@@ -186,5 +196,9 @@ describe("pod volumes", { skip }, () => {
     assert.match((await x("id -G")).out, /\b2345\b/, "fsGroup is a supplementary group");
     assert.equal((await x("stat -c '%g %a' /all")).out, "2345 2777", "the emptyDir belongs to the fsGroup, setgid");
     assert.equal((await x("touch /all/new; stat -c %g /all/new")).out, "2345", "new files inherit the group");
+    mkdirSync(join(hostDir, "prop", "late"));
+    spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "late", join(hostDir, "prop", "late")]);
+    writeFileSync(join(hostDir, "prop", "late", "f"), "propagated");
+    assert.equal((await x("cat /prop/late/f")).out, "propagated", "a later host mount reaches the container (rslave)");
   });
 });

@@ -81,6 +81,8 @@ export class PodWorkers {
   /** Why containers wait, per pod (kept between syncs for the status). */
   private readonly waiting = new Map<string, Map<string, Waiting>>();
   private readonly lastStatus = new Map<string, string>();
+  /** The last FailedMount told per pod (its message and when). */
+  private readonly mountFailures = new Map<string, { message: string; at: number }>();
   /** Terminated containers' messages, per pod and container ID (they never change once read). */
   private readonly messages = new Map<string, Map<string, string | undefined>>();
   private readonly queue: WorkQueue;
@@ -209,11 +211,17 @@ export class PodWorkers {
       volumes = await this.volumes.setUp(pod, { hostIP: this.o.hostIP(), podIP: this.podIPOf(pod, rp?.sandboxes[0]) ?? "", allocatable: this.o.allocatable() });
     } catch (err) {
       if (!(err instanceof VolumeSetUpError)) throw err;
-      this.o.events.pod(pod, "Warning", "FailedMount", err.message);
+      // The same failure is told again only once a minute, not at every retry.
+      const told = this.mountFailures.get(uid);
+      if (told?.message !== err.message || now - told.at >= 60_000) {
+        this.o.events.pod(pod, "Warning", "FailedMount", err.message);
+        this.mountFailures.set(uid, { message: err.message, at: now });
+      }
       this.waiting.set(uid, new Map(actions.waiting));
       await this.postStatus(pod, rp, false);
       return VOLUME_RETRY_MS;
     }
+    this.mountFailures.delete(uid);
     if (actions.createSandbox !== undefined) {
       // New namespaces: whatever still runs in the old ones stops first.
       await this.stopPod(pod, rp, pod.spec.terminationGracePeriodSeconds ?? 30, false);
@@ -463,6 +471,7 @@ export class PodWorkers {
     this.lifecycle.delete(uid);
     this.waiting.delete(uid);
     this.lastStatus.delete(uid);
+    this.mountFailures.delete(uid);
     this.crashBackoff.forgetPod(uid);
     this.pullBackoff.forgetPod(uid);
     for (const k of [...this.pullFailedAt.keys()]) if (k.startsWith(`${uid}/`)) this.pullFailedAt.delete(k);
