@@ -72,7 +72,7 @@ export async function startNode(flags: NodeServiceFlags, client: Client, options
     const dnsHost = podGateway(flags.podSubnet ?? DEFAULT_POD_SUBNET);
     const dns = await startClusterDns({ client, host: dnsHost, port: 53, domain: dnsConfig.domain, upstreams: flags.dnsUpstream.length ? flags.dnsUpstream : nodeUpstreams(), log });
     stops.push(() => dns.stop());
-    const proxy = await startServiceProxy({ client, nodeName: agent.nodeName, table: proxyTableName(options.dataRoot), clusterCIDRs, nodeLocalDNS: { ...KUBE_DNS, ip: dnsHost, port: 53 }, log });
+    const proxy = await startServiceProxy({ client, nodeName: agent.nodeName, table: proxyTableName(options.dataRoot), clusterCIDRs, nodeLocalDNS: { ...KUBE_DNS, ip: dnsHost, port: 53, clients: [flags.podSubnet ?? DEFAULT_POD_SUBNET] }, log });
     stops.push(() => proxy.stop());
     return { ...agent, stop: stopAll };
   } catch (err) {

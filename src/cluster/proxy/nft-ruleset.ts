@@ -120,6 +120,9 @@ export function addServicePort(rs: Ruleset, p: ServicePortPlan, net: ProxyNetwor
   const localOnly = p.localEndpoints.length ? localChain(p) : undefined;
   if (clusterChain) {
     const rules: string[] = [];
+    // Falling through leaves the packet to whatever else serves the address (another node's
+    // table when tests share a namespace); on a real node nothing else does.
+    if (p.onlyFrom) rules.push(`ip saddr != { ${p.onlyFrom.join(", ")} } fib saddr type != local return`);
     if (!p.internalLocal) rules.push(`ip daddr ${p.clusterIP} ${proto} dport ${p.port} ip saddr != { ${net.clusterCIDRs.join(", ")} } jump mark-for-masquerade`);
     rs.chains.set(clusterChain, [...rules, ...balancingRules(p, p.clusterEndpoints)]);
     for (const e of p.clusterEndpoints) used.set(endpointChain(p, e), e);

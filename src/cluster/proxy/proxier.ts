@@ -41,7 +41,7 @@ export interface ServiceProxyOptions {
    * This node answers cluster DNS itself (as NodeLocal DNSCache does): the named Service's
    * ports go to this address of the node instead of the Service's endpoints.
    */
-  nodeLocalDNS?: { namespace: string; name: string; ip: string; port: number };
+  nodeLocalDNS?: { namespace: string; name: string; ip: string; port: number; clients: string[] };
   /** Told after every applied sync (benches, tests). */
   onSync?: (s: SyncReport) => void;
 }
@@ -103,7 +103,9 @@ export async function startServiceProxy(opts: ServiceProxyOptions): Promise<Runn
         local && local.namespace === ns && local.name === svc.metadata.name
           ? [nodeLocalSlice(svc, local.ip, local.port, opts.nodeName)]
           : slices.cache.byIndex(BY_LABEL, `${SERVICE_NAME_LABEL}=${svc.metadata.name}`).filter((s) => s.metadata.namespace === ns);
-      for (const port of planServicePorts(svc, own, opts.nodeName)) {
+      const onlyFrom = local && local.namespace === ns && local.name === svc.metadata.name ? local.clients : undefined;
+      for (const planned of planServicePorts(svc, own, opts.nodeName)) {
+        const port = onlyFrom ? { ...planned, onlyFrom } : planned;
         addServicePort(rs, port, net);
         ports++;
       }

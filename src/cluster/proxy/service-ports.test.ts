@@ -102,3 +102,10 @@ test("a transaction touches only what changed, and deletes a Service's chains af
   assert.equal(delta.filter((l) => l.startsWith("flush chain")).length, 1);
   assert.ok(delta.every((l) => !l.includes("element")));
 });
+
+test("a Service served only to some sources (node-local DNS) lets others fall through", () => {
+  const rs = emptyRuleset();
+  for (const p of planServicePorts(svc({}), [slice([ep("10.42.0.1", "n1")])], "n1")) addServicePort(rs, { ...p, onlyFrom: ["10.42.0.0/24"] }, net);
+  const chain = [...rs.chains].find(([n]) => n.startsWith("service-"))![1];
+  assert.equal(chain[0], "ip saddr != { 10.42.0.0/24 } fib saddr type != local return");
+});

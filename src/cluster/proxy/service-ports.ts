@@ -32,6 +32,8 @@ export interface ServicePortPlan {
   localEndpoints: ProxyEndpoint[];
   /** Whether any endpoint exists at all (ready or not): decides reject vs drop. */
   hasAnyEndpoints: boolean;
+  /** Only these sources (and the node itself) are sent to the endpoints; others fall through (node-local DNS). */
+  onlyFrom?: string[];
 }
 
 const DEFAULT_AFFINITY_SECONDS = 10800;
