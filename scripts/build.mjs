@@ -9,7 +9,7 @@ const common = {
   platform: "node",
   target: "node20",
   // minified code parses faster
-  minify: true,
+  minify: !process.env.GANTRY_NO_MINIFY,
   sourcemap: "linked",
   logLevel: "warning",
 };

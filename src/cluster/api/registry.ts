@@ -114,11 +114,20 @@ export class ObjectRegistry {
 
   /** How quota admission reads and charges the namespace's ResourceQuotas. */
   private readonly quotaAccess: QuotaAccess = {
-    list: async (ns) => (await this.list(findResource("", "v1", "resourcequotas")!, ns)).items,
+    list: async (ns) => this.listIfAny(findResource("", "v1", "resourcequotas")!, ns),
     updateStatus: async (ns, name, change) => {
       await this.mutate(findResource("", "v1", "resourcequotas")!, ns, name, change, { subresource: "status" });
     },
   };
+
+  /**
+   * A namespace's objects of a kind that most namespaces have none of (quotas, limit ranges),
+   * read on every create: a count, one indexed probe, first; the list only when there are any.
+   */
+  private async listIfAny(rt: ResourceType, ns: string | undefined): Promise<KubeObject[]> {
+    if ((await this.count(rt, ns)) === 0) return [];
+    return (await this.list(rt, ns)).items;
+  }
 
   /** Runs the kind's admission on an object about to be written (old: before an update). */
   private async admit(rt: ResourceType, next: KubeObject, old: KubeObject | undefined): Promise<KubeObject> {
@@ -290,7 +299,7 @@ export class ObjectRegistry {
     if (body.metadata?.resourceVersion) throw errBadRequest("resourceVersion should not be set on objects to be created");
     if (rt.namespaced) await this.checkNamespaceWritable(ns!);
     // LimitRanger: defaults after the kind's own (a limit already copied to the request stays), bounds after.
-    const ranges = limitRangerApplies(rt) ? (await this.list(findResource("", "v1", "limitranges")!, ns)).items : [];
+    const ranges = limitRangerApplies(rt) ? await this.listIfAny(findResource("", "v1", "limitranges")!, ns) : [];
     const withDefaults = ranges.length && rt.plural === "pods" ? (o: KubeObject) => applyLimitRangeDefaults(o, ranges) : undefined;
     const obj = this.prepare(rt, ns, await this.admit(rt, clone(body), undefined), undefined, opts, withDefaults);
     if (ranges.length) checkLimitRanges(rt, obj, ranges);
