@@ -1,0 +1,51 @@
+// The runtime reads every report of the native helper against the wire's message table
+// (scripts/gen-wire.mjs): a helper that answers with a malformed message — another version,
+// or a bug — fails the run as INTERNAL naming what is wrong, instead of a pid of NaN. A
+// stand-in helper (a shell script, $GANTRY_HELPER) writes the bytes; nothing runs in a kernel.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GantryError } from "../common/errors.ts";
+import { encodeRecords, type PlanRecord } from "./plan/wire.ts";
+import type * as HelperModule from "./helper.ts";
+
+let dir = "";
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), "gantry-reports-"));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A helper that answers any plan with these records on its plan channel, then waits to be killed. */
+function standIn(records: PlanRecord[]): string {
+  const bytes = [...encodeRecords(records)].map((b) => `\\${b.toString(8).padStart(3, "0")}`).join("");
+  const path = join(dir, `helper-${records.length}-${records[0]?.[0] ?? "none"}.sh`);
+  // the channel is the fd after --plan-fd
+  writeFileSync(path, `#!/bin/sh\nfd=$2\nprintf '${bytes}' >&$fd\nexec sleep 30\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+test("a malformed report fails the run as INTERNAL, naming the message and field; a good one passes", async () => {
+  const plan: PlanRecord[] = [["child"], ["end"]];
+  const cases: Array<[PlanRecord[], RegExp | number]> = [
+    [[["pid", "x"]], /malformed report from the native helper: "pid" field 1 \(pid\): "x" is not a number/],
+    [[["pid"]], /malformed report from the native helper: "pid" takes 1 field \(pid\), got 0/],
+    [[["started", "12"]], /malformed report from the native helper: unknown message "started"/],
+    [[["pid", "4242"]], 4242],
+  ];
+  for (const [records, expect] of cases) {
+    process.env.GANTRY_HELPER = standIn(records);
+    // findHelper caches its answer: a fresh module instance per case reads the variable again
+    const { runHelper } = (await import(`./helper.ts?case=${records[0]![0]}-${records[0]!.length}`)) as typeof HelperModule;
+    const run = runHelper(plan, { detachStdio: true, timeoutMs: 10_000 });
+    if (typeof expect === "number") {
+      const r = await run;
+      assert.equal(r.pid, expect);
+      process.kill(r.helperPid, "SIGKILL");
+      continue;
+    }
+    await assert.rejects(run, (err: unknown) => err instanceof GantryError && err.code === "INTERNAL" && expect.test(err.message));
+  }
+});
