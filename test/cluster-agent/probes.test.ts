@@ -125,6 +125,31 @@ describe("probes and lifecycle hooks", { skip }, () => {
     await node.kubectl(["delete", "pod", "ready", "--grace-period=1", "--timeout=60s"]);
   });
 
+  test("an exec probe past its timeoutSeconds fails as timed out, and its process is killed (probes do not pile up)", async () => {
+    await apply("hang", {
+      containers: [
+        {
+          name: "c",
+          image: "busybox",
+          imagePullPolicy: "Never",
+          command: ["sleep", "600"],
+          readinessProbe: { exec: { command: ["sleep", "30"] }, timeoutSeconds: 1, periodSeconds: 2 },
+        },
+      ],
+    });
+    const s = await until("hang running", async () => ((await statusOf("hang"))?.state.running ? statusOf("hang") : undefined));
+    const failed = await until("repeated timeouts", async () => {
+      const e = (await eventsOf("hang")).find((x) => x.reason === "Unhealthy");
+      return e && (e.count ?? 0) >= 3 ? e : undefined;
+    });
+    assert.equal(failed.message, 'Readiness probe failed: command "sleep 30" timed out');
+    const ps = docker(["exec", idOf(s), "ps", "-o", "args"]).stdout;
+    const hung = ps.split("\n").filter((l) => l.trim() === "sleep 30").length;
+    assert.ok(hung <= 1, `at most the probe running now is left, not one per period:\n${ps}`);
+    assert.equal((await statusOf("hang"))?.ready, false);
+    await node.kubectl(["delete", "pod", "hang", "--grace-period=1", "--timeout=60s"]);
+  });
+
   test("a startup probe (tcpSocket) holds liveness back: `started` is false until it passes, and nothing restarts", async () => {
     await apply("slow", {
       containers: [
