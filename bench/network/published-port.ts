@@ -10,11 +10,11 @@
 // Usage (root): npx tsx bench/network/published-port.ts [--seconds 5] [--concurrency 16] [--rounds 3] [--podman]
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from "node:fs";
-import { request, Agent } from "node:http";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openNetworks, parsePublish } from "../../src/network/index.ts";
+import { httpLoad, type LoadSample } from "../_http-load.ts";
 
 const arg = (name: string, dflt: number) =>
   process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt;
@@ -34,44 +34,10 @@ interface Target {
   host: string;
   port: number;
 }
-interface Sample {
-  requests: number;
-  errors: number;
-  latenciesMs: number[];
-  seconds: number;
-}
+type Sample = LoadSample;
 
 /** `concurrency` workers, each doing one request after another for `seconds`. */
-async function load(host: string, port: number, keepAlive: boolean): Promise<Sample> {
-  const agent = new Agent({ keepAlive, maxSockets: concurrency });
-  const latenciesMs: number[] = [];
-  let errors = 0;
-  const end = Date.now() + seconds * 1000;
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const t0 = process.hrtime.bigint();
-      const req = request({ host, port, path: "/", agent }, (res) => {
-        res.resume();
-        res.on("end", () => {
-          latenciesMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
-          resolve();
-        });
-      });
-      req.on("error", () => {
-        errors++;
-        resolve();
-      });
-      req.end();
-    });
-  const start = Date.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (Date.now() < end) await one();
-    }),
-  );
-  agent.destroy();
-  return { requests: latenciesMs.length, errors, latenciesMs, seconds: (Date.now() - start) / 1000 };
-}
+const load = (host: string, port: number, keepAlive: boolean): Promise<Sample> => httpLoad(host, port, { seconds, concurrency, keepAlive });
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
