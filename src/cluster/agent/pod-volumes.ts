@@ -42,7 +42,7 @@ interface PVCObject {
   status?: { phase?: string };
 }
 interface PVObject {
-  spec?: { hostPath?: { path: string }; local?: { path: string } };
+  spec?: { hostPath?: { path: string; type?: HostPathType }; local?: { path: string } };
 }
 
 const PLUGIN_DIRS = {
@@ -124,7 +124,6 @@ export class PodVolumes {
     if (v.persistentVolumeClaim) {
       const path = await this.claimPath(ns, v.persistentVolumeClaim.claimName);
       if (first) {
-        mkdirSync(path, { recursive: true, mode: 0o777 });
         if (fsGroup !== undefined) applyFsGroup(path, fsGroup, true);
         done.add(v.name);
       }
@@ -167,9 +166,17 @@ export class PodVolumes {
     if (pvc.status?.phase !== "Bound" || !pvc.spec?.volumeName) throw new VolumeSetUpError(`error processing PVC ${ns}/${claim}: PVC is not bound`);
     const pv = await this.get<PVObject>(PERSISTENTVOLUMES, "", pvc.spec.volumeName);
     if (!pv) throw new VolumeSetUpError(`persistentvolume "${pvc.spec.volumeName}" not found`);
-    const path = pv.spec?.hostPath?.path ?? pv.spec?.local?.path;
-    if (!path) throw new VolumeSetUpError(`persistentvolume "${pvc.spec.volumeName}": only hostPath and local volumes can be mounted on this node`);
-    return path;
+    // A hostPath volume is checked (or made) as its type says — local-path's are DirectoryOrCreate;
+    // a local volume's directory must be there already, as the kubelet's local plugin wants.
+    if (pv.spec?.hostPath) {
+      checkHostPath(pv.spec.hostPath.path, pv.spec.hostPath.type ?? "");
+      return pv.spec.hostPath.path;
+    }
+    if (pv.spec?.local) {
+      checkHostPath(pv.spec.local.path, "Directory");
+      return pv.spec.local.path;
+    }
+    throw new VolumeSetUpError(`persistentvolume "${pvc.spec.volumeName}": only hostPath and local volumes can be mounted on this node`);
   }
 
   /** Unmounts and removes the pod's volume directories (its containers are gone). */
