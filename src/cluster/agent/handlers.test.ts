@@ -26,11 +26,14 @@ function target(c: Partial<Container> = {}, exec?: ExecRunner): HandlerTarget {
   };
 }
 
-test("httpGet: 2xx/3xx pass, others fail with the status code; path, headers and a named port are used", async () => {
+test("httpGet: 2xx/3xx pass, others fail with the status code; same-host redirects are followed; path, headers and a named port are used", async () => {
   let seen: { url?: string; headers?: IncomingHttpHeaders } = {};
   const server = createServer((req, res) => {
     seen = { url: req.url, headers: req.headers };
-    res.statusCode = req.url === "/bad" ? 500 : req.url === "/moved" ? 302 : 200;
+    const redirects: Record<string, string> = { "/moved": "/healthz", "/moved-bad": "/bad", "/away": "http://example.invalid/", "/loop": "/loop" };
+    const to = redirects[req.url ?? ""];
+    if (to) res.setHeader("Location", to);
+    res.statusCode = req.url === "/bad" ? 500 : to ? 302 : 200;
     res.end("body");
   });
   const port = await listen(server);
@@ -46,6 +49,10 @@ test("httpGet: 2xx/3xx pass, others fail with the status code; path, headers and
     assert.equal(seen.url, "/");
     assert.equal(seen.headers?.["user-agent"], "kube-probe/1.32");
     assert.equal((await runHandler({ httpGet: { path: "/moved", port } }, t, 1000)).ok, true);
+    assert.equal(seen.url, "/healthz", "a redirect to the same host is followed");
+    assert.deepEqual(await runHandler({ httpGet: { path: "/moved-bad", port } }, t, 1000), { ok: false, output: "HTTP probe failed with statuscode: 500" });
+    assert.equal((await runHandler({ httpGet: { path: "/away", port } }, t, 1000)).ok, true, "one to another host is not followed, and passes");
+    assert.match((await runHandler({ httpGet: { path: "/loop", port } }, t, 1000)).output, /stopped after 10 redirects$/);
     assert.deepEqual(await runHandler({ httpGet: { path: "/bad", port } }, t, 1000), { ok: false, output: "HTTP probe failed with statuscode: 500" });
     await assert.rejects(runHandler({ httpGet: { port: "nope" } }, t, 1000), (e: Error) => e instanceof HandlerError && /couldn't find port: nope/.test(e.message));
   } finally {

@@ -104,34 +104,55 @@ export function probeHeaders(a: HTTPGetAction): Record<string, string> {
   return headers;
 }
 
+/** Go's http.Client gives up after this many redirects. */
+const MAX_REDIRECTS = 10;
+
+/** One GET: the response's status, Location and (the start of) its body, or Go's error text. */
+function httpGetOnce(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<{ code: number; location?: string; body: string } | { error: string }> {
+  return new Promise((resolve) => {
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    // HTTPS probes skip certificate checks, as the kubelet's do.
+    const req = send(url, { method: "GET", headers, signal, rejectUnauthorized: false }, (res: IncomingMessage) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        if (body.length < MAX_READ) body += chunk;
+      });
+      res.on("error", () => resolve({ error: `Get "${url.href}": context deadline exceeded (Client.Timeout exceeded while reading body)` }));
+      res.on("end", () => resolve({ code: res.statusCode ?? 0, location: res.headers.location, body: body.slice(0, MAX_READ) }));
+    });
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      if (signal.aborted) resolve({ error: `Get "${url.href}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)` });
+      else resolve({ error: `Get "${url.href}": ${dialError(err, url.host)}` });
+    });
+    req.end();
+  });
+}
+
+/**
+ * kubelet's http prober: 200–399 pass. Redirects to the same host are followed (up to 10);
+ * one to another host is not, and its 3xx passes (the kubelet calls it a warning).
+ */
 async function runHttpGet(a: HTTPGetAction, t: HandlerTarget, timeoutMs: number): Promise<HandlerOutcome> {
-  const url = probeURL(a, t);
-  const addr = url.host;
-  return withTimeout(t.clock, timeoutMs, (signal) =>
-    new Promise<HandlerOutcome>((resolve) => {
-      const send = url.protocol === "https:" ? httpsRequest : httpRequest;
-      // HTTPS probes skip certificate checks, as the kubelet's do.
-      const req = send(url, { method: "GET", headers: probeHeaders(a), signal, rejectUnauthorized: false }, (res: IncomingMessage) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          if (body.length < MAX_READ) body += chunk;
-        });
-        res.on("error", () => resolve({ ok: false, output: `Get "${url.href}": context deadline exceeded (Client.Timeout exceeded while reading body)` }));
-        res.on("end", () => {
-          const code = res.statusCode ?? 0;
-          // 2xx and 3xx pass (a redirect is not followed: the kubelet counts one to another host as success).
-          if (code >= 200 && code < 400) resolve({ ok: true, output: body.slice(0, MAX_READ) });
-          else resolve({ ok: false, output: `HTTP probe failed with statuscode: ${code}` });
-        });
-      });
-      req.on("error", (err: NodeJS.ErrnoException) => {
-        if (signal.aborted) resolve({ ok: false, output: `Get "${url.href}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)` });
-        else resolve({ ok: false, output: `Get "${url.href}": ${dialError(err, addr)}` });
-      });
-      req.end();
-    }),
-  );
+  const first = probeURL(a, t);
+  const headers = probeHeaders(a);
+  return withTimeout(t.clock, timeoutMs, async (signal) => {
+    let url = first;
+    for (let redirects = 0; ; redirects++) {
+      const r = await httpGetOnce(url, headers, signal);
+      if ("error" in r) return { ok: false, output: r.error };
+      if (r.code >= 300 && r.code < 400 && r.location) {
+        const next = new URL(r.location, url);
+        if (next.hostname === first.hostname) {
+          if (redirects + 1 >= MAX_REDIRECTS) return { ok: false, output: `Get "${next.href}": stopped after ${MAX_REDIRECTS} redirects` };
+          url = next;
+          continue;
+        }
+      }
+      if (r.code >= 200 && r.code < 400) return { ok: true, output: r.body };
+      return { ok: false, output: `HTTP probe failed with statuscode: ${r.code}` };
+    }
+  });
 }
 
 async function runTcpSocket(a: TCPSocketAction, t: HandlerTarget, timeoutMs: number): Promise<HandlerOutcome> {
