@@ -70,8 +70,8 @@ export interface EngineOptions {
   shimCommand?: { cmd: string; args: string[] };
   /** The OCI backend itself, instead of one made from `runtime` (tests pass a recording fake). */
   ociBackend?: OciBackend;
-  /** The default bridge network's device and subnet (tests use their own). */
-  defaultBridge?: { bridge?: string; subnet?: string };
+  /** The default bridge network's device and subnet (tests use their own); a node agent's cluster CIDR is reached without masquerade. */
+  defaultBridge?: { bridge?: string; subnet?: string; noMasqueradeTo?: string };
   /** Registries (host[:port]) pulls and pushes may reach over plain HTTP (loopback always may). */
   insecureRegistries?: string[];
   /** What waits and tells the time (restart back-offs, stop timeouts, the exit poll, record

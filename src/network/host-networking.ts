@@ -17,6 +17,7 @@ export interface RuledNetwork {
   bridge: string;
   subnet: string;
   internal: boolean;
+  isDefault?: boolean;
 }
 
 export class HostNetworking {
@@ -27,8 +28,11 @@ export class HostNetworking {
   private readonly hostLock: string;
   /** The per-network host rules match the registry (made by this process since it opened). */
   private rulesInPlace = false;
+  /** Where the default network's traffic goes unmasqueraded (a node agent's cluster CIDR). */
+  private readonly defaultNoMasqueradeTo: string | undefined;
 
-  constructor(o: { root: string; pluginDirs?: string[]; firewallAdminChain?: string; hostLock?: string }) {
+  constructor(o: { root: string; pluginDirs?: string[]; firewallAdminChain?: string; hostLock?: string; defaultNoMasqueradeTo?: string }) {
+    this.defaultNoMasqueradeTo = o.defaultNoMasqueradeTo;
     this.cni = {
       pluginDirs: o.pluginDirs ?? ["/usr/lib/cni", "/opt/cni/bin"],
       cacheDir: join(o.root, "cni-cache"),
@@ -53,7 +57,7 @@ export class HostNetworking {
     this.rulesInPlace = false;
     await syncNetworkRules(
       this.ruleNames,
-      networks.map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: n.internal })),
+      networks.map((n) => ({ bridge: n.bridge, subnet: n.subnet, internal: n.internal, noMasqueradeTo: n.isDefault ? this.defaultNoMasqueradeTo : undefined })),
     );
     this.rulesInPlace = true;
   }

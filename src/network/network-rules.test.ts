@@ -32,6 +32,11 @@ test("nft: one masquerade rule per non-internal network, none for an internal on
   assert.equal(nftRulesScript("gantry-x", []), "table inet gantry-x\ndelete table inet gantry-x\n");
 });
 
+test("nft: a node's pod network reaches the cluster's pod CIDR unmasqueraded, the rest masqueraded", () => {
+  const script = nftRulesScript("gantry-x", [{ bridge: "gantrypods0", subnet: "10.42.3.0/24", internal: false, noMasqueradeTo: "10.42.0.0/16" }]);
+  assert.match(script, /ip saddr 10\.42\.3\.0\/24 ip daddr != 10\.42\.3\.0\/24 ip daddr != 10\.42\.0\.0\/16 ip daddr != 224\.0\.0\.0\/4 masquerade/);
+});
+
 test("iptables: the FORWARD accept pair of every non-internal bridge in one restore", () => {
   assert.equal(
     forwardRulesRestore("GANTRY-x", nets),

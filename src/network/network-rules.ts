@@ -21,6 +21,8 @@ export interface NetworkRuleInput {
   bridge: string;
   subnet: string;
   internal: boolean;
+  /** Destinations reached without masquerade besides the subnet (a cluster's pod CIDR, or several comma-separated: pods see each other's addresses). */
+  noMasqueradeTo?: string;
 }
 
 export interface NetworkRuleNames {
@@ -55,7 +57,7 @@ export function nftRulesScript(table: string, nets: NetworkRuleInput[]): string 
   }
   const masquerade = nets
     .filter((x) => !x.internal)
-    .map((x) => `ip saddr ${x.subnet} ip daddr != ${x.subnet} ip daddr != 224.0.0.0/4 masquerade`);
+    .map((x) => `ip saddr ${x.subnet} ip daddr != ${x.subnet}${x.noMasqueradeTo ? ` ip daddr != ${x.noMasqueradeTo.includes(",") ? `{ ${x.noMasqueradeTo} }` : x.noMasqueradeTo}` : ""} ip daddr != 224.0.0.0/4 masquerade`);
   if (forward.length + masquerade.length > 0) {
     lines.push(`table inet ${table} {`);
     if (forward.length > 0) {

@@ -38,8 +38,11 @@ export interface NetworkLibraryOptions {
   root: string;
   /** Where the CNI plugins are; default /usr/lib/cni then /opt/cni/bin. */
   pluginDirs?: string[];
-  /** The default network; `false` for none. Default: "bridge" on gantry0, 172.30.0.0/16. */
-  defaultNetwork?: { name?: string; bridge?: string; subnet?: string; gateway?: string } | false;
+  /**
+   * The default network; `false` for none. Default: "bridge" on gantry0, 172.30.0.0/16.
+   * noMasqueradeTo: a range its traffic reaches unmasqueraded (a node agent's cluster CIDR).
+   */
+  defaultNetwork?: { name?: string; bridge?: string; subnet?: string; gateway?: string; noMasqueradeTo?: string } | false;
   /** Pool that networks without --subnet get a /24 from; default 10.231.0.0/16. */
   subnetPool?: string;
   /** Where unknown names go when a container has no --dns; default the host's resolvers. */
@@ -86,7 +89,7 @@ export class Networks {
   constructor(private readonly opts: NetworkLibraryOptions) {
     this.root = opts.root;
     this.registry = new NetworkRegistry(opts.root, opts.subnetPool);
-    this.host = new HostNetworking(opts);
+    this.host = new HostNetworking({ ...opts, defaultNoMasqueradeTo: opts.defaultNetwork ? opts.defaultNetwork.noMasqueradeTo : undefined });
     this.names = new NetworkNames(this.registry, opts);
     this.attachments = new Attachments(this.registry, this.host, this.lanes, this.names, {
       runDir: opts.runDir,

@@ -24,7 +24,22 @@ export interface NodeFlags extends NodeServiceFlags {
   podSubnet?: string;
   podBridge?: string;
   kubeletPort?: string;
+  nodeLabels?: string;
+  cgroupRoot?: string;
+  execRoot?: string;
   insecureRegistry: string[];
+}
+
+/** --node-labels a=b,c=d (the kubelet's flag). */
+export function parseNodeLabels(text: string | undefined): Record<string, string> | undefined {
+  if (!text) return undefined;
+  const out: Record<string, string> = {};
+  for (const part of text.split(",").filter(Boolean)) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) throw invalidArgument(`--node-labels takes key=value pairs separated by commas, not "${part}"`);
+    out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
 }
 
 /** The node's flags, on `agent` and on `server`. */
@@ -35,9 +50,12 @@ export function addNodeOptions(cmd: Command, defaultRoot: string): Command {
     .option("--engine-socket <path>", "where the node's engine serves the Docker API (default DATA_ROOT/engine.sock): gantry -H / docker -H against it loads images pods run and lists their containers")
     .option("--reserve <list>", "resources kept from pods, e.g. cpu=500m,memory=1Gi,ephemeral-storage=10Gi")
     .option("--node-ip <ip>", "the node's InternalIP (default: the address of the default route's interface)")
-    .option("--pod-subnet <cidr>", "the pods' bridge subnet on this node (default 10.42.0.0/24)")
+    .option("--pod-subnet <cidr>", "the pods' bridge subnet on this node (default: the Node's podCIDR, a /24 of 10.42.0.0/16 the API server allocates)")
     .option("--pod-bridge <dev>", "the pods' bridge device (default gantrypods0)")
     .option("--kubelet-port <port>", "the port of the node's kubelet server, which the API server reaches for logs, exec, attach and port-forward (default 10250; 0 picks a free one)")
+    .option("--node-labels <list>", "labels the Node registers with, e.g. node-role.kubernetes.io/worker=,zone=a")
+    .option("--exec-root <dir>", "the node engine's runtime state and sockets (default DATA_ROOT/run; unix socket paths must stay under 108 bytes)")
+    .option("--cgroup-root <path>", "the cgroup the node's pods go under (default /: /kubepods/...)")
     .option("--insecure-registry <host>", "a registry pod images may be pulled from over plain HTTP (repeatable)", (v: string, prev: string[]) => [...prev, v], [])
     .option("--cluster-cidr <cidrs>", `the pods' addresses, comma-separated: traffic from elsewhere to a Service is masqueraded (default ${DEFAULT_CLUSTER_CIDR})`)
     .option("--no-service-proxy", "do not program Services (ClusterIP, NodePort) into this node's nftables (kube-proxy's job), nor answer cluster DNS")
@@ -57,6 +75,11 @@ export function agentOptions(flags: NodeFlags, client: Client, nodeName: string,
     ...(flags.nodeIp ? { nodeIP: flags.nodeIp } : {}),
     podBridge: { ...(flags.podBridge ? { bridge: flags.podBridge } : {}), ...(flags.podSubnet ? { subnet: flags.podSubnet } : {}) },
     insecureRegistries: flags.insecureRegistry,
+    ...(flags.clusterCidr ? { clusterCidr: flags.clusterCidr.split(",").map((c) => c.trim()).filter(Boolean).join(", ") } : {}),
+    ...(flags.nodeLabels ? { nodeLabels: parseNodeLabels(flags.nodeLabels) } : {}),
+    ...(flags.execRoot ? { execRoot: flags.execRoot } : {}),
+    // The kubelet's --cgroup-root: the parent of kubepods.
+    ...(flags.cgroupRoot ? { cgroupRoot: `${flags.cgroupRoot.replace(/\/+$/, "")}/kubepods` } : {}),
     ...(flags.kubeletPort !== undefined ? { kubeletPort: parsePort(flags.kubeletPort) } : {}),
     ...(flags.serviceProxy ? { clusterDNS: clusterDnsOf(flags) } : {}),
     log: (m) => console.error(`gantry agent: ${m}`),

@@ -8,6 +8,7 @@ import { registerImageCommands } from "./image-commands.ts";
 import { registerDaemonCommand } from "./daemon-command.ts";
 import { registerContainerCommands } from "./container-commands.ts";
 import { registerBuildCommand } from "./build-command.ts";
+import { registerClusterCommands } from "./cluster-command.ts";
 import { StreamError } from "../../engine/index.ts";
 
 const program = new Command("gantry").description("Gantry: containers on namespaces and cgroups").version("0.1.0");
@@ -22,6 +23,7 @@ registerImageCommands(program);
 registerDaemonCommand(program);
 registerContainerCommands(program);
 registerBuildCommand(program);
+registerClusterCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`gantry: ${describeError(err)}`);

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { invalidArgument } from "../../common/errors.ts";
 import type { Client } from "../../cluster/client/index.ts";
-import { DEFAULT_POD_SUBNET, startAgent, type AgentOptions, type RunningAgent } from "../../cluster/agent/index.ts";
+import { startAgent, type AgentOptions, type RunningAgent } from "../../cluster/agent/index.ts";
 import { DEFAULT_CLUSTER_CIDR, proxyTableName, startServiceProxy } from "../../cluster/proxy/index.ts";
 import { DEFAULT_CLUSTER_DNS, DEFAULT_CLUSTER_DOMAIN, startClusterDns } from "../../cluster/dns/index.ts";
 
@@ -69,7 +69,8 @@ export async function startNode(flags: NodeServiceFlags, client: Client, options
     const clusterCIDRs = (flags.clusterCidr ?? DEFAULT_CLUSTER_CIDR).split(",").map((c) => c.trim()).filter(Boolean);
     for (const c of clusterCIDRs) if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c)) throw invalidArgument(`--cluster-cidr must be IPv4 CIDRs such as ${DEFAULT_CLUSTER_CIDR}, not "${c}"`);
     const dnsConfig = clusterDnsOf(flags);
-    const dnsHost = podGateway(flags.podSubnet ?? DEFAULT_POD_SUBNET);
+    // The pod bridge's address on this node: its subnet is the Node's podCIDR unless --pod-subnet set it.
+    const dnsHost = podGateway(agent.podSubnet);
     const dns = await startClusterDns({ client, host: dnsHost, port: 53, domain: dnsConfig.domain, upstreams: flags.dnsUpstream.length ? flags.dnsUpstream : nodeUpstreams(), log });
     stops.push(() => dns.stop());
     const proxy = await startServiceProxy({ client, nodeName: agent.nodeName, table: proxyTableName(options.dataRoot), clusterCIDRs, nodeLocalDNS: { ...KUBE_DNS, ip: dnsHost, port: 53, clients: [flags.podSubnet ?? DEFAULT_POD_SUBNET] }, log });

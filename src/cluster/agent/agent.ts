@@ -4,7 +4,9 @@
 // `docker ps` on the node shows the pods' containers — and it keeps the node's Node and Lease
 // current and runs the pods bound to the node, one worker per pod. Its kubelet server
 // (kubelet-server.ts) serves logs, exec, attach and port-forward to the API server only.
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomic } from "../../common/atomic-file.ts";
 import { realClock, type Clock } from "../../common/clock.ts";
 import { Informer, type Client } from "../client/index.ts";
 import { ContainerClient, EngineClient, startDaemon, type Daemon, type EngineOptions } from "../../engine/index.ts";
@@ -18,6 +20,7 @@ import { nodeAllocatable, type Reserve } from "./node-object.ts";
 import { obtainServingCert } from "./kubelet-certificate.ts";
 import { startKubeletServer, type KubeletServer } from "./kubelet-server.ts";
 import type { ClusterDnsConfig } from "./pod-dns.ts";
+import { PodRoutes } from "./pod-routes.ts";
 import { PodWorkers } from "./pod-workers.ts";
 import type { Pod } from "./pod-types.ts";
 import { servePortForward } from "./port-forward.ts";
@@ -26,9 +29,12 @@ import { runtimePods } from "./runtime-pods.ts";
 /** The kubelet version the node reports: the API server's own (kubectl compares them). */
 export const KUBELET_VERSION = "v1.32.4-gantry";
 export const GANTRY_VERSION = "0.1.0";
-/** The pod network until nodes get podCIDRs: the agent engine's default bridge. */
+/** The pods' network: the agent engine's default bridge, on the node's podCIDR (a /24 of the cluster CIDR). */
 export const DEFAULT_POD_BRIDGE = "gantrypods0";
+/** The subnet when the API server gave the node no podCIDR (the cluster CIDR is full). */
 export const DEFAULT_POD_SUBNET = "10.42.0.0/24";
+/** The API server's cluster CIDR (src/cluster/api/node-pod-cidrs.ts): pods reach it unmasqueraded. */
+export const DEFAULT_CLUSTER_CIDR = "10.42.0.0/16";
 /** The kubelet's port (its --port). */
 export const DEFAULT_KUBELET_PORT = 10250;
 
@@ -39,8 +45,14 @@ export interface AgentOptions {
   dataRoot: string;
   engineSocket?: string;
   execRoot?: string;
-  /** The pods' bridge network (device and subnet). */
+  /** The pods' bridge network: device, and subnet (default: the Node's podCIDR). */
   podBridge?: { bridge?: string; subnet?: string };
+  /** Pod addresses reached without masquerade (default 10.42.0.0/16). */
+  clusterCidr?: string;
+  /** Route the other nodes' podCIDRs via their addresses (host-gw); default on. */
+  podRoutes?: boolean;
+  /** Node labels besides the well-known ones (the kubelet's --node-labels). */
+  nodeLabels?: Record<string, string>;
   reserve?: Reserve;
   nodeIP?: string;
   cgroupRoot?: string;
@@ -65,6 +77,8 @@ export interface RunningAgent {
   nodeName: string;
   daemon: Daemon;
   engineSocket: string;
+  /** The pods' subnet on this node (its podCIDR). */
+  podSubnet: string;
   workers: PodWorkers;
   /** The port the kubelet server (logs, exec, attach, port-forward) listens on. */
   kubeletPort: number;
@@ -76,34 +90,57 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const clock = o.clock ?? realClock;
   const log = o.log ?? ((m: string) => process.stderr.write(`gantry agent: ${m}\n`));
   const engineSocket = o.engineSocket ?? join(o.dataRoot, "engine.sock");
-  const daemon = await startDaemon({
-    root: o.dataRoot,
-    execRoot: o.execRoot ?? join(o.dataRoot, "run"),
-    socket: engineSocket,
-    defaultBridge: { bridge: o.podBridge?.bridge ?? DEFAULT_POD_BRIDGE, subnet: o.podBridge?.subnet ?? DEFAULT_POD_SUBNET },
-    insecureRegistries: o.insecureRegistries,
-    log: (m) => log(`engine: ${m}`),
-    ...(o.engine ?? {}),
-  });
   const reserve = o.reserve ?? { milliCpu: 0, memoryBytes: 0, storageBytes: 0 };
   let facts = (o.facts ?? (() => readNodeFacts({ storageRoot: o.dataRoot, nodeIP: o.nodeIP })))();
   const readFacts = () => (facts = (o.facts ?? (() => readNodeFacts({ storageRoot: o.dataRoot, nodeIP: o.nodeIP })))());
-  const pods = new Informer<Pod>(o.client.resource<Pod>(PODS), { clock, log, fieldSelector: `spec.nodeName=${o.nodeName}` });
-  let kubelet: KubeletServer;
-  try {
-    kubelet = await startNodeKubeletServer(o, daemon, engineSocket, facts.internalIP, pods, log);
-  } catch (err) {
-    await daemon.close();
-    throw err;
-  }
+  // The Node is registered before the engine starts: its podCIDR (allocated by the API server
+  // at registration) is the pods' bridge subnet. The range this node's bridge already uses
+  // (recorded, or given) is asked for, so it survives the Node being deleted. The kubelet
+  // port, known once the engine runs, is posted with the status right after.
+  const cidrFile = join(o.dataRoot, "pod-cidr");
+  const knownCidr = o.podBridge?.subnet ?? readRecorded(cidrFile);
   const heartbeat = new NodeHeartbeat({
     client: o.client,
-    identity: { name: o.nodeName, runtimeVersion: `gantry://${GANTRY_VERSION}`, kubeletVersion: KUBELET_VERSION, daemonPort: kubelet.port },
+    identity: { name: o.nodeName, runtimeVersion: `gantry://${GANTRY_VERSION}`, kubeletVersion: KUBELET_VERSION, daemonPort: 0, labels: o.nodeLabels, podCIDR: knownCidr },
     reserve,
     clock,
     log,
     facts: readFacts,
   });
+  await heartbeat.start();
+  const podSubnet = knownCidr ?? heartbeat.podCIDR ?? DEFAULT_POD_SUBNET;
+  if (!knownCidr && heartbeat.podCIDR) {
+    mkdirSync(o.dataRoot, { recursive: true });
+    writeFileAtomic(cidrFile, `${podSubnet}\n`);
+  }
+  if (!heartbeat.podCIDR) log(`node ${o.nodeName}: no podCIDR from the API server (the cluster CIDR is full?); pods use ${podSubnet}`);
+  else if (heartbeat.podCIDR !== podSubnet) log(`node ${o.nodeName}: the Node's podCIDR ${heartbeat.podCIDR} is not the ${podSubnet} its pods use; other nodes route to the Node's`);
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon({
+      root: o.dataRoot,
+      execRoot: o.execRoot ?? join(o.dataRoot, "run"),
+      socket: engineSocket,
+      defaultBridge: { bridge: o.podBridge?.bridge ?? DEFAULT_POD_BRIDGE, subnet: podSubnet, noMasqueradeTo: o.clusterCidr ?? DEFAULT_CLUSTER_CIDR },
+      insecureRegistries: o.insecureRegistries,
+      log: (m) => log(`engine: ${m}`),
+      ...(o.engine ?? {}),
+    });
+  } catch (err) {
+    heartbeat.stop();
+    throw err;
+  }
+  const pods = new Informer<Pod>(o.client.resource<Pod>(PODS), { clock, log, fieldSelector: `spec.nodeName=${o.nodeName}` });
+  let kubelet: KubeletServer;
+  try {
+    kubelet = await startNodeKubeletServer(o, daemon, engineSocket, facts.internalIP, pods, log);
+  } catch (err) {
+    heartbeat.stop();
+    await daemon.close();
+    throw err;
+  }
+  await heartbeat.setDaemonPort(kubelet.port);
+  const routes = o.podRoutes === false ? undefined : new PodRoutes({ client: o.client, nodeName: o.nodeName, clock, log });
   const events = new EventRecorder(o.client, o.nodeName, clock, log);
   const workers = new PodWorkers({
     engine: daemon.engine,
@@ -129,28 +166,31 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   });
   const localPath = new LocalPathProvisioner({ client: o.client, nodeName: o.nodeName, storageRoot: join(o.dataRoot, "storage"), clock, log });
   try {
-    await heartbeat.start();
+    await routes?.start();
     await localPath.start();
     pods.start();
     await pods.whenSynced();
     workers.start();
   } catch (err) {
     heartbeat.stop();
+    await routes?.stop();
     await localPath.stop();
     await pods.stop();
     await kubelet.close();
     await daemon.close();
     throw err;
   }
-  log(`node ${o.nodeName}: running pods (engine socket unix://${engineSocket})`);
+  log(`node ${o.nodeName}: running pods on ${podSubnet} (engine socket unix://${engineSocket})`);
   return {
     nodeName: o.nodeName,
     daemon,
     engineSocket,
+    podSubnet,
     workers,
     kubeletPort: kubelet.port,
     async stop() {
       heartbeat.stop();
+      await routes?.stop();
       await kubelet.close();
       await localPath.stop();
       await pods.stop();
@@ -186,5 +226,13 @@ async function startNodeKubeletServer(o: AgentOptions, daemon: Daemon, engineSoc
     const server = await serve(0);
     log(`kubelet port ${DEFAULT_KUBELET_PORT} is taken: the kubelet server listens on ${server.port}`);
     return server;
+  }
+}
+
+function readRecorded(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8").trim() || undefined;
+  } catch {
+    return undefined;
   }
 }

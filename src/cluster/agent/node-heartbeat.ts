@@ -34,6 +34,7 @@ export class NodeHeartbeat {
   private nodeUid = "";
   private lastPostedAt = 0;
   private busy = false;
+  private registered: KubeObject | undefined;
 
   constructor(private readonly o: HeartbeatOptions) {}
 
@@ -60,6 +61,19 @@ export class NodeHeartbeat {
     this.timer = this.o.clock.every(RENEW_INTERVAL_MS, () => void this.beat());
   }
 
+  /** The Node's pod range as the API server allocated it at registration (undefined: none, the cluster CIDR is full). */
+  get podCIDR(): string | undefined {
+    const spec = (this.registered?.spec ?? {}) as { podCIDR?: string };
+    return spec.podCIDR || undefined;
+  }
+
+  /** The kubelet server's port, known once it listens (after registration): posted with the status at once. */
+  async setDaemonPort(port: number): Promise<void> {
+    this.o.identity.daemonPort = port;
+    while (this.busy) await new Promise((r) => setTimeout(r, 20));
+    await this.beat();
+  }
+
   stop(): void {
     this.timer?.cancel();
     this.timer = undefined;
@@ -75,12 +89,14 @@ export class NodeHeartbeat {
     try {
       const created = await nodes.create(undefined, newNode(facts, this.o.identity, this.o.reserve, this.nowIso()));
       this.nodeUid = created.metadata.uid ?? "";
+      this.registered = created;
       this.o.log(`node ${this.nodeName}: registered`);
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
       // Known already (a restart): the labels it must carry are brought back, the status posted below.
       const patched = await nodes.patch(undefined, this.nodeName, "merge", { metadata: { labels: nodeLabels(facts, this.o.identity) } });
       this.nodeUid = patched.metadata.uid ?? "";
+      this.registered = patched;
     }
     this.lastPostedAt = 0;
   }

@@ -45,6 +45,10 @@ export interface NodeIdentity {
   kubeletVersion: string;
   /** The agent's streaming endpoint port (logs), 0 when it serves none. */
   daemonPort: number;
+  /** Labels besides the well-known ones (the kubelet's --node-labels). */
+  labels?: Record<string, string>;
+  /** The pod range the node asks for at registration (the one its pod bridge already uses); else the server picks. */
+  podCIDR?: string;
 }
 
 export function nodeCapacity(f: NodeFacts): Record<string, string> {
@@ -116,6 +120,7 @@ export function nodeLabels(f: NodeFacts, id: NodeIdentity): Record<string, strin
     "kubernetes.io/arch": f.architecture,
     "beta.kubernetes.io/os": "linux",
     "beta.kubernetes.io/arch": f.architecture,
+    ...(id.labels ?? {}),
   };
 }
 
@@ -152,7 +157,7 @@ export function newNode(f: NodeFacts, id: NodeIdentity, reserve: Reserve, now: s
     apiVersion: "v1",
     kind: "Node",
     metadata: { name: id.name, labels: nodeLabels(f, id), annotations: { "node.alpha.kubernetes.io/ttl": "0" } },
-    spec: {},
+    spec: id.podCIDR ? { podCIDR: id.podCIDR, podCIDRs: [id.podCIDR] } : {},
     status: { ...status, conditions: stampConditions(status.conditions as NodeCondition[], undefined, now) },
   };
 }
