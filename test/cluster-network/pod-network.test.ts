@@ -221,6 +221,8 @@ describe("gantry cluster create: 3 nodes and the flat pod network", { skip }, ()
     assert.deepEqual(cgroups, [], `cgroups left under ${rec.cgroupParent}`);
     assert.doesNotMatch(readFileSync("/proc/self/mountinfo", "utf8"), new RegExp(stateDir.replace(/[.]/g, "\\.")));
     assert.ok(!existsSync(rec.dir), `${rec.dir} left`);
+    for (const n of rec.nodes) assert.ok(!existsSync(n.execRoot), `${n.execRoot} left`);
+    assert.doesNotMatch(readFileSync("/proc/self/mountinfo", "utf8"), new RegExp(`/run/gantry-clusters/${rec.id}`));
     assert.doesNotMatch((await cluster(["list"])).stdout, new RegExp(name));
   });
 });

@@ -23,11 +23,12 @@ export function registerClusterCommands(program: Command): void {
     .option("--nodes <n>", "how many nodes (agents) run pods", "1")
     .option("--kubeconfig <file>", "also write the admin kubeconfig to this file")
     .option("--wait <seconds>", "how long to wait for the nodes to be Ready", "180")
-    .action(async (name: string, opts: { nodes: string; kubeconfig?: string; wait: string }, cmd: Command) => {
+    .option("--insecure-registry <host:port>", "a registry the nodes may pull from over plain HTTP, e.g. one on the host at the bridge address (repeatable)", (v: string, prev: string[]) => [...prev, v], [])
+    .action(async (name: string, opts: { nodes: string; kubeconfig?: string; wait: string; insecureRegistry: string[] }, cmd: Command) => {
       const nodes = Number(opts.nodes);
       const wait = Number(opts.wait);
       if (!(wait > 0)) throw invalidArgument(`--wait must be a positive number of seconds, not "${opts.wait}"`);
-      const rec = await createCluster({ stateDir: stateDirOf(cmd), name, nodes, self: selfCommand(), kubeconfig: opts.kubeconfig, timeoutMs: wait * 1000, log: (m) => console.error(`gantry cluster: ${m}`) });
+      const rec = await createCluster({ stateDir: stateDirOf(cmd), name, nodes, self: selfCommand(), kubeconfig: opts.kubeconfig, insecureRegistries: opts.insecureRegistry, timeoutMs: wait * 1000, log: (m) => console.error(`gantry cluster: ${m}`) });
       console.log(`cluster ${rec.name}: ${rec.nodes.length} node(s) Ready (${rec.nodes.map((n) => `${n.name} ${n.address}`).join(", ")})`);
       console.log(`API server: ${rec.serverUrl}`);
       console.log(`export KUBECONFIG=${opts.kubeconfig ?? rec.kubeconfig}`);

@@ -13,6 +13,8 @@ export const API_PORT = 6443;
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const MAX_NAME = 32;
 export const MAX_NODES = 50;
+/** Under /run: short paths for the node engines' sockets (108 bytes at most), gone at reboot as the namespaces are. */
+export const EXEC_ROOT_BASE = "/run/gantry-clusters";
 
 export interface NodeRecord {
   /** The Node's name: NAME-worker, NAME-worker2, … (kind's names). */
@@ -25,6 +27,8 @@ export interface NodeRecord {
   address: string;
   /** The agent's data root (engine state, images, pods). */
   dataRoot: string;
+  /** The agent engine's exec root, short (/run/gantry-clusters/<id>/<i>): the runtime's unix sockets live there. */
+  execRoot: string;
   /** The agent's --cgroup-root: pods go under CGROUP_ROOT/kubepods. */
   cgroupRoot: string;
   tokenFile: string;
@@ -48,6 +52,8 @@ export interface ClusterRecord {
   /** Parent of every node's cgroup root. */
   cgroupParent: string;
   nodes: NodeRecord[];
+  /** Registries (host:port) the nodes may pull from over plain HTTP (the agents' --insecure-registry). */
+  insecureRegistries?: string[];
   created: string;
   /** The supervisor process (pid and /proc start time), which runs and restarts the server and agents. */
   supervisor?: { pid: number; startTime: number };
@@ -75,6 +81,7 @@ export function planCluster(stateDir: string, name: string, nodeCount: number, s
       hostVeth: `gc${id.slice(0, 6)}-${i + 1}`,
       address: `${base}${i + 2}`,
       dataRoot: join(nodeDir, "root"),
+      execRoot: join(EXEC_ROOT_BASE, id, String(i + 1)),
       cgroupRoot: `/gantry-clusters/${id}/${nodeName}`,
       tokenFile: join(nodeDir, "token"),
     };

@@ -4,13 +4,13 @@
 // every node is Ready; delete stops the supervisor and removes every process, mount, cgroup,
 // namespace, link and table of the cluster (sweep.ts), then its directory.
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { GantryError, invalidArgument, conflict } from "../../common/errors.ts";
 import { withPidLock } from "../../common/pid-lock.ts";
 import { isSameLiveProcess, readProcStat } from "../../common/process-identity.ts";
 import { Client, type KubeObject } from "../client/index.ts";
-import { clusterDir, listClusterRecords, MAX_NODES, planCluster, readClusterRecord, validateClusterName, writeClusterRecord, type ClusterRecord } from "./cluster-record.ts";
+import { clusterDir, EXEC_ROOT_BASE, listClusterRecords, MAX_NODES, planCluster, readClusterRecord, validateClusterName, writeClusterRecord, type ClusterRecord } from "./cluster-record.ts";
 import { chooseBridgeSubnet, setUpHostNetwork, tearDownHostNetwork } from "./host-network.ts";
 import { killClusterProcesses, removeClusterCgroups, unmountUnder } from "./sweep.ts";
 import { logPath, type SelfCommand } from "./supervisor.ts";
@@ -23,6 +23,8 @@ export interface CreateClusterOptions {
   self: SelfCommand;
   /** Also write the admin kubeconfig here. */
   kubeconfig?: string;
+  /** Registries the nodes may pull from over plain HTTP (a registry on the host at the bridge address). */
+  insecureRegistries?: string[];
   /** How long to wait for every node to be Ready. */
   timeoutMs?: number;
   log?: (m: string) => void;
@@ -37,6 +39,7 @@ export async function createCluster(o: CreateClusterOptions): Promise<ClusterRec
     if (existsSync(clusterDir(o.stateDir, o.name))) throw conflict(`cluster "${o.name}" already exists in ${o.stateDir}`, { hint: `gantry cluster delete ${o.name}` });
     const subnet = await chooseBridgeSubnet(listClusterRecords(o.stateDir).map((c) => c.subnet));
     const planned = planCluster(o.stateDir, o.name, o.nodes, subnet);
+    if (o.insecureRegistries?.length) planned.insecureRegistries = o.insecureRegistries;
     mkdirSync(join(planned.dir, "logs"), { recursive: true, mode: 0o700 });
     writeClusterRecord(planned);
     return planned;
@@ -134,11 +137,18 @@ export async function deleteCluster(stateDir: string, name: string): Promise<voi
   const problems: string[] = [];
   const left = await killClusterProcesses(rec);
   if (left.length) problems.push(`processes still running: ${left.join(", ")}`);
-  const mounts = await unmountUnder(rec.dir);
+  const execRoots = join(EXEC_ROOT_BASE, rec.id);
+  const mounts = [...(await unmountUnder(rec.dir)), ...(await unmountUnder(execRoots))];
   if (mounts.length) problems.push(`mounts left: ${mounts.join(", ")}`);
   await tearDownHostNetwork(rec);
   const cgroups = removeClusterCgroups(rec);
   if (cgroups.length) problems.push(`cgroups left: ${cgroups.join(", ")}`);
   if (problems.length) throw new GantryError("INTERNAL", `cluster ${name} was not removed completely: ${problems.join("; ")}`, { hint: `run gantry cluster delete ${name} again` });
+  rmSync(execRoots, { recursive: true, force: true });
+  try {
+    rmdirSync(EXEC_ROOT_BASE);
+  } catch {
+    // other clusters' exec roots are there
+  }
   rmSync(rec.dir, { recursive: true, force: true });
 }

@@ -44,9 +44,11 @@ export function agentArgv(self: SelfCommand, rec: ClusterRecord, n: NodeRecord):
     "--token-file", n.tokenFile,
     "--ca-file", join(rec.serverDataDir, "tls", "ca.crt"),
     "--data-root", n.dataRoot,
+    "--exec-root", n.execRoot,
     "--node-ip", n.address,
     "--cgroup-root", n.cgroupRoot,
     "--node-labels", `gantry.io/cluster=${rec.name}`,
+    ...(rec.insecureRegistries ?? []).flatMap((r) => ["--insecure-registry", r]),
   ];
 }
 
