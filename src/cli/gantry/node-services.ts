@@ -73,7 +73,7 @@ export async function startNode(flags: NodeServiceFlags, client: Client, options
     const dnsHost = podGateway(agent.podSubnet);
     const dns = await startClusterDns({ client, host: dnsHost, port: 53, domain: dnsConfig.domain, upstreams: flags.dnsUpstream.length ? flags.dnsUpstream : nodeUpstreams(), log });
     stops.push(() => dns.stop());
-    const proxy = await startServiceProxy({ client, nodeName: agent.nodeName, table: proxyTableName(options.dataRoot), clusterCIDRs, nodeLocalDNS: { ...KUBE_DNS, ip: dnsHost, port: 53, clients: [flags.podSubnet ?? DEFAULT_POD_SUBNET] }, log });
+    const proxy = await startServiceProxy({ client, nodeName: agent.nodeName, table: proxyTableName(options.dataRoot), clusterCIDRs, nodeLocalDNS: { ...KUBE_DNS, ip: dnsHost, port: 53, clients: [agent.podSubnet] }, log });
     stops.push(() => proxy.stop());
     return { ...agent, stop: stopAll };
   } catch (err) {
