@@ -1,6 +1,7 @@
 // Scheduler benchmark (kube-scheduler's scheduler_perf shape, kubemark's hollow nodes):
 //   npm run -s build && node --import tsx bench/cluster/scheduler/run.ts [--nodes 1000] [--pods 5000] [--lease-renew-ms 10000]
-// Starts `gantry server` (SQLite) as its own process, registers --nodes hollow nodes from
+// Starts `gantry server` (SQLite; --node-monitor-grace-period three lease renewals, at least
+// 40 s) as its own process, registers --nodes hollow nodes from
 // this process (4 cpu, 16Gi, 110 pods each; Leases renewed every 10 s; bound pods reported
 // Running), creates --pods pods (100m cpu, 128Mi) with 32 creates in flight, and watches
 // them bind. It prints pods/s from the first create to the last binding, the p50/p99 of
@@ -21,6 +22,11 @@ const NODES = Number(values.nodes);
 const PODS = Number(values.pods);
 const IN_FLIGHT = 32;
 const GANTRY = join(import.meta.dirname, "../../../bin/gantry");
+// The node lifecycle controller marks a node NotReady (and taints it unreachable: nothing more
+// is scheduled there, its pods are evicted after 300 s) once its Lease goes unrenewed for the
+// grace period; with a long --lease-renew-ms the grace period must outlast it, or the
+// bench would measure a cluster whose nodes all went away.
+const GRACE_SECONDS = Math.max(40, Math.ceil((3 * Number(values["lease-renew-ms"])) / 1000));
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -67,7 +73,7 @@ console.log(`algorithm only: ${PODS} pods over ${NODES} nodes at ${algo.podsPerS
 
 const dir = mkdtempSync(join(tmpdir(), "gantry-sched-bench-"));
 const port = await freePort();
-const server = spawn(process.env.GANTRY_BENCH_NODE_ARGS ? process.execPath : GANTRY, [...(process.env.GANTRY_BENCH_NODE_ARGS ? [...process.env.GANTRY_BENCH_NODE_ARGS.split(" "), join(import.meta.dirname, "../../../dist/gantry.mjs")] : []), "server", "--data-dir", dir, "--listen", `127.0.0.1:${port}`, "--no-agent"], { stdio: ["ignore", "ignore", "pipe"] });
+const server = spawn(process.env.GANTRY_BENCH_NODE_ARGS ? process.execPath : GANTRY, [...(process.env.GANTRY_BENCH_NODE_ARGS ? [...process.env.GANTRY_BENCH_NODE_ARGS.split(" "), join(import.meta.dirname, "../../../dist/gantry.mjs")] : []), "server", "--data-dir", dir, "--listen", `127.0.0.1:${port}`, "--no-agent", "--node-monitor-grace-period", String(GRACE_SECONDS)], { stdio: ["ignore", "ignore", "pipe"] });
 let serverLog = "";
 server.stderr!.on("data", (d: Buffer) => (serverLog = (serverLog + d.toString()).slice(-4000)));
 try {
