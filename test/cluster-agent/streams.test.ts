@@ -294,4 +294,20 @@ describe("kubectl logs, exec, attach, port-forward and cp through the kubelet se
     assert.equal(get.code, 0, get.stderr);
     assert.equal(readFileSync(back, "utf8"), content);
   });
+
+  test("the agent stops on SIGTERM while an exec session is open, and kubectl's session ends", async () => {
+    const session = spawn(KUBECTL, ["--cache-dir", join(node.cluster.dir, "cache"), "exec", "-i", "web", "-c", "side", "--", "sh", "-c", "echo open; cat"], { env: node.cluster.env });
+    let out = "";
+    session.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    const ended = new Promise<number | null>((resolve) => session.on("exit", resolve));
+    try {
+      await until("the session", () => out.includes("open") || undefined);
+      await node.kill("SIGTERM");
+      // Exit 0 is the agent's own graceful stop; a hang would end in the fixture's SIGKILL.
+      assert.equal(node.child?.exitCode, 0, node.log.join(""));
+      assert.notEqual(await ended, null);
+    } finally {
+      session.kill("SIGKILL");
+    }
+  });
 });

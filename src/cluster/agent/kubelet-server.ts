@@ -162,7 +162,11 @@ export async function startKubeletServer(o: KubeletServerOptions): Promise<Kubel
       reply(res, code, message);
     });
   });
+  // Upgraded connections (exec, attach, port-forward) leave the HTTP server's bookkeeping: they are ended here on close.
+  const upgraded = new Set<Duplex>();
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgraded.add(socket);
+    socket.on("close", () => upgraded.delete(socket));
     socket.on("error", () => socket.destroy());
     onUpgrade(req, socket, head).catch((err: unknown) => {
       const { code, message } = errorCode(err);
@@ -180,6 +184,7 @@ export async function startKubeletServer(o: KubeletServerOptions): Promise<Kubel
     close: () =>
       new Promise<void>((resolve) => {
         wss.close();
+        for (const socket of upgraded) socket.destroy();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -142,7 +142,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   });
   // Upgrades (exec, attach, port-forward) take the same path as any request, with a response
   // written to their socket until a handler takes the socket over (pod-streams.ts).
+  // Upgraded connections leave the HTTP server's bookkeeping: they are ended here on close.
+  const upgraded = new Set<Duplex>();
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgraded.add(socket);
+    socket.on("close", () => upgraded.delete(socket));
     upgradeSockets.set(req, { socket, head });
     const res = new ServerResponse(req);
     res.assignSocket(socket as Socket);
@@ -204,6 +208,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
       if (compactTimer) clearInterval(compactTimer);
       for (const stop of [...watches]) stop();
       authenticator.close();
+      for (const socket of upgraded) socket.destroy();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
