@@ -129,6 +129,8 @@ describe("pod volumes", { skip }, () => {
     assert.equal(await x("ls -a /etc/cfg | grep -c '^\\.\\.20'"), "1", "the old payload directory is removed");
     await until("the new label", async () => ((await x("cat /etc/info/labels")).includes('tier="front"') ? true : undefined), 45_000);
     assert.equal(await x("echo $COLOR"), "blue", "env is fixed at start, as in Kubernetes");
+    await node.kubectl(["patch", "secret", "app-sec", "--type=merge", "-p", JSON.stringify({ data: { password: Buffer.from("changed").toString("base64") } })]);
+    await until("the new secret on its tmpfs", async () => ((await x("cat /etc/sec/password")) === "changed" ? true : undefined), 45_000);
   });
 
   test("a missing ConfigMap holds the pod in ContainerCreating with FailedMount until it exists; optional ones do not", async () => {
@@ -143,6 +145,12 @@ describe("pod volumes", { skip }, () => {
     assert.equal(p.status?.phase, "Pending");
     assert.equal(p.status?.containerStatuses?.[0]?.state.waiting?.reason, "ContainerCreating");
     assert.match(await node.kubectl(["describe", "pod", "waits"]), /FailedMount.*configmap "late" not found/);
+    // A path that would leave the volume is refused the same way.
+    await apply("escape", { volumes: [{ name: "cfg", configMap: { name: "app-cfg", items: [{ key: "color", path: "../../etc/passwd" }] } }], containers: [sh("c", "sleep 300", { volumeMounts: [{ name: "cfg", mountPath: "/cfg" }] })] });
+    await until("the escape refused", async () => {
+      const list = await node.admin.resource<KubeObject & { reason?: string; message?: string; involvedObject?: { name?: string } }>(EVENTS).list("default");
+      return list.items.find((e) => e.involvedObject?.name === "escape" && e.message === `MountVolume.SetUp failed for volume "cfg" : invalid path: must not contain '..': ../../etc/passwd`);
+    });
     await node.kubectl(["create", "configmap", "late", "--from-literal=k=arrived"]);
     await running("waits");
     assert.equal((await exec("waits", "c", "cat /cfg/k; echo; ls /opt | wc -l")).out, "arrived\n0", "an optional missing ConfigMap is an empty directory (but for the writer's ..data)");
