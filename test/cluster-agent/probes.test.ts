@@ -282,4 +282,36 @@ describe("probes and lifecycle hooks", { skip }, () => {
     assert.deepEqual(log.trim().split("\n"), ["started", "preStop ran", "got TERM"]);
     assert.ok((await eventsOf("prestop")).some((e) => e.reason === "Killing" && e.message === "Stopping container c"));
   });
+
+  test("an httpGet preStop hook reaches the pod before SIGTERM", async () => {
+    // busybox httpd in the background serves a CGI that writes to the container's output; the
+    // shell (pid 1) traps SIGTERM.
+    const cgi = "#!/bin/sh\necho preStop over http > /proc/1/fd/1\necho Content-Type: text/plain\necho\necho ok\n";
+    await apply("prestop-http", {
+      terminationGracePeriodSeconds: 30,
+      containers: [
+        {
+          name: "c",
+          image: "busybox",
+          imagePullPolicy: "Never",
+          command: ["sh", "-c", `mkdir -p /www/cgi-bin && printf '${cgi}' > /www/cgi-bin/stop && chmod +x /www/cgi-bin/stop && httpd -p 8080 -h /www && trap 'echo got TERM; exit 0' TERM; echo started; while true; do sleep 1; done`],
+          lifecycle: { preStop: { httpGet: { path: "/cgi-bin/stop", port: 8080 } } },
+        },
+      ],
+    });
+    const s = await until("prestop-http running", async () => ((await statusOf("prestop-http"))?.state.running ? statusOf("prestop-http") : undefined));
+    const id = idOf(s);
+    await until("the container's first line", () => (docker(["logs", id]).stdout.includes("started") ? true : undefined));
+    const follow = spawn("docker", ["-H", `unix://${node.engineSocket}`, "logs", "-f", id], { stdio: ["ignore", "pipe", "pipe"] });
+    let log = "";
+    follow.stdout.on("data", (b: Buffer) => (log += b.toString()));
+    const ended = new Promise((r) => follow.once("exit", r));
+    try {
+      await node.kubectl(["delete", "pod", "prestop-http", "--timeout=60s"]);
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 20_000))]);
+    } finally {
+      follow.kill();
+    }
+    assert.deepEqual(log.trim().split("\n"), ["started", "preStop over http", "got TERM"]);
+  });
 });
