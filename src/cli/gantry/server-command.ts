@@ -7,7 +7,7 @@ import { hostname } from "node:os";
 import { invalidArgument } from "../../common/errors.ts";
 import { nodeUser, startApiServer } from "../../cluster/api/index.ts";
 import { randomUUID } from "node:crypto";
-import { Client, isAlreadyExists, startLeaderElection } from "../../cluster/client/index.ts";
+import { Client, isAlreadyExists, isInvalid, isNotFound, startLeaderElection } from "../../cluster/client/index.ts";
 import { clusterDnsOf, KUBE_DNS } from "./node-services.ts";
 import { addNodeOptions, startServerAgent, untilSignal, type NodeFlags } from "./agent-command.ts";
 import { allControllers, DEFAULT_NODE_MONITOR_GRACE_SECONDS, startControllerManager, type ControllerFlags } from "../../cluster/controllers/index.ts";
@@ -79,7 +79,7 @@ export function parseDuration(flag: string, text: string): number {
  * pods are told to use (10.43.0.10), without a selector — every node answers it itself (the
  * proxy maps it to the node's own resolver). Left alone when it exists.
  */
-async function ensureKubeDnsService(client: Client, clusterIP: string): Promise<void> {
+async function ensureKubeDnsService(client: Client, clusterIP: string, log: (m: string) => void): Promise<void> {
   const service = {
     apiVersion: "v1",
     kind: "Service",
@@ -92,12 +92,18 @@ async function ensureKubeDnsService(client: Client, clusterIP: string): Promise<
       ],
     },
   };
-  await client
-    .resource({ group: "", version: "v1", resource: "services", kind: "Service", namespaced: true })
-    .create(KUBE_DNS.namespace, service)
-    .catch((err: unknown) => {
-      if (!isAlreadyExists(err)) throw err;
-    });
+  const services = client.resource({ group: "", version: "v1", resource: "services", kind: "Service", namespaced: true });
+  // Get first: on a restart the create would be refused for the address (422) before the name.
+  if (await services.get(KUBE_DNS.namespace, KUBE_DNS.name).then(() => true, (err: unknown) => (isNotFound(err) ? false : Promise.reject(err)))) return;
+  await services.create(KUBE_DNS.namespace, service).catch((err: unknown) => {
+    if (isAlreadyExists(err)) return; // another server made it meanwhile
+    if (isInvalid(err)) {
+      // The address is another Service's: pods' nameserver then reaches that one, so say so.
+      log(`cluster DNS: cannot create ${KUBE_DNS.namespace}/${KUBE_DNS.name} at ${clusterIP}: ${(err as Error).message}`);
+      return;
+    }
+    throw err;
+  });
 }
 
 export function registerServerCommand(program: Command): void {
@@ -136,7 +142,7 @@ export function registerServerCommand(program: Command): void {
       : (transport: ApiTransport) => startControlLoops(transport, log, flags);
     const running = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log, startControllers });
     try {
-      await ensureKubeDnsService(new Client(running.inProcessTransport(), { fieldManager: "gantry-server" }), clusterDnsOf(opts).servers[0]!);
+      await ensureKubeDnsService(new Client(running.inProcessTransport(), { fieldManager: "gantry-server" }), clusterDnsOf(opts).servers[0]!, log);
     } catch (err) {
       await running.close();
       throw err;
