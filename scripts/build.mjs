@@ -14,6 +14,8 @@ const common = {
   logLevel: "warning",
 };
 
+// Chunk names are content hashes: old ones would pile up.
+rmSync("dist/chunks", { recursive: true, force: true });
 await Promise.all([
   // The runtime CLI starts once per container, so it is built for start-up time: CommonJS
   // (node's ESM loader costs ~15 ms more per start, mostly facades for builtin modules)
@@ -30,7 +32,9 @@ await Promise.all([
   }),
   build({
     ...common,
-    entryPoints: { gantry: "src/cli/gantry/main.ts" },
+    // `gantry agent` has its own entry (bin/gantry picks it): a node's long-lived process loads
+    // only the agent, the engine and the API client; shared code lands in chunks.
+    entryPoints: { gantry: "src/cli/gantry/main.ts", "gantry-agent": "src/cli/gantry/agent-main.ts" },
     outdir: "dist",
     outExtension: { ".js": ".mjs" },
     // Code behind a dynamic import() becomes its own chunk, loaded only by the commands

@@ -3,7 +3,7 @@
 // error keeps Kubernetes' reason (AlreadyExists and Conflict are both 409).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startApiServer, type RunningApiServer } from "../../src/cluster/api/server.ts";
@@ -158,4 +158,39 @@ test("the HTTPS transport names the server it cannot reach; a wrong token is Una
   const wrong = new Client(HttpsTransport.fromTarget({ server: server.url, caCert: server.caCert, token: "wrong" }));
   const err = await wrong.resource(NAMESPACES).list(undefined).catch((e: unknown) => e);
   assert.ok(err instanceof ApiStatusError && err.reason === "Unauthorized" && err.status === 401, String(err));
+});
+
+test("a kubeconfig: its current context's server, a CA file relative to it, and the user's token reach the server; a bad one is refused by name", async () => {
+  const cfgDir = join(dir, "kube");
+  mkdirSync(join(cfgDir, "tls"), { recursive: true });
+  writeFileSync(join(cfgDir, "tls", "ca.crt"), server.caCert);
+  const kubeconfig = (current: string) =>
+    [
+      "apiVersion: v1",
+      "kind: Config",
+      `current-context: ${current}`,
+      "clusters:",
+      "- name: other",
+      "  cluster: { server: 'https://127.0.0.1:1' }",
+      "- name: here",
+      `  cluster: { server: '${server.url}', certificate-authority: tls/ca.crt }`,
+      "contexts:",
+      "- name: far",
+      "  context: { cluster: other, user: admin }",
+      "- name: near",
+      "  context: { cluster: here, user: admin }",
+      "users:",
+      "- name: admin",
+      `  user: { token: '${server.adminToken}' }`,
+    ].join("\n");
+  writeFileSync(join(cfgDir, "config"), kubeconfig("near"));
+  const client = Client.fromKubeconfig(join(cfgDir, "config"));
+  assert.equal(client.server, server.url);
+  const names = (await client.resource(NAMESPACES).list(undefined)).items.map((n) => n.metadata.name);
+  assert.ok(names.includes("default"), names.join(","));
+  writeFileSync(join(cfgDir, "none"), kubeconfig("missing"));
+  assert.throws(() => Client.fromKubeconfig(join(cfgDir, "none")), (e: Error & { code?: string }) => e.code === "INVALID_ARGUMENT" && /names no current cluster/.test(e.message));
+  writeFileSync(join(cfgDir, "broken"), "clusters: [\n");
+  assert.throws(() => Client.fromKubeconfig(join(cfgDir, "broken")), (e: Error & { code?: string }) => e.code === "INVALID_ARGUMENT" && /cannot read kubeconfig .*broken/.test(e.message));
+  assert.throws(() => Client.fromKubeconfig(join(cfgDir, "absent")), (e: Error & { code?: string }) => e.code === "INVALID_ARGUMENT" && /cannot read kubeconfig .*absent/.test(e.message));
 });

@@ -1,9 +1,11 @@
-// The client's HTTPS transport: a kubeconfig (read by @kubernetes/client-node, so every
-// auth form kubectl knows works) or a server URL, bearer token and the server's CA. One
-// keep-alive agent per transport; watches are ordinary chunked GETs read line by line.
+// The client's HTTPS transport: a kubeconfig (its credentials applied by
+// @kubernetes/client-node, so every auth form kubectl knows works) or a server URL, bearer
+// token and the server's CA. One keep-alive agent per transport; watches are ordinary chunked
+// GETs read line by line.
 import { readFileSync } from "node:fs";
 import { Agent, request, type RequestOptions } from "node:https";
-import { KubeConfig } from "@kubernetes/client-node";
+import { dirname, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { GantryError } from "../../common/errors.ts";
 import { lineSplitter, type ApiRequest, type ApiResponse, type ApiStream, type ApiTransport } from "./transport.ts";
 
@@ -26,17 +28,23 @@ export class HttpsTransport implements ApiTransport {
     this.server = server.replace(/\/+$/, "");
   }
 
+  /**
+   * The server and CA are read here; @kubernetes/client-node (20 MB of a process's RSS) is
+   * loaded only at the first request, to apply the user's credentials — a node agent, which
+   * uses fromTarget, never loads it.
+   */
   static fromKubeconfig(path: string): HttpsTransport {
-    const config = new KubeConfig();
-    try {
-      config.loadFromFile(path);
-    } catch (err) {
-      throw new GantryError("INVALID_ARGUMENT", `cannot read kubeconfig ${path}: ${(err as Error).message}`, { path, hint: "is `gantry server` running with this --data-dir, or pass --kubeconfig", cause: err });
-    }
-    const cluster = config.getCurrentCluster();
-    if (!cluster?.server) throw new GantryError("INVALID_ARGUMENT", `kubeconfig ${path} names no current cluster`, { path });
-    const ca = cluster.caData ? Buffer.from(cluster.caData, "base64").toString() : cluster.caFile ? readFileSync(cluster.caFile, "utf8") : undefined;
-    return new HttpsTransport(cluster.server, (opts) => config.applyToHTTPSOptions(opts), ca);
+    const cluster = currentCluster(path);
+    let loaded: Promise<(opts: RequestOptions) => Promise<void>> | undefined;
+    const applyAuth = async (opts: RequestOptions) => {
+      loaded ??= import("@kubernetes/client-node").then(({ KubeConfig }) => {
+        const config = new KubeConfig();
+        config.loadFromFile(path);
+        return (o: RequestOptions) => config.applyToHTTPSOptions(o);
+      });
+      await (await loaded)(opts);
+    };
+    return new HttpsTransport(cluster.server, applyAuth, cluster.ca);
   }
 
   static fromTarget(t: HttpsTarget): HttpsTransport {
@@ -129,4 +137,27 @@ export class HttpsTransport implements ApiTransport {
   private unreachable(err: Error): GantryError {
     return new GantryError("UNAVAILABLE", `cannot reach the cluster API server at ${this.server}: ${err.message}`, { hint: "is `gantry server` running?", cause: err });
   }
+}
+
+interface KubeconfigFile {
+  "current-context"?: string;
+  contexts?: { name?: string; context?: { cluster?: string } }[];
+  clusters?: { name?: string; cluster?: { server?: string; "certificate-authority-data"?: string; "certificate-authority"?: string } }[];
+}
+
+/** The current context's cluster: its server and CA (a file path is relative to the kubeconfig's directory, as kubectl reads it). */
+function currentCluster(path: string): { server: string; ca?: string } {
+  let file: KubeconfigFile;
+  try {
+    file = (parseYaml(readFileSync(path, "utf8")) ?? {}) as KubeconfigFile;
+  } catch (err) {
+    throw new GantryError("INVALID_ARGUMENT", `cannot read kubeconfig ${path}: ${(err as Error).message}`, { path, hint: "is `gantry server` running with this --data-dir, or pass --kubeconfig", cause: err });
+  }
+  const context = file.contexts?.find((c) => c.name === file["current-context"])?.context;
+  const cluster = file.clusters?.find((c) => c.name === context?.cluster)?.cluster;
+  if (!cluster?.server) throw new GantryError("INVALID_ARGUMENT", `kubeconfig ${path} names no current cluster`, { path });
+  const caData = cluster["certificate-authority-data"];
+  const caFile = cluster["certificate-authority"];
+  const ca = caData ? Buffer.from(caData, "base64").toString() : caFile ? readFileSync(resolve(dirname(path), caFile), "utf8") : undefined;
+  return { server: cluster.server, ...(ca !== undefined ? { ca } : {}) };
 }
