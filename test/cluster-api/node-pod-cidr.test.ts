@@ -58,6 +58,11 @@ describe("Node podCIDR allocation", () => {
     assert.ok(!(await claims()).includes("podcidrs/10.42.1.7"));
   });
 
+  test("a node registering again with the range it holds is AlreadyExists (409), as any second create", async () => {
+    const again = await send("POST", "/api/v1/nodes", node("asks", { podCIDR: "10.42.200.0/24" }));
+    assert.equal(again.status, 409, again.body.message);
+  });
+
   test("the range is fixed once set and kept when an update leaves it out", async () => {
     const changed = await send("PATCH", "/api/v1/nodes/asks", JSON.stringify({ spec: { podCIDR: "10.42.201.0/24", podCIDRs: ["10.42.201.0/24"] } }), "application/merge-patch+json");
     assert.equal(changed.status, 422);

@@ -4,8 +4,9 @@
 // routed in each node (host-gw); `cluster load` puts an image into every node; a Deployment of
 // 6 spreads over the 3 nodes with pod IPs from each node's range; a pod on one node reaches a
 // pod on another by pod IP and is seen there with its own address (no NAT), and reaches the
-// API server (masqueraded, since that leaves the cluster CIDR); bad input; and `cluster
-// delete` leaves no process, namespace, link, route, nft table, cgroup, mount or file.
+// API server (masqueraded, since that leaves the cluster CIDR); an agent killed with SIGKILL is
+// started again by the cluster's supervisor; bad input; and `cluster delete` leaves no
+// process, namespace, link, route, nft table, cgroup, mount or file.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
@@ -175,6 +176,25 @@ describe("gantry cluster create: 3 nodes and the flat pod network", { skip }, ()
     assert.match(api.stdout, /connected/, api.stderr);
     const rules = spawnSync("ip", ["netns", "exec", rec.nodes[0]!.netns, "nft", "list", "ruleset"], { encoding: "utf8" }).stdout;
     assert.match(rules, /ip saddr 10\.42\.\d+\.0\/24 ip daddr != 10\.42\.\d+\.0\/24 ip daddr != 10\.42\.0\.0\/16 ip daddr != 224\.0\.0\.0\/4 masquerade/);
+  });
+
+  test("an agent killed with SIGKILL is started again by the cluster's supervisor; its pods keep running", async () => {
+    const node = rec.nodes[1]!;
+    const procs = () => JSON.parse(readFileSync(join(rec.dir, "processes.json"), "utf8")) as { role: string; pid: number }[];
+    const before = procs().find((p) => p.role === node.name)!;
+    assert.ok(before, `no recorded agent for ${node.name}`);
+    const containers = (await docker(node.name, ["ps", "-q", "--filter", "name=k8s_web_"])).stdout.trim().split("\n").sort();
+    assert.ok(containers.length > 0 && containers[0] !== "");
+    process.kill(before.pid, "SIGKILL");
+    const after = await until("the agent started again", () => {
+      const p = procs().find((x) => x.role === node.name && x.pid !== before.pid);
+      return p && existsSync(`/proc/${p.pid}`) ? p : undefined;
+    }, 60_000);
+    assert.notEqual(after.pid, before.pid);
+    // The new agent adopts the same containers (nothing restarted) and the node stays Ready.
+    await until("the engine socket answers again", async () => (await docker(node.name, ["ps", "-q"])).code === 0 || undefined, 60_000);
+    assert.deepEqual((await docker(node.name, ["ps", "-q", "--filter", "name=k8s_web_"])).stdout.trim().split("\n").sort(), containers);
+    await until(`${node.name} Ready`, async () => (await kubectl(["get", "node", node.name, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"])).stdout === "True" || undefined, 60_000);
   });
 
   test("bad input: a bad name, --nodes 0, an existing name, an unknown cluster — clear errors, nothing made", async () => {

@@ -311,6 +311,9 @@ export class ObjectRegistry {
       return obj;
     }
     await admitQuota(this.quotaAccess, rt, obj, Date.now(), false);
+    // An object that exists is AlreadyExists (409), not a 422 about values its namesake holds
+    // (a node registering again asks for the podCIDR it already has).
+    if (strategyFor(rt).allocator && (await this.store.get(key))) throw errAlreadyExists(rt.plural, rt.group, obj.metadata.name!);
     const claimed = await this.allocate(rt, ns, obj, undefined, false);
     try {
       const so = await this.store.create(key, this.encode(obj));
