@@ -32,7 +32,7 @@ cleanup() {
 }
 $keep || trap cleanup EXIT
 
-echo "== gantry server (control plane + this host's node) on 127.0.0.1:$port"
+echo "== gantry server (control plane + this host's node) on 127.0.0.1:$port, state in $work"
 bin/gantry server --data-dir "$data" --listen "127.0.0.1:$port" --name gantry-demo \
   --pod-bridge demopods0 --pod-subnet 10.42.77.0/24 >"$work/server.log" 2>&1 &
 server_pid=$!

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { skipReason } from "../cluster-agent/_node.ts";
 
@@ -14,7 +14,6 @@ const repo = join(import.meta.dirname, "..", "..");
 const skip = skipReason();
 
 test("scripts/demo-cluster.sh serves a Deployment behind a Service and leaves nothing behind", { skip, timeout: 240_000 }, () => {
-  const before = new Set(readdirSync("/tmp").filter((n) => n.startsWith("gantry-demo-cluster-")));
   const r = spawnSync(join(repo, "scripts", "demo-cluster.sh"), { cwd: repo, encoding: "utf8", timeout: 230_000 });
   assert.equal(r.status, 0, `the demo failed:\n${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /deployment "web" successfully rolled out/);
@@ -27,9 +26,10 @@ test("scripts/demo-cluster.sh serves a Deployment behind a Service and leaves no
   assert.deepEqual(new Set(viaService), new Set(answers), "the ClusterIP reaches both pods (1 in 32,768 to miss one by chance)");
   assert.match(r.stdout, new RegExp(`^${answers[0]} runs as uid 0; httpd is pid 1$`, "m"), "kubectl exec ran in the first pod");
   assert.match(r.stdout, /^\S+: response:200$/m, "kubectl logs shows httpd's request log");
-  const after = readdirSync("/tmp").filter((n) => n.startsWith("gantry-demo-cluster-") && !before.has(n));
-  assert.deepEqual(after, [], "the demo's state directory is removed");
+  const work = /state in (\/tmp\/gantry-demo-cluster-\w+)$/m.exec(r.stdout)?.[1];
+  assert.ok(work, `the demo names its state directory:\n${r.stdout}`);
+  assert.equal(existsSync(work), false, "the demo's state directory is removed");
   assert.equal(existsSync("/sys/class/net/demopods0"), false, "the demo's pod bridge is removed");
-  const pauses = spawnSync("pgrep", ["-f", "gantry-demo-cluster-"], { encoding: "utf8" }).stdout.trim();
+  const pauses = spawnSync("pgrep", ["-f", work], { encoding: "utf8" }).stdout.trim();
   assert.equal(pauses, "", "no process of the demo is left");
 });
