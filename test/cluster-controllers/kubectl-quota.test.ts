@@ -88,6 +88,16 @@ describe("ResourceQuota and LimitRange through kubectl", { skip: kubectlMissing 
     const svc = await c.kubectl(["create", "service", "clusterip", "web", "-n", "team-b", "--tcp=80:80"]);
     assert.match(svc.stderr, /services "web" is forbidden: exceeded quota: mem, requested: services=1, used: services=0, limited: services=0/);
     await whenCounted("team-b", "mem", { "limits.memory": "256Mi", "count/configmaps": "1" });
+
+    // Bad input is refused with 422 and nothing is stored.
+    const badQuota = await apply({ apiVersion: "v1", kind: "ResourceQuota", metadata: { name: "bad", namespace: "team-b" }, spec: { hard: { pods: "lots" }, scopes: ["Sometimes"] } });
+    assert.match(badQuota.stderr, /spec\.hard\[pods\]: Invalid value: "lots": must be a quantity/);
+    assert.match(badQuota.stderr, /spec\.scopes\[0\]: Invalid value: "Sometimes": unsupported scope/);
+    const badRange = await apply({ apiVersion: "v1", kind: "LimitRange", metadata: { name: "bad", namespace: "team-b" }, spec: { limits: [{ type: "Node", max: { cpu: "-1" } }] } });
+    assert.match(badRange.stderr, /spec\.limits\[0\]\.type: Invalid value: "Node"/);
+    assert.match(badRange.stderr, /spec\.limits\[0\]\.max\[cpu\]: Invalid value: "-1": must be greater than or equal to 0/);
+    assert.notEqual((await c.kubectl(["get", "quota", "bad", "-n", "team-b"])).code, 0);
+    assert.notEqual((await c.kubectl(["get", "limitrange", "bad", "-n", "team-b"])).code, 0);
   });
 
   test("twenty creates racing for three pods: exactly three are admitted, the rest get 403", async () => {
