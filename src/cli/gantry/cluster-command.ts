@@ -5,8 +5,8 @@ import { invalidArgument } from "../../common/errors.ts";
 import { createCluster, DEFAULT_STATE_DIR, deleteCluster, listClusters, loadIntoCluster, readClusterRecord, superviseCluster, type SelfCommand } from "../../cluster/local/index.ts";
 import { DEFAULT_HOST } from "../../engine/index.ts";
 
-/** This same gantry: node, its loader flags (tsx in a checkout), the entry script. */
-const selfCommand = (): SelfCommand => [process.execPath, ...process.execArgv, process.argv[1]!];
+/** This same gantry: bin/gantry when it launched us (it picks the agent's lean entry and flags), else node, its loader flags (tsx in a checkout), the entry script. */
+const selfCommand = (): SelfCommand => (process.env.GANTRY_BIN ? [process.env.GANTRY_BIN] : [process.execPath, ...process.execArgv, process.argv[1]!]);
 
 const stateDirOf = (cmd: Command) => cmd.optsWithGlobals<{ stateDir: string }>().stateDir;
 

@@ -1,0 +1,74 @@
+// bin/gantry, the launcher npm links as `gantry`: it finds dist/ through a symlink, says how to
+// build when dist/ is missing, and execs node (no wrapper process) — for `gantry agent` with
+// the agent's own lean entry and its small-young-generation V8 flag, so the pid a user or a
+// supervisor signals is the agent itself.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const repo = join(import.meta.dirname, "..", "..");
+const bin = join(repo, "bin", "gantry");
+const built = existsSync(join(repo, "dist", "gantry.mjs")) && existsSync(join(repo, "dist", "gantry-agent.mjs"));
+const skip = built ? false : "dist/ is not built (npm run build)";
+
+test("through a symlink elsewhere (as npm links it), gantry runs", { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "gantry-launcher-"));
+  try {
+    symlinkSync(bin, join(dir, "gantry"));
+    const r = spawnSync(join(dir, "gantry"), ["--version"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "0.1.0");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("without dist/, the launcher says how to build and exits 127", () => {
+  const dir = mkdtempSync(join(tmpdir(), "gantry-launcher-"));
+  try {
+    mkdirSync(join(dir, "bin"));
+    copyFileSync(bin, join(dir, "bin", "gantry"));
+    const r = spawnSync("sh", [join(dir, "bin", "gantry"), "--version"], { encoding: "utf8" });
+    assert.equal(r.status, 127);
+    assert.match(r.stderr, /not built yet; run scripts\/install-deps\.sh/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("gantry agent is node itself on the agent's entry with its V8 flag, and a SIGTERM reaches it", { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gantry-launcher-"));
+  // An "API server" that accepts and never answers: the agent waits on it, so it can be looked at.
+  const sockets: Socket[] = [];
+  const server = createServer();
+  const connected = new Promise<void>((resolve) => {
+    server.on("connection", (s) => {
+      sockets.push(s);
+      resolve();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  writeFileSync(join(dir, "token"), "abcdef.0123456789abcdef\n");
+  const agent = spawn(bin, ["agent", "--server", `https://127.0.0.1:${port}`, "--token-file", join(dir, "token")], { stdio: "ignore" });
+  try {
+    await connected;
+    const argv = readFileSync(`/proc/${agent.pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+    assert.match(argv[0]!, /node$/, argv.join(" "));
+    assert.ok(argv.includes("--max-semi-space-size=1"), argv.join(" "));
+    assert.ok(argv.some((a) => a.endsWith("/dist/gantry-agent.mjs")), argv.join(" "));
+    assert.deepEqual(argv.slice(-5), ["agent", "--server", `https://127.0.0.1:${port}`, "--token-file", join(dir, "token")]);
+    const exited = new Promise((r) => agent.once("exit", (code, signal) => r(signal ?? code)));
+    agent.kill("SIGTERM");
+    assert.equal(await exited, "SIGTERM");
+  } finally {
+    agent.kill("SIGKILL");
+    for (const s of sockets) s.destroy();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
