@@ -132,6 +132,22 @@ describe("kubectl against gantry server", { skip: kubectlMissing }, () => {
     assert.equal((await json(["get", "deployment", "web"])).metadata.labels.tier, undefined);
   });
 
+  test("a created pod's status.qosClass follows its requests and limits (kube-apiserver's PrepareForCreate), shown by describe", async () => {
+    const pod = (name: string, resources: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}}
+spec:
+  nodeName: nowhere
+  containers: [{name: c, image: busybox, resources: ${resources}}]
+`;
+    await ok(["apply", "-f", "-"], { input: [pod("qos-g", "{limits: {cpu: 100m, memory: 64Mi}}"), pod("qos-b", "{requests: {memory: 32Mi}}"), pod("qos-e", "{}")].join("---\n") });
+    assert.equal((await json(["get", "pod", "qos-g"])).status.qosClass, "Guaranteed", "limits alone are defaulted into equal requests");
+    assert.equal((await json(["get", "pod", "qos-b"])).status.qosClass, "Burstable");
+    assert.equal((await json(["get", "pod", "qos-e"])).status.qosClass, "BestEffort");
+    assert.match(await ok(["describe", "pod", "qos-g"]), /^QoS Class:\s+Guaranteed$/m);
+    await ok(["delete", "pod", "qos-g", "qos-b", "qos-e", "--grace-period=0", "--force"]);
+  });
+
   test("scale through the scale subresource, with and without --current-replicas", async () => {
     assert.match(await ok(["scale", "deployment", "web", "--replicas=4"]), /scaled/);
     assert.equal((await json(["get", "deployment", "web"])).spec.replicas, 4);

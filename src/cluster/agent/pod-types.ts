@@ -1,6 +1,7 @@
 // The parts of a v1 Pod the node agent reads and writes, typed as far as it uses them.
 // Objects come from the API already defaulted and validated by the pod strategy, so these
 // are shapes, not schemas; anything else in the object is carried along untouched.
+import type { QosClass } from "../client/index.ts";
 import type { KubeObject } from "../client/index.ts";
 
 export interface ResourceList {
@@ -252,7 +253,7 @@ export interface PodStatus {
   containerStatuses?: ContainerStatus[];
 }
 
-export type QosClass = "Guaranteed" | "Burstable" | "BestEffort";
+export type { QosClass };
 
 export interface Pod extends KubeObject {
   spec: PodSpec;

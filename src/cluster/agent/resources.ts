@@ -5,6 +5,7 @@
 import { quantityMilliValue, quantityValue } from "../../common/quantity.ts";
 import type { HostConfig } from "../../engine/index.ts";
 import type { LinuxResources } from "../../runtime/index.ts";
+import { podQosClass } from "../client/index.ts";
 import type { Container, Pod, QosClass } from "./pod-types.ts";
 
 const MIN_SHARES = 2;
@@ -13,27 +14,9 @@ const SHARES_PER_CPU = 1024;
 export const QUOTA_PERIOD = 100_000;
 const MIN_QUOTA = 1000;
 
-function allContainers(pod: Pod): Container[] {
-  return [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
-}
-
-/** v1.qos GetPodQOS: Guaranteed when every container has cpu and memory limits equal to its
- * requests, BestEffort when none asks for anything, Burstable otherwise. */
+/** v1.qos GetPodQOS (the cluster client's one definition). */
 export function qosClassOf(pod: Pod): QosClass {
-  let any = false;
-  let guaranteed = true;
-  for (const c of allContainers(pod)) {
-    const req = c.resources?.requests ?? {};
-    const lim = c.resources?.limits ?? {};
-    for (const name of ["cpu", "memory"]) {
-      const r = req[name] ?? lim[name]; // a limit without a request requests the limit (API defaulting)
-      const l = lim[name];
-      if ((r !== undefined && quantityMilliValue(r) !== 0) || (l !== undefined && quantityMilliValue(l) !== 0)) any = true;
-      if (l === undefined || r === undefined || quantityMilliValue(l) !== quantityMilliValue(r)) guaranteed = false;
-    }
-  }
-  if (!any) return "BestEffort";
-  return guaranteed ? "Guaranteed" : "Burstable";
+  return podQosClass(pod.spec);
 }
 
 /** The pod's cgroup (absolute, cgroupfs): ROOT/pod<uid>, ROOT/burstable/pod<uid> or ROOT/besteffort/pod<uid>. */

@@ -14,3 +14,4 @@ export { EventRecorder, type EventTarget } from "./event-recorder.ts";
 export { computeDisruptionStatus, DISRUPTED_POD_TIMEOUT_MS, isPodReady as isPodReadyForDisruption, type DisruptionStatus } from "./disruption.ts";
 export { addValues, chargedNames, computeQuotaUsed, countedResource, countResourceName, formatResourceList, formatValue, objectUsage, parseResourceList, podCountsForQuota, podResourceList, quotaHard, quotaMatches, type QuotaUsage, type QuotaValue } from "./quota.ts";
 export { startLeaderElection, type LeaderElectionOptions, type LeaderElector } from "./leader-election.ts";
+export { podQosClass, type QosClass } from "./pod-qos.ts";

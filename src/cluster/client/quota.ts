@@ -3,6 +3,7 @@
 // what the objects in a namespace use, with the same functions. Usage is named as quota
 // names it: "pods", "count/pods", "requests.cpu" (and its alias "cpu"), "limits.memory",
 // "services.nodeports", "requests.storage", "count/deployments.apps", …
+import { podQosClass } from "./pod-qos.ts";
 import {
   addQuantities,
   compareQuantities,
@@ -205,11 +206,7 @@ function quotaScopes(quota: KubeObject): ScopedResourceSelectorRequirement[] {
 }
 
 function isBestEffort(pod: KubeObject): boolean {
-  const spec = (pod.spec ?? {}) as { containers?: unknown[]; initContainers?: unknown[] };
-  return [...(spec.containers ?? []), ...(spec.initContainers ?? [])].every((c) => {
-    const has = (f: "requests" | "limits") => Object.keys(resourcesOf(c, f)).some((k) => k === "cpu" || k === "memory");
-    return !has("requests") && !has("limits");
-  });
+  return podQosClass((pod.spec ?? {}) as Parameters<typeof podQosClass>[0]) === "BestEffort";
 }
 
 function podMatchesScope(pod: KubeObject, s: ScopedResourceSelectorRequirement): boolean {

@@ -8,6 +8,7 @@ import { defaultPodSpec, validatePodSpec } from "./_pod-template.ts";
 import { errForbidden } from "../status.ts";
 import type { AdmissionLookup, Strategy } from "./types.ts";
 import { addDefaultTolerations } from "./_default-tolerations.ts";
+import { podQosClass } from "../../client/index.ts";
 
 function podStatusReason(o: KubeObject): string {
   if (o.metadata.deletionTimestamp) return "Terminating";
@@ -57,7 +58,8 @@ export const podStrategy: Strategy = {
     defaultRequestsToLimits(obj(o, "spec"));
     const st = obj(o, "status");
     dflt(st, "phase", "Pending");
-    dflt(st, "qosClass", "BestEffort");
+    // PrepareForCreate: the class follows from the (defaulted, immutable) spec.
+    dflt(st, "qosClass", podQosClass(obj(o, "spec")));
   },
   async admit(o, lookup, old) {
     await admitPodPriority(o, lookup, old);
