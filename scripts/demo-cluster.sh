@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 keep=false
 [ "${1:-}" = --keep ] && keep=true
 command -v kubectl >/dev/null || { echo "demo-cluster: kubectl is not installed" >&2; exit 1; }
-[ -f dist/gantry.mjs ] || npm run -s build
+# A stale bundle could lack the Service proxy, and the ClusterIP request below would then leave
+# the machine by the default route: build when any source is newer than the bundle.
+if [ ! -f dist/gantry.mjs ] || [ -n "$(find src native/build -newer dist/gantry.mjs -print -quit)" ]; then npm run -s build; fi
 
 work="$(mktemp -d /tmp/gantry-demo-cluster-XXXXXX)"
 data="$work/server"
@@ -60,6 +62,9 @@ for ip in $(kubectl get pods -l app=web -o jsonpath='{.items[*].status.podIP}');
 done
 echo "== the Service's ClusterIP spreads requests over both pods (nftables, as kube-proxy does)"
 cip="$(kubectl get service web -o jsonpath='{.spec.clusterIP}')"
+# Only through the node's Service rules: without them the address would be routed off the host.
+table="gantry-svc-$(printf %s "$data/agent" | sha256sum | cut -c1-10)"   # proxyTableName(the node's data root)
+nft list table ip "$table" >/dev/null 2>&1 || { echo "demo-cluster: the node's Service proxy table $table is missing; not sending to $cip" >&2; exit 1; }
 for _ in $(seq 1 16); do
   printf '%s: ' "$cip"
   busybox wget -qO- "http://$cip/"
