@@ -46,6 +46,18 @@ export interface ContainerRecord {
   MountEntries?: { destination: string; type: string; source: string; options: string[] }[];
   /** --network-alias names on the container's user network. */
   NetworkAliases?: string[];
+  /** Networks joined by `docker network connect` beyond NetworkMode's, by network id. */
+  ConnectedNetworks?: Record<string, ConnectedEndpoint>;
+  /** `docker network disconnect` of NetworkMode's own network: the container no longer joins it. */
+  PrimaryDisconnected?: boolean;
+}
+
+/** The EndpointConfig of one `network connect`, kept so a restart joins the network again. */
+export interface ConnectedEndpoint {
+  Aliases?: string[];
+  IPv4Address?: string;
+  Links?: string[];
+  DriverOpts?: Record<string, string>;
 }
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;

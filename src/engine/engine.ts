@@ -49,6 +49,7 @@ import { buildOciSpec } from "./oci-spec.ts";
 import type { HostFacts } from "./resources.ts";
 import { restartDecision, type RestartDecision } from "./restart-policy.ts";
 import { CliBackend, GantryBackend, type OciBackend } from "./oci-backend.ts";
+import { connectedAttachOptions } from "./network-connect.ts";
 
 export interface EngineOptions {
   /** Persistent state: images (src/image) and <root>/engine. */
@@ -330,7 +331,7 @@ export class Engine {
   networkOf(rec: ContainerRecord): string | undefined {
     const mode = rec.HostConfig.NetworkMode ?? "default";
     if (mode === "none" || mode === "host" || mode.startsWith("container:")) return undefined;
-    if (!this.networks) return undefined;
+    if (!this.networks || rec.PrimaryDisconnected) return undefined;
     return mode === "default" ? "bridge" : mode;
   }
 
@@ -346,6 +347,7 @@ export class Engine {
   private claimPreparedNetwork(rec: ContainerRecord): string | undefined {
     const network = this.networkOf(rec);
     if (!this.networks || !network || rec.NetworkAliases?.length || this.publishedPorts(rec).length > 0) return undefined;
+    if (Object.keys(rec.ConnectedNetworks ?? {}).length > 0) return undefined;
     const ep = this.networks.claimPrepared({ containerId: rec.Id, containerName: rec.Name.slice(1), network });
     if (ep) this.writeNetworkFiles(rec);
     return ep?.netns;
@@ -365,14 +367,16 @@ export class Engine {
         ...(rec.NetworkAliases?.length ? { aliases: rec.NetworkAliases } : {}),
         ports: this.publishedPorts(rec),
       });
-      this.writeNetworkFiles(rec);
     }
+    // Networks joined by `docker network connect` (network-connect.ts) come after it.
+    for (const [id, ep] of Object.entries(rec.ConnectedNetworks ?? {})) await this.networks.attach(connectedAttachOptions(rec, netns, id, ep));
+    if (network || Object.keys(rec.ConnectedNetworks ?? {}).length > 0) this.writeNetworkFiles(rec);
     // --network none: nothing to do. The runtime set lo up in the namespace it created (runc,
     // crun and gantry-runtime all do), so no loopback plugin runs per container.
   }
 
   /** hosts and resolv.conf rewritten in place (bind mounts see it) with the address and DNS. */
-  private writeNetworkFiles(rec: ContainerRecord): void {
+  writeNetworkFiles(rec: ContainerRecord): void {
     this.networks?.containerFiles({ containerId: rec.Id, hostname: rec.Config.Hostname || rec.Id.slice(0, 12), domainname: rec.Config.Domainname || undefined, dir: this.dir(rec.Id) });
   }
 

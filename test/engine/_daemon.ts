@@ -22,6 +22,18 @@ export function skipReason(): string | undefined {
   return undefined;
 }
 
+/** Why a bridge-network test through the docker CLI cannot run here: the base reasons, no
+ * docker CLI or CNI plugins, or the test's own subnets (`routed`, e.g. /^10\.247\.6\d\./m)
+ * already routed on the host (`what` names them). */
+export function bridgeSkipReason(routed: RegExp, what: string): string | undefined {
+  const base = skipReason();
+  if (base) return base;
+  if (!existsSync(DOCKER)) return `${DOCKER} is not installed`;
+  if (!existsSync("/usr/lib/cni/bridge")) return "needs the CNI plugins (apt-get install containernetworking-plugins iptables)";
+  if (routed.test(spawnSync("ip", ["route"], { encoding: "utf8" }).stdout)) return `${what} is already routed on this host`;
+  return undefined;
+}
+
 export interface TestDaemon {
   dir: string;
   root: string;

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { get } from "node:http";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
-import { DOCKER, cleanup, docker, makeBusyboxImage, newDaemonDirs, skipReason, startTestDaemon } from "./_daemon.ts";
+import { bridgeSkipReason, cleanup, docker, makeBusyboxImage, newDaemonDirs, startTestDaemon } from "./_daemon.ts";
 
 // Subnets and devices unique to this file (10.247.6x.0/24 is used by no other test).
 const DEFAULT_BRIDGE = { bridge: "gtnd60", subnet: "10.247.60.0/24" };
@@ -20,16 +20,7 @@ const OVL = { name: "gnd-ovl", subnet: "10.247.63.0/24", bridge: "gtnd63" };
 const HOST_PORT = 18662;
 const BUSY_PORT = 18663;
 
-function hostSkip(): string | undefined {
-  const base = skipReason();
-  if (base) return base;
-  if (!existsSync(DOCKER)) return `${DOCKER} is not installed`;
-  if (!existsSync("/usr/lib/cni/bridge")) return "needs the CNI plugins (apt-get install containernetworking-plugins iptables)";
-  const routes = spawnSync("ip", ["route"], { encoding: "utf8" }).stdout;
-  if (/^10\.247\.6\d\./m.test(routes)) return "10.247.6x.0/24 is already routed on this host";
-  return undefined;
-}
-const skip = hostSkip();
+const skip = bridgeSkipReason(/^10\.247\.6\d\./m, "10.247.6x.0/24");
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,10 +1,11 @@
 // The network routes of the Docker Engine API on src/network (the daemon's `Networks`): list
 // (the library's networks plus Docker's fixed `none` and `host`), create, inspect, remove,
-// prune. A daemon started with --no-networking has no bridge: list shows the fixed two,
+// prune, connect and disconnect (network-connect.ts). A daemon started with --no-networking has no bridge: list shows the fixed two,
 // inspect is 404, and what would change something is refused as unsupported.
 import { GantryError, notFound } from "../../../common/errors.ts";
 import { fromDockerNetworkCreate, toDockerNetwork, type DockerNetworkCreateBody } from "../../../network/index.ts";
 import type { Engine } from "../../engine.ts";
+import { connectContainer, disconnectContainer, type NetworkConnectBody } from "../../network-connect.ts";
 import { readJson, sendJson, sendNoContent, type RouteTable } from "../http.ts";
 
 export function registerNetworkRoutes(api: RouteTable, e: Engine): void {
@@ -31,6 +32,14 @@ export function registerNetworkRoutes(api: RouteTable, e: Engine): void {
   api.on("DELETE", "/networks/([^/]+)", async (_r, res, m) => {
     await nets().remove(name(m));
     sendNoContent(res);
+  });
+  api.on("POST", "/networks/([^/]+)/connect", async (r, res, m) => {
+    await connectContainer(e, name(m), (await readJson<NetworkConnectBody>(r.raw, true)) ?? {});
+    sendNoContent(res, 200);
+  });
+  api.on("POST", "/networks/([^/]+)/disconnect", async (r, res, m) => {
+    await disconnectContainer(e, name(m), (await readJson<{ Container?: string; Force?: boolean }>(r.raw, true)) ?? {});
+    sendNoContent(res, 200);
   });
   api.on("POST", "/networks/prune", async (_r, res) => sendJson(res, 200, { NetworksDeleted: e.networks ? await e.networks.prune({}) : [] }));
 }
