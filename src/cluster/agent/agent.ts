@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../common/atomic-file.ts";
 import { realClock, type Clock } from "../../common/clock.ts";
-import { Informer, type Client } from "../client/index.ts";
+import { Informer, stripManagedFields, type Client } from "../client/index.ts";
 import { ContainerClient, EngineClient, startDaemon, type Daemon, type EngineOptions } from "../../engine/index.ts";
 import { PODS } from "./api-refs.ts";
 import { engineExecRunner } from "./engine-exec.ts";
@@ -130,7 +130,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     heartbeat.stop();
     throw err;
   }
-  const pods = new Informer<Pod>(o.client.resource<Pod>(PODS), { clock, log, fieldSelector: `spec.nodeName=${o.nodeName}` });
+  // Cached without managedFields (no loop reads them; status is written by merge patch).
+  const pods = new Informer<Pod>(o.client.resource<Pod>(PODS), { clock, log, fieldSelector: `spec.nodeName=${o.nodeName}`, transform: stripManagedFields });
   let kubelet: KubeletServer;
   try {
     kubelet = await startNodeKubeletServer(o, daemon, engineSocket, facts.internalIP, pods, log);
