@@ -58,7 +58,9 @@ export function toDockerNetwork(n: NetworkRecord, endpoints: EndpointRecord[]): 
     ConfigFrom: { Network: "" },
     ConfigOnly: false,
     Containers: containers,
-    Options: { ...n.options, "com.docker.network.bridge.name": n.bridge },
+    // What the user set, as dockerd reports it (compose recreates a network whose options
+    // differ from its file); the default bridge shows its device and flag as docker0's do.
+    Options: n.isDefault ? { ...n.options, "com.docker.network.bridge.default_bridge": "true", "com.docker.network.bridge.name": n.bridge } : { ...n.options },
     Labels: { ...n.labels },
   };
 }

@@ -9,11 +9,11 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { api, bridgeSkipReason, cleanup, docker, makeBusyboxImage, newDaemonDirs, startTestDaemon } from "./_daemon.ts";
 
-// Subnets and devices unique to this file (10.247.66-67.0/24 is used by no other test).
+// Subnets and devices unique to this file (10.247.66-68.0/24 is used by no other test).
 const DEFAULT_BRIDGE = { bridge: "gtnc66", subnet: "10.247.66.0/24" };
 const NET = { name: "gnc-app", subnet: "10.247.67.0/24", bridge: "gtnc67" };
 
-const skip = bridgeSkipReason(/^10\.247\.6[67]\./m, "10.247.66-67.0/24");
+const skip = bridgeSkipReason(/^10\.247\.6[678]\./m, "10.247.66-68.0/24");
 
 describe("issue 15: docker network connect / disconnect", { skip }, () => {
   const d = newDaemonDirs();
@@ -33,7 +33,7 @@ describe("issue 15: docker network connect / disconnect", { skip }, () => {
   after(async () => {
     if (d.child && d.child.exitCode === null) {
       for (const c of ["live", "later"]) docker(d, ["rm", "-f", c], { timeoutMs: 15_000 });
-      docker(d, ["network", "rm", NET.name], { timeoutMs: 15_000 });
+      for (const n of [NET.name, "gnc-plain"]) docker(d, ["network", "rm", n], { timeoutMs: 15_000 });
     }
     await cleanup(d);
     spawnSync("ip", ["link", "del", NET.bridge], { stdio: "ignore" });
@@ -125,5 +125,18 @@ describe("issue 15: docker network connect / disconnect", { skip }, () => {
     // nothing of the refused connects stuck
     assert.deepEqual(interfaces("live"), ["eth0", "lo"]);
     assert.deepEqual(networksOf("live"), ["bridge"]);
+  });
+
+  it("network inspect reports only the options the user set, as dockerd does (compose compares them)", () => {
+    let r = docker(d, ["network", "create", "--subnet", "10.247.68.0/24", "gnc-plain"]);
+    assert.equal(r.status, 0, r.stderr);
+    const options = (n: string) => JSON.parse(docker(d, ["network", "inspect", "-f", "{{json .Options}}", n]).stdout) as Record<string, string>;
+    assert.deepEqual(options("gnc-plain"), {});
+    assert.deepEqual(options(NET.name), { "com.docker.network.bridge.name": NET.bridge });
+    // the default bridge names its device, as docker0 does
+    assert.equal(options("bridge")["com.docker.network.bridge.name"], DEFAULT_BRIDGE.bridge);
+    assert.equal(options("bridge")["com.docker.network.bridge.default_bridge"], "true");
+    r = docker(d, ["network", "rm", "gnc-plain"]);
+    assert.equal(r.status, 0, r.stderr);
   });
 });
