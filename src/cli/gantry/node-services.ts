@@ -1,6 +1,6 @@
 // A node's processes beside its agent, composed here because the layer table keeps the agent
 // from importing them (k3s runs them in one process the same way): the service proxy
-// (kube-proxy's nftables mode) and cluster DNS, answered by the node itself on its pod
+// (kube-proxy's nftables mode), NetworkPolicy enforcement and cluster DNS, answered by the node itself on its pod
 // bridge's address, which the proxy maps the kube-dns Service's ClusterIP to (as NodeLocal
 // DNSCache does), so every node answers its own pods without endpoints crossing nodes.
 import { readFileSync } from "node:fs";
@@ -9,6 +9,7 @@ import type { Client } from "../../cluster/client/index.ts";
 import { startAgent, type AgentOptions, type RunningAgent } from "../../cluster/agent/index.ts";
 import { DEFAULT_CLUSTER_CIDR, proxyTableName, startServiceProxy } from "../../cluster/proxy/index.ts";
 import { DEFAULT_CLUSTER_DNS, DEFAULT_CLUSTER_DOMAIN, startClusterDns } from "../../cluster/dns/index.ts";
+import { netpolTableName, startNetworkPolicy } from "../../cluster/netpol/index.ts";
 
 /** The node flags these services read (`gantry agent` and `gantry server` share them). */
 export interface NodeServiceFlags {
@@ -75,6 +76,8 @@ export async function startNode(flags: NodeServiceFlags, client: Client, options
     stops.push(() => dns.stop());
     const proxy = await startServiceProxy({ client, nodeName: agent.nodeName, table: proxyTableName(options.dataRoot), clusterCIDRs, nodeLocalDNS: { ...KUBE_DNS, ip: dnsHost, port: 53, clients: [agent.podSubnet] }, log });
     stops.push(() => proxy.stop());
+    const policy = await startNetworkPolicy({ client, nodeName: agent.nodeName, table: netpolTableName(options.dataRoot), log });
+    stops.push(() => policy.stop());
     return { ...agent, stop: stopAll };
   } catch (err) {
     await stopAll();

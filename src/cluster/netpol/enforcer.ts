@@ -1,0 +1,131 @@
+// The NetworkPolicy enforcer of one node: pods, namespaces and policies from the API
+// (informers), the node's nft table kept equal to what they ask for. Events only mark the state
+// dirty; one sync at a time renders the desired table (data, cheap) and applies the difference
+// from the last one applied as one `nft -f` transaction: set elements alone when only who a
+// selector picks changed, the table replaced whole otherwise (atomically: packets see the old
+// rules or the new, and established connections keep flowing through conntrack).
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { resolve } from "node:path";
+import { describeError, GantryError } from "../../common/errors.ts";
+import { InformerFactory, type Client, type KubeObject } from "../client/index.ts";
+import { NAMESPACES, NETWORK_POLICIES, PODS, type NetworkPolicy, type Pod } from "./_types.ts";
+import { policyScript, renderPolicies, type PolicyRuleset } from "./ruleset.ts";
+
+/** The table of the node whose state is under dataRoot: stable across restarts, distinct per node. */
+export const netpolTableName = (dataRoot: string) => `gantry-np-${createHash("sha256").update(resolve(dataRoot)).digest("hex").slice(0, 10)}`;
+
+export interface NetworkPolicyOptions {
+  client: Client;
+  nodeName: string;
+  table: string;
+  /** A network namespace file (/run/netns/NAME); the caller's own when absent. */
+  netns?: string;
+  informers?: InformerFactory;
+  log?: (message: string) => void;
+  coalesceMs?: number;
+}
+
+export interface RunningNetworkPolicy {
+  table: string;
+  /** Resolves after a sync that started after this call has been applied. */
+  synced(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function nft(netns: string | undefined, args: string[], input = ""): Promise<string> {
+  const [cmd, argv] = netns ? ["nsenter", [`--net=${netns}`, "--", "nft", ...args]] : ["nft", args];
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, argv, { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (err += b.toString()));
+    child.on("error", (e) => reject(new GantryError("KERNEL_FEATURE_MISSING", `cannot run ${cmd}: ${e.message}`, { hint: "install nftables (scripts/install-deps.sh does)" })));
+    child.on("close", (code) => (code === 0 ? resolvePromise(out) : reject(new GantryError("INTERNAL", `network policy: nft ${args.join(" ")} exited ${code}: ${err.trim().split("\n").slice(0, 6).join(" | ")}`))));
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(input);
+  });
+}
+
+export async function startNetworkPolicy(opts: NetworkPolicyOptions): Promise<RunningNetworkPolicy> {
+  const log = opts.log ?? (() => undefined);
+  const ownFactory = !opts.informers;
+  const factory = opts.informers ?? new InformerFactory(opts.client, { log });
+  const pods = factory.informerFor<Pod>(PODS);
+  const namespaces = factory.informerFor<KubeObject>(NAMESPACES);
+  const policies = factory.informerFor<NetworkPolicy>(NETWORK_POLICIES);
+
+  let applied: PolicyRuleset | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  let backoffMs = 0;
+  let generation = 0;
+  let waiters: { want: number; resolve: () => void }[] = [];
+
+  const syncOnce = async () => {
+    const gen = generation;
+    const ns = new Map(namespaces.cache.list().map((n) => [n.metadata.name ?? "", n.metadata.labels ?? {}]));
+    const desired = renderPolicies(opts.table, opts.nodeName, { pods: pods.cache.list(), namespaces: ns, policies: policies.cache.list() });
+    const lines = policyScript(opts.table, applied, desired);
+    if (lines.length) await nft(opts.netns, ["-f", "-"], lines.join("\n") + "\n");
+    applied = desired;
+    const served = waiters.filter((w) => w.want <= gen);
+    waiters = waiters.filter((w) => w.want > gen);
+    for (const w of served) w.resolve();
+  };
+
+  const schedule = (delay = opts.coalesceMs ?? 20) => {
+    generation++;
+    if (stopped || timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (running) {
+        void running.then(() => schedule(0));
+        return;
+      }
+      running = syncOnce()
+        .then(() => {
+          backoffMs = 0;
+        })
+        .catch((err: unknown) => {
+          applied = undefined; // the next sync replaces the table whole
+          backoffMs = Math.min(Math.max(backoffMs * 2, 500), 30_000);
+          log(`network policy: sync failed (retry in ${backoffMs} ms): ${describeError(err)}`);
+          if (!stopped) schedule(backoffMs);
+        })
+        .finally(() => {
+          running = undefined;
+        });
+    }, delay);
+  };
+
+  const onChange = { onAdd: () => schedule(), onUpdate: () => schedule(), onDelete: () => schedule() };
+  pods.addHandlers(onChange);
+  namespaces.addHandlers(onChange);
+  policies.addHandlers(onChange);
+  if (ownFactory) factory.start();
+  await factory.whenSynced();
+  const whenApplied = (delay?: number) =>
+    new Promise<void>((resolveWait) => {
+      schedule(delay);
+      waiters.push({ want: generation, resolve: resolveWait });
+    });
+  await whenApplied(0);
+  log(`network policy: node ${opts.nodeName}: table ip ${opts.table}${opts.netns ? ` in ${opts.netns}` : ""} in sync`);
+
+  return {
+    table: opts.table,
+    synced: () => whenApplied(),
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await running;
+      if (ownFactory) await factory.stop();
+      for (const w of waiters.splice(0)) w.resolve();
+      await nft(opts.netns, ["delete", "table", "ip", opts.table]).catch((err: unknown) => log(`network policy: cleanup: ${describeError(err)}`));
+    },
+  };
+}
