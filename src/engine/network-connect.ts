@@ -71,6 +71,23 @@ function joinedNetworkIds(e: ConnectEngine, rec: ContainerRecord): Set<string> {
   return ids;
 }
 
+/** The networks a container that is not running will join when it starts, for inspect. */
+export function plannedNetworks(e: ConnectEngine, rec: ContainerRecord): { networkId: string; networkName: string; aliases: string[] }[] {
+  if (!e.networks) return [];
+  const out: { networkId: string; networkName: string; aliases: string[] }[] = [];
+  const primary = primaryNetworkId(e, rec);
+  for (const id of joinedNetworkIds(e, rec)) {
+    let name: string;
+    try {
+      name = e.networks.get(id).name;
+    } catch {
+      continue; // removed since
+    }
+    out.push({ networkId: id, networkName: name, aliases: id === primary ? (rec.NetworkAliases ?? []) : (rec.ConnectedNetworks?.[id]?.Aliases ?? []) });
+  }
+  return out;
+}
+
 export async function connectContainer(e: ConnectEngine, networkRef: string, body: NetworkConnectBody): Promise<void> {
   if (!e.networks) throw notFound(`network ${networkRef} not found`);
   const n = e.networks.get(networkRef);

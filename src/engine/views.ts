@@ -11,6 +11,7 @@ import { ZERO_TIME } from "./create.ts";
 import type { EventFilters } from "./events.ts";
 import { toDockerEndpointSettings, toDockerPorts } from "../network/index.ts";
 import { compareVersions } from "./api/http.ts";
+import { plannedNetworks } from "./network-connect.ts";
 
 const NS_NAMES = ["cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children", "user", "uts"];
 
@@ -133,7 +134,13 @@ function networkSettings(engine: Engine, rec: ContainerRecord, apiVersion: strin
     const { DNSNames: _dropped, ...settings } = toDockerEndpointSettings(e);
     networks[e.networkName] = { ...settings, ...endpointNames(e, rec, apiVersion) };
   }
-  if (!eps.length) networks[mode === "default" ? "none" : mode] = { NetworkID: "", EndpointID: "", Gateway: "", IPAddress: "", IPPrefixLen: 0, MacAddress: "" };
+  // Not running: the networks it will join (network connect/disconnect change them), unattached.
+  const planned = !eps.length && rec.State.Pid <= 0 ? plannedNetworks(engine, rec) : [];
+  for (const p of planned) {
+    const names = endpointNames({ networkName: p.networkName, aliases: p.aliases, containerId: rec.Id }, rec, apiVersion);
+    networks[p.networkName] = { IPAMConfig: null, Links: null, ...names, NetworkID: p.networkId, EndpointID: "", Gateway: "", IPAddress: "", IPPrefixLen: 0, IPv6Gateway: "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0, MacAddress: "" };
+  }
+  if (!eps.length && !planned.length && !rec.PrimaryDisconnected) networks[mode === "default" ? "none" : mode] = { NetworkID: "", EndpointID: "", Gateway: "", IPAddress: "", IPPrefixLen: 0, MacAddress: "" };
   return {
     Bridge: "",
     SandboxID: "",

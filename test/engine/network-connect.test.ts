@@ -32,7 +32,7 @@ describe("issue 15: docker network connect / disconnect", { skip }, () => {
 
   after(async () => {
     if (d.child && d.child.exitCode === null) {
-      for (const c of ["live", "later"]) docker(d, ["rm", "-f", c], { timeoutMs: 15_000 });
+      for (const c of ["live", "later", "composed"]) docker(d, ["rm", "-f", c], { timeoutMs: 15_000 });
       for (const n of [NET.name, "gnc-plain"]) docker(d, ["network", "rm", n], { timeoutMs: 15_000 });
     }
     await cleanup(d);
@@ -85,6 +85,9 @@ describe("issue 15: docker network connect / disconnect", { skip }, () => {
     assert.equal(r.status, 0, r.stderr);
     r = docker(d, ["network", "connect", NET.name, "later"]);
     assert.notEqual(r.status, 0, "a second connect of a created container is refused");
+    // inspect of the created container shows both networks it will join, unattached
+    assert.deepEqual(networksOf("later"), ["bridge", NET.name]);
+    assert.deepEqual(JSON.parse(docker(d, ["inspect", "-f", `{{json (index .NetworkSettings.Networks "${NET.name}").Aliases}}`, "later"]).stdout), ["lateralias"]);
     r = docker(d, ["start", "later"]);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(interfaces("later"), ["eth0", "eth1", "lo"]);
@@ -137,6 +140,24 @@ describe("issue 15: docker network connect / disconnect", { skip }, () => {
     assert.equal(options("bridge")["com.docker.network.bridge.name"], DEFAULT_BRIDGE.bridge);
     assert.equal(options("bridge")["com.docker.network.bridge.default_bridge"], "true");
     r = docker(d, ["network", "rm", "gnc-plain"]);
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  it("compose's way: a created container on a user network is disconnected and connected again with its aliases", () => {
+    let r = docker(d, ["create", "--name", "composed", "--network", NET.name, "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    assert.equal(r.status, 0, r.stderr);
+    r = docker(d, ["network", "disconnect", NET.name, "composed"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(networksOf("composed"), []);
+    r = docker(d, ["network", "connect", "--alias", "svc", NET.name, "composed"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(networksOf("composed"), [NET.name]);
+    r = docker(d, ["start", "composed"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(interfaces("composed"), ["eth0", "lo"]);
+    r = fetchFrom("svc");
+    assert.equal(r.status, 0, r.stderr);
+    r = docker(d, ["rm", "-f", "composed"]);
     assert.equal(r.status, 0, r.stderr);
   });
 });
