@@ -66,6 +66,13 @@ function namedPorts(pod: Pod, name: string, protocol: string): number[] {
 }
 
 const proto = (p: PolicyPort) => (p.protocol ?? "TCP").toLowerCase();
+const PROTOCOLS = new Set(["tcp", "udp", "sctp"]);
+const validPort = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;
+/** An IPv4 CIDR nft accepts; anything else (IPv6, garbage the API let through) matches no IPv4 packet. */
+function ipv4Cidr(text: string): boolean {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)(?:\/(\d+))?$/.exec(text);
+  return !!m && m.slice(1, 5).every((o) => Number(o) <= 255) && (m[5] === undefined || Number(m[5]) <= 32);
+}
 
 class Builder {
   readonly sets = new Map<string, NamedSet>();
@@ -91,13 +98,15 @@ class Builder {
   /** Rule fragments for a peer list seen from a side ("saddr" for ingress, "daddr" for egress); [""] means anyone. */
   peerMatches(ns: string, peers: PolicyPeer[] | undefined, side: "saddr" | "daddr"): { match: string; pods?: Pod[] }[] {
     if (!peers?.length) return [{ match: "", pods: this.pods }];
-    return peers.map((peer) => {
+    const out: { match: string; pods?: Pod[] }[] = [];
+    for (const peer of peers) {
       if (peer.ipBlock) {
-        const except = peer.ipBlock.except?.length ? ` ip ${side} != { ${peer.ipBlock.except.join(", ")} }` : "";
-        return { match: `ip ${side} ${peer.ipBlock.cidr}${except}` };
-      }
-      return { match: `ip ${side} @${this.peerSet(ns, peer)}`, pods: peerPods(this.state, ns, peer, this.pods) };
-    });
+        if (!ipv4Cidr(peer.ipBlock.cidr)) continue; // one bad policy must not stop the node's others from applying
+        const except = (peer.ipBlock.except ?? []).filter(ipv4Cidr);
+        out.push({ match: `ip ${side} ${peer.ipBlock.cidr}${except.length ? ` ip ${side} != { ${except.join(", ")} }` : ""}` });
+      } else out.push({ match: `ip ${side} @${this.peerSet(ns, peer)}`, pods: peerPods(this.state, ns, peer, this.pods) });
+    }
+    return out;
   }
 
   /** The ports of a rule as match fragments, a named port resolved on the destination pod; [""] means every port. */
@@ -105,9 +114,11 @@ class Builder {
     if (!ports?.length) return [""];
     const out: string[] = [];
     for (const p of ports) {
+      if (!PROTOCOLS.has(proto(p))) continue;
       if (p.port === undefined) out.push(`meta l4proto ${proto(p)}`);
       else if (typeof p.port === "number" || /^\d+$/.test(p.port)) {
         const n = Number(p.port);
+        if (!validPort(n) || (p.endPort !== undefined && !validPort(p.endPort))) continue;
         out.push(`meta l4proto ${proto(p)} th dport ${p.endPort && p.endPort > n ? `${n}-${p.endPort}` : n}`);
       } else if (destination) {
         const numbers = namedPorts(destination, p.port, p.protocol ?? "TCP");
@@ -122,7 +133,7 @@ class Builder {
     for (const np of policies)
       for (const rule of np.spec?.ingress ?? [])
         for (const peer of this.peerMatches(np.metadata.namespace ?? "default", rule.from, "saddr"))
-          for (const port of this.portMatches(rule.ports, pod)) rules.push(`${[peer.match, port].filter(Boolean).join(" ")} accept`);
+          for (const port of this.portMatches(rule.ports, pod)) rules.push([peer.match, port, "accept"].filter(Boolean).join(" "));
     return [...rules, REJECT];
   }
 
@@ -134,9 +145,9 @@ class Builder {
           const plain = (rule.ports ?? []).filter((p) => typeof p.port !== "string" || /^\d+$/.test(p.port));
           const named = (rule.ports ?? []).filter((p) => typeof p.port === "string" && !/^\d+$/.test(p.port));
           const ports = rule.ports?.length ? (plain.length ? this.portMatches(plain, undefined) : []) : [""];
-          for (const port of ports) rules.push(`${[peer.match, port].filter(Boolean).join(" ")} return`);
+          for (const port of ports) rules.push([peer.match, port, "return"].filter(Boolean).join(" "));
           // A named port means a different number on each destination pod: ip . port pairs.
-          for (const p of named) if (peer.pods) rules.push(`meta l4proto ${proto(p)} ip daddr . th dport @${this.namedPortSet(peer.pods, String(p.port), p.protocol ?? "TCP")} return`);
+          for (const p of named) if (peer.pods && PROTOCOLS.has(proto(p))) rules.push(`meta l4proto ${proto(p)} ip daddr . th dport @${this.namedPortSet(peer.pods, String(p.port), p.protocol ?? "TCP")} return`);
         }
     return [...rules, REJECT];
   }
