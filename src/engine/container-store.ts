@@ -46,6 +46,8 @@ export interface ContainerRecord {
   MountEntries?: { destination: string; type: string; source: string; options: string[] }[];
   /** --network-alias names on the container's user network. */
   NetworkAliases?: string[];
+  /** --ip: the fixed address on NetworkMode's network (EndpointConfig.IPAMConfig.IPv4Address). */
+  NetworkIPv4Address?: string;
   /** Networks joined by `docker network connect` beyond NetworkMode's, by network id. */
   ConnectedNetworks?: Record<string, ConnectedEndpoint>;
   /** `docker network disconnect` of NetworkMode's own network: the container no longer joins it. */

@@ -6,6 +6,7 @@ import { GantryError, invalidArgument } from "../common/errors.ts";
 import { parseSignal } from "../common/signals.ts";
 import { imageRuntimeConfig, type LocalImage } from "../image/mod.ts";
 import { fromDockerPortBindings, type Networks } from "../network/index.ts";
+import { connectedAtCreate, type EndpointConfigBody } from "./network-connect.ts";
 import { fromDockerMountFields, type MountRequest } from "../volume/index.ts";
 import type { ContainerConfig, CreateBody, HostConfig } from "./api-types.ts";
 import { validateName, type ContainerRecord } from "./container-store.ts";
@@ -113,8 +114,13 @@ export function translateCreate(nameParam: string | undefined, body: CreateBody,
   if (hc.LogConfig.Type !== "json-file") throw new GantryError("UNSUPPORTED_OPTION", `logging driver ${hc.LogConfig.Type} is not supported (only json-file)`);
 
   // --network-alias: the endpoint config of the network the container joins.
-  const endpoints = (body.NetworkingConfig as { EndpointsConfig?: Record<string, { Aliases?: string[] | null } | null> } | null | undefined)?.EndpointsConfig;
+  const endpoints = (body.NetworkingConfig as { EndpointsConfig?: Record<string, EndpointConfigBody | null> } | null | undefined)?.EndpointsConfig;
   const aliases = endpoints?.[hc.NetworkMode]?.Aliases ?? [];
+  const ipv4 = endpoints?.[hc.NetworkMode]?.IPAMConfig?.IPv4Address;
+  if (ipv4 && ["default", "bridge", "none", "host"].includes(hc.NetworkMode)) throw invalidArgument("user specified IP address is supported on user defined networks only");
+  // More than one network (API 1.44's `run --network a --network b`): the others are joined
+  // at start as `network connect` would (network-connect.ts).
+  const connected = connectedAtCreate(hc.NetworkMode, endpoints ?? {}, ctx.networks);
   if (aliases.length && ["default", "bridge", "none", "host"].includes(hc.NetworkMode)) throw invalidArgument("network-scoped alias is supported only for containers in user defined networks");
   const rec: ContainerRecord = {
     Id: id,
@@ -133,6 +139,8 @@ export function translateCreate(nameParam: string | undefined, body: CreateBody,
     LogPath: ctx.logPath(id),
     Warnings: warnings,
     ...(aliases.length ? { NetworkAliases: [...aliases] } : {}),
+    ...(ipv4 ? { NetworkIPv4Address: ipv4 } : {}),
+    ...(Object.keys(connected).length ? { ConnectedNetworks: connected } : {}),
   };
   return { rec, image, mountRequests, warnings };
 }

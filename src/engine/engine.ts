@@ -347,7 +347,7 @@ export class Engine {
   private claimPreparedNetwork(rec: ContainerRecord): string | undefined {
     const network = this.networkOf(rec);
     if (!this.networks || !network || rec.NetworkAliases?.length || this.publishedPorts(rec).length > 0) return undefined;
-    if (Object.keys(rec.ConnectedNetworks ?? {}).length > 0) return undefined;
+    if (rec.NetworkIPv4Address || Object.keys(rec.ConnectedNetworks ?? {}).length > 0) return undefined;
     const ep = this.networks.claimPrepared({ containerId: rec.Id, containerName: rec.Name.slice(1), network });
     if (ep) this.writeNetworkFiles(rec);
     return ep?.netns;
@@ -365,6 +365,7 @@ export class Engine {
         netns,
         network,
         ...(rec.NetworkAliases?.length ? { aliases: rec.NetworkAliases } : {}),
+        ...(rec.NetworkIPv4Address ? { ip: rec.NetworkIPv4Address } : {}),
         ports: this.publishedPorts(rec),
       });
     }

@@ -20,15 +20,18 @@ export interface ConnectEngine {
   writeNetworkFiles(rec: ContainerRecord): void;
 }
 
+/** One network's EndpointConfig, in a connect body or create's EndpointsConfig. */
+export interface EndpointConfigBody {
+  Aliases?: string[] | null;
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] | null } | null;
+  Links?: string[] | null;
+  DriverOpts?: Record<string, string> | null;
+}
+
 /** The body of POST /networks/{id}/connect as dockerd takes it. */
 export interface NetworkConnectBody {
   Container?: string;
-  EndpointConfig?: {
-    Aliases?: string[] | null;
-    IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] | null } | null;
-    Links?: string[] | null;
-    DriverOpts?: Record<string, string> | null;
-  } | null;
+  EndpointConfig?: EndpointConfigBody | null;
 }
 
 const ALIAS_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -71,6 +74,42 @@ function joinedNetworkIds(e: ConnectEngine, rec: ContainerRecord): Set<string> {
   return ids;
 }
 
+/** Checks one EndpointConfig and keeps what a later start needs. */
+function endpointOfBody(cfg: EndpointConfigBody, defaultNetwork: boolean): ConnectedEndpoint {
+  const aliases = [...new Set(cfg.Aliases ?? [])];
+  for (const a of aliases) if (!ALIAS_RE.test(a)) throw invalidArgument(`invalid network alias "${a}"`);
+  if (aliases.length && defaultNetwork) throw invalidArgument("network-scoped alias is supported only for containers in user defined networks");
+  if (cfg.IPAMConfig?.IPv4Address && defaultNetwork) throw invalidArgument("user specified IP address is supported on user defined networks only");
+  if (cfg.IPAMConfig?.IPv6Address) throw new GantryError("UNSUPPORTED_OPTION", "IPv6 addresses are not supported on Gantry networks");
+  return {
+    ...(aliases.length ? { Aliases: aliases } : {}),
+    ...(cfg.IPAMConfig?.IPv4Address ? { IPv4Address: cfg.IPAMConfig.IPv4Address } : {}),
+    ...(cfg.Links?.length ? { Links: [...cfg.Links] } : {}),
+    ...(cfg.DriverOpts && Object.keys(cfg.DriverOpts).length ? { DriverOpts: { ...cfg.DriverOpts } } : {}),
+  };
+}
+
+/** create's EndpointsConfig beyond NetworkMode's network, by network id (400 for an unknown one). */
+export function connectedAtCreate(mode: string, endpoints: Record<string, EndpointConfigBody | null>, networks: Networks | undefined): Record<string, ConnectedEndpoint> {
+  const out: Record<string, ConnectedEndpoint> = {};
+  const primary = mode === "default" ? "bridge" : mode;
+  for (const [ref, cfg] of Object.entries(endpoints)) {
+    if (ref === mode || ref === primary) continue;
+    if (mode === "host" || mode === "none" || mode.startsWith("container:")) throw invalidArgument("container sharing network namespace with another container or host cannot be connected to any other network");
+    let n;
+    try {
+      n = networks?.get(ref);
+    } catch (err) {
+      if (!(err instanceof GantryError && err.code === "NOT_FOUND")) throw err;
+    }
+    // 400, not 404: the docker CLI answers a 404 from create by pulling the image.
+    if (!n) throw invalidArgument(`network ${ref} not found`);
+    if (networks?.get(primary).id === n.id) continue;
+    out[n.id] = endpointOfBody(cfg ?? {}, n.isDefault);
+  }
+  return out;
+}
+
 /** The networks a container that is not running will join when it starts, for inspect. */
 export function plannedNetworks(e: ConnectEngine, rec: ContainerRecord): { networkId: string; networkName: string; aliases: string[] }[] {
   if (!e.networks) return [];
@@ -94,24 +133,17 @@ export async function connectContainer(e: ConnectEngine, networkRef: string, bod
   if (!body.Container) throw invalidArgument("container is required");
   const rec = e.containers.get(body.Container);
   if (sharesNamespace(rec)) throw invalidArgument("container sharing network namespace with another container or host cannot be connected to any other network");
-  const cfg = body.EndpointConfig ?? {};
-  const aliases = [...new Set(cfg.Aliases ?? [])];
-  for (const a of aliases) if (!ALIAS_RE.test(a)) throw invalidArgument(`invalid network alias "${a}"`);
-  if (aliases.length && n.isDefault) throw invalidArgument("network-scoped alias is supported only for containers in user defined networks");
-  if (cfg.IPAMConfig?.IPv6Address) throw new GantryError("UNSUPPORTED_OPTION", "IPv6 addresses are not supported on Gantry networks");
+  const ep = endpointOfBody(body.EndpointConfig ?? {}, n.isDefault);
   if (joinedNetworkIds(e, rec).has(n.id)) throw new GantryError("FORBIDDEN", `endpoint with name ${rec.Name.slice(1)} already exists in network ${n.name}`);
-  const ep: ConnectedEndpoint = {
-    ...(aliases.length ? { Aliases: aliases } : {}),
-    ...(cfg.IPAMConfig?.IPv4Address ? { IPv4Address: cfg.IPAMConfig.IPv4Address } : {}),
-    ...(cfg.Links?.length ? { Links: [...cfg.Links] } : {}),
-    ...(cfg.DriverOpts && Object.keys(cfg.DriverOpts).length ? { DriverOpts: { ...cfg.DriverOpts } } : {}),
-  };
+  const aliases = ep.Aliases ?? [];
   const isPrimary = n.id === primaryNetworkId(e, rec);
   if (running(rec)) await e.networks.attach(connectedAttachOptions(rec, `/proc/${rec.State.Pid}/ns/net`, n.id, ep));
   if (isPrimary) {
     rec.PrimaryDisconnected = false;
     if (aliases.length) rec.NetworkAliases = aliases;
     else delete rec.NetworkAliases;
+    if (ep.IPv4Address) rec.NetworkIPv4Address = ep.IPv4Address;
+    else delete rec.NetworkIPv4Address;
   } else rec.ConnectedNetworks = { ...rec.ConnectedNetworks, [n.id]: ep };
   e.containers.save(rec);
   if (running(rec)) e.writeNetworkFiles(rec);

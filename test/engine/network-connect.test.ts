@@ -9,11 +9,12 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { api, bridgeSkipReason, cleanup, docker, makeBusyboxImage, newDaemonDirs, startTestDaemon } from "./_daemon.ts";
 
-// Subnets and devices unique to this file (10.247.66-68.0/24 is used by no other test).
+// Subnets and devices unique to this file (10.247.66-69.0/24 is used by no other test).
 const DEFAULT_BRIDGE = { bridge: "gtnc66", subnet: "10.247.66.0/24" };
 const NET = { name: "gnc-app", subnet: "10.247.67.0/24", bridge: "gtnc67" };
+const TWO = { name: "gnc-two", subnet: "10.247.69.0/24", bridge: "gtnc69" };
 
-const skip = bridgeSkipReason(/^10\.247\.6[678]\./m, "10.247.66-68.0/24");
+const skip = bridgeSkipReason(/^10\.247\.6[6-9]\./m, "10.247.66-69.0/24");
 
 describe("issue 15: docker network connect / disconnect", { skip }, () => {
   const d = newDaemonDirs();
@@ -32,11 +33,11 @@ describe("issue 15: docker network connect / disconnect", { skip }, () => {
 
   after(async () => {
     if (d.child && d.child.exitCode === null) {
-      for (const c of ["live", "later", "composed"]) docker(d, ["rm", "-f", c], { timeoutMs: 15_000 });
-      for (const n of [NET.name, "gnc-plain"]) docker(d, ["network", "rm", n], { timeoutMs: 15_000 });
+      for (const c of ["live", "later", "composed", "multi"]) docker(d, ["rm", "-f", c], { timeoutMs: 15_000 });
+      for (const n of [NET.name, TWO.name, "gnc-plain"]) docker(d, ["network", "rm", n], { timeoutMs: 15_000 });
     }
     await cleanup(d);
-    spawnSync("ip", ["link", "del", NET.bridge], { stdio: "ignore" });
+    for (const n of [NET, TWO]) spawnSync("ip", ["link", "del", n.bridge], { stdio: "ignore" });
   });
 
   it("a running container gains an interface and its alias, and loses both on disconnect", () => {
@@ -158,6 +159,41 @@ describe("issue 15: docker network connect / disconnect", { skip }, () => {
     r = fetchFrom("svc");
     assert.equal(r.status, 0, r.stderr);
     r = docker(d, ["rm", "-f", "composed"]);
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  it("fixed addresses and more than one network at create: --ip, a second --network, connect --ip", () => {
+    let r = docker(d, ["network", "create", "--subnet", TWO.subnet, "-o", `com.docker.network.bridge.name=${TWO.bridge}`, TWO.name]);
+    assert.equal(r.status, 0, r.stderr);
+    // the CLI sends the first --network as NetworkMode, both in EndpointsConfig
+    r = docker(d, ["run", "-d", "--name", "multi", "--network", `name=${NET.name},ip=10.247.67.50`, "--network", TWO.name, "busybox", "sleep", "60"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(interfaces("multi"), ["eth0", "eth1", "lo"]);
+    assert.deepEqual(networksOf("multi"), [NET.name, TWO.name]);
+    assert.match(docker(d, ["inspect", "-f", `{{(index .NetworkSettings.Networks "${TWO.name}").IPAddress}}`, "multi"]).stdout.trim(), /^10\.247\.69\.\d+$/);
+    assert.equal(docker(d, ["inspect", "-f", `{{(index .NetworkSettings.Networks "${NET.name}").IPAddress}}`, "multi"]).stdout.trim(), "10.247.67.50");
+    r = docker(d, ["network", "disconnect", NET.name, "multi"]);
+    assert.equal(r.status, 0, r.stderr);
+    r = docker(d, ["network", "connect", "--ip", "10.247.67.51", NET.name, "multi"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(docker(d, ["inspect", "-f", `{{(index .NetworkSettings.Networks "${NET.name}").IPAddress}}`, "multi"]).stdout.trim(), "10.247.67.51");
+    assert.match(docker(d, ["exec", "multi", "ip", "-4", "addr"]).stdout, /inet 10\.247\.67\.51\/24/);
+    // an address outside the subnet, or a fixed one on the default bridge: refused, nothing joined
+    r = docker(d, ["network", "disconnect", NET.name, "multi"]);
+    assert.equal(r.status, 0, r.stderr);
+    r = docker(d, ["network", "connect", "--ip", "10.9.9.9", NET.name, "multi"]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /not a free host address/);
+    r = docker(d, ["run", "--rm", "--ip", "10.247.66.77", "busybox", "true"]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /user specified IP address is supported on user defined networks only/);
+    r = docker(d, ["run", "--rm", "--network", NET.name, "--network", "no-such-net", "busybox", "true"]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /network no-such-net not found/);
+    assert.deepEqual(interfaces("multi"), ["eth1", "lo"]);
+    r = docker(d, ["rm", "-f", "multi"]);
+    assert.equal(r.status, 0, r.stderr);
+    r = docker(d, ["network", "rm", TWO.name]);
     assert.equal(r.status, 0, r.stderr);
   });
 });
