@@ -5,6 +5,7 @@
 // selector picks changed, the table replaced whole otherwise (atomically: packets see the old
 // rules or the new, and established connections keep flowing through conntrack).
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { describeError, GantryError } from "../../common/errors.ts";
@@ -46,6 +47,15 @@ function nft(netns: string | undefined, args: string[], input = ""): Promise<str
     child.stdin.on("error", () => undefined);
     child.stdin.end(input);
   });
+}
+
+/** Whether frames bridged between two pods of this node pass the ip forward hook (br_netfilter). */
+function bridgedTrafficFiltered(): boolean {
+  try {
+    return readFileSync("/proc/sys/net/bridge/bridge-nf-call-iptables", "utf8").trim() === "1";
+  } catch {
+    return false;
+  }
 }
 
 export async function startNetworkPolicy(opts: NetworkPolicyOptions): Promise<RunningNetworkPolicy> {
@@ -113,6 +123,7 @@ export async function startNetworkPolicy(opts: NetworkPolicyOptions): Promise<Ru
       waiters.push({ want: generation, resolve: resolveWait });
     });
   await whenApplied(0);
+  if (!bridgedTrafficFiltered()) log("network policy: net.bridge.bridge-nf-call-iptables is not 1 (modprobe br_netfilter): traffic between pods on one bridge is not policed");
   log(`network policy: node ${opts.nodeName}: table ip ${opts.table}${opts.netns ? ` in ${opts.netns}` : ""} in sync`);
 
   return {
