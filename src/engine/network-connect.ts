@@ -162,7 +162,7 @@ export async function disconnectContainer(e: ConnectEngine, networkRef: string, 
     await e.networks.detach(stale.containerId, n.id, true);
     return;
   }
-  if (!joinedNetworkIds(e, rec).has(n.id)) throw new GantryError("FORBIDDEN", `container ${rec.Id} is not connected to network ${n.name}`);
+  if (!joinedNetworkIds(e, rec).has(n.id)) throw new GantryError("FORBIDDEN", `container ${rec.Id} is not connected to the network ${n.name}`);
   if (running(rec)) await e.networks.detach(rec.Id, n.id, !!body.Force);
   if (n.id === primaryNetworkId(e, rec)) rec.PrimaryDisconnected = true;
   else if (rec.ConnectedNetworks) {

@@ -74,7 +74,7 @@ describe("issue 15: docker network connect / disconnect", { skip }, () => {
     // not connected any more: 403
     r = docker(d, ["network", "disconnect", NET.name, "live"]);
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /is not connected to network gnc-app/);
+    assert.match(r.stderr, /is not connected to the network gnc-app/);
     // the container still runs, on the default bridge
     assert.equal(docker(d, ["inspect", "-f", "{{.State.Running}}", "live"]).stdout.trim(), "true");
   });
