@@ -61,6 +61,7 @@ test("gantry agent is node itself on the agent's entry with its V8 flag, and a S
     assert.match(argv[0]!, /node$/, argv.join(" "));
     assert.ok(argv.includes("--max-semi-space-size=1"), argv.join(" "));
     assert.ok(argv.some((a) => a.endsWith("/dist/gantry-agent.mjs")), argv.join(" "));
+    assert.ok(readFileSync(`/proc/${agent.pid}/environ`, "utf8").split("\0").includes("MALLOC_ARENA_MAX=2"));
     assert.deepEqual(argv.slice(-5), ["agent", "--server", `https://127.0.0.1:${port}`, "--token-file", join(dir, "token")]);
     const exited = new Promise((r) => agent.once("exit", (code, signal) => r(signal ?? code)));
     agent.kill("SIGTERM");
