@@ -14,7 +14,7 @@
 // Keys: "ns/name" for a Job; "orphan-pod|ns/name" for a pod that still has the finalizer
 // but no unfinished Job to count it (its Job deleted or finished): the finalizer goes.
 import { isDeepStrictEqual } from "node:util";
-import { BY_OWNER_UID, copyObject, isConflict, isNotFound, objectKey, type Informer } from "../client/index.ts";
+import { ApiStatusError, BY_OWNER_UID, copyObject, isConflict, isNotFound, objectKey, splitKey, type Informer } from "../client/index.ts";
 import { Controller, type ControllerContext } from "./controller.ts";
 import { isJobFinished, JOBS, type Job } from "./_batch-types.ts";
 import { EventRecorder } from "./_events.ts";
@@ -172,7 +172,15 @@ export class JobController extends Controller {
 
   async reconcile(key: string): Promise<void> {
     if (key.startsWith(ORPHAN_POD)) return this.releaseOrphanPod(key.slice(ORPHAN_POD.length));
-    return this.syncJob(key);
+    try {
+      await this.syncJob(key);
+    } catch (err) {
+      // The Job went away while this sync worked on its cached copy (e.g. an orphaning delete
+      // finished by the garbage collector): its delete event brings the key back to the
+      // "not in the cache" path, so there is nothing to retry.
+      if (isNotFound(err) && err instanceof ApiStatusError && err.statusDetails?.kind === "jobs" && err.statusDetails.name === splitKey(key).name) return;
+      throw err;
+    }
   }
 
   /** A pod with the finalizer whose Job is gone or finished: nothing will count it any more (syncOrphanPod). */
