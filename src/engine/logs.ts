@@ -2,7 +2,8 @@
 // LOG.N … LOG.1 then LOG), applies since/until/tail, and with `follow` keeps reading new
 // lines until the container has exited and the file is drained. Lines go out as Docker
 // frames ([stream,0,0,0,len BE] + payload) unless the container has a TTY (raw bytes).
-import { existsSync, openSync, readSync, closeSync, statSync, readFileSync } from "node:fs";
+import { existsSync, openSync, readSync, closeSync, fstatSync, statSync, readFileSync } from "node:fs";
+import type { Stats } from "node:fs";
 import type { Writable } from "node:stream";
 
 export interface LogLine {
@@ -80,62 +81,78 @@ export async function streamLogs(path: string, opts: LogOptions, out: Writable, 
     if (b && !out.destroyed) out.write(b);
   }
   if (!opts.follow) return;
-  // Follow: remember where the live file ends and poll for growth (and rotation).
-  let offset = existsSync(path) ? statSync(path).size : 0;
-  let ino = existsSync(path) ? statSync(path).ino : 0;
+  // Follow: remember where the live file ends and poll for growth (and rotation). The file is
+  // read through a descriptor held open, so the last lines a container wrote before it exited
+  // are still read when its directory is renamed aside or removed right after (pod deletion).
+  let fd = tryOpen(path);
+  let offset = fd === undefined ? 0 : fstatSync(fd).size;
+  let ino = fd === undefined ? 0 : fstatSync(fd).ino;
   let partial = "";
   let closed = false;
   out.on("close", () => (closed = true));
   let idleAfterExit = 0;
-  while (!closed && !out.destroyed) {
-    let grew = false;
-    try {
-      const st = statSync(path);
-      if (st.ino !== ino) {
-        // Rotated: the old file is now path.1; read what was left of it, then start over.
-        const rest = readFrom(`${path}.1`, offset);
-        partial += rest;
-        offset = 0;
-        ino = st.ino;
+  try {
+    while (!closed && !out.destroyed) {
+      let grew = false;
+      const atPath = statOrUndefined(path);
+      if (fd === undefined && atPath) {
+        fd = tryOpen(path);
+        ino = atPath.ino;
       }
-      if (st.size > offset) {
-        partial += readFrom(path, offset, st.size);
-        offset = st.size;
-        grew = true;
+      if (fd !== undefined) {
+        const size = fstatSync(fd).size;
+        if (size > offset) {
+          partial += readFd(fd, offset, size);
+          offset = size;
+          grew = true;
+        }
+        if (atPath && atPath.ino !== ino && !grew) {
+          // Rotated (the old file is now path.1) and its rest read: start over on the new file.
+          closeSync(fd);
+          fd = tryOpen(path);
+          offset = 0;
+          ino = atPath.ino;
+          grew = true;
+        }
       }
-    } catch {
-      /* not created yet */
+      const nl = partial.lastIndexOf("\n");
+      if (nl >= 0) {
+        for (const l of parseLines(partial.slice(0, nl + 1))) {
+          if (opts.untilSec !== undefined && timeSec(l.time) > opts.untilSec) return;
+          const b = encode(l, opts);
+          if (b && !out.destroyed) out.write(b);
+        }
+        partial = partial.slice(nl + 1);
+      }
+      if (!isRunning()) {
+        if (!grew && ++idleAfterExit > 2) return;
+      } else idleAfterExit = 0;
+      await new Promise((r) => setTimeout(r, 50));
     }
-    const nl = partial.lastIndexOf("\n");
-    if (nl >= 0) {
-      for (const l of parseLines(partial.slice(0, nl + 1))) {
-        if (opts.untilSec !== undefined && timeSec(l.time) > opts.untilSec) return;
-        const b = encode(l, opts);
-        if (b && !out.destroyed) out.write(b);
-      }
-      partial = partial.slice(nl + 1);
-    }
-    if (!isRunning()) {
-      if (!grew && ++idleAfterExit > 2) return;
-    } else idleAfterExit = 0;
-    await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
-function readFrom(path: string, from: number, to?: number): string {
-  let fd: number;
+function tryOpen(path: string): number | undefined {
   try {
-    fd = openSync(path, "r");
+    return openSync(path, "r");
   } catch {
-    return "";
-  }
-  try {
-    const end = to ?? statSync(path).size;
-    if (end <= from) return "";
-    const buf = Buffer.alloc(end - from);
-    const n = readSync(fd, buf, 0, buf.length, from);
-    return buf.subarray(0, n).toString("utf8");
-  } finally {
-    closeSync(fd);
+    return undefined;
   }
 }
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function readFd(fd: number, from: number, to: number): string {
+  const buf = Buffer.alloc(to - from);
+  const n = readSync(fd, buf, 0, buf.length, from);
+  return buf.subarray(0, n).toString("utf8");
+}
+
