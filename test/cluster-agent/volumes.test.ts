@@ -141,7 +141,11 @@ describe("pod volumes", { skip }, () => {
     });
     assert.equal(ev.type, "Warning");
     assert.equal(ev.message, 'MountVolume.SetUp failed for volume "cfg" : configmap "late" not found');
-    const p = await getPod("waits");
+    // The event and the pod's status are separate writes: wait for the status, then check it.
+    const p = await until("the pod's status to show its container waiting", async () => {
+      const pod = await getPod("waits");
+      return pod.status?.containerStatuses?.[0] ? pod : undefined;
+    });
     assert.equal(p.status?.phase, "Pending");
     assert.equal(p.status?.containerStatuses?.[0]?.state.waiting?.reason, "ContainerCreating");
     assert.match(await node.kubectl(["describe", "pod", "waits"]), /FailedMount.*configmap "late" not found/);
