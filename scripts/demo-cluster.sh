@@ -30,6 +30,9 @@ cleanup() {
     wait "$server_pid" 2>/dev/null || true
   fi
   ip link del demopods0 2>/dev/null || true
+  # The node engine keeps its pod network's masquerade table across restarts (containers outlive
+  # it); the demo is over, so it goes too: ruleNamesOf(<engine root>/network).
+  nft delete table inet "gantry-$(printf %s "$data/agent/network" | sha256sum | cut -c1-10)" 2>/dev/null || true
   rm -rf "$work"
 }
 $keep || trap cleanup EXIT

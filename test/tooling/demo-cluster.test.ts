@@ -30,6 +30,8 @@ test("scripts/demo-cluster.sh serves a Deployment behind a Service and leaves no
   assert.ok(work, `the demo names its state directory:\n${r.stdout}`);
   assert.equal(existsSync(work), false, "the demo's state directory is removed");
   assert.equal(existsSync("/sys/class/net/demopods0"), false, "the demo's pod bridge is removed");
+  const tables = spawnSync("nft", ["list", "ruleset"], { encoding: "utf8" }).stdout;
+  assert.doesNotMatch(tables, /10\.42\.77\.0\/24/, "no nft rule for the demo's pod subnet is left");
   const pauses = spawnSync("pgrep", ["-f", work], { encoding: "utf8" }).stdout.trim();
   assert.equal(pauses, "", "no process of the demo is left");
 });
