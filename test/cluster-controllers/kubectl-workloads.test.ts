@@ -317,3 +317,52 @@ test("kill -9 of the server mid-scale: after a restart nothing is lost and no po
   assert.equal((await podNames()).length, 8);
   assert.match(await ok(["get", "endpoints", "web", "-o", "jsonpath={.subsets[*].addresses[*].ip}"]), /^(\S+ ){7}\S+$/, "the Service follows the 8 pods");
 });
+
+test("a ReplicationController keeps its replicas: defaulted selector, replaced pod, scale, bad selector refused, cascade delete", { skip }, async () => {
+  await apply(`apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: legacy
+spec:
+  replicas: 2
+  template:
+    metadata:
+      labels: {app: legacy}
+    spec:
+      containers:
+      - name: c
+        image: busybox
+`);
+  // The selector and the object's labels default to the template's labels.
+  assert.equal(await ok(["get", "rc", "legacy", "-o", "jsonpath={.spec.selector.app}/{.metadata.labels.app}"]), "legacy/legacy");
+  const rcPods = async () =>
+    (await ok(["get", "pods", "-l", "app=legacy", "-o", 'jsonpath={range .items[*]}{.metadata.name}|{.metadata.deletionTimestamp}|{.metadata.ownerReferences[0].kind}{"\\n"}{end}']))
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.split("|"))
+      .filter(([, deleting]) => !deleting);
+  const two = await eventually("2 ready pods", async () => ((await rcPods()).length === 2 && /legacy\s+2\s+2\s+2/.test(await ok(["get", "rc", "legacy"])) ? rcPods() : undefined));
+  assert.ok(two.every(([name, , kind]) => name!.startsWith("legacy-") && kind === "ReplicationController"), JSON.stringify(two));
+  assert.match(await ok(["get", "rc", "legacy", "-o", "wide"]), /NAME\s+DESIRED\s+CURRENT\s+READY\s+AGE\s+CONTAINERS\s+IMAGES\s+SELECTOR\nlegacy\s+2\s+2\s+2\s+\S+\s+c\s+busybox\s+app=legacy/);
+
+  const victim = two[0]![0]!;
+  await ok(["delete", "pod", victim, "--wait=false"]);
+  await eventually("a replacement", async () => {
+    const names = (await rcPods()).map(([n]) => n);
+    return names.length === 2 && !names.includes(victim) ? true : undefined;
+  });
+
+  await ok(["scale", "rc", "legacy", "--replicas=3"]);
+  await eventually("3 pods", async () => ((await rcPods()).length === 3 ? true : undefined));
+  assert.equal(await ok(["get", "rc", "legacy", "-o", "jsonpath={.status.replicas}"]), "3");
+
+  const bad = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    const child = execFile(KUBECTL, ["--kubeconfig", join(dataDir, "admin.kubeconfig"), "--cache-dir", join(dir, "cache"), "create", "-f", "-"], (err, _o, stderr) => resolve({ code: err ? 1 : 0, stderr }));
+    child.stdin!.end(`{"apiVersion":"v1","kind":"ReplicationController","metadata":{"name":"bad"},"spec":{"selector":{"app":"x"},"template":{"metadata":{"labels":{"app":"y"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}}}}`);
+  });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /ReplicationController "bad" is invalid: spec.template.metadata.labels: Invalid value: .*`selector` does not match template `labels`/);
+
+  await ok(["delete", "rc", "legacy"]);
+  await eventually("the pods gone with their controller", async () => ((await rcPods()).length === 0 ? true : undefined));
+});

@@ -22,8 +22,9 @@ export const none = (v: unknown) => (v === undefined || v === null || v === "" ?
 export const nameColumn: Column = { name: "Name", type: "string", format: "name", description: "Name must be unique within a namespace.", cell: (o) => o.metadata.name };
 export const ageColumn: Column = { name: "Age", type: "string", description: "CreationTimestamp is a timestamp representing the server time when this object was created.", cell: (o) => humanAge(o.metadata.creationTimestamp) };
 
-export function selectorText(sel: unknown): string {
-  if (!isPlainObject(sel)) return "<none>";
+/** A LabelSelector in kubectl's string form ("" for none): the Scale subresource's status.selector. */
+export function labelSelectorString(sel: unknown): string {
+  if (!isPlainObject(sel)) return "";
   const parts = Object.entries((sel.matchLabels ?? {}) as R).map(([k, v]) => `${k}=${v}`);
   for (const e of arr(sel.matchExpressions)) {
     const values = arr(e.values).join(",");
@@ -32,8 +33,10 @@ export function selectorText(sel: unknown): string {
     else if (e.operator === "Exists") parts.push(String(e.key));
     else parts.push(`!${e.key}`);
   }
-  return parts.length ? parts.join(",") : "<none>";
+  return parts.join(",");
 }
+
+export const selectorText = (sel: unknown): string => labelSelectorString(sel) || "<none>";
 
 /** The -o wide columns of workloads: containers and images of the pod template at path, and the selector. */
 export const workloadWide = (path: string[]): Column[] => [

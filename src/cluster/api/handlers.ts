@@ -2,6 +2,7 @@
 // a resource path into registry calls and a response (object, list, Table or watch stream).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { toTable } from "./table.ts";
+import { labelSelectorString } from "./columns.ts";
 import { decodeObjectBody, duplicateFields, mediaType, parseJson, parseYamlBody, readBody } from "./request-body.ts";
 import { isPlainObject, type KubeObject } from "./objects.ts";
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PATCH_TYPES } from "./patch.ts";
@@ -326,18 +327,6 @@ export async function handlePatch(ctx: HandlerContext, r: ResourceRequest): Prom
 
 // ---- scale subresource (autoscaling/v1 Scale)
 
-function selectorString(sel: unknown): string {
-  if (!isPlainObject(sel)) return "";
-  const parts = Object.entries((sel.matchLabels ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`);
-  for (const e of (sel.matchExpressions ?? []) as { key: string; operator: string; values?: string[] }[]) {
-    if (e.operator === "In") parts.push(`${e.key} in (${(e.values ?? []).join(",")})`);
-    else if (e.operator === "NotIn") parts.push(`${e.key} notin (${(e.values ?? []).join(",")})`);
-    else if (e.operator === "Exists") parts.push(e.key);
-    else parts.push(`!${e.key}`);
-  }
-  return parts.join(",");
-}
-
 function toScale(rt: ResourceType, o: KubeObject) {
   const spec = (o.spec ?? {}) as Record<string, unknown>;
   const status = (o.status ?? {}) as Record<string, unknown>;
@@ -346,7 +335,8 @@ function toScale(rt: ResourceType, o: KubeObject) {
     apiVersion: "autoscaling/v1",
     metadata: { name: o.metadata.name, namespace: o.metadata.namespace, uid: o.metadata.uid, resourceVersion: o.metadata.resourceVersion, creationTimestamp: o.metadata.creationTimestamp },
     spec: { replicas: spec.replicas ?? 0 },
-    status: { replicas: status.replicas ?? 0, selector: selectorString(spec.selector) },
+    // A ReplicationController's selector is a plain label map, every other kind's a LabelSelector.
+    status: { replicas: status.replicas ?? 0, selector: labelSelectorString(rt.kind === "ReplicationController" ? { matchLabels: spec.selector } : spec.selector) },
   };
 }
 

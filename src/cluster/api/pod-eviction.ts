@@ -37,6 +37,7 @@ async function expectedScale(registry: ObjectRegistry, ns: string, pods: KubeObj
       const dep = (rs?.metadata.ownerReferences ?? []).find((r) => r.controller && r.kind === "Deployment");
       total += dep ? replicas(await registry.tryGet(resource("apps", "deployments"), ns, dep.name)) : replicas(rs);
     } else if (ref.kind === "StatefulSet") total += replicas(await registry.tryGet(resource("apps", "statefulsets"), ns, ref.name));
+    else if (ref.kind === "ReplicationController") total += replicas(await registry.tryGet(resource("", "replicationcontrollers"), ns, ref.name));
   }
   return total;
 }

@@ -172,6 +172,7 @@ export const SERVICE_ACCOUNTS = core("serviceaccounts", "ServiceAccount");
 export const NAMESPACES = core("namespaces", "Namespace", false);
 export const NODES = core("nodes", "Node", false);
 export const EVENTS = core("events", "Event");
+export const REPLICATION_CONTROLLERS = core("replicationcontrollers", "ReplicationController");
 export const REPLICA_SETS: ResourceRef = { group: "apps", version: "v1", resource: "replicasets", kind: "ReplicaSet", namespaced: true };
 export const DEPLOYMENTS: ResourceRef = { group: "apps", version: "v1", resource: "deployments", kind: "Deployment", namespaced: true };
 export const ENDPOINT_SLICES: ResourceRef = { group: "discovery.k8s.io", version: "v1", resource: "endpointslices", kind: "EndpointSlice", namespaced: true };

@@ -7,7 +7,7 @@
 import { BY_NAMESPACE, computeDisruptionStatus, copyObject, DISRUPTED_POD_TIMEOUT_MS, isNotFound, objectKey, type Informer, type KubeObject, type ResourceRef } from "../client/index.ts";
 import { Controller, type ControllerContext } from "./controller.ts";
 import { selectorMatches } from "./_label-selector.ts";
-import { DEPLOYMENTS, PODS, REPLICA_SETS, STATEFUL_SETS, type LabelSelector, type Pod } from "./_types.ts";
+import { DEPLOYMENTS, PODS, REPLICA_SETS, REPLICATION_CONTROLLERS, STATEFUL_SETS, type LabelSelector, type Pod } from "./_types.ts";
 
 export const PDBS: ResourceRef = { group: "policy", version: "v1", resource: "poddisruptionbudgets", kind: "PodDisruptionBudget", namespaced: true };
 
@@ -29,7 +29,7 @@ export class DisruptionController extends Controller {
     super("disruption", ctx);
     this.budgets = ctx.informers.informerFor<Budget>(PDBS);
     this.pods = ctx.informers.informerFor<Pod>(PODS);
-    this.scalables = new Map([REPLICA_SETS, DEPLOYMENTS, STATEFUL_SETS].map((r) => [r.kind, ctx.informers.informerFor<Scalable>(r)]));
+    this.scalables = new Map([REPLICA_SETS, DEPLOYMENTS, STATEFUL_SETS, REPLICATION_CONTROLLERS].map((r) => [r.kind, ctx.informers.informerFor<Scalable>(r)]));
     this.budgets.addHandlers({ onAdd: (b) => this.queue.add(objectKey(b)), onUpdate: (_o, b) => this.queue.add(objectKey(b)) });
     const podChanged = (pod: Pod) => {
       for (const b of this.budgets.cache.byIndex(BY_NAMESPACE, pod.metadata.namespace ?? "")) if (selectorMatches(b.spec?.selector, pod.metadata.labels)) this.queue.add(objectKey(b));
@@ -52,7 +52,7 @@ export class DisruptionController extends Controller {
     for (const b of this.budgets.cache.byIndex(BY_NAMESPACE, ns ?? "")) this.queue.add(objectKey(b));
   }
 
-  /** The replicas the selected pods' controllers want (getExpectedScale: ReplicaSet → its Deployment, StatefulSet). */
+  /** The replicas the selected pods' controllers want (getExpectedScale: ReplicaSet → its Deployment, StatefulSet, ReplicationController). */
   private expectedScale(ns: string, pods: Pod[]): number {
     const seen = new Set<string>();
     let total = 0;
@@ -65,7 +65,7 @@ export class DisruptionController extends Controller {
         const rs = get("ReplicaSet", ref.name);
         const dep = (rs?.metadata.ownerReferences ?? []).find((r) => r.controller && r.kind === "Deployment");
         total += (dep ? get("Deployment", dep.name) : rs)?.spec?.replicas ?? 0;
-      } else if (ref.kind === "StatefulSet") total += get("StatefulSet", ref.name)?.spec?.replicas ?? 0;
+      } else if (ref.kind === "StatefulSet" || ref.kind === "ReplicationController") total += get(ref.kind, ref.name)?.spec?.replicas ?? 0;
     }
     return total;
   }

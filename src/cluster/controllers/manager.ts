@@ -7,7 +7,7 @@ import { Client, InformerFactory, type ApiTransport } from "../client/index.ts";
 import type { Controller, ControllerContext } from "./controller.ts";
 import { GarbageCollector } from "./garbage-collector.ts";
 import { NamespaceController } from "./namespace.ts";
-import { ReplicaSetController } from "./replicaset.ts";
+import { ReplicaSetController, REPLICATION_CONTROLLER_KIND } from "./replicaset.ts";
 import { DeploymentController } from "./deployment.ts";
 import { EndpointsController } from "./endpoints.ts";
 import { EndpointSliceController } from "./endpointslice.ts";
@@ -49,6 +49,7 @@ export const allControllers = (ctx: ControllerContext, flags: ControllerFlags = 
   new GarbageCollector(ctx),
   new NamespaceController(ctx),
   new ReplicaSetController(ctx),
+  new ReplicaSetController(ctx, REPLICATION_CONTROLLER_KIND),
   new DeploymentController(ctx),
   new EndpointsController(ctx),
   new EndpointSliceController(ctx),

@@ -4,14 +4,14 @@
 // readyReplicas, availableReplicas (ready for minReadySeconds) and observedGeneration.
 // Creations and deletions are remembered as expectations until the pod informer shows
 // them, so a slow cache never makes it create the same pods twice.
-import { BY_NAMESPACE, BY_OWNER_UID, copyObject, isNotFound, objectKey, type Informer, type OwnerReference } from "../client/index.ts";
+import { BY_NAMESPACE, BY_OWNER_UID, copyObject, isNotFound, objectKey, type Informer, type OwnerReference, type ResourceRef } from "../client/index.ts";
 import { Controller, type ControllerContext } from "./controller.ts";
 import { EventRecorder } from "./_events.ts";
 import { Expectations } from "./_expectations.ts";
 import { claimDependents, classifyForClaim, controllerOf, controllerRefTo } from "./_owner-refs.ts";
 import { isPodActive, isPodAvailable, isPodReady, podsToDelete } from "./_pods.ts";
 import { rfc3339 } from "./_time.ts";
-import { PODS, REPLICA_SETS, type Condition, type Pod, type ReplicaSet, type ReplicaSetStatus } from "./_types.ts";
+import { PODS, REPLICA_SETS, REPLICATION_CONTROLLERS, type Condition, type LabelSelector, type Pod, type ReplicaSet, type ReplicaSetStatus } from "./_types.ts";
 
 /** At most this many pods are created or deleted in one sync (BurstReplicas). */
 export const BURST_REPLICAS = 500;
@@ -36,13 +36,13 @@ export function planReplicaSetScale(rs: ReplicaSet, active: Pod[], related: Pod[
 }
 
 /** A new pod of the set's template (controller.GetPodFromTemplate): named `<rs>-<5 random>` by the API server. */
-export function podFromTemplate(rs: ReplicaSet): Pod {
+export function podFromTemplate(rs: ReplicaSet, kind: ResourceRef = REPLICA_SETS): Pod {
   const t = rs.spec.template ?? {};
   const meta = t.metadata ?? {};
   const pod: Pod = {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { generateName: `${rs.metadata.name}-`, namespace: rs.metadata.namespace, ownerReferences: [controllerRefTo(rs, REPLICA_SETS)] },
+    metadata: { generateName: `${rs.metadata.name}-`, namespace: rs.metadata.namespace, ownerReferences: [controllerRefTo(rs, kind)] },
     spec: structuredClone(t.spec ?? {}),
   };
   if (meta.labels) pod.metadata.labels = { ...meta.labels };
@@ -108,17 +108,43 @@ export async function slowStartBatch(count: number, fn: () => Promise<void>): Pr
 
 const sameStatus = (a: ReplicaSetStatus | undefined, b: ReplicaSetStatus) => JSON.stringify(a ?? {}) === JSON.stringify(b);
 
+/**
+ * The kind a replica controller keeps: ReplicaSets, or ReplicationControllers — the same
+ * controller in Kubernetes too, behind an adapter, since only the selector's shape differs.
+ */
+export interface ReplicatedKind {
+  ref: ResourceRef;
+  /** The controller's name (its queue, its logs). */
+  name: string;
+  /** The component events are reported as. */
+  component: string;
+  /** The object's selector as a LabelSelector. */
+  selectorOf(set: ReplicaSet): LabelSelector | undefined;
+}
+
+export const REPLICA_SET_KIND: ReplicatedKind = { ref: REPLICA_SETS, name: "replicaset", component: "replicaset-controller", selectorOf: (rs) => rs.spec.selector };
+
+/** A ReplicationController's selector is a plain label map (validated non-empty by the API). */
+export const REPLICATION_CONTROLLER_KIND: ReplicatedKind = {
+  ref: REPLICATION_CONTROLLERS,
+  name: "replicationcontroller",
+  component: "replication-controller",
+  selectorOf: (rc) => ({ matchLabels: { ...((rc.spec as { selector?: Record<string, string> }).selector ?? {}) } }),
+};
+
 export class ReplicaSetController extends Controller {
   private readonly sets: Informer<ReplicaSet>;
   private readonly pods: Informer<Pod>;
   private readonly expectations: Expectations;
   private readonly events: EventRecorder;
+  private readonly ref: ResourceRef;
 
-  constructor(ctx: ControllerContext) {
-    super("replicaset", ctx);
+  constructor(ctx: ControllerContext, private readonly kind: ReplicatedKind = REPLICA_SET_KIND) {
+    super(kind.name, ctx);
+    this.ref = kind.ref;
     this.expectations = new Expectations(ctx.clock);
-    this.events = new EventRecorder(ctx.client, "replicaset-controller", ctx.clock, ctx.log);
-    this.sets = ctx.informers.informerFor<ReplicaSet>(REPLICA_SETS);
+    this.events = new EventRecorder(ctx.client, kind.component, ctx.clock, ctx.log);
+    this.sets = ctx.informers.informerFor<ReplicaSet>(kind.ref);
     this.pods = ctx.informers.informerFor<Pod>(PODS);
     this.sets.addHandlers({
       onAdd: (rs) => this.queue.add(objectKey(rs)),
@@ -137,14 +163,14 @@ export class ReplicaSetController extends Controller {
 
   /** The set a controller reference names, if it is in the cache and is that very set (same uid). */
   private setOf(namespace: string | undefined, ref: OwnerReference | undefined): ReplicaSet | undefined {
-    if (ref?.kind !== REPLICA_SETS.kind) return undefined;
+    if (ref?.kind !== this.ref.kind) return undefined;
     const rs = this.sets.cache.get(`${namespace}/${ref.name}`);
     return rs?.metadata.uid === ref.uid ? rs : undefined;
   }
 
   /** Sets in the pod's namespace whose selector matches it: candidates to adopt an orphan. */
   private setsSelecting(pod: Pod): ReplicaSet[] {
-    return this.sets.cache.byIndex(BY_NAMESPACE, pod.metadata.namespace ?? "").filter((rs) => classifyForClaim(rs, rs.spec.selector, [pod]).adopt.length > 0);
+    return this.sets.cache.byIndex(BY_NAMESPACE, pod.metadata.namespace ?? "").filter((rs) => classifyForClaim(rs, this.kind.selectorOf(rs), [pod]).adopt.length > 0);
   }
 
   private podAdded(pod: Pod): void {
@@ -202,7 +228,7 @@ export class ReplicaSetController extends Controller {
     }
     const needsSync = this.expectations.satisfied(key);
     const inNamespace = this.pods.cache.byIndex(BY_NAMESPACE, rs.metadata.namespace ?? "");
-    const active = await claimDependents(this.ctx.client, PODS, rs, REPLICA_SETS, rs.spec.selector, inNamespace.filter(isPodActive));
+    const active = await claimDependents(this.ctx.client, PODS, rs, this.ref, this.kind.selectorOf(rs), inNamespace.filter(isPodActive));
 
     let failure: Error | undefined;
     if (needsSync && !rs.metadata.deletionTimestamp) {
@@ -214,7 +240,7 @@ export class ReplicaSetController extends Controller {
       const next = copyObject(rs);
       next.status = status;
       try {
-        await this.ctx.client.resource<ReplicaSet>(REPLICA_SETS).updateStatus(next);
+        await this.ctx.client.resource<ReplicaSet>(this.ref).updateStatus(next);
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
@@ -240,10 +266,10 @@ export class ReplicaSetController extends Controller {
       this.expectations.expect(key, plan.create);
       const { done, error } = await slowStartBatch(plan.create, async () => {
         try {
-          const pod = await pods.create(rs.metadata.namespace, podFromTemplate(rs));
-          await this.events.event(REPLICA_SETS, rs, "Normal", "SuccessfulCreate", `Created pod: ${pod.metadata.name}`);
+          const pod = await pods.create(rs.metadata.namespace, podFromTemplate(rs, this.ref));
+          await this.events.event(this.ref, rs, "Normal", "SuccessfulCreate", `Created pod: ${pod.metadata.name}`);
         } catch (err) {
-          await this.events.event(REPLICA_SETS, rs, "Warning", "FailedCreate", `Error creating: ${(err as Error).message}`);
+          await this.events.event(this.ref, rs, "Warning", "FailedCreate", `Error creating: ${(err as Error).message}`);
           throw err;
         }
       });
@@ -257,11 +283,11 @@ export class ReplicaSetController extends Controller {
         plan.delete.map(async (pod) => {
           try {
             await pods.delete(pod.metadata.namespace, pod.metadata.name!, { preconditions: { uid: pod.metadata.uid } });
-            await this.events.event(REPLICA_SETS, rs, "Normal", "SuccessfulDelete", `Deleted pod: ${pod.metadata.name}`);
+            await this.events.event(this.ref, rs, "Normal", "SuccessfulDelete", `Deleted pod: ${pod.metadata.name}`);
           } catch (err) {
             this.expectations.deletionObserved(key, objectKey(pod));
             if (isNotFound(err)) return;
-            await this.events.event(REPLICA_SETS, rs, "Warning", "FailedDelete", `Error deleting: ${(err as Error).message}`);
+            await this.events.event(this.ref, rs, "Warning", "FailedDelete", `Error deleting: ${(err as Error).message}`);
             throw err;
           }
         }),

@@ -21,6 +21,7 @@ import { podDisruptionBudgetStrategy } from "./poddisruptionbudget.ts";
 import { podStrategy } from "./pod.ts";
 import { priorityClassStrategy } from "./priorityclass.ts";
 import { replicaSetStrategy } from "./replicaset.ts";
+import { replicationControllerStrategy } from "./replicationcontroller.ts";
 import { resourceQuotaStrategy } from "./resourcequota.ts";
 import { secretStrategy } from "./secret.ts";
 import { serviceStrategy } from "./service.ts";
@@ -48,6 +49,7 @@ const byResource: Record<string, Strategy> = {
   "/persistentvolumeclaims": persistentVolumeClaimStrategy,
   "/limitranges": limitRangeStrategy,
   "/resourcequotas": resourceQuotaStrategy,
+  "/replicationcontrollers": replicationControllerStrategy,
   "apps/deployments": deploymentStrategy,
   "apps/replicasets": replicaSetStrategy,
   "apps/daemonsets": daemonSetStrategy,
