@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../../common/atomic-file.ts";
 import { GantryError } from "../../common/errors.ts";
 import type { ApiTransport } from "../client/index.ts";
-import { openStore, type Store, type StoreSpec } from "../store/index.ts";
+import { openStore, timedStore, type Store, type StoreSpec } from "../store/index.ts";
 import { Authenticator, type UserInfo } from "./authentication.ts";
 import { enforceAccess } from "./authorization.ts";
 import { adminKubeconfig, ensureCredentials, signKubeletServingCert } from "./credentials.ts";
@@ -39,6 +39,7 @@ import { InProcessTransport, type ServeAuthenticated } from "./in-process.ts";
 import { OPENAPI_V2_PROTOBUF, openapiV2, openapiV2Protobuf, openapiV3, openapiV3Index } from "./openapi.ts";
 import { ObjectRegistry } from "./registry.ts";
 import { MAX_BODY_BYTES } from "./request-body.ts";
+import { measureRequest, METRICS_PATH, serveMetrics } from "./request-metrics.ts";
 import { handleSelfSubjectAccessReview, handleSelfSubjectReview, SELF_SUBJECT_ACCESS_REVIEW_PATH, SELF_SUBJECT_REVIEW_PATH } from "./reviews.ts";
 import { findResource, resourceTypes, verbsOf } from "./resources.ts";
 import { errMethodNotAllowed, errPathNotFound, errUnauthorized } from "./status.ts";
@@ -111,7 +112,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const creds = ensureCredentials(opts.dataDir, hosts);
   const ownsStore = !opts.store;
   const store = opts.store ?? (await openStore(opts.storeSpec ?? { kind: "sqlite", path: join(opts.dataDir, "state.db") }));
-  const registry = new ObjectRegistry(store);
+  const registry = new ObjectRegistry(timedStore(store));
   await bootstrap(registry);
   await registry.claimHeldValues(log);
 
@@ -138,6 +139,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     sendError(res, err);
   };
   const server: Server = createServer({ cert: creds.cert, key: creds.key }, (req, res) => {
+    measureRequest(req, res);
     handleRequest(ctx, authenticator, req, res).catch(failed(req, res));
   });
   // Upgrades (exec, attach, port-forward) take the same path as any request, with a response
@@ -153,9 +155,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     res.shouldKeepAlive = false;
     res.on("finish", () => socket.end());
     socket.on("error", () => socket.destroy());
+    measureRequest(req, res);
     handleRequest(ctx, authenticator, req, res).catch(failed(req, res));
   });
-  const serveAuthenticated: ServeAuthenticated = (user, req, res) => routeAuthenticated(ctx, user, undefined, req, res).catch(failed(req, res));
+  const serveAuthenticated: ServeAuthenticated = (user, req, res) => {
+    measureRequest(req, res);
+    return routeAuthenticated(ctx, user, undefined, req, res).catch(failed(req, res));
+  };
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -283,6 +289,7 @@ async function routeAuthenticated(ctx: HandlerContext, user: UserInfo, bindToCre
   if (method === "POST" && path === SELF_SUBJECT_REVIEW_PATH) return handleSelfSubjectReview(ctx, req, res, user);
   if (method === "POST" && path === SELF_SUBJECT_ACCESS_REVIEW_PATH) return handleSelfSubjectAccessReview(ctx, req, res, user);
   if (method === "POST" && path === SERVING_CERT_PATH) return handleServingCert(ctx, req, res, user);
+  if (path === METRICS_PATH) return serveMetrics(user, method, res);
   let segs: string[];
   try {
     segs = path.split("/").filter(Boolean).map(decodeURIComponent);

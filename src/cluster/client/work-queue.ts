@@ -4,11 +4,67 @@
 // so the newest state is always looked at. Failed keys come back after a back-off from the
 // rate limiter; delays are timers on the injected clock.
 import { realClock, type Clock, type Timer } from "../../common/clock.ts";
+import { counter, gauge, histogram, WORKQUEUE_BUCKETS } from "../../common/metrics.ts";
 import { defaultControllerRateLimiter, type RateLimiter } from "./rate-limit.ts";
 
 export interface WorkQueueOptions {
   clock?: Clock;
   rateLimiter?: RateLimiter;
+  /** Names the queue in client-go's workqueue_* metrics (the controller's name); unnamed queues are not measured. */
+  name?: string;
+}
+
+// client-go's workqueue metrics (k8s.io/client-go/util/workqueue/metrics.go), per queue name.
+const depthMetric = gauge({ name: "workqueue_depth", help: "Current depth of workqueue", labelNames: ["name"] });
+const addsMetric = counter({ name: "workqueue_adds_total", help: "Total number of adds handled by workqueue", labelNames: ["name"] });
+const retriesMetric = counter({ name: "workqueue_retries_total", help: "Total number of retries handled by workqueue", labelNames: ["name"] });
+const queueDurationMetric = histogram({ name: "workqueue_queue_duration_seconds", help: "How long in seconds an item stays in workqueue before being requested.", labelNames: ["name"], buckets: WORKQUEUE_BUCKETS });
+const workDurationMetric = histogram({ name: "workqueue_work_duration_seconds", help: "How long in seconds processing an item from workqueue takes.", labelNames: ["name"], buckets: WORKQUEUE_BUCKETS });
+
+/** One queue's metric children, bound to its name once. */
+class QueueMetrics {
+  private readonly depth;
+  private readonly adds;
+  private readonly retries;
+  private readonly queueDuration;
+  private readonly workDuration;
+  /** performance.now() when each queued key was added, and when each key in progress was handed out. */
+  private readonly addedAt = new Map<string, number>();
+  private readonly startedAt = new Map<string, number>();
+
+  constructor(name: string) {
+    this.depth = depthMetric.labels(name);
+    this.adds = addsMetric.labels(name);
+    this.retries = retriesMetric.labels(name);
+    this.queueDuration = queueDurationMetric.labels(name);
+    this.workDuration = workDurationMetric.labels(name);
+    this.depth.set(0);
+  }
+
+  added(key: string, depth: number): void {
+    this.adds.inc();
+    if (!this.addedAt.has(key)) this.addedAt.set(key, performance.now());
+    this.depth.set(depth);
+  }
+
+  taken(key: string, depth: number): void {
+    const now = performance.now();
+    const at = this.addedAt.get(key);
+    if (at !== undefined) this.queueDuration.observe((now - at) / 1000);
+    this.addedAt.delete(key);
+    this.startedAt.set(key, now);
+    this.depth.set(depth);
+  }
+
+  finished(key: string): void {
+    const at = this.startedAt.get(key);
+    if (at !== undefined) this.workDuration.observe((performance.now() - at) / 1000);
+    this.startedAt.delete(key);
+  }
+
+  retried(): void {
+    this.retries.inc();
+  }
 }
 
 export class WorkQueue {
@@ -24,16 +80,19 @@ export class WorkQueue {
   private readonly getters: ((key: string | undefined) => void)[] = [];
   private shuttingDown = false;
   private readonly idleWaiters: (() => void)[] = [];
+  private readonly metrics: QueueMetrics | undefined;
 
   constructor(opts: WorkQueueOptions = {}) {
     this.clock = opts.clock ?? realClock;
     this.limiter = opts.rateLimiter ?? defaultControllerRateLimiter(this.clock);
+    this.metrics = opts.name ? new QueueMetrics(opts.name) : undefined;
   }
 
   /** Queues key unless it is already queued; a key being processed is queued again when done. */
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
     this.dirty.add(key);
+    this.metrics?.added(key, this.queue.length + (this.processing.has(key) ? 0 : 1));
     if (this.processing.has(key)) return;
     this.push(key);
   }
@@ -56,6 +115,7 @@ export class WorkQueue {
 
   /** Adds key after the rate limiter's back-off: the way a failed key is retried. */
   addRateLimited(key: string): void {
+    this.metrics?.retried();
     this.addAfter(key, this.limiter.when(key));
   }
 
@@ -79,6 +139,7 @@ export class WorkQueue {
 
   /** Processing of key finished (whatever the outcome); a key added meanwhile is queued again. */
   done(key: string): void {
+    this.metrics?.finished(key);
     this.processing.delete(key);
     if (this.dirty.has(key)) this.push(key);
     this.checkIdle();
@@ -127,6 +188,7 @@ export class WorkQueue {
   private take(key: string): string {
     this.dirty.delete(key);
     this.processing.add(key);
+    this.metrics?.taken(key, this.queue.length);
     return key;
   }
 

@@ -27,7 +27,7 @@ export abstract class Controller {
     readonly name: string,
     protected readonly ctx: ControllerContext,
   ) {
-    this.queue = new WorkQueue({ clock: ctx.clock });
+    this.queue = new WorkQueue({ clock: ctx.clock, name });
   }
 
   /** Makes the state named by key match what its objects ask for; throws to be retried with back-off. */

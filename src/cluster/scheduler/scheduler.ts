@@ -8,6 +8,7 @@
 // name) without a node are its business.
 import { realClock, type Clock } from "../../common/clock.ts";
 import { describeError } from "../../common/errors.ts";
+import { counter, histogram, secondsSince } from "../../common/metrics.ts";
 import { BY_NAMESPACE, Client, EventRecorder, InformerFactory, isConflict, isNotFound, type ApiTransport, type KubeObject, type ResourceRef } from "../client/index.ts";
 import type { Node, Pod } from "./_types.ts";
 import { SchedulerCache } from "./cache.ts";
@@ -19,6 +20,16 @@ import { delayedClaims, SELECTED_NODE_ANNOTATION } from "./plugins/volume-bindin
 import { SchedulingQueue, type QueueOptions } from "./scheduling-queue.ts";
 
 export const SCHEDULER_NAME = "default-scheduler";
+
+// kube-scheduler's metrics (pkg/scheduler/metrics): one attempt = one pass of the algorithm
+// over a pod; the binding that follows a "scheduled" attempt is not part of its duration.
+const attemptsMetric = counter({ name: "scheduler_schedule_attempts_total", help: "Number of attempts to schedule pods, by the result. 'unschedulable' means a pod could not be scheduled, while 'error' means an internal scheduler problem.", labelNames: ["result", "profile"] });
+const attemptDurationMetric = histogram({ name: "scheduler_scheduling_attempt_duration_seconds", help: "Scheduling attempt latency in seconds (the algorithm; binding follows asynchronously)", labelNames: ["result", "profile"], buckets: [0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192, 16.384] });
+
+function recordAttempt(result: "scheduled" | "unschedulable" | "error", startedMs: number): void {
+  attemptsMetric.inc({ result, profile: SCHEDULER_NAME });
+  attemptDurationMetric.observe({ result, profile: SCHEDULER_NAME }, secondsSince(startedMs));
+}
 
 const ref = (group: string, resource: string, kind: string, namespaced: boolean): ResourceRef => ({ group, version: "v1", resource, kind, namespaced });
 const REFS = {
@@ -247,9 +258,17 @@ export async function startScheduler(transport: ApiTransport, opts: SchedulerOpt
       return;
     }
     stats.attempts++;
+    const started = performance.now();
     const info = new PodInfo(pod);
-    const result = schedule(info, cache, { startIndex, random, nominatedPods: (n) => cache.nominatedPods(n) });
+    let result: ReturnType<typeof schedule>;
+    try {
+      result = schedule(info, cache, { startIndex, random, nominatedPods: (n) => cache.nominatedPods(n) });
+    } catch (err) {
+      recordAttempt("error", started);
+      throw err;
+    }
     startIndex = result.nextStartIndex;
+    recordAttempt(result.node !== undefined ? "scheduled" : "unschedulable", started);
     if (result.node !== undefined) {
       cache.assume(info, result.node);
       const p = bind(pod, result.node).finally(() => binds.delete(p));

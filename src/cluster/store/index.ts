@@ -13,3 +13,5 @@ export async function openStore(spec: StoreSpec): Promise<Store> {
   const { openEtcdStore } = await import("./etcd.ts");
   return openEtcdStore(spec.endpoints, spec.prefix ?? "");
 }
+
+export { timedStore, storeKeyType } from "./timed-store.ts";
