@@ -12,6 +12,8 @@ import { Client } from "../../src/cluster/client/index.ts";
 import { startTestCluster, kubectlMissing, type TestCluster } from "../cluster-api/_server.ts";
 import { makeBusyboxImage, skipReason as engineSkipReason } from "../engine/_daemon.ts";
 import { proxyTableName } from "../../src/cluster/proxy/index.ts";
+import { netpolTableName } from "../../src/cluster/netpol/index.ts";
+import { ruleNamesOf } from "../../src/network/index.ts";
 
 export const repo = resolve(import.meta.dirname, "..", "..");
 
@@ -108,6 +110,7 @@ export async function startTestNode(): Promise<TestNode> {
       removeNodeLeftovers(dataRoot, cluster.dir);
       spawnSync("ip", ["link", "del", node.bridge]);
       await cluster.stop();
+      assertNoRulesFor(node.subnet);
     },
   };
   return node;
@@ -115,11 +118,15 @@ export async function startTestNode(): Promise<TestNode> {
 
 /**
  * Whatever a node's engine left (after a failed test or a SIGKILL): its containers' processes
- * and monitors, their pods' cgroups under kubepods, the mounts below dir, and the node's
- * service proxy table (an agent killed with SIGKILL cannot delete it).
+ * and monitors, their pods' cgroups under kubepods, the mounts below dir, the node's service
+ * proxy and NetworkPolicy tables (an agent killed with SIGKILL cannot delete them), and its
+ * engine's pod-network rules (the engine keeps those across restarts on purpose: containers
+ * outlive it; ruleNamesOf(<engine root>/network)).
  */
 export function removeNodeLeftovers(dataRoot: string, dir: string): void {
   spawnSync("nft", ["delete", "table", "ip", proxyTableName(dataRoot)], { stdio: "ignore" });
+  spawnSync("nft", ["delete", "table", "ip", netpolTableName(dataRoot)], { stdio: "ignore" });
+  removeEngineNetworkRules(dataRoot);
   const uids = new Set<string>();
   const containersDir = join(dataRoot, "engine", "containers");
   for (const id of existsSync(containersDir) ? readdirSync(containersDir) : []) {
@@ -151,4 +158,26 @@ export function removeNodeLeftovers(dataRoot: string, dir: string): void {
     const target = line.split(" ")[4];
     if (target?.startsWith(`${dir}/`)) spawnSync("umount", ["-l", target]);
   }
+}
+
+/** The engine's per-root rules: its nft table and iptables FORWARD chain (as removeNetworkRules, synchronously). */
+function removeEngineNetworkRules(dataRoot: string): void {
+  const names = ruleNamesOf(join(dataRoot, "network"));
+  spawnSync("nft", ["delete", "table", "inet", names.table], { stdio: "ignore" });
+  while (spawnSync("iptables", ["-w", "-D", "FORWARD", "-j", names.chain], { stdio: "ignore" }).status === 0) {
+    /* every jump to it */
+  }
+  spawnSync("iptables", ["-w", "-F", names.chain], { stdio: "ignore" });
+  spawnSync("iptables", ["-w", "-X", names.chain], { stdio: "ignore" });
+}
+
+/**
+ * Fails the test that leaked: any nft rule or iptables rule still naming the node's pod subnet
+ * after its cleanup (a table of a name the cleanup does not know of, a rule left in a shared one).
+ */
+export function assertNoRulesFor(subnet: string): void {
+  const nft = spawnSync("nft", ["list", "ruleset"], { encoding: "utf8" }).stdout ?? "";
+  const iptables = spawnSync("iptables-save", [], { encoding: "utf8" }).stdout ?? "";
+  const left = [...nft.split("\n"), ...iptables.split("\n")].filter((l) => l.includes(subnet));
+  if (left.length) throw new Error(`rules for the node's pod subnet ${subnet} are left after cleanup:\n${left.join("\n")}`);
 }

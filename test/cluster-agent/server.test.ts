@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { KUBECTL } from "../cluster-api/_server.ts";
 import { makeBusyboxImage } from "../engine/_daemon.ts";
-import { removeNodeLeftovers, repo, skipReason, until } from "./_node.ts";
+import { assertNoRulesFor, removeNodeLeftovers, repo, skipReason, until } from "./_node.ts";
 
 function kubectl(dir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -24,8 +24,9 @@ test("gantry server runs this host's node: kubectl run reaches Running, and dele
   const dir = mkdtempSync(join(tmpdir(), "gantry-server-node-"));
   const tag = randomBytes(3).toString("hex");
   const bridge = `gts${tag}`;
+  const subnet = `10.96.${100 + (randomBytes(1)[0]! % 100)}.0/24`;
   await makeBusyboxImage(join(dir, "data", "agent"));
-  const child = spawn(process.execPath, ["--import", "tsx", join(repo, "src", "cli", "gantry", "main.ts"), "server", "--data-dir", join(dir, "data"), "--listen", "127.0.0.1:0", "--pod-bridge", bridge, "--pod-subnet", `10.96.${100 + (randomBytes(1)[0]! % 100)}.0/24`], { stdio: ["ignore", "pipe", "pipe"], cwd: repo });
+  const child = spawn(process.execPath, ["--import", "tsx", join(repo, "src", "cli", "gantry", "main.ts"), "server", "--data-dir", join(dir, "data"), "--listen", "127.0.0.1:0", "--pod-bridge", bridge, "--pod-subnet", subnet], { stdio: ["ignore", "pipe", "pipe"], cwd: repo });
   let out = "";
   child.stdout.on("data", (b: Buffer) => (out += b.toString()));
   child.stderr.on("data", (b: Buffer) => (out += b.toString()));
@@ -60,5 +61,6 @@ test("gantry server runs this host's node: kubectl run reaches Running, and dele
     removeNodeLeftovers(join(dir, "data", "agent"), dir);
     spawnSync("ip", ["link", "del", bridge]);
     rmSync(dir, { recursive: true, force: true });
+    assertNoRulesFor(subnet);
   }
 });

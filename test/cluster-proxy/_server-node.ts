@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { KUBECTL } from "../cluster-api/_server.ts";
 import { makeBusyboxImage } from "../engine/_daemon.ts";
-import { removeNodeLeftovers, repo, skipReason as nodeSkipReason, until } from "../cluster-agent/_node.ts";
+import { assertNoRulesFor, removeNodeLeftovers, repo, skipReason as nodeSkipReason, until } from "../cluster-agent/_node.ts";
 import { proxyTableName } from "../../src/cluster/proxy/index.ts";
 
 export { until };
@@ -97,6 +97,7 @@ export async function startServerNode(extraArgs: string[] = []): Promise<ServerN
       spawnSync("nft", ["delete", "table", "ip", node.table], { stdio: "ignore" });
       spawnSync("ip", ["link", "del", bridge], { stdio: "ignore" });
       rmSync(dir, { recursive: true, force: true });
+      assertNoRulesFor(subnet);
     },
   };
   try {
