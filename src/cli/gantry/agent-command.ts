@@ -59,6 +59,7 @@ export function addNodeOptions(cmd: Command, defaultRoot: string): Command {
     .option("--insecure-registry <host>", "a registry pod images may be pulled from over plain HTTP (repeatable)", (v: string, prev: string[]) => [...prev, v], [])
     .option("--cluster-cidr <cidrs>", `the pods' addresses, comma-separated: traffic from elsewhere to a Service is masqueraded (default ${DEFAULT_CLUSTER_CIDR})`)
     .option("--no-service-proxy", "do not program Services (ClusterIP, NodePort) into this node's nftables (kube-proxy's job), nor answer cluster DNS")
+    .option("--no-network-policy", "do not enforce NetworkPolicies on this node's pods (another agent or a CNI plugin does, or none is wanted)")
     .option("--cluster-dns <ip>", `the kube-dns Service's address, pods' nameserver (default ${DEFAULT_CLUSTER_DNS})`)
     .option("--cluster-domain <domain>", `the cluster's DNS domain (default ${DEFAULT_CLUSTER_DOMAIN})`)
     .option("--dns-upstream <ip[:port]>", "where cluster DNS sends names outside the cluster (repeatable; default: the node's resolv.conf servers)", (v: string, prev: string[]) => [...prev, v], []);

@@ -16,6 +16,8 @@ export interface NodeServiceFlags {
   podSubnet?: string;
   clusterCidr?: string;
   serviceProxy: boolean;
+  /** NetworkPolicy enforcement, independent of the service proxy (`--no-network-policy`). */
+  networkPolicy: boolean;
   clusterDns?: string;
   clusterDomain?: string;
   dnsUpstream: string[];
@@ -53,31 +55,36 @@ function nodeUpstreams(): string[] {
 }
 
 /**
- * The node's agent, its service proxy and its cluster DNS. The proxy's nft table is named
- * after the data root, so a restart replaces its own table and two nodes sharing a network
- * namespace (tests) keep theirs apart.
+ * The node's agent, its service proxy and cluster DNS (unless --no-service-proxy), and its
+ * NetworkPolicy enforcer (unless --no-network-policy). The nft tables are named after the data
+ * root, so a restart replaces its own tables and two nodes sharing a network namespace (tests)
+ * keep theirs apart.
  */
 export async function startNode(flags: NodeServiceFlags, client: Client, options: AgentOptions): Promise<RunningAgent> {
   const log = (m: string) => console.error(`gantry agent: ${m}`);
   const agent = await startAgent(options);
-  if (!flags.serviceProxy) return agent;
+  if (!flags.serviceProxy && !flags.networkPolicy) return agent;
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop();
     await agent.stop();
   };
   try {
-    const clusterCIDRs = (flags.clusterCidr ?? DEFAULT_CLUSTER_CIDR).split(",").map((c) => c.trim()).filter(Boolean);
-    for (const c of clusterCIDRs) if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c)) throw invalidArgument(`--cluster-cidr must be IPv4 CIDRs such as ${DEFAULT_CLUSTER_CIDR}, not "${c}"`);
-    const dnsConfig = clusterDnsOf(flags);
-    // The pod bridge's address on this node: its subnet is the Node's podCIDR unless --pod-subnet set it.
-    const dnsHost = podGateway(agent.podSubnet);
-    const dns = await startClusterDns({ client, host: dnsHost, port: 53, domain: dnsConfig.domain, upstreams: flags.dnsUpstream.length ? flags.dnsUpstream : nodeUpstreams(), log });
-    stops.push(() => dns.stop());
-    const proxy = await startServiceProxy({ client, nodeName: agent.nodeName, table: proxyTableName(options.dataRoot), clusterCIDRs, nodeLocalDNS: { ...KUBE_DNS, ip: dnsHost, port: 53, clients: [agent.podSubnet] }, log });
-    stops.push(() => proxy.stop());
-    const policy = await startNetworkPolicy({ client, nodeName: agent.nodeName, table: netpolTableName(options.dataRoot), log });
-    stops.push(() => policy.stop());
+    if (flags.serviceProxy) {
+      const clusterCIDRs = (flags.clusterCidr ?? DEFAULT_CLUSTER_CIDR).split(",").map((c) => c.trim()).filter(Boolean);
+      for (const c of clusterCIDRs) if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c)) throw invalidArgument(`--cluster-cidr must be IPv4 CIDRs such as ${DEFAULT_CLUSTER_CIDR}, not "${c}"`);
+      const dnsConfig = clusterDnsOf(flags);
+      // The pod bridge's address on this node: its subnet is the Node's podCIDR unless --pod-subnet set it.
+      const dnsHost = podGateway(agent.podSubnet);
+      const dns = await startClusterDns({ client, host: dnsHost, port: 53, domain: dnsConfig.domain, upstreams: flags.dnsUpstream.length ? flags.dnsUpstream : nodeUpstreams(), log });
+      stops.push(() => dns.stop());
+      const proxy = await startServiceProxy({ client, nodeName: agent.nodeName, table: proxyTableName(options.dataRoot), clusterCIDRs, nodeLocalDNS: { ...KUBE_DNS, ip: dnsHost, port: 53, clients: [agent.podSubnet] }, log });
+      stops.push(() => proxy.stop());
+    }
+    if (flags.networkPolicy) {
+      const policy = await startNetworkPolicy({ client, nodeName: agent.nodeName, table: netpolTableName(options.dataRoot), log });
+      stops.push(() => policy.stop());
+    }
     return { ...agent, stop: stopAll };
   } catch (err) {
     await stopAll();

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { describeError, GantryError } from "../../common/errors.ts";
+import { startSyncRunner } from "../../common/sync-runner.ts";
 import { InformerFactory, type Client, type KubeObject } from "../client/index.ts";
 import { NAMESPACES, NETWORK_POLICIES, PODS, type NetworkPolicy, type Pod } from "./_types.ts";
 import { policyScript, renderPolicies, type PolicyRuleset } from "./ruleset.ts";
@@ -67,75 +68,40 @@ export async function startNetworkPolicy(opts: NetworkPolicyOptions): Promise<Ru
   const policies = factory.informerFor<NetworkPolicy>(NETWORK_POLICIES);
 
   let applied: PolicyRuleset | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
-  let backoffMs = 0;
-  let generation = 0;
-  let waiters: { want: number; resolve: () => void }[] = [];
 
   const syncOnce = async () => {
-    const gen = generation;
     const ns = new Map(namespaces.cache.list().map((n) => [n.metadata.name ?? "", n.metadata.labels ?? {}]));
     const desired = renderPolicies(opts.table, opts.nodeName, { pods: pods.cache.list(), namespaces: ns, policies: policies.cache.list() });
     const lines = policyScript(opts.table, applied, desired);
     if (lines.length) await nft(opts.netns, ["-f", "-"], lines.join("\n") + "\n");
     applied = desired;
-    const served = waiters.filter((w) => w.want <= gen);
-    waiters = waiters.filter((w) => w.want > gen);
-    for (const w of served) w.resolve();
   };
 
-  const schedule = (delay = opts.coalesceMs ?? 20) => {
-    generation++;
-    if (stopped || timer) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      if (running) {
-        void running.then(() => schedule(0));
-        return;
-      }
-      running = syncOnce()
-        .then(() => {
-          backoffMs = 0;
-        })
-        .catch((err: unknown) => {
-          applied = undefined; // the next sync replaces the table whole
-          backoffMs = Math.min(Math.max(backoffMs * 2, 500), 30_000);
-          log(`network policy: sync failed (retry in ${backoffMs} ms): ${describeError(err)}`);
-          if (!stopped) schedule(backoffMs);
-        })
-        .finally(() => {
-          running = undefined;
-        });
-    }, delay);
-  };
+  const runner = startSyncRunner({
+    sync: syncOnce,
+    coalesceMs: opts.coalesceMs,
+    onError: (err, retryMs) => {
+      applied = undefined; // the next sync replaces the table whole
+      log(`network policy: sync failed (retry in ${retryMs} ms): ${describeError(err)}`);
+    },
+  });
 
-  const onChange = { onAdd: () => schedule(), onUpdate: () => schedule(), onDelete: () => schedule() };
+  const onChange = { onAdd: () => runner.request(), onUpdate: () => runner.request(), onDelete: () => runner.request() };
   pods.addHandlers(onChange);
   namespaces.addHandlers(onChange);
   policies.addHandlers(onChange);
   if (ownFactory) factory.start();
   await factory.whenSynced();
-  const whenApplied = (delay?: number) =>
-    new Promise<void>((resolveWait) => {
-      schedule(delay);
-      waiters.push({ want: generation, resolve: resolveWait });
-    });
-  await whenApplied(0);
+  await runner.synced(0);
   if (!bridgedTrafficFiltered()) log("network policy: net.bridge.bridge-nf-call-iptables is not 1 (modprobe br_netfilter): traffic between pods on one bridge is not policed");
   log(`network policy: node ${opts.nodeName}: table ip ${opts.table}${opts.netns ? ` in ${opts.netns}` : ""} in sync`);
 
   return {
     table: opts.table,
-    synced: () => whenApplied(),
+    synced: () => runner.synced(),
     async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      await running;
+      await runner.stop();
       if (ownFactory) await factory.stop();
-      for (const w of waiters.splice(0)) w.resolve();
       await nft(opts.netns, ["delete", "table", "ip", opts.table]).catch((err: unknown) => log(`network policy: cleanup: ${describeError(err)}`));
     },
   };

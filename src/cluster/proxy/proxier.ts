@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { realClock, type Clock } from "../../common/clock.ts";
 import { describeError } from "../../common/errors.ts";
+import { startSyncRunner } from "../../common/sync-runner.ts";
 import { BY_LABEL, InformerFactory, type Client, type Informer } from "../client/index.ts";
 import { ENDPOINT_SLICES, SERVICE_NAME_LABEL, SERVICES, type EndpointSlice, type Service } from "./_types.ts";
 import { addServicePort, emptyRuleset, type ProxyNetwork, type Ruleset } from "./nft-ruleset.ts";
@@ -85,13 +86,6 @@ export async function startServiceProxy(opts: ServiceProxyOptions): Promise<Runn
   let applied: Ruleset = emptyRuleset();
   let needFull = true;
   let lastFull = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
-  let backoffMs = 0;
-  /** Each change bumps the generation; a waiter is served by a sync that began at or after its own. */
-  let generation = 0;
-  let waiters: { want: number; resolve: () => void }[] = [];
 
   const desired = (): { rs: Ruleset; ports: number } => {
     const rs = emptyRuleset();
@@ -115,7 +109,6 @@ export async function startServiceProxy(opts: ServiceProxyOptions): Promise<Runn
 
   const syncOnce = async () => {
     const started = clock.now();
-    const gen = generation;
     const full = needFull || started - lastFull > (opts.fullResyncMs ?? 3_600_000);
     const { rs, ports } = desired();
     const lines = full ? fullScript(opts.table, net, rs, emptyRuleset()) : diffScript(opts.table, applied, rs);
@@ -126,60 +119,32 @@ export async function startServiceProxy(opts: ServiceProxyOptions): Promise<Runn
       lastFull = started;
     }
     opts.onSync?.({ full, servicePorts: ports, lines: lines.length, ms: clock.now() - started });
-    const served = waiters.filter((w) => w.want <= gen);
-    waiters = waiters.filter((w) => w.want > gen);
-    for (const w of served) w.resolve();
   };
 
-  const schedule = (delay = opts.coalesceMs ?? 20) => {
-    generation++;
-    if (stopped || timer) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      if (running) {
-        // A sync is in progress: run again once it ends, with what changed meanwhile.
-        void running.then(() => schedule(0));
-        return;
-      }
-      running = syncOnce()
-        .then(() => {
-          backoffMs = 0;
-        })
-        .catch((err: unknown) => {
-          needFull = true;
-          backoffMs = Math.min(Math.max(backoffMs * 2, 500), 30_000);
-          log(`service proxy: sync failed (full resync in ${backoffMs} ms): ${describeError(err)}`);
-          if (!stopped) schedule(backoffMs);
-        })
-        .finally(() => {
-          running = undefined;
-        });
-    }, delay);
-  };
+  const runner = startSyncRunner({
+    sync: syncOnce,
+    clock,
+    coalesceMs: opts.coalesceMs,
+    onError: (err, retryMs) => {
+      needFull = true;
+      log(`service proxy: sync failed (full resync in ${retryMs} ms): ${describeError(err)}`);
+    },
+  });
 
-  const onChange = { onAdd: () => schedule(), onUpdate: () => schedule(), onDelete: () => schedule() };
+  const onChange = { onAdd: () => runner.request(), onUpdate: () => runner.request(), onDelete: () => runner.request() };
   services.addHandlers(onChange);
   slices.addHandlers(onChange);
   if (ownFactory) factory.start();
   await factory.whenSynced();
-  const whenApplied = (delay?: number) =>
-    new Promise<void>((resolve) => {
-      schedule(delay);
-      waiters.push({ want: generation, resolve });
-    });
-  await whenApplied(0);
+  await runner.synced(0);
   log(`service proxy: node ${opts.nodeName}: table ip ${opts.table}${opts.netns ? ` in ${opts.netns}` : ""} in sync`);
 
   return {
     table: opts.table,
-    synced: () => whenApplied(),
+    synced: () => runner.synced(),
     async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      await running;
+      await runner.stop();
       if (ownFactory) await factory.stop();
-      for (const w of waiters.splice(0)) w.resolve();
       await nft.run(["delete", "table", "ip", opts.table]).catch((err: unknown) => log(`service proxy: cleanup: ${describeError(err)}`));
     },
   };
