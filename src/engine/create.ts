@@ -12,6 +12,7 @@ import type { ContainerConfig, CreateBody, HostConfig } from "./api-types.ts";
 import { validateName, type ContainerRecord } from "./container-store.ts";
 import { cgroupsPathOf, checkSecurityOptions } from "./oci-spec.ts";
 import { adaptHostConfig, verifyResources, type HostFacts } from "./resources.ts";
+import { checkRestartPolicy } from "./restart-policy.ts";
 
 /** Docker's time zero: a container that never started or never finished. */
 export const ZERO_TIME = "0001-01-01T00:00:00Z";
@@ -65,14 +66,9 @@ export function translateCreate(nameParam: string | undefined, body: CreateBody,
     hc.SecurityOpt = [...(hc.SecurityOpt ?? []), "label=disable"];
   }
   checkNetworking(hc, body, ctx.networks);
-  if (hc.RestartPolicy?.Name && !["", "no", "always", "unless-stopped", "on-failure"].includes(hc.RestartPolicy.Name)) {
-    throw invalidArgument(`invalid restart policy '${hc.RestartPolicy.Name}'`);
-  }
+  checkRestartPolicy(hc.RestartPolicy);
   if (hc.AutoRemove && hc.RestartPolicy?.Name && !["", "no"].includes(hc.RestartPolicy.Name)) {
     throw invalidArgument("can't create 'AutoRemove' container with restart policy");
-  }
-  if (hc.RestartPolicy?.Name !== "on-failure" && (hc.RestartPolicy?.MaximumRetryCount ?? 0) > 0) {
-    throw invalidArgument(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
   }
   // -v, --mount, --tmpfs and the image's VOLUMEs, parsed (and refused when malformed) before anything is made.
   const mountRequests = fromDockerMountFields(

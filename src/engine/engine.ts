@@ -50,6 +50,7 @@ import type { HostFacts } from "./resources.ts";
 import { restartDecision, type RestartDecision } from "./restart-policy.ts";
 import { CliBackend, GantryBackend, type OciBackend } from "./oci-backend.ts";
 import { connectedAttachOptions } from "./network-connect.ts";
+import { planUpdate, type UpdateBody } from "./update.ts";
 
 export interface EngineOptions {
   /** Persistent state: images (src/image) and <root>/engine. */
@@ -745,6 +746,42 @@ export class Engine {
     transition(rec, "unpause", refused);
     this.containers.save(rec);
     this.publish(rec, "unpause");
+  }
+
+  /**
+   * `docker update`: new limits and restart policy. A running or paused container gets them in
+   * its cgroups at once (the kernel may refuse: then nothing changes); a created, exited or
+   * restarting one keeps them in its record for its next start, as every start writes the
+   * bundle from the record. The restart policy is read from the record at each exit.
+   */
+  update(ref: string, body: UpdateBody): { Warnings: string[] } {
+    const rec = this.containers.get(ref);
+    const refuse = (err: unknown): never => {
+      if (err instanceof GantryError && err.code !== "INVALID_ARGUMENT") {
+        throw new GantryError(err.code, `Cannot update container ${rec.Id}: ${err.message}`, err.details);
+      }
+      throw err;
+    };
+    if (rec.State.Status === "removing" || rec.State.Status === "dead") {
+      refuse(conflict(`container is marked for removal and cannot be "update"`));
+    }
+    let plan: ReturnType<typeof planUpdate>;
+    try {
+      plan = planUpdate(rec.HostConfig, body, this.host);
+    } catch (err) {
+      return refuse(err);
+    }
+    if (plan.resources && hasProcess(rec.State.Status)) {
+      try {
+        this.runtime.update(rec.Id, plan.resources);
+      } catch (err) {
+        refuse(err);
+      }
+    }
+    rec.HostConfig = plan.hostConfig;
+    this.containers.save(rec);
+    this.publish(rec, "update");
+    return { Warnings: plan.warnings };
   }
 
   rename(ref: string, newName: string): void {

@@ -33,8 +33,15 @@ export function readHostFacts(): HostFacts {
     cgroupVersion: version,
     swappiness: version === 1 && existsSync("/sys/fs/cgroup/memory/memory.swappiness"),
     swapLimit: version === 1 ? existsSync("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") : true,
+    blkioWeight: blkioWeightSupported(version),
     boundingCaps: boundingCapabilities(),
   };
+}
+
+/** Whether a blkio weight can be set: CFQ's or BFQ's weight file on v1, the io controller on v2. */
+function blkioWeightSupported(version: 1 | 2): boolean {
+  if (version === 2) return (readTrim("/sys/fs/cgroup/cgroup.controllers") ?? "").split(" ").includes("io");
+  return existsSync("/sys/fs/cgroup/blkio/blkio.weight") || existsSync("/sys/fs/cgroup/blkio/blkio.bfq.weight");
 }
 
 /** The daemon's CapBnd: a daemon in a container may lack some capabilities (often

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { GantryError, conflict } from "../common/errors.ts";
-import { Runtime, type HostMount, openCgroups, type CgroupStats } from "../runtime/index.ts";
+import { Runtime, type HostMount, openCgroups, type CgroupStats, type LinuxResources } from "../runtime/index.ts";
 import { runtimeCommand, type ExecBackend } from "./exec.ts";
 import { connectMonitor } from "./attach.ts";
 import { frame } from "./logs.ts";
@@ -40,6 +40,8 @@ export interface OciBackend extends ExecBackend {
   stats(id: string): CgroupStats;
   oomKillCount(id: string): number;
   cgroupPaths(id: string): Record<string, string>;
+  /** Writes new limits into the cgroups of a created, running or paused container (runc update). */
+  update(id: string, resources: LinuxResources): void;
   /** Whether the network namespace exists before start (attach before the process runs). */
   readonly netnsBeforeStart: boolean;
 }
@@ -99,6 +101,9 @@ export class GantryBackend implements OciBackend {
   }
   cgroupPaths(id: string): Record<string, string> {
     return this.runtime.state.load(id).cgroupPaths;
+  }
+  update(id: string, resources: LinuxResources): void {
+    this.runtime.update(id, resources);
   }
   execCommand(): { cmd: string; args: string[] } {
     const rt = runtimeCommand();
@@ -215,6 +220,11 @@ export class CliBackend implements OciBackend {
   }
   cgroupPaths(id: string): Record<string, string> {
     return this.cgroups(id).paths;
+  }
+  update(id: string, resources: LinuxResources): void {
+    // runc and crun read the OCI resources as JSON from stdin with `-r -`.
+    const r = spawnSync(this.binary, ["--root", this.root, "update", "-r", "-", id], { encoding: "utf8", input: JSON.stringify(resources) });
+    if (r.status !== 0) throw new GantryError("SYSCALL_FAILED", `${this.name} update: ${(r.stderr || r.stdout).trim()}`);
   }
   execCommand(): { cmd: string; args: string[] } {
     return { cmd: this.binary, args: ["--root", this.root] };

@@ -14,6 +14,8 @@ export interface HostFacts {
   /** memory.swappiness exists (cgroup v1 only). */
   swappiness: boolean;
   swapLimit: boolean;
+  /** The kernel takes a blkio weight (v1 blkio.weight or BFQ's, v2 io.weight); absent: yes. */
+  blkioWeight?: boolean;
   /** The capabilities in the daemon's bounding set: what "ALL" and --privileged can give. */
   boundingCaps?: string[];
 }
@@ -58,8 +60,9 @@ export function adaptHostConfig(hc: HostConfig, host: HostFacts): HostConfig {
   return hc;
 }
 
-/** Checks the resource flags the way dockerd does; returns the warnings Docker would give. */
-export function verifyResources(hc: HostConfig, host: HostFacts): string[] {
+/** Checks the resource flags the way dockerd does; returns the warnings Docker would give.
+ * `update`: the values of a `docker update`, where swap may come without memory. */
+export function verifyResources(hc: HostConfig, host: HostFacts, opts: { update?: boolean } = {}): string[] {
   const warnings: string[] = [];
   const num = (v: unknown, name: string): number => {
     if (v === undefined || v === null) return 0;
@@ -72,7 +75,7 @@ export function verifyResources(hc: HostConfig, host: HostFacts): string[] {
   const swappiness = hc.MemorySwappiness ?? -1;
   if (memory !== 0 && memory < MIN_MEMORY) throw invalidArgument("Minimum memory limit allowed is 6MB");
   if (memory > 0 && swap > 0 && swap < memory) throw invalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage");
-  if (memory === 0 && swap > 0) throw invalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage");
+  if (memory === 0 && swap > 0 && !opts.update) throw invalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage");
   if (typeof swappiness !== "number" || swappiness < -1 || swappiness > 100) {
     throw invalidArgument(`Invalid value: ${String(swappiness)}, valid memory swappiness range is 0-100`);
   }
@@ -101,7 +104,11 @@ export function verifyResources(hc: HostConfig, host: HostFacts): string[] {
   if (hc.CpusetCpus) checkCpuset(hc.CpusetCpus, host.cpus, "cpus");
   if (hc.CpusetMems) checkCpuset(hc.CpusetMems, host.mems, "mems");
   const blkio = num(hc.BlkioWeight, "BlkioWeight");
-  if (blkio > 0 && (blkio < 10 || blkio > 1000)) throw invalidArgument("Range of blkio weight is from 10 to 1000");
+  if (blkio > 0 && host.blkioWeight === false) {
+    // dockerd drops it with a warning rather than fail (the kernel has no weight file).
+    warnings.push("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.");
+    hc.BlkioWeight = 0;
+  } else if (blkio > 0 && (blkio < 10 || blkio > 1000)) throw invalidArgument("Range of blkio weight is from 10 to 1000");
   const oom = num(hc.OomScoreAdj, "OomScoreAdj");
   if (oom < -1000 || oom > 1000) throw invalidArgument(`Invalid value ${oom}, range for oom score adj is [-1000, 1000]`);
   return warnings;

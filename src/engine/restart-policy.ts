@@ -1,6 +1,7 @@
 // Restart policies as Docker applies them (moby restartmanager): no, always, unless-stopped,
 // on-failure[:N]. A manual stop never restarts. The back-off starts at 100 ms and doubles per
 // consecutive restart, capped at one minute; a run longer than 10 s resets it.
+import { invalidArgument } from "../common/errors.ts";
 import type { RestartPolicy } from "./api-types.ts";
 
 export interface RestartDecision {
@@ -32,4 +33,14 @@ export function restartDecision(
   let delayMs = previousDelayMs > 0 ? previousDelayMs * 2 : BACKOFF_START_MS * 2 ** Math.min(restartCount, 10);
   if (ranForMs > RESET_AFTER_MS) delayMs = BACKOFF_START_MS;
   return { restart, delayMs: Math.min(delayMs, BACKOFF_MAX_MS) };
+}
+
+/** dockerd's checks of a restart policy (create and update). */
+export function checkRestartPolicy(policy: RestartPolicy | undefined): void {
+  if (policy?.Name && !["", "no", "always", "unless-stopped", "on-failure"].includes(policy.Name)) {
+    throw invalidArgument(`invalid restart policy '${policy.Name}'`);
+  }
+  if (policy?.Name !== "on-failure" && (policy?.MaximumRetryCount ?? 0) > 0) {
+    throw invalidArgument(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+  }
 }

@@ -46,6 +46,9 @@ class RecordingBackend implements OciBackend {
   stats = () => ({}) as never;
   oomKillCount = () => 0;
   cgroupPaths = () => ({});
+  update(_id: string, resources: unknown): void {
+    this.calls.push(`update ${JSON.stringify(resources)}`);
+  }
   execCommand = () => ({ cmd: "false", args: [] });
   /** What the container's monitor does when its process ends. */
   exit(id: string, code: number): void {

@@ -394,6 +394,40 @@ export class Runtime {
     await this.cgroups(rec).thaw();
   }
 
+  /**
+   * runc's `update`: writes new limits into a created, running or paused container's cgroups
+   * now, then keeps them in its state (merged over the config's resources, so what is not
+   * named stays). The kernel refuses what it cannot do; a memory limit below what the
+   * container uses (EBUSY: nothing more could be reclaimed) is said in runc's words.
+   */
+  update(id: string, resources: LinuxResources): void {
+    const rec = this.state.load(id);
+    const status = this.statusOf(rec);
+    if (status === "stopped") throw conflict(`cannot update container ${id}: it is stopped`);
+    const cg = this.cgroups(rec);
+    try {
+      cg.apply(resources);
+    } catch (err) {
+      if (err instanceof GantryError && err.details.errno === "EBUSY" && /memory\.(limit_in_bytes|max)$/.test(err.details.path ?? "")) {
+        const stats = cg.stats().memory;
+        throw conflict(`unable to set memory limit to ${resources.memory?.limit} (current usage: ${stats.usage.usage ?? 0}, peak usage: ${stats.usage.max ?? 0})`, {
+          path: err.details.path,
+          errno: "EBUSY",
+        });
+      }
+      throw err;
+    }
+    const old = rec.config.linux?.resources ?? {};
+    const merged: LinuxResources = { ...old };
+    for (const key of Object.keys(resources) as (keyof LinuxResources)[]) {
+      const next = resources[key];
+      const prev = old[key];
+      merged[key] = (next && prev && typeof next === "object" && !Array.isArray(next) ? { ...prev, ...next } : next) as never;
+    }
+    rec.config.linux = { ...(rec.config.linux ?? {}), resources: merged };
+    this.state.save(rec);
+  }
+
   pids(id: string): number[] {
     const rec = this.state.load(id);
     return this.cgroups(rec).pids();

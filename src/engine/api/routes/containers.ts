@@ -11,6 +11,7 @@ import { connectMonitor, parseDetachKeys, relayAttach, sendResize } from "../../
 import { hasProcess, isUp } from "../../container-state.ts";
 import type { ContainerRecord } from "../../container-store.ts";
 import type { Engine, WaitCondition } from "../../engine.ts";
+import type { UpdateBody } from "../../update.ts";
 import type { ExecTable } from "../../exec.ts";
 import { streamLogs } from "../../logs.ts";
 import { changesOf, containerSummary, dockerStats, inspectContainer, matchesPsFilters, topOf } from "../../views.ts";
@@ -161,6 +162,10 @@ function registerLifecycleRoutes(api: RouteTable, e: Engine): void {
   api.on("POST", `/containers/${ID}/unpause`, async (_r, res, m) => {
     await e.unpause(m[1]!);
     sendNoContent(res);
+  });
+  api.on("POST", `/containers/${ID}/update`, async (r, res, m) => {
+    const body = await readJson<UpdateBody>(r.raw, true);
+    sendJson(res, 200, e.update(m[1]!, body as UpdateBody));
   });
   api.on("POST", `/containers/${ID}/rename`, (r, res, m) => {
     e.rename(m[1]!, r.query.get("name") ?? "");
