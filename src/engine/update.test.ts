@@ -1,7 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import type { HostConfig } from "./api-types.ts";
 import type { HostFacts } from "./resources.ts";
-import { planUpdate } from "./update.ts";
+import { planUpdate, type UpdateBody } from "./update.ts";
 
 const host: HostFacts = { ncpu: 2, cpus: "0-1", mems: "0", cgroupVersion: 1, swappiness: true, swapLimit: true, blkioWeight: false };
 
@@ -22,7 +23,7 @@ describe("docker update's plan (dockerd's UpdateContainer rules)", () => {
   });
 
   it("refuses clashes with the container (409) and bad values (400)", () => {
-    const refuses = (hc: object, body: object, code: string, re: RegExp) =>
+    const refuses = (hc: HostConfig, body: UpdateBody, code: string, re: RegExp) =>
       assert.throws(() => planUpdate(hc, body, host), (e: { code: string; message: string }) => e.code === code && re.test(e.message));
     refuses({}, { Memory: 256 << 20 }, "CONFLICT", /^Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time$/);
     refuses({ MemorySwap: -1 }, { Memory: 256 << 20 }, "CONFLICT", /update the memoryswap at the same time/);
@@ -30,7 +31,7 @@ describe("docker update's plan (dockerd's UpdateContainer rules)", () => {
     refuses({ CpuPeriod: 50000 }, { NanoCpus: 1e9 }, "CONFLICT", /Nano CPUs cannot be updated as CPU Period has already been set/);
     refuses({ AutoRemove: true }, { RestartPolicy: { Name: "always" } }, "CONFLICT", /AutoRemove is enabled/);
     refuses({}, { Memory: 1 << 20, MemorySwap: -1 }, "INVALID_ARGUMENT", /Minimum memory limit allowed is 6MB/);
-    refuses({}, { RestartPolicy: { Name: "sometimes" } }, "INVALID_ARGUMENT", /invalid restart policy 'sometimes'/);
+    refuses({}, { RestartPolicy: { Name: "sometimes" as "no" } }, "INVALID_ARGUMENT", /invalid restart policy 'sometimes'/);
     refuses({}, { RestartPolicy: { Name: "always", MaximumRetryCount: 3 } }, "INVALID_ARGUMENT", /only be used with 'on-failure'/);
   });
 
