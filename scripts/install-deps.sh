@@ -16,6 +16,7 @@ packages=(
   containernetworking-plugins iptables nftables
   etcd-server etcd-client
   hyperfine
+  docker-compose                               # compose end-to-end tests (test/compose) against the daemon
 )
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
