@@ -1,16 +1,23 @@
 // Who is asking: the bearer token of a request turned into a user, as kube-apiserver's
-// token authenticators do. Two kinds of token exist: the admin token (DATA_DIR/token,
-// user system:admin in system:masters) and node join tokens (`<id>.<secret>`, user
-// system:node:NAME in system:nodes; see node-tokens.ts). Anything else is anonymous.
+// token authenticators do. Three kinds of token exist: the admin token (DATA_DIR/token,
+// user system:admin in system:masters), node join tokens (`<id>.<secret>`, user
+// system:node:NAME in system:nodes; see node-tokens.ts) and service account JWTs (user
+// system:serviceaccount:NS:NAME; see service-account-auth.ts). Anything else is anonymous.
 import { tokenMatches } from "./credentials.ts";
 import { describeNodeToken, NODE_TOKEN_NAMESPACE, nodeTokenSecretName, parseNodeToken, verifyNodeToken } from "./node-tokens.ts";
 import type { KubeObject } from "./objects.ts";
 import type { ObjectRegistry } from "./registry.ts";
 import { resourceTypes } from "./resources.ts";
+import type { ServiceAccountAuthenticator } from "./service-account-auth.ts";
+import { looksLikeJwt } from "./service-account-tokens.ts";
 
 export interface UserInfo {
   username: string;
   groups: string[];
+  /** The identity's UID (a service account's). */
+  uid?: string;
+  /** More about the identity (a service account token's pod and credential id). */
+  extra?: Record<string, string[]>;
   /** Set for node identities: the node this user is. */
   node?: string;
   /** Set for node identities: the token Secret that vouched for the user (for long requests). */
@@ -39,6 +46,7 @@ export class Authenticator {
     private readonly adminToken: string,
     private readonly registry: ObjectRegistry,
     private readonly cacheMs = TOKEN_CACHE_MS,
+    private readonly serviceAccounts?: ServiceAccountAuthenticator,
   ) {}
 
   /** The user an Authorization header names, or undefined (401). */
@@ -46,6 +54,10 @@ export class Authenticator {
     const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
     if (!m) return undefined;
     const token = m[1]!;
+    if (this.serviceAccounts && looksLikeJwt(token)) {
+      const sa = await this.serviceAccounts.authenticate(token);
+      return "user" in sa ? sa.user : undefined;
+    }
     const parsed = parseNodeToken(token);
     if (!parsed) return tokenMatches(token, this.adminToken) ? ADMIN_USER : undefined;
     const secret = await this.tokenSecret(parsed.id);

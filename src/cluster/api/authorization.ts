@@ -9,6 +9,7 @@
 //   its own Lease           get/create/update in kube-node-lease
 //   pods bound to it        update/patch status, delete (spec.nodeName == NAME)
 //   events                  create/patch
+//   serviceaccounts/token   create, bound to a pod on the node (checked by the TokenRequest handler)
 //   local PersistentVolumes  create and delete those pinned to it alone by node affinity
 //                           (kubernetes.io/hostname In [NAME]): the agent is its node's
 //                           local-path provisioner (Gantry's choice; a kubelet cannot)
@@ -121,6 +122,7 @@ function authorizeNode(node: string, a: ResourceAttributes): Decision {
     return deny();
   }
   if (core && a.resource === "events" && sub === "" && (a.verb === "create" || a.verb === "patch")) return allow();
+  if (core && a.resource === "serviceaccounts" && sub === "token" && a.verb === "create") return allow();
   if (core && a.resource === "persistentvolumes" && sub === "") {
     const reason = `node "${node}" may only create and delete persistent volumes pinned to itself`;
     if (a.verb === "create") return allow({ created: { allows: (o) => pinnedToNode(o, node), reason } });

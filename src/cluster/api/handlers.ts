@@ -1,6 +1,8 @@
 // Handlers for resource requests: one function per verb, each turning an HTTP request on
 // a resource path into registry calls and a response (object, list, Table or watch stream).
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { UserInfo } from "./authentication.ts";
+import type { ServiceAccountTokens } from "./token-request.ts";
 import { toTable } from "./table.ts";
 import { labelSelectorString } from "./columns.ts";
 import { decodeObjectBody, duplicateFields, mediaType, parseJson, parseYamlBody, readBody } from "./request-body.ts";
@@ -25,6 +27,8 @@ export interface ResourceRequest {
   admit?: (obj: KubeObject) => void;
   /** Ends a long request (a watch) when the caller's credential is revoked; returns the un-registration. */
   bindToCredential?: (stop: () => void) => () => void;
+  /** Who asks (for handlers whose answer depends on it: a node's TokenRequest). */
+  user?: UserInfo;
 }
 
 export interface HandlerContext {
@@ -35,6 +39,8 @@ export interface HandlerContext {
   trackWatch(stop: () => void): () => void;
   /** How kubelets are reached and their serving certificates signed (pod-streams.ts, kubelet-certificates.ts). */
   kubelets?: KubeletAccess;
+  /** Service account token issuing and checking (token-request.ts). */
+  serviceAccountTokens?: ServiceAccountTokens;
 }
 
 /** How the API server reaches kubelets (kube-apiserver's --kubelet-client-certificate, --kubelet-certificate-authority). */

@@ -1,5 +1,5 @@
 // The subset of Kubernetes' protobuf schema that kubectl 1.32 sends as request bodies
-// (`kubectl create namespace|configmap|secret|deployment|job|cronjob|service|serviceaccount`,
+// (`kubectl create namespace|configmap|secret|deployment|job|cronjob|service|serviceaccount|token`,
 // `kubectl auth whoami|can-i`). Field numbers are those of
 // k8s.io/api and k8s.io/apimachinery generated.proto; only the fields these commands (and
 // common hand-written objects of these kinds) use are declared. A body carrying any field
@@ -397,6 +397,31 @@ message SelfSubjectReview {
   optional SelfSubjectReviewStatus status = 2;
 }
 
+// kubectl create token: a TokenRequest posted to serviceaccounts/NAME/token.
+message BoundObjectReference {
+  optional string kind = 1;
+  optional string apiVersion = 2;
+  optional string name = 3;
+  optional string uid = 4;
+}
+
+message TokenRequestSpec {
+  repeated string audiences = 1;
+  optional int64 expirationSeconds = 4;
+  optional BoundObjectReference boundObjectRef = 3;
+}
+
+message TokenRequestStatus {
+  optional string token = 1;
+  optional Time expirationTimestamp = 2;
+}
+
+message TokenRequest {
+  optional ObjectMeta metadata = 1;
+  optional TokenRequestSpec spec = 2;
+  optional TokenRequestStatus status = 3;
+}
+
 message ResourceAttributes {
   optional string namespace = 1;
   optional string verb = 2;
@@ -443,5 +468,6 @@ export const PROTO_KINDS: Record<string, string> = {
   "v1/Service": "Service",
   "v1/ServiceAccount": "ServiceAccount",
   "authentication.k8s.io/v1/SelfSubjectReview": "SelfSubjectReview",
+  "authentication.k8s.io/v1/TokenRequest": "TokenRequest",
   "authorization.k8s.io/v1/SelfSubjectAccessReview": "SelfSubjectAccessReview",
 };

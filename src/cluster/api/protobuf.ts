@@ -26,6 +26,7 @@ const ZERO_MEANINGFUL = new Set([
   "CronJobSpec.startingDeadlineSeconds",
   "CronJobSpec.successfulJobsHistoryLimit",
   "CronJobSpec.failedJobsHistoryLimit",
+  "TokenRequestSpec.expirationSeconds",
 ]);
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 

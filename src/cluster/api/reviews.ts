@@ -30,7 +30,7 @@ export async function handleSelfSubjectReview(ctx: HandlerContext, req: Incoming
     kind: "SelfSubjectReview",
     apiVersion: "authentication.k8s.io/v1",
     metadata: { creationTimestamp: nowTimestamp() },
-    status: { userInfo: { username: user.username, groups: user.groups } },
+    status: { userInfo: { username: user.username, ...(user.uid ? { uid: user.uid } : {}), groups: user.groups, ...(user.extra ? { extra: user.extra } : {}) } },
   });
 }
 

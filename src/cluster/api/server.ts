@@ -11,7 +11,10 @@ import { writeFileAtomic } from "../../common/atomic-file.ts";
 import { GantryError } from "../../common/errors.ts";
 import type { ApiTransport } from "../client/index.ts";
 import { openStore, timedStore, type Store, type StoreSpec } from "../store/index.ts";
-import { Authenticator, type UserInfo } from "./authentication.ts";
+import { Authenticator, TOKEN_CACHE_MS, type UserInfo } from "./authentication.ts";
+import { ServiceAccountAuthenticator } from "./service-account-auth.ts";
+import { ensureServiceAccountKey, looksLikeJwt, SERVICE_ACCOUNT_ISSUER, ServiceAccountTokenSigner } from "./service-account-tokens.ts";
+import { handleIssuerDiscovery, handleTokenRequest, handleTokenReview, JWKS_PATH, MIN_TOKEN_SECONDS, OPENID_CONFIGURATION_PATH, TOKEN_REVIEW_PATH } from "./token-request.ts";
 import { enforceAccess } from "./authorization.ts";
 import { adminKubeconfig, ensureCredentials, signKubeletServingCert } from "./credentials.ts";
 import { aggregatedDiscovery, AGGREGATED_V2BETA1, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregated } from "./discovery.ts";
@@ -67,6 +70,8 @@ export interface ApiServerOptions {
    * API server does not import the controllers.
    */
   startControllers?: (transport: ApiTransport) => Promise<{ stop(): Promise<void> }>;
+  /** The shortest lifetime a TokenRequest may ask for, in seconds (kube: 600; tests lower it). */
+  minTokenExpirationSeconds?: number;
 }
 
 export interface RunningApiServer {
@@ -93,6 +98,7 @@ const ACTIONS: Record<string, Record<string, ActionHandler>> = {
   "/namespaces/finalize": { PUT: (ctx, r) => handleUpdate(ctx, { ...r, subresource: undefined }) },
   "/pods/binding": { POST: handleBinding },
   "/pods/eviction": { POST: handleEviction },
+  "/serviceaccounts/token": { POST: handleTokenRequest },
 };
 
 /** Resources that are only an action (bindings: POST a Binding), by "<group>/<plural>". */
@@ -116,7 +122,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   await bootstrap(registry);
   await registry.claimHeldValues(log);
 
-  const authenticator = new Authenticator(creds.adminToken, registry);
+  const serviceAccounts = new ServiceAccountAuthenticator(new ServiceAccountTokenSigner(ensureServiceAccountKey(opts.dataDir)), [SERVICE_ACCOUNT_ISSUER], registry, TOKEN_CACHE_MS);
+  const authenticator = new Authenticator(creds.adminToken, registry, TOKEN_CACHE_MS, serviceAccounts);
   const watches = new Set<() => void>();
   const ctx: HandlerContext = {
     registry,
@@ -131,6 +138,18 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
       clientCert: creds.kubeletClient.cert,
       clientKey: creds.kubeletClient.key,
       signServingCert: (csr, node, addresses) => signKubeletServingCert(opts.dataDir, csr, node, addresses),
+    },
+    serviceAccountTokens: {
+      authenticator: serviceAccounts,
+      minExpirationSeconds: opts.minTokenExpirationSeconds ?? MIN_TOKEN_SECONDS,
+      async review(token, audiences) {
+        if (looksLikeJwt(token)) {
+          const r = await serviceAccounts.authenticate(token, audiences);
+          return "user" in r ? { user: r.user, audiences: r.claims.aud.filter((a) => (audiences ?? serviceAccounts.audiences).includes(a)) } : r;
+        }
+        const user = await authenticator.authenticate(`Bearer ${token}`);
+        return user ? { user, audiences: audiences ?? serviceAccounts.audiences } : { error: "invalid bearer token" };
+      },
     },
   };
 
@@ -290,6 +309,8 @@ async function routeAuthenticated(ctx: HandlerContext, user: UserInfo, bindToCre
   if (method === "POST" && path === SELF_SUBJECT_ACCESS_REVIEW_PATH) return handleSelfSubjectAccessReview(ctx, req, res, user);
   if (method === "POST" && path === SERVING_CERT_PATH) return handleServingCert(ctx, req, res, user);
   if (path === METRICS_PATH) return serveMetrics(user, method, res);
+  if (method === "POST" && path === TOKEN_REVIEW_PATH) return handleTokenReview(ctx, req, res, user);
+  if (method === "GET" && (path === JWKS_PATH || path === OPENID_CONFIGURATION_PATH)) return handleIssuerDiscovery(ctx, res, path);
   let segs: string[];
   try {
     segs = path.split("/").filter(Boolean).map(decodeURIComponent);
@@ -387,7 +408,7 @@ async function routeApi(ctx: HandlerContext, caller: { user: UserInfo; bindToCre
   if (!rt || (rt.namespaced && namespace === undefined && rest.length > 1) || (!rt.namespaced && namespace !== undefined) || rest.length > 3) {
     throw errPathNotFound();
   }
-  const r: ResourceRequest = { req, res, url, rt, namespace, name: rest[1], subresource: rest[2], bindToCredential: caller.bindToCredential };
+  const r: ResourceRequest = { req, res, url, rt, namespace, name: rest[1], subresource: rest[2], bindToCredential: caller.bindToCredential, user: caller.user };
   const method = req.method ?? "GET";
   await enforceAccess(ctx.registry, caller.user, r, method);
   const only = ACTION_RESOURCES[`${rt.group}/${rt.plural}`];
