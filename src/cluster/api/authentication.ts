@@ -8,7 +8,6 @@ import { describeNodeToken, NODE_TOKEN_NAMESPACE, nodeTokenSecretName, parseNode
 import type { KubeObject } from "./objects.ts";
 import type { ObjectRegistry } from "./registry.ts";
 import { resourceTypes } from "./resources.ts";
-import type { ServiceAccountAuthenticator } from "./service-account-auth.ts";
 import { looksLikeJwt } from "./service-account-tokens.ts";
 
 export interface UserInfo {
@@ -46,7 +45,8 @@ export class Authenticator {
     private readonly adminToken: string,
     private readonly registry: ObjectRegistry,
     private readonly cacheMs = TOKEN_CACHE_MS,
-    private readonly serviceAccounts?: ServiceAccountAuthenticator,
+    /** The service account token authenticator (service-account-auth.ts), for JWTs. */
+    private readonly serviceAccounts?: (token: string) => Promise<UserInfo | undefined>,
   ) {}
 
   /** The user an Authorization header names, or undefined (401). */
@@ -54,10 +54,7 @@ export class Authenticator {
     const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
     if (!m) return undefined;
     const token = m[1]!;
-    if (this.serviceAccounts && looksLikeJwt(token)) {
-      const sa = await this.serviceAccounts.authenticate(token);
-      return "user" in sa ? sa.user : undefined;
-    }
+    if (this.serviceAccounts && looksLikeJwt(token)) return this.serviceAccounts(token);
     const parsed = parseNodeToken(token);
     if (!parsed) return tokenMatches(token, this.adminToken) ? ADMIN_USER : undefined;
     const secret = await this.tokenSecret(parsed.id);

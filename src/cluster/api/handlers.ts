@@ -2,7 +2,7 @@
 // a resource path into registry calls and a response (object, list, Table or watch stream).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { UserInfo } from "./authentication.ts";
-import type { ServiceAccountTokens } from "./token-request.ts";
+import type { ServiceAccountTokens } from "./service-account-auth.ts";
 import { toTable } from "./table.ts";
 import { labelSelectorString } from "./columns.ts";
 import { decodeObjectBody, duplicateFields, mediaType, parseJson, parseYamlBody, readBody } from "./request-body.ts";

@@ -123,7 +123,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   await registry.claimHeldValues(log);
 
   const serviceAccounts = new ServiceAccountAuthenticator(new ServiceAccountTokenSigner(ensureServiceAccountKey(opts.dataDir)), [SERVICE_ACCOUNT_ISSUER], registry, TOKEN_CACHE_MS);
-  const authenticator = new Authenticator(creds.adminToken, registry, TOKEN_CACHE_MS, serviceAccounts);
+  const authenticator = new Authenticator(creds.adminToken, registry, TOKEN_CACHE_MS, async (token) => {
+    const r = await serviceAccounts.authenticate(token);
+    return "user" in r ? r.user : undefined;
+  });
   const watches = new Set<() => void>();
   const ctx: HandlerContext = {
     registry,

@@ -34,6 +34,15 @@ export function serviceAccountUser(claims: TokenClaims): UserInfo {
   };
 }
 
+/** What the API server's handlers use to issue and review tokens (token-request.ts). */
+export interface ServiceAccountTokens {
+  authenticator: ServiceAccountAuthenticator;
+  /** The shortest lifetime a TokenRequest may ask for (kube: 600 s; tests lower it). */
+  minExpirationSeconds: number;
+  /** Authenticates any bearer token, as a request's would be (for TokenReview). */
+  review(token: string, audiences: string[] | undefined): Promise<{ user: UserInfo; audiences: string[] } | { error: string }>;
+}
+
 export class ServiceAccountAuthenticator {
   // "<kind>/<ns>/<name>" -> the object as read at `at` (undefined: there was none).
   private readonly cache = new Map<string, { at: number; obj: KubeObject | undefined }>();

@@ -13,7 +13,7 @@ import { sendJson, type HandlerContext, type ResourceRequest } from "./handlers.
 import { isPlainObject, nowTimestamp, type KubeObject } from "./objects.ts";
 import { decodeObjectBody, mediaType, readBody } from "./request-body.ts";
 import { findResource } from "./resources.ts";
-import type { ServiceAccountAuthenticator } from "./service-account-auth.ts";
+import type { ServiceAccountTokens } from "./service-account-auth.ts";
 import type { KubernetesClaims } from "./service-account-tokens.ts";
 import { errBadRequest, errConflict, errInvalid, errNotFound } from "./status.ts";
 
@@ -25,14 +25,6 @@ export const OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration";
 export const DEFAULT_TOKEN_SECONDS = 3600;
 export const MIN_TOKEN_SECONDS = 600;
 const MAX_TOKEN_SECONDS = 2 ** 32;
-
-export interface ServiceAccountTokens {
-  authenticator: ServiceAccountAuthenticator;
-  /** The shortest lifetime a TokenRequest may ask for (kube: 600 s; tests lower it). */
-  minExpirationSeconds: number;
-  /** Authenticates any bearer token, as a request's would be (for TokenReview). */
-  review(token: string, audiences: string[] | undefined): Promise<{ user: UserInfo; audiences: string[] } | { error: string }>;
-}
 
 const core = (plural: string) => findResource("", "v1", plural)!;
 
