@@ -1,6 +1,7 @@
 // The Docker Engine API shapes the engine reads and writes (API 1.41–1.50), only the fields
 // Gantry uses. Everything arrives as untrusted JSON; host-config.ts checks it field by field.
 import type { DockerMount } from "../volume/index.ts";
+import type { HealthConfig } from "./health/config.ts";
 
 /** HostConfig.Mounts items: the volume library reads them (fromDockerMountFields). */
 export type { DockerMount };
@@ -93,6 +94,8 @@ export interface ContainerConfig {
   Labels?: Record<string, string> | null;
   StopSignal?: string;
   StopTimeout?: number | null;
+  /** Test ["CMD", ...] | ["CMD-SHELL", cmd] | ["NONE"]; durations in ns (health/config.ts). */
+  Healthcheck?: HealthConfig | null;
   [key: string]: unknown;
 }
 

@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { GantryError, notFound } from "../common/errors.ts";
 import { readJsonIfExists, writeFileAtomic, writeFileAtomicDurably } from "../common/atomic-file.ts";
 import type { ContainerConfig, HostConfig } from "./api-types.ts";
+import type { HealthState } from "./health/status.ts";
 
 export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
 
@@ -19,6 +20,8 @@ export interface ContainerState {
   OOMKilled: boolean;
   StartedAt: string;
   FinishedAt: string;
+  /** With a health check, from its first start on (health/checks.ts). */
+  Health?: HealthState;
 }
 
 export interface ContainerRecord {

@@ -13,6 +13,7 @@ import { validateName, type ContainerRecord } from "./container-store.ts";
 import { cgroupsPathOf, checkSecurityOptions } from "./oci-spec.ts";
 import { adaptHostConfig, verifyResources, type HostFacts } from "./resources.ts";
 import { checkRestartPolicy } from "./restart-policy.ts";
+import { mergeHealthConfig, validateHealthConfig, type HealthConfig } from "./health/config.ts";
 
 /** Docker's time zero: a container that never started or never finished. */
 export const ZERO_TIME = "0001-01-01T00:00:00Z";
@@ -60,6 +61,7 @@ export function translateCreate(nameParam: string | undefined, body: CreateBody,
   checkSecurityOptions(hc, ctx.host.boundingCaps);
   cgroupsPathOf(hc, "check"); // a bad --cgroup-parent fails create, not start
   if (body.StopSignal) parseSignal(body.StopSignal); // dockerd refuses a bad one at create, not at stop
+  const healthcheck = mergeHealthConfig(validateHealthConfig(body.Healthcheck), image.config.config?.Healthcheck as HealthConfig | null | undefined);
   // Docker records label=disable for the modes SELinux labels cannot confine (moby's
   // generateSecurityOpt), unless the request set a label option itself.
   if ((hc.Privileged || hc.PidMode === "host" || hc.IpcMode === "host") && !(hc.SecurityOpt ?? []).some((o) => /^label[=:]/.test(o))) {
@@ -103,6 +105,7 @@ export function translateCreate(nameParam: string | undefined, body: CreateBody,
     Labels: { ...pieces.labels, ...(body.Labels ?? {}) },
     StopSignal: body.StopSignal || pieces.stopSignal,
     ...(body.StopTimeout !== undefined && body.StopTimeout !== null ? { StopTimeout: body.StopTimeout } : {}),
+    ...(healthcheck ? { Healthcheck: healthcheck } : {}),
   };
   if (!hc.NetworkMode) hc.NetworkMode = "default";
   if (!hc.RestartPolicy) hc.RestartPolicy = { Name: "no", MaximumRetryCount: 0 };

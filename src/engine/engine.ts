@@ -51,6 +51,9 @@ import { restartDecision, type RestartDecision } from "./restart-policy.ts";
 import { CliBackend, GantryBackend, type OciBackend } from "./oci-backend.ts";
 import { connectedAttachOptions } from "./network-connect.ts";
 import { planUpdate, type UpdateBody } from "./update.ts";
+import { ExecTable } from "./exec.ts";
+import { ALL_CAPS } from "./oci-spec.ts";
+import { HealthChecks } from "./health/checks.ts";
 
 export interface EngineOptions {
   /** Persistent state: images (src/image) and <root>/engine. */
@@ -101,6 +104,8 @@ export class Engine {
   readonly execRoot: string;
   /** One per container the daemon holds something for (waiters, hooks, timers, watches). */
   private readonly supervisors = new Supervisors();
+  /** Health check loops, one per running container with a check; their probes are execs. */
+  private readonly health: HealthChecks;
   private readonly clock: Clock;
   private poller: Timer | undefined;
   networks: Networks | undefined;
@@ -125,6 +130,14 @@ export class Engine {
       this.runtime = new CliBackend(rtName, rtName, join(this.execRoot, rtName), opts.shimCommand);
     } else throw invalidArgument(`unknown runtime ${JSON.stringify(rtName)}: use gantry, runc or crun`);
     this.host = readHostFacts();
+    this.health = new HealthChecks({
+      execs: new ExecTable(this.runtime, join(this.execRoot, "exec"), this.host.boundingCaps ?? ALL_CAPS),
+      clock: this.clock,
+      supervisors: this.supervisors,
+      find: (id) => this.containers.find(id),
+      save: (rec) => this.containers.save(rec),
+      publish: (rec, action) => this.publish(rec, action),
+    });
   }
 
   // ---- paths ---------------------------------------------------------------------------
@@ -199,6 +212,8 @@ export class Engine {
       // Frozen or thawed while the daemon was down: the record follows the kernel.
       if (st === "paused" && status === "running") transition(rec, "pause");
       if (st === "running" && status === "paused") transition(rec, "unpause");
+      // The check goes on with the status the record kept (dockerd would begin at "starting").
+      if (rec.State.Status === "running") this.health.begin(rec, { fresh: false });
       this.containers.save(rec);
     } else if (status === "exited" && rec.HostConfig.RestartPolicy?.Name === "always" && !rec.ManuallyStopped) {
       // Docker starts "always" containers when the daemon starts (without counting a restart).
@@ -208,10 +223,14 @@ export class Engine {
 
   async close(): Promise<void> {
     this.poller?.cancel();
+    const probesEnded: Promise<void>[] = [];
     for (const sup of this.supervisors.all()) {
       sup.stopWatchingExit();
       sup.cancelRestart();
+      if (sup.health) probesEnded.push(sup.health.stop());
+      sup.health = undefined;
     }
+    await Promise.all(probesEnded);
     for (const task of [...this.pendingLayerRemovals]) task();
     await Promise.all([...this.layerRemovalsInFlight]);
     await this.networks?.close().catch(() => {});
@@ -523,6 +542,7 @@ export class Engine {
       rec.State.StartedAt = new Date(this.clock.now()).toISOString();
       rec.State.FinishedAt = ZERO_TIME;
       rec.ManuallyStopped = false;
+      this.health.begin(rec, { fresh: true });
       this.containers.save(rec);
       this.publish(rec, "start");
     } catch (err) {
@@ -615,6 +635,7 @@ export class Engine {
       void this.disconnectNetwork(rec.Id);
       const startedMs = Date.parse(rec.State.StartedAt);
       transition(rec, "exit");
+      void this.health.end(rec, { markUnhealthy: true });
       rec.State = { ...rec.State, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt, Error: error };
       rec.MonitorPid = 0;
       this.containers.save(rec);
@@ -734,6 +755,7 @@ export class Engine {
     assertTransition(rec, "pause", refused);
     await this.runtime.pause(rec.Id);
     transition(rec, "pause", refused);
+    void this.health.end(rec, { markUnhealthy: true });
     this.containers.save(rec);
     this.publish(rec, "pause");
   }
@@ -744,6 +766,7 @@ export class Engine {
     assertTransition(rec, "unpause", refused);
     await this.runtime.resume(rec.Id);
     transition(rec, "unpause", refused);
+    this.health.begin(rec, { fresh: false });
     this.containers.save(rec);
     this.publish(rec, "unpause");
   }
@@ -823,6 +846,7 @@ export class Engine {
       exited.cancel();
     }
     transition(rec, "remove");
+    void this.health.end(rec, { markUnhealthy: false });
     this.unwatchExit(rec.Id);
     this.containers.save(rec);
     await this.runtime.delete(rec.Id, true).catch(() => {});

@@ -180,6 +180,11 @@ export class ExecTable {
     return ex;
   }
 
+  /** Drops a finished exec (the health checks' probes leave no instances behind, as dockerd's). */
+  forget(id: string): void {
+    this.byId.delete(id);
+  }
+
   forContainer(id: string): string[] {
     return [...this.byId.values()].filter((e) => e.ContainerID === id).map((e) => e.ID);
   }

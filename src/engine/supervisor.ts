@@ -1,10 +1,11 @@
 // What the engine holds for one container while the daemon runs, in one object instead of a
 // map per concern keyed by id: the `wait` callers, the hooks that must attach before its
-// process runs, the timer of a pending restart, the watch on its exit file, and whether a
-// start, exit or removal is working on it. Nothing here is on disk: a restarted daemon
-// builds it again from the records (restore()).
+// process runs, the timer of a pending restart, the watch on its exit file, its health
+// check loop, and whether a start, exit or removal is working on it. Nothing here is on
+// disk: a restarted daemon builds it again from the records (restore()).
 import type { FSWatcher } from "node:fs";
 import type { Timer } from "../common/clock.ts";
+import type { HealthMonitor } from "./health/monitor.ts";
 
 export type WaitCondition = "not-running" | "next-exit" | "removed";
 
@@ -28,6 +29,8 @@ export class ContainerSupervisor {
   restartTimer: Timer | undefined;
   /** The inotify watch on the container's directory for its exit file (while it runs). */
   exitWatcher: FSWatcher | undefined;
+  /** The health check loop while the container runs (health/checks.ts). */
+  health: HealthMonitor | undefined;
   /** A start, an exit's handling or a removal is under way: the others wait their turn. */
   busy = false;
 
@@ -53,7 +56,7 @@ export class ContainerSupervisor {
 
   /** Holds nothing: the engine may forget it. */
   get idle(): boolean {
-    return !this.busy && !this.restartTimer && !this.exitWatcher && this.waiters.length === 0 && this.preStart.length === 0;
+    return !this.busy && !this.restartTimer && !this.exitWatcher && !this.health && this.waiters.length === 0 && this.preStart.length === 0;
   }
 }
 

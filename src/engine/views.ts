@@ -12,6 +12,7 @@ import type { EventFilters } from "./events.ts";
 import { toDockerEndpointSettings, toDockerPorts } from "../network/index.ts";
 import { compareVersions } from "./api/http.ts";
 import { plannedNetworks } from "./network-connect.ts";
+import { healthFilterValue, healthSuffix } from "./health/status.ts";
 
 const NS_NAMES = ["cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children", "user", "uts"];
 
@@ -43,6 +44,7 @@ function dockerState(rec: ContainerRecord) {
     Error: s.Error,
     StartedAt: s.StartedAt,
     FinishedAt: s.FinishedAt,
+    ...(s.Health ? { Health: s.Health } : {}),
   };
 }
 
@@ -181,7 +183,7 @@ export function statusText(rec: ContainerRecord, now = Date.now()): string {
   const s = rec.State;
   switch (s.Status) {
     case "running":
-      return `Up ${humanDuration(now - Date.parse(s.StartedAt))}`;
+      return `Up ${humanDuration(now - Date.parse(s.StartedAt))}${healthSuffix(s.Health)}`;
     case "paused":
       return `Up ${humanDuration(now - Date.parse(s.StartedAt))} (Paused)`;
     case "restarting":
@@ -230,6 +232,8 @@ export function matchesPsFilters(engine: Engine, rec: ContainerRecord, filters: 
           return rec.State.Status === v;
         case "exited":
           return rec.State.Status === "exited" && String(rec.State.ExitCode) === v;
+        case "health":
+          return healthFilterValue(rec.State.Health) === v;
         case "label": {
           const eq = v.indexOf("=");
           const labels = rec.Config.Labels ?? {};

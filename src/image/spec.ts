@@ -85,6 +85,19 @@ export const containerConfigSchema = z
     WorkingDir: z.string().optional(),
     Labels: z.record(z.string()).nullable().optional(),
     StopSignal: z.string().optional(),
+    // Dockerfile HEALTHCHECK: Test ["CMD", ...] | ["CMD-SHELL", cmd] | ["NONE"]; durations in ns.
+    Healthcheck: z
+      .object({
+        Test: nullableStrings,
+        Interval: z.number().optional(),
+        Timeout: z.number().optional(),
+        StartPeriod: z.number().optional(),
+        StartInterval: z.number().optional(),
+        Retries: z.number().optional(),
+      })
+      .passthrough()
+      .nullable()
+      .optional(),
   })
   .passthrough();
 

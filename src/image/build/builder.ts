@@ -23,6 +23,7 @@ import { mediaTypes, type ContainerConfig, type HistoryEntry, type ImageConfig, 
 import type { ImageStore } from "../store.ts";
 import type { Lease } from "../store.ts";
 import { copyIntoRootfs, digestSources, parseCopy } from "./copy.ts";
+import { parseHealthcheck } from "./healthcheck.ts";
 import { expandVariables, parseDockerfile, parseJsonForm, parseKeyValues, splitFlags, splitWords, type Instruction } from "./parse.ts";
 
 /** A RUN step exited non-zero: carries the exit code so the CLI can exit with it. */
@@ -308,6 +309,11 @@ export async function buildImage(store: ImageStore, opts: BuildOptions): Promise
           configStep(`${ins.name} ${JSON.stringify(argv)}`);
           break;
         }
+        case "HEALTHCHECK":
+          // Not variable-expanded, as in Docker (the check runs a shell in the container).
+          state.config.Healthcheck = parseHealthcheck(ins.args, where);
+          configStep(`HEALTHCHECK ${JSON.stringify(state.config.Healthcheck)}`);
+          break;
         case "WORKDIR": {
           const dir = expand(ins.args);
           const abs = dir.startsWith("/") ? dir : join(state.config.WorkingDir ?? "/", dir);

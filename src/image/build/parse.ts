@@ -3,7 +3,7 @@
 // comments are folded here; ARG/ENV expansion happens later, when values are known.
 import { GantryError } from "../../common/errors.ts";
 
-export const supportedInstructions = ["FROM", "RUN", "COPY", "ADD", "ENV", "ARG", "WORKDIR", "USER", "CMD", "ENTRYPOINT", "EXPOSE", "LABEL", "VOLUME"] as const;
+export const supportedInstructions = ["FROM", "RUN", "COPY", "ADD", "ENV", "ARG", "WORKDIR", "USER", "CMD", "ENTRYPOINT", "EXPOSE", "LABEL", "VOLUME", "HEALTHCHECK"] as const;
 export type InstructionName = (typeof supportedInstructions)[number];
 
 export interface Instruction {

@@ -14,6 +14,7 @@ import type { Engine, WaitCondition } from "../../engine.ts";
 import type { UpdateBody } from "../../update.ts";
 import type { ExecTable } from "../../exec.ts";
 import { streamLogs } from "../../logs.ts";
+import { checkHealthFilter } from "../../health/status.ts";
 import { changesOf, containerSummary, dockerStats, inspectContainer, matchesPsFilters, topOf } from "../../views.ts";
 import { boolParam, filtersParam, intParam, readJson, sendJson, sendNoContent, type Request, type RouteTable } from "../http.ts";
 
@@ -26,6 +27,7 @@ export function registerContainerRoutes(api: RouteTable, e: Engine, execs: ExecT
   api.on("GET", "/containers/json", (r, res) => {
     const all = boolParam(r.query, "all");
     const filters = filtersParam(r.query);
+    for (const v of filters.health ?? []) checkHealthFilter(v);
     let list = e.containers.all().filter((c) => all || isUp(c.State.Status) || Object.keys(filters).some((k) => k === "status" || k === "exited"));
     list = list.filter((c) => matchesPsFilters(e, c, filters));
     const limit = intParam(r.query, "limit");
