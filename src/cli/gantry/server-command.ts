@@ -115,13 +115,14 @@ export function registerServerCommand(program: Command): void {
     .option("--etcd-endpoints <urls>", "keep state in etcd (comma-separated client URLs) instead of DATA_DIR/state.db")
     .option("--etcd-prefix <prefix>", "key prefix in etcd, to share one etcd between clusters", "")
     .option("--node-monitor-grace-period <seconds>", "how long a node may go without renewing its Lease before it is marked NotReady and tainted unreachable", String(DEFAULT_NODE_MONITOR_GRACE_SECONDS))
+    .option("--token-auth-file <file>", "static bearer tokens for users, one a line: token,user,uid,\"group1,group2\" (kube-apiserver's flag)")
     .option("--no-agent", "run only the control plane: no node agent for this host (pods need `gantry agent` nodes)")
     .option("--no-leader-elect", "run controllers and the scheduler without holding the Lease kube-system/gantry-controller-manager (only for a server that is alone on its store)")
     .option("--leader-elect-lease-duration <duration>", "how long other servers wait, after the leader stops renewing, before taking over", "15s")
     .option("--leader-elect-renew-deadline <duration>", "how long the leader keeps trying to renew before it stops its control loops", "10s")
     .option("--leader-elect-retry-period <duration>", "how often candidates try to take, and the leader to renew, the Lease", "2s");
   addNodeOptions(server, "DATA_DIR/agent");
-  server.action(async (opts: NodeFlags & { dataDir: string; listen: string; etcdEndpoints?: string; etcdPrefix: string; agent: boolean; nodeMonitorGracePeriod: string; leaderElect: boolean; leaderElectLeaseDuration: string; leaderElectRenewDeadline: string; leaderElectRetryPeriod: string }) => {
+  server.action(async (opts: NodeFlags & { dataDir: string; listen: string; etcdEndpoints?: string; etcdPrefix: string; tokenAuthFile?: string; agent: boolean; nodeMonitorGracePeriod: string; leaderElect: boolean; leaderElectLeaseDuration: string; leaderElectRenewDeadline: string; leaderElectRetryPeriod: string }) => {
     const { host, port } = parseListen(opts.listen);
     const endpoints = opts.etcdEndpoints?.split(",").map((e) => e.trim()).filter(Boolean);
     if (opts.etcdEndpoints !== undefined && !endpoints?.length) throw invalidArgument("--etcd-endpoints needs at least one URL");
@@ -140,7 +141,7 @@ export function registerServerCommand(program: Command): void {
     const startControllers = opts.leaderElect
       ? async (transport: ApiTransport) => startElectedControlLoops(transport, log, flags, election)
       : (transport: ApiTransport) => startControlLoops(transport, log, flags);
-    const running = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log, startControllers });
+    const running = await startApiServer({ dataDir: opts.dataDir, host, port, storeSpec, log, startControllers, tokenAuthFile: opts.tokenAuthFile });
     try {
       await ensureKubeDnsService(new Client(running.inProcessTransport(), { fieldManager: "gantry-server" }), clusterDnsOf(opts).servers[0]!, log);
     } catch (err) {

@@ -2,7 +2,8 @@
 // token authenticators do. Three kinds of token exist: the admin token (DATA_DIR/token,
 // user system:admin in system:masters), node join tokens (`<id>.<secret>`, user
 // system:node:NAME in system:nodes; see node-tokens.ts) and service account JWTs (user
-// system:serviceaccount:NS:NAME; see service-account-auth.ts). Anything else is anonymous.
+// system:serviceaccount:NS:NAME; see service-account-auth.ts), plus the users of a static
+// token file if the server was given one (token-file.ts). Anything else is anonymous.
 import { tokenMatches } from "./credentials.ts";
 import { describeNodeToken, NODE_TOKEN_NAMESPACE, nodeTokenSecretName, parseNodeToken, verifyNodeToken } from "./node-tokens.ts";
 import type { KubeObject } from "./objects.ts";
@@ -15,7 +16,7 @@ export interface UserInfo {
   groups: string[];
   /** The identity's UID (a service account's). */
   uid?: string;
-  /** More about the identity (a service account token's pod and credential id). */
+  /** More about the identity (a service account token's pod and credential id; impersonation's Impersonate-Extra-*). */
   extra?: Record<string, string[]>;
   /** Set for node identities: the node this user is. */
   node?: string;
@@ -47,6 +48,8 @@ export class Authenticator {
     private readonly cacheMs = TOKEN_CACHE_MS,
     /** The service account token authenticator (service-account-auth.ts), for JWTs. */
     private readonly serviceAccounts?: (token: string) => Promise<UserInfo | undefined>,
+    /** Users of kube-apiserver's --token-auth-file (token-file.ts), by token. */
+    private readonly staticTokens: ReadonlyMap<string, UserInfo> = new Map(),
   ) {}
 
   /** The user an Authorization header names, or undefined (401). */
@@ -54,6 +57,8 @@ export class Authenticator {
     const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
     if (!m) return undefined;
     const token = m[1]!;
+    const listed = this.staticTokens.get(token);
+    if (listed) return listed;
     if (this.serviceAccounts && looksLikeJwt(token)) return this.serviceAccounts(token);
     const parsed = parseNodeToken(token);
     if (!parsed) return tokenMatches(token, this.adminToken) ? ADMIN_USER : undefined;

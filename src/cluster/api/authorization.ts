@@ -17,22 +17,22 @@
 // authorize() is pure: it answers from the request's attributes alone, and hands back the
 // checks that need an object (the stored one, or the one being created) for enforceAccess()
 // and the create handler to run, as the NodeRestriction admission plugin does in Kubernetes.
+//
+// What it refuses goes on to RBAC (rbac-authorizer.ts), as kube-apiserver's
+// --authorization-mode=Node,RBAC chains them: RequestAuthorizer is the chain. Writes of
+// roles and bindings by users who are not admins are also checked for escalation there.
 import type { UserInfo } from "./authentication.ts";
 import type { ResourceRequest } from "./handlers.ts";
 import { NODE_TOKEN_TYPE } from "./node-tokens.ts";
 import { getPath, isPlainObject, type KubeObject } from "./objects.ts";
+import { boolParam } from "./query-params.ts";
+import { RbacAuthorizer } from "./rbac-authorizer.ts";
+import { RBAC_GROUP, roleRefOf, rulesOf, type ResourceAttributes } from "./rbac-rules.ts";
 import type { ObjectRegistry } from "./registry.ts";
-import { errForbidden } from "./status.ts";
+import { findResource } from "./resources.ts";
+import { errForbidden, errNotFound } from "./status.ts";
 
-/** A resource request as an authorizer sees it (k8s.io/apiserver authorizer.Attributes). */
-export interface ResourceAttributes {
-  verb: string;
-  group: string;
-  resource: string;
-  subresource?: string;
-  namespace?: string;
-  name?: string;
-}
+export type { ResourceAttributes };
 
 /** A condition on an object, with the reason given when it fails. */
 export interface ObjectCheck {
@@ -86,8 +86,10 @@ const allow = (grant: Grant = {}): Decision => ({ allowed: true, grant });
 const deny = (reason = ""): Decision => ({ allowed: false, reason });
 const nodeNameOf = (o: KubeObject) => (isPlainObject(o.spec) ? o.spec.nodeName : undefined);
 
+export const isAdmin = (user: UserInfo) => user.groups.includes("system:masters");
+
 export function authorize(user: UserInfo, a: ResourceAttributes): Decision {
-  if (user.groups.includes("system:masters")) return allow();
+  if (isAdmin(user)) return allow();
   if (user.node !== undefined) return authorizeNode(user.node, a);
   return deny();
 }
@@ -134,7 +136,7 @@ function authorizeNode(node: string, a: ResourceAttributes): Decision {
 
 /** The request's verb, as Kubernetes derives it from the method and path. */
 export function requestVerb(method: string, r: Pick<ResourceRequest, "name" | "url">): string {
-  const watch = ["true", "1"].includes(r.url.searchParams.get("watch") ?? "");
+  const watch = boolParam(r.url.searchParams, "watch") === true;
   switch (method) {
     case "GET":
     case "HEAD":
@@ -152,21 +154,6 @@ export function requestVerb(method: string, r: Pick<ResourceRequest, "name" | "u
   }
 }
 
-/** Kubernetes' 403 for a request the authorizer refused (apiserver responsewriters.forbiddenMessage). */
-export function errRequestForbidden(user: UserInfo, a: ResourceAttributes, reason: string) {
-  const resource = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
-  const scope = a.namespace ? `in the namespace "${a.namespace}"` : "at the cluster scope";
-  const why = `User "${user.username}" cannot ${a.verb} resource "${resource}" in API group "${a.group}" ${scope}${reason ? `: ${reason}` : ""}`;
-  return errObjectForbidden(a, why);
-}
-
-/** A 403 for a request refused because of the object it touches (an admission plugin's answer). */
-export function errObjectForbidden(a: Pick<ResourceAttributes, "group" | "resource" | "name">, why: string) {
-  const qualified = a.group ? `${a.resource}.${a.group}` : a.resource;
-  const subject = a.name ? `${qualified} "${a.name}"` : qualified;
-  return errForbidden(`${subject} is forbidden: ${why}`, { name: a.name, group: a.group || undefined, kind: a.resource });
-}
-
 export const attributesOf = (r: ResourceRequest, verb: string): ResourceAttributes => ({
   verb,
   group: r.rt.group,
@@ -176,27 +163,97 @@ export const attributesOf = (r: ResourceRequest, verb: string): ResourceAttribut
   name: r.name,
 });
 
-/**
- * Lets the request through or throws 403: asks authorize(), then runs the checks it
- * returned that need the stored object, narrows lists by the grant's field selector and
- * leaves the check on a created object to the create handler (r.admit).
- */
-export async function enforceAccess(registry: ObjectRegistry, user: UserInfo, r: ResourceRequest, method: string): Promise<void> {
-  const a = attributesOf(r, requestVerb(method, r));
-  const decision = authorize(user, a);
-  if (!decision.allowed) throw errRequestForbidden(user, a, decision.reason);
-  const { stored, created, fieldSelector } = decision.grant;
-  if (stored && r.name !== undefined) {
-    const cur = await registry.tryGet(r.rt, r.namespace, r.name);
-    if (cur && !stored.allows(cur)) throw errObjectForbidden(a, stored.reason);
+/** Kubernetes' 403 for a request the authorizer refused (apiserver responsewriters.forbiddenMessage). */
+export function errRequestForbidden(user: UserInfo, a: ResourceAttributes, reason: string) {
+  const resource = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  const scope = a.namespace ? `in the namespace "${a.namespace}"` : "at the cluster scope";
+  const why = `User "${user.username}" cannot ${a.verb} resource "${resource}" in API group "${a.group}" ${scope}${reason ? `: ${reason}` : ""}`;
+  return errObjectForbidden(a, why);
+}
+
+/** Kubernetes' 403 for a refused request on a path that is no resource. */
+export const errPathForbidden = (user: UserInfo, verb: string, path: string) => errForbidden(`forbidden: User "${user.username}" cannot ${verb} path "${path}"`);
+
+/** A 403 for a request refused because of the object it touches (an admission plugin's answer). */
+export function errObjectForbidden(a: Pick<ResourceAttributes, "group" | "resource" | "name">, why: string) {
+  const qualified = a.group ? `${a.resource}.${a.group}` : a.resource;
+  const subject = a.name ? `${qualified} "${a.name}"` : qualified;
+  return errForbidden(`${subject} is forbidden: ${why}`, { name: a.name, group: a.group || undefined, kind: a.resource });
+}
+
+/** The authorizers every request passes through: Node (authorize() above), then RBAC. */
+export class RequestAuthorizer {
+  readonly rbac: RbacAuthorizer;
+
+  constructor(readonly registry: ObjectRegistry) {
+    this.rbac = new RbacAuthorizer(registry);
   }
-  if (fieldSelector) {
-    const asked = r.url.searchParams.get("fieldSelector");
-    r.url.searchParams.set("fieldSelector", asked ? `${asked},${fieldSelector}` : fieldSelector);
+
+  async authorize(user: UserInfo, a: ResourceAttributes): Promise<Decision> {
+    const decision = authorize(user, a);
+    if (decision.allowed) return decision;
+    return (await this.rbac.allows(user, a)) ? allow() : decision;
   }
-  if (created) {
-    r.admit = (o) => {
-      if (!created.allows(o)) throw errObjectForbidden({ ...a, name: o.metadata.name }, created.reason);
-    };
+
+  /** A request for a path that is no resource (kube's "User x cannot get path /y"). */
+  async authorizeNonResource(user: UserInfo, verb: string, path: string): Promise<boolean> {
+    return isAdmin(user) || (await this.rbac.allowsNonResource(user, verb, path));
+  }
+
+  /**
+   * Lets the request through or throws 403: asks the authorizers, then runs the checks they
+   * returned that need the stored object, narrows lists by the grant's field selector and
+   * leaves the checks on a written object to the write (r.admit, r.admitWrite).
+   */
+  async enforce(user: UserInfo, r: ResourceRequest, method: string): Promise<void> {
+    const a = attributesOf(r, requestVerb(method, r));
+    const decision = await this.authorize(user, a);
+    if (!decision.allowed) throw errRequestForbidden(user, a, decision.reason);
+    const { stored, created, fieldSelector } = decision.grant;
+    if (stored && r.name !== undefined) {
+      const cur = await this.registry.tryGet(r.rt, r.namespace, r.name);
+      if (cur && !stored.allows(cur)) throw errObjectForbidden(a, stored.reason);
+    }
+    if (fieldSelector) {
+      const asked = r.url.searchParams.get("fieldSelector");
+      r.url.searchParams.set("fieldSelector", asked ? `${asked},${fieldSelector}` : fieldSelector);
+    }
+    if (created) {
+      r.admit = (o) => {
+        if (!created.allows(o)) throw errObjectForbidden({ ...a, name: o.metadata.name }, created.reason);
+      };
+    }
+    if (r.rt.group === RBAC_GROUP && !isAdmin(user) && ["create", "update", "patch"].includes(a.verb)) r.admitWrite = (next, old) => this.confirmNoEscalation(user, r.rt.plural, next, old);
+  }
+
+  /**
+   * Escalation prevention (pkg/registry/rbac): a role may only grant what its writer holds,
+   * unless the writer may `escalate` it; a binding only what the role it names grants, unless
+   * the writer holds it or may `bind` that role.
+   */
+  private async confirmNoEscalation(user: UserInfo, plural: string, next: KubeObject, old: KubeObject | undefined): Promise<void> {
+    const namespace = next.metadata.namespace;
+    const name = next.metadata.name ?? "";
+    if (plural === "roles" || plural === "clusterroles") {
+      if (old && JSON.stringify(old.rules ?? []) === JSON.stringify(next.rules ?? []) && JSON.stringify(old.aggregationRule) === JSON.stringify(next.aggregationRule)) return;
+      if ((await this.authorize(user, { verb: "escalate", group: RBAC_GROUP, resource: plural, namespace, name })).allowed) return;
+      await this.rbac.confirmNoEscalation(user, plural, next, namespace, rulesOf(next));
+      // An aggregation rule can gather anything, so it takes everything to write one.
+      if (next.aggregationRule !== undefined && next.aggregationRule !== null) {
+        const all = [{ apiGroups: ["*"], resources: ["*"], verbs: ["*"] }, { nonResourceURLs: ["*"], verbs: ["*"] }];
+        await this.rbac.confirmNoEscalation(user, plural, next, undefined, all).catch(() => {
+          throw errForbidden(`${plural}.${RBAC_GROUP} "${name}" is forbidden: must have cluster-admin privileges to use the aggregationRule`, { name, group: RBAC_GROUP, kind: plural });
+        });
+      }
+      return;
+    }
+    const ref = roleRefOf(next);
+    if (!ref) return;
+    const roleResource = ref.kind === "ClusterRole" ? "clusterroles" : "roles";
+    if ((await this.authorize(user, { verb: "bind", group: RBAC_GROUP, resource: roleResource, namespace, name: ref.name })).allowed) return;
+    const roleType = findResource(RBAC_GROUP, "v1", roleResource)!;
+    const role = await this.registry.tryGet(roleType, roleType.namespaced ? namespace : undefined, ref.name);
+    if (!role) throw errNotFound(roleResource, RBAC_GROUP, ref.name);
+    await this.rbac.confirmNoEscalation(user, plural, next, namespace, rulesOf(role));
   }
 }

@@ -12,6 +12,7 @@ import { recordUpdate, serverSideApply } from "./managed-fields.ts";
 import type { ObjectRegistry, PropagationPolicy, WatchEventType, WriteOptions } from "./registry.ts";
 import { apiVersionOf, type ResourceType } from "./resources.ts";
 import { unknownFields } from "./schemas.ts";
+import { boolParam } from "./query-params.ts";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 import { ApiError, errBadRequest, errMethodNotAllowed, errUnsupportedMediaType, toStatus } from "./status.ts";
 
@@ -25,6 +26,8 @@ export interface ResourceRequest {
   subresource: string | undefined;
   /** Set by authorization when a created object must pass a check its body alone can answer. */
   admit?: (obj: KubeObject) => void;
+  /** Set by authorization when a written object must pass a check that needs the user (RBAC escalation). */
+  admitWrite?: WriteOptions["admit"];
   /** Ends a long request (a watch) when the caller's credential is revoked; returns the un-registration. */
   bindToCredential?: (stop: () => void) => () => void;
   /** Who asks (for handlers whose answer depends on it: a node's TokenRequest). */
@@ -53,7 +56,8 @@ export interface KubeletAccess {
 }
 
 export function sendJson(res: ServerResponse, code: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
-  const text = JSON.stringify(body);
+  // kube-apiserver's JSON encoder ends every body with a newline; clients comparing bodies expect it.
+  const text = JSON.stringify(body) + "\n";
   res.writeHead(code, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text), ...headers });
   res.end(text);
 }
@@ -139,8 +143,7 @@ export async function handleGet(ctx: HandlerContext, r: ResourceRequest): Promis
 
 export async function handleList(ctx: HandlerContext, r: ResourceRequest): Promise<void> {
   const q = r.url.searchParams;
-  const watch = q.get("watch");
-  if (watch === "true" || watch === "1") return handleWatch(ctx, r);
+  if (boolParam(q, "watch")) return handleWatch(ctx, r);
   const limit = q.get("limit") ? Number(q.get("limit")) : undefined;
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw errBadRequest(`invalid limit "${q.get("limit")}"`);
   const page = await ctx.registry.list(r.rt, r.namespace, {
@@ -158,7 +161,7 @@ export async function handleList(ctx: HandlerContext, r: ResourceRequest): Promi
 async function handleWatch(ctx: HandlerContext, r: ResourceRequest): Promise<void> {
   const q = r.url.searchParams;
   const table = wantsTable(r.req);
-  const bookmarks = q.get("allowWatchBookmarks") === "true";
+  const bookmarks = boolParam(q, "allowWatchBookmarks") === true;
   const timeoutSeconds = q.get("timeoutSeconds") ? Number(q.get("timeoutSeconds")) : 1800;
   const labelSelector = parseLabelSelector(q.get("labelSelector"));
   const fieldSelector = parseFieldSelector(q.get("fieldSelector"));
@@ -209,7 +212,7 @@ async function handleWatch(ctx: HandlerContext, r: ResourceRequest): Promise<voi
       end();
     });
     if (ended) handle.cancel();
-    if (q.get("sendInitialEvents") === "true" && bookmarks) bookmark({ "k8s.io/initial-events-end": "true" });
+    if (boolParam(q, "sendInitialEvents") && bookmarks) bookmark({ "k8s.io/initial-events-end": "true" });
   } catch (err) {
     write({ type: "ERROR", object: toStatus(err) });
     end();
@@ -242,7 +245,7 @@ export async function handleCreate(ctx: HandlerContext, r: ResourceRequest): Pro
   const validation = fieldValidation(r.url);
   await checkFields(r.rt, obj, validation, warnings, validation === "Ignore" ? [] : duplicateFields(mediaType(r.req), raw));
   const manager = fieldManager(r);
-  const opts: WriteOptions = { dryRun: dryRun(r.url) };
+  const opts: WriteOptions = { dryRun: dryRun(r.url), admit: r.admitWrite };
   delete obj.metadata.managedFields;
   recordUpdate(undefined, obj, manager, apiVersionOf(r.rt));
   const created = await ctx.registry.create(r.rt, r.namespace, obj, opts);
@@ -260,7 +263,7 @@ export async function handleUpdate(ctx: HandlerContext, r: ResourceRequest): Pro
   const manager = fieldManager(r);
   const subresource = r.subresource === "status" ? "status" : "";
   const apiVersion = apiVersionOf(r.rt);
-  const updated = await ctx.registry.update(r.rt, r.namespace, r.name!, obj, { dryRun: dryRun(r.url), subresource }, (cur, next) => {
+  const updated = await ctx.registry.update(r.rt, r.namespace, r.name!, obj, { dryRun: dryRun(r.url), subresource, admit: r.admitWrite }, (cur, next) => {
     if (!next.metadata.managedFields) next.metadata.managedFields = cur.metadata.managedFields;
     recordUpdate(cur, next, manager, apiVersion, subresource || undefined);
   });
@@ -273,7 +276,7 @@ export async function handlePatch(ctx: HandlerContext, r: ResourceRequest): Prom
   if (raw.length === 0) throw errBadRequest("the request body is empty; a patch is required");
   const warnings: string[] = [];
   const validation = fieldValidation(r.url);
-  const opts: WriteOptions = { dryRun: dryRun(r.url), subresource: r.subresource === "status" ? "status" : "" };
+  const opts: WriteOptions = { dryRun: dryRun(r.url), subresource: r.subresource === "status" ? "status" : "", admit: r.admitWrite };
   const rt = r.rt;
   if (type === PATCH_TYPES.apply) {
     const applied = asObject(parseYamlBody(raw), rt);
@@ -282,7 +285,7 @@ export async function handlePatch(ctx: HandlerContext, r: ResourceRequest): Prom
     await checkFields(rt, applied, validation, warnings, validation === "Ignore" ? [] : duplicateFields(type, raw));
     const manager = r.url.searchParams.get("fieldManager");
     if (!manager) throw errBadRequest("PATCH, application/apply-patch+yaml requests must have a fieldManager");
-    const force = r.url.searchParams.get("force") === "true";
+    const force = boolParam(r.url.searchParams, "force") === true;
     const existing = await ctx.registry.tryGet(rt, r.namespace, r.name!);
     if (!existing) {
       const created = serverSideApply(undefined, applied, manager, force, apiVersionOf(rt), rt.plural);
@@ -397,8 +400,8 @@ async function deleteOptions(ctx: HandlerContext, r: ResourceRequest): Promise<{
   }
   const q = r.url.searchParams;
   let policy = (q.get("propagationPolicy") ?? body.propagationPolicy) as string | undefined;
-  const orphan = q.get("orphanDependents") ?? (body.orphanDependents === undefined ? undefined : String(body.orphanDependents));
-  if (!policy && orphan === "true") policy = "Orphan";
+  const orphan = boolParam(q, "orphanDependents") ?? (body.orphanDependents === undefined ? undefined : body.orphanDependents === true);
+  if (!policy && orphan === true) policy = "Orphan";
   if (policy !== undefined && !["Background", "Foreground", "Orphan"].includes(policy)) {
     throw new ApiError("INVALID_SPEC", 422, "Invalid", `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`);
   }

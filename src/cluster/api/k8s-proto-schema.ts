@@ -454,6 +454,84 @@ message SelfSubjectAccessReview {
   optional SelfSubjectAccessReviewSpec spec = 2;
   optional SubjectAccessReviewStatus status = 3;
 }
+
+message SelfSubjectRulesReviewSpec {
+  optional string namespace = 1;
+}
+
+message ResourceRule {
+  repeated string verbs = 1;
+  repeated string apiGroups = 2;
+  repeated string resources = 3;
+  repeated string resourceNames = 4;
+}
+
+message NonResourceRule {
+  repeated string verbs = 1;
+  repeated string nonResourceURLs = 2;
+}
+
+message SubjectRulesReviewStatus {
+  repeated ResourceRule resourceRules = 1;
+  repeated NonResourceRule nonResourceRules = 2;
+  optional bool incomplete = 3;
+  optional string evaluationError = 4;
+}
+
+message SelfSubjectRulesReview {
+  optional ObjectMeta metadata = 1;
+  optional SelfSubjectRulesReviewSpec spec = 2;
+  optional SubjectRulesReviewStatus status = 3;
+}
+
+// rbac.authorization.k8s.io/v1: what kubectl create role|clusterrole|rolebinding|clusterrolebinding send.
+message PolicyRule {
+  repeated string verbs = 1;
+  repeated string apiGroups = 2;
+  repeated string resources = 3;
+  repeated string resourceNames = 4;
+  repeated string nonResourceURLs = 5;
+}
+
+message AggregationRule {
+  repeated LabelSelector clusterRoleSelectors = 1;
+}
+
+message Role {
+  optional ObjectMeta metadata = 1;
+  repeated PolicyRule rules = 2;
+}
+
+message ClusterRole {
+  optional ObjectMeta metadata = 1;
+  repeated PolicyRule rules = 2;
+  optional AggregationRule aggregationRule = 3;
+}
+
+message Subject {
+  optional string kind = 1;
+  optional string apiGroup = 2;
+  optional string name = 3;
+  optional string namespace = 4;
+}
+
+message RoleRef {
+  optional string apiGroup = 1;
+  optional string kind = 2;
+  optional string name = 3;
+}
+
+message RoleBinding {
+  optional ObjectMeta metadata = 1;
+  repeated Subject subjects = 2;
+  optional RoleRef roleRef = 3;
+}
+
+message ClusterRoleBinding {
+  optional ObjectMeta metadata = 1;
+  repeated Subject subjects = 2;
+  optional RoleRef roleRef = 3;
+}
 `;
 
 /** apiVersion/kind -> message name in K8S_PROTO, for the kinds we accept as protobuf. */
@@ -470,4 +548,9 @@ export const PROTO_KINDS: Record<string, string> = {
   "authentication.k8s.io/v1/SelfSubjectReview": "SelfSubjectReview",
   "authentication.k8s.io/v1/TokenRequest": "TokenRequest",
   "authorization.k8s.io/v1/SelfSubjectAccessReview": "SelfSubjectAccessReview",
+  "authorization.k8s.io/v1/SelfSubjectRulesReview": "SelfSubjectRulesReview",
+  "rbac.authorization.k8s.io/v1/Role": "Role",
+  "rbac.authorization.k8s.io/v1/ClusterRole": "ClusterRole",
+  "rbac.authorization.k8s.io/v1/RoleBinding": "RoleBinding",
+  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": "ClusterRoleBinding",
 };

@@ -12,6 +12,7 @@ import type { Duplex } from "node:stream";
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate } from "node:tls";
 import type { HandlerContext, KubeletAccess, ResourceRequest } from "./handlers.ts";
 import { isPlainObject, type KubeObject } from "./objects.ts";
+import { boolParam } from "./query-params.ts";
 import { findResource } from "./resources.ts";
 import { ApiError, errBadRequest } from "./status.ts";
 
@@ -51,7 +52,7 @@ async function kubeletOf(ctx: HandlerContext, nodeName: string): Promise<{ host:
   return { host, port };
 }
 
-const flag = (v: string | null) => v === "true" || v === "1";
+const flag = (q: URLSearchParams, name: string) => boolParam(q, name) === true;
 
 /**
  * The kubelet's certificate must name the node we meant to reach (system:node:NAME, as the
@@ -76,18 +77,23 @@ function kubeletPath(r: ResourceRequest, container: string): string {
   const out = new URLSearchParams();
   switch (r.subresource) {
     case "log":
-      for (const k of ["follow", "previous", "timestamps", "sinceSeconds", "sinceTime", "tailLines", "limitBytes"]) {
+      for (const k of ["sinceSeconds", "sinceTime", "tailLines", "limitBytes"]) {
         const v = q.get(k);
         if (v !== null) out.set(k, v);
+      }
+      // The kubelet is handed the flags as it spells them, whichever ParseBool spelling came in.
+      for (const k of ["follow", "previous", "timestamps"]) {
+        const v = boolParam(q, k);
+        if (v !== undefined) out.set(k, String(v));
       }
       return `/containerLogs/${ns}/${pod}/${c}?${out}`;
     case "exec":
     case "attach":
       for (const cmd of q.getAll("command")) out.append("command", cmd);
-      if (flag(q.get("stdin"))) out.set("input", "1");
-      if (flag(q.get("stdout"))) out.set("output", "1");
-      if (flag(q.get("stderr"))) out.set("error", "1");
-      if (flag(q.get("tty"))) out.set("tty", "1");
+      if (flag(q, "stdin")) out.set("input", "1");
+      if (flag(q, "stdout")) out.set("output", "1");
+      if (flag(q, "stderr")) out.set("error", "1");
+      if (flag(q, "tty")) out.set("tty", "1");
       return `/${r.subresource}/${ns}/${pod}/${c}?${out}`;
     default:
       for (const p of q.getAll("ports")) out.append("port", p);

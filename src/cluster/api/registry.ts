@@ -58,6 +58,11 @@ export interface WriteOptions {
    * object, spec and status alike, and tells the strategy which write it validates.
    */
   subresource?: string;
+  /**
+   * Admission that needs the requesting user (RBAC's escalation check): runs on the object
+   * about to be written, after defaulting and validation, and throws to refuse it.
+   */
+  admit?: (next: KubeObject, old: KubeObject | undefined) => Promise<void>;
 }
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
@@ -249,7 +254,7 @@ export class ObjectRegistry {
     strategy.canonicalize?.(next);
     if (!(strategy.generation ?? rt.status)) delete next.metadata.generation;
     const c = new Causes();
-    validateMeta(c, next, strategy.nameIsLabel ?? false);
+    validateMeta(c, next, strategy.nameIsLabel ? "label" : strategy.nameIsPathSegment ? "path-segment" : "subdomain");
     strategy.validate?.(c, next, old, opts.subresource || undefined);
     if (c.list.length) throw errInvalid(rt.kind, rt.group, next.metadata.name ?? "", c.list);
     return reorder(next);
@@ -303,6 +308,7 @@ export class ObjectRegistry {
     const withDefaults = ranges.length && rt.plural === "pods" ? (o: KubeObject) => applyLimitRangeDefaults(o, ranges) : undefined;
     const obj = this.prepare(rt, ns, await this.admit(rt, clone(body), undefined), undefined, opts, withDefaults);
     if (ranges.length) checkLimitRanges(rt, obj, ranges);
+    await opts.admit?.(obj, undefined);
     const key = storageKey(rt, ns, obj.metadata.name!);
     if (opts.dryRun) {
       if (await this.store.get(key)) throw errAlreadyExists(rt.plural, rt.group, obj.metadata.name!);
@@ -376,6 +382,7 @@ export class ObjectRegistry {
       if (!so) throw errNotFound(rt.plural, rt.group, name);
       const cur = this.decode(rt, so);
       const next = this.prepare(rt, ns, await this.admit(rt, await change(clone(cur)), cur), cur, opts);
+      await opts.admit?.(next, cur);
       const claimed = await this.allocate(rt, ns, next, cur, opts.dryRun ?? false);
       if (opts.dryRun) return next;
       const unchanged = deepEqual({ ...next, metadata: { ...next.metadata, resourceVersion: undefined, managedFields: undefined } }, { ...cur, metadata: { ...cur.metadata, resourceVersion: undefined, managedFields: undefined } });

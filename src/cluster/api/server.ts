@@ -15,7 +15,7 @@ import { Authenticator, TOKEN_CACHE_MS, type UserInfo } from "./authentication.t
 import { ServiceAccountAuthenticator } from "./service-account-auth.ts";
 import { ensureServiceAccountKey, looksLikeJwt, SERVICE_ACCOUNT_ISSUER, ServiceAccountTokenSigner } from "./service-account-tokens.ts";
 import { handleIssuerDiscovery, handleTokenRequest, handleTokenReview, JWKS_PATH, MIN_TOKEN_SECONDS, OPENID_CONFIGURATION_PATH, TOKEN_REVIEW_PATH } from "./token-request.ts";
-import { enforceAccess } from "./authorization.ts";
+import { RequestAuthorizer } from "./authorization.ts";
 import { adminKubeconfig, ensureCredentials, signKubeletServingCert } from "./credentials.ts";
 import { aggregatedDiscovery, AGGREGATED_V2BETA1, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregated } from "./discovery.ts";
 import {
@@ -38,12 +38,26 @@ import { handleBinding } from "./pod-binding.ts";
 import { handleEviction } from "./pod-eviction.ts";
 import { handlePodStream, upgradeSockets } from "./pod-streams.ts";
 import { handleServingCert, SERVING_CERT_PATH } from "./kubelet-certificates.ts";
+import { impersonatedUser, wantsImpersonation } from "./impersonation.ts";
 import { InProcessTransport, type ServeAuthenticated } from "./in-process.ts";
 import { OPENAPI_V2_PROTOBUF, openapiV2, openapiV2Protobuf, openapiV3, openapiV3Index } from "./openapi.ts";
+import { reconcileBootstrapPolicy } from "./rbac-bootstrap.ts";
+import { readTokenAuthFile } from "./token-file.ts";
 import { ObjectRegistry } from "./registry.ts";
+import { checkBoolParams } from "./query-params.ts";
 import { MAX_BODY_BYTES } from "./request-body.ts";
 import { measureRequest, METRICS_PATH, serveMetrics } from "./request-metrics.ts";
-import { handleSelfSubjectAccessReview, handleSelfSubjectReview, SELF_SUBJECT_ACCESS_REVIEW_PATH, SELF_SUBJECT_REVIEW_PATH } from "./reviews.ts";
+import {
+  handleSelfSubjectAccessReview,
+  handleSelfSubjectReview,
+  handleSelfSubjectRulesReview,
+  handleSubjectAccessReview,
+  LOCAL_SUBJECT_ACCESS_REVIEW_PATH,
+  SELF_SUBJECT_ACCESS_REVIEW_PATH,
+  SELF_SUBJECT_REVIEW_PATH,
+  SELF_SUBJECT_RULES_REVIEW_PATH,
+  SUBJECT_ACCESS_REVIEW_PATH,
+} from "./reviews.ts";
 import { findResource, resourceTypes, verbsOf } from "./resources.ts";
 import { errMethodNotAllowed, errPathNotFound, errUnauthorized } from "./status.ts";
 import { SYSTEM_PRIORITY_CLASSES } from "./strategies/index.ts";
@@ -64,6 +78,8 @@ export interface ApiServerOptions {
   /** Keep this much watch history (ms) before compacting; 0 turns compaction off. */
   historyMs?: number;
   log?: (message: string) => void;
+  /** kube-apiserver's --token-auth-file: a CSV of static bearer tokens (token,user,uid,"group1,group2"). */
+  tokenAuthFile?: string;
   /**
    * Starts what runs beside the API in this process (the controller manager), handed the
    * in-process transport once the server listens; stopped first on close. Injected, so the
@@ -93,6 +109,11 @@ export interface RunningApiServer {
 
 type ActionHandler = (ctx: HandlerContext, r: ResourceRequest) => Promise<void>;
 
+/** What the server's routing has besides the handlers' context: the authorizer chain. */
+interface ServingContext extends HandlerContext {
+  authorizer: RequestAuthorizer;
+}
+
 /** Handlers of the resources' actions (resources.ts), by "<group>/<plural>/<action>" and method. */
 const ACTIONS: Record<string, Record<string, ActionHandler>> = {
   "/namespaces/finalize": { PUT: (ctx, r) => handleUpdate(ctx, { ...r, subresource: undefined }) },
@@ -120,16 +141,18 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const store = opts.store ?? (await openStore(opts.storeSpec ?? { kind: "sqlite", path: join(opts.dataDir, "state.db") }));
   const registry = new ObjectRegistry(timedStore(store));
   await bootstrap(registry);
+  await reconcileBootstrapPolicy(registry);
   await registry.claimHeldValues(log);
 
   const serviceAccounts = new ServiceAccountAuthenticator(new ServiceAccountTokenSigner(ensureServiceAccountKey(opts.dataDir)), [SERVICE_ACCOUNT_ISSUER], registry, TOKEN_CACHE_MS);
   const authenticator = new Authenticator(creds.adminToken, registry, TOKEN_CACHE_MS, async (token) => {
     const r = await serviceAccounts.authenticate(token);
     return "user" in r ? r.user : undefined;
-  });
+  }, opts.tokenAuthFile ? readTokenAuthFile(opts.tokenAuthFile) : undefined);
   const watches = new Set<() => void>();
-  const ctx: HandlerContext = {
+  const ctx: ServingContext = {
     registry,
+    authorizer: new RequestAuthorizer(registry),
     maxBodyBytes: opts.maxBodyBytes ?? MAX_BODY_BYTES,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 30_000,
     trackWatch(stop) {
@@ -290,7 +313,7 @@ async function publishApiService(registry: ObjectRegistry, host: string, port: n
   else await registry.mutate(epType, "default", "kubernetes", (cur) => ({ ...cur, subsets: endpoints.subsets }));
 }
 
-async function handleRequest(ctx: HandlerContext, authenticator: Authenticator, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handleRequest(ctx: ServingContext, authenticator: Authenticator, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "https://gantry.invalid");
   const path = url.pathname.replace(/\/+$/, "") || "/";
   if (PUBLIC_PATHS.has(path)) return servePublic(res, path);
@@ -299,17 +322,23 @@ async function handleRequest(ctx: HandlerContext, authenticator: Authenticator, 
     req.resume();
     throw errUnauthorized();
   }
-  return routeAuthenticated(ctx, user, (stop) => authenticator.bindToCredential(user, stop), req, res);
+  // The acting user may be another (impersonation); a watch still ends with the caller's credential.
+  const acting = wantsImpersonation(req) ? await impersonatedUser(ctx.authorizer, user, req) : user;
+  return routeAuthenticated(ctx, acting, (stop) => authenticator.bindToCredential(user, stop), req, res);
 }
 
 /** Everything after authentication: what an HTTPS request and an in-process one share. */
-async function routeAuthenticated(ctx: HandlerContext, user: UserInfo, bindToCredential: ResourceRequest["bindToCredential"], req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function routeAuthenticated(ctx: ServingContext, user: UserInfo, bindToCredential: ResourceRequest["bindToCredential"], req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "https://gantry.invalid");
   const path = url.pathname.replace(/\/+$/, "") || "/";
   const method = req.method ?? "GET";
   // Every authenticated user may ask who it is and what it may do (system:basic-user).
   if (method === "POST" && path === SELF_SUBJECT_REVIEW_PATH) return handleSelfSubjectReview(ctx, req, res, user);
-  if (method === "POST" && path === SELF_SUBJECT_ACCESS_REVIEW_PATH) return handleSelfSubjectAccessReview(ctx, req, res, user);
+  if (method === "POST" && path === SELF_SUBJECT_ACCESS_REVIEW_PATH) return handleSelfSubjectAccessReview(ctx, ctx.authorizer, req, res, user);
+  if (method === "POST" && path === SELF_SUBJECT_RULES_REVIEW_PATH) return handleSelfSubjectRulesReview(ctx, ctx.authorizer, req, res, user);
+  if (method === "POST" && path === SUBJECT_ACCESS_REVIEW_PATH) return handleSubjectAccessReview(ctx, ctx.authorizer, req, res, user);
+  const local = method === "POST" ? LOCAL_SUBJECT_ACCESS_REVIEW_PATH.exec(path) : null;
+  if (local) return handleSubjectAccessReview(ctx, ctx.authorizer, req, res, user, decodeURIComponent(local[1]!));
   if (method === "POST" && path === SERVING_CERT_PATH) return handleServingCert(ctx, req, res, user);
   if (path === METRICS_PATH) return serveMetrics(user, method, res);
   if (method === "POST" && path === TOKEN_REVIEW_PATH) return handleTokenReview(ctx, req, res, user);
@@ -363,14 +392,14 @@ async function routeOpenapi(req: IncomingMessage, res: ServerResponse, segs: str
   throw errPathNotFound();
 }
 
-async function routeApi(ctx: HandlerContext, caller: { user: UserInfo; bindToCredential: ResourceRequest["bindToCredential"] }, req: IncomingMessage, res: ServerResponse, url: URL, segs: string[]): Promise<void> {
+async function routeApi(ctx: ServingContext, caller: { user: UserInfo; bindToCredential: ResourceRequest["bindToCredential"] }, req: IncomingMessage, res: ServerResponse, url: URL, segs: string[]): Promise<void> {
   const core = segs[0] === "api";
   // Discovery documents.
   if (segs.length === 1) {
     const aggregated = wantsAggregated(req.headers.accept);
     if (aggregated) {
       const apiVersion = aggregated === AGGREGATED_V2BETA1 ? "apidiscovery.k8s.io/v2beta1" : "apidiscovery.k8s.io/v2";
-      const body = JSON.stringify(aggregatedDiscovery(core, apiVersion));
+      const body = JSON.stringify(aggregatedDiscovery(core, apiVersion)) + "\n";
       res.writeHead(200, { "Content-Type": aggregated, "Content-Length": Buffer.byteLength(body), Vary: "Accept" });
       return void res.end(body);
     }
@@ -413,7 +442,8 @@ async function routeApi(ctx: HandlerContext, caller: { user: UserInfo; bindToCre
   }
   const r: ResourceRequest = { req, res, url, rt, namespace, name: rest[1], subresource: rest[2], bindToCredential: caller.bindToCredential, user: caller.user };
   const method = req.method ?? "GET";
-  await enforceAccess(ctx.registry, caller.user, r, method);
+  checkBoolParams(url.searchParams);
+  await ctx.authorizer.enforce(caller.user, r, method);
   const only = ACTION_RESOURCES[`${rt.group}/${rt.plural}`];
   if (only) {
     if (r.name !== undefined || method !== "POST" || !verbsOf(rt).includes("create")) return methodNotAllowed(r);

@@ -59,11 +59,22 @@ export function invalidSubdomainName(name: string): string | undefined {
   return undefined;
 }
 
-export function validateMeta(c: Causes, o: KubeObject, nameIsLabel: boolean) {
+/** ValidatePathSegmentName: why a name cannot be one segment of a URL path, or undefined. */
+export function invalidPathSegmentName(name: string): string | undefined {
+  if (name === "." || name === "..") return `may not be '${name}'`;
+  for (const bad of ["/", "%"]) if (name.includes(bad)) return `may not contain '${bad}'`;
+  return undefined;
+}
+
+export type NameRule = "label" | "subdomain" | "path-segment";
+
+const nameRules: Record<NameRule, (name: string) => string | undefined> = { label: invalidLabelName, subdomain: invalidSubdomainName, "path-segment": invalidPathSegmentName };
+
+export function validateMeta(c: Causes, o: KubeObject, nameRule: NameRule) {
   const m = o.metadata;
   if (!m.name) c.required("metadata.name");
   else {
-    const why = nameIsLabel ? invalidLabelName(m.name) : invalidSubdomainName(m.name);
+    const why = nameRules[nameRule](m.name);
     if (why) c.invalid("metadata.name", m.name, why);
   }
   for (const [k, v] of Object.entries(m.labels ?? {})) {

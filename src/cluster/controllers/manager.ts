@@ -22,6 +22,7 @@ import { DisruptionController } from "./disruption.ts";
 import { ResourceQuotaController } from "./resourcequota.ts";
 import { PersistentVolumeController } from "./persistentvolume.ts";
 import { PvcProtectionController } from "./pvc-protection.ts";
+import { ClusterRoleAggregationController } from "./clusterrole-aggregation.ts";
 
 export interface ControllerManagerOptions {
   clock?: Clock;
@@ -64,6 +65,7 @@ export const allControllers = (ctx: ControllerContext, flags: ControllerFlags = 
   new ResourceQuotaController(ctx),
   new PersistentVolumeController(ctx),
   new PvcProtectionController(ctx),
+  new ClusterRoleAggregationController(ctx),
 ];
 
 export async function startControllerManager(

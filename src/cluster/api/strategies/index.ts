@@ -20,6 +20,7 @@ import { persistentVolumeClaimStrategy } from "./persistentvolumeclaim.ts";
 import { podDisruptionBudgetStrategy } from "./poddisruptionbudget.ts";
 import { podStrategy } from "./pod.ts";
 import { priorityClassStrategy } from "./priorityclass.ts";
+import { clusterRoleBindingStrategy, clusterRoleStrategy, roleBindingStrategy, roleStrategy } from "./rbac.ts";
 import { replicaSetStrategy } from "./replicaset.ts";
 import { replicationControllerStrategy } from "./replicationcontroller.ts";
 import { resourceQuotaStrategy } from "./resourcequota.ts";
@@ -62,6 +63,10 @@ const byResource: Record<string, Strategy> = {
   "discovery.k8s.io/endpointslices": endpointSliceStrategy,
   "policy/poddisruptionbudgets": podDisruptionBudgetStrategy,
   "scheduling.k8s.io/priorityclasses": priorityClassStrategy,
+  "rbac.authorization.k8s.io/roles": roleStrategy,
+  "rbac.authorization.k8s.io/rolebindings": roleBindingStrategy,
+  "rbac.authorization.k8s.io/clusterroles": clusterRoleStrategy,
+  "rbac.authorization.k8s.io/clusterrolebindings": clusterRoleBindingStrategy,
   "storage.k8s.io/storageclasses": storageClassStrategy,
 };
 

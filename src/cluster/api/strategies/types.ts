@@ -8,6 +8,8 @@ import type { Causes } from "../validation.ts";
 export interface Strategy {
   /** Names must be DNS-1123 labels (Namespace, Service) rather than subdomains. */
   nameIsLabel?: boolean;
+  /** Names need only be path segments (RBAC's "system:basic-user"): no "/", "%", "." or "..". */
+  nameIsPathSegment?: boolean;
   /** Whether metadata.generation is tracked; default: kinds with a status subresource. */
   generation?: boolean;
   /** A client may set status on create (a node registers with its status); default: dropped when the kind has a status subresource. */
