@@ -46,6 +46,9 @@ int op_mask(struct ctx *c, const struct record *r, char *msg, size_t msglen);
 int op_readonly(struct ctx *c, const struct record *r, char *msg, size_t msglen);
 int op_remount(struct ctx *c, const struct record *r, char *msg, size_t msglen);
 
+/* idmap.c: the "idmapped-overlay" step (mounted on its target); 0, or -1 with errno and msg set. */
+int idmapped_overlay(const struct record *r, char *msg, size_t msglen);
+
 /* security.c */
 int op_user(struct ctx *c, const struct record *r, char *msg, size_t msglen);
 int op_caps(struct ctx *c, const struct record *r, char *msg, size_t msglen);

@@ -274,6 +274,20 @@ int run_monitor(int plan_fd, int rep_fd)
 				_exit(1);
 			}
 			break;
+		case OP_IDMAPPED_OVERLAY: {
+			char msg[1024], step[24];
+			if (idmapped_overlay(r, msg, sizeof(msg)) < 0) {
+				int e = errno;
+				snprintf(step, sizeof(step), "%zu", i);
+				report_error(step, "idmapped-overlay", e, msg);
+				_exit(1);
+			}
+			if (plan_enum(r, IDMAPPED_OVERLAY_UNMOUNT) == IDMAPPED_OVERLAY_UNMOUNT_UNMOUNT_ON_EXIT) {
+				host_mount_target = field(r, IDMAPPED_OVERLAY_TARGET);
+				host_mount_owner = getpid();
+			}
+			break;
+		}
 		case OP_START_SOCKET:
 			c.start_listen = listen_unix(field(r, 1), 0, 4);
 			if (c.start_listen < 0)

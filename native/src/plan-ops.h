@@ -7,6 +7,7 @@ enum plan_op {
 	OP_MODE, /* how long the monitor stays: until the child waits for start, until it exits, or as the container's monitor */
 	OP_EXIT_FILE, /* where the monitor writes the exit status (write, then rename) */
 	OP_HOST_MOUNT, /* a mount in the caller's namespace before the container's exists (an overlay rootfs) */
+	OP_IDMAPPED_OVERLAY, /* an overlay whose lower dirs (top first) are idmapped mounts shifted by these uid_map/gid_map lines (user namespaces: shared image layers, remapped owners) */
 	OP_LOG, /* monitor mode: the json-file log and its rotation */
 	OP_ATTACH_SOCKET, /* monitor mode: the unix socket clients attach through */
 	OP_STDIO, /* monitor mode: the container's stdio are pipes the monitor owns */
@@ -87,6 +88,13 @@ extern const struct plan_op_spec plan_ops[PLAN_OP_COUNT];
 #define HOST_MOUNT_DATA 5
 #define HOST_MOUNT_CWD 6
 #define HOST_MOUNT_UNMOUNT 7
+#define IDMAPPED_OVERLAY_TARGET 1
+#define IDMAPPED_OVERLAY_UPPERDIR 2
+#define IDMAPPED_OVERLAY_WORKDIR 3
+#define IDMAPPED_OVERLAY_UID_MAP 4
+#define IDMAPPED_OVERLAY_GID_MAP 5
+#define IDMAPPED_OVERLAY_UNMOUNT 6
+#define IDMAPPED_OVERLAY_REST 7
 #define LOG_PATH 1
 #define LOG_MAX_SIZE 2
 #define LOG_MAX_FILES 3
@@ -170,6 +178,7 @@ extern const struct plan_op_spec plan_ops[PLAN_OP_COUNT];
 /* The values of each enumerated field, in table order (plan_enum() of a checked record). */
 enum { MODE_MODE_DETACH, MODE_MODE_FOREGROUND, MODE_MODE_MONITOR };
 enum { HOST_MOUNT_UNMOUNT_UNMOUNT_ON_EXIT, HOST_MOUNT_UNMOUNT_EMPTY };
+enum { IDMAPPED_OVERLAY_UNMOUNT_UNMOUNT_ON_EXIT, IDMAPPED_OVERLAY_UNMOUNT_EMPTY };
 enum { STDIO_KIND_PIPES };
 enum { STDIO_STDIN_OPEN, STDIO_STDIN_CLOSED };
 enum { HOOK_PHASE_RUNTIME, HOOK_PHASE_CONTAINER };

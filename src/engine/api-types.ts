@@ -38,6 +38,8 @@ export interface HostConfig {
   PidMode?: string;
   IpcMode?: string;
   UTSMode?: string;
+  /** "" / "private" (the daemon's default), "host", or Podman's "auto[:size=N]" */
+  UsernsMode?: string;
   Ulimits?: DockerUlimit[] | null;
   Init?: boolean | null;
   Mounts?: DockerMount[] | null;

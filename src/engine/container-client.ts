@@ -29,7 +29,7 @@ export interface ContainerInspect {
   Config: { Tty?: boolean; OpenStdin?: boolean; [key: string]: unknown };
   NetworkSettings: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null; [key: string]: unknown };
   /** Gantry's own key: the container's namespaces as /proc/PID/ns link targets. */
-  Gantry?: { Namespaces?: Record<string, string>; [key: string]: unknown };
+  Gantry?: { Namespaces?: Record<string, string>; Userns?: { Mode: string; UidMap: string[]; GidMap: string[] }; [key: string]: unknown };
   [key: string]: unknown;
 }
 

@@ -9,6 +9,7 @@ import { GantryError, notFound } from "../common/errors.ts";
 import { readJsonIfExists, writeFileAtomic, writeFileAtomicDurably } from "../common/atomic-file.ts";
 import type { ContainerConfig, HostConfig } from "./api-types.ts";
 import type { HealthState } from "./health/status.ts";
+import type { ContainerUserns } from "./userns.ts";
 
 export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
 
@@ -55,6 +56,8 @@ export interface ContainerRecord {
   ConnectedNetworks?: Record<string, ConnectedEndpoint>;
   /** `docker network disconnect` of NetworkMode's own network: the container no longer joins it. */
   PrimaryDisconnected?: boolean;
+  /** Its user namespace's maps (--userns-remap, --userns=auto); absent: the host's ids. */
+  Userns?: ContainerUserns;
 }
 
 /** The EndpointConfig of one `network connect`, kept so a restart joins the network again. */

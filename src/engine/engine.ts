@@ -54,6 +54,8 @@ import { planUpdate, type UpdateBody } from "./update.ts";
 import { ExecTable } from "./exec.ts";
 import { ALL_CAPS } from "./oci-spec.ts";
 import { HealthChecks } from "./health/checks.ts";
+import { resolveRemap, UsernsPolicy } from "./userns.ts";
+import { giveEtcFilesToRemappedRoot, giveToRemappedRoot, idmappedRootfs, openPathsToRemappedRoots } from "./userns-rootfs.ts";
 
 export interface EngineOptions {
   /** Persistent state: images (src/image) and <root>/engine. */
@@ -79,6 +81,8 @@ export interface EngineOptions {
   defaultBridge?: { bridge?: string; subnet?: string; noMasqueradeTo?: string };
   /** Registries (host[:port]) pulls and pushes may reach over plain HTTP (loopback always may). */
   insecureRegistries?: string[];
+  /** dockerd's --userns-remap: "default" or USER[:GROUP] (see userns.ts). */
+  usernsRemap?: string;
   /** What waits and tells the time (restart back-offs, stop timeouts, the exit poll, record
    * times); default the wall clock. Tests pass a FakeClock. */
   clock?: Clock;
@@ -113,6 +117,8 @@ export class Engine {
   private readonly pendingLayerRemovals = new Set<() => void>();
   private readonly layerRemovalsInFlight = new Set<Promise<void>>();
   private readonly log: (m: string) => void;
+  /** --userns-remap and the auto ranges live containers hold. */
+  readonly userns: UsernsPolicy;
 
   constructor(readonly opts: EngineOptions) {
     this.images = new ImageStore(opts.root);
@@ -138,6 +144,8 @@ export class Engine {
       save: (rec) => this.containers.save(rec),
       publish: (rec, action) => this.publish(rec, action),
     });
+    this.userns = new UsernsPolicy(opts.usernsRemap ? resolveRemap(opts.usernsRemap) : undefined);
+    if (this.userns.remap) openPathsToRemappedRoots(opts.root);
   }
 
   // ---- paths ---------------------------------------------------------------------------
@@ -180,6 +188,7 @@ export class Engine {
     }
     this.volumes = await openVolumes(this.opts.root);
     const loaded = this.containers.loadAll();
+    for (const rec of loaded) this.userns.adopt(rec.Id, rec.Userns);
     await this.volumes.reconcile(loaded.map((c) => c.Id)).catch((e: unknown) => this.log(`volume reconcile: ${(e as Error).message}`));
     await this.networks
       ?.reconcile(loaded.filter((c) => isUp(c.State.Status)).map((c) => c.Id))
@@ -277,6 +286,7 @@ export class Engine {
     }
     const rootfs = containerRootfs(this.images, rec.Id);
     if (!rootfs) throw notFound(`the root filesystem of container ${rec.Id.slice(0, 12)} is gone`);
+    if (rec.Userns) return [{ ...idmappedRootfs(rootfs, rec.Userns), target: rec.Rootfs, unmountOnExit: true }];
     const { data, cwd } = overlayMountData(this.images, rootfs);
     return [{ source: "overlay", target: rec.Rootfs, type: "overlay", data, cwd, unmountOnExit: true }];
   }
@@ -321,18 +331,24 @@ export class Engine {
       now: () => new Date(this.clock.now()),
     });
     const id = rec.Id;
-    mkdirSync(this.dir(id), { recursive: true, mode: 0o700 });
+    // Before any await: an auto range is reserved under the id at once.
+    const userns = this.userns.forNewContainer(id, rec.HostConfig.UsernsMode);
+    if (userns) rec.Userns = userns;
+    mkdirSync(this.dir(id), { recursive: true, mode: userns ? 0o711 : 0o700 });
     try {
       const rootfs = await prepareRootfs(this.images, image.id, id);
       rec.Rootfs = rootfs.merged;
+      if (userns) giveToRemappedRoot(rootfs, userns);
       // Not mounted here: start has the monitor mount it. New volumes copy image content, though.
       if (mountRequests.some((m) => m.type === "volume")) this.ensureMounted(rec);
       // Resolve the user now, against the image's files, so a bad --user fails create (as Docker's does at start).
       this.resolveUserIn(rec);
       this.writeEtcFiles(rec);
+      if (userns) giveEtcFilesToRemappedRoot(this.dir(id), userns);
       rec.MountEntries = await this.volumes.resolveMounts({ containerId: id, mounts: mountRequests, rootfs: rec.Rootfs });
       await this.containers.saveNew(rec);
     } catch (err) {
+      this.userns.release(id);
       await this.volumes.release(id, true).catch(() => []);
       try {
         if (rec.Rootfs && isMountPoint(rec.Rootfs)) unmountRootfs(rec.Rootfs);
@@ -466,6 +482,7 @@ export class Engine {
         }
         return other.State.Pid;
       },
+      ...(rec.Userns ? { userns: { uidMappings: rec.Userns.UidMappings, gidMappings: rec.Userns.GidMappings } } : {}),
       initPath: ["/usr/bin/tini-static", "/usr/bin/tini", "/usr/bin/catatonit", "/usr/libexec/podman/catatonit", "/usr/bin/docker-init"].find((p) => existsSync(p)),
     });
     if (netnsPath) {
@@ -854,6 +871,7 @@ export class Engine {
     await this.volumes.release(rec.Id, opts.volumes).catch((e: unknown) => this.log(`volume release: ${(e as Error).message}`));
     rmSync(this.attachSocket(rec.Id), { force: true });
     this.containers.remove(rec.Id);
+    this.userns.release(rec.Id);
     this.publish(rec, "destroy");
     this.resolveWaiters(rec.Id, ["removed", "next-exit", "not-running"], rec.State.ExitCode);
     // The writable layer goes last, off the `run --rm` critical path: nothing refers to it now.

@@ -6,7 +6,7 @@
 import { lstatSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { GantryError, invalidArgument } from "../common/errors.ts";
-import type { LinuxDevice, OciConfig, OciMount } from "../runtime/index.ts";
+import type { IdMapping, LinuxDevice, OciConfig, OciMount } from "../runtime/index.ts";
 import type { ContainerConfig, HostConfig } from "./api-types.ts";
 import { toLinuxResources } from "./resources.ts";
 import { seccompFor } from "./seccomp-profile.ts";
@@ -63,6 +63,8 @@ export interface SpecInputs {
   availableCaps?: readonly string[];
   /** Host path of an init binary for --init. */
   initPath?: string;
+  /** A user namespace of its own with these maps (--userns-remap, --userns=auto). */
+  userns?: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
 }
 
 const normCap = (c: string): string => {
@@ -226,6 +228,7 @@ export function buildOciSpec(inputs: SpecInputs): OciConfig {
   const netNs = namespaceFor("network", hc.NetworkMode, "net", inputs, "network");
   for (const ns of [pidNs, ipcNs, utsNs, netNs]) if (ns) namespaces.push(ns);
   namespaces.push({ type: "cgroup" });
+  if (inputs.userns) namespaces.push({ type: "user" });
 
   const resources = toLinuxResources(hc);
   const devices: LinuxDevice[] = [];
@@ -296,6 +299,7 @@ export function buildOciSpec(inputs: SpecInputs): OciConfig {
       maskedPaths: hc.Privileged ? [] : MASKED_PATHS,
       readonlyPaths: hc.Privileged ? [] : READONLY_PATHS,
       ...(hc.Sysctls && Object.keys(hc.Sysctls).length ? { sysctl: hc.Sysctls } : {}),
+      ...(inputs.userns ? { uidMappings: inputs.userns.uidMappings, gidMappings: inputs.userns.gidMappings } : {}),
       ...(seccomp ? { seccomp } : {}),
     },
   };

@@ -13,6 +13,7 @@ import { toDockerEndpointSettings, toDockerPorts } from "../network/index.ts";
 import { compareVersions } from "./api/http.ts";
 import { plannedNetworks } from "./network-connect.ts";
 import { healthFilterValue, healthSuffix } from "./health/status.ts";
+import { usernsView } from "./userns.ts";
 
 const NS_NAMES = ["cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children", "user", "uts"];
 
@@ -88,6 +89,7 @@ export function inspectContainer(engine: Engine, rec: ContainerRecord, execIds: 
       CgroupPaths: cgroupPaths,
       MonitorPid: rec.MonitorPid,
       Runtime: engine.runtime.name,
+      Userns: usernsView(rec),
     },
   };
 }

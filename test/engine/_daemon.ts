@@ -101,8 +101,8 @@ async function bundleRuntimeCli(): Promise<string> {
 }
 
 /** `network`: bridge networking on its own device and subnet; otherwise --no-networking. */
-export async function startTestDaemon(d: TestDaemon, network?: { bridge: string; subnet: string }, runtime?: string): Promise<void> {
-  const child = await spawnTestDaemon(d, network, runtime);
+export async function startTestDaemon(d: TestDaemon, network?: { bridge: string; subnet: string }, runtime?: string, extraArgs: string[] = []): Promise<void> {
+  const child = await spawnTestDaemon(d, network, runtime, extraArgs);
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`daemon exited: ${d.log.join("")}`);
@@ -117,7 +117,7 @@ export async function startTestDaemon(d: TestDaemon, network?: { bridge: string;
  * daemon's very first answer says use this. A socket left by a SIGKILLed daemon is removed
  * first, so the socket's presence means the new daemon listens.
  */
-export async function spawnTestDaemon(d: TestDaemon, network?: { bridge: string; subnet: string }, runtime?: string): Promise<ChildProcess> {
+export async function spawnTestDaemon(d: TestDaemon, network?: { bridge: string; subnet: string }, runtime?: string, extraArgs: string[] = []): Promise<ChildProcess> {
   rmSync(d.socket, { force: true });
   process.env.GANTRY_RUNTIME_CLI = await bundleRuntimeCli();
   d.network = network ?? d.network;
@@ -125,7 +125,7 @@ export async function spawnTestDaemon(d: TestDaemon, network?: { bridge: string;
   if (runtime) netArgs.push("--runtime", runtime);
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", join(repo, "src", "cli", "gantry", "main.ts"), "daemon", "--data-root", d.root, "--exec-root", d.execRoot, "-H", `unix://${d.socket}`, ...netArgs],
+    ["--import", "tsx", join(repo, "src", "cli", "gantry", "main.ts"), "daemon", "--data-root", d.root, "--exec-root", d.execRoot, "-H", `unix://${d.socket}`, ...netArgs, ...extraArgs],
     { stdio: ["ignore", "pipe", "pipe"], cwd: repo },
   );
   d.child = child;

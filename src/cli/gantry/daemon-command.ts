@@ -30,8 +30,9 @@ export function registerDaemonCommand(program: Command): void {
     .option("--no-networking", "no bridge networks: containers get an isolated namespace with loopback, -p is refused")
     .option("--bridge-name <dev>", "device of the default bridge network (default gantry0)")
     .option("--bridge-subnet <cidr>", "subnet of the default bridge network (default 172.30.0.0/16)")
+    .option("--userns-remap <user>", "user namespaces: every container's root is the first subordinate id of USER[:GROUP] (/etc/subuid, /etc/subgid); `default` creates the gantry user")
     .option("--insecure-registry <host>", "a registry pulls and pushes may reach over plain HTTP (repeatable; loopback always may)", (v: string, prev: string[]) => [...prev, v], [])
-    .action(async (o: { host: string; dataRoot?: string; execRoot: string; logMaxSize?: string; logMaxFile: string; runtime: string; networking: boolean; bridgeName?: string; bridgeSubnet?: string; insecureRegistry: string[] }, cmd: Command) => {
+    .action(async (o: { host: string; dataRoot?: string; execRoot: string; logMaxSize?: string; logMaxFile: string; runtime: string; networking: boolean; bridgeName?: string; bridgeSubnet?: string; insecureRegistry: string[]; usernsRemap?: string }, cmd: Command) => {
       const root = o.dataRoot ?? process.env.GANTRY_ROOT ?? DEFAULT_ROOT;
       // The client verbs give the program a global -H too; commander hands it to whichever parses first.
       const socket = socketPathOf((cmd.parent?.opts() as { host?: string } | undefined)?.host ?? o.host);
@@ -47,6 +48,7 @@ export function registerDaemonCommand(program: Command): void {
         shimCommand: { cmd: process.execPath, args: [...process.execArgv, process.argv[1]!, "_oci-shim"] },
         defaultBridge: { ...(o.bridgeName ? { bridge: o.bridgeName } : {}), ...(o.bridgeSubnet ? { subnet: o.bridgeSubnet } : {}) },
         insecureRegistries: o.insecureRegistry,
+        ...(o.usernsRemap ? { usernsRemap: o.usernsRemap } : {}),
       });
       console.error(`gantry daemon: serving the Docker API on unix://${socket} (state in ${root})`);
       await new Promise<void>((resolve) => {

@@ -13,6 +13,8 @@ export type PlanStep =
   | readonly ["exit-file", path: string]
   /** a mount in the caller's namespace before the container's exists (an overlay rootfs) */
   | readonly ["host-mount", source: string, target: string, type: string, flags: U64, data: string, cwd: string, unmount: "unmount-on-exit" | ""]
+  /** an overlay whose lower dirs (top first) are idmapped mounts shifted by these uid_map/gid_map lines (user namespaces: shared image layers, remapped owners) */
+  | readonly ["idmapped-overlay", target: string, upperdir: string, workdir: string, uidMap: string, gidMap: string, unmount: "unmount-on-exit" | "", ...lowerdirs: string[]]
   /** monitor mode: the json-file log and its rotation */
   | readonly ["log", path: string, maxSize: U64, maxFiles: U64]
   /** monitor mode: the unix socket clients attach through */
@@ -122,6 +124,7 @@ export const PLAN_OPS: Readonly<Record<PlanOp, PlanOpSpec>> = {
   "mode": {"section":"monitor","fields":[["mode",["detach","foreground","monitor"]]]},
   "exit-file": {"section":"monitor","fields":[["path","str"]]},
   "host-mount": {"section":"monitor","fields":[["source","str"],["target","str"],["type","str"],["flags","u64"],["data","str"],["cwd","str"],["unmount",["unmount-on-exit",""]]]},
+  "idmapped-overlay": {"section":"monitor","fields":[["target","str"],["upperdir","str"],["workdir","str"],["uidMap","str"],["gidMap","str"],["unmount",["unmount-on-exit",""]]],"rest":["lowerdirs","str"]},
   "log": {"section":"monitor","fields":[["path","str"],["maxSize","u64"],["maxFiles","u64"]]},
   "attach-socket": {"section":"monitor","fields":[["path","str"]]},
   "stdio": {"section":"monitor","fields":[["kind",["pipes"]],["stdin",["open","closed"]]]},

@@ -5,6 +5,7 @@ import type { OciConfig } from "../spec/oci.ts";
 import { CLONE, MS } from "./linux-constants.ts";
 import { parseMountOptions } from "./mount-options.ts";
 import { planCreate, planExec, type CreatePlanOptions } from "./plan.ts";
+import { planProblem } from "./plan-check.ts";
 import { planSeccomp } from "./seccomp.ts";
 import { encodeRecords, RecordDecoder, type PlanRecord } from "./wire.ts";
 
@@ -231,6 +232,17 @@ test("host mounts come first in the monitor section; unmount-on-exit needs a mon
   assert.deepEqual(plan[at], ["host-mount", "overlay", "/c/merged", "overlay", "0", "lowerdir=/l,upperdir=/u,workdir=/w", "", "unmount-on-exit"]);
   assert.ok(at < plan.findIndex((r) => r[0] === "clone"));
   assert.throws(() => planCreate(defaultSpec(), { ...opts, mode: "detach", hostMounts: [overlay] }), /unmount-on-exit needs a monitor/);
+});
+
+test("an idmapped overlay is one monitor step with the maps as uid_map text and the lower dirs top first", () => {
+  const maps = { uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 200000, size: 1000 }] };
+  const overlay = { idmapped: true as const, target: "/c/merged", lowerdirs: ["/l2", "/l1"], upperdir: "/u", workdir: "/w", ...maps, unmountOnExit: true };
+  const plan = planCreate(defaultSpec(), { ...opts, mode: "monitor", monitor: { logPath: "/l", attachSocket: "/a" }, hostMounts: [overlay] });
+  const at = plan.findIndex((r) => r[0] === "idmapped-overlay");
+  assert.deepEqual(plan[at], ["idmapped-overlay", "/c/merged", "/u", "/w", "0 100000 65536\n", "0 200000 1000\n", "unmount-on-exit", "/l2", "/l1"]);
+  assert.ok(at < plan.findIndex((r) => r[0] === "clone"));
+  assert.equal(plan.some((r) => r[0] === "host-mount"), false);
+  assert.equal(planProblem(plan), undefined);
 });
 
 test("run (no start socket): the process does not wait for start", () => {

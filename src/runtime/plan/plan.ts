@@ -2,7 +2,7 @@
 // executes (native/src/child.c documents each op). Pure: no I/O except what the caller
 // passes in, so every ordering decision is unit-tested.
 import { GantryError } from "../../common/errors.ts";
-import type { LinuxDevice, LinuxSeccomp, NamespaceType, OciConfig, OciHook, OciProcess } from "../spec/oci.ts";
+import type { IdMapping, LinuxDevice, LinuxSeccomp, NamespaceType, OciConfig, OciHook, OciProcess } from "../spec/oci.ts";
 import { CAPABILITIES, CLONE, MS, RLIMITS } from "./linux-constants.ts";
 import { parseMountOptions, propagationFlag } from "./mount-options.ts";
 import { planSeccomp } from "./seccomp.ts";
@@ -57,7 +57,10 @@ export interface MonitorPlan {
  * A mount the monitor makes in the caller's mount namespace before the container's exists,
  * e.g. an engine's overlay root filesystem: one process fewer per container than mount(8).
  */
-export interface HostMount {
+export type HostMount = PlainHostMount | IdmappedOverlayMount;
+
+export interface PlainHostMount {
+  idmapped?: undefined;
   source: string;
   target: string;
   type: string;
@@ -67,6 +70,28 @@ export interface HostMount {
   cwd?: string;
   /** monitor and foreground modes: unmount (lazily) once the container has exited or failed */
   unmountOnExit?: boolean;
+}
+
+/**
+ * An overlay whose lower dirs are idmapped mounts shifted by a user namespace's maps (the
+ * native helper's "idmapped-overlay" step): a user-namespaced container's root filesystem
+ * over lower dirs that stay shared and unchanged on disk. The upper dir holds host ids.
+ */
+export interface IdmappedOverlayMount {
+  idmapped: true;
+  target: string;
+  /** top first, as overlay's lowerdir= lists them */
+  lowerdirs: string[];
+  upperdir: string;
+  workdir: string;
+  uidMappings: IdMapping[];
+  gidMappings: IdMapping[];
+  unmountOnExit?: boolean;
+}
+
+/** uid_map / gid_map text: one "inside outside count" line per mapping. */
+export function idMapText(m: readonly IdMapping[]): string {
+  return m.map((x) => `${x.containerID} ${x.hostID} ${x.size}`).join("\n") + "\n";
 }
 
 export interface CreatePlanOptions {
@@ -284,7 +309,12 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanStep
     if (m.unmountOnExit && opts.mode === "detach") {
       throw new GantryError("INVALID_ARGUMENT", `host mount on ${m.target}: unmount-on-exit needs a monitor that stays (monitor or foreground mode)`);
     }
-    steps.push(["host-mount", m.source, m.target, m.type, String(m.flags ?? 0), m.data ?? "", m.cwd ?? "", m.unmountOnExit ? "unmount-on-exit" : ""]);
+    const unmount = m.unmountOnExit ? "unmount-on-exit" : "";
+    if (m.idmapped) {
+      steps.push(["idmapped-overlay", m.target, m.upperdir, m.workdir, idMapText(m.uidMappings), idMapText(m.gidMappings), unmount, ...m.lowerdirs]);
+    } else {
+      steps.push(["host-mount", m.source, m.target, m.type, String(m.flags ?? 0), m.data ?? "", m.cwd ?? "", unmount]);
+    }
   }
   if (opts.mode === "monitor") {
     const m = opts.monitor;
@@ -308,10 +338,8 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanStep
   for (const t of created) if (t !== "cgroup") cloneFlags |= NS_FLAGS[t];
   steps.push(["clone", String(cloneFlags)]);
   if (newUserns) {
-    const fmt = (m: { containerID: number; hostID: number; size: number }[]) =>
-      m.map((x) => `${x.containerID} ${x.hostID} ${x.size}`).join("\n") + "\n";
-    steps.push(["write-after-clone", "/proc/$PID/uid_map", fmt(linux.uidMappings!)]);
-    steps.push(["write-after-clone", "/proc/$PID/gid_map", fmt(linux.gidMappings!)]);
+    steps.push(["write-after-clone", "/proc/$PID/uid_map", idMapText(linux.uidMappings!)]);
+    steps.push(["write-after-clone", "/proc/$PID/gid_map", idMapText(linux.gidMappings!)]);
   }
   for (const f of opts.cgroupProcsFiles) steps.push(["write-after-clone", f, "$PID"]);
   const hooks = config.hooks ?? {};

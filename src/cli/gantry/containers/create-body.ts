@@ -51,6 +51,7 @@ export function addCreateOptions(c: Command): Command {
     .option("--pid <mode>", "PID namespace: host or container:NAME")
     .option("--ipc <mode>", "IPC namespace: host, private or container:NAME")
     .option("--uts <mode>", "UTS namespace: host or container:NAME")
+    .option("--userns <mode>", "user namespace: host (opt out of the daemon's --userns-remap) or auto[:size=N] (a range of its own)")
     .option("--ulimit <name=soft[:hard]>", "ulimit", collect, [])
     .option("--stop-signal <sig>", "signal to stop the container")
     .option("--stop-timeout <s>", "seconds to wait before killing")
@@ -100,6 +101,7 @@ export interface CreateFlags {
   pid?: string;
   ipc?: string;
   uts?: string;
+  userns?: string;
   ulimit: string[];
   stopSignal?: string;
   stopTimeout?: string;
@@ -193,6 +195,7 @@ export function createBody(image: string, command: string[], o: CreateFlags, con
     PidMode: o.pid ?? "",
     IpcMode: o.ipc ?? "",
     UTSMode: o.uts ?? "",
+    UsernsMode: o.userns ?? "",
     Ulimits: ulimits,
     Init: o.init ? true : null,
     Tmpfs: tmpfsMap(o.tmpfs),

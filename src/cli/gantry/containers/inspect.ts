@@ -168,5 +168,13 @@ export function registerInspectCommands(program: Command): void {
         const sharers = otherNs.filter((o) => o.ns[n] === link).map((o) => o.name);
         out(`lrwxrwxrwx 1 root root 0 ${n.padEnd(18)} -> ${link.padEnd(20)}${host}${sharers.length ? `  shared with: ${sharers.join(", ")}` : ""}`);
       }
+      // The user namespace's maps ("inside outside count", as /proc/PID/uid_map): the host's
+      // identity map, the daemon's --userns-remap range, or an --userns=auto range.
+      const userns = info.Gantry?.Userns;
+      if (userns) {
+        out(`user namespace (${userns.Mode}):`);
+        for (const line of userns.UidMap) out(`  uid_map  ${line}`);
+        for (const line of userns.GidMap) out(`  gid_map  ${line}`);
+      }
     });
 }

@@ -82,7 +82,9 @@ export function registerSystemRoutes(api: RouteTable, e: Engine): void {
       Runtimes: { [e.runtime.name]: { path: e.runtime.name === "gantry" ? "gantry-runtime" : e.runtime.name } },
       DefaultRuntime: e.runtime.name,
       Swarm: { LocalNodeState: "inactive", NodeID: "", NodeAddr: "", ControlAvailable: false, Error: "", RemoteManagers: null },
-      SecurityOptions: ["name=seccomp,profile=builtin"],
+      SecurityOptions: ["name=seccomp,profile=builtin", ...(e.userns.remap ? ["name=userns"] : [])],
+      // Gantry's own: the --userns-remap identity, its maps, and how image layers are shifted.
+      ...(e.userns.remap ? { GantryUserns: e.userns.describe() } : {}),
       Plugins: { Volume: [], Network: ["none", "host"], Log: ["json-file"] },
       LoggingDriver: "json-file",
       RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ["127.0.0.0/8"] },
