@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { api, DOCKER, docker, killDaemon, skipReason, startTestDaemon, useTestDaemon, type TestDaemon } from "./_daemon.ts";
+import { api, DOCKER, docker, gantry, killDaemon, skipReason, startTestDaemon, useTestDaemon, type TestDaemon } from "./_daemon.ts";
 
 const skip = skipReason() ?? (existsSync(DOCKER) ? undefined : `${DOCKER} is not installed`);
 
@@ -135,6 +135,30 @@ describe("health checks through the docker CLI", { skip, concurrency: false }, (
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(health(d, "nocheck"), null, "no check runs");
     assert.ok(psNames(d, "health=none").includes("nocheck"));
+  });
+
+  it("gantry's own run and ps speak the same flags and filter", async () => {
+    const r = gantry(d, ["run", "-d", "--name", "own", "--health-cmd", "test -d /proc/1", "--health-interval", "300ms", "busybox", "sleep", "300"]);
+    assert.equal(r.status, 0, r.stderr);
+    await waitForHealth(d, "own", (x) => x.Status === "healthy", "healthy");
+    const ps = gantry(d, ["ps", "--filter", "health=healthy", "--format", "{{.Names}} {{.Status}}"]);
+    assert.equal(ps.status, 0, ps.stderr);
+    assert.match(ps.stdout, /^own Up .* \(healthy\)$/m);
+    assert.doesNotMatch(ps.stdout, /^plain /m);
+    const conflict = gantry(d, ["run", "-d", "--no-healthcheck", "--health-cmd", "true", "busybox"]);
+    assert.notEqual(conflict.status, 0);
+    assert.match(conflict.stderr, /--no-healthcheck conflicts with --health-\* options/);
+  });
+
+  it("pause stops the check (unhealthy, as dockerd says); unpause resumes it", async () => {
+    await waitForHealth(d, "own", (x) => x.Status === "healthy", "healthy");
+    assert.equal(docker(d, ["pause", "own"]).status, 0);
+    const paused = health(d, "own")!;
+    assert.equal(paused.Status, "unhealthy");
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(health(d, "own")!.Log.at(-1)!.Start, paused.Log.at(-1)!.Start, "no probe while paused");
+    assert.equal(docker(d, ["unpause", "own"]).status, 0);
+    await waitForHealth(d, "own", (x) => x.Status === "healthy" && x.Log.at(-1)!.Start !== paused.Log.at(-1)!.Start, "healthy again");
   });
 
   it("bad input gets Docker's 400s, and nothing is created", async () => {

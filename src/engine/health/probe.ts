@@ -33,7 +33,7 @@ function collectingClient(out: LimitedOutput): ClientStream {
   };
 }
 
-/** SIGKILL to the exec's process; until its pid is known, tried again as it becomes known. */
+/** SIGKILL to the exec's process; while it is still starting (no pid yet), once it has one. */
 function killExec(ex: ExecInstance, finished: () => boolean): void {
   const attempt = () => {
     if (finished()) return;
@@ -44,9 +44,7 @@ function killExec(ex: ExecInstance, finished: () => boolean): void {
       } catch {
         /* gone already */
       }
-    }
-    // The exec may still be starting (no pid yet): try again until it has ended.
-    setTimeout(attempt, 50).unref();
+    } else setTimeout(attempt, 50).unref();
   };
   attempt();
 }

@@ -9,9 +9,10 @@ import type { CreateBody, HostConfig } from "../../../engine/index.ts";
 import { parsePublish, toDockerPortBindings } from "../../../network/index.ts";
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, toDockerMount } from "../../../volume/index.ts";
 import { collect, int, parseBytes } from "./argv.ts";
+import { addHealthOptions, healthcheckOf, type HealthFlags } from "./health-flags.ts";
 
 export function addCreateOptions(c: Command): Command {
-  return c
+  return addHealthOptions(c)
     .option("-e, --env <VAR=value>", "set an environment variable", collect, [])
     .option("--env-file <file>", "read environment variables from a file", collect, [])
     .option("-w, --workdir <dir>", "working directory inside the container")
@@ -60,7 +61,7 @@ export function addCreateOptions(c: Command): Command {
 }
 
 /** The flags as commander hands them over (see addCreateOptions). */
-export interface CreateFlags {
+export interface CreateFlags extends HealthFlags {
   env: string[];
   envFile: string[];
   workdir?: string;
@@ -234,6 +235,7 @@ export function createBody(image: string, command: string[], o: CreateFlags, con
     ExposedPorts,
     StopSignal: o.stopSignal,
     StopTimeout: int(o.stopTimeout, "--stop-timeout"),
+    Healthcheck: healthcheckOf(o),
     HostConfig: hostConfig,
   };
 }

@@ -47,7 +47,7 @@ export function registerInspectCommands(program: Command): void {
     .description("List containers")
     .option("-a, --all", "all containers (default: running)")
     .option("-q, --quiet", "only IDs")
-    .option("-f, --filter <k=v>", "filter (name, status, id, label, exited, ancestor)", collect, [])
+    .option("-f, --filter <k=v>", "filter (name, status, id, label, exited, ancestor, health)", collect, [])
     .option("--format <template>", "Go-template subset: {{.ID}} {{.Names}} {{.Status}}")
     .option("--no-trunc", "do not truncate")
     .option("-n, --last <n>", "last n containers")
