@@ -49,13 +49,17 @@ export interface HostConfig {
   OomScoreAdj?: number;
   ShmSize?: number;
   Sysctls?: Record<string, string> | null;
-  /** --group-add: supplementary groups (numeric). */
+  /** --group-add: supplementary groups, numbers or names from the image's /etc/group. */
   GroupAdd?: string[] | null;
   LogConfig?: { Type?: string; Config?: Record<string, string> };
   /** --cgroup-parent: the container's cgroup is CgroupParent/<id> (cgroupfs layout; a relative
    * parent is taken from the hierarchy roots, as the engine has no cgroup of its own to nest in). */
   CgroupParent?: string;
   Runtime?: string;
+  /** --link NAME:ALIAS; kept as dockerd shows it ("/child:/parent/alias"). */
+  Links?: string[] | null;
+  /** --device-cgroup-rule: "c 42:* rmw" lines for the devices cgroup. */
+  DeviceCgroupRules?: string[] | null;
   // Resources
   CpuShares?: number;
   NanoCpus?: number;
@@ -98,6 +102,8 @@ export interface ContainerConfig {
   StopTimeout?: number | null;
   /** Test ["CMD", ...] | ["CMD-SHELL", cmd] | ["NONE"]; durations in ns (health/config.ts). */
   Healthcheck?: HealthConfig | null;
+  /** --mac-address before API 1.44 (since then in the endpoint's config). */
+  MacAddress?: string;
   [key: string]: unknown;
 }
 

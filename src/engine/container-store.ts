@@ -52,6 +52,8 @@ export interface ContainerRecord {
   NetworkAliases?: string[];
   /** --ip: the fixed address on NetworkMode's network (EndpointConfig.IPAMConfig.IPv4Address). */
   NetworkIPv4Address?: string;
+  /** --mac-address: the address of the interface on NetworkMode's network. */
+  NetworkMacAddress?: string;
   /** Networks joined by `docker network connect` beyond NetworkMode's, by network id. */
   ConnectedNetworks?: Record<string, ConnectedEndpoint>;
   /** `docker network disconnect` of NetworkMode's own network: the container no longer joins it. */

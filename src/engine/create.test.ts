@@ -23,6 +23,10 @@ function context(over: Partial<CreateContext> = {}): CreateContext {
     },
     nameInUse: () => undefined,
     uniqueName: () => "/quirky_turing",
+    runtimeName: "gantry",
+    linkTarget: (ref) => {
+      throw new GantryError("NOT_FOUND", `No such container: ${ref}`);
+    },
     networks: undefined,
     logPath: (id) => `/logs/${id}-json.log`,
     newId: () => "c0ffee".padEnd(64, "0"),

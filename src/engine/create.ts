@@ -10,7 +10,7 @@ import { connectedAtCreate, type EndpointConfigBody } from "./network-connect.ts
 import { fromDockerMountFields, type MountRequest } from "../volume/index.ts";
 import type { ContainerConfig, CreateBody, HostConfig } from "./api-types.ts";
 import { validateName, type ContainerRecord } from "./container-store.ts";
-import { cgroupsPathOf, checkSecurityOptions } from "./oci-spec.ts";
+import { cgroupsPathOf, checkSecurityOptions, deviceCgroupRules } from "./oci-spec.ts";
 import { adaptHostConfig, verifyResources, type HostFacts } from "./resources.ts";
 import { checkRestartPolicy } from "./restart-policy.ts";
 import { mergeHealthConfig, validateHealthConfig, type HealthConfig } from "./health/config.ts";
@@ -27,6 +27,10 @@ export interface CreateContext {
   nameInUse(name: string): ContainerRecord | undefined;
   /** A generated name no container has ("/adjective_name"). */
   uniqueName(): string;
+  /** The engine's OCI runtime ("gantry", or runc/crun with --runtime). */
+  runtimeName: string;
+  /** The container a link names (NOT_FOUND when none has that name or id). */
+  linkTarget(ref: string): ContainerRecord;
   /** The network library, when the daemon has bridge networking. */
   networks: Networks | undefined;
   logPath(id: string): string;
@@ -60,6 +64,7 @@ export function translateCreate(nameParam: string | undefined, body: CreateBody,
   const warnings = verifyResources(hc, ctx.host);
   checkSecurityOptions(hc, ctx.host.boundingCaps);
   cgroupsPathOf(hc, "check"); // a bad --cgroup-parent fails create, not start
+  deviceCgroupRules(hc.DeviceCgroupRules); // and a bad --device-cgroup-rule
   if (body.StopSignal) parseSignal(body.StopSignal); // dockerd refuses a bad one at create, not at stop
   const healthcheck = mergeHealthConfig(validateHealthConfig(body.Healthcheck), image.config.config?.Healthcheck as HealthConfig | null | undefined);
   // Docker records label=disable for the modes SELinux labels cannot confine (moby's
@@ -72,10 +77,12 @@ export function translateCreate(nameParam: string | undefined, body: CreateBody,
   if (hc.AutoRemove && hc.RestartPolicy?.Name && !["", "no"].includes(hc.RestartPolicy.Name)) {
     throw invalidArgument("can't create 'AutoRemove' container with restart policy");
   }
-  // -v, --mount, --tmpfs and the image's VOLUMEs, parsed (and refused when malformed) before anything is made.
+  // -v, --mount, --tmpfs, and the anonymous volumes: the image's VOLUMEs and the request's
+  // Config.Volumes (the docker CLI sends `-v /path` there), parsed (and refused when
+  // malformed) before anything is made.
   const mountRequests = fromDockerMountFields(
     { Binds: hc.Binds ?? undefined, Mounts: (hc.Mounts ?? undefined) as never, Tmpfs: hc.Tmpfs ?? undefined },
-    image.config.config?.Volumes ?? null,
+    { ...(image.config.config?.Volumes ?? {}), ...(body.Volumes ?? {}) },
   );
   const pieces = imageRuntimeConfig(image.config, {
     entrypoint: body.Entrypoint ?? undefined,
@@ -108,6 +115,9 @@ export function translateCreate(nameParam: string | undefined, body: CreateBody,
     ...(healthcheck ? { Healthcheck: healthcheck } : {}),
   };
   if (!hc.NetworkMode) hc.NetworkMode = "default";
+  hc.Runtime = runtimeOf(hc.Runtime, ctx.runtimeName);
+  const finalName = name ?? ctx.uniqueName();
+  if (hc.Links?.length) hc.Links = normalizeLinks(hc.Links, finalName, ctx, hc.NetworkMode);
   if (!hc.RestartPolicy) hc.RestartPolicy = { Name: "no", MaximumRetryCount: 0 };
   if (!hc.LogConfig?.Type) hc.LogConfig = { Type: "json-file", Config: hc.LogConfig?.Config ?? {} };
   if (hc.LogConfig.Type !== "json-file") throw new GantryError("UNSUPPORTED_OPTION", `logging driver ${hc.LogConfig.Type} is not supported (only json-file)`);
@@ -115,6 +125,9 @@ export function translateCreate(nameParam: string | undefined, body: CreateBody,
   // --network-alias: the endpoint config of the network the container joins.
   const endpoints = (body.NetworkingConfig as { EndpointsConfig?: Record<string, EndpointConfigBody | null> } | null | undefined)?.EndpointsConfig;
   const aliases = endpoints?.[hc.NetworkMode]?.Aliases ?? [];
+  // --mac-address: Config.MacAddress before API 1.44, the endpoint's MacAddress since.
+  const mac = macAddressOf(endpoints?.[hc.NetworkMode]?.MacAddress || body.MacAddress, hc.NetworkMode);
+  if (mac) config.MacAddress = mac;
   const ipv4 = endpoints?.[hc.NetworkMode]?.IPAMConfig?.IPv4Address;
   if (ipv4 && ["default", "bridge", "none", "host"].includes(hc.NetworkMode)) throw invalidArgument("user specified IP address is supported on user defined networks only");
   // More than one network (API 1.44's `run --network a --network b`): the others are joined
@@ -123,7 +136,7 @@ export function translateCreate(nameParam: string | undefined, body: CreateBody,
   if (aliases.length && ["default", "bridge", "none", "host"].includes(hc.NetworkMode)) throw invalidArgument("network-scoped alias is supported only for containers in user defined networks");
   const rec: ContainerRecord = {
     Id: id,
-    Name: name ?? ctx.uniqueName(),
+    Name: finalName,
     Created: ctx.now().toISOString(),
     Path: pieces.args[0]!,
     Args: pieces.args.slice(1),
@@ -139,6 +152,7 @@ export function translateCreate(nameParam: string | undefined, body: CreateBody,
     Warnings: warnings,
     ...(aliases.length ? { NetworkAliases: [...aliases] } : {}),
     ...(ipv4 ? { NetworkIPv4Address: ipv4 } : {}),
+    ...(mac ? { NetworkMacAddress: mac } : {}),
     ...(Object.keys(connected).length ? { ConnectedNetworks: connected } : {}),
   };
   return { rec, image, mountRequests, warnings };
@@ -169,4 +183,50 @@ function checkNetworking(hc: HostConfig, body: CreateBody, networks: Networks | 
     throw invalidArgument(`conflicting options: port publishing and the container type network mode (${mode})`);
   }
   fromDockerPortBindings(hc.PortBindings ?? undefined, body.ExposedPorts ?? undefined, !!hc.PublishAllPorts);
+}
+
+/**
+ * HostConfig.Runtime as dockerd records it: "runc", its default runtime's name, when the
+ * request names none. Gantry's own runtime stands in for runc (the same OCI runtime CLI and
+ * behaviour); with `gantry daemon --runtime crun` that runtime's name is the default. Any
+ * other name is refused as dockerd refuses a runtime it has not configured.
+ */
+function runtimeOf(requested: string | undefined, engineRuntime: string): string {
+  const byDefault = engineRuntime === "gantry" ? "runc" : engineRuntime;
+  if (!requested) return byDefault;
+  if (requested !== byDefault && requested !== engineRuntime) throw invalidArgument(`Unknown runtime specified ${requested}`);
+  return requested;
+}
+
+const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+
+/** A --mac-address, checked: only for a container with its own network namespace. */
+function macAddressOf(mac: unknown, mode: string): string | undefined {
+  if (mac === undefined || mac === null || mac === "") return undefined;
+  if (typeof mac !== "string" || !MAC_RE.test(mac)) throw invalidArgument(`invalid MAC address: ${String(mac)}`);
+  if (mode === "host" || mode === "none" || mode.startsWith("container:")) throw invalidArgument("conflicting options: mac-address and the network mode");
+  return mac.toLowerCase();
+}
+
+/**
+ * --link NAME[:ALIAS] as dockerd keeps it in HostConfig.Links: "/child:/parent/alias". The
+ * linked container must exist (dockerd's "could not get container for" error); links need
+ * a network namespace of the container's own.
+ */
+function normalizeLinks(links: string[], name: string, ctx: CreateContext, mode: string): string[] {
+  if (mode === "host" || mode === "none" || mode.startsWith("container:")) throw invalidArgument("conflicting options: links and the network mode");
+  return links.map((link) => {
+    const [target = "", alias] = link.split(":");
+    const child = target.replace(/^\//, "");
+    const as = (alias ?? child).replace(/^.*\//, "");
+    if (!child || !as) throw invalidArgument(`invalid link: ${link}`);
+    let rec: ContainerRecord;
+    try {
+      rec = ctx.linkTarget(child);
+    } catch (err) {
+      if (err instanceof GantryError && err.code === "NOT_FOUND") throw invalidArgument(`could not get container for ${child}: No such container: ${child}`);
+      throw err;
+    }
+    return `${rec.Name}:${name}/${as}`;
+  });
 }

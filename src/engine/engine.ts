@@ -11,7 +11,7 @@
 // An exit is noticed through the exit file (and the monitor's pid), so one found after a
 // restart is handled exactly like one seen live; restore() settles all of them before the
 // daemon serves its first request.
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -56,6 +56,7 @@ import { ALL_CAPS } from "./oci-spec.ts";
 import { HealthChecks } from "./health/checks.ts";
 import { resolveRemap, UsernsPolicy } from "./userns.ts";
 import { giveEtcFilesToRemappedRoot, giveToRemappedRoot, idmappedRootfs, openPathsToRemappedRoots } from "./userns-rootfs.ts";
+import { linkEnvironment, linkHostsLines, parseLinks, withoutLink, type LinkedContainer } from "./links.ts";
 
 export interface EngineOptions {
   /** Persistent state: images (src/image) and <root>/engine. */
@@ -325,6 +326,8 @@ export class Engine {
       resolveImage: (ref) => this.resolveImage(ref),
       nameInUse: (name) => this.containers.nameInUse(name),
       uniqueName: () => this.uniqueName(),
+      runtimeName: this.runtime.name,
+      linkTarget: (ref) => this.containers.get(ref),
       networks: this.networks,
       logPath: (id) => this.logPath(id),
       newId: () => randomBytes(32).toString("hex"),
@@ -383,7 +386,7 @@ export class Engine {
   private claimPreparedNetwork(rec: ContainerRecord): string | undefined {
     const network = this.networkOf(rec);
     if (!this.networks || !network || rec.NetworkAliases?.length || this.publishedPorts(rec).length > 0) return undefined;
-    if (rec.NetworkIPv4Address || Object.keys(rec.ConnectedNetworks ?? {}).length > 0) return undefined;
+    if (rec.NetworkIPv4Address || rec.NetworkMacAddress || Object.keys(rec.ConnectedNetworks ?? {}).length > 0) return undefined;
     const ep = this.networks.claimPrepared({ containerId: rec.Id, containerName: rec.Name.slice(1), network });
     if (ep) this.writeNetworkFiles(rec);
     return ep?.netns;
@@ -402,6 +405,7 @@ export class Engine {
         network,
         ...(rec.NetworkAliases?.length ? { aliases: rec.NetworkAliases } : {}),
         ...(rec.NetworkIPv4Address ? { ip: rec.NetworkIPv4Address } : {}),
+        ...(rec.NetworkMacAddress ? { mac: rec.NetworkMacAddress } : {}),
         ports: this.publishedPorts(rec),
       });
     }
@@ -415,6 +419,26 @@ export class Engine {
   /** hosts and resolv.conf rewritten in place (bind mounts see it) with the address and DNS. */
   writeNetworkFiles(rec: ContainerRecord): void {
     this.networks?.containerFiles({ containerId: rec.Id, hostname: rec.Config.Hostname || rec.Id.slice(0, 12), domainname: rec.Config.Domainname || undefined, dir: this.dir(rec.Id) });
+    // A link whose container stopped since start keeps no line (dockerd's hosts file keeps the old one).
+    const hosts = linkHostsLines(this.linkedContainers(rec, false));
+    if (hosts) appendFileSync(join(this.dir(rec.Id), "hosts"), hosts);
+  }
+
+  /** --link targets, with their aliases and addresses; at start each must run (dockerd's check). */
+  private linkedContainers(rec: ContainerRecord, mustRun = true): LinkedContainer[] {
+    const out: LinkedContainer[] = [];
+    const network = this.networkOf(rec);
+    for (const { child, alias, link } of parseLinks(rec.HostConfig.Links)) {
+      const target = this.containers.find(child);
+      if (!target || !hasProcess(target.State.Status)) {
+        if (mustRun) throw invalidArgument(`Cannot link to a non running container: ${child} AS ${link}`);
+        continue;
+      }
+      const eps = this.networks?.endpointsOf(target.Id) ?? [];
+      const ep = eps.find((x) => x.networkName === network || (!!network && x.networkId.startsWith(network))) ?? eps[0];
+      out.push({ alias, link, target, ip: ep?.address ?? "" });
+    }
+    return out;
   }
 
   /**
@@ -456,10 +480,15 @@ export class Engine {
   /** The OCI config for a container, written into its bundle (its engine dir) before each start. */
   private writeBundle(rec: ContainerRecord, netnsPath?: string): string {
     const user = this.resolveUserIn(rec);
-    const env = [...(rec.Config.Env ?? [])];
-    if (!env.some((e) => e.startsWith("HOSTNAME="))) env.unshift(`HOSTNAME=${rec.Config.Hostname}`);
-    if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
-    if (rec.Config.Tty && !env.some((e) => e.startsWith("TERM="))) env.push("TERM=xterm");
+    // Links' variables come first: the container's own Env overrides them (dockerd's order).
+    // An entry without "=" (`-e NAME` the client had no value for) only unsets that name.
+    const own = rec.Config.Env ?? [];
+    const named = (key: string) => own.some((e) => e === key || e.startsWith(`${key}=`));
+    const linkEnv = rec.HostConfig.Links?.length ? linkEnvironment(this.linkedContainers(rec)).filter((e) => !named(e.slice(0, e.indexOf("=")))) : [];
+    const env = [...linkEnv, ...own.filter((e) => e.includes("="))];
+    if (!named("HOSTNAME")) env.unshift(`HOSTNAME=${rec.Config.Hostname}`);
+    if (!named("HOME")) env.push(`HOME=${user.home}`);
+    if (rec.Config.Tty && !named("TERM")) env.push("TERM=xterm");
     const dir = this.dir(rec.Id);
     const spec = buildOciSpec({
       id: rec.Id,
@@ -469,6 +498,7 @@ export class Engine {
       env,
       cwd: rec.Config.WorkingDir ? (rec.Config.WorkingDir.startsWith("/") ? rec.Config.WorkingDir : `/${rec.Config.WorkingDir}`) : this.imageWorkingDir(rec),
       user,
+      groupFile: rec.HostConfig.GroupAdd?.length ? this.readRootfsFile(rec, "etc/group") : undefined,
       rootfs: rec.Rootfs,
       etcFiles: { hostname: join(dir, "hostname"), hosts: join(dir, "hosts"), resolvConf: join(dir, "resolv.conf") },
       mounts: rec.MountEntries ?? [],
@@ -839,6 +869,17 @@ export class Engine {
   }
 
   // ---- remove -------------------------------------------------------------------------------
+
+  /** `docker rm --link /parent/alias` (dockerd's rmLink): the parent's link of that alias goes
+   * from its HostConfig.Links; the running parent keeps its hosts line and environment. */
+  removeLink(link: string): void {
+    const parentName = link.slice(0, link.lastIndexOf("/"));
+    const parent = this.containers.find(parentName);
+    const kept = parent ? withoutLink(parent.HostConfig.Links, link) : undefined;
+    if (!parent || !kept) throw notFound(`No such container: ${link.slice(1)}`);
+    parent.HostConfig.Links = kept.length ? kept : null;
+    this.containers.save(parent);
+  }
 
   async removeContainer(ref: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
     const rec = this.containers.get(ref);

@@ -26,6 +26,8 @@ export interface EndpointConfigBody {
   IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] | null } | null;
   Links?: string[] | null;
   DriverOpts?: Record<string, string> | null;
+  /** --mac-address (API 1.44+). */
+  MacAddress?: string;
 }
 
 /** The body of POST /networks/{id}/connect as dockerd takes it. */

@@ -61,6 +61,8 @@ export interface SpecInputs {
   hostDevices?: () => LinuxDevice[];
   /** The capabilities the daemon holds (its bounding set); default: all. */
   availableCaps?: readonly string[];
+  /** The image's /etc/group, for GroupAdd names. */
+  groupFile?: string;
   /** Host path of an init binary for --init. */
   initPath?: string;
   /** A user namespace of its own with these maps (--userns-remap, --userns=auto). */
@@ -242,6 +244,7 @@ export function buildOciSpec(inputs: SpecInputs): OciConfig {
     devices.push(device);
     deviceRules.push(rule);
   }
+  deviceRules.push(...deviceCgroupRules(hc.DeviceCgroupRules));
   resources.devices = deviceRules;
 
   const ro = hc.Privileged ? [] : ["ro"];
@@ -279,7 +282,7 @@ export function buildOciSpec(inputs: SpecInputs): OciConfig {
     ociVersion: "1.2.0",
     process: {
       terminal: !!config.Tty,
-      user: { uid: inputs.user.uid, gid: inputs.user.gid, additionalGids: withGroupAdd(inputs.user.additionalGids, hc.GroupAdd) },
+      user: { uid: inputs.user.uid, gid: inputs.user.gid, additionalGids: withGroupAdd([inputs.user.gid, ...inputs.user.additionalGids], hc.GroupAdd, inputs.groupFile) },
       args,
       env: inputs.env,
       cwd: inputs.cwd,
@@ -308,12 +311,28 @@ export function buildOciSpec(inputs: SpecInputs): OciConfig {
   return spec;
 }
 
-/** HostConfig.GroupAdd (`--group-add`): numeric groups join the user's supplementary groups. */
-function withGroupAdd(gids: number[], groupAdd: string[] | null | undefined): number[] {
-  const out = [...gids];
+/** The supplementary groups as dockerd sets them (moby's getUser): the user's own group, the
+ * groups /etc/group lists it in, then HostConfig.GroupAdd (`--group-add`) by number or by
+ * name from the image's /etc/group (`groupFile`, its text). */
+function withGroupAdd(gids: number[], groupAdd: string[] | null | undefined, groupFile = ""): number[] {
+  const out = [...new Set(gids)];
+  const byName = new Map(groupFile.split("\n").map((l) => l.split(":")).filter((f) => f.length >= 3 && /^\d+$/.test(f[2]!)).map((f) => [f[0]!, Number(f[2])]));
   for (const g of groupAdd ?? []) {
-    if (!/^\d+$/.test(g)) throw invalidArgument(`unable to find group ${g}: only numeric groups are supported in GroupAdd`);
-    if (!out.includes(Number(g))) out.push(Number(g));
+    const gid = /^\d+$/.test(g) ? Number(g) : byName.get(g);
+    if (gid === undefined) throw invalidArgument(`Unable to find group ${g}: no matching entries in group file`);
+    if (!out.includes(gid)) out.push(gid);
   }
   return out;
+}
+
+const DEVICE_RULE_RE = /^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$/;
+
+/** HostConfig.DeviceCgroupRules (`--device-cgroup-rule 'c 42:* rmw'`) as allow rules of the
+ * devices cgroup; a "*" major or minor is left out (any). Refuses a malformed rule as dockerd. */
+export function deviceCgroupRules(rules: string[] | null | undefined): Array<{ allow: true; type: string; major?: number; minor?: number; access: string }> {
+  return (rules ?? []).map((r) => {
+    const m = DEVICE_RULE_RE.exec(r);
+    if (!m) throw invalidArgument(`invalid device cgroup format '${r}'`);
+    return { allow: true, type: m[1]!, ...(m[2] !== "*" ? { major: Number(m[2]) } : {}), ...(m[3] !== "*" ? { minor: Number(m[3]) } : {}), access: m[4]! };
+  });
 }

@@ -81,6 +81,8 @@ describe("engine supervision on a fake clock and a recording backend", () => {
       resolveImage: () => image,
       nameInUse: (n) => engine.containers.nameInUse(n),
       uniqueName: () => "/x",
+      runtimeName: "gantry",
+      linkTarget: (ref) => engine.containers.get(ref),
       networks: undefined,
       logPath: (id) => join(dir, `${id}.log`),
       newId: () => `${name}`.padEnd(64, "0").replace(/[^0-9a-f]/g, "0"),

@@ -26,7 +26,7 @@ export { collectGarbage, type GcResult } from "./gc.ts";
 export { saveImages, loadArchive, type ArchiveFormat, type LoadResult } from "./archive.ts";
 export { importRootfs, applyChanges, type ImportOptions } from "./import.ts";
 export { commitContainer, exportFilesystem, type CommitContainerOptions } from "./container-commit.ts";
-export { imageRuntimeConfig, resolveUser, type RuntimeConfigPieces, type RunOverrides, type ResolvedUser, type ExposedPort } from "./runtime-config.ts";
+export { imageRuntimeConfig, parseExposedPort, resolveUser, type RuntimeConfigPieces, type RunOverrides, type ResolvedUser, type ExposedPort } from "./runtime-config.ts";
 export { lookupCredentials, saveCredentials, removeCredentials, type Credentials } from "./registry/auth.ts";
 export { RegistryClient, type RegistryOptions } from "./registry/client.ts";
 export { mediaTypes, parseManifest, parseImageConfig, type ImageConfig, type Manifest, type Index, type Descriptor, type Platform, type HistoryEntry, type ContainerConfig } from "./spec.ts";

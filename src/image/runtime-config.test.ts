@@ -37,6 +37,10 @@ test("env, cwd, ports, volumes, labels and stop signal", () => {
   assert.equal(r.user, "app");
   assert.equal(imageRuntimeConfig(image({ Cmd: ["x"], StopSignal: "quit" })).stopSignal, "SIGQUIT");
   assert.equal(imageRuntimeConfig(image({ Cmd: ["x"], Env: ["PATH=/x"] })).env[0], "PATH=/x");
+  // "NAME" alone (docker run -e NAME with nothing to take) takes the image's NAME's place as
+  // it is; "PATH" alone keeps the default PATH out too (dockerd's Config.Env).
+  assert.deepEqual(imageRuntimeConfig(image({ Cmd: ["x"], Env: ["A=1", "B=2"] }), { env: ["A", "C"] }).env, ["A", "B=2", "C", defaultPath]);
+  assert.deepEqual(imageRuntimeConfig(image({ Cmd: ["x"] }), { env: ["PATH"] }).env, ["PATH"]);
 });
 
 test("users resolve through the image's passwd and group files", () => {

@@ -1,7 +1,8 @@
 // Image config → the pieces of an OCI runtime config the engine needs, by Docker's rules:
 //   - args = Entrypoint + Cmd; `--entrypoint` replaces the entrypoint and drops the image's
 //     Cmd; a Cmd given at run replaces the image's; nothing at all is an error;
-//   - Env: image values, then run overrides by name; PATH gets Docker's default when unset;
+//   - Env: image values, then run overrides by name ("NAME" alone unsets it); PATH gets
+//     Docker's default when not named;
 //   - WorkingDir defaults to "/" (a relative one is taken from "/");
 //   - User "name", "uid", "name:group", "uid:gid" resolved against the image's /etc/passwd
 //     and /etc/group (resolveUser);
@@ -46,12 +47,11 @@ function mergeEnv(base: string[], overrides: string[]): string[] {
     const eq = e.indexOf("=");
     const key = eq < 0 ? e : e.slice(0, eq);
     if (key === "") throw invalidArgument(`invalid environment variable "${e}"`);
-    if (eq < 0) {
-      // docker run -e NAME (no value) takes it from the caller's environment.
-      const v = process.env[key];
-      if (v === undefined) out.delete(key);
-      else out.set(key, `${key}=${v}`);
-    } else out.set(key, e);
+    // An entry without "=" stays as it is, in place of the image's value: the docker CLI
+    // already took `-e NAME` from the caller's environment, so one reaching the API names a
+    // variable to leave unset. dockerd keeps it in Config.Env and leaves it out of the
+    // process's environment; so does the engine (it drops such entries at start).
+    out.set(key, e);
   }
   if (!out.has("PATH")) out.set("PATH", defaultPath);
   return [...out.values()];

@@ -32,6 +32,8 @@ export interface AttachOptions {
   ports?: PortMapping[];
   /** A fixed address inside the subnet (Docker's --ip). */
   ip?: string;
+  /** The interface's MAC address (Docker's --mac-address), through the bridge plugin's `mac` capability. */
+  mac?: string;
   /** The container's --dns servers (forwarding target of the embedded DNS). */
   dns?: string[];
 }
@@ -108,6 +110,7 @@ export class Attachments {
       ifName,
       args,
       capabilityArgs: {
+        ...(o.mac ? { mac: o.mac } : {}),
         portMappings: ports.map((p) => ({
           hostPort: p.hostPort,
           containerPort: p.containerPort,

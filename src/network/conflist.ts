@@ -45,6 +45,8 @@ export function buildConflist(n: ConflistInput): CniConflist {
     isGateway: true,
     ipMasq: false,
     hairpinMode: true,
+    // runtimeConfig.mac (--mac-address) reaches the plugin only when a container asks for one.
+    capabilities: { mac: true },
     ipam: {
       type: "host-local",
       dataDir: n.ipamDataDir,

@@ -3,7 +3,7 @@
 // wait, logs, top, stats, changes, export, the archive (cp) and attach. Each route parses its
 // request, makes one Engine call and answers in dockerd's shapes and statuses.
 import type { ServerResponse } from "node:http";
-import { GantryError, invalidArgument } from "../../../common/errors.ts";
+import { GantryError, invalidArgument, notFound } from "../../../common/errors.ts";
 import { exportFilesystem } from "../../../image/mod.ts";
 import type { CreateBody } from "../../api-types.ts";
 import { getArchive, putArchive, statArchive } from "../../archive.ts";
@@ -173,7 +173,14 @@ function registerLifecycleRoutes(api: RouteTable, e: Engine): void {
     e.rename(m[1]!, r.query.get("name") ?? "");
     sendNoContent(res);
   });
+  // `docker rm --link /parent/alias`: the link goes, both containers stay.
+  api.on("DELETE", `/containers/${ID}/${ID}`, (r, res, m) => {
+    if (!boolParam(r.query, "link")) throw notFound(`No such container: ${m[1]}/${m[2]}`);
+    e.removeLink(`/${m[1]}/${m[2]}`);
+    sendNoContent(res);
+  });
   api.on("DELETE", `/containers/${ID}`, async (r, res, m) => {
+    if (boolParam(r.query, "link")) throw new GantryError("CONFLICT", "Conflict, cannot remove the default link name of the container");
     await e.removeContainer(m[1]!, { force: boolParam(r.query, "force"), volumes: boolParam(r.query, "v") });
     sendNoContent(res);
   });
