@@ -156,6 +156,46 @@ describe("RBAC", { skip: kubectlMissing }, () => {
     await refused("viewer", ["-n", "default", "get", "pods"], "cannot list resource");
   });
 
+  test("a token from `kubectl create token reader` acts as the ServiceAccount: its RoleBinding lets it read pods, nothing more", async () => {
+    const token = (await admin("-n", "app", "create", "token", "reader")).trim();
+    const kubeconfig = writeTokenKubeconfig(c, "reader", token);
+    const asReader = (args: string[]) => c.kubectl(args, { env: { KUBECONFIG: kubeconfig } });
+    const pods = await asReader(["-n", "app", "get", "pods"]);
+    assert.equal(pods.code, 0, pods.stderr);
+    const run = await asReader(["-n", "app", "run", "x", "--image=busybox"]);
+    assert.notEqual(run.code, 0);
+    assert.ok(run.stderr.includes('Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:app:reader" cannot create resource "pods" in API group "" in the namespace "app"'), run.stderr);
+    assert.match((await asReader(["-n", "app", "auth", "can-i", "get", "pods", "--subresource=log"])).stdout, /^yes/);
+    assert.match((await asReader(["-n", "default", "auth", "can-i", "get", "pods"])).stdout, /^no/);
+    // Bound by group: every service account of the namespace (system:serviceaccounts:app).
+    await admin("-n", "app", "create", "rolebinding", "sas-see-configmaps", "--clusterrole=view", "--group=system:serviceaccounts:app");
+    assert.equal((await asReader(["-n", "app", "get", "configmaps", "-o", "name"])).code, 0);
+    await admin("-n", "app", "delete", "rolebinding", "sas-see-configmaps");
+  });
+
+  test("SubjectAccessReview and LocalSubjectAccessReview answer for another user; only those allowed to create them may ask", async () => {
+    const sar = (user: string, ra: Record<string, string>) => JSON.stringify({ apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", spec: { user, groups: ["system:authenticated"], resourceAttributes: ra } });
+    const post = (path: string, body: string, token?: string) => c.raw("POST", path, { body, token, headers: { "Content-Type": "application/json" } });
+    let r = await post("/apis/authorization.k8s.io/v1/subjectaccessreviews", sar("viewer", { namespace: "app", verb: "list", resource: "pods" }));
+    assert.equal(r.status, 201, r.body);
+    assert.equal(JSON.parse(r.body).status.allowed, true);
+    r = await post("/apis/authorization.k8s.io/v1/subjectaccessreviews", sar("viewer", { namespace: "app", verb: "delete", resource: "pods" }));
+    assert.equal(JSON.parse(r.body).status.allowed, false);
+    r = await post("/apis/authorization.k8s.io/v1/subjectaccessreviews", sar("viewer", { namespace: "app", verb: "list", resource: "pods" }), TOKENS.viewer);
+    assert.equal(r.status, 403);
+    assert.equal(JSON.parse(r.body).message, 'subjectaccessreviews.authorization.k8s.io is forbidden: User "viewer" cannot create resource "subjectaccessreviews" in API group "authorization.k8s.io" at the cluster scope');
+    // A namespace admin (the admin role aggregates localsubjectaccessreviews) asks in its namespace.
+    const local = (ns: string) => JSON.stringify({ apiVersion: "authorization.k8s.io/v1", kind: "LocalSubjectAccessReview", metadata: { namespace: "app" }, spec: { user: "viewer", resourceAttributes: { namespace: ns, verb: "get", resource: "pods" } } });
+    r = await post("/apis/authorization.k8s.io/v1/namespaces/app/localsubjectaccessreviews", local("app"), TOKENS.editor);
+    assert.equal(r.status, 201, r.body);
+    assert.equal(JSON.parse(r.body).status.allowed, true);
+    r = await post("/apis/authorization.k8s.io/v1/namespaces/app/localsubjectaccessreviews", local("default"), TOKENS.editor);
+    assert.equal(r.status, 400);
+    assert.match(JSON.parse(r.body).message, /spec.resourceAttributes.namespace must match namespace: app/);
+    r = await post("/apis/authorization.k8s.io/v1/namespaces/default/localsubjectaccessreviews", local("default").replace('"app"', '"default"'), TOKENS.editor);
+    assert.equal(r.status, 403);
+  });
+
   test("kubectl auth can-i answers from RBAC, with --list and --as", async () => {
     assert.equal((await allowed("viewer", ["-n", "app", "auth", "can-i", "list", "pods"])).trim(), "yes");
     assert.match((await as("viewer", ["-n", "app", "auth", "can-i", "create", "pods"])).stdout, /^no/);
@@ -194,6 +234,13 @@ describe("RBAC", { skip: kubectlMissing }, () => {
     await allowed("editor", ["-n", "app", "create", "rolebinding", "viewer-root", "--clusterrole=cluster-admin", "--user=viewer"]);
     assert.equal((await allowed("viewer", ["-n", "app", "auth", "can-i", "delete", "secrets"])).trim(), "yes");
     await admin("-n", "app", "delete", "rolebinding", "viewer-root", "viewer-writes");
+    // A ClusterRoleBinding is checked against cluster-wide rules only: a namespace admin holds none.
+    await admin("delete", "clusterrolebinding", "editor-binds-root");
+    await refused("editor", ["create", "clusterrolebinding", "viewer-views-all", "--clusterrole=view", "--user=viewer"], 'clusterrolebindings.rbac.authorization.k8s.io is forbidden: User "editor" cannot create resource "clusterrolebindings" in API group "rbac.authorization.k8s.io" at the cluster scope');
+    await admin("create", "clusterrole", "crb-writer", "--verb=create", "--resource=clusterrolebindings.rbac.authorization.k8s.io");
+    await admin("create", "clusterrolebinding", "editor-writes-crbs", "--clusterrole=crb-writer", "--user=editor");
+    await refused("editor", ["create", "clusterrolebinding", "viewer-views-all", "--clusterrole=view", "--user=viewer"], 'clusterrolebindings.rbac.authorization.k8s.io "viewer-views-all" is forbidden: user "editor" (groups=["devs" "system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[""], Resources:["bindings"], Verbs:["get" "list" "watch"]}\n{APIGroups:[""], Resources:["configmaps"], Verbs:["get" "list" "watch"]}\n');
+    await admin("delete", "clusterrolebinding", "editor-writes-crbs");
   });
 
   test("impersonation is refused without the impersonate verb and works with it (kubectl --as)", async () => {
