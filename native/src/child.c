@@ -106,7 +106,13 @@ static void wait_for_go(struct ctx *c)
 static int lookup_program(struct ctx *c, const char *prog, const char *path_env, char *msg, size_t msglen)
 {
 	if (strchr(prog, '/')) {
-		if (access(prog, X_OK) != 0) {
+		struct stat st;
+		/* A directory passes access(X_OK) but execve refuses it: say so now (126, as runc). */
+		if (stat(prog, &st) == 0 && S_ISDIR(st.st_mode))
+			errno = EACCES;
+		else if (access(prog, X_OK) == 0)
+			errno = 0;
+		if (errno != 0) {
 			snprintf(msg, msglen, "exec: %s: %s", prog, strerror(errno));
 			return -1;
 		}

@@ -19,7 +19,8 @@ export const errorCatalogue = {
   UNAUTHORIZED: { status: 401, doc: "A registry refused the credentials, or needs some (log in with `gantry login`); or the cluster API server got no valid bearer token (unknown, revoked, expired or malformed)" },
   FORBIDDEN: { status: 403, doc: "The caller is known but may not do this: a node token outside what its node may touch, or a write Kubernetes forbids (a new finalizer on an object being deleted)" },
   REGISTRY_ERROR: { status: 502, doc: "A registry answered with an error or could not be reached; the message carries its code and text" },
-  UNAVAILABLE: { status: 503, doc: "A server the command needs (the cluster API server, an engine's monitor spawner) could not be reached; the message names its address" },
+  UNAVAILABLE: { status: 503, doc: "A server the command needs (the cluster API server, an engine's monitor spawner) could not be reached; the message names its address. The engine also answers swarm requests with it, as a dockerd outside a swarm does" },
+  NOT_IMPLEMENTED: { status: 501, doc: "The object's own configuration rules the operation out (logs of a container whose log driver keeps none)" },
   NETWORK_PLUGIN_FAILED: { status: 500, doc: "A CNI plugin reported an error; the message names the plugin, the CNI error code and its text" },
   INTERNAL: { status: 500, doc: "A bug in Gantry: please report it with the message" },
 } as const;

@@ -120,7 +120,11 @@ export function translateCreate(nameParam: string | undefined, body: CreateBody,
   if (hc.Links?.length) hc.Links = normalizeLinks(hc.Links, finalName, ctx, hc.NetworkMode);
   if (!hc.RestartPolicy) hc.RestartPolicy = { Name: "no", MaximumRetryCount: 0 };
   if (!hc.LogConfig?.Type) hc.LogConfig = { Type: "json-file", Config: hc.LogConfig?.Config ?? {} };
-  if (hc.LogConfig.Type !== "json-file") throw new GantryError("UNSUPPORTED_OPTION", `logging driver ${hc.LogConfig.Type} is not supported (only json-file)`);
+  if (!["json-file", "none"].includes(hc.LogConfig.Type ?? "")) {
+    throw new GantryError("UNSUPPORTED_OPTION", `logging driver ${hc.LogConfig.Type} is not supported (json-file or none)`);
+  }
+  // `none` keeps no log file (the monitor still relays attached streams), so takes no options.
+  if (hc.LogConfig.Type === "none" && Object.keys(hc.LogConfig.Config ?? {}).length) throw invalidArgument("invalid logging opts for driver none");
 
   // --network-alias: the endpoint config of the network the container joins.
   const endpoints = (body.NetworkingConfig as { EndpointsConfig?: Record<string, EndpointConfigBody | null> } | null | undefined)?.EndpointsConfig;
@@ -148,7 +152,7 @@ export function translateCreate(nameParam: string | undefined, body: CreateBody,
     ManuallyStopped: false,
     MonitorPid: 0,
     Rootfs: "",
-    LogPath: ctx.logPath(id),
+    LogPath: hc.LogConfig.Type === "none" ? "" : ctx.logPath(id),
     Warnings: warnings,
     ...(aliases.length ? { NetworkAliases: [...aliases] } : {}),
     ...(ipv4 ? { NetworkIPv4Address: ipv4 } : {}),

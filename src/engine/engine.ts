@@ -513,7 +513,7 @@ export class Engine {
         return other.State.Pid;
       },
       ...(rec.Userns ? { userns: { uidMappings: rec.Userns.UidMappings, gidMappings: rec.Userns.GidMappings } } : {}),
-      initPath: ["/usr/bin/tini-static", "/usr/bin/tini", "/usr/bin/catatonit", "/usr/libexec/podman/catatonit", "/usr/bin/docker-init"].find((p) => existsSync(p)),
+      initPath: this.initBinary(),
     });
     if (netnsPath) {
       // A prepared namespace: join it (by path, as for --network container:NAME).
@@ -524,6 +524,11 @@ export class Engine {
     // Made again before every start, so not fsynced (nothing to recover after a machine crash).
     writeJsonAtomic(join(dir, "config.json"), spec, 0o600, false, false);
     return dir;
+  }
+
+  /** What `--init` runs as the container's pid 1 (the first found; `docker info` names it). */
+  initBinary(): string | undefined {
+    return ["/usr/bin/tini-static", "/usr/bin/tini", "/usr/bin/catatonit", "/usr/libexec/podman/catatonit", "/usr/bin/docker-init"].find((p) => existsSync(p));
   }
 
   private imageWorkingDir(rec: ContainerRecord): string {
@@ -745,10 +750,28 @@ export class Engine {
       throw conflict(`Cannot kill container: ${ref}: Container ${rec.Id} is not running`);
     }
     const sig = parseSignal(signal);
-    if (sig === SIGNALS.SIGKILL) rec.ManuallyStopped = true;
+    if (sig !== SIGNALS.SIGKILL) {
+      this.runtime.kill(rec.Id, signal);
+      this.publish(rec, "kill", { signal: String(sig) });
+      return;
+    }
+    // SIGKILL answers once the exit is handled, as dockerd's: `inspect` right after the kill
+    // says exited (a restart policy may of course start it again).
+    rec.ManuallyStopped = true;
     this.containers.save(rec);
-    this.runtime.kill(rec.Id, signal);
-    this.publish(rec, "kill", { signal: String(sig) });
+    const exited = this.waitFor(rec.Id, "not-running");
+    try {
+      if (rec.State.Status === "paused") await this.runtime.resume(rec.Id).catch(() => {});
+      this.runtime.kill(rec.Id, signal);
+      this.publish(rec, "kill", { signal: String(sig) });
+      if ((await Promise.race([exited.promise, this.clock.sleep(10_000).then(() => undefined)])) === undefined) {
+        // Something outlived the container's init (a process in a shared pid namespace): all of it.
+        this.runtime.kill(rec.Id, signal, true);
+        await Promise.race([exited.promise, this.clock.sleep(10_000)]);
+      }
+    } finally {
+      exited.cancel();
+    }
   }
 
   /** Docker's stop: the stop signal, `timeout` seconds, then SIGKILL; waits for the exit. */

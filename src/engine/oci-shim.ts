@@ -29,6 +29,7 @@ export function runShim(specJson: string): void {
   const log = (stream: "stdout" | "stderr", data: Buffer) => {
     const line = `${JSON.stringify({ log: data.toString("utf8"), stream, time: new Date().toISOString() })}\n`;
     try {
+      if (!spec.logPath) throw new Error("the none log driver keeps no log");
       if (spec.logMaxSize && existsSync(spec.logPath) && statSync(spec.logPath).size + line.length > spec.logMaxSize) {
         const files = Math.max(1, spec.logMaxFiles ?? 1);
         if (files <= 1) writeFileSync(spec.logPath, "");

@@ -215,7 +215,7 @@ export function containerSummary(engine: Engine, rec: ContainerRecord) {
     Status: statusText(rec),
     HostConfig: { NetworkMode: rec.HostConfig.NetworkMode ?? "default" },
     NetworkSettings: { Networks: {} },
-    Mounts: [],
+    Mounts: mountsOf(rec),
   };
 }
 

@@ -17,6 +17,7 @@ import { registerContainerRoutes } from "./routes/containers.ts";
 import { registerExecRoutes } from "./routes/exec.ts";
 import { registerImageRoutes } from "./routes/images.ts";
 import { registerNetworkRoutes } from "./routes/networks.ts";
+import { registerSwarmRoutes } from "./routes/swarm.ts";
 import { registerSystemRoutes } from "./routes/system.ts";
 import { registerVolumeRoutes } from "./routes/volumes.ts";
 
@@ -173,6 +174,7 @@ export class ApiServer implements RouteTable {
     registerImageRoutes(this, this.engine);
     registerNetworkRoutes(this, this.engine);
     registerVolumeRoutes(this, this.engine);
+    registerSwarmRoutes(this);
   }
 }
 

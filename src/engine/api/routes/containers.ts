@@ -213,6 +213,7 @@ function registerFilesystemRoutes(api: RouteTable, e: Engine): void {
 }
 
 async function logs(e: Engine, r: Request, res: ServerResponse, rec: ContainerRecord): Promise<void> {
+  if (rec.HostConfig.LogConfig?.Type === "none") throw new GantryError("NOT_IMPLEMENTED", "configured logging driver does not support reading");
   const stdout = boolParam(r.query, "stdout");
   const stderr = boolParam(r.query, "stderr");
   if (!stdout && !stderr) throw invalidArgument("Bad parameters: you must choose at least one stream");

@@ -1,9 +1,12 @@
 // The daemon's own routes: ping, version, info and the event stream, plus the answers
 // `docker system prune` and `docker inspect` fall through to (build cache, plugins) that
 // Gantry has nothing behind.
+import { existsSync, readdirSync, readFileSync, statfsSync } from "node:fs";
 import { arch, cpus, hostname, release } from "node:os";
-import { notFound } from "../../../common/errors.ts";
+import { basename } from "node:path";
+import { invalidArgument, notFound } from "../../../common/errors.ts";
 import { listImages } from "../../../image/mod.ts";
+import { systemDiskUsage, type DiskUsageKind } from "../../disk-usage.ts";
 import type { Engine } from "../../engine.ts";
 import { matchesFilters } from "../../events.ts";
 import { hostMemTotal } from "../../views.ts";
@@ -53,13 +56,34 @@ export function registerSystemRoutes(api: RouteTable, e: Engine): void {
     const count = (s: string) => all.filter((c) => c.State.Status === s).length;
     sendJson(res, 200, {
       ID: "gantry",
+      Debug: false,
+      NFd: openFds(),
+      // No goroutines in Node: the daemon's one event loop.
+      NGoroutines: 1,
+      SystemTime: new Date().toISOString(),
+      NEventsListener: e.events.listenerCount("event"),
+      IndexServerAddress: "https://index.docker.io/v1/",
+      HttpProxy: process.env.HTTP_PROXY ?? process.env.http_proxy ?? "",
+      HttpsProxy: process.env.HTTPS_PROXY ?? process.env.https_proxy ?? "",
+      NoProxy: process.env.NO_PROXY ?? process.env.no_proxy ?? "",
+      GenericResources: null,
+      Isolation: "",
+      InitBinary: e.initBinary() ? basename(e.initBinary()!) : "",
+      ContainerdCommit: { ID: "", Expected: "" },
+      RuncCommit: { ID: `${e.runtime.name === "gantry" ? `gantry-runtime ${GANTRY_VERSION}` : e.runtime.name}`, Expected: "" },
+      InitCommit: { ID: "", Expected: "" },
+      KernelMemory: false, // deprecated; writes fail on current kernels, so never set
+      KernelMemoryTCP: e.host.cgroupVersion === 2 || existsSync("/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes"),
+      IPv4Forwarding: readTrim("/proc/sys/net/ipv4/ip_forward") === "1",
+      BridgeNfIptables: readTrim("/proc/sys/net/bridge/bridge-nf-call-iptables") === "1",
+      BridgeNfIp6tables: readTrim("/proc/sys/net/bridge/bridge-nf-call-ip6tables") === "1",
       Containers: all.length,
       ContainersRunning: count("running"),
       ContainersPaused: count("paused"),
       ContainersStopped: all.length - count("running") - count("paused"),
       Images: listImages(e.images).length,
       Driver: "overlay2",
-      DriverStatus: [],
+      DriverStatus: overlayDriverStatus(e.opts.root),
       CgroupDriver: "cgroupfs",
       CgroupVersion: String(e.host.cgroupVersion),
       MemoryLimit: true,
@@ -71,7 +95,8 @@ export function registerSystemRoutes(api: RouteTable, e: Engine): void {
       PidsLimit: true,
       OomKillDisable: e.host.cgroupVersion === 1,
       KernelVersion: release(),
-      OperatingSystem: "Linux",
+      OperatingSystem: osRelease().PRETTY_NAME ?? "Linux",
+      OSVersion: osRelease().VERSION_ID ?? "",
       OSType: "linux",
       Architecture: arch() === "x64" ? "x86_64" : arch(),
       NCPU: cpus().length,
@@ -85,7 +110,7 @@ export function registerSystemRoutes(api: RouteTable, e: Engine): void {
       SecurityOptions: ["name=seccomp,profile=builtin", ...(e.userns.remap ? ["name=userns"] : [])],
       // Gantry's own: the --userns-remap identity, its maps, and how image layers are shifted.
       ...(e.userns.remap ? { GantryUserns: e.userns.describe() } : {}),
-      Plugins: { Volume: [], Network: ["none", "host"], Log: ["json-file"] },
+      Plugins: { Volume: ["local"], Network: e.networks ? ["bridge", "host", "null"] : ["host", "null"], Log: ["json-file", "none"] },
       LoggingDriver: "json-file",
       RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ["127.0.0.0/8"] },
       Labels: [],
@@ -118,8 +143,61 @@ export function registerSystemRoutes(api: RouteTable, e: Engine): void {
     });
   });
 
+  api.on("GET", "/system/df", async (r, res) => {
+    const kinds = r.query.getAll("type");
+    const bad = kinds.find((k) => !["image", "container", "volume", "build-cache"].includes(k));
+    if (bad) throw invalidArgument(`unknown object type: ${bad}`);
+    sendJson(res, 200, await systemDiskUsage(e, kinds as DiskUsageKind[]));
+  });
+
   api.on("POST", "/build/prune", (_r, res) => sendJson(res, 200, { CachesDeleted: [], SpaceReclaimed: 0 }));
   api.on("GET", "/plugins/([^/]+)/json", (_r, _res, m) => {
     throw notFound(`plugin "${m[1]}" not found`);
   });
+}
+
+function readTrim(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function openFds(): number {
+  try {
+    return readdirSync("/proc/self/fd").length;
+  } catch {
+    return 0;
+  }
+}
+
+/** /etc/os-release as key → value (dockerd's Operating System and OSVersion come from it). */
+function osRelease(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of (readTrim("/etc/os-release") ?? "").split("\n")) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line);
+    if (m) out[m[1]!] = m[2]!.replace(/^"(.*)"$/, "$1");
+  }
+  return out;
+}
+
+/** statfs magic → the names dockerd's overlay2 driver prints as its backing filesystem. */
+const FILESYSTEMS: Record<number, string> = { 0xef53: "extfs", 0x58465342: "xfs", 0x9123683e: "btrfs", 0x01021994: "tmpfs", 0x794c7630: "overlayfs", 0x2fc12fc1: "zfs" };
+
+/** The lines `docker info` shows under Storage Driver. Gantry's overlay mounts use neither
+ * redirect_dir nor metacopy (so the diff is native) nor userxattr (it runs as root). */
+function overlayDriverStatus(root: string): [string, string][] {
+  let fs = "<unknown>";
+  try {
+    fs = FILESYSTEMS[statfsSync(root).type] ?? `0x${statfsSync(root).type.toString(16)}`;
+  } catch {
+    /* the root is made at start; unreadable is unknown */
+  }
+  return [
+    ["Backing Filesystem", fs],
+    ["Supports d_type", "true"],
+    ["Native Overlay Diff", "true"],
+    ["userxattr", "false"],
+  ];
 }
