@@ -54,8 +54,8 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
   }
 }
 
-export async function startTestNode(): Promise<TestNode> {
-  const cluster = await startTestCluster();
+export async function startTestNode(clusterOptions: Parameters<typeof startTestCluster>[0] = {}): Promise<TestNode> {
+  const cluster = await startTestCluster(clusterOptions);
   const admin = new Client(cluster.server.inProcessTransport());
   const tag = randomBytes(3).toString("hex");
   const name = `node-${tag}`;

@@ -25,6 +25,9 @@ import { PodWorkers } from "./pod-workers.ts";
 import type { Pod } from "./pod-types.ts";
 import { servePortForward } from "./port-forward.ts";
 import { runtimePods } from "./runtime-pods.ts";
+import { renderMetrics } from "../../common/metrics.ts";
+import { measureNode } from "./kubelet-metrics.ts";
+import { ResourceStats } from "./resource-stats.ts";
 
 /** The kubelet version the node reports: the API server's own (kubectl compares them). */
 export const KUBELET_VERSION = "v1.32.4-gantry";
@@ -209,6 +212,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
 async function startNodeKubeletServer(o: AgentOptions, daemon: Daemon, engineSocket: string, nodeIP: string, pods: Informer<Pod>, log: (m: string) => void): Promise<KubeletServer> {
   const tls = await obtainServingCert(o.client, join(o.dataRoot, "kubelet-tls"), o.nodeName, [nodeIP]);
   const containers = new ContainerClient(new EngineClient(`unix://${engineSocket}`));
+  const stats = new ResourceStats(daemon.engine, o.nodeName);
   const serve = (port: number) =>
     startKubeletServer({
       tls,
@@ -217,16 +221,24 @@ async function startNodeKubeletServer(o: AgentOptions, daemon: Daemon, engineSoc
       containers,
       pod: (namespace, name) => pods.cache.get(`${namespace}/${name}`),
       runtimePod: (uid) => runtimePods(daemon.engine).get(uid),
+      statsSummary: () => stats.summary(),
+      metrics: renderMetrics,
       portForward: (req, socket, head, pod, runtime) => servePortForward(req, socket, head, pod, runtime?.sandboxes.find((s) => s.record.State.Status === "running")?.record.State.Pid, log),
       log: (m) => log(`kubelet server: ${m}`),
     });
+  // This node's pods and containers count in the process's /metrics while its server runs.
+  const unmeasure = measureNode(daemon.engine);
+  const withUnmeasure = (server: KubeletServer): KubeletServer => ({ ...server, close: () => (unmeasure(), server.close()) });
   try {
-    return await serve(o.kubeletPort ?? DEFAULT_KUBELET_PORT);
+    return withUnmeasure(await serve(o.kubeletPort ?? DEFAULT_KUBELET_PORT));
   } catch (err) {
-    if (o.kubeletPort !== undefined || (err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+    if (o.kubeletPort !== undefined || (err as NodeJS.ErrnoException).code !== "EADDRINUSE") {
+      unmeasure();
+      throw err;
+    }
     const server = await serve(0);
     log(`kubelet port ${DEFAULT_KUBELET_PORT} is taken: the kubelet server listens on ${server.port}`);
-    return server;
+    return withUnmeasure(server);
   }
 }
 

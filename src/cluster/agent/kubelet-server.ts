@@ -4,6 +4,8 @@
 //   GET  /exec/{ns}/{pod}/{container}?command=…   WebSocket (v5/v4.channel.k8s.io) or SPDY/3.1 upgrade
 //   GET  /attach/{ns}/{pod}/{container}           the same, on the container's own stdio
 //   GET|POST /portForward/{ns}/{pod}              SPDY/3.1 upgrade, or SPDY inside WebSocket
+//   GET  /stats/summary                           the Summary API (resource-stats.ts)
+//   GET  /metrics                                 Prometheus text (kubelet_*, prober_*, container_*)
 //
 // It answers only the API server: TLS with a certificate the cluster CA signed, and every
 // caller must present the API server's kubelet client certificate (signed by the same CA,
@@ -38,6 +40,10 @@ export interface KubeletServerOptions {
   pod(namespace: string, name: string): Pod | undefined;
   /** What the engine runs of a pod, by uid. */
   runtimePod(uid: string): RuntimePod | undefined;
+  /** The Summary API's answer (resource-stats.ts). */
+  statsSummary?: () => Promise<unknown>;
+  /** The process's metrics in the Prometheus text format. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
   /** Port-forward, when the agent has it (port-forward.ts). */
   portForward?: (req: IncomingMessage, socket: Duplex, head: Buffer, pod: Pod, runtime: RuntimePod | undefined) => void;
   log: (m: string) => void;
@@ -94,6 +100,11 @@ function reply(res: ServerResponse, code: number, message: string): void {
   res.end(body);
 }
 
+function send(res: ServerResponse, contentType: string, body: string): void {
+  res.writeHead(200, { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
 /**
  * An upgrade refused before the handshake: a plain-text answer on the raw socket, as the
  * kubelet's streaming server writes it, which kubectl prints as `error: unable to upgrade
@@ -114,6 +125,12 @@ export async function startKubeletServer(o: KubeletServerOptions): Promise<Kubel
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     if (!isApiServer(req)) return reply(res, 403, "only the API server may use the kubelet's streaming endpoints");
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === "/stats/summary" && o.statsSummary) return send(res, "application/json", JSON.stringify(await o.statsSummary()));
+    if (path === "/metrics" && o.metrics) {
+      const m = await o.metrics();
+      return send(res, m.contentType, m.body);
+    }
     const t = resolveTarget(o, req.url ?? "/");
     if (t.verb !== "containerLogs" || req.method !== "GET") throw new KubeletRequestError(400, `${t.verb} needs an upgrade to a streaming protocol`);
     const q = parseLogQuery(t.query, Date.now());

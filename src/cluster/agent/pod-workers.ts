@@ -41,6 +41,7 @@ import { PodVolumes, VolumeSetUpError, type MountedVolume } from "./pod-volumes.
 import { containerMounts } from "./volume-mounts.ts";
 import { prepareTerminationLog, terminationLogFile, terminationMessage } from "./termination-message.ts";
 import { engineName, hasExited, isRunning, runtimePods, type RuntimeContainer, type RuntimePod } from "./runtime-pods.ts";
+import { timeRuntimeOperation } from "./kubelet-metrics.ts";
 
 export type PodLifecycle = "syncing" | "terminating" | "terminated";
 
@@ -257,9 +258,9 @@ export class PodWorkers {
   private async createSandbox(pod: Pod, attempt: number): Promise<void> {
     const image = await ensurePauseImage(this.o.engine);
     const body = sandboxSpec(pod, { image, cgroupParent: podCgroupParent(pod, this.o.cgroupRoot), attempt });
-    const { Id } = await this.o.engine.createContainer(engineName("POD", this.podRef(pod), attempt), body);
+    const { Id } = await timeRuntimeOperation("create_podsandbox", () => this.o.engine.createContainer(engineName("POD", this.podRef(pod), attempt), body));
     try {
-      await this.o.engine.start(Id);
+      await timeRuntimeOperation("start_podsandbox", () => this.o.engine.start(Id));
     } catch (err) {
       await this.o.engine.removeContainer(Id, { force: true, volumes: true }).catch(() => {});
       this.o.events.pod(pod, "Warning", "FailedCreatePodSandBox", `Failed to create pod sandbox: ${(err as Error).message}`);
@@ -334,14 +335,14 @@ export class PodWorkers {
     const body = containerSpec(pod, c, image, { sandboxId: sandbox.id, cgroupParent: podCgroupParent(pod, this.o.cgroupRoot), attempt, init, env, mounts, terminationLog, ...(resolvConf ? { resolvConf } : {}) });
     let id: string;
     try {
-      id = (await this.o.engine.createContainer(engineName(c.name, this.podRef(pod), attempt), body)).Id;
+      id = (await timeRuntimeOperation("create_container", () => this.o.engine.createContainer(engineName(c.name, this.podRef(pod), attempt), body))).Id;
     } catch (err) {
       this.o.events.pod(pod, "Warning", "Failed", `Error: ${(err as Error).message}`, c.name);
       return { waiting: { reason: "CreateContainerError", message: (err as Error).message }, retryMs: 10_000 };
     }
     this.o.events.pod(pod, "Normal", "Created", `Created container ${c.name}`, c.name);
     try {
-      await this.o.engine.start(id);
+      await timeRuntimeOperation("start_container", () => this.o.engine.start(id));
       this.o.events.pod(pod, "Normal", "Started", `Started container ${c.name}`, c.name);
     } catch (err) {
       // The engine keeps it as exited with the error: its status says StartError, and the

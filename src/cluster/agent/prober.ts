@@ -14,6 +14,7 @@
 import type { Clock, Timer } from "../../common/clock.ts";
 import { CONTAINER_ID_PREFIX } from "./pod-status.ts";
 import type { Container, Pod, Probe } from "./pod-types.ts";
+import { countProbe } from "./kubelet-metrics.ts";
 
 export type ProbeType = "liveness" | "readiness" | "startup";
 export type ProbeResult = "success" | "failure";
@@ -156,6 +157,7 @@ class ProbeWorker {
       d.log(`${this.type} probe of ${pod.metadata.namespace}/${pod.metadata.name} ${this.container.name} errored: ${(err as Error).message}`);
       return true;
     }
+    countProbe(this.type, run.result, pod.metadata, this.container.name);
     if (this.stopped || c.id !== this.containerId) return true;
     if (run.result === "failure") d.unhealthy(pod, this.container, this.type, run.output);
     if (this.lastResult === run.result) this.resultRun++;

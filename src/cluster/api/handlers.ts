@@ -44,6 +44,8 @@ export interface HandlerContext {
   kubelets?: KubeletAccess;
   /** Service account token issuing and checking (token-request.ts). */
   serviceAccountTokens?: ServiceAccountTokens;
+  /** The server's log, for what a request cannot report (a node whose kubelet did not answer). */
+  log?: (message: string) => void;
 }
 
 /** How the API server reaches kubelets (kube-apiserver's --kubelet-client-certificate, --kubelet-certificate-authority). */

@@ -41,7 +41,7 @@ function containerFor(pod: KubeObject & PodShape, asked: string | null): string 
 }
 
 /** The kubelet the pod's node serves: its InternalIP (else any address) and its port. */
-async function kubeletOf(ctx: HandlerContext, nodeName: string): Promise<{ host: string; port: number }> {
+export async function kubeletOf(ctx: HandlerContext, nodeName: string): Promise<{ host: string; port: number }> {
   const node = await ctx.registry.tryGet(nodesType(), undefined, nodeName);
   if (!node) throw new ApiError("NOT_FOUND", 404, "NotFound", `nodes "${nodeName}" not found`);
   const status = isPlainObject(node.status) ? (node.status as { addresses?: { type: string; address: string }[]; daemonEndpoints?: { kubeletEndpoint?: { Port?: number } } }) : {};
@@ -59,7 +59,7 @@ const flag = (q: URLSearchParams, name: string) => boolParam(q, name) === true;
  * API server signed it), not just its address: a node cannot stand in for another even if it
  * got a certificate for that node's IP.
  */
-function kubeletIdentity(nodeName: string) {
+export function kubeletIdentity(nodeName: string) {
   return (host: string, cert: PeerCertificate): Error | undefined => {
     const err = checkServerIdentity(host, cert);
     if (err) return err;

@@ -8,7 +8,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { counter, gauge, histogram, REQUEST_DURATION_BUCKETS, renderMetrics, secondsSince } from "../../common/metrics.ts";
 import type { UserInfo } from "./authentication.ts";
-import { errForbidden } from "./status.ts";
+import type { RequestAuthorizer } from "./authorization.ts";
+import { errForbidden, errMethodNotAllowed } from "./status.ts";
 
 const LABELS = ["verb", "group", "version", "resource", "subresource", "scope", "component"] as const;
 type Labels = Record<(typeof LABELS)[number], string>;
@@ -85,15 +86,15 @@ export function measureRequest(req: Pick<IncomingMessage, "method" | "url" | "he
 export const METRICS_PATH = "/metrics";
 
 /**
- * GET /metrics. Kubernetes lets a user read it when RBAC grants the non-resource URL
- * /metrics (the system:monitoring role); until Gantry has RBAC, the admin (system:masters)
- * and nodes (system:nodes, as a node's monitoring agent would scrape) may. This is where an
- * RBAC authorizer's decision for {nonResourceURL: "/metrics", verb: "get"} plugs in.
+ * GET /metrics, to whoever may get the non-resource URL /metrics as Kubernetes decides it —
+ * the admin, or an RBAC grant (the bootstrap role system:monitoring) — and to nodes, which
+ * Gantry lets scrape the API server as a node's monitoring agent would.
  */
-export async function serveMetrics(user: UserInfo, method: string, res: ServerResponse): Promise<void> {
-  const allowed = user.groups.includes("system:masters") || user.groups.includes("system:nodes");
-  if (!allowed) throw errForbidden(`forbidden: User "${user.username}" cannot get path "${METRICS_PATH}"`);
-  if (method !== "GET") throw errForbidden(`forbidden: User "${user.username}" cannot ${method.toLowerCase()} path "${METRICS_PATH}"`);
+export async function serveMetrics(authorizer: RequestAuthorizer, user: UserInfo, method: string, res: ServerResponse): Promise<void> {
+  const verb = method === "GET" || method === "HEAD" ? "get" : method.toLowerCase();
+  const allowed = (verb === "get" && user.groups.includes("system:nodes")) || (await authorizer.authorizeNonResource(user, verb, METRICS_PATH));
+  if (!allowed) throw errForbidden(`forbidden: User "${user.username}" cannot ${verb} path "${METRICS_PATH}"`);
+  if (verb !== "get") throw errMethodNotAllowed(method, METRICS_PATH);
   const { contentType, body } = await renderMetrics();
   res.writeHead(200, { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body) });
   res.end(body);

@@ -71,14 +71,24 @@ export const resourceTypes: ResourceType[] = [
   { group: "discovery.k8s.io", version: "v1", kind: "EndpointSlice", plural: "endpointslices", singular: "endpointslice", namespaced: true, model: "V1EndpointSlice" },
 ];
 
+/**
+ * metrics.k8s.io/v1beta1 (metrics-server's API, an aggregated API in Kubernetes): listed in
+ * discovery beside the stored kinds so `kubectl top` finds it, but nothing is stored —
+ * metrics-api.ts answers from the kubelets' summaries.
+ */
+export const METRICS_RESOURCE_TYPES: ResourceType[] = [
+  { group: "metrics.k8s.io", version: "v1beta1", kind: "NodeMetrics", plural: "nodes", singular: "", namespaced: false, verbs: ["get", "list"], model: "" },
+  { group: "metrics.k8s.io", version: "v1beta1", kind: "PodMetrics", plural: "pods", singular: "", namespaced: true, verbs: ["get", "list"], model: "" },
+];
+
 export const verbsOf = (rt: ResourceType) => rt.verbs ?? ALL_VERBS;
 
 export const apiVersionOf = (rt: ResourceType) => (rt.group ? `${rt.group}/${rt.version}` : rt.version);
 
 /** The groups in discovery order (core first, as the real server lists them). */
-export function groupVersions(): { group: string; version: string }[] {
+export function groupVersions(types: ResourceType[] = resourceTypes): { group: string; version: string }[] {
   const seen = new Map<string, { group: string; version: string }>();
-  for (const rt of resourceTypes) seen.set(apiVersionOf(rt), { group: rt.group, version: rt.version });
+  for (const rt of types) seen.set(apiVersionOf(rt), { group: rt.group, version: rt.version });
   return [...seen.values()];
 }
 

@@ -46,6 +46,7 @@ import { readTokenAuthFile } from "./token-file.ts";
 import { ObjectRegistry } from "./registry.ts";
 import { checkBoolParams } from "./query-params.ts";
 import { MAX_BODY_BYTES } from "./request-body.ts";
+import { METRICS_GROUP, METRICS_VERSION, serveMetricsApi } from "./metrics-api.ts";
 import { measureRequest, METRICS_PATH, serveMetrics } from "./request-metrics.ts";
 import {
   handleSelfSubjectAccessReview,
@@ -177,6 +178,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
         return user ? { user, audiences: audiences ?? serviceAccounts.audiences } : { error: "invalid bearer token" };
       },
     },
+    log,
   };
 
   const failed = (req: IncomingMessage, res: ServerResponse) => (err: unknown) => {
@@ -340,7 +342,7 @@ async function routeAuthenticated(ctx: ServingContext, user: UserInfo, bindToCre
   const local = method === "POST" ? LOCAL_SUBJECT_ACCESS_REVIEW_PATH.exec(path) : null;
   if (local) return handleSubjectAccessReview(ctx, ctx.authorizer, req, res, user, decodeURIComponent(local[1]!));
   if (method === "POST" && path === SERVING_CERT_PATH) return handleServingCert(ctx, req, res, user);
-  if (path === METRICS_PATH) return serveMetrics(user, method, res);
+  if (path === METRICS_PATH) return serveMetrics(ctx.authorizer, user, method, res);
   if (method === "POST" && path === TOKEN_REVIEW_PATH) return handleTokenReview(ctx, req, res, user);
   if (method === "GET" && (path === JWKS_PATH || path === OPENID_CONFIGURATION_PATH)) return handleIssuerDiscovery(ctx, res, path);
   let segs: string[];
@@ -351,6 +353,7 @@ async function routeAuthenticated(ctx: ServingContext, user: UserInfo, bindToCre
   }
   // An escaped "/" inside a segment would address another key in the store.
   if (segs.some((s) => s.includes("/") || s === "." || s === "..")) throw errPathNotFound();
+  if (segs[0] === "apis" && segs[1] === METRICS_GROUP && segs[2] === METRICS_VERSION && segs.length > 3) return serveMetricsApi(ctx, ctx.authorizer, user, req, res, url, segs.slice(3));
   if (segs[0] === "api" || segs[0] === "apis") {
     if (method !== "GET" && segs.length < 3 + (segs[0] === "apis" ? 1 : 0)) throw errMethodNotAllowed(method, path);
     return routeApi(ctx, { user, bindToCredential }, req, res, url, segs);
