@@ -50,9 +50,10 @@ test("the API server's /metrics counts requests, watches, store calls, work queu
     // A Deployment: its controllers' queues and the scheduler (no node: unschedulable) do work.
     await c.ok("create", "deployment", "web", "--image=busybox", "--replicas=1");
 
-    const s = await until("the Deployment's pod seen by the scheduler", async () => {
+    const s = await until("the Deployment synced and its pod seen by the scheduler", async () => {
       const s = await scrape(c);
-      return (s.value("scheduler_schedule_attempts_total", { result: "unschedulable" }) ?? 0) >= 1 ? s : undefined;
+      const scheduled = (s.value("scheduler_schedule_attempts_total", { result: "unschedulable" }) ?? 0) >= 1;
+      return scheduled && (s.value("workqueue_work_duration_seconds_count", { name: "deployment" }) ?? 0) >= 1 ? s : undefined;
     });
     s.family("apiserver_request_total", "COUNTER");
     s.family("apiserver_longrunning_requests", "GAUGE");
