@@ -43,6 +43,8 @@ export interface ExecInstance {
   ExitCode: number | null;
   Pid: number;
   child?: ChildProcess;
+  /** With runc/crun: where the runtime writes the process's host pid (the child is its client). */
+  pidFile?: string;
   /** The exec monitor's attach connection the engine keeps (resize goes through it). */
   monitor?: Socket;
   /** The last size asked for, applied once the monitor answers. */
@@ -295,6 +297,9 @@ export class ExecTable {
       for (const g of u.additionalGids) args.push("--additional-gids", String(g));
     }
     if (c.Privileged) args.push("--cap", "ALL");
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    ex.pidFile = join(this.dir, `${ex.ID.slice(0, 16)}.pid`);
+    args.push("--pid-file", ex.pidFile);
     args.push("--", rec.Id, ...(c.Cmd ?? []));
     const child = spawn(rt.cmd, args, { stdio: [c.AttachStdin && client ? "pipe" : "ignore", "pipe", "pipe"] });
     ex.child = child;
@@ -324,6 +329,7 @@ export class ExecTable {
         errText += err.message;
       });
       child.on("close", (code, signal) => {
+        rmSync(ex.pidFile!, { force: true });
         ex.Running = false;
         ex.ExitCode = code ?? (signal ? 128 + parseSignal(signal) : 126);
         if (/executable file not found|no such file or directory|ENOENT/i.test(errText) && ex.ExitCode === 1) ex.ExitCode = 127;

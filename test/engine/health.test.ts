@@ -5,6 +5,7 @@
 // the health a restarted daemon still reports.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { api, DOCKER, docker, gantry, killDaemon, skipReason, startTestDaemon, useTestDaemon, type TestDaemon } from "./_daemon.ts";
@@ -198,5 +199,22 @@ describe("health checks through the docker CLI", { skip, concurrency: false }, (
     assert.ok(kept.Log.some((e) => e.Start === before.Log.at(-1)!.Start), "the Log from before the restart is there");
     const lastBefore = Date.parse(kept.Log.at(-1)!.Start);
     await waitForHealth(d, "good", (x) => Date.parse(x.Log.at(-1)!.Start) > lastBefore, "a probe after the restart");
+  });
+});
+
+describe("health checks with --runtime runc (probes through `runc exec`)", { skip: skip ?? (spawnSync("runc", ["--version"]).status === 0 ? undefined : "runc is not installed"), concurrency: false }, () => {
+  const d = useTestDaemon(undefined, "runc");
+
+  it("a probe runs, and one past its timeout is killed in the container, not only its runc client", async () => {
+    run(d, ["--name", "rgood", "--health-cmd", "echo via runc", "--health-interval", "300ms", "busybox", "sleep", "300"]);
+    const h = await waitForHealth(d, "rgood", (x) => x.Status === "healthy", "healthy");
+    assert.equal(h.Log.at(-1)!.Output, "via runc\n");
+    run(d, ["--name", "rslow", "--health-cmd", "sleep 77", "--health-timeout", "500ms", "--health-interval", "300ms", "--health-retries", "2", "busybox", "sleep", "300"]);
+    const slow = await waitForHealth(d, "rslow", (x) => x.Status === "unhealthy", "unhealthy by timeout");
+    assert.equal(slow.Log[0]!.Output, "Health check exceeded timeout (500ms)");
+    const top = docker(d, ["top", "rslow"]);
+    assert.equal(top.status, 0, top.stderr);
+    const sleeping = top.stdout.split("\n").filter((l) => /sleep 77/.test(l));
+    assert.ok(sleeping.length <= 1, `timed-out probes left running:\n${top.stdout}`);
   });
 });

@@ -3,6 +3,7 @@
 // 4096 bytes). It goes through the engine's exec path (exec.ts), so it runs under a monitor of
 // its own with Gantry's runtime, or through `runc|crun exec`. Aborting kills the process; the
 // probe resolves once it has ended, so killed probes never pile up.
+import { readFileSync } from "node:fs";
 import type { ClientStream } from "../attach.ts";
 import { FrameDecoder } from "../attach.ts";
 import type { ContainerRecord } from "../container-store.ts";
@@ -33,14 +34,25 @@ function collectingClient(out: LimitedOutput): ClientStream {
   };
 }
 
-/** SIGKILL to the exec's process; while it is still starting (no pid yet), once it has one. */
+/** The exec's process's host pid: Gantry's runtime reports it; runc/crun write it to a file. */
+function hostPidOf(ex: ExecInstance): number {
+  if (!ex.pidFile) return ex.Pid;
+  try {
+    return Number(readFileSync(ex.pidFile, "utf8").trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** SIGKILL to the exec's process; while it is still starting (no pid yet), once it has one.
+ * (Killing `runc exec`, the client, would leave the process running in the container.) */
 function killExec(ex: ExecInstance, finished: () => boolean): void {
   const attempt = () => {
     if (finished()) return;
-    if (ex.child) ex.child.kill("SIGKILL");
-    else if (ex.Pid > 0) {
+    const pid = hostPidOf(ex);
+    if (pid > 0) {
       try {
-        process.kill(ex.Pid, "SIGKILL");
+        process.kill(pid, "SIGKILL");
       } catch {
         /* gone already */
       }
