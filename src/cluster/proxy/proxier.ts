@@ -1,15 +1,19 @@
 // The service proxy of one node (kube-proxy's nftables mode): Services and EndpointSlices
 // from the API (informers), the node's nft table kept equal to them. Event handlers only mark
-// the state dirty; one sync at a time renders the whole desired Ruleset (cheap: data, no
-// kernel) and applies the difference from what was last applied, as one transaction, a few
-// milliseconds after the change that asked for it. The first sync, one after any failure and
-// one an hour replace the table whole, so rules changed behind the proxy's back are repaired.
+// the Service they touch dirty; one sync at a time renders the dirty Services' parts of the
+// table (data, no kernel) and applies the difference from what was last applied for each, as
+// one transaction, a few milliseconds after the change that asked for it — so one Service more
+// among thousands costs one Service's rendering and a handful of nft lines (kube-proxy's
+// partial sync). Each Service's part (its chains, sets and map elements) is disjoint from every
+// other's, which is what lets the diffs of the dirty ones make the whole table's diff. The first
+// sync, one after any failure and one an hour render everything and replace the table whole,
+// so rules changed behind the proxy's back are repaired.
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { realClock, type Clock } from "../../common/clock.ts";
 import { describeError } from "../../common/errors.ts";
 import { startSyncRunner } from "../../common/sync-runner.ts";
-import { BY_LABEL, InformerFactory, type Client, type Informer } from "../client/index.ts";
+import { BY_LABEL, InformerFactory, objectKey, type Client, type Informer } from "../client/index.ts";
 import { ENDPOINT_SLICES, SERVICE_NAME_LABEL, SERVICES, type EndpointSlice, type Service } from "./_types.ts";
 import { addServicePort, emptyRuleset, type ProxyNetwork, type Ruleset } from "./nft-ruleset.ts";
 import { diffScript, fullScript } from "./nft-transaction.ts";
@@ -83,26 +87,28 @@ export async function startServiceProxy(opts: ServiceProxyOptions): Promise<Runn
   const services: Informer<Service> = factory.informerFor<Service>(SERVICES);
   const slices: Informer<EndpointSlice> = factory.informerFor<EndpointSlice>(ENDPOINT_SLICES);
 
-  let applied: Ruleset = emptyRuleset();
+  /** What the table holds, per Service key (namespace/name): that Service's chains, sets and elements. */
+  let applied = new Map<string, { rs: Ruleset; ports: number }>();
+  /** Services changed since the last sync (a failed sync makes the next one full instead). */
+  let dirty = new Set<string>();
   let needFull = true;
   let lastFull = 0;
 
-  const desired = (): { rs: Ruleset; ports: number } => {
+  /** One Service's part of the table, from the caches; empty when it is gone. */
+  const render = (key: string): { rs: Ruleset; ports: number } => {
     const rs = emptyRuleset();
+    const svc = services.cache.get(key);
+    if (!svc) return { rs, ports: 0 };
+    const ns = svc.metadata.namespace;
+    const local = opts.nodeLocalDNS;
+    const isLocalDNS = local && local.namespace === ns && local.name === svc.metadata.name;
+    const own = isLocalDNS
+      ? [nodeLocalSlice(svc, local.ip, local.port, opts.nodeName)]
+      : slices.cache.byIndex(BY_LABEL, `${SERVICE_NAME_LABEL}=${svc.metadata.name}`).filter((s) => s.metadata.namespace === ns);
     let ports = 0;
-    for (const svc of services.cache.list()) {
-      const ns = svc.metadata.namespace;
-      const local = opts.nodeLocalDNS;
-      const own =
-        local && local.namespace === ns && local.name === svc.metadata.name
-          ? [nodeLocalSlice(svc, local.ip, local.port, opts.nodeName)]
-          : slices.cache.byIndex(BY_LABEL, `${SERVICE_NAME_LABEL}=${svc.metadata.name}`).filter((s) => s.metadata.namespace === ns);
-      const onlyFrom = local && local.namespace === ns && local.name === svc.metadata.name ? local.clients : undefined;
-      for (const planned of planServicePorts(svc, own, opts.nodeName)) {
-        const port = onlyFrom ? { ...planned, onlyFrom } : planned;
-        addServicePort(rs, port, net);
-        ports++;
-      }
+    for (const planned of planServicePorts(svc, own, opts.nodeName)) {
+      addServicePort(rs, isLocalDNS ? { ...planned, onlyFrom: local.clients } : planned, net);
+      ports++;
     }
     return { rs, ports };
   };
@@ -110,14 +116,24 @@ export async function startServiceProxy(opts: ServiceProxyOptions): Promise<Runn
   const syncOnce = async () => {
     const started = clock.now();
     const full = needFull || started - lastFull > (opts.fullResyncMs ?? 3_600_000);
-    const { rs, ports } = desired();
-    const lines = full ? fullScript(opts.table, net, rs, emptyRuleset()) : diffScript(opts.table, applied, rs);
+    const keys = full ? services.cache.keys() : [...dirty];
+    dirty = new Set();
+    const next = full ? new Map<string, { rs: Ruleset; ports: number }>() : new Map(applied);
+    const lines: string[] = full ? fullScript(opts.table, net, emptyRuleset(), emptyRuleset()) : [];
+    for (const key of keys) {
+      const part = render(key);
+      lines.push(...diffScript(opts.table, (!full && applied.get(key)?.rs) || emptyRuleset(), part.rs));
+      if (part.rs.chains.size || part.rs.elements.size) next.set(key, part);
+      else next.delete(key);
+    }
     await nft.apply(lines);
-    applied = rs;
+    applied = next;
     if (full) {
       needFull = false;
       lastFull = started;
     }
+    let ports = 0;
+    for (const part of applied.values()) ports += part.ports;
     opts.onSync?.({ full, servicePorts: ports, lines: lines.length, ms: clock.now() - started });
   };
 
@@ -126,14 +142,32 @@ export async function startServiceProxy(opts: ServiceProxyOptions): Promise<Runn
     clock,
     coalesceMs: opts.coalesceMs,
     onError: (err, retryMs) => {
+      // The dirty keys are spent and what the kernel holds is unknown: the retry renders everything and replaces the table.
       needFull = true;
       log(`service proxy: sync failed (full resync in ${retryMs} ms): ${describeError(err)}`);
     },
   });
 
-  const onChange = { onAdd: () => runner.request(), onUpdate: () => runner.request(), onDelete: () => runner.request() };
-  services.addHandlers(onChange);
-  slices.addHandlers(onChange);
+  // A Service's key, or the key of the Service an EndpointSlice belongs to.
+  const touch = (key: string | undefined) => {
+    if (key) dirty.add(key);
+    runner.request();
+  };
+  const sliceOwner = (s: EndpointSlice) => {
+    const name = s.metadata.labels?.[SERVICE_NAME_LABEL];
+    return name ? `${s.metadata.namespace}/${name}` : undefined;
+  };
+  services.addHandlers({ onAdd: (o) => touch(objectKey(o)), onUpdate: (_o, n) => touch(objectKey(n)), onDelete: (o) => touch(objectKey(o)) });
+  slices.addHandlers({
+    onAdd: (o) => touch(sliceOwner(o)),
+    // A slice relabelled to another Service changes both.
+    onUpdate: (o, n) => {
+      const before = sliceOwner(o);
+      if (before && before !== sliceOwner(n)) dirty.add(before);
+      touch(sliceOwner(n));
+    },
+    onDelete: (o) => touch(sliceOwner(o)),
+  });
   if (ownFactory) factory.start();
   await factory.whenSynced();
   await runner.synced(0);
@@ -144,6 +178,7 @@ export async function startServiceProxy(opts: ServiceProxyOptions): Promise<Runn
     synced: () => runner.synced(),
     async stop() {
       await runner.stop();
+      nft.close();
       if (ownFactory) await factory.stop();
       await nft.run(["delete", "table", "ip", opts.table]).catch((err: unknown) => log(`service proxy: cleanup: ${describeError(err)}`));
     },
