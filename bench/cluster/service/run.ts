@@ -3,14 +3,14 @@
 // between pod namespaces on that node's bridge. Two measurements:
 //  1. Programming: --services Services × 3 endpoints (EndpointSlices written through the API)
 //     exist before the proxy starts; its first sync (the full resync: render + one nft
-//     transaction) is timed, then one more Service: the sync that adds it, and the time from
-//     its EndpointSlice's create returning to that sync being applied (informer + 20 ms
-//     coalescing + nft). Targets: < 1 s and < 50 ms.
+//     transaction) is timed, then --more Services one at a time (medians printed): the sync
+//     that adds each, and the time from its EndpointSlice's create returning to that sync
+//     being applied (informer + 20 ms coalescing + nft). Targets: < 1 s and < 50 ms.
 //  2. Data path: a Node HTTP server in a "server" pod namespace, requests/s and p50/p99 from a
 //     "client" pod namespace straight to the pod IP vs through the Service's ClusterIP (DNAT in
 //     the node namespace), keep-alive and a new connection per request, rounds interleaved.
 //     Target: within 5 %.
-// Usage (root): npx tsx bench/cluster/service/run.ts [--services 1000] [--seconds 5] [--concurrency 16] [--rounds 3]
+// Usage (root): npx tsx bench/cluster/service/run.ts [--services 1000] [--more 9] [--seconds 5] [--concurrency 16] [--rounds 3] [--no-traffic]
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -20,7 +20,7 @@ import { startApiServer } from "../../../src/cluster/api/index.ts";
 import { Client } from "../../../src/cluster/client/index.ts";
 import { startServiceProxy, type SyncReport } from "../../../src/cluster/proxy/index.ts";
 
-const { values } = parseArgs({ options: { services: { type: "string", default: "1000" }, seconds: { type: "string", default: "5" }, concurrency: { type: "string", default: "16" }, rounds: { type: "string", default: "3" } } });
+const { values } = parseArgs({ options: { services: { type: "string", default: "1000" }, seconds: { type: "string", default: "5" }, concurrency: { type: "string", default: "16" }, rounds: { type: "string", default: "3" }, more: { type: "string", default: "9" }, "no-traffic": { type: "boolean", default: false } } });
 const SERVICES = Number(values.services);
 if (process.getuid?.() !== 0) throw new Error("run as root");
 
@@ -107,21 +107,37 @@ async function main(): Promise<void> {
   const ruleCount = inNs(net.node, "nft list table ip gantry-svc-bench | grep -c dnat").trim();
   console.log(`\nfull sync of ${full.servicePorts} Service ports × 3 endpoints: ${full.ms} ms (${full.lines} nft lines, one transaction; ${ruleCount} DNAT rules in the table)  target < 1000 ms`);
 
-  // One more Service, the one the data path uses: the server pod behind a ClusterIP.
-  const webSvc = (await services.create("default", { ...serviceOf(SERVICES), metadata: { name: "web", namespace: "default" } })) as unknown as { spec: { clusterIP: string } };
-  const before = reports.length;
-  const t1 = process.hrtime.bigint();
-  await slices.create("default", { ...sliceOf(SERVICES, ["10.42.0.2"], 8080), metadata: { name: "web-1", namespace: "default", labels: { "kubernetes.io/service-name": "web" } } });
-  // The first sync applied after the slice was written that maps the ClusterIP to a chain.
-  let applied: bigint | undefined;
-  while (applied === undefined) {
-    await new Promise<void>((r) => (onReport = r));
-    if (inNs(net.node, "nft list map ip gantry-svc-bench service-ips").includes(`${webSvc.spec.clusterIP} . tcp . 80`)) applied = reports.at(-1)!.at;
+  // More Services one at a time (the last, "web", is the one the data path uses: the server pod behind a ClusterIP).
+  const oneMore = async (name: string, i: number, addresses: string[]) => {
+    const svc = (await services.create("default", { ...serviceOf(i), metadata: { name, namespace: "default" } })) as unknown as { spec: { clusterIP: string } };
+    await new Promise((r) => setTimeout(r, 100)); // the Service's own (endpoint-less) sync first
+    const before = reports.length;
+    const t1 = process.hrtime.bigint();
+    await slices.create("default", { ...sliceOf(i, addresses, 8080), metadata: { name: `${name}-1`, namespace: "default", labels: { "kubernetes.io/service-name": name } } });
+    // The first sync applied after the slice was written that maps the ClusterIP to a chain.
+    let applied: bigint | undefined;
+    while (applied === undefined) {
+      await new Promise<void>((r) => (onReport = r));
+      if (inNs(net.node, `nft list map ip gantry-svc-bench service-ips`).includes(`${svc.spec.clusterIP} . tcp . 80`)) applied = reports.at(-1)!.at;
+    }
+    const incremental = reports.slice(before).filter((r) => !r.full);
+    return { svc, e2e: Number(applied - t1) / 1e6, sync: incremental.at(-1)?.ms ?? NaN, lines: incremental.at(-1)?.lines ?? NaN };
+  };
+  const more = Math.max(1, Number(values.more) + 1);
+  const added: { e2e: number; sync: number; lines: number }[] = [];
+  let webSvc: { spec: { clusterIP: string } } | undefined;
+  for (let k = 0; k < more; k++) {
+    const last = k === more - 1;
+    const r = await oneMore(last ? "web" : `more-${k}`, SERVICES + k, last ? ["10.42.0.2"] : [`10.42.250.${k + 1}`, `10.42.250.${k + 101}`, `10.42.251.${k + 1}`]);
+    added.push(r);
+    if (last) webSvc = r.svc;
   }
-  const e2e = Number(applied - t1) / 1e6;
-  const incremental = reports.slice(before).filter((r) => !r.full);
-  const last = incremental.at(-1);
-  console.log(`one more Service: its sync ${last?.ms ?? "?"} ms (${last?.lines ?? "?"} nft lines; ${incremental.length} incremental sync(s)); EndpointSlice create → rules applied ${e2e.toFixed(0)} ms  target < 50 ms`);
+  const med = (xs: number[]) => pct(xs, 50);
+  console.log(`one more Service (${added.length} added one at a time, medians): its sync ${med(added.map((a) => a.sync)).toFixed(0)} ms (${med(added.map((a) => a.lines))} nft lines; all: ${added.map((a) => a.sync.toFixed(0)).join(" ")}); EndpointSlice create → rules applied ${med(added.map((a) => a.e2e)).toFixed(0)} ms  target < 50 ms`);
+  if (values["no-traffic"]) {
+    console.log(`\nload average ${loadavg().map((l) => l.toFixed(1)).join(" ")} (the machine is shared)`);
+    return;
+  }
 
   // 2. Data path.
   const server = spawn("ip", ["netns", "exec", net.server, process.execPath, "-e", `require("http").createServer((q, s) => s.end("x".repeat(100))).listen(8080, "0.0.0.0")`], { stdio: "ignore" });
@@ -129,7 +145,7 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 1000));
   const targets = [
     { name: "direct (pod IP)", host: "10.42.0.2", port: 8080 },
-    { name: `ClusterIP (${webSvc.spec.clusterIP})`, host: webSvc.spec.clusterIP, port: 80 },
+    { name: `ClusterIP (${webSvc!.spec.clusterIP})`, host: webSvc!.spec.clusterIP, port: 80 },
   ];
   for (const keepAlive of [true, false]) {
     const results = new Map<string, { requests: number; errors: number; seconds: number; latenciesMs: number[] }[]>();
