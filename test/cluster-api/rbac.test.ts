@@ -149,10 +149,12 @@ describe("RBAC", { skip: kubectlMissing }, () => {
     assert.deepEqual({ reason: status.reason, code: status.code, details: status.details }, { reason: "Forbidden", code: 403, details: { kind: "configmaps" } });
     assert.equal(status.message, 'configmaps is forbidden: User "viewer" cannot create resource "configmaps" in API group "" in the namespace "app"');
     assert.equal(await c.server.store.count("/registry/core/pods/app/sneaky"), 0);
-    // A binding takes effect on the next request, and its removal too.
+    // A binding takes effect on the next request; its removal once the server's RBAC cache
+    // has seen it (a watch's delay, as in Kubernetes).
     await admin("-n", "default", "create", "rolebinding", "viewer-view", "--clusterrole=view", "--user=viewer");
     await allowed("viewer", ["-n", "default", "get", "pods"]);
     await admin("-n", "default", "delete", "rolebinding", "viewer-view");
+    await eventually("the removed binding to stop counting", async () => (await as("viewer", ["-n", "default", "get", "pods"])).code !== 0);
     await refused("viewer", ["-n", "default", "get", "pods"], "cannot list resource");
   });
 

@@ -27,6 +27,7 @@ import { NODE_TOKEN_TYPE } from "./node-tokens.ts";
 import { getPath, isPlainObject, type KubeObject } from "./objects.ts";
 import { boolParam } from "./query-params.ts";
 import { RbacAuthorizer } from "./rbac-authorizer.ts";
+import type { RbacSource } from "./rbac-cache.ts";
 import { RBAC_GROUP, roleRefOf, rulesOf, type ResourceAttributes } from "./rbac-rules.ts";
 import type { ObjectRegistry } from "./registry.ts";
 import { findResource } from "./resources.ts";
@@ -185,8 +186,12 @@ export function errObjectForbidden(a: Pick<ResourceAttributes, "group" | "resour
 export class RequestAuthorizer {
   readonly rbac: RbacAuthorizer;
 
-  constructor(readonly registry: ObjectRegistry) {
-    this.rbac = new RbacAuthorizer(registry);
+  /** With CACHE (rbac-cache.ts), RBAC answers from memory, asking the store only before a no. */
+  constructor(
+    readonly registry: ObjectRegistry,
+    cache?: RbacSource,
+  ) {
+    this.rbac = new RbacAuthorizer(registry, cache);
   }
 
   async authorize(user: UserInfo, a: ResourceAttributes): Promise<Decision> {

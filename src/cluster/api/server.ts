@@ -42,6 +42,7 @@ import { impersonatedUser, wantsImpersonation } from "./impersonation.ts";
 import { InProcessTransport, type ServeAuthenticated } from "./in-process.ts";
 import { OPENAPI_V2_PROTOBUF, openapiV2, openapiV2Protobuf, openapiV3, openapiV3Index } from "./openapi.ts";
 import { reconcileBootstrapPolicy } from "./rbac-bootstrap.ts";
+import { RbacCache } from "./rbac-cache.ts";
 import { readTokenAuthFile } from "./token-file.ts";
 import { ObjectRegistry } from "./registry.ts";
 import { checkBoolParams } from "./query-params.ts";
@@ -143,6 +144,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const registry = new ObjectRegistry(timedStore(store));
   await bootstrap(registry);
   await reconcileBootstrapPolicy(registry);
+  const rbacCache = new RbacCache(registry, log);
+  await rbacCache.start();
   await registry.claimHeldValues(log);
 
   const serviceAccounts = new ServiceAccountAuthenticator(new ServiceAccountTokenSigner(ensureServiceAccountKey(opts.dataDir)), [SERVICE_ACCOUNT_ISSUER], registry, TOKEN_CACHE_MS);
@@ -153,7 +156,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const watches = new Set<() => void>();
   const ctx: ServingContext = {
     registry,
-    authorizer: new RequestAuthorizer(registry),
+    authorizer: new RequestAuthorizer(registry, rbacCache),
     maxBodyBytes: opts.maxBodyBytes ?? MAX_BODY_BYTES,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 30_000,
     trackWatch(stop) {
@@ -213,6 +216,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.host, () => resolve());
+  }).catch((err: unknown) => {
+    rbacCache.close();
+    throw err;
   });
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = opts.host.includes(":") ? `[${opts.host}]` : opts.host === "0.0.0.0" ? "127.0.0.1" : opts.host;
@@ -260,6 +266,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
       await controllers?.stop();
       if (compactTimer) clearInterval(compactTimer);
       for (const stop of [...watches]) stop();
+      rbacCache.close();
       authenticator.close();
       for (const socket of upgraded) socket.destroy();
       await new Promise<void>((resolve) => {
