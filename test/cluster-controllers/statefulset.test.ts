@@ -39,7 +39,8 @@ test("OrderedReady: up one at a time in order with claims, down from the top, cl
   const spec = p0.spec as { hostname?: string; subdomain?: string; volumes?: { name: string; persistentVolumeClaim?: { claimName: string } }[] };
   assert.equal(spec.hostname, "db-0");
   assert.equal(spec.subdomain, "db");
-  assert.deepEqual(spec.volumes, [{ name: "data", persistentVolumeClaim: { claimName: "data-db-0" } }]);
+  // (ServiceAccount admission adds the kube-api-access-XXXXX token volume too.)
+  assert.deepEqual(spec.volumes?.filter((v) => !v.name.startsWith("kube-api-access-")), [{ name: "data", persistentVolumeClaim: { claimName: "data-db-0" } }]);
   assert.equal(p0.metadata.labels?.["statefulset.kubernetes.io/pod-name"], "db-0");
   assert.deepEqual((await h.list(PVCS, "ss1")).map((c) => c.metadata.name), ["data-db-0"]);
   assert.deepEqual((await h.get(PVCS, "ss1", "data-db-0"))?.metadata.labels, { app: "db" });

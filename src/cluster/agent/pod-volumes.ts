@@ -6,6 +6,8 @@
 //   <data root>/pods/<uid>/volumes/kubernetes.io~downward-api/<name> (atomic writer)
 //   <data root>/pods/<uid>/volumes/kubernetes.io~projected/<name>    (tmpfs, atomic writer)
 //
+// A projected serviceAccountToken source is a token the agent asks the API for (TokenRequest
+// bound to the pod), written like the other files and fetched again at 80% of its lifetime.
 // hostPath volumes are the host's path (after the type check) and persistentVolumeClaims the
 // bound PersistentVolume's path. setUp is idempotent and runs at every sync of a live pod, so
 // a changed ConfigMap, Secret or label reaches the files (through the ..data swap) within a
@@ -16,9 +18,9 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, re
 import { join, resolve } from "node:path";
 import { quantityValue } from "../../common/quantity.ts";
 import { isNotFound, type Client } from "../client/index.ts";
-import { CONFIGMAPS, PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, SECRETS } from "./api-refs.ts";
+import { CONFIGMAPS, PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, SECRETS, SERVICE_ACCOUNTS } from "./api-refs.ts";
 import { writePayload, type Payload } from "./atomic-writer.ts";
-import type { HostPathType, Pod, Volume } from "./pod-types.ts";
+import type { HostPathType, Pod, ProjectedSource, Volume } from "./pod-types.ts";
 import { DEFAULT_MODE, downwardPayload, keyedPayload, projectedPayload, VolumeSetUpError, type KeyedObject, type PayloadContext } from "./volume-payloads.ts";
 
 export { VolumeSetUpError };
@@ -53,9 +55,22 @@ const PLUGIN_DIRS = {
   projected: "kubernetes.io~projected",
 } as const;
 
+/** The kubelet's token manager: a token is fetched again at 80% of its lifetime, or after a day. */
+const TOKEN_REFRESH_FRACTION = 0.8;
+const TOKEN_MAX_REFRESH_MS = 24 * 3600_000;
+const DEFAULT_TOKEN_SECONDS = 3600;
+
+interface FetchedToken {
+  token: string;
+  refreshAt: number;
+  expiresAt: number;
+}
+
 export class PodVolumes {
   /** Volumes whose one-time work (tmpfs mount, fsGroup ownership) is done, per pod UID. */
   private readonly prepared = new Map<string, Set<string>>();
+  /** Service account tokens of projected volumes, per pod UID, by "<volume>/<path>". */
+  private readonly tokens = new Map<string, Map<string, FetchedToken>>();
 
   constructor(private readonly o: PodVolumesOptions) {}
 
@@ -115,7 +130,7 @@ export class PodVolumes {
       const dir = this.pluginDir(uid, plugin, v.name);
       // Secrets and projected volumes (which may hold tokens) never touch the disk.
       if (first && (plugin === "secret" || plugin === "projected")) mountTmpfs(dir, undefined, 0o755);
-      const payload = await this.payloadOf(v, ns, ctx);
+      const payload = await this.payloadOf(v, ns, ctx, pod);
       if (writePayload(dir, payload, fsGroup) && !first) this.o.log(`pod ${ns}/${pod.metadata.name}: volume ${v.name} updated`);
       if (fsGroup !== undefined && first) chownSync(dir, 0, fsGroup);
       done.add(v.name);
@@ -142,7 +157,7 @@ export class PodVolumes {
     }
   }
 
-  private async payloadOf(v: Volume, ns: string, ctx: PayloadContext): Promise<Payload> {
+  private async payloadOf(v: Volume, ns: string, ctx: PayloadContext, pod: Pod): Promise<Payload> {
     if (v.configMap) return keyedPayload("configmap", v.configMap, await this.get<KeyedObject>(CONFIGMAPS, ns, v.configMap.name), v.configMap.defaultMode ?? DEFAULT_MODE);
     if (v.secret) {
       const name = v.secret.secretName ?? "";
@@ -152,11 +167,46 @@ export class PodVolumes {
     const sources = v.projected?.sources ?? [];
     const cms = new Map<string, KeyedObject | undefined>();
     const secrets = new Map<string, KeyedObject | undefined>();
+    const tokens = new Map<string, string>();
     for (const s of sources) {
       if (s.configMap) cms.set(s.configMap.name, await this.get<KeyedObject>(CONFIGMAPS, ns, s.configMap.name));
       if (s.secret) secrets.set(s.secret.name, await this.get<KeyedObject>(SECRETS, ns, s.secret.name));
+      if (s.serviceAccountToken) tokens.set(s.serviceAccountToken.path, await this.serviceAccountToken(pod, v.name, s.serviceAccountToken));
     }
-    return projectedPayload(sources, { configMap: (n) => cms.get(n), secret: (n) => secrets.get(n) }, ctx, v.projected?.defaultMode ?? DEFAULT_MODE);
+    return projectedPayload(sources, { configMap: (n) => cms.get(n), secret: (n) => secrets.get(n), serviceAccountToken: (p) => tokens.get(p) }, ctx, v.projected?.defaultMode ?? DEFAULT_MODE);
+  }
+
+  /**
+   * A token for the pod's service account bound to the pod (TokenRequest; the node may ask
+   * only for its own pods'), kept until 80% of its lifetime has passed. While the server
+   * cannot give a new one, the old one is written again until it expires.
+   */
+  private async serviceAccountToken(pod: Pod, volume: string, src: NonNullable<ProjectedSource["serviceAccountToken"]>): Promise<string> {
+    const uid = pod.metadata.uid!;
+    const key = `${volume}/${src.path}`;
+    const cache = this.tokens.get(uid) ?? new Map<string, FetchedToken>();
+    this.tokens.set(uid, cache);
+    const held = cache.get(key);
+    const now = Date.now();
+    if (held && now < held.refreshAt) return held.token;
+    const account = pod.spec.serviceAccountName || "default";
+    const request = {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: { audiences: src.audience ? [src.audience] : [], expirationSeconds: src.expirationSeconds ?? DEFAULT_TOKEN_SECONDS, boundObjectRef: { kind: "Pod", apiVersion: "v1", name: pod.metadata.name, uid } },
+    };
+    let answer: { status?: { token?: string; expirationTimestamp?: string } };
+    try {
+      answer = await this.o.client.resource(SERVICE_ACCOUNTS).createSubresource(pod.metadata.namespace ?? "default", account, "token", request);
+    } catch (err) {
+      if (held && now < held.expiresAt) return held.token;
+      throw new VolumeSetUpError(`failed to fetch token: ${(err as Error).message}`);
+    }
+    const token = answer.status?.token;
+    const expiresAt = Date.parse(answer.status?.expirationTimestamp ?? "");
+    if (!token || !Number.isFinite(expiresAt)) throw new VolumeSetUpError("failed to fetch token: the TokenRequest answer has no token");
+    cache.set(key, { token, expiresAt, refreshAt: now + Math.min((expiresAt - now) * TOKEN_REFRESH_FRACTION, TOKEN_MAX_REFRESH_MS) });
+    return token;
   }
 
   /** A claim's volume path: the claim must be bound, its PersistentVolume a hostPath or local one. */
@@ -182,6 +232,7 @@ export class PodVolumes {
   /** Unmounts and removes the pod's volume directories (its containers are gone). */
   tearDown(uid: string): void {
     this.prepared.delete(uid);
+    this.tokens.delete(uid);
     const dir = this.podDir(uid);
     if (!existsSync(dir)) return;
     for (const target of mountsUnder(dir)) {

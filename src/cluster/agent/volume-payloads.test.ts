@@ -23,13 +23,15 @@ test("configMap and secret payloads: every key, or items with their path and mod
   assert.deepEqual(text(keyedPayload("configmap", { name: "c", optional: true, items: [{ key: "zz", path: "z" }] }, cm, 0o644)), {});
 });
 
-test("downwardAPI: label maps as sorted key=\"value\" lines, fields, container resources; projected merges sources and refuses tokens", () => {
+test("downwardAPI: label maps as sorted key=\"value\" lines, fields, container resources; projected merges sources and writes fetched tokens", () => {
   const p = downwardPayload([{ path: "labels", fieldRef: { fieldPath: "metadata.labels" } }, { path: "uid", fieldRef: { fieldPath: "metadata.uid" } }, { path: "cpu", resourceFieldRef: { containerName: "c", resource: "requests.cpu", divisor: "1m" }, mode: 0o400 }], ctx, 0o644);
   assert.deepEqual(text(p), { labels: 'a="say \\"hi\\""\nb="2":644', uid: "u1:644", cpu: "250:400" });
   assert.throws(() => downwardPayload([{ path: "x", resourceFieldRef: { containerName: "nope", resource: "limits.cpu" } }], ctx, 0o644), VolumeSetUpError);
   const objects = { configMap: (n: string) => (n === "c" ? { data: { k: "cm" } } : undefined), secret: () => ({ data: { k: b64("sec") } }) };
   assert.deepEqual(text(projectedPayload([{ configMap: { name: "c" } }, { secret: { name: "s" } }], objects, ctx, 0o644)), { k: "sec:644" }, "a later source wins");
-  assert.throws(() => projectedPayload([{ serviceAccountToken: { path: "token" } }], objects, ctx, 0o644), /no TokenRequest API/);
+  assert.throws(() => projectedPayload([{ serviceAccountToken: { path: "token" } }], objects, ctx, 0o644), /no token was fetched/);
+  const withToken = { ...objects, serviceAccountToken: (p: string) => (p === "token" ? "jwt" : undefined) };
+  assert.deepEqual(text(projectedPayload([{ serviceAccountToken: { path: "token" } }, { configMap: { name: "c" } }], withToken, ctx, 0o644)), { token: "jwt:644", k: "cm:644" });
 });
 
 test("the atomic writer: ..data swap, symlinked names, modes, no rewrite when unchanged, stale names and the old payload removed", () => {

@@ -106,6 +106,8 @@ export function formatMap(m: Record<string, string>): string {
 export interface ProjectedObjects {
   configMap(name: string): KeyedObject | undefined;
   secret(name: string): KeyedObject | undefined;
+  /** The service account token fetched for the serviceAccountToken source writing PATH. */
+  serviceAccountToken?(path: string): string | undefined;
 }
 
 /** A projected volume: its sources' payloads merged in order (a later path replaces an earlier one). */
@@ -118,7 +120,11 @@ export function projectedPayload(sources: ProjectedSource[], objects: ProjectedO
     if (s.configMap) merge(keyedPayload("configmap", s.configMap as ConfigMapProjection, objects.configMap(s.configMap.name), defaultMode));
     else if (s.secret) merge(keyedPayload("secret", s.secret, objects.secret(s.secret.name), defaultMode));
     else if (s.downwardAPI) merge(downwardPayload(s.downwardAPI.items ?? [], ctx, defaultMode));
-    else if (s.serviceAccountToken) throw new VolumeSetUpError(`serviceAccountToken projection ${s.serviceAccountToken.path}: this API server has no TokenRequest API to issue the token`);
+    else if (s.serviceAccountToken) {
+      const token = objects.serviceAccountToken?.(s.serviceAccountToken.path);
+      if (token === undefined) throw new VolumeSetUpError(`serviceAccountToken projection ${s.serviceAccountToken.path}: no token was fetched`);
+      out.set(s.serviceAccountToken.path, { data: Buffer.from(token, "utf8"), mode: defaultMode });
+    }
     else throw new VolumeSetUpError("projected volume: unsupported source (clusterTrustBundle and others are not implemented)");
   }
   return out;

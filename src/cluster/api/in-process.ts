@@ -91,7 +91,12 @@ export class InProcessTransport implements ApiTransport {
   constructor(
     private readonly serve: ServeAuthenticated,
     private readonly user: UserInfo = CONTROLLER_MANAGER_USER,
+    private readonly ca?: string,
   ) {}
+
+  caCert(): string | undefined {
+    return this.ca;
+  }
 
   request(r: ApiRequest): Promise<ApiResponse> {
     return new Promise((resolve, reject) => {

@@ -250,7 +250,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   // Build the OpenAPI documents now rather than on kubectl apply's first request.
   void openapiV3Index().catch((err: unknown) => log(`api: OpenAPI documents failed: ${(err as Error).message}`));
   log(`api: serving on ${url}; admin kubeconfig at ${kubeconfigPath}`);
-  const controllers = await opts.startControllers?.(new InProcessTransport(serveAuthenticated));
+  const controllers = await opts.startControllers?.(new InProcessTransport(serveAuthenticated, undefined, creds.caCert));
 
   return {
     url,
@@ -260,7 +260,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     caCert: creds.caCert,
     store,
     registry,
-    inProcessTransport: (user) => new InProcessTransport(serveAuthenticated, user),
+    inProcessTransport: (user) => new InProcessTransport(serveAuthenticated, user, creds.caCert),
     async close() {
       // Controllers first: their watches would otherwise be resumed as the server ends them.
       await controllers?.stop();

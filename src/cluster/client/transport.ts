@@ -36,6 +36,8 @@ export interface ApiTransport {
   request(req: ApiRequest): Promise<ApiResponse>;
   /** Opens a long GET whose body is newline-separated JSON; onEnd is called once when it ends. */
   stream(req: ApiRequest, onLine: (line: string) => void, onEnd: (err?: Error) => void): Promise<ApiStream>;
+  /** The CA that signs the API server's certificate, when the transport knows it (PEM). */
+  caCert?(): string | undefined;
 }
 
 /** Splits a byte stream into lines, keeping a partial last line (or character) until its end arrives. */

@@ -169,6 +169,7 @@ export const PODS = core("pods", "Pod");
 export const SERVICES = core("services", "Service");
 export const ENDPOINTS = core("endpoints", "Endpoints");
 export const SERVICE_ACCOUNTS = core("serviceaccounts", "ServiceAccount");
+export const CONFIG_MAPS = core("configmaps", "ConfigMap");
 export const NAMESPACES = core("namespaces", "Namespace", false);
 export const NODES = core("nodes", "Node", false);
 export const EVENTS = core("events", "Event");

@@ -16,6 +16,8 @@ export interface ControllerContext {
   resources: DiscoveredResource[];
   clock: Clock;
   log: (message: string) => void;
+  /** The CA of the API server's certificate (from the transport), published to namespaces as kube-root-ca.crt. */
+  rootCA?: string;
 }
 
 export abstract class Controller {

@@ -9,6 +9,7 @@ export { DeploymentController } from "./deployment.ts";
 export { EndpointsController } from "./endpoints.ts";
 export { EndpointSliceController } from "./endpointslice.ts";
 export { ServiceAccountController, DEFAULT_SERVICE_ACCOUNT } from "./serviceaccount.ts";
+export { RootCAPublisher, ROOT_CA_CONFIGMAP } from "./root-ca-publisher.ts";
 export { DaemonSetController } from "./daemonset.ts";
 export { JobController } from "./job.ts";
 export { TtlAfterFinishedController } from "./ttl-after-finished.ts";

@@ -12,6 +12,7 @@ import { DeploymentController } from "./deployment.ts";
 import { EndpointsController } from "./endpoints.ts";
 import { EndpointSliceController } from "./endpointslice.ts";
 import { ServiceAccountController } from "./serviceaccount.ts";
+import { RootCAPublisher } from "./root-ca-publisher.ts";
 import { DaemonSetController } from "./daemonset.ts";
 import { JobController } from "./job.ts";
 import { CronJobController } from "./cronjob.ts";
@@ -55,6 +56,7 @@ export const allControllers = (ctx: ControllerContext, flags: ControllerFlags = 
   new EndpointsController(ctx),
   new EndpointSliceController(ctx),
   new ServiceAccountController(ctx),
+  ...(ctx.rootCA ? [new RootCAPublisher(ctx, ctx.rootCA)] : []),
   new DaemonSetController(ctx),
   new JobController(ctx),
   new CronJobController(ctx),
@@ -76,7 +78,7 @@ export async function startControllerManager(
   const log = opts.log ?? (() => {});
   const client = new Client(transport, { fieldManager: "gantry-controller-manager" });
   const informers = new InformerFactory(client, { clock, log });
-  const ctx: ControllerContext = { client, informers, resources: await client.discover(), clock, log };
+  const ctx: ControllerContext = { client, informers, resources: await client.discover(), clock, log, rootCA: transport.caCert?.() };
   const controllers = (opts.controllers ?? allControllers)(ctx);
   informers.start();
   await informers.whenSynced();

@@ -8,6 +8,7 @@ import { defaultPodSpec, validatePodSpec } from "./_pod-template.ts";
 import { errForbidden } from "../status.ts";
 import type { AdmissionLookup, Strategy } from "./types.ts";
 import { addDefaultTolerations } from "./_default-tolerations.ts";
+import { admitServiceAccount } from "./_service-account-admission.ts";
 import { podQosClass } from "../../client/index.ts";
 
 function podStatusReason(o: KubeObject): string {
@@ -63,7 +64,10 @@ export const podStrategy: Strategy = {
   },
   async admit(o, lookup, old) {
     await admitPodPriority(o, lookup, old);
-    if (!old) addDefaultTolerations(o);
+    if (!old) {
+      addDefaultTolerations(o);
+      await admitServiceAccount(o, lookup);
+    }
   },
   // pod strategy CheckGracefulDelete: a pod no node runs, or one that has finished, goes at
   // once; otherwise the request's grace period, else the spec's (default 30 s).
