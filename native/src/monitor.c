@@ -226,6 +226,7 @@ int run_monitor(int plan_fd, int rep_fd)
 	unsigned long long log_max = 0, log_files = 1;
 	bool open_stdin = false;
 	unsigned long long clone_flags = 0;
+	bool has_clone = false; /* a plan without "clone" only mounts (runtime/host-mount.ts) */
 	int nns = 0, nsfd[16], nstype[16];
 	const char *nspath[16];
 	for (size_t i = 0; i < c.plan.child_start && i < c.plan.n; i++) {
@@ -251,6 +252,7 @@ int run_monitor(int plan_fd, int rep_fd)
 			break;
 		case OP_CLONE:
 			clone_flags = plan_u64(r, CLONE_FLAGS);
+			has_clone = true;
 			break;
 		case OP_BPF_DEVICE_FILTER: {
 			char msg[1024];
@@ -311,6 +313,12 @@ int run_monitor(int plan_fd, int rep_fd)
 		default: /* write-after-clone and runtime hooks: after the clone, below */
 			break;
 		}
+	}
+	if (!has_clone) {
+		/* Mounts only (the engine's own mount of a container's rootfs): they stay; no report
+		 * but an error's, and the exit status says the rest. */
+		host_mount_target = NULL;
+		_exit(0);
 	}
 	bool foreground = mode == MODE_MODE_FOREGROUND;
 	bool monitor = mode == MODE_MODE_MONITOR;

@@ -19,7 +19,7 @@ import { GantryError, conflict, invalidArgument, notFound } from "../common/erro
 import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
 import { isSameLiveProcess, readProcStat } from "../common/process-identity.ts";
 import { parseSignal, SIGNALS } from "../common/signals.ts";
-import type { HostMount } from "../runtime/index.ts";
+import { mountOnHost, type HostMount } from "../runtime/index.ts";
 import {
   resolveImage,
   type LocalImage,
@@ -55,7 +55,7 @@ import { ExecTable } from "./exec.ts";
 import { ALL_CAPS } from "./oci-spec.ts";
 import { HealthChecks } from "./health/checks.ts";
 import { resolveRemap, UsernsPolicy } from "./userns.ts";
-import { giveEtcFilesToRemappedRoot, giveToRemappedRoot, idmappedRootfs, openPathsToRemappedRoots } from "./userns-rootfs.ts";
+import { giveEtcFilesToRemappedRoot, giveToRemappedRoot, idmappedRootfs, openPathsToRemappedRoots, remappedRoot } from "./userns-rootfs.ts";
 import { linkEnvironment, linkHostsLines, parseLinks, withoutLink, type LinkedContainer } from "./links.ts";
 
 export interface EngineOptions {
@@ -264,7 +264,9 @@ export class Engine {
     if (isMountPoint(rec.Rootfs)) return;
     const rootfs = containerRootfs(this.images, rec.Id);
     if (!rootfs) throw notFound(`the root filesystem of container ${rec.Id.slice(0, 12)} is gone`);
-    mountRootfs(this.images, rootfs, rec.Rootfs);
+    // A user-namespaced container's layers are seen through its maps here too (cp, volume copy-up).
+    if (rec.Userns) mountOnHost([{ ...idmappedRootfs(rootfs, rec.Userns), target: rec.Rootfs }]);
+    else mountRootfs(this.images, rootfs, rec.Rootfs);
   }
 
   /** The container's merged root filesystem on the host, mounted if need be. */
@@ -348,7 +350,7 @@ export class Engine {
       this.resolveUserIn(rec);
       this.writeEtcFiles(rec);
       if (userns) giveEtcFilesToRemappedRoot(this.dir(id), userns);
-      rec.MountEntries = await this.volumes.resolveMounts({ containerId: id, mounts: mountRequests, rootfs: rec.Rootfs });
+      rec.MountEntries = await this.volumes.resolveMounts({ containerId: id, mounts: mountRequests, rootfs: rec.Rootfs, ...(userns ? { owner: remappedRoot(userns) } : {}) });
       await this.containers.saveNew(rec);
     } catch (err) {
       this.userns.release(id);

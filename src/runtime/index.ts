@@ -7,6 +7,7 @@ import type { OciProcess } from "./spec/oci.ts";
 export { Runtime, OCI_VERSION, type CreateOptions, type ExecOptions } from "./runtime.ts";
 export { DEFAULT_ROOT } from "./state.ts";
 export { findHelper } from "./helper.ts";
+export { mountOnHost } from "./host-mount.ts";
 export { defaultSpec } from "./default-spec.ts";
 export { CAPABILITIES } from "./plan/linux-constants.ts";
 export type { HostMount, IdmappedOverlayMount } from "./plan/plan.ts";

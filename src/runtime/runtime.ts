@@ -7,14 +7,14 @@ import { childProcess, net } from "../common/lazy-builtins.ts";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { GantryError, conflict } from "../common/errors.ts";
 import { writeFileAtomic } from "../common/atomic-file.ts";
-import { openCgroups, type CgroupManager } from "./cgroups/index.ts";
+import { delegateCgroups, openCgroups, type CgroupManager } from "./cgroups/index.ts";
 import { findHelper, runHelper, runHelperViaSpawner, helperError, type HelperRun } from "./helper.ts";
 import { runHooksWarnOnly } from "./hooks.ts";
 import { NS_PROC_NAMES, PID_PLACEHOLDER, planCreate, planExec, type CgroupMountSource, type HostMount, type MonitorPlan } from "./plan/plan.ts";
 import { parseSignal } from "../common/signals.ts";
 import { RecordDecoder, type PlanRecord } from "./plan/wire.ts";
 import { isSameLiveProcess, readProcStat } from "../common/process-identity.ts";
-import type { NamespaceType, OciConfig, OciProcess, OciState, LinuxResources } from "./spec/oci.ts";
+import type { IdMapping, NamespaceType, OciConfig, OciProcess, OciState, LinuxResources } from "./spec/oci.ts";
 import { StateDir, type ContainerRecord } from "./state.ts";
 import { defaultDevices } from "./plan/plan.ts";
 
@@ -217,6 +217,9 @@ export class Runtime {
         resources: withDefaultDeviceRules(config),
         create: true,
       });
+      // A new user namespace: its root gets the cgroup (delegation), as with crun.
+      const root = newUsernsRoot(config);
+      if (root) delegateCgroups(Object.values(cg.paths), root.uid, root.gid);
       const hierarchies: Record<string, string> = {};
       for (const dir of Object.values(cg.paths)) {
         const m = /^\/sys\/fs\/cgroup\/([^/]+)\//.exec(dir + "/");
@@ -489,4 +492,14 @@ export class Runtime {
   configOf(id: string): OciConfig {
     return this.state.load(id).config;
   }
+}
+
+/** The host ids of the container's root when the config asks for a new user namespace. */
+function newUsernsRoot(config: OciConfig): { uid: number; gid: number } | undefined {
+  const linux = config.linux;
+  if (!linux?.namespaces?.some((n) => n.type === "user" && !n.path)) return undefined;
+  const host = (maps: readonly IdMapping[] | undefined) => maps?.find((m) => m.containerID === 0)?.hostID;
+  const uid = host(linux.uidMappings);
+  const gid = host(linux.gidMappings);
+  return uid === undefined || gid === undefined ? undefined : { uid, gid };
 }

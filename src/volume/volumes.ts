@@ -6,7 +6,7 @@
 // -o device=tmpfs -o o=size=64m`): the filesystem is mounted on _data when the first
 // container starts using the volume and unmounted when the last one stops.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { GantryError, conflict, invalidArgument, notFound } from "../common/errors.ts";
@@ -44,6 +44,8 @@ export interface ResolveMountsOptions {
   mounts: MountRequest[];
   /** The container's root filesystem, for copy-up of image content into new volumes. */
   rootfs?: string;
+  /** Who an empty new volume belongs to (a user-namespaced container's root on the host). */
+  owner?: { uid: number; gid: number };
 }
 
 const LOCAL_OPTS = new Set(["type", "device", "o"]);
@@ -299,10 +301,15 @@ export class Volumes {
           if (isNew) created.push(v);
           this.acquireLocked(v.name, o.containerId);
           acquired.push(v);
-          if (!m.noCopy && o.rootfs && readdirSync(v.mountpoint).length === 0) {
+          let copied = false;
+          const empty = readdirSync(v.mountpoint).length === 0;
+          if (!m.noCopy && o.rootfs && empty) {
             const src = await resolveInRoot(o.rootfs, m.target);
-            if (src && statSync(src).isDirectory()) await copyUp(src, v.mountpoint);
+            copied = !!src && statSync(src).isDirectory();
+            if (copied) await copyUp(src!, v.mountpoint);
           }
+          // Nothing copied (the copy takes the image directory's owner): an empty volume is its root's.
+          if (o.owner && empty && !copied) chownSync(v.mountpoint, o.owner.uid, o.owner.gid);
           entries.push({
             destination: m.target,
             type: "bind",

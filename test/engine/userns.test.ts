@@ -120,6 +120,40 @@ describe("--userns-remap default through the docker CLI", { skip, concurrency: f
     assert.equal(docker(d, ["rm", "share1", "share2"]).status, 0);
   });
 
+  it("gives new volumes to the remapped root: an empty one, and image content copied up through the idmapped layers", () => {
+    const base = gantryRange("/etc/subuid").start;
+    const empty = docker(d, ["run", "--rm", "-v", "uns-empty:/data", "busybox", "sh", "-c", "echo x > /data/f && ls -ln /data/f"]);
+    assert.equal(empty.status, 0, empty.stderr);
+    const mp = (name: string) => docker(d, ["volume", "inspect", "-f", "{{.Mountpoint}}", name]).stdout.trim();
+    assert.equal(statSync(mp("uns-empty")).uid, base);
+    assert.equal(statSync(join(mp("uns-empty"), "f")).uid, base);
+    // /bin has image content: the daemon mounts the rootfs (idmapped) and copies it up.
+    const copied = docker(d, ["run", "--rm", "-v", "uns-bin:/bin", "busybox", "ls", "-ln", "/bin/busybox"]);
+    assert.equal(copied.status, 0, copied.stderr);
+    assert.match(copied.stdout, /\s0\s+0\s/);
+    assert.equal(statSync(join(mp("uns-bin"), "busybox")).uid, base);
+    assert.equal(docker(d, ["volume", "rm", "uns-empty", "uns-bin"]).status, 0);
+  });
+
+  it("hands the container's cgroup to its root and reads a stopped container's files through its maps", () => {
+    const base = gantryRange("/etc/subuid").start;
+    const r = docker(d, ["run", "-d", "--name", "cg", "busybox", "sleep", "60"]);
+    assert.equal(r.status, 0, r.stderr);
+    const id = r.stdout.trim();
+    const pids = join("/sys/fs/cgroup/pids/gantry", id);
+    assert.equal(statSync(pids).uid, base);
+    assert.equal(statSync(join(pids, "cgroup.procs")).uid, base);
+    assert.equal(statSync(join(pids, "pids.max")).uid, 0, "the limits stay the host's");
+    assert.equal(docker(d, ["rm", "-f", "cg"]).status, 0);
+    // cp from a created (never started) container: the daemon's own mount of its rootfs.
+    assert.equal(docker(d, ["create", "--name", "cpsrc", "busybox"]).status, 0);
+    const out = join(d.dir, "cp-out");
+    const cp = docker(d, ["cp", "cpsrc:/etc/passwd", out]);
+    assert.equal(cp.status, 0, cp.stderr);
+    assert.match(readFileSync(out, "utf8"), /^root:x:0:0/);
+    assert.equal(docker(d, ["rm", "cpsrc"]).status, 0);
+  });
+
   it("opts a container out with --userns=host", () => {
     const r = docker(d, ["run", "-d", "--name", "hostns", "--userns=host", "busybox", "sleep", "60"]);
     assert.equal(r.status, 0, r.stderr);

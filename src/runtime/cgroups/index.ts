@@ -9,6 +9,7 @@ import { v2Driver } from "./v2/driver.ts";
 export type { CgroupDriver, CgroupManager, CgroupStats, CgroupFile, MemoryEntry, BlkioEntry } from "./types.ts";
 export { detectCgroupVersion } from "./hierarchy.ts";
 export { resolveCgroupPath } from "./cgroup-path.ts";
+export { delegateCgroups } from "./delegate.ts";
 export { deviceFilterProgram, deviceFilterInstructions, emulateDeviceRules } from "./devices/ebpf.ts";
 export type { DeviceFilterProgram } from "./devices/ebpf.ts";
 export { deviceRules } from "./devices/rules.ts";

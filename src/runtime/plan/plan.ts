@@ -94,6 +94,13 @@ export function idMapText(m: readonly IdMapping[]): string {
   return m.map((x) => `${x.containerID} ${x.hostID} ${x.size}`).join("\n") + "\n";
 }
 
+/** The monitor's step for one host mount. */
+export function hostMountStep(m: HostMount): PlanStep {
+  const unmount = m.unmountOnExit ? "unmount-on-exit" : "";
+  if (m.idmapped) return ["idmapped-overlay", m.target, m.upperdir, m.workdir, idMapText(m.uidMappings), idMapText(m.gidMappings), unmount, ...m.lowerdirs];
+  return ["host-mount", m.source, m.target, m.type, String(m.flags ?? 0), m.data ?? "", m.cwd ?? "", unmount];
+}
+
 export interface CreatePlanOptions {
   mode: "detach" | "foreground" | "monitor";
   hostMounts?: HostMount[];
@@ -309,12 +316,7 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanStep
     if (m.unmountOnExit && opts.mode === "detach") {
       throw new GantryError("INVALID_ARGUMENT", `host mount on ${m.target}: unmount-on-exit needs a monitor that stays (monitor or foreground mode)`);
     }
-    const unmount = m.unmountOnExit ? "unmount-on-exit" : "";
-    if (m.idmapped) {
-      steps.push(["idmapped-overlay", m.target, m.upperdir, m.workdir, idMapText(m.uidMappings), idMapText(m.gidMappings), unmount, ...m.lowerdirs]);
-    } else {
-      steps.push(["host-mount", m.source, m.target, m.type, String(m.flags ?? 0), m.data ?? "", m.cwd ?? "", unmount]);
-    }
+    steps.push(hostMountStep(m));
   }
   if (opts.mode === "monitor") {
     const m = opts.monitor;
