@@ -22,15 +22,18 @@ test("validateHealthConfig refuses what dockerd refuses, with its messages", () 
 test("validateHealthConfig lets dockerd's accepted forms through", () => {
   assert.equal(validateHealthConfig(undefined), undefined);
   assert.equal(validateHealthConfig(null), undefined);
-  for (const hc of [{ Test: ["NONE"] }, { Test: ["CMD", "true"] }, { Test: ["CMD-SHELL", "exit 0"], Interval: 1e6, Retries: 0 }, { Interval: 2e9 }, { Test: [] }]) {
+  for (const hc of [{ Test: ["NONE"] }, { Test: ["CMD", "true"] }, { Test: ["CMD-SHELL", "exit 0"], Interval: 1e6 }, { Interval: 2e9 }]) {
     assert.deepEqual(validateHealthConfig(hc), hc);
   }
+  // Stored as dockerd shows it: null, empty and zero fields left out (docker-py sends nulls).
+  assert.deepEqual(validateHealthConfig({ Test: ["CMD", "x"], Interval: 0, StartPeriod: null, Retries: 0 }), { Test: ["CMD", "x"] });
+  assert.deepEqual(validateHealthConfig({ Test: [] }), {});
 });
 
 test("mergeHealthConfig takes the image's Test and unset fields (daemon/commit.go)", () => {
   const image = { Test: ["CMD-SHELL", "img"], Interval: 5e9, Timeout: 2e9, Retries: 4 };
   assert.deepEqual(mergeHealthConfig(undefined, image), image);
-  assert.deepEqual(mergeHealthConfig({ Interval: 1e9 }, image), { Test: ["CMD-SHELL", "img"], Interval: 1e9, Timeout: 2e9, StartPeriod: undefined, StartInterval: undefined, Retries: 4 });
+  assert.deepEqual(mergeHealthConfig({ Interval: 1e9 }, image), { Test: ["CMD-SHELL", "img"], Interval: 1e9, Timeout: 2e9, Retries: 4 });
   assert.deepEqual(mergeHealthConfig({ Test: ["NONE"] }, image)?.Test, ["NONE"]);
   assert.deepEqual(mergeHealthConfig({ Test: ["CMD", "x"] }, undefined), { Test: ["CMD", "x"] });
   assert.equal(mergeHealthConfig(undefined, null), undefined);

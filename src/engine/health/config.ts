@@ -57,22 +57,30 @@ export function validateHealthConfig(hc: unknown): HealthConfig | undefined {
     }
     if ((kind === "CMD" || kind === "CMD-SHELL") && test.length < 2) throw invalidArgument(`Healthcheck Test ${JSON.stringify(test)} has no command`);
   }
-  return h as HealthConfig;
+  return withoutEmptyFields(h as HealthConfig);
+}
+
+/** Without null, empty or zero fields: what dockerd stores and shows (every field omitempty;
+ * docker-py sends `"StartPeriod": null`). */
+function withoutEmptyFields(hc: HealthConfig): HealthConfig {
+  const out: HealthConfig = {};
+  if (hc.Test?.length) out.Test = hc.Test;
+  for (const k of ["Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"] as const) if (hc[k]) out[k] = hc[k];
+  return out;
 }
 
 /** The request's check over the image's: a missing Test or zero field takes the image's. */
 export function mergeHealthConfig(user: HealthConfig | undefined, image: HealthConfig | null | undefined): HealthConfig | undefined {
-  if (!image) return user ? { ...user } : undefined;
-  if (!user) return { ...image };
-  return {
-    ...user,
+  if (!image) return user ? withoutEmptyFields(user) : undefined;
+  if (!user) return withoutEmptyFields(image);
+  return withoutEmptyFields({
     Test: user.Test?.length ? user.Test : image.Test,
     Interval: user.Interval || image.Interval,
     Timeout: user.Timeout || image.Timeout,
     StartPeriod: user.StartPeriod || image.StartPeriod,
     StartInterval: user.StartInterval || image.StartInterval,
     Retries: user.Retries || image.Retries,
-  };
+  });
 }
 
 /** What a running check needs: the probe's argv and its timings, defaults applied. */
