@@ -328,6 +328,22 @@ describe("RBAC", { skip: kubectlMissing }, () => {
     }
   });
 
+  test("discovery is a non-resource path granted by system:discovery: without the binding, kube's path Forbidden", async () => {
+    await allowed("viewer", ["get", "--raw", "/apis"]);
+    await admin("delete", "clusterrolebinding", "system:discovery");
+    try {
+      await eventually("discovery to be refused", async () => (await as("viewer", ["get", "--raw", "/apis"])).code !== 0);
+      await refused("viewer", ["get", "--raw", "/apis"], 'Error from server (Forbidden): forbidden: User "viewer" cannot get path "/apis"');
+      await refused("viewer", ["get", "--raw", "/openapi/v3"], 'forbidden: User "viewer" cannot get path "/openapi/v3"');
+      // The admin is not held to RBAC; /version stays public.
+      await admin("get", "--raw", "/apis");
+      assert.equal((await c.raw("GET", "/version", { token: null })).status, 200);
+    } finally {
+      await reconcileBootstrapPolicy(c.server.registry);
+    }
+    await eventually("discovery to be allowed again", async () => (await as("viewer", ["get", "--raw", "/apis"])).code === 0);
+  });
+
   test("the token auth file: users with groups; a malformed file is refused with its line", () => {
     const users = parseTokenAuthFile('t1,alice,1\n\n# c\nt2, bob,2,"a, b"\n');
     assert.deepEqual(users.get("t1"), { username: "alice", uid: "1", groups: ["system:authenticated"] });

@@ -15,7 +15,7 @@ import { Authenticator, TOKEN_CACHE_MS, type UserInfo } from "./authentication.t
 import { ServiceAccountAuthenticator } from "./service-account-auth.ts";
 import { ensureServiceAccountKey, looksLikeJwt, SERVICE_ACCOUNT_ISSUER, ServiceAccountTokenSigner } from "./service-account-tokens.ts";
 import { handleIssuerDiscovery, handleTokenRequest, handleTokenReview, JWKS_PATH, MIN_TOKEN_SECONDS, OPENID_CONFIGURATION_PATH, TOKEN_REVIEW_PATH } from "./token-request.ts";
-import { RequestAuthorizer } from "./authorization.ts";
+import { errPathForbidden, RequestAuthorizer } from "./authorization.ts";
 import { adminKubeconfig, ensureCredentials, signKubeletServingCert } from "./credentials.ts";
 import { aggregatedDiscovery, AGGREGATED_V2BETA1, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregated } from "./discovery.ts";
 import {
@@ -361,6 +361,9 @@ async function routeAuthenticated(ctx: ServingContext, user: UserInfo, bindToCre
   // An escaped "/" inside a segment would address another key in the store.
   if (segs.some((s) => s.includes("/") || s === "." || s === "..")) throw errPathNotFound();
   if (segs[0] === "apis" && segs[1] === METRICS_GROUP && segs[2] === METRICS_VERSION && segs.length > 3) return serveMetricsApi(ctx, ctx.authorizer, user, req, res, url, segs.slice(3));
+  // Discovery and OpenAPI documents are non-resource paths: RBAC's system:discovery grants them to every authenticated user.
+  const documents = segs[0] === "openapi" || ((segs[0] === "api" || segs[0] === "apis") && segs.length < 3 + (segs[0] === "apis" ? 1 : 0));
+  if (documents && method === "GET" && !(await ctx.authorizer.authorizeNonResource(user, "get", path))) throw errPathForbidden(user, "get", path);
   if (segs[0] === "api" || segs[0] === "apis") {
     if (method !== "GET" && segs.length < 3 + (segs[0] === "apis" ? 1 : 0)) throw errMethodNotAllowed(method, path);
     return routeApi(ctx, { user, bindToCredential }, req, res, url, segs);
