@@ -120,9 +120,11 @@ export function registerServerCommand(program: Command): void {
     .option("--no-leader-elect", "run controllers and the scheduler without holding the Lease kube-system/gantry-controller-manager (only for a server that is alone on its store)")
     .option("--leader-elect-lease-duration <duration>", "how long other servers wait, after the leader stops renewing, before taking over", "15s")
     .option("--leader-elect-renew-deadline <duration>", "how long the leader keeps trying to renew before it stops its control loops", "10s")
-    .option("--leader-elect-retry-period <duration>", "how often candidates try to take, and the leader to renew, the Lease", "2s");
+    .option("--leader-elect-retry-period <duration>", "how often candidates try to take, and the leader to renew, the Lease", "2s")
+    .option("--horizontal-pod-autoscaler-sync-period <duration>", "how often each HorizontalPodAutoscaler is looked at", "15s")
+    .option("--horizontal-pod-autoscaler-downscale-stabilization <duration>", "how far back the highest recommendation holds a scale-down (when an HPA's behavior sets no window)", "5m");
   addNodeOptions(server, "DATA_DIR/agent");
-  server.action(async (opts: NodeFlags & { dataDir: string; listen: string; etcdEndpoints?: string; etcdPrefix: string; tokenAuthFile?: string; agent: boolean; nodeMonitorGracePeriod: string; leaderElect: boolean; leaderElectLeaseDuration: string; leaderElectRenewDeadline: string; leaderElectRetryPeriod: string }) => {
+  server.action(async (opts: NodeFlags & { dataDir: string; listen: string; etcdEndpoints?: string; etcdPrefix: string; tokenAuthFile?: string; agent: boolean; nodeMonitorGracePeriod: string; leaderElect: boolean; leaderElectLeaseDuration: string; leaderElectRenewDeadline: string; leaderElectRetryPeriod: string; horizontalPodAutoscalerSyncPeriod: string; horizontalPodAutoscalerDownscaleStabilization: string }) => {
     const { host, port } = parseListen(opts.listen);
     const endpoints = opts.etcdEndpoints?.split(",").map((e) => e.trim()).filter(Boolean);
     if (opts.etcdEndpoints !== undefined && !endpoints?.length) throw invalidArgument("--etcd-endpoints needs at least one URL");
@@ -137,7 +139,11 @@ export function registerServerCommand(program: Command): void {
     };
     if (!(election.renewDeadlineMs < election.leaseDurationMs)) throw invalidArgument("--leader-elect-renew-deadline must be shorter than --leader-elect-lease-duration (the leader must stop before another may start)");
     if (!(election.retryPeriodMs < election.renewDeadlineMs)) throw invalidArgument("--leader-elect-retry-period must be shorter than --leader-elect-renew-deadline");
-    const flags: ControllerFlags = { nodeLifecycle: { gracePeriodSeconds } };
+    const horizontalPodAutoscaler = {
+      syncPeriodMs: parseDuration("--horizontal-pod-autoscaler-sync-period", opts.horizontalPodAutoscalerSyncPeriod),
+      downscaleStabilizationMs: parseDuration("--horizontal-pod-autoscaler-downscale-stabilization", opts.horizontalPodAutoscalerDownscaleStabilization),
+    };
+    const flags: ControllerFlags = { nodeLifecycle: { gracePeriodSeconds }, horizontalPodAutoscaler };
     const startControllers = opts.leaderElect
       ? async (transport: ApiTransport) => startElectedControlLoops(transport, log, flags, election)
       : (transport: ApiTransport) => startControlLoops(transport, log, flags);

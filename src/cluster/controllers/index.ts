@@ -19,3 +19,4 @@ export { CronJobController, SCHEDULED_TIMESTAMP_ANNOTATION } from "./cronjob.ts"
 export { DisruptionController } from "./disruption.ts";
 export { PersistentVolumeController, LOCAL_PATH_CLASS, LOCAL_PATH_PROVISIONER, SELECTED_NODE_ANNOTATION, STORAGE_PROVISIONER_ANNOTATION } from "./persistentvolume.ts";
 export { PvcProtectionController, PVC_PROTECTION_FINALIZER } from "./pvc-protection.ts";
+export { HorizontalPodAutoscalerController, HPAS, type HorizontalPodAutoscalerOptions } from "./horizontal-pod-autoscaler.ts";

@@ -24,6 +24,7 @@ import { ResourceQuotaController } from "./resourcequota.ts";
 import { PersistentVolumeController } from "./persistentvolume.ts";
 import { PvcProtectionController } from "./pvc-protection.ts";
 import { ClusterRoleAggregationController } from "./clusterrole-aggregation.ts";
+import { HorizontalPodAutoscalerController, type HorizontalPodAutoscalerOptions } from "./horizontal-pod-autoscaler.ts";
 
 export interface ControllerManagerOptions {
   clock?: Clock;
@@ -45,6 +46,7 @@ export interface RunningControllerManager {
 /** Settings of single controllers (kube-controller-manager's flags). */
 export interface ControllerFlags {
   nodeLifecycle?: NodeLifecycleOptions;
+  horizontalPodAutoscaler?: HorizontalPodAutoscalerOptions;
 }
 
 export const allControllers = (ctx: ControllerContext, flags: ControllerFlags = {}): Controller[] => [
@@ -68,6 +70,7 @@ export const allControllers = (ctx: ControllerContext, flags: ControllerFlags = 
   new PersistentVolumeController(ctx),
   new PvcProtectionController(ctx),
   new ClusterRoleAggregationController(ctx),
+  new HorizontalPodAutoscalerController(ctx, flags.horizontalPodAutoscaler),
 ];
 
 export async function startControllerManager(

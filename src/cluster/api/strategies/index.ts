@@ -18,6 +18,7 @@ import { nodeStrategy } from "./node.ts";
 import { persistentVolumeStrategy } from "./persistentvolume.ts";
 import { persistentVolumeClaimStrategy } from "./persistentvolumeclaim.ts";
 import { podDisruptionBudgetStrategy } from "./poddisruptionbudget.ts";
+import { horizontalPodAutoscalerStrategy } from "./horizontalpodautoscaler.ts";
 import { podStrategy } from "./pod.ts";
 import { priorityClassStrategy } from "./priorityclass.ts";
 import { clusterRoleBindingStrategy, clusterRoleStrategy, roleBindingStrategy, roleStrategy } from "./rbac.ts";
@@ -62,6 +63,7 @@ const byResource: Record<string, Strategy> = {
   "coordination.k8s.io/leases": leaseStrategy,
   "discovery.k8s.io/endpointslices": endpointSliceStrategy,
   "policy/poddisruptionbudgets": podDisruptionBudgetStrategy,
+  "autoscaling/horizontalpodautoscalers": horizontalPodAutoscalerStrategy,
   "scheduling.k8s.io/priorityclasses": priorityClassStrategy,
   "rbac.authorization.k8s.io/roles": roleStrategy,
   "rbac.authorization.k8s.io/rolebindings": roleBindingStrategy,
