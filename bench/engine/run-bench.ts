@@ -15,11 +15,12 @@
 // rule per container that publishes nothing, so `run --rm true` is not made cheaper by it.
 // Everything it made (containers, mounts, docker0, its containerd) goes at the end, on
 // failure and on Ctrl-C too. Podman runs with runc and modest ulimits (see PODMAN_OPTS).
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { DOCKER, cleanup, docker, makeBusyboxImage, newDaemonDirs, ping, startTestDaemon } from "../../test/engine/_daemon.ts";
+import { DOCKER, cleanup, docker, makeBusyboxImage, newDaemonDirs, startTestDaemon } from "../../test/engine/_daemon.ts";
+import { dockerdCliEnv, linkExists, startPrivateDockerd, stopPrivateDockerd, type PrivateDockerd } from "../_private-dockerd.ts";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -88,62 +89,13 @@ function podmanImport(): void {
 
 // ---- the private dockerd ---------------------------------------------------------------------
 
-interface PrivateDockerd {
-  dir: string;
-  socket: string;
-  child?: ChildProcess;
-}
-
-const linkExists = (name: string) => spawnSync("ip", ["link", "show", "dev", name], { stdio: "ignore" }).status === 0;
-
 async function startDockerd(): Promise<PrivateDockerd> {
   if (linkExists("docker0")) throw new Error("docker0 exists (another dockerd runs?): the bench's private dockerd would share it");
-  const dir = mkdtempSync(join(tmpdir(), "gantry-bench-dockerd-"));
-  const p: PrivateDockerd = { dir, socket: join(dir, "docker.sock") };
-  const log = openSync(join(dir, "dockerd.log"), "a");
-  p.child = spawn(
-    "dockerd",
-    ["--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"), "-H", `unix://${p.socket}`, "--pidfile", join(dir, "dockerd.pid"), "--bip", DOCKERD_BIP, "--iptables=false"],
-    { stdio: ["ignore", log, log] },
-  );
-  closeSync(log);
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (p.child.exitCode !== null) throw new Error(`dockerd exited: ${readFileSync(join(dir, "dockerd.log"), "utf8").slice(-2000)}`);
-    if (existsSync(p.socket) && (await ping(p.socket))) return p;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error("dockerd did not come up in 60 s");
+  return startPrivateDockerd("gantry-bench-dockerd-", ["--bip", DOCKERD_BIP, "--iptables=false"]);
 }
 
-/** Stops dockerd and removes all it made: containers, its containerd, mounts, docker0, files. */
-async function stopDockerd(p: PrivateDockerd): Promise<void> {
-  const cli = (...a: string[]) => spawnSync(DOCKER, ["-H", `unix://${p.socket}`, ...a], { encoding: "utf8", timeout: 60_000, env: cliEnv(p.dir) });
-  if (p.child && p.child.exitCode === null) {
-    const ids = cli("ps", "-aq").stdout.split("\n").filter(Boolean);
-    if (ids.length > 0) cli("rm", "-f", ...ids);
-    const exited = new Promise((r) => p.child!.once("exit", r));
-    p.child.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
-    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
-  }
-  // dockerd's managed containerd and its shims stop with it; after a SIGKILL they may not.
-  for (const pidFile of [join(p.dir, "exec", "containerd", "containerd.pid")]) {
-    try {
-      process.kill(Number(readFileSync(pidFile, "utf8").trim()), "SIGKILL");
-    } catch {
-      /* gone */
-    }
-  }
-  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n").reverse()) {
-    const target = line.split(" ")[4];
-    if (target?.startsWith(`${p.dir}/`)) spawnSync("umount", ["-l", target]);
-  }
-  if (linkExists("docker0")) spawnSync("ip", ["link", "del", "docker0"]);
-  rmSync(p.dir, { recursive: true, force: true });
-}
-
-const cliEnv = (dir: string): NodeJS.ProcessEnv => ({ ...process.env, DOCKER_CONFIG: join(dir, "docker-config") });
+const stopDockerd = (p: PrivateDockerd) => stopPrivateDockerd(p, ["docker0"]);
+const cliEnv = dockerdCliEnv;
 
 // ---- the bench ------------------------------------------------------------------------------
 

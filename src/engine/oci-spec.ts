@@ -166,9 +166,9 @@ function namespaceFor(
     return { type, path: `/proc/${pid}/ns/${procName}` };
   }
   if (m === "" || m === "private" || m === "shareable" || (type === "network" && ["none", "default", "bridge"].includes(m))) return { type };
-  // A user network's name: a fresh namespace the engine attaches to that network (create
-  // checked that the network exists).
-  if (type === "network" && /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(m)) return { type };
+  // A user network's name (any non-blank text, as dockerd takes): a fresh namespace the
+  // engine attaches to that network (create checked that the network exists).
+  if (type === "network" && m.trim() !== "") return { type };
   throw invalidArgument(`invalid ${what} mode: ${m}`);
 }
 

@@ -15,7 +15,7 @@ import { removeContainerRules } from "./host-rules.ts";
 import { makeNetnsFile, removeNetnsFile } from "./netns-files.ts";
 import { PreparedNamespaces } from "./prepared-namespaces.ts";
 import type { PreparedSlot } from "./prepared-namespaces.ts";
-import { endpointOf } from "./registry.ts";
+import { cniNetworkName, endpointOf } from "./registry.ts";
 import type { EndpointRecord, NetworkRecord, NetworkRegistry } from "./registry.ts";
 import type { HostNetworking } from "./host-networking.ts";
 import type { MutationLanes } from "./lanes.ts";
@@ -239,9 +239,9 @@ export class Attachments {
     const n = this.registry.networks.get(slot.networkId);
     await removeNetnsFile(slot.netns);
     if (!n) return;
-    const cached = readCache(this.host.cni, n.name, slot.cniId, slot.ifName);
+    const cached = readCache(this.host.cni, cniNetworkName(n), slot.cniId, slot.ifName);
     await this.delAttachment(
-      n.name,
+      cniNetworkName(n),
       slot.cniId,
       slot.ifName,
       slot.netns,
@@ -354,9 +354,9 @@ export class Attachments {
     // A namespace of our own is unbound first: the kernel then frees it, veth included, in
     // its own time, and DEL (which no longer finds it) only releases the lease.
     if (ep.ownNetns) await removeNetnsFile(ep.netns);
-    const cached = readCache(this.host.cni, n.name, cniId, ep.ifName);
+    const cached = readCache(this.host.cni, cniNetworkName(n), cniId, ep.ifName);
     await this.delAttachment(
-      n.name,
+      cniNetworkName(n),
       cniId,
       ep.ifName,
       ep.netns,
@@ -420,7 +420,7 @@ export class Attachments {
     const n = this.registry.get(network);
     const ep = this.registry.endpoints.get(n.id)?.get(containerId);
     if (!ep) throw notFound(`container ${containerId} is not connected to network ${n.name}`);
-    const cached = readCache(this.host.cni, n.name, containerId, ep.ifName);
+    const cached = readCache(this.host.cni, cniNetworkName(n), containerId, ep.ifName);
     if (!cached) throw new GantryError("INTERNAL", `no cached CNI result for ${containerId} on ${n.name}`);
     await cniCheck(cached, this.host.cni);
   }

@@ -34,5 +34,10 @@ test("the docker CLI's network create body maps onto create options", () => {
     unsupported,
   );
   assert.throws(() => fromDockerNetworkCreate({ ...body, IPAM: { Config: [{}, {}] } }), unsupported);
+  // AuxiliaryAddresses (IPv4, with a subnet) reach the library.
+  const aux = { ...body, IPAM: { Config: [{ Subnet: "10.99.0.0/24", AuxiliaryAddresses: { r: "10.99.0.5" } }] } };
+  assert.deepEqual(fromDockerNetworkCreate(aux).auxAddresses, { r: "10.99.0.5" });
+  assert.throws(() => fromDockerNetworkCreate({ ...body, IPAM: { Config: [{ Subnet: "10.99.0.0/24", AuxiliaryAddresses: { r: "fd00::5" } }] } }), unsupported);
+  assert.throws(() => fromDockerNetworkCreate({ ...body, IPAM: { Config: [{ AuxiliaryAddresses: { r: "10.99.0.5" } }] } }), /need a subnet/);
   assert.throws(() => fromDockerNetworkCreate({ ...body, Name: "" }), /Name is required/);
 });

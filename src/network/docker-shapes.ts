@@ -50,7 +50,7 @@ export function toDockerNetwork(n: NetworkRecord, endpoints: EndpointRecord[]): 
     IPAM: {
       Driver: "default",
       Options: {},
-      Config: [{ Subnet: n.subnet, Gateway: n.gateway, ...(n.ipRange ? { IPRange: n.ipRange } : {}) }],
+      Config: [{ Subnet: n.subnet, Gateway: n.gateway, ...(n.ipRange ? { IPRange: n.ipRange } : {}), ...(n.auxAddresses ? { AuxiliaryAddresses: { ...n.auxAddresses } } : {}) }],
     },
     Internal: n.internal,
     Attachable: true,
@@ -159,9 +159,9 @@ export function fromDockerNetworkCreate(body: DockerNetworkCreateBody): NetworkC
     if (v.includes(":")) throw new GantryError("UNSUPPORTED_OPTION", `IPv6 ${k} "${v}" is not supported`);
     return v;
   };
-  if (Object.keys(stringMap(c.AuxiliaryAddresses, "AuxiliaryAddresses")).length > 0) {
-    throw new GantryError("UNSUPPORTED_OPTION", "auxiliary addresses are not supported");
-  }
+  const auxAddresses = stringMap(c.AuxiliaryAddresses, "AuxiliaryAddresses");
+  for (const v of Object.values(auxAddresses)) if (v.includes(":")) throw new GantryError("UNSUPPORTED_OPTION", `IPv6 auxiliary address "${v}" is not supported`);
+  if (Object.keys(auxAddresses).length > 0 && !str("Subnet")) throw invalidArgument("auxiliary addresses need a subnet");
   if (body.Internal !== undefined && typeof body.Internal !== "boolean")
     throw invalidArgument("Internal must be a boolean");
   return {
@@ -173,5 +173,6 @@ export function fromDockerNetworkCreate(body: DockerNetworkCreateBody): NetworkC
     internal: body.Internal === true,
     labels: stringMap(body.Labels, "Labels"),
     options: stringMap(body.Options, "Options"),
+    ...(Object.keys(auxAddresses).length ? { auxAddresses } : {}),
   };
 }

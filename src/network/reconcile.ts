@@ -10,7 +10,7 @@ import type { CniCacheEntry } from "./cni.ts";
 import { loopbackConf } from "./conflist.ts";
 import { deleteLink, linkExists, ruleOwners } from "./host-rules.ts";
 import { netnsFilesIn, removeNetnsFile } from "./netns-files.ts";
-import type { NetworkRecord, NetworkRegistry } from "./registry.ts";
+import { AUX_LEASE_OWNER, cniNetworkName, type NetworkRecord, type NetworkRegistry } from "./registry.ts";
 import type { HostNetworking } from "./host-networking.ts";
 import type { MutationLanes } from "./lanes.ts";
 import type { NetworkNames } from "./dns.ts";
@@ -46,7 +46,7 @@ export async function reconcileLeftovers(p: ReconcileParts, known: Set<string>):
   // Ready prepared namespaces belong to no container: they go, and the pool refills later.
   await p.lanes.quiesce();
   await attachments.prepared?.drain().catch(() => undefined);
-  const byName = new Map(registry.all().map((n) => [n.name, n]));
+  const byName = new Map(registry.all().map((n) => [cniNetworkName(n), n]));
   // A known container keeps what its endpoint record describes, by the id the plugins know it by.
   const kept = new Set<string>();
   for (const e of registry.allEndpoints())
@@ -66,7 +66,7 @@ export async function reconcileLeftovers(p: ReconcileParts, known: Set<string>):
     owner?: string,
   ) => {
     if (!net || kept.has(`${net.id}\0${cniId}`)) return;
-    const key = `${net.name}\0${cniId}\0${ifName}`;
+    const key = `${cniNetworkName(net)}\0${cniId}\0${ifName}`;
     const had = cands.get(key);
     if (!had || netnsInode) cands.set(key, { net, cniId, ifName, netns, netnsInode, owner: owner ?? had?.owner });
   };
@@ -85,13 +85,13 @@ export async function reconcileLeftovers(p: ReconcileParts, known: Set<string>):
     else if (c && !known.has(c.containerId)) rmSync(join(host.cni.cacheDir, f), { force: true });
   }
   for (const n of registry.all()) {
-    for (const lease of leases(join(registry.ipamDir, n.name))) add(n, lease.containerId, lease.ifName);
+    for (const lease of leases(join(registry.ipamDir, cniNetworkName(n)))) add(n, lease.containerId, lease.ifName);
   }
   for (const owner of await ruleOwners()) add(byName.get(owner.network), owner.containerId, "eth0");
   for (const c of cands.values()) {
-    const cached = readCache(host.cni, c.net.name, c.cniId, c.ifName);
+    const cached = readCache(host.cni, cniNetworkName(c.net), c.cniId, c.ifName);
     await attachments
-      .delAttachment(c.net.name, c.cniId, c.ifName, c.netns, c.netnsInode, cached, registry.conflistOf(c.net, true))
+      .delAttachment(cniNetworkName(c.net), c.cniId, c.ifName, c.netns, c.netnsInode, cached, registry.conflistOf(c.net, true))
       .catch(() => undefined);
     const owner = c.owner ?? c.cniId;
     registry.deleteEndpoint(c.net.id, owner);
@@ -124,7 +124,8 @@ function leases(dir: string): Array<{ address: string; containerId: string; ifNa
     if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) continue;
     try {
       const [containerId, ifName] = readFileSync(join(dir, f), "utf8").split(/\r?\n/);
-      if (containerId)
+      // An auxiliary address's lease belongs to the network, not to a lost attachment.
+      if (containerId && containerId.trim() !== AUX_LEASE_OWNER)
         out.push({
           address: f,
           containerId: containerId.trim(),

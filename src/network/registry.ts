@@ -8,7 +8,7 @@
 //   <root>/endpoints/<id>/<container>.json one attachment
 //   <root>/ipam/<net>/                     host-local's leases (its dataDir)
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { GantryError, invalidArgument, notFound, conflict } from "../common/errors.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
@@ -48,7 +48,12 @@ export interface NetworkRecord {
   mtu?: number;
   labels: Record<string, string>;
   options: Record<string, string>;
+  /** IPAM AuxiliaryAddresses: held in host-local's store as leases of AUX_LEASE_OWNER. */
+  auxAddresses?: Record<string, string>;
 }
+
+/** The owner written into host-local's lease files of auxiliary addresses (no container has it). */
+export const AUX_LEASE_OWNER = "gantry-aux-address";
 
 export interface EndpointRecord {
   endpointId: string;
@@ -87,9 +92,22 @@ export interface NetworkCreateOptions {
   labels?: Record<string, string>;
   /** Docker's driver options: com.docker.network.bridge.name, com.docker.network.driver.mtu. */
   options?: Record<string, string>;
+  /** IPAM AuxiliaryAddresses (`--aux-address name=ip`): addresses no container is given. */
+  auxAddresses?: Record<string, string>;
 }
 
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+/** The names CNI takes for a network (libcni's rule); other names are the user's alone. */
+const CNI_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+
+/**
+ * The network's name towards the CNI plugins (conflist name, host-local's lease directory,
+ * the plugins' cache and portmap's rule comments): its own name when CNI takes it, else
+ * "gantry-<id prefix>". Docker names may be any non-blank text ("my net", "a:b"), which
+ * would not make a valid CNI network name nor a safe directory name.
+ */
+export function cniNetworkName(n: { name: string; id: string }): string {
+  return CNI_NAME_RE.test(n.name) ? n.name : `gantry-${n.id.slice(0, 12)}`;
+}
 const RESERVED_NAMES = new Set(["host", "none", "default", "container"]);
 const KNOWN_OPTIONS = new Set(["com.docker.network.bridge.name", "com.docker.network.driver.mtu"]);
 
@@ -203,7 +221,7 @@ export class NetworkRegistry {
   /** The plugin list of one attachment to `n` (`ports`: the container publishes some). */
   conflistOf(n: NetworkRecord, ports = false): CniConflist {
     return buildConflist({
-      name: n.name,
+      name: cniNetworkName(n),
       bridge: n.bridge,
       subnet: n.subnet,
       gateway: n.gateway,
@@ -219,11 +237,8 @@ export class NetworkRegistry {
 
   /** The record a create of `o` makes, after every check that needs no host change. */
   async plan(o: NetworkCreateOptions, isDefault: boolean): Promise<NetworkRecord> {
-    if (!NAME_RE.test(o.name ?? "")) {
-      throw invalidArgument(`invalid network name "${o.name ?? ""}"`, {
-        hint: "start with a letter or digit, then letters, digits, '_', '.' or '-'",
-      });
-    }
+    // dockerd takes any name that is not blank (spaces, colons and slashes included).
+    if (typeof o.name !== "string" || o.name.trim() === "") throw invalidArgument(`invalid name: ${o.name ?? ""}`);
     if (RESERVED_NAMES.has(o.name)) throw invalidArgument(`network name "${o.name}" is reserved`);
     if (this.all().some((n) => n.name === o.name)) {
       throw new GantryError("ALREADY_EXISTS", `network with name ${o.name} already exists`);
@@ -270,6 +285,13 @@ export class NetworkRegistry {
       }
       ipRange = formatSubnet(r);
     }
+    const auxAddresses: Record<string, string> = {};
+    for (const [key, addr] of Object.entries(o.auxAddresses ?? {})) {
+      const ip = parseIpv4(addr, "auxiliary address");
+      if (!subnetContains(subnet, ip) || isReservedAddress(subnet, ip)) throw invalidArgument(`no matching subnet for aux-address ${addr}`);
+      if (ip === gateway) throw invalidArgument(`auxiliary address ${addr} (${key}) is the gateway of ${formatSubnet(subnet)}`);
+      auxAddresses[key] = formatIpv4(ip);
+    }
     const id = newId();
     const bridge = options["com.docker.network.bridge.name"] ?? `gt-${id.slice(0, 12)}`;
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/.test(bridge)) {
@@ -299,6 +321,7 @@ export class NetworkRegistry {
       ...(mtu !== undefined ? { mtu } : {}),
       labels: { ...(o.labels ?? {}) },
       options,
+      ...(Object.keys(auxAddresses).length ? { auxAddresses } : {}),
     };
   }
 
@@ -343,6 +366,12 @@ export class NetworkRegistry {
   commit(rec: NetworkRecord): void {
     try {
       writeJsonAtomic(this.conflistPath(rec.id), this.conflistOf(rec, true), 0o644);
+      // host-local skips an address whose lease file exists: one per auxiliary address.
+      if (rec.auxAddresses) {
+        const dir = join(this.ipamDir, cniNetworkName(rec));
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        for (const [key, ip] of Object.entries(rec.auxAddresses)) writeFileSync(join(dir, ip), `${AUX_LEASE_OWNER}\r\n${key}`, { mode: 0o600 });
+      }
       mkdirSync(this.endpointsDir(rec.id), { recursive: true, mode: 0o700 });
       writeJsonAtomic(join(this.networksDir, `${rec.id}.json`), rec);
     } catch (err) {
@@ -356,7 +385,7 @@ export class NetworkRegistry {
   /** Forgets a network and removes its files and leases. */
   delete(n: NetworkRecord): void {
     this.removeFiles(n);
-    rmSync(join(this.ipamDir, n.name), { recursive: true, force: true });
+    rmSync(join(this.ipamDir, cniNetworkName(n)), { recursive: true, force: true });
     this.networks.delete(n.id);
     this.endpoints.delete(n.id);
   }

@@ -125,7 +125,7 @@ export class Volumes {
     const name = o.name && o.name !== "" ? o.name : randomBytes(32).toString("hex");
     if (!VOLUME_NAME_RE.test(name)) {
       throw invalidArgument(
-        `"${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed`,
+        `create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
       );
     }
     const existing = this.volumes.get(name);

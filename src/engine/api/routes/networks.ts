@@ -1,12 +1,13 @@
 // The network routes of the Docker Engine API on src/network (the daemon's `Networks`): list
 // (the library's networks plus Docker's fixed `none` and `host`), create, inspect, remove,
-// prune, connect and disconnect (network-connect.ts). A daemon started with --no-networking has no bridge: list shows the fixed two,
+// prune, connect and disconnect (network-connect.ts); list filters as dockerd's (list-filters.ts). A daemon started with --no-networking has no bridge: list shows the fixed two,
 // inspect is 404, and what would change something is refused as unsupported.
 import { GantryError, notFound } from "../../../common/errors.ts";
 import { fromDockerNetworkCreate, toDockerNetwork, type DockerNetworkCreateBody } from "../../../network/index.ts";
 import type { Engine } from "../../engine.ts";
 import { connectContainer, disconnectContainer, type NetworkConnectBody } from "../../network-connect.ts";
-import { readJson, sendJson, sendNoContent, type RouteTable } from "../http.ts";
+import { filterNetworks } from "../../list-filters.ts";
+import { filtersParam, readJson, sendJson, sendNoContent, type RouteTable } from "../http.ts";
 
 export function registerNetworkRoutes(api: RouteTable, e: Engine): void {
   const nets = () => {
@@ -15,9 +16,10 @@ export function registerNetworkRoutes(api: RouteTable, e: Engine): void {
   };
   const name = (m: RegExpExecArray) => decodeURIComponent(m[1]!);
 
-  api.on("GET", "/networks", (_r, res) => {
+  api.on("GET", "/networks", (r, res) => {
     const list = e.networks ? e.networks.list().map((n) => toDockerNetwork(n, e.networks!.inspect(n.id).endpoints)) : [];
-    sendJson(res, 200, [...list, ...["none", "host"].map((n) => ({ Name: n, Id: n, Driver: n === "host" ? "host" : "null", Scope: "local", Containers: {}, Options: {}, Labels: {} }))]);
+    const all = [...list, ...["none", "host"].map((n) => ({ Name: n, Id: n, Driver: n === "host" ? "host" : "null", Scope: "local", Containers: {}, Options: {}, Labels: {} }))];
+    sendJson(res, 200, filterNetworks(all, filtersParam(r.query)));
   });
   api.on("POST", "/networks/create", async (r, res) => {
     const body = await readJson<DockerNetworkCreateBody>(r.raw, true);

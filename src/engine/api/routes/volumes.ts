@@ -1,8 +1,10 @@
-// The volume routes of the Docker Engine API on src/volume (the daemon's `Volumes`): list,
+// The volume routes of the Docker Engine API on src/volume (the daemon's `Volumes`): list
+// (with dockerd's filters, list-filters.ts),
 // create, inspect, remove (refused while a container uses it unless forced) and prune
 // (anonymous volumes only, unless the `all` filter asks for named ones too).
 import { fromDockerVolumeCreate, toDockerVolume } from "../../../volume/index.ts";
 import type { Engine } from "../../engine.ts";
+import { filterVolumes } from "../../list-filters.ts";
 import { boolParam, filtersParam, readJson, sendJson, sendNoContent, type RouteTable } from "../http.ts";
 
 type VolumeCreateBody = Parameters<typeof fromDockerVolumeCreate>[0];
@@ -10,7 +12,7 @@ type VolumeCreateBody = Parameters<typeof fromDockerVolumeCreate>[0];
 export function registerVolumeRoutes(api: RouteTable, e: Engine): void {
   const name = (m: RegExpExecArray) => decodeURIComponent(m[1]!);
 
-  api.on("GET", "/volumes", (_r, res) => sendJson(res, 200, { Volumes: e.volumes.list().map(toDockerVolume), Warnings: [] }));
+  api.on("GET", "/volumes", (r, res) => sendJson(res, 200, { Volumes: filterVolumes(e.volumes.list().map(toDockerVolume), filtersParam(r.query)), Warnings: [] }));
   api.on("POST", "/volumes/create", async (r, res) => {
     const body = await readJson<VolumeCreateBody>(r.raw, true);
     sendJson(res, 201, toDockerVolume(await e.volumes.create(fromDockerVolumeCreate(body as VolumeCreateBody))));
