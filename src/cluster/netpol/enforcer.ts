@@ -1,14 +1,14 @@
 // The NetworkPolicy enforcer of one node: pods, namespaces and policies from the API
 // (informers), the node's nft table kept equal to what they ask for. Events only mark the state
 // dirty; one sync at a time renders the desired table (data, cheap) and applies the difference
-// from the last one applied as one `nft -f` transaction: set elements alone when only who a
+// from the last one applied as one nft transaction (common/nft.ts): set elements alone when only who a
 // selector picks changed, the table replaced whole otherwise (atomically: packets see the old
 // rules or the new, and established connections keep flowing through conntrack).
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
-import { describeError, GantryError } from "../../common/errors.ts";
+import { describeError } from "../../common/errors.ts";
+import { nftRunner } from "../../common/nft.ts";
 import { startSyncRunner } from "../../common/sync-runner.ts";
 import { InformerFactory, type Client, type KubeObject } from "../client/index.ts";
 import { NAMESPACES, NETWORK_POLICIES, PODS, type NetworkPolicy, type Pod } from "./_types.ts";
@@ -35,21 +35,6 @@ export interface RunningNetworkPolicy {
   stop(): Promise<void>;
 }
 
-function nft(netns: string | undefined, args: string[], input = ""): Promise<string> {
-  const [cmd, argv] = netns ? ["nsenter", [`--net=${netns}`, "--", "nft", ...args]] : ["nft", args];
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, argv, { stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
-    child.stderr.on("data", (b: Buffer) => (err += b.toString()));
-    child.on("error", (e) => reject(new GantryError("KERNEL_FEATURE_MISSING", `cannot run ${cmd}: ${e.message}`, { hint: "install nftables (scripts/install-deps.sh does)" })));
-    child.on("close", (code) => (code === 0 ? resolvePromise(out) : reject(new GantryError("INTERNAL", `network policy: nft ${args.join(" ")} exited ${code}: ${err.trim().split("\n").slice(0, 6).join(" | ")}`))));
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(input);
-  });
-}
-
 /** Whether frames bridged between two pods of this node pass the ip forward hook (br_netfilter). */
 function bridgedTrafficFiltered(): boolean {
   try {
@@ -67,13 +52,14 @@ export async function startNetworkPolicy(opts: NetworkPolicyOptions): Promise<Ru
   const namespaces = factory.informerFor<KubeObject>(NAMESPACES);
   const policies = factory.informerFor<NetworkPolicy>(NETWORK_POLICIES);
 
+  const nft = nftRunner(opts.netns);
   let applied: PolicyRuleset | undefined;
 
   const syncOnce = async () => {
     const ns = new Map(namespaces.cache.list().map((n) => [n.metadata.name ?? "", n.metadata.labels ?? {}]));
     const desired = renderPolicies(opts.table, opts.nodeName, { pods: pods.cache.list(), namespaces: ns, policies: policies.cache.list() });
     const lines = policyScript(opts.table, applied, desired);
-    if (lines.length) await nft(opts.netns, ["-f", "-"], lines.join("\n") + "\n");
+    await nft.apply(lines);
     applied = desired;
   };
 
@@ -102,7 +88,8 @@ export async function startNetworkPolicy(opts: NetworkPolicyOptions): Promise<Ru
     async stop() {
       await runner.stop();
       if (ownFactory) await factory.stop();
-      await nft(opts.netns, ["delete", "table", "ip", opts.table]).catch((err: unknown) => log(`network policy: cleanup: ${describeError(err)}`));
+      nft.close();
+      await nft.run(["delete", "table", "ip", opts.table]).catch((err: unknown) => log(`network policy: cleanup: ${describeError(err)}`));
     },
   };
 }

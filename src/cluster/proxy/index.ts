@@ -3,4 +3,3 @@ export { DEFAULT_CLUSTER_CIDR, DEFAULT_SERVICE_CIDR, proxyTableName, startServic
 export { planServicePorts, isProxied, type ServicePortPlan, type ProxyEndpoint } from "./service-ports.ts";
 export { addServicePort, baseTable, emptyRuleset, type ProxyNetwork, type Ruleset } from "./nft-ruleset.ts";
 export { diffScript, fullScript } from "./nft-transaction.ts";
-export { nftRunner } from "./nft.ts";

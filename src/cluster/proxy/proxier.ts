@@ -17,7 +17,7 @@ import { BY_LABEL, InformerFactory, objectKey, type Client, type Informer } from
 import { ENDPOINT_SLICES, SERVICE_NAME_LABEL, SERVICES, type EndpointSlice, type Service } from "./_types.ts";
 import { addServicePort, emptyRuleset, type ProxyNetwork, type Ruleset } from "./nft-ruleset.ts";
 import { diffScript, fullScript } from "./nft-transaction.ts";
-import { nftRunner, type NftRunner } from "./nft.ts";
+import { nftRunner, type NftRunner } from "../../common/nft.ts";
 import { planServicePorts } from "./service-ports.ts";
 
 export const DEFAULT_SERVICE_CIDR = "10.43.0.0/16";

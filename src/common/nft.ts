@@ -1,10 +1,12 @@
-// Runs nft scripts as transactions in the node's network namespace when one is given (a node of
-// `gantry cluster create` lives in its own; `gantry server`'s node is the host's).
+// Runs nft scripts as transactions, in a network namespace when one is given (a node of
+// `gantry cluster create` lives in its own; `gantry server`'s node is the host's). Used by the
+// node's service proxy and its NetworkPolicy enforcer.
 //
-// Two ways, one result: `apply` writes a large script (a full sync) to `nft -f -`, which reads
-// the whole file before committing, so a rejected line changes nothing. A small one (a partial
-// sync: a few lines for the Services that changed) goes to one long-lived `nft -i` as a single
-// line of `;`-separated commands, which nft also commits as one batch — saving the start of two
+// Two ways, one result: `apply` writes a large script (a full sync, a table written as a block)
+// to `nft -f -`, which reads the whole file before committing, so a rejected line changes
+// nothing. A small one of standalone commands (a partial sync: a few lines for the Services or
+// pods that changed) goes to one long-lived `nft -i` as a single line of `;`-separated
+// commands, which nft also commits as one batch — saving the start of two
 // processes (nsenter, nft) per sync, about half of a partial sync's time next to a table of
 // 1,000 Services (the other half is nft reading the table's chains back, which it does before
 // every batch). After the batch the session is asked `describe meta mark`, which touches no
@@ -12,7 +14,7 @@
 // into stdout so the order holds). The session is restarted after a failure, a timeout, and
 // every SESSION_BATCHES batches (nft's line editor keeps every line in its history).
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { GantryError } from "../../common/errors.ts";
+import { GantryError } from "./errors.ts";
 
 export interface NftRunner {
   /** Applies the lines as one transaction. */
@@ -30,6 +32,9 @@ const SESSION_TIMEOUT_MS = 30_000;
 const SENTINEL = "describe meta mark";
 /** The first words of nft's answer to SENTINEL, on a line of its own. */
 const SENTINEL_ANSWER = /^meta expression, datatype mark\b.*\n/m;
+
+/** A command of one line, not part of a block written across lines (`table ip t {` … `}`). */
+const standalone = (line: string) => !line.includes("\n") && !/[{]\s*$/.test(line) && !/^\s*}/.test(line);
 
 export function nftRunner(netns?: string): NftRunner {
   const command = (args: string[]): [string, string[]] => (netns ? ["nsenter", [`--net=${netns}`, "--", ...args]] : [args[0]!, args.slice(1)]);
@@ -72,7 +77,7 @@ export function nftRunner(netns?: string): NftRunner {
   return {
     apply: async (lines) => {
       if (!lines.length) return;
-      if (lines.length <= SESSION_MAX_LINES && lines.every((l) => !l.includes("\n"))) await sessionApply(lines.join("; "));
+      if (lines.length <= SESSION_MAX_LINES && lines.every(standalone)) await sessionApply(lines.join("; "));
       else await exec(["-f", "-"], lines.join("\n") + "\n");
     },
     run: (args) => exec(args),

@@ -1,4 +1,4 @@
-// The service proxy's nft runner against the real nft in a network namespace made here: small
+// The nft runner of the service proxy and the NetworkPolicy enforcer, against the real nft in a network namespace made here: small
 // scripts go through one long-lived `nft -i` as one batch each, large ones through `nft -f`;
 // a rejected batch changes nothing, reports nft's error, and the next batch works (a new
 // session); the namespace goes at the end.
@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { nftRunner, SESSION_MAX_LINES } from "../../src/cluster/proxy/nft.ts";
+import { nftRunner, SESSION_MAX_LINES } from "../../src/common/nft.ts";
 
 const skip = process.getuid?.() !== 0 ? "needs root" : spawnSync("nft", ["--version"]).status !== 0 ? "nft is not installed" : undefined;
 const ns = `gantry-nftt-${randomBytes(3).toString("hex")}`;
@@ -38,6 +38,9 @@ test("small scripts go through one nft -i session as one transaction each; a bad
     await assert.rejects(nft.apply([...many.map((l) => l.replace("10.1.", "10.2.")), "add element ip t nosuch { 1.1.1.1 }"]), /nft -f - in .* exited 1/);
     assert.doesNotMatch(list(), /10\.2\.0\.1\b/);
     assert.equal(await nft.run(["list", "tables"]), "table ip t\n");
+    // A table written as a block across lines goes through nft -f.
+    await nft.apply(["add table ip u", "delete table ip u", "table ip u {", "  set s { type ipv4_addr; }", "}", "add element ip u s { 10.3.0.1 }"]);
+    assert.match(list(), /table ip u \{\n\tset s \{\n\t\ttype ipv4_addr\n\t\telements = \{ 10\.3\.0\.1 \}/);
   } finally {
     nft.close();
   }
