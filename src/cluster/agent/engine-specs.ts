@@ -114,6 +114,9 @@ export function containerSpec(pod: Pod, c: Container, image: string, i: Containe
     OpenStdin: !!c.stdin,
     StdinOnce: !!c.stdinOnce,
     StopTimeout: pod.spec.terminationGracePeriodSeconds ?? 30,
+    // An image's HEALTHCHECK is not run for pods: the kubelet has probes instead (dockershim
+    // set the same NONE, kubernetes#25829; containerd never runs one).
+    Healthcheck: { Test: ["NONE"] },
     HostConfig: hc,
   };
   // command replaces the image's ENTRYPOINT (and drops its CMD), args replace its CMD;
