@@ -21,7 +21,11 @@ export interface AttachOptions {
   stdin: boolean;
   stdout: boolean;
   stderr: boolean;
+  /** The process has a terminal: detach keys apply (as dockerd, only then). */
   tty: boolean;
+  /** Bare payloads instead of 8-byte frames; default `tty`. Exec start's own Tty decides it
+   * (dockerd frames by the start request), and a WebSocket attach is always raw. */
+  rawStream?: boolean;
   /** Close the container's stdin when this client's input ends (StdinOnce). */
   stdinOnce: boolean;
   /** Docker's detach key sequence (default ctrl-p ctrl-q), only with stdin. */
@@ -70,48 +74,70 @@ export function parseDetachKeys(spec: string | undefined): number[] {
   const s = spec || "ctrl-p,ctrl-q";
   return s.split(",").map((k) => {
     const m = /^ctrl-([a-z@[\\\]^_])$/.exec(k.trim());
-    if (m) return m[1] === "@" ? 0 : m[1]!.charCodeAt(0) - 96;
+    // ctrl-a..z are 1..26; ctrl-@ [ \ ] ^ _ are 0 and 27..31 (the character minus 64).
+    if (m) return /[a-z]/.test(m[1]!) ? m[1]!.charCodeAt(0) - 96 : m[1]!.charCodeAt(0) - 64;
     if (k.length === 1) return k.charCodeAt(0);
     throw new GantryError("INVALID_ARGUMENT", `Invalid detach keys (${s}) provided`);
   });
 }
 
+/**
+ * The detach keys, as dockerd's escape proxy (moby/term's escapeProxy) reads them: keys count
+ * when a read holds nothing but (the next part of) the sequence, as typed keys arrive, so
+ * pasted or piped data with the keys inside never detaches. dockerd takes one key per read;
+ * keys that arrive together (a loaded connection joins writes) count here too. The keys of a
+ * partial match are held back and given to the program when the next read does not continue
+ * the sequence. `push` returns what to forward, or "detach".
+ */
+export class DetachKeyFilter {
+  private matched = 0;
+  constructor(private readonly keys: readonly number[]) {}
+  push(b: Buffer): Buffer | "detach" {
+    if (this.keys.length === 0 || b.length === 0) return b;
+    const continues = b.length <= this.keys.length - this.matched && b.every((byte, i) => byte === this.keys[this.matched + i]);
+    if (continues) {
+      this.matched += b.length;
+      if (this.matched === this.keys.length) return "detach";
+      return Buffer.alloc(0);
+    }
+    const held = Buffer.from(this.keys.slice(0, this.matched));
+    this.matched = 0;
+    return held.length ? Buffer.concat([held, b]) : b;
+  }
+}
+
+/** How a relay ended: the program's end (or the client's), or the client's detach keys. */
+export type RelayEnd = "ended" | "detached";
+
 /** Relays until the container exits (the monitor closes the socket) or the client leaves. */
-export function relayAttach(monitor: Socket, client: ClientStream, opts: AttachOptions): Promise<void> {
-  return new Promise<void>((resolve) => {
+export function relayAttach(monitor: Socket, client: ClientStream, opts: AttachOptions): Promise<RelayEnd> {
+  return new Promise<RelayEnd>((resolve) => {
     const dec = new FrameDecoder();
+    const raw = opts.rawStream ?? opts.tty;
     let done = false;
-    const finish = () => {
+    const finish = (how: RelayEnd = "ended") => {
       if (done) return;
       done = true;
       monitor.destroy();
       if (!client.closed) client.end();
-      resolve();
+      resolve(how);
     };
     monitor.on("data", (chunk: Buffer) => {
       for (const f of dec.push(chunk)) {
         if ((f.type === 1 && !opts.stdout) || (f.type === 2 && !opts.stderr)) continue;
         if (f.type !== 1 && f.type !== 2) continue;
-        client.write(opts.tty ? f.payload : frame(f.type, f.payload));
+        client.write(raw ? f.payload : frame(f.type, f.payload));
       }
     });
-    monitor.on("close", finish);
-    monitor.on("error", finish);
-    client.onClose(finish);
+    monitor.on("close", () => finish());
+    monitor.on("error", () => finish());
+    client.onClose(() => finish());
     if (opts.stdin) {
-      const keys = opts.detachKeys ?? [];
-      let matched = 0;
+      const detach = new DetachKeyFilter(opts.tty ? (opts.detachKeys ?? []) : []);
       client.onData((b) => {
-        if (keys.length && opts.tty) {
-          for (const byte of b) {
-            matched = byte === keys[matched] ? matched + 1 : byte === keys[0] ? 1 : 0;
-            if (matched === keys.length) {
-              finish();
-              return;
-            }
-          }
-        }
-        monitor.write(frame(0, b));
+        const out = detach.push(b);
+        if (out === "detach") return finish("detached");
+        if (out.length) monitor.write(frame(0, out));
       });
       client.onInputEnd(() => {
         if (opts.stdinOnce && !monitor.destroyed) monitor.write(frame(3, Buffer.from("close-stdin")));

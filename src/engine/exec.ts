@@ -191,12 +191,14 @@ export class ExecTable {
     return [...this.byId.values()].filter((e) => e.ContainerID === id).map((e) => e.ID);
   }
 
-  /** Starts the exec; with a client, relays its stdio; resolves with the exit code. */
-  start(ex: ExecInstance, rec: ContainerRecord, client: ClientStream | undefined): Promise<number> {
+  /** Starts the exec; with a client, relays its stdio; resolves with the exit code.
+   * `rawStream`: the start request's Tty, which decides the stream's framing as with dockerd
+   * (default the exec's own Tty). */
+  start(ex: ExecInstance, rec: ContainerRecord, client: ClientStream | undefined, rawStream = !!ex.Config.Tty): Promise<number> {
     if (ex.Running || ex.ExitCode !== null) throw conflict(`Error: Exec command ${ex.ID} has already run`);
     if (rec.State.Status !== "running") throw conflict(`Container ${rec.Id} is not running`);
     ex.Running = true;
-    return this.backend.monitoredExec ? this.startMonitored(ex, rec, client, this.backend.monitoredExec) : this.startThroughCli(ex, rec, client);
+    return this.backend.monitoredExec ? this.startMonitored(ex, rec, client, this.backend.monitoredExec, rawStream) : this.startThroughCli(ex, rec, client, rawStream);
   }
 
   /** POST /exec/{id}/resize: the exec's pty gets the size (SIGWINCH for its programs). */
@@ -211,6 +213,7 @@ export class ExecTable {
     rec: ContainerRecord,
     client: ClientStream | undefined,
     monitored: NonNullable<ExecBackend["monitoredExec"]>,
+    rawStream: boolean,
   ): Promise<number> {
     const c = ex.Config;
     // The client as the relay sees it, made now: the docker CLI may end its input while the
@@ -235,7 +238,7 @@ export class ExecTable {
       const message = `OCI runtime exec failed: ${(err as Error).message}\r\n`;
       ex.Running = false;
       ex.ExitCode = startFailureCode(message);
-      if (client && !client.closed) client.write(c.Tty ? Buffer.from(message) : frame(2, Buffer.from(message)));
+      if (client && !client.closed) client.write(rawStream ? Buffer.from(message) : frame(2, Buffer.from(message)));
       client?.end();
       removeFiles();
       return ex.ExitCode;
@@ -254,7 +257,7 @@ export class ExecTable {
       ex.ExitCode = exit.exitCode;
       ex.Running = false;
     };
-    let relayed: Promise<void> = Promise.resolve();
+    let relayed: Promise<unknown> = Promise.resolve();
     if (client && clientView) {
       const relay = await connectMonitor(files.attachSocket);
       relayed = relayAttach(relay, clientView, {
@@ -262,6 +265,7 @@ export class ExecTable {
         stdout: c.AttachStdout !== false,
         stderr: c.AttachStderr !== false,
         tty: !!c.Tty,
+        rawStream,
         stdinOnce: true,
         detachKeys: c.Tty && c.AttachStdin ? parseDetachKeys(c.DetachKeys) : [],
       });
@@ -284,7 +288,7 @@ export class ExecTable {
   }
 
   /** runc and crun: `RUNTIME exec` with our pipes as its stdio. */
-  private startThroughCli(ex: ExecInstance, rec: ContainerRecord, client: ClientStream | undefined): Promise<number> {
+  private startThroughCli(ex: ExecInstance, rec: ContainerRecord, client: ClientStream | undefined, rawStream: boolean): Promise<number> {
     const c = ex.Config;
     const rt = this.backend.execCommand();
     const args = [...rt.args, "exec"];
@@ -306,7 +310,7 @@ export class ExecTable {
     ex.Pid = child.pid ?? 0;
     const send = (type: number, b: Buffer) => {
       if (!client || client.closed) return;
-      client.write(c.Tty ? b : frame(type, b));
+      client.write(rawStream ? b : frame(type, b));
     };
     if (c.AttachStdout !== false) child.stdout?.on("data", (b: Buffer) => send(1, b));
     else child.stdout?.resume();

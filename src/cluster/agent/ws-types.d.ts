@@ -1,11 +1,14 @@
-// The part of the `ws` package (8.x) the kubelet server uses, typed here because the
-// package ships no types of its own and @types/ws is not a dependency.
+// The part of the `ws` package (8.x) the kubelet server and the engine's WebSocket attach use
+// (and their tests, as clients), typed here because the package ships no types of its own
+// and @types/ws is not a dependency.
 declare module "ws" {
   import type { EventEmitter } from "node:events";
   import type { IncomingMessage } from "node:http";
   import type { Duplex } from "node:stream";
 
   export class WebSocket extends EventEmitter {
+    /** A client; `ws+unix:///path.sock:/request/path` reaches a unix socket. */
+    constructor(address: string, protocols?: string | string[], options?: { headers?: Record<string, string> });
     static readonly OPEN: 1;
     readonly readyState: 0 | 1 | 2 | 3;
     readonly protocol: string;

@@ -2,6 +2,7 @@
 // Docker-style errors, and the hijacked stream that attach and exec start answer with.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import type { WebSocket } from "ws";
 import { GantryError, invalidArgument } from "../../common/errors.ts";
 import type { ClientStream } from "../attach.ts";
 
@@ -27,12 +28,21 @@ export type RouteHandler = (r: Request, res: ServerResponse, m: RegExpExecArray)
  */
 export type StreamHandler = (r: Request, client: ClientStream, m: RegExpExecArray, begin: (tty: boolean) => void, body: Buffer) => Promise<void>;
 
+/**
+ * A GET upgraded to a WebSocket: `accept(binary)` completes the handshake and gives the
+ * connection as a ClientStream (the client's messages are its input; writes go out as binary
+ * messages, or text ones with `binary` false). An error thrown before `accept` is an HTTP error.
+ */
+export type WebSocketHandler = (r: Request, m: RegExpExecArray, accept: (binary: boolean) => Promise<ClientStream>) => Promise<void>;
+
 /** What a route file registers its handlers on (the ApiServer): `pattern` is a regular
  * expression for the path without the /v1.NN prefix, its groups come back in `m`. */
 export interface RouteTable {
   on(method: string, pattern: string, handler: RouteHandler): void;
   /** A POST answered with a hijacked stream (see StreamHandler). */
   onStream(pattern: string, handler: StreamHandler): void;
+  /** A GET answered on a WebSocket (see WebSocketHandler). */
+  onWebSocket(pattern: string, handler: WebSocketHandler): void;
 }
 
 export function parseRequest(req: IncomingMessage): Request {
@@ -213,4 +223,43 @@ export function responseStream(req: IncomingMessage, res: ServerResponse, conten
 export function writeUpgradeHeaders(socket: Duplex, tty: boolean, apiVersion: string): void {
   const type = tty || compareVersions(apiVersion, "1.42") < 0 ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
   socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+}
+
+/** A server-side WebSocket as a ClientStream (see WebSocketHandler). */
+export function webSocketStream(ws: WebSocket, binary: boolean): ClientStream {
+  let closed = false;
+  const endCbs: (() => void)[] = [];
+  const closeCbs: (() => void)[] = [];
+  // Messages that come before the relay listens (it connects to the monitor first) wait.
+  let pending: Buffer[] | undefined = [];
+  let deliver: ((b: Buffer) => void) | undefined;
+  ws.on("message", (data: Buffer) => {
+    const b = Buffer.isBuffer(data) ? data : Buffer.from(data);
+    if (deliver) deliver(b);
+    else pending?.push(b);
+  });
+  ws.on("close", () => {
+    closed = true;
+    for (const cb of endCbs.splice(0)) cb();
+    for (const cb of closeCbs.splice(0)) cb();
+  });
+  ws.on("error", () => ws.terminate());
+  return {
+    write: (b) => {
+      if (!closed) ws.send(binary ? b : b.toString("utf8"), { binary });
+    },
+    end: () => {
+      if (!closed) ws.close(1000);
+    },
+    onData: (cb) => {
+      deliver = cb;
+      for (const b of pending ?? []) cb(b);
+      pending = undefined;
+    },
+    onInputEnd: (cb) => endCbs.push(cb),
+    onClose: (cb) => closeCbs.push(cb),
+    get closed() {
+      return closed;
+    },
+  };
 }

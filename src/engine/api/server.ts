@@ -12,7 +12,20 @@ import type { ClientStream } from "../attach.ts";
 import type { Engine } from "../engine.ts";
 import { ExecTable } from "../exec.ts";
 import { ALL_CAPS } from "../oci-spec.ts";
-import { parseRequest, responseStream, sendError, upgradedStream, writeUpgradeHeaders, type Request, type RouteHandler, type RouteTable, type StreamHandler } from "./http.ts";
+import { WebSocketServer } from "ws";
+import {
+  parseRequest,
+  responseStream,
+  sendError,
+  upgradedStream,
+  webSocketStream,
+  writeUpgradeHeaders,
+  type Request,
+  type RouteHandler,
+  type RouteTable,
+  type StreamHandler,
+  type WebSocketHandler,
+} from "./http.ts";
 import { registerContainerRoutes } from "./routes/containers.ts";
 import { registerExecRoutes } from "./routes/exec.ts";
 import { registerImageRoutes } from "./routes/images.ts";
@@ -26,6 +39,8 @@ export class ApiServer implements RouteTable {
   readonly execs: ExecTable;
   private readonly routes: { method: string; re: RegExp; handler: RouteHandler }[] = [];
   private readonly streamRoutes: { re: RegExp; handler: StreamHandler }[] = [];
+  private readonly webSocketRoutes: { re: RegExp; handler: WebSocketHandler }[] = [];
+  private readonly webSockets = new WebSocketServer({ noServer: true, perMessageDeflate: false });
 
   constructor(private readonly engine: Engine) {
     this.execs = new ExecTable(engine.runtime, join(engine.execRoot, "exec"), engine.host.boundingCaps ?? ALL_CAPS);
@@ -115,6 +130,7 @@ export class ApiServer implements RouteTable {
     } catch (err) {
       return rejectUpgrade(socket, err);
     }
+    if ((req.headers.upgrade ?? "").toLowerCase() === "websocket") return this.onWebSocketUpgrade(r, req, socket, head);
     const route = this.streamRoutes.map((s) => ({ s, m: s.re.exec(r.path) })).find((x) => x.m);
     if (!route || r.method !== "POST") return rejectUpgrade(socket, notFound("page not found"));
     // The request body (exec start's JSON) follows the headers on the socket: read it first.
@@ -164,6 +180,24 @@ export class ApiServer implements RouteTable {
 
   onStream(pattern: string, handler: StreamHandler): void {
     this.streamRoutes.push({ re: new RegExp(`^${pattern}$`), handler });
+  }
+
+  onWebSocket(pattern: string, handler: WebSocketHandler): void {
+    this.webSocketRoutes.push({ re: new RegExp(`^${pattern}$`), handler });
+  }
+
+  private async onWebSocketUpgrade(r: Request, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const route = this.webSocketRoutes.map((w) => ({ w, m: w.re.exec(r.path) })).find((x) => x.m);
+    if (!route || r.method !== "GET") return rejectUpgrade(socket, notFound("page not found"));
+    let accepted: ClientStream | undefined;
+    const accept = (binary: boolean) =>
+      new Promise<ClientStream>((resolve) => this.webSockets.handleUpgrade(req, socket, head, (ws) => resolve((accepted = webSocketStream(ws, binary)))));
+    try {
+      await route.w.handler(r, route.m!, accept);
+    } catch (err) {
+      if (!accepted) rejectUpgrade(socket, err);
+      else accepted.end();
+    }
   }
 
   /** Every route, one file per resource (routes/). */

@@ -7,7 +7,7 @@ import { GantryError, invalidArgument, notFound } from "../../../common/errors.t
 import { exportFilesystem } from "../../../image/mod.ts";
 import type { CreateBody } from "../../api-types.ts";
 import { getArchive, putArchive, statArchive } from "../../archive.ts";
-import { connectMonitor, parseDetachKeys, relayAttach, sendResize } from "../../attach.ts";
+import { connectMonitor, parseDetachKeys, relayAttach, sendResize, type AttachOptions, type ClientStream, type RelayEnd } from "../../attach.ts";
 import { hasProcess, isUp } from "../../container-state.ts";
 import type { ContainerRecord } from "../../container-store.ts";
 import type { Engine, WaitCondition } from "../../engine.ts";
@@ -16,7 +16,7 @@ import type { ExecTable } from "../../exec.ts";
 import { streamLogs } from "../../logs.ts";
 import { checkHealthFilter } from "../../health/status.ts";
 import { changesOf, containerSummary, dockerStats, inspectContainer, matchesPsFilters, topOf } from "../../views.ts";
-import { boolParam, filtersParam, intParam, readJson, sendJson, sendNoContent, type Request, type RouteTable } from "../http.ts";
+import { boolParam, compareVersions, filtersParam, intParam, readJson, sendJson, sendNoContent, type Request, type RouteTable } from "../http.ts";
 
 const ID = "([^/]+)";
 
@@ -95,43 +95,68 @@ export function registerContainerRoutes(api: RouteTable, e: Engine, execs: ExecT
 
   api.onStream(`/containers/${ID}/attach`, async (r, client, m, begin) => {
     const rec = e.containers.get(m[1]!);
-    const opts = {
-      stdin: boolParam(r.query, "stdin"),
-      stdout: boolParam(r.query, "stdout"),
-      stderr: boolParam(r.query, "stderr"),
-      tty: !!rec.Config.Tty,
-      stdinOnce: !!rec.Config.StdinOnce,
-      detachKeys: parseDetachKeys(r.query.get("detachKeys") ?? undefined),
-    };
     if (!boolParam(r.query, "stream") && boolParam(r.query, "logs")) {
-      begin(opts.tty);
+      begin(!!rec.Config.Tty);
       client.end();
       return;
     }
-    if (hasProcess(rec.State.Status)) {
-      const sock = await connectMonitor(e.attachSocket(rec.Id));
-      begin(opts.tty);
-      await relayAttach(sock, client, opts);
-      return;
-    }
-    // Not started yet (docker run attaches before start): connect once the monitor exists.
+    await attachContainer(e, rec, client, attachOptions(r, rec), begin);
+  });
+
+  // The WebSocket attach: the streams unframed (stdout and stderr as they come), stdin from
+  // the client's messages; binary messages from API 1.42 on, text before, as dockerd.
+  api.onWebSocket(`/containers/${ID}/attach/ws`, async (r, m, accept) => {
+    const rec = e.containers.get(m[1]!);
+    const opts = { ...attachOptions(r, rec), rawStream: true };
+    const client = await accept(compareVersions(r.apiVersion, "1.42") >= 0);
+    await attachContainer(e, rec, client, opts, () => {});
+  });
+}
+
+/** The attach query (stdin, stdout, stderr, detachKeys) for one container. */
+function attachOptions(r: Request, rec: ContainerRecord): AttachOptions {
+  return {
+    stdin: boolParam(r.query, "stdin"),
+    stdout: boolParam(r.query, "stdout"),
+    stderr: boolParam(r.query, "stderr"),
+    tty: !!rec.Config.Tty,
+    stdinOnce: !!rec.Config.StdinOnce,
+    detachKeys: parseDetachKeys(r.query.get("detachKeys") ?? undefined),
+  };
+}
+
+/** Relays the client to the container's monitor: now when it runs, else from its start
+ * (docker run attaches before start). A detach by the client's keys is a `detach` event. */
+async function attachContainer(e: Engine, rec: ContainerRecord, client: ClientStream, opts: AttachOptions, begin: (tty: boolean) => void): Promise<void> {
+  const relayed = (how: RelayEnd) => {
+    if (how === "detached") e.publish(rec, "detach");
+  };
+  if (hasProcess(rec.State.Status)) {
+    const sock = await connectMonitor(e.attachSocket(rec.Id));
     begin(opts.tty);
-    await new Promise<void>((resolve) => {
-      const remove = e.addPreStart(
-        rec.Id,
-        async (path) => {
-          const sock = await connectMonitor(path);
-          void relayAttach(sock, client, opts).then(resolve);
-        },
-        () => {
-          client.end();
+    relayed(await relayAttach(sock, client, opts));
+    return;
+  }
+  // Not started yet: connect once the monitor exists.
+  begin(opts.tty);
+  await new Promise<void>((resolve) => {
+    const remove = e.addPreStart(
+      rec.Id,
+      async (path) => {
+        const sock = await connectMonitor(path);
+        void relayAttach(sock, client, opts).then((how) => {
+          relayed(how);
           resolve();
-        },
-      );
-      client.onClose(() => {
-        remove();
+        });
+      },
+      () => {
+        client.end();
         resolve();
-      });
+      },
+    );
+    client.onClose(() => {
+      remove();
+      resolve();
     });
   });
 }

@@ -54,7 +54,9 @@ export function registerExecRoutes(api: RouteTable, e: Engine, execs: ExecTable)
       void execs.start(ex, rec, undefined).catch(() => {});
       return;
     }
-    begin(!!(opts.Tty ?? ex.Config.Tty));
-    await execs.start(ex, rec, client);
+    // dockerd frames the stream by the start request's Tty, whatever the exec was made with.
+    const raw = !!(opts.Tty ?? ex.Config.Tty);
+    begin(raw);
+    await execs.start(ex, rec, client, raw);
   });
 }
