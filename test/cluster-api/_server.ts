@@ -25,10 +25,10 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startTestCluster(opts: { bookmarkIntervalMs?: number; storeSpec?: StoreSpec; startControllers?: ApiServerOptions["startControllers"]; tokenAuthFile?: (dir: string) => string; minTokenExpirationSeconds?: number } = {}): Promise<TestCluster> {
+export async function startTestCluster(opts: { bookmarkIntervalMs?: number; storeSpec?: StoreSpec; startControllers?: ApiServerOptions["startControllers"]; tokenAuthFile?: (dir: string) => string; minTokenExpirationSeconds?: number; aggregatorIntervalMs?: number } = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), "gantry-api-"));
   const tokenAuthFile = opts.tokenAuthFile?.(dir);
-  const server = await startApiServer({ dataDir: join(dir, "server"), host: "127.0.0.1", port: 0, bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000, historyMs: 0, storeSpec: opts.storeSpec, tokenAuthFile, startControllers: opts.startControllers ?? ((transport) => startControllerManager(transport)), minTokenExpirationSeconds: opts.minTokenExpirationSeconds });
+  const server = await startApiServer({ dataDir: join(dir, "server"), host: "127.0.0.1", port: 0, bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000, historyMs: 0, storeSpec: opts.storeSpec, tokenAuthFile, aggregatorIntervalMs: opts.aggregatorIntervalMs, startControllers: opts.startControllers ?? ((transport) => startControllerManager(transport)), minTokenExpirationSeconds: opts.minTokenExpirationSeconds });
   const env = { ...process.env, KUBECONFIG: server.kubeconfigPath, HOME: dir, KUBECACHEDIR: join(dir, "cache") };
   return {
     server,

@@ -24,7 +24,7 @@ export interface ServerCredentials {
 /** The kubelet client certificate's CN, as kubeadm names it; agents answer only this CN. */
 export const KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client";
 
-function openssl(args: string[], cwd: string): void {
+export function openssl(args: string[], cwd: string): void {
   try {
     execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
   } catch (err) {

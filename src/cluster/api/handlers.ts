@@ -5,6 +5,8 @@ import type { UserInfo } from "./authentication.ts";
 import type { ServiceAccountTokens } from "./service-account-auth.ts";
 import { toTable } from "./table.ts";
 import { labelSelectorString } from "./columns.ts";
+import type { Aggregator } from "./aggregator/aggregator.ts";
+import type { FrontProxyCredentials } from "./aggregator/front-proxy.ts";
 import { decodeObjectBody, duplicateFields, mediaType, parseJson, parseYamlBody, readBody } from "./request-body.ts";
 import { isPlainObject, type KubeObject } from "./objects.ts";
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PATCH_TYPES } from "./patch.ts";
@@ -46,6 +48,8 @@ export interface HandlerContext {
   serviceAccountTokens?: ServiceAccountTokens;
   /** The server's log, for what a request cannot report (a node whose kubelet did not answer). */
   log?: (message: string) => void;
+  /** The aggregation layer: APIServices served by extension API servers (aggregator/). */
+  aggregation?: { aggregator: Aggregator; frontProxy: FrontProxyCredentials };
 }
 
 /** How the API server reaches kubelets (kube-apiserver's --kubelet-client-certificate, --kubelet-certificate-authority). */

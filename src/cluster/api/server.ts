@@ -15,7 +15,7 @@ import { Authenticator, TOKEN_CACHE_MS, type UserInfo } from "./authentication.t
 import { ServiceAccountAuthenticator } from "./service-account-auth.ts";
 import { ensureServiceAccountKey, looksLikeJwt, SERVICE_ACCOUNT_ISSUER, ServiceAccountTokenSigner } from "./service-account-tokens.ts";
 import { handleIssuerDiscovery, handleTokenRequest, handleTokenReview, JWKS_PATH, MIN_TOKEN_SECONDS, OPENID_CONFIGURATION_PATH, TOKEN_REVIEW_PATH } from "./token-request.ts";
-import { errPathForbidden, RequestAuthorizer } from "./authorization.ts";
+import { errPathForbidden, errRequestForbidden, RequestAuthorizer, requestVerb } from "./authorization.ts";
 import { adminKubeconfig, ensureCredentials, signKubeletServingCert } from "./credentials.ts";
 import { aggregatedDiscovery, AGGREGATED_V2BETA1, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregated } from "./discovery.ts";
 import {
@@ -45,6 +45,10 @@ import { reconcileBootstrapPolicy } from "./rbac-bootstrap.ts";
 import { RbacCache } from "./rbac-cache.ts";
 import { readTokenAuthFile } from "./token-file.ts";
 import { ObjectRegistry } from "./registry.ts";
+import { Aggregator } from "./aggregator/aggregator.ts";
+import { aggregatedApiGroups, aggregatedDiscoveryItems } from "./aggregator/discovery.ts";
+import { ensureFrontProxyCredentials, EXTENSION_AUTH_CONFIGMAP, extensionAuthData, type FrontProxyCredentials } from "./aggregator/front-proxy.ts";
+import { proxyToBackend } from "./aggregator/proxy.ts";
 import { checkBoolParams } from "./query-params.ts";
 import { MAX_BODY_BYTES } from "./request-body.ts";
 import { METRICS_GROUP, METRICS_VERSION, serveMetricsApi } from "./metrics-api.ts";
@@ -60,7 +64,7 @@ import {
   SELF_SUBJECT_RULES_REVIEW_PATH,
   SUBJECT_ACCESS_REVIEW_PATH,
 } from "./reviews.ts";
-import { findResource, resourceTypes, verbsOf } from "./resources.ts";
+import { findResource, groupVersions, resourceTypes, verbsOf } from "./resources.ts";
 import { errMethodNotAllowed, errPathNotFound, errUnauthorized } from "./status.ts";
 import { SYSTEM_PRIORITY_CLASSES } from "./strategies/index.ts";
 
@@ -82,6 +86,8 @@ export interface ApiServerOptions {
   log?: (message: string) => void;
   /** kube-apiserver's --token-auth-file: a CSV of static bearer tokens (token,user,uid,"group1,group2"). */
   tokenAuthFile?: string;
+  /** How often APIServices backed by extension servers are checked (default 10 s). */
+  aggregatorIntervalMs?: number;
   /**
    * Starts what runs beside the API in this process (the controller manager), handed the
    * in-process transport once the server listens; stopped first on close. Injected, so the
@@ -153,6 +159,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     const r = await serviceAccounts.authenticate(token);
     return "user" in r ? r.user : undefined;
   }, opts.tokenAuthFile ? readTokenAuthFile(opts.tokenAuthFile) : undefined);
+  const frontProxy = ensureFrontProxyCredentials(opts.dataDir);
+  await publishExtensionAuth(registry, creds.caCert, frontProxy);
+  const aggregator = new Aggregator(registry, frontProxy, log, opts.aggregatorIntervalMs);
+  await aggregator.start();
+
   const watches = new Set<() => void>();
   const ctx: ServingContext = {
     registry,
@@ -182,6 +193,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
       },
     },
     log,
+    aggregation: { aggregator, frontProxy },
   };
 
   const failed = (req: IncomingMessage, res: ServerResponse) => (err: unknown) => {
@@ -264,6 +276,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     async close() {
       // Controllers first: their watches would otherwise be resumed as the server ends them.
       await controllers?.stop();
+      await aggregator.stop();
       if (compactTimer) clearInterval(compactTimer);
       for (const stop of [...watches]) stop();
       rbacCache.close();
@@ -294,6 +307,19 @@ async function bootstrap(registry: ObjectRegistry): Promise<void> {
     await registry.create(pcType, undefined, { apiVersion: "scheduling.k8s.io/v1", kind: "PriorityClass", metadata: { name: pc.name }, value: pc.value, description: pc.description }).catch((err: unknown) => {
       if (!(err instanceof GantryError && err.code === "ALREADY_EXISTS")) throw err;
     });
+  }
+}
+
+/** kube-system/extension-apiserver-authentication: how extension API servers authenticate this server's proxied requests. */
+async function publishExtensionAuth(registry: ObjectRegistry, clusterCaCert: string, fp: FrontProxyCredentials): Promise<void> {
+  const cmType = resourceTypes.find((r) => r.kind === "ConfigMap")!;
+  const data = extensionAuthData(clusterCaCert, fp);
+  if (!(await registry.tryGet(cmType, "kube-system", EXTENSION_AUTH_CONFIGMAP))) {
+    await registry.create(cmType, "kube-system", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: EXTENSION_AUTH_CONFIGMAP }, data }).catch((err: unknown) => {
+      if (!(err instanceof GantryError && err.code === "ALREADY_EXISTS")) throw err;
+    });
+  } else {
+    await registry.mutate(cmType, "kube-system", EXTENSION_AUTH_CONFIGMAP, (cur) => ({ ...cur, data }));
   }
 }
 
@@ -412,11 +438,16 @@ async function routeApi(ctx: ServingContext, caller: { user: UserInfo; bindToCre
     const aggregated = wantsAggregated(req.headers.accept);
     if (aggregated) {
       const apiVersion = aggregated === AGGREGATED_V2BETA1 ? "apidiscovery.k8s.io/v2beta1" : "apidiscovery.k8s.io/v2";
-      const body = JSON.stringify(aggregatedDiscovery(core, apiVersion)) + "\n";
+      const doc = aggregatedDiscovery(core, apiVersion);
+      if (!core && ctx.aggregation) doc.items.push(...aggregatedDiscoveryItems(ctx.aggregation.aggregator.availableBackends(), localGroups()));
+      const body = JSON.stringify(doc) + "\n";
       res.writeHead(200, { "Content-Type": aggregated, "Content-Length": Buffer.byteLength(body), Vary: "Accept" });
       return void res.end(body);
     }
-    return sendJson(res, 200, core ? apiVersions(`${req.socket.localAddress}:${req.socket.localPort}`) : apiGroupList(), { Vary: "Accept" });
+    if (core) return sendJson(res, 200, apiVersions(`${req.socket.localAddress}:${req.socket.localPort}`), { Vary: "Accept" });
+    const list = apiGroupList();
+    if (ctx.aggregation) list.groups.push(...aggregatedApiGroups(ctx.aggregation.aggregator.availableBackends(), localGroups()));
+    return sendJson(res, 200, list, { Vary: "Accept" });
   }
   let group: string;
   let version: string;
@@ -429,9 +460,13 @@ async function routeApi(ctx: ServingContext, caller: { user: UserInfo; bindToCre
     group = segs[1]!;
     if (segs.length === 2) {
       const g = apiGroup(group);
-      if (!g) throw errPathNotFound();
-      return sendJson(res, 200, g);
+      if (g) return sendJson(res, 200, g);
+      const remote = ctx.aggregation ? aggregatedApiGroups(ctx.aggregation.aggregator.availableBackends(), localGroups()).find((x) => x.name === group) : undefined;
+      if (!remote) throw errPathNotFound();
+      return sendJson(res, 200, { kind: "APIGroup", apiVersion: "v1", ...remote });
     }
+    const backend = ctx.aggregation?.aggregator.backendFor(group, segs[2]!);
+    if (backend) return proxyAggregated(ctx, caller.user, backend, req, res, url, segs.slice(3));
     version = segs[2]!;
     rest = segs.slice(3);
   }
@@ -497,4 +532,24 @@ async function routeApi(ctx: ServingContext, caller: { user: UserInfo; bindToCre
   }
   if (rt.connect?.includes(r.subresource)) return rt.group === "" && rt.plural === "pods" ? handlePodStream(ctx, r) : handleConnect(ctx, r);
   throw errPathNotFound();
+}
+
+const localGroups = () => new Set(groupVersions().map((gv) => gv.group));
+
+/**
+ * A request under an aggregated group/version: authorized here as any resource request (the
+ * extension server may check again with a SubjectAccessReview), then proxied.
+ */
+async function proxyAggregated(ctx: ServingContext, user: UserInfo, backend: Parameters<typeof proxyToBackend>[0], req: IncomingMessage, res: ServerResponse, url: URL, rest: string[]): Promise<void> {
+  let namespace: string | undefined;
+  if (rest[0] === "namespaces" && rest.length >= 3) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  if (rest.length > 0) {
+    const a = { verb: requestVerb(req.method ?? "GET", { name: rest[1], url }), group: backend.group, resource: rest[0]!, subresource: rest[2], namespace, name: rest[1] };
+    const decision = await ctx.authorizer.authorize(user, a);
+    if (!decision.allowed) throw errRequestForbidden(user, a, decision.reason);
+  }
+  await proxyToBackend(backend, ctx.aggregation!.frontProxy, user, req, res);
 }

@@ -23,6 +23,7 @@ import { podStrategy } from "./pod.ts";
 import { priorityClassStrategy } from "./priorityclass.ts";
 import { clusterRoleBindingStrategy, clusterRoleStrategy, roleBindingStrategy, roleStrategy } from "./rbac.ts";
 import { replicaSetStrategy } from "./replicaset.ts";
+import { apiServiceStrategy } from "./apiservice.ts";
 import { replicationControllerStrategy } from "./replicationcontroller.ts";
 import { resourceQuotaStrategy } from "./resourcequota.ts";
 import { secretStrategy } from "./secret.ts";
@@ -62,6 +63,7 @@ const byResource: Record<string, Strategy> = {
   "networking.k8s.io/networkpolicies": networkPolicyStrategy,
   "coordination.k8s.io/leases": leaseStrategy,
   "discovery.k8s.io/endpointslices": endpointSliceStrategy,
+  "apiregistration.k8s.io/apiservices": apiServiceStrategy,
   "policy/poddisruptionbudgets": podDisruptionBudgetStrategy,
   "autoscaling/horizontalpodautoscalers": horizontalPodAutoscalerStrategy,
   "scheduling.k8s.io/priorityclasses": priorityClassStrategy,
