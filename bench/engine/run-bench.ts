@@ -8,7 +8,10 @@
 // Usage: bench/engine/setup.sh, then
 //   node --import tsx bench/engine/run-bench.ts [--runs 20] [--total 100] [--total-bridge 40]
 //        [--rounds 3] [--idle 5]
-// Needs root, /usr/local/bin/docker, dockerd, podman. The private dockerd has its own
+//   --userns-remap: instead, `run --rm --network none busybox true` through the docker CLI on
+//        two Gantry daemons side by side, one started with `--userns-remap default` (user
+//        namespace, idmapped layers) and one without, alternating round by round.
+// Needs root, /usr/local/bin/docker, dockerd, podman (--userns-remap: only the first). The private dockerd has its own
 // --data-root, --exec-root and socket under a temp dir, its default bridge docker0 on
 // 10.244.62.0/24 (Gantry's is gtbench0 on 10.244.61.0/24), and runs with --iptables=false
 // so it leaves the shared host's firewall (FORWARD policy, NAT) as it was: dockerd adds no
@@ -16,7 +19,7 @@
 // Everything it made (containers, mounts, docker0, its containerd) goes at the end, on
 // failure and on Ctrl-C too. Podman runs with runc and modest ulimits (see PODMAN_OPTS).
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { DOCKER, cleanup, docker, makeBusyboxImage, newDaemonDirs, startTestDaemon } from "../../test/engine/_daemon.ts";
@@ -179,4 +182,38 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+/** `--userns-remap`: the cost of a user namespace and idmapped layers per `run --rm`. */
+async function usernsBench(): Promise<void> {
+  const plain = newDaemonDirs();
+  const remap = newDaemonDirs();
+  const stop = async () => {
+    await cleanup(plain);
+    await cleanup(remap);
+  };
+  process.once("SIGINT", () => void stop().finally(() => process.exit(130)));
+  try {
+    console.log(`load average at start: ${load()}`);
+    chmodSync(remap.dir, 0o711); // the remapped root passes through to its rootfs
+    for (const d of [plain, remap]) await makeBusyboxImage(d.root);
+    await startTestDaemon(plain);
+    await startTestDaemon(remap, undefined, undefined, ["--userns-remap", "default"]);
+    const job = (d: typeof plain) => () => run(DOCKER, ["-H", `unix://${d.socket}`, "run", "--rm", "--network", "none", "busybox", "true"], cliEnv(d.dir));
+    const rows: Row[] = [
+      { name: "gantry", job: job(plain) },
+      { name: "gantry remap", job: job(remap) },
+    ];
+    for (const r of rows) await r.job();
+    const t: Record<string, number[]> = Object.fromEntries(rows.map((r) => [r.name, []]));
+    for (let i = 0; i < RUNS; i++) for (const r of rows) t[r.name]!.push(await r.job());
+    const m = (name: string) => median(t[name]!);
+    console.log(`
+run --rm --network none busybox true, median of ${RUNS} alternating rounds (ms):`);
+    for (const r of rows) console.log(`  ${r.name.padEnd(13)} ${m(r.name).toFixed(1)}`);
+    console.log(`  ratio remap/plain: ${(m("gantry remap") / m("gantry")).toFixed(3)}`);
+    console.log(`load average at end: ${load()}`);
+  } finally {
+    await stop();
+  }
+}
+
+await (process.argv.includes("--userns-remap") ? usernsBench() : main());
