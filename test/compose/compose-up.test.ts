@@ -1,8 +1,8 @@
 // Issue 15, compose end to end: Debian's docker-compose (1.29, docker-py) drives `gantry
 // daemon` through DOCKER_HOST as a user would — `up -d` of a three-service app (a user
 // network with aliases and its own subnet, a named volume, a port published on 127.0.0.1,
-// environment, deploy.resources.limits), ps, logs, `logs -f` that ends when its container
-// stops, `exec -T`, `run --rm`, `up --scale`, restart, stop, a second `up -d` that recreates
+// environment, deploy.resources.limits, depends_on a service being healthy), ps, logs,
+// `logs -f` that ends when its container stops, `exec -T`, `run --rm`, `up --scale`, restart, stop, a second `up -d` that recreates
 // nothing, `down -v` that leaves no container, network or volume; and a `build:` section
 // through POST /build. Traffic stays on loopback and inside the test's own containers.
 import { after, before, describe, it } from "node:test";
@@ -25,12 +25,14 @@ const skip = bridgeSkipReason(/^10\.247\.8[0-2]\./m, "10.247.80-82.0/24") ?? (ex
 // A shell loop that ends at once on SIGTERM (a `sleep` as pid 1 would wait for the SIGKILL).
 const idle = (first: string) => ["sh", "-c", `${first}; trap 'exit 0' TERM; while true; do sleep 1; done`];
 
+// The Compose Specification (no `version`): depends_on with conditions and deploy limits.
 const APP = {
-  version: "3.8",
   services: {
     web: {
       image: "busybox:latest",
-      command: ["sh", "-c", "mkdir -p /www && echo hello-$$GREETING > /www/index.html && exec httpd -f -p 8080 -h /www"],
+      // Serving only after a second: the worker, started once web is healthy, reaches it at once.
+      command: ["sh", "-c", "sleep 1; mkdir -p /www && echo hello-$$GREETING > /www/index.html && exec httpd -f -p 8080 -h /www"],
+      healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"], interval: "500ms", timeout: "5s", retries: 60 },
       environment: { GREETING: "compose" },
       ports: [`127.0.0.1:${WEB_PORT}:8080`],
       networks: { front: { aliases: ["frontdoor"] } },
@@ -44,8 +46,9 @@ const APP = {
     },
     worker: {
       image: "busybox:latest",
+      // One try, no retry: it only succeeds if web already serves when the worker starts.
       command: idle("wget -q -O - http://frontdoor:8080/ && echo worker-reached-web"),
-      depends_on: ["web", "store"],
+      depends_on: { web: { condition: "service_healthy" }, store: { condition: "service_started" } },
       networks: ["front"],
     },
   },
@@ -121,7 +124,8 @@ describe("issue 15: docker-compose against gantry daemon", { skip }, () => {
     // The port on loopback, the environment in the served page.
     const page = await until("the published port", () => httpGet(WEB_PORT).catch(() => undefined));
     assert.equal(page.trim(), "hello-compose");
-    // The worker found web by its network alias.
+    // up waited for web's health check; the worker then found web by its network alias.
+    assert.equal(docker(d, ["inspect", "-f", "{{.State.Health.Status}}", "gtapp_web_1"]).stdout.trim(), "healthy");
     await until("the worker to reach web", () => /worker-reached-web/.test(app(["logs", "worker"]).stdout) || undefined);
     // deploy.resources.limits, as dockerd records them.
     assert.equal(docker(d, ["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}", "gtapp_web_1"]).stdout.trim(), "67108864 500000000");
@@ -208,7 +212,6 @@ describe("issue 15: docker-compose against gantry daemon", { skip }, () => {
       ["FROM busybox:latest", "RUN echo built-by-compose > /built.txt", 'CMD ["sh", "-c", "cat /built.txt; trap \'exit 0\' TERM; while true; do sleep 1; done"]', ""].join("\n"),
     );
     const file = {
-      version: "3.8",
       services: { app: { build: "./img", image: "gtbuilt-app:latest" } },
       networks: { default: { ipam: { config: [{ subnet: BUILT.subnet }] }, driver_opts: { "com.docker.network.bridge.name": BUILT.bridge } } },
     };
