@@ -117,6 +117,19 @@ describe("RBAC", { skip: kubectlMissing }, () => {
     assert.equal(JSON.parse(await admin("-n", "app", "get", "rolebinding", "reader-reads-pods", "-o", "json")).subjects[0].apiGroup, undefined);
   });
 
+  test("kubectl auth reconcile adds what a role or binding lacks; describe prints rules and subjects", async () => {
+    const manifest = `apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: cm-reader, namespace: app}\nrules:\n- apiGroups: [""]\n  resources: [configmaps]\n  verbs: [get, list]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: cm-readers, namespace: app}\nsubjects: [{kind: Group, name: devs, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: cm-reader}\n`;
+    let r = await c.kubectl(["auth", "reconcile", "-f", "-"], { input: manifest });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /role.rbac.authorization.k8s.io\/cm-reader reconciled/);
+    await admin("-n", "app", "patch", "role", "cm-reader", "--type=json", "-p", '[{"op":"replace","path":"/rules/0/verbs","value":["get"]}]');
+    r = await c.kubectl(["auth", "reconcile", "-f", "-"], { input: manifest });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /missing rules added:\n\s+\{Verbs:\[list\]/);
+    assert.match(await admin("-n", "app", "describe", "role", "cm-reader"), /^\s+configmaps\s+\[\]\s+\[\]\s+\[get list\]$/m);
+    assert.match(await admin("-n", "app", "describe", "rolebinding", "cm-readers"), /Kind:\s+Role\n\s+Name:\s+cm-reader[^]*Group\s+devs/);
+  });
+
   test("invalid roles and bindings are refused with kube's field errors; a binding's roleRef is fixed", async () => {
     const bad = await c.kubectl(["-n", "app", "apply", "-f", "-"], { input: `apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: bad}\nrules:\n- resources: [pods]\n  verbs: []\n- nonResourceURLs: ["/healthz"]\n  verbs: [get]\n` });
     assert.notEqual(bad.code, 0);
