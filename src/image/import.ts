@@ -6,6 +6,7 @@ import type { Digest } from "./digest.ts";
 import { defaultPlatform } from "./pull.ts";
 import type { ContainerConfig } from "./spec.ts";
 import type { ImageStore } from "./store.ts";
+import { parseHealthcheck } from "./build/healthcheck.ts";
 
 function jsonOrShell(instruction: string, rest: string): string[] {
   const t = rest.trim();
@@ -38,7 +39,7 @@ function keyValues(instruction: string, rest: string): [string, string][] {
 }
 
 /** Applies Dockerfile instructions (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL,
- * VOLUME, STOPSIGNAL) to a container config. */
+ * VOLUME, STOPSIGNAL, HEALTHCHECK) to a container config. */
 export function applyChanges(config: ContainerConfig, changes: string[]): ContainerConfig {
   const c: ContainerConfig = { ...config };
   for (const change of changes) {
@@ -75,6 +76,9 @@ export function applyChanges(config: ContainerConfig, changes: string[]): Contai
       case "STOPSIGNAL":
         c.StopSignal = rest.trim();
         break;
+      case "HEALTHCHECK":
+        c.Healthcheck = parseHealthcheck(rest.trim(), `--change "${change}"`);
+        break;
       case "EXPOSE":
         c.ExposedPorts = { ...(c.ExposedPorts ?? {}) };
         for (const p of rest.trim().split(/\s+/)) c.ExposedPorts[p.includes("/") ? p : `${p}/tcp`] = {};
@@ -88,7 +92,7 @@ export function applyChanges(config: ContainerConfig, changes: string[]): Contai
       }
       default:
         throw new GantryError("UNSUPPORTED_OPTION", `${instruction} is not supported in --change`, {
-          hint: "use CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME or WORKDIR",
+          hint: "use CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, STOPSIGNAL, USER, VOLUME or WORKDIR",
         });
     }
   }

@@ -131,6 +131,13 @@ describe("health checks through the docker CLI", { skip, concurrency: false }, (
     // A flag overrides one field; the rest comes from the image.
     run(d, ["--name", "retuned", "--health-retries", "7", "hc-image", "sleep", "300"]);
     assert.deepEqual(JSON.parse(docker(d, ["inspect", "-f", "{{json .Config.Healthcheck}}", "retuned"]).stdout), { ...cfg, Retries: 7 });
+    // docker commit --change sets one too, in the same forms.
+    const committed = docker(d, ["commit", "--change", "HEALTHCHECK --interval=2s --retries=5 CMD [\"test\", \"-e\", \"/ready\"]", "fromimage", "hc-committed"]);
+    assert.equal(committed.status, 0, committed.stderr);
+    assert.deepEqual(JSON.parse(docker(d, ["image", "inspect", "-f", "{{json .Config.Healthcheck}}", "hc-committed"]).stdout), { Test: ["CMD", "test", "-e", "/ready"], Interval: 2e9, Retries: 5 });
+    const badChange = docker(d, ["commit", "--change", "HEALTHCHECK BOGUS x", "fromimage", "hc-bad"]);
+    assert.notEqual(badChange.status, 0);
+    assert.match(badChange.stderr, /Unknown type "BOGUS" in HEALTHCHECK \(try CMD\)/);
     run(d, ["--name", "nocheck", "--no-healthcheck", "hc-image", "sleep", "300"]);
     assert.deepEqual(JSON.parse(docker(d, ["inspect", "-f", "{{json .Config.Healthcheck}}", "nocheck"]).stdout).Test, ["NONE"]);
     await new Promise((r) => setTimeout(r, 1000));
