@@ -30,6 +30,7 @@ import { registerContainerRoutes } from "./routes/containers.ts";
 import { registerExecRoutes } from "./routes/exec.ts";
 import { registerImageRoutes } from "./routes/images.ts";
 import { registerNetworkRoutes } from "./routes/networks.ts";
+import { registerMetricsRoutes, unregisterMetrics } from "./routes/metrics.ts";
 import { registerSwarmRoutes } from "./routes/swarm.ts";
 import { registerSystemRoutes } from "./routes/system.ts";
 import { registerVolumeRoutes } from "./routes/volumes.ts";
@@ -63,6 +64,7 @@ export class ApiServer implements RouteTable {
   }
 
   close(): Promise<void> {
+    unregisterMetrics(this.engine);
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -209,6 +211,7 @@ export class ApiServer implements RouteTable {
     registerNetworkRoutes(this, this.engine);
     registerVolumeRoutes(this, this.engine);
     registerSwarmRoutes(this);
+    registerMetricsRoutes(this, this.engine);
   }
 }
 

@@ -17,6 +17,7 @@ import { streamLogs } from "../../logs.ts";
 import { checkHealthFilter } from "../../health/status.ts";
 import { changesOf, containerSummary, dockerStats, inspectContainer, matchesPsFilters, topOf } from "../../views.ts";
 import { boolParam, compareVersions, filtersParam, intParam, readJson, sendJson, sendNoContent, type Request, type RouteTable } from "../http.ts";
+import { timeContainerAction } from "./metrics.ts";
 
 const ID = "([^/]+)";
 
@@ -38,7 +39,7 @@ export function registerContainerRoutes(api: RouteTable, e: Engine, execs: ExecT
   api.on("POST", "/containers/create", async (r, res) => {
     const body = await readJson<CreateBody>(r.raw, true);
     const name = r.query.get("name") || undefined;
-    const created = await e.createContainer(name, body as CreateBody);
+    const created = await timeContainerAction("create", () => e.createContainer(name, body as CreateBody));
     sendJson(res, 201, created);
   });
 
@@ -167,7 +168,7 @@ function registerLifecycleRoutes(api: RouteTable, e: Engine): void {
   api.on("POST", `/containers/${ID}/start`, async (_r, res, m) => {
     const rec = e.containers.get(m[1]!);
     if (hasProcess(rec.State.Status)) return sendNoContent(res, 304);
-    await e.start(rec.Id);
+    await timeContainerAction("start", () => e.start(rec.Id));
     sendNoContent(res);
   });
   api.on("POST", `/containers/${ID}/stop`, async (r, res, m) => {
@@ -206,7 +207,7 @@ function registerLifecycleRoutes(api: RouteTable, e: Engine): void {
   });
   api.on("DELETE", `/containers/${ID}`, async (r, res, m) => {
     if (boolParam(r.query, "link")) throw new GantryError("CONFLICT", "Conflict, cannot remove the default link name of the container");
-    await e.removeContainer(m[1]!, { force: boolParam(r.query, "force"), volumes: boolParam(r.query, "v") });
+    await timeContainerAction("delete", () => e.removeContainer(m[1]!, { force: boolParam(r.query, "force"), volumes: boolParam(r.query, "v") }));
     sendNoContent(res);
   });
 }
