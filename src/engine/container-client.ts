@@ -8,6 +8,7 @@ import type { Readable } from "node:stream";
 import type { CreateBody } from "./api-types.ts";
 import type { WaitCondition } from "./engine.ts";
 import type { ExecConfig } from "./exec.ts";
+import type { UpdateBody } from "./update.ts";
 import { apiError, filtersJson, query, readAll, type EngineClient, type Filters } from "./client.ts";
 
 export interface ContainerSummary {
@@ -117,6 +118,11 @@ export class ContainerClient {
 
   async unpause(container: string): Promise<void> {
     await this.engine.call("POST", `/containers/${ref(container)}/unpause`);
+  }
+
+  /** `docker update`: new limits and restart policy; the daemon's warnings come back. */
+  update(container: string, body: UpdateBody): Promise<{ Warnings: string[] | null }> {
+    return this.engine.call("POST", `/containers/${ref(container)}/update`, body);
   }
 
   async rename(container: string, name: string): Promise<void> {

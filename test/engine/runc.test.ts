@@ -32,6 +32,12 @@ describe("gantry daemon --runtime runc", { skip, concurrency: false }, () => {
     assert.equal(readFileSync(`/sys/fs/cgroup/memory/gantry/${id}/memory.limit_in_bytes`, "utf8").trim(), String(64 << 20));
     assert.equal(readFileSync(`/sys/fs/cgroup/cpu/gantry/${id}/cpu.shares`, "utf8").trim(), "300");
     assert.equal(docker(d, ["exec", "r1", "sh", "-c", "exit 4"]).status, 4);
+    // docker update goes through `runc update -r -` on the running container.
+    const u = docker(d, ["update", "--memory", "96m", "--cpu-shares", "500", "--pids-limit", "40", "r1"]);
+    assert.equal(u.status, 0, u.stderr);
+    assert.equal(readFileSync(`/sys/fs/cgroup/memory/gantry/${id}/memory.limit_in_bytes`, "utf8").trim(), String(96 << 20));
+    assert.equal(readFileSync(`/sys/fs/cgroup/cpu/gantry/${id}/cpu.shares`, "utf8").trim(), "500");
+    assert.equal(readFileSync(`/sys/fs/cgroup/pids/gantry/${id}/pids.max`, "utf8").trim(), "40");
     assert.equal(docker(d, ["logs", "r1"]).stdout, "started\n");
     assert.equal(docker(d, ["pause", "r1"]).status, 0);
     assert.equal(docker(d, ["unpause", "r1"]).status, 0);

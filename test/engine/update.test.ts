@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DOCKER, api, docker, skipReason, useTestDaemon, type TestDaemon } from "./_daemon.ts";
+import { DOCKER, api, docker, gantry, skipReason, useTestDaemon, type TestDaemon } from "./_daemon.ts";
 
 const skip = skipReason() ?? (existsSync(DOCKER) ? undefined : `${DOCKER} is not installed`);
 
@@ -197,5 +197,22 @@ describe("docker update against gantry daemon", { skip, concurrency: false }, ()
     assert.equal(r.status, 1);
     assert.equal(r.stderr.trim(), `Error response from daemon: Cannot update container ${id}: Restart policy cannot be updated because AutoRemove is enabled for the container`);
     assert.equal(docker(d, ["rm", "-f", "gone"]).status, 0);
+  });
+
+  it("gantry update (Gantry's own client) sends the same request", () => {
+    assert.equal(docker(d, ["run", "-d", "--name", "own", "busybox", "sleep", "300"]).status, 0);
+    const pid = pidOf(d, "own");
+    const r = gantry(d, ["update", "--memory", "300m", "--memory-swap", "600m", "--pids-limit", "33", "--restart", "unless-stopped", "own"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "own");
+    assert.equal(memoryLimit(pid), String(300 * 1024 * 1024));
+    assert.equal(pidsMax(pid), "33");
+    assert.equal((hostConfig(d, "own").RestartPolicy as { Name: string }).Name, "unless-stopped");
+    const none = gantry(d, ["update", "own"]);
+    assert.notEqual(none.status, 0);
+    assert.match(none.stderr, /you must provide one or more flags/);
+    const bad = gantry(d, ["update", "--memory", "256m", "own", "nosuch"]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /No such container: nosuch/);
   });
 });

@@ -11,8 +11,61 @@ import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, toDockerMount } from "
 import { collect, int, parseBytes } from "./argv.ts";
 import { addHealthOptions, healthcheckOf, type HealthFlags } from "./health-flags.ts";
 
+/** The resource flags `run`/`create` and `update` share. */
+export function addResourceOptions(c: Command): Command {
+  return c
+    .option("--cpu-shares <n>", "CPU shares (relative weight)")
+    .option("--cpus <n>", "number of CPUs")
+    .option("--cpuset-cpus <list>", "CPUs to run on (0-3, 0,1)")
+    .option("--cpuset-mems <list>", "memory nodes")
+    .option("--cpu-period <us>", "CFS period")
+    .option("--cpu-quota <us>", "CFS quota")
+    .option("-m, --memory <bytes>", "memory limit")
+    .option("--memory-swap <bytes>", "memory+swap limit (-1: unlimited)")
+    .option("--memory-reservation <bytes>", "memory soft limit")
+    .option("--pids-limit <n>", "pids limit (-1: unlimited)")
+    .option("--blkio-weight <n>", "block IO weight 10-1000");
+}
+
+export interface ResourceFlags {
+  cpuShares?: string;
+  cpus?: string;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  cpuPeriod?: string;
+  cpuQuota?: string;
+  memory?: string;
+  memorySwap?: string;
+  memoryReservation?: string;
+  pidsLimit?: string;
+  blkioWeight?: string;
+}
+
+/** The resource fields of HostConfig (and of an update body): 0, "" and null mean unset. */
+export function resourceFields(o: ResourceFlags): HostConfig {
+  return {
+    CpuShares: int(o.cpuShares, "--cpu-shares") ?? 0,
+    NanoCpus: o.cpus !== undefined ? Math.round(Number(o.cpus) * 1e9) : 0,
+    CpusetCpus: o.cpusetCpus ?? "",
+    CpusetMems: o.cpusetMems ?? "",
+    CpuPeriod: int(o.cpuPeriod, "--cpu-period") ?? 0,
+    CpuQuota: int(o.cpuQuota, "--cpu-quota") ?? 0,
+    Memory: o.memory ? parseBytes(o.memory, "--memory") : 0,
+    MemorySwap: o.memorySwap ? parseBytes(o.memorySwap, "--memory-swap") : 0,
+    MemoryReservation: o.memoryReservation ? parseBytes(o.memoryReservation, "--memory-reservation") : 0,
+    PidsLimit: int(o.pidsLimit, "--pids-limit") ?? null,
+    BlkioWeight: int(o.blkioWeight, "--blkio-weight") ?? 0,
+  };
+}
+
+/** `--restart no|always|unless-stopped|on-failure[:N]` (the daemon checks the name). */
+export function restartPolicyFlag(text: string): NonNullable<HostConfig["RestartPolicy"]> {
+  const [name, max] = text.split(":");
+  return { Name: name as NonNullable<HostConfig["RestartPolicy"]>["Name"], MaximumRetryCount: max ? Number(max) : 0 };
+}
+
 export function addCreateOptions(c: Command): Command {
-  return addHealthOptions(c)
+  return addResourceOptions(addHealthOptions(c))
     .option("-e, --env <VAR=value>", "set an environment variable", collect, [])
     .option("--env-file <file>", "read environment variables from a file", collect, [])
     .option("-w, --workdir <dir>", "working directory inside the container")
@@ -31,18 +84,7 @@ export function addCreateOptions(c: Command): Command {
     .option("--network <mode>", "network mode (none, host, container:NAME)")
     .option("--restart <policy>", "restart policy: no, always, unless-stopped, on-failure[:N]", "no")
     .option("--rm", "remove the container when it exits")
-    .option("--cpu-shares <n>", "CPU shares (relative weight)")
-    .option("--cpus <n>", "number of CPUs")
-    .option("--cpuset-cpus <list>", "CPUs to run on (0-3, 0,1)")
-    .option("--cpuset-mems <list>", "memory nodes")
-    .option("--cpu-period <us>", "CFS period")
-    .option("--cpu-quota <us>", "CFS quota")
-    .option("-m, --memory <bytes>", "memory limit")
-    .option("--memory-swap <bytes>", "memory+swap limit (-1: unlimited)")
     .option("--memory-swappiness <n>", "memory swappiness 0-100", "-1")
-    .option("--memory-reservation <bytes>", "memory soft limit")
-    .option("--pids-limit <n>", "pids limit (-1: unlimited)")
-    .option("--blkio-weight <n>", "block IO weight 10-1000")
     .option("--device <host[:container[:perms]]>", "add a host device", collect, [])
     .option("--cap-add <cap>", "add a capability", collect, [])
     .option("--cap-drop <cap>", "drop a capability", collect, [])
@@ -61,7 +103,7 @@ export function addCreateOptions(c: Command): Command {
 }
 
 /** The flags as commander hands them over (see addCreateOptions). */
-export interface CreateFlags extends HealthFlags {
+export interface CreateFlags extends HealthFlags, ResourceFlags {
   env: string[];
   envFile: string[];
   workdir?: string;
@@ -81,18 +123,7 @@ export interface CreateFlags extends HealthFlags {
   network?: string;
   restart: string;
   rm?: boolean;
-  cpuShares?: string;
-  cpus?: string;
-  cpusetCpus?: string;
-  cpusetMems?: string;
-  cpuPeriod?: string;
-  cpuQuota?: string;
-  memory?: string;
-  memorySwap?: string;
   memorySwappiness: string;
-  memoryReservation?: string;
-  pidsLimit?: string;
-  blkioWeight?: string;
   device: string[];
   capAdd: string[];
   capDrop: string[];
@@ -167,7 +198,6 @@ function securityOptForDaemon(opt: string): string {
  * [rows, columns] for a -t container ([0, 0] when there is none).
  */
 export function createBody(image: string, command: string[], o: CreateFlags, consoleSize: [number, number] = [0, 0]): CreateBody {
-  const [restartName, restartMax] = o.restart.split(":");
   const ulimits = o.ulimit.map((u) => {
     const m = /^(\w+)=(-?\d+)(?::(-?\d+))?$/.exec(u);
     if (!m) throw invalidArgument(`invalid ulimit argument: ${u}`);
@@ -186,7 +216,7 @@ export function createBody(image: string, command: string[], o: CreateFlags, con
     NetworkMode: o.network ?? "default",
     PortBindings,
     PublishAllPorts: !!o.publishAll,
-    RestartPolicy: { Name: restartName as NonNullable<HostConfig["RestartPolicy"]>["Name"], MaximumRetryCount: restartMax ? Number(restartMax) : 0 },
+    RestartPolicy: restartPolicyFlag(o.restart),
     AutoRemove: !!o.rm,
     CapAdd: o.capAdd,
     CapDrop: o.capDrop,
@@ -203,18 +233,8 @@ export function createBody(image: string, command: string[], o: CreateFlags, con
     Mounts: o.mount.map((spec) => toDockerMount(parseMountFlag(spec))),
     Devices: devices,
     LogConfig: { Type: "json-file", Config: keyValues(o.logOpt) },
-    CpuShares: int(o.cpuShares, "--cpu-shares") ?? 0,
-    NanoCpus: o.cpus !== undefined ? Math.round(Number(o.cpus) * 1e9) : 0,
-    CpusetCpus: o.cpusetCpus ?? "",
-    CpusetMems: o.cpusetMems ?? "",
-    CpuPeriod: int(o.cpuPeriod, "--cpu-period") ?? 0,
-    CpuQuota: int(o.cpuQuota, "--cpu-quota") ?? 0,
-    Memory: o.memory ? parseBytes(o.memory, "--memory") : 0,
-    MemorySwap: o.memorySwap ? parseBytes(o.memorySwap, "--memory-swap") : 0,
+    ...resourceFields(o),
     MemorySwappiness: Number(o.memorySwappiness),
-    MemoryReservation: o.memoryReservation ? parseBytes(o.memoryReservation, "--memory-reservation") : 0,
-    PidsLimit: int(o.pidsLimit, "--pids-limit") ?? null,
-    BlkioWeight: int(o.blkioWeight, "--blkio-weight") ?? 0,
     ConsoleSize: o.tty ? consoleSize : [0, 0],
   };
   return {

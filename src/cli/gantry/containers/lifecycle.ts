@@ -1,11 +1,12 @@
 // The verbs that move containers through their life: start, stop, restart, kill, rm, pause,
-// unpause, wait, rename and `system prune`. Each takes many containers as docker does: every
+// unpause, wait, update, rename and `system prune`. Each takes many containers as docker does: every
 // one is tried, failures are printed, and the exit code is 1 if any failed.
 import type { Command } from "commander";
 import { GantryError } from "../../../common/errors.ts";
 import { ImageClient } from "../../../engine/index.ts";
 import { containersOf } from "../daemon-client.ts";
 import { int } from "./argv.ts";
+import { addResourceOptions, resourceFields, restartPolicyFlag, type ResourceFlags } from "./create-body.ts";
 import { out } from "./output.ts";
 import { fmtBytes } from "./rows.ts";
 import { pumpStream, restoreTerminal } from "./stdio.ts";
@@ -120,6 +121,24 @@ export function registerLifecycleCommands(program: Command): void {
       const containers = containersOf(cmd);
       await eachContainer(refs, async (r) => {
         out(String((await containers.wait(r)).StatusCode));
+      });
+    });
+
+  addResourceOptions(
+    program
+      .command("update")
+      .description("Change containers' resource limits and restart policy (running ones at once)")
+      .option("--restart <policy>", "restart policy: no, always, unless-stopped, on-failure[:N]"),
+  )
+    .argument("<containers...>")
+    .action(async (refs: string[], o: ResourceFlags & { restart?: string }, cmd: Command) => {
+      const body = { ...resourceFields(o), ...(o.restart ? { RestartPolicy: restartPolicyFlag(o.restart) } : {}) };
+      if (!Object.values(body).some((v) => v !== 0 && v !== "" && v !== null)) throw new GantryError("INVALID_ARGUMENT", "you must provide one or more flags when using this command");
+      const containers = containersOf(cmd);
+      await eachContainer(refs, async (r) => {
+        const { Warnings } = await containers.update(r, body);
+        for (const w of Warnings ?? []) process.stderr.write(`${w}\n`);
+        out(r);
       });
     });
 
