@@ -224,6 +224,14 @@ describe("RBAC", { skip: kubectlMissing }, () => {
     assert.match(list, /^selfsubjectaccessreviews.authorization.k8s.io\s+\[\]\s+\[\]\s+\[create\]$/m);
     assert.match(list, /^\s+\[\/api\/\*\]\s+\[\]\s+\[get\]$/m);
     assert.doesNotMatch(list, /^secrets\s/m);
+    // The reviews are in discovery, as kube-apiserver lists them, so kubectl resolves their names.
+    const reviews = await admin("api-resources", "--api-group=authorization.k8s.io");
+    assert.match(reviews, /^localsubjectaccessreviews\s+authorization.k8s.io\/v1\s+true\s+LocalSubjectAccessReview$/m);
+    assert.match(reviews, /^selfsubjectrulesreviews\s+authorization.k8s.io\/v1\s+false\s+SelfSubjectRulesReview$/m);
+    const basic = await as("viewer", ["auth", "can-i", "create", "selfsubjectrulesreviews"]);
+    assert.equal(basic.stdout.trim(), "yes");
+    assert.doesNotMatch(basic.stderr, /doesn't have a resource type/);
+    assert.match((await as("viewer", ["auth", "can-i", "create", "subjectaccessreviews"])).stdout, /^no/);
     // The admin (system:masters) holds everything, through the cluster-admin binding.
     assert.match(await admin("auth", "can-i", "--list"), /^\*\.\*\s+\[\]\s+\[\]\s+\[\*\]$/m);
   });

@@ -1,9 +1,9 @@
 // Discovery documents: /api, /apis (plain and aggregated v2), /api/v1 and /apis/<g>/<v>
 // resource lists. Derived from the resource table so they cannot drift from routing.
-import { apiVersionOf, groupVersions as groupVersionsOf, METRICS_RESOURCE_TYPES, resourceTypes as storedTypes, verbsOf, type ResourceType } from "./resources.ts";
+import { apiVersionOf, groupVersions as groupVersionsOf, METRICS_RESOURCE_TYPES, resourceTypes as storedTypes, REVIEW_RESOURCE_TYPES, verbsOf, type ResourceType } from "./resources.ts";
 
-/** What discovery lists: the stored kinds, then the metrics API (served without storage). */
-const resourceTypes = [...storedTypes, ...METRICS_RESOURCE_TYPES];
+/** What discovery lists: the stored kinds, then the metrics API and the reviews (served without storage). */
+const resourceTypes = [...storedTypes, ...METRICS_RESOURCE_TYPES, ...REVIEW_RESOURCE_TYPES];
 const groupVersions = () => groupVersionsOf(resourceTypes);
 
 export const AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";

@@ -83,6 +83,20 @@ export const METRICS_RESOURCE_TYPES: ResourceType[] = [
   { group: "metrics.k8s.io", version: "v1beta1", kind: "PodMetrics", plural: "pods", singular: "", namespaced: true, verbs: ["get", "list"], model: "" },
 ];
 
+/**
+ * The reviews (authentication.k8s.io, authorization.k8s.io): create-only kinds answered by
+ * their handlers (reviews.ts, token-request.ts) and never stored, listed in discovery as
+ * kube-apiserver lists them so `kubectl api-resources` and RESTMappers know them.
+ */
+export const REVIEW_RESOURCE_TYPES: ResourceType[] = [
+  { group: "authentication.k8s.io", version: "v1", kind: "SelfSubjectReview", plural: "selfsubjectreviews", singular: "", namespaced: false, verbs: ["create"], model: "V1SelfSubjectReview" },
+  { group: "authentication.k8s.io", version: "v1", kind: "TokenReview", plural: "tokenreviews", singular: "", namespaced: false, verbs: ["create"], model: "V1TokenReview" },
+  { group: "authorization.k8s.io", version: "v1", kind: "LocalSubjectAccessReview", plural: "localsubjectaccessreviews", singular: "", namespaced: true, verbs: ["create"], model: "V1LocalSubjectAccessReview" },
+  { group: "authorization.k8s.io", version: "v1", kind: "SelfSubjectAccessReview", plural: "selfsubjectaccessreviews", singular: "", namespaced: false, verbs: ["create"], model: "V1SelfSubjectAccessReview" },
+  { group: "authorization.k8s.io", version: "v1", kind: "SelfSubjectRulesReview", plural: "selfsubjectrulesreviews", singular: "", namespaced: false, verbs: ["create"], model: "V1SelfSubjectRulesReview" },
+  { group: "authorization.k8s.io", version: "v1", kind: "SubjectAccessReview", plural: "subjectaccessreviews", singular: "", namespaced: false, verbs: ["create"], model: "V1SubjectAccessReview" },
+];
+
 export const verbsOf = (rt: ResourceType) => rt.verbs ?? ALL_VERBS;
 
 export const apiVersionOf = (rt: ResourceType) => (rt.group ? `${rt.group}/${rt.version}` : rt.version);
