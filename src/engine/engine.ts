@@ -55,7 +55,7 @@ import { ExecTable } from "./exec.ts";
 import { ALL_CAPS } from "./oci-spec.ts";
 import { HealthChecks } from "./health/checks.ts";
 import { resolveRemap, UsernsPolicy } from "./userns.ts";
-import { giveEtcFilesToRemappedRoot, giveToRemappedRoot, idmappedRootfs, openPathsToRemappedRoots, remappedRoot } from "./userns-rootfs.ts";
+import { giveEtcFilesToRemappedRoot, giveToRemappedRoot, openPathsToRemappedRoots, probeLayerShift, remappedRoot, remappedRootfsMount, type LayerShift } from "./userns-rootfs.ts";
 import { linkEnvironment, linkHostsLines, parseLinks, withoutLink, type LinkedContainer } from "./links.ts";
 
 export interface EngineOptions {
@@ -120,6 +120,11 @@ export class Engine {
   private readonly log: (m: string) => void;
   /** --userns-remap and the auto ranges live containers hold. */
   readonly userns: UsernsPolicy;
+  /** How remapped containers see image layers (probed at start when --userns-remap is on). */
+  layerShift: LayerShift = "idmapped";
+  private get shiftedLayers(): string {
+    return join(this.opts.root, "engine", "userns-layers");
+  }
 
   constructor(readonly opts: EngineOptions) {
     this.images = new ImageStore(opts.root);
@@ -146,7 +151,13 @@ export class Engine {
       publish: (rec, action) => this.publish(rec, action),
     });
     this.userns = new UsernsPolicy(opts.usernsRemap ? resolveRemap(opts.usernsRemap) : undefined);
-    if (this.userns.remap) openPathsToRemappedRoots(opts.root);
+    if (this.userns.remap) {
+      openPathsToRemappedRoots(opts.root);
+      // GANTRY_USERNS_LAYERS=copy forces the fallback (tests; a kernel that misbehaves).
+      const probe = process.env.GANTRY_USERNS_LAYERS === "copy" ? { shift: "copy" as const, reason: "GANTRY_USERNS_LAYERS=copy" } : probeLayerShift(join(opts.root, "engine", "idmap-probe"));
+      this.layerShift = probe.shift;
+      if (probe.reason) this.log(`user namespaces: image layers are copied and chowned per range (idmapped layers refused: ${probe.reason})`);
+    }
   }
 
   // ---- paths ---------------------------------------------------------------------------
@@ -265,8 +276,9 @@ export class Engine {
     const rootfs = containerRootfs(this.images, rec.Id);
     if (!rootfs) throw notFound(`the root filesystem of container ${rec.Id.slice(0, 12)} is gone`);
     // A user-namespaced container's layers are seen through its maps here too (cp, volume copy-up).
-    if (rec.Userns) mountOnHost([{ ...idmappedRootfs(rootfs, rec.Userns), target: rec.Rootfs }]);
-    else mountRootfs(this.images, rootfs, rec.Rootfs);
+    if (rec.Userns) {
+      mountOnHost([{ ...remappedRootfsMount(rootfs, rec.Userns, this.layerShift, this.shiftedLayers), target: rec.Rootfs }]);
+    } else mountRootfs(this.images, rootfs, rec.Rootfs);
   }
 
   /** The container's merged root filesystem on the host, mounted if need be. */
@@ -289,7 +301,7 @@ export class Engine {
     }
     const rootfs = containerRootfs(this.images, rec.Id);
     if (!rootfs) throw notFound(`the root filesystem of container ${rec.Id.slice(0, 12)} is gone`);
-    if (rec.Userns) return [{ ...idmappedRootfs(rootfs, rec.Userns), target: rec.Rootfs, unmountOnExit: true }];
+    if (rec.Userns) return [{ ...remappedRootfsMount(rootfs, rec.Userns, this.layerShift, this.shiftedLayers), target: rec.Rootfs, unmountOnExit: true }];
     const { data, cwd } = overlayMountData(this.images, rootfs);
     return [{ source: "overlay", target: rec.Rootfs, type: "overlay", data, cwd, unmountOnExit: true }];
   }

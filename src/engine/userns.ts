@@ -179,9 +179,9 @@ export class UsernsPolicy {
   constructor(readonly remap: RemapIdentity | undefined) {}
 
   /** What `info` says (dockerd: SecurityOptions "name=userns"). */
-  describe(): { Remap: string; UidMappings: IdMapping[]; GidMappings: IdMapping[]; Layers: "idmapped" } | undefined {
+  describe(): { Remap: string; UidMappings: IdMapping[]; GidMappings: IdMapping[] } | undefined {
     const r = this.remap;
-    return r && { Remap: `${r.user}:${r.group}`, UidMappings: mapsOver(r.uids.slice(0, 1)), GidMappings: mapsOver(r.gids.slice(0, 1)), Layers: "idmapped" };
+    return r && { Remap: `${r.user}:${r.group}`, UidMappings: mapsOver(r.uids.slice(0, 1)), GidMappings: mapsOver(r.gids.slice(0, 1)) };
   }
 
   /** Records an existing container's auto range (daemon start-up). */

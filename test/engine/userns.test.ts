@@ -210,6 +210,40 @@ describe("--userns-remap default through the docker CLI", { skip, concurrency: f
   });
 });
 
+describe("--userns-remap with the chowned-copy fallback (GANTRY_USERNS_LAYERS=copy stands for a kernel that refuses idmapped layers)", { skip, concurrency: false }, () => {
+  const d = newDaemonDirs();
+  before(async () => {
+    chmodSync(d.dir, 0o711);
+    await makeBusyboxImage(d.root);
+    process.env.GANTRY_USERNS_LAYERS = "copy";
+    try {
+      await startTestDaemon(d, undefined, undefined, ["--userns-remap", "default"]);
+    } finally {
+      delete process.env.GANTRY_USERNS_LAYERS;
+    }
+  });
+  after(async () => {
+    await cleanup(d);
+  });
+
+  it("says so in info and runs containers on one shifted copy per range, the image's layer unchanged", () => {
+    const raw = spawnSync("curl", ["-s", "--unix-socket", d.socket, "http://x/info"], { encoding: "utf8" });
+    assert.equal((JSON.parse(raw.stdout) as { GantryUserns: { Layers: string } }).GantryUserns.Layers, "copy");
+    const base = gantryRange("/etc/subuid").start;
+    for (let i = 0; i < 2; i++) {
+      const r = docker(d, ["run", "--rm", "busybox", "sh", "-c", "id -u; ls -ln /bin/busybox; touch /new"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^0\n.*\s0\s+0\s/s);
+    }
+    const copies = join(d.root, "engine", "userns-layers");
+    const made = readdirSync(copies);
+    assert.equal(made.length, 1, `one copy for one layer and one range: ${made.join(", ")}`);
+    assert.equal(statSync(join(copies, made[0]!, "bin", "busybox")).uid, base);
+    const layer = readdirSync(join(d.root, "snapshots"))[0]!;
+    assert.equal(statSync(join(d.root, "snapshots", layer, "fs", "bin", "busybox")).uid, 0);
+  });
+});
+
 describe("--userns-remap bad input", { skip, concurrency: false }, () => {
   async function daemonError(args: string[]): Promise<string> {
     const d = newDaemonDirs();

@@ -109,7 +109,8 @@ export function registerSystemRoutes(api: RouteTable, e: Engine): void {
       Swarm: { LocalNodeState: "inactive", NodeID: "", NodeAddr: "", ControlAvailable: false, Error: "", RemoteManagers: null },
       SecurityOptions: ["name=seccomp,profile=builtin", ...(e.userns.remap ? ["name=userns"] : [])],
       // Gantry's own: the --userns-remap identity, its maps, and how image layers are shifted.
-      ...(e.userns.remap ? { GantryUserns: e.userns.describe() } : {}),
+      // Layers: "idmapped" (shared, shifted by mounts) or "copy" (a chowned copy per range).
+      ...(e.userns.remap ? { GantryUserns: { ...e.userns.describe(), Layers: e.layerShift } } : {}),
       Plugins: { Volume: ["local"], Network: e.networks ? ["bridge", "host", "null"] : ["host", "null"], Log: ["json-file", "none"] },
       LoggingDriver: "json-file",
       RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ["127.0.0.0/8"] },
