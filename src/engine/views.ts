@@ -153,6 +153,9 @@ function networkSettings(engine: Engine, rec: ContainerRecord, apiVersion: strin
     Gateway: first?.gateway ?? "",
     IPAddress: first?.address ?? "",
     IPPrefixLen: first?.prefix ?? 0,
+    IPv6Gateway: first?.gateway6 ?? "",
+    GlobalIPv6Address: first?.address6 ?? "",
+    GlobalIPv6PrefixLen: first?.prefix6 ?? 0,
     MacAddress: first?.mac ?? "",
     Networks: networks,
   };

@@ -301,6 +301,15 @@ export function resultAddress(
   return undefined;
 }
 
+/** The first IPv6 address of a result (an `--ipv6` network's second range). */
+export function resultAddress6(result: CniResult): { address: string; prefix: number; gateway?: string } | undefined {
+  for (const ip of result.ips ?? []) {
+    const [address, len] = ip.address.split("/");
+    if (address && address.includes(":")) return { address, prefix: Number(len ?? 128), gateway: ip.gateway };
+  }
+  return undefined;
+}
+
 /** The MAC of the interface inside the sandbox. */
 export function resultMac(result: CniResult, ifName: string): string | undefined {
   return result.interfaces?.find((i) => i.name === ifName && i.sandbox)?.mac;

@@ -28,6 +28,8 @@ export interface ConflistInput {
   internal: boolean;
   mtu?: number;
   ipamDataDir: string;
+  /** An `--ipv6` network's subnet and gateway: a second host-local range. */
+  v6?: { subnet: string; gateway: string };
   sysctls?: Record<string, string>;
   /** The container publishes ports: portmap joins the list. */
   ports: boolean;
@@ -50,9 +52,9 @@ export function buildConflist(n: ConflistInput): CniConflist {
     ipam: {
       type: "host-local",
       dataDir: n.ipamDataDir,
-      ranges: [[range]],
+      ranges: n.v6 ? [[range], [{ subnet: n.v6.subnet, gateway: n.v6.gateway }]] : [[range]],
       // An internal network gets no default route: only its own subnet is reachable.
-      routes: n.internal ? [] : [{ dst: "0.0.0.0/0" }],
+      routes: n.internal ? [] : [{ dst: "0.0.0.0/0" }, ...(n.v6 ? [{ dst: "::/0" }] : [])],
     },
   };
   if (n.mtu !== undefined) bridge.mtu = n.mtu;

@@ -29,10 +29,11 @@ test("the docker CLI's network create body maps onto create options", () => {
   });
   const unsupported = (e: unknown) => e instanceof GantryError && e.code === "UNSUPPORTED_OPTION";
   assert.throws(() => fromDockerNetworkCreate({ ...body, EnableIPv6: true }), unsupported);
-  assert.throws(
-    () => fromDockerNetworkCreate({ ...body, IPAM: { Config: [{ Subnet: "fd00::/64" }] } }),
-    unsupported,
-  );
+  // An IPv6 subnet needs EnableIPv6 (and the other way round: Gantry has no default IPv6 pool).
+  assert.throws(() => fromDockerNetworkCreate({ ...body, IPAM: { Config: [{ Subnet: "fd00::/64" }] } }), /needs EnableIPv6/);
+  const v6 = fromDockerNetworkCreate({ ...body, EnableIPv6: true, IPAM: { Config: [{ Subnet: "10.99.0.0/24" }, { Subnet: "fd00:1::/64", Gateway: "fd00:1::fe" }] } });
+  assert.deepEqual([v6.subnet, v6.subnet6, v6.gateway6], ["10.99.0.0/24", "fd00:1::/64", "fd00:1::fe"]);
+  assert.throws(() => fromDockerNetworkCreate({ ...body, EnableIPv6: true, IPAM: { Config: [{ Subnet: "fd00:1::/64" }, { Subnet: "fd00:2::/64" }] } }), unsupported);
   assert.throws(() => fromDockerNetworkCreate({ ...body, IPAM: { Config: [{}, {}] } }), unsupported);
   // AuxiliaryAddresses (IPv4, with a subnet) reach the library.
   const aux = { ...body, IPAM: { Config: [{ Subnet: "10.99.0.0/24", AuxiliaryAddresses: { r: "10.99.0.5" } }] } };

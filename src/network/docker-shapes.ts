@@ -10,11 +10,11 @@ export interface DockerNetwork {
   Created: string;
   Scope: "local";
   Driver: "bridge";
-  EnableIPv6: false;
+  EnableIPv6: boolean;
   IPAM: {
     Driver: "default";
     Options: Record<string, string>;
-    Config: Array<{ Subnet: string; Gateway: string; IPRange?: string }>;
+    Config: Array<{ Subnet: string; Gateway: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> }>;
   };
   Internal: boolean;
   Attachable: boolean;
@@ -37,7 +37,7 @@ export function toDockerNetwork(n: NetworkRecord, endpoints: EndpointRecord[]): 
       EndpointID: e.endpointId,
       MacAddress: e.mac ?? "",
       IPv4Address: e.address ? `${e.address}/${e.prefix}` : "",
-      IPv6Address: "",
+      IPv6Address: e.address6 ? `${e.address6}/${e.prefix6}` : "",
     };
   }
   return {
@@ -46,11 +46,14 @@ export function toDockerNetwork(n: NetworkRecord, endpoints: EndpointRecord[]): 
     Created: n.created,
     Scope: "local",
     Driver: "bridge",
-    EnableIPv6: false,
+    EnableIPv6: !!n.subnet6,
     IPAM: {
       Driver: "default",
       Options: {},
-      Config: [{ Subnet: n.subnet, Gateway: n.gateway, ...(n.ipRange ? { IPRange: n.ipRange } : {}), ...(n.auxAddresses ? { AuxiliaryAddresses: { ...n.auxAddresses } } : {}) }],
+      Config: [
+        { Subnet: n.subnet, Gateway: n.gateway, ...(n.ipRange ? { IPRange: n.ipRange } : {}), ...(n.auxAddresses ? { AuxiliaryAddresses: { ...n.auxAddresses } } : {}) },
+        ...(n.subnet6 ? [{ Subnet: n.subnet6, Gateway: n.gateway6 ?? "" }] : []),
+      ],
     },
     Internal: n.internal,
     Attachable: true,
@@ -76,9 +79,9 @@ export function toDockerEndpointSettings(e: EndpointRecord) {
     Gateway: e.gateway ?? "",
     IPAddress: e.address,
     IPPrefixLen: e.prefix,
-    IPv6Gateway: "",
-    GlobalIPv6Address: "",
-    GlobalIPv6PrefixLen: 0,
+    IPv6Gateway: e.gateway6 ?? "",
+    GlobalIPv6Address: e.address6 ?? "",
+    GlobalIPv6PrefixLen: e.prefix6 ?? 0,
     MacAddress: e.mac ?? "",
     DNSNames: [e.containerName, ...e.aliases, e.containerId.slice(0, 12)].filter(Boolean),
   };
@@ -129,7 +132,6 @@ export function fromDockerNetworkCreate(body: DockerNetworkCreateBody): NetworkC
   if (typeof body.Name !== "string" || body.Name === "")
     throw invalidArgument("network create: Name is required");
   for (const [key, what] of [
-    ["EnableIPv6", "IPv6 networks"],
     ["Ingress", "ingress networks"],
     ["ConfigOnly", "config-only networks"],
   ] as const) {
@@ -146,19 +148,29 @@ export function fromDockerNetworkCreate(body: DockerNetworkCreateBody): NetworkC
     throw new GantryError("UNSUPPORTED_OPTION", "IPAM options are not supported");
   const configs = (ipam.Config ?? []) as Array<Record<string, unknown>>;
   if (!Array.isArray(configs)) throw invalidArgument("IPAM.Config must be an array");
-  if (configs.length > 1)
+  // At most one IPv4 config and, with EnableIPv6, one IPv6 config (its Subnet and Gateway).
+  const isV6 = (x: Record<string, unknown>) => typeof x.Subnet === "string" && x.Subnet.includes(":");
+  const v6 = configs.filter(isV6);
+  const v4 = configs.filter((x) => !isV6(x));
+  if (v4.length > 1 || v6.length > 1)
     throw new GantryError(
       "UNSUPPORTED_OPTION",
-      "more than one IPAM config (subnet) per network is not supported",
+      "more than one IPAM config (subnet) per address family is not supported",
     );
-  const c = configs[0] ?? {};
-  const str = (k: string): string | undefined => {
-    const v = c[k];
+  if (body.EnableIPv6 !== undefined && typeof body.EnableIPv6 !== "boolean") throw invalidArgument("EnableIPv6 must be a boolean");
+  if (v6.length && body.EnableIPv6 !== true) throw invalidArgument(`IPv6 subnet ${String(v6[0]!.Subnet)} needs EnableIPv6 (docker network create --ipv6)`);
+  if (body.EnableIPv6 === true && !v6.length)
+    throw new GantryError("UNSUPPORTED_OPTION", "an IPv6 network needs an IPv6 subnet (--subnet fd00:…/64): Gantry has no default IPv6 pool");
+  const c = v4[0] ?? {};
+  const str = (k: string, from: Record<string, unknown> = c): string | undefined => {
+    const v = from[k];
     if (v === undefined || v === null || v === "") return undefined;
     if (typeof v !== "string") throw invalidArgument(`IPAM.Config.${k} must be a string`);
-    if (v.includes(":")) throw new GantryError("UNSUPPORTED_OPTION", `IPv6 ${k} "${v}" is not supported`);
+    if (from === c && v.includes(":")) throw new GantryError("UNSUPPORTED_OPTION", `IPv6 ${k} "${v}" in the IPv4 config is not supported`);
     return v;
   };
+  if (v6[0] && (str("IPRange", v6[0]) || Object.keys(stringMap(v6[0].AuxiliaryAddresses, "AuxiliaryAddresses")).length))
+    throw new GantryError("UNSUPPORTED_OPTION", "IPv6 ip ranges and auxiliary addresses are not supported");
   const auxAddresses = stringMap(c.AuxiliaryAddresses, "AuxiliaryAddresses");
   for (const v of Object.values(auxAddresses)) if (v.includes(":")) throw new GantryError("UNSUPPORTED_OPTION", `IPv6 auxiliary address "${v}" is not supported`);
   if (Object.keys(auxAddresses).length > 0 && !str("Subnet")) throw invalidArgument("auxiliary addresses need a subnet");
@@ -174,5 +186,6 @@ export function fromDockerNetworkCreate(body: DockerNetworkCreateBody): NetworkC
     labels: stringMap(body.Labels, "Labels"),
     options: stringMap(body.Options, "Options"),
     ...(Object.keys(auxAddresses).length ? { auxAddresses } : {}),
+    ...(v6[0] ? { subnet6: str("Subnet", v6[0]), gateway6: str("Gateway", v6[0]) } : {}),
   };
 }

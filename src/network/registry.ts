@@ -12,7 +12,8 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { GantryError, invalidArgument, notFound, conflict } from "../common/errors.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
-import { resultAddress, resultMac } from "./cni.ts";
+import { resultAddress, resultAddress6, resultMac } from "./cni.ts";
+import { firstHost6, formatIpv6, formatSubnet6, parseIpv6, parseSubnet6, subnet6Contains, subnets6Overlap } from "./subnet6.ts";
 import type { CniConflist, CniResult } from "./cni.ts";
 import { buildConflist } from "./conflist.ts";
 import {
@@ -50,6 +51,9 @@ export interface NetworkRecord {
   options: Record<string, string>;
   /** IPAM AuxiliaryAddresses: held in host-local's store as leases of AUX_LEASE_OWNER. */
   auxAddresses?: Record<string, string>;
+  /** EnableIPv6: the IPv6 subnet (a second host-local range) and its gateway on the bridge. */
+  subnet6?: string;
+  gateway6?: string;
 }
 
 /** The owner written into host-local's lease files of auxiliary addresses (no container has it). */
@@ -69,6 +73,10 @@ export interface EndpointRecord {
   address: string;
   prefix: number;
   gateway?: string;
+  /** The IPv6 address of an `--ipv6` network's endpoint. */
+  address6?: string;
+  prefix6?: number;
+  gateway6?: string;
   mac?: string;
   /** Published ports with the host ports actually chosen. */
   ports: PortMapping[];
@@ -94,6 +102,9 @@ export interface NetworkCreateOptions {
   options?: Record<string, string>;
   /** IPAM AuxiliaryAddresses (`--aux-address name=ip`): addresses no container is given. */
   auxAddresses?: Record<string, string>;
+  /** The IPv6 subnet and gateway of an `--ipv6` network. */
+  subnet6?: string;
+  gateway6?: string;
 }
 
 /** The names CNI takes for a network (libcni's rule); other names are the user's alone. */
@@ -229,6 +240,7 @@ export class NetworkRegistry {
       internal: n.internal,
       mtu: n.mtu,
       ipamDataDir: this.ipamDir,
+      ...(n.subnet6 ? { v6: { subnet: n.subnet6, gateway: n.gateway6! } } : {}),
       ports,
     });
   }
@@ -292,6 +304,7 @@ export class NetworkRegistry {
       if (ip === gateway) throw invalidArgument(`auxiliary address ${addr} (${key}) is the gateway of ${formatSubnet(subnet)}`);
       auxAddresses[key] = formatIpv4(ip);
     }
+    const v6 = o.subnet6 ? this.planSubnet6(o.subnet6, o.gateway6) : undefined;
     const id = newId();
     const bridge = options["com.docker.network.bridge.name"] ?? `gt-${id.slice(0, 12)}`;
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/.test(bridge)) {
@@ -322,7 +335,19 @@ export class NetworkRegistry {
       labels: { ...(o.labels ?? {}) },
       options,
       ...(Object.keys(auxAddresses).length ? { auxAddresses } : {}),
+      ...(v6 ?? {}),
     };
+  }
+
+  /** An `--ipv6` network's subnet and gateway (default: the subnet's ::1), checked against the others'. */
+  private planSubnet6(subnetText: string, gatewayText?: string): { subnet6: string; gateway6: string } {
+    const s = parseSubnet6(subnetText);
+    for (const n of this.all()) {
+      if (n.subnet6 && subnets6Overlap(s, parseSubnet6(n.subnet6))) throw conflict(`subnet ${formatSubnet6(s)} overlaps with network ${n.name} (${n.subnet6})`);
+    }
+    const gw = gatewayText ? parseIpv6(gatewayText, "IPv6 gateway") : firstHost6(s);
+    if (!subnet6Contains(s, gw) || gw === s.base) throw invalidArgument(`gateway ${gatewayText} is not a usable address of subnet ${formatSubnet6(s)}`);
+    return { subnet6: formatSubnet6(s), gateway6: formatIpv6(gw) };
   }
 
   private pickSubnet(routes: Array<{ dst: string }>): Subnet {
@@ -418,6 +443,7 @@ export function endpointOf(
   e: Omit<EndpointRecord, "endpointId" | "networkId" | "networkName" | "address" | "prefix" | "gateway" | "mac" | "created">,
 ): EndpointRecord {
   const addr = resultAddress(result);
+  const addr6 = resultAddress6(result);
   const mac = resultMac(result, e.ifName);
   return {
     endpointId: newId(),
@@ -427,6 +453,7 @@ export function endpointOf(
     address: addr?.address ?? "",
     prefix: addr?.prefix ?? 0,
     ...(addr?.gateway && !n.internal ? { gateway: addr.gateway } : {}),
+    ...(addr6 ? { address6: addr6.address, prefix6: addr6.prefix, ...(addr6.gateway && !n.internal ? { gateway6: addr6.gateway } : {}) } : {}),
     ...(mac ? { mac } : {}),
     created: new Date().toISOString(),
   };

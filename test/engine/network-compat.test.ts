@@ -2,6 +2,7 @@
 // dockerd 20.10 behaves (compared on this machine): a network name with spaces works for
 // create, run, name resolution and rm (volume names keep dockerd's stricter rule and
 // message); IPAM AuxiliaryAddresses are never given to a container and show in inspect;
+// an --ipv6 network with an IPv6 subnet gives containers IPv6 addresses they talk over;
 // `network ls` and `volume ls` filter by id, name (regular expressions, as dockerd), type,
 // driver, label and dangling, and refuse an unknown filter. Traffic stays inside the test's
 // own containers.
@@ -13,6 +14,7 @@ import { bridgeSkipReason, cleanup, docker, makeBusyboxImage, newDaemonDirs, sta
 const DEFAULT_BRIDGE = { bridge: "gtnx84", subnet: "10.247.84.0/24" };
 const AUX = { name: "gnx-aux", subnet: "10.247.85.0/29", bridge: "gtnx85" };
 const SPACED = { name: "my app net", subnet: "10.247.85.64/26", bridge: "gtnx85s" };
+const V6 = { name: "gnx-six", subnet: "10.247.85.192/26", subnet6: "fd00:247:85::/64", bridge: "gtnx85v" };
 const skip = bridgeSkipReason(/^10\.247\.8[45]\./m, "10.247.84-85.0/24");
 
 describe("issue 15: networks and volumes as dockerd names, reserves and filters them", { skip }, () => {
@@ -68,6 +70,25 @@ describe("issue 15: networks and volumes as dockerd names, reserves and filters 
     const outside = docker(d, ["network", "create", "--subnet", "10.247.85.128/29", "--aux-address", "x=10.247.84.200", "gnx-bad"]);
     assert.notEqual(outside.status, 0);
     assert.match(outside.stderr, /no matching subnet for aux-address 10\.247\.84\.200/);
+  });
+
+  it("an --ipv6 network gives containers an IPv6 address they reach each other on", () => {
+    ok(["network", "create", "--ipv6", "--subnet", V6.subnet, "--subnet", V6.subnet6, "-o", `com.docker.network.bridge.name=${V6.bridge}`, V6.name]);
+    assert.equal(ok(["network", "inspect", "-f", "{{.EnableIPv6}}", V6.name]).trim(), "true");
+    const cfg = JSON.parse(ok(["network", "inspect", "-f", "{{json .IPAM.Config}}", V6.name])) as Array<{ Subnet: string; Gateway: string }>;
+    assert.deepEqual(cfg[1], { Subnet: V6.subnet6, Gateway: "fd00:247:85::1" });
+    ok(["run", "-d", "--name", "six", "--network", V6.name, "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    const [addr, len, gw] = ok(["inspect", "-f", `{{.NetworkSettings.GlobalIPv6Address}} {{(index .NetworkSettings.Networks "${V6.name}").GlobalIPv6PrefixLen}} {{.NetworkSettings.IPv6Gateway}}`, "six"]).trim().split(" ");
+    assert.match(addr!, /^fd00:247:85::[0-9a-f]+$/);
+    assert.deepEqual([len, gw], ["64", "fd00:247:85::1"]);
+    assert.match(ok(["exec", "six", "ip", "-6", "addr", "show", "eth0"]), new RegExp(`inet6 ${addr}/64`));
+    assert.match(ok(["run", "--rm", "--network", V6.name, "busybox", "wget", "-q", "-O", "-", `http://[${addr}]/hostname`]), /\w/);
+    assert.match(ok(["network", "inspect", "-f", "{{json .Containers}}", V6.name]), new RegExp(`"IPv6Address":"${addr}/64"`));
+    ok(["rm", "-f", "six"]);
+    ok(["network", "rm", V6.name]);
+    const noFlag = docker(d, ["network", "create", "--subnet", "fd00:247:86::/64", "gnx-v6-noflag"]);
+    assert.notEqual(noFlag.status, 0);
+    assert.match(noFlag.stderr, /needs EnableIPv6/);
   });
 
   it("network ls filters by name and id (regular expressions), type, driver, label, dangling", () => {
