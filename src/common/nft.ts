@@ -117,9 +117,11 @@ function openSession(command: (args: string[]) => [string, string[]], cannotRun:
     waiting = undefined;
     w.resolve(out);
   });
-  child.stderr.on("data", () => undefined);
+  // Only nsenter or sh write here (nft's stderr is merged into stdout): kept for the exit message.
+  let launcherErrors = "";
+  child.stderr.on("data", (b: Buffer) => (launcherErrors += b.toString()));
   child.on("error", (err) => fail(cannotRun(cmd, err)));
-  child.on("exit", (code, signal) => fail(new GantryError("INTERNAL", `nft -i exited (${signal ?? code}): ${buffered.trim().split("\n").slice(0, 6).join(" | ")}`)));
+  child.on("exit", (code, signal) => fail(new GantryError("INTERNAL", `nft -i exited (${signal ?? code}): ${(launcherErrors + buffered).trim().split("\n").slice(0, 6).join(" | ")}`)));
   child.stdin.on("error", () => undefined); // it exited: the exit handler says so
   const s: Session = {
     exited: false,

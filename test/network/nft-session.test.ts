@@ -45,3 +45,13 @@ test("small scripts go through one nft -i session as one transaction each; a bad
     nft.close();
   }
 });
+
+test("a namespace that does not exist: both ways fail with what nsenter said", { skip }, async () => {
+  const nft = nftRunner(`/run/netns/${ns}-nosuch`);
+  try {
+    await assert.rejects(nft.apply(["add table ip t"]), /nft -i exited .*nsenter: .*No such file or directory/);
+    await assert.rejects(nft.apply(["add table ip t", "delete table ip t", "table ip t {", "}"]), /nft -f - in .*-nosuch exited 1: nsenter: .*No such file or directory/);
+  } finally {
+    nft.close();
+  }
+});
