@@ -8,7 +8,7 @@ import { invalidArgument } from "../../common/errors.ts";
 import { nodeUser, startApiServer } from "../../cluster/api/index.ts";
 import { randomUUID } from "node:crypto";
 import { Client, isAlreadyExists, isInvalid, isNotFound, startLeaderElection } from "../../cluster/client/index.ts";
-import { clusterDnsOf, KUBE_DNS } from "./node-services.ts";
+import { clusterDnsOf, KUBE_DNS, podGateway } from "./node-services.ts";
 import { addNodeOptions, startServerAgent, untilSignal, type NodeFlags } from "./agent-command.ts";
 import { allControllers, DEFAULT_NODE_MONITOR_GRACE_SECONDS, startControllerManager, type ControllerFlags } from "../../cluster/controllers/index.ts";
 import { startScheduler } from "../../cluster/scheduler/index.ts";
@@ -163,6 +163,8 @@ export function registerServerCommand(program: Command): void {
       const name = (opts.name ?? hostname()).toLowerCase();
       try {
         agent = await startServerAgent({ ...opts, name }, new Client(running.inProcessTransport(nodeUser(name)), { fieldManager: "gantry-agent" }), opts.dataDir);
+        // Pods reach the API through the `kubernetes` Service at the node's pod bridge address.
+        await running.advertise(podGateway(agent.podSubnet)).catch((err: unknown) => log(`api: pods cannot reach the API: ${(err as Error).message}`));
         console.log(`gantry server: node ${agent.nodeName} runs pods; its engine: unix://${agent.engineSocket}`);
       } catch (err) {
         await running.close();

@@ -8,9 +8,10 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../common/atomic-file.ts";
 import { realClock, type Clock } from "../../common/clock.ts";
-import { Informer, stripManagedFields, type Client } from "../client/index.ts";
+import { Informer, stripManagedFields, type Client, type KubeObject } from "../client/index.ts";
 import { ContainerClient, EngineClient, startDaemon, type Daemon, type EngineOptions } from "../../engine/index.ts";
-import { PODS } from "./api-refs.ts";
+import { PODS, SERVICES } from "./api-refs.ts";
+import type { ServiceForEnv } from "./env.ts";
 import { engineExecRunner } from "./engine-exec.ts";
 import { EventRecorder } from "./events.ts";
 import { LocalPathProvisioner } from "./local-path.ts";
@@ -135,6 +136,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   }
   // Cached without managedFields (no loop reads them; status is written by merge patch).
   const pods = new Informer<Pod>(o.client.resource<Pod>(PODS), { clock, log, fieldSelector: `spec.nodeName=${o.nodeName}`, transform: stripManagedFields });
+  // Services, for the containers' service env vars (the kubelet's service lister).
+  const services = new Informer<ServiceForEnv & KubeObject>(o.client.resource<ServiceForEnv & KubeObject>(SERVICES), { clock, log, transform: stripManagedFields });
   let kubelet: KubeletServer;
   try {
     kubelet = await startNodeKubeletServer(o, daemon, engineSocket, facts.internalIP, pods, log);
@@ -162,6 +165,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     podsRoot: join(o.dataRoot, "pods"),
     cgroupRoot: o.cgroupRoot,
     dns: { cluster: o.clusterDNS ?? { servers: [], domain: "cluster.local" }, resolvConf: o.resolvConf ?? "/etc/resolv.conf", dir: join(o.dataRoot, "pod-dns") },
+    services: () => services.cache.list(),
   });
   pods.addHandlers({
     onAdd: (p) => workers.update(p),
@@ -172,7 +176,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   try {
     await routes?.start();
     await localPath.start();
+    services.start();
     pods.start();
+    await services.whenSynced();
     await pods.whenSynced();
     workers.start();
   } catch (err) {
@@ -180,6 +186,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     await routes?.stop();
     await localPath.stop();
     await pods.stop();
+    await services.stop();
     await kubelet.close();
     await daemon.close();
     throw err;
@@ -198,6 +205,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       await kubelet.close();
       await localPath.stop();
       await pods.stop();
+      await services.stop();
       await workers.stop();
       await daemon.close();
     },

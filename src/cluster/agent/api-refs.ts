@@ -2,6 +2,7 @@
 import type { ResourceRef } from "../client/index.ts";
 
 export const PODS: ResourceRef = { group: "", version: "v1", resource: "pods", kind: "Pod", namespaced: true };
+export const SERVICES: ResourceRef = { group: "", version: "v1", resource: "services", kind: "Service", namespaced: true };
 export const NODES: ResourceRef = { group: "", version: "v1", resource: "nodes", kind: "Node", namespaced: false };
 export const CONFIGMAPS: ResourceRef = { group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true };
 export const SECRETS: ResourceRef = { group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true };

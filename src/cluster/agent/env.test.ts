@@ -51,3 +51,30 @@ test("a missing source fails with the kubelet's message unless optional", async 
   await assert.rejects(containerEnv({ name: "c", image: "x", envFrom: [{ secretRef: { name: "gone" } }] }, ctx()), /secret "gone" not found/);
   assert.deepEqual(await containerEnv({ name: "c", image: "x", envFrom: [{ secretRef: { name: "gone", optional: true } }] }, ctx()), []);
 });
+
+test("service env vars: the namespace's Services and default's kubernetes, docker-link style; the container's own names win", async () => {
+  const services = [
+    { metadata: { name: "kubernetes", namespace: "default" }, spec: { clusterIP: "10.43.0.1", ports: [{ name: "https", port: 443, protocol: "TCP" }] } },
+    { metadata: { name: "my-db", namespace: "ns" }, spec: { clusterIP: "10.43.7.7", ports: [{ name: "pg", port: 5432 }, { name: "metrics-udp", port: 9000, protocol: "UDP" }] } },
+    { metadata: { name: "headless", namespace: "ns" }, spec: { clusterIP: "None", ports: [{ port: 80 }] } },
+    { metadata: { name: "elsewhere", namespace: "other" }, spec: { clusterIP: "10.43.8.8", ports: [{ port: 80 }] } },
+  ];
+  const c = { name: "c", image: "x", env: [{ name: "MY_DB_SERVICE_HOST", value: "mine" }, { name: "URL", value: "https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)" }] };
+  const env = new Map((await containerEnv(c, { ...ctx(), services })).map((kv) => kv.split(/=(.*)/s).slice(0, 2) as [string, string]));
+  assert.equal(env.get("URL"), "https://10.43.0.1:443", "$(VAR) sees service variables");
+  assert.equal(env.get("KUBERNETES_SERVICE_HOST"), "10.43.0.1");
+  assert.equal(env.get("KUBERNETES_SERVICE_PORT"), "443");
+  assert.equal(env.get("KUBERNETES_SERVICE_PORT_HTTPS"), "443");
+  assert.equal(env.get("KUBERNETES_PORT"), "tcp://10.43.0.1:443");
+  assert.equal(env.get("KUBERNETES_PORT_443_TCP"), "tcp://10.43.0.1:443");
+  assert.equal(env.get("KUBERNETES_PORT_443_TCP_PROTO"), "tcp");
+  assert.equal(env.get("KUBERNETES_PORT_443_TCP_PORT"), "443");
+  assert.equal(env.get("KUBERNETES_PORT_443_TCP_ADDR"), "10.43.0.1");
+  assert.equal(env.get("MY_DB_SERVICE_HOST"), "mine", "the container's own value wins");
+  assert.equal(env.get("MY_DB_SERVICE_PORT_METRICS_UDP"), "9000");
+  assert.equal(env.get("MY_DB_PORT_9000_UDP"), "udp://10.43.7.7:9000");
+  assert.ok(![...env.keys()].some((k) => k.startsWith("HEADLESS_") || k.startsWith("ELSEWHERE_")), "headless and other namespaces' Services are left out");
+  const noLinks = new Map((await containerEnv({ name: "c", image: "x" }, { ...ctx({ ...pod, spec: { ...pod.spec, enableServiceLinks: false } }), services })).map((kv) => kv.split(/=(.*)/s).slice(0, 2) as [string, string]));
+  assert.equal(noLinks.get("KUBERNETES_SERVICE_HOST"), "10.43.0.1", "the API's Service is told even without service links");
+  assert.ok(![...noLinks.keys()].some((k) => k.startsWith("MY_DB_")));
+});

@@ -20,6 +20,48 @@ export interface EnvContext {
   podIP: string;
   allocatable: { cpu: string; memory: string; "ephemeral-storage": string };
   sources: EnvSources;
+  /** The Services the kubelet tells containers about (serviceEnv): every one the node knows of. */
+  services?: ServiceForEnv[];
+}
+
+/** What the service env vars are made of. */
+export interface ServiceForEnv {
+  metadata: { name?: string; namespace?: string };
+  spec?: { clusterIP?: string; ports?: { name?: string; port: number; protocol?: string }[] };
+}
+
+/**
+ * The docker-link style variables of Services (pkg/kubelet/envvars FromServices), as the
+ * kubelet's getServiceEnvVarMap picks them: the pod's namespace's Services when
+ * enableServiceLinks (default true), and always the `kubernetes` Service in `default` — how
+ * in-cluster clients find the API (KUBERNETES_SERVICE_HOST/PORT). Headless and
+ * address-less Services are left out.
+ */
+export function serviceEnv(services: ServiceForEnv[], namespace: string, enableServiceLinks: boolean): Map<string, string> {
+  const out = new Map<string, string>();
+  const picked = services
+    .filter((s) => s.spec?.clusterIP && s.spec.clusterIP !== "None")
+    .filter((s) => (enableServiceLinks && s.metadata.namespace === namespace) || (s.metadata.namespace === "default" && s.metadata.name === "kubernetes"))
+    // The pod's own namespace's `kubernetes` Service, if any, wins over default's (the kubelet adds it last).
+    .sort((a, b) => Number(a.metadata.namespace === namespace) - Number(b.metadata.namespace === namespace));
+  for (const s of picked) {
+    const name = (s.metadata.name ?? "").toUpperCase().replace(/-/g, "_");
+    const ip = s.spec!.clusterIP!;
+    const ports = s.spec!.ports ?? [];
+    out.set(`${name}_SERVICE_HOST`, ip);
+    if (ports[0]) out.set(`${name}_SERVICE_PORT`, String(ports[0].port));
+    for (const p of ports) if (p.name) out.set(`${name}_SERVICE_PORT_${p.name.toUpperCase().replace(/-/g, "_")}`, String(p.port));
+    if (ports[0]) out.set(`${name}_PORT`, `${(ports[0].protocol ?? "TCP").toLowerCase()}://${ip}:${ports[0].port}`);
+    for (const p of ports) {
+      const proto = (p.protocol ?? "TCP").toUpperCase();
+      const prefix = `${name}_PORT_${p.port}_${proto}`;
+      out.set(prefix, `${proto.toLowerCase()}://${ip}:${p.port}`);
+      out.set(`${prefix}_PROTO`, proto.toLowerCase());
+      out.set(`${prefix}_PORT`, String(p.port));
+      out.set(`${prefix}_ADDR`, ip);
+    }
+  }
+  return out;
 }
 
 /** $(VAR) → its value when defined, $$ → $, anything else left as written (expansion.MappingFuncFor). */
@@ -80,6 +122,7 @@ const decode = (b64: string) => Buffer.from(b64, "base64").toString("utf8");
 export async function containerEnv(c: Container, ctx: EnvContext): Promise<string[]> {
   const ns = ctx.pod.metadata.namespace ?? "default";
   const vars = new Map<string, string>();
+  const services = serviceEnv(ctx.services ?? [], ns, ctx.pod.spec.enableServiceLinks !== false);
   for (const from of c.envFrom ?? []) {
     const prefix = from.prefix ?? "";
     if (from.configMapRef) {
@@ -101,7 +144,8 @@ export async function containerEnv(c: Container, ctx: EnvContext): Promise<strin
   for (const e of c.env ?? []) {
     const vf = e.valueFrom;
     if (!vf) {
-      vars.set(e.name, expand(e.value ?? "", vars));
+      // $(VAR) may name what came before or a service variable (MappingFuncFor(tmpEnv, serviceEnv)).
+      vars.set(e.name, expand(e.value ?? "", new Map([...services, ...vars])));
     } else if (vf.fieldRef) {
       vars.set(e.name, fieldValue(ctx.pod, vf.fieldRef.fieldPath, ctx.hostIP, ctx.podIP));
     } else if (vf.resourceFieldRef) {
@@ -128,5 +172,7 @@ export async function containerEnv(c: Container, ctx: EnvContext): Promise<strin
       vars.set(e.name, decode(v));
     }
   }
+  // Service variables come last, for the names the container did not set itself.
+  for (const [k, v] of services) if (!vars.has(k)) vars.set(k, v);
   return [...vars].map(([k, v]) => `${k}=${v}`);
 }

@@ -175,6 +175,8 @@ export type RestartPolicy = "Always" | "OnFailure" | "Never";
 
 export interface PodSpec {
   nodeName?: string;
+  /** Whether the namespace's Services are told as docker-link env vars (default true). */
+  enableServiceLinks?: boolean;
   containers: Container[];
   initContainers?: Container[];
   restartPolicy?: RestartPolicy;

@@ -25,7 +25,7 @@ import type { Engine } from "../../engine/index.ts";
 import { CONFIGMAPS, PODS, SECRETS } from "./api-refs.ts";
 import { CrashBackoff } from "./crash-backoff.ts";
 import { containerSpec, sandboxSpec } from "./engine-specs.ts";
-import { containerEnv, EnvConfigError, type EnvSources } from "./env.ts";
+import { containerEnv, EnvConfigError, type EnvSources, type ServiceForEnv } from "./env.ts";
 import type { EventRecorder } from "./events.ts";
 import { HandlerError, runHandler, type ExecRunner, type HandlerTarget } from "./handlers.ts";
 import { ensureImage, ensurePauseImage, ImageError } from "./images.ts";
@@ -66,6 +66,8 @@ export interface PodWorkersOptions {
   resyncMs?: number;
   /** Pods' resolv.conf: the cluster DNS, the node's own file, and where each pod's is written. */
   dns?: { cluster: ClusterDnsConfig; resolvConf: string; dir: string };
+  /** The Services the node knows (for containers' service env vars). */
+  services?: () => ServiceForEnv[];
 }
 
 const SANDBOX_STOP_SECONDS = 2;
@@ -315,7 +317,7 @@ export class PodWorkers {
     }
     let env: string[];
     try {
-      env = await containerEnv(c, { pod, hostIP: this.o.hostIP(), podIP: this.podIPOf(pod, sandbox) ?? "", allocatable: this.o.allocatable(), sources: this.envSources() });
+      env = await containerEnv(c, { pod, hostIP: this.o.hostIP(), podIP: this.podIPOf(pod, sandbox) ?? "", allocatable: this.o.allocatable(), sources: this.envSources(), services: this.o.services?.() });
     } catch (err) {
       if (!(err instanceof EnvConfigError)) throw err;
       this.o.events.pod(pod, "Warning", "Failed", `Error: ${err.message}`, c.name);

@@ -6,7 +6,7 @@
 // certificates signed by the same CA (signKubeletServingCert), so the API server can check
 // whom it streams to, and agents can check that only the API server talks to them.
 import { execFileSync } from "node:child_process";
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes, timingSafeEqual, X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { GantryError } from "../../common/errors.ts";
@@ -44,8 +44,10 @@ export function ensureCredentials(dataDir: string, hosts: string[]): ServerCrede
     openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "3650", "-subj", "/CN=gantry-server-ca"], tls);
     chmodSync(join(tls, "ca.key"), 0o600);
   }
-  if (!existsSync(join(tls, "serving.crt")) || !existsSync(join(tls, "serving.key"))) {
-    const sans = [...new Set(["localhost", "127.0.0.1", "::1", ...hosts])].map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`));
+  const names = [...new Set(["localhost", "127.0.0.1", "::1", ...hosts])];
+  // A certificate from before a name was wanted (the `kubernetes` Service's address and names) is made again.
+  if (!existsSync(join(tls, "serving.crt")) || !existsSync(join(tls, "serving.key")) || !certificateNames(readFileSync(join(tls, "serving.crt"), "utf8"), names)) {
+    const sans = names.map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`));
     writeFileSync(join(tls, "serving.ext"), `subjectAltName=${sans.join(",")}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n`);
     openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "serving.key", "-out", "serving.csr", "-subj", "/CN=gantry-server"], tls);
     openssl(["x509", "-req", "-in", "serving.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "serving.crt", "-days", "825", "-extfile", "serving.ext"], tls);
@@ -66,6 +68,19 @@ export function ensureCredentials(dataDir: string, hosts: string[]): ServerCrede
     adminToken: readFileSync(tokenFile, "utf8").trim(),
     kubeletClient: { cert: readFileSync(join(tls, "kubelet-client.crt"), "utf8"), key: readFileSync(join(tls, "kubelet-client.key"), "utf8") },
   };
+}
+
+/** Whether the certificate names every one of NAMES (IP addresses and DNS names). */
+function certificateNames(pem: string, names: string[]): boolean {
+  let alt: string;
+  try {
+    alt = new X509Certificate(pem).subjectAltName ?? "";
+  } catch {
+    return false;
+  }
+  const have = new Set(alt.split(", ").map((s) => s.replace(/^(IP Address|DNS):/, "")));
+  // Node prints IPv6 addresses expanded; only the loopback one is ever asked for.
+  return names.every((n) => have.has(n) || (n === "::1" && have.has("0:0:0:0:0:0:0:1")));
 }
 
 /**

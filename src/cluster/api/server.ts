@@ -112,6 +112,11 @@ export interface RunningApiServer {
    * manager's identity by default).
    */
   inProcessTransport(user?: UserInfo): ApiTransport;
+  /**
+   * Points the `kubernetes` Service at ADDRESS, where pods reach this server (kube-apiserver's
+   * --advertise-address): listening there too when the server listens on loopback only.
+   */
+  advertise(address: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -143,7 +148,8 @@ const PUBLIC_PATHS = new Set(["/version", "/healthz", "/livez", "/readyz"]);
 export async function startApiServer(opts: ApiServerOptions): Promise<RunningApiServer> {
   const log = opts.log ?? (() => {});
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-  const hosts = [opts.host].filter((h) => h && h !== "0.0.0.0" && h !== "::");
+  // The serving certificate also names the `kubernetes` Service, which pods dial (in-cluster clients check the name).
+  const hosts = [opts.host, API_SERVICE_IP, ...API_SERVICE_NAMES].filter((h) => h && h !== "0.0.0.0" && h !== "::");
   const creds = ensureCredentials(opts.dataDir, hosts);
   const ownsStore = !opts.store;
   const store = opts.store ?? (await openStore(opts.storeSpec ?? { kind: "sqlite", path: join(opts.dataDir, "state.db") }));
@@ -236,6 +242,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const hostForUrl = opts.host.includes(":") ? `[${opts.host}]` : opts.host === "0.0.0.0" ? "127.0.0.1" : opts.host;
   const url = `https://${hostForUrl}:${port}`;
   await publishApiService(registry, opts.host, port).catch((err: unknown) => log(`api: could not publish the kubernetes Service: ${(err as Error).message}`));
+  // A second listener for pods, when the server listens on loopback only (advertise()).
+  let podListener: Server | undefined;
+  let advertiseRetry: NodeJS.Timeout | undefined;
+  let closing = false;
   const kubeconfigPath = join(opts.dataDir, "admin.kubeconfig");
   writeFileAtomic(kubeconfigPath, adminKubeconfig(url, creds), 0o600);
 
@@ -273,7 +283,43 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     store,
     registry,
     inProcessTransport: (user) => new InProcessTransport(serveAuthenticated, user, creds.caCert),
+    async advertise(address) {
+      if (!LOOPBACK.test(opts.host)) return publishApiService(registry, address, port);
+      if (podListener) return;
+      // Pods cannot reach loopback through the Service's DNAT: the same server also listens
+      // on ADDRESS (the node's pod bridge), on the same port when it is free. The bridge gets
+      // its address with the first pod, so the listen is tried again until it exists (as
+      // cluster DNS does); the Service leads there once it listens.
+      const extra = createServer({ cert: creds.cert, key: creds.key });
+      podListener = extra;
+      extra.on("request", (req: IncomingMessage, res: ServerResponse) => server.emit("request", req, res));
+      extra.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => server.emit("upgrade", req, socket, head));
+      extra.keepAliveTimeout = server.keepAliveTimeout;
+      const listen = (p: number) =>
+        new Promise<void>((resolve, reject) => {
+          extra.once("error", reject);
+          extra.listen(p, address, () => {
+            extra.off("error", reject);
+            resolve();
+          });
+        });
+      const attempt = async (): Promise<void> => {
+        if (closing) return;
+        try {
+          await listen(port).catch((err: NodeJS.ErrnoException) => (err.code === "EADDRINUSE" ? listen(0) : Promise.reject(err)));
+          const advertised = (extra.address() as AddressInfo).port;
+          await publishApiService(registry, address, advertised);
+          log(`api: the kubernetes Service (${API_SERVICE_IP}:443) leads to ${address}:${advertised}`);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "EADDRNOTAVAIL") log(`api: cannot listen for pods on ${address}: ${(err as Error).message}; trying again`);
+          if (!extra.listening) advertiseRetry = setTimeout(() => void attempt(), 500);
+        }
+      };
+      await attempt();
+    },
     async close() {
+      closing = true;
+      if (advertiseRetry) clearTimeout(advertiseRetry);
       // Controllers first: their watches would otherwise be resumed as the server ends them.
       await controllers?.stop();
       await aggregator.stop();
@@ -282,10 +328,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
       rbacCache.close();
       authenticator.close();
       for (const socket of upgraded) socket.destroy();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      for (const s of [server, podListener]) {
+        if (!s?.listening) continue;
+        await new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeAllConnections();
+        });
+      }
       if (ownsStore) await store.close();
     },
   };
@@ -325,10 +374,14 @@ async function publishExtensionAuth(registry: ObjectRegistry, clusterCaCert: str
 
 /** The first address of the service range, as kube-apiserver reserves it for itself. */
 export const API_SERVICE_IP = "10.43.0.1";
+/** The names in-cluster clients may use for the API (kubeadm puts them in the serving certificate). */
+const API_SERVICE_NAMES = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"];
+const LOOPBACK = /^(127\.|::1$|localhost$)/;
 
 /**
- * The `kubernetes` Service and Endpoints in `default`, which in-cluster clients use to find
- * the API server (kube-apiserver's bootstrap controller keeps the same objects).
+ * The `kubernetes` Service, Endpoints and EndpointSlice in `default`, which in-cluster clients
+ * use to find the API server (kube-apiserver's bootstrap controller and master endpoint
+ * reconciler keep the same objects; the service proxy reads the slice).
  */
 async function publishApiService(registry: ObjectRegistry, host: string, port: number): Promise<void> {
   const svcType = resourceTypes.find((r) => r.kind === "Service")!;
@@ -346,6 +399,15 @@ async function publishApiService(registry: ObjectRegistry, host: string, port: n
   const endpoints = { metadata: { name: "kubernetes", labels: { "endpointslice.kubernetes.io/skip-mirror": "true" } }, subsets: [{ addresses: [{ ip: address }], ports: [{ name: "https", port, protocol: "TCP" }] }] };
   if (!(await registry.tryGet(epType, "default", "kubernetes"))) await registry.create(epType, "default", endpoints);
   else await registry.mutate(epType, "default", "kubernetes", (cur) => ({ ...cur, subsets: endpoints.subsets }));
+  const sliceType = resourceTypes.find((r) => r.kind === "EndpointSlice")!;
+  const slice = {
+    metadata: { name: "kubernetes", labels: { "kubernetes.io/service-name": "kubernetes" } },
+    addressType: address.includes(":") ? "IPv6" : "IPv4",
+    endpoints: [{ addresses: [address], conditions: { ready: true } }],
+    ports: [{ name: "https", port, protocol: "TCP" }],
+  };
+  if (!(await registry.tryGet(sliceType, "default", "kubernetes"))) await registry.create(sliceType, "default", slice);
+  else await registry.mutate(sliceType, "default", "kubernetes", (cur) => ({ ...cur, addressType: slice.addressType, endpoints: slice.endpoints, ports: slice.ports }));
 }
 
 async function handleRequest(ctx: ServingContext, authenticator: Authenticator, req: IncomingMessage, res: ServerResponse): Promise<void> {
