@@ -266,7 +266,9 @@ export class ExecTable {
         stderr: c.AttachStderr !== false,
         tty: !!c.Tty,
         rawStream,
-        stdinOnce: true,
+        // The client's input end is the program's, except on a terminal: dockerd leaves a TTY
+        // exec's input open (a `docker exec -it` the user detached from runs on).
+        stdinOnce: !c.Tty,
         detachKeys: c.Tty && c.AttachStdin ? parseDetachKeys(c.DetachKeys) : [],
       });
     }

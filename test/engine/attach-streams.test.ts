@@ -4,7 +4,9 @@
 // sequence reaches it), and `GET /containers/{id}/attach/ws` relays over a WebSocket.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { WebSocket } from "ws";
 import { DOCKER, api, docker, hijack, skipReason, useTestDaemon, type TestDaemon } from "./_daemon.ts";
 
@@ -99,6 +101,26 @@ describe("attach and exec streams against gantry daemon", { skip, concurrency: f
     assert.ok(inspect.Pid > 0);
     process.kill(inspect.Pid, "SIGKILL");
     await until("the exec's end", async () => (JSON.parse((await api(d, "GET", `/v1.50/exec/${id}/json`)).body) as { Running: boolean }).Running === false);
+  });
+
+  it("docker attach/exec -it: the CLI's detach keys leave the program running, as with dockerd", { skip: existsSync("/usr/bin/script") ? undefined : "needs script(1)" }, async () => {
+    assert.equal(docker(d, ["run", "-dit", "--name", "sh1", "busybox", "sh"]).status, 0);
+    // The keys typed one at a time in a terminal (script(1) gives the CLI one).
+    const typed = (cmd: string) =>
+      spawnSync("sh", ["-c", `(sleep 1; printf 'echo hi\\n'; sleep 1; printf '\\001'; sleep 0.5; printf 'b'; sleep 2) | script -qec "$0" /dev/null`, `${DOCKER} -H unix://${d.socket} ${cmd}`], {
+        encoding: "latin1",
+        timeout: 30_000,
+        env: { ...process.env, DOCKER_CONFIG: join(d.dir, "docker-config") },
+      }).stdout;
+    const shells = () => docker(d, ["exec", "sh1", "ps", "-o", "pid,args"]).stdout.split("\n").filter((l) => / sh$/.test(l)).length;
+    assert.equal(shells(), 1);
+    const exec = typed("exec -it --detach-keys ctrl-a,b sh1 sh");
+    assert.match(exec, /hi\r\n/);
+    assert.match(exec, /read escape sequence/);
+    assert.equal(shells(), 2, "the exec's shell runs on");
+    const attach = typed("attach --detach-keys ctrl-a,b sh1");
+    assert.match(attach, /read escape sequence/);
+    assert.equal(docker(d, ["inspect", "-f", "{{.State.Status}}", "sh1"]).stdout.trim(), "running");
   });
 
   it("attach/ws relays a container's streams over a WebSocket (binary from API 1.42, text before)", async () => {
