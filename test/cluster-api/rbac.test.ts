@@ -277,6 +277,17 @@ describe("RBAC", { skip: kubectlMissing }, () => {
     await refused("imp", ["-n", "app", "run", "x", "--image=busybox", "--as", "viewer"], 'pods is forbidden: User "viewer" cannot create resource "pods" in API group "" in the namespace "app"');
     // Groups need their own grant.
     await refused("imp", ["-n", "app", "get", "pods", "--as", "viewer", "--as-group", "system:masters"], 'groups "system:masters" is forbidden: User "imp" cannot impersonate resource "groups" in API group "" at the cluster scope');
+    // A uid and extra fields each need their own grant too (authentication.k8s.io uids, userextras/KEY).
+    await refused("imp", ["-n", "app", "get", "pods", "--as", "viewer", "--as-uid", "u-1"], 'uids.authentication.k8s.io "u-1" is forbidden: User "imp" cannot impersonate resource "uids" in API group "authentication.k8s.io" at the cluster scope');
+    const extra = await c.raw("GET", "/api/v1/namespaces/app/pods", { token: TOKENS.imp, headers: { "Impersonate-User": "viewer", "Impersonate-Extra-Scopes": "view" } });
+    assert.equal(extra.status, 403);
+    assert.equal(JSON.parse(extra.body).message, 'userextras.authentication.k8s.io "view" is forbidden: User "imp" cannot impersonate resource "userextras/scopes" in API group "authentication.k8s.io" at the cluster scope');
+    const noUser = await c.raw("GET", "/api/v1/namespaces/app/pods", { token: TOKENS.imp, headers: { "Impersonate-Group": "ops" } });
+    assert.equal(noUser.status, 400);
+    const uids = await c.kubectl(["apply", "-f", "-"], { input: "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: impersonate-uids}\nrules:\n- apiGroups: [authentication.k8s.io]\n  resources: [uids]\n  verbs: [impersonate]\n" });
+    assert.equal(uids.code, 0, uids.stderr);
+    await admin("create", "clusterrolebinding", "imp-impersonates-uids", "--clusterrole=impersonate-uids", "--user=imp");
+    assert.match(await allowed("imp", ["auth", "whoami", "--as", "viewer", "--as-uid", "u-1"]), /UID\s+u-1/);
     // The admin may impersonate anyone: a ServiceAccount bound by the chart reads pods, and nothing else.
     await admin("-n", "app", "get", "pods", "--as", "system:serviceaccount:app:reader");
     assert.match((await c.kubectl(["-n", "app", "get", "deployments", "--as", "system:serviceaccount:app:reader"])).stderr, /User "system:serviceaccount:app:reader" cannot list resource "deployments" in API group "apps" in the namespace "app"/);
