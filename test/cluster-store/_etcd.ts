@@ -31,7 +31,6 @@ async function freePort(): Promise<number> {
 export class TestEtcd {
   private proc: ChildProcess | undefined;
   private log = "";
-  readonly dataDir = mkdtempSync(join(tmpdir(), "gantry-etcd-"));
   private readonly onExit = () => {
     this.proc?.kill("SIGKILL");
     rmSync(this.dataDir, { recursive: true, force: true });
@@ -40,12 +39,14 @@ export class TestEtcd {
   private constructor(
     readonly clientPort: number,
     readonly peerPort: number,
+    readonly dataDir: string,
   ) {
     process.on("exit", this.onExit);
   }
 
-  static async start(): Promise<TestEtcd> {
-    const etcd = new TestEtcd(await freePort(), await freePort());
+  /** dataDir: start on an existing member directory (a restored snapshot); removed by stop() like a fresh one. */
+  static async start(opts: { dataDir?: string } = {}): Promise<TestEtcd> {
+    const etcd = new TestEtcd(await freePort(), await freePort(), opts.dataDir ?? mkdtempSync(join(tmpdir(), "gantry-etcd-")));
     try {
       await etcd.launch();
     } catch (err) {

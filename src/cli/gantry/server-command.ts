@@ -14,6 +14,7 @@ import { allControllers, DEFAULT_NODE_MONITOR_GRACE_SECONDS, startControllerMana
 import { startScheduler } from "../../cluster/scheduler/index.ts";
 import type { ApiTransport } from "../../cluster/client/index.ts";
 import { registerServerTokenCommands } from "./server-token-command.ts";
+import { registerServerSnapshotCommands } from "./server-snapshot-command.ts";
 
 export const DEFAULT_DATA_DIR = "/var/lib/gantry/server";
 export const DEFAULT_LISTEN = "127.0.0.1:6443";
@@ -177,4 +178,5 @@ export function registerServerCommand(program: Command): void {
     process.exit(0);
   });
   registerServerTokenCommands(server);
+  registerServerSnapshotCommands(server);
 }

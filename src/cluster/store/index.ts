@@ -15,3 +15,8 @@ export async function openStore(spec: StoreSpec): Promise<Store> {
 }
 
 export { timedStore, storeKeyType } from "./timed-store.ts";
+
+export type { SnapshotInfo } from "./snapshot.ts";
+
+/** Backups (`gantry server snapshot`), loaded on demand like the backends. */
+export const snapshots = () => import("./snapshot.ts");
