@@ -59,9 +59,9 @@ export function statArchive(root: string, path: string) {
   };
 }
 
-function runTar(args: string[], input: Readable | undefined, output: Writable | undefined): Promise<void> {
+function runTar(args: string[], input: Readable | undefined, output: Writable | undefined, as?: { uid: number; gid: number }): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn("tar", args, { stdio: [input ? "pipe" : "ignore", output ? "pipe" : "ignore", "pipe"] });
+    const child = spawn("tar", args, { stdio: [input ? "pipe" : "ignore", output ? "pipe" : "ignore", "pipe"], ...(as ?? {}) });
     let err = "";
     child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
     if (input && child.stdin) input.pipe(child.stdin);
@@ -82,7 +82,12 @@ export async function getArchive(root: string, path: string, res: Writable & { w
   res.end();
 }
 
-export async function putArchive(root: string, path: string, body: Readable): Promise<void> {
+/**
+ * Extracts a tar into the container at `path`. `owner`: a user-namespaced container's root on
+ * the host — tar runs as it and every file is its (dockerd gives them the remapped root pair
+ * the same way), so the container's root owns what `docker cp` put there.
+ */
+export async function putArchive(root: string, path: string, body: Readable, owner?: { uid: number; gid: number }): Promise<void> {
   const p = resolveInRoot(root, path);
   let st;
   try {
@@ -92,5 +97,6 @@ export async function putArchive(root: string, path: string, body: Readable): Pr
   }
   if (!st.isDirectory()) throw invalidArgument(`extraction point is not a directory: ${path}`);
   // --no-overwrite-dir keeps existing directories' modes; tar refuses ../ and strips leading /.
-  await runTar(["-x", "-f", "-", "--no-overwrite-dir", "--numeric-owner", "-C", p], body, undefined);
+  const ownership = owner ? ["--no-same-owner"] : ["--numeric-owner"];
+  await runTar(["-x", "-f", "-", "--no-overwrite-dir", ...ownership, "-C", p], body, undefined, owner);
 }

@@ -6,7 +6,7 @@
 // The `gantry` user and its /etc/subuid, /etc/subgid lines persist (as dockerd's dockremap).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { cleanup, DOCKER, docker, gantry, makeBusyboxImage, newDaemonDirs, spawnTestDaemon, skipReason, startTestDaemon, type TestDaemon } from "./_daemon.ts";
@@ -144,6 +144,12 @@ describe("--userns-remap default through the docker CLI", { skip, concurrency: f
     assert.equal(statSync(pids).uid, base);
     assert.equal(statSync(join(pids, "cgroup.procs")).uid, base);
     assert.equal(statSync(join(pids, "pids.max")).uid, 0, "the limits stay the host's");
+    // docker cp into it: the files are the container's root's (the remapped root on the host).
+    const src = join(d.dir, "cp-in");
+    writeFileSync(src, "in\n");
+    const cpIn = docker(d, ["cp", src, "cg:/tmp/cp-in"]);
+    assert.equal(cpIn.status, 0, cpIn.stderr);
+    assert.match(docker(d, ["exec", "cg", "ls", "-ln", "/tmp/cp-in"]).stdout, /\s0\s+0\s/);
     assert.equal(docker(d, ["rm", "-f", "cg"]).status, 0);
     // cp from a created (never started) container: the daemon's own mount of its rootfs.
     assert.equal(docker(d, ["create", "--name", "cpsrc", "busybox"]).status, 0);

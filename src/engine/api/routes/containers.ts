@@ -7,6 +7,7 @@ import { GantryError, invalidArgument, notFound } from "../../../common/errors.t
 import { exportFilesystem } from "../../../image/mod.ts";
 import type { CreateBody } from "../../api-types.ts";
 import { getArchive, putArchive, statArchive } from "../../archive.ts";
+import { remappedRoot } from "../../userns-rootfs.ts";
 import { connectMonitor, parseDetachKeys, relayAttach, sendResize, type AttachOptions, type ClientStream, type RelayEnd } from "../../attach.ts";
 import { hasProcess, isUp } from "../../container-state.ts";
 import type { ContainerRecord } from "../../container-store.ts";
@@ -233,7 +234,7 @@ function registerFilesystemRoutes(api: RouteTable, e: Engine): void {
   });
   api.on("PUT", `/containers/${ID}/archive`, async (r, res, m) => {
     const rec = e.containers.get(m[1]!);
-    await putArchive(e.mountedRootfs(rec), r.query.get("path") ?? "", r.raw);
+    await putArchive(e.mountedRootfs(rec), r.query.get("path") ?? "", r.raw, rec.Userns && remappedRoot(rec.Userns));
     sendNoContent(res, 200);
   });
 }
