@@ -126,6 +126,35 @@ describe("service account tokens", { skip: kubectlMissing }, () => {
     assert.equal((await whoami(await createToken("reader"))).username, "system:serviceaccount:default:reader", "the new account's tokens work");
   });
 
+  test("a token bound to a Secret is refused once the Secret is deleted", async () => {
+    await c.ok("create", "secret", "generic", "holder", "--from-literal=k=v");
+    const token = await createToken("default", "--bound-object-kind", "Secret", "--bound-object-name", "holder");
+    assert.equal(claimsOf(token)["kubernetes.io"].secret?.name, "holder");
+    assert.equal((await whoami(token)).username, "system:serviceaccount:default:default");
+    await c.ok("delete", "secret", "holder");
+    await until("the token bound to the deleted Secret to be refused", () => refused(token) || undefined, 15_000);
+  });
+
+  test("ServiceAccount admission: default account, the kube-api-access volume, automountServiceAccountToken", async () => {
+    const pod = async (name: string, spec: Record<string, unknown> = {}) => {
+      const r = await c.kubectl(["create", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name }, spec: { containers: [{ name: "c", image: "busybox" }], ...spec } }) });
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(await c.ok("get", "pod", name, "-o", "json")) as { spec: { serviceAccountName: string; volumes?: { name: string }[]; containers: { volumeMounts?: { mountPath: string }[] }[] } };
+    };
+    const plain = await pod("adm-plain");
+    assert.equal(plain.spec.serviceAccountName, "default");
+    assert.equal(plain.spec.volumes?.filter((v) => v.name.startsWith("kube-api-access-")).length, 1);
+    assert.deepEqual(plain.spec.containers[0]!.volumeMounts?.map((m) => m.mountPath), ["/var/run/secrets/kubernetes.io/serviceaccount"]);
+    await c.kubectl(["create", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "quiet" }, automountServiceAccountToken: false }) });
+    const quiet = await pod("adm-quiet", { serviceAccountName: "quiet" });
+    assert.equal(quiet.spec.volumes, undefined, "the account turns the token off");
+    const asked = await pod("adm-asked", { serviceAccountName: "quiet", automountServiceAccountToken: true });
+    assert.equal(asked.spec.volumes?.length, 1, "the pod's own setting wins");
+    const own = await pod("adm-own", { containers: [{ name: "c", image: "busybox", volumeMounts: [{ name: "mine", mountPath: "/var/run/secrets/kubernetes.io/serviceaccount" }] }], volumes: [{ name: "mine", emptyDir: {} }] });
+    assert.deepEqual(own.spec.volumes?.map((v) => v.name), ["mine"], "a container that mounts the path itself gets no token volume");
+    await c.ok("delete", "pod", "adm-plain", "adm-quiet", "adm-asked", "adm-own");
+  });
+
   test("TokenReview says who a token is, or why not", async () => {
     const token = await createToken("default");
     const review = async (t: string) => {
