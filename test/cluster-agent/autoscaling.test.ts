@@ -1,6 +1,6 @@
 // HorizontalPodAutoscaler end to end: a real agent, the scheduler and the controller manager
 // (the HPA controller with a 2 s sync period and a 10 s scale-down stabilisation window, the
-// flags `gantry server` has), and the real kubectl: an autoscaling/v2 HPA on a Deployment whose
+// flags `gantry server` has), and the real kubectl: `kubectl autoscale` (an autoscaling/v1 HPA, stored as v2) on a Deployment whose
 // pods burn cpu against a small request scales it up to max, `kubectl get hpa` shows the
 // target and current utilisation, and once the pods stop burning it scales back down to min.
 import { after, before, describe, test } from "node:test";
@@ -57,7 +57,7 @@ describe("HorizontalPodAutoscaler on a cpu-burning Deployment", { skip: skipReas
     await node?.cleanup();
   });
 
-  test("an HPA scales up while the pods burn and back down when they stop", async () => {
+  test("kubectl autoscale scales up while the pods burn and back down when they stop", async () => {
     await node.kubectl(["apply", "-f", "-"], deployment);
     await node.kubectl(["rollout", "status", "deployment/burn", "--timeout=120s"]);
     // Bad input first: max below min is refused with the API's message.
@@ -65,10 +65,14 @@ describe("HorizontalPodAutoscaler on a cpu-burning Deployment", { skip: skipReas
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /spec\.maxReplicas: Invalid value: 2: must be greater than or equal to `minReplicas`/);
 
-    await node.kubectl(["apply", "-f", "-"], hpaYaml("burn", 1, 3));
+    // kubectl 1.32 autoscale creates an autoscaling/v1 HPA: stored as v2, read back as v2.
+    assert.match(await node.kubectl(["autoscale", "deployment", "burn", "--cpu-percent=50", "--min=1", "--max=3"]), /horizontalpodautoscaler.autoscaling\/burn autoscaled/);
+    const v1Get = await node.cluster.raw("GET", "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/burn");
+    assert.equal(v1Get.status, 405, "v1 serves create only");
     const hpa = JSON.parse(await node.kubectl(["get", "hpa", "burn", "-o", "json"]));
     assert.equal(hpa.apiVersion, "autoscaling/v2");
     assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: "burn" });
+    assert.deepEqual(hpa.spec.metrics, [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 50 } } }]);
 
     await until("the Deployment scaled to max", async () => (await node.kubectl(["get", "deployment", "burn", "-o", "jsonpath={.spec.replicas}"])) === "3" || undefined, 120_000);
     const row = await until("kubectl get hpa with a reading", async () => {

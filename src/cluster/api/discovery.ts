@@ -42,20 +42,22 @@ function discoveryResource(rt: ResourceType) {
   };
 }
 
-/** Aggregated discovery for the core group (/api) or all named groups (/apis). */
+/** Aggregated discovery for the core group (/api) or all named groups (/apis); a group's versions in table order (the preferred first). */
 export function aggregatedDiscovery(core: boolean, apiVersion: string) {
-  const byGroup = new Map<string, ResourceType[]>();
+  const byGroup = new Map<string, Map<string, ResourceType[]>>();
   for (const rt of resourceTypes) {
     if ((rt.group === "") !== core) continue;
-    byGroup.set(rt.group, [...(byGroup.get(rt.group) ?? []), rt]);
+    const versions = byGroup.get(rt.group) ?? new Map<string, ResourceType[]>();
+    versions.set(rt.version, [...(versions.get(rt.version) ?? []), rt]);
+    byGroup.set(rt.group, versions);
   }
   return {
     kind: "APIGroupDiscoveryList",
     apiVersion,
     metadata: {},
-    items: [...byGroup.entries()].map(([group, rts]) => ({
+    items: [...byGroup.entries()].map(([group, versions]) => ({
       metadata: { name: group, creationTimestamp: null },
-      versions: [{ version: rts[0]!.version, freshness: "Current", resources: rts.map(discoveryResource) }],
+      versions: [...versions.entries()].map(([version, rts]) => ({ version, freshness: "Current", resources: rts.map(discoveryResource) })),
     })),
   };
 }
@@ -64,23 +66,23 @@ export function apiVersions(serverAddress: string) {
   return { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress }] };
 }
 
+/** Each named group with its versions; the preferred one is the first in the table (the stored one). */
+function apiGroups() {
+  const groups = new Map<string, { groupVersion: string; version: string }[]>();
+  for (const gv of groupVersions()) {
+    if (gv.group === "") continue;
+    groups.set(gv.group, [...(groups.get(gv.group) ?? []), { groupVersion: `${gv.group}/${gv.version}`, version: gv.version }]);
+  }
+  return [...groups.entries()].map(([name, versions]) => ({ name, versions, preferredVersion: versions[0]! }));
+}
+
 export function apiGroupList() {
-  const groups = groupVersions().filter((gv) => gv.group !== "");
-  return {
-    kind: "APIGroupList",
-    apiVersion: "v1",
-    groups: groups.map((gv) => {
-      const version = { groupVersion: `${gv.group}/${gv.version}`, version: gv.version };
-      return { name: gv.group, versions: [version], preferredVersion: version };
-    }),
-  };
+  return { kind: "APIGroupList", apiVersion: "v1", groups: apiGroups() };
 }
 
 export function apiGroup(group: string) {
-  const gv = groupVersions().find((g) => g.group === group);
-  if (!gv) return undefined;
-  const version = { groupVersion: `${gv.group}/${gv.version}`, version: gv.version };
-  return { kind: "APIGroup", apiVersion: "v1", name: group, versions: [version], preferredVersion: version };
+  const g = apiGroups().find((x) => x.name === group);
+  return g ? { kind: "APIGroup", apiVersion: "v1", ...g } : undefined;
 }
 
 export function apiResourceList(group: string, version: string) {

@@ -12,7 +12,7 @@ import { isPlainObject, type KubeObject } from "./objects.ts";
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PATCH_TYPES } from "./patch.ts";
 import { recordUpdate, serverSideApply } from "./managed-fields.ts";
 import type { ObjectRegistry, PropagationPolicy, WatchEventType, WriteOptions } from "./registry.ts";
-import { apiVersionOf, type ResourceType } from "./resources.ts";
+import { apiVersionOf, findResource, type ResourceType } from "./resources.ts";
 import { unknownFields } from "./schemas.ts";
 import { boolParam } from "./query-params.ts";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.ts";
@@ -253,9 +253,13 @@ export async function handleCreate(ctx: HandlerContext, r: ResourceRequest): Pro
   const manager = fieldManager(r);
   const opts: WriteOptions = { dryRun: dryRun(r.url), admit: r.admitWrite };
   delete obj.metadata.managedFields;
-  recordUpdate(undefined, obj, manager, apiVersionOf(r.rt));
-  const created = await ctx.registry.create(r.rt, r.namespace, obj, opts);
-  respondObject(r, 201, created, warnings);
+  // A version stored as another (resources.ts `conversion`) is converted in and out.
+  const conversion = r.rt.conversion;
+  const storedRt = conversion ? findResource(r.rt.group, conversion.storedVersion, r.rt.plural)! : r.rt;
+  const stored = conversion ? conversion.toStored(obj) : obj;
+  recordUpdate(undefined, stored, manager, apiVersionOf(storedRt));
+  const created = await ctx.registry.create(storedRt, r.namespace, stored, opts);
+  respondObject(r, 201, conversion ? conversion.fromStored(created) : created, warnings);
 }
 
 export async function handleUpdate(ctx: HandlerContext, r: ResourceRequest): Promise<void> {

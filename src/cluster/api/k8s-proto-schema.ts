@@ -1,5 +1,5 @@
 // The subset of Kubernetes' protobuf schema that kubectl 1.32 sends as request bodies
-// (`kubectl create namespace|configmap|secret|deployment|job|cronjob|service|serviceaccount|token`,
+// (`kubectl create namespace|configmap|secret|deployment|job|cronjob|service|serviceaccount|token`, `kubectl autoscale`,
 // `kubectl auth whoami|can-i`). Field numbers are those of
 // k8s.io/api and k8s.io/apimachinery generated.proto; only the fields these commands (and
 // common hand-written objects of these kinds) use are declared. A body carrying any field
@@ -532,6 +532,34 @@ message ClusterRoleBinding {
   repeated Subject subjects = 2;
   optional RoleRef roleRef = 3;
 }
+
+// autoscaling/v1 (kubectl autoscale)
+message CrossVersionObjectReference {
+  optional string kind = 1;
+  optional string name = 2;
+  optional string apiVersion = 3;
+}
+
+message HorizontalPodAutoscalerSpecV1 {
+  optional CrossVersionObjectReference scaleTargetRef = 1;
+  optional int32 minReplicas = 2;
+  optional int32 maxReplicas = 3;
+  optional int32 targetCPUUtilizationPercentage = 4;
+}
+
+message HorizontalPodAutoscalerStatusV1 {
+  optional int64 observedGeneration = 1;
+  optional Time lastScaleTime = 2;
+  optional int32 currentReplicas = 3;
+  optional int32 desiredReplicas = 4;
+  optional int32 currentCPUUtilizationPercentage = 5;
+}
+
+message HorizontalPodAutoscalerV1 {
+  optional ObjectMeta metadata = 1;
+  optional HorizontalPodAutoscalerSpecV1 spec = 2;
+  optional HorizontalPodAutoscalerStatusV1 status = 3;
+}
 `;
 
 /** apiVersion/kind -> message name in K8S_PROTO, for the kinds we accept as protobuf. */
@@ -553,4 +581,5 @@ export const PROTO_KINDS: Record<string, string> = {
   "rbac.authorization.k8s.io/v1/ClusterRole": "ClusterRole",
   "rbac.authorization.k8s.io/v1/RoleBinding": "RoleBinding",
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": "ClusterRoleBinding",
+  "autoscaling/v1/HorizontalPodAutoscaler": "HorizontalPodAutoscalerV1",
 };

@@ -1,5 +1,7 @@
 // The resource types the API server serves: one row per kind, from which discovery,
 // OpenAPI paths, storage keys and routing are all derived.
+import { hpaV1ToV2, hpaV2ToV1 } from "./hpa-conversion.ts";
+import type { KubeObject } from "./objects.ts";
 
 export interface ResourceType {
   group: string; // "" for the core group
@@ -21,6 +23,12 @@ export interface ResourceType {
   verbs?: string[];
   /** The client-node model class that describes this kind's schema (OpenAPI). */
   model: string;
+  /**
+   * Another version of a kind stored as `storedVersion` (its row is the one the registry uses):
+   * requests are converted on the way in and answers on the way out. Such a row serves only the
+   * verbs listed (create, for autoscaling/v1 HorizontalPodAutoscalers).
+   */
+  conversion?: { storedVersion: string; toStored(o: KubeObject): KubeObject; fromStored(o: KubeObject): KubeObject };
 }
 
 /** A subresource that acts on its object: pods/binding, pods/eviction, namespaces/finalize. */
@@ -58,6 +66,8 @@ export const resourceTypes: ResourceType[] = [
   { group: "apps", version: "v1", kind: "StatefulSet", plural: "statefulsets", singular: "statefulset", namespaced: true, shortNames: ["sts"], categories: ["all"], status: true, scale: true, model: "V1StatefulSet" },
   { group: "apps", version: "v1", kind: "ControllerRevision", plural: "controllerrevisions", singular: "controllerrevision", namespaced: true, model: "V1ControllerRevision" },
   { group: "autoscaling", version: "v2", kind: "HorizontalPodAutoscaler", plural: "horizontalpodautoscalers", singular: "horizontalpodautoscaler", namespaced: true, shortNames: ["hpa"], categories: ["all"], status: true, model: "V2HorizontalPodAutoscaler" },
+  // `kubectl autoscale` (1.32) creates autoscaling/v1 HPAs: accepted and stored as v2.
+  { group: "autoscaling", version: "v1", kind: "HorizontalPodAutoscaler", plural: "horizontalpodautoscalers", singular: "horizontalpodautoscaler", namespaced: true, shortNames: ["hpa"], categories: ["all"], verbs: ["create"], model: "V1HorizontalPodAutoscaler", conversion: { storedVersion: "v2", toStored: hpaV1ToV2, fromStored: hpaV2ToV1 } },
   { group: "batch", version: "v1", kind: "Job", plural: "jobs", singular: "job", namespaced: true, categories: ["all"], status: true, model: "V1Job" },
   { group: "batch", version: "v1", kind: "CronJob", plural: "cronjobs", singular: "cronjob", namespaced: true, shortNames: ["cj"], categories: ["all"], status: true, model: "V1CronJob" },
   { group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies", singular: "networkpolicy", namespaced: true, shortNames: ["netpol"], model: "V1NetworkPolicy" },

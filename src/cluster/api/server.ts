@@ -554,6 +554,8 @@ async function routeApi(ctx: ServingContext, caller: { user: UserInfo; bindToCre
   const method = req.method ?? "GET";
   checkBoolParams(url.searchParams);
   await ctx.authorizer.enforce(caller.user, r, method);
+  // A version served only as a way into another's storage (resources.ts `conversion`) answers its verbs alone.
+  if (rt.conversion && (r.subresource !== undefined || !verbsOf(rt).includes(requestVerb(method, r)))) return methodNotAllowed(r);
   const only = ACTION_RESOURCES[`${rt.group}/${rt.plural}`];
   if (only) {
     if (r.name !== undefined || method !== "POST" || !verbsOf(rt).includes("create")) return methodNotAllowed(r);
