@@ -2,8 +2,10 @@
 // daemon` through DOCKER_HOST as a user would — `up -d` of a three-service app (a user
 // network with aliases and its own subnet, a named volume, a port published on 127.0.0.1,
 // environment, deploy.resources.limits, depends_on a service being healthy), ps, logs,
-// `logs -f` that ends when its container stops, `exec -T`, `run --rm`, `up --scale`, restart, stop, a second `up -d` that recreates
-// nothing, `down -v` that leaves no container, network or volume; and a `build:` section
+// `logs -f` that ends when its container stops, `exec -T`, `run --rm`, port, top, pause,
+// kill, `up --scale`, restart, stop, a second `up -d` that recreates nothing, `down -v` that
+// leaves no container, network or volume; a CI-style `up --abort-on-container-exit
+// --exit-code-from` with a legacy link on the default bridge; and a `build:` section
 // through POST /build. Traffic stays on loopback and inside the test's own containers.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -109,6 +111,7 @@ describe("issue 15: docker-compose against gantry daemon", { skip }, () => {
     if (d.child && d.child.exitCode === null) {
       compose(appDir, "gtapp", ["down", "-v", "-t", "1"], 60_000);
       if (existsSync(buildDir)) compose(buildDir, "gtbuilt", ["down", "-v", "-t", "1", "--rmi", "all"], 60_000);
+      if (existsSync(join(d.dir, "ci"))) compose(join(d.dir, "ci"), "gtci", ["down", "-t", "1"], 60_000);
     }
     await cleanup(d);
     for (const b of [FRONT.bridge, BUILT.bridge]) spawnSync("ip", ["link", "del", b], { stdio: "ignore" });
@@ -157,6 +160,19 @@ describe("issue 15: docker-compose against gantry daemon", { skip }, () => {
     assert.deepEqual(ids("gtapp"), before, "the one-off container is gone");
   });
 
+  it("port, top, pause, unpause and kill act on a service", () => {
+    assert.equal(app(["port", "web", "8080"]).stdout.trim(), `127.0.0.1:${WEB_PORT}`);
+    assert.match(app(["top", "web"]).stdout, /httpd -f -p 8080/);
+    ok(app(["pause", "web"]), "pause");
+    assert.equal(state("gtapp_web_1"), "paused");
+    ok(app(["unpause", "web"]), "unpause");
+    assert.equal(state("gtapp_web_1"), "running");
+    ok(app(["kill", "-s", "SIGKILL", "worker"]), "kill");
+    assert.equal(docker(d, ["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "gtapp_worker_1"]).stdout.trim(), "exited 137");
+    ok(app(["up", "-d", "worker"]), "up -d worker");
+    assert.equal(state("gtapp_worker_1"), "running");
+  });
+
   it("a second up -d recreates nothing", () => {
     const before = ids("gtapp");
     const r = app(["up", "-d"]);
@@ -203,6 +219,29 @@ describe("issue 15: docker-compose against gantry daemon", { skip }, () => {
     assert.doesNotMatch(docker(d, ["network", "ls"]).stdout, /gtapp_/);
     assert.doesNotMatch(docker(d, ["volume", "ls"]).stdout, /gtapp_/);
     assert.equal(spawnSync("ip", ["link", "show", FRONT.bridge], { stdio: "ignore" }).status, 1, "the network's bridge is gone");
+  });
+
+  it("up --abort-on-container-exit --exit-code-from: a CI run on the default bridge with a legacy link", () => {
+    const dir = join(d.dir, "ci");
+    mkdirSync(dir, { recursive: true });
+    const file = {
+      services: {
+        web: { image: "busybox:latest", command: ["httpd", "-f", "-p", "80", "-h", "/etc"], network_mode: "bridge" },
+        tester: {
+          image: "busybox:latest",
+          command: ["sh", "-c", "wget -q -O - http://site/hostname && echo tester-passed; exit 3"],
+          network_mode: "bridge",
+          links: ["web:site"],
+        },
+      },
+    };
+    writeFileSync(join(dir, "docker-compose.yml"), JSON.stringify(file, null, 2));
+    const r = compose(dir, "gtci", ["up", "--abort-on-container-exit", "--exit-code-from", "tester"]);
+    assert.equal(r.status, 3, `the tester's exit code: ${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /tester-passed/);
+    assert.equal(state("gtci_web_1"), "exited", "the other services are stopped");
+    ok(compose(dir, "gtci", ["down", "-t", "1"]), "down");
+    assert.deepEqual(ids("gtci"), []);
   });
 
   it("a build: section builds the image through POST /build and runs it", () => {
