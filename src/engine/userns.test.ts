@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { hostIdOf, parseSubordinateIds, parseUsernsMode, UsernsPolicy, type RemapIdentity } from "./userns.ts";
+import { hostIdOf, ownersInside, parseSubordinateIds, parseUsernsMode, UsernsPolicy, type RemapIdentity } from "./userns.ts";
 
 test("subordinate ids: the user's lines by name or number, malformed ones skipped", () => {
   const text = "other:100000:65536\ngantry:165536:65536\n999:300000:1000\ngantry:x:5\ngantry:400000:0\n";
@@ -66,4 +66,7 @@ test("hostIdOf maps a container id through the maps", () => {
   assert.equal(hostIdOf(maps, 0), 100000);
   assert.equal(hostIdOf(maps, 12), 500002);
   assert.equal(hostIdOf(maps, 15), undefined);
+  const inside = ownersInside({ Mode: "remap", UidMappings: maps, GidMappings: [{ containerID: 0, hostID: 200000, size: 10 }] });
+  assert.deepEqual(inside(500002, 200003), { uid: 12, gid: 3 });
+  assert.deepEqual(inside(0, 0), { uid: 65534, gid: 65534 }, "the host's root is nobody inside");
 });

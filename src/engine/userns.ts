@@ -221,6 +221,17 @@ export class UsernsPolicy {
   }
 }
 
+/** The container id host id `outside` shows as, or undefined when unmapped. */
+export function containerIdOf(maps: readonly IdMapping[], outside: number): number | undefined {
+  const m = maps.find((x) => outside >= x.hostID && outside < x.hostID + x.size);
+  return m && m.containerID + (outside - m.hostID);
+}
+
+/** Host owners as the container sees them; ids its maps lack are the kernel's overflow id (65534). */
+export function ownersInside(u: ContainerUserns): (uid: number, gid: number) => { uid: number; gid: number } {
+  return (uid, gid) => ({ uid: containerIdOf(u.UidMappings, uid) ?? 65534, gid: containerIdOf(u.GidMappings, gid) ?? 65534 });
+}
+
 /** The host id container id `inside` maps to, or undefined when unmapped. */
 export function hostIdOf(maps: readonly IdMapping[], inside: number): number | undefined {
   const m = maps.find((x) => inside >= x.containerID && inside < x.containerID + x.size);

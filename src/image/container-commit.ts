@@ -12,7 +12,7 @@ import { commitManifest, storeLayer } from "./commit.ts";
 import type { Digest } from "./digest.ts";
 import { loadManifest } from "./images.ts";
 import { applyChanges } from "./import.ts";
-import { packDirectory } from "./pack.ts";
+import { packDirectory, type OwnerMap } from "./pack.ts";
 import { containerDir, readContainerRootfs } from "./snapshots.ts";
 import { parseImageConfig, type ContainerConfig } from "./spec.ts";
 import type { ImageStore } from "./store.ts";
@@ -25,6 +25,8 @@ export interface CommitContainerOptions {
   changes?: string[];
   message?: string;
   author?: string;
+  /** How the upper dir's host owners become the layer's (a user-namespaced container's maps). */
+  owners?: OwnerMap;
 }
 
 export async function commitContainer(store: ImageStore, containerId: string, opts: CommitContainerOptions = {}): Promise<{ id: Digest; manifestDigest: Digest; name?: string }> {
@@ -36,7 +38,7 @@ export async function commitContainer(store: ImageStore, containerId: string, op
   try {
     const gzip = createGzip();
     const written = pipeline(gzip, createWriteStream(tmp));
-    await packDirectory(join(containerDir(store, containerId), "upper"), gzip, "overlay-upper");
+    await packDirectory(join(containerDir(store, containerId), "upper"), gzip, "overlay-upper", opts.owners);
     await written;
     return await store.withLease(async (lease) => {
       const layer = await storeLayer(store, { path: tmp });

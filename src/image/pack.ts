@@ -48,7 +48,11 @@ export function readXattrs(root: string): Map<string, Map<string, Buffer>> {
   return out;
 }
 
-export async function packDirectory(root: string, out: Writable, mode: PackMode = "rootfs"): Promise<{ entries: number }> {
+/** Owners as the tar should record them: a user-namespaced container's upper dir holds host
+ * ids, which a committed layer must carry as the container saw them. */
+export type OwnerMap = (uid: number, gid: number) => { uid: number; gid: number };
+
+export async function packDirectory(root: string, out: Writable, mode: PackMode = "rootfs", owners?: OwnerMap): Promise<{ entries: number }> {
   const xattrs = readXattrs(root);
   const inodes = new Map<string, string>();
   const tar = new TarWriter(out);
@@ -64,8 +68,7 @@ export async function packDirectory(root: string, out: Writable, mode: PackMode 
   const base = (st: Stats, name: string, rel: string): Omit<TarWriterEntry, "type"> => ({
     name,
     mode: st.mode & 0o7777,
-    uid: st.uid,
-    gid: st.gid,
+    ...(owners ? owners(st.uid, st.gid) : { uid: st.uid, gid: st.gid }),
     mtime: st.mtime,
     xattrs: carried(rel),
   });

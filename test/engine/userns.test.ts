@@ -117,7 +117,14 @@ describe("--userns-remap default through the docker CLI", { skip, concurrency: f
     // The container's writable layer holds host ids: what its root wrote is the remapped root's.
     const upper = JSON.parse(docker(d, ["inspect", "-f", "{{json .GraphDriver.Data}}", "share1"]).stdout) as { UpperDir: string };
     assert.equal(statSync(join(upper.UpperDir, "etc", "motd")).uid, gantryRange("/etc/subuid").start);
+    // A commit carries the container's ids, not the host's: its root's file is root's in the image.
+    const commit = docker(d, ["commit", "share1", "uns-committed"]);
+    assert.equal(commit.status, 0, commit.stderr);
+    const seen = docker(d, ["run", "--rm", "--userns=host", "uns-committed", "ls", "-ln", "/etc/motd"]);
+    assert.equal(seen.status, 0, seen.stderr);
+    assert.match(seen.stdout, /\s0\s+0\s/);
     assert.equal(docker(d, ["rm", "share1", "share2"]).status, 0);
+    assert.equal(docker(d, ["rmi", "uns-committed"]).status, 0);
   });
 
   it("gives new volumes to the remapped root: an empty one, and image content copied up through the idmapped layers", () => {

@@ -38,6 +38,7 @@ import { commitConfigOf, imageHistory, imageInspect, imageListEntry, matchesRefe
 import { decodeRegistryAuth, decodeRegistryConfig } from "../../registry-auth.ts";
 import { boolParam, filtersParam, readJson, sendJson, type Request, type RouteTable } from "../http.ts";
 import { JsonMessageStream, pullMessage, pushMessage } from "../json-stream.ts";
+import { ownersInside } from "../../userns.ts";
 
 export function registerImageRoutes(api: RouteTable, e: Engine): void {
   const name = (m: RegExpExecArray) => decodeURIComponent(m[1]!);
@@ -333,6 +334,8 @@ async function commit(e: Engine, r: Request, res: ServerResponse): Promise<void>
       changes: r.query.getAll("changes").flatMap((c) => c.split("\n")).filter(Boolean),
       message: r.query.get("comment") || undefined,
       author: r.query.get("author") || undefined,
+      // A remapped container's upper dir holds host ids: the layer gets the container's.
+      ...(rec.Userns ? { owners: ownersInside(rec.Userns) } : {}),
     });
     id = out.id;
   } finally {
