@@ -141,4 +141,19 @@ describe("resource metrics: kubectl top and the agent's /metrics", { skip: skipR
     assert.ok(busyPod.containers[0].cpu.usageCoreNanoSeconds > 0);
     await assert.rejects(kubeletGet(node, host, port, "/metrics", false));
   });
+  test("nodes/NAME/proxy reaches the kubelet: stats, metrics, healthz through kubectl get --raw; refused to a node, 404 for no node", async () => {
+    const summary = JSON.parse(await node.kubectl(["get", "--raw", `/api/v1/nodes/${node.name}/proxy/stats/summary`]));
+    assert.equal(summary.node.nodeName, node.name);
+    assert.ok(summary.pods.some((p: { podRef: { name: string } }) => p.podRef.name === "busy"));
+    assert.equal(await node.kubectl(["get", "--raw", `/api/v1/nodes/${node.name}/proxy/healthz`]), "ok");
+    assert.match(await node.kubectl(["get", "--raw", `/api/v1/nodes/${node.name}/proxy/metrics`]), /^kubelet_running_pods \d+/m);
+    // A path the kubelet does not serve: its 404, passed back.
+    assert.equal((await node.cluster.raw("GET", `/api/v1/nodes/${node.name}/proxy/nosuch/path`)).status, 404);
+    const missing = await node.cluster.raw("GET", "/api/v1/nodes/no-such-node/proxy/healthz");
+    assert.equal(missing.status, 404, missing.body);
+    const { token } = await createNodeToken(node.admin, "other-node", undefined);
+    const asNode = await node.cluster.raw("GET", `/api/v1/nodes/${node.name}/proxy/healthz`, { token });
+    assert.equal(asNode.status, 403, asNode.body);
+    assert.match(JSON.parse(asNode.body).message, /cannot get resource "nodes\/proxy" in API group "" at the cluster scope/);
+  });
 });

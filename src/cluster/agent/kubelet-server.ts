@@ -126,6 +126,7 @@ export async function startKubeletServer(o: KubeletServerOptions): Promise<Kubel
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     if (!isApiServer(req)) return reply(res, 403, "only the API server may use the kubelet's streaming endpoints");
     const path = (req.url ?? "/").split("?")[0];
+    if (path === "/healthz") return send(res, "text/plain; charset=utf-8", "ok");
     if (path === "/stats/summary" && o.statsSummary) return send(res, "application/json", JSON.stringify(await o.statsSummary()));
     if (path === "/metrics" && o.metrics) {
       const m = await o.metrics();

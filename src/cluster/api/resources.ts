@@ -52,7 +52,7 @@ export const resourceTypes: ResourceType[] = [
   { group: "", version: "v1", kind: "Endpoints", plural: "endpoints", singular: "endpoints", namespaced: true, shortNames: ["ep"], model: "V1Endpoints" },
   { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", singular: "configmap", namespaced: true, shortNames: ["cm"], model: "V1ConfigMap" },
   { group: "", version: "v1", kind: "Secret", plural: "secrets", singular: "secret", namespaced: true, model: "V1Secret" },
-  { group: "", version: "v1", kind: "Node", plural: "nodes", singular: "node", namespaced: false, shortNames: ["no"], status: true, model: "V1Node" },
+  { group: "", version: "v1", kind: "Node", plural: "nodes", singular: "node", namespaced: false, shortNames: ["no"], status: true, connect: ["proxy"], model: "V1Node" },
   { group: "", version: "v1", kind: "Event", plural: "events", singular: "event", namespaced: true, shortNames: ["ev"], model: "CoreV1Event" },
   { group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", singular: "serviceaccount", namespaced: true, shortNames: ["sa"], actions: [{ name: "token", group: "authentication.k8s.io", version: "v1", kind: "TokenRequest", verbs: ["create"] }], model: "V1ServiceAccount" },
   { group: "", version: "v1", kind: "ReplicationController", plural: "replicationcontrollers", singular: "replicationcontroller", namespaced: true, shortNames: ["rc"], categories: ["all"], status: true, scale: true, model: "V1ReplicationController" },

@@ -36,6 +36,7 @@ import {
 } from "./handlers.ts";
 import { handleBinding } from "./pod-binding.ts";
 import { handleEviction } from "./pod-eviction.ts";
+import { handleNodeProxy } from "./node-proxy.ts";
 import { handlePodStream, upgradeSockets } from "./pod-streams.ts";
 import { handleServingCert, SERVING_CERT_PATH } from "./kubelet-certificates.ts";
 import { impersonatedUser, wantsImpersonation } from "./impersonation.ts";
@@ -547,7 +548,9 @@ async function routeApi(ctx: ServingContext, caller: { user: UserInfo; bindToCre
     }
   }
   const rt = findResource(group, version, rest[0]!);
-  if (!rt || (rt.namespaced && namespace === undefined && rest.length > 1) || (!rt.namespaced && namespace !== undefined) || rest.length > 3) {
+  // nodes/NAME/proxy/PATH...: the path after "proxy" is the kubelet's.
+  const proxyTail = rt && rt.group === "" && rt.plural === "nodes" && rest[2] === "proxy" ? rest.slice(3) : undefined;
+  if (!rt || (rt.namespaced && namespace === undefined && rest.length > 1) || (!rt.namespaced && namespace !== undefined) || (rest.length > 3 && !proxyTail)) {
     throw errPathNotFound();
   }
   const r: ResourceRequest = { req, res, url, rt, namespace, name: rest[1], subresource: rest[2], bindToCredential: caller.bindToCredential, user: caller.user };
@@ -594,6 +597,7 @@ async function routeApi(ctx: ServingContext, caller: { user: UserInfo; bindToCre
     const handler = action[method];
     return handler ? handler(ctx, r) : methodNotAllowed(r);
   }
+  if (proxyTail) return handleNodeProxy(ctx, r, proxyTail);
   if (rt.connect?.includes(r.subresource)) return rt.group === "" && rt.plural === "pods" ? handlePodStream(ctx, r) : handleConnect(ctx, r);
   throw errPathNotFound();
 }
