@@ -62,6 +62,6 @@ export async function commitContainer(store: ImageStore, containerId: string, op
 }
 
 /** Writes a tar of a mounted container filesystem (its merged overlay view) to `out`. */
-export async function exportFilesystem(mountedRoot: string, out: Writable): Promise<void> {
-  await packDirectory(mountedRoot, out, "rootfs");
+export async function exportFilesystem(mountedRoot: string, out: Writable, owners?: OwnerMap): Promise<void> {
+  await packDirectory(mountedRoot, out, "rootfs", owners);
 }

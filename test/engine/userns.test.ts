@@ -123,6 +123,11 @@ describe("--userns-remap default through the docker CLI", { skip, concurrency: f
     const seen = docker(d, ["run", "--rm", "--userns=host", "uns-committed", "ls", "-ln", "/etc/motd"]);
     assert.equal(seen.status, 0, seen.stderr);
     assert.match(seen.stdout, /\s0\s+0\s/);
+    // export shows the container's ids too.
+    const listing = spawnSync("sh", ["-c", `"${DOCKER}" -H unix://${d.socket} export share1 | tar -tv --numeric-owner -f - bin/busybox etc/motd`], { encoding: "utf8" });
+    assert.equal(listing.status, 0, listing.stderr);
+    const owners = listing.stdout.trim().split("\n").map((l) => l.split(/\s+/)[1]);
+    assert.deepEqual(owners, ["0/0", "0/0"], listing.stdout);
     assert.equal(docker(d, ["rm", "share1", "share2"]).status, 0);
     assert.equal(docker(d, ["rmi", "uns-committed"]).status, 0);
   });

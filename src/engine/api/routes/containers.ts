@@ -8,6 +8,7 @@ import { exportFilesystem } from "../../../image/mod.ts";
 import type { CreateBody } from "../../api-types.ts";
 import { getArchive, putArchive, statArchive } from "../../archive.ts";
 import { remappedRoot } from "../../userns-rootfs.ts";
+import { ownersInside } from "../../userns.ts";
 import { connectMonitor, parseDetachKeys, relayAttach, sendResize, type AttachOptions, type ClientStream, type RelayEnd } from "../../attach.ts";
 import { hasProcess, isUp } from "../../container-state.ts";
 import type { ContainerRecord } from "../../container-store.ts";
@@ -219,7 +220,7 @@ function registerFilesystemRoutes(api: RouteTable, e: Engine): void {
   api.on("GET", `/containers/${ID}/export`, async (_r, res, m) => {
     const rec = e.containers.get(m[1]!);
     res.writeHead(200, { "Content-Type": "application/x-tar" });
-    await exportFilesystem(e.mountedRootfs(rec), res);
+    await exportFilesystem(e.mountedRootfs(rec), res, rec.Userns && ownersInside(rec.Userns));
     res.end();
   });
   api.on("HEAD", `/containers/${ID}/archive`, (r, res, m) => {
