@@ -1,6 +1,7 @@
-// Starts a private, single-member etcd on loopback for a test file: random free ports, a
-// temporary data directory, the fast-election flags from compat/components.md. stop() kills
-// it and removes the directory; an exit hook does the same if the test process dies first.
+// Starts a private etcd on loopback for a test file — one member, or (startCluster) a cluster
+// of several: random free ports, a temporary data directory per member, the fast-election
+// flags from compat/components.md. stop() kills a member and removes its directory; an exit
+// hook does the same if the test process dies first.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -40,6 +41,8 @@ export class TestEtcd {
     readonly clientPort: number,
     readonly peerPort: number,
     readonly dataDir: string,
+    /** This member's name and the --initial-cluster list it starts with. */
+    private readonly member = { name: "gantry-test", initialCluster: `gantry-test=http://127.0.0.1:${peerPort}` },
   ) {
     process.on("exit", this.onExit);
   }
@@ -56,6 +59,22 @@ export class TestEtcd {
     return etcd;
   }
 
+  /** n members on loopback that form one cluster; all started and healthy, or all stopped. */
+  static async startCluster(n: number): Promise<TestEtcd[]> {
+    const ports: Array<[number, number]> = [];
+    for (let i = 0; i < n; i++) ports.push([await freePort(), await freePort()]);
+    const initialCluster = ports.map(([, peer], i) => `m${i}=http://127.0.0.1:${peer}`).join(",");
+    const members = ports.map(([client, peer], i) => new TestEtcd(client, peer, mkdtempSync(join(tmpdir(), "gantry-etcd-")), { name: `m${i}`, initialCluster }));
+    // Each member is healthy only once a quorum has met, so they start together.
+    const started = await Promise.allSettled(members.map((m) => m.launch()));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) {
+      for (const m of members) await m.stop();
+      throw failed.reason;
+    }
+    return members;
+  }
+
   get endpoint(): string {
     return `http://127.0.0.1:${this.clientPort}`;
   }
@@ -66,13 +85,13 @@ export class TestEtcd {
     const proc = spawn(
       ETCD_BINARY,
       [
-        "--name=gantry-test",
+        `--name=${this.member.name}`,
         `--data-dir=${this.dataDir}`,
         `--listen-client-urls=${this.endpoint}`,
         `--advertise-client-urls=${this.endpoint}`,
         `--listen-peer-urls=${peer}`,
         `--initial-advertise-peer-urls=${peer}`,
-        `--initial-cluster=gantry-test=${peer}`,
+        `--initial-cluster=${this.member.initialCluster}`,
         "--heartbeat-interval=20",
         "--election-timeout=200",
         "--logger=zap",

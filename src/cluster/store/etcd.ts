@@ -8,7 +8,8 @@
 //   watch            one shared etcd watch fanned out (etcd-watch.ts), or for an old start
 //                    revision its own watch from fromRevision + 1 with prev_kv
 // All keys live under an optional namespace prefix so several stores can share one etcd.
-import { Etcd3 } from "etcd3";
+import { Etcd3, isRecoverableError } from "etcd3";
+import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, isBrokenCircuitError, retry } from "cockatiel";
 import type { ICompare, IKeyValue, IRangeRequest, IWatchResponse, Watcher } from "etcd3";
 import { GantryError, invalidArgument, notFound, conflict } from "../../common/errors.ts";
 import { checkKey, checkValue, prefixEndBytes } from "./_keys.ts";
@@ -20,6 +21,24 @@ const COMPACTED = "required revision has been compacted";
 const FUTURE = "required revision is a future revision";
 /** Keys per range request when a list is larger than this. */
 const LIST_CHUNK = 500;
+
+/**
+ * Failing over between the members of an etcd cluster. etcd3's defaults (3 immediate tries;
+ * a member's circuit open for 5 s after 3 failures) lose requests when one member dies: the
+ * survivors refuse requests for the moment they elect a new raft leader, their circuits open
+ * too, and with every circuit open the request fails although a quorum is up again. So a
+ * member is tried again after 1 s, and a request is retried with backoff (≈4.5 s in all, more
+ * than an election) also when every circuit is open. etcd3 retried writes before too; each is
+ * a conditional transaction, so an attempt that was applied but not answered makes the retry
+ * fail its condition (an error to the caller), never apply a second, different change.
+ */
+const FAILOVER = {
+  host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+  global: retry(handleWhen((err) => isRecoverableError(err) || isBrokenCircuitError(err)), {
+    maxAttempts: 7,
+    backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }),
+  }),
+};
 
 class EtcdStore implements Store {
   private readonly client: Etcd3;
@@ -36,6 +55,7 @@ class EtcdStore implements Store {
       dialTimeout: 5000,
       // etcd values may be up to 1.5 MiB each, so a 500-key chunk can pass gRPC's 4 MiB default.
       grpcOptions: { "grpc.max_receive_message_length": -1 },
+      faultHandling: FAILOVER,
     });
   }
 
