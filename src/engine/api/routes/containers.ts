@@ -135,7 +135,17 @@ async function attachContainer(e: Engine, rec: ContainerRecord, client: ClientSt
     if (how === "detached") e.publish(rec, "detach");
   };
   if (hasProcess(rec.State.Status)) {
-    const sock = await connectMonitor(e.attachSocket(rec.Id));
+    let sock: Awaited<ReturnType<typeof connectMonitor>>;
+    try {
+      sock = await connectMonitor(e.attachSocket(rec.Id));
+    } catch (err) {
+      // It exited between the look and the connect (a one-off `compose run` ends fast): as
+      // with dockerd, the attach succeeds and its stream ends at once.
+      if (hasProcess(e.containers.get(rec.Id).State.Status)) throw err;
+      begin(opts.tty);
+      client.end();
+      return;
+    }
     begin(opts.tty);
     relayed(await relayAttach(sock, client, opts));
     return;
