@@ -18,6 +18,7 @@ export interface DnsQuery {
 
 export type DnsAnswer =
   | { type: "A"; name: string; address: string; ttl: number }
+  | { type: "AAAA"; name: string; address: string; ttl: number }
   | { type: "PTR"; name: string; target: string; ttl: number };
 
 /** Reads the header and first question; throws INVALID_ARGUMENT on a malformed packet. */
@@ -67,6 +68,21 @@ function encodeName(name: string): Buffer {
   return Buffer.concat(parts);
 }
 
+/** The 16 bytes of an IPv6 address in text form ("fd00::5"; no embedded IPv4). */
+export function ipv6Bytes(address: string): Buffer {
+  const halves = address.split("::");
+  if (halves.length > 2) throw invalidArgument(`"${address}" is not an IPv6 address`);
+  const [head, tail] = halves as [string, string | undefined];
+  const groups = (part: string | undefined) => (part ? part.split(":") : []);
+  const hi = groups(head);
+  const lo = groups(tail);
+  const all = tail === undefined ? hi : [...hi, ...Array<string>(8 - hi.length - lo.length).fill("0"), ...lo];
+  if (all.length !== 8 || all.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) throw invalidArgument(`"${address}" is not an IPv6 address`);
+  const out = Buffer.alloc(16);
+  all.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
 /** Builds the response to `q`: authoritative, recursion-desired copied, answers in order. */
 export function buildResponse(q: DnsQuery, rcode: number, answers: DnsAnswer[] = []): Buffer {
   const header = Buffer.alloc(12);
@@ -83,6 +99,9 @@ export function buildResponse(q: DnsQuery, rcode: number, answers: DnsAnswer[] =
     if (a.type === "A") {
       rdata = Buffer.from(a.address.split(".").map(Number));
       fixed.writeUInt16BE(QTYPE.A, 0);
+    } else if (a.type === "AAAA") {
+      rdata = ipv6Bytes(a.address);
+      fixed.writeUInt16BE(QTYPE.AAAA, 0);
     } else {
       rdata = encodeName(a.target);
       fixed.writeUInt16BE(QTYPE.PTR, 0);

@@ -2,20 +2,20 @@
 // 127.0.0.11 inside each container; Gantry listens on the network's gateway address, which
 // every container on the bridge reaches directly, so no per-container NAT rule is needed).
 //
-// It answers A queries for container names, network aliases and id prefixes from the
-// library's own registry, PTR queries for container addresses, and an empty NOERROR for other
-// types of a known name (so resolvers do not wait for an AAAA). Unknown names go to the
+// It answers A (and, on IPv6 networks, AAAA) queries for container names, network aliases and
+// id prefixes from the library's own registry, PTR queries for container addresses, and an
+// empty NOERROR for other types of a known name (so resolvers do not wait for an AAAA). Unknown names go to the
 // upstream servers the caller names for the client (--dns, or the host's resolvers); with no
 // upstream the answer is REFUSED. Nothing is sent anywhere unless an upstream was given.
 import { createSocket } from "node:dgram";
 import type { Socket } from "node:dgram";
 import { GantryError } from "../common/errors.ts";
 import { addressOfReverseName, buildResponse, parseQuery, QTYPE, RCODE } from "./dns-packet.ts";
-import type { DnsQuery } from "./dns-packet.ts";
+import type { DnsAnswer, DnsQuery } from "./dns-packet.ts";
 
 export interface DnsBackend {
-  /** Addresses for a name asked from `client` (a container address), or [] when unknown. */
-  lookup(name: string, client: string): string[];
+  /** Addresses (IPv4, or IPv6 for family 6) for a name asked from `client` (a container address), or [] when unknown. */
+  lookup(name: string, client: string, family: 4 | 6): string[];
   /** Name for an address, for PTR queries. */
   reverse(address: string, client: string): string | undefined;
   /** Where to send names this network does not know, for this client. */
@@ -82,14 +82,13 @@ export class EmbeddedDnsServer {
       const target = this.backend.reverse(reverseOf, client);
       if (target) return buildResponse(q, RCODE.NOERROR, [{ type: "PTR", name: q.name, target, ttl: TTL }]);
     } else {
-      const addresses = this.backend.lookup(q.name, client);
-      if (addresses.length > 0) {
-        if (q.type !== QTYPE.A && q.type !== QTYPE.ANY) return buildResponse(q, RCODE.NOERROR);
-        return buildResponse(
-          q,
-          RCODE.NOERROR,
-          addresses.map((address) => ({ type: "A" as const, name: q.name, address, ttl: TTL })),
-        );
+      const v4 = this.backend.lookup(q.name, client, 4);
+      const v6 = this.backend.lookup(q.name, client, 6);
+      if (v4.length > 0 || v6.length > 0) {
+        const answers: DnsAnswer[] = [];
+        if (q.type === QTYPE.A || q.type === QTYPE.ANY) answers.push(...v4.map((address) => ({ type: "A" as const, name: q.name, address, ttl: TTL })));
+        if (q.type === QTYPE.AAAA || q.type === QTYPE.ANY) answers.push(...v6.map((address) => ({ type: "AAAA" as const, name: q.name, address, ttl: TTL })));
+        return buildResponse(q, RCODE.NOERROR, answers);
       }
     }
     for (const upstream of this.backend.upstreams(client)) {

@@ -49,7 +49,7 @@ export class NetworkNames {
   async ensureServer(n: NetworkRecord): Promise<void> {
     if (this.servers.has(n.id)) return;
     const server = new EmbeddedDnsServer(n.gateway, {
-      lookup: (name, client) => this.resolve(n.id, name, client),
+      lookup: (name, client, family) => this.resolve(n.id, name, client, family),
       reverse: (address, client) => {
         const eps = this.registry.endpointsOn(n.id);
         if (!eps.some((e) => e.address === client)) return undefined;
@@ -85,7 +85,7 @@ export class NetworkNames {
    * `name.<network>` looks on that network only. Only containers on the network may ask;
    * without `client` the lookup covers this network alone.
    */
-  resolve(networkId: string, name: string, client?: string): string[] {
+  resolve(networkId: string, name: string, client?: string, family: 4 | 6 = 4): string[] {
     const n = this.registry.networks.get(networkId);
     if (!n) return [];
     let scope: NetworkRecord[] = [n];
@@ -100,15 +100,15 @@ export class NetworkNames {
     }
     const q = name.toLowerCase().replace(/\.$/, "");
     const qualified = scope.find((net) => q.endsWith(`.${net.name.toLowerCase()}`));
-    if (qualified) return this.lookupOn(qualified, q.slice(0, -(qualified.name.length + 1)));
+    if (qualified) return this.lookupOn(qualified, q.slice(0, -(qualified.name.length + 1)), family);
     for (const net of scope) {
-      const hits = this.lookupOn(net, q);
+      const hits = this.lookupOn(net, q, family);
       if (hits.length > 0) return hits;
     }
     return [];
   }
 
-  private lookupOn(n: NetworkRecord, q: string): string[] {
+  private lookupOn(n: NetworkRecord, q: string, family: 4 | 6): string[] {
     return this.registry
       .endpointsOn(n.id)
       .filter(
@@ -117,7 +117,7 @@ export class NetworkNames {
           e.aliases.some((a) => a.toLowerCase() === q) ||
           (/^[0-9a-f]{6,}$/.test(q) && e.containerId.toLowerCase().startsWith(q)),
       )
-      .map((e) => e.address)
+      .map((e) => (family === 6 ? (e.address6 ?? "") : e.address))
       .filter((a) => a !== "");
   }
 

@@ -262,8 +262,8 @@ export class Networks {
   // ---- names (dns.ts) -------------------------------------------------------------------
 
   /** What network `networkId`'s DNS server answers the container at `client` for `name`. */
-  resolve(networkId: string, name: string, client?: string): string[] {
-    return this.names.resolve(networkId, name, client);
+  resolve(networkId: string, name: string, client?: string, family: 4 | 6 = 4): string[] {
+    return this.names.resolve(networkId, name, client, family);
   }
 
   /** Writes hosts, hostname and resolv.conf for a container into `o.dir`. */

@@ -83,6 +83,10 @@ describe("issue 15: networks and volumes as dockerd names, reserves and filters 
     assert.deepEqual([len, gw], ["64", "fd00:247:85::1"]);
     assert.match(ok(["exec", "six", "ip", "-6", "addr", "show", "eth0"]), new RegExp(`inet6 ${addr}/64`));
     assert.match(ok(["run", "--rm", "--network", V6.name, "busybox", "wget", "-q", "-O", "-", `http://[${addr}]/hostname`]), /\w/);
+    // The network's DNS answers AAAA with the container's IPv6 address (and A with its IPv4 one).
+    const aaaa = ok(["run", "--rm", "--network", V6.name, "busybox", "nslookup", "-type=AAAA", "six"]);
+    assert.match(aaaa, new RegExp(`Address:\\s+${addr}\\b`), aaaa);
+    assert.doesNotMatch(aaaa, /^Address: 10\./m, "no IPv4 address among the answers (the server line is the gateway)");
     assert.match(ok(["network", "inspect", "-f", "{{json .Containers}}", V6.name]), new RegExp(`"IPv6Address":"${addr}/64"`));
     ok(["rm", "-f", "six"]);
     ok(["network", "rm", V6.name]);
