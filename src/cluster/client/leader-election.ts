@@ -8,7 +8,10 @@
 // this candidate observed it on its own clock* (never by comparing the record's renewTime
 // with the local clock: the two machines' clocks may disagree). Every write is an update
 // pinned to the resourceVersion read, so two candidates can never both succeed in taking it.
-// The leader renews every retryPeriod; when it has not managed to renew for renewDeadline
+// A candidate that sees the Lease held tries again at its next retryPeriod or, if sooner,
+// the moment the holder's record will have gone unchanged for leaseDuration — so a dead
+// leader is replaced leaseDuration after its last renewal was seen, not up to a retryPeriod
+// later. The leader renews every retryPeriod; when it has not managed to renew for renewDeadline
 // (shorter than leaseDuration, so it stops before anyone else may start) it stops leading
 // and becomes a candidate again. On stop a leader gives the Lease up (holder cleared), so
 // another candidate takes over without waiting out the duration.
@@ -73,6 +76,8 @@ export function startLeaderElection(client: Client, opts: LeaderElectionOptions)
   let timer: Timer | undefined;
   /** The holder's record as last seen, and when (on this clock) it last changed. */
   let observed: { key: string; at: number } | undefined;
+  /** For a candidate facing a holder: ms until the holder's Lease expires as observed. */
+  let expiresInMs: number | undefined;
 
   /** One attempt to take or renew the Lease; true when this candidate holds it afterwards. */
   async function tryAcquireOrRenew(): Promise<boolean> {
@@ -97,7 +102,10 @@ export function startLeaderElection(client: Client, opts: LeaderElectionOptions)
     if (!observed || observed.key !== key) observed = { key, at: now };
     const held = !!spec.holderIdentity && spec.holderIdentity !== opts.identity;
     const holderDurationMs = (spec.leaseDurationSeconds ?? Math.ceil(durationMs / 1000)) * 1000;
-    if (held && observed.at + holderDurationMs > now) return false;
+    if (held && observed.at + holderDurationMs > now) {
+      expiresInMs = observed.at + holderDurationMs - now;
+      return false;
+    }
     const next: LeaseSpec =
       spec.holderIdentity === opts.identity
         ? { ...spec, renewTime: mine.renewTime, leaseDurationSeconds: mine.leaseDurationSeconds }
@@ -147,6 +155,7 @@ export function startLeaderElection(client: Client, opts: LeaderElectionOptions)
 
   async function round(): Promise<void> {
     let ok = false;
+    expiresInMs = undefined;
     try {
       ok = await tryAcquireOrRenew();
     } catch (err) {
@@ -178,7 +187,8 @@ export function startLeaderElection(client: Client, opts: LeaderElectionOptions)
   const tick = () => {
     if (stopped) return;
     running = round().finally(() => {
-      if (!stopped) timer = clock.after(retryMs, tick);
+      // A few ms past the expiry, so the attempt sees it expired on a timer that fires early.
+      if (!stopped) timer = clock.after(!leading && expiresInMs !== undefined ? Math.min(retryMs, expiresInMs + 5) : retryMs, tick);
     });
   };
   tick();
