@@ -85,7 +85,10 @@ let runtimeBundle: string | undefined;
 async function bundleRuntimeCli(): Promise<string> {
   if (runtimeBundle) return runtimeBundle;
   const { build } = await import("esbuild");
-  const out = join(mkdtempSync(join(tmpdir(), "gantry-rt-")), "gantry-runtime.mjs");
+  const dir = mkdtempSync(join(tmpdir(), "gantry-rt-"));
+  // The bundle outlives every daemon of this test process; it goes with the process.
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, "gantry-runtime.mjs");
   await build({
     entryPoints: [join(repo, "src", "cli", "runtime", "main.ts")],
     outfile: out,
