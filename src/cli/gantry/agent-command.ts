@@ -100,6 +100,22 @@ async function nodeNameOfToken(client: Client): Promise<string | undefined> {
   return m?.[1];
 }
 
+/** --server: one URL or several (an HA control plane), comma-separated; each an https:// URL. */
+export function serverList(flag: string): { server: string; servers: string[] } {
+  const servers = flag.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const s of servers) {
+    let url: URL | undefined;
+    try {
+      url = new URL(s);
+    } catch {
+      url = undefined;
+    }
+    if (url?.protocol !== "https:") throw invalidArgument(`--server takes https:// URLs, comma-separated, not "${s}"`);
+  }
+  if (!servers.length) throw invalidArgument("--server needs at least one https:// URL");
+  return { server: servers[0]!, servers };
+}
+
 export async function untilSignal(): Promise<void> {
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
@@ -111,7 +127,7 @@ export function registerAgentCommand(program: Command): void {
   const cmd = program
     .command("agent")
     .description("Join this host to a cluster as a node: its engine runs the pods the cluster binds to it")
-    .option("--server <url>", "the API server, e.g. https://10.0.0.1:6443 (required unless --kubeconfig)")
+    .option("--server <urls>", "the API server, e.g. https://10.0.0.1:6443, or several of an HA control plane, comma-separated: requests move to the next when one cannot be reached (required unless --kubeconfig)")
     .option("--token-file <file>", "a node token from `gantry server token create --node NAME` (required unless --kubeconfig)")
     .option("--ca-file <file>", "the cluster's CA certificate (the server's DATA_DIR/tls/ca.crt)")
     .option("--hollow", "kubemark's hollow nodes: register --count Nodes that report their pods Running and run nothing (for scale tests; needs admin credentials)")
@@ -134,12 +150,12 @@ export function registerAgentCommand(program: Command): void {
         throw invalidArgument(`cannot read --ca-file ${flags.caFile}: ${(err as Error).message}`);
       }
     }
-    const client = new Client(HttpsTransport.fromTarget({ server: flags.server, token, caCert }), { fieldManager: "gantry-agent" });
+    const client = new Client(HttpsTransport.fromTarget({ ...serverList(flags.server), token, caCert, onSwitch: (from, to, why) => console.error(`gantry agent: API server ${from} failed (${why}); now using ${to}`) }), { fieldManager: "gantry-agent" });
     const tokenNode = await nodeNameOfToken(client);
     if (!tokenNode) throw new GantryError("UNAUTHORIZED", `the token in ${flags.tokenFile} is not a node token`, { hint: "make one with gantry server token create --node NAME" });
     if (flags.name && flags.name !== tokenNode) throw invalidArgument(`--name ${flags.name} does not match the node the token was made for (${tokenNode})`);
     const agent = await startNode(flags, client, agentOptions(flags, client, tokenNode, DEFAULT_AGENT_ROOT));
-    console.error(`gantry agent: node ${agent.nodeName} joined ${flags.server}; engine on unix://${agent.engineSocket}`);
+    console.error(`gantry agent: node ${agent.nodeName} joined ${client.server}; engine on unix://${agent.engineSocket}`);
     await untilSignal();
     await agent.stop();
     process.exit(0);
@@ -150,7 +166,7 @@ export function registerAgentCommand(program: Command): void {
 async function runHollow(flags: HollowFlags & { server?: string; tokenFile?: string; caFile?: string; kubeconfig?: string }): Promise<void> {
   let client: Client;
   if (flags.kubeconfig) client = Client.fromKubeconfig(flags.kubeconfig, { fieldManager: "gantry-hollow" });
-  else if (flags.server && flags.tokenFile) client = new Client(HttpsTransport.fromTarget({ server: flags.server, token: readToken(flags.tokenFile), caCert: flags.caFile ? readFileSync(flags.caFile, "utf8") : undefined }), { fieldManager: "gantry-hollow" });
+  else if (flags.server && flags.tokenFile) client = new Client(HttpsTransport.fromTarget({ ...serverList(flags.server), token: readToken(flags.tokenFile), caCert: flags.caFile ? readFileSync(flags.caFile, "utf8") : undefined }), { fieldManager: "gantry-hollow" });
   else throw invalidArgument("gantry agent --hollow needs --kubeconfig (e.g. the server's admin.kubeconfig), or --server and --token-file");
   const fleet = await startHollowAgent(client, flags, (m) => console.error(`gantry agent: ${m}`));
   console.error(`gantry agent: ${fleet.names.length} hollow nodes ${fleet.names[0]}…${fleet.names[fleet.names.length - 1]} joined ${client.server}`);

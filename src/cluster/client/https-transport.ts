@@ -1,31 +1,66 @@
 // The client's HTTPS transport: a kubeconfig (its credentials applied by
-// @kubernetes/client-node, so every auth form kubectl knows works) or a server URL, bearer
+// @kubernetes/client-node, so every auth form kubectl knows works) or server URLs, bearer
 // token and the server's CA. One keep-alive agent per transport; watches are ordinary chunked
 // GETs read line by line.
+//
+// Several servers (an HA control plane, k3s agents' client-side load balancing): requests go
+// to the current one; when it cannot be reached (refused, unreachable, no connection within
+// CONNECT_TIMEOUT_MS) or answers 502/503 (any 5xx for a GET), the same request goes to the
+// next, which then stays current. A request whose connection broke after it was sent is
+// tried again elsewhere only when it is a GET: a write may have been done.
 import { readFileSync } from "node:fs";
 import { Agent, request, type RequestOptions } from "node:https";
+import type { Socket } from "node:net";
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { GantryError } from "../../common/errors.ts";
 import { lineSplitter, type ApiRequest, type ApiResponse, type ApiStream, type ApiTransport } from "./transport.ts";
 
 export interface HttpsTarget {
+  /** The server's URL; with `servers`, the first to try. */
   server: string;
+  /** Every server of an HA control plane, tried in turn (server is added first if absent). */
+  servers?: string[];
   token?: string;
   /** PEM of the CA that signed the server's certificate. */
   caCert?: string;
+  /** Told when requests move to another server. */
+  onSwitch?: (from: string, to: string, why: string) => void;
 }
 
+/** How long a connection to one server may take before the next is tried. */
+export const CONNECT_TIMEOUT_MS = 5_000;
+/** Errors that mean the request never reached the server: safe to send elsewhere, whatever the method. */
+const NOT_CONNECTED = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL", "ECONNTIMEOUT"]);
+/** Errors that may come after the request was sent: only a GET goes elsewhere. */
+const BROKEN = new Set(["ECONNRESET", "EPIPE"]);
+
+const codeOf = (err: unknown) => (err as { code?: string } | undefined)?.code ?? "";
+
+function mayTryNext(err: unknown, method: string): boolean {
+  const code = codeOf(err);
+  return NOT_CONNECTED.has(code) || (method === "GET" && (BROKEN.has(code) || /socket hang up/.test((err as Error).message ?? "")));
+}
+
+const statusMayTryNext = (status: number, method: string) => status === 502 || status === 503 || (method === "GET" && status >= 500);
+
 export class HttpsTransport implements ApiTransport {
-  readonly server: string;
   private readonly agent = new Agent({ keepAlive: true });
+  private readonly servers: string[];
+  private current = 0;
 
   private constructor(
-    server: string,
+    servers: string[],
     private readonly applyAuth: (opts: RequestOptions) => Promise<void>,
     private readonly ca: string | undefined,
+    private readonly onSwitch?: (from: string, to: string, why: string) => void,
   ) {
-    this.server = server.replace(/\/+$/, "");
+    this.servers = [...new Set(servers.map((s) => s.replace(/\/+$/, "")))];
+  }
+
+  /** The server requests go to now. */
+  get server(): string {
+    return this.servers[this.current]!;
   }
 
   /**
@@ -44,17 +79,18 @@ export class HttpsTransport implements ApiTransport {
       });
       await (await loaded)(opts);
     };
-    return new HttpsTransport(cluster.server, applyAuth, cluster.ca);
+    return new HttpsTransport([cluster.server], applyAuth, cluster.ca);
   }
 
   static fromTarget(t: HttpsTarget): HttpsTransport {
     return new HttpsTransport(
-      t.server,
+      [t.server, ...(t.servers ?? [])],
       async (opts) => {
         if (t.caCert) opts.ca = t.caCert;
         if (t.token) opts.headers = { ...opts.headers, Authorization: `Bearer ${t.token}` };
       },
       t.caCert,
+      t.onSwitch,
     );
   }
 
@@ -67,22 +103,67 @@ export class HttpsTransport implements ApiTransport {
     this.agent.destroy();
   }
 
+  /**
+   * Sends through the current server, then each other in turn while the answer says that
+   * server cannot serve it (see the top of the file); the one that answered becomes current.
+   */
+  private async failover<T>(req: ApiRequest, once: (server: string) => Promise<T>, statusOf: (t: T) => number): Promise<T> {
+    const n = this.servers.length;
+    const first = this.current;
+    let firstWhy = "";
+    for (let i = 0; ; i++) {
+      const index = (first + i) % n;
+      const server = this.servers[index]!;
+      const last = i === n - 1;
+      let why: string;
+      try {
+        const answer = await once(server);
+        const status = statusOf(answer);
+        if (last || !statusMayTryNext(status, req.method)) {
+          this.use(index, `${this.servers[first]} could not serve ${req.method} ${req.path.split("?")[0]}: ${firstWhy}`);
+          return answer;
+        }
+        why = `HTTP ${status}`;
+      } catch (err) {
+        if (last || !mayTryNext((err as GantryError).cause ?? err, req.method)) throw err;
+        why = (err as Error).message;
+      }
+      if (i === 0) firstWhy = why;
+    }
+  }
+
+  private use(index: number, what: string): void {
+    if (index === this.current) return;
+    const from = this.server;
+    this.current = index;
+    this.onSwitch?.(from, this.server, what);
+  }
+
   async request(req: ApiRequest): Promise<ApiResponse> {
     const opts = await this.options(req);
+    return this.failover(req, (server) => this.requestOnce(server, req, opts), (r) => r.status);
+  }
+
+  private requestOnce(server: string, req: ApiRequest, opts: RequestOptions): Promise<ApiResponse> {
     return new Promise((resolve, reject) => {
-      const r = request(`${this.server}${req.path}`, opts, (res) => {
+      const r = request(`${server}${req.path}`, opts, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
         res.on("error", reject);
       });
-      r.on("error", (err) => reject(this.unreachable(err)));
+      r.on("error", (err) => reject(this.unreachable(server, err)));
+      limitConnect(r);
       r.end(req.body);
     });
   }
 
   async stream(req: ApiRequest, onLine: (line: string) => void, onEnd: (err?: Error) => void): Promise<ApiStream> {
     const opts = await this.options(req);
+    return this.failover(req, (server) => this.streamOnce(server, req, opts, onLine, onEnd), (s) => s.status);
+  }
+
+  private streamOnce(server: string, req: ApiRequest, opts: RequestOptions, onLine: (line: string) => void, onEnd: (err?: Error) => void): Promise<ApiStream> {
     return new Promise((resolve, reject) => {
       let cancelled = false;
       let ended = false;
@@ -92,7 +173,7 @@ export class HttpsTransport implements ApiTransport {
         ended = true;
         onEnd(cancelled ? undefined : err);
       };
-      const r = request(`${this.server}${req.path}`, opts, (res) => {
+      const r = request(`${server}${req.path}`, opts, (res) => {
         responded = true;
         const status = res.statusCode ?? 0;
         if (status >= 400) {
@@ -121,8 +202,9 @@ export class HttpsTransport implements ApiTransport {
       });
       r.on("error", (err) => {
         if (responded) end(err);
-        else reject(this.unreachable(err));
+        else reject(this.unreachable(server, err));
       });
+      limitConnect(r);
       r.end(req.body);
     });
   }
@@ -134,9 +216,19 @@ export class HttpsTransport implements ApiTransport {
     return opts;
   }
 
-  private unreachable(err: Error): GantryError {
-    return new GantryError("UNAVAILABLE", `cannot reach the cluster API server at ${this.server}: ${err.message}`, { hint: "is `gantry server` running?", cause: err });
+  private unreachable(server: string, err: Error): GantryError {
+    return new GantryError("UNAVAILABLE", `cannot reach the cluster API server at ${server}: ${err.message}`, { hint: "is `gantry server` running?", cause: err });
   }
+}
+
+/** Fails a request whose new connection is not made within CONNECT_TIMEOUT_MS (a server machine gone quiet rather than refusing). */
+function limitConnect(r: ReturnType<typeof request>): void {
+  r.once("socket", (socket: Socket) => {
+    if (!socket.connecting) return;
+    const timer = setTimeout(() => r.destroy(Object.assign(new Error(`no connection within ${CONNECT_TIMEOUT_MS} ms`), { code: "ECONNTIMEOUT" })), CONNECT_TIMEOUT_MS);
+    socket.once("connect", () => clearTimeout(timer));
+    socket.once("close", () => clearTimeout(timer));
+  });
 }
 
 interface KubeconfigFile {

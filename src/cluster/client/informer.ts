@@ -2,14 +2,18 @@
 // It lists at a revision, watches from that revision, keeps every object frozen in an
 // indexed cache and tells its handlers what changed. A watch that ends cleanly (the
 // server's timeout) is resumed from the last revision seen (bookmarks move it on); a 410
-// Gone means the history is compacted, so it lists again; other failures list again after
-// a back-off on the injected clock. Handlers are meant to only enqueue keys: the objects
+// Gone means the history is compacted, so it lists again. A watch that breaks (the server
+// died, a connection refused: the transport moves to another server of an HA cluster) is
+// opened again from the same revision after a back-off, without a list — revisions are the
+// store's, the same on every server, so nothing is missed and no server sees a relist storm
+// (client-go's reflector retries a refused watch the same way). Other failures (a list that
+// fails, a watch refused with a 4xx) list again after a back-off on the injected clock. Handlers are meant to only enqueue keys: the objects
 // they get are the cache's own, frozen, and must be copied before change.
 import { realClock, type Clock } from "../../common/clock.ts";
 import { describeError } from "../../common/errors.ts";
 import { IndexedCache } from "./cache.ts";
 import type { ResourceClient, Watch } from "./client.ts";
-import { isGone } from "./errors.ts";
+import { ApiStatusError, isGone } from "./errors.ts";
 import { deepFreeze, objectKey, type KubeObject, type WatchEvent } from "./objects.ts";
 
 export interface InformerHandlers<T extends KubeObject = KubeObject> {
@@ -63,6 +67,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   private revision = "";
   /** How many times the informer listed (the first list included). */
   lists = 0;
+  /** How many times a broken watch was opened again from its revision, without a list. */
+  rewatches = 0;
 
   constructor(
     readonly resource: ResourceClient<T>,
@@ -175,7 +181,10 @@ export class Informer<T extends KubeObject = KubeObject> {
    * is needed (410 Gone), and throws on other failures.
    */
   private async watchUntilGone(): Promise<string | undefined> {
+    const initial = this.opts.initialBackoffMs ?? 800;
+    let backoff = initial;
     while (!this.stopped) {
+      const from = this.revision;
       const ended = await new Promise<Error | undefined>((resolve) => {
         this.resource
           .watch(undefined, { ...this.selectors(), resourceVersion: this.revision, allowWatchBookmarks: true, timeoutSeconds: this.opts.watchTimeoutSeconds ?? 300 + Math.floor(Math.random() * 300) }, (ev) => this.apply(ev), resolve)
@@ -187,7 +196,17 @@ export class Informer<T extends KubeObject = KubeObject> {
       this.watch = undefined;
       if (this.stopped) return undefined;
       if (isGone(ended)) return `watch from revision ${this.revision} is gone (${ended!.message})`;
-      if (ended) throw ended;
+      if (ended && !watchMayResume(ended)) throw ended;
+      // A watch that moved the revision on made progress: its break starts the back-off afresh.
+      if (this.revision !== from) backoff = initial;
+      if (ended) {
+        this.log(`informer ${this.resource.ref.resource}: watch broke (${describeError(ended)}); watching again from revision ${this.revision} in ${backoff} ms`);
+        this.rewatches++;
+        await this.clock.sleep(backoff, this.abort.signal).catch(() => {
+          // Stopped while waiting: the loop condition ends it.
+        });
+        backoff = Math.min(backoff * 2, this.opts.maxBackoffMs ?? 30_000);
+      }
     }
     return undefined;
   }
@@ -215,4 +234,14 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
     if (rv) this.revision = rv;
   }
+}
+
+/**
+ * Whether a watch that ended with err may be opened again from the same revision: yes when
+ * the connection broke or the server was unavailable (5xx, 429, a refused or reset
+ * connection); no when the server refused the watch itself (4xx), which a list may explain.
+ */
+function watchMayResume(err: Error): boolean {
+  if (err instanceof ApiStatusError) return err.status >= 500 || err.status === 429;
+  return true;
 }
