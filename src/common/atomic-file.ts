@@ -1,7 +1,8 @@
 // Crash-safe state files: write to a temporary file in the same directory, fsync, rename.
 // A reader sees either the old content or the new, never a torn file.
-import { closeSync, fsyncSync, openSync, renameSync, writeSync, readFileSync } from "node:fs";
-import { open, rename } from "node:fs/promises";
+// fs.promises is read where it is used, not imported: node loads that module (with its readline
+// and stream parts) on first access, and the runtime CLI, which bundles this file, never needs it.
+import { closeSync, fsyncSync, openSync, renameSync, writeSync, readFileSync, promises as fsp } from "node:fs";
 import { dirname, basename, join } from "node:path";
 
 /**
@@ -30,14 +31,14 @@ export function writeFileAtomic(path: string, content: string | Uint8Array, mode
  */
 export async function writeFileAtomicDurably(path: string, content: string | Uint8Array, mode = 0o600): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.${++tmpCount}.tmp`);
-  const fh = await open(tmp, "w", mode);
+  const fh = await fsp.open(tmp, "w", mode);
   try {
     await fh.writeFile(content);
     await fh.sync();
   } finally {
     await fh.close();
   }
-  await rename(tmp, path);
+  await fsp.rename(tmp, path);
 }
 let tmpCount = 0;
 

@@ -4,7 +4,7 @@
 // runtime CLI's start-up, so code that validates a spec loads them on demand (below).
 import type { OciProcess } from "./spec/oci.ts";
 
-export { Runtime, OCI_VERSION, type CreateOptions, type ExecOptions } from "./runtime.ts";
+export { Runtime, OCI_VERSION, type CreateOptions, type ExecOptions, type CreatedContainer } from "./runtime.ts";
 export { DEFAULT_ROOT } from "./state.ts";
 export { findHelper } from "./helper.ts";
 export { mountOnHost } from "./host-mount.ts";

@@ -20,6 +20,12 @@ import { defaultDevices } from "./plan/plan.ts";
 
 export const OCI_VERSION = "1.2.0";
 
+/** A container as `create` left it: its saved record and its open cgroups. */
+export interface CreatedContainer {
+  record: ContainerRecord;
+  cgroups: CgroupManager;
+}
+
 export interface CreateOptions {
   bundle: string;
   pidFile?: string;
@@ -183,7 +189,14 @@ export class Runtime {
   async create(
     id: string,
     opts: CreateOptions,
-  ): Promise<{ pid: number; monitorPid?: number; exited?: Promise<{ code: number; signal: number }>; output?: HelperRun["output"] }> {
+  ): Promise<{
+    pid: number;
+    monitorPid?: number;
+    exited?: Promise<{ code: number; signal: number }>;
+    output?: HelperRun["output"];
+    /** what was saved and the cgroups opened: `delete` takes them back instead of reading them again */
+    created: CreatedContainer;
+  }> {
     const bundle = resolve(opts.bundle);
     // Loaded on demand: the schema library is the largest part of the CLI's start-up, and
     // only create needs it (state, start, kill, delete read Gantry's own state file).
@@ -276,6 +289,7 @@ export class Runtime {
         monitorPid: opts.monitor ? run.helperPid : undefined,
         exited: opts.foreground ? run.exited : undefined,
         output: run.output,
+        created: { record: rec, cgroups: cg },
       };
     } catch (err) {
       await cg?.destroy().catch(() => {});
@@ -332,10 +346,14 @@ export class Runtime {
     process.kill(rec.pid, sig);
   }
 
-  async delete(id: string, force = false): Promise<void> {
+  /**
+   * `created`: what this process's `create` returned for the container (`run` deletes what it
+   * just made), so the state file and the host's cgroup mounts are not read again.
+   */
+  async delete(id: string, force = false, created?: CreatedContainer): Promise<void> {
     let rec: ContainerRecord;
     try {
-      rec = this.state.load(id);
+      rec = created?.record.id === id ? created.record : this.state.load(id);
     } catch (err) {
       if (force && err instanceof GantryError && err.code === "NOT_FOUND") return;
       throw err;
@@ -348,7 +366,7 @@ export class Runtime {
         hint: `stop it first (gantry-runtime kill ${id} KILL) or use delete --force`,
       });
     }
-    const cg = this.cgroups(rec);
+    const cg = created?.record === rec ? created.cgroups : this.cgroups(rec);
     if (status !== "stopped") {
       if (status === "paused") await cg.thaw().catch(() => {});
       try {

@@ -55,6 +55,24 @@ describe("gantry-runtime on real namespaces and cgroups", { skip }, () => {
     assert.equal(rt(["run", "--bundle", b.dir, id("exit")]).status, 42);
   });
 
+  test("run deletes what it made when the program exits: state directory and every cgroup directory", () => {
+    // without a cgroup namespace the container sees its cgroup paths as the host names them
+    const b = bundle(["sh", "-c", "cat /proc/self/cgroup; exit 5"], (c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== "cgroup")));
+    const cid = id("run-cleanup");
+    const r = rt(["run", "--bundle", b.dir, cid]);
+    assert.equal(r.status, 5, r.stderr);
+    const dirs = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.split(":"))
+      .filter(([, ctrl, path]) => ctrl !== undefined && !ctrl.startsWith("name=") && path?.endsWith(`/${cid}`))
+      .map(([, ctrl, path]) => (ctrl ? join("/sys/fs/cgroup", ctrl.split(",")[0]!, path!) : join(existsSync("/sys/fs/cgroup/unified") ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup", path!)));
+    assert.ok(dirs.length > 0, `the container saw no cgroup of its own: ${r.stdout}`);
+    for (const d of dirs) assert.equal(existsSync(d), false, `${d} left behind after run`);
+    assert.equal(existsSync(join(root, cid)), false, "state directory left behind after run");
+    assert.equal(rt(["state", cid]).status !== 0, true, "state still answers for a run that ended");
+  });
+
   test("namespace inodes differ from the host's for new types and equal the target's for joined ones", async () => {
     const a = bundle(["sleep", "30"]);
     const ida = id("ns-a");

@@ -276,7 +276,7 @@ command(
     target.pid = created.pid;
     if (o.detach) return;
     const { code } = await created.exited!;
-    if (!o.keep) await rt.delete(id!, true);
+    if (!o.keep) await rt.delete(id!, true, created.created);
     process.exitCode = code;
   },
 );

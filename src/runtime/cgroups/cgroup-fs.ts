@@ -2,7 +2,6 @@
 // process joins by a write into cgroup.procs. Every failure names the file and the value.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { GantryError } from "../../common/errors.ts";
 import type { CgroupFile } from "./types.ts";
 
@@ -263,4 +262,9 @@ export async function pollUntil(check: () => boolean, timeoutMs: number, onRetry
     onRetry?.();
     await sleep(delay);
   }
+}
+
+/** A plain timer promise: node:timers/promises would be one more module for the runtime CLI to load at every start. */
+function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
 }
