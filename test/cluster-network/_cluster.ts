@@ -43,7 +43,8 @@ export interface TestCluster {
   remove(): Promise<void>;
 }
 
-export async function createTestCluster(nodes: number): Promise<TestCluster> {
+/** servers > 1: an HA control plane (`--servers`). */
+export async function createTestCluster(nodes: number, servers = 1): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), "gantry-cnet-"));
   const stateDir = join(dir, "clusters");
   const kubeconfig = join(dir, "kubeconfig");
@@ -54,7 +55,7 @@ export async function createTestCluster(nodes: number): Promise<TestCluster> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const created = await cluster(["create", name, "--nodes", String(nodes), "--kubeconfig", kubeconfig]);
+    const created = await cluster(["create", name, "--nodes", String(nodes), ...(servers > 1 ? ["--servers", String(servers)] : []), "--kubeconfig", kubeconfig]);
     if (created.code !== 0) throw new Error(`cluster create failed:\n${created.stdout}\n${created.stderr}`);
     const imageRoot = join(dir, "image-root");
     await makeBusyboxImage(imageRoot, IMAGE);

@@ -81,7 +81,7 @@ describe("gantry cluster create: 3 nodes and the flat pod network", { skip }, ()
     assert.match(createOut.stdout, new RegExp(`export KUBECONFIG=${kubeconfig}`));
     assert.match(createOut.stdout, /3 node\(s\) Ready/);
     const list = await cluster(["list"]);
-    assert.match(list.stdout, new RegExp(`^${name}\\s+3\\s+running\\s+https://${rec.gateway.replace(/\./g, "\\.")}:6443\\s`, "m"));
+    assert.match(list.stdout, new RegExp(`^${name}\\s+1\\s+3\\s+running\\s+https://${rec.gateway.replace(/\./g, "\\.")}:6443\\s`, "m"));
     const nodes = JSON.parse((await kubectl(["get", "nodes", "-o", "json"])).stdout) as { items: { metadata: { name: string; labels: Record<string, string> }; spec: { podCIDR?: string; podCIDRs?: string[] }; status: { addresses: { type: string; address: string }[]; conditions: { type: string; status: string }[] } }[] };
     assert.deepEqual(nodes.items.map((n) => n.metadata.name).sort(), [`${name}-worker`, `${name}-worker2`, `${name}-worker3`]);
     const cidrs = new Set<string>();

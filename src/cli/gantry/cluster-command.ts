@@ -21,24 +21,27 @@ export function registerClusterCommands(program: Command): void {
     .description("Create a cluster: the API server on the cluster bridge and N agent nodes; waits until every node is Ready")
     .argument("<name>", "the cluster's name (a DNS label)")
     .option("--nodes <n>", "how many nodes (agents) run pods", "1")
+    .option("--servers <n>", "API servers: 1 on the host, or 3 (5, 7) for a highly available control plane — each server in its own namespace with an etcd member, kubectl through a loopback balancer", "1")
     .option("--kubeconfig <file>", "also write the admin kubeconfig to this file")
     .option("--wait <seconds>", "how long to wait for the nodes to be Ready", "180")
     .option("--insecure-registry <host:port>", "a registry the nodes may pull from over plain HTTP, e.g. one on the host at the bridge address (repeatable)", (v: string, prev: string[]) => [...prev, v], [])
-    .action(async (name: string, opts: { nodes: string; kubeconfig?: string; wait: string; insecureRegistry: string[] }, cmd: Command) => {
+    .action(async (name: string, opts: { nodes: string; servers: string; kubeconfig?: string; wait: string; insecureRegistry: string[] }, cmd: Command) => {
       const nodes = Number(opts.nodes);
+      const servers = Number(opts.servers);
       const wait = Number(opts.wait);
       if (!(wait > 0)) throw invalidArgument(`--wait must be a positive number of seconds, not "${opts.wait}"`);
-      const rec = await createCluster({ stateDir: stateDirOf(cmd), name, nodes, self: selfCommand(), kubeconfig: opts.kubeconfig, insecureRegistries: opts.insecureRegistry, timeoutMs: wait * 1000, log: (m) => console.error(`gantry cluster: ${m}`) });
+      const rec = await createCluster({ stateDir: stateDirOf(cmd), name, nodes, servers, self: selfCommand(), kubeconfig: opts.kubeconfig, insecureRegistries: opts.insecureRegistry, timeoutMs: wait * 1000, log: (m) => console.error(`gantry cluster: ${m}`) });
       console.log(`cluster ${rec.name}: ${rec.nodes.length} node(s) Ready (${rec.nodes.map((n) => `${n.name} ${n.address}`).join(", ")})`);
       console.log(`API server: ${rec.serverUrl}`);
+      if (rec.servers) console.log(`behind it: ${rec.servers.map((s) => `${s.name} ${s.url}`).join(", ")}`);
       console.log(`export KUBECONFIG=${opts.kubeconfig ?? rec.kubeconfig}`);
     });
 
   cluster
     .command("list")
-    .description("List clusters: name, nodes, whether its processes run, API server, kubeconfig")
+    .description("List clusters: name, servers, nodes, whether its processes run, API server, kubeconfig")
     .action((_opts: unknown, cmd: Command) => {
-      const rows = [["NAME", "NODES", "STATUS", "SERVER", "KUBECONFIG"], ...listClusters(stateDirOf(cmd)).map((c) => [c.name, String(c.nodes), c.running ? "running" : "stopped", c.server, c.kubeconfig])];
+      const rows = [["NAME", "SERVERS", "NODES", "STATUS", "SERVER", "KUBECONFIG"], ...listClusters(stateDirOf(cmd)).map((c) => [c.name, String(c.servers), String(c.nodes), c.running ? "running" : "stopped", c.server, c.kubeconfig])];
       const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
       for (const r of rows) console.log(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3))).join(""));
     });

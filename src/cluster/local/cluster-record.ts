@@ -13,6 +13,10 @@ export const API_PORT = 6443;
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const MAX_NAME = 32;
 export const MAX_NODES = 50;
+/** An HA cluster's servers: etcd wants an odd count, and 7 is its own upper advice. */
+export const MAX_SERVERS = 7;
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
 /** Under /run: short paths for the node engines' sockets (108 bytes at most), gone at reboot as the namespaces are. */
 export const EXEC_ROOT_BASE = "/run/gantry-clusters";
 
@@ -34,6 +38,23 @@ export interface NodeRecord {
   tokenFile: string;
 }
 
+/** One API server of an HA cluster (--servers N > 1), with the etcd member beside it (kubeadm's stacked etcd). */
+export interface ServerRecord {
+  /** NAME-server1, NAME-server2, … (also the etcd member's name). */
+  name: string;
+  /** Its own network namespace, on the cluster bridge as a node is. */
+  netns: string;
+  hostVeth: string;
+  address: string;
+  /** Its API server's URL (https://ADDRESS:6443). */
+  url: string;
+  dataDir: string;
+  /** The etcd member's data directory and client/peer URLs. */
+  etcdDataDir: string;
+  etcdClientUrl: string;
+  etcdPeerUrl: string;
+}
+
 export interface ClusterRecord {
   name: string;
   /** STATE_DIR/NAME: everything of the cluster on disk. */
@@ -44,9 +65,13 @@ export interface ClusterRecord {
   /** The cluster bridge's subnet (a /24) and the host's address on it, where the API server listens. */
   subnet: string;
   gateway: string;
+  /** The API server (one server), or the loopback balancer in front of the servers (HA). */
   serverUrl: string;
+  /** The (first) server's data directory: the cluster's CA is DATA_DIR/tls/ca.crt. */
   serverDataDir: string;
   kubeconfig: string;
+  /** HA clusters: the API servers, each with its etcd member; absent for one server on the bridge's gateway. */
+  servers?: ServerRecord[];
   /** The nft table (ip family) with the masquerade of the nodes' traffic leaving the bridge. */
   nftTable: string;
   /** Parent of every node's cgroup root. */
@@ -66,12 +91,34 @@ export function validateClusterName(name: string): void {
 export const clusterDir = (stateDir: string, name: string) => join(stateDir, name);
 const recordPath = (dir: string) => join(dir, "cluster.json");
 
-/** The record of a cluster about to be made: names only, nothing exists yet. */
-export function planCluster(stateDir: string, name: string, nodeCount: number, subnet: string): ClusterRecord {
+/** Every network namespace of the cluster: the HA servers' and the nodes'. */
+export const namespacesOf = (rec: ClusterRecord): { netns: string; hostVeth: string; address: string }[] => [...(rec.servers ?? []), ...rec.nodes];
+
+/**
+ * The record of a cluster about to be made: names only, nothing exists yet. One server runs
+ * on the host at the bridge's gateway address; several (HA, serverCount > 1) take the first
+ * addresses after it, each in its own namespace with an etcd member, and the nodes follow.
+ * balancerPort: the HA cluster's loopback balancer, which its kubeconfig names.
+ */
+export function planCluster(stateDir: string, name: string, nodeCount: number, subnet: string, ha?: { servers: number; balancerPort: number }): ClusterRecord {
   const dir = clusterDir(stateDir, name);
   const id = createHash("sha256").update(dir).digest("hex").slice(0, 8);
   const base = subnet.replace(/\.0\/24$/, ".");
   const gateway = `${base}1`;
+  const servers: ServerRecord[] = Array.from({ length: ha?.servers ?? 0 }, (_, i) => {
+    const address = `${base}${i + 2}`;
+    return {
+      name: `${name}-server${i + 1}`,
+      netns: `gantry-${id}-s${i + 1}`,
+      hostVeth: `gc${id.slice(0, 6)}-s${i + 1}`,
+      address,
+      url: `https://${address}:${API_PORT}`,
+      dataDir: join(dir, "servers", `server${i + 1}`),
+      etcdDataDir: join(dir, "servers", `server${i + 1}`, "etcd"),
+      etcdClientUrl: `http://${address}:${ETCD_CLIENT_PORT}`,
+      etcdPeerUrl: `http://${address}:${ETCD_PEER_PORT}`,
+    };
+  });
   const nodes: NodeRecord[] = Array.from({ length: nodeCount }, (_, i) => {
     const nodeName = `${name}-worker${i === 0 ? "" : i + 1}`;
     const nodeDir = join(dir, "nodes", nodeName);
@@ -79,7 +126,7 @@ export function planCluster(stateDir: string, name: string, nodeCount: number, s
       name: nodeName,
       netns: `gantry-${id}-${i + 1}`,
       hostVeth: `gc${id.slice(0, 6)}-${i + 1}`,
-      address: `${base}${i + 2}`,
+      address: `${base}${servers.length + i + 2}`,
       dataRoot: join(nodeDir, "root"),
       execRoot: join(EXEC_ROOT_BASE, id, String(i + 1)),
       cgroupRoot: `/gantry-clusters/${id}/${nodeName}`,
@@ -93,9 +140,10 @@ export function planCluster(stateDir: string, name: string, nodeCount: number, s
     bridge: `gc-${id}`,
     subnet,
     gateway,
-    serverUrl: `https://${gateway}:${API_PORT}`,
-    serverDataDir: join(dir, "server"),
-    kubeconfig: join(dir, "server", "admin.kubeconfig"),
+    serverUrl: ha ? `https://127.0.0.1:${ha.balancerPort}` : `https://${gateway}:${API_PORT}`,
+    serverDataDir: servers[0]?.dataDir ?? join(dir, "server"),
+    kubeconfig: ha ? join(dir, "admin.kubeconfig") : join(dir, "server", "admin.kubeconfig"),
+    ...(ha ? { servers } : {}),
     nftTable: `gantry-cluster-${id}`,
     cgroupParent: `/gantry-clusters/${id}`,
     nodes,

@@ -1,5 +1,5 @@
 // The cluster's network on the host, kind's docker network made by hand: one bridge with an
-// address per node, each node a named network namespace joined to it by a veth (eth0 inside,
+// address per node, each node (and each server of an HA cluster) a named network namespace joined to it by a veth (eth0 inside,
 // default route via the bridge), and one nft table that masquerades the nodes' traffic when
 // it leaves the bridge (pulls from the internet). Pods live behind each node (their own
 // bridge inside the node's namespace, made by the node's engine through CNI) and reach other
@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { conflict } from "../../common/errors.ts";
 import { run, tryRun } from "./_run.ts";
-import type { ClusterRecord } from "./cluster-record.ts";
+import { namespacesOf, type ClusterRecord } from "./cluster-record.ts";
 
 /** Where cluster bridges get their /24 from (clear of Gantry's 172.30/16, 10.231/16, 10.42/16, 10.43/16). */
 const SUBNET_BASE = [172, 28];
@@ -39,7 +39,7 @@ export async function setUpHostNetwork(rec: ClusterRecord): Promise<void> {
   await run("ip", ["link", "add", rec.bridge, "type", "bridge"]);
   await run("ip", ["addr", "add", `${rec.gateway}/24`, "dev", rec.bridge]);
   await run("ip", ["link", "set", rec.bridge, "up"]);
-  for (const n of rec.nodes) {
+  for (const n of namespacesOf(rec)) {
     await run("ip", ["netns", "add", n.netns]);
     await run("ip", ["link", "add", n.hostVeth, "type", "veth", "peer", "name", "eth0", "netns", n.netns]);
     await run("ip", ["link", "set", n.hostVeth, "master", rec.bridge, "up"]);
@@ -81,7 +81,7 @@ async function runNft(script: string): Promise<void> {
  * nft tables inside), the bridge and the table. What is already gone is skipped.
  */
 export async function tearDownHostNetwork(rec: ClusterRecord): Promise<void> {
-  for (const n of rec.nodes) {
+  for (const n of namespacesOf(rec)) {
     if (existsSync(`/run/netns/${n.netns}`)) await tryRun("ip", ["netns", "del", n.netns]);
     await tryRun("ip", ["link", "del", n.hostVeth]);
   }

@@ -1,24 +1,28 @@
 // `gantry cluster create|list|delete`: local multi-node clusters as kind and k3d make them, with
-// network namespaces where they use containers. create records the cluster, makes its host
+// network namespaces where they use containers; with --servers N, an HA control plane (N
+// servers with stacked etcd members, a loopback balancer for kubectl; supervisor.ts). create records the cluster, makes its host
 // network (host-network.ts), starts its supervisor (supervisor.ts) detached and waits until
 // every node is Ready; delete stops the supervisor and removes every process, mount, cgroup,
 // namespace, link and table of the cluster (sweep.ts), then its directory.
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { GantryError, invalidArgument, conflict } from "../../common/errors.ts";
 import { withPidLock } from "../../common/pid-lock.ts";
 import { isSameLiveProcess, readProcStat } from "../../common/process-identity.ts";
 import { Client, type KubeObject } from "../client/index.ts";
-import { clusterDir, EXEC_ROOT_BASE, listClusterRecords, MAX_NODES, planCluster, readClusterRecord, validateClusterName, writeClusterRecord, type ClusterRecord } from "./cluster-record.ts";
+import { clusterDir, EXEC_ROOT_BASE, listClusterRecords, MAX_NODES, MAX_SERVERS, planCluster, readClusterRecord, validateClusterName, writeClusterRecord, type ClusterRecord } from "./cluster-record.ts";
 import { chooseBridgeSubnet, setUpHostNetwork, tearDownHostNetwork } from "./host-network.ts";
 import { killClusterProcesses, removeClusterCgroups, unmountUnder } from "./sweep.ts";
-import { logPath, type SelfCommand } from "./supervisor.ts";
+import { ETCD_BINARY, logPath, type SelfCommand } from "./supervisor.ts";
 
 export interface CreateClusterOptions {
   stateDir: string;
   name: string;
   nodes: number;
+  /** API servers: 1 (on the host), or an odd number up to MAX_SERVERS for HA (each with an etcd member). */
+  servers?: number;
   /** How to run this gantry again (for the supervisor and its children). */
   self: SelfCommand;
   /** Also write the admin kubeconfig here. */
@@ -33,19 +37,23 @@ export interface CreateClusterOptions {
 export async function createCluster(o: CreateClusterOptions): Promise<ClusterRecord> {
   validateClusterName(o.name);
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > MAX_NODES) throw invalidArgument(`--nodes must be a whole number from 1 to ${MAX_NODES}, not ${o.nodes}`);
+  const servers = o.servers ?? 1;
+  if (!Number.isInteger(servers) || servers < 1 || servers > MAX_SERVERS) throw invalidArgument(`--servers must be a whole number from 1 to ${MAX_SERVERS}, not ${o.servers}`);
+  if (servers > 1 && servers % 2 === 0) throw invalidArgument(`--servers ${servers}: etcd needs a majority, so ${servers} servers survive no more failures than ${servers - 1}; use an odd number`);
+  if (servers > 1 && !existsSync(ETCD_BINARY)) throw new GantryError("UNSUPPORTED_OPTION", `an HA cluster runs etcd, and ${ETCD_BINARY} is absent`, { hint: "apt-get install etcd-server" });
   mkdirSync(o.stateDir, { recursive: true });
   const log = o.log ?? (() => undefined);
   const rec = await withPidLock(join(o.stateDir, ".lock"), async () => {
     if (existsSync(clusterDir(o.stateDir, o.name))) throw conflict(`cluster "${o.name}" already exists in ${o.stateDir}`, { hint: `gantry cluster delete ${o.name}` });
     const subnet = await chooseBridgeSubnet(listClusterRecords(o.stateDir).map((c) => c.subnet));
-    const planned = planCluster(o.stateDir, o.name, o.nodes, subnet);
+    const planned = planCluster(o.stateDir, o.name, o.nodes, subnet, servers > 1 ? { servers, balancerPort: await freeLoopbackPort() } : undefined);
     if (o.insecureRegistries?.length) planned.insecureRegistries = o.insecureRegistries;
     mkdirSync(join(planned.dir, "logs"), { recursive: true, mode: 0o700 });
     writeClusterRecord(planned);
     return planned;
   }, { what: "the cluster state directory" });
   try {
-    log(`network: bridge ${rec.bridge} ${rec.subnet}, ${rec.nodes.length} node namespaces`);
+    log(`network: bridge ${rec.bridge} ${rec.subnet}, ${rec.nodes.length} node namespaces${rec.servers ? `, ${rec.servers.length} server namespaces` : ""}`);
     await setUpHostNetwork(rec);
     rec.supervisor = startSupervisor(rec, o.self, o.stateDir);
     writeClusterRecord(rec);
@@ -54,10 +62,23 @@ export async function createCluster(o: CreateClusterOptions): Promise<ClusterRec
     if (o.kubeconfig) copyFileSync(rec.kubeconfig, o.kubeconfig);
     return rec;
   } catch (err) {
-    const tails = ["supervisor", "server", ...rec.nodes.map((n) => n.name)].map((r) => logTail(rec, r)).filter(Boolean).join("\n");
+    const serverRoles = rec.servers ? rec.servers.flatMap((x) => [x.name, `${x.name}-etcd`]) : ["server"];
+    const tails = ["supervisor", ...serverRoles, ...rec.nodes.map((n) => n.name)].map((r) => logTail(rec, r)).filter(Boolean).join("\n");
     await deleteCluster(o.stateDir, o.name).catch(() => undefined);
     throw new GantryError(err instanceof GantryError ? err.code : "INTERNAL", `cluster ${o.name} did not come up: ${(err as Error).message}${tails ? `\n${tails}` : ""}`);
   }
+}
+
+/** A loopback port free now, for the HA cluster's balancer (kept in the record, so restarts reuse it). */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 function logTail(rec: ClusterRecord, role: string): string {
@@ -105,6 +126,8 @@ async function untilNodesReady(rec: ClusterRecord, timeoutMs: number): Promise<v
 
 export interface ClusterSummary {
   name: string;
+  /** API servers (1, or an HA cluster's count). */
+  servers: number;
   nodes: number;
   running: boolean;
   server: string;
@@ -114,6 +137,7 @@ export interface ClusterSummary {
 export function listClusters(stateDir: string): ClusterSummary[] {
   return listClusterRecords(stateDir).map((r) => ({
     name: r.name,
+    servers: r.servers?.length ?? 1,
     nodes: r.nodes.length,
     running: !!r.supervisor && isSameLiveProcess(r.supervisor.pid, r.supervisor.startTime),
     server: r.serverUrl,

@@ -1,5 +1,5 @@
 // What `cluster delete` removes besides the host network: every process of the cluster (the
-// ones the supervisor recorded, whatever runs in a node's network namespace — agents, the
+// ones the supervisor recorded, whatever runs in a node's or HA server's network namespace — agents, servers, etcd members, the
 // engines' container monitors — and whatever sits in a node's cgroups — the pods' containers),
 // every mount under the cluster's directory (container root filesystems, the warm pool's
 // namespace files), and the cgroups under the cluster's parent in every hierarchy. The
@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSyn
 import { join } from "node:path";
 import { isSameLiveProcess, readProcStat } from "../../common/process-identity.ts";
 import { tryRun } from "./_run.ts";
-import type { ClusterRecord } from "./cluster-record.ts";
+import { namespacesOf, type ClusterRecord } from "./cluster-record.ts";
 import { readProcesses } from "./supervisor.ts";
 
 const CGROUP_FS = "/sys/fs/cgroup";
@@ -87,7 +87,7 @@ function thaw(dirs: string[]): void {
 /** SIGKILLs every process of the cluster until none is left (or 15 s pass); returns the ones that stayed. */
 export async function killClusterProcesses(rec: ClusterRecord): Promise<number[]> {
   const inodes = new Set<number>();
-  for (const n of rec.nodes) {
+  for (const n of namespacesOf(rec)) {
     try {
       inodes.add(statSync(`/run/netns/${n.netns}`).ino);
     } catch {
