@@ -89,9 +89,9 @@ export const MESSAGES = [
   { msg: "cpid", channel: "sync", fields: [["pid", u64]], doc: "joiner to monitor: the child it cloned (then the joiner exits)" },
   { msg: "go", channel: "sync", fields: [["hostPid", u64]], doc: "monitor to child: maps, cgroups and runtime hooks are done; the child's pid as the host sees it" },
   { msg: "pty", channel: "sync", fields: [], doc: "child to monitor: the pty master follows as SCM_RIGHTS" },
-  { msg: "ready", channel: "sync", fields: [], doc: "child to monitor: set up, waiting for start" },
+  { msg: "ready", channel: "sync", fields: [["step", u64]], doc: "child to monitor: set up, waiting for start at this plan step (every step before it is done)" },
   { msg: "error", channel: "both", fields: [["step", str], ["op", str], ["errno", u64], ["message", str]], doc: "a step failed (step -1: no plan step, e.g. clone or fork); relayed to TypeScript" },
-  { msg: "pid", channel: "report", fields: [["pid", u64]], doc: "the container's process exists (and waits for start, or runs)" },
+  { msg: "pid", channel: "report", fields: [["pid", u64], ["done", u64]], doc: "the container's process exists (and waits for start, or runs); done: how many plan steps were executed (all of them once it exec'd): what `explain` records" },
   { msg: "exit", channel: "report", fields: [["code", u64], ["signal", u64]], doc: "foreground mode: the container's exit code (128+signal when killed) and signal" },
   { msg: "monitor-pid", channel: "report", fields: [["pid", u64]], doc: "the spawner forked a monitor for the plan that follows" },
 ];

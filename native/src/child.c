@@ -148,7 +148,9 @@ static int lookup_program(struct ctx *c, const char *prog, const char *path_env,
  * this works whatever the container's mount namespace looks like. */
 static void wait_for_start(struct ctx *c, size_t step)
 {
-	send_ready(c->sync_fd);
+	char stepbuf[24];
+	snprintf(stepbuf, sizeof(stepbuf), "%zu", step);
+	send_ready(c->sync_fd, stepbuf);
 	for (;;) {
 		int conn = accept4(c->start_listen, NULL, NULL, SOCK_CLOEXEC);
 		if (conn < 0) {

@@ -431,7 +431,10 @@ int run_monitor(int plan_fd, int rep_fd)
 	send_go(sv[0], num);
 
 	/* The child answers "ready" (waiting for start), "error", "pty" (+fd), or closes the
-	 * socket by exec'ing (exec without a start step). */
+	 * socket by exec'ing (exec without a start step). `done` counts the plan steps executed
+	 * so far, reported with the pid for `explain`: up to the one waiting for start, or all. */
+	char done[24];
+	snprintf(done, sizeof(done), "%zu", c.plan.n);
 	for (;;) {
 		struct record r;
 		char why[256];
@@ -452,11 +455,13 @@ int run_monitor(int plan_fd, int rep_fd)
 			reap(child);
 			monitor_fail("sync", EPROTO, "the child's answer: %s (%s)", why);
 		}
+		if (rc == 1 && r.op == MSG_READY)
+			snprintf(done, sizeof(done), "%s", field(&r, MSG_READY_STEP));
 		if (rc == 1)
 			wire_free(&r);
 		break; /* "ready" or EOF */
 	}
-	send_pid(report_fd, num);
+	send_pid(report_fd, num, done);
 	if (monitor) {
 		/* From here on nothing talks to TypeScript: the engine may be gone at any time. */
 		close(report_fd);

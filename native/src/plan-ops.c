@@ -109,8 +109,9 @@ const struct plan_op_spec plan_ops[PLAN_OP_COUNT] = {
 
 static const struct plan_field msg_cpid_fields[] = {{"pid", 'u', NULL}};
 static const struct plan_field msg_go_fields[] = {{"hostPid", 'u', NULL}};
+static const struct plan_field msg_ready_fields[] = {{"step", 'u', NULL}};
 static const struct plan_field msg_error_fields[] = {{"step", 's', NULL}, {"op", 's', NULL}, {"errno", 'u', NULL}, {"message", 's', NULL}};
-static const struct plan_field msg_pid_fields[] = {{"pid", 'u', NULL}};
+static const struct plan_field msg_pid_fields[] = {{"pid", 'u', NULL}, {"done", 'u', NULL}};
 static const struct plan_field msg_exit_fields[] = {{"code", 'u', NULL}, {"signal", 'u', NULL}};
 static const struct plan_field msg_monitorPid_fields[] = {{"pid", 'u', NULL}};
 
@@ -118,9 +119,9 @@ const struct wire_msg_spec wire_msgs[WIRE_MSG_COUNT] = {
 	[MSG_CPID] = {"cpid", 1, msg_cpid_fields},
 	[MSG_GO] = {"go", 1, msg_go_fields},
 	[MSG_PTY] = {"pty", 0, NULL},
-	[MSG_READY] = {"ready", 0, NULL},
+	[MSG_READY] = {"ready", 1, msg_ready_fields},
 	[MSG_ERROR] = {"error", 4, msg_error_fields},
-	[MSG_PID] = {"pid", 1, msg_pid_fields},
+	[MSG_PID] = {"pid", 2, msg_pid_fields},
 	[MSG_EXIT] = {"exit", 2, msg_exit_fields},
 	[MSG_MONITOR_PID] = {"monitor-pid", 1, msg_monitorPid_fields},
 };

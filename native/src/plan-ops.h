@@ -193,9 +193,9 @@ enum wire_msg {
 	MSG_CPID, /* sync: joiner to monitor: the child it cloned (then the joiner exits) */
 	MSG_GO, /* sync: monitor to child: maps, cgroups and runtime hooks are done; the child's pid as the host sees it */
 	MSG_PTY, /* sync: child to monitor: the pty master follows as SCM_RIGHTS */
-	MSG_READY, /* sync: child to monitor: set up, waiting for start */
+	MSG_READY, /* sync: child to monitor: set up, waiting for start at this plan step (every step before it is done) */
 	MSG_ERROR, /* both: a step failed (step -1: no plan step, e.g. clone or fork); relayed to TypeScript */
-	MSG_PID, /* report: the container's process exists (and waits for start, or runs) */
+	MSG_PID, /* report: the container's process exists (and waits for start, or runs); done: how many plan steps were executed (all of them once it exec'd): what `explain` records */
 	MSG_EXIT, /* report: foreground mode: the container's exit code (128+signal when killed) and signal */
 	MSG_MONITOR_PID, /* report: the spawner forked a monitor for the plan that follows */
 	WIRE_MSG_COUNT,
@@ -213,11 +213,13 @@ extern const struct wire_msg_spec wire_msgs[WIRE_MSG_COUNT];
 /* Field positions in a message (field 0 is its name). */
 #define MSG_CPID_PID 1
 #define MSG_GO_HOST_PID 1
+#define MSG_READY_STEP 1
 #define MSG_ERROR_STEP 1
 #define MSG_ERROR_OP 2
 #define MSG_ERROR_ERRNO 3
 #define MSG_ERROR_MESSAGE 4
 #define MSG_PID_PID 1
+#define MSG_PID_DONE 2
 #define MSG_EXIT_CODE 1
 #define MSG_EXIT_SIGNAL 2
 #define MSG_MONITOR_PID_PID 1
@@ -238,20 +240,20 @@ static inline int send_pty(int fd)
 	const char *f[] = {wire_msgs[MSG_PTY].name};
 	return wire_write(fd, 1, f);
 }
-static inline int send_ready(int fd)
+static inline int send_ready(int fd, const char *step)
 {
-	const char *f[] = {wire_msgs[MSG_READY].name};
-	return wire_write(fd, 1, f);
+	const char *f[] = {wire_msgs[MSG_READY].name, step};
+	return wire_write(fd, 2, f);
 }
 static inline int send_error(int fd, const char *step, const char *op, const char *err, const char *message)
 {
 	const char *f[] = {wire_msgs[MSG_ERROR].name, step, op, err, message};
 	return wire_write(fd, 5, f);
 }
-static inline int send_pid(int fd, const char *pid)
+static inline int send_pid(int fd, const char *pid, const char *done)
 {
-	const char *f[] = {wire_msgs[MSG_PID].name, pid};
-	return wire_write(fd, 2, f);
+	const char *f[] = {wire_msgs[MSG_PID].name, pid, done};
+	return wire_write(fd, 3, f);
 }
 static inline int send_exit(int fd, const char *code, const char *signal)
 {

@@ -15,8 +15,8 @@
  *                         <---------------------------- "cpid N" (J exits)
  *                         write uid/gid maps, cgroup.procs, run runtime hooks
  *                         "go HOSTPID"  -------------------------------------> runs child steps
- *                         <------------------------------------------------ "ready" | "error ..."
- *   "pid N" | "error" <-  relay
+ *                         <------------------------------------------------ "ready STEP" | "error ..."
+ *   "pid N DONE" | "error" <-  relay (DONE: steps executed; all of them after an exec's EOF)
  *                         detach: exit.  foreground: wait, report "exit", exit
  *   start: connect(start socket) -------------------------------------------> accept; hooks; execve
  *          <------------------------------------------------------------- EOF (exec ok) | "error ..."

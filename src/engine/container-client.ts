@@ -9,6 +9,7 @@ import type { CreateBody } from "./api-types.ts";
 import type { WaitCondition } from "./engine.ts";
 import type { ExecConfig } from "./exec.ts";
 import type { UpdateBody } from "./update.ts";
+import type { Explained, Glass } from "./glass.ts";
 import { apiError, filtersJson, query, readAll, type EngineClient, type Filters } from "./client.ts";
 
 export interface ContainerSummary {
@@ -166,6 +167,16 @@ export class ContainerClient {
   /** One sample (the daemon samples twice so CPU % can be computed). */
   stats(container: string): Promise<StatsSample> {
     return this.engine.call("GET", `/containers/${ref(container)}/stats${query({ stream: "0" })}`);
+  }
+
+  /** Gantry's own: the kernel steps recorded when the container was created (glass.ts). */
+  explain(container: string): Promise<Explained> {
+    return this.engine.call<Explained>("GET", `/gantry/containers/${ref(container)}/explain`);
+  }
+
+  /** Gantry's own: its namespaces, cgroup limit files and id maps as the kernel holds them now. */
+  glass(container: string): Promise<Glass> {
+    return this.engine.call<Glass>("GET", `/gantry/containers/${ref(container)}/glass`);
   }
 
   async changes(container: string): Promise<Change[]> {

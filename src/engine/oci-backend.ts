@@ -44,6 +44,8 @@ export interface OciBackend extends ExecBackend {
   update(id: string, resources: LinuxResources): void;
   /** Whether the network namespace exists before start (attach before the process runs). */
   readonly netnsBeforeStart: boolean;
+  /** The kernel steps recorded at create (Gantry's runtime only: runc and crun keep none). */
+  explain?(id: string): ReturnType<Runtime["explain"]>;
 }
 
 export class GantryBackend implements OciBackend {
@@ -104,6 +106,9 @@ export class GantryBackend implements OciBackend {
   }
   update(id: string, resources: LinuxResources): void {
     this.runtime.update(id, resources);
+  }
+  explain(id: string): ReturnType<Runtime["explain"]> {
+    return this.runtime.explain(id);
   }
   execCommand(): { cmd: string; args: string[] } {
     const rt = runtimeCommand();

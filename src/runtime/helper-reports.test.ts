@@ -30,10 +30,10 @@ function standIn(records: PlanRecord[]): string {
 test("a malformed report fails the run as INTERNAL, naming the message and field; a good one passes", async () => {
   const plan: PlanRecord[] = [["child"], ["end"]];
   const cases: Array<[PlanRecord[], RegExp | number]> = [
-    [[["pid", "x"]], /malformed report from the native helper: "pid" field 1 \(pid\): "x" is not a number/],
-    [[["pid"]], /malformed report from the native helper: "pid" takes 1 field \(pid\), got 0/],
+    [[["pid", "x", "2"]], /malformed report from the native helper: "pid" field 1 \(pid\): "x" is not a number/],
+    [[["pid"]], /malformed report from the native helper: "pid" takes 2 fields \(pid, done\), got 0/],
     [[["started", "12"]], /malformed report from the native helper: unknown message "started"/],
-    [[["pid", "4242"]], 4242],
+    [[["pid", "4242", "2"]], 4242],
   ];
   for (const [records, expect] of cases) {
     process.env.GANTRY_HELPER = standIn(records);
@@ -43,6 +43,7 @@ test("a malformed report fails the run as INTERNAL, naming the message and field
     if (typeof expect === "number") {
       const r = await run;
       assert.equal(r.pid, expect);
+      assert.equal(r.stepsDone, 2, "the steps the helper says it executed come back for explain");
       process.kill(r.helperPid, "SIGKILL");
       continue;
     }

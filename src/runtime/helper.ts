@@ -59,6 +59,9 @@ export interface HelperRun {
   /** resolves with the exit status in foreground mode */
   exited: Promise<{ code: number; signal: number }>;
   helperPid: number;
+  /** How many plan steps the helper executed before reporting the pid (all, when the process
+   * already exec'd; up to the wait for `start` otherwise): what `explain` records. */
+  stepsDone: number;
   /** With `captureOutput`: the container's stdout and stderr (stdin is /dev/null). */
   output?: { stdout: Readable; stderr: Readable };
 }
@@ -235,7 +238,7 @@ function readReports(channel: Channel, plan: readonly PlanRecord[], o: ReportOpt
           settled = true;
           clearTimeout(timer);
           o.onPid?.();
-          resolve({ pid: Number(rec[1]), exited, helperPid: typeof o.helperPid === "function" ? o.helperPid() : o.helperPid });
+          resolve({ pid: Number(rec[1]), stepsDone: Number(rec[2]), exited, helperPid: typeof o.helperPid === "function" ? o.helperPid() : o.helperPid });
         } else if (rec[0] === "error" && !settled) {
           settled = true;
           clearTimeout(timer);

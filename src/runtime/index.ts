@@ -6,6 +6,8 @@ import type { OciProcess } from "./spec/oci.ts";
 
 export { Runtime, OCI_VERSION, type CreateOptions, type ExecOptions, type CreatedContainer } from "./runtime.ts";
 export { DEFAULT_ROOT } from "./state.ts";
+export type { ExplainRecord, ExplainStep } from "./explain.ts";
+export { describeStep } from "./explain-text.ts";
 export { findHelper } from "./helper.ts";
 export { mountOnHost } from "./host-mount.ts";
 export { defaultSpec } from "./default-spec.ts";

@@ -7,7 +7,8 @@ import { childProcess, net } from "../common/lazy-builtins.ts";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { GantryError, conflict } from "../common/errors.ts";
 import { writeFileAtomic } from "../common/atomic-file.ts";
-import { delegateCgroups, openCgroups, type CgroupManager } from "./cgroups/index.ts";
+import { delegateCgroups, journalCgroupWrites, openCgroups, type CgroupManager } from "./cgroups/index.ts";
+import { explainRecord, type ExplainRecord, type ExplainStep } from "./explain.ts";
 import { findHelper, runHelper, runHelperViaSpawner, helperError, type HelperRun } from "./helper.ts";
 import { runHooksWarnOnly } from "./hooks.ts";
 import { NS_PROC_NAMES, PID_PLACEHOLDER, planCreate, planExec, type CgroupMountSource, type HostMount, type MonitorPlan } from "./plan/plan.ts";
@@ -136,6 +137,17 @@ export class Runtime {
     return "running";
   }
 
+  /**
+   * The kernel steps recorded when the container was created (explain.ts), each with whether
+   * it has run: a step after the wait for `start` ran once start succeeded.
+   */
+  explain(id: string): ExplainRecord {
+    const rec = this.state.load(id);
+    const record = this.state.loadExplain(id);
+    if (!record) throw new GantryError("NOT_FOUND", `container ${id} has no recorded setup steps (created by an older Gantry)`);
+    return { ...record, steps: record.steps.map((s): ExplainStep => ({ ...s, done: s.when === "create" || rec.started })) };
+  }
+
   stateOf(id: string): OciState {
     const rec = this.state.load(id);
     return this.ociState(rec, this.statusOf(rec));
@@ -224,12 +236,16 @@ export class Runtime {
     let cg: CgroupManager | undefined;
     try {
       // Cgroups are files: create them and write the limits before the process exists.
-      cg = openCgroups({
-        cgroupsPath: config.linux?.cgroupsPath,
-        containerId: id,
-        resources: withDefaultDeviceRules(config),
-        create: true,
-      });
+      // Every cgroup file written here is journalled for `explain`, as written.
+      const opened = journalCgroupWrites(() =>
+        openCgroups({
+          cgroupsPath: config.linux?.cgroupsPath,
+          containerId: id,
+          resources: withDefaultDeviceRules(config),
+          create: true,
+        }),
+      );
+      cg = opened.result;
       // A new user namespace: its root gets the cgroup (delegation), as with crun.
       const root = newUsernsRoot(config);
       if (root) delegateCgroups(Object.values(cg.paths), root.uid, root.gid);
@@ -282,6 +298,7 @@ export class Runtime {
         owner: "root",
       };
       this.state.save(rec);
+      this.state.saveExplain(id, explainRecord({ plan, stepsDone: run.stepsDone, pid: run.pid, cgroupJournal: opened.journal }));
       if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(run.pid), 0o644);
       if (opts.start) await runHooksWarnOnly(rec.config.hooks?.poststart, this.ociState(rec, "running"), this.warn);
       return {

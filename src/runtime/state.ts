@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { GantryError, notFound } from "../common/errors.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
 import type { OciConfig } from "./spec/oci.ts";
+import type { ExplainRecord } from "./explain.ts";
 
 export const DEFAULT_ROOT = "/run/gantry-runtime";
 
@@ -88,6 +89,16 @@ export class StateDir {
     const rec = readJsonIfExists<ContainerRecord>(join(this.dir(id), "state.json"));
     if (!rec) throw notFound(`container ${id} does not exist`, { hint: "gantry-runtime list shows the containers" });
     return rec;
+  }
+
+  /** explain.ts's record, written once at create; it goes with the state directory. */
+  saveExplain(id: string, record: ExplainRecord): void {
+    writeJsonAtomic(join(this.dir(id), "explain.json"), record, 0o600, false, false);
+  }
+
+  loadExplain(id: string): ExplainRecord | undefined {
+    validateId(id);
+    return readJsonIfExists<ExplainRecord>(join(this.dir(id), "explain.json"));
   }
 
   exists(id: string): boolean {

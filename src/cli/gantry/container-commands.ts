@@ -5,6 +5,7 @@
 // are Docker's; every verb goes through the typed engine clients (src/engine).
 import { Option, type Command } from "commander";
 import { registerInspectCommands } from "./containers/inspect.ts";
+import { registerExplainCommand } from "./containers/explain.ts";
 import { registerIoCommands } from "./containers/io.ts";
 import { registerLifecycleCommands } from "./containers/lifecycle.ts";
 import { registerRunCommands } from "./containers/run.ts";
@@ -20,4 +21,5 @@ export function registerContainerCommands(program: Command): void {
   registerLifecycleCommands(program);
   registerIoCommands(program);
   registerInspectCommands(program);
+  registerExplainCommand(program);
 }

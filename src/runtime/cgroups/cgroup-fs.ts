@@ -47,10 +47,34 @@ export function writeCgroupFiles(dir: string, controller: string, files: readonl
   }
 }
 
+/** A directory made or a file written in a cgroup filesystem, as journalled for `explain`. */
+export type CgroupJournalEntry = { op: "mkdir"; path: string } | { op: "write"; path: string; value: string };
+
+/** The entries made during journalCgroupWrites (runtime/explain.ts). */
+let journal: CgroupJournalEntry[] | undefined;
+
+/**
+ * Runs `fn` and returns every cgroup directory it made and file it wrote, in order, with the
+ * values. Cgroup writes are synchronous, so nothing else can come in between: the journal is
+ * exactly `fn`'s.
+ */
+export function journalCgroupWrites<T>(fn: () => T): { result: T; journal: CgroupJournalEntry[] } {
+  const outer = journal;
+  const entries: CgroupJournalEntry[] = [];
+  journal = entries;
+  try {
+    return { result: fn(), journal: entries };
+  } finally {
+    journal = outer;
+    outer?.push(...entries);
+  }
+}
+
 /** One write; the kernel validates the value, so EINVAL/EBUSY/EPERM come back here. */
 export function writeCgroupValue(path: string, value: string, field = "cgroup value"): void {
   try {
     writeFileSync(path, value);
+    journal?.push({ op: "write", path, value });
   } catch (err) {
     const errno = (err as NodeJS.ErrnoException).code ?? "EIO";
     throw new GantryError("SYSCALL_FAILED", `cannot set ${field}: write ${JSON.stringify(value)} to ${path}: ${errno}`, {
@@ -106,6 +130,7 @@ export function makeCgroupDirs(dir: string): string[] {
   // The common case in one syscall: the parent is there (a container's cgroup under /gantry).
   try {
     mkdirSync(dir);
+    journal?.push({ op: "mkdir", path: dir });
     return [dir];
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return [];
@@ -122,6 +147,7 @@ export function makeCgroupDirs(dir: string): string[] {
     for (const d of missing) {
       try {
         mkdirSync(d);
+        journal?.push({ op: "mkdir", path: d });
         if (!created.includes(d)) created.push(d);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "EEXIST") continue; // a concurrent create of a shared parent is fine

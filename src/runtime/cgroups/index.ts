@@ -10,6 +10,7 @@ export type { CgroupDriver, CgroupManager, CgroupStats, CgroupFile, MemoryEntry,
 export { detectCgroupVersion } from "./hierarchy.ts";
 export { resolveCgroupPath } from "./cgroup-path.ts";
 export { delegateCgroups } from "./delegate.ts";
+export { journalCgroupWrites, type CgroupJournalEntry } from "./cgroup-fs.ts";
 export { deviceFilterProgram, deviceFilterInstructions, emulateDeviceRules } from "./devices/ebpf.ts";
 export type { DeviceFilterProgram } from "./devices/ebpf.ts";
 export { deviceRules } from "./devices/rules.ts";

@@ -131,13 +131,14 @@ test("malformed plans: the helper refuses them before any step, naming the step"
 });
 
 test("helper messages: known names, the table's field counts, numbers as the helper writes them", () => {
-  for (const good of [["pid", "4242"], ["error", "-1", "clone", "1", "clone(0x20000000): Operation not permitted"], ["exit", "137", "9"], ["monitor-pid", "77"], ["go", "12"], ["cpid", "12"], ["ready"], ["pty"]]) {
+  for (const good of [["pid", "4242", "57"], ["error", "-1", "clone", "1", "clone(0x20000000): Operation not permitted"], ["exit", "137", "9"], ["monitor-pid", "77"], ["go", "12"], ["cpid", "12"], ["ready", "40"], ["pty"]]) {
     assert.equal(messageProblem(good), undefined, good.join(" "));
   }
   const bad: Array<[string[], string]> = [
-    [["pid"], `"pid" takes 1 field (pid), got 0`],
-    [["pid", "12", "13"], `"pid" takes 1 field (pid), got 2`],
-    [["pid", "twelve"], `"pid" field 1 (pid): "twelve" is not a number`],
+    [["pid"], `"pid" takes 2 fields (pid, done), got 0`],
+    [["pid", "12", "13", "14"], `"pid" takes 2 fields (pid, done), got 3`],
+    [["pid", "twelve", "3"], `"pid" field 1 (pid): "twelve" is not a number`],
+    [["ready"], `"ready" takes 1 field (step), got 0`],
     [["exit", "1"], `"exit" takes 2 fields (code, signal), got 1`],
     [["error", "0", "mount", "-1", "x"], `"error" field 3 (errno): "-1" is not a number`],
     [["status", "ok"], `unknown message "status"`],

@@ -181,12 +181,12 @@ export type HelperMessage =
   | readonly ["go", hostPid: U64]
   /** sync: child to monitor: the pty master follows as SCM_RIGHTS */
   | readonly ["pty"]
-  /** sync: child to monitor: set up, waiting for start */
-  | readonly ["ready"]
+  /** sync: child to monitor: set up, waiting for start at this plan step (every step before it is done) */
+  | readonly ["ready", step: U64]
   /** both: a step failed (step -1: no plan step, e.g. clone or fork); relayed to TypeScript */
   | readonly ["error", step: string, op: string, errno: U64, message: string]
-  /** report: the container's process exists (and waits for start, or runs) */
-  | readonly ["pid", pid: U64]
+  /** report: the container's process exists (and waits for start, or runs); done: how many plan steps were executed (all of them once it exec'd): what `explain` records */
+  | readonly ["pid", pid: U64, done: U64]
   /** report: foreground mode: the container's exit code (128+signal when killed) and signal */
   | readonly ["exit", code: U64, signal: U64]
   /** report: the spawner forked a monitor for the plan that follows */
@@ -198,9 +198,9 @@ export const HELPER_MESSAGES: Readonly<Record<HelperMessageName, { channel: "syn
   "cpid": {"channel":"sync","fields":[["pid","u64"]]},
   "go": {"channel":"sync","fields":[["hostPid","u64"]]},
   "pty": {"channel":"sync","fields":[]},
-  "ready": {"channel":"sync","fields":[]},
+  "ready": {"channel":"sync","fields":[["step","u64"]]},
   "error": {"channel":"both","fields":[["step","str"],["op","str"],["errno","u64"],["message","str"]]},
-  "pid": {"channel":"report","fields":[["pid","u64"]]},
+  "pid": {"channel":"report","fields":[["pid","u64"],["done","u64"]]},
   "exit": {"channel":"report","fields":[["code","u64"],["signal","u64"]]},
   "monitor-pid": {"channel":"report","fields":[["pid","u64"]]},
 };

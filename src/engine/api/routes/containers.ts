@@ -16,6 +16,7 @@ import type { Engine, WaitCondition } from "../../engine.ts";
 import type { UpdateBody } from "../../update.ts";
 import type { ExecTable } from "../../exec.ts";
 import { streamLogs } from "../../logs.ts";
+import { explainOf, glassOf } from "../../glass.ts";
 import { checkHealthFilter } from "../../health/status.ts";
 import { changesOf, containerSummary, dockerStats, inspectContainer, matchesPsFilters, topOf } from "../../views.ts";
 import { boolParam, compareVersions, filtersParam, intParam, readJson, sendJson, sendNoContent, type Request, type RouteTable } from "../http.ts";
@@ -53,6 +54,10 @@ export function registerContainerRoutes(api: RouteTable, e: Engine, execs: ExecT
   });
 
   registerLifecycleRoutes(api, e);
+
+  // Gantry's own: the recorded kernel steps and the live glass box (glass.ts has the shapes).
+  api.on("GET", `/gantry/containers/${ID}/explain`, (_r, res, m) => sendJson(res, 200, explainOf(e, m[1]!)));
+  api.on("GET", `/gantry/containers/${ID}/glass`, (_r, res, m) => sendJson(res, 200, glassOf(e, m[1]!)));
 
   api.on("POST", `/containers/${ID}/resize`, async (r, res, m) => {
     const rec = e.containers.get(m[1]!);
