@@ -11,7 +11,7 @@ import { fromDockerMountFields, type MountRequest } from "../volume/index.ts";
 import type { ContainerConfig, CreateBody, HostConfig } from "./api-types.ts";
 import { validateName, type ContainerRecord } from "./container-store.ts";
 import { cgroupsPathOf, checkSecurityOptions, deviceCgroupRules } from "./oci-spec.ts";
-import { adaptHostConfig, verifyResources, type HostFacts } from "./resources.ts";
+import { adaptHostConfig, refuseLimitsWithoutCgroups, verifyResources, type HostFacts } from "./resources.ts";
 import { checkRestartPolicy } from "./restart-policy.ts";
 import { mergeHealthConfig, validateHealthConfig, type HealthConfig } from "./health/config.ts";
 
@@ -60,6 +60,7 @@ export function translateCreate(nameParam: string | undefined, body: CreateBody,
     );
   }
   const image = ctx.resolveImage(body.Image);
+  refuseLimitsWithoutCgroups(hc, ctx.host); // before adapting adds a swap limit the user did not ask for
   adaptHostConfig(hc, ctx.host);
   const warnings = verifyResources(hc, ctx.host);
   checkSecurityOptions(hc, ctx.host.boundingCaps);

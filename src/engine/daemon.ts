@@ -11,6 +11,7 @@ import { GantryError } from "../common/errors.ts";
 import { acquirePidLock, readLockOwner, type PidLock } from "../common/pid-lock.ts";
 import { Engine, type EngineOptions } from "./engine.ts";
 import { ApiServer } from "./api/server.ts";
+import { isUp } from "./container-state.ts";
 
 export const DEFAULT_SOCKET = "/run/gantry/gantry.sock";
 export const DEFAULT_ROOT = "/var/lib/gantry";
@@ -57,6 +58,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       api,
       close: async () => {
         await api.close();
+        if (opts.rootless) await stopContainers(engine, (m) => (opts.log ?? console.error)(m));
         await engine.close();
         lock.release();
       },
@@ -72,4 +74,14 @@ export function socketPathOf(host: string): string {
   if (host.startsWith("unix://")) return host.slice("unix://".length);
   if (host.includes("://")) throw new Error(`only unix sockets are supported, not ${host}`);
   return host;
+}
+
+/**
+ * A rootless daemon's containers live in its user and mount namespaces and use its
+ * slirp4netns processes: they stop with it (as rootless Docker's do when rootlesskit stops),
+ * so nothing of the user's is left running once `gantry daemon` has ended.
+ */
+async function stopContainers(engine: Engine, log: (m: string) => void): Promise<void> {
+  const up = engine.containers.all().filter((c) => isUp(c.State.Status));
+  await Promise.all(up.map((c) => engine.stop(c.Id).catch((err: unknown) => log(`stop ${c.Id.slice(0, 12)}: ${(err as Error).message}`))));
 }

@@ -55,6 +55,7 @@ import { ExecTable } from "./exec.ts";
 import { ALL_CAPS } from "./oci-spec.ts";
 import { HealthChecks } from "./health/checks.ts";
 import { resolveRemap, UsernsPolicy } from "./userns.ts";
+import { ROOTLESS_CGROUPS_REASON } from "./rootless.ts";
 import { giveEtcFilesToRemappedRoot, giveToRemappedRoot, openPathsToRemappedRoots, probeLayerShift, remappedRoot, remappedRootfsMount, type LayerShift } from "./userns-rootfs.ts";
 import { linkEnvironment, linkHostsLines, parseLinks, withoutLink, type LinkedContainer } from "./links.ts";
 
@@ -84,6 +85,10 @@ export interface EngineOptions {
   insecureRegistries?: string[];
   /** dockerd's --userns-remap: "default" or USER[:GROUP] (see userns.ts). */
   usernsRemap?: string;
+  /** Run by an ordinary user, inside the user namespace rootless.ts re-executed it into:
+   * containers share that namespace, reach the network through slirp4netns, and get no
+   * cgroup limits where the host's cgroups (v1) cannot be delegated. */
+  rootless?: boolean;
   /** What waits and tells the time (restart back-offs, stop timeouts, the exit poll, record
    * times); default the wall clock. Tests pass a FakeClock. */
   clock?: Clock;
@@ -142,6 +147,7 @@ export class Engine {
       this.runtime = new CliBackend(rtName, rtName, join(this.execRoot, rtName), opts.shimCommand);
     } else throw invalidArgument(`unknown runtime ${JSON.stringify(rtName)}: use gantry, runc or crun`);
     this.host = readHostFacts();
+    if (opts.rootless && this.host.cgroupVersion === 1) this.host.noCgroups = ROOTLESS_CGROUPS_REASON;
     this.health = new HealthChecks({
       execs: new ExecTable(this.runtime, join(this.execRoot, "exec"), this.host.boundingCaps ?? ALL_CAPS),
       clock: this.clock,

@@ -14,6 +14,7 @@ export {
 export { SystemClient, type EngineEvent, type EngineVersion } from "./system-client.ts";
 export { startDaemon, socketPathOf, DEFAULT_SOCKET, DEFAULT_ROOT, DEFAULT_EXEC_ROOT, type Daemon, type DaemonOptions } from "./daemon.ts";
 export { runShim } from "./oci-shim.ts";
+export { isRootlessChild, reexecInUserNamespace, rootlessPaths, defaultClientSocket } from "./rootless.ts";
 export { ImageClient, splitTag, type ImageListEntry, type ImageInspect, type ImageHistoryEntry, type ImageDeleteEntry } from "./image-client.ts";
 export { humanSize, StreamError, type JsonMessage } from "./json-message.ts";
 export { Engine, type EngineOptions, type WaitCondition } from "./engine.ts";

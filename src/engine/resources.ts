@@ -1,7 +1,7 @@
 // Docker's HostConfig resource flags → OCI linux.resources, with Docker's checks and error
 // messages (moby daemon/daemon_unix.go verifyPlatformContainerResources) for values the
 // host cannot honour. Pure: the host's facts come in as HostFacts, so it is unit-tested.
-import { invalidArgument } from "../common/errors.ts";
+import { GantryError, invalidArgument } from "../common/errors.ts";
 import type { LinuxResources } from "../runtime/index.ts";
 import type { HostConfig } from "./api-types.ts";
 
@@ -18,6 +18,56 @@ export interface HostFacts {
   blkioWeight?: boolean;
   /** The capabilities in the daemon's bounding set: what "ALL" and --privileged can give. */
   boundingCaps?: string[];
+  /** Why this daemon can set no cgroup limit at all (a rootless daemon on cgroup v1); absent: it can. */
+  noCgroups?: string;
+}
+
+/** HostConfig's resource fields, each with the docker flag that sets it (for refusals that name the flag). */
+const RESOURCE_FLAGS: [keyof HostConfig, string][] = [
+  ["Memory", "--memory"],
+  ["MemorySwap", "--memory-swap"],
+  ["MemoryReservation", "--memory-reservation"],
+  ["MemorySwappiness", "--memory-swappiness"],
+  ["KernelMemory", "--kernel-memory"],
+  ["OomKillDisable", "--oom-kill-disable"],
+  ["CpuShares", "--cpu-shares"],
+  ["NanoCpus", "--cpus"],
+  ["CpuPeriod", "--cpu-period"],
+  ["CpuQuota", "--cpu-quota"],
+  ["CpuRealtimePeriod", "--cpu-rt-period"],
+  ["CpuRealtimeRuntime", "--cpu-rt-runtime"],
+  ["CpusetCpus", "--cpuset-cpus"],
+  ["CpusetMems", "--cpuset-mems"],
+  ["PidsLimit", "--pids-limit"],
+  ["BlkioWeight", "--blkio-weight"],
+  ["BlkioWeightDevice", "--blkio-weight-device"],
+  ["BlkioDeviceReadBps", "--device-read-bps"],
+  ["BlkioDeviceWriteBps", "--device-write-bps"],
+  ["BlkioDeviceReadIOps", "--device-read-iops"],
+  ["BlkioDeviceWriteIOps", "--device-write-iops"],
+  ["DeviceCgroupRules", "--device-cgroup-rule"],
+];
+
+/** A daemon without cgroups (rootless on v1) refuses every resource flag, naming them and why; never drops one silently. */
+export function refuseLimitsWithoutCgroups(hc: HostConfig, host: HostFacts): void {
+  if (!host.noCgroups) return;
+  const flags = requestedResourceFlags(hc);
+  if (flags.length) {
+    throw new GantryError("UNSUPPORTED_OPTION", `${flags.join(", ")}: resource limits need cgroups, and ${host.noCgroups}`, {
+      hint: "run the container without resource flags, or use a root daemon for limits",
+    });
+  }
+}
+
+/** The docker flags of the limits `hc` asks for (unset, zero, empty and "unlimited" values ask for none). */
+export function requestedResourceFlags(hc: HostConfig): string[] {
+  const asks = (key: keyof HostConfig, v: unknown): boolean => {
+    if (v === undefined || v === null || v === false || v === "" || v === 0) return false;
+    if (Array.isArray(v)) return v.length > 0;
+    if (key === "MemorySwappiness" || key === "PidsLimit" || key === "MemorySwap") return typeof v === "number" && v > 0;
+    return true;
+  };
+  return RESOURCE_FLAGS.filter(([key]) => asks(key, hc[key])).map(([, flag]) => flag);
 }
 
 const MIN_MEMORY = 6 * 1024 * 1024;
@@ -64,6 +114,7 @@ export function adaptHostConfig(hc: HostConfig, host: HostFacts): HostConfig {
  * `update`: the values of a `docker update`, where swap may come without memory. */
 export function verifyResources(hc: HostConfig, host: HostFacts, opts: { update?: boolean } = {}): string[] {
   const warnings: string[] = [];
+  refuseLimitsWithoutCgroups(hc, host);
   const num = (v: unknown, name: string): number => {
     if (v === undefined || v === null) return 0;
     if (typeof v !== "number" || !Number.isFinite(v)) throw invalidArgument(`HostConfig.${name} must be a number`);

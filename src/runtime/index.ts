@@ -11,6 +11,7 @@ export { describeStep } from "./explain-text.ts";
 export { findHelper } from "./helper.ts";
 export { mountOnHost } from "./host-mount.ts";
 export { defaultSpec } from "./default-spec.ts";
+export { inUserNamespace } from "./rootless.ts";
 export { CAPABILITIES } from "./plan/linux-constants.ts";
 export type { HostMount, IdmappedOverlayMount } from "./plan/plan.ts";
 export { idMapText } from "./plan/plan.ts";

@@ -9,6 +9,8 @@ import { GantryError, conflict } from "../common/errors.ts";
 import { writeFileAtomic } from "../common/atomic-file.ts";
 import { delegateCgroups, journalCgroupWrites, openCgroups, type CgroupManager } from "./cgroups/index.ts";
 import { explainRecord, type ExplainRecord, type ExplainStep } from "./explain.ts";
+import { noCgroups, NO_CGROUPS_REASON, requestedLimits } from "./cgroups/none.ts";
+import { inUserNamespace } from "./rootless.ts";
 import { findHelper, runHelper, runHelperViaSpawner, helperError, type HelperRun } from "./helper.ts";
 import { runHooksWarnOnly } from "./hooks.ts";
 import { NS_PROC_NAMES, PID_PLACEHOLDER, planCreate, planExec, type CgroupMountSource, type HostMount, type MonitorPlan } from "./plan/plan.ts";
@@ -123,6 +125,7 @@ export class Runtime {
   }
 
   private cgroups(rec: ContainerRecord): CgroupManager {
+    if (rec.noCgroups) return noCgroups(() => rec.pid);
     return openCgroups({ cgroupsPath: rec.cgroupPath, containerId: rec.id, create: false, createdDirs: rec.cgroupCreatedDirs });
   }
 
@@ -237,15 +240,8 @@ export class Runtime {
     try {
       // Cgroups are files: create them and write the limits before the process exists.
       // Every cgroup file written here is journalled for `explain`, as written.
-      const opened = journalCgroupWrites(() =>
-        openCgroups({
-          cgroupsPath: config.linux?.cgroupsPath,
-          containerId: id,
-          resources: withDefaultDeviceRules(config),
-          create: true,
-        }),
-      );
-      cg = opened.result;
+      const opened = journalCgroupWrites(() => openContainerCgroups(config, id));
+      cg = opened.result.cg;
       // A new user namespace: its root gets the cgroup (delegation), as with crun.
       const root = newUsernsRoot(config);
       if (root) delegateCgroups(Object.values(cg.paths), root.uid, root.gid);
@@ -274,6 +270,7 @@ export class Runtime {
         cgroupMounts,
         hookState,
         capLastCap: capLastCap(),
+        rootless: inUserNamespace(),
         // Only an engine's monitor keeps an exit file: `run` (foreground) gets the status over
         // the report channel, and a file would cost an fsync on every run.
         exitFile: opts.monitor?.exitFile,
@@ -295,6 +292,7 @@ export class Runtime {
         cgroupPath: config.linux?.cgroupsPath ?? "",
         cgroupCreatedDirs: [...cg.createdDirs],
         cgroupPaths: cg.paths,
+        ...(opened.result.none ? { noCgroups: true } : {}),
         owner: "root",
       };
       this.state.save(rec);
@@ -526,6 +524,30 @@ export class Runtime {
 
   configOf(id: string): OciConfig {
     return this.state.load(id).config;
+  }
+}
+
+/**
+ * The container's cgroups, made and limited. Rootless (in a user namespace that is not the
+ * host's) where the host's cgroups cannot be written, the container runs without any, as with
+ * runc and crun — unless the config asks for limits, which are refused rather than dropped.
+ */
+function openContainerCgroups(config: OciConfig, id: string): { cg: CgroupManager; none: boolean } {
+  const resources = withDefaultDeviceRules(config);
+  try {
+    return { cg: openCgroups({ cgroupsPath: config.linux?.cgroupsPath, containerId: id, resources, create: true }), none: false };
+  } catch (err) {
+    const errno = err instanceof GantryError ? err.details.errno : (err as NodeJS.ErrnoException).code;
+    if (!inUserNamespace() || !(errno === "EACCES" || errno === "EPERM" || errno === "EROFS")) throw err;
+    const asked = requestedLimits(config.linux?.resources);
+    if (asked.length) {
+      throw new GantryError("UNSUPPORTED_OPTION", `${asked.join(", ")}: resource limits need cgroups, and ${NO_CGROUPS_REASON}`, {
+        path: asked[0],
+        hint: "drop the limits, or run the container with a root runtime",
+        cause: err,
+      });
+    }
+    return { cg: noCgroups(() => 0), none: true };
   }
 }
 

@@ -23,6 +23,8 @@ export interface ContainerRecord {
   cgroupPath: string;
   cgroupCreatedDirs: string[];
   cgroupPaths: Record<string, string>;
+  /** Rootless without writable cgroups: the container has none (runtime/cgroups/none.ts). */
+  noCgroups?: boolean;
   owner: string;
 }
 

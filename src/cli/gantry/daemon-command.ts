@@ -3,7 +3,7 @@
 // their monitors own them, and the next start re-adopts them.
 import type { Command } from "commander";
 import { invalidArgument } from "../../common/errors.ts";
-import { runShim, DEFAULT_EXEC_ROOT, DEFAULT_ROOT, DEFAULT_SOCKET, socketPathOf, startDaemon } from "../../engine/index.ts";
+import { runShim, DEFAULT_EXEC_ROOT, DEFAULT_ROOT, DEFAULT_SOCKET, socketPathOf, startDaemon, isRootlessChild, reexecInUserNamespace, rootlessPaths } from "../../engine/index.ts";
 
 function parseBytes(text: string | undefined): number | undefined {
   if (!text) return undefined;
@@ -21,9 +21,9 @@ export function registerDaemonCommand(program: Command): void {
   program
     .command("daemon")
     .description("Run the engine: the Docker Engine API on a unix socket (docker -H unix://SOCKET works against it)")
-    .option("-H, --host <socket>", "unix socket to listen on", `unix://${DEFAULT_SOCKET}`)
-    .option("--data-root <dir>", `persistent state: images and containers (default: $GANTRY_ROOT or ${DEFAULT_ROOT}); the daemon owns it`)
-    .option("--exec-root <dir>", "volatile state: runtime state and attach sockets", DEFAULT_EXEC_ROOT)
+    .option("-H, --host <socket>", `unix socket to listen on (default unix://${DEFAULT_SOCKET}; rootless: $XDG_RUNTIME_DIR/gantry.sock)`)
+    .option("--data-root <dir>", `persistent state: images and containers (default: $GANTRY_ROOT or ${DEFAULT_ROOT}; rootless: $XDG_DATA_HOME/gantry); the daemon owns it`)
+    .option("--exec-root <dir>", `volatile state: runtime state and attach sockets (default ${DEFAULT_EXEC_ROOT}; rootless: $XDG_RUNTIME_DIR/gantry)`)
     .option("--log-max-size <size>", "default json-file max-size per container (e.g. 10m)")
     .option("--log-max-file <n>", "default number of json-file log files kept", "1")
     .option("--runtime <name>", "OCI runtime: gantry (default), runc or crun", "gantry")
@@ -32,17 +32,26 @@ export function registerDaemonCommand(program: Command): void {
     .option("--bridge-subnet <cidr>", "subnet of the default bridge network (default 172.30.0.0/16)")
     .option("--userns-remap <user>", "user namespaces: every container's root is the first subordinate id of USER[:GROUP] (/etc/subuid, /etc/subgid); `default` creates the gantry user")
     .option("--insecure-registry <host>", "a registry pulls and pushes may reach over plain HTTP (repeatable; loopback always may)", (v: string, prev: string[]) => [...prev, v], [])
-    .action(async (o: { host: string; dataRoot?: string; execRoot: string; logMaxSize?: string; logMaxFile: string; runtime: string; networking: boolean; bridgeName?: string; bridgeSubnet?: string; insecureRegistry: string[]; usernsRemap?: string }, cmd: Command) => {
-      const root = o.dataRoot ?? process.env.GANTRY_ROOT ?? DEFAULT_ROOT;
+    .action(async (o: { host?: string; dataRoot?: string; execRoot?: string; logMaxSize?: string; logMaxFile: string; runtime: string; networking: boolean; bridgeName?: string; bridgeSubnet?: string; insecureRegistry: string[]; usernsRemap?: string }, cmd: Command) => {
+      // An ordinary user's daemon is rootless: this process only re-executes the daemon as
+      // root of a new user namespace (engine/rootless.ts) and waits for it.
+      if (process.getuid?.() !== 0) {
+        process.exit(await reexecInUserNamespace([process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)]));
+      }
+      const rootless = isRootlessChild();
+      const defaults = rootless ? rootlessPaths() : { dataRoot: process.env.GANTRY_ROOT ?? DEFAULT_ROOT, execRoot: DEFAULT_EXEC_ROOT, socket: DEFAULT_SOCKET };
+      const root = o.dataRoot ?? (rootless ? undefined : process.env.GANTRY_ROOT) ?? defaults.dataRoot;
       // The client verbs give the program a global -H too; commander hands it to whichever parses first.
-      const socket = socketPathOf((cmd.parent?.opts() as { host?: string } | undefined)?.host ?? o.host);
+      const socket = socketPathOf((cmd.parent?.opts() as { host?: string } | undefined)?.host ?? o.host ?? defaults.socket);
       const daemon = await startDaemon({
         root,
-        execRoot: o.execRoot,
+        execRoot: o.execRoot ?? defaults.execRoot,
+        rootless,
         socket,
         logMaxSize: parseBytes(o.logMaxSize),
         logMaxFiles: Number(o.logMaxFile),
-        networking: o.networking,
+        // Rootless: no CNI bridge (the host's network namespace is not ours to change).
+        networking: o.networking && !rootless,
         runtime: o.runtime,
         // The shim for runc/crun is this same program: `gantry _oci-shim SPEC`.
         shimCommand: { cmd: process.execPath, args: [...process.execArgv, process.argv[1]!, "_oci-shim"] },
@@ -50,7 +59,7 @@ export function registerDaemonCommand(program: Command): void {
         insecureRegistries: o.insecureRegistry,
         ...(o.usernsRemap ? { usernsRemap: o.usernsRemap } : {}),
       });
-      console.error(`gantry daemon: serving the Docker API on unix://${socket} (state in ${root})`);
+      console.error(`gantry daemon: serving the Docker API on unix://${socket} (state in ${root}${rootless ? ", rootless" : ""})`);
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);
@@ -59,3 +68,4 @@ export function registerDaemonCommand(program: Command): void {
       process.exit(0);
     });
 }
+

@@ -120,6 +120,8 @@ export interface CreatePlanOptions {
   preserveFds?: number;
   /** Host path existence and type, for choosing what a bind mount's destination must be. */
   isDirectory: (hostPath: string) => boolean | undefined;
+  /** The runtime runs in a user namespace that is not the host's (rootless): no mknod, host devices are bound. */
+  rootless?: boolean;
   /** cgroup v2: the device rules as a BPF program the monitor attaches to this cgroup dir. */
   deviceFilter?: { cgroupDir: string; instructions: Buffer; license: string };
 }
@@ -425,7 +427,7 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanStep
     const seenDev = new Map<string, LinuxDevice>();
     for (const d of devices) seenDev.set(clean(d.path), d);
     for (const [p, d] of seenDev) {
-      if (newUserns) {
+      if (newUserns || opts.rootless) {
         // Device nodes cannot be created in a user namespace: bind the host's.
         steps.push(["bind-dev", p, p]);
       } else {

@@ -84,16 +84,17 @@ export function registerSystemRoutes(api: RouteTable, e: Engine): void {
       Images: listImages(e.images).length,
       Driver: "overlay2",
       DriverStatus: overlayDriverStatus(e.opts.root),
-      CgroupDriver: "cgroupfs",
+      // A rootless daemon on cgroup v1 sets no cgroup at all (dockerd says "none" there too).
+      CgroupDriver: e.host.noCgroups ? "none" : "cgroupfs",
       CgroupVersion: String(e.host.cgroupVersion),
-      MemoryLimit: true,
-      SwapLimit: e.host.swapLimit,
-      CpuCfsPeriod: true,
-      CpuCfsQuota: true,
-      CPUShares: true,
-      CPUSet: true,
-      PidsLimit: true,
-      OomKillDisable: e.host.cgroupVersion === 1,
+      MemoryLimit: !e.host.noCgroups,
+      SwapLimit: !e.host.noCgroups && e.host.swapLimit,
+      CpuCfsPeriod: !e.host.noCgroups,
+      CpuCfsQuota: !e.host.noCgroups,
+      CPUShares: !e.host.noCgroups,
+      CPUSet: !e.host.noCgroups,
+      PidsLimit: !e.host.noCgroups,
+      OomKillDisable: !e.host.noCgroups && e.host.cgroupVersion === 1,
       KernelVersion: release(),
       OperatingSystem: osRelease().PRETTY_NAME ?? "Linux",
       OSVersion: osRelease().VERSION_ID ?? "",
@@ -107,7 +108,7 @@ export function registerSystemRoutes(api: RouteTable, e: Engine): void {
       Runtimes: { [e.runtime.name]: { path: e.runtime.name === "gantry" ? "gantry-runtime" : e.runtime.name } },
       DefaultRuntime: e.runtime.name,
       Swarm: { LocalNodeState: "inactive", NodeID: "", NodeAddr: "", ControlAvailable: false, Error: "", RemoteManagers: null },
-      SecurityOptions: ["name=seccomp,profile=builtin", ...(e.userns.remap ? ["name=userns"] : [])],
+      SecurityOptions: ["name=seccomp,profile=builtin", ...(e.userns.remap ? ["name=userns"] : []), ...(e.opts.rootless ? ["name=rootless"] : [])],
       // Gantry's own: the --userns-remap identity, its maps, and how image layers are shifted.
       // Layers: "idmapped" (shared, shifted by mounts) or "copy" (a chowned copy per range).
       ...(e.userns.remap ? { GantryUserns: { ...e.userns.describe(), Layers: e.layerShift } } : {}),
@@ -117,7 +118,7 @@ export function registerSystemRoutes(api: RouteTable, e: Engine): void {
       Labels: [],
       ExperimentalBuild: false,
       LiveRestoreEnabled: true,
-      Warnings: [],
+      Warnings: e.host.noCgroups ? [`WARNING: resource limits (--memory, --cpus, --pids-limit, ...) are refused: ${e.host.noCgroups}`] : [],
     });
   });
 
