@@ -1,14 +1,15 @@
 // Scheduler benchmark (kube-scheduler's scheduler_perf shape, kubemark's hollow nodes):
-//   npm run -s build && node --import tsx bench/cluster/scheduler/run.ts [--nodes 1000] [--pods 5000] [--lease-renew-ms 10000]
+//   npm run -s build && node --import tsx bench/cluster/scheduler/run.ts [--nodes 1000] [--pods 5000] [--lease-renew-ms 10000] [--heap-snapshot DIR]
 // Starts `gantry server` (SQLite; --node-monitor-grace-period three lease renewals, at least
 // 40 s) as its own process, registers --nodes hollow nodes from
 // this process (4 cpu, 16Gi, 110 pods each; Leases renewed every 10 s; bound pods reported
 // Running), creates --pods pods (100m cpu, 128Mi) with 32 creates in flight, and watches
 // them bind. It prints pods/s from the first create to the last binding, the p50/p99 of
 // create→bound as the client sees it, and the server's RSS (now and peak) with every node
-// and pod in place, plus the load average (the machine is shared).
+// and pod in place, plus the load average (the machine is shared). --heap-snapshot DIR writes the
+// server's V8 heap snapshot there at that moment (open it in Chrome DevTools' Memory tab).
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +18,7 @@ import { Client, Informer, type KubeObject } from "../../../src/cluster/client/i
 import { startHollowNodes } from "../../../src/cluster/hollow/index.ts";
 import { NodeInfo, PodInfo, schedule } from "../../../src/cluster/scheduler/index.ts";
 
-const { values } = parseArgs({ options: { nodes: { type: "string", default: "1000" }, pods: { type: "string", default: "5000" }, "lease-renew-ms": { type: "string", default: "10000" } } });
+const { values } = parseArgs({ options: { nodes: { type: "string", default: "1000" }, pods: { type: "string", default: "5000" }, "lease-renew-ms": { type: "string", default: "10000" }, "heap-snapshot": { type: "string" } } });
 const NODES = Number(values.nodes);
 const PODS = Number(values.pods);
 const IN_FLIGHT = 32;
@@ -41,6 +42,18 @@ const memory = (pid: number) => {
   const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
 };
+/** Has the server (started with --heapsnapshot-signal=SIGUSR2 in dir) write a heap snapshot; resolves once its size stops growing. */
+async function heapSnapshot(dir: string, pid: number): Promise<string> {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, "SIGUSR2");
+  for (let size = -1; ; await sleep(1000)) {
+    const file = readdirSync(dir).find((f) => f.endsWith(".heapsnapshot") && !before.has(f));
+    if (!file) continue;
+    const now = statSync(join(dir, file)).size;
+    if (now > 0 && now === size) return join(dir, file);
+    size = now;
+  }
+}
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 /**
@@ -73,7 +86,10 @@ console.log(`algorithm only: ${PODS} pods over ${NODES} nodes at ${algo.podsPerS
 
 const dir = mkdtempSync(join(tmpdir(), "gantry-sched-bench-"));
 const port = await freePort();
-const server = spawn(process.env.GANTRY_BENCH_NODE_ARGS ? process.execPath : GANTRY, [...(process.env.GANTRY_BENCH_NODE_ARGS ? [...process.env.GANTRY_BENCH_NODE_ARGS.split(" "), join(import.meta.dirname, "../../../dist/gantry.mjs")] : []), "server", "--data-dir", dir, "--listen", `127.0.0.1:${port}`, "--no-agent", "--node-monitor-grace-period", String(GRACE_SECONDS)], { stdio: ["ignore", "ignore", "pipe"] });
+const server = spawn(process.env.GANTRY_BENCH_NODE_ARGS ? process.execPath : GANTRY, [...(process.env.GANTRY_BENCH_NODE_ARGS ? [...process.env.GANTRY_BENCH_NODE_ARGS.split(" "), join(import.meta.dirname, "../../../dist/gantry.mjs")] : []), "server", "--data-dir", dir, "--listen", `127.0.0.1:${port}`, "--no-agent", "--node-monitor-grace-period", String(GRACE_SECONDS)], {
+  stdio: ["ignore", "ignore", "pipe"],
+  ...(values["heap-snapshot"] ? { cwd: values["heap-snapshot"], env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --heapsnapshot-signal=SIGUSR2` } } : {}),
+});
 let serverLog = "";
 server.stderr!.on("data", (d: Buffer) => (serverLog = (serverLog + d.toString()).slice(-4000)));
 try {
@@ -146,6 +162,7 @@ try {
   console.log(`pods reported Running by hollow nodes: ${fleet.running()}`);
   console.log(`server RSS: ${rssIdle.rss.toFixed(0)} MB empty; ${mem.rss.toFixed(0)} MB with ${NODES} nodes and ${PODS} pods (peak ${mem.peak.toFixed(0)} MB)`);
   console.log(`load average: ${load} (cpus: ${(await import("node:os")).cpus().length})`);
+  if (values["heap-snapshot"]) console.log(`heap snapshot: ${await heapSnapshot(values["heap-snapshot"], server.pid!)}`);
   await watch.stop();
   await fleet.stop();
 } finally {
