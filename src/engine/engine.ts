@@ -54,7 +54,7 @@ import { planUpdate, type UpdateBody } from "./update.ts";
 import { ExecTable } from "./exec.ts";
 import { ALL_CAPS } from "./oci-spec.ts";
 import { HealthChecks } from "./health/checks.ts";
-import { resolveRemap, UsernsPolicy } from "./userns.ts";
+import { parseUsernsMode, resolveRemap, UsernsPolicy, type ContainerUserns } from "./userns.ts";
 import { ROOTLESS_CGROUPS_REASON } from "./rootless.ts";
 import { giveEtcFilesToRemappedRoot, giveToRemappedRoot, openPathsToRemappedRoots, probeLayerShift, remappedRoot, remappedRootfsMount, type LayerShift } from "./userns-rootfs.ts";
 import { linkEnvironment, linkHostsLines, parseLinks, withoutLink, type LinkedContainer } from "./links.ts";
@@ -157,13 +157,44 @@ export class Engine {
       publish: (rec, action) => this.publish(rec, action),
     });
     this.userns = new UsernsPolicy(opts.usernsRemap ? resolveRemap(opts.usernsRemap) : undefined);
-    if (this.userns.remap) {
-      openPathsToRemappedRoots(opts.root);
-      // GANTRY_USERNS_LAYERS=copy forces the fallback (tests; a kernel that misbehaves).
-      const probe = process.env.GANTRY_USERNS_LAYERS === "copy" ? { shift: "copy" as const, reason: "GANTRY_USERNS_LAYERS=copy" } : probeLayerShift(join(opts.root, "engine", "idmap-probe"));
-      this.layerShift = probe.shift;
-      if (probe.reason) this.log(`user namespaces: image layers are copied and chowned per range (idmapped layers refused: ${probe.reason})`);
+    if (this.userns.remap) this.prepareForUserns();
+  }
+
+  private usernsReady = false;
+
+  /**
+   * Once, before the first user-namespaced container: the daemon's directories become
+   * traversable by remapped roots, and how image layers reach them is probed. At start with
+   * --userns-remap; else when the first container with maps of its own is made (the node
+   * agent's `hostUsers: false` pods).
+   */
+  private prepareForUserns(): void {
+    if (this.usernsReady) return;
+    this.usernsReady = true;
+    openPathsToRemappedRoots(this.opts.root);
+    // GANTRY_USERNS_LAYERS=copy forces the fallback (tests; a kernel that misbehaves).
+    const probe = process.env.GANTRY_USERNS_LAYERS === "copy" ? { shift: "copy" as const, reason: "GANTRY_USERNS_LAYERS=copy" } : probeLayerShift(join(this.opts.root, "engine", "idmap-probe"));
+    this.layerShift = probe.shift;
+    if (probe.reason) this.log(`user namespaces: image layers are copied and chowned per range (idmapped layers refused: ${probe.reason})`);
+  }
+
+  /**
+   * The user namespace a new container gets: the caller's maps (`fixed`), another container's
+   * namespace (UsernsMode container:ID, joined at start), or what the daemon's policy says.
+   */
+  private usernsForNew(id: string, usernsMode: string | undefined, fixed: Pick<ContainerUserns, "UidMappings" | "GidMappings"> | undefined): ContainerUserns | undefined {
+    const mode = parseUsernsMode(usernsMode);
+    if (fixed) {
+      if (mode.kind !== "default") throw invalidArgument(`userns mode ${JSON.stringify(usernsMode)} cannot go with maps of the container's own`);
+      if (!fixed.UidMappings.length || !fixed.GidMappings.length) throw invalidArgument("a user namespace of the container's own needs uid and gid maps");
+      return { Mode: "fixed", UidMappings: fixed.UidMappings, GidMappings: fixed.GidMappings };
     }
+    if (mode.kind === "container") {
+      const target = this.containers.get(mode.ref);
+      if (!target.Userns) throw invalidArgument(`cannot join the user namespace of container ${target.Id.slice(0, 12)}: it has none of its own (it uses the host's ids)`);
+      return { Mode: "container", UidMappings: target.Userns.UidMappings, GidMappings: target.Userns.GidMappings };
+    }
+    return this.userns.forNewContainer(id, usernsMode);
   }
 
   // ---- paths ---------------------------------------------------------------------------
@@ -340,7 +371,11 @@ export class Engine {
     }
   }
 
-  async createContainer(nameParam: string | undefined, body: CreateBody): Promise<{ Id: string; Warnings: string[] }> {
+  /**
+   * `opts.userns`: a user namespace of the container's own with exactly these maps (no
+   * Docker API field says that; the node agent passes each `hostUsers: false` pod's range).
+   */
+  async createContainer(nameParam: string | undefined, body: CreateBody, opts: { userns?: Pick<ContainerUserns, "UidMappings" | "GidMappings"> } = {}): Promise<{ Id: string; Warnings: string[] }> {
     const { rec, image, mountRequests, warnings } = translateCreate(nameParam, body, {
       host: this.host,
       resolveImage: (ref) => this.resolveImage(ref),
@@ -355,8 +390,11 @@ export class Engine {
     });
     const id = rec.Id;
     // Before any await: an auto range is reserved under the id at once.
-    const userns = this.userns.forNewContainer(id, rec.HostConfig.UsernsMode);
-    if (userns) rec.Userns = userns;
+    const userns = this.usernsForNew(id, rec.HostConfig.UsernsMode, opts.userns);
+    if (userns) {
+      rec.Userns = userns;
+      this.prepareForUserns();
+    }
     mkdirSync(this.dir(id), { recursive: true, mode: userns ? 0o711 : 0o700 });
     try {
       const rootfs = await prepareRootfs(this.images, image.id, id);
@@ -406,6 +444,9 @@ export class Engine {
   private claimPreparedNetwork(rec: ContainerRecord): string | undefined {
     const network = this.networkOf(rec);
     if (!this.networks || !network || rec.NetworkAliases?.length || this.publishedPorts(rec).length > 0) return undefined;
+    // A user-namespaced container's network namespace must be its user namespace's (made with
+    // it at clone), or the kernel refuses it sysfs: prepared ones belong to the host's.
+    if (rec.Userns) return undefined;
     if (rec.NetworkIPv4Address || rec.NetworkMacAddress || Object.keys(rec.ConnectedNetworks ?? {}).length > 0) return undefined;
     const ep = this.networks.claimPrepared({ containerId: rec.Id, containerName: rec.Name.slice(1), network });
     if (ep) this.writeNetworkFiles(rec);

@@ -230,7 +230,12 @@ export function buildOciSpec(inputs: SpecInputs): OciConfig {
   const netNs = namespaceFor("network", hc.NetworkMode, "net", inputs, "network");
   for (const ns of [pidNs, ipcNs, utsNs, netNs]) if (ns) namespaces.push(ns);
   namespaces.push({ type: "cgroup" });
-  if (inputs.userns) namespaces.push({ type: "user" });
+  if (inputs.userns) {
+    // UsernsMode container:ID joins that container's user namespace (the maps stay in the
+    // spec: the runtime becomes the namespace's root with them); otherwise a new one.
+    const joined = (hc.UsernsMode ?? "").startsWith("container:");
+    namespaces.push(joined ? { type: "user", path: `/proc/${inputs.pidOfContainer(hc.UsernsMode!.slice("container:".length))}/ns/user` } : { type: "user" });
+  }
 
   const resources = toLinuxResources(hc);
   const devices: LinuxDevice[] = [];

@@ -11,13 +11,14 @@ test("subordinate ids: the user's lines by name or number, malformed ones skippe
   assert.deepEqual(parseSubordinateIds(text, ["nobody"]), []);
 });
 
-test("userns modes: default, host, auto with a size; anything else refused", () => {
+test("userns modes: default, host, auto with a size, container:ID; anything else refused", () => {
   assert.deepEqual(parseUsernsMode(""), { kind: "default" });
   assert.deepEqual(parseUsernsMode("private"), { kind: "default" });
   assert.deepEqual(parseUsernsMode("host"), { kind: "host" });
   assert.deepEqual(parseUsernsMode("auto"), { kind: "auto", size: 1024 });
   assert.deepEqual(parseUsernsMode("auto:size=70"), { kind: "auto", size: 70 });
-  for (const bad of ["auto:size=0", "auto:size=x", "auto:uidmapping=0:1:2", "keep-id", "container:x"]) {
+  assert.deepEqual(parseUsernsMode("container:sandbox"), { kind: "container", ref: "sandbox" });
+  for (const bad of ["auto:size=0", "auto:size=x", "auto:uidmapping=0:1:2", "keep-id", "container:"]) {
     assert.throws(() => parseUsernsMode(bad), /invalid userns mode/, bad);
   }
 });

@@ -13,6 +13,11 @@
 //   user's other ranges first; with a single range they fall inside the shared one (disjoint
 //   from each other, not from the shared containers — give the user a second range for that).
 //
+// - maps the caller chose (`createContainer`'s `userns` option): the node agent gives each
+//   `hostUsers: false` pod a range of its own (carved with the same IdRangePool) and its
+//   sandbox gets it; `UsernsMode: "container:ID"` joins another container's user namespace
+//   (the pod's containers join the sandbox's, as they join its network, IPC and UTS).
+//
 // Image layers stay shared and unchanged: the container's overlay takes idmapped mounts of
 // them (the native helper's "idmapped-overlay" step); the upper dir holds host ids.
 import { spawnSync } from "node:child_process";
@@ -35,8 +40,8 @@ export interface RemapIdentity {
 
 /** A container's user namespace, kept in its record (inspect's Gantry key shows it). */
 export interface ContainerUserns {
-  /** "remap": the daemon's shared range; "auto": a range of its own */
-  Mode: "remap" | "auto";
+  /** "remap": the daemon's shared range; "auto": a range of its own; "fixed": maps its creator chose; "container": another container's namespace, joined */
+  Mode: "remap" | "auto" | "fixed" | "container";
   UidMappings: IdMapping[];
   GidMappings: IdMapping[];
 }
@@ -125,11 +130,12 @@ export function resolveRemap(spec: string, files = { subuid: "/etc/subuid", subg
   return { user: pw[0]!, group: gr[0]!, uids, gids };
 }
 
-/** HostConfig.UsernsMode checked: "" / "private" (the daemon's default), "host", "auto[:size=N]". */
-export function parseUsernsMode(mode: string | undefined): { kind: "default" } | { kind: "host" } | { kind: "auto"; size: number } {
+/** HostConfig.UsernsMode checked: "" / "private" (the daemon's default), "host", "auto[:size=N]", "container:ID". */
+export function parseUsernsMode(mode: string | undefined): { kind: "default" } | { kind: "host" } | { kind: "auto"; size: number } | { kind: "container"; ref: string } {
   const m = mode ?? "";
   if (m === "" || m === "private") return { kind: "default" };
   if (m === "host") return { kind: "host" };
+  if (m.startsWith("container:") && m.length > "container:".length) return { kind: "container", ref: m.slice("container:".length) };
   if (m === "auto" || m.startsWith("auto:")) {
     let size = DEFAULT_AUTO_SIZE;
     for (const opt of m.slice(5).split(",").filter(Boolean)) {
@@ -139,7 +145,7 @@ export function parseUsernsMode(mode: string | undefined): { kind: "default" } |
     }
     return { kind: "auto", size };
   }
-  throw invalidArgument(`invalid userns mode ${JSON.stringify(m)}: use host, private or auto[:size=N]`);
+  throw invalidArgument(`invalid userns mode ${JSON.stringify(m)}: use host, private, auto[:size=N] or container:ID`);
 }
 
 /** Maps that put the container's ids 0.. onto `ranges` one after another (dockerd's way). */
@@ -169,14 +175,51 @@ function firstFit(pool: readonly IdRange[], used: readonly IdRange[], size: numb
 }
 
 /**
+ * Disjoint uid and gid ranges carved from subordinate ids and held under a key (a container
+ * id, a pod uid) until released. Holders restore theirs with `adopt` after a restart, so a
+ * range is never handed out twice while its holder lives.
+ */
+export class IdRangePool {
+  private readonly held = new Map<string, { uid: IdRange; gid: IdRange }>();
+
+  constructor(readonly ids: { uids: IdRange[]; gids: IdRange[] }) {}
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  /** A fresh range of `size` uids and gids held under `key`, or undefined when none is free. */
+  reserve(key: string, size: number): { uid: IdRange; gid: IdRange } | undefined {
+    const held = [...this.held.values()];
+    const uid = firstFit(this.ids.uids, held.map((h) => h.uid), size);
+    const gid = firstFit(this.ids.gids, held.map((h) => h.gid), size);
+    if (uid === undefined || gid === undefined) return undefined;
+    const r = { uid: { start: uid, count: size }, gid: { start: gid, count: size } };
+    this.held.set(key, r);
+    return r;
+  }
+
+  /** Records a range a holder already has (start-up, from its record). */
+  adopt(key: string, uid: IdRange, gid: IdRange): void {
+    this.held.set(key, { uid, gid });
+  }
+
+  release(key: string): void {
+    this.held.delete(key);
+  }
+}
+
+/**
  * The daemon's user namespace policy: which maps a new container gets, and the auto ranges
  * held by live containers (loaded from their records; reserved at create before any await,
  * so two creates at once never get the same range; released on remove).
  */
 export class UsernsPolicy {
-  private readonly held = new Map<string, { uid: IdRange; gid: IdRange }>();
+  private readonly auto: IdRangePool | undefined;
 
-  constructor(readonly remap: RemapIdentity | undefined) {}
+  constructor(readonly remap: RemapIdentity | undefined) {
+    this.auto = remap && new IdRangePool(remap);
+  }
 
   /** What `info` says (dockerd: SecurityOptions "name=userns"). */
   describe(): { Remap: string; UidMappings: IdMapping[]; GidMappings: IdMapping[] } | undefined {
@@ -188,36 +231,33 @@ export class UsernsPolicy {
   adopt(id: string, u: ContainerUserns | undefined): void {
     if (u?.Mode !== "auto" || !u.UidMappings[0] || !u.GidMappings[0]) return;
     const range = (m: IdMapping) => ({ start: m.hostID, count: m.size });
-    this.held.set(id, { uid: range(u.UidMappings[0]), gid: range(u.GidMappings[0]) });
+    this.auto?.adopt(id, range(u.UidMappings[0]), range(u.GidMappings[0]));
   }
 
   release(id: string): void {
-    this.held.delete(id);
+    this.auto?.release(id);
   }
 
   /** The user namespace a new container gets for its UsernsMode, reserving an auto range under `id`. */
   forNewContainer(id: string, usernsMode: string | undefined): ContainerUserns | undefined {
     const mode = parseUsernsMode(usernsMode);
-    if (mode.kind === "host") return undefined;
+    if (mode.kind === "host" || mode.kind === "container") return undefined;
     const r = this.remap;
     if (mode.kind === "default") {
       return r && { Mode: "remap", UidMappings: mapsOver(r.uids.slice(0, 1)), GidMappings: mapsOver(r.gids.slice(0, 1)) };
     }
-    if (!r) {
+    if (!r || !this.auto) {
       throw new GantryError("UNSUPPORTED_OPTION", "--userns=auto needs a daemon started with --userns-remap (auto ranges come from its subordinate ids)", {
         hint: "start the daemon with --userns-remap default",
       });
     }
-    const held = [...this.held.values()];
-    const uid = firstFit(r.uids, held.map((h) => h.uid), mode.size);
-    const gid = firstFit(r.gids, held.map((h) => h.gid), mode.size);
-    if (uid === undefined || gid === undefined) {
-      throw new GantryError("CONFLICT", `--userns=auto: no free range of ${mode.size} ids left in ${r.user}'s subordinate ids (${held.length} held by live containers)`, {
+    const got = this.auto.reserve(id, mode.size);
+    if (!got) {
+      throw new GantryError("CONFLICT", `--userns=auto: no free range of ${mode.size} ids left in ${r.user}'s subordinate ids (${this.auto.size} held by live containers)`, {
         hint: "remove containers, ask a smaller size=, or give the remap user more ids in /etc/subuid and /etc/subgid",
       });
     }
-    this.held.set(id, { uid: { start: uid, count: mode.size }, gid: { start: gid, count: mode.size } });
-    return { Mode: "auto", UidMappings: [{ containerID: 0, hostID: uid, size: mode.size }], GidMappings: [{ containerID: 0, hostID: gid, size: mode.size }] };
+    return { Mode: "auto", UidMappings: [{ containerID: 0, hostID: got.uid.start, size: mode.size }], GidMappings: [{ containerID: 0, hostID: got.gid.start, size: mode.size }] };
   }
 }
 
@@ -239,7 +279,7 @@ export function hostIdOf(maps: readonly IdMapping[], inside: number): number | u
 }
 
 /** inspect's Gantry.Userns: the mode and the uid/gid maps, as /proc/PID/uid_map lines ("inside outside count"). */
-export function usernsView(rec: { State: { Pid: number }; Userns?: ContainerUserns }): { Mode: "host" | "remap" | "auto"; UidMap: string[]; GidMap: string[] } {
+export function usernsView(rec: { State: { Pid: number }; Userns?: ContainerUserns }): { Mode: "host" | ContainerUserns["Mode"]; UidMap: string[]; GidMap: string[] } {
   const lines = (m: readonly IdMapping[]) => m.map((x) => `${x.containerID} ${x.hostID} ${x.size}`);
   const fromRecord = rec.Userns ? { UidMap: lines(rec.Userns.UidMappings), GidMap: lines(rec.Userns.GidMappings) } : { UidMap: ["0 0 4294967295"], GidMap: ["0 0 4294967295"] };
   // A running container's maps as its kernel has them.

@@ -242,7 +242,7 @@ export class Runtime {
       // Every cgroup file written here is journalled for `explain`, as written.
       const opened = journalCgroupWrites(() => openContainerCgroups(config, id));
       cg = opened.result.cg;
-      // A new user namespace: its root gets the cgroup (delegation), as with crun.
+      // A user namespace: its root gets the cgroup (delegation), as with crun.
       const root = newUsernsRoot(config);
       if (root) delegateCgroups(Object.values(cg.paths), root.uid, root.gid);
       const hierarchies: Record<string, string> = {};
@@ -551,10 +551,10 @@ function openContainerCgroups(config: OciConfig, id: string): { cg: CgroupManage
   }
 }
 
-/** The host ids of the container's root when the config asks for a new user namespace. */
+/** The host ids of the container's root when it has a user namespace (new, or joined with its maps given). */
 function newUsernsRoot(config: OciConfig): { uid: number; gid: number } | undefined {
   const linux = config.linux;
-  if (!linux?.namespaces?.some((n) => n.type === "user" && !n.path)) return undefined;
+  if (!linux?.namespaces?.some((n) => n.type === "user")) return undefined;
   const host = (maps: readonly IdMapping[] | undefined) => maps?.find((m) => m.containerID === 0)?.hostID;
   const uid = host(linux.uidMappings);
   const gid = host(linux.gidMappings);

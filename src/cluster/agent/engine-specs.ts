@@ -1,7 +1,8 @@
 // Pod → engine create requests. A pod is a sandbox container (the static gantry-pause alone
 // in a local image: it holds the network, IPC and UTS namespaces and is what the CNI bridge
 // attaches) and one engine container per spec container that joins the sandbox's namespaces
-// through the engine's `container:` modes, in the pod's cgroup (kubepods/<qos>/pod<uid>).
+// through the engine's `container:` modes (the user namespace too, with hostUsers: false), in
+// the pod's cgroup (kubepods/<qos>/pod<uid>).
 // Pure: the worker resolves env and images first.
 import type { CreateBody, DockerMount, HostConfig } from "../../engine/index.ts";
 import { expand } from "./env.ts";
@@ -86,6 +87,8 @@ export function containerSpec(pod: Pod, c: Container, image: string, i: Containe
     IpcMode: join,
     UTSMode: join,
     PidMode: pod.spec.hostPID ? "host" : pod.spec.shareProcessNamespace ? join : "",
+    // hostUsers: false — the sandbox has the pod's user namespace; its containers join it too.
+    ...(pod.spec.hostUsers === false ? { UsernsMode: join } : {}),
     CgroupParent: i.cgroupParent,
     RestartPolicy: { Name: "no" },
     ...containerResources(c),

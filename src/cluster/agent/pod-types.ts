@@ -184,6 +184,8 @@ export interface PodSpec {
   hostNetwork?: boolean;
   hostPID?: boolean;
   hostIPC?: boolean;
+  /** false: the pod gets a user namespace of its own (pod-userns.ts); default true, the host's ids. */
+  hostUsers?: boolean;
   hostname?: string;
   subdomain?: string;
   dnsPolicy?: "ClusterFirst" | "ClusterFirstWithHostNet" | "Default" | "None";

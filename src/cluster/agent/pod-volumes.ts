@@ -83,11 +83,16 @@ export class PodVolumes {
     return existsSync(this.o.root) ? readdirSync(this.o.root) : [];
   }
 
-  /** Sets up (or refreshes) every volume of the pod; the map is by volume name. */
-  async setUp(pod: Pod, ctx: Omit<PayloadContext, "pod">): Promise<Map<string, MountedVolume>> {
+  /**
+   * Sets up (or refreshes) every volume of the pod; the map is by volume name. `hostGid`
+   * turns the pod's fsGroup into the host's gid (shifted into the range of a pod with a user
+   * namespace of its own).
+   */
+  async setUp(pod: Pod, ctx: Omit<PayloadContext, "pod">, hostGid: (gid: number) => number = (g) => g): Promise<Map<string, MountedVolume>> {
     const out = new Map<string, MountedVolume>();
     const uid = pod.metadata.uid!;
-    const fsGroup = pod.spec.securityContext?.fsGroup;
+    const podFsGroup = pod.spec.securityContext?.fsGroup;
+    const fsGroup = podFsGroup === undefined ? undefined : hostGid(podFsGroup);
     const done = this.prepared.get(uid) ?? new Set<string>();
     this.prepared.set(uid, done);
     for (const v of pod.spec.volumes ?? []) {

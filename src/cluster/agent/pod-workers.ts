@@ -38,6 +38,7 @@ import { Prober, type ProbeType } from "./prober.ts";
 import { openCgroups } from "../../runtime/index.ts";
 import { podCgroupParent, podCgroupResources } from "./resources.ts";
 import { PodVolumes, VolumeSetUpError, type MountedVolume } from "./pod-volumes.ts";
+import { PodUserns } from "./pod-userns.ts";
 import { containerMounts } from "./volume-mounts.ts";
 import { prepareTerminationLog, terminationLogFile, terminationMessage } from "./termination-message.ts";
 import { engineName, hasExited, isRunning, runtimePods, type RuntimeContainer, type RuntimePod } from "./runtime-pods.ts";
@@ -95,6 +96,8 @@ export class PodWorkers {
   private readonly running: Promise<void>[] = [];
   private readonly prober: Prober;
   private readonly volumes: PodVolumes;
+  /** The ranges of pods with a user namespace of their own (hostUsers: false). */
+  private readonly userns: PodUserns;
   private resync: Timer | undefined;
   private synced = false;
   private readonly onEngineEvent = (ev: { Type?: string; Action?: string; Actor?: { Attributes?: Record<string, string> } }) => {
@@ -122,6 +125,7 @@ export class PodWorkers {
       log: o.log,
     });
     this.volumes = new PodVolumes({ root: o.podsRoot, client: o.client, log: o.log });
+    this.userns = new PodUserns(o.podsRoot);
   }
 
   /** The informer's view: a pod bound to this node was added or changed. */
@@ -211,7 +215,10 @@ export class PodWorkers {
     // every sync of a live pod they are refreshed (a changed ConfigMap reaches its files).
     let volumes: Map<string, MountedVolume>;
     try {
-      volumes = await this.volumes.setUp(pod, { hostIP: this.o.hostIP(), podIP: this.podIPOf(pod, rp?.sandboxes[0]) ?? "", allocatable: this.o.allocatable() });
+      // A pod with a user namespace of its own has its range before its volumes (their owners).
+      if (pod.spec.hostUsers === false) this.userns.forPod(uid);
+      volumes = await this.volumes.setUp(pod, { hostIP: this.o.hostIP(), podIP: this.podIPOf(pod, rp?.sandboxes[0]) ?? "", allocatable: this.o.allocatable() }, (gid) => this.userns.hostGid(uid, gid));
+      this.userns.shareWithPod(uid);
     } catch (err) {
       if (!(err instanceof VolumeSetUpError)) throw err;
       // The same failure is told again only once a minute, not at every retry.
@@ -260,7 +267,8 @@ export class PodWorkers {
   private async createSandbox(pod: Pod, attempt: number): Promise<void> {
     const image = await ensurePauseImage(this.o.engine);
     const body = sandboxSpec(pod, { image, cgroupParent: podCgroupParent(pod, this.o.cgroupRoot), attempt });
-    const { Id } = await timeRuntimeOperation("create_podsandbox", () => this.o.engine.createContainer(engineName("POD", this.podRef(pod), attempt), body));
+    const userns = pod.spec.hostUsers === false ? this.userns.forPod(pod.metadata.uid!) : undefined;
+    const { Id } = await timeRuntimeOperation("create_podsandbox", () => this.o.engine.createContainer(engineName("POD", this.podRef(pod), attempt), body, userns ? { userns } : {}));
     try {
       await timeRuntimeOperation("start_podsandbox", () => this.o.engine.start(Id));
     } catch (err) {
@@ -333,6 +341,7 @@ export class PodWorkers {
     }
     const terminationLog = terminationLogFile(this.o.podsRoot, pod.metadata.uid!, c.name, attempt);
     prepareTerminationLog(terminationLog);
+    this.userns.shareWithPod(pod.metadata.uid!);
     const resolvConf = this.writeResolvConf(pod);
     const body = containerSpec(pod, c, image, { sandboxId: sandbox.id, cgroupParent: podCgroupParent(pod, this.o.cgroupRoot), attempt, init, env, mounts, terminationLog, ...(resolvConf ? { resolvConf } : {}) });
     let id: string;
@@ -456,6 +465,7 @@ export class PodWorkers {
     this.lifecycle.set(uid, "terminated");
     await this.removeAll(uid);
     this.volumes.tearDown(uid);
+    this.userns.release(uid);
     return undefined;
   }
 
@@ -470,6 +480,7 @@ export class PodWorkers {
     this.prober.removePod(uid);
     if (this.o.dns) rmSync(join(this.o.dns.dir, `${uid}.resolv.conf`), { force: true });
     this.volumes.tearDown(uid);
+    this.userns.release(uid);
     this.messages.delete(uid);
     this.lifecycle.delete(uid);
     this.waiting.delete(uid);

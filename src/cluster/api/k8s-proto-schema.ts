@@ -220,6 +220,7 @@ message PodSpec {
   optional string schedulerName = 19;
   repeated Container initContainers = 20;
   optional string priorityClassName = 24;
+  optional bool hostUsers = 37;
 }
 
 message PodTemplateSpec {

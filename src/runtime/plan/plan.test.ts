@@ -52,6 +52,26 @@ test("the monitor maps ids and places the child in its cgroups before the child 
   assert.ok(!plan.some((r) => r[0] === "mknod"));
 });
 
+test("joining a user namespace (a pod's): setns into it first, no maps written, the child becomes its root and binds devices", () => {
+  const plan = planCreate(
+    spec((c) => {
+      c.linux!.namespaces!.push({ type: "user", path: "/proc/42/ns/user" }, { type: "network", path: "/proc/42/ns/net" });
+      c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== "network" || n.path);
+      c.linux!.uidMappings = [{ containerID: 0, hostID: 65536, size: 65536 }];
+      c.linux!.gidMappings = [{ containerID: 0, hostID: 65536, size: 65536 }];
+    }),
+    opts,
+  );
+  const setns = plan.filter((r) => r[0] === "setns").map((r) => r[1]);
+  assert.deepEqual(setns, ["/proc/42/ns/user", "/proc/42/ns/net"], "user first");
+  assert.equal(Number(plan.find((r) => r[0] === "clone")![1]) & CLONE.NEWUSER, 0);
+  assert.ok(!plan.some((r) => r[0] === "write-after-clone" && (r[1] ?? "").endsWith("_map")));
+  const child = ops(plan).indexOf("child");
+  assert.deepEqual(plan[child + 1], ["user", "0", "0", ""]);
+  assert.ok(plan.some((r) => r[0] === "bind-dev" && r[1] === "/dev/null"));
+  assert.ok(!plan.some((r) => r[0] === "mknod"));
+});
+
 test("clone gets the new namespaces except cgroup, which the child unshares first", () => {
   const plan = planCreate(spec(), opts);
   const clone = plan.find((r) => r[0] === "clone")!;

@@ -290,6 +290,7 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanStep
   const { created, joined } = namespaceSets(config);
   const hasMountNs = created.has("mount") || joined.some((j) => j.type === "mount");
   const newUserns = created.has("user");
+  const inUserns = newUserns || joined.some((j) => j.type === "user");
   if (newUserns && !(linux.uidMappings?.length && linux.gidMappings?.length)) {
     throw new GantryError("INVALID_SPEC", "linux.uidMappings: a new user namespace needs uidMappings and gidMappings", {
       path: "linux.uidMappings",
@@ -356,7 +357,8 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanStep
   // usually leave unmapped; a filesystem mounted inside the namespace (the /dev tmpfs)
   // then refuses to create files for it (EOVERFLOW). Become the namespace's root first,
   // as runc does; the process's own user is set later.
-  if (newUserns && mapsRoot(linux.uidMappings) && mapsRoot(linux.gidMappings)) steps.push(["user", "0", "0", ""]);
+  // A joined user namespace likewise: after setns the host's root is unmapped there.
+  if (inUserns && mapsRoot(linux.uidMappings) && mapsRoot(linux.gidMappings)) steps.push(["user", "0", "0", ""]);
   // The cgroup namespace must be created after the child sits in its cgroup, so that
   // the namespace's root is the container's cgroup, not the host's.
   if (created.has("cgroup")) steps.push(["unshare", String(CLONE.NEWCGROUP)]);
@@ -427,7 +429,7 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanStep
     const seenDev = new Map<string, LinuxDevice>();
     for (const d of devices) seenDev.set(clean(d.path), d);
     for (const [p, d] of seenDev) {
-      if (newUserns || opts.rootless) {
+      if (inUserns || opts.rootless) {
         // Device nodes cannot be created in a user namespace: bind the host's.
         steps.push(["bind-dev", p, p]);
       } else {

@@ -62,6 +62,19 @@ export function validatePodSpec(c: Causes, field: string, spec: unknown, allowed
   const rp = spec.restartPolicy;
   const allowed = allowedRestart ?? ["Always", "OnFailure", "Never"];
   if (rp !== undefined && !allowed.includes(String(rp))) c.unsupported(`${field}.restartPolicy`, rp, allowed);
+  validateHostUsers(c, field, spec);
+}
+
+/**
+ * kube-apiserver's validateHostUsers: a pod in a user namespace of its own may share none of
+ * the host's other namespaces (the field names, HostPID and HostIPC capitalised, are kube's).
+ */
+function validateHostUsers(c: Causes, field: string, spec: Obj) {
+  if (spec.hostUsers !== false) return;
+  const why = "when `pod.Spec.HostUsers` is false";
+  if (spec.hostNetwork === true) c.forbidden(`${field}.hostNetwork`, why);
+  if (spec.hostPID === true) c.forbidden(`${field}.HostPID`, why);
+  if (spec.hostIPC === true) c.forbidden(`${field}.HostIPC`, why);
 }
 
 /** spec.template.spec of a workload spec. */
