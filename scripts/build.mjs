@@ -2,7 +2,7 @@
 // Bundles each CLI into one file under dist/, so start-up reads one file instead of
 // resolving hundreds of modules.
 import { build } from "esbuild";
-import { rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 
 const common = {
   bundle: true,
@@ -16,7 +16,25 @@ const common = {
 
 // Chunk names are content hashes: old ones would pile up.
 rmSync("dist/chunks", { recursive: true, force: true });
+rmSync("dist/dashboard", { recursive: true, force: true });
+mkdirSync("dist/dashboard", { recursive: true });
+copyFileSync("src/dashboard/ui/index.html", "dist/dashboard/index.html");
 await Promise.all([
+  // The web dashboard (`--dashboard-listen`): the browser app, served by the daemons from
+  // dist/dashboard (src/dashboard/assets.ts). Its CSS imports (uPlot's, its own) become app.css.
+  build({
+    entryPoints: { app: "src/dashboard/ui/main.tsx" },
+    outdir: "dist/dashboard",
+    bundle: true,
+    platform: "browser",
+    format: "esm",
+    target: ["chrome110", "firefox110", "safari16"],
+    jsx: "automatic",
+    jsxImportSource: "preact",
+    minify: !process.env.GANTRY_NO_MINIFY,
+    sourcemap: "linked",
+    logLevel: "warning",
+  }),
   // The runtime CLI starts once per container, so it is built for start-up time: CommonJS
   // (node's ESM loader costs ~15 ms more per start, mostly facades for builtin modules)
   // and no chunks — code behind import() (the config schema) is compiled lazily by V8 and

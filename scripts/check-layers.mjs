@@ -45,9 +45,12 @@ export const LAYERS = {
   "cluster/agent": ["common", "cluster/client", "engine", "runtime", "image", "network", "volume"],
   // `gantry cluster create|load|delete`: nodes as network namespaces, images copied to them
   "cluster/local": ["common", "cluster/client", "image", "network"],
+  // the web dashboard: its server passes the browser app's requests to an API unchanged (the
+  // API decides); src/dashboard/ui is the browser app, which imports no layer at all
+  dashboard: ["common"],
   // the OCI runtime's CLI (gantry-runtime) starts once per container: the runtime only
   "cli/runtime": ["common", "runtime"],
-  "cli/gantry": ["common", "runtime", "image", "network", "volume", "engine", "cluster/store", "cluster/client", "cluster/api", "cluster/agent", "cluster/controllers", "cluster/scheduler", "cluster/hollow", "cluster/proxy", "cluster/dns", "cluster/netpol", "cluster/local"],
+  "cli/gantry": ["common", "runtime", "image", "network", "volume", "engine", "cluster/store", "cluster/client", "cluster/api", "cluster/agent", "cluster/controllers", "cluster/scheduler", "cluster/hollow", "cluster/proxy", "cluster/dns", "cluster/netpol", "cluster/local", "dashboard"],
 };
 
 /** Folders whose sub-folders are the layers. */

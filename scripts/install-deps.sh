@@ -17,6 +17,7 @@ packages=(
   etcd-server etcd-client
   hyperfine
   docker-compose                               # compose end-to-end tests (test/compose) against the daemon
+  chromium                                     # the dashboard's browser tests (playwright-core drives it)
 )
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done

@@ -15,15 +15,16 @@ import { startScheduler } from "../../cluster/scheduler/index.ts";
 import type { ApiTransport } from "../../cluster/client/index.ts";
 import { registerServerTokenCommands } from "./server-token-command.ts";
 import { registerServerSnapshotCommands } from "./server-snapshot-command.ts";
+import { startDashboard } from "../../dashboard/index.ts";
 
 export const DEFAULT_DATA_DIR = "/var/lib/gantry/server";
 export const DEFAULT_LISTEN = "127.0.0.1:6443";
 
-export function parseListen(text: string): { host: string; port: number } {
+export function parseListen(text: string, flag = "--listen"): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
   if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw invalidArgument(`--listen must be HOST:PORT (e.g. ${DEFAULT_LISTEN}), not "${text}"`);
+    throw invalidArgument(`${flag} must be HOST:PORT (e.g. ${DEFAULT_LISTEN}), not "${text}"`);
   }
   return { host: (m[1] ?? m[2])!, port };
 }
@@ -116,6 +117,7 @@ export function registerServerCommand(program: Command): void {
     .option("--etcd-endpoints <urls>", "keep state in etcd (comma-separated client URLs) instead of DATA_DIR/state.db")
     .option("--etcd-prefix <prefix>", "key prefix in etcd, to share one etcd between clusters", "")
     .option("--node-monitor-grace-period <seconds>", "how long a node may go without renewing its Lease before it is marked NotReady and tainted unreachable", String(DEFAULT_NODE_MONITOR_GRACE_SECONDS))
+    .option("--dashboard-listen <host:port>", "serve the web dashboard here (off unless given); it logs in with a bearer token and every request goes through this API, so RBAC decides")
     .option("--token-auth-file <file>", "static bearer tokens for users, one a line: token,user,uid,\"group1,group2\" (kube-apiserver's flag)")
     .option("--no-agent", "run only the control plane: no node agent for this host (pods need `gantry agent` nodes)")
     .option("--no-leader-elect", "run controllers and the scheduler without holding the Lease kube-system/gantry-controller-manager (only for a server that is alone on its store)")
@@ -125,8 +127,9 @@ export function registerServerCommand(program: Command): void {
     .option("--horizontal-pod-autoscaler-sync-period <duration>", "how often each HorizontalPodAutoscaler is looked at", "15s")
     .option("--horizontal-pod-autoscaler-downscale-stabilization <duration>", "how far back the highest recommendation holds a scale-down (when an HPA's behavior sets no window)", "5m");
   addNodeOptions(server, "DATA_DIR/agent");
-  server.action(async (opts: NodeFlags & { dataDir: string; listen: string; etcdEndpoints?: string; etcdPrefix: string; tokenAuthFile?: string; agent: boolean; nodeMonitorGracePeriod: string; leaderElect: boolean; leaderElectLeaseDuration: string; leaderElectRenewDeadline: string; leaderElectRetryPeriod: string; horizontalPodAutoscalerSyncPeriod: string; horizontalPodAutoscalerDownscaleStabilization: string }) => {
+  server.action(async (opts: NodeFlags & { dataDir: string; listen: string; etcdEndpoints?: string; etcdPrefix: string; tokenAuthFile?: string; dashboardListen?: string; agent: boolean; nodeMonitorGracePeriod: string; leaderElect: boolean; leaderElectLeaseDuration: string; leaderElectRenewDeadline: string; leaderElectRetryPeriod: string; horizontalPodAutoscalerSyncPeriod: string; horizontalPodAutoscalerDownscaleStabilization: string }) => {
     const { host, port } = parseListen(opts.listen);
+    const dashboardAt = opts.dashboardListen === undefined ? undefined : parseListen(opts.dashboardListen, "--dashboard-listen");
     const endpoints = opts.etcdEndpoints?.split(",").map((e) => e.trim()).filter(Boolean);
     if (opts.etcdEndpoints !== undefined && !endpoints?.length) throw invalidArgument("--etcd-endpoints needs at least one URL");
     const gracePeriodSeconds = Number(opts.nodeMonitorGracePeriod);
@@ -157,6 +160,16 @@ export function registerServerCommand(program: Command): void {
     }
     console.log(`gantry server: listening on ${running.url}`);
     console.log(`gantry server: export KUBECONFIG=${running.kubeconfigPath}`);
+    let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
+    if (dashboardAt) {
+      try {
+        dashboard = await startDashboard({ ...dashboardAt, upstream: { kind: "cluster", url: running.url, caCert: running.caCert }, log });
+      } catch (err) {
+        await running.close();
+        throw err;
+      }
+      console.log(`gantry server: dashboard on ${dashboard.url}`);
+    }
     // The host's own node (k3s's server does the same): it reaches the API in-process, as
     // system:node:NAME, so it needs no token and is held to what any node may do.
     let agent: Awaited<ReturnType<typeof startServerAgent>> | undefined;
@@ -173,6 +186,7 @@ export function registerServerCommand(program: Command): void {
       }
     }
     await untilSignal();
+    await dashboard?.close();
     await agent?.stop();
     await running.close();
     process.exit(0);
