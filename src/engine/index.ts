@@ -20,5 +20,6 @@ export { humanSize, StreamError, type JsonMessage } from "./json-message.ts";
 export { Engine, type EngineOptions, type WaitCondition } from "./engine.ts";
 export type { ContainerRecord, ContainerState, ContainerStatus } from "./container-store.ts";
 export type { Explained, Glass, GlassNamespace, GlassCgroupFile } from "./glass.ts";
+export { cgroupLimitFiles } from "./glass.ts";
 export type { CreateBody, HostConfig, ContainerConfig, DockerMount } from "./api-types.ts";
 export { IdRangePool, hostIdOf, parseSubordinateIds, type IdRange, type ContainerUserns } from "./userns.ts";

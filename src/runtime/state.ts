@@ -115,13 +115,13 @@ export class StateDir {
 
   /**
    * remove() with the unlinks on the thread pool (an engine's event loop goes on meanwhile).
-   * The directory holds what this module puts there (state.json, and start.sock until
-   * start): those go by name, then the directory, in three thread-pool calls instead of a
+   * The directory holds what this module puts there (state.json, explain.json, and
+   * start.sock until start): those go by name, then the directory, in three thread-pool calls instead of a
    * recursive walk's stat/readdir round trips; anything else found there takes the walk.
    */
   async removeAsync(id: string): Promise<void> {
     const dir = this.dir(id);
-    await Promise.all([unlinkIfThere(join(dir, "state.json")), unlinkIfThere(this.startSocket(id))]);
+    await Promise.all([unlinkIfThere(join(dir, "state.json")), unlinkIfThere(join(dir, "explain.json")), unlinkIfThere(this.startSocket(id))]);
     const err = await new Promise<NodeJS.ErrnoException | null>((done) => rmdir(dir, done));
     if (!err || err.code === "ENOENT") return;
     if (err.code !== "ENOTEMPTY" && err.code !== "EEXIST") throw err;

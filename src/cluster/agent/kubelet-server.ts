@@ -6,6 +6,7 @@
 //   GET|POST /portForward/{ns}/{pod}              SPDY/3.1 upgrade, or SPDY inside WebSocket
 //   GET  /stats/summary                           the Summary API (resource-stats.ts)
 //   GET  /metrics                                 Prometheus text (kubelet_*, prober_*, container_*)
+//   GET  /gantry/pods/{ns}/{pod}/{container}/explain|glass   Gantry's glass box (glass-routes.ts)
 //
 // It answers only the API server: TLS with a certificate the cluster CA signed, and every
 // caller must present the API server's kubelet client certificate (signed by the same CA,
@@ -25,6 +26,7 @@ import type { KubeletTls } from "./kubelet-certificate.ts";
 import type { Pod } from "./pod-types.ts";
 import { CHANNEL_PROTOCOLS, parseStreamOptions, serveRemoteCommand, spdyTransport, SPDY_REMOTE_COMMAND_PROTOCOL, websocketTransport, type RemoteTarget } from "./remote-command.ts";
 import { isRunning, type RuntimePod } from "./runtime-pods.ts";
+import { isGlassPath, serveGlass } from "./glass-routes.ts";
 
 /** The only client the kubelet server answers: the API server's kubelet client certificate. */
 export const API_SERVER_CLIENT_CN = "kube-apiserver-kubelet-client";
@@ -132,6 +134,7 @@ export async function startKubeletServer(o: KubeletServerOptions): Promise<Kubel
       const m = await o.metrics();
       return send(res, m.contentType, m.body);
     }
+    if (path && isGlassPath(path) && req.method === "GET") return send(res, "application/json", JSON.stringify(await serveGlass(path, o)));
     const t = resolveTarget(o, req.url ?? "/");
     if (t.verb !== "containerLogs" || req.method !== "GET") throw new KubeletRequestError(400, `${t.verb} needs an upgrade to a streaming protocol`);
     const q = parseLogQuery(t.query, Date.now());

@@ -1,7 +1,12 @@
 // `gantry explain CONTAINER`: the kernel steps the runtime recorded when it created the
 // container, in order, one line each (runtime/explain-text.ts reads them), then what the
 // kernel holds now: its namespaces with who shares them, and its cgroup's limit files.
+// `gantry explain --kubeconfig F [-n NS] pod/NAME [-c C]` asks the pod's node agent the same
+// through the API server's nodes/proxy, and adds the pod: what it shares through its sandbox
+// and its pod-level cgroup.
 import type { Command } from "commander";
+import { Client } from "../../../cluster/client/index.ts";
+import { GantryError, invalidArgument } from "../../../common/errors.ts";
 import type { Explained, Glass } from "../../../engine/index.ts";
 import { describeStep } from "../../../runtime/index.ts";
 import { containersOf } from "../daemon-client.ts";
@@ -26,13 +31,72 @@ export function explainText(e: Explained, glass: Glass | undefined): string[] {
   return lines;
 }
 
+/** What the node agent adds for a pod's container (src/cluster/agent/glass-routes.ts). */
+interface PodSection {
+  namespace: string;
+  name: string;
+  uid: string;
+  container: string;
+  sandbox: { name: string; id: string; pid: number } | null;
+  sharedThroughSandbox: string[];
+  cgroup: { path: string; files: { name: string; value: string; path: string }[] };
+}
+
+export function podText(p: PodSection): string[] {
+  const lines = ["", `pod ${p.namespace}/${p.name} (uid ${p.uid}), container ${p.container}:`];
+  if (p.sandbox) {
+    lines.push(`  sandbox ${p.sandbox.name} (pid ${p.sandbox.pid}); namespaces shared through it: ${p.sharedThroughSandbox.join(", ") || "none"}`);
+  } else {
+    lines.push("  no sandbox on this node");
+  }
+  lines.push(`  pod cgroup ${p.cgroup.path}:`);
+  for (const f of p.cgroup.files) lines.push(`    ${f.path} = ${f.value}`);
+  return lines;
+}
+
+interface PodFlags {
+  kubeconfig?: string;
+  namespace: string;
+  container?: string;
+  json?: boolean;
+}
+
+/** A pod's container through the API server's nodes/proxy to the agent of the pod's node. */
+async function explainPod(ref: string, o: PodFlags): Promise<void> {
+  const kubeconfig = o.kubeconfig ?? process.env.KUBECONFIG;
+  if (!kubeconfig) throw invalidArgument(`explain ${ref}: a pod needs --kubeconfig (or KUBECONFIG)`);
+  const name = ref.replace(/^pods?\//, "");
+  if (!name) throw invalidArgument(`explain ${ref}: name the pod as pod/NAME`);
+  const client = Client.fromKubeconfig(kubeconfig);
+  const ns = encodeURIComponent(o.namespace);
+  const pod = await client.send<{ spec: { nodeName?: string; containers: { name: string }[] } }>("GET", `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(name)}`);
+  const node = pod.spec.nodeName;
+  if (!node) throw new GantryError("CONFLICT", `pod ${o.namespace}/${name} is not scheduled to a node yet`);
+  const container = o.container ?? pod.spec.containers[0]?.name ?? "";
+  if (!pod.spec.containers.some((c) => c.name === container)) {
+    throw invalidArgument(`container ${container} is not valid for pod ${name}: choose one of ${pod.spec.containers.map((c) => c.name).join(", ")}`);
+  }
+  const base = `/api/v1/nodes/${encodeURIComponent(node)}/proxy/gantry/pods/${ns}/${encodeURIComponent(name)}/${encodeURIComponent(container)}`;
+  const explained = await client.send<Explained & { pod: PodSection }>("GET", `${base}/explain`);
+  const glass = await client.send<Glass & { pod: PodSection }>("GET", `${base}/glass`).catch(() => undefined);
+  if (o.json) {
+    out(JSON.stringify({ ...explained, glass }, null, 2));
+    return;
+  }
+  for (const l of [...explainText(explained, glass), ...podText(glass?.pod ?? explained.pod)]) out(l);
+}
+
 export function registerExplainCommand(program: Command): void {
   program
     .command("explain")
     .description("The kernel steps a container was set up with (recorded at create), then its namespaces and cgroup files now")
     .option("--json", "the recorded steps and the live view as JSON")
-    .argument("<container>")
-    .action(async (ref: string, o: { json?: boolean }, cmd: Command) => {
+    .option("--kubeconfig <file>", "explain pod/NAME of a cluster, through the API server to the pod's node ($KUBECONFIG)")
+    .option("-n, --namespace <ns>", "the pod's namespace", "default")
+    .option("-c, --container <name>", "the pod's container (default: its first)")
+    .argument("<container>", "an engine container (name or id), or pod/NAME with --kubeconfig")
+    .action(async (ref: string, o: PodFlags, cmd: Command) => {
+      if (o.kubeconfig || /^pods?\//.test(ref)) return explainPod(ref, o);
       const containers = containersOf(cmd);
       const explained = await containers.explain(ref);
       // A stopped container has its record but no process to look at.
