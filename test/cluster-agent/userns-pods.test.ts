@@ -102,8 +102,8 @@ describe("pods with hostUsers: false", { skip, concurrency: false }, () => {
     await running("alone");
     const [first] = await rangeOf("alone");
     const { uid, app } = await pids("alone");
-    // Root inside, the range's first id outside.
-    assert.equal((await exec("alone", "id -u")).out, "0");
+    // Root inside (asked through kubectl exec, as a user would), the range's first id outside.
+    assert.equal((await node.kubectl(["exec", "alone", "--", "id", "-u"])).trim(), "0");
     assert.equal(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${app}/status`, "utf8"))![1], String(first));
     // The emptyDir: written inside, the range's root's on the host.
     const w = await exec("alone", "echo written > /scratch/f && cat /scratch/f && stat -c %u /scratch/f");
@@ -118,6 +118,34 @@ describe("pods with hostUsers: false", { skip, concurrency: false }, () => {
     // The range is recorded with the pod (the kubelet's file), so it outlives an agent restart.
     const record = JSON.parse(readFileSync(join(node.dataRoot, "pods", uid, "userns"), "utf8")) as { uidMappings: { hostId: number; containerId: number; length: number }[] };
     assert.deepEqual(record.uidMappings, [{ hostId: first, containerId: 0, length: 65536 }]);
+  });
+
+  test("runAsUser and fsGroup are ids inside the range: a 0440 secret is read through fsGroup, the emptyDir written", async () => {
+    await node.kubectl(["create", "secret", "generic", "userns-secret", "--from-literal=token=s3cret"]);
+    await node.kubectl(
+      ["apply", "-f", "-"],
+      podJson("grouped", {
+        hostUsers: false,
+        securityContext: { runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000 },
+        volumes: [
+          { name: "scratch", emptyDir: {} },
+          { name: "sec", secret: { secretName: "userns-secret", defaultMode: 0o440 } },
+        ],
+        containers: [sh("exec sleep 300", { volumeMounts: [{ name: "scratch", mountPath: "/scratch" }, { name: "sec", mountPath: "/sec" }] })],
+      }),
+    );
+    await running("grouped");
+    const [first] = await rangeOf("grouped");
+    const { uid, app } = await pids("grouped");
+    const status = readFileSync(`/proc/${app}/status`, "utf8");
+    assert.equal(/^Uid:\s+(\d+)/m.exec(status)![1], String(first + 1000), "runAsUser 1000 is first+1000 on the host");
+    assert.ok(/^Groups:.*\b(\d+)\b/m.exec(status)![0].split(/\s+/).includes(String(first + 2000)), `fsGroup 2000 is first+2000 on the host: ${status}`);
+    const r = await exec("grouped", "id -u; cat /sec/token; echo; stat -L -c '%a %g' /sec/token; echo mine > /scratch/f && stat -c '%u %g' /scratch/f");
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(r.out.split("\n"), ["1000", "s3cret", "440 2000", "1000 2000"]);
+    const hostFile = join(node.dataRoot, "pods", uid, "volumes", "kubernetes.io~empty-dir", "scratch", "f");
+    assert.deepEqual([statSync(hostFile).uid, statSync(hostFile).gid], [first + 1000, first + 2000]);
+    await node.kubectl(["delete", "pod", "grouped", "--timeout=60s"]);
   });
 
   test("two pods get disjoint ranges, kept across an agent restart; a deleted pod's range is free again", async () => {
