@@ -9,7 +9,8 @@ packages=(
   build-essential libseccomp-dev pkg-config   # native/ helper
   busybox-static                               # test and example images
   iproute2 util-linux procps                   # ip, nsenter, ps
-  runc crun podman uidmap                      # reference runtimes and engine for comparisons
+  runc crun podman uidmap                      # reference runtimes and engine for comparisons; uidmap: rootless daemon
+  slirp4netns                                  # rootless daemon: a user-space network per container, -p forwarding
   containerd                                   # interop: containerd's runc shim driving gantry-runtime (ctr)
   skopeo umoci docker-registry                 # image interoperability tests
   attr zstd openssl                            # layer xattrs/opaque dirs (setfattr), zstd layers, test token certs

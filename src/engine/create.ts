@@ -33,6 +33,8 @@ export interface CreateContext {
   linkTarget(ref: string): ContainerRecord;
   /** The network library, when the daemon has bridge networking. */
   networks: Networks | undefined;
+  /** A rootless daemon's slirp4netns networking: the default network, with published ports. */
+  slirp?: boolean;
   logPath(id: string): string;
   newId(): string;
   now(): Date;
@@ -73,7 +75,7 @@ export function translateCreate(nameParam: string | undefined, body: CreateBody,
   if ((hc.Privileged || hc.PidMode === "host" || hc.IpcMode === "host") && !(hc.SecurityOpt ?? []).some((o) => /^label[=:]/.test(o))) {
     hc.SecurityOpt = [...(hc.SecurityOpt ?? []), "label=disable"];
   }
-  checkNetworking(hc, body, ctx.networks);
+  checkNetworking(hc, body, ctx.networks, !!ctx.slirp);
   checkRestartPolicy(hc.RestartPolicy);
   if (hc.AutoRemove && hc.RestartPolicy?.Name && !["", "no"].includes(hc.RestartPolicy.Name)) {
     throw invalidArgument("can't create 'AutoRemove' container with restart policy");
@@ -164,7 +166,7 @@ export function translateCreate(nameParam: string | undefined, body: CreateBody,
 }
 
 /** The network mode names a network that exists; published ports are possible with it. */
-function checkNetworking(hc: HostConfig, body: CreateBody, networks: Networks | undefined): void {
+function checkNetworking(hc: HostConfig, body: CreateBody, networks: Networks | undefined, slirp: boolean): void {
   const mode = hc.NetworkMode ?? "default";
   const special = ["default", "bridge", "none", "host"].includes(mode) || mode.startsWith("container:");
   if (!special) {
@@ -179,7 +181,7 @@ function checkNetworking(hc: HostConfig, body: CreateBody, networks: Networks | 
   }
   const wantsPorts = Object.values(hc.PortBindings ?? {}).some((b) => b && b.length > 0) || !!hc.PublishAllPorts;
   if (!wantsPorts) return;
-  if (!networks) {
+  if (!networks && !slirp) {
     throw new GantryError("UNSUPPORTED_OPTION", "port publishing (-p/-P) needs bridge networking, which is unavailable on this daemon", {
       hint: "start the daemon with the CNI plugins installed (apt-get install containernetworking-plugins iptables)",
     });

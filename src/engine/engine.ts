@@ -35,7 +35,7 @@ import {
   familiarName,
   ImageStore,
 } from "../image/mod.ts";
-import { openNetworks, fromDockerPortBindings, type Networks } from "../network/index.ts";
+import { openNetworks, fromDockerPortBindings, SlirpNetworks, type Networks } from "../network/index.ts";
 import { openVolumes, type Volumes } from "../volume/index.ts";
 import type { CreateBody } from "./api-types.ts";
 import { ContainerStore, randomName, validateName, type ContainerRecord } from "./container-store.ts";
@@ -119,6 +119,8 @@ export class Engine {
   private readonly clock: Clock;
   private poller: Timer | undefined;
   networks: Networks | undefined;
+  /** Rootless: the default network is a slirp4netns per container (network/slirp.ts). */
+  slirp: SlirpNetworks | undefined;
   volumes!: Volumes;
   private readonly pendingLayerRemovals = new Set<() => void>();
   private readonly layerRemovalsInFlight = new Set<Promise<void>>();
@@ -235,6 +237,10 @@ export class Engine {
         this.networks = undefined;
       }
     }
+    if (this.opts.rootless) {
+      if (spawnSync("sh", ["-c", "command -v slirp4netns"]).status === 0) this.slirp = new SlirpNetworks(join(this.execRoot, "slirp4netns"));
+      else this.log("slirp4netns is not installed (apt-get install slirp4netns): rootless containers get loopback only and -p is refused");
+    }
     this.volumes = await openVolumes(this.opts.root);
     const loaded = this.containers.loadAll();
     for (const rec of loaded) this.userns.adopt(rec.Id, rec.Userns);
@@ -292,6 +298,7 @@ export class Engine {
     for (const task of [...this.pendingLayerRemovals]) task();
     await Promise.all([...this.layerRemovalsInFlight]);
     await this.networks?.close().catch(() => {});
+    await this.slirp?.close();
   }
 
   private runtimeStatus(id: string): string | undefined {
@@ -384,6 +391,7 @@ export class Engine {
       runtimeName: this.runtime.name,
       linkTarget: (ref) => this.containers.get(ref),
       networks: this.networks,
+      slirp: !!this.slirp,
       logPath: (id) => this.logPath(id),
       newId: () => randomBytes(32).toString("hex"),
       now: () => new Date(this.clock.now()),
@@ -455,6 +463,12 @@ export class Engine {
 
   /** Joins the container's fresh network namespace to its network (before the process runs). */
   private async connectNetwork(rec: ContainerRecord, pid: number): Promise<void> {
+    const mode = rec.HostConfig.NetworkMode ?? "default";
+    if (this.slirp && (mode === "default" || mode === "bridge")) {
+      await this.slirp.attach({ containerId: rec.Id, containerName: rec.Name.slice(1), pid, ports: this.publishedPorts(rec) });
+      this.slirp.containerFiles({ dir: this.dir(rec.Id), hostname: rec.Config.Hostname || rec.Id.slice(0, 12), domainname: rec.Config.Domainname || undefined });
+      return;
+    }
     if (!this.networks) return;
     const netns = `/proc/${pid}/ns/net`;
     const network = this.networkOf(rec);
@@ -507,6 +521,7 @@ export class Engine {
    * plugins' DEL is done (an exit does not wait for it, a removal does).
    */
   private disconnectNetwork(id: string): Promise<void> {
+    if (this.slirp?.endpointsOf(id).length) return this.slirp.detach(id);
     return this.networks?.detachAll(id).catch((e: unknown) => this.log(`network detach ${id.slice(0, 12)}: ${(e as Error).message}`)) ?? Promise.resolve();
   }
 

@@ -130,7 +130,7 @@ export function endpointNames(
 }
 
 function networkSettings(engine: Engine, rec: ContainerRecord, apiVersion: string) {
-  const eps = engine.networks?.endpointsOf(rec.Id) ?? [];
+  const eps = engine.networks?.endpointsOf(rec.Id) ?? engine.slirp?.endpointsOf(rec.Id) ?? [];
   const first = eps[0];
   const mode = rec.HostConfig.NetworkMode ?? "default";
   const networks: Record<string, unknown> = {};
@@ -162,7 +162,7 @@ function networkSettings(engine: Engine, rec: ContainerRecord, apiVersion: strin
 }
 
 function summaryPorts(engine: Engine, rec: ContainerRecord) {
-  return (engine.networks?.endpointsOf(rec.Id) ?? []).flatMap((e) =>
+  return (engine.networks?.endpointsOf(rec.Id) ?? engine.slirp?.endpointsOf(rec.Id) ?? []).flatMap((e) =>
     e.ports.map((p) => ({ IP: p.hostIp || "0.0.0.0", PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol })),
   );
 }

@@ -28,3 +28,4 @@ export {
 } from "./docker-shapes.ts";
 export type { DockerNetwork, DockerNetworkCreateBody } from "./docker-shapes.ts";
 export { removeNetworkRules, ruleNamesOf } from "./network-rules.ts";
+export { SlirpNetworks, SLIRP_NETWORK } from "./slirp.ts";

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -20,6 +21,7 @@ const skip =
   (!has("newuidmap") || !has("newgidmap") ? "needs newuidmap/newgidmap (apt-get install uidmap)" : undefined) ??
   (!has("useradd") ? "needs useradd" : undefined);
 
+const noSlirp = has("slirp4netns") ? undefined : "needs slirp4netns (apt-get install slirp4netns)";
 const RANGE = 65536;
 
 /** A start past every range /etc/subuid and /etc/subgid hold (the gantry user's 100000:65536 among them). */
@@ -131,6 +133,19 @@ async function until<T>(what: string, probe: () => T | undefined | false | Promi
 }
 
 
+function httpGet(port: number, path: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = request({ host: "127.0.0.1", port, path, timeout: 2000 }, (res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => (body += c.toString()));
+      res.on("end", () => resolve(res.statusCode === 200 ? body : undefined));
+    });
+    req.on("error", () => resolve(undefined));
+    req.on("timeout", () => req.destroy());
+    req.end();
+  });
+}
+
 describe("rootless gantry daemon run by an ordinary user", { skip, concurrency: false }, () => {
   const dir = mkdtempSync(join(tmpdir(), "gantry-rootless-"));
   let u: TestUser;
@@ -214,6 +229,23 @@ describe("rootless gantry daemon run by an ordinary user", { skip, concurrency: 
     assert.equal(dockerAs(u, ["ps", "-a", "-q", "--filter", "name=limited"]).stdout.trim(), "", "nothing was created");
   });
 
+  it("publishes a port on 127.0.0.1 through slirp4netns", { skip: noSlirp }, async () => {
+    const r = dockerAs(u, ["run", "-d", "--name", "web", "-p", "18497:80", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    assert.equal(r.status, 0, r.stderr);
+    const body = await until("the published port to answer", () => httpGet(18497, "/motd"));
+    assert.equal(body, "served from a rootless container\n");
+    // Without a host address the port listens on loopback only; the container reaches out through slirp4netns's gateway.
+    assert.match(dockerAs(u, ["port", "web"]).stdout, /80\/tcp -> 127\.0\.0\.1:18497/);
+    const ip = dockerAs(u, ["exec", "web", "cat", "/etc/resolv.conf"]);
+    assert.match(ip.stdout, /nameserver 10\.0\.2\.3/, ip.stderr);
+    // A host port already taken: the start fails and says which mapping, nothing is left running.
+    const running = dockerAs(u, ["ps", "-q"]).stdout;
+    const taken = dockerAs(u, ["run", "--rm", "-p", "18497:80", "busybox", "true"]);
+    assert.notEqual(taken.status, 0);
+    assert.match(taken.stderr, /publishing 127\.0\.0\.1:18497->80\/tcp: slirp4netns/);
+    assert.equal(dockerAs(u, ["ps", "-q"]).stdout, running, "the same containers run");
+  });
+
   it("rm takes the container and its processes away", async () => {
     const ids = dockerAs(u, ["ps", "-q", "--no-trunc"]).stdout.trim().split("\n").filter(Boolean);
     assert.ok(ids.length > 0, "containers run");
@@ -225,6 +257,8 @@ describe("rootless gantry daemon run by an ordinary user", { skip, concurrency: 
     const containersDir = join(u.home, ".local", "share", "gantry", "engine", "containers");
     assert.deepEqual(readdirSync(containersDir).filter((n) => ids.includes(n)), []);
     await until("the containers' processes to end", () => !theirPids.some((p) => userPids(u).includes(p)));
+    const comms = spawnSync("ps", ["-u", String(u.uid), "-o", "comm="], { encoding: "utf8" }).stdout;
+    assert.doesNotMatch(comms, /slirp4netns/, "the published port's slirp4netns went with its container");
   });
 
   it("stops with its containers and leaves no process of the user behind", async () => {
