@@ -22,12 +22,12 @@ let extPort = 0;
 let caCert = "";
 const seen: { user?: string; groups?: string; authorization?: string; clientCN?: string }[] = [];
 
-function makeServingCert(dir: string): { cert: string; key: string } {
+function makeServingCert(dir: string, dnsName = "api.wardle.svc"): { cert: string; key: string } {
   mkdirSync(dir, { recursive: true });
   const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
   run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=wardle-ca"]);
-  writeFileSync(join(dir, "ext"), "subjectAltName=DNS:api.wardle.svc\nextendedKeyUsage=serverAuth\n");
-  run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=api.wardle.svc"]);
+  writeFileSync(join(dir, "ext"), `subjectAltName=DNS:${dnsName}\nextendedKeyUsage=serverAuth\n`);
+  run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "tls.key", "-out", "tls.csr", "-subj", `/CN=${dnsName}`]);
   run(["x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "tls.crt", "-days", "2", "-extfile", "ext"]);
   caCert = readFileSync(join(dir, "ca.crt"), "utf8");
   return { cert: readFileSync(join(dir, "tls.crt"), "utf8"), key: readFileSync(join(dir, "tls.key"), "utf8") };
@@ -57,6 +57,13 @@ function startExtension(serving: { cert: string; key: string }, auth: Record<str
     const path = (req.url ?? "").split("?")[0];
     if (path === GV) {
       return send({ kind: "APIResourceList", apiVersion: "v1", groupVersion: "wardle.example.com/v1alpha1", resources: [{ name: "flunders", singularName: "flunder", namespaced: true, kind: "Flunder", verbs: ["get", "list"], shortNames: ["fl"] }, { name: "flunders/status", singularName: "", namespaced: true, kind: "Flunder", verbs: ["get"] }] });
+    }
+    // A stand-in metrics-server: one NodeMetrics no agent of this server could report.
+    if (path === "/apis/metrics.k8s.io/v1beta1") {
+      return send({ kind: "APIResourceList", apiVersion: "v1", groupVersion: "metrics.k8s.io/v1beta1", resources: [{ name: "nodes", singularName: "", namespaced: false, kind: "NodeMetrics", verbs: ["get", "list"] }, { name: "pods", singularName: "", namespaced: true, kind: "PodMetrics", verbs: ["get", "list"] }] });
+    }
+    if (path === "/apis/metrics.k8s.io/v1beta1/nodes") {
+      return send({ kind: "NodeMetricsList", apiVersion: "metrics.k8s.io/v1beta1", metadata: {}, items: [{ metadata: { name: "from-metrics-server", creationTimestamp: "2026-01-01T00:00:00Z" }, timestamp: "2026-01-01T00:00:00Z", window: "15s", usage: { cpu: "123m", memory: "45Mi" } }] });
     }
     if (path === `${GV}/namespaces/default/flunders`) {
       return send({ kind: "FlunderList", apiVersion: "wardle.example.com/v1alpha1", metadata: { resourceVersion: "1" }, items: [{ kind: "Flunder", apiVersion: "wardle.example.com/v1alpha1", metadata: { name: "f1", namespace: "default", creationTimestamp: "2026-01-01T00:00:00Z", annotations: { "seen-user": user } } }] });
@@ -147,6 +154,42 @@ test("an extension API server behind an APIService: discovery, proxied lists wit
   // Endpoints gone: MissingEndpoints.
   await c.ok("delete", "endpoints", "-n", "wardle", "api");
   assert.equal(await eventually("MissingEndpoints", async () => ((await available()) === "False/MissingEndpoints" ? "ok" : undefined)), "ok");
+});
+
+test("metrics.k8s.io is answered by the server until an APIService v1beta1.metrics.k8s.io names a metrics-server, then proxied there; once it is deleted, answered here again", { skip }, async () => {
+  const nodeMetrics = async () => (JSON.parse(await c.ok("get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes")) as { items: { metadata: { name: string } }[] }).items.map((i) => i.metadata.name);
+  // No APIService names the group (as in a cluster without metrics-server), yet the server answers it.
+  assert.equal((await c.kubectl(["get", "apiservice", "v1beta1.metrics.k8s.io"])).code, 1);
+  assert.ok(!(await nodeMetrics()).includes("from-metrics-server"));
+
+  const auth = JSON.parse(await c.ok("get", "configmap", "-n", "kube-system", "extension-apiserver-authentication", "-o", "json")).data as Record<string, string>;
+  await startExtension(makeServingCert(join(c.dir, "metrics-server"), "metrics-server.metrics.svc"), auth);
+  await c.ok("create", "namespace", "metrics");
+  const apiService = (spec: Record<string, unknown>) => JSON.stringify({ apiVersion: "apiregistration.k8s.io/v1", kind: "APIService", metadata: { name: "v1beta1.metrics.k8s.io" }, spec: { group: "metrics.k8s.io", version: "v1beta1", groupPriorityMinimum: 100, versionPriority: 100, ...spec } });
+  const manifest = JSON.stringify({
+    apiVersion: "v1",
+    kind: "List",
+    items: [
+      { apiVersion: "v1", kind: "Service", metadata: { name: "metrics-server", namespace: "metrics" }, spec: { ports: [{ port: 443, targetPort: extPort }] } },
+      { apiVersion: "v1", kind: "Endpoints", metadata: { name: "metrics-server", namespace: "metrics" }, subsets: [{ addresses: [{ ip: "127.0.0.1" }], ports: [{ port: extPort }] }] },
+    ],
+  });
+  assert.equal((await c.kubectl(["create", "-f", "-"], { input: manifest })).code, 0);
+  // As metrics-server's manifest is installed.
+  const applied = await c.kubectl(["apply", "-f", "-"], { input: apiService({ service: { namespace: "metrics", name: "metrics-server" }, caBundle: Buffer.from(caCert).toString("base64") }) });
+  assert.equal(applied.code, 0, applied.stderr);
+  const status = async () => (await c.ok("get", "apiservice", "v1beta1.metrics.k8s.io", "-o", "jsonpath={.status.conditions[?(@.type==\"Available\")].reason}")).trim();
+  await eventually("the metrics-server APIService Available", async () => ((await status()) === "Passed" ? true : undefined));
+  const before = seen.length;
+  assert.deepEqual(await nodeMetrics(), ["from-metrics-server"]);
+  assert.ok(seen.slice(before).some((s) => s.user === "system:admin" && s.clientCN === "front-proxy-client"), "the request reached the metrics-server through the front proxy");
+
+  // metrics-server uninstalled: the server answers again.
+  await c.ok("delete", "apiservice", "v1beta1.metrics.k8s.io");
+  await eventually("metrics answered locally", async () => ((await nodeMetrics()).includes("from-metrics-server") ? undefined : true));
+  await new Promise((r) => ext!.close(r));
+  ext!.closeAllConnections();
+  ext = undefined;
 });
 
 test("an APIService must be named <version>.<group> and have valid priorities", { skip }, async () => {

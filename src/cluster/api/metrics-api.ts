@@ -3,7 +3,9 @@
 // over the same TLS path as logs and exec: pod-streams.ts), and its cpu rate (nanocores over
 // the kubelet's window) and memory working set become the usage kubectl top prints. Nodes
 // that do not answer are left out, as metrics-server leaves them out; a pod is listed once
-// every one of its running containers has a cpu rate.
+// every one of its running containers has a cpu rate. When the APIService
+// v1beta1.metrics.k8s.io names a Service (a real metrics-server was installed), the
+// aggregation layer proxies the group there instead (server.ts asks the aggregator first).
 import { request as httpsRequest } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { UserInfo } from "./authentication.ts";

@@ -449,7 +449,9 @@ async function routeAuthenticated(ctx: ServingContext, user: UserInfo, bindToCre
   }
   // An escaped "/" inside a segment would address another key in the store.
   if (segs.some((s) => s.includes("/") || s === "." || s === "..")) throw errPathNotFound();
-  if (segs[0] === "apis" && segs[1] === METRICS_GROUP && segs[2] === METRICS_VERSION && segs.length > 3) return serveMetricsApi(ctx, ctx.authorizer, user, req, res, url, segs.slice(3));
+  // metrics.k8s.io is answered here unless an APIService sends it to a real metrics-server (then the aggregation layer proxies it).
+  const metricsServer = ctx.aggregation?.aggregator.backendFor(METRICS_GROUP, METRICS_VERSION);
+  if (segs[0] === "apis" && segs[1] === METRICS_GROUP && segs[2] === METRICS_VERSION && segs.length > 3 && !metricsServer) return serveMetricsApi(ctx, ctx.authorizer, user, req, res, url, segs.slice(3));
   // Discovery and OpenAPI documents are non-resource paths: RBAC's system:discovery grants them to every authenticated user.
   const documents = segs[0] === "openapi" || ((segs[0] === "api" || segs[0] === "apis") && segs.length < 3 + (segs[0] === "apis" ? 1 : 0));
   if (documents && method === "GET" && !(await ctx.authorizer.authorizeNonResource(user, "get", path))) throw errPathForbidden(user, "get", path);
