@@ -96,6 +96,9 @@ async function startSubject(name: string, repo: string, index: number): Promise<
   await h.makeBusyboxImage(d.root);
   // With bridge networking, as bench/engine/run-bench.ts (and a default install) runs it:
   // --network none then still goes through the daemon's network library.
+  // Each daemon runs its own checkout's native helper (the fixture only sets GANTRY_HELPER
+  // when unset, so the second checkout would otherwise get the first one's).
+  process.env.GANTRY_HELPER = join(repo, "native", "build", "gantry-helper");
   await h.startTestDaemon(d, { bridge: `gtcpu${index}`, subnet: `10.244.${80 + index}.0/24` });
   const s: Subject = {
     name,

@@ -126,7 +126,7 @@ export class Runtime {
 
   private cgroups(rec: ContainerRecord): CgroupManager {
     if (rec.noCgroups) return noCgroups(() => rec.pid);
-    return openCgroups({ cgroupsPath: rec.cgroupPath, containerId: rec.id, create: false, createdDirs: rec.cgroupCreatedDirs });
+    return openCgroups({ cgroupsPath: rec.cgroupPath, containerId: rec.id, create: false, createdDirs: rec.cgroupCreatedDirs, knownPaths: rec.cgroupPaths });
   }
 
   statusOf(rec: ContainerRecord): OciState["status"] {
@@ -461,6 +461,10 @@ export class Runtime {
       merged[key] = (next && prev && typeof next === "object" && !Array.isArray(next) ? { ...prev, ...next } : next) as never;
     }
     rec.config.linux = { ...(rec.config.linux ?? {}), resources: merged };
+    // A hierarchy mounted for the update (net_cls, net_prio) holds a directory of the
+    // container's now: later commands open the cgroups from these recorded paths.
+    rec.cgroupPaths = { ...cg.paths };
+    rec.cgroupCreatedDirs = [...cg.createdDirs];
     this.state.save(rec);
   }
 

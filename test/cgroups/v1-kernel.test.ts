@@ -208,6 +208,46 @@ test("v1: destroy removes only what it created; a later opener without a record 
   assert.equal(existsSync(`/sys/fs/cgroup/memory/${prefix}-owned`), false, "with the record, the created ancestor goes too");
 });
 
+test("v1: reopened from the paths its create recorded: same directories and process, freeze, update, destroy", async (t) => {
+  if (skip) return t.skip(skip);
+  const made = open(t, "known", { pids: { limit: 10 } });
+  const child = await shellInCgroup(t, made, "exec sleep 600");
+  const cgroupsPath = `/${prefix}-known/c`;
+  const known = openCgroups({ cgroupsPath, containerId: "known", create: false, createdDirs: made.createdDirs, knownPaths: { ...made.paths } });
+  assert.deepEqual(known.paths, made.paths);
+  assert.deepEqual([...known.procsFiles()].sort(), [...made.procsFiles()].sort());
+  assert.deepEqual(known.pids(), [child.pid]);
+  await known.freeze();
+  assert.equal(read(join(made.paths.freezer!, "freezer.state")), "FROZEN");
+  await known.thaw();
+  // update needs the hierarchies themselves: it places from mountinfo first, to the same directories
+  known.apply({ pids: { limit: 7 } });
+  assert.equal(read(join(made.paths.pids!, "pids.max")), "7");
+  assert.deepEqual(known.paths, made.paths);
+  await killAndReap(child);
+  await known.destroy();
+  for (const dir of Object.values(made.paths)) assert.equal(existsSync(dir), false, `${dir} removed`);
+  assert.throws(
+    () => openCgroups({ cgroupsPath, containerId: "known", create: false, knownPaths: { ...made.paths } }),
+    (e: unknown) => e instanceof GantryError && e.code === "NOT_FOUND",
+    "recorded paths that are gone are NOT_FOUND",
+  );
+});
+
+test("v1: a destroy that made the shared parent leaves a sibling being created (empty, no task yet) alone", async (t) => {
+  if (skip) return t.skip(skip);
+  const first = openCgroups({ cgroupsPath: `/${prefix}-shared/a`, containerId: "a", create: true });
+  defer(t, () => first.destroy());
+  assert.ok(first.createdDirs.includes(`/sys/fs/cgroup/pids/${prefix}-shared`), "the first container made the parent");
+  // the second's directories exist, its process has not joined yet (the window between create's mkdir and the clone)
+  const second = openCgroups({ cgroupsPath: `/${prefix}-shared/b`, containerId: "b", create: true });
+  defer(t, () => second.destroy());
+  await first.destroy();
+  for (const dir of Object.values(first.paths)) assert.equal(existsSync(dir), false, `${dir} removed`);
+  for (const dir of Object.values(second.paths)) assert.equal(existsSync(dir), true, `${dir} (another container's) kept`);
+  assert.equal(existsSync(`/sys/fs/cgroup/pids/${prefix}-shared`), true, "the parent stays while it holds another container");
+});
+
 test("v1: opening a cgroup that does not exist without create is NOT_FOUND", (t) => {
   if (skip) return t.skip(skip);
   assert.throws(

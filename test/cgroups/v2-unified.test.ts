@@ -7,7 +7,7 @@ import type { TestContext } from "node:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { GantryError } from "../../src/common/errors.ts";
-import { openV2Cgroup } from "../../src/runtime/cgroups/v2/driver.ts";
+import { openV2Cgroup, v2Driver } from "../../src/runtime/cgroups/v2/driver.ts";
 import type { V2Cgroup } from "../../src/runtime/cgroups/v2/driver.ts";
 import type { LinuxResources } from "../../src/runtime/spec/oci.ts";
 import { defer, killAndReap, prefix, procCgroup, read, sleeper, sweep, unifiedRoot, v2SkipReason } from "./host.ts";
@@ -88,4 +88,40 @@ test("v2 on unified: opening without create needs the directory; v1-only setting
   assert.throws(() => cg.apply({ network: { classID: 1 } }), (e: unknown) => e instanceof GantryError && e.code === "UNSUPPORTED_OPTION");
   const again = openV2Cgroup(mount, { cgroupPath: `/${prefix}-v2refuse/mid/c`, create: false });
   assert.equal(again.dir, cg.dir);
+});
+
+test("v2: reopened from the path its create recorded: same directory and process, update finds the mount itself", async (t) => {
+  if (skip) return t.skip(skip);
+  const cg = open(t, "known");
+  const child = await sleeper();
+  defer(t, () => killAndReap(child));
+  writeFileSync(cg.procsFiles()[0]!, String(child.pid));
+  const known = v2Driver().open({ cgroupPath: `/${prefix}-v2known/mid/c`, create: false, createdDirs: cg.createdDirs, knownPaths: { ...cg.paths } });
+  assert.deepEqual(known.paths, cg.paths);
+  assert.deepEqual(known.pids(), [child.pid]);
+  // apply enables controllers from the mount down: the lazily found mount must be the right one
+  const [controller] = controllers(unifiedRoot);
+  if (controller === "hugetlb") {
+    known.apply({ hugepageLimits: [{ pageSize: "2MB", limit: 2097152 }] });
+    assert.equal(read(join(cg.dir, "hugetlb.2MB.max")), "2097152");
+  } else if (controller === "pids") {
+    known.apply({ pids: { limit: 9 } });
+    assert.equal(read(join(cg.dir, "pids.max")), "9");
+  }
+  assert.throws(
+    () => v2Driver().open({ cgroupPath: `/${prefix}-v2gone`, create: false, knownPaths: { unified: `${unifiedRoot}/${prefix}-v2gone` } }),
+    (e: unknown) => e instanceof GantryError && e.code === "NOT_FOUND",
+  );
+});
+
+test("v2: a destroy that made the shared parent leaves a sibling being created (empty, no task yet) alone", async (t) => {
+  if (skip) return t.skip(skip);
+  const first = openV2Cgroup(mount, { cgroupPath: `/${prefix}-v2shared/a`, create: true });
+  defer(t, () => first.destroy());
+  const second = openV2Cgroup(mount, { cgroupPath: `/${prefix}-v2shared/b`, create: true });
+  defer(t, () => second.destroy());
+  assert.ok(first.createdDirs.includes(`${unifiedRoot}/${prefix}-v2shared`), "the first container made the parent");
+  await first.destroy();
+  assert.equal(existsSync(first.dir), false);
+  assert.equal(existsSync(second.dir), true, "another container's cgroup is kept");
 });

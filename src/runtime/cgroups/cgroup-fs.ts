@@ -204,7 +204,8 @@ export const CGROUP_BUSY_TIMEOUT_MS = 10_000;
  * large address space takes a while), and cgroup.procs no longer lists a leader whose threads
  * are all exiting. So EBUSY is retried with a back-off (5 ms doubling to 200 ms) for
  * `timeoutMs`; after that, or on any other errno, a SYSCALL_FAILED error names the directory.
- * `timeoutMs: 0` tries once (for shared ancestors, which other containers may keep busy).
+ * `timeoutMs: 0` tries once. Shared ancestors take removeAncestorIfEmpty instead: the walk
+ * into sub-cgroups is for the container's own.
  */
 export async function removeCgroupTree(dir: string, opts: { timeoutMs?: number; ops?: CgroupDirOps } = {}): Promise<void> {
   const ops = opts.ops ?? realCgroupDirOps;
@@ -246,6 +247,23 @@ export async function removeCgroupTree(dir: string, opts: { timeoutMs?: number; 
       }
       await ops.sleep(Math.min(delay, Math.max(1, timeoutMs - waited)));
     }
+  }
+}
+
+/**
+ * A created ancestor (/gantry) goes when it is empty: one rmdir, never a walk into it. Its
+ * sub-directories are other containers' cgroups, and one being created is empty (no task
+ * has joined yet) between its mkdir and its process's placement: removing it there made
+ * that container's start fail ("write ... cgroup.procs: no such file or directory").
+ */
+export function removeAncestorIfEmpty(dir: string, ops: Pick<CgroupDirOps, "rmdir"> = realCgroupDirOps): void {
+  try {
+    ops.rmdir(dir);
+  } catch (err) {
+    const errno = (err as NodeJS.ErrnoException).code ?? "EIO";
+    // busy (v1 with children or tasks) or not empty: other containers' still; gone: fine
+    if (errno === "EBUSY" || errno === "ENOTEMPTY" || errno === "EEXIST" || errno === "ENOENT") return;
+    throw new GantryError("SYSCALL_FAILED", `rmdir ${dir}: ${errno}`, { path: dir, errno, step: "cgroup destroy", cause: err });
   }
 }
 

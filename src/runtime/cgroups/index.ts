@@ -24,6 +24,8 @@ export interface OpenCgroupsOptions {
   create: boolean;
   /** `createdDirs` of the manager that created it, kept in the container's state. */
   createdDirs?: readonly string[];
+  /** `paths` of the manager that created it (kept in the container's state); see DriverOpenOptions. */
+  knownPaths?: Readonly<Record<string, string>>;
 }
 
 /** The driver for this host: v2 when /sys/fs/cgroup itself is cgroup2, else v1 (hybrid included). */
@@ -33,5 +35,5 @@ export function hostCgroupDriver(): CgroupDriver {
 
 export function openCgroups(opts: OpenCgroupsOptions): CgroupManager {
   const cgroupPath = resolveCgroupPath(opts.cgroupsPath, opts.containerId);
-  return hostCgroupDriver().open({ cgroupPath, create: opts.create, resources: opts.resources, createdDirs: opts.createdDirs });
+  return hostCgroupDriver().open({ cgroupPath, create: opts.create, resources: opts.resources, createdDirs: opts.createdDirs, knownPaths: opts.knownPaths });
 }

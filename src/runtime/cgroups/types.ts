@@ -58,6 +58,14 @@ export interface DriverOpenOptions {
   create: boolean;
   resources?: LinuxResources;
   createdDirs?: readonly string[];
+  /**
+   * Without create: the `paths` of the manager that created it (kept in the container's
+   * state). The directories are then taken from here instead of being found through
+   * /proc/self/mountinfo, which lists every mount of the host (a daemon's holds each
+   * container's rootfs); only `apply` (update), which needs the hierarchies themselves,
+   * reads it.
+   */
+  knownPaths?: Readonly<Record<string, string>>;
 }
 
 // Stats, keyed the way runc's `events --stats` JSON is (types/events.go), so tools that read

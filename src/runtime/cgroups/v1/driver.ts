@@ -12,6 +12,7 @@ import {
   readCgroupFile,
   readNumber,
   readOptional,
+  removeAncestorIfEmpty,
   removeCgroupTree,
   removeDirsNow,
   writeCgroupFiles,
@@ -90,6 +91,8 @@ export class V1Cgroup implements CgroupManager {
   private readonly knownCreated: boolean;
   private readonly placed: Placed[] = [];
   private unified: { mountPoint: string; dir: string } | undefined;
+  /** Opened from recorded paths (adopt): the hierarchies' mount points are not known yet. */
+  private adopted = false;
 
   constructor(
     private readonly cgroupPath: string,
@@ -126,6 +129,28 @@ export class V1Cgroup implements CgroupManager {
     }
   }
 
+  /** The directories a create recorded (its `paths`), taken without reading mountinfo. */
+  adopt(paths: Readonly<Record<string, string>>): void {
+    const controllersOf = new Map<string, string[]>();
+    for (const [controller, dir] of Object.entries(paths)) {
+      this.paths[controller] = dir;
+      if (controller === "unified") this.unified = { mountPoint: "", dir };
+      else controllersOf.set(dir, [...(controllersOf.get(dir) ?? []), controller]);
+    }
+    for (const [dir, controllers] of controllersOf) this.placed.push({ hierarchy: { mountPoint: "", root: "", controllers }, dir });
+    this.adopted = true;
+  }
+
+  /** Adopted paths lack the hierarchies' mount points: what needs them places from mountinfo first. */
+  private placeFromMounts(): void {
+    if (!this.adopted) return;
+    this.adopted = false;
+    this.placed.length = 0;
+    this.unified = undefined;
+    for (const key of Object.keys(this.paths)) delete this.paths[key];
+    this.place(false);
+  }
+
   private makeDir(h: V1Hierarchy, dir: string): void {
     this.created.push(...makeCgroupDirs(dir));
     // A new cpuset cgroup starts with empty cpus and mems, and a process cannot join it
@@ -141,6 +166,7 @@ export class V1Cgroup implements CgroupManager {
 
   apply(resources: LinuxResources | undefined): void {
     if (!resources) return;
+    this.placeFromMounts();
     checkMemoryBeforeUpdate(resources, this.paths.memory, "memory.usage_in_bytes");
     this.mountNeededHierarchies(resources);
     const memDir = this.paths.memory;
@@ -275,9 +301,7 @@ export class V1Cgroup implements CgroupManager {
     for (const d of [...this.created].reverse()) {
       if (leaves.has(d)) continue;
       // A created ancestor (/gantry) may by now hold other containers: then it stays.
-      await removeCgroupTree(d, { timeoutMs: 0 }).catch((err: unknown) => {
-        if (!(err instanceof GantryError && err.details.errno === "EBUSY")) throw err;
-      });
+      removeAncestorIfEmpty(d);
     }
   }
 }
@@ -315,7 +339,8 @@ export function openV1Cgroup(opts: DriverOpenOptions): V1Cgroup {
   const cg = new V1Cgroup(opts.cgroupPath, opts.create, opts.createdDirs);
   const before = cg.createdDirs.length;
   try {
-    cg.place(opts.create);
+    if (!opts.create && opts.knownPaths && Object.keys(opts.knownPaths).length > 0) cg.adopt(opts.knownPaths);
+    else cg.place(opts.create);
     if (!opts.create && cg.procsFiles().every((f) => !existsSync(f))) {
       throw new GantryError("NOT_FOUND", `cgroup ${opts.cgroupPath} does not exist in any hierarchy`, { path: opts.cgroupPath });
     }

@@ -8,6 +8,7 @@ import {
   parseKeyValues,
   pollUntil,
   readOptional,
+  removeAncestorIfEmpty,
   removeCgroupTree,
   removeDirsNow,
   writeCgroupFiles,
@@ -53,8 +54,9 @@ export class V2Cgroup implements CgroupManager {
   /** False when opened without a record of what was created: destroy then removes only the leaf. */
   private readonly knownCreated: boolean;
 
+  /** `mountPoint` as a function: looked up only when needed (apply), see DriverOpenOptions.knownPaths. */
   constructor(
-    private readonly mountPoint: string,
+    private readonly mount: string | (() => string),
     readonly dir: string,
     createdDirs: readonly string[] | undefined,
   ) {
@@ -78,7 +80,7 @@ export class V2Cgroup implements CgroupManager {
       byController.set(c, [...(byController.get(c) ?? []), f]);
     }
     const needed = [...byController.keys()].filter((c) => c !== "cgroup");
-    enableControllers(this.mountPoint, this.dir, needed, true);
+    enableControllers(typeof this.mount === "string" ? this.mount : this.mount(), this.dir, needed, true);
     for (const [c, list] of byController) writeCgroupFiles(this.dir, c, list);
   }
 
@@ -131,9 +133,7 @@ export class V2Cgroup implements CgroupManager {
     for (const d of [...this.createdDirs].reverse()) {
       if (d === this.dir) continue;
       // An ancestor may by now hold other containers' cgroups: leave it then.
-      await removeCgroupTree(d, { timeoutMs: 0 }).catch((err: unknown) => {
-        if (!(err instanceof GantryError && err.details.errno === "EBUSY")) throw err;
-      });
+      removeAncestorIfEmpty(d);
     }
   }
 }
@@ -166,12 +166,22 @@ export function openV2Cgroup(mount: V2Mount, opts: DriverOpenOptions): V2Cgroup 
   return cg;
 }
 
+function hostUnifiedMount(): V2Mount {
+  const m = unifiedMount(readMounts());
+  if (!m) throw new GantryError("KERNEL_FEATURE_MISSING", "no cgroup2 filesystem is mounted", { path: "/proc/self/mountinfo" });
+  return m;
+}
+
 export function v2Driver(mount?: V2Mount): CgroupDriver {
   return {
     version: 2,
     open(opts) {
-      const m = mount ?? unifiedMount(readMounts());
-      if (!m) throw new GantryError("KERNEL_FEATURE_MISSING", "no cgroup2 filesystem is mounted", { path: "/proc/self/mountinfo" });
+      const known = opts.create || mount ? undefined : opts.knownPaths?.unified;
+      if (known) {
+        if (readOptional(join(known, "cgroup.procs")) === undefined) throw new GantryError("NOT_FOUND", `cgroup ${known} does not exist`, { path: known });
+        return new V2Cgroup(() => hostUnifiedMount().mountPoint, known, opts.createdDirs);
+      }
+      const m = mount ?? hostUnifiedMount();
       return openV2Cgroup({ mountPoint: m.mountPoint, root: m.root }, opts);
     },
   };
