@@ -8,6 +8,8 @@ test("parseGoDuration reads Go's duration text in nanoseconds", () => {
   assert.equal(parseGoDuration("1.5h"), 5400e9);
   assert.equal(parseGoDuration("500ms"), 500e6);
   assert.equal(parseGoDuration("10us"), 10e3);
+  assert.equal(parseGoDuration("10µs"), 10e3);
+  assert.equal(parseGoDuration("10μs"), 10e3);
   assert.equal(parseGoDuration("-1s"), -1e9);
   assert.equal(parseGoDuration("0"), 0);
   for (const bad of ["", "5", "1x", "s", "1s2", "--1s"]) assert.equal(parseGoDuration(bad), undefined, bad);

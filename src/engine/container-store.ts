@@ -10,6 +10,7 @@ import { readJsonIfExists, writeFileAtomic, writeFileAtomicDurably } from "../co
 import type { ContainerConfig, HostConfig } from "./api-types.ts";
 import type { HealthState } from "./health/status.ts";
 import type { ContainerUserns } from "./userns.ts";
+import { compareStrings } from "../common/compare.ts";
 
 export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
 
@@ -124,7 +125,7 @@ export class ContainerStore {
   }
 
   all(): ContainerRecord[] {
-    return [...this.byId.values()].sort((a, b) => b.Created.localeCompare(a.Created));
+    return [...this.byId.values()].sort((a, b) => compareStrings(b.Created, a.Created));
   }
 
   /**

@@ -6,6 +6,7 @@
 // (DELETE /containers/{name}?link=1) takes one away. Pure: the engine supplies the targets.
 import { parseExposedPort } from "../image/mod.ts";
 import type { ContainerRecord } from "./container-store.ts";
+import { compareStrings } from "../common/compare.ts";
 
 /** One link of HostConfig.Links, parsed. */
 export interface LinkSpec {
@@ -52,7 +53,7 @@ export function linkEnvironment(linked: LinkedContainer[]): string[] {
     const prefix = l.alias.toUpperCase().replace(/-/g, "_");
     const ports = Object.keys(l.target.Config.ExposedPorts ?? {})
       .map(parseExposedPort)
-      .sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol));
+      .sort((a, b) => a.port - b.port || compareStrings(a.protocol, b.protocol));
     if (l.ip && ports[0]) env.push(`${prefix}_PORT=${ports[0].protocol}://${l.ip}:${ports[0].port}`);
     for (const p of l.ip ? ports : []) {
       const key = `${prefix}_PORT_${p.port}_${p.protocol.toUpperCase()}`;

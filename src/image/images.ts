@@ -7,6 +7,7 @@ import { familiarName, formatReference, parseReference, repositoryName } from ".
 import { parseImageConfig, parseManifest, type ImageConfig, type Manifest } from "./spec.ts";
 import { listContainerRootfs } from "./snapshots.ts";
 import type { ImageStore, RefRecord } from "./store.ts";
+import { compareStrings } from "../common/compare.ts";
 
 export interface LocalImage {
   /** Config digest: the image ID. */
@@ -127,7 +128,7 @@ export function listImages(store: ImageStore): ImageSummary[] {
     if (!name.includes("@")) s.repoTags.push(familiarName(name));
     else if (!s.repoDigests.includes(familiarName(name))) s.repoDigests.push(familiarName(name));
   }
-  return [...byManifest.values()].sort((a, b) => (b.created ?? "").localeCompare(a.created ?? ""));
+  return [...byManifest.values()].sort((a, b) => compareStrings(b.created ?? "", a.created ?? ""));
 }
 
 /** Adds a name for an image (docker tag SOURCE TARGET). */

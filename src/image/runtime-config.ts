@@ -12,6 +12,7 @@ import { posix } from "node:path";
 import { GantryError, invalidArgument } from "../common/errors.ts";
 import { parseSignal, signalName } from "../common/signals.ts";
 import type { ImageConfig } from "./spec.ts";
+import { compareStrings } from "../common/compare.ts";
 
 export const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -89,7 +90,7 @@ export function imageRuntimeConfig(image: ImageConfig, run: RunOverrides = {}): 
     user: run.user ?? c.User ?? "",
     exposedPorts: Object.keys(c.ExposedPorts ?? {})
       .map(parseExposedPort)
-      .sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol)),
+      .sort((a, b) => a.port - b.port || compareStrings(a.protocol, b.protocol)),
     volumes: Object.keys(c.Volumes ?? {}).sort(),
     labels: { ...(c.Labels ?? {}) },
     stopSignal: normalizeSignal(c.StopSignal),

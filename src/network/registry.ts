@@ -30,6 +30,7 @@ import {
 import type { Subnet } from "./subnet.ts";
 import type { PortMapping } from "./ports.ts";
 import { hostRoutes, linkExists } from "./host-rules.ts";
+import { compareNatural } from "../common/compare.ts";
 
 export interface NetworkRecord {
   id: string;
@@ -222,7 +223,7 @@ export class NetworkRegistry {
       const ep = eps.get(containerId);
       if (ep) out.push(ep);
     }
-    return out.sort((a, b) => a.ifName.localeCompare(b.ifName, undefined, { numeric: true }));
+    return out.sort((a, b) => compareNatural(a.ifName, b.ifName));
   }
 
   allEndpoints(): EndpointRecord[] {

@@ -11,6 +11,7 @@ import type { Clock, Timer } from "../../common/clock.ts";
 import { describeError } from "../../common/errors.ts";
 import { Informer, type Client, type KubeObject } from "../client/index.ts";
 import { NODES } from "./api-refs.ts";
+import { compareStrings } from "../../common/compare.ts";
 
 const run = promisify(execFile);
 /** The route protocol that marks Gantry's pod routes (`ip route show proto 66`); an unassigned number in rt_protos. */
@@ -37,7 +38,7 @@ export function desiredPodRoutes(nodes: readonly KubeObject[], self: string): Po
     const via = n.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
     if (n.metadata.name !== self && dst && via) out.push({ dst, via });
   }
-  return out.sort((a, b) => a.dst.localeCompare(b.dst));
+  return out.sort((a, b) => compareStrings(a.dst, b.dst));
 }
 
 /** What to change to get from the current routes to the desired ones. */

@@ -4,6 +4,7 @@
 // the engine alone. That is what lets a restarted agent adopt its pods: nothing about them
 // lives only in the agent's memory.
 import type { ContainerRecord, Engine } from "../../engine/index.ts";
+import { compareStrings } from "../../common/compare.ts";
 
 export const LABEL_POD_NAME = "io.kubernetes.pod.name";
 export const LABEL_POD_NAMESPACE = "io.kubernetes.pod.namespace";
@@ -53,7 +54,7 @@ function toRuntimeContainer(rec: ContainerRecord): RuntimeContainer | undefined 
   return { id: rec.Id, name, attempt: Number(l[LABEL_ATTEMPT] ?? 0) || 0, init: l[LABEL_INIT] === "true", record: rec };
 }
 
-const newestFirst = (a: RuntimeContainer, b: RuntimeContainer) => b.attempt - a.attempt || b.record.Created.localeCompare(a.record.Created);
+const newestFirst = (a: RuntimeContainer, b: RuntimeContainer) => b.attempt - a.attempt || compareStrings(b.record.Created, a.record.Created);
 
 /** Every pod the engine has containers of, by uid. */
 export function runtimePods(engine: Engine): Map<string, RuntimePod> {

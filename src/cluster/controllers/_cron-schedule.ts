@@ -79,7 +79,7 @@ const GO_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 
 
 /** robfig's ConstantDelaySchedule: every d (whole seconds, at least one), from the last run. */
 function everySchedule(duration: string): Schedule {
-  const parts = [...duration.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
+  const parts = [...duration.matchAll(/(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)/g)];
   if (!parts.length || parts.map((p) => p[0]).join("") !== duration) throw new ScheduleError(`failed to parse duration @every ${duration}`);
   const ms = parts.reduce((sum, p) => sum + Number(p[1]) * GO_UNITS[p[2]!]!, 0);
   const delay = Math.max(1000, ms - (ms % 1000));

@@ -14,6 +14,7 @@
 import { createHash } from "node:crypto";
 import type { NetworkPolicy, Pod, PolicyPeer, PolicyPort } from "./_types.ts";
 import { selects } from "./selector.ts";
+import { compareStrings } from "../../common/compare.ts";
 
 export interface PolicyState {
   pods: Pod[];
@@ -159,7 +160,7 @@ export function renderPolicies(table: string, nodeName: string, state: PolicySta
   const b = new Builder(state, pods);
   const ingressPods: string[] = [];
   const egressPods: string[] = [];
-  const local = pods.filter((p) => p.spec?.nodeName === nodeName).sort((x, y) => podKey(x).localeCompare(podKey(y)));
+  const local = pods.filter((p) => p.spec?.nodeName === nodeName).sort((x, y) => compareStrings(podKey(x), podKey(y)));
   for (const pod of local) {
     const ns = pod.metadata.namespace ?? "default";
     const mine = state.policies.filter((np) => (np.metadata.namespace ?? "default") === ns && selects(np.spec?.podSelector, pod.metadata.labels));
