@@ -90,6 +90,39 @@ test("the factory shares one informer per kind; pods are indexed by node", async
   await client.resource(PODS).delete("a", "p");
 });
 
+test("a metadata informer caches metadata only; asking for the whole kind later lists again and brings the rest", async () => {
+  const cms = client.resource(CONFIGMAPS);
+  await cms.create("b", { metadata: { name: "m1", labels: { l: "1" }, managedFields: [] }, data: { k: "v" } });
+  const factory = new InformerFactory(client, { clock: new FakeClock() });
+  const meta = factory.metadataInformerFor(CONFIGMAPS);
+  assert.equal(factory.metadataInformerFor(CONFIGMAPS), meta, "one informer per kind");
+  const updates: KubeObject[] = [];
+  meta.addHandlers({ onUpdate: (_old, cur) => updates.push(cur) });
+  factory.start();
+  await factory.whenSynced();
+  const cached = meta.cache.get("b/m1")!;
+  assert.deepEqual(Object.keys(cached).sort(), ["apiVersion", "kind", "metadata"]);
+  assert.equal(cached.metadata.labels?.l, "1");
+  assert.equal(cached.metadata.managedFields, undefined, "managedFields are dropped too");
+  // A change is followed as before.
+  await cms.patch("b", "m1", "merge", { data: { k: "v2" }, metadata: { labels: { l: "2" } } });
+  await until("the label change", () => meta.cache.get("b/m1")?.metadata.labels?.l === "2");
+  assert.ok(!("data" in meta.cache.get("b/m1")!));
+  // Now a loop needs the data: the same informer, listed again, holds whole objects.
+  const lists = meta.lists;
+  const full = factory.informerFor(CONFIGMAPS);
+  assert.equal(full, meta);
+  await factory.whenSynced();
+  assert.equal(meta.lists, lists + 1);
+  assert.deepEqual((full.cache.get("b/m1") as KubeObject & { data?: unknown }).data, { k: "v2" });
+  assert.ok(updates.some((o) => (o as KubeObject & { data?: unknown }).data !== undefined), "handlers hear of the whole objects as updates");
+  // …and keeps following whole objects.
+  await cms.patch("b", "m1", "merge", { data: { k: "v3" } });
+  await until("the data change", () => (full.cache.get("b/m1") as KubeObject & { data?: { k: string } }).data?.k === "v3");
+  await factory.stop();
+  await cms.delete("b", "m1");
+});
+
 test("after 410 Gone the informer lists again and its cache matches the server", async () => {
   const cms = client.resource(CONFIGMAPS);
   await cms.create("a", { metadata: { name: "g1" } });

@@ -105,7 +105,7 @@ test("a dependent with an owner left loses the references to owners that are gon
   const gone = "11111111-1111-1111-1111-111111111111";
   const refTo = (name: string, uid: string) => ({ apiVersion: "apps/v1", kind: "Deployment", name, uid });
   // one owner that exists, one that never did
-  await client.resource(CONFIGMAPS).create("default", { metadata: { name: "two-owners", ownerReferences: [refTo("never", gone), refTo("two", d.metadata.uid!)] } });
+  await client.resource(CONFIGMAPS).create("default", { metadata: { name: "two-owners", ownerReferences: [refTo("never", gone), refTo("two", d.metadata.uid!)] }, data: { kept: "yes" } });
   // two owners that exist; one is deleted later
   const other = await client.resource(DEPLOYMENTS).create("default", { metadata: { name: "two-b" }, spec: { selector, template } });
   await client.resource(CONFIGMAPS).create("default", { metadata: { name: "shared", ownerReferences: [refTo("two", d.metadata.uid!), refTo("two-b", other.metadata.uid!)] } });
@@ -113,6 +113,11 @@ test("a dependent with an owner left loses the references to owners that are gon
   const cm = await exists(CONFIGMAPS, "default", "two-owners");
   assert.ok(cm, "an owner remains: the dependent is not deleted");
   assert.deepEqual(cm.metadata.ownerReferences?.map((r) => r.uid), [d.metadata.uid], "the dangling reference is removed");
+  // The collector's cache holds only metadata (no other loop here follows ConfigMaps in full):
+  // its write must be a patch of metadata, not an update that would write the data away.
+  const cached = manager.informers.metadataInformerFor(CONFIGMAPS).cache.get("default/two-owners");
+  assert.ok(cached && !("data" in cached), "the collector caches metadata only");
+  assert.deepEqual(cm.data, { kept: "yes" }, "the rest of the object is untouched");
   assert.deepEqual((await exists(CONFIGMAPS, "default", "shared"))?.metadata.ownerReferences?.map((r) => r.name), ["two", "two-b"], "no owner gone: nothing changes");
   await client.resource(DEPLOYMENTS).delete("default", "two-b");
   await runToQuiet();
@@ -133,6 +138,7 @@ test("orphan: the owner goes, its dependents stay without the reference", async 
   const rs = await exists(REPLICASETS, "default", "or-rs");
   assert.ok(rs, "the ReplicaSet is orphaned, not deleted");
   assert.equal(rs.metadata.ownerReferences, undefined);
+  assert.deepEqual((rs.spec as { selector: unknown }).selector, selector, "only the reference goes, the spec stays");
   assert.ok(await exists(PODS, "default", "or-pod"), "the grandchild keeps its own owner");
 });
 
@@ -152,7 +158,9 @@ test("foreground: a dependent held by its own finalizer holds the owner; once re
   await runToQuiet();
   const cm = await exists(CONFIGMAPS, "default", "hold-cm");
   assert.ok(cm?.metadata.deletionTimestamp, "the dependent is being deleted");
-  assert.deepEqual((await exists(DEPLOYMENTS, "default", "hold"))?.metadata.finalizers, ["foregroundDeletion"], "the owner still waits");
+  const waiting = await exists(DEPLOYMENTS, "default", "hold");
+  assert.deepEqual(waiting?.metadata.finalizers, ["foregroundDeletion"], "the owner still waits");
+  assert.deepEqual((waiting?.spec as { selector: unknown }).selector, selector);
   await client.resource(CONFIGMAPS).patch("default", "hold-cm", "merge", { metadata: { finalizers: null } });
   await runToQuiet();
   assert.equal(await exists(DEPLOYMENTS, "default", "hold"), undefined);

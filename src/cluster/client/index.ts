@@ -9,7 +9,7 @@ export { lineSplitter, type ApiRequest, type ApiResponse, type ApiStream, type A
 export { WorkQueue, type WorkQueueOptions } from "./work-queue.ts";
 export { BY_LABEL, BY_NAMESPACE, BY_NODE_NAME, BY_OWNER_UID, BY_UID, IndexedCache, standardIndexes, type IndexFunc } from "./cache.ts";
 export { Informer, stripManagedFields, type InformerHandlers, type InformerOptions } from "./informer.ts";
-export { InformerFactory } from "./informer-factory.ts";
+export { InformerFactory, metadataOnly } from "./informer-factory.ts";
 export { EventRecorder, type EventTarget } from "./event-recorder.ts";
 export { computeDisruptionStatus, DISRUPTED_POD_TIMEOUT_MS, isPodReady as isPodReadyForDisruption, type DisruptionStatus } from "./disruption.ts";
 export { addValues, chargedNames, computeQuotaUsed, countedResource, countResourceName, formatResourceList, formatValue, objectUsage, parseResourceList, podCountsForQuota, podResourceList, quotaHard, quotaMatches, type QuotaUsage, type QuotaValue } from "./quota.ts";

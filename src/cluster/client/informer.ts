@@ -65,6 +65,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   private synced = false;
   private syncWaiters: (() => void)[] = [];
   private revision = "";
+  /** relist() was asked for: the next watch round lists first. */
+  private relistWanted = false;
   /** How many times the informer listed (the first list included). */
   lists = 0;
   /** How many times a broken watch was opened again from its revision, without a list. */
@@ -96,6 +98,18 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.watch?.stop();
     await this.running;
     for (const w of this.syncWaiters.splice(0)) w();
+  }
+
+  /**
+   * Lists again now (ending the current watch), so that every cached object goes through the
+   * transform again: the factory calls it when a metadata-only informer must hold full
+   * objects. Until that list is in, the informer counts as not synced.
+   */
+  relist(): void {
+    if (!this.running || this.stopped) return;
+    this.relistWanted = true;
+    if (this.synced) this.synced = false;
+    this.watch?.stop();
   }
 
   hasSynced(): boolean {
@@ -145,6 +159,7 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /** Lists every object (in pages, all at the first page's revision) and makes the cache match. */
   private async listAll(): Promise<void> {
+    this.relistWanted = false;
     const items: T[] = [];
     let cont: string | undefined;
     let rv = "";
@@ -184,17 +199,19 @@ export class Informer<T extends KubeObject = KubeObject> {
     const initial = this.opts.initialBackoffMs ?? 800;
     let backoff = initial;
     while (!this.stopped) {
+      if (this.relistWanted) return "a new list was asked for";
       const from = this.revision;
       const ended = await new Promise<Error | undefined>((resolve) => {
         this.resource
           .watch(undefined, { ...this.selectors(), resourceVersion: this.revision, allowWatchBookmarks: true, timeoutSeconds: this.opts.watchTimeoutSeconds ?? 300 + Math.floor(Math.random() * 300) }, (ev) => this.apply(ev), resolve)
           .then((w) => {
             this.watch = w;
-            if (this.stopped) w.stop();
+            if (this.stopped || this.relistWanted) w.stop();
           }, resolve);
       });
       this.watch = undefined;
       if (this.stopped) return undefined;
+      if (this.relistWanted) return "a new list was asked for";
       if (isGone(ended)) return `watch from revision ${this.revision} is gone (${ended!.message})`;
       if (ended && !watchMayResume(ended)) throw ended;
       // A watch that moved the revision on made progress: its break starts the back-off afresh.

@@ -17,14 +17,18 @@ export const resourceId = (r: DiscoveredResource) => `${r.group}/${r.resource}`;
 /** Resources a cluster-wide controller can follow and delete. */
 export const collectable = (r: DiscoveredResource) => ["list", "watch", "delete"].every((v) => r.verbs.includes(v));
 
-/** The kinds a process watches, with their shared informers, looked up by id or by apiVersion+kind. */
+/**
+ * The kinds a process watches, with their shared informers, looked up by id or by apiVersion+kind.
+ * Their objects may hold only metadata (the factory's metadata informers, unless another loop
+ * follows the kind in full): the loops over every kind read nothing else, and write with patches.
+ */
 export class WatchedKinds {
   readonly entries: { resource: DiscoveredResource; informer: Informer }[];
   private readonly byId = new Map<string, { resource: DiscoveredResource; informer: Informer }>();
   private readonly byKind = new Map<string, { resource: DiscoveredResource; informer: Informer }>();
 
   constructor(resources: DiscoveredResource[], informers: InformerFactory) {
-    this.entries = resources.filter(collectable).map((resource) => ({ resource, informer: informers.informerFor(resource) }));
+    this.entries = resources.filter(collectable).map((resource) => ({ resource, informer: informers.metadataInformerFor(resource) }));
     for (const e of this.entries) {
       this.byId.set(resourceId(e.resource), e);
       this.byKind.set(`${e.resource.group ? `${e.resource.group}/` : ""}${e.resource.version}|${e.resource.kind}`, e);

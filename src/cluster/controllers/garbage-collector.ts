@@ -10,7 +10,7 @@
 // enqueue keys only: the object itself on add and update; its dependents (by the owner-uid
 // index) when it goes, so they can find their owner gone; its owners when it changes or
 // goes, so an owner waiting in foreground deletion looks again.
-import { copyObject, isConflict, isNotFound, type DiscoveredResource, type KubeObject, type OwnerReference } from "../client/index.ts";
+import { isConflict, isNotFound, type DiscoveredResource, type KubeObject, type OwnerReference } from "../client/index.ts";
 import { Controller, type ControllerContext } from "./controller.ts";
 import { parseTypedKey, typedKey, WatchedKinds } from "./_objects.ts";
 
@@ -74,10 +74,19 @@ export class GarbageCollector extends Controller {
 
   /** Takes the references to `uids` out of obj's ownerReferences (guarded by the cached resourceVersion). */
   private async dropOwnerReferences(resource: DiscoveredResource, obj: KubeObject, uids: Set<string>): Promise<void> {
-    const next = copyObject(obj);
-    next.metadata.ownerReferences = (next.metadata.ownerReferences ?? []).filter((r) => !uids.has(r.uid));
     // A newer object is a Conflict: the key is retried against the newer cache.
-    await this.writeIgnoringGone(() => this.ctx.client.resource(resource).update(next));
+    await this.patchMetadata(resource, obj, { ownerReferences: (obj.metadata.ownerReferences ?? []).filter((r) => !uids.has(r.uid)) });
+  }
+
+  /**
+   * Sets metadata fields with a merge patch pinned to the cached resourceVersion (a newer object
+   * is a Conflict, as an update would be): the cache may hold only the object's metadata, so
+   * an update would write the rest of it away. An empty list is removed (null).
+   */
+  private async patchMetadata(resource: DiscoveredResource, obj: KubeObject, fields: { ownerReferences?: OwnerReference[]; finalizers?: string[] }): Promise<void> {
+    const metadata: Record<string, unknown> = { resourceVersion: obj.metadata.resourceVersion };
+    for (const [k, v] of Object.entries(fields)) metadata[k] = v.length ? v : null;
+    await this.writeIgnoringGone(() => this.ctx.client.resource(resource).patch(obj.metadata.namespace, obj.metadata.name!, "merge", { metadata }));
   }
 
   /** Is the owner there, with this uid? The cache answers yes; a no is checked with the server (the owner's informer may lag). */
@@ -101,11 +110,8 @@ export class GarbageCollector extends Controller {
   private async orphanDependents(resource: DiscoveredResource, owner: KubeObject): Promise<void> {
     const uid = owner.metadata.uid!;
     for (const d of this.kinds.dependentsOf(uid)) {
-      const next = copyObject(d.obj);
-      next.metadata.ownerReferences = (next.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
-      if (next.metadata.ownerReferences.length === 0) delete next.metadata.ownerReferences;
       // The cached resourceVersion guards the write: a newer object is a Conflict, retried.
-      await this.writeIgnoringGone(() => this.ctx.client.resource(d.resource).update(next));
+      await this.patchMetadata(d.resource, d.obj, { ownerReferences: (d.obj.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid) });
     }
     await this.removeFinalizer(resource, owner, ORPHAN_FINALIZER);
   }
@@ -135,9 +141,7 @@ export class GarbageCollector extends Controller {
   }
 
   private async removeFinalizer(resource: DiscoveredResource, obj: KubeObject, finalizer: string): Promise<void> {
-    const next = copyObject(obj);
-    next.metadata.finalizers = (next.metadata.finalizers ?? []).filter((f) => f !== finalizer);
-    await this.writeIgnoringGone(() => this.ctx.client.resource(resource).update(next));
+    await this.patchMetadata(resource, obj, { finalizers: (obj.metadata.finalizers ?? []).filter((f) => f !== finalizer) });
   }
 
   private async writeIgnoringGone(write: () => Promise<unknown>): Promise<void> {
