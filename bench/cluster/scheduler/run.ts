@@ -151,7 +151,9 @@ try {
   const last = Math.max(...bound.values());
   const first = Math.min(...created.values());
   const latencies = [...bound].map(([name, at]) => at - created.get(name)!).sort((a, b) => a - b);
-  for (let i = 0; fleet.running() < PODS && i < 1200; i++) await sleep(50);
+  // Memory is measured with every pod's Running status written (bigger objects); on a loaded
+  // machine the hollow nodes' reports can take minutes to catch up.
+  for (let i = 0; fleet.running() < PODS && i < 6000; i++) await sleep(50);
   await sleep(2000);
   const mem = memory(server.pid!);
   const load = loadavg().map((l) => l.toFixed(2)).join(" ");
