@@ -14,8 +14,8 @@ export interface ExplainStep {
   /** who did it: the runtime (TypeScript, before the helper ran), the helper's monitor on the
    * host, or the container's first process before its exec */
   by: "runtime" | "monitor" | "container";
-  /** done at create, or at `start` (steps after the wait for start) */
-  when: "create" | "start";
+  /** done at create, at `start` (steps after the wait for start), or by a later `update` */
+  when: "create" | "start" | "update";
   /** set when read (Runtime.explain): whether it has run yet */
   done?: boolean;
   [field: string]: unknown;
@@ -254,11 +254,21 @@ function planSteps(plan: readonly PlanRecord[], pid: number): PlannedStep[] {
   return out;
 }
 
+function journalSteps(journal: readonly CgroupJournalEntry[], when: ExplainStep["when"]): ExplainStep[] {
+  return journal.map((e): ExplainStep =>
+    e.op === "mkdir" ? { step: "cgroup-mkdir", by: "runtime", when, path: e.path } : { step: "cgroup-write", by: "runtime", when, path: e.path, value: e.value },
+  );
+}
+
+/** What `update` wrote into a running container's cgroups, appended to its record. */
+export function updateSteps(journal: readonly CgroupJournalEntry[]): ExplainStep[] {
+  const at = new Date().toISOString();
+  return journalSteps(journal, "update").map((s) => ({ ...s, at }));
+}
+
 /** The record kept beside the container's state: runtime steps first, then the plan's in order. */
 export function explainRecord(input: ExplainInput): ExplainRecord {
-  const runtime = input.cgroupJournal.map((e): ExplainStep =>
-    e.op === "mkdir" ? { step: "cgroup-mkdir", by: "runtime", when: "create", path: e.path } : { step: "cgroup-write", by: "runtime", when: "create", path: e.path, value: e.value },
-  );
+  const runtime = journalSteps(input.cgroupJournal, "create");
   const steps = planSteps(input.plan, input.pid).map(({ index, ...s }): ExplainStep => ({ ...s, step: s.step, by: s.by, when: index < input.stepsDone ? "create" : "start" }));
   return { pid: input.pid, recordedAt: new Date().toISOString(), steps: [...runtime, ...steps] };
 }

@@ -7,8 +7,8 @@ import { childProcess, net } from "../common/lazy-builtins.ts";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { GantryError, conflict } from "../common/errors.ts";
 import { writeFileAtomic } from "../common/atomic-file.ts";
-import { delegateCgroups, journalCgroupWrites, openCgroups, type CgroupManager } from "./cgroups/index.ts";
-import { explainRecord, type ExplainRecord, type ExplainStep } from "./explain.ts";
+import { delegateCgroups, journalCgroupWrites, openCgroups, type CgroupJournalEntry, type CgroupManager } from "./cgroups/index.ts";
+import { explainRecord, updateSteps, type ExplainRecord, type ExplainStep } from "./explain.ts";
 import { noCgroups, NO_CGROUPS_REASON, requestedLimits } from "./cgroups/none.ts";
 import { inUserNamespace } from "./rootless.ts";
 import { findHelper, runHelper, runHelperViaSpawner, helperError, type HelperRun } from "./helper.ts";
@@ -148,7 +148,7 @@ export class Runtime {
     const rec = this.state.load(id);
     const record = this.state.loadExplain(id);
     if (!record) throw new GantryError("NOT_FOUND", `container ${id} has no recorded setup steps (created by an older Gantry)`);
-    return { ...record, steps: record.steps.map((s): ExplainStep => ({ ...s, done: s.when === "create" || rec.started })) };
+    return { ...record, steps: record.steps.map((s): ExplainStep => ({ ...s, done: s.when !== "start" || rec.started })) };
   }
 
   stateOf(id: string): OciState {
@@ -441,9 +441,11 @@ export class Runtime {
     const status = this.statusOf(rec);
     if (status === "stopped") throw conflict(`cannot update container ${id}: it is stopped`);
     const cg = this.cgroups(rec);
+    const written: CgroupJournalEntry[] = [];
     try {
-      cg.apply(resources);
+      journalCgroupWrites(() => cg.apply(resources), written);
     } catch (err) {
+      this.recordUpdate(id, written);
       if (err instanceof GantryError && err.details.errno === "EBUSY" && /memory\.(limit_in_bytes|max)$/.test(err.details.path ?? "")) {
         const stats = cg.stats().memory;
         throw conflict(`unable to set memory limit to ${resources.memory?.limit} (current usage: ${stats.usage.usage ?? 0}, peak usage: ${stats.usage.max ?? 0})`, {
@@ -466,6 +468,15 @@ export class Runtime {
     rec.cgroupPaths = { ...cg.paths };
     rec.cgroupCreatedDirs = [...cg.createdDirs];
     this.state.save(rec);
+    this.recordUpdate(id, written);
+  }
+
+  /** `update`'s cgroup writes join the container's explain record, as made. */
+  private recordUpdate(id: string, written: readonly CgroupJournalEntry[]): void {
+    const record = this.state.loadExplain(id);
+    if (!record || !written.length) return;
+    record.steps.push(...updateSteps(written));
+    this.state.saveExplain(id, record);
   }
 
   pids(id: string): number[] {

@@ -105,6 +105,18 @@ describe("gantry explain: the kernel steps recorded at create, and the glass box
     assert.match(text.stdout, /pivot_root\(/);
     assert.match(text.stdout, /seccomp filter: default SCMP_ACT_ALLOW, \d+ rules over \d+ syscalls/);
     assert.match(text.stdout, /^ {2}mnt +mnt:\[\d+\] +own$/m);
+
+    // docker update writes the cgroups again: those writes join the record, after the rest.
+    const upd = docker(d, ["update", "--memory", "96m", "--memory-swap", "192m", "ex1"]);
+    assert.equal(upd.status, 0, upd.stderr);
+    const later = (await getJson<{ steps: Step[] }>("/gantry/containers/ex1/explain")).steps;
+    assert.deepEqual(later.slice(0, steps.length), steps, "what create recorded stays");
+    const updated = later.slice(steps.length);
+    assert.ok(updated.length > 0 && updated.every((s) => s.when === "update" && s.done && s.step === "cgroup-write"));
+    const newLimit = updated.find((s) => s.path === mem.path);
+    assert.equal(newLimit?.value, String(96 * 1024 * 1024));
+    assert.equal(readFileSync(String(mem.path), "utf8").trim(), String(96 * 1024 * 1024));
+    assert.match(gantry(d, ["explain", "ex1"]).stdout, /write "100663296" > \S+\/memory\.(limit_in_bytes|max)  \[update at /);
   });
 
   it("glass: the namespace inodes are readlink /proc/PID/ns/*, and a shared pid namespace names who shares it", async () => {

@@ -58,9 +58,9 @@ let journal: CgroupJournalEntry[] | undefined;
  * values. Cgroup writes are synchronous, so nothing else can come in between: the journal is
  * exactly `fn`'s.
  */
-export function journalCgroupWrites<T>(fn: () => T): { result: T; journal: CgroupJournalEntry[] } {
+export function journalCgroupWrites<T>(fn: () => T, entries: CgroupJournalEntry[] = []): { result: T; journal: CgroupJournalEntry[] } {
+  // `entries` holds what was done even when fn throws halfway: those writes happened too.
   const outer = journal;
-  const entries: CgroupJournalEntry[] = [];
   journal = entries;
   try {
     return { result: fn(), journal: entries };

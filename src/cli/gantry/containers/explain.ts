@@ -17,7 +17,7 @@ export function explainText(e: Explained, glass: Glass | undefined): string[] {
   const lines = [`${e.name} (${e.id.slice(0, 12)}), set up for pid ${e.pid} at ${e.recordedAt}:`];
   const width = String(e.steps.length).length;
   for (const [i, s] of e.steps.entries()) {
-    const when = !s.done ? "  [not yet: runs at start]" : s.when === "start" ? "  [at start]" : "";
+    const when = !s.done ? "  [not yet: runs at start]" : s.when === "start" ? "  [at start]" : s.when === "update" ? `  [update at ${String(s.at)}]` : "";
     lines.push(`${String(i + 1).padStart(width)}  ${s.by.padEnd(9)} ${s.step.padEnd(17)} ${describeStep(s)}${when}`);
   }
   if (!glass) return lines;
