@@ -14,6 +14,7 @@ import type { KubeObject } from "../../src/cluster/client/index.ts";
 import { skipReason, startTestNode, until, type TestNode } from "./_node.ts";
 
 const PODS = { group: "", version: "v1", resource: "pods", kind: "Pod", namespaced: true };
+const EVENTS = { group: "", version: "v1", resource: "events", kind: "Event", namespaced: true };
 
 interface PodObj extends KubeObject {
   status?: { phase?: string; containerStatuses?: { name: string; state: { running?: object } }[] };
@@ -170,6 +171,25 @@ describe("pods with hostUsers: false", { skip, concurrency: false }, () => {
     await running("fourth");
     assert.deepEqual(await rangeOf("fourth"), a, "the freed range is handed out again (first fit)");
     await node.kubectl(["delete", "pod", "second", "third", "fourth", "--timeout=60s"]);
+  });
+
+  test("a data root the pod's ids cannot pass through is told (FailedCreatePodSandBox naming the directory), then the pod starts once it is opened", async () => {
+    chmodSync(node.cluster.dir, 0o700);
+    try {
+      await userPod("blocked");
+      const ev = await until("the FailedCreatePodSandBox event", async () => {
+        const list = await node.admin.resource<KubeObject & { reason?: string; message?: string; type?: string; involvedObject?: { name?: string } }>(EVENTS).list("default");
+        return list.items.find((e) => e.involvedObject?.name === "blocked" && e.reason === "FailedCreatePodSandBox");
+      });
+      assert.equal(ev.type, "Warning");
+      assert.equal(ev.message, `Failed to create pod sandbox: a pod with hostUsers: false cannot reach its files: ${node.cluster.dir} lacks the o+x permission its ids need to pass through`);
+      assert.equal((await getPod("blocked")).status?.phase, "Pending");
+    } finally {
+      chmodSync(node.cluster.dir, 0o711);
+    }
+    await running("blocked");
+    await rangeOf("blocked");
+    await node.kubectl(["delete", "pod", "blocked", "--timeout=60s"]);
   });
 
   test("hostUsers: false with hostNetwork, hostPID or hostIPC is refused with kube's messages", async () => {

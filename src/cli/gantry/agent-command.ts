@@ -2,7 +2,7 @@
 // it (src/cluster/agent). The options that shape a node are shared with `gantry server`,
 // which runs the same agent in-process for its own host unless --no-agent.
 import type { Command } from "commander";
-import { readFileSync } from "node:fs";
+import { chmodSync, readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { GantryError, invalidArgument } from "../../common/errors.ts";
@@ -189,5 +189,9 @@ function readToken(file: string): string {
 /** For `gantry server`: the host's node, run in-process with the server's in-process transport. */
 export async function startServerAgent(flags: NodeFlags, client: Client, dataDir: string): Promise<RunningAgent> {
   const name = (flags.name ?? hostname()).toLowerCase();
+  // The node's data root is inside the server's: pods with hostUsers: false run as other ids,
+  // which must pass through it (o+x, no listing; its secrets stay 0600), as dockerd's 0711.
+  const mode = statSync(dataDir).mode & 0o7777;
+  if (!(mode & 0o001)) chmodSync(dataDir, mode | 0o011);
   return startNode(flags, client, agentOptions(flags, client, name, join(dataDir, "agent")));
 }

@@ -14,7 +14,7 @@
 // host's root are shifted into the range (root → the range's first id, fsGroup G → first+G),
 // and the directories on the way to them become traversable (0711-style, no listing).
 import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { writeJsonAtomic } from "../../common/atomic-file.ts";
 import { GantryError } from "../../common/errors.ts";
 import { IdRangePool, hostIdOf, parseSubordinateIds, type IdRange } from "../../engine/index.ts";
@@ -94,8 +94,19 @@ export class PodUserns {
     return this.maps.get(uid);
   }
 
-  /** The pod's maps: its recorded range, or a new one reserved and recorded now. */
+  /**
+   * The pod's maps: its recorded range, or a new one reserved and recorded now. Refused, naming
+   * the directories, while the data root's parents would stop the pod's ids on their way to its
+   * files (dockerd refuses a remapped root that way too; the agent opens only its own dirs).
+   */
   forPod(uid: string): PodIdMaps {
+    const closed = closedAncestors(dirname(this.podsRoot));
+    if (closed.length) {
+      throw new GantryError("CONFLICT", `a pod with hostUsers: false cannot reach its files: ${closed.join(", ")} ${closed.length === 1 ? "lacks" : "lack"} the o+x permission its ids need to pass through`, {
+        path: closed[0],
+        hint: `chmod o+x ${closed.join(" ")} (lets others pass through, not list)`,
+      });
+    }
     const known = this.maps.get(uid);
     if (known) return known;
     const got = this.pool.reserve(uid, POD_USERNS_SIZE);
@@ -146,6 +157,16 @@ export class PodUserns {
       for (const vol of subdirs(pluginDir)) shiftInto(vol, maps, walk);
     }
   }
+}
+
+/** The parents of `dir` (not `dir`: the engine opens its root itself) that others cannot pass through. */
+function closedAncestors(dir: string): string[] {
+  const out: string[] = [];
+  for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) {
+    const st = statSync(d, { throwIfNoEntry: false });
+    if (st && (st.mode & 0o001) === 0) out.unshift(d);
+  }
+  return out;
 }
 
 function subdirs(dir: string): string[] {

@@ -216,7 +216,7 @@ export class PodWorkers {
     let volumes: Map<string, MountedVolume>;
     try {
       // A pod with a user namespace of its own has its range before its volumes (their owners).
-      if (pod.spec.hostUsers === false) this.userns.forPod(uid);
+      if (pod.spec.hostUsers === false) this.podRange(pod);
       volumes = await this.volumes.setUp(pod, { hostIP: this.o.hostIP(), podIP: this.podIPOf(pod, rp?.sandboxes[0]) ?? "", allocatable: this.o.allocatable() }, (gid) => this.userns.hostGid(uid, gid));
       this.userns.shareWithPod(uid);
     } catch (err) {
@@ -267,7 +267,7 @@ export class PodWorkers {
   private async createSandbox(pod: Pod, attempt: number): Promise<void> {
     const image = await ensurePauseImage(this.o.engine);
     const body = sandboxSpec(pod, { image, cgroupParent: podCgroupParent(pod, this.o.cgroupRoot), attempt });
-    const userns = pod.spec.hostUsers === false ? this.userns.forPod(pod.metadata.uid!) : undefined;
+    const userns = pod.spec.hostUsers === false ? this.podRange(pod) : undefined;
     const { Id } = await timeRuntimeOperation("create_podsandbox", () => this.o.engine.createContainer(engineName("POD", this.podRef(pod), attempt), body, userns ? { userns } : {}));
     try {
       await timeRuntimeOperation("start_podsandbox", () => this.o.engine.start(Id));
@@ -277,6 +277,16 @@ export class PodWorkers {
       throw err;
     }
     this.limitPodCgroup(pod);
+  }
+
+  /** The pod's user namespace range (pod-userns.ts); a refusal is told as the kubelet tells a sandbox it could not make. */
+  private podRange(pod: Pod) {
+    try {
+      return this.userns.forPod(pod.metadata.uid!);
+    } catch (err) {
+      this.o.events.pod(pod, "Warning", "FailedCreatePodSandBox", `Failed to create pod sandbox: ${(err as Error).message}`);
+      throw err;
+    }
   }
 
   /**
