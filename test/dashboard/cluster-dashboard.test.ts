@@ -6,11 +6,12 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
+import { browserSkipReason, launchChromium, SHOTS } from "./_browser.ts";
 import { KUBECTL } from "../cluster-api/_server.ts";
 import { makeBusyboxImage } from "../engine/_daemon.ts";
 import {
@@ -21,286 +22,260 @@ import {
   until,
 } from "../cluster-agent/_node.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 // this file's own pod subnet (no other test file uses 10.238.41.0/24)
 const SUBNET = "10.238.41.0/24";
-const SHOTS = join(repo, "test-results", "dashboard");
 
-function skipReason(): string | false {
-  if (!existsSync(CHROMIUM))
-    return `${CHROMIUM} is missing (scripts/install-deps.sh installs Debian's chromium)`;
-  if (!existsSync(join(repo, "dist", "dashboard", "index.html")))
-    return "the dashboard is not built (npm run build)";
-  return nodeSkipReason();
-}
+describe(
+  "gantry server --dashboard-listen in chromium",
+  { skip: browserSkipReason() ?? nodeSkipReason() },
+  () => {
+    let dir = "";
+    const bridge = `gtd${randomBytes(3).toString("hex")}`;
+    const node = hostname().toLowerCase();
+    let child: ChildProcess;
+    let out = "";
+    let url = "";
+    let adminToken = "";
+    let browser: BrowserContext;
+    let page: Page;
 
-/** Chromium as a test drives it on a closed network (nothing of its own goes out), with a fresh profile. */
-export function launchChromium(
-  userDataDir: string,
-  viewport: { width: number; height: number },
-): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-}
-
-describe("gantry server --dashboard-listen in chromium", { skip: skipReason() }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "gantry-dashboard-"));
-  const bridge = `gtd${randomBytes(3).toString("hex")}`;
-  const node = hostname().toLowerCase();
-  let child: ChildProcess;
-  let out = "";
-  let url = "";
-  let adminToken = "";
-  let browser: BrowserContext;
-  let page: Page;
-
-  const run = (args: string[], input = "") =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      const c = execFile(
-        KUBECTL,
-        ["--kubeconfig", join(dir, "data", "admin.kubeconfig"), "--cache-dir", join(dir, "cache"), ...args],
-        { timeout: 60_000 },
-        (err, stdout, stderr) =>
-          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-      c.stdin!.end(input);
-    });
-  const kubectl = (...args: string[]) => run(args);
-  const ok = async (...args: string[]) => {
-    const r = await kubectl(...args);
-    assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);
-    return r.stdout;
-  };
-  /** What the page says went wrong, for a failure's message. */
-  const alerts = async () => (await page.getByRole("alert").allInnerTexts()).join("; ") || "no error shown";
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-
-  before(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    await makeBusyboxImage(join(dir, "data", "agent"));
-    child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        join(repo, "src", "cli", "gantry", "main.ts"),
-        "server",
-        "--data-dir",
-        join(dir, "data"),
-        "--listen",
-        "127.0.0.1:0",
-        "--pod-bridge",
-        bridge,
-        "--pod-subnet",
-        SUBNET,
-        "--dashboard-listen",
-        "127.0.0.1:0",
-      ],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-        cwd: repo,
-      },
-    );
-    child.stdout!.on("data", (b: Buffer) => (out += b.toString()));
-    child.stderr!.on("data", (b: Buffer) => (out += b.toString()));
-    url = await until(
-      "the dashboard's address",
-      () =>
-        /dashboard on (http:\/\/\S+)/.exec(out)?.[1] ??
-        (child.exitCode !== null ? Promise.reject(new Error(out)) : undefined),
-    );
-    await until(`node ${node} runs pods`, () => out.includes(`node ${node} runs pods`) || undefined);
-    adminToken = readFileSync(join(dir, "data", "token"), "utf8").trim();
-    browser = await launchChromium(join(dir, "chromium"), { width: 1100, height: 900 });
-    page = browser.pages()[0] ?? (await browser.newPage());
-  });
-
-  after(async () => {
-    await browser?.close();
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    }
-    removeNodeLeftovers(join(dir, "data", "agent"), dir);
-    spawnSync("ip", ["link", "del", bridge], { stdio: "ignore" });
-    rmSync(dir, { recursive: true, force: true });
-    assertNoRulesFor(SUBNET);
-  });
-
-  test("a wrong token is refused with the API's own answer, and nothing is shown", async () => {
-    await page.goto(url);
-    await page.getByLabel(/Bearer token/).fill("not-a-token");
-    await page.getByRole("button", { name: "Log in" }).click();
-    await page.getByRole("alert").filter({ hasText: "401" }).waitFor();
-    assert.match(await page.getByRole("alert").innerText(), /401 Unauthorized/);
-    assert.equal(
-      await page.getByRole("navigation", { name: "Views" }).count(),
-      0,
-      "no views without a good token",
-    );
-    // the dashboard passes requests on without credentials of its own
-    const bare = await fetch(new URL("/api/v1/nodes", url));
-    assert.equal(bare.status, 401);
-  });
-
-  test("logging in with a token shows who the API says it is, and the node with its capacity", async () => {
-    await page.getByLabel(/Bearer token/).fill(adminToken);
-    await page.getByRole("button", { name: "Log in" }).click();
-    await page.getByLabel("Signed in as").filter({ hasText: "system:admin" }).waitFor();
-    const row = page.locator(`tr[data-node="${node}"]`);
-    await row.filter({ hasText: "Ready" }).waitFor({ timeout: 60_000 });
-    const allocatable = JSON.parse(await ok("get", "node", node, "-o", "jsonpath={.status.capacity}")) as {
-      pods: string;
+    const run = (args: string[], input = "") =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        const c = execFile(
+          KUBECTL,
+          ["--kubeconfig", join(dir, "data", "admin.kubeconfig"), "--cache-dir", join(dir, "cache"), ...args],
+          { timeout: 60_000 },
+          (err, stdout, stderr) =>
+            resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+        c.stdin!.end(input);
+      });
+    const kubectl = (...args: string[]) => run(args);
+    const ok = async (...args: string[]) => {
+      const r = await kubectl(...args);
+      assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);
+      return r.stdout;
     };
-    assert.match(
-      await row.innerText(),
-      new RegExp(`\\d+ / ${allocatable.pods}`),
-      "pods / capacity as the API has them",
-    );
-    await shot("nodes");
-  });
+    /** What the page says went wrong, for a failure's message. */
+    const alerts = async () => (await page.getByRole("alert").allInnerTexts()).join("; ") || "no error shown";
+    const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
-  test("a Deployment created with kubectl appears with its pod, live", async () => {
-    await page.getByRole("link", { name: "Workloads" }).click();
-    await page.getByRole("region", { name: "Deployments" }).waitFor();
-    // the page is already showing (its watches are open) when kubectl creates the Deployment
-    // its shell doubles a string every second up to 16 MiB: memory the charts must see grow
-    const grow =
-      "a=$(printf %1024s); i=0; while [ $i -lt 14 ]; do a=$a$a; i=$((i+1)); sleep 1; done; echo grown; exec sleep 3600";
-    const deployment = {
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: { name: "web", namespace: "default" },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: "web" } },
-        template: {
-          metadata: { labels: { app: "web" } },
-          spec: {
-            terminationGracePeriodSeconds: 1,
-            containers: [
-              { name: "web", image: "busybox", imagePullPolicy: "Never", command: ["sh", "-c", grow] },
-            ],
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), "gantry-dashboard-"));
+      await makeBusyboxImage(join(dir, "data", "agent"));
+      child = spawn(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          join(repo, "src", "cli", "gantry", "main.ts"),
+          "server",
+          "--data-dir",
+          join(dir, "data"),
+          "--listen",
+          "127.0.0.1:0",
+          "--pod-bridge",
+          bridge,
+          "--pod-subnet",
+          SUBNET,
+          "--dashboard-listen",
+          "127.0.0.1:0",
+        ],
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+          cwd: repo,
+        },
+      );
+      child.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+      child.stderr!.on("data", (b: Buffer) => (out += b.toString()));
+      url = await until(
+        "the dashboard's address",
+        () =>
+          /dashboard on (http:\/\/\S+)/.exec(out)?.[1] ??
+          (child.exitCode !== null ? Promise.reject(new Error(out)) : undefined),
+      );
+      await until(`node ${node} runs pods`, () => out.includes(`node ${node} runs pods`) || undefined);
+      adminToken = readFileSync(join(dir, "data", "token"), "utf8").trim();
+      browser = await launchChromium(join(dir, "chromium"), { width: 1100, height: 900 });
+      page = browser.pages()[0] ?? (await browser.newPage());
+    });
+
+    after(async () => {
+      await browser?.close();
+      if (child && child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      }
+      if (!dir) return;
+      removeNodeLeftovers(join(dir, "data", "agent"), dir);
+      spawnSync("ip", ["link", "del", bridge], { stdio: "ignore" });
+      rmSync(dir, { recursive: true, force: true });
+      assertNoRulesFor(SUBNET);
+    });
+
+    test("a wrong token is refused with the API's own answer, and nothing is shown", async () => {
+      await page.goto(url);
+      await page.getByLabel(/Bearer token/).fill("not-a-token");
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.getByRole("alert").filter({ hasText: "401" }).waitFor();
+      assert.match(await page.getByRole("alert").innerText(), /401 Unauthorized/);
+      assert.equal(
+        await page.getByRole("navigation", { name: "Views" }).count(),
+        0,
+        "no views without a good token",
+      );
+      // the dashboard passes requests on without credentials of its own
+      const bare = await fetch(new URL("/api/v1/nodes", url));
+      assert.equal(bare.status, 401);
+    });
+
+    test("logging in with a token shows who the API says it is, and the node with its capacity", async () => {
+      await page.getByLabel(/Bearer token/).fill(adminToken);
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.getByLabel("Signed in as").filter({ hasText: "system:admin" }).waitFor();
+      const row = page.locator(`tr[data-node="${node}"]`);
+      await row.filter({ hasText: "Ready" }).waitFor({ timeout: 60_000 });
+      const allocatable = JSON.parse(await ok("get", "node", node, "-o", "jsonpath={.status.capacity}")) as {
+        pods: string;
+      };
+      assert.match(
+        await row.innerText(),
+        new RegExp(`\\d+ / ${allocatable.pods}`),
+        "pods / capacity as the API has them",
+      );
+      await shot("nodes");
+    });
+
+    test("a Deployment created with kubectl appears with its pod, live", async () => {
+      await page.getByRole("link", { name: "Workloads" }).click();
+      await page.getByRole("region", { name: "Deployments" }).waitFor();
+      // the page is already showing (its watches are open) when kubectl creates the Deployment
+      // its shell doubles a string every second up to 16 MiB: memory the charts must see grow
+      const grow =
+        "a=$(printf %1024s); i=0; while [ $i -lt 14 ]; do a=$a$a; i=$((i+1)); sleep 1; done; echo grown; exec sleep 3600";
+      const deployment = {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "web", namespace: "default" },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: "web" } },
+          template: {
+            metadata: { labels: { app: "web" } },
+            spec: {
+              terminationGracePeriodSeconds: 1,
+              containers: [
+                { name: "web", image: "busybox", imagePullPolicy: "Never", command: ["sh", "-c", grow] },
+              ],
+            },
           },
         },
-      },
-    };
-    const created = await run(["apply", "-f", "-"], JSON.stringify(deployment));
-    assert.equal(created.code, 0, created.stderr);
-    const pods = page.getByRole("list", { name: "Pods of web" });
-    await pods.locator("a", { hasText: "Running" }).first().waitFor({ timeout: 90_000 });
-    const name = (await pods.locator("a[data-pod]").first().getAttribute("data-pod"))!;
-    assert.match(
-      await ok("get", "pod", name, "-o", "jsonpath={.status.phase}"),
-      /Running/,
-      "kubectl sees the pod the page shows",
-    );
-    await shot("workloads");
-  });
-
-  test("a pod's memory chart moves as its container allocates", async () => {
-    const pods = page.getByRole("list", { name: "Pods of web" });
-    await pods.locator("a", { hasText: "Running" }).first().click();
-    await page.getByRole("tab", { name: "Usage" }).click();
-    const memory = page.getByRole("figure", { name: "memory chart" });
-    const values = await until(
-      "the memory chart to rise by 4 MiB",
-      async () => {
-        const v = JSON.parse((await memory.getAttribute("data-values")) ?? "[]") as number[];
-        return v.length >= 3 && Math.max(...v) - Math.min(...v) > 4 * 2 ** 20 ? v : undefined;
-      },
-      90_000,
-    );
-    assert.ok(
-      values.every((v) => v > 0),
-      `working set samples are cgroup readings: ${values}`,
-    );
-    assert.equal(
-      (await page.locator("figure.chart canvas").count()) >= 3,
-      true,
-      "uPlot drew the cpu, memory and pids charts",
-    );
-    await shot("pod-usage");
-  });
-
-  test("scaling the Deployment from the page: kubectl agrees, and the API's refusal is shown as it is", async () => {
-    await page.getByRole("link", { name: "Workloads" }).click();
-    const replicas = page.getByLabel("Replicas of web");
-    await replicas.fill("-1");
-    await page
-      .locator('[data-workload="Deployment/default/web"]')
-      .getByRole("button", { name: "Scale" })
-      .click();
-    const refused = await page
-      .locator('[data-workload="Deployment/default/web"]')
-      .getByRole("alert")
-      .innerText();
-    assert.match(refused, /^422 .*replicas/i, "the API's validation message, unchanged");
-    await replicas.fill("2");
-    await page
-      .locator('[data-workload="Deployment/default/web"]')
-      .getByRole("button", { name: "Scale" })
-      .click();
-    await until(
-      `kubectl to see 2 replicas (${await alerts()})`,
-      async () =>
-        (await ok("get", "deployment", "web", "-o", "jsonpath={.spec.replicas}")) === "2" || undefined,
-    );
-    await page
-      .getByRole("list", { name: "Pods of web" })
-      .locator("a[data-pod]")
-      .nth(1)
-      .waitFor({ timeout: 60_000 });
-  });
-
-  test("rollout restart and delete pod from the page reach the API", async () => {
-    await page.getByRole("button", { name: "Rollout restart web" }).click();
-    await until(
-      `the restartedAt annotation (${await alerts()})`,
-      async () =>
-        (await ok(
-          "get",
-          "deployment",
-          "web",
-          "-o",
-          "jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}",
-        )) || undefined,
-    );
-    const victim = (await page
-      .getByRole("list", { name: "Pods of web" })
-      .locator("a[data-pod]")
-      .first()
-      .getAttribute("data-pod"))!;
-    await page.getByRole("list", { name: "Pods of web" }).locator(`a[data-pod="${victim}"]`).click();
-    await page.getByRole("button", { name: `Delete pod ${victim}` }).click();
-    await until(`kubectl to see ${victim} go`, async () => {
-      const r = await kubectl("get", "pod", victim, "-o", "jsonpath={.metadata.deletionTimestamp}");
-      return r.code !== 0 || r.stdout !== "" || undefined;
+      };
+      const created = await run(["apply", "-f", "-"], JSON.stringify(deployment));
+      assert.equal(created.code, 0, created.stderr);
+      const pods = page.getByRole("list", { name: "Pods of web" });
+      await pods.locator("a", { hasText: "Running" }).first().waitFor({ timeout: 90_000 });
+      const name = (await pods.locator("a[data-pod]").first().getAttribute("data-pod"))!;
+      assert.match(
+        await ok("get", "pod", name, "-o", "jsonpath={.status.phase}"),
+        /Running/,
+        "kubectl sees the pod the page shows",
+      );
+      await shot("workloads");
     });
-  });
 
-  test("phone width: nothing overflows the screen sideways", async () => {
-    await page.setViewportSize({ width: 390, height: 844 });
-    for (const view of ["events", "services", "nodes", "workloads"]) {
-      await page.goto(`${url}#/${view}`);
-      await page.locator("tbody tr, li.workload").first().waitFor();
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      assert.ok(overflow <= 0, `#/${view} is ${overflow}px wider than the screen`);
-    }
-    await shot("phone-workloads");
-  });
-});
+    test("a pod's memory chart moves as its container allocates", async () => {
+      const pods = page.getByRole("list", { name: "Pods of web" });
+      await pods.locator("a", { hasText: "Running" }).first().click();
+      await page.getByRole("tab", { name: "Usage" }).click();
+      const memory = page.getByRole("figure", { name: "memory chart" });
+      const values = await until(
+        "the memory chart to rise by 4 MiB",
+        async () => {
+          const v = JSON.parse((await memory.getAttribute("data-values")) ?? "[]") as number[];
+          return v.length >= 3 && Math.max(...v) - Math.min(...v) > 4 * 2 ** 20 ? v : undefined;
+        },
+        90_000,
+      );
+      assert.ok(
+        values.every((v) => v > 0),
+        `working set samples are cgroup readings: ${values}`,
+      );
+      assert.equal(
+        (await page.locator("figure.chart canvas").count()) >= 3,
+        true,
+        "uPlot drew the cpu, memory and pids charts",
+      );
+      await shot("pod-usage");
+    });
+
+    test("scaling the Deployment from the page: kubectl agrees, and the API's refusal is shown as it is", async () => {
+      await page.getByRole("link", { name: "Workloads" }).click();
+      const replicas = page.getByLabel("Replicas of web");
+      await replicas.fill("-1");
+      await page
+        .locator('[data-workload="Deployment/default/web"]')
+        .getByRole("button", { name: "Scale" })
+        .click();
+      const refused = await page
+        .locator('[data-workload="Deployment/default/web"]')
+        .getByRole("alert")
+        .innerText();
+      assert.match(refused, /^422 .*replicas/i, "the API's validation message, unchanged");
+      await replicas.fill("2");
+      await page
+        .locator('[data-workload="Deployment/default/web"]')
+        .getByRole("button", { name: "Scale" })
+        .click();
+      await until(
+        `kubectl to see 2 replicas (${await alerts()})`,
+        async () =>
+          (await ok("get", "deployment", "web", "-o", "jsonpath={.spec.replicas}")) === "2" || undefined,
+      );
+      await page
+        .getByRole("list", { name: "Pods of web" })
+        .locator("a[data-pod]")
+        .nth(1)
+        .waitFor({ timeout: 60_000 });
+    });
+
+    test("rollout restart and delete pod from the page reach the API", async () => {
+      await page.getByRole("button", { name: "Rollout restart web" }).click();
+      await until(
+        `the restartedAt annotation (${await alerts()})`,
+        async () =>
+          (await ok(
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}",
+          )) || undefined,
+      );
+      const victim = (await page
+        .getByRole("list", { name: "Pods of web" })
+        .locator("a[data-pod]")
+        .first()
+        .getAttribute("data-pod"))!;
+      await page.getByRole("list", { name: "Pods of web" }).locator(`a[data-pod="${victim}"]`).click();
+      await page.getByRole("button", { name: `Delete pod ${victim}` }).click();
+      await until(`kubectl to see ${victim} go`, async () => {
+        const r = await kubectl("get", "pod", victim, "-o", "jsonpath={.metadata.deletionTimestamp}");
+        return r.code !== 0 || r.stdout !== "" || undefined;
+      });
+    });
+
+    test("phone width: nothing overflows the screen sideways", async () => {
+      await page.setViewportSize({ width: 390, height: 844 });
+      for (const view of ["events", "services", "nodes", "workloads"]) {
+        await page.goto(`${url}#/${view}`);
+        await page.locator("tbody tr, li.workload").first().waitFor();
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(overflow <= 0, `#/${view} is ${overflow}px wider than the screen`);
+      }
+      await shot("phone-workloads");
+    });
+  },
+);

@@ -3,6 +3,11 @@
 // their monitors own them, and the next start re-adopts them.
 import type { Command } from "commander";
 import { invalidArgument } from "../../common/errors.ts";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startDashboard } from "../../dashboard/index.ts";
+import { parseListen } from "./server-command.ts";
 import { runShim, DEFAULT_EXEC_ROOT, DEFAULT_ROOT, DEFAULT_SOCKET, socketPathOf, startDaemon, isRootlessChild, reexecInUserNamespace, rootlessPaths } from "../../engine/index.ts";
 
 function parseBytes(text: string | undefined): number | undefined {
@@ -10,6 +15,17 @@ function parseBytes(text: string | undefined): number | undefined {
   const m = /^(\d+)([kmg]?)$/i.exec(text);
   if (!m) throw invalidArgument(`invalid size ${JSON.stringify(text)}: use e.g. 10m`);
   return Number(m[1]) * ({ "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase()] ?? 1);
+}
+
+/**
+ * The dashboard's login token: the engine's socket has no authentication of its own (whoever
+ * may open it is root), so the dashboard asks for a secret only root can read, kept in the
+ * data root (mode 0600) and the same across restarts.
+ */
+function dashboardToken(root: string): { token: string; path: string } {
+  const path = join(root, "dashboard-token");
+  if (!existsSync(path)) writeFileSync(path, `${randomBytes(32).toString("base64url")}\n`, { mode: 0o600, flag: "wx" });
+  return { token: readFileSync(path, "utf8").trim(), path };
 }
 
 export function registerDaemonCommand(program: Command): void {
@@ -22,6 +38,7 @@ export function registerDaemonCommand(program: Command): void {
     .command("daemon")
     .description("Run the engine: the Docker Engine API on a unix socket (docker -H unix://SOCKET works against it)")
     .option("-H, --host <socket>", `unix socket to listen on (default unix://${DEFAULT_SOCKET}; rootless: $XDG_RUNTIME_DIR/gantry.sock)`)
+    .option("--dashboard-listen <host:port>", "serve the web dashboard here (off unless given); it logs in with the token in DATA_ROOT/dashboard-token")
     .option("--data-root <dir>", `persistent state: images and containers (default: $GANTRY_ROOT or ${DEFAULT_ROOT}; rootless: $XDG_DATA_HOME/gantry); the daemon owns it`)
     .option("--exec-root <dir>", `volatile state: runtime state and attach sockets (default ${DEFAULT_EXEC_ROOT}; rootless: $XDG_RUNTIME_DIR/gantry)`)
     .option("--log-max-size <size>", "default json-file max-size per container (e.g. 10m)")
@@ -32,12 +49,13 @@ export function registerDaemonCommand(program: Command): void {
     .option("--bridge-subnet <cidr>", "subnet of the default bridge network (default 172.30.0.0/16)")
     .option("--userns-remap <user>", "user namespaces: every container's root is the first subordinate id of USER[:GROUP] (/etc/subuid, /etc/subgid); `default` creates the gantry user")
     .option("--insecure-registry <host>", "a registry pulls and pushes may reach over plain HTTP (repeatable; loopback always may)", (v: string, prev: string[]) => [...prev, v], [])
-    .action(async (o: { host?: string; dataRoot?: string; execRoot?: string; logMaxSize?: string; logMaxFile: string; runtime: string; networking: boolean; bridgeName?: string; bridgeSubnet?: string; insecureRegistry: string[]; usernsRemap?: string }, cmd: Command) => {
+    .action(async (o: { host?: string; dashboardListen?: string; dataRoot?: string; execRoot?: string; logMaxSize?: string; logMaxFile: string; runtime: string; networking: boolean; bridgeName?: string; bridgeSubnet?: string; insecureRegistry: string[]; usernsRemap?: string }, cmd: Command) => {
       // An ordinary user's daemon is rootless: this process only re-executes the daemon as
       // root of a new user namespace (engine/rootless.ts) and waits for it.
       if (process.getuid?.() !== 0) {
         process.exit(await reexecInUserNamespace([process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)]));
       }
+      const dashboardAt = o.dashboardListen === undefined ? undefined : parseListen(o.dashboardListen, "--dashboard-listen");
       const rootless = isRootlessChild();
       const defaults = rootless ? rootlessPaths() : { dataRoot: process.env.GANTRY_ROOT ?? DEFAULT_ROOT, execRoot: DEFAULT_EXEC_ROOT, socket: DEFAULT_SOCKET };
       const root = o.dataRoot ?? (rootless ? undefined : process.env.GANTRY_ROOT) ?? defaults.dataRoot;
@@ -60,10 +78,22 @@ export function registerDaemonCommand(program: Command): void {
         ...(o.usernsRemap ? { usernsRemap: o.usernsRemap } : {}),
       });
       console.error(`gantry daemon: serving the Docker API on unix://${socket} (state in ${root}${rootless ? ", rootless" : ""})`);
+      let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
+      if (dashboardAt) {
+        const login = dashboardToken(root);
+        try {
+          dashboard = await startDashboard({ ...dashboardAt, upstream: { kind: "engine", socketPath: socket, token: login.token }, log: (m) => console.error(m) });
+        } catch (err) {
+          await daemon.close();
+          throw err;
+        }
+        console.error(`gantry daemon: dashboard on ${dashboard.url} (log in with the token in ${login.path})`);
+      }
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);
       });
+      await dashboard?.close();
       await daemon.close();
       process.exit(0);
     });

@@ -85,20 +85,28 @@ export function GlassView({ path, name }: { path: string; name: string }) {
   );
 }
 
+/** A recorded step (runtime/explain.ts): what was done, by whom, when, and its own fields. */
+interface Step {
+  step: string;
+  by?: string;
+  when?: string;
+  done?: boolean;
+  [field: string]: unknown;
+}
+
 export function ExplainView({ path, name }: { path: string; name: string }) {
-  const { value, error } = useJson<{ steps: Record<string, unknown>[] }>(path);
+  const { value, error } = useJson<{ steps: Step[] }>(path);
   if (error) return <ErrorNote error={error} />;
   if (!value) return <p>Loading the recorded steps…</p>;
   return (
     <ol class="steps" aria-label={`Kernel steps of ${name}`}>
-      {value.steps.map((step) => {
-        const { op, kind, type, ...rest } = step;
-        return (
-          <li>
-            <code>{String(op ?? kind ?? type ?? "step")}</code> {describe(rest)}
-          </li>
-        );
-      })}
+      {value.steps.map(({ step, by, when, done, ...rest }) => (
+        <li data-step={step}>
+          <code>{step}</code>{" "}
+          <small>{[by, when, done === false ? "not yet" : ""].filter(Boolean).join(", ")}</small>{" "}
+          {describe(rest)}
+        </li>
+      ))}
     </ol>
   );
 }

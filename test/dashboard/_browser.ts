@@ -1,0 +1,41 @@
+// Test fixture: Debian's chromium driven by playwright-core, headless, as the dashboard's
+// browser tests use it on a machine whose network is closed.
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type BrowserContext } from "playwright-core";
+import { repo } from "../engine/_daemon.ts";
+
+export const CHROMIUM = "/usr/bin/chromium";
+/** Where the tests' screenshots go (ignored by git). */
+export const SHOTS = join(repo, "test-results", "dashboard");
+
+/** Why a browser test cannot run here, or undefined. */
+export function browserSkipReason(): string | undefined {
+  if (!existsSync(CHROMIUM))
+    return `${CHROMIUM} is missing (scripts/install-deps.sh installs Debian's chromium)`;
+  if (!existsSync(join(repo, "dist", "dashboard", "index.html")))
+    return "the dashboard is not built (npm run build)";
+  return undefined;
+}
+
+/** Chromium with a fresh profile in userDataDir, reaching nothing of its own on the network. */
+export function launchChromium(
+  userDataDir: string,
+  viewport: { width: number; height: number },
+): Promise<BrowserContext> {
+  mkdirSync(SHOTS, { recursive: true });
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
