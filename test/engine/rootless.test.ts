@@ -153,19 +153,25 @@ describe("rootless gantry daemon run by an ordinary user", { skip, concurrency: 
   const log: string[] = [];
   const socket = () => join(u.runtimeDir, "gantry.sock");
 
-  before(async () => {
-    chmodSync(dir, 0o711); // the user passes through to its home and runtime dir
-    u = makeUser(dir);
-    daemon = spawn("setpriv", asUserArgv(u, userEnv(u), [process.execPath, "--import", "tsx", join(repo, "src", "cli", "gantry", "main.ts"), "daemon"]), {
+  /** `gantry daemon` as the user, nothing but the session's environment: the XDG defaults apply. */
+  async function startDaemon(): Promise<void> {
+    const child = spawn("setpriv", asUserArgv(u, userEnv(u), [process.execPath, "--import", "tsx", join(repo, "src", "cli", "gantry", "main.ts"), "daemon"]), {
       cwd: repo,
       stdio: ["ignore", "pipe", "pipe"],
     });
-    daemon.stdout?.on("data", (b: Buffer) => log.push(b.toString()));
-    daemon.stderr?.on("data", (b: Buffer) => log.push(b.toString()));
+    daemon = child;
+    child.stdout?.on("data", (b: Buffer) => log.push(b.toString()));
+    child.stderr?.on("data", (b: Buffer) => log.push(b.toString()));
     await until("the rootless daemon's socket", () => {
-      if (daemon?.exitCode !== null) throw new Error(`daemon exited: ${log.join("")}`);
+      if (child.exitCode !== null) throw new Error(`daemon exited: ${log.join("")}`);
       return existsSync(socket()) && dockerAs(u, ["version", "-f", "{{.Server.Version}}"]).status === 0;
     });
+  }
+
+  before(async () => {
+    chmodSync(dir, 0o711); // the user passes through to its home and runtime dir
+    u = makeUser(dir);
+    await startDaemon();
     const r = dockerAs(u, ["import", busyboxTar(u, dir), "busybox:latest"]);
     assert.equal(r.status, 0, r.stderr);
   });
@@ -206,6 +212,10 @@ describe("rootless gantry daemon run by an ordinary user", { skip, concurrency: 
     const id = dockerAs(u, ["run", "--rm", "busybox", "id", "-u"]);
     assert.equal(id.status, 0, id.stderr);
     assert.equal(id.stdout.trim(), "0");
+    // --network host: the daemon's (the host's) network namespace, which the user namespace does not own: /sys is the host's, bound read-only.
+    const host = dockerAs(u, ["run", "--rm", "--network", "host", "busybox", "sh", "-c", "id -u; ls /sys/class/net"]);
+    assert.equal(host.status, 0, host.stderr);
+    assert.match(host.stdout, /^0\n(.*\n)*lo\n/);
     const r = dockerAs(u, ["run", "-d", "--name", "sleeper", "busybox", "sleep", "300"]);
     assert.equal(r.status, 0, r.stderr);
     const pid = Number(dockerAs(u, ["inspect", "-f", "{{.State.Pid}}", "sleeper"]).stdout.trim());
@@ -271,5 +281,18 @@ describe("rootless gantry daemon run by an ordinary user", { skip, concurrency: 
     await until("every process of the user to end", () => userPids(u).length === 0);
     // The overlay mounts lived in the daemon's own mount namespace: none ever reached the host's.
     assert.doesNotMatch(readFileSync("/proc/self/mountinfo", "utf8"), new RegExp(u.home.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
+  });
+
+  it("starts again with its state, and stops with its containers when its launcher is killed outright", async () => {
+    await startDaemon();
+    assert.match(dockerAs(u, ["images", "--format", "{{.Repository}}:{{.Tag}}"]).stdout, /^busybox:latest$/m, "the image store persisted");
+    const r = dockerAs(u, ["run", "-d", "--stop-timeout", "1", "-p", "18498:80", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(await until("the published port to answer", () => httpGet(18498, "/motd")));
+    const exited = new Promise((res) => daemon!.once("exit", res));
+    daemon!.kill("SIGKILL"); // the launcher: no signal reaches the daemon, which notices it was orphaned
+    await exited;
+    await until("every process of the user to end", () => userPids(u).length === 0);
+    assert.equal(await httpGet(18498, "/motd"), undefined, "the port closed with its slirp4netns");
   });
 });

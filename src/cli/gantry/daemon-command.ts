@@ -92,6 +92,12 @@ export function registerDaemonCommand(program: Command): void {
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);
+        // Rootless: the launcher is the user's handle on the daemon; if it is killed outright
+        // (no signal to forward), the daemon is reparented and stops as if told to.
+        if (rootless) {
+          const launcher = process.ppid;
+          setInterval(() => process.ppid !== launcher && resolve(), 1000).unref();
+        }
       });
       await dashboard?.close();
       await daemon.close();

@@ -72,6 +72,24 @@ test("joining a user namespace (a pod's): setns into it first, no maps written, 
   assert.ok(!plan.some((r) => r[0] === "mknod"));
 });
 
+test("rootless (the runtime in a user namespace that is not the host's): devices are bound, and sysfs without a network namespace of its own is the host's /sys bound", () => {
+  const own = planCreate(spec(), { ...opts, rootless: true });
+  assert.ok(own.some((r) => r[0] === "bind-dev" && r[1] === "/dev/null"));
+  assert.ok(!own.some((r) => r[0] === "mknod"));
+  assert.ok(own.some((r) => r[0] === "mount" && r[3] === "sysfs"), "a new network namespace: sysfs is mounted");
+  const hostNet = planCreate(
+    spec((c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== "network"))),
+    { ...opts, rootless: true },
+  );
+  assert.ok(!hostNet.some((r) => r[0] === "mount" && r[3] === "sysfs"));
+  const bind = hostNet.findIndex((r) => r[0] === "mount" && r[1] === "/sys" && r[2] === "/sys");
+  assert.ok(bind >= 0, "the host's /sys is bound");
+  assert.equal(Number(hostNet[bind]![4]), MS.BIND | MS.REC);
+  assert.ok(Number(hostNet[bind + 1]![4]) & MS.RDONLY, "and made read-only");
+  // As root, the same config mounts sysfs (the host's network namespace is root's own).
+  assert.ok(planCreate(spec((c) => (c.linux!.namespaces = c.linux!.namespaces!.filter((n) => n.type !== "network"))), opts).some((r) => r[0] === "mount" && r[3] === "sysfs"));
+});
+
 test("clone gets the new namespaces except cgroup, which the child unshares first", () => {
   const plan = planCreate(spec(), opts);
   const clone = plan.find((r) => r[0] === "clone")!;

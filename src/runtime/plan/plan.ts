@@ -403,6 +403,13 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanStep
         steps.push(...planCgroupMount(dest, o.flags, opts.cgroupMounts, created.has("cgroup")));
         continue;
       }
+      if (m.type === "sysfs" && !isBind && opts.rootless && !created.has("network")) {
+        // sysfs may only be mounted by the user namespace that owns the network namespace:
+        // rootless with the daemon's network (--network host), bind the host's /sys as runc does.
+        steps.push(["mount", "/sys", dest, "", String(MS.BIND | MS.REC), "", "dir", "root"]);
+        steps.push(["mount", "", dest, "", String(MS.BIND | MS.REMOUNT | (o.flags & (MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC))), "", "none", "root"]);
+        continue;
+      }
       if (isBind) {
         const src = m.source ?? "";
         if (!src) throw new GantryError("INVALID_SPEC", `${path}.source: a bind mount needs a source`, { path: `${path}.source` });
