@@ -164,6 +164,16 @@ export async function handleList(ctx: HandlerContext, r: ResourceRequest): Promi
   sendJson(r.res, 200, { kind: `${r.rt.kind}List`, apiVersion: apiVersionOf(r.rt), metadata: meta, items: page.items });
 }
 
+/** An object's JSON, made once for all the watches that send the same (shared, unchanged) object. */
+const encodedObjects = new WeakMap<KubeObject, string>();
+
+/** A watch event line, as JSON.stringify({type, object}) + "\n" would write it. */
+function encodedEvent(type: WatchEventType | "BOOKMARK", obj: KubeObject): string {
+  let json = encodedObjects.get(obj);
+  if (json === undefined) encodedObjects.set(obj, (json = JSON.stringify(obj)));
+  return `{"type":"${type}","object":${json}}\n`;
+}
+
 async function handleWatch(ctx: HandlerContext, r: ResourceRequest): Promise<void> {
   const q = r.url.searchParams;
   const table = wantsTable(r.req);
@@ -188,7 +198,7 @@ async function handleWatch(ctx: HandlerContext, r: ResourceRequest): Promise<voi
       if (!first) t.columnDefinitions = [];
       first = false;
       write({ type, object: t });
-    } else write({ type, object: obj });
+    } else if (!ended) res.write(encodedEvent(type, obj));
   };
   let handle: { cancel(): void } | undefined;
   const timers: NodeJS.Timeout[] = [];

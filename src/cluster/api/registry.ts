@@ -102,6 +102,9 @@ function storeCode(err: unknown): string | undefined {
   return err instanceof GantryError ? err.code : undefined;
 }
 
+/** A stored version's decoded object while some watcher still has its event to deliver. */
+const decodedVersions = new WeakMap<StoredObject, { rt: ResourceType; obj: KubeObject }>();
+
 export class ObjectRegistry {
   constructor(readonly store: Store) {}
 
@@ -150,6 +153,20 @@ export class ObjectRegistry {
     o.kind = rt.kind;
     o.metadata = { ...o.metadata, resourceVersion: String(so.modRevision) };
     return reorder(o);
+  }
+
+  /**
+   * decode() once per stored version and kind for every watcher it reaches: the store hands all
+   * watchers of a row the same StoredObject, and each used to parse it again (three pod watchers
+   * — controllers, nodes, a client — made three copies of every pod write). The object is
+   * shared, so watchers only read it (handlers.ts serialises it, once: encodedEvent).
+   */
+  private decodeShared(rt: ResourceType, so: StoredObject): KubeObject {
+    const hit = decodedVersions.get(so);
+    if (hit?.rt === rt) return hit.obj;
+    const obj = this.decode(rt, so);
+    decodedVersions.set(so, { rt, obj });
+    return obj;
   }
 
   private encode(o: KubeObject): string {
@@ -491,19 +508,21 @@ export class ObjectRegistry {
       from = Number(resourceVersion);
       if (!Number.isInteger(from) || from < 0) throw errBadRequest(`invalid resource version "${resourceVersion}"`);
     }
+    const selects = Boolean(q.labelSelector?.length || q.fieldSelector?.length);
     const handle = this.store.watch(
       storagePrefix(rt, ns),
       from,
       (e) => {
-        const obj = this.decode(rt, e.object);
-        const prev = e.prev ? this.decode(rt, e.prev) : undefined;
+        const obj = this.decodeShared(rt, e.object);
         if (e.type === "DELETE") {
-          if (matches(prev ?? obj)) send("DELETED", { ...(prev ?? obj), metadata: { ...(prev ?? obj).metadata, resourceVersion: String(e.object.modRevision) } }, e.object.modRevision);
+          const last = e.prev ? this.decodeShared(rt, e.prev) : obj;
+          if (matches(last)) send("DELETED", { ...last, metadata: { ...last.metadata, resourceVersion: String(e.object.modRevision) } }, e.object.modRevision);
           return;
         }
         const nowMatches = matches(obj);
-        const sameIncarnation = prev !== undefined && e.prev!.createRevision === e.object.createRevision;
-        const prevMatches = sameIncarnation && matches(prev);
+        const sameIncarnation = e.prev !== undefined && e.prev.createRevision === e.object.createRevision;
+        // Without selectors every version matches: the previous one need not be decoded.
+        const prevMatches = sameIncarnation && (!selects || matches(this.decodeShared(rt, e.prev!)));
         if (nowMatches) send(prevMatches ? "MODIFIED" : "ADDED", obj, e.object.modRevision);
         else if (prevMatches) send("DELETED", obj, e.object.modRevision);
       },
