@@ -695,15 +695,22 @@ export class Engine {
       sup.busy = false;
       this.supervisors.release(rec.Id);
     }
+    // An exit while the start was at work (its watch and the poll skip a busy container) is
+    // handled now rather than at the next poll, up to 100 ms later: a short program often
+    // ends while the start still waits on the runtime or the network.
+    this.noticeExit(rec);
   }
 
   private pollExits(): void {
-    for (const rec of this.containers.all()) {
-      if (!hasProcess(rec.State.Status)) continue;
-      if (this.supervisors.peek(rec.Id)?.busy) continue;
-      const exit = this.exitOf(rec);
-      if (exit) void this.handleExit(rec, exit).catch((e: unknown) => this.log(`exit of ${rec.Id.slice(0, 12)}: ${(e as Error).message}`));
-    }
+    for (const rec of this.containers.all()) this.noticeExit(rec);
+  }
+
+  /** Handles the container's exit if it has ended and nothing else is at work on it. */
+  private noticeExit(rec: ContainerRecord): void {
+    if (!hasProcess(rec.State.Status)) return;
+    if (this.supervisors.peek(rec.Id)?.busy) return;
+    const exit = this.exitOf(rec);
+    if (exit) void this.handleExit(rec, exit).catch((e: unknown) => this.log(`exit of ${rec.Id.slice(0, 12)}: ${(e as Error).message}`));
   }
 
   /** How a container its record calls running has ended, if it has: the exit file its monitor
