@@ -94,7 +94,7 @@ export function addCreateOptions(c: Command): Command {
     .option("--pid <mode>", "PID namespace: host or container:NAME")
     .option("--ipc <mode>", "IPC namespace: host, private or container:NAME")
     .option("--uts <mode>", "UTS namespace: host or container:NAME")
-    .option("--userns <mode>", "user namespace: host (opt out of the daemon's --userns-remap) or auto[:size=N] (a range of its own)")
+    .option("--userns <mode>", "user namespace: host (opt out of the daemon's --userns-remap), auto[:size=N] (a range of its own) or container:NAME (join that container's)")
     .option("--ulimit <name=soft[:hard]>", "ulimit", collect, [])
     .option("--stop-signal <sig>", "signal to stop the container")
     .option("--stop-timeout <s>", "seconds to wait before killing")
