@@ -111,7 +111,7 @@ describe("gantry explain for pod containers: through nodes/proxy and the node's 
     }
   });
 
-  test("the gantry CLI: explain --kubeconfig pod/NAME -c C, and explain of the engine name on the node's socket", async () => {
+  test("the gantry CLI: explain --kubeconfig pod/NAME -c C, explain and ns of the engine name on the node's socket, ns of the pod", async () => {
     const kubeconfig = node.cluster.server.kubeconfigPath;
     const viaApi = await gantry(["explain", "--kubeconfig", kubeconfig, "pod/duo", "-c", "b"]);
     assert.equal(viaApi.code, 0, viaApi.stderr);
@@ -124,6 +124,18 @@ describe("gantry explain for pod containers: through nodes/proxy and the node's 
     assert.match(onNode.stdout, new RegExp(`net +net:\\[\\d+\\] +shared with: .*k8s_POD_duo_default_${uid}_0`));
     const ns = await gantry(["-H", `unix://${node.engineSocket}`, "ns", `k8s_a_duo_default_${uid}_0`]);
     assert.match(ns.stdout, new RegExp(`ipc +-> ipc:\\[\\d+\\] +shared with: .*k8s_POD_duo_default_${uid}_0`));
+    // gantry ns for the whole pod: one column per container, the sandbox's inodes where shared.
+    const podNs = await gantry(["ns", "--kubeconfig", kubeconfig, "pod/duo"]);
+    assert.equal(podNs.code, 0, podNs.stderr);
+    const sandboxPid = (await raw<Glass>("a/glass")).pod.sandbox!.pid;
+    for (const type of ["net", "ipc", "uts"]) {
+      const link = readlinkSync(`/proc/${sandboxPid}/ns/${type}`).replace(/[[\]]/g, "\\$&");
+      assert.match(podNs.stdout, new RegExp(`^${type} +${link} sandbox +${link} sandbox$`, "m"));
+    }
+    assert.match(podNs.stdout, /^mnt +mnt:\[\d+\] own +mnt:\[\d+\] own$/m);
+    assert.match(podNs.stdout, /^user +user:\[\d+\] host +user:\[\d+\] host$/m);
+    assert.match(podNs.stdout, /shared through the sandbox by every container: ipc, net, uts/);
+    assert.match(podNs.stdout, new RegExp(`pod cgroup /kubepods/burstable/pod${uid}:`));
   });
 
   test("errors: an unknown container of the pod, an unknown pod, a pod without --kubeconfig", async () => {

@@ -10,7 +10,7 @@ import { GantryError, invalidArgument } from "../../../common/errors.ts";
 import type { Explained, Glass } from "../../../engine/index.ts";
 import { describeStep } from "../../../runtime/index.ts";
 import { containersOf } from "../daemon-client.ts";
-import { out } from "./output.ts";
+import { out, table } from "./output.ts";
 
 /** The report as text: steps first, then the live namespace table and cgroup files (when running). */
 export function explainText(e: Explained, glass: Glass | undefined): string[] {
@@ -54,36 +54,66 @@ export function podText(p: PodSection): string[] {
   return lines;
 }
 
-interface PodFlags {
+export interface PodFlags {
   kubeconfig?: string;
   namespace: string;
   container?: string;
   json?: boolean;
 }
 
-/** A pod's container through the API server's nodes/proxy to the agent of the pod's node. */
-async function explainPod(ref: string, o: PodFlags): Promise<void> {
+/** A pod as the API server has it, and the nodes/proxy path of its agent's glass routes. */
+async function podThroughApi(verb: string, ref: string, o: PodFlags): Promise<{ client: Client; name: string; containers: string[]; base: string }> {
   const kubeconfig = o.kubeconfig ?? process.env.KUBECONFIG;
-  if (!kubeconfig) throw invalidArgument(`explain ${ref}: a pod needs --kubeconfig (or KUBECONFIG)`);
+  if (!kubeconfig) throw invalidArgument(`${verb} ${ref}: a pod needs --kubeconfig (or KUBECONFIG)`);
   const name = ref.replace(/^pods?\//, "");
-  if (!name) throw invalidArgument(`explain ${ref}: name the pod as pod/NAME`);
+  if (!name) throw invalidArgument(`${verb} ${ref}: name the pod as pod/NAME`);
   const client = Client.fromKubeconfig(kubeconfig);
   const ns = encodeURIComponent(o.namespace);
   const pod = await client.send<{ spec: { nodeName?: string; containers: { name: string }[] } }>("GET", `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(name)}`);
   const node = pod.spec.nodeName;
   if (!node) throw new GantryError("CONFLICT", `pod ${o.namespace}/${name} is not scheduled to a node yet`);
-  const container = o.container ?? pod.spec.containers[0]?.name ?? "";
-  if (!pod.spec.containers.some((c) => c.name === container)) {
-    throw invalidArgument(`container ${container} is not valid for pod ${name}: choose one of ${pod.spec.containers.map((c) => c.name).join(", ")}`);
-  }
-  const base = `/api/v1/nodes/${encodeURIComponent(node)}/proxy/gantry/pods/${ns}/${encodeURIComponent(name)}/${encodeURIComponent(container)}`;
-  const explained = await client.send<Explained & { pod: PodSection }>("GET", `${base}/explain`);
-  const glass = await client.send<Glass & { pod: PodSection }>("GET", `${base}/glass`).catch(() => undefined);
+  const base = `/api/v1/nodes/${encodeURIComponent(node)}/proxy/gantry/pods/${ns}/${encodeURIComponent(name)}`;
+  return { client, name, containers: pod.spec.containers.map((c) => c.name), base };
+}
+
+/** A pod's container through the API server's nodes/proxy to the agent of the pod's node. */
+async function explainPod(ref: string, o: PodFlags): Promise<void> {
+  const { client, name, containers, base } = await podThroughApi("explain", ref, o);
+  const container = o.container ?? containers[0] ?? "";
+  if (!containers.includes(container)) throw invalidArgument(`container ${container} is not valid for pod ${name}: choose one of ${containers.join(", ")}`);
+  const path = `${base}/${encodeURIComponent(container)}`;
+  const explained = await client.send<Explained & { pod: PodSection }>("GET", `${path}/explain`);
+  const glass = await client.send<Glass & { pod: PodSection }>("GET", `${path}/glass`).catch(() => undefined);
   if (o.json) {
     out(JSON.stringify({ ...explained, glass }, null, 2));
     return;
   }
   for (const l of [...explainText(explained, glass), ...podText(glass?.pod ?? explained.pod)]) out(l);
+}
+
+/**
+ * `gantry ns --kubeconfig F pod/NAME`: one column per container of the pod (and its sandbox),
+ * one row per namespace type, each cell the inode and whether it is the sandbox's, the
+ * container's own, or the host's; then the pod-level cgroup.
+ */
+export async function podNamespaces(ref: string, o: PodFlags): Promise<void> {
+  const { client, containers, base } = await podThroughApi("ns", ref, o);
+  const glasses = await Promise.all(containers.map((c) => client.send<Glass & { pod: PodSection }>("GET", `${base}/${encodeURIComponent(c)}/glass`)));
+  const pod = glasses[0]!.pod;
+  const sandbox = pod.sandbox?.name;
+  const types = [...new Set(glasses.flatMap((g) => g.namespaces.map((n) => n.type)))];
+  const cell = (g: Glass, type: string) => {
+    const n = g.namespaces.find((x) => x.type === type);
+    if (!n) return "-";
+    const whose = n.sharedWith.includes("host") ? "host" : sandbox && n.sharedWith.includes(sandbox) ? "sandbox" : "own";
+    return `${type}:[${n.inode}] ${whose}`;
+  };
+  out(`pod ${pod.namespace}/${pod.name} (uid ${pod.uid})${pod.sandbox ? `, sandbox ${pod.sandbox.name} (pid ${pod.sandbox.pid})` : ""}:`);
+  table([["NAMESPACE", ...containers], ...types.map((t) => [t, ...glasses.map((g) => cell(g, t))])]);
+  const shared = types.filter((t) => glasses.every((g) => cell(g, t).endsWith(" sandbox")));
+  out(`shared through the sandbox by every container: ${shared.join(", ") || "none"}`);
+  out(`pod cgroup ${pod.cgroup.path}:`);
+  for (const f of pod.cgroup.files) out(`  ${f.path} = ${f.value}`);
 }
 
 export function registerExplainCommand(program: Command): void {

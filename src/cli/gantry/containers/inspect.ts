@@ -9,6 +9,7 @@ import { renderTemplate } from "../image-commands.ts";
 import { collect, parseFilters } from "./argv.ts";
 import { out, table } from "./output.ts";
 import { psRow, statsRow } from "./rows.ts";
+import { podNamespaces, type PodFlags } from "./explain.ts";
 
 /** The order `ls -l /proc/PID/ns` lists them in. */
 const NS_ORDER = ["cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children", "user", "uts"];
@@ -145,9 +146,12 @@ export function registerInspectCommands(program: Command): void {
 
   program
     .command("ns")
-    .description("Show a container's namespaces (like ls -l /proc/PID/ns) and which other containers share each")
-    .argument("<container>")
-    .action(async (ref: string, _o: unknown, cmd: Command) => {
+    .description("Show a container's namespaces (like ls -l /proc/PID/ns) and which other containers share each; for pod/NAME, every container of the pod")
+    .option("--kubeconfig <file>", "pod/NAME of a cluster, through the API server to the pod's node ($KUBECONFIG)")
+    .option("-n, --namespace <ns>", "the pod's namespace", "default")
+    .argument("<container>", "an engine container (name or id), or pod/NAME with --kubeconfig")
+    .action(async (ref: string, o: PodFlags, cmd: Command) => {
+      if (o.kubeconfig || /^pods?\//.test(ref)) return podNamespaces(ref, o);
       const containers = containersOf(cmd);
       const info = await containers.inspect(ref);
       const pid = Number(info.State.Pid);
