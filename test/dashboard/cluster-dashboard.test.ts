@@ -6,7 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -210,6 +210,39 @@ describe(
       );
       await shot("pod-usage");
     });
+
+    test("its namespace table's inodes are /proc/PID/ns's, shared through the sandbox; its kernel steps are listed", async () => {
+      await page.getByRole("tab", { name: "Namespaces & cgroup" }).click();
+      const pid = Number(await page.getByLabel("pid of web").innerText());
+      assert.match(
+        readFileSync(`/proc/${pid}/cmdline`, "utf8"),
+        /while \[ \$i -lt 14 \]/,
+        "the page's pid is the pod's container",
+      );
+      const rows = page.getByRole("table", { name: "Namespaces of web" }).locator("tbody tr");
+      assert.ok((await rows.count()) >= 6);
+      for (const row of await rows.all()) {
+        const type = (await row.getAttribute("data-ns-type"))!;
+        const shown = await row.locator("td.inode").innerText();
+        assert.equal(
+          `${type}:[${shown}]`,
+          readlinkSync(`/proc/${pid}/ns/${type}`),
+          `${type} namespace inode`,
+        );
+      }
+      assert.match(
+        await page.getByLabel("Namespaces web shares through its pod").innerText(),
+        /net/,
+        "the pod's network namespace is the sandbox's",
+      );
+      await page.getByRole("table", { name: "Pod cgroup files of web" }).waitFor();
+      await shot("pod-namespaces");
+      await page.getByRole("tab", { name: "Kernel steps" }).click();
+    const steps = page.getByRole("list", { name: "Kernel steps of web" });
+    await steps.waitFor();
+    assert.ok((await steps.locator("li").count()) > 5, "the steps recorded at create");
+    await steps.locator('li[data-step="pivot-root"]').waitFor();
+  });
 
     test("scaling the Deployment from the page: kubectl agrees, and the API's refusal is shown as it is", async () => {
       await page.getByRole("link", { name: "Workloads" }).click();

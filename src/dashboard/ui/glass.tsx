@@ -11,6 +11,29 @@ export interface Glass {
   cgroup: { path: string; files: { name: string; value: string }[] };
   uidMap?: unknown;
   gidMap?: unknown;
+  /** a pod's container (the node agent's answer): its sandbox and the pod-level cgroup */
+  pod?: {
+    sandbox: { name: string; pid: number } | null;
+    sharedThroughSandbox: string[];
+    cgroup: { path: string; files: { name: string; value: string }[] };
+  };
+}
+
+function CgroupFiles({ label, files }: { label: string; files: { name: string; value: string }[] }) {
+  return (
+    <Table label={label} headers={["File", "Value"]}>
+      {files.map((f) => (
+        <tr>
+          <td>
+            <code>{f.name}</code>
+          </td>
+          <td>
+            <code>{f.value}</code>
+          </td>
+        </tr>
+      ))}
+    </Table>
+  );
 }
 
 /** One answer of the API at PATH, fetched again when PATH changes. */
@@ -63,18 +86,22 @@ export function GlassView({ path, name }: { path: string; name: string }) {
       <h4>
         Cgroup <code>{glass.cgroup.path}</code>
       </h4>
-      <Table label={`Cgroup files of ${name}`} headers={["File", "Value"]}>
-        {glass.cgroup.files.map((f) => (
-          <tr>
-            <td>
-              <code>{f.name}</code>
-            </td>
-            <td>
-              <code>{f.value}</code>
-            </td>
-          </tr>
-        ))}
-      </Table>
+      <CgroupFiles label={`Cgroup files of ${name}`} files={glass.cgroup.files} />
+      {glass.pod && (
+        <>
+          <p>
+            Shared through the pod's sandbox
+            {glass.pod.sandbox ? ` (${glass.pod.sandbox.name}, pid ${glass.pod.sandbox.pid})` : ""}:{" "}
+            <strong aria-label={`Namespaces ${name} shares through its pod`}>
+              {glass.pod.sharedThroughSandbox.join(", ") || "none"}
+            </strong>
+          </p>
+          <h4>
+            Pod cgroup <code>{glass.pod.cgroup.path}</code>
+          </h4>
+          <CgroupFiles label={`Pod cgroup files of ${name}`} files={glass.pod.cgroup.files} />
+        </>
+      )}
       {(glass.uidMap !== undefined || glass.gidMap !== undefined) && (
         <p>
           uid map: <code>{describe(glass.uidMap) || "none (host ids)"}</code>; gid map:{" "}
