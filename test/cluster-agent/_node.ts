@@ -54,6 +54,10 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
   }
 }
 
+/** What bin/gantry runs `gantry agent` with (test/tooling/launcher.test.ts checks the launcher). */
+const AGENT_NODE_FLAGS = ["--max-semi-space-size=1", "--no-opt", "--no-maglev", "--optimize-for-size"];
+const AGENT_MALLOC_ENV = { MALLOC_ARENA_MAX: "2", MALLOC_TRIM_THRESHOLD_: "32768", MALLOC_MMAP_THRESHOLD_: "32768" };
+
 export async function startTestNode(clusterOptions: Parameters<typeof startTestCluster>[0] = {}): Promise<TestNode> {
   const cluster = await startTestCluster(clusterOptions);
   const admin = new Client(cluster.server.inProcessTransport());
@@ -77,8 +81,9 @@ export async function startTestNode(clusterOptions: Parameters<typeof startTestC
     log: [],
     async start() {
       rmSync(node.engineSocket, { force: true });
-      const args = ["--import", "tsx", join(repo, "src", "cli", "gantry", "main.ts"), "agent", "--server", cluster.server.url, "--token-file", tokenFile, "--ca-file", caFile, "--data-root", dataRoot, "--pod-bridge", node.bridge, "--pod-subnet", node.subnet];
-      const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], cwd: repo });
+      // With the V8 flags and malloc settings bin/gantry gives `gantry agent`: the agent under test runs as users run it.
+      const args = [...AGENT_NODE_FLAGS, "--import", "tsx", join(repo, "src", "cli", "gantry", "main.ts"), "agent", "--server", cluster.server.url, "--token-file", tokenFile, "--ca-file", caFile, "--data-root", dataRoot, "--pod-bridge", node.bridge, "--pod-subnet", node.subnet];
+      const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], cwd: repo, env: { ...process.env, ...AGENT_MALLOC_ENV } });
       node.child = child;
       child.stdout.on("data", (b: Buffer) => node.log.push(b.toString()));
       child.stderr.on("data", (b: Buffer) => node.log.push(b.toString()));

@@ -1,6 +1,7 @@
 // bin/gantry, the launcher npm links as `gantry`: it finds dist/ through a symlink, says how to
 // build when dist/ is missing, and execs node (no wrapper process) — for `gantry agent` with
-// the agent's own lean entry and its small-young-generation V8 flag, so the pid a user or a
+// the agent's own lean entry and its memory-saving V8 flags (no optimizing JIT, except for
+// kubemark's hollow nodes), so the pid a user or a
 // supervisor signals is the agent itself.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -40,9 +41,10 @@ test("without dist/, the launcher says how to build and exits 127", () => {
   }
 });
 
-test("gantry agent is node itself on the agent's entry with its V8 flag, and a SIGTERM reaches it", { skip }, async () => {
+/** Runs `gantry agent ARGS` against an "API server" that accepts and never answers (the agent
+ * waits on it, so it can be looked at), hands its pid to look, then SIGTERMs it. */
+async function withWaitingAgent(args: (url: string, token: string) => string[], look: (pid: number, argv: string[]) => void): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "gantry-launcher-"));
-  // An "API server" that accepts and never answers: the agent waits on it, so it can be looked at.
   const sockets: Socket[] = [];
   const server = createServer();
   const connected = new Promise<void>((resolve) => {
@@ -54,15 +56,10 @@ test("gantry agent is node itself on the agent's entry with its V8 flag, and a S
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as { port: number }).port;
   writeFileSync(join(dir, "token"), "abcdef.0123456789abcdef\n");
-  const agent = spawn(bin, ["agent", "--server", `https://127.0.0.1:${port}`, "--token-file", join(dir, "token")], { stdio: "ignore" });
+  const agent = spawn(bin, ["agent", ...args(`https://127.0.0.1:${port}`, join(dir, "token"))], { stdio: "ignore" });
   try {
     await connected;
-    const argv = readFileSync(`/proc/${agent.pid}/cmdline`, "utf8").split("\0").filter(Boolean);
-    assert.match(argv[0]!, /node$/, argv.join(" "));
-    assert.ok(argv.includes("--max-semi-space-size=1"), argv.join(" "));
-    assert.ok(argv.some((a) => a.endsWith("/dist/gantry-agent.mjs")), argv.join(" "));
-    assert.ok(readFileSync(`/proc/${agent.pid}/environ`, "utf8").split("\0").includes("MALLOC_ARENA_MAX=2"));
-    assert.deepEqual(argv.slice(-5), ["agent", "--server", `https://127.0.0.1:${port}`, "--token-file", join(dir, "token")]);
+    look(agent.pid!, readFileSync(`/proc/${agent.pid}/cmdline`, "utf8").split("\0").filter(Boolean));
     const exited = new Promise((r) => agent.once("exit", (code, signal) => r(signal ?? code)));
     agent.kill("SIGTERM");
     assert.equal(await exited, "SIGTERM");
@@ -72,4 +69,31 @@ test("gantry agent is node itself on the agent's entry with its V8 flag, and a S
     server.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test("gantry agent is node itself on the agent's entry with its memory flags, and a SIGTERM reaches it", { skip }, async () => {
+  await withWaitingAgent(
+    (url, token) => ["--server", url, "--token-file", token],
+    (pid, argv) => {
+      assert.match(argv[0]!, /node$/, argv.join(" "));
+      for (const flag of ["--max-semi-space-size=1", "--no-opt", "--no-maglev", "--optimize-for-size"]) assert.ok(argv.includes(flag), argv.join(" "));
+      assert.ok(argv.some((a) => a.endsWith("/dist/gantry-agent.mjs")), argv.join(" "));
+      const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      for (const v of ["MALLOC_ARENA_MAX=2", "MALLOC_TRIM_THRESHOLD_=32768", "MALLOC_MMAP_THRESHOLD_=32768"]) assert.ok(env.includes(v), v);
+      assert.deepEqual(argv.slice(-5, -3), ["agent", "--server"], argv.join(" "));
+      assert.equal(argv[argv.length - 2], "--token-file", argv.join(" "));
+    },
+  );
+});
+
+test("gantry agent --hollow (kubemark's nodes, all JavaScript) keeps V8's optimizing JIT", { skip }, async () => {
+  await withWaitingAgent(
+    (url, token) => ["--hollow", "--server", url, "--token-file", token],
+    (_pid, argv) => {
+      assert.ok(argv.some((a) => a.endsWith("/dist/gantry-agent.mjs")), argv.join(" "));
+      assert.ok(argv.includes("--max-semi-space-size=1"), argv.join(" "));
+      assert.ok(!argv.includes("--no-opt"), argv.join(" "));
+      assert.ok(argv.includes("--hollow"), argv.join(" "));
+    },
+  );
 });
