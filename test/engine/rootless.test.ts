@@ -206,6 +206,11 @@ describe("rootless gantry daemon run by an ordinary user", { skip, concurrency: 
     const ps = asUser(u, [process.execPath, "--import", "tsx", join(repo, "src", "cli", "gantry", "main.ts"), "info"]);
     assert.equal(ps.status, 0, ps.stderr);
     assert.match(ps.stdout + ps.stderr, /rootless/);
+    // Bad input: --userns-remap makes no sense without root, and is refused before anything starts.
+    const remap = asUser(u, [process.execPath, "--import", "tsx", join(repo, "src", "cli", "gantry", "main.ts"), "daemon", "--userns-remap", "default", "--data-root", join(u.home, "other")]);
+    assert.notEqual(remap.status, 0);
+    assert.match(remap.stderr, /--userns-remap is for a root daemon/);
+    assert.ok(!existsSync(join(u.home, "other")), "nothing was made");
   });
 
   it("runs busybox as root inside, the user's uid on the host", async () => {

@@ -57,6 +57,11 @@ export function registerDaemonCommand(program: Command): void {
       }
       const dashboardAt = o.dashboardListen === undefined ? undefined : parseListen(o.dashboardListen, "--dashboard-listen");
       const rootless = isRootlessChild();
+      if (rootless && o.usernsRemap) {
+        throw invalidArgument("--userns-remap is for a root daemon: a rootless daemon's containers already run in the user's own user namespace", {
+          hint: "drop --userns-remap (the container's root is you; the host never sees uid 0)",
+        });
+      }
       const defaults = rootless ? rootlessPaths() : { dataRoot: process.env.GANTRY_ROOT ?? DEFAULT_ROOT, execRoot: DEFAULT_EXEC_ROOT, socket: DEFAULT_SOCKET };
       const root = o.dataRoot ?? (rootless ? undefined : process.env.GANTRY_ROOT) ?? defaults.dataRoot;
       // The client verbs give the program a global -H too; commander hands it to whichever parses first.
