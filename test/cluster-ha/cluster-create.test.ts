@@ -7,7 +7,8 @@
 // minted by one server is good on another (shared signing key). Delete leaves nothing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { KUBECTL } from "../cluster-api/_server.ts";
@@ -106,4 +107,26 @@ test("gantry cluster create --servers 3: kill -9 of the agent's server — kubec
   assert.doesNotMatch(spawnSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).stdout, new RegExp(`gc-?${rec.id.slice(0, 6)}`));
   assert.doesNotMatch(spawnSync("ps", ["-eo", "args"], { encoding: "utf8" }).stdout, new RegExp(rec.dir.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")));
   assert.equal(existsSync(rec.dir), false);
+});
+
+test("bad input: an even or out-of-range --servers, and an agent --server that is not https, are refused with a clear error and make nothing", { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gantry-ha-bad-"));
+  try {
+    const gantry = (args: string[]) => runCmd(process.execPath, ["--import", "tsx", join(repo, "src", "cli", "gantry", "main.ts"), ...args]);
+    const stateDir = join(dir, "clusters");
+    const even = await gantry(["cluster", "--state-dir", stateDir, "create", "bad", "--servers", "2"]);
+    assert.notEqual(even.code, 0);
+    assert.match(even.stderr, /--servers 2: etcd needs a majority, so 2 servers survive no more failures than 1; use an odd number/);
+    const many = await gantry(["cluster", "--state-dir", stateDir, "create", "bad", "--servers", "9"]);
+    assert.notEqual(many.code, 0);
+    assert.match(many.stderr, /--servers must be a whole number from 1 to 7, not 9/);
+    assert.ok(!existsSync(stateDir) || readdirSync(stateDir).filter((f) => !f.startsWith(".")).length === 0, "no cluster was recorded");
+
+    writeFileSync(join(dir, "token"), "abcdef.0123456789abcdef0123456789abcdef\n");
+    const plain = await gantry(["agent", "--server", "https://127.0.0.1:6443,http://127.0.0.1:6444", "--token-file", join(dir, "token"), "--data-root", join(dir, "agent")]);
+    assert.notEqual(plain.code, 0);
+    assert.match(plain.stderr, /--server takes https:\/\/ URLs, comma-separated, not "http:\/\/127\.0\.0\.1:6444"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
