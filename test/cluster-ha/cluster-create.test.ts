@@ -56,6 +56,10 @@ test("gantry cluster create --servers 3: kill -9 of the agent's server — kubec
     // Each server lives in its own namespace, its etcd member beside it.
     for (const s of servers) assert.equal(spawnSync("ip", ["netns", "exec", s.netns, "ip", "-4", "-o", "addr", "show", "eth0"], { encoding: "utf8" }).stdout.includes(`${s.address}/24`), true, s.name);
 
+    // The kubernetes Service leads pods to every server (each keeps an endpoint Lease).
+    const apiAddresses = servers.map((s) => s.address).sort().join(" ");
+    await until("the kubernetes Endpoints to name all three servers", 60_000, async () => ((await c.kubectl(["get", "endpoints", "kubernetes", "-o", "jsonpath={.subsets[*].addresses[*].ip}"])).trim().split(" ").sort().join(" ") === apiAddresses ? true : undefined));
+
     // A ServiceAccount token minted by one server verifies on another.
     const saToken = (await runCmd(KUBECTL, ["--server", servers[0]!.url, "--certificate-authority", ca, "--token", token, "create", "token", "default", "-n", "default"])).stdout.trim();
     assert.match(saToken, /^ey/);

@@ -54,6 +54,7 @@ import { checkBoolParams } from "./query-params.ts";
 import { MAX_BODY_BYTES } from "./request-body.ts";
 import { METRICS_GROUP, METRICS_VERSION, serveMetricsApi } from "./metrics-api.ts";
 import { measureRequest, METRICS_PATH, serveMetrics } from "./request-metrics.ts";
+import { ApiServerEndpoints, type ApiEndpoint } from "./apiserver-endpoints.ts";
 import {
   handleSelfSubjectAccessReview,
   handleSelfSubjectReview,
@@ -242,7 +243,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = opts.host.includes(":") ? `[${opts.host}]` : opts.host === "0.0.0.0" ? "127.0.0.1" : opts.host;
   const url = `https://${hostForUrl}:${port}`;
-  await publishApiService(registry, opts.host, port).catch((err: unknown) => log(`api: could not publish the kubernetes Service: ${(err as Error).message}`));
+  // Servers sharing an etcd store each keep a Lease; the Service leads to every live one.
+  const apiEndpoints = opts.storeSpec?.kind === "etcd" ? new ApiServerEndpoints(registry, (eps) => writeApiEndpoints(registry, eps), log) : undefined;
+  await publishApiService(registry, opts.host, port, apiEndpoints).catch((err: unknown) => log(`api: could not publish the kubernetes Service: ${(err as Error).message}`));
   // A second listener for pods, when the server listens on loopback only (advertise()).
   let podListener: Server | undefined;
   let advertiseRetry: NodeJS.Timeout | undefined;
@@ -285,7 +288,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     registry,
     inProcessTransport: (user) => new InProcessTransport(serveAuthenticated, user, creds.caCert),
     async advertise(address) {
-      if (!LOOPBACK.test(opts.host)) return publishApiService(registry, address, port);
+      if (!LOOPBACK.test(opts.host)) return publishApiService(registry, address, port, apiEndpoints);
       if (podListener) return;
       // Pods cannot reach loopback through the Service's DNAT: the same server also listens
       // on ADDRESS (the node's pod bridge), on the same port when it is free. The bridge gets
@@ -309,7 +312,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
         try {
           await listen(port).catch((err: NodeJS.ErrnoException) => (err.code === "EADDRINUSE" ? listen(0) : Promise.reject(err)));
           const advertised = (extra.address() as AddressInfo).port;
-          await publishApiService(registry, address, advertised);
+          await publishApiService(registry, address, advertised, apiEndpoints);
           log(`api: the kubernetes Service (${API_SERVICE_IP}:443) leads to ${address}:${advertised}`);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== "EADDRNOTAVAIL") log(`api: cannot listen for pods on ${address}: ${(err as Error).message}; trying again`);
@@ -323,6 +326,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
       if (advertiseRetry) clearTimeout(advertiseRetry);
       // Controllers first: their watches would otherwise be resumed as the server ends them.
       await controllers?.stop();
+      await apiEndpoints?.stop();
       await aggregator.stop();
       if (compactTimer) clearInterval(compactTimer);
       for (const stop of [...watches]) stop();
@@ -384,9 +388,9 @@ const LOOPBACK = /^(127\.|::1$|localhost$)/;
  * use to find the API server (kube-apiserver's bootstrap controller and master endpoint
  * reconciler keep the same objects; the service proxy reads the slice).
  */
-async function publishApiService(registry: ObjectRegistry, host: string, port: number): Promise<void> {
+/** The `kubernetes` Service, and its endpoints at host:port — or, with a reconciler (servers sharing a store), at every live server's address. */
+async function publishApiService(registry: ObjectRegistry, host: string, port: number, shared?: ApiServerEndpoints): Promise<void> {
   const svcType = resourceTypes.find((r) => r.kind === "Service")!;
-  const epType = resourceTypes.find((r) => r.kind === "Endpoints")!;
   const labels = { component: "apiserver", provider: "kubernetes" };
   const ports = [{ name: "https", port: 443, protocol: "TCP", targetPort: port }];
   const svc = await registry.tryGet(svcType, "default", "kubernetes");
@@ -397,18 +401,33 @@ async function publishApiService(registry: ObjectRegistry, host: string, port: n
   }
   const address = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
   if (!/^[\d.]+$|:/.test(address)) return;
-  const endpoints = { metadata: { name: "kubernetes", labels: { "endpointslice.kubernetes.io/skip-mirror": "true" } }, subsets: [{ addresses: [{ ip: address }], ports: [{ name: "https", port, protocol: "TCP" }] }] };
-  if (!(await registry.tryGet(epType, "default", "kubernetes"))) await registry.create(epType, "default", endpoints);
-  else await registry.mutate(epType, "default", "kubernetes", (cur) => ({ ...cur, subsets: endpoints.subsets }));
+  if (shared) return shared.publish(address, port);
+  await writeApiEndpoints(registry, [{ ip: address, port }]);
+}
+
+/** The `kubernetes` Endpoints (a subset per port) and EndpointSlice (the addresses on the first port); left alone when they already say so. */
+async function writeApiEndpoints(registry: ObjectRegistry, eps: ApiEndpoint[]): Promise<void> {
+  const epType = resourceTypes.find((r) => r.kind === "Endpoints")!;
+  const byPort = new Map<number, string[]>();
+  for (const e of eps) byPort.set(e.port, [...(byPort.get(e.port) ?? []), e.ip]);
+  const subsets = [...byPort].map(([port, ips]) => ({ addresses: ips.map((ip) => ({ ip })), ports: [{ name: "https", port, protocol: "TCP" }] }));
+  const endpoints = { metadata: { name: "kubernetes", labels: { "endpointslice.kubernetes.io/skip-mirror": "true" } }, subsets };
+  const current = await registry.tryGet(epType, "default", "kubernetes");
+  if (!current) await registry.create(epType, "default", endpoints);
+  else if (JSON.stringify((current as { subsets?: unknown }).subsets) !== JSON.stringify(subsets)) await registry.mutate(epType, "default", "kubernetes", (cur) => ({ ...cur, subsets: endpoints.subsets }));
+  const [port, ips] = [...byPort][0]!;
   const sliceType = resourceTypes.find((r) => r.kind === "EndpointSlice")!;
   const slice = {
     metadata: { name: "kubernetes", labels: { "kubernetes.io/service-name": "kubernetes" } },
-    addressType: address.includes(":") ? "IPv6" : "IPv4",
-    endpoints: [{ addresses: [address], conditions: { ready: true } }],
+    addressType: ips[0]!.includes(":") ? "IPv6" : "IPv4",
+    endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
     ports: [{ name: "https", port, protocol: "TCP" }],
   };
-  if (!(await registry.tryGet(sliceType, "default", "kubernetes"))) await registry.create(sliceType, "default", slice);
-  else await registry.mutate(sliceType, "default", "kubernetes", (cur) => ({ ...cur, addressType: slice.addressType, endpoints: slice.endpoints, ports: slice.ports }));
+  const cur = await registry.tryGet(sliceType, "default", "kubernetes");
+  if (!cur) await registry.create(sliceType, "default", slice);
+  else if (JSON.stringify([cur.addressType, cur.endpoints, cur.ports]) !== JSON.stringify([slice.addressType, slice.endpoints, slice.ports])) {
+    await registry.mutate(sliceType, "default", "kubernetes", (c) => ({ ...c, addressType: slice.addressType, endpoints: slice.endpoints, ports: slice.ports }));
+  }
 }
 
 async function handleRequest(ctx: ServingContext, authenticator: Authenticator, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -127,10 +127,11 @@ function writeBalancedKubeconfig(rec: ClusterRecord): void {
   writeFileAtomic(rec.kubeconfig, stringifyYaml(config), 0o600);
 }
 
+/** Until the server answers /readyz and has written its admin kubeconfig (a moment after it listens). */
 async function untilServerReady(s: ServerRecord, stopping: () => boolean): Promise<void> {
   const caFile = join(s.dataDir, "tls", "ca.crt");
   while (!stopping()) {
-    if (existsSync(caFile) && (await checkReady(s.url, readFileSync(caFile, "utf8")))) return;
+    if (existsSync(caFile) && (await checkReady(s.url, readFileSync(caFile, "utf8"))) && existsSync(join(s.dataDir, "admin.kubeconfig"))) return;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error("stopped");
