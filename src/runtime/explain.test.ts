@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { defaultSpec } from "./default-spec.ts";
 import { describeStep } from "./explain-text.ts";
-import { explainRecord, flagNames, seccompActionName } from "./explain.ts";
+import { explainRecord, flagNames, seccompActionName, storedExplain } from "./explain.ts";
 import { MS } from "./plan/linux-constants.ts";
 import { planCreate, type CreatePlanOptions } from "./plan/plan.ts";
 
@@ -34,7 +34,10 @@ function plan() {
 
 test("every plan step becomes a named step in plan order, with the values the helper got", () => {
   const p = plan();
-  const rec = explainRecord({ plan: p, stepsDone: p.length, pid: 4242, cgroupJournal: [{ op: "mkdir", path: "/sys/fs/cgroup/memory/gantry/x" }, { op: "write", path: "/sys/fs/cgroup/memory/gantry/x/memory.limit_in_bytes", value: "1048576" }] });
+  const stored = storedExplain({ plan: p, stepsDone: p.length, pid: 4242, cgroupJournal: [{ op: "mkdir", path: "/sys/fs/cgroup/memory/gantry/x" }, { op: "write", path: "/sys/fs/cgroup/memory/gantry/x/memory.limit_in_bytes", value: "1048576" }] });
+  assert.ok(!JSON.stringify(stored).includes("hunter2"), "no environment value is stored");
+  // stored as JSON, described when read
+  const rec = explainRecord(JSON.parse(JSON.stringify(stored)) as typeof stored);
   const names = rec.steps.map((s) => s.step);
   assert.deepEqual(names.slice(0, 2), ["cgroup-mkdir", "cgroup-write"]);
   assert.equal(rec.steps[1]!.by, "runtime");
@@ -60,10 +63,11 @@ test("every plan step becomes a named step in plan order, with the values the he
 test("steps the helper had not executed when it reported the pid are the ones that run at start", () => {
   const p = plan();
   const waitAt = p.findIndex((r) => r[0] === "wait-start");
-  const rec = explainRecord({ plan: p, stepsDone: waitAt, pid: 1, cgroupJournal: [] });
+  const rec = explainRecord({ ...storedExplain({ plan: p, stepsDone: waitAt, pid: 1, cgroupJournal: [] }), updates: [{ at: "T", journal: [{ op: "write", path: "/x/memory.max", value: "5" }] }] });
+  assert.deepEqual(rec.steps.at(-1), { step: "cgroup-write", by: "runtime", when: "update", path: "/x/memory.max", value: "5", at: "T" }, "updates come last");
   const wait = rec.steps.findIndex((s) => s.step === "wait-start");
   assert.ok(rec.steps.slice(0, wait).every((s) => s.when === "create"));
-  assert.ok(rec.steps.slice(wait).every((s) => s.when === "start"));
+  assert.ok(rec.steps.slice(wait, -1).every((s) => s.when === "start"));
   assert.ok(rec.steps.slice(wait).some((s) => s.step === "seccomp"), "with no_new_privs the filter is loaded after start");
 });
 

@@ -3,7 +3,8 @@
 // reconstructed from the config afterwards. The helper says how many plan steps it executed
 // before it reported the pid ("pid N DONE", native/src/monitor.c); the steps after the wait
 // for `start` ran when `start` succeeded (the child's exec closed the start connection).
-// Pure: the record is made here and stored beside the container's state by runtime.ts.
+// Pure: create stores the raw inputs (storedExplain), and they are described on reading
+// (explainRecord); runtime.ts keeps them beside the container's state.
 import { CAPABILITIES, CLONE, MS, RLIMITS } from "./plan/linux-constants.ts";
 import type { PlanRecord } from "./plan/wire.ts";
 import type { CgroupJournalEntry } from "./cgroups/cgroup-fs.ts";
@@ -35,6 +36,23 @@ export interface ExplainInput {
   pid: number;
   /** the cgroup directories TypeScript made and files it wrote, in order (cgroups/cgroup-fs.ts) */
   cgroupJournal: readonly CgroupJournalEntry[];
+}
+
+/**
+ * What create stores (explain.json): the plan as sent and the journal, described only when
+ * someone asks (explainRecord), so a container's start pays for one small write and no more.
+ * Environment values and seccomp rule conditions are left out of the stored plan: explain
+ * shows variable names and rule counts, and values may be secrets.
+ */
+export interface StoredExplain extends ExplainInput {
+  recordedAt: string;
+  /** later cgroup writes (update), each batch with its time */
+  updates?: { at: string; journal: CgroupJournalEntry[] }[];
+}
+
+export function storedExplain(input: ExplainInput): StoredExplain {
+  const plan = input.plan.map((r): PlanRecord => (r[0] === "env" ? ["env", ...r.slice(1).map((e) => e.split("=", 1)[0]!)] : r[0] === "seccomp-rule" ? ["seccomp-rule", r[1]!, r[2]!] : r));
+  return { plan, stepsDone: input.stepsDone, pid: input.pid, cgroupJournal: input.cgroupJournal, recordedAt: new Date().toISOString() };
 }
 
 const byValue = (table: Record<string, number>) => new Map(Object.entries(table).map(([k, v]) => [v, k]));
@@ -260,15 +278,10 @@ function journalSteps(journal: readonly CgroupJournalEntry[], when: ExplainStep[
   );
 }
 
-/** What `update` wrote into a running container's cgroups, appended to its record. */
-export function updateSteps(journal: readonly CgroupJournalEntry[]): ExplainStep[] {
-  const at = new Date().toISOString();
-  return journalSteps(journal, "update").map((s) => ({ ...s, at }));
-}
-
-/** The record kept beside the container's state: runtime steps first, then the plan's in order. */
-export function explainRecord(input: ExplainInput): ExplainRecord {
-  const runtime = journalSteps(input.cgroupJournal, "create");
-  const steps = planSteps(input.plan, input.pid).map(({ index, ...s }): ExplainStep => ({ ...s, step: s.step, by: s.by, when: index < input.stepsDone ? "create" : "start" }));
-  return { pid: input.pid, recordedAt: new Date().toISOString(), steps: [...runtime, ...steps] };
+/** The steps in order: the runtime's cgroup work, the plan's steps, then later updates. */
+export function explainRecord(stored: StoredExplain): ExplainRecord {
+  const runtime = journalSteps(stored.cgroupJournal, "create");
+  const steps = planSteps(stored.plan, stored.pid).map(({ index, ...s }): ExplainStep => ({ ...s, step: s.step, by: s.by, when: index < stored.stepsDone ? "create" : "start" }));
+  const updates = (stored.updates ?? []).flatMap((u) => journalSteps(u.journal, "update").map((s) => ({ ...s, at: u.at })));
+  return { pid: stored.pid, recordedAt: stored.recordedAt, steps: [...runtime, ...steps, ...updates] };
 }

@@ -8,7 +8,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { GantryError, conflict } from "../common/errors.ts";
 import { writeFileAtomic } from "../common/atomic-file.ts";
 import { delegateCgroups, journalCgroupWrites, openCgroups, type CgroupJournalEntry, type CgroupManager } from "./cgroups/index.ts";
-import { explainRecord, updateSteps, type ExplainRecord, type ExplainStep } from "./explain.ts";
+import { explainRecord, storedExplain, type ExplainRecord, type ExplainStep } from "./explain.ts";
 import { noCgroups, NO_CGROUPS_REASON, requestedLimits } from "./cgroups/none.ts";
 import { inUserNamespace } from "./rootless.ts";
 import { findHelper, runHelper, runHelperViaSpawner, helperError, type HelperRun } from "./helper.ts";
@@ -146,8 +146,9 @@ export class Runtime {
    */
   explain(id: string): ExplainRecord {
     const rec = this.state.load(id);
-    const record = this.state.loadExplain(id);
-    if (!record) throw new GantryError("NOT_FOUND", `container ${id} has no recorded setup steps (created by an older Gantry)`);
+    const stored = this.state.loadExplain(id);
+    if (!stored) throw new GantryError("NOT_FOUND", `container ${id} has no recorded setup steps (created by an older Gantry)`);
+    const record = explainRecord(stored);
     return { ...record, steps: record.steps.map((s): ExplainStep => ({ ...s, done: s.when !== "start" || rec.started })) };
   }
 
@@ -295,8 +296,8 @@ export class Runtime {
         ...(opened.result.none ? { noCgroups: true } : {}),
         owner: "root",
       };
+      this.state.saveExplain(id, storedExplain({ plan, stepsDone: run.stepsDone, pid: run.pid, cgroupJournal: opened.journal }), true);
       this.state.save(rec);
-      this.state.saveExplain(id, explainRecord({ plan, stepsDone: run.stepsDone, pid: run.pid, cgroupJournal: opened.journal }));
       if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(run.pid), 0o644);
       if (opts.start) await runHooksWarnOnly(rec.config.hooks?.poststart, this.ociState(rec, "running"), this.warn);
       return {
@@ -475,7 +476,7 @@ export class Runtime {
   private recordUpdate(id: string, written: readonly CgroupJournalEntry[]): void {
     const record = this.state.loadExplain(id);
     if (!record || !written.length) return;
-    record.steps.push(...updateSteps(written));
+    (record.updates ??= []).push({ at: new Date().toISOString(), journal: [...written] });
     this.state.saveExplain(id, record);
   }
 

@@ -1,12 +1,12 @@
 // Per-container state on disk: <root>/<id>/state.json, written atomically. The status is
 // never stored: it is derived from the kernel (is the pid alive? is the cgroup frozen?)
 // and from whether `start` happened, so a crash can never leave a stale status behind.
-import { mkdirSync, readdirSync, rm, rmdir, rmSync, existsSync, unlink } from "node:fs";
+import { mkdirSync, readdirSync, rm, rmdir, rmSync, existsSync, unlink, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { GantryError, notFound } from "../common/errors.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../common/atomic-file.ts";
 import type { OciConfig } from "./spec/oci.ts";
-import type { ExplainRecord } from "./explain.ts";
+import type { StoredExplain } from "./explain.ts";
 
 export const DEFAULT_ROOT = "/run/gantry-runtime";
 
@@ -93,14 +93,20 @@ export class StateDir {
     return rec;
   }
 
-  /** explain.ts's record, written once at create; it goes with the state directory. */
-  saveExplain(id: string, record: ExplainRecord): void {
-    writeJsonAtomic(join(this.dir(id), "explain.json"), record, 0o600, false, false);
+  /**
+   * explain.ts's record. At create it is written before state.json, so whoever finds the
+   * container finds it whole: one plain write, no rename (a container's start pays for it).
+   * Later changes (update) replace it atomically.
+   */
+  saveExplain(id: string, record: StoredExplain, atCreate = false): void {
+    const path = join(this.dir(id), "explain.json");
+    if (atCreate) writeFileSync(path, JSON.stringify(record), { mode: 0o600 });
+    else writeJsonAtomic(path, record, 0o600, false, false);
   }
 
-  loadExplain(id: string): ExplainRecord | undefined {
+  loadExplain(id: string): StoredExplain | undefined {
     validateId(id);
-    return readJsonIfExists<ExplainRecord>(join(this.dir(id), "explain.json"));
+    return readJsonIfExists<StoredExplain>(join(this.dir(id), "explain.json"));
   }
 
   exists(id: string): boolean {
