@@ -4,7 +4,8 @@
 // agent's memory is its own), imports a busybox image into the node's engine, then keeps
 // --parallel pods starting at a time until --pods run: each slot creates a pod and waits for
 // the watch to show it Running before creating the next. It prints the p50/p99/max of
-// create→Running as a client sees it, the agent's RSS with every pod running, the PSS of the
+// create→Running as a client sees it, the agent's RSS with every pod running (and how much of it
+// is its own anonymous memory) and the CPU it used, the PSS of the
 // per-container monitors beside it (they are separate processes, as conmon/containerd-shim
 // are), and the load average (the machine is shared). Targets (issue 12): p99 ≤ 1 s; agent RSS
 // ≤ 60 MB with 100 pods. Everything it made is removed at the end.
@@ -35,12 +36,18 @@ const freePort = () =>
   });
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 const statusKb = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-const pssKb = (pid: number) => {
+const rollupKb = (pid: number, field: string) => {
   try {
-    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? 0);
+    return Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? 0);
   } catch {
     return 0;
   }
+};
+const pssKb = (pid: number) => rollupKb(pid, "Pss");
+/** User and system CPU seconds a process has used (/proc/PID/stat fields 14 and 15). */
+const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 };
 /** Processes whose command line mentions the bench's directory and are not the agent or server: the monitors. */
 const monitorPids = (dir: string, exclude: number[]) =>
@@ -136,6 +143,8 @@ try {
   const agentRss = statusKb(agent.pid!, "VmRSS") / 1024;
   const agentPeak = statusKb(agent.pid!, "VmHWM") / 1024;
   const agentPss = pssKb(agent.pid!) / 1024;
+  const agentAnon = rollupKb(agent.pid!, "Anonymous") / 1024;
+  const agentCpu = cpuSeconds(agent.pid!);
   const monitors = monitorPids(dir, [agent.pid!, server.pid!]);
   const monitorPss = monitors.reduce((sum, pid) => sum + pssKb(pid), 0) / 1024;
   latencies.sort((a, b) => a - b);
@@ -143,6 +152,8 @@ try {
   console.log(`create→Running: p50 ${pct(latencies, 50).toFixed(0)} ms, p99 ${pct(latencies, 99).toFixed(0)} ms, max ${latencies[latencies.length - 1]!.toFixed(0)} ms (target p99 ≤ 1000 ms)`);
   console.log(`all ${PODS} Running after ${wall.toFixed(1)} s (${(PODS / wall).toFixed(1)} pods/s)`);
   console.log(`agent RSS with ${PODS + 1} pods: ${agentRss.toFixed(1)} MB (peak ${agentPeak.toFixed(1)} MB, PSS ${agentPss.toFixed(1)} MB; target ≤ 60 MB)`);
+  console.log(`  of which the agent's own (anonymous) memory ${agentAnon.toFixed(1)} MB; the rest is file pages, mostly node's binary, shared with every node process`);
+  console.log(`agent CPU since it started: user ${agentCpu.user.toFixed(2)} s, system ${agentCpu.system.toFixed(2)} s`);
   console.log(`per-container monitors beside it: ${monitors.length} processes, PSS ${monitorPss.toFixed(1)} MB in all`);
   console.log(`load average: ${loadavg().map((l) => l.toFixed(2)).join(" ")} (cpus: ${cpus().length})`);
   await informer.stop();
