@@ -76,6 +76,9 @@ describe("runtime monitor mode", { skip }, () => {
     assert.ok(created.monitorPid! > 0);
     assert.equal(readFileSync(`/proc/${created.pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1], String(created.monitorPid), "the monitor is the container's parent");
 
+    // The monitor binds its attach socket once it has reported the pid (as the engine's
+    // connectMonitor knows): create may return first.
+    await waitFor(paths.attachSocket);
     const sock = connect(paths.attachSocket);
     const frames: Buffer[] = [];
     sock.on("data", (d) => frames.push(d));
