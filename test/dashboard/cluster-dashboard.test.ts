@@ -6,7 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -24,6 +24,7 @@ import {
 
 // this file's own pod subnet (no other test file uses 10.238.41.0/24)
 const SUBNET = "10.238.41.0/24";
+const VIEWER_TOKEN = randomBytes(16).toString("hex");
 
 describe(
   "gantry server --dashboard-listen in chromium",
@@ -63,6 +64,8 @@ describe(
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), "gantry-dashboard-"));
       await makeBusyboxImage(join(dir, "data", "agent"));
+      // a user no binding names: it may log in (system:basic-user) and nothing more
+      writeFileSync(join(dir, "users.csv"), `${VIEWER_TOKEN},viewer,2001\n`);
       child = spawn(
         process.execPath,
         [
@@ -80,6 +83,8 @@ describe(
           SUBNET,
           "--dashboard-listen",
           "127.0.0.1:0",
+          "--token-auth-file",
+          join(dir, "users.csv"),
         ],
         {
           stdio: ["ignore", "pipe", "pipe"],
@@ -238,11 +243,37 @@ describe(
       await page.getByRole("table", { name: "Pod cgroup files of web" }).waitFor();
       await shot("pod-namespaces");
       await page.getByRole("tab", { name: "Kernel steps" }).click();
-    const steps = page.getByRole("list", { name: "Kernel steps of web" });
-    await steps.waitFor();
-    assert.ok((await steps.locator("li").count()) > 5, "the steps recorded at create");
-    await steps.locator('li[data-step="pivot-root"]').waitFor();
-  });
+      const steps = page.getByRole("list", { name: "Kernel steps of web" });
+      await steps.waitFor();
+      assert.ok((await steps.locator("li").count()) > 5, "the steps recorded at create");
+      await steps.locator('li[data-step="pivot-root"]').waitFor();
+    });
+
+    test("its log streams, its Service shows its endpoint, its events are listed", async () => {
+      await page.getByRole("tab", { name: "Logs" }).click();
+      await page
+        .getByRole("log")
+        .or(page.getByLabel("Logs of web"))
+        .filter({ hasText: "grown" })
+        .waitFor({ timeout: 30_000 });
+      await ok("expose", "deployment", "web", "--port", "80", "--target-port", "8080");
+      await page.getByRole("link", { name: "Services" }).click();
+      const ip = await until(
+        "the Service's endpoint",
+        async () =>
+          (await ok("get", "endpoints", "web", "-o", "jsonpath={.subsets[0].addresses[0].ip}")) || undefined,
+      );
+      await page
+        .locator('tr[data-service="default/web"]')
+        .filter({ hasText: `${ip}:8080` })
+        .waitFor();
+      await page.getByRole("link", { name: "Events" }).click();
+      await page
+        .getByRole("region", { name: "Events" })
+        .locator("tr", { hasText: "Scheduled" })
+        .first()
+        .waitFor();
+    });
 
     test("scaling the Deployment from the page: kubectl agrees, and the API's refusal is shown as it is", async () => {
       await page.getByRole("link", { name: "Workloads" }).click();
@@ -298,6 +329,20 @@ describe(
         const r = await kubectl("get", "pod", victim, "-o", "jsonpath={.metadata.deletionTimestamp}");
         return r.code !== 0 || r.stdout !== "" || undefined;
       });
+    });
+
+    test("a user RBAC gives nothing logs in, and sees the API's Forbidden as it is", async () => {
+      await page.getByRole("button", { name: "Log out" }).click();
+      await page.getByLabel(/Bearer token/).fill(VIEWER_TOKEN);
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.getByLabel("Signed in as").filter({ hasText: "viewer" }).waitFor();
+      await page.goto(`${url}#/nodes`);
+      const alert = await page.getByRole("alert").first().innerText();
+      assert.match(alert, /^403 nodes is forbidden: User "viewer" cannot list resource "nodes"/);
+      await page.getByRole("button", { name: "Log out" }).click();
+      await page.getByLabel(/Bearer token/).fill(adminToken);
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.getByLabel("Signed in as").filter({ hasText: "system:admin" }).waitFor();
     });
 
     test("phone width: nothing overflows the screen sideways", async () => {
