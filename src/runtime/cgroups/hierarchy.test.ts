@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cgroupDir, parseMountinfo, parseProcCgroup, unifiedMount, v1Hierarchies } from "./hierarchy.ts";
+import { cgroupDir, forgetCgroupMounts, parseMountinfo, parseProcCgroup, readCgroupMounts, readMounts, unifiedMount, v1Hierarchies } from "./hierarchy.ts";
 import { resolveCgroupPath } from "./cgroup-path.ts";
 import { GantryError } from "../../common/errors.ts";
 
@@ -61,4 +61,18 @@ test("cgroupsPath: default, normalised, '..' and root refused", () => {
   assert.throws(() => resolveCgroupPath("..", "c1"), invalid);
   assert.throws(() => resolveCgroupPath("/", "c1"), invalid);
   assert.throws(() => resolveCgroupPath(undefined, "a/b"), invalid);
+});
+
+test("readCgroupMounts: this host's cgroup mounts only, read once until forgotten", () => {
+  const all = readMounts();
+  const cgroups = readCgroupMounts();
+  assert.deepEqual(
+    cgroups,
+    all.filter((m) => m.fsType === "cgroup" || m.fsType === "cgroup2"),
+  );
+  assert.equal(readCgroupMounts(), cgroups, "the same list, not read again");
+  forgetCgroupMounts();
+  const again = readCgroupMounts();
+  assert.notEqual(again, cgroups, "read again after forgetCgroupMounts");
+  assert.deepEqual(again, cgroups);
 });

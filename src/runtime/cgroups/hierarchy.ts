@@ -104,6 +104,22 @@ export function readMounts(): MountEntry[] {
   return parseMountinfo(readFileSync("/proc/self/mountinfo", "utf8"));
 }
 
+let cgroupMounts: MountEntry[] | undefined;
+
+/**
+ * The cgroup and cgroup2 entries of mountinfo, read once per process (as runc's libcontainer
+ * does): mountinfo lists every mount of the host, a daemon's every container's rootfs among
+ * them, and creating a container's cgroups would read it all each time. The hierarchies
+ * themselves stay put; what mounts one (net_cls/net_prio on demand) calls forgetCgroupMounts.
+ */
+export function readCgroupMounts(): MountEntry[] {
+  return (cgroupMounts ??= readMounts().filter((m) => m.fsType === "cgroup" || m.fsType === "cgroup2"));
+}
+
+export function forgetCgroupMounts(): void {
+  cgroupMounts = undefined;
+}
+
 export function readOwnCgroups(): Map<string, string> {
   return parseProcCgroup(readFileSync("/proc/self/cgroup", "utf8"));
 }

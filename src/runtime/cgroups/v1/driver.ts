@@ -21,7 +21,7 @@ import {
 import { checkMemoryBeforeUpdate } from "../memory-check.ts";
 import { emulateDeviceRules } from "../devices/ebpf.ts";
 import { deviceRules } from "../devices/rules.ts";
-import { cgroupDir, readMounts, readOwnCgroups, unifiedMount, v1Hierarchies } from "../hierarchy.ts";
+import { cgroupDir, forgetCgroupMounts, readCgroupMounts, readOwnCgroups, unifiedMount, v1Hierarchies } from "../hierarchy.ts";
 import type { V1Hierarchy } from "../hierarchy.ts";
 import type { CgroupDriver, CgroupFile, CgroupManager, CgroupStats, DriverOpenOptions } from "../types.ts";
 import { enableControllers } from "../v2/subtree.ts";
@@ -109,7 +109,7 @@ export class V1Cgroup implements CgroupManager {
 
   /** Finds (and with create, makes) the container's directory in every mounted hierarchy. */
   place(create: boolean): void {
-    const mounts = readMounts();
+    const mounts = readCgroupMounts();
     const own = readOwnCgroups();
     for (const h of v1Hierarchies(mounts)) {
       if (this.placed.some((p) => p.hierarchy.mountPoint === h.mountPoint)) continue;
@@ -210,11 +210,14 @@ export class V1Cgroup implements CgroupManager {
     if (resources.network?.priorities?.length) wanted.push("net_prio");
     const missing = wanted.filter((c) => mountOnDemand.has(c) && this.paths[c] === undefined);
     if (missing.length === 0) return;
-    const existing = v1Hierarchies(readMounts());
+    // Fresh: another process may have mounted it since this one looked.
+    forgetCgroupMounts();
+    const existing = v1Hierarchies(readCgroupMounts());
     for (const c of missing) {
       if (existing.some((h) => h.controllers.includes(c))) continue; // mounted since we looked
       mountV1Hierarchy(c, hierarchyBase(existing));
     }
+    forgetCgroupMounts();
     const running = this.placed.length > 0 ? this.pids() : [];
     const before = new Set(this.placed.map((p) => p.dir));
     // The new hierarchy needs the container's directory even when opened without create.

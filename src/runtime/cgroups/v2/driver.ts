@@ -18,7 +18,7 @@ import { checkMemoryBeforeUpdate } from "../memory-check.ts";
 import { deviceFilterProgram } from "../devices/ebpf.ts";
 import type { DeviceFilterProgram } from "../devices/ebpf.ts";
 import { deviceRules } from "../devices/rules.ts";
-import { cgroupDir, readMounts, readOwnCgroups, unifiedMount } from "../hierarchy.ts";
+import { cgroupDir, readCgroupMounts, readOwnCgroups, unifiedMount } from "../hierarchy.ts";
 import type { CgroupDriver, CgroupFile, CgroupManager, CgroupStats, DriverOpenOptions } from "../types.ts";
 import * as cpu from "./cpu.ts";
 import * as cpuset from "./cpuset.ts";
@@ -167,7 +167,7 @@ export function openV2Cgroup(mount: V2Mount, opts: DriverOpenOptions): V2Cgroup 
 }
 
 function hostUnifiedMount(): V2Mount {
-  const m = unifiedMount(readMounts());
+  const m = unifiedMount(readCgroupMounts());
   if (!m) throw new GantryError("KERNEL_FEATURE_MISSING", "no cgroup2 filesystem is mounted", { path: "/proc/self/mountinfo" });
   return m;
 }
