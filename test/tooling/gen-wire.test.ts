@@ -57,7 +57,7 @@ test("a table change without regenerating fails the check for every output", () 
   withCopy((dir, gen) => {
     const script = join(dir, "scripts", "gen-wire.mjs");
     const text = readFileSync(script, "utf8");
-    const changed = text.replace('{ msg: "ready", channel: "sync", fields: [],', '{ msg: "ready", channel: "sync", fields: [["at", u64]],');
+    const changed = text.replace('{ msg: "pty", channel: "sync", fields: [],', '{ msg: "pty", channel: "sync", fields: [["at", u64]],');
     assert.notEqual(changed, text, "the table entry to change is there");
     writeFileSync(script, changed);
     const r = gen("--check");
