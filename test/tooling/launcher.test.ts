@@ -97,3 +97,28 @@ test("gantry agent --hollow (kubemark's nodes, all JavaScript) keeps V8's optimi
     },
   );
 });
+
+test("gantry server is node itself with the server's memory flags (issue 13's RSS target), and a SIGTERM stops it", { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gantry-launcher-"));
+  const server = spawn(bin, ["server", "--data-dir", dir, "--listen", "127.0.0.1:0", "--no-agent"], { stdio: "ignore" });
+  try {
+    let argv: string[] = [];
+    // sh execs node: the same pid, once it has, shows node's command line.
+    for (let i = 0; i < 200 && !argv[0]?.endsWith("node"); i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      argv = readFileSync(`/proc/${server.pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+    }
+    assert.match(argv[0]!, /node$/, argv.join(" "));
+    for (const flag of ["--max-semi-space-size=4", "--heap-growing-percent=20"]) assert.ok(argv.includes(flag), argv.join(" "));
+    assert.ok(argv.some((a) => a.endsWith("/dist/gantry.mjs")), argv.join(" "));
+    assert.equal(argv[argv.indexOf("server") + 1], "--data-dir", argv.join(" "));
+    const env = readFileSync(`/proc/${server.pid}/environ`, "utf8").split("\0");
+    for (const v of ["MALLOC_ARENA_MAX=2", "MALLOC_TRIM_THRESHOLD_=32768", "MALLOC_MMAP_THRESHOLD_=32768"]) assert.ok(env.includes(v), v);
+    const exited = new Promise((r) => server.once("exit", (code, signal) => r(signal ?? code)));
+    server.kill("SIGTERM");
+    assert.ok(["SIGTERM", 0, 143].includes((await exited) as string | number));
+  } finally {
+    server.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
