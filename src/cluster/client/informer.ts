@@ -192,8 +192,9 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   /**
-   * Watches from the cache's revision, resuming after clean ends; returns why a new list
-   * is needed (410 Gone), and throws on other failures.
+   * Watches from the cache's revision, resuming after clean ends and (after a back-off) after
+   * broken ones; returns why a new list is needed (410 Gone, relist()), and throws when the
+   * server refused the watch (4xx).
    */
   private async watchUntilGone(): Promise<string | undefined> {
     const initial = this.opts.initialBackoffMs ?? 800;
