@@ -9,13 +9,18 @@ export const CHROMIUM = "/usr/bin/chromium";
 /** Where the tests' screenshots go (ignored by git). */
 export const SHOTS = join(repo, "test-results", "dashboard");
 
+/** Why the dashboard cannot be served here (its app is not built), or undefined. */
+export function appSkipReason(): string | undefined {
+  return existsSync(join(repo, "dist", "dashboard", "index.html"))
+    ? undefined
+    : "the dashboard is not built (npm run build)";
+}
+
 /** Why a browser test cannot run here, or undefined. */
 export function browserSkipReason(): string | undefined {
   if (!existsSync(CHROMIUM))
     return `${CHROMIUM} is missing (scripts/install-deps.sh installs Debian's chromium)`;
-  if (!existsSync(join(repo, "dist", "dashboard", "index.html")))
-    return "the dashboard is not built (npm run build)";
-  return undefined;
+  return appSkipReason();
 }
 
 /** Chromium with a fresh profile in userDataDir, reaching nothing of its own on the network. */
