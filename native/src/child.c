@@ -150,6 +150,13 @@ static void wait_for_start(struct ctx *c, size_t step)
 {
 	char stepbuf[24];
 	snprintf(stepbuf, sizeof(stepbuf), "%zu", step);
+	/* Where the monitor stays (an engine's container, `run`), a child still waiting when its
+	 * monitor dies could never report an exit or log a line, and nobody may be left to start
+	 * or delete it: it goes with the monitor instead of waiting in accept() forever. The
+	 * monitor is our parent here (a joiner has been reaped and we were reparented to the
+	 * subreaper before "go"), and it is alive: it is waiting for "ready". */
+	if (c->parent_stays && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		child_fail(c, step, "wait-start", errno, "prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
 	send_ready(c->sync_fd, stepbuf);
 	for (;;) {
 		int conn = accept4(c->start_listen, NULL, NULL, SOCK_CLOEXEC);
@@ -161,6 +168,9 @@ static void wait_for_start(struct ctx *c, size_t step)
 		c->start_conn = conn;
 		break;
 	}
+	/* Started: from here the container lives whatever happens to its monitor. */
+	if (c->parent_stays)
+		prctl(PR_SET_PDEATHSIG, 0);
 	close(c->start_listen);
 	c->start_listen = -1;
 	close(c->sync_fd); /* the monitor learns from EOF that start happened */

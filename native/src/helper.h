@@ -27,6 +27,7 @@ struct ctx {
 	pid_t host_pid;    /* the child's pid as the host sees it */
 	char exec_path[PATH_MAX];
 	int stdio_child[3]; /* monitor mode: pipe ends the child dups onto 0, 1, 2 (-1: keep) */
+	bool parent_stays;  /* foreground and monitor modes: the monitor outlives the wait for start */
 };
 
 /* Reports a failed step and exits the current process (child or joiner). */

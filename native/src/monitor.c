@@ -337,6 +337,7 @@ int run_monitor(int plan_fd, int rep_fd)
 			parent_end[fd] = fd == 0 ? p[1] : p[0];
 		}
 	}
+	c.parent_stays = foreground || monitor;
 	if (foreground || monitor || nns > 0)
 		prctl(PR_SET_CHILD_SUBREAPER, 1); /* the joiner's child must come back to us */
 

@@ -117,6 +117,33 @@ describe("runtime monitor mode", { skip }, () => {
     assert.equal(last.at(-1), "line-200\n");
   });
 
+  test("a container still waiting for start goes with its monitor: a killed monitor leaves no init behind", async () => {
+    const b = makeBundle(["sleep", "300"]);
+    bundles.push(b);
+    const id = uniqueId("orphan");
+    ids.push(id);
+    const created = await rt.create(id, { bundle: b.dir, monitor: { logPath: join(work, `${id}.log`), attachSocket: join(work, `${id}.sock`), exitFile: join(work, `${id}.exit`) } });
+    assert.notEqual(procState(created.pid), "Z", "the init waits for start");
+    process.kill(created.monitorPid!, "SIGKILL");
+    const until = Date.now() + 10_000;
+    const gone = () => !existsSync(`/proc/${created.pid}`) || procState(created.pid) === "Z";
+    while (!gone() && Date.now() < until) await sleep(20);
+    assert.ok(gone(), "the init waiting in accept() went with its monitor");
+  });
+
+  test("once started, a container outlives its monitor", async () => {
+    const b = makeBundle(["sleep", "300"]);
+    bundles.push(b);
+    const id = uniqueId("outlive");
+    ids.push(id);
+    const created = await rt.create(id, { bundle: b.dir, monitor: { logPath: join(work, `${id}.log`), attachSocket: join(work, `${id}.sock`), exitFile: join(work, `${id}.exit`) } });
+    await rt.start(id);
+    process.kill(created.monitorPid!, "SIGKILL");
+    await sleep(300);
+    assert.equal(procState(created.pid), "S", "the started container runs on");
+    process.kill(created.pid, "SIGKILL");
+  });
+
   const mountedAt = (target: string) => readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === target);
 
   test("a host mount (an engine's overlay rootfs) is made before the container and undone after it", async () => {
