@@ -25,6 +25,7 @@ import {
 // this file's own pod subnet (no other test file uses 10.238.41.0/24)
 const SUBNET = "10.238.41.0/24";
 const VIEWER_TOKEN = randomBytes(16).toString("hex");
+const DEV_TOKEN = randomBytes(16).toString("hex");
 
 describe(
   "gantry server --dashboard-listen in chromium",
@@ -65,7 +66,8 @@ describe(
       dir = mkdtempSync(join(tmpdir(), "gantry-dashboard-"));
       await makeBusyboxImage(join(dir, "data", "agent"));
       // a user no binding names: it may log in (system:basic-user) and nothing more
-      writeFileSync(join(dir, "users.csv"), `${VIEWER_TOKEN},viewer,2001\n`);
+      // and one a RoleBinding lets view the team-a namespace only
+      writeFileSync(join(dir, "users.csv"), `${VIEWER_TOKEN},viewer,2001\n${DEV_TOKEN},dev,2002\n`);
       child = spawn(
         process.execPath,
         [
@@ -339,6 +341,76 @@ describe(
       await page.goto(`${url}#/nodes`);
       const alert = await page.getByRole("alert").first().innerText();
       assert.match(alert, /^403 nodes is forbidden: User "viewer" cannot list resource "nodes"/);
+      await page.getByRole("button", { name: "Log out" }).click();
+      await page.getByLabel(/Bearer token/).fill(adminToken);
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.getByLabel("Signed in as").filter({ hasText: "system:admin" }).waitFor();
+    });
+
+    test("a user a RoleBinding lets into one namespace picks it and sees its pods, not others'", async () => {
+      // pods no node can take: they stay Pending, objects to list and nothing to run
+      const pending = (ns: string, name: string) => ({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name, namespace: ns },
+        spec: { nodeSelector: { "dashboard-test": "nowhere" }, containers: [{ name: "c", image: "busybox" }] },
+      });
+      const objects = {
+        apiVersion: "v1",
+        kind: "List",
+        items: [
+          { apiVersion: "v1", kind: "Namespace", metadata: { name: "team-a" } },
+          { apiVersion: "v1", kind: "Namespace", metadata: { name: "team-b" } },
+          pending("team-a", "a-pod"),
+          pending("team-b", "b-pod"),
+          {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "RoleBinding",
+            metadata: { name: "dev-view", namespace: "team-a" },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "view" },
+            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "dev" }],
+          },
+        ],
+      };
+      const applied = await run(["apply", "-f", "-"], JSON.stringify(objects));
+      assert.equal(applied.code, 0, applied.stderr);
+      const bare = page.getByRole("list", { name: "Pods without a controller" });
+
+      // the admin may list everywhere: the picker lists the namespaces, and narrows the lists
+      await page.goto(`${url}#/workloads`);
+      await bare.locator('a[data-pod="b-pod"]').waitFor();
+      await page.getByLabel("Namespace").selectOption("team-a");
+      await bare.locator('a[data-pod="a-pod"]').waitFor();
+      assert.equal(await bare.locator('a[data-pod="b-pod"]').count(), 0, "team-b's pod is not in team-a");
+      await page.getByLabel("Namespace").selectOption("");
+      await bare.locator('a[data-pod="b-pod"]').waitFor();
+
+      // dev: the cluster-wide list is refused as the API words it, with the way out
+      await page.getByRole("button", { name: "Log out" }).click();
+      await page.getByLabel(/Bearer token/).fill(DEV_TOKEN);
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.getByLabel("Signed in as").filter({ hasText: "dev" }).waitFor();
+      await page.goto(`${url}#/workloads`);
+      await page.getByRole("alert").filter({ hasText: "403" }).first().waitFor();
+      assert.match(
+        await page.getByRole("alert").first().innerText(),
+        /^403 .* User "dev" cannot list resource "\w+"/,
+      );
+      await page.getByRole("note").filter({ hasText: "choose your namespace" }).waitFor();
+      // dev may not list namespaces: the namespace is typed
+      const picker = page.getByLabel("Namespace");
+      await picker.fill("team-a");
+      await page.getByRole("button", { name: "Show" }).click();
+      await bare.locator('a[data-pod="a-pod"]').waitFor();
+      assert.equal(await bare.locator('a[data-pod="b-pod"]').count(), 0, "dev sees nothing of team-b");
+      assert.equal(await page.getByRole("alert").count(), 0, `no refusal left: ${await alerts()}`);
+      await shot("namespace-picker");
+      // another namespace is refused by the API, not hidden by the page
+      await picker.fill("team-b");
+      await page.getByRole("button", { name: "Show" }).click();
+      await page.getByRole("alert").filter({ hasText: /403 .*"team-b"/ }).first().waitFor();
+      assert.equal(await bare.locator("a[data-pod]").count(), 0);
+
       await page.getByRole("button", { name: "Log out" }).click();
       await page.getByLabel(/Bearer token/).fill(adminToken);
       await page.getByRole("button", { name: "Log in" }).click();

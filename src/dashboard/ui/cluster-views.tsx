@@ -3,6 +3,7 @@
 // events. Each list is live by a watch (api.ts).
 import { useState } from "preact/hooks";
 import { api, byName, useWatch, type KObject } from "./api.ts";
+import { NamespaceHint, useNamespacedWatch } from "./namespace.tsx";
 import { age, ErrorNote, formatBytes, formatCpu, parseQuantity, Section, Table } from "./widgets.tsx";
 
 const PODS = "/api/v1/pods";
@@ -228,7 +229,7 @@ function WorkloadRow({
 }
 
 function WorkloadList({ kind, pods, jobs }: { kind: WorkloadKind; pods: KObject[]; jobs: KObject[] }) {
-  const list = useWatch(kind.path);
+  const list = useNamespacedWatch(kind.path);
   return (
     <Section title={`${kind.kind}s`}>
       <ErrorNote error={list.error} />
@@ -243,8 +244,8 @@ function WorkloadList({ kind, pods, jobs }: { kind: WorkloadKind; pods: KObject[
 }
 
 export function WorkloadsView() {
-  const pods = useWatch(PODS);
-  const jobs = useWatch("/apis/batch/v1/jobs");
+  const pods = useNamespacedWatch(PODS);
+  const jobs = useNamespacedWatch("/apis/batch/v1/jobs");
   const owned = new Set(
     pods.items.filter((p) => p.metadata.ownerReferences?.length).map((p) => p.metadata.uid),
   );
@@ -252,6 +253,7 @@ export function WorkloadsView() {
   return (
     <>
       <ErrorNote error={pods.error} />
+      <NamespaceHint error={pods.error} />
       {WORKLOADS.map((kind) => (
         <WorkloadList kind={kind} pods={pods.items} jobs={jobs.items} />
       ))}
@@ -269,11 +271,12 @@ export function WorkloadsView() {
 }
 
 export function ServicesView() {
-  const services = useWatch("/api/v1/services");
-  const endpoints = useWatch("/api/v1/endpoints");
+  const services = useNamespacedWatch("/api/v1/services");
+  const endpoints = useNamespacedWatch("/api/v1/endpoints");
   return (
     <Section title="Services">
       <ErrorNote error={services.error ?? endpoints.error} />
+      <NamespaceHint error={services.error ?? endpoints.error} />
       <Table headers={["Service", "Type", "Cluster IP", "Ports", "Endpoints"]}>
         {services.items.sort(byName).map((s) => {
           const ep = endpoints.items.find(
@@ -316,12 +319,13 @@ export function ServicesView() {
 }
 
 export function EventsView() {
-  const events = useWatch("/api/v1/events");
+  const events = useNamespacedWatch("/api/v1/events");
   const when = (e: KObject) => String(e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp ?? "");
   const newest = events.items.sort((a, b) => when(b).localeCompare(when(a))).slice(0, 200);
   return (
     <Section title="Events">
       <ErrorNote error={events.error} />
+      <NamespaceHint error={events.error} />
       <Table headers={["Age", "Type", "Reason", "Object", "Message"]}>
         {newest.map((e) => {
           const io = e.involvedObject as { kind?: string; name?: string; namespace?: string } | undefined;

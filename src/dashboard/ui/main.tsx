@@ -10,6 +10,7 @@ import { closeStreams } from "./streams.ts";
 import { ErrorNote } from "./widgets.tsx";
 import { EventsView, NodesView, ServicesView, WorkloadsView } from "./cluster-views.tsx";
 import { PodView } from "./pod-view.tsx";
+import { forgetNamespace, NamespaceContext, NamespacePicker, useNamespaceChoice } from "./namespace.tsx";
 import { ContainersView, EngineContainerView } from "./engine-views.tsx";
 
 type Mode = "cluster" | "engine";
@@ -106,6 +107,7 @@ function App() {
   const [mode, setMode] = useState<Mode>();
   const [user, setUser] = useState<string>();
   const [error, setError] = useState<Error>();
+  const [namespace, setNamespace] = useNamespaceChoice();
   useEffect(() => {
     fetch("/dashboard/config")
       .then((r) => r.json() as Promise<{ mode: Mode }>)
@@ -132,6 +134,7 @@ function App() {
             </a>
           ))}
         </nav>
+        {mode === "cluster" && <NamespacePicker value={namespace} onChange={setNamespace} />}
         <span class="user" aria-label="Signed in as">
           {user}
         </span>
@@ -139,6 +142,8 @@ function App() {
           type="button"
           onClick={() => {
             session.logout();
+            forgetNamespace();
+            setNamespace("");
             closeStreams();
             setUser(undefined);
           }}
@@ -148,7 +153,9 @@ function App() {
       </header>
       <main>
         {mode === "cluster" ? (
-          <ClusterRoutes route={route} />
+          <NamespaceContext.Provider value={namespace}>
+            <ClusterRoutes route={route} />
+          </NamespaceContext.Provider>
         ) : route[0] === "containers" && route[1] ? (
           <EngineContainerView id={route[1]} />
         ) : (
