@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createTlsServer } from "node:https";
+import { isIP, type AddressInfo } from "node:net";
 import { GantryError } from "../common/errors.ts";
 import { findAssets, serveAsset, type Assets } from "./assets.ts";
 import { acceptStreams, STREAMS_PATH } from "./streams.ts";
@@ -14,6 +15,11 @@ export interface DashboardOptions {
   log?: (message: string) => void;
   /** The built app (dist/dashboard); found next to the bundle when not given. */
   assetsDir?: string;
+  /**
+   * The serving certificate and key (PEM): HTTPS. Without them the dashboard is plain HTTP,
+   * which only a loopback address may serve (it carries bearer tokens).
+   */
+  tls?: { cert: string; key: string };
 }
 
 export interface Dashboard {
@@ -39,14 +45,23 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const assets = findAssets(opts.assetsDir);
   const log = opts.log ?? (() => {});
   const gateway = gatewayTo(opts.upstream);
-  const server = createServer((req, res) => {
+  if (!opts.tls && !isLoopback(opts.host))
+    throw new GantryError(
+      "INVALID_ARGUMENT",
+      `--dashboard-listen ${opts.host}:${opts.port}: the dashboard carries bearer tokens, so only a loopback address may serve it without TLS`,
+      { hint: "give it a serving certificate, or listen on 127.0.0.1 or ::1" },
+    );
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     handle(req, res, assets, opts.upstream.kind, gateway).catch((err: unknown) => {
       log(`dashboard: ${req.method} ${req.url}: ${(err as Error).message}`);
       if (!res.headersSent) sendStatus(res, 502, "BadGateway", (err as Error).message);
       else res.destroy();
     });
-  });
+  };
+  const server = opts.tls
+    ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, onRequest)
+    : createServer(onRequest);
   const streams = acceptStreams(server, gateway, log);
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
@@ -63,7 +78,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const { port } = server.address() as AddressInfo;
   const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
   return {
-    url: `http://${host}:${port}/`,
+    url: `${opts.tls ? "https" : "http"}://${host}:${port}/`,
     close: () =>
       new Promise<void>((resolve) => {
         streams.close();
@@ -72,6 +87,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
         server.closeAllConnections();
       }),
   };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: what no other host can reach. */
+function isLoopback(host: string): boolean {
+  if (host === "localhost" || host === "::1") return true;
+  return isIP(host) === 4 && host.startsWith("127.");
 }
 
 async function handle(

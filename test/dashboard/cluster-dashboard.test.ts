@@ -11,7 +11,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { BrowserContext, Page } from "playwright-core";
-import { browserSkipReason, launchChromium, SHOTS } from "./_browser.ts";
+import { browserSkipReason, launchChromium, requestVerified, SHOTS } from "./_browser.ts";
 import { KUBECTL } from "../cluster-api/_server.ts";
 import { makeBusyboxImage } from "../engine/_daemon.ts";
 import {
@@ -98,7 +98,7 @@ describe(
       url = await until(
         "the dashboard's address",
         () =>
-          /dashboard on (http:\/\/\S+)/.exec(out)?.[1] ??
+          /dashboard on (https:\/\/\S+)/.exec(out)?.[1] ??
           (child.exitCode !== null ? Promise.reject(new Error(out)) : undefined),
       );
       await until(`node ${node} runs pods`, () => out.includes(`node ${node} runs pods`) || undefined);
@@ -133,9 +133,17 @@ describe(
         0,
         "no views without a good token",
       );
-      // the dashboard passes requests on without credentials of its own
-      const bare = await fetch(new URL("/api/v1/nodes", url));
+      // the dashboard passes requests on without credentials of its own; it is HTTPS, its
+      // certificate the cluster's CA's (the one the kubeconfig carries) for its address
+      const ca = readFileSync(join(dir, "data", "tls", "ca.crt"), "utf8");
+      const bare = await requestVerified(new URL("/api/v1/nodes", url), ca);
       assert.equal(bare.status, 401);
+      assert.ok(
+        readFileSync(join(dir, "data", "admin.kubeconfig"), "utf8").includes(
+          Buffer.from(ca).toString("base64"),
+        ),
+        "the kubeconfig's CA is the one the dashboard's certificate chains to",
+      );
     });
 
     test("logging in with a token shows who the API says it is, and the node with its capacity", async () => {
@@ -353,7 +361,10 @@ describe(
         apiVersion: "v1",
         kind: "Pod",
         metadata: { name, namespace: ns },
-        spec: { nodeSelector: { "dashboard-test": "nowhere" }, containers: [{ name: "c", image: "busybox" }] },
+        spec: {
+          nodeSelector: { "dashboard-test": "nowhere" },
+          containers: [{ name: "c", image: "busybox" }],
+        },
       });
       const objects = {
         apiVersion: "v1",
@@ -408,7 +419,11 @@ describe(
       // another namespace is refused by the API, not hidden by the page
       await picker.fill("team-b");
       await page.getByRole("button", { name: "Show" }).click();
-      await page.getByRole("alert").filter({ hasText: /403 .*"team-b"/ }).first().waitFor();
+      await page
+        .getByRole("alert")
+        .filter({ hasText: /403 .*"team-b"/ })
+        .first()
+        .waitFor();
       assert.equal(await bare.locator("a[data-pod]").count(), 0);
 
       await page.getByRole("button", { name: "Log out" }).click();

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
-import { browserSkipReason, launchChromium, SHOTS } from "./_browser.ts";
+import { browserSkipReason, launchChromium, requestVerified, SHOTS } from "./_browser.ts";
 import {
   DOCKER,
   cleanup,
@@ -34,7 +34,7 @@ describe("gantry daemon --dashboard-listen in chromium", { skip }, () => {
     await startTestDaemon(d, undefined, undefined, ["--dashboard-listen", "127.0.0.1:0"]);
     url = await until(
       "the dashboard's address",
-      () => /dashboard on (http:\/\/\S+)/.exec(d.log.join(""))?.[1],
+      () => /dashboard on (https:\/\/\S+)/.exec(d.log.join(""))?.[1],
     );
     browser = await launchChromium(join(d.dir, "chromium"), { width: 1100, height: 900 });
     page = browser.pages()[0] ?? (await browser.newPage());
@@ -58,8 +58,15 @@ describe("gantry daemon --dashboard-listen in chromium", { skip }, () => {
       await page.getByRole("alert").innerText(),
       /^401 the token is not this daemon's dashboard token/,
     );
-    // and without the page: the engine is not reachable through the dashboard without it
-    assert.equal((await fetch(new URL("/engine/containers/json", url))).status, 401);
+    // and without the page: the engine is not reachable through the dashboard without it;
+    // it is HTTPS, its certificate signed by the daemon's own CA (DATA_ROOT/dashboard-tls)
+    const ca = readFileSync(join(d.root, "dashboard-tls", "ca.crt"), "utf8");
+    assert.equal(
+      statSync(join(d.root, "dashboard-tls", "ca.key")).mode & 0o077,
+      0,
+      "the CA key is root's alone",
+    );
+    assert.equal((await requestVerified(new URL("/engine/containers/json", url), ca)).status, 401);
   });
 
   test("a container run with the docker CLI appears, live", async () => {

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { WebSocket } from "ws";
 import { startDashboard, type Dashboard } from "../../src/dashboard/index.ts";
 import { startTestCluster, type TestCluster } from "../cluster-api/_server.ts";
-import { appSkipReason } from "./_browser.ts";
+import { appSkipReason, requestVerified } from "./_browser.ts";
+import { ensureCa, ensureServingCertificate } from "../../src/common/certificates.ts";
 
 /** The messages a stream socket receives until it closes (text frames parsed, binary as text after the 4-byte id). */
 function converse(
@@ -137,6 +138,45 @@ describe("the dashboard's server", { skip: appSkipReason() }, () => {
       message: "the token is not this daemon's dashboard token",
     });
     assert.equal(refused.code, 4401);
+  });
+
+  test("plain HTTP only on loopback; with a certificate it is HTTPS its CA verifies", async () => {
+    const upstream = { kind: "cluster" as const, url: cluster.server.url, caCert: cluster.server.caCert };
+    // refused before anything listens
+    for (const host of ["0.0.0.0", "::", "192.0.2.1"])
+      await assert.rejects(
+        startDashboard({ host, port: 0, upstream }),
+        (err: Error & { code?: string; details?: { hint?: string } }) => {
+          assert.equal(err.code, "INVALID_ARGUMENT");
+          assert.match(
+            err.message,
+            new RegExp(`${host}:0: .*only a loopback address may serve it without TLS`),
+          );
+          assert.match(err.details?.hint ?? "", /certificate/);
+          return true;
+        },
+      );
+    const tlsDir = join(cluster.dir, "dashboard-tls");
+    ensureCa(tlsDir, "test-dashboard-ca");
+    const tls = ensureServingCertificate(tlsDir, "dashboard", "test-dashboard", []);
+    const secure = await startDashboard({ host: "127.0.0.1", port: 0, upstream, tls });
+    try {
+      assert.match(secure.url, /^https:\/\/127\.0\.0\.1:\d+\/$/);
+      const page = await requestVerified(secure.url, tls.caCert);
+      assert.equal(page.status, 200);
+      assert.match(page.body, /<div id="app">/);
+      const nodes = await requestVerified(new URL("/api/v1/namespaces", secure.url), tls.caCert, {
+        authorization: `Bearer ${cluster.server.adminToken}`,
+      });
+      assert.equal(nodes.status, 200, nodes.body);
+      // another CA's trust is not enough: the chain is checked
+      await assert.rejects(
+        requestVerified(secure.url, cluster.server.caCert),
+        /self[- ]signed|unable to verify|certificate/i,
+      );
+    } finally {
+      await secure.close();
+    }
   });
 
   test("an app that is not built is a clear error naming the fix", async () => {

@@ -7,7 +7,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startDashboard } from "../../dashboard/index.ts";
-import { parseListen } from "./server-command.ts";
+import { dashboardNames, parseListen } from "./server-command.ts";
+import { ensureCa, ensureServingCertificate } from "../../common/certificates.ts";
 import { runShim, DEFAULT_EXEC_ROOT, DEFAULT_ROOT, DEFAULT_SOCKET, socketPathOf, startDaemon, isRootlessChild, reexecInUserNamespace, rootlessPaths } from "../../engine/index.ts";
 
 function parseBytes(text: string | undefined): number | undefined {
@@ -26,6 +27,16 @@ function dashboardToken(root: string): { token: string; path: string } {
   const path = join(root, "dashboard-token");
   if (!existsSync(path)) writeFileSync(path, `${randomBytes(32).toString("base64url")}\n`, { mode: 0o600, flag: "wx" });
   return { token: readFileSync(path, "utf8").trim(), path };
+}
+
+/**
+ * The dashboard's serving certificate, signed by a CA of the daemon's own in
+ * DATA_ROOT/dashboard-tls (made at the first start; the engine has no other CA).
+ */
+function dashboardCertificate(root: string, host: string): { cert: string; key: string; caPath: string } {
+  const dir = join(root, "dashboard-tls");
+  ensureCa(dir, "gantry-daemon-dashboard-ca");
+  return { ...ensureServingCertificate(dir, "dashboard", "gantry-dashboard", dashboardNames(host)), caPath: join(dir, "ca.crt") };
 }
 
 export function registerDaemonCommand(program: Command): void {
@@ -86,13 +97,16 @@ export function registerDaemonCommand(program: Command): void {
       let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
       if (dashboardAt) {
         const login = dashboardToken(root);
+        let caPath = "";
         try {
-          dashboard = await startDashboard({ ...dashboardAt, upstream: { kind: "engine", socketPath: socket, token: login.token }, log: (m) => console.error(m) });
+          const tls = dashboardCertificate(root, dashboardAt.host);
+          caPath = tls.caPath;
+          dashboard = await startDashboard({ ...dashboardAt, tls, upstream: { kind: "engine", socketPath: socket, token: login.token }, log: (m) => console.error(m) });
         } catch (err) {
           await daemon.close();
           throw err;
         }
-        console.error(`gantry daemon: dashboard on ${dashboard.url} (log in with the token in ${login.path})`);
+        console.error(`gantry daemon: dashboard on ${dashboard.url} (log in with the token in ${login.path}; its certificate is signed by ${caPath})`);
       }
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);

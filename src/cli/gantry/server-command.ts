@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import { hostname } from "node:os";
 import { invalidArgument } from "../../common/errors.ts";
-import { nodeUser, startApiServer } from "../../cluster/api/index.ts";
+import { ensureDashboardCertificate, nodeUser, startApiServer } from "../../cluster/api/index.ts";
 import { randomUUID } from "node:crypto";
 import { Client, isAlreadyExists, isInvalid, isNotFound, startLeaderElection } from "../../cluster/client/index.ts";
 import { clusterDnsOf, KUBE_DNS, podGateway } from "./node-services.ts";
@@ -27,6 +27,14 @@ export function parseListen(text: string, flag = "--listen"): { host: string; po
     throw invalidArgument(`${flag} must be HOST:PORT (e.g. ${DEFAULT_LISTEN}), not "${text}"`);
   }
   return { host: (m[1] ?? m[2])!, port };
+}
+
+/**
+ * The names the dashboard's certificate gives (besides loopback): the address it listens on,
+ * or this host's name when that is every address.
+ */
+export function dashboardNames(host: string): string[] {
+  return host === "0.0.0.0" || host === "::" ? [hostname()] : [host];
 }
 
 /** The controller manager and the scheduler, sharing one informer per kind (k3s's one process). */
@@ -163,12 +171,14 @@ export function registerServerCommand(program: Command): void {
     let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
     if (dashboardAt) {
       try {
-        dashboard = await startDashboard({ ...dashboardAt, upstream: { kind: "cluster", url: running.url, caCert: running.caCert }, log });
+        // HTTPS with a certificate the cluster's CA signs: the CA the kubeconfig carries
+        const tls = ensureDashboardCertificate(opts.dataDir, dashboardNames(dashboardAt.host));
+        dashboard = await startDashboard({ ...dashboardAt, tls, upstream: { kind: "cluster", url: running.url, caCert: running.caCert }, log });
       } catch (err) {
         await running.close();
         throw err;
       }
-      console.log(`gantry server: dashboard on ${dashboard.url}`);
+      console.log(`gantry server: dashboard on ${dashboard.url} (its certificate is signed by the cluster's CA, ${opts.dataDir}/tls/ca.crt)`);
     }
     // The host's own node (k3s's server does the same): it reaches the API in-process, as
     // system:node:NAME, so it needs no token and is held to what any node may do.

@@ -5,11 +5,10 @@
 // with the `openssl` binary, which every host has. Node agents get their kubelet serving
 // certificates signed by the same CA (signKubeletServingCert), so the API server can check
 // whom it streams to, and agents can check that only the API server talks to them.
-import { execFileSync } from "node:child_process";
-import { randomBytes, timingSafeEqual, X509Certificate } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
-import { GantryError } from "../../common/errors.ts";
+import { ensureCa, ensureServingCertificate, openssl, type ServingCertificate } from "../../common/certificates.ts";
 import { writeFileAtomic } from "../../common/atomic-file.ts";
 
 export interface ServerCredentials {
@@ -21,38 +20,27 @@ export interface ServerCredentials {
   kubeletClient: { cert: string; key: string };
 }
 
+export { openssl };
+
+/**
+ * The dashboard's serving certificate (`--dashboard-listen`), signed by the cluster's CA for
+ * the loopback addresses and HOSTS, so a browser that trusts the CA the kubeconfig carries
+ * trusts the dashboard too.
+ */
+export function ensureDashboardCertificate(dataDir: string, hosts: string[]): ServingCertificate {
+  const tls = join(dataDir, "tls");
+  ensureCa(tls, "gantry-server-ca");
+  return ensureServingCertificate(tls, "dashboard", "gantry-dashboard", hosts);
+}
+
 /** The kubelet client certificate's CN, as kubeadm names it; agents answer only this CN. */
 export const KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client";
-
-export function openssl(args: string[], cwd: string): void {
-  try {
-    execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
-  } catch (err) {
-    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new GantryError("INTERNAL", `openssl ${args[0]} failed in ${cwd}: ${stderr || (err as Error).message}`, {
-      hint: "install the openssl package",
-      cause: err,
-    });
-  }
-}
 
 /** Loads the credentials under dir/tls, making any that are missing. */
 export function ensureCredentials(dataDir: string, hosts: string[]): ServerCredentials {
   const tls = join(dataDir, "tls");
-  mkdirSync(tls, { recursive: true, mode: 0o700 });
-  if (!existsSync(join(tls, "ca.crt")) || !existsSync(join(tls, "ca.key"))) {
-    openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "3650", "-subj", "/CN=gantry-server-ca"], tls);
-    chmodSync(join(tls, "ca.key"), 0o600);
-  }
-  const names = [...new Set(["localhost", "127.0.0.1", "::1", ...hosts])];
-  // A certificate from before a name was wanted (the `kubernetes` Service's address and names) is made again.
-  if (!existsSync(join(tls, "serving.crt")) || !existsSync(join(tls, "serving.key")) || !certificateNames(readFileSync(join(tls, "serving.crt"), "utf8"), names)) {
-    const sans = names.map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`));
-    writeFileSync(join(tls, "serving.ext"), `subjectAltName=${sans.join(",")}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n`);
-    openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "serving.key", "-out", "serving.csr", "-subj", "/CN=gantry-server"], tls);
-    openssl(["x509", "-req", "-in", "serving.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "serving.crt", "-days", "825", "-extfile", "serving.ext"], tls);
-    chmodSync(join(tls, "serving.key"), 0o600);
-  }
+  ensureCa(tls, "gantry-server-ca");
+  const serving = ensureServingCertificate(tls, "serving", "gantry-server", hosts);
   if (!existsSync(join(tls, "kubelet-client.crt")) || !existsSync(join(tls, "kubelet-client.key"))) {
     writeFileSync(join(tls, "kubelet-client.ext"), "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n");
     openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "kubelet-client.key", "-out", "kubelet-client.csr", "-subj", `/O=system:masters/CN=${KUBELET_CLIENT_CN}`], tls);
@@ -62,25 +50,12 @@ export function ensureCredentials(dataDir: string, hosts: string[]): ServerCrede
   const tokenFile = join(dataDir, "token");
   if (!existsSync(tokenFile)) writeFileAtomic(tokenFile, `${randomBytes(32).toString("hex")}\n`, 0o600);
   return {
-    caCert: readFileSync(join(tls, "ca.crt"), "utf8"),
-    cert: readFileSync(join(tls, "serving.crt"), "utf8"),
-    key: readFileSync(join(tls, "serving.key"), "utf8"),
+    caCert: serving.caCert,
+    cert: serving.cert,
+    key: serving.key,
     adminToken: readFileSync(tokenFile, "utf8").trim(),
     kubeletClient: { cert: readFileSync(join(tls, "kubelet-client.crt"), "utf8"), key: readFileSync(join(tls, "kubelet-client.key"), "utf8") },
   };
-}
-
-/** Whether the certificate names every one of NAMES (IP addresses and DNS names). */
-function certificateNames(pem: string, names: string[]): boolean {
-  let alt: string;
-  try {
-    alt = new X509Certificate(pem).subjectAltName ?? "";
-  } catch {
-    return false;
-  }
-  const have = new Set(alt.split(", ").map((s) => s.replace(/^(IP Address|DNS):/, "")));
-  // Node prints IPv6 addresses expanded; only the loopback one is ever asked for.
-  return names.every((n) => have.has(n) || (n === "::1" && have.has("0:0:0:0:0:0:0:1")));
 }
 
 /**
