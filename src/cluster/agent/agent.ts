@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../common/atomic-file.ts";
 import { realClock, type Clock } from "../../common/clock.ts";
-import { Informer, stripManagedFields, type Client, type KubeObject } from "../client/index.ts";
+import { Informer, StringInterner, stripManagedFields, type Client, type KubeObject } from "../client/index.ts";
 import { ContainerClient, EngineClient, startDaemon, type Daemon, type EngineOptions } from "../../engine/index.ts";
 import { PODS, SERVICES } from "./api-refs.ts";
 import type { ServiceForEnv } from "./env.ts";
@@ -134,10 +134,14 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     heartbeat.stop();
     throw err;
   }
-  // Cached without managedFields (no loop reads them; status is written by merge patch).
-  const pods = new Informer<Pod>(o.client.resource<Pod>(PODS), { clock, log, fieldSelector: `spec.nodeName=${o.nodeName}`, transform: stripManagedFields });
+  // Cached without managedFields (no loop reads them; status is written by merge patch), with
+  // one copy of each repeated string (images, mount paths, condition types, the node's name:
+  // JSON.parse makes a fresh copy of each for every pod and every update).
+  const strings = new StringInterner(4096);
+  const cached = <T extends KubeObject>(obj: T): T => strings.internValues(stripManagedFields(obj));
+  const pods = new Informer<Pod>(o.client.resource<Pod>(PODS), { clock, log, fieldSelector: `spec.nodeName=${o.nodeName}`, transform: cached });
   // Services, for the containers' service env vars (the kubelet's service lister).
-  const services = new Informer<ServiceForEnv & KubeObject>(o.client.resource<ServiceForEnv & KubeObject>(SERVICES), { clock, log, transform: stripManagedFields });
+  const services = new Informer<ServiceForEnv & KubeObject>(o.client.resource<ServiceForEnv & KubeObject>(SERVICES), { clock, log, transform: cached });
   let kubelet: KubeletServer;
   try {
     kubelet = await startNodeKubeletServer(o, daemon, engineSocket, facts.internalIP, pods, log);

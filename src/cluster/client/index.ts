@@ -15,3 +15,4 @@ export { computeDisruptionStatus, DISRUPTED_POD_TIMEOUT_MS, isPodReady as isPodR
 export { addValues, chargedNames, computeQuotaUsed, countedResource, countResourceName, formatResourceList, formatValue, objectUsage, parseResourceList, podCountsForQuota, podResourceList, quotaHard, quotaMatches, type QuotaUsage, type QuotaValue } from "./quota.ts";
 export { startLeaderElection, type LeaderElectionOptions, type LeaderElector } from "./leader-election.ts";
 export { podQosClass, type QosClass } from "./pod-qos.ts";
+export { StringInterner } from "./intern.ts";
