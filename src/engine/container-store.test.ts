@@ -48,6 +48,38 @@ describe("ContainerStore", () => {
     }
   });
 
+  it("saveAsync: writes of one container land in order, the last state wins, a sync save queues behind", async () => {
+    const root = mkdtempSync(join(tmpdir(), "gantry-cstore-"));
+    try {
+      const dir = join(root, "engine", "containers");
+      const s = new ContainerStore(dir);
+      const rec = record("ddd");
+      s.save(rec);
+      const onDisk = () => (JSON.parse(readFileSync(join(dir, "ddd", "container.json"), "utf8")) as ContainerRecord).State;
+      const first = s.saveAsync({ ...rec, State: { ...rec.State, Status: "running", Pid: 1 } });
+      const second = s.saveAsync({ ...rec, State: { ...rec.State, Status: "running", Pid: 2 } });
+      const third = s.saveAsync({ ...rec, State: { ...rec.State, Status: "running", Pid: 3 } });
+      assert.equal(s.get("ddd").State.Pid, 3, "memory has the last state at once");
+      // A sync save while a write is on the thread pool must not be overtaken by it.
+      s.save({ ...rec, State: { ...rec.State, Status: "exited", Pid: 0, ExitCode: 7 } });
+      await Promise.all([first, second, third]);
+      await s.flush();
+      assert.equal(onDisk().Status, "exited");
+      assert.equal(onDisk().ExitCode, 7);
+      assert.deepEqual(new ContainerStore(dir).loadAll()[0]!.State, s.get("ddd").State);
+      // Removed while a write is on its way: the directory goes and is not made again.
+      const late = s.saveAsync({ ...rec, State: { ...rec.State, Status: "running", Pid: 9 } });
+      s.remove("ddd");
+      await late;
+      await s.flush();
+      assert.ok(!existsSync(join(dir, "ddd")));
+      assert.deepEqual(readdirSync(join(root, "engine", "trash")), []);
+      assert.deepEqual(new ContainerStore(dir).loadAll(), []);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it("takes a removed container's directory away at once and deletes its files after", async () => {
     const root = mkdtempSync(join(tmpdir(), "gantry-cstore-"));
     try {

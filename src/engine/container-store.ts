@@ -101,8 +101,17 @@ export class ContainerStore {
   /** Removed containers' directories, renamed here and deleted in the background. */
   private readonly trash: string;
   private trashed = 0;
+  /** Per container, the write on the thread pool (saveAsync) and what waits on it. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Per container, a write queued behind the one in flight; it takes the record as it is when it begins. */
+  private readonly queued = new Map<string, Promise<void>>();
+  /** Deletions of removed containers' directories under way (close() waits for them). */
+  private readonly deleting = new Set<Promise<void>>();
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    private readonly warn: (message: string) => void = () => {},
+  ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.trash = join(dirname(dir), "trash");
   }
@@ -135,8 +144,15 @@ export class ContainerStore {
    * processes a machine crash ends anyway — after one, the record on disk says at worst
    * "running" with a dead monitor, which restore() turns into an exit (255), as it would
    * after the crash itself. A crash of the daemon alone loses nothing (the rename is atomic).
+   * While a saveAsync() of the container is on the thread pool, the write queues behind it
+   * (writes of one container land in order) and this returns before it lands.
    */
   save(rec: ContainerRecord): void {
+    if (this.inFlight.has(rec.Id)) {
+      this.byId.set(rec.Id, rec);
+      void this.saveAsync(rec).catch((e: unknown) => this.warn(`save container ${rec.Id.slice(0, 12)}: ${(e as Error).message}`));
+      return;
+    }
     const known = this.byId.has(rec.Id);
     if (!known) mkdirSync(this.containerDir(rec.Id), { recursive: true, mode: 0o700 });
     const durable = durablePart(rec);
@@ -147,12 +163,46 @@ export class ContainerStore {
   }
 
   /**
-   * Forgets the container and takes its directory away at once (one rename), then deletes
-   * the files (log, bundle config, record, etc files) on the thread pool: unlinking them
-   * cost the daemon's event loop ~3 ms per `run --rm` under load, on the path to the
-   * answer of `wait?condition=removed`. A daemon that stops first leaves them in the trash,
-   * which loadAll() empties.
+   * save() of a known container with the write (and fsync, when due) on the thread pool, so
+   * the event loop serves other requests meanwhile: resolves once a write holding this state
+   * (or a later one) has landed. Writes of one container never overlap: one queued behind
+   * the write in flight takes the record as it is when it begins, so the last state wins.
+   * A container removed meanwhile is not written again.
    */
+  saveAsync(rec: ContainerRecord): Promise<void> {
+    const id = rec.Id;
+    this.byId.set(id, rec);
+    const waiting = this.queued.get(id);
+    if (waiting) return waiting;
+    const before = this.inFlight.get(id);
+    const write = (before ?? Promise.resolve()).catch(() => {}).then(() => {
+      this.queued.delete(id);
+      return this.writeLatest(id);
+    });
+    this.queued.set(id, write);
+    const tracked: Promise<void> = write
+      .catch(() => {})
+      .finally(() => {
+        if (this.inFlight.get(id) === tracked) this.inFlight.delete(id);
+      });
+    this.inFlight.set(id, tracked);
+    return write;
+  }
+
+  private async writeLatest(id: string): Promise<void> {
+    const rec = this.byId.get(id);
+    if (!rec) return; // removed while queued
+    const durable = durablePart(rec);
+    const mustSync = this.synced.get(id) !== durable;
+    try {
+      await writeFileAtomicDurably(join(this.containerDir(id), "container.json"), JSON.stringify(rec) + "\n", 0o600, mustSync);
+    } catch (err) {
+      if (!this.byId.has(id)) return; // its directory was taken away meanwhile
+      throw err;
+    }
+    if (mustSync) this.synced.set(id, durable);
+  }
+
   /** save() of a new record with its fsync on the thread pool, so the event loop goes on
    * serving other requests while the journal commits (create's path). */
   async saveNew(rec: ContainerRecord): Promise<void> {
@@ -163,9 +213,18 @@ export class ContainerStore {
     this.byId.set(rec.Id, rec);
   }
 
+  /**
+   * Forgets the container and takes its directory away at once (one rename), then deletes
+   * the files (log, bundle config, record, etc files) on the thread pool: unlinking them
+   * cost the daemon's event loop ~3 ms per `run --rm` under load, on the path to the
+   * answer of `wait?condition=removed`. A daemon that stops first leaves them in the trash,
+   * which loadAll() empties. A write still on the thread pool finishes (or fails) first.
+   */
   remove(id: string): void {
     this.byId.delete(id);
     this.synced.delete(id);
+    this.queued.delete(id);
+    const writing = this.inFlight.get(id);
     const aside = join(this.trash, `${id}-${process.pid}-${this.trashed++}`);
     try {
       mkdirSync(this.trash, { recursive: true, mode: 0o700 });
@@ -175,7 +234,16 @@ export class ContainerStore {
       rmSync(this.containerDir(id), { recursive: true, force: true });
       return;
     }
-    void rm(aside, { recursive: true, force: true }).catch(() => {});
+    const deletion: Promise<void> = (writing ?? Promise.resolve())
+      .then(() => rm(aside, { recursive: true, force: true }))
+      .catch(() => {})
+      .finally(() => this.deleting.delete(deletion));
+    this.deleting.add(deletion);
+  }
+
+  /** Waits for the writes and deletions on the thread pool (the daemon's shutdown). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.inFlight.values(), ...this.deleting]);
   }
 
   nameInUse(name: string): ContainerRecord | undefined {

@@ -134,12 +134,12 @@ export class Engine {
   }
 
   constructor(readonly opts: EngineOptions) {
+    this.log = opts.log ?? ((m) => process.stderr.write(`gantry daemon: ${m}\n`));
     this.images = new ImageStore(opts.root);
-    this.containers = new ContainerStore(join(opts.root, "engine", "containers"));
+    this.containers = new ContainerStore(join(opts.root, "engine", "containers"), this.log);
     this.execRoot = opts.execRoot ?? join(opts.root, "run");
     this.runtimeRoot = join(this.execRoot, "runtime");
     mkdirSync(join(this.execRoot, "attach"), { recursive: true, mode: 0o700 });
-    this.log = opts.log ?? ((m) => process.stderr.write(`gantry daemon: ${m}\n`));
     this.clock = opts.clock ?? realClock;
     const rtName = opts.runtime ?? "gantry";
     if (opts.ociBackend) this.runtime = opts.ociBackend;
@@ -299,6 +299,7 @@ export class Engine {
     await Promise.all([...this.layerRemovalsInFlight]);
     await this.networks?.close().catch(() => {});
     await this.slirp?.close();
+    await this.containers.flush();
   }
 
   private runtimeStatus(id: string): string | undefined {
@@ -671,7 +672,9 @@ export class Engine {
       rec.State.FinishedAt = ZERO_TIME;
       rec.ManuallyStopped = false;
       this.health.begin(rec, { fresh: true });
-      this.containers.save(rec);
+      // Written before the answer (a restarted daemon must find it running, with its pids,
+      // and re-adopt it), but on the thread pool: the event loop serves the others meanwhile.
+      await this.containers.saveAsync(rec);
       this.publish(rec, "start");
     } catch (err) {
       this.unwatchExit(rec.Id);
@@ -773,17 +776,21 @@ export class Engine {
       void this.health.end(rec, { markUnhealthy: true });
       rec.State = { ...rec.State, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: finishedAt, Error: error };
       rec.MonitorPid = 0;
-      this.containers.save(rec);
+      const decision = restartDecision(rec.HostConfig.RestartPolicy, code, rec.RestartCount, rec.ManuallyStopped, Date.parse(finishedAt) - startedMs);
+      const autoRemove = !decision.restart && !!rec.HostConfig.AutoRemove;
+      // An exit that removes the container (`run --rm`) is not written: until the removal has
+      // taken the directory, the record on disk says running and the exit file is beside it,
+      // so a daemon that crashes in between finds the exit again at restore and removes it then.
+      if (!autoRemove) this.containers.save(rec);
       if (oom) this.publish(rec, "oom");
       this.publish(rec, "die", { exitCode: String(code) });
       this.resolveWaiters(rec.Id, ["next-exit", "not-running"], code);
-      const decision = restartDecision(rec.HostConfig.RestartPolicy, code, rec.RestartCount, rec.ManuallyStopped, Date.parse(finishedAt) - startedMs);
       if (decision.restart) {
         sup.busy = false;
         await this.scheduleRestart(rec, decision, { now: !!opts.restartNow });
-      } else if (rec.HostConfig.AutoRemove) {
+      } else if (autoRemove) {
         sup.busy = false;
-        await this.removeContainer(rec.Id, { force: true, volumes: true }).catch((e: unknown) => this.log(`auto-remove: ${(e as Error).message}`));
+        await this.removeRecord(rec, { force: true, volumes: true }, { exitUnwritten: true }).catch((e: unknown) => this.log(`auto-remove: ${(e as Error).message}`));
       }
     } finally {
       sup.busy = false;
@@ -987,8 +994,17 @@ export class Engine {
     this.containers.save(parent);
   }
 
-  async removeContainer(ref: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
-    const rec = this.containers.get(ref);
+  removeContainer(ref: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
+    return this.removeRecord(this.containers.get(ref), opts, { exitUnwritten: false });
+  }
+
+  /**
+   * `exitUnwritten`: called by the exit of an AutoRemove container, whose record on disk still
+   * says running beside its exit file — the state a crash from here on must leave, as restore
+   * then handles the exit again and removes the container. Marking it "removing" on disk
+   * would protect nothing more, so that write is skipped.
+   */
+  private async removeRecord(rec: ContainerRecord, opts: { force: boolean; volumes: boolean }, how: { exitUnwritten: boolean }): Promise<void> {
     if (isUp(rec.State.Status) && !opts.force) {
       throw conflict(
         `cannot remove container "${rec.Name}": container is ${rec.State.Status}: stop the container before removing or force remove`,
@@ -1012,7 +1028,9 @@ export class Engine {
     transition(rec, "remove");
     void this.health.end(rec, { markUnhealthy: false });
     this.unwatchExit(rec.Id);
-    this.containers.save(rec);
+    // On disk, "removing" makes a daemon that crashes half-way through finish the removal at
+    // restore rather than show a container with half of its resources gone.
+    if (!how.exitUnwritten) this.containers.save(rec);
     await this.runtime.delete(rec.Id, true).catch(() => {});
     const leftNetworks = this.disconnectNetwork(rec.Id);
     await this.volumes.release(rec.Id, opts.volumes).catch((e: unknown) => this.log(`volume release: ${(e as Error).message}`));

@@ -93,9 +93,13 @@ describe("engine supervision on a fake clock and a recording backend", () => {
     return rec.Id;
   }
 
-  /** Advances the fake clock in poll-sized steps until `cond` holds (at most `maxMs`). */
+  /** Advances the fake clock in poll-sized steps until `cond` holds (at most `maxMs`); after
+   * each step the record writes on the thread pool land (a start answers after its write). */
   async function until(cond: () => boolean, maxMs = 5_000): Promise<void> {
-    for (let t = 0; t <= maxMs && !cond(); t += 100) await clock.advance(100);
+    for (let t = 0; t <= maxMs && !cond(); t += 100) {
+      await clock.advance(100);
+      await engine.containers.flush();
+    }
     assert.ok(cond(), "condition not reached on the fake clock");
   }
   const status = (id: string) => engine.containers.get(id).State.Status;

@@ -41,9 +41,26 @@ function configDigestOf(store: ImageStore, manifestDigest: Digest): string {
   return id;
 }
 
+/** A manifest and its image config, parsed, by store and manifest digest: content addresses,
+ * so they never change, and an engine resolves a container's image several times per
+ * container (create, rootfs, start) — each time two reads and two schema checks otherwise.
+ * Handed out as copies: callers may change what they get. */
+const parsedImages = new Map<string, { manifest: Manifest; mediaType: string; config: ImageConfig }>();
+
+function parsedImage(store: ImageStore, manifestDigest: Digest): { manifest: Manifest; mediaType: string; config: ImageConfig } {
+  const key = `${store.root}\0${manifestDigest}`;
+  let parsed = parsedImages.get(key);
+  if (!parsed) {
+    const { manifest, mediaType } = loadManifest(store, manifestDigest);
+    parsed = { manifest, mediaType, config: parseImageConfig(store.readBlob(manifest.config.digest as Digest)) };
+    if (parsedImages.size >= 256) parsedImages.clear();
+    parsedImages.set(key, parsed);
+  }
+  return structuredClone(parsed);
+}
+
 function imageFromManifest(store: ImageStore, manifestDigest: Digest, refs: Record<string, RefRecord>): LocalImage {
-  const { manifest, mediaType } = loadManifest(store, manifestDigest);
-  const config = parseImageConfig(store.readBlob(manifest.config.digest as Digest));
+  const { manifest, mediaType, config } = parsedImage(store, manifestDigest);
   const names = Object.entries(refs)
     .filter(([, r]) => r.digest === manifestDigest)
     .map(([n]) => n)

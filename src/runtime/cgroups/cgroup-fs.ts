@@ -1,6 +1,6 @@
 // Reading and writing cgroup files. Cgroups are files: a limit is a write into a file, a
 // process joins by a write into cgroup.procs. Every failure names the file and the value.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { GantryError } from "../../common/errors.ts";
 import type { CgroupFile } from "./types.ts";
@@ -34,17 +34,45 @@ function missingReason(file: string, controller: string): string {
  * never a silent skip.
  */
 export function writeCgroupFiles(dir: string, controller: string, files: readonly CgroupFile[]): void {
-  for (const f of files) {
-    const path = join(dir, f.file);
-    if (!existsSync(path)) {
-      throw new GantryError(
-        "KERNEL_FEATURE_MISSING",
-        `cannot set ${f.field}: ${path} of the ${controller} controller does not exist (${missingReason(f.file, controller)})`,
-        { path, hint: `remove ${f.field} from linux.resources or use a kernel with that ${controller} feature` },
-      );
+  let open: { path: string; fd: number } | undefined;
+  const closeOpen = () => {
+    if (open) closeSync(open.fd);
+    open = undefined;
+  };
+  try {
+    for (const [i, f] of files.entries()) {
+      const path = join(dir, f.file);
+      if (open?.path === path) {
+        writeCgroupValue(path, f.value, f.field, open.fd);
+        continue;
+      }
+      closeOpen();
+      checkCgroupFile(path, f, controller);
+      // A run of writes to one file (v1's devices.allow takes one rule per write) shares one open.
+      if (files[i + 1]?.file === f.file) open = { path, fd: openCgroupFile(path, f) };
+      writeCgroupValue(path, f.value, f.field, open?.fd);
     }
-    writeCgroupValue(path, f.value, f.field);
+  } finally {
+    closeOpen();
   }
+}
+
+function openCgroupFile(path: string, f: CgroupFile): number {
+  try {
+    return openSync(path, "w");
+  } catch (err) {
+    const errno = (err as NodeJS.ErrnoException).code ?? "EIO";
+    throw new GantryError("SYSCALL_FAILED", `cannot set ${f.field}: open ${path}: ${errno}`, { path, errno, step: "cgroup write", cause: err });
+  }
+}
+
+function checkCgroupFile(path: string, f: CgroupFile, controller: string): void {
+  if (existsSync(path)) return;
+  throw new GantryError(
+    "KERNEL_FEATURE_MISSING",
+    `cannot set ${f.field}: ${path} of the ${controller} controller does not exist (${missingReason(f.file, controller)})`,
+    { path, hint: `remove ${f.field} from linux.resources or use a kernel with that ${controller} feature` },
+  );
 }
 
 /** A directory made or a file written in a cgroup filesystem, as journalled for `explain`. */
@@ -71,9 +99,10 @@ export function journalCgroupWrites<T>(fn: () => T, entries: CgroupJournalEntry[
 }
 
 /** One write; the kernel validates the value, so EINVAL/EBUSY/EPERM come back here. */
-export function writeCgroupValue(path: string, value: string, field = "cgroup value"): void {
+export function writeCgroupValue(path: string, value: string, field = "cgroup value", fd?: number): void {
   try {
-    writeFileSync(path, value);
+    if (fd === undefined) writeFileSync(path, value);
+    else writeSync(fd, value);
     journal?.push({ op: "write", path, value });
   } catch (err) {
     const errno = (err as NodeJS.ErrnoException).code ?? "EIO";

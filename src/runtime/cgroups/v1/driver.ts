@@ -110,7 +110,8 @@ export class V1Cgroup implements CgroupManager {
   /** Finds (and with create, makes) the container's directory in every mounted hierarchy. */
   place(create: boolean): void {
     const mounts = readCgroupMounts();
-    const own = readOwnCgroups();
+    // Our own cgroups matter only to a relative cgroupsPath (the default is absolute).
+    const own = this.cgroupPath.startsWith("/") ? new Map<string, string>() : readOwnCgroups();
     for (const h of v1Hierarchies(mounts)) {
       if (this.placed.some((p) => p.hierarchy.mountPoint === h.mountPoint)) continue;
       const dir = cgroupDir(h.mountPoint, h.root, own.get(h.controllers[0] ?? ""), this.cgroupPath);

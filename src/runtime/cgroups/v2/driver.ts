@@ -146,7 +146,7 @@ export interface V2Mount {
 
 /** Opens a cgroup in the given cgroup2 mount; tests point it at /sys/fs/cgroup/unified. */
 export function openV2Cgroup(mount: V2Mount, opts: DriverOpenOptions): V2Cgroup {
-  const dir = cgroupDir(mount.mountPoint, mount.root, readOwnCgroups().get(""), opts.cgroupPath);
+  const dir = cgroupDir(mount.mountPoint, mount.root, opts.cgroupPath.startsWith("/") ? undefined : readOwnCgroups().get(""), opts.cgroupPath);
   if (!opts.create) {
     if (readOptional(join(dir, "cgroup.procs")) === undefined) {
       throw new GantryError("NOT_FOUND", `cgroup ${dir} does not exist`, { path: dir });
