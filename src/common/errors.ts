@@ -10,7 +10,7 @@ export const errorCatalogue = {
   ALREADY_EXISTS: { status: 409, doc: "An object with this id or name already exists" },
   CONFLICT: { status: 409, doc: "The object is in a state that does not allow the operation (e.g. delete of a running container)" },
   KERNEL_FEATURE_MISSING: { status: 500, doc: "The host kernel lacks a feature the request needs (a cgroup controller, a namespace type)" },
-  SYSCALL_FAILED: { status: 500, doc: "A system call failed while setting up or managing a container; carries the step and errno" },
+  SYSCALL_FAILED: { status: 500, doc: "A system call failed while setting up or managing a container, or the cluster store's fsync of its write-ahead log failed (the store then takes no more writes); carries the step and errno" },
   HOOK_FAILED: { status: 500, doc: "An OCI hook exited non-zero or timed out" },
   GONE: { status: 410, doc: "A watch or list asked for a revision older than the store's compacted revision; relist and watch again" },
   TIMEOUT: { status: 504, doc: "An operation did not finish in time" },

@@ -325,10 +325,10 @@ export async function handlePatch(ctx: HandlerContext, r: ResourceRequest): Prom
   else throw errUnsupportedMediaType(type);
   const manager = fieldManager(r);
   if (r.subresource === "scale") {
-    const cur = await ctx.registry.get(rt, r.namespace, r.name!);
-    const scale = toScale(rt, cur);
-    const next = type === PATCH_TYPES.json ? applyJsonPatch(scale, patch) : applyMergePatch(scale, patch);
-    return writeScale(ctx, r, next, manager);
+    // Patched onto the Scale of the object as each try reads it (kube-apiserver patches inside
+    // GuaranteedUpdate): a write by a controller in between is a retry, not a 409, unless the
+    // patch itself names a resourceVersion.
+    return writeScale(ctx, r, (scale) => (type === PATCH_TYPES.json ? applyJsonPatch(scale, patch) : applyMergePatch(scale, patch)), manager);
   }
   const updated = await ctx.registry.mutate(
     rt,
@@ -374,22 +374,24 @@ export async function handleGetScale(ctx: HandlerContext, r: ResourceRequest): P
 }
 
 async function updateScale(ctx: HandlerContext, r: ResourceRequest, body: unknown): Promise<void> {
-  await writeScale(ctx, r, body, fieldManager(r));
+  await writeScale(ctx, r, () => body, fieldManager(r));
 }
 
-async function writeScale(ctx: HandlerContext, r: ResourceRequest, body: unknown, manager: string): Promise<void> {
-  if (!isPlainObject(body)) throw errBadRequest("the body must be an autoscaling/v1 Scale");
-  const spec = (body.spec ?? {}) as Record<string, unknown>;
-  const replicas = spec.replicas;
-  if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
-    throw new ApiError("INVALID_SPEC", 422, "Invalid", `Scale.autoscaling "${r.name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`, {
-      name: r.name,
-      kind: "Scale",
-      causes: [{ reason: "FieldValueInvalid", message: "must be greater than or equal to 0", field: "spec.replicas" }],
-    });
-  }
-  const rv = isPlainObject(body.metadata) ? (body.metadata.resourceVersion as string | undefined) : undefined;
+/** Writes spec.replicas from the Scale that scaleOf makes of the current Scale (a PUT's body, or a patch applied to it). */
+async function writeScale(ctx: HandlerContext, r: ResourceRequest, scaleOf: (current: KubeObject) => unknown, manager: string): Promise<void> {
   const updated = await ctx.registry.mutate(r.rt, r.namespace, r.name!, (cur) => {
+    const body = scaleOf(toScale(r.rt, cur));
+    if (!isPlainObject(body)) throw errBadRequest("the body must be an autoscaling/v1 Scale");
+    const spec = (body.spec ?? {}) as Record<string, unknown>;
+    const replicas = spec.replicas;
+    if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
+      throw new ApiError("INVALID_SPEC", 422, "Invalid", `Scale.autoscaling "${r.name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`, {
+        name: r.name,
+        kind: "Scale",
+        causes: [{ reason: "FieldValueInvalid", message: "must be greater than or equal to 0", field: "spec.replicas" }],
+      });
+    }
+    const rv = isPlainObject(body.metadata) ? (body.metadata.resourceVersion as string | undefined) : undefined;
     if (rv && rv !== cur.metadata.resourceVersion) {
       throw new ApiError("CONFLICT", 409, "Conflict", `Operation cannot be fulfilled on ${r.rt.plural}${r.rt.group ? "." + r.rt.group : ""} "${r.name}": the object has been modified; please apply your changes to the latest version and try again`, { name: r.name, kind: r.rt.plural });
     }
