@@ -2,11 +2,11 @@
 // (the daemon), written atomically (write + rename). Everything needed to re-adopt a running
 // container after a daemon crash is here or in the runtime's state and the monitor's exit file.
 import { mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import { GantryError, notFound } from "../common/errors.ts";
 import { readJsonIfExists, writeFileAtomic, writeFileAtomicDurably } from "../common/atomic-file.ts";
+import { removeTree } from "../common/remove-tree.ts";
 import type { ContainerConfig, HostConfig } from "./api-types.ts";
 import type { HealthState } from "./health/status.ts";
 import type { ContainerUserns } from "./userns.ts";
@@ -235,7 +235,7 @@ export class ContainerStore {
       return;
     }
     const deletion: Promise<void> = (writing ?? Promise.resolve())
-      .then(() => rm(aside, { recursive: true, force: true }))
+      .then(() => removeTree(aside))
       .catch(() => {})
       .finally(() => this.deleting.delete(deletion));
     this.deleting.add(deletion);

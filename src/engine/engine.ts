@@ -555,7 +555,7 @@ export class Engine {
   }
 
   /** The OCI config for a container, written into its bundle (its engine dir) before each start. */
-  private writeBundle(rec: ContainerRecord, netnsPath?: string): string {
+  private writeBundle(rec: ContainerRecord, netnsPath?: string): { dir: string; spec: unknown } {
     const user = this.resolveUserIn(rec);
     // Links' variables come first: the container's own Env overrides them (dockerd's order).
     // An entry without "=" (`-e NAME` the client had no value for) only unsets that name.
@@ -600,7 +600,7 @@ export class Engine {
     }
     // Made again before every start, so not fsynced (nothing to recover after a machine crash).
     writeJsonAtomic(join(dir, "config.json"), spec, 0o600, false, false);
-    return dir;
+    return { dir, spec };
   }
 
   /** What `--init` runs as the container's pid 1 (the first found; `docker info` names it). */
@@ -649,7 +649,7 @@ export class Engine {
       rmSync(this.exitFile(rec.Id), { force: true });
       this.watchExit(rec.Id);
       const preparedNetns = this.claimPreparedNetwork(rec);
-      const bundle = this.writeBundle(rec, preparedNetns);
+      const { dir: bundle, spec } = this.writeBundle(rec, preparedNetns);
       const logCfg = rec.HostConfig.LogConfig?.Config ?? {};
       const created = await this.runtime.create(rec.Id, bundle, {
         logPath: rec.LogPath,
@@ -658,7 +658,7 @@ export class Engine {
         attachSocket: this.attachSocket(rec.Id),
         exitFile: this.exitFile(rec.Id),
         openStdin: !!rec.Config.OpenStdin,
-      }, hostMounts);
+      }, hostMounts, spec);
       rec.State = { ...rec.State, Pid: created.pid, Error: "", OOMKilled: false };
       rec.MonitorPid = created.monitorPid ?? 0;
       if (this.runtime.netnsBeforeStart && !preparedNetns) await this.connectNetwork(rec, created.pid);

@@ -27,7 +27,7 @@ export interface OciBackend extends ExecBackend {
   status(id: string): string | undefined;
   /** Creates the container; the process must not run user code before start. `pid` is 0 when
    * the runtime only knows it at start. */
-  create(id: string, bundle: string, monitor: MonitorOptions, hostMounts?: HostMount[]): Promise<{ pid: number; monitorPid: number }>;
+  create(id: string, bundle: string, monitor: MonitorOptions, hostMounts?: HostMount[], config?: unknown): Promise<{ pid: number; monitorPid: number }>;
   /** Whether create takes hostMounts (made and undone by the container's monitor). */
   readonly hostMounts: boolean;
   /** Starts it; returns the container's pid. */
@@ -54,6 +54,8 @@ export class GantryBackend implements OciBackend {
   readonly hostMounts = true;
   readonly runtime: Runtime;
   private readonly pidsById = new Map<string, number>();
+  /** What create returned, until start takes it (not kept longer: it holds the OCI config). */
+  private readonly createdById = new Map<string, Awaited<ReturnType<Runtime["create"]>>["created"]>();
 
   constructor(readonly root: string, warn: (m: string) => void) {
     this.runtime = new Runtime(root, warn);
@@ -71,19 +73,24 @@ export class GantryBackend implements OciBackend {
       return undefined;
     }
   }
-  async create(id: string, bundle: string, monitor: MonitorOptions, hostMounts?: HostMount[]): Promise<{ pid: number; monitorPid: number }> {
-    const r = await this.runtime.create(id, { bundle, monitor, hostMounts });
+  async create(id: string, bundle: string, monitor: MonitorOptions, hostMounts?: HostMount[], config?: unknown): Promise<{ pid: number; monitorPid: number }> {
+    const r = await this.runtime.create(id, { bundle, monitor, hostMounts, config });
     this.pidsById.set(id, r.pid);
+    this.createdById.set(id, r.created);
     return { pid: r.pid, monitorPid: r.monitorPid ?? 0 };
   }
   async start(id: string): Promise<number> {
-    await this.runtime.start(id);
+    const created = this.createdById.get(id);
+    this.createdById.delete(id);
+    await this.runtime.start(id, created);
     return this.pidsById.get(id) ?? this.runtime.state.load(id).pid;
   }
   kill(id: string, signal: string, all = false): void {
     this.runtime.kill(id, signal, all);
   }
   delete(id: string, force: boolean): Promise<void> {
+    this.createdById.delete(id);
+    this.pidsById.delete(id);
     return this.runtime.delete(id, force);
   }
   pause(id: string): Promise<void> {

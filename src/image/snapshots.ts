@@ -14,11 +14,11 @@ import { spawnSync } from "node:child_process";
 import { createReadStream, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, renameSync, rmSync, utimesSync } from "node:fs";
 import { join, relative } from "node:path";
 import { spawn } from "node:child_process";
-import { rm } from "node:fs/promises";
 import { createGunzip } from "node:zlib";
 import type { Readable } from "node:stream";
 import { writeJsonAtomic, readJsonIfExists, writeFileAtomicDurably } from "../common/atomic-file.ts";
 import { GantryError } from "../common/errors.ts";
+import { removeTree } from "../common/remove-tree.ts";
 import { chainIds, hexOf, type Digest } from "./digest.ts";
 import type { Descriptor, ImageConfig, Manifest } from "./spec.ts";
 import type { ImageStore, Lease } from "./store.ts";
@@ -308,5 +308,5 @@ export async function discardContainerRootfs(store: ImageStore, containerId: str
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
     throw err;
   }
-  await rm(aside, { recursive: true, force: true });
+  await removeTree(aside);
 }

@@ -53,6 +53,11 @@ export interface CreateOptions {
    * process goes straight on to exec without a round trip through a second caller.
    */
   start?: boolean;
+  /**
+   * The bundle's config.json as the caller has just written it (an engine): checked as the
+   * file would be, without reading and parsing it back.
+   */
+  config?: unknown;
 }
 
 export interface ExecOptions {
@@ -216,8 +221,8 @@ export class Runtime {
     const bundle = resolve(opts.bundle);
     // Loaded on demand: the schema library is the largest part of the CLI's start-up, and
     // only create needs it (state, start, kill, delete read Gantry's own state file).
-    const { loadBundleConfig } = await (specParser ??= import("./spec/parse.ts"));
-    const config = loadBundleConfig(bundle);
+    const { loadBundleConfig, parseConfig } = await (specParser ??= import("./spec/parse.ts"));
+    const config = opts.config !== undefined ? parseConfig(opts.config, join(bundle, "config.json")) : loadBundleConfig(bundle);
     if (!config.root?.path) throw new GantryError("INVALID_SPEC", "root.path: config.json names no root filesystem", { path: "root.path" });
     const rootfs = isAbsolute(config.root.path) ? config.root.path : join(bundle, config.root.path);
     if (!isDirectory(rootfs)) {
@@ -314,8 +319,10 @@ export class Runtime {
     }
   }
 
-  async start(id: string): Promise<void> {
-    const rec = this.state.load(id);
+  /** `created`: what this process's `create` returned for the container (an engine starting
+   * what it just made), so its state file is not read back. */
+  async start(id: string, created?: CreatedContainer): Promise<void> {
+    const rec = created?.record.id === id ? created.record : this.state.load(id);
     const status = this.statusOf(rec);
     if (status !== "created") throw conflict(`cannot start container ${id}: it is ${status}, not created`);
     if (!rec.config.process) {

@@ -28,9 +28,13 @@ export interface OpenCgroupsOptions {
   knownPaths?: Readonly<Record<string, string>>;
 }
 
-/** The driver for this host: v2 when /sys/fs/cgroup itself is cgroup2, else v1 (hybrid included). */
+let hostVersion: 1 | 2 | undefined;
+
+/** The driver for this host: v2 when /sys/fs/cgroup itself is cgroup2, else v1 (hybrid included).
+ * Looked at once per process (as the mounts are, hierarchy.ts): an engine opens a container's
+ * cgroups three times per `run`, and what is mounted at /sys/fs/cgroup does not change under it. */
 export function hostCgroupDriver(): CgroupDriver {
-  return detectCgroupVersion() === 2 ? v2Driver() : v1Driver;
+  return (hostVersion ??= detectCgroupVersion()) === 2 ? v2Driver() : v1Driver;
 }
 
 export function openCgroups(opts: OpenCgroupsOptions): CgroupManager {
