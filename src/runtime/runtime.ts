@@ -398,7 +398,18 @@ export class Runtime {
         /* gone */
       }
     }
-    // Everything left in the cgroup goes too (runc does the same for a shared pid namespace).
+    // The common case: the init is gone and took every process along (its pid namespace
+    // ended with it), so each cgroup goes with one rmdir, without cgroup.procs read in every
+    // hierarchy first. One still busy: what is left in it is found and killed.
+    const emptied = status === "stopped" && (await cg.destroy({ onlyIfEmpty: true }));
+    if (!emptied) await this.killLeftThenDestroy(id, rec, cg);
+    await runHooksWarnOnly(rec.config.hooks?.poststop, this.ociState(rec, "stopped"), this.warn);
+    await this.state.removeAsync(id);
+  }
+
+  /** Everything left in the container's cgroups goes (runc does the same for a shared pid
+   * namespace), then the cgroups. */
+  private async killLeftThenDestroy(id: string, rec: ContainerRecord, cg: CgroupManager): Promise<void> {
     const deadline = Date.now() + 10_000;
     for (;;) {
       let pids: number[] = [];
@@ -420,8 +431,6 @@ export class Runtime {
       await new Promise((r) => setTimeout(r, 5));
     }
     await cg.destroy();
-    await runHooksWarnOnly(rec.config.hooks?.poststop, this.ociState(rec, "stopped"), this.warn);
-    await this.state.removeAsync(id);
   }
 
   async pause(id: string): Promise<void> {

@@ -119,10 +119,14 @@ test("v1: a real process joins via cgroup.procs, is listed, frozen, thawed, coun
   assert.ok(s.cpu.usage.user + s.cpu.usage.kernel > 0);
   assert.equal(cg.oomKillCount(), 0);
 
+  // onlyIfEmpty does not wait for the process: false, and its cgroups are still there.
+  assert.equal(await cg.destroy({ onlyIfEmpty: true }), false);
+  assert.equal(existsSync(join(cg.paths.memory!, "cgroup.procs")), true);
+  assert.deepEqual(cg.pids(), [child.pid]);
   await killAndReap(child);
-  await cg.destroy();
+  assert.equal(await cg.destroy(), true);
   for (const dir of Object.values(cg.paths)) assert.equal(existsSync(dir), false, `${dir} removed`);
-  await cg.destroy(); // a second destroy is a no-op
+  assert.equal(await cg.destroy({ onlyIfEmpty: true }), true); // a second destroy is a no-op
 });
 
 test("v1: exceeding the memory limit is an OOM kill that oomKillCount sees", async (t) => {

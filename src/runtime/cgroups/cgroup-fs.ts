@@ -279,6 +279,20 @@ export async function removeCgroupTree(dir: string, opts: { timeoutMs?: number; 
   }
 }
 
+/** removeCgroupTree; with `once`, a single try whose failure (a cgroup still busy) is false. */
+export async function removeLeafCgroup(dir: string, once: boolean): Promise<boolean> {
+  if (!once) {
+    await removeCgroupTree(dir);
+    return true;
+  }
+  try {
+    await removeCgroupTree(dir, { timeoutMs: 0 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A created ancestor (/gantry) goes when it is empty: one rmdir, never a walk into it. Its
  * sub-directories are other containers' cgroups, and one being created is empty (no task

@@ -80,6 +80,6 @@ export function noCgroups(initPid: () => number): CgroupManager {
     pids: () => pidsSharingPidNamespace(initPid()),
     stats: () => zeroStats(pidsSharingPidNamespace(initPid()).length),
     oomKillCount: () => 0,
-    destroy: () => Promise.resolve(),
+    destroy: () => Promise.resolve(true),
   };
 }

@@ -41,8 +41,12 @@ export interface CgroupManager {
   pids(): number[];
   stats(): CgroupStats;
   oomKillCount(): number;
-  /** Removes every directory it created (the container's own sub-cgroups too); no-op if gone. */
-  destroy(): Promise<void>;
+  /**
+   * Removes every directory it created (the container's own sub-cgroups too); no-op if gone.
+   * `onlyIfEmpty`: one rmdir per directory and no waiting — false when one is still busy
+   * (a process is left in it), with the rest left for a later destroy.
+   */
+  destroy(opts?: { onlyIfEmpty?: boolean }): Promise<boolean>;
 }
 
 /** Makes managers for one cgroup version; chosen by probing the host. */

@@ -13,7 +13,7 @@ import {
   readNumber,
   readOptional,
   removeAncestorIfEmpty,
-  removeCgroupTree,
+  removeLeafCgroup,
   removeDirsNow,
   writeCgroupFiles,
   writeCgroupValue,
@@ -295,18 +295,21 @@ export class V1Cgroup implements CgroupManager {
     return dir ? (parseKeyValues(readOptional(join(dir, "memory.oom_control"))).oom_kill ?? 0) : 0;
   }
 
-  async destroy(): Promise<void> {
+  async destroy(opts: { onlyIfEmpty?: boolean } = {}): Promise<boolean> {
     const leaves = new Set(this.placed.map((p) => p.dir));
     if (this.unified) leaves.add(this.unified.dir);
+    let busy = false;
     for (const leaf of leaves) {
       // Without a record (opened by a later command), the container's own cgroup is its.
-      if (!this.knownCreated || this.created.includes(leaf)) await removeCgroupTree(leaf);
+      if (!this.knownCreated || this.created.includes(leaf)) busy = !(await removeLeafCgroup(leaf, !!opts.onlyIfEmpty)) || busy;
     }
+    if (busy) return false;
     for (const d of [...this.created].reverse()) {
       if (leaves.has(d)) continue;
       // A created ancestor (/gantry) may by now hold other containers: then it stays.
       removeAncestorIfEmpty(d);
     }
+    return true;
   }
 }
 

@@ -9,7 +9,7 @@ import {
   pollUntil,
   readOptional,
   removeAncestorIfEmpty,
-  removeCgroupTree,
+  removeLeafCgroup,
   removeDirsNow,
   writeCgroupFiles,
   writeCgroupValue,
@@ -126,15 +126,16 @@ export class V2Cgroup implements CgroupManager {
     return parseKeyValues(readOptional(join(this.dir, "memory.events"))).oom_kill ?? 0;
   }
 
-  async destroy(): Promise<void> {
+  async destroy(opts: { onlyIfEmpty?: boolean } = {}): Promise<boolean> {
     // Without a record only the container's own cgroup goes; with one, exactly what was made.
     const leaf = this.knownCreated ? this.createdDirs.includes(this.dir) : true;
-    if (leaf) await removeCgroupTree(this.dir);
+    if (leaf && !(await removeLeafCgroup(this.dir, !!opts.onlyIfEmpty))) return false;
     for (const d of [...this.createdDirs].reverse()) {
       if (d === this.dir) continue;
       // An ancestor may by now hold other containers' cgroups: leave it then.
       removeAncestorIfEmpty(d);
     }
+    return true;
   }
 }
 
