@@ -1,5 +1,7 @@
 // Pod start-up benchmark (Kubernetes' pod-startup SLO shape, image already on the node):
-//   npm run -s build && node --import tsx bench/cluster/pod-startup/run.ts [--pods 100] [--parallel 10]
+//   npm run -s build && node --import tsx bench/cluster/pod-startup/run.ts [--pods 100] [--parallel 10] [--gantry DIR]
+// --gantry runs the server and agent of another built checkout (DIR/bin/gantry; e.g. a scratch
+// `git worktree` of main as "before"), so two builds can be measured side by side in one session.
 // Starts `gantry server --no-agent` and one `gantry agent` as separate processes (so the
 // agent's memory is its own), imports a busybox image into the node's engine, then keeps
 // --parallel pods starting at a time until --pods run: each slot creates a pod and waits for
@@ -17,11 +19,11 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Client, Informer, type KubeObject } from "../../../src/cluster/client/index.ts";
 
-const { values } = parseArgs({ options: { pods: { type: "string", default: "100" }, parallel: { type: "string", default: "10" } } });
+const { values } = parseArgs({ options: { pods: { type: "string", default: "100" }, parallel: { type: "string", default: "10" }, gantry: { type: "string" } } });
 const PODS = Number(values.pods);
 const PARALLEL = Number(values.parallel);
 const REPO = join(import.meta.dirname, "../../..");
-const GANTRY = join(REPO, "bin/gantry");
+const GANTRY = join(values.gantry ?? REPO, "bin/gantry");
 const NODE = "bench-node";
 const BRIDGE = "gtpodbench0";
 const IMAGE = "gantry.local/busybox:pod-startup";
@@ -148,7 +150,7 @@ try {
   const monitors = monitorPids(dir, [agent.pid!, server.pid!]);
   const monitorPss = monitors.reduce((sum, pid) => sum + pssKb(pid), 0) / 1024;
   latencies.sort((a, b) => a - b);
-  console.log(`${PODS} pods, ${PARALLEL} starting at a time, on one node (image present, imagePullPolicy Never)`);
+  console.log(`${PODS} pods, ${PARALLEL} starting at a time, on one node (image present, imagePullPolicy Never); gantry: ${GANTRY}`);
   console.log(`create→Running: p50 ${pct(latencies, 50).toFixed(0)} ms, p99 ${pct(latencies, 99).toFixed(0)} ms, max ${latencies[latencies.length - 1]!.toFixed(0)} ms (target p99 ≤ 1000 ms)`);
   console.log(`all ${PODS} Running after ${wall.toFixed(1)} s (${(PODS / wall).toFixed(1)} pods/s)`);
   console.log(`agent RSS with ${PODS + 1} pods: ${agentRss.toFixed(1)} MB (peak ${agentPeak.toFixed(1)} MB, PSS ${agentPss.toFixed(1)} MB; target ≤ 60 MB)`);

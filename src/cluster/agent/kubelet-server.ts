@@ -18,8 +18,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
-import { WebSocketServer } from "ws";
 import { describeError } from "../../common/errors.ts";
+import { lazyWebSocketServer } from "../../common/lazy-websocket.ts";
 import type { ContainerClient } from "../../engine/index.ts";
 import { KubeletRequestError, logContainer, parseLogQuery, serveContainerLogs } from "./container-logs.ts";
 import type { KubeletTls } from "./kubelet-certificate.ts";
@@ -123,7 +123,7 @@ function errorCode(err: unknown): { code: number; message: string } {
 }
 
 export async function startKubeletServer(o: KubeletServerOptions): Promise<KubeletServer> {
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: (offered) => CHANNEL_PROTOCOLS.find((p) => offered.has(p)) ?? false });
+  const wss = lazyWebSocketServer({ perMessageDeflate: false, handleProtocols: (offered) => CHANNEL_PROTOCOLS.find((p) => offered.has(p)) ?? false });
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     if (!isApiServer(req)) return reply(res, 403, "only the API server may use the kubelet's streaming endpoints");

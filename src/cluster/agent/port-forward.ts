@@ -9,7 +9,8 @@
 // is written on the error stream; closing the error stream empty means success.
 import type { IncomingMessage } from "node:http";
 import { Duplex } from "node:stream";
-import { WebSocketServer, type WebSocket } from "ws";
+import type { WebSocket } from "ws";
+import { lazyWebSocketServer } from "../../common/lazy-websocket.ts";
 import { dialPod } from "./pod-dialer.ts";
 import type { Pod } from "./pod-types.ts";
 import { RST_CANCEL, SpdyServerSession, type SpdyStream } from "./spdy.ts";
@@ -55,8 +56,9 @@ function websocketStream(ws: WebSocket): Duplex {
 
 // ws refuses "SPDY/3.1+portforward.k8s.io" ("/" is no token character): the header is taken
 // off before the handshake and the chosen protocol is put back into the 101 answer.
-const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-wss.on("headers", (headers: string[]) => headers.push(`Sec-WebSocket-Protocol: ${WEBSOCKET_PROTOCOL}`));
+const wss = lazyWebSocketServer({ perMessageDeflate: false }, (server) =>
+  server.on("headers", (headers: string[]) => headers.push(`Sec-WebSocket-Protocol: ${WEBSOCKET_PROTOCOL}`)),
+);
 
 /** Serves one port-forward upgrade request for pod, whichever of the two framings it asks for. */
 export function servePortForward(req: IncomingMessage, socket: Duplex, head: Buffer, pod: Pod, sandboxPid: number | undefined, log: (m: string) => void): void {

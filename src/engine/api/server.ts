@@ -8,11 +8,11 @@ import type { Duplex } from "node:stream";
 import { chmodSync, mkdirSync, rmSync, existsSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { GantryError, notFound } from "../../common/errors.ts";
+import { lazyWebSocketServer } from "../../common/lazy-websocket.ts";
 import type { ClientStream } from "../attach.ts";
 import type { Engine } from "../engine.ts";
 import { ExecTable } from "../exec.ts";
 import { ALL_CAPS } from "../oci-spec.ts";
-import { WebSocketServer } from "ws";
 import {
   parseRequest,
   responseStream,
@@ -41,7 +41,7 @@ export class ApiServer implements RouteTable {
   private readonly routes: { method: string; re: RegExp; handler: RouteHandler }[] = [];
   private readonly streamRoutes: { re: RegExp; handler: StreamHandler }[] = [];
   private readonly webSocketRoutes: { re: RegExp; handler: WebSocketHandler }[] = [];
-  private readonly webSockets = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  private readonly webSockets = lazyWebSocketServer({ perMessageDeflate: false });
 
   constructor(private readonly engine: Engine) {
     this.execs = new ExecTable(engine.runtime, join(engine.execRoot, "exec"), engine.host.boundingCaps ?? ALL_CAPS);
