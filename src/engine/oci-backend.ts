@@ -54,7 +54,8 @@ export class GantryBackend implements OciBackend {
   readonly hostMounts = true;
   readonly runtime: Runtime;
   private readonly pidsById = new Map<string, number>();
-  /** What create returned, until start takes it (not kept longer: it holds the OCI config). */
+  /** What create returned, until start takes it, or what the OOM count of an exit opened, until
+   * the delete that follows takes it (not kept longer: it holds the OCI config). */
   private readonly createdById = new Map<string, Awaited<ReturnType<Runtime["create"]>>["created"]>();
 
   constructor(readonly root: string, warn: (m: string) => void) {
@@ -89,9 +90,10 @@ export class GantryBackend implements OciBackend {
     this.runtime.kill(id, signal, all);
   }
   delete(id: string, force: boolean): Promise<void> {
+    const opened = this.createdById.get(id);
     this.createdById.delete(id);
     this.pidsById.delete(id);
-    return this.runtime.delete(id, force);
+    return this.runtime.delete(id, force, opened);
   }
   pause(id: string): Promise<void> {
     return this.runtime.pause(id);
@@ -106,7 +108,9 @@ export class GantryBackend implements OciBackend {
     return this.runtime.stats(id);
   }
   oomKillCount(id: string): number {
-    return this.runtime.oomKillCount(id);
+    const opened = this.createdById.get(id) ?? this.runtime.open(id);
+    this.createdById.set(id, opened);
+    return opened.cgroups.oomKillCount();
   }
   cgroupPaths(id: string): Record<string, string> {
     return this.runtime.state.load(id).cgroupPaths;

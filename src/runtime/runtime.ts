@@ -511,6 +511,13 @@ export class Runtime {
     return this.cgroups(this.state.load(id)).oomKillCount();
   }
 
+  /** The container's record and cgroups, read once for several calls (an engine's exit reads
+   * the OOM count, then deletes: `delete(id, true, opened)`). */
+  open(id: string): CreatedContainer {
+    const record = this.state.load(id);
+    return { record, cgroups: this.cgroups(record) };
+  }
+
   list(): { rec: ContainerRecord; status: OciState["status"] }[] {
     const out: { rec: ContainerRecord; status: OciState["status"] }[] = [];
     for (const id of this.state.ids()) {
