@@ -7,7 +7,7 @@ import { childProcess, net } from "../common/lazy-builtins.ts";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { GantryError, conflict } from "../common/errors.ts";
 import { writeFileAtomic } from "../common/atomic-file.ts";
-import { delegateCgroups, journalCgroupWrites, openCgroups, type CgroupJournalEntry, type CgroupManager } from "./cgroups/index.ts";
+import { delegateCgroups, dropPremadeCgroupDirs, journalCgroupWrites, openCgroups, plannedCgroupDirs, premakeCgroupDirs, type CgroupJournalEntry, type CgroupManager } from "./cgroups/index.ts";
 import { explainRecord, storedExplain, type ExplainRecord, type ExplainStep } from "./explain.ts";
 import { noCgroups, NO_CGROUPS_REASON, requestedLimits } from "./cgroups/none.ts";
 import { inUserNamespace } from "./rootless.ts";
@@ -243,10 +243,19 @@ export class Runtime {
 
     this.state.reserve(id);
     let cg: CgroupManager | undefined;
+    // An engine (monitor mode) has its directories made on the thread pool first, so its event
+    // loop serves others meanwhile; a CLI create makes them below, as it always has.
+    const premade = opts.monitor ? plannedCgroupDirs({ cgroupsPath: config.linux?.cgroupsPath, containerId: id }) : [];
     try {
+      await premakeCgroupDirs(premade);
       // Cgroups are files: create them and write the limits before the process exists.
       // Every cgroup file written here is journalled for `explain`, as written.
-      const opened = journalCgroupWrites(() => openContainerCgroups(config, id));
+      let opened;
+      try {
+        opened = journalCgroupWrites(() => openContainerCgroups(config, id));
+      } finally {
+        dropPremadeCgroupDirs(premade);
+      }
       cg = opened.result.cg;
       // A user namespace: its root gets the cgroup (delegation), as with crun.
       const root = newUsernsRoot(config);

@@ -1,6 +1,6 @@
 // Reading and writing cgroup files. Cgroups are files: a limit is a write into a file, a
 // process joins by a write into cgroup.procs. Every failure names the file and the value.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdir, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { GantryError } from "../../common/errors.ts";
 import type { CgroupFile } from "./types.ts";
@@ -151,11 +151,45 @@ export function readNumber(path: string, fallback = 0): number {
   return Number.isFinite(n) ? n : fallback;
 }
 
+/** Directories premakeCgroupDirs made, not yet taken by makeCgroupDirs. */
+const premade = new Set<string>();
+
+/**
+ * Makes a container's cgroup directories ahead, all at once on the thread pool: a mkdir in a
+ * v1 hierarchy costs the kernel ~0.1 ms (the controller's files are made with it), a dozen
+ * of them per container, which would otherwise stop an engine's event loop. makeCgroupDirs
+ * then takes each as made by itself (journalled, recorded for destroy). One that fails here
+ * (a parent missing, EEXIST, EPERM) is left to makeCgroupDirs to make or report. Callback fs,
+ * not fs/promises: the runtime CLI bundles this file (see atomic-file.ts).
+ */
+export async function premakeCgroupDirs(dirs: readonly string[]): Promise<void> {
+  await Promise.all(
+    dirs.map(
+      (d) =>
+        new Promise<void>((done) =>
+          mkdir(d, (err) => {
+            if (!err) premade.add(d);
+            done();
+          }),
+        ),
+    ),
+  );
+}
+
+/** Removes what premakeCgroupDirs made and nothing took (the create failed before). */
+export function dropPremadeCgroupDirs(dirs: readonly string[]): void {
+  for (const d of dirs) if (premade.delete(d)) removeDirsNow([d]);
+}
+
 /**
  * mkdir -p that reports which directories it made, ancestors first, so destroy removes
  * those and never a directory someone else created.
  */
 export function makeCgroupDirs(dir: string): string[] {
+  if (premade.delete(dir)) {
+    journal?.push({ op: "mkdir", path: dir });
+    return [dir];
+  }
   // The common case in one syscall: the parent is there (a container's cgroup under /gantry).
   try {
     mkdirSync(dir);
