@@ -1,5 +1,5 @@
 // Scheduler benchmark (kube-scheduler's scheduler_perf shape, kubemark's hollow nodes):
-//   npm run -s build && node --import tsx bench/cluster/scheduler/run.ts [--nodes 1000] [--pods 5000] [--lease-renew-ms 10000] [--heap-snapshot DIR]
+//   npm run -s build && node --import tsx bench/cluster/scheduler/run.ts [--nodes 1000] [--pods 5000] [--lease-renew-ms 10000] [--no-backlog] [--heap-snapshot DIR]
 // Starts `gantry server` (SQLite; --node-monitor-grace-period three lease renewals, at least
 // 40 s) as its own process, registers --nodes hollow nodes from
 // this process (4 cpu, 16Gi, 110 pods each; Leases renewed every 10 s; bound pods reported
@@ -8,6 +8,11 @@
 // create→bound as the client sees it, and the server's RSS (now and peak) with every node
 // and pod in place, plus the load average (the machine is shared). --heap-snapshot DIR writes the
 // server's V8 heap snapshot there at that moment (open it in Chrome DevTools' Memory tab).
+// Then the backlog mode (unless --no-backlog), scheduler_perf's SchedulingBasic: the bench
+// takes the server's leader Lease (kube-system/gantry-controller-manager), so its scheduler
+// stops; creates --pods more pods, which stay Pending (the first --pods, bound, are the init
+// pods); gives the Lease up, and times the bindings once the server leads again: pods/s from
+// the first binding to the last is the scheduler and binding alone, without the creates.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
@@ -18,7 +23,7 @@ import { Client, Informer, type KubeObject } from "../../../src/cluster/client/i
 import { startHollowNodes } from "../../../src/cluster/hollow/index.ts";
 import { NodeInfo, PodInfo, schedule } from "../../../src/cluster/scheduler/index.ts";
 
-const { values } = parseArgs({ options: { nodes: { type: "string", default: "1000" }, pods: { type: "string", default: "5000" }, "lease-renew-ms": { type: "string", default: "10000" }, "heap-snapshot": { type: "string" } } });
+const { values } = parseArgs({ options: { nodes: { type: "string", default: "1000" }, pods: { type: "string", default: "5000" }, "lease-renew-ms": { type: "string", default: "10000" }, "no-backlog": { type: "boolean", default: false }, "heap-snapshot": { type: "string" } } });
 const NODES = Number(values.nodes);
 const PODS = Number(values.pods);
 const IN_FLIGHT = 32;
@@ -41,6 +46,11 @@ const memory = (pid: number) => {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
+};
+/** CPU seconds (user + system) the process has used: on a shared machine, per pod it is steadier than pods/s. */
+const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 };
 /** Has the server (started with --heapsnapshot-signal=SIGUSR2 in dir) write a heap snapshot; resolves once its size stops growing. */
 async function heapSnapshot(dir: string, pid: number): Promise<string> {
@@ -91,7 +101,11 @@ const server = spawn(process.env.GANTRY_BENCH_NODE_ARGS ? process.execPath : GAN
   ...(values["heap-snapshot"] ? { cwd: values["heap-snapshot"], env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --heapsnapshot-signal=SIGUSR2` } } : {}),
 });
 let serverLog = "";
-server.stderr!.on("data", (d: Buffer) => (serverLog = (serverLog + d.toString()).slice(-4000)));
+let stoppedLeading = false;
+server.stderr!.on("data", (d: Buffer) => {
+  serverLog = (serverLog + d.toString()).slice(-4000);
+  if (/stopped leading/.test(d.toString())) stoppedLeading = true;
+});
 try {
   const kubeconfig = join(dir, "admin.kubeconfig");
   for (let i = 0; i < 300 && !/scheduler: default-scheduler running/.test(serverLog); i++) await sleep(100);
@@ -99,7 +113,7 @@ try {
   const client = Client.fromKubeconfig(kubeconfig);
   const rssIdle = memory(server.pid!);
 
-  let t = Date.now();
+  const t = Date.now();
   // Every Lease renewal is a store write (an fsync with SQLite): 1,000 nodes at the kubelet's 10 s
   // are 100 writes/s before any pod; --lease-renew-ms separates that load from the scheduler's.
   const fleet = await startHollowNodes(client, { count: NODES, capacity: { cpu: "4", memory: "16Gi", pods: "110" }, leaseRenewMs: Number(values["lease-renew-ms"]) });
@@ -117,39 +131,50 @@ try {
   watch.start();
   await watch.whenSynced();
 
-  const pod = (i: number): KubeObject => ({
+  const pod = (name: string): KubeObject => ({
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name: `bench-${i}`, namespace: "default", labels: { app: "bench" } },
+    metadata: { name, namespace: "default", labels: { app: "bench" } },
     spec: { containers: [{ name: "app", image: "registry.example/app:1.0", resources: { requests: { cpu: "100m", memory: "128Mi" } } }] },
   });
-  t = Date.now();
-  let next = 0;
   let resets = 0;
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (next < PODS) {
-        const i = next++;
-        created.set(`bench-${i}`, Date.now());
-        for (let attempt = 0; ; attempt++) {
-          try {
-            await podsApi.create("default", pod(i));
-            break;
-          } catch (err) {
-            // A reset connection under load is retried (an AlreadyExists then means the first try landed).
-            if ((err as { code?: string }).code === "ALREADY_EXISTS" || /already exists/.test(String(err))) break;
-            if (attempt >= 5 || server.exitCode !== null) throw new Error(`creating bench-${i}: ${String(err)}; server exit ${server.exitCode}\n${serverLog}`);
-            resets++;
-            await sleep(200);
+  /** Creates PODS pods named prefix-0.., IN_FLIGHT at a time; how many seconds it took. */
+  const createPods = async (prefix: string): Promise<number> => {
+    const start = Date.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < PODS) {
+          const name = `${prefix}-${next++}`;
+          created.set(name, Date.now());
+          for (let attempt = 0; ; attempt++) {
+            try {
+              await podsApi.create("default", pod(name));
+              break;
+            } catch (err) {
+              // A reset connection under load is retried (an AlreadyExists then means the first try landed).
+              if ((err as { code?: string }).code === "ALREADY_EXISTS" || /already exists/.test(String(err))) break;
+              if (attempt >= 5 || server.exitCode !== null) throw new Error(`creating ${name}: ${String(err)}; server exit ${server.exitCode}\n${serverLog}`);
+              resets++;
+              await sleep(200);
+            }
           }
         }
-      }
-    }),
-  );
-  const createdIn = (Date.now() - t) / 1000;
+      }),
+    );
+    return (Date.now() - start) / 1000;
+  };
+  const cpu0 = { server: cpuSeconds(server.pid!), bench: process.cpuUsage() };
+  const createdIn = await createPods("bench");
   for (let i = 0; bound.size < PODS && i < 6000; i++) await sleep(50);
   const last = Math.max(...bound.values());
   const first = Math.min(...created.values());
+  const boundEndToEnd = bound.size;
+  const cpuPerPod = (since: typeof cpu0) => {
+    const bench = process.cpuUsage(since.bench);
+    return `server CPU ${((1000 * (cpuSeconds(server.pid!) - since.server)) / PODS).toFixed(2)} ms per pod, bench process (hollow nodes, creates, watch) ${((bench.user + bench.system) / 1000 / PODS).toFixed(2)} ms`;
+  };
+  const cpuEndToEnd = cpuPerPod(cpu0);
   const latencies = [...bound].map(([name, at]) => at - created.get(name)!).sort((a, b) => a - b);
   // Memory is measured with every pod's Running status written (bigger objects); on a loaded
   // machine the hollow nodes' reports can take minutes to catch up.
@@ -159,12 +184,50 @@ try {
   const load = loadavg().map((l) => l.toFixed(2)).join(" ");
   console.log(`pods created: ${PODS} in ${createdIn.toFixed(1)} s (${(PODS / createdIn).toFixed(0)}/s, ${IN_FLIGHT} in flight)`);
   if (resets) console.log(`creates retried after a reset connection: ${resets}`);
-  console.log(`pods bound:   ${bound.size}/${PODS}; ${(bound.size / ((last - first) / 1000)).toFixed(0)} pods/s from first create to last binding`);
+  console.log(`pods bound:   ${boundEndToEnd}/${PODS}; ${(boundEndToEnd / ((last - first) / 1000)).toFixed(0)} pods/s from first create to last binding (END TO END)`);
   console.log(`create->bound latency: p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms, max ${latencies[latencies.length - 1]} ms`);
+  console.log(`${cpuEndToEnd} (create to last binding)`);
   console.log(`pods reported Running by hollow nodes: ${fleet.running()}`);
   console.log(`server RSS: ${rssIdle.rss.toFixed(0)} MB empty; ${mem.rss.toFixed(0)} MB with ${NODES} nodes and ${PODS} pods (peak ${mem.peak.toFixed(0)} MB)`);
   console.log(`load average: ${load} (cpus: ${(await import("node:os")).cpus().length})`);
   if (values["heap-snapshot"]) console.log(`heap snapshot: ${await heapSnapshot(values["heap-snapshot"], server.pid!)}`);
+  if (!values["no-backlog"]) await backlog();
+
+  async function backlog(): Promise<void> {
+    const leases = client.resource({ group: "coordination.k8s.io", version: "v1", resource: "leases", kind: "Lease", namespaced: true });
+    const setHolder = async (holderIdentity: string, leaseDurationSeconds: number) => {
+      for (;;) {
+        const cur = await leases.get("kube-system", "gantry-controller-manager");
+        const renewTime = new Date().toISOString().replace("Z", "000Z");
+        try {
+          return await leases.update({ ...cur, spec: { ...(cur.spec as object), holderIdentity, leaseDurationSeconds, renewTime } });
+        } catch (err) {
+          if (!/Conflict|modified/.test(String(err))) throw err; // the server renewed meanwhile
+        }
+      }
+    };
+    // The server sees the Lease taken at its next renewal and stops its control loops.
+    await setHolder("scheduler-bench", 3600);
+    for (let i = 0; i < 300 && !stoppedLeading; i++) await sleep(100);
+    if (!stoppedLeading) throw new Error(`the server did not stop leading:\n${serverLog}`);
+    const createdIn = await createPods("backlog");
+    await sleep(1000);
+    const early = [...bound.keys()].filter((n) => n.startsWith("backlog-")).length;
+    if (early) throw new Error(`${early} backlog pods were bound while the bench held the Lease`);
+    const released = Date.now();
+    const cpu1 = { server: cpuSeconds(server.pid!), bench: process.cpuUsage() };
+    await setHolder("", 1); // as a leader that stops gives it up
+    for (let i = 0; i < 12000 && [...bound.keys()].filter((n) => n.startsWith("backlog-")).length < PODS; i++) await sleep(50);
+    const cpuBacklog = cpuPerPod(cpu1);
+    const times = [...bound].filter(([n]) => n.startsWith("backlog-")).map(([, at]) => at).sort((a, b) => a - b);
+    const firstBound = times[0]!;
+    const lastBound = times[times.length - 1]!;
+    console.log(`BACKLOG: ${PODS} more pods created with the scheduler stopped in ${createdIn.toFixed(1)} s (the ${PODS} bound above are the init pods)`);
+    console.log(`  bound ${times.length}/${PODS}; ${(times.length / ((lastBound - firstBound) / 1000)).toFixed(0)} pods/s from first to last binding (SCHEDULER + BINDING); first binding ${((firstBound - released) / 1000).toFixed(1)} s after the Lease was given up (the server's next try, then its informers' lists)`);
+    console.log(`  ${cpuBacklog} (Lease given up to last binding)`);
+    const mem = memory(server.pid!);
+    console.log(`  server RSS ${mem.rss.toFixed(0)} MB with ${NODES} nodes and ${2 * PODS} pods (peak ${mem.peak.toFixed(0)} MB); load average: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  }
   await watch.stop();
   await fleet.stop();
 } finally {
