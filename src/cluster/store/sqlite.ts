@@ -131,7 +131,8 @@ function toObject(row: LogRow): StoredObject {
   return { key: row.key, value: row.value, createRevision: row.create_revision, modRevision: row.revision };
 }
 
-type BuildRow = (current: LogRow | undefined) => Omit<LogRow, "revision" | "key">;
+/** The row a write appends, given the key's current row and the revision the new row gets. */
+type BuildRow = (current: LogRow | undefined, revision: number) => Omit<LogRow, "revision" | "key">;
 
 /** fsync(2) with fs.fsync's signature: what the store calls on the WAL (tests hold or fail it). */
 export type FsyncFn = (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
@@ -350,10 +351,13 @@ class SqliteStore implements Store {
       this.sql(`write ${batch.length === 1 ? batch[0]!.key : `${batch.length} keys`}`, () =>
         this.db
           .transaction(() => {
+            // The write lock is held: no other process adds rows until COMMIT.
+            let revision = this.revisionNow();
             for (const w of batch) {
               try {
-                const row = { revision: this.revisionNow() + 1, key: w.key, ...w.build(this.live(w.key)) };
+                const row = { revision: revision + 1, key: w.key, ...w.build(this.live(w.key), revision + 1) };
                 this.stmt.insert.run(row);
+                revision++;
                 outcomes.push(row);
               } catch (err) {
                 if (!(err instanceof GantryError)) throw err; // rolls back the whole batch
@@ -550,9 +554,9 @@ class SqliteStore implements Store {
 
   async create(key: string, value: string): Promise<StoredObject> {
     checkValue(key, value);
-    const row = await this.append(key, (current) => {
+    const row = await this.append(key, (current, revision) => {
       if (current) throw new GantryError("ALREADY_EXISTS", `key ${key} already exists`, { path: key });
-      return { deleted: 0, create_revision: this.revisionNow() + 1, prev_revision: 0, value };
+      return { deleted: 0, create_revision: revision, prev_revision: 0, value };
     });
     return toObject(row);
   }
