@@ -177,6 +177,20 @@ describe("live restore after SIGKILL of the daemon", { skip }, () => {
     assert.equal(docker(d, ["rm", "-f", dies, onFailure, always, unlessStopped, exhausted]).status, 0);
   });
 
+  it("removes at restore a --rm container that exited while it was down (the state on disk a crash between an exit and its removal leaves too)", async () => {
+    const trigger = triggerDir(d, "autoremove");
+    const r = docker(d, ["run", "-d", "--rm", ...trigger.mount, "busybox", "sh", "-c", `${untilTriggered}; exit 4`]);
+    assert.equal(r.status, 0, r.stderr);
+    const id = r.stdout.trim();
+    await killDaemon(d, "SIGKILL");
+    trigger.fire();
+    await waitForExitFiles(d, [id]);
+    await spawnTestDaemon(d);
+    const first = await firstAnswer(d, `/containers/${id}/json`);
+    assert.equal(first.status, 404, `the first answer still knows it: ${first.body}`);
+    assert.ok(!existsSync(join(d.root, "engine", "containers", id)), "its directory is gone");
+  });
+
   it("shows the docker CLI's first inspect and ps after a restart the exit that happened meanwhile", async () => {
     const trigger = triggerDir(d, "cli");
     const r = docker(d, ["run", "-d", "--name", "cli-dies", ...trigger.mount, "busybox", "sh", "-c", `${untilTriggered}; exit 7`]);
