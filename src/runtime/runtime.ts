@@ -342,7 +342,7 @@ export class Runtime {
     }
     await this.startProcess(this.state.startSocket(id), `container ${id}`);
     rec.started = true;
-    this.state.save(rec);
+    this.state.saveStarted(rec);
     await runHooksWarnOnly(rec.config.hooks?.poststart, this.ociState(rec, "running"), this.warn);
   }
 
