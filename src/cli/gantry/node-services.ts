@@ -5,7 +5,7 @@
 // DNSCache does), so every node answers its own pods without endpoints crossing nodes.
 import { readFileSync } from "node:fs";
 import { invalidArgument } from "../../common/errors.ts";
-import type { Client } from "../../cluster/client/index.ts";
+import { InformerFactory, type Client } from "../../cluster/client/index.ts";
 import { startAgent, type AgentOptions, type RunningAgent } from "../../cluster/agent/index.ts";
 import { DEFAULT_CLUSTER_CIDR, proxyTableName, startServiceProxy } from "../../cluster/proxy/index.ts";
 import { DEFAULT_CLUSTER_DNS, DEFAULT_CLUSTER_DOMAIN, startClusterDns } from "../../cluster/dns/index.ts";
@@ -58,17 +58,27 @@ function nodeUpstreams(): string[] {
  * The node's agent, its service proxy and cluster DNS (unless --no-service-proxy), and its
  * NetworkPolicy enforcer (unless --no-network-policy). The nft tables are named after the data
  * root, so a restart replaces its own tables and two nodes sharing a network namespace (tests)
- * keep theirs apart.
+ * keep theirs apart. They share one informer factory: one watch and one cache per kind on the
+ * node (Services were watched three times, EndpointSlices twice).
  */
 export async function startNode(flags: NodeServiceFlags, client: Client, options: AgentOptions): Promise<RunningAgent> {
   const log = (m: string) => console.error(`gantry agent: ${m}`);
-  const agent = await startAgent(options);
-  if (!flags.serviceProxy && !flags.networkPolicy) return agent;
+  const informers = new InformerFactory(client, { log });
+  informers.start(); // each informer starts as it is asked for
+  let agent: RunningAgent;
+  try {
+    agent = await startAgent({ ...options, informers });
+  } catch (err) {
+    await informers.stop();
+    throw err;
+  }
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop();
     await agent.stop();
+    await informers.stop();
   };
+  if (!flags.serviceProxy && !flags.networkPolicy) return { ...agent, stop: stopAll };
   try {
     if (flags.serviceProxy) {
       const clusterCIDRs = (flags.clusterCidr ?? DEFAULT_CLUSTER_CIDR).split(",").map((c) => c.trim()).filter(Boolean);
@@ -76,13 +86,13 @@ export async function startNode(flags: NodeServiceFlags, client: Client, options
       const dnsConfig = clusterDnsOf(flags);
       // The pod bridge's address on this node: its subnet is the Node's podCIDR unless --pod-subnet set it.
       const dnsHost = podGateway(agent.podSubnet);
-      const dns = await startClusterDns({ client, host: dnsHost, port: 53, domain: dnsConfig.domain, upstreams: flags.dnsUpstream.length ? flags.dnsUpstream : nodeUpstreams(), log });
+      const dns = await startClusterDns({ client, informers, host: dnsHost, port: 53, domain: dnsConfig.domain, upstreams: flags.dnsUpstream.length ? flags.dnsUpstream : nodeUpstreams(), log });
       stops.push(() => dns.stop());
-      const proxy = await startServiceProxy({ client, nodeName: agent.nodeName, table: proxyTableName(options.dataRoot), clusterCIDRs, nodeLocalDNS: { ...KUBE_DNS, ip: dnsHost, port: 53, clients: [agent.podSubnet] }, log });
+      const proxy = await startServiceProxy({ client, informers, nodeName: agent.nodeName, table: proxyTableName(options.dataRoot), clusterCIDRs, nodeLocalDNS: { ...KUBE_DNS, ip: dnsHost, port: 53, clients: [agent.podSubnet] }, log });
       stops.push(() => proxy.stop());
     }
     if (flags.networkPolicy) {
-      const policy = await startNetworkPolicy({ client, nodeName: agent.nodeName, table: netpolTableName(options.dataRoot), log });
+      const policy = await startNetworkPolicy({ client, informers, nodeName: agent.nodeName, table: netpolTableName(options.dataRoot), log });
       stops.push(() => policy.stop());
     }
     return { ...agent, stop: stopAll };

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../common/atomic-file.ts";
 import { realClock, type Clock } from "../../common/clock.ts";
-import { Informer, StringInterner, stripManagedFields, type Client, type KubeObject } from "../client/index.ts";
+import { Informer, StringInterner, stripManagedFields, type Client, type InformerFactory, type KubeObject } from "../client/index.ts";
 import { ContainerClient, EngineClient, startDaemon, type Daemon, type EngineOptions } from "../../engine/index.ts";
 import { PODS, SERVICES } from "./api-refs.ts";
 import type { ServiceForEnv } from "./env.ts";
@@ -44,6 +44,12 @@ export const DEFAULT_KUBELET_PORT = 10250;
 
 export interface AgentOptions {
   client: Client;
+  /**
+   * A started informer factory the node's other loops share (proxy, DNS, NetworkPolicy): the
+   * agent's Services come from it (one watch and one cache per node, as client-go's
+   * SharedInformerFactory), its owner starts and stops it. Without it the agent watches its own.
+   */
+  informers?: InformerFactory;
   nodeName: string;
   /** The engine's state (images, containers, networks); its socket is <root>/engine.sock unless engineSocket says. */
   dataRoot: string;
@@ -141,7 +147,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const cached = <T extends KubeObject>(obj: T): T => strings.internValues(stripManagedFields(obj));
   const pods = new Informer<Pod>(o.client.resource<Pod>(PODS), { clock, log, fieldSelector: `spec.nodeName=${o.nodeName}`, transform: cached });
   // Services, for the containers' service env vars (the kubelet's service lister).
-  const services = new Informer<ServiceForEnv & KubeObject>(o.client.resource<ServiceForEnv & KubeObject>(SERVICES), { clock, log, transform: cached });
+  const services = o.informers?.informerFor<ServiceForEnv & KubeObject>(SERVICES) ?? new Informer<ServiceForEnv & KubeObject>(o.client.resource<ServiceForEnv & KubeObject>(SERVICES), { clock, log, transform: cached });
+  const ownServices = !o.informers;
   let kubelet: KubeletServer;
   try {
     kubelet = await startNodeKubeletServer(o, daemon, engineSocket, facts.internalIP, pods, log);
@@ -180,7 +187,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   try {
     await routes?.start();
     await localPath.start();
-    services.start();
+    if (ownServices) services.start();
     pods.start();
     await services.whenSynced();
     await pods.whenSynced();
@@ -190,7 +197,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     await routes?.stop();
     await localPath.stop();
     await pods.stop();
-    await services.stop();
+    if (ownServices) await services.stop();
     await kubelet.close();
     await daemon.close();
     throw err;
@@ -209,7 +216,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       await kubelet.close();
       await localPath.stop();
       await pods.stop();
-      await services.stop();
+      if (ownServices) await services.stop();
       await workers.stop();
       await daemon.close();
     },
