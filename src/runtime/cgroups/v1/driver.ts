@@ -298,12 +298,12 @@ export class V1Cgroup implements CgroupManager {
   async destroy(opts: { onlyIfEmpty?: boolean } = {}): Promise<boolean> {
     const leaves = new Set(this.placed.map((p) => p.dir));
     if (this.unified) leaves.add(this.unified.dir);
-    let busy = false;
-    for (const leaf of leaves) {
-      // Without a record (opened by a later command), the container's own cgroup is its.
-      if (!this.knownCreated || this.created.includes(leaf)) busy = !(await removeLeafCgroup(leaf, !!opts.onlyIfEmpty)) || busy;
-    }
-    if (busy) return false;
+    // Without a record (opened by a later command), the container's own cgroup is its.
+    const own = [...leaves].filter((leaf) => !this.knownCreated || this.created.includes(leaf));
+    if (opts.onlyIfEmpty) {
+      // All at once: each is one rmdir on the thread pool.
+      if (!(await Promise.all(own.map((leaf) => removeLeafCgroup(leaf, true)))).every(Boolean)) return false;
+    } else for (const leaf of own) await removeLeafCgroup(leaf, false);
     for (const d of [...this.created].reverse()) {
       if (leaves.has(d)) continue;
       // A created ancestor (/gantry) may by now hold other containers: then it stays.
