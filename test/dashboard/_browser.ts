@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { repo } from "../engine/_daemon.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
@@ -69,4 +69,21 @@ export function requestVerified(
     req.on("error", reject);
     req.end();
   });
+}
+
+/**
+ * page.goto, again when chromium abandons the navigation with ERR_NETWORK_CHANGED: it does so
+ * whenever the host's addresses change, and the suite's other files add and remove veths all
+ * the time (the app retries its own requests for the same reason, src/dashboard/ui/api.ts).
+ */
+export async function gotoRetrying(page: Page, url: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.goto(url);
+      return;
+    } catch (err) {
+      if (attempt >= 5 || !String(err).includes("ERR_NETWORK_CHANGED")) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
