@@ -5,7 +5,7 @@
 // process holds many hollow nodes behind one pod informer and one status queue.
 import { realClock, type Clock, type Timer } from "../../common/clock.ts";
 import { describeError } from "../../common/errors.ts";
-import { Informer, isAlreadyExists, isConflict, isNotFound, WorkQueue, type Client, type KubeObject } from "../client/index.ts";
+import { Informer, isAlreadyExists, isConflict, isNotFound, stripManagedFields, WorkQueue, type Client, type KubeObject } from "../client/index.ts";
 
 export interface HollowNodeOptions {
   /** Node names are PREFIX-0, PREFIX-1, ... */
@@ -27,6 +27,12 @@ export interface HollowNodes {
   readonly names: string[];
   /** Pods reported Running so far. */
   readonly running: () => number;
+  /**
+   * The fleet's pod informer: bound pods only (`spec.nodeName!=`), managedFields stripped. A
+   * caller may add handlers to it rather than decode every pod event a second time (the
+   * scheduler bench times bindings this way).
+   */
+  readonly pods: Informer;
   stop(): Promise<void>;
 }
 
@@ -132,8 +138,10 @@ export async function startHollowNodes(client: Client, opts: HollowNodeOptions):
 
   // Pods bound to a hollow node and not yet Running are reported Running; one being deleted
   // (graceful deletion waits for its node) is deleted at once with grace 0, as a kubelet does
-  // once its containers stopped — a hollow node has none to stop.
-  const informer = new Informer(pods, { clock, log });
+  // once its containers stopped — a hollow node has none to stop. Pods not yet bound are not
+  // watched at all (the server sends a pod as ADDED when it gets a node), as a kubelet watches
+  // only its own; no handler reads managedFields.
+  const informer = new Informer(pods, { clock, log, fieldSelector: "spec.nodeName!=", transform: stripManagedFields });
   const queue = new WorkQueue({ clock });
   const ours = (p: KubeObject) => {
     const node = (p.spec as { nodeName?: string } | undefined)?.nodeName;
@@ -186,6 +194,7 @@ export async function startHollowNodes(client: Client, opts: HollowNodeOptions):
   return {
     names,
     running: () => running,
+    pods: informer,
     async stop() {
       for (const t of timers) t.cancel();
       queue.shutDown();
