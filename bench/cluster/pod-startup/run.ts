@@ -7,12 +7,13 @@
 // --parallel pods starting at a time until --pods run: each slot creates a pod and waits for
 // the watch to show it Running before creating the next. It prints the p50/p99/max of
 // create→Running as a client sees it, the agent's RSS with every pod running (and how much of it
-// is its own anonymous memory) and the CPU it used, the PSS of the
+// is its own anonymous memory; again, with its open sockets, once it has been quiet 12 s) and
+// the CPU it used, the PSS of the
 // per-container monitors beside it (they are separate processes, as conmon/containerd-shim
 // are), and the load average (the machine is shared). Targets (issue 12): p99 ≤ 1 s; agent RSS
 // ≤ 60 MB with 100 pods. Everything it made is removed at the end.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +28,8 @@ const GANTRY = join(values.gantry ?? REPO, "bin/gantry");
 const NODE = "bench-node";
 const BRIDGE = "gtpodbench0";
 const IMAGE = "gantry.local/busybox:pod-startup";
+/** How long after the first reading the agent's memory is read again. */
+const QUIET_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const freePort = () =>
@@ -46,6 +49,15 @@ const rollupKb = (pid: number, field: string) => {
   }
 };
 const pssKb = (pid: number) => rollupKb(pid, "Pss");
+/** How many sockets a process has open (connections and listeners). */
+const socketCount = (pid: number) =>
+  readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith("socket:");
+    } catch {
+      return false;
+    }
+  }).length;
 /** User and system CPU seconds a process has used (/proc/PID/stat fields 14 and 15). */
 const cpuSeconds = (pid: number) => {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
@@ -147,7 +159,13 @@ try {
   const agentPss = pssKb(agent.pid!) / 1024;
   const agentAnon = rollupKb(agent.pid!, "Anonymous") / 1024;
   const agentCpu = cpuSeconds(agent.pid!);
+  const agentSockets = socketCount(agent.pid!);
   const monitors = monitorPids(dir, [agent.pid!, server.pid!]);
+  // Again once the node has been quiet a while: what a node with 100 pods holds, past the burst.
+  await sleep(QUIET_MS);
+  const quietRss = statusKb(agent.pid!, "VmRSS") / 1024;
+  const quietAnon = rollupKb(agent.pid!, "Anonymous") / 1024;
+  const quietSockets = socketCount(agent.pid!);
   const monitorPss = monitors.reduce((sum, pid) => sum + pssKb(pid), 0) / 1024;
   latencies.sort((a, b) => a - b);
   console.log(`${PODS} pods, ${PARALLEL} starting at a time, on one node (image present, imagePullPolicy Never); gantry: ${GANTRY}`);
@@ -155,6 +173,7 @@ try {
   console.log(`all ${PODS} Running after ${wall.toFixed(1)} s (${(PODS / wall).toFixed(1)} pods/s)`);
   console.log(`agent RSS with ${PODS + 1} pods: ${agentRss.toFixed(1)} MB (peak ${agentPeak.toFixed(1)} MB, PSS ${agentPss.toFixed(1)} MB; target ≤ 60 MB)`);
   console.log(`  of which the agent's own (anonymous) memory ${agentAnon.toFixed(1)} MB; the rest is file pages, mostly node's binary, shared with every node process`);
+  console.log(`  ${agentSockets} sockets open; ${(2 + QUIET_MS / 1000).toFixed(0)} s after the last pod ran: RSS ${quietRss.toFixed(1)} MB, anonymous ${quietAnon.toFixed(1)} MB, ${quietSockets} sockets`);
   console.log(`agent CPU since it started: user ${agentCpu.user.toFixed(2)} s, system ${agentCpu.system.toFixed(2)} s`);
   console.log(`per-container monitors beside it: ${monitors.length} processes, PSS ${monitorPss.toFixed(1)} MB in all`);
   console.log(`load average: ${loadavg().map((l) => l.toFixed(2)).join(" ")} (cpus: ${cpus().length})`);

@@ -44,8 +44,17 @@ function mayTryNext(err: unknown, method: string): boolean {
 
 const statusMayTryNext = (status: number, method: string) => status === 502 || status === 503 || (method === "GET" && status >= 500);
 
+/**
+ * How long a kept-alive connection may sit unused before it is closed (node's own
+ * globalAgent's value since node 19). Each holds a 64 kB TLS read buffer and its TLS state; a
+ * burst of requests leaves several behind, which the server would close only after its 60 s.
+ * The agent's timeout destroys only free sockets: a watch or a slow answer on its socket goes
+ * on (its request is told "timeout", which nothing here acts on).
+ */
+const IDLE_CONNECTION_MS = 5_000;
+
 export class HttpsTransport implements ApiTransport {
-  private readonly agent = new Agent({ keepAlive: true });
+  private readonly agent = new Agent({ keepAlive: true, timeout: IDLE_CONNECTION_MS });
   private readonly servers: string[];
   private current = 0;
 
