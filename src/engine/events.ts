@@ -43,10 +43,16 @@ export function matchesFilters(ev: DockerEvent, filters: EventFilters): boolean 
   return true;
 }
 
+/**
+ * How many past events `GET /events?since=` can replay: dockerd's eventsLimit
+ * (daemon/events/events.go). Older ones are gone there too.
+ */
+export const EVENTS_LIMIT = 256;
+
 export class EventBus extends EventEmitter<{ event: [DockerEvent] }> {
   private readonly ring: DockerEvent[] = [];
 
-  constructor(private readonly capacity = 1024) {
+  constructor(private readonly capacity = EVENTS_LIMIT) {
     super();
     this.setMaxListeners(0);
   }
