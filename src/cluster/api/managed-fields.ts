@@ -79,22 +79,73 @@ export function fromFieldsV1(f: unknown, prefix: Path = []): Path[] {
   return out;
 }
 
+/**
+ * The JSON of a `k:`/`v:` segment, parsed once: the same few segments (a container's name, a
+ * condition's type) come back on every write of every pod of a kind.
+ */
+const parsedSegments = new Map<string, unknown>();
+function segmentValue(seg: string): unknown {
+  let v = parsedSegments.get(seg);
+  if (v === undefined) {
+    v = JSON.parse(seg.slice(2));
+    if (parsedSegments.size >= 10_000) parsedSegments.clear(); // unique keys (uids) must not pile up
+    parsedSegments.set(seg, v);
+  }
+  return v;
+}
+
+/** One step of a field path from `cur` (undefined when absent). */
+function step(cur: unknown, seg: string): unknown {
+  if (seg === ".") return cur;
+  if (seg.startsWith("f:")) return isPlainObject(cur) ? cur[seg.slice(2)] : undefined;
+  if (seg.startsWith("k:")) {
+    const want = segmentValue(seg) as Obj;
+    return Array.isArray(cur) ? cur.find((x) => isPlainObject(x) && Object.entries(want).every(([k, v]) => deepEqual(x[k], v))) : undefined;
+  }
+  if (seg.startsWith("v:")) {
+    const want = segmentValue(seg);
+    return Array.isArray(cur) && cur.some((x) => deepEqual(x, want)) ? want : undefined;
+  }
+  return cur;
+}
+
 /** Reads the value at a field path (undefined when absent). */
 function valueAt(o: unknown, path: Path): unknown {
   let cur: unknown = o;
   for (const seg of path) {
     if (seg === ".") return cur;
-    if (seg.startsWith("f:")) cur = isPlainObject(cur) ? cur[seg.slice(2)] : undefined;
-    else if (seg.startsWith("k:")) {
-      const want = JSON.parse(seg.slice(2)) as Obj;
-      cur = Array.isArray(cur) ? cur.find((x) => isPlainObject(x) && Object.entries(want).every(([k, v]) => deepEqual(x[k], v))) : undefined;
-    } else if (seg.startsWith("v:")) {
-      const want = JSON.parse(seg.slice(2));
-      cur = Array.isArray(cur) && cur.some((x) => deepEqual(x, want)) ? want : undefined;
-    }
+    cur = step(cur, seg);
     if (cur === undefined) return undefined;
   }
   return cur;
+}
+
+interface PrefixNode {
+  value: unknown;
+  next?: Map<string, PrefixNode>;
+}
+
+/**
+ * valueAt over one object that is not changed meanwhile, each path prefix walked once: an
+ * object's paths share their prefixes (every field of a container starts with the container's
+ * `k:` lookup), and recordUpdate reads every path of a pod on both versions.
+ */
+function valueReader(o: unknown): (path: Path) => unknown {
+  const root: PrefixNode = { value: o };
+  return (path) => {
+    let node = root;
+    for (const seg of path) {
+      if (seg === ".") return node.value;
+      let child = node.next?.get(seg);
+      if (!child) {
+        child = { value: step(node.value, seg) };
+        (node.next ??= new Map()).set(seg, child);
+      }
+      if (child.value === undefined) return undefined;
+      node = child;
+    }
+    return node.value;
+  };
 }
 
 /** Removes the field at path from o (in place). */
@@ -147,18 +198,22 @@ export function recordUpdate(old: KubeObject | undefined, next: KubeObject, mana
   const withStatus = subresource === "status";
   const owned = ownerships(old ?? next).filter((x) => x.paths.size > 0);
   if (!old) owned.length = 0;
-  const changed = fieldPaths(next, withStatus).filter((p) => !old || !deepEqual(valueAt(old, p), valueAt(next, p)));
+  // Neither version changes until writeBack: their values are read through prefix caches.
+  const oldAt = old ? valueReader(old) : undefined;
+  const nextAt = valueReader(next);
+  const changed = fieldPaths(next, withStatus).filter((p) => !oldAt || !deepEqual(oldAt(p), nextAt(p)));
   // Fields that disappeared leave every owner.
-  for (const x of owned) for (const [k, p] of x.paths) if (valueAt(next, p) === undefined) x.paths.delete(k);
+  for (const x of owned) for (const [k, p] of x.paths) if (nextAt(p) === undefined) x.paths.delete(k);
   if (changed.length === 0) return writeBack(next, owned);
-  for (const x of owned) for (const p of changed) x.paths.delete(pathKey(p));
+  const changedKeys = changed.map(pathKey);
+  for (const x of owned) for (const k of changedKeys) x.paths.delete(k);
   let mine = owned.find((x) => x.entry.manager === manager && x.entry.operation === "Update" && (x.entry.subresource ?? "") === (subresource ?? ""));
   if (!mine) {
     mine = { entry: { manager, operation: "Update", apiVersion, fieldsType: "FieldsV1", fieldsV1: {}, ...(subresource ? { subresource } : {}) }, paths: new Map() };
     owned.push(mine);
   }
   mine.entry = { ...mine.entry, time: nowTimestamp(), apiVersion };
-  for (const p of changed) mine.paths.set(pathKey(p), p);
+  for (let i = 0; i < changed.length; i++) mine.paths.set(changedKeys[i]!, changed[i]!);
   writeBack(next, owned);
 }
 
