@@ -3,6 +3,7 @@
 // error keeps Kubernetes' reason (AlreadyExists and Conflict are both 409).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -188,6 +189,29 @@ test("a kubeconfig: its current context's server, a CA file relative to it, and 
   assert.equal(client.server, server.url);
   const names = (await client.resource(NAMESPACES).list(undefined)).items.map((n) => n.metadata.name);
   assert.ok(names.includes("default"), names.join(","));
+  // Sequential requests go over one kept-alive connection (@kubernetes/client-node, which
+  // applies the kubeconfig's credentials, would hand each request a new agent of its own):
+  // counted by a TCP relay in front of the server.
+  let connections = 0;
+  const sockets: Socket[] = [];
+  const relay = createNetServer((inbound) => {
+    connections++;
+    const outbound = connect(server.port, "127.0.0.1");
+    sockets.push(inbound, outbound);
+    inbound.pipe(outbound).pipe(inbound);
+    inbound.on("error", () => outbound.destroy());
+    outbound.on("error", () => inbound.destroy());
+  });
+  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+  try {
+    writeFileSync(join(cfgDir, "relayed"), kubeconfig("near").replace(server.url, `https://127.0.0.1:${(relay.address() as AddressInfo).port}`));
+    const relayed = Client.fromKubeconfig(join(cfgDir, "relayed"));
+    for (let i = 0; i < 5; i++) assert.equal((await relayed.resource(NAMESPACES).get(undefined, "default")).metadata.name, "default");
+    assert.equal(connections, 1, `${connections} connections for 5 sequential requests`);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => relay.close(resolve));
+  }
   writeFileSync(join(cfgDir, "none"), kubeconfig("missing"));
   assert.throws(() => Client.fromKubeconfig(join(cfgDir, "none")), (e: Error & { code?: string }) => e.code === "INVALID_ARGUMENT" && /names no current cluster/.test(e.message));
   writeFileSync(join(cfgDir, "broken"), "clusters: [\n");

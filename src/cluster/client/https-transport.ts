@@ -221,6 +221,11 @@ export class HttpsTransport implements ApiTransport {
   private async options(req: ApiRequest): Promise<RequestOptions> {
     const opts: RequestOptions = { method: req.method, agent: this.agent, headers: { Accept: "application/json" } };
     await this.applyAuth(opts);
+    // @kubernetes/client-node's applyToHTTPSOptions puts a new https.Agent (no keep-alive) on
+    // every request: a TLS connection and handshake per request on both ends. Its TLS options
+    // (ca, cert, key) are on opts too, and the kept-alive agent pools connections by them. A
+    // proxy's agent (another class) is left in place.
+    if (opts.agent instanceof Agent && opts.agent.constructor === Agent) opts.agent = this.agent;
     if (req.body !== undefined) opts.headers = { ...opts.headers, "Content-Type": req.contentType ?? "application/json", "Content-Length": Buffer.byteLength(req.body) };
     return opts;
   }
