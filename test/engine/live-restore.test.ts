@@ -80,6 +80,14 @@ function triggerDir(d: TestDaemon, name: string): { mount: string[]; fire: () =>
   return { mount: ["-v", `${dir}:/trigger`], fire: () => writeFileSync(join(dir, "go"), "") };
 }
 const untilTriggered = "while [ ! -e /trigger/go ]; do sleep 0.05; done";
+
+/** SIGKILLs the daemon, then lets the triggered containers exit while none runs (their monitors write the exit files). */
+async function exitWhileDown(d: TestDaemon, trigger: { fire: () => void }, ids: string[]): Promise<void> {
+  await killDaemon(d, "SIGKILL");
+  trigger.fire();
+  await waitForExitFiles(d, ids);
+}
+
 // Exits with `code` when triggered on its first run and stays up on later runs (the marker lives
 // in the container's writable layer), so a restart is visible and never races the test.
 const onceThenStay = (code: number) => `if [ -e /ran ]; then exec sleep 300; fi; touch /ran; ${untilTriggered}; exit ${code}`;
@@ -96,9 +104,7 @@ describe("live restore after SIGKILL of the daemon", { skip }, () => {
     const pid = Number(docker(d, ["inspect", "-f", "{{.State.Pid}}", "keep"]).stdout.trim());
     assert.ok(pid > 0);
 
-    await killDaemon(d, "SIGKILL");
-    trigger.fire(); // "dies" exits while nobody watches
-    await waitForExitFiles(d, [dies.stdout.trim()]);
+    await exitWhileDown(d, trigger, [dies.stdout.trim()]); // "dies" exits while nobody watches
     assert.ok(alive(pid), "the container outlived its daemon");
 
     await startTestDaemon(d);
@@ -141,9 +147,7 @@ describe("live restore after SIGKILL of the daemon", { skip }, () => {
     }
     const oldPids = new Map([onFailure, always, unlessStopped].map((id) => [id, Number(docker(d, ["inspect", "-f", "{{.State.Pid}}", id]).stdout.trim())]));
 
-    await killDaemon(d, "SIGKILL");
-    trigger.fire();
-    await waitForExitFiles(d, [dies, onFailure, always, unlessStopped, exhausted]);
+    await exitWhileDown(d, trigger, [dies, onFailure, always, unlessStopped, exhausted]);
     const daemonStart = Date.now();
     await spawnTestDaemon(d);
 
@@ -182,9 +186,7 @@ describe("live restore after SIGKILL of the daemon", { skip }, () => {
     const r = docker(d, ["run", "-d", "--rm", ...trigger.mount, "busybox", "sh", "-c", `${untilTriggered}; exit 4`]);
     assert.equal(r.status, 0, r.stderr);
     const id = r.stdout.trim();
-    await killDaemon(d, "SIGKILL");
-    trigger.fire();
-    await waitForExitFiles(d, [id]);
+    await exitWhileDown(d, trigger, [id]);
     await spawnTestDaemon(d);
     const first = await firstAnswer(d, `/containers/${id}/json`);
     assert.equal(first.status, 404, `the first answer still knows it: ${first.body}`);
@@ -196,9 +198,7 @@ describe("live restore after SIGKILL of the daemon", { skip }, () => {
     const r = docker(d, ["run", "-d", "--name", "cli-dies", ...trigger.mount, "busybox", "sh", "-c", `${untilTriggered}; exit 7`]);
     assert.equal(r.status, 0, r.stderr);
     const id = r.stdout.trim();
-    await killDaemon(d, "SIGKILL");
-    trigger.fire();
-    await waitForExitFiles(d, [id]);
+    await exitWhileDown(d, trigger, [id]);
     await spawnTestDaemon(d);
 
     // The first docker command that reaches the daemon (earlier tries found no socket to connect to).
