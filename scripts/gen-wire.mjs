@@ -38,6 +38,8 @@ export const PLAN_OPS = [
   { op: "bpf-device-filter", section: "monitor", fields: [["cgroupDir", str], ["program", str], ["license", str]], doc: "cgroup v2 device rules: a BPF program (hex) attached to the cgroup" },
   { op: "setns", section: "monitor", fields: [["path", str], ["flags", u64]], doc: "a namespace to join (a joiner enters it before cloning the child)" },
   { op: "clone", section: "monitor", fields: [["flags", u64]], doc: "create the child with these CLONE_NEW* flags" },
+  { op: "clone-into-cgroup", section: "monitor", fields: [["dir", str]], doc: "a cgroup v2 directory the child is created in (clone3 with CLONE_INTO_CGROUP: no migration, so not the kernel's global cgroup attach lock); without clone3 there, the monitor writes the child's pid to its cgroup.procs" },
+  { op: "join-cgroup", section: "monitor", fields: [["path", str]], doc: "a cgroup v1 tasks file the monitor opens before the clone and the child writes \"0\" to first (a thread moving itself does not take the kernel's global cgroup attach lock, whose first writer after a quiet spell waits an RCU grace period)" },
   { op: "write-after-clone", section: "monitor", fields: [["path", str], ["data", str]], doc: "written by the monitor once the child exists ($PID: its pid): uid/gid maps, cgroup.procs" },
   { op: "hook", section: "any", fields: [["phase", ["runtime", "container"]], ["timeout", u64], ["state", str], ["path", str], ["argc", u64]], rest: ["argsThenEnv", str], doc: "an OCI hook: argc arguments, then the environment" },
   { op: "child", section: "monitor", fields: [], doc: "the end of the monitor's section: what follows runs in the child" },
@@ -88,6 +90,7 @@ export const PLAN_OPS = [
 export const MESSAGES = [
   { msg: "cpid", channel: "sync", fields: [["pid", u64]], doc: "joiner to monitor: the child it cloned (then the joiner exits)" },
   { msg: "go", channel: "sync", fields: [["hostPid", u64]], doc: "monitor to child: maps, cgroups and runtime hooks are done; the child's pid as the host sees it" },
+  { msg: "placed", channel: "sync", fields: [], doc: "child to monitor: it has moved itself into its cgroups (join-cgroup steps)" },
   { msg: "pty", channel: "sync", fields: [], doc: "child to monitor: the pty master follows as SCM_RIGHTS" },
   { msg: "ready", channel: "sync", fields: [["step", u64]], doc: "child to monitor: set up, waiting for start at this plan step (every step before it is done)" },
   { msg: "error", channel: "both", fields: [["step", str], ["op", str], ["errno", u64], ["message", str]], doc: "a step failed (step -1: no plan step, e.g. clone or fork); relayed to TypeScript" },

@@ -193,6 +193,20 @@ _Noreturn void run_child(struct ctx *c)
 	/* Not dumpable until execve: a process in the container cannot open our
 	 * /proc/PID/exe (the host's helper binary) in this window (CVE-2019-5736). */
 	prctl(PR_SET_DUMPABLE, 0);
+	/* Into its cgroup v1 hierarchies by itself, first: "0" moves the calling thread (this
+	 * process's only one), which the kernel does without its global cgroup attach lock.
+	 * The files were opened by the monitor, whose credentials and cgroup namespace the
+	 * kernel checks; the monitor waits for "placed" before hooks and "go". */
+	if (c->njoin > 0) {
+		for (int i = 0; i < c->njoin; i++) {
+			if (write(c->join_fd[i], "0", 1) < 0)
+				child_fail(c, c->join_step[i], "join-cgroup", errno, "write \"0\" to %s: %s", field(&c->plan.rec[c->join_step[i]], JOIN_CGROUP_PATH),
+					   strerror(errno));
+			close(c->join_fd[i]);
+		}
+		c->njoin = 0;
+		send_placed(c->sync_fd);
+	}
 	wait_for_go(c);
 	/* Monitor mode: the container's stdio are pipes the monitor reads (logs, attach). */
 	for (int fd = 0; fd < 3; fd++) {

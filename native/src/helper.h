@@ -28,6 +28,9 @@ struct ctx {
 	char exec_path[PATH_MAX];
 	int stdio_child[3]; /* monitor mode: pipe ends the child dups onto 0, 1, 2 (-1: keep) */
 	bool parent_stays;  /* foreground and monitor modes: the monitor outlives the wait for start */
+	int njoin;          /* join-cgroup: tasks files the monitor opened, which the child writes "0" to */
+	int join_fd[16];
+	size_t join_step[16];
 };
 
 /* Reports a failed step and exits the current process (child or joiner). */

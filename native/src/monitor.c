@@ -1,7 +1,8 @@
 /*
  * The monitor: reads the plan, creates the container child (directly with clone(), or
- * through a joiner that first setns()es into existing namespaces), writes what must be
- * written from outside (uid/gid maps, cgroup.procs), runs runtime-namespace hooks, lets
+ * through a joiner that first setns()es into existing namespaces), places it in its cgroups
+ * (clone3 into the v2 group; the child moves itself into each v1 hierarchy: neither takes the
+ * kernel's global cgroup attach lock), writes uid/gid maps from outside, runs runtime-namespace hooks, lets
  * the child go, and relays its result to TypeScript. In "detach" mode it exits once the
  * child waits for `start` (the child is then adopted by the caller's subreaper, as with
  * runc); in "foreground" mode it stays, reaps the child and reports its exit status.
@@ -201,6 +202,22 @@ static _Noreturn void run_joiner(struct ctx *c, int nfds, int *nsfd, int *nstype
 	_exit(0);
 }
 
+/* A write from outside once the child exists (maps, cgroup placement); a failure kills the
+ * child and is reported as that plan step's. */
+static void write_or_fail(pid_t child, size_t step, const char *op, const char *path, const char *data)
+{
+	if (write_file(path, data, strlen(data)) == 0)
+		return;
+	int e = errno;
+	char msg[1024], stepbuf[24];
+	kill(child, SIGKILL);
+	snprintf(msg, sizeof(msg), "write \"%s\" to %s: %s", data, path, strerror(e));
+	snprintf(stepbuf, sizeof(stepbuf), "%zu", step);
+	report_error(stepbuf, op, e, msg);
+	reap(child);
+	_exit(1);
+}
+
 int run_monitor(int plan_fd, int rep_fd)
 {
 	struct ctx c = {.report_fd = rep_fd, .plan_fd = plan_fd, .sync_fd = -1, .start_listen = -1, .start_conn = -1, .console_fd = -1,
@@ -229,6 +246,9 @@ int run_monitor(int plan_fd, int rep_fd)
 	bool has_clone = false; /* a plan without "clone" only mounts (runtime/host-mount.ts) */
 	int nns = 0, nsfd[16], nstype[16];
 	const char *nspath[16];
+	int cgroup_dir_fd = -1; /* clone-into-cgroup: the cgroup v2 directory the child starts in */
+	const char *cgroup_dir = NULL;
+	size_t cgroup_dir_step = 0;
 	for (size_t i = 0; i < c.plan.child_start && i < c.plan.n; i++) {
 		const struct record *r = &c.plan.rec[i];
 		switch ((enum plan_op)r->op) {
@@ -253,6 +273,22 @@ int run_monitor(int plan_fd, int rep_fd)
 		case OP_CLONE:
 			clone_flags = plan_u64(r, CLONE_FLAGS);
 			has_clone = true;
+			break;
+		case OP_CLONE_INTO_CGROUP:
+			cgroup_dir = field(r, CLONE_INTO_CGROUP_DIR);
+			cgroup_dir_step = i;
+			cgroup_dir_fd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (cgroup_dir_fd < 0)
+				monitor_fail("clone-into-cgroup", errno, "open cgroup %s: %s", cgroup_dir);
+			break;
+		case OP_JOIN_CGROUP:
+			if (c.njoin == 16)
+				monitor_fail("join-cgroup", E2BIG, "too many cgroups to join%s: %s", "");
+			c.join_step[c.njoin] = i;
+			c.join_fd[c.njoin] = open(field(r, JOIN_CGROUP_PATH), O_WRONLY | O_CLOEXEC);
+			if (c.join_fd[c.njoin] < 0)
+				monitor_fail("join-cgroup", errno, "open %s: %s", field(r, JOIN_CGROUP_PATH));
+			c.njoin++;
 			break;
 		case OP_BPF_DEVICE_FILTER: {
 			char msg[1024];
@@ -346,6 +382,15 @@ int run_monitor(int plan_fd, int rep_fd)
 		monitor_fail("socketpair", errno, "socketpair%s: %s", "");
 
 	pid_t child;
+	/* Through a joiner, the child's "placed" could race the joiner's "cpid" on the one sync
+	 * socket: the monitor places that child from outside instead (pid into each tasks file). */
+	int join_fallback = nns > 0 ? c.njoin : 0;
+	if (nns > 0) {
+		for (int i = 0; i < c.njoin; i++)
+			close(c.join_fd[i]);
+		c.njoin = 0;
+	}
+	bool into_cgroup = false; /* the clone put the child in cgroup_dir */
 	if (nns > 0) {
 		pid_t j = fork();
 		if (j < 0)
@@ -377,7 +422,22 @@ int run_monitor(int plan_fd, int rep_fd)
 		child = (pid_t)plan_u64(&r, MSG_CPID_PID);
 		wire_free(&r);
 	} else {
-		child = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags | SIGCHLD, 0, 0, 0, 0);
+		child = -1;
+		if (cgroup_dir_fd >= 0) {
+			/* struct clone_args up to .cgroup (CLONE_ARGS_SIZE_VER2): flags, pidfd, child_tid,
+			 * parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup */
+			unsigned long long args[11] = {0};
+			args[0] = clone_flags | 0x200000000ULL; /* CLONE_INTO_CGROUP */
+			args[4] = SIGCHLD;
+			args[10] = (unsigned long long)cgroup_dir_fd;
+			child = (pid_t)syscall(435 /* SYS_clone3 */, args, sizeof(args));
+			if (child >= 0)
+				into_cgroup = true;
+			else if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EOPNOTSUPP && errno != EPERM)
+				child = -2; /* a real failure of the clone itself: reported below */
+		}
+		if (child == -1)
+			child = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags | SIGCHLD, 0, 0, 0, 0);
 		if (child < 0) {
 			char f[32];
 			snprintf(f, sizeof(f), "0x%llx", clone_flags);
@@ -398,23 +458,55 @@ int run_monitor(int plan_fd, int rep_fd)
 		if (c.stdio_child[fd] >= 0)
 			close(c.stdio_child[fd]);
 
-	/* From outside: maps, cgroup placement, runtime hooks — then let the child go. */
+	/* cgroups: the child went into its v2 group at the clone, and moves itself into its v1
+	 * hierarchies (join-cgroup) while the monitor goes on; what it could not do is done from
+	 * outside, with the pid (the kernel's global attach lock: the slow way). */
 	char path[PATH_MAX], data[65536], msg[1024];
+	char num[24];
+	snprintf(num, sizeof(num), "%d", (int)child);
+	if (cgroup_dir_fd >= 0)
+		close(cgroup_dir_fd);
+	for (int i = 0; i < c.njoin; i++)
+		close(c.join_fd[i]);
+	for (int i = -1; i < join_fallback; i++) {
+		size_t step = i < 0 ? cgroup_dir_step : c.join_step[i];
+		if (i < 0 && (!cgroup_dir || into_cgroup))
+			continue;
+		if (i < 0)
+			snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup_dir);
+		else
+			snprintf(path, sizeof(path), "%s", field(&c.plan.rec[step], JOIN_CGROUP_PATH));
+		write_or_fail(child, step, i < 0 ? "clone-into-cgroup" : "join-cgroup", path, num);
+	}
+	if (c.njoin > 0) {
+		struct record r;
+		char why[256];
+		int rc = msg_read(sv[0], &r, why, sizeof(why));
+		if (rc <= 0) {
+			kill(child, SIGKILL);
+			reap(child);
+			monitor_fail("join-cgroup", EPROTO, "the child died before it was in its cgroups%s: %s", rc < 0 ? why : "");
+		}
+		if (r.op == MSG_ERROR) {
+			report_error(field(&r, MSG_ERROR_STEP), field(&r, MSG_ERROR_OP), (int)plan_u64(&r, MSG_ERROR_ERRNO), field(&r, MSG_ERROR_MESSAGE));
+			reap(child);
+			_exit(1);
+		}
+		if (r.op != MSG_PLACED) {
+			kill(child, SIGKILL);
+			reap(child);
+			monitor_fail("join-cgroup", EPROTO, "the child sent \"%s\" instead of \"placed\" (%s)", field(&r, 0));
+		}
+		wire_free(&r);
+	}
+
+	/* From outside: maps, runtime hooks — then let the child go. */
 	for (size_t i = 0; i < c.plan.child_start && i < c.plan.n; i++) {
 		const struct record *r = &c.plan.rec[i];
 		if (r->op == OP_WRITE_AFTER_CLONE) {
 			subst_pid(field(r, WRITE_AFTER_CLONE_PATH), child, path, sizeof(path));
 			subst_pid(field(r, WRITE_AFTER_CLONE_DATA), child, data, sizeof(data));
-			if (write_file(path, data, strlen(data)) < 0) {
-				int e = errno;
-				kill(child, SIGKILL);
-				snprintf(msg, sizeof(msg), "write \"%s\" to %s: %s", data, path, strerror(e));
-				char step[24];
-				snprintf(step, sizeof(step), "%zu", i);
-				report_error(step, "write-after-clone", e, msg);
-				reap(child);
-				_exit(1);
-			}
+			write_or_fail(child, i, "write-after-clone", path, data);
 		} else if (r->op == OP_HOOK) {
 			if (run_hook(r, child, msg, sizeof(msg)) < 0) {
 				int e = errno;
@@ -427,8 +519,6 @@ int run_monitor(int plan_fd, int rep_fd)
 			}
 		}
 	}
-	char num[24];
-	snprintf(num, sizeof(num), "%d", (int)child);
 	send_go(sv[0], num);
 
 	/* The child answers "ready" (waiting for start), "error", "pty" (+fd), or closes the

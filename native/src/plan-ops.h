@@ -16,6 +16,8 @@ enum plan_op {
 	OP_BPF_DEVICE_FILTER, /* cgroup v2 device rules: a BPF program (hex) attached to the cgroup */
 	OP_SETNS, /* a namespace to join (a joiner enters it before cloning the child) */
 	OP_CLONE, /* create the child with these CLONE_NEW* flags */
+	OP_CLONE_INTO_CGROUP, /* a cgroup v2 directory the child is created in (clone3 with CLONE_INTO_CGROUP: no migration, so not the kernel's global cgroup attach lock); without clone3 there, the monitor writes the child's pid to its cgroup.procs */
+	OP_JOIN_CGROUP, /* a cgroup v1 tasks file the monitor opens before the clone and the child writes "0" to first (a thread moving itself does not take the kernel's global cgroup attach lock, whose first writer after a quiet spell waits an RCU grace period) */
 	OP_WRITE_AFTER_CLONE, /* written by the monitor once the child exists ($PID: its pid): uid/gid maps, cgroup.procs */
 	OP_HOOK, /* an OCI hook: argc arguments, then the environment */
 	OP_CHILD, /* the end of the monitor's section: what follows runs in the child */
@@ -109,6 +111,8 @@ extern const struct plan_op_spec plan_ops[PLAN_OP_COUNT];
 #define SETNS_PATH 1
 #define SETNS_FLAGS 2
 #define CLONE_FLAGS 1
+#define CLONE_INTO_CGROUP_DIR 1
+#define JOIN_CGROUP_PATH 1
 #define WRITE_AFTER_CLONE_PATH 1
 #define WRITE_AFTER_CLONE_DATA 2
 #define HOOK_PHASE 1
@@ -192,6 +196,7 @@ enum { SECCOMP_FLAG_FLAG_SECCOMP_FILTER_FLAG_LOG, SECCOMP_FLAG_FLAG_SECCOMP_FILT
 enum wire_msg {
 	MSG_CPID, /* sync: joiner to monitor: the child it cloned (then the joiner exits) */
 	MSG_GO, /* sync: monitor to child: maps, cgroups and runtime hooks are done; the child's pid as the host sees it */
+	MSG_PLACED, /* sync: child to monitor: it has moved itself into its cgroups (join-cgroup steps) */
 	MSG_PTY, /* sync: child to monitor: the pty master follows as SCM_RIGHTS */
 	MSG_READY, /* sync: child to monitor: set up, waiting for start at this plan step (every step before it is done) */
 	MSG_ERROR, /* both: a step failed (step -1: no plan step, e.g. clone or fork); relayed to TypeScript */
@@ -234,6 +239,11 @@ static inline int send_go(int fd, const char *host_pid)
 {
 	const char *f[] = {wire_msgs[MSG_GO].name, host_pid};
 	return wire_write(fd, 2, f);
+}
+static inline int send_placed(int fd)
+{
+	const char *f[] = {wire_msgs[MSG_PLACED].name};
+	return wire_write(fd, 1, f);
 }
 static inline int send_pty(int fd)
 {

@@ -11,8 +11,8 @@ const opts: CreatePlanOptions = {
   rootfs: "/b/rootfs",
   startSocket: "/run/x/start.sock",
   terminal: "none",
-  cgroupProcsFiles: ["/sys/fs/cgroup/memory/gantry/x/cgroup.procs"],
-  cgroupMounts: { version: 1, hierarchies: { memory: "/sys/fs/cgroup/memory/gantry/x" } },
+  cgroupProcsFiles: ["/sys/fs/cgroup/memory/gantry/x/cgroup.procs", "/sys/fs/cgroup/unified/gantry/x/cgroup.procs"],
+  cgroupMounts: { version: 1, hierarchies: { memory: "/sys/fs/cgroup/memory/gantry/x" }, unified: "/sys/fs/cgroup/unified/gantry/x" },
   hookState: "{}",
   capLastCap: 40,
   isDirectory: () => true,
@@ -43,9 +43,12 @@ test("every plan step becomes a named step in plan order, with the values the he
   assert.equal(rec.steps[1]!.by, "runtime");
   const at = (n: string) => names.indexOf(n);
   assert.ok(at("clone") < at("sysctl") && at("sysctl") < at("pivot-root") && at("pivot-root") < at("remount") && at("remount") < at("capabilities") && at("capabilities") < at("seccomp") && at("seccomp") < at("exec"));
-  // $PID is the process's pid in what the monitor wrote
+  // The v2 group: the clone put the process (its pid) there; each v1 hierarchy: it wrote "0" itself.
   const procs = rec.steps.find((s) => s.step === "cgroup-write" && s.by === "monitor")!;
-  assert.deepEqual([procs.path, procs.value], ["/sys/fs/cgroup/memory/gantry/x/cgroup.procs", "4242"]);
+  assert.deepEqual([procs.path, procs.value], ["/sys/fs/cgroup/unified/gantry/x/cgroup.procs", "4242"]);
+  const tasks = rec.steps.find((s) => s.step === "cgroup-write" && s.by === "container")!;
+  assert.deepEqual([tasks.path, tasks.value], ["/sys/fs/cgroup/memory/gantry/x/tasks", "0"]);
+  assert.ok(at("clone") < rec.steps.indexOf(tasks), "after the clone");
   const step = (n: string) => rec.steps[at(n)]!;
   assert.deepEqual(step("rlimit"), { step: "rlimit", by: "container", when: "create", resource: "RLIMIT_NOFILE", soft: "1024", hard: "4096" });
   assert.deepEqual(step("capabilities").bounding, ["CAP_CHOWN", "CAP_KILL"]);

@@ -160,6 +160,14 @@ function planSteps(plan: readonly PlanRecord[], pid: number): PlannedStep[] {
       case "clone":
         add("clone", { flags: cloneFlags(a[0]!), namespaces: namespacesOf(a[0]!) });
         break;
+      case "clone-into-cgroup":
+        // The clone itself placed the child (clone3 CLONE_INTO_CGROUP), or the monitor wrote its pid.
+        add("cgroup-write", { path: `${a[0]!}/cgroup.procs`, value: String(pid) });
+        break;
+      case "join-cgroup":
+        // The container's process wrote "0" (itself) before its other steps.
+        out.push({ index, step: "cgroup-write", by: "container", path: a[0], value: "0" });
+        break;
       case "write-after-clone": {
         const path = pidText(a[0]!);
         const m = /\/(uid_map|gid_map)$/.exec(path);

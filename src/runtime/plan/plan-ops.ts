@@ -31,6 +31,10 @@ export type PlanStep =
   | readonly ["setns", path: string, flags: U64]
   /** create the child with these CLONE_NEW* flags */
   | readonly ["clone", flags: U64]
+  /** a cgroup v2 directory the child is created in (clone3 with CLONE_INTO_CGROUP: no migration, so not the kernel's global cgroup attach lock); without clone3 there, the monitor writes the child's pid to its cgroup.procs */
+  | readonly ["clone-into-cgroup", dir: string]
+  /** a cgroup v1 tasks file the monitor opens before the clone and the child writes "0" to first (a thread moving itself does not take the kernel's global cgroup attach lock, whose first writer after a quiet spell waits an RCU grace period) */
+  | readonly ["join-cgroup", path: string]
   /** written by the monitor once the child exists ($PID: its pid): uid/gid maps, cgroup.procs */
   | readonly ["write-after-clone", path: string, data: string]
   /** an OCI hook: argc arguments, then the environment */
@@ -133,6 +137,8 @@ export const PLAN_OPS: Readonly<Record<PlanOp, PlanOpSpec>> = {
   "bpf-device-filter": {"section":"monitor","fields":[["cgroupDir","str"],["program","str"],["license","str"]]},
   "setns": {"section":"monitor","fields":[["path","str"],["flags","u64"]]},
   "clone": {"section":"monitor","fields":[["flags","u64"]]},
+  "clone-into-cgroup": {"section":"monitor","fields":[["dir","str"]]},
+  "join-cgroup": {"section":"monitor","fields":[["path","str"]]},
   "write-after-clone": {"section":"monitor","fields":[["path","str"],["data","str"]]},
   "hook": {"section":"any","fields":[["phase",["runtime","container"]],["timeout","u64"],["state","str"],["path","str"],["argc","u64"]],"rest":["argsThenEnv","str"]},
   "child": {"section":"monitor","fields":[]},
@@ -179,6 +185,8 @@ export type HelperMessage =
   | readonly ["cpid", pid: U64]
   /** sync: monitor to child: maps, cgroups and runtime hooks are done; the child's pid as the host sees it */
   | readonly ["go", hostPid: U64]
+  /** sync: child to monitor: it has moved itself into its cgroups (join-cgroup steps) */
+  | readonly ["placed"]
   /** sync: child to monitor: the pty master follows as SCM_RIGHTS */
   | readonly ["pty"]
   /** sync: child to monitor: set up, waiting for start at this plan step (every step before it is done) */
@@ -197,6 +205,7 @@ export type HelperMessageName = HelperMessage[0];
 export const HELPER_MESSAGES: Readonly<Record<HelperMessageName, { channel: "sync" | "report" | "both"; fields: PlanOpSpec["fields"] }>> = {
   "cpid": {"channel":"sync","fields":[["pid","u64"]]},
   "go": {"channel":"sync","fields":[["hostPid","u64"]]},
+  "placed": {"channel":"sync","fields":[]},
   "pty": {"channel":"sync","fields":[]},
   "ready": {"channel":"sync","fields":[["step","u64"]]},
   "error": {"channel":"both","fields":[["step","str"],["op","str"],["errno","u64"],["message","str"]]},

@@ -4,7 +4,7 @@ import { defaultSpec } from "../default-spec.ts";
 import type { OciConfig } from "../spec/oci.ts";
 import { CLONE, MS } from "./linux-constants.ts";
 import { parseMountOptions } from "./mount-options.ts";
-import { planCreate, planExec, type CreatePlanOptions } from "./plan.ts";
+import { cgroupPlacement, planCreate, planExec, type CreatePlanOptions } from "./plan.ts";
 import { planProblem } from "./plan-check.ts";
 import { planSeccomp } from "./seccomp.ts";
 import { encodeRecords, RecordDecoder, type PlanRecord } from "./wire.ts";
@@ -42,11 +42,13 @@ test("the monitor maps ids and places the child in its cgroups before the child 
   );
   const child = ops(plan).indexOf("child");
   const uid = indexOf(plan, (r) => r[0] === "write-after-clone" && r[1] === "/proc/$PID/uid_map");
-  const procs = plan.filter((r) => r[0] === "write-after-clone" && (r[1] ?? "").endsWith("cgroup.procs"));
+  const procs = plan.filter((r) => r[0] === "join-cgroup" || r[0] === "clone-into-cgroup");
   assert.ok(uid >= 0 && uid < child);
   assert.equal(plan[uid]![2], "0 1000 10\n");
-  assert.deepEqual(procs.map((r) => r[1]), opts.cgroupProcsFiles);
+  // v1 hierarchies: the tasks file the child writes "0" to (no global attach lock)
+  assert.deepEqual(procs.map((r) => r[1]), opts.cgroupProcsFiles.map((f) => f.replace(/cgroup\.procs$/, "tasks")));
   assert.ok(plan.indexOf(procs[0]!) < child, "cgroup placement precedes the child steps");
+  assert.ok(!plan.some((r) => r[0] === "write-after-clone" && (r[1] ?? "").endsWith("cgroup.procs")), "no pid written to cgroup.procs");
   // devices cannot be created in a user namespace: they are bound from the host
   assert.ok(plan.some((r) => r[0] === "bind-dev" && r[1] === "/dev/null"));
   assert.ok(!plan.some((r) => r[0] === "mknod"));
@@ -287,4 +289,14 @@ test("run (no start socket): the process does not wait for start", () => {
   const plan = planCreate(defaultSpec(), { ...opts, startSocket: undefined });
   assert.equal(plan.some((r) => r[0] === "start-socket" || r[0] === "wait-start"), false);
   assert.ok(planCreate(defaultSpec(), opts).some((r) => r[0] === "wait-start"));
+});
+
+test("cgroup placement: the v2 group by the clone itself, each v1 hierarchy by the child writing 0 to its tasks file", () => {
+  const steps = cgroupPlacement(["/sys/fs/cgroup/pids/gantry/x/cgroup.procs", "/sys/fs/cgroup/unified/gantry/x/cgroup.procs"], { unified: "/sys/fs/cgroup/unified/gantry/x" });
+  assert.deepEqual(steps, [
+    ["join-cgroup", "/sys/fs/cgroup/pids/gantry/x/tasks"],
+    ["clone-into-cgroup", "/sys/fs/cgroup/unified/gantry/x"],
+  ]);
+  // cgroup v2 only (one group)
+  assert.deepEqual(cgroupPlacement(["/sys/fs/cgroup/gantry/x/cgroup.procs"], { unified: "/sys/fs/cgroup/gantry/x" }), [["clone-into-cgroup", "/sys/fs/cgroup/gantry/x"]]);
 });
