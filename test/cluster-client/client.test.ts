@@ -4,10 +4,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startApiServer, type RunningApiServer } from "../../src/cluster/api/server.ts";
+import { ensureCa } from "../../src/common/certificates.ts";
 import { ApiStatusError, Client, HttpsTransport, isAlreadyExists, isConflict, isGone, isInvalid, isNotFound, type KubeObject, type ResourceRef, type WatchEvent } from "../../src/cluster/client/index.ts";
 
 const CONFIGMAPS: ResourceRef = { group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true };
@@ -159,6 +160,22 @@ test("the HTTPS transport names the server it cannot reach; a wrong token is Una
   const wrong = new Client(HttpsTransport.fromTarget({ server: server.url, caCert: server.caCert, token: "wrong" }));
   const err = await wrong.resource(NAMESPACES).list(undefined).catch((e: unknown) => e);
   assert.ok(err instanceof ApiStatusError && err.reason === "Unauthorized" && err.status === 401, String(err));
+});
+
+test("the HTTPS transport trusts only the CA it was given, on every connection it opens", async () => {
+  // A watch holds its connection, so the list after it needs a second one: both verify against the one CA.
+  const client = new Client(HttpsTransport.fromTarget({ server: server.url, token: server.adminToken, caCert: server.caCert }));
+  const events: WatchEvent[] = [];
+  const watch = await client.resource(CONFIGMAPS).watch("default", {}, (e) => events.push(e), () => {});
+  await client.resource(CONFIGMAPS).create("default", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "ca-check" }, data: { a: "1" } });
+  for (let i = 0; i < 100 && !events.some((e) => e.object.metadata.name === "ca-check"); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(events.some((e) => e.type === "ADDED" && e.object.metadata.name === "ca-check"), JSON.stringify(events));
+  watch.stop();
+  await client.resource(CONFIGMAPS).delete("default", "ca-check");
+  ensureCa(join(dir, "other-ca"), "another CA");
+  const other = new Client(HttpsTransport.fromTarget({ server: server.url, token: server.adminToken, caCert: readFileSync(join(dir, "other-ca", "ca.crt"), "utf8") }));
+  const err = await other.resource(NAMESPACES).list(undefined).catch((e: unknown) => e as Error & { code?: string; cause?: { code?: string } });
+  assert.ok(err instanceof Error && err.cause?.code === "UNABLE_TO_VERIFY_LEAF_SIGNATURE", String(err));
 });
 
 test("a kubeconfig: its current context's server, a CA file relative to it, and the user's token reach the server; a bad one is refused by name", async () => {

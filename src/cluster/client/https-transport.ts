@@ -9,12 +9,16 @@
 // next, which then stays current. A request whose connection broke after it was sent is
 // tried again elsewhere only when it is a GET: a write may have been done.
 import { readFileSync } from "node:fs";
-import { Agent, request, type RequestOptions } from "node:https";
+import { Agent, request, type RequestOptions as HttpsRequestOptions } from "node:https";
 import type { Socket } from "node:net";
 import { dirname, resolve } from "node:path";
+import { createSecureContext, type ConnectionOptions, type SecureContext } from "node:tls";
 import { parse as parseYaml } from "yaml";
 import { GantryError } from "../../common/errors.ts";
 import { lineSplitter, type ApiRequest, type ApiResponse, type ApiStream, type ApiTransport } from "./transport.ts";
+
+/** https.request's options; node passes secureContext on to tls.connect, its types do not list it. */
+type RequestOptions = HttpsRequestOptions & Pick<ConnectionOptions, "secureContext">;
 
 export interface HttpsTarget {
   /** The server's URL; with `servers`, the first to try. */
@@ -91,11 +95,19 @@ export class HttpsTransport implements ApiTransport {
     return new HttpsTransport([cluster.server], applyAuth, cluster.ca);
   }
 
+  /**
+   * The CA goes into one TLS context made at the first request and shared by every connection:
+   * given as `ca`, node would build an OpenSSL context with its own certificate store for each
+   * new connection (~25 kB of native memory each, a node agent holding two dozen connections).
+   * The keep-alive agent pools connections by their TLS options; `secureContext` is not one of
+   * them, which is right here: one transport has one CA.
+   */
   static fromTarget(t: HttpsTarget): HttpsTransport {
+    let secureContext: SecureContext | undefined;
     return new HttpsTransport(
       [t.server, ...(t.servers ?? [])],
       async (opts) => {
-        if (t.caCert) opts.ca = t.caCert;
+        if (t.caCert) opts.secureContext = secureContext ??= createSecureContext({ ca: t.caCert });
         if (t.token) opts.headers = { ...opts.headers, Authorization: `Bearer ${t.token}` };
       },
       t.caCert,
