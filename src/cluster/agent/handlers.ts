@@ -4,7 +4,7 @@
 // health check over HTTP/2, sleep. Each run is bounded by a timeout on the injected clock.
 // Messages are the kubelet's, Go error text included, because users grep events for them.
 import { request as httpRequest, type IncomingMessage } from "node:http";
-import { connect as http2Connect, type ClientHttp2Session } from "node:http2";
+import type { ClientHttp2Session } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import { connect as tcpConnect } from "node:net";
 import type { Clock } from "../../common/clock.ts";
@@ -202,6 +202,9 @@ function servingStatus(data: Buffer): number {
 
 async function runGrpc(a: GRPCAction, t: HandlerTarget, timeoutMs: number): Promise<HandlerOutcome> {
   const addr = joinHostPort(hostOf(undefined, t), a.port);
+  // Loaded by the first gRPC probe: node's http2 is ~1 MB of a process's memory, which a node
+  // whose pods have no gRPC probe need not hold.
+  const { connect: http2Connect } = await import("node:http2");
   return withTimeout(t.clock, timeoutMs, (signal) =>
     new Promise<HandlerOutcome>((resolve) => {
       const session: ClientHttp2Session = http2Connect(`http://${addr}`);
