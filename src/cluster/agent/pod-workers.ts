@@ -16,6 +16,7 @@
 // Probes (prober.ts) run beside the sync: a changed result queues the pod, readiness goes into
 // the status, and a failed liveness or startup probe kills the container (its preStop hook
 // first, within the grace period), which then restarts per restartPolicy with the back-off.
+import { hash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Clock, Timer } from "../../common/clock.ts";
@@ -84,6 +85,7 @@ export class PodWorkers {
   private readonly lifecycle = new Map<string, PodLifecycle>();
   /** Why containers wait, per pod (kept between syncs for the status). */
   private readonly waiting = new Map<string, Map<string, Waiting>>();
+  /** A digest of the status last written per pod (not its JSON: ~1.1 kB a pod), to skip writing the same again. */
   private readonly lastStatus = new Map<string, string>();
   /** The last FailedMount told per pod (its message and when). */
   private readonly mountFailures = new Map<string, { message: string; at: number }>();
@@ -558,10 +560,10 @@ export class PodWorkers {
       terminating,
       now: new Date(this.o.clock.now()).toISOString(),
     });
-    const text = JSON.stringify(status);
-    if (this.lastStatus.get(uid) === text) return;
+    const digest = hash("sha1", JSON.stringify(status), "base64");
+    if (this.lastStatus.get(uid) === digest) return;
     // The uid in the patch is a precondition: a new pod of the same name is not written to.
     await this.o.client.resource(PODS).patch(pod.metadata.namespace, pod.metadata.name!, "merge", { metadata: { uid }, status }, { subresource: "status" });
-    this.lastStatus.set(uid, text);
+    this.lastStatus.set(uid, digest);
   }
 }
