@@ -193,6 +193,19 @@ describe("node agent", { skip }, () => {
     return seen[seen.length - 1]!;
   }
 
+  test("a pod bound to another node is not run here, though the node's pod cache (shared with its NetworkPolicy enforcer) holds every pod", async () => {
+    await node.kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "not-mine" }, spec: { nodeName: "another-node", terminationGracePeriodSeconds: 1, containers: [{ name: "c", image: "busybox", imagePullPolicy: "Never", command: ["sleep", "3600"] }] } }));
+    // A pod of this node created after it runs: by then the agent has seen both.
+    await node.kubectl(["apply", "-f", "-"], pod("mine", { terminationGracePeriodSeconds: 1, containers: [{ name: "c", image: "busybox", imagePullPolicy: "Never", command: ["sleep", "3600"] }] }));
+    await until("mine Running", async () => ((await getPod("mine")).status?.phase === "Running" ? true : undefined));
+    const other = await getPod("not-mine");
+    assert.equal(other.status?.phase ?? "Pending", "Pending", JSON.stringify(other.status));
+    assert.equal(other.status?.containerStatuses, undefined);
+    assert.equal(docker(["ps", "-a", "--filter", "name=_not-mine_", "-q"]).stdout.trim(), "", "no container of it on this node");
+    assert.notEqual(docker(["ps", "-q", "--filter", "name=_mine_"]).stdout.trim(), "");
+    await node.kubectl(["delete", "pod", "not-mine", "mine", "--grace-period=0", "--force"]);
+  });
+
   test("delete stops a pod gracefully (SIGTERM, exit 0) and SIGKILLs one that ignores it after its grace period", async () => {
     await node.kubectl(["apply", "-f", "-"], pod("polite", { terminationGracePeriodSeconds: 60, containers: [{ name: "c", image: "busybox", imagePullPolicy: "Never", command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"] }] }));
     await node.kubectl(["apply", "-f", "-"], pod("stubborn", { terminationGracePeriodSeconds: 2, containers: [{ name: "c", image: "busybox", imagePullPolicy: "Never", command: ["sh", "-c", "trap '' TERM; while true; do sleep 1; done"] }] }));

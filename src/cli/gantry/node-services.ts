@@ -67,7 +67,8 @@ export async function startNode(flags: NodeServiceFlags, client: Client, options
   informers.start(); // each informer starts as it is asked for
   let agent: RunningAgent;
   try {
-    agent = await startAgent({ ...options, informers });
+    // With NetworkPolicy on, the enforcer caches every pod: the agent's come from that cache.
+    agent = await startAgent({ ...options, informers, sharedPods: flags.networkPolicy });
   } catch (err) {
     await informers.stop();
     throw err;

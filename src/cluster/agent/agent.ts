@@ -50,6 +50,12 @@ export interface AgentOptions {
    * SharedInformerFactory), its owner starts and stops it. Without it the agent watches its own.
    */
   informers?: InformerFactory;
+  /**
+   * The agent's pods come from `informers`' cluster-wide pod informer, filtered to this node,
+   * instead of a watch of its own by field selector: for a node whose NetworkPolicy enforcer
+   * caches every pod anyway (one watch and one copy of each pod instead of two).
+   */
+  sharedPods?: boolean;
   nodeName: string;
   /** The engine's state (images, containers, networks); its socket is <root>/engine.sock unless engineSocket says. */
   dataRoot: string;
@@ -145,13 +151,18 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   // JSON.parse makes a fresh copy of each for every pod and every update).
   const strings = new StringInterner(4096);
   const cached = <T extends KubeObject>(obj: T): T => strings.internValues(stripManagedFields(obj));
-  const pods = new Informer<Pod>(o.client.resource<Pod>(PODS), { clock, log, fieldSelector: `spec.nodeName=${o.nodeName}`, transform: cached });
+  const ownPods = !(o.sharedPods && o.informers);
+  const pods = ownPods ? new Informer<Pod>(o.client.resource<Pod>(PODS), { clock, log, fieldSelector: `spec.nodeName=${o.nodeName}`, transform: cached }) : o.informers!.informerFor<Pod>(PODS);
+  const onNode = (p: Pod | undefined): p is Pod => p?.spec.nodeName === o.nodeName;
   // Services, for the containers' service env vars (the kubelet's service lister).
   const services = o.informers?.informerFor<ServiceForEnv & KubeObject>(SERVICES) ?? new Informer<ServiceForEnv & KubeObject>(o.client.resource<ServiceForEnv & KubeObject>(SERVICES), { clock, log, transform: cached });
   const ownServices = !o.informers;
   let kubelet: KubeletServer;
   try {
-    kubelet = await startNodeKubeletServer(o, daemon, engineSocket, facts.internalIP, pods, log);
+    kubelet = await startNodeKubeletServer(o, daemon, engineSocket, facts.internalIP, (namespace, name) => {
+      const pod = pods.cache.get(`${namespace}/${name}`);
+      return onNode(pod) ? pod : undefined;
+    }, log);
   } catch (err) {
     heartbeat.stop();
     await daemon.close();
@@ -178,17 +189,19 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     dns: { cluster: o.clusterDNS ?? { servers: [], domain: "cluster.local" }, resolvConf: o.resolvConf ?? "/etc/resolv.conf", dir: join(o.dataRoot, "pod-dns") },
     services: () => services.cache.list(),
   });
+  // A shared informer tells of every pod in the cluster; the field selector's, only of this
+  // node's (a pod's nodeName never changes once set, so an update moving it away is a delete).
   pods.addHandlers({
-    onAdd: (p) => workers.update(p),
-    onUpdate: (_old, p) => workers.update(p),
-    onDelete: (p) => workers.remove(p),
+    onAdd: (p) => onNode(p) && workers.update(p),
+    onUpdate: (old, p) => (onNode(p) ? workers.update(p) : onNode(old) && workers.remove(old)),
+    onDelete: (p) => onNode(p) && workers.remove(p),
   });
   const localPath = new LocalPathProvisioner({ client: o.client, nodeName: o.nodeName, storageRoot: join(o.dataRoot, "storage"), clock, log });
   try {
     await routes?.start();
     await localPath.start();
     if (ownServices) services.start();
-    pods.start();
+    if (ownPods) pods.start();
     await services.whenSynced();
     await pods.whenSynced();
     workers.start();
@@ -196,7 +209,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     heartbeat.stop();
     await routes?.stop();
     await localPath.stop();
-    await pods.stop();
+    if (ownPods) await pods.stop();
     if (ownServices) await services.stop();
     await kubelet.close();
     await daemon.close();
@@ -215,7 +228,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       await routes?.stop();
       await kubelet.close();
       await localPath.stop();
-      await pods.stop();
+      if (ownPods) await pods.stop();
       if (ownServices) await services.stop();
       await workers.stop();
       await daemon.close();
@@ -228,7 +241,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
  * address. The default port falls back to a free one when taken (another node's agent on
  * this host); the Node reports the port it got, which is where the API server dials.
  */
-async function startNodeKubeletServer(o: AgentOptions, daemon: Daemon, engineSocket: string, nodeIP: string, pods: Informer<Pod>, log: (m: string) => void): Promise<KubeletServer> {
+async function startNodeKubeletServer(o: AgentOptions, daemon: Daemon, engineSocket: string, nodeIP: string, pod: (namespace: string, name: string) => Pod | undefined, log: (m: string) => void): Promise<KubeletServer> {
   const tls = await obtainServingCert(o.client, join(o.dataRoot, "kubelet-tls"), o.nodeName, [nodeIP]);
   const containers = new ContainerClient(new EngineClient(`unix://${engineSocket}`));
   const stats = new ResourceStats(daemon.engine, o.nodeName);
@@ -238,7 +251,7 @@ async function startNodeKubeletServer(o: AgentOptions, daemon: Daemon, engineSoc
       port,
       address: o.kubeletAddress,
       containers,
-      pod: (namespace, name) => pods.cache.get(`${namespace}/${name}`),
+      pod,
       runtimePod: (uid) => runtimePods(daemon.engine).get(uid),
       statsSummary: () => stats.summary(),
       metrics: renderMetrics,
