@@ -165,6 +165,30 @@ static int reap(pid_t pid)
 
 /* joiner: setns into every listed namespace (user first, mount last: TypeScript orders
  * them), then clone the child so that a joined pid namespace applies to it. */
+/* clone3 with CLONE_INTO_CGROUP (fork-like: no stack) into the cgroup v2 directory fd; -1 when
+ * there is none or the kernel cannot (the caller clones the old way and places the process
+ * from outside), -2 when the clone itself failed (errno set). */
+static pid_t clone_into_cgroup(int cgroup_fd, unsigned long long flags, bool *into)
+{
+	*into = false;
+	if (cgroup_fd < 0)
+		return -1;
+	/* struct clone_args up to .cgroup (CLONE_ARGS_SIZE_VER2): flags, pidfd, child_tid,
+	 * parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup */
+	unsigned long long args[11] = {0};
+	args[0] = flags | 0x200000000ULL; /* CLONE_INTO_CGROUP */
+	args[4] = SIGCHLD;
+	args[10] = (unsigned long long)cgroup_fd;
+	pid_t pid = (pid_t)syscall(435 /* SYS_clone3 */, args, sizeof(args));
+	if (pid >= 0)
+		*into = true;
+	else if (errno == ENOSYS || errno == E2BIG || errno == EINVAL || errno == EOPNOTSUPP || errno == EPERM)
+		pid = -1;
+	else
+		pid = -2;
+	return pid;
+}
+
 static _Noreturn void run_joiner(struct ctx *c, int nfds, int *nsfd, int *nstype, const char **nspath,
 				 unsigned long flags)
 {
@@ -173,6 +197,21 @@ static _Noreturn void run_joiner(struct ctx *c, int nfds, int *nsfd, int *nstype
 		close(c->report_fd);
 	if (c->plan_fd > 2 && c->plan_fd != c->report_fd)
 		close(c->plan_fd);
+	/* Into the v1 hierarchies by itself, before any setns (join-cgroup): the child it clones
+	 * is born there. */
+	for (int i = 0; i < c->njoin; i++) {
+		if (write(c->join_fd[i], "0", 1) < 0) {
+			int e = errno;
+			char msg[1024], step[24], es[24];
+			snprintf(msg, sizeof(msg), "write \"0\" to %s: %s", field(&c->plan.rec[c->join_step[i]], JOIN_CGROUP_PATH), strerror(e));
+			snprintf(step, sizeof(step), "%zu", c->join_step[i]);
+			snprintf(es, sizeof(es), "%d", e);
+			send_error(c->sync_fd, step, "join-cgroup", es, msg);
+			_exit(1);
+		}
+		close(c->join_fd[i]);
+	}
+	c->njoin = 0;
 	for (int i = 0; i < nfds; i++) {
 		if (setns(nsfd[i], nstype[i]) < 0) {
 			int e = errno;
@@ -382,17 +421,14 @@ int run_monitor(int plan_fd, int rep_fd)
 		monitor_fail("socketpair", errno, "socketpair%s: %s", "");
 
 	pid_t child;
-	/* Through a joiner, the child's "placed" could race the joiner's "cpid" on the one sync
-	 * socket: the monitor places that child from outside instead (pid into each tasks file). */
-	int join_fallback = nns > 0 ? c.njoin : 0;
+	bool into_cgroup = false; /* the clone put the child (or its joiner) in cgroup_dir */
 	if (nns > 0) {
-		for (int i = 0; i < c.njoin; i++)
-			close(c.join_fd[i]);
-		c.njoin = 0;
-	}
-	bool into_cgroup = false; /* the clone put the child in cgroup_dir */
-	if (nns > 0) {
-		pid_t j = fork();
+		/* The joiner is created in the v2 group and moves itself into each v1 hierarchy
+		 * before it joins the namespaces: the child it clones is born in every cgroup (as
+		 * runc's init stages run inside the container's cgroups). */
+		pid_t j = clone_into_cgroup(cgroup_dir_fd, 0, &into_cgroup);
+		if (j == -1)
+			j = fork();
 		if (j < 0)
 			monitor_fail("fork", errno, "fork joiner%s: %s", "");
 		if (j == 0) {
@@ -403,6 +439,9 @@ int run_monitor(int plan_fd, int rep_fd)
 		close(sv[1]);
 		for (int i = 0; i < nns; i++)
 			close(nsfd[i]);
+		for (int i = 0; i < c.njoin; i++)
+			close(c.join_fd[i]);
+		c.njoin = 0; /* done by the joiner before its "cpid" */
 		struct record r;
 		char why[256];
 		int rc = msg_read(sv[0], &r, why, sizeof(why));
@@ -422,20 +461,7 @@ int run_monitor(int plan_fd, int rep_fd)
 		child = (pid_t)plan_u64(&r, MSG_CPID_PID);
 		wire_free(&r);
 	} else {
-		child = -1;
-		if (cgroup_dir_fd >= 0) {
-			/* struct clone_args up to .cgroup (CLONE_ARGS_SIZE_VER2): flags, pidfd, child_tid,
-			 * parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup */
-			unsigned long long args[11] = {0};
-			args[0] = clone_flags | 0x200000000ULL; /* CLONE_INTO_CGROUP */
-			args[4] = SIGCHLD;
-			args[10] = (unsigned long long)cgroup_dir_fd;
-			child = (pid_t)syscall(435 /* SYS_clone3 */, args, sizeof(args));
-			if (child >= 0)
-				into_cgroup = true;
-			else if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EOPNOTSUPP && errno != EPERM)
-				child = -2; /* a real failure of the clone itself: reported below */
-		}
+		child = clone_into_cgroup(cgroup_dir_fd, clone_flags, &into_cgroup);
 		if (child == -1)
 			child = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags | SIGCHLD, 0, 0, 0, 0);
 		if (child < 0) {
@@ -468,15 +494,9 @@ int run_monitor(int plan_fd, int rep_fd)
 		close(cgroup_dir_fd);
 	for (int i = 0; i < c.njoin; i++)
 		close(c.join_fd[i]);
-	for (int i = -1; i < join_fallback; i++) {
-		size_t step = i < 0 ? cgroup_dir_step : c.join_step[i];
-		if (i < 0 && (!cgroup_dir || into_cgroup))
-			continue;
-		if (i < 0)
-			snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup_dir);
-		else
-			snprintf(path, sizeof(path), "%s", field(&c.plan.rec[step], JOIN_CGROUP_PATH));
-		write_or_fail(child, step, i < 0 ? "clone-into-cgroup" : "join-cgroup", path, num);
+	if (cgroup_dir && !into_cgroup) {
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup_dir);
+		write_or_fail(child, cgroup_dir_step, "clone-into-cgroup", path, num);
 	}
 	if (c.njoin > 0) {
 		struct record r;

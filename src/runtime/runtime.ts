@@ -561,6 +561,7 @@ export class Runtime {
       terminal: opts.process.terminal ? (opts.consoleSocket ? "socket" : "monitor") : "none",
       consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
       cgroupProcsFiles: cg.procsFiles(),
+      cgroupUnified: cg.paths.unified,
       capLastCap: capLastCap(),
       preserveFds: opts.preserveFds,
     });

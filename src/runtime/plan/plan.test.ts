@@ -193,10 +193,17 @@ test("exec joins every namespace of the container and its cgroups, then runs the
     targetPid: 42,
     namespaces: ["mount", "pid", "network", "uts"],
     terminal: "none",
-    cgroupProcsFiles: ["/sys/fs/cgroup/pids/g/cgroup.procs"],
+    cgroupProcsFiles: ["/sys/fs/cgroup/pids/g/cgroup.procs", "/sys/fs/cgroup/unified/g/cgroup.procs"],
+    cgroupUnified: "/sys/fs/cgroup/unified/g",
     capLastCap: 40,
   });
   assert.deepEqual(plan.filter((r) => r[0] === "setns").map((r) => r[1]), ["/proc/42/ns/uts", "/proc/42/ns/net", "/proc/42/ns/pid", "/proc/42/ns/mnt"]);
+  // the joiner is cloned into the v2 group and moves itself into the v1 hierarchy: no pid written
+  assert.deepEqual(plan.filter((r) => r[0] === "join-cgroup" || r[0] === "clone-into-cgroup"), [
+    ["join-cgroup", "/sys/fs/cgroup/pids/g/tasks"],
+    ["clone-into-cgroup", "/sys/fs/cgroup/unified/g"],
+  ]);
+  assert.ok(!ops(plan).includes("write-after-clone"));
   assert.deepEqual(plan.find((r) => r[0] === "clone"), ["clone", "0"]);
   assert.deepEqual(plan.find((r) => r[0] === "argv"), ["argv", "ps"]);
   assert.ok(!ops(plan).includes("wait-start"));

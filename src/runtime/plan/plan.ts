@@ -526,6 +526,8 @@ export interface ExecPlanOptions {
   terminal: "none" | "socket" | "monitor";
   consoleSocket?: string;
   cgroupProcsFiles: string[];
+  /** the container's cgroup v2 group (cloned into rather than written to) */
+  cgroupUnified?: string;
   capLastCap: number;
   preserveFds?: number;
 }
@@ -547,9 +549,10 @@ export function planExec(config: OciConfig, process: OciProcess, opts: ExecPlanO
   const order = [...opts.namespaces].sort((a, b) => JOIN_ORDER.indexOf(a) - JOIN_ORDER.indexOf(b));
   for (const t of order) steps.push(["setns", `/proc/${opts.targetPid}/ns/${NS_PROC_NAMES[t]}`, String(NS_FLAGS[t])]);
   steps.push(["clone", "0"]);
-  // The cgroup placement happens before setns into the mount namespace could change
-  // what /sys/fs/cgroup means: the monitor never leaves the host's namespaces.
-  for (const f of opts.cgroupProcsFiles) steps.push(["write-after-clone", f, "$PID"]);
+  // The cgroup placement's files are opened by the monitor, which never leaves the host's
+  // namespaces; the joiner moves itself into them before its setns, so the process it
+  // clones is born there.
+  steps.push(...cgroupPlacement(opts.cgroupProcsFiles, { unified: opts.cgroupUnified }));
   steps.push(["child"]);
   steps.push(["setsid"]);
   if (process.oomScoreAdj !== undefined) steps.push(["write", "/proc/self/oom_score_adj", String(process.oomScoreAdj)]);
