@@ -165,7 +165,7 @@ function planSteps(plan: readonly PlanRecord[], pid: number): PlannedStep[] {
         add("cgroup-write", { path: `${a[0]!}/cgroup.procs`, value: String(pid) });
         break;
       case "join-cgroup":
-        // The container's process wrote "0" (itself) before its other steps.
+        // "0" written by the container's process before its other steps (or by the joiner that clones it).
         out.push({ index, step: "cgroup-write", by: "container", path: a[0], value: "0" });
         break;
       case "write-after-clone": {
