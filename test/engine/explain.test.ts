@@ -138,6 +138,22 @@ describe("gantry explain: the kernel steps recorded at create, and the glass box
     const joined = steps.find((s) => s.step === "setns" && s.namespace === "pid");
     assert.equal(joined?.path, `/proc/${glass.pid}/ns/pid`);
     assert.equal(joined?.sharedWith, "ex1");
+
+    // Placed without a pid written: ex2 (through a namespace joiner) is in its own cgroup in
+    // every hierarchy, and a process exec'd in ex1 is in ex1's, as the kernel reports them.
+    const cgroupsOf = (pid: string | number) => readFileSync(`/proc/${pid}/cgroup`, "utf8").trim().split("\n");
+    const ex2 = await getJson<Glass>("/gantry/containers/ex2/glass");
+    const ex2Id = docker(d, ["inspect", "-f", "{{.Id}}", "ex2"]).stdout.trim();
+    const ex2Lines = cgroupsOf(ex2.pid);
+    assert.ok(ex2Lines.length > 1 && ex2Lines.every((l) => l.endsWith(`/${ex2Id}`)), ex2Lines.join("\n"));
+    assert.equal(docker(d, ["exec", "-d", "ex1", "sleep", "321"]).status, 0);
+    let execPid = "";
+    for (let i = 0; i < 50 && !execPid; i++) {
+      execPid = docker(d, ["top", "ex1", "-o", "pid,args"]).stdout.split("\n").find((l) => /sleep 321/.test(l))?.trim().split(/\s+/)[0] ?? "";
+      if (!execPid) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(execPid, "the exec'd process is listed by docker top");
+    assert.deepEqual(cgroupsOf(execPid), cgroupsOf(glass.pid), "the exec'd process is in the container's cgroups");
   });
 
   it("seccomp=unconfined records no filter; a created container has no steps yet; explain of one that does not exist is 404", async () => {
