@@ -50,3 +50,19 @@ test("a malformed report fails the run as INTERNAL, naming the message and field
     await assert.rejects(run, (err: unknown) => err instanceof GantryError && err.code === "INTERNAL" && expect.test(err.message));
   }
 });
+
+test("a helper's last report is read even when node tells its exit first", async () => {
+  // The stand-in writes "pid", leaves a process that writes "exit" on the channel 300 ms
+  // later, and exits at once: its exit event comes before the report, as it can for a
+  // foreground monitor on a loaded machine (the report written just before the exit).
+  const pid = [...encodeRecords([["pid", "4242", "2"]])].map((b) => `\\${b.toString(8).padStart(3, "0")}`).join("");
+  const exit = [...encodeRecords([["exit", "3", "0"]])].map((b) => `\\${b.toString(8).padStart(3, "0")}`).join("");
+  const path = join(dir, "helper-late-exit.sh");
+  writeFileSync(path, `#!/bin/sh\nfd=$2\nprintf '${pid}' >&$fd\n(sleep 0.3; printf '${exit}' >&$fd) &\nexit 0\n`);
+  chmodSync(path, 0o755);
+  process.env.GANTRY_HELPER = path;
+  const { runHelper } = (await import(`./helper.ts?case=${"late-exit"}`)) as typeof HelperModule;
+  const r = await runHelper([["child"], ["end"]], { captureOutput: true, timeoutMs: 10_000 });
+  assert.equal(r.pid, 4242);
+  assert.deepEqual(await r.exited, { code: 3, signal: 0 });
+});

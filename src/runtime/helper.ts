@@ -119,9 +119,33 @@ export function runHelper(
     onPid: () => {
       if (opts.detachStdio) child.unref();
     },
-    onEnd: (cb) => child.on("exit", (code, signal) => cb(`${signal ?? code}`)),
+    onEnd: (cb) => child.on("exit", (code, signal) => afterChannelEnds(channel, () => cb(`${signal ?? code}`))),
   });
   return output ? run.then((r) => ({ ...r, output })) : run;
+}
+
+/** How long a helper's channel may stay open after its process exited (see afterChannelEnds). */
+const CHANNEL_END_GRACE_MS = 2_000;
+
+/**
+ * Node may tell a child's exit before the last bytes it wrote on the channel are read — a
+ * foreground monitor writes its "exit" report and exits at once, and on a loaded machine the
+ * exit event came first: the run failed as "exited without reporting the exit status" though
+ * the status was in the socket. So the end is the channel's end; a process the helper left
+ * behind holding the channel open delays it by at most the grace.
+ */
+function afterChannelEnds(channel: Socket, then: () => void): void {
+  if (channel.destroyed || channel.readableEnded) return then();
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    then();
+  };
+  const timer = setTimeout(finish, CHANNEL_END_GRACE_MS);
+  channel.once("close", finish);
+  channel.once("end", finish);
 }
 
 /**
