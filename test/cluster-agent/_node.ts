@@ -55,7 +55,7 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
 }
 
 /** What bin/gantry runs `gantry agent` with (test/tooling/launcher.test.ts checks the launcher). */
-const AGENT_NODE_FLAGS = ["--max-semi-space-size=1", "--no-opt", "--no-maglev", "--optimize-for-size"];
+const AGENT_NODE_FLAGS = ["--max-semi-space-size=1", "--no-opt", "--no-maglev", "--optimize-for-size", "--expose-gc"];
 const AGENT_MALLOC_ENV = { MALLOC_ARENA_MAX: "2", MALLOC_TRIM_THRESHOLD_: "32768", MALLOC_MMAP_THRESHOLD_: "32768" };
 
 export async function startTestNode(clusterOptions: Parameters<typeof startTestCluster>[0] = {}): Promise<TestNode> {

@@ -76,7 +76,7 @@ test("gantry agent is node itself on the agent's entry with its memory flags, an
     (url, token) => ["--server", url, "--token-file", token],
     (pid, argv) => {
       assert.match(argv[0]!, /node$/, argv.join(" "));
-      for (const flag of ["--max-semi-space-size=1", "--no-opt", "--no-maglev", "--optimize-for-size"]) assert.ok(argv.includes(flag), argv.join(" "));
+      for (const flag of ["--max-semi-space-size=1", "--no-opt", "--no-maglev", "--optimize-for-size", "--expose-gc"]) assert.ok(argv.includes(flag), argv.join(" "));
       assert.ok(argv.some((a) => a.endsWith("/dist/gantry-agent.mjs")), argv.join(" "));
       const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
       for (const v of ["MALLOC_ARENA_MAX=2", "MALLOC_TRIM_THRESHOLD_=32768", "MALLOC_MMAP_THRESHOLD_=32768"]) assert.ok(env.includes(v), v);

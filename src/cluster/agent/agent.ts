@@ -23,6 +23,7 @@ import { startKubeletServer, type KubeletServer } from "./kubelet-server.ts";
 import type { ClusterDnsConfig } from "./pod-dns.ts";
 import { PodRoutes } from "./pod-routes.ts";
 import { PodWorkers } from "./pod-workers.ts";
+import { QuietCollector } from "./quiet-gc.ts";
 import type { Pod } from "./pod-types.ts";
 import { servePortForward } from "./port-forward.ts";
 import { runtimePods } from "./runtime-pods.ts";
@@ -171,6 +172,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   await heartbeat.setDaemonPort(kubelet.port);
   const routes = o.podRoutes === false ? undefined : new PodRoutes({ client: o.client, nodeName: o.nodeName, clock, log });
   const events = new EventRecorder(o.client, o.nodeName, clock, log);
+  const quiet = new QuietCollector({ clock });
   const workers = new PodWorkers({
     engine: daemon.engine,
     client: o.client,
@@ -188,6 +190,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     cgroupRoot: o.cgroupRoot,
     dns: { cluster: o.clusterDNS ?? { servers: [], domain: "cluster.local" }, resolvConf: o.resolvConf ?? "/etc/resolv.conf", dir: join(o.dataRoot, "pod-dns") },
     services: () => services.cache.list(),
+    activity: quiet,
   });
   // A shared informer tells of every pod in the cluster; the field selector's, only of this
   // node's (a pod's nodeName never changes once set, so an update moving it away is a delete).
@@ -207,6 +210,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     workers.start();
   } catch (err) {
     heartbeat.stop();
+    quiet.stop();
     await routes?.stop();
     await localPath.stop();
     if (ownPods) await pods.stop();
@@ -231,6 +235,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       if (ownPods) await pods.stop();
       if (ownServices) await services.stop();
       await workers.stop();
+      quiet.stop();
       await daemon.close();
     },
   };

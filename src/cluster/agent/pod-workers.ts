@@ -70,6 +70,8 @@ export interface PodWorkersOptions {
   dns?: { cluster: ClusterDnsConfig; resolvConf: string; dir: string };
   /** The Services the node knows (for containers' service env vars). */
   services?: () => ServiceForEnv[];
+  /** Told when each sync begins and ends (the agent's QuietCollector). */
+  activity?: { begin(): void; end(): void };
 }
 
 const SANDBOX_STOP_SECONDS = 2;
@@ -179,6 +181,7 @@ export class PodWorkers {
     for (;;) {
       const uid = await this.queue.get();
       if (uid === undefined) return;
+      this.o.activity?.begin();
       try {
         const retryMs = await this.sync(uid);
         this.queue.forget(uid);
@@ -188,6 +191,7 @@ export class PodWorkers {
         this.queue.addRateLimited(uid);
       } finally {
         this.queue.done(uid);
+        this.o.activity?.end();
       }
     }
   }
