@@ -43,7 +43,7 @@ const plan = planCreate(bundle.config, {
   startSocket: join(work, "start.sock"),
   terminal: "none",
   cgroupProcsFiles: cg.procsFiles(),
-  cgroupMounts: { version: cg.version, hierarchies: {} },
+  cgroupMounts: { version: cg.version, hierarchies: {}, unified: cg.paths.unified },
   hookState: "{}",
   capLastCap: Number(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8")),
   isDirectory: (p) => existsSync(p),
