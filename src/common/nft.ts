@@ -121,7 +121,8 @@ function openSession(command: (args: string[]) => [string, string[]], cannotRun:
   let launcherErrors = "";
   child.stderr.on("data", (b: Buffer) => (launcherErrors += b.toString()));
   child.on("error", (err) => fail(cannotRun(cmd, err)));
-  child.on("exit", (code, signal) => fail(new GantryError("INTERNAL", `nft -i exited (${signal ?? code}): ${(launcherErrors + buffered).trim().split("\n").slice(0, 6).join(" | ")}`)));
+  // 'close', not 'exit': the exit can come before the launcher's last stderr (nsenter's reason) is read
+  child.on("close", (code, signal) => fail(new GantryError("INTERNAL", `nft -i exited (${signal ?? code}): ${(launcherErrors + buffered).trim().split("\n").slice(0, 6).join(" | ")}`)));
   child.stdin.on("error", () => undefined); // it exited: the exit handler says so
   const s: Session = {
     exited: false,
