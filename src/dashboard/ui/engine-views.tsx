@@ -18,26 +18,34 @@ interface ContainerSummary {
 const shortId = (id: string) => id.slice(0, 12);
 const nameOf = (c: ContainerSummary) => (c.Names[0] ?? shortId(c.Id)).replace(/^\//, "");
 
-/** The container list, listed again whenever the engine reports a container event. */
+/**
+ * The container list, listed again whenever the engine reports a container event. The first
+ * listing waits until the event stream is open on the engine's side: listed before, a container
+ * made in between would be in neither (seen on a loaded machine).
+ */
 function useContainers(): { items: ContainerSummary[]; error?: Error } {
   const [state, setState] = useState<{ items: ContainerSummary[]; error?: Error }>({ items: [] });
   useEffect(() => {
     const abort = new AbortController();
-    const list = () =>
-      api<ContainerSummary[]>("/engine/containers/json?all=1", { signal: abort.signal }).then(
-        (items) => setState({ items }),
-        (error: Error) => !abort.signal.aborted && setState((s) => ({ ...s, error })),
+    // events come in bursts (create, start, ...): only the newest listing's answer is shown,
+    // whatever order the answers arrive in
+    let newest = 0;
+    const list = () => {
+      const n = ++newest;
+      return api<ContainerSummary[]>("/engine/containers/json?all=1", { signal: abort.signal }).then(
+        (items) => n === newest && setState({ items }),
+        (error: Error) => !abort.signal.aborted && n === newest && setState((s) => ({ ...s, error })),
       );
+    };
     void (async () => {
       while (!abort.signal.aborted) {
         try {
-          const events = streamLines(
+          await streamLines(
             `/engine/events?filters=${encodeURIComponent(JSON.stringify({ type: ["container"] }))}`,
             (line) => line.trim() && void list(),
             abort.signal,
+            () => void list(),
           );
-          await list();
-          await events;
         } catch (error) {
           if (abort.signal.aborted) return;
           setState((s) => ({ ...s, error: error as Error }));

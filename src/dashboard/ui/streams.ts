@@ -5,6 +5,7 @@ import { ApiError, session } from "./session.ts";
 
 interface Pending {
   onChunk: (bytes: Uint8Array) => void;
+  onOpen?: () => void;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -12,7 +13,7 @@ interface Pending {
 type ServerMessage =
   | { op: "ready" }
   | { op: "refused"; message: string }
-  | { op: "open"; id: number }
+  | { op: "open"; id: number; status: number }
   | { op: "end"; id: number }
   | { op: "error"; id: number; status: number; message: string };
 
@@ -39,6 +40,7 @@ class Connection {
         const msg = JSON.parse(String(e.data)) as ServerMessage;
         if (msg.op === "ready") resolve();
         else if (msg.op === "refused") reject(new ApiError(401, `401 ${msg.message}`));
+        else if (msg.op === "open") this.streams.get(msg.id)?.onOpen?.();
         else if (msg.op === "end") this.settle(msg.id)?.resolve();
         else if (msg.op === "error")
           this.settle(msg.id)?.reject(new ApiError(msg.status, `${msg.status} ${msg.message}`));
@@ -60,12 +62,17 @@ class Connection {
     return s;
   }
 
-  async open(path: string, onChunk: (bytes: Uint8Array) => void, signal?: AbortSignal): Promise<void> {
+  async open(
+    path: string,
+    onChunk: (bytes: Uint8Array) => void,
+    signal?: AbortSignal,
+    onOpen?: () => void,
+  ): Promise<void> {
     await this.ready;
     if (this.closed) throw new Error("the dashboard's stream connection closed");
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
-      this.streams.set(id, { onChunk, resolve, reject });
+      this.streams.set(id, { onChunk, onOpen, resolve, reject });
       this.ws.send(JSON.stringify({ op: "open", id, path }));
       signal?.addEventListener("abort", () => {
         if (!this.streams.has(id)) return;
@@ -97,13 +104,17 @@ function connection(): Connection {
   return current.connection;
 }
 
-/** GET PATH as a stream: its body's bytes as they come; resolves when the API ends it. */
+/**
+ * GET PATH as a stream: its body's bytes as they come; resolves when the API ends it. onOpen is
+ * called when the API has answered 2xx, i.e. the stream is established on the API's side.
+ */
 export function openStream(
   path: string,
   onChunk: (bytes: Uint8Array) => void,
   signal?: AbortSignal,
+  onOpen?: () => void,
 ): Promise<void> {
-  return connection().open(path, onChunk, signal);
+  return connection().open(path, onChunk, signal, onOpen);
 }
 
 /** GET PATH as a stream of lines (watch events, followed logs, stats documents). */
@@ -111,6 +122,7 @@ export async function streamLines(
   path: string,
   onLine: (line: string) => void,
   signal?: AbortSignal,
+  onOpen?: () => void,
 ): Promise<void> {
   const decoder = new TextDecoder();
   let buffered = "";
@@ -128,6 +140,7 @@ export async function streamLines(
       take();
     },
     signal,
+    onOpen,
   );
   buffered += decoder.decode();
   take();
