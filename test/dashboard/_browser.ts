@@ -1,9 +1,11 @@
 // Test fixture: Debian's chromium driven by playwright-core, headless, as the dashboard's
 // browser tests use it on a machine whose network is closed.
-import { existsSync, mkdirSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { connect, createServer, type Socket } from "node:net";
 import { request } from "node:https";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type BrowserContext } from "playwright-core";
 import { repo } from "../engine/_daemon.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
@@ -24,29 +26,84 @@ export function browserSkipReason(): string | undefined {
   return appSkipReason();
 }
 
-/** Chromium with a fresh profile in userDataDir, reaching nothing of its own on the network. */
-export function launchChromium(
+/**
+ * Chromium with a fresh profile in userDataDir, reaching nothing of its own on the network and
+ * only ORIGIN's host:port of this host's.
+ *
+ * It runs in a network namespace of its own, where a relay listens on ORIGIN's address and
+ * passes each connection through a unix socket to the real one. Chromium abandons requests in
+ * flight (ERR_NETWORK_CHANGED) whenever its namespace's addresses change, and the suite's other
+ * files add and remove veths all the time: on a loaded machine a page's own scripts were cut
+ * off and the page stayed blank (seen in CI). Its own namespace holds only lo, which nothing
+ * changes. The relay and its namespace go when the context closes.
+ */
+export async function launchChromium(
   userDataDir: string,
   viewport: { width: number; height: number },
+  origin: string,
 ): Promise<BrowserContext> {
   mkdirSync(SHOTS, { recursive: true });
-  return chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport,
-    // the dashboard is HTTPS with a certificate of the cluster's (or daemon's) own CA, which
-    // this chromium has no store to take: requestVerified checks the chain with the CA instead
-    ignoreHTTPSErrors: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const { hostname, port } = new URL(origin);
+  const host = hostname.replace(/^\[|\]$/g, "");
+  const socket = `${userDataDir}-relay.sock`;
+  const hostSide = createServer((inner) => pair(inner, connect(Number(port), host)));
+  await new Promise<void>((resolve, reject) => hostSide.once("error", reject).listen(socket, resolve));
+  // the namespace's side: lo up, then a relay on ORIGIN's address to the socket; it ends with
+  // its stdin, so it goes with this process too
+  const nsSide = spawn(
+    "unshare",
+    ["--net", "sh", "-c", 'ip link set lo up && exec "$0" -e "$1" "$2" "$3" "$4"', process.execPath, NS_RELAY, socket, host, port],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const stop = () => {
+    nsSide.stdin?.end();
+    nsSide.kill();
+    hostSide.close();
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      nsSide.once("exit", (code) => reject(new Error(`the browser's network namespace relay exited (${code})`)));
+      nsSide.stdout!.once("data", () => resolve());
+    });
+    const wrapper = `${userDataDir}-chromium.sh`;
+    writeFileSync(wrapper, `#!/bin/sh\nexec nsenter --net=/proc/${nsSide.pid}/ns/net ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+    const context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: wrapper,
+      headless: true,
+      viewport,
+      // the dashboard is HTTPS with a certificate of the cluster's (or daemon's) own CA, which
+      // this chromium has no store to take: requestVerified checks the chain with the CA instead
+      ignoreHTTPSErrors: true,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    context.once("close", stop);
+    return context;
+  } catch (err) {
+    stop();
+    throw err;
+  }
+}
+
+const NS_RELAY = `
+const net = require("node:net");
+const [socket, host, port] = process.argv.slice(1);
+const pair = (a, b) => { a.on("error", () => b.destroy()); b.on("error", () => a.destroy()); a.pipe(b).pipe(a); };
+net.createServer((c) => pair(c, net.connect(socket))).listen(Number(port), host, () => process.stdout.write("ready\\n"));
+process.stdin.on("end", () => process.exit(0)).resume();
+`;
+
+function pair(a: Socket, b: Socket): void {
+  a.on("error", () => b.destroy());
+  b.on("error", () => a.destroy());
+  a.pipe(b).pipe(a);
 }
 
 /**
@@ -69,21 +126,4 @@ export function requestVerified(
     req.on("error", reject);
     req.end();
   });
-}
-
-/**
- * page.goto, again when chromium abandons the navigation with ERR_NETWORK_CHANGED: it does so
- * whenever the host's addresses change, and the suite's other files add and remove veths all
- * the time (the app retries its own requests for the same reason, src/dashboard/ui/api.ts).
- */
-export async function gotoRetrying(page: Page, url: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await page.goto(url);
-      return;
-    } catch (err) {
-      if (attempt >= 5 || !String(err).includes("ERR_NETWORK_CHANGED")) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 }

@@ -11,7 +11,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { BrowserContext, Page } from "playwright-core";
-import { browserSkipReason, gotoRetrying, launchChromium, requestVerified, SHOTS } from "./_browser.ts";
+import { browserSkipReason, launchChromium, requestVerified, SHOTS } from "./_browser.ts";
 import { KUBECTL } from "../cluster-api/_server.ts";
 import { makeBusyboxImage } from "../engine/_daemon.ts";
 import {
@@ -103,7 +103,7 @@ describe(
       );
       await until(`node ${node} runs pods`, () => out.includes(`node ${node} runs pods`) || undefined);
       adminToken = readFileSync(join(dir, "data", "token"), "utf8").trim();
-      browser = await launchChromium(join(dir, "chromium"), { width: 1100, height: 900 });
+      browser = await launchChromium(join(dir, "chromium"), { width: 1100, height: 900 }, url);
       page = browser.pages()[0] ?? (await browser.newPage());
     });
 
@@ -123,7 +123,7 @@ describe(
     });
 
     test("a wrong token is refused with the API's own answer, and nothing is shown", async () => {
-      await gotoRetrying(page, url);
+      await page.goto(url);
       await page.getByLabel(/Bearer token/).fill("not-a-token");
       await page.getByRole("button", { name: "Log in" }).click();
       await page.getByRole("alert").filter({ hasText: "401" }).waitFor();
@@ -346,7 +346,7 @@ describe(
       await page.getByLabel(/Bearer token/).fill(VIEWER_TOKEN);
       await page.getByRole("button", { name: "Log in" }).click();
       await page.getByLabel("Signed in as").filter({ hasText: "viewer" }).waitFor();
-      await gotoRetrying(page, `${url}#/nodes`);
+      await page.goto(`${url}#/nodes`);
       const alert = await page.getByRole("alert").first().innerText();
       assert.match(alert, /^403 nodes is forbidden: User "viewer" cannot list resource "nodes"/);
       await page.getByRole("button", { name: "Log out" }).click();
@@ -388,7 +388,7 @@ describe(
       const bare = page.getByRole("list", { name: "Pods without a controller" });
 
       // the admin may list everywhere: the picker lists the namespaces, and narrows the lists
-      await gotoRetrying(page, `${url}#/workloads`);
+      await page.goto(`${url}#/workloads`);
       await bare.locator('a[data-pod="b-pod"]').waitFor();
       await page.getByLabel("Namespace").selectOption("team-a");
       await bare.locator('a[data-pod="a-pod"]').waitFor();
@@ -401,7 +401,7 @@ describe(
       await page.getByLabel(/Bearer token/).fill(DEV_TOKEN);
       await page.getByRole("button", { name: "Log in" }).click();
       await page.getByLabel("Signed in as").filter({ hasText: "dev" }).waitFor();
-      await gotoRetrying(page, `${url}#/workloads`);
+      await page.goto(`${url}#/workloads`);
       await page.getByRole("alert").filter({ hasText: "403" }).first().waitFor();
       assert.match(
         await page.getByRole("alert").first().innerText(),
@@ -435,7 +435,7 @@ describe(
     test("phone width: nothing overflows the screen sideways", async () => {
       await page.setViewportSize({ width: 390, height: 844 });
       for (const view of ["events", "services", "nodes", "workloads"]) {
-        await gotoRetrying(page, `${url}#/${view}`);
+        await page.goto(`${url}#/${view}`);
         await page.locator("tbody tr, li.workload").first().waitFor();
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         assert.ok(overflow <= 0, `#/${view} is ${overflow}px wider than the screen`);

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
-import { browserSkipReason, gotoRetrying, launchChromium, requestVerified, SHOTS } from "./_browser.ts";
+import { browserSkipReason, launchChromium, requestVerified, SHOTS } from "./_browser.ts";
 import {
   DOCKER,
   cleanup,
@@ -36,7 +36,7 @@ describe("gantry daemon --dashboard-listen in chromium", { skip }, () => {
       "the dashboard's address",
       () => /dashboard on (https:\/\/\S+)/.exec(d.log.join(""))?.[1],
     );
-    browser = await launchChromium(join(d.dir, "chromium"), { width: 1100, height: 900 });
+    browser = await launchChromium(join(d.dir, "chromium"), { width: 1100, height: 900 }, url);
     page = browser.pages()[0] ?? (await browser.newPage());
   });
 
@@ -51,7 +51,7 @@ describe("gantry daemon --dashboard-listen in chromium", { skip }, () => {
     const tokenFile = join(d.root, "dashboard-token");
     assert.equal(readFileSync(tokenFile, "utf8").trim().length >= 32, true);
     assert.equal(statSync(tokenFile).mode & 0o077, 0, "no one but the owner may read it");
-    await gotoRetrying(page, url);
+    await page.goto(url);
     await page.getByLabel(/Dashboard token/).fill("wrong");
     await page.getByRole("button", { name: "Log in" }).click();
     assert.match(
