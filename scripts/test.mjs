@@ -55,10 +55,24 @@ const started = Date.now();
 // machine can lose a race with time. Both outputs are printed and the retry is named in the
 // summary, so a flaky test is visible; a real failure fails twice and fails the suite.
 const retried = [];
+/** Each failed file's failing tests and their errors (from a first run, and a second that failed too). */
+const firstFailures = [];
+const lastFailures = [];
+
+// node's spec reporter ends a failing file with "✖ failing tests:" and each failure's error:
+// that block, shortened, is what the summary repeats at the end, where a CI log's tail shows it.
+function failureReasons(out) {
+  const at = out.lastIndexOf("✖ failing tests:");
+  const block = at >= 0 ? out.slice(at) : out.split("\n").slice(-30).join("\n");
+  // node's own frames (the test runner's, async hooks') say nothing about the failure
+  const lines = block.split("\n").filter((l) => l.trim() && !/^\s+at (.*\()?node:/.test(l));
+  return lines.length > 40 ? [...lines.slice(0, 40), `  … and ${lines.length - 40} more lines (the file's whole output is above)`] : lines;
+}
 async function runFile(file) {
   const first = await runFileOnce(file);
   // a hang is not retried: it would cost another full time limit
   if (first.ok || first.timedOut) return commit(first);
+  firstFailures.push({ file, reasons: failureReasons(first.out) });
   process.stdout.write(`\n=== ${file}: failed; running it once more\n${first.out}`);
   const second = await runFileOnce(file);
   if (second.ok) retried.push(file);
@@ -71,7 +85,10 @@ function commit(r) {
   totals.skipped += r.counts.skipped;
   totals.cancelled += r.counts.cancelled;
   process.stdout.write(`\n=== ${r.file} (${r.secs}s)\n${r.out}`);
-  if (r.problem) problems.push(r.problem);
+  if (r.problem) {
+    problems.push(r.problem);
+    if (!r.timedOut) lastFailures.push({ file: r.file, reasons: failureReasons(r.out) });
+  }
 }
 
 function runFileOnce(file) {
@@ -115,6 +132,11 @@ for (const dir of cgroupParents().filter((p) => !parentsBefore.has(p))) {
   }
 }
 console.log(`\n${files.length} test files in ${((Date.now() - started) / 1000).toFixed(0)}s`);
+const summarize = (label, list) => {
+  for (const { file, reasons } of list) console.log(`\n--- ${file}, ${label}:\n${reasons.join("\n")}`);
+};
+summarize("its first run (each was run again)", firstFailures);
+summarize("run again, failed again", lastFailures);
 for (const f of retried) console.log(`⚠ ${f}: failed once, passed when run again (flaky: see its first output above)`);
 for (const p of problems) console.log(`✖ ${p}`);
 console.log(`${totals.pass} passed, ${totals.fail + totals.cancelled} failed, ${totals.skipped} skipped`);
