@@ -3,10 +3,10 @@
 // cluster's API server keeps its CA and serving certificate this way (cluster/api
 // credentials.ts), and the web dashboard its own serving certificate.
 import { execFileSync } from "node:child_process";
-import { X509Certificate } from "node:crypto";
+import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { GantryError } from "./errors.ts";
+import { GantryError, invalidArgument } from "./errors.ts";
 
 export function openssl(args: string[], cwd: string): void {
   try {
@@ -64,4 +64,44 @@ function certificateNames(pem: string, names: string[]): boolean {
   const have = new Set(alt.split(", ").map((s) => s.replace(/^(IP Address|DNS):/, "")));
   // Node prints IPv6 addresses expanded; only the loopback one is ever asked for.
   return names.every((n) => have.has(n) || (n === "::1" && have.has("0:0:0:0:0:0:0:1")));
+}
+
+/**
+ * A serving certificate of the user's own (--dashboard-cert/--dashboard-key, say: one a public
+ * or company CA signed), read and checked before anything is served: both files or neither, a
+ * PEM certificate (a chain may follow it) and the private key that belongs to it. FLAGS names
+ * the two flags for the errors. Undefined when neither file is given.
+ */
+export function loadServingCertificate(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+  flags: { cert: string; key: string },
+): { cert: string; key: string; subject: string; validTo: Date } | undefined {
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined)
+    throw invalidArgument(`${flags.cert} and ${flags.key} go together: give both or neither`);
+  const read = (file: string, flag: string) => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch (err) {
+      throw invalidArgument(`${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    }
+  };
+  const cert = read(certFile, flags.cert);
+  const key = read(keyFile, flags.key);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch (err) {
+    throw invalidArgument(`${flags.cert} ${certFile} is not a PEM certificate: ${(err as Error).message}`, { cause: err });
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (err) {
+    throw invalidArgument(`${flags.key} ${keyFile} is not a PEM private key (an encrypted one needs its passphrase removed): ${(err as Error).message}`, { cause: err });
+  }
+  if (!x509.checkPrivateKey(privateKey))
+    throw invalidArgument(`${flags.key} ${keyFile} is not the private key of the certificate in ${certFile} (${x509.subject.replace(/\n/g, ", ")})`);
+  return { cert, key, subject: x509.subject.replace(/\n/g, ", "), validTo: new Date(x509.validTo) };
 }

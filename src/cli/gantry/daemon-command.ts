@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startDashboard } from "../../dashboard/index.ts";
-import { dashboardNames, parseListen } from "./server-command.ts";
+import { DASHBOARD_CERT_HELP, DASHBOARD_KEY_HELP, dashboardCertificateFlags, dashboardNames, parseListen } from "./server-command.ts";
 import { ensureCa, ensureServingCertificate } from "../../common/certificates.ts";
 import { runShim, DEFAULT_EXEC_ROOT, DEFAULT_ROOT, DEFAULT_SOCKET, socketPathOf, startDaemon, isRootlessChild, reexecInUserNamespace, rootlessPaths } from "../../engine/index.ts";
 
@@ -50,6 +50,8 @@ export function registerDaemonCommand(program: Command): void {
     .description("Run the engine: the Docker Engine API on a unix socket (docker -H unix://SOCKET works against it)")
     .option("-H, --host <socket>", `unix socket to listen on (default unix://${DEFAULT_SOCKET}; rootless: $XDG_RUNTIME_DIR/gantry.sock)`)
     .option("--dashboard-listen <host:port>", "serve the web dashboard here (off unless given); it logs in with the token in DATA_ROOT/dashboard-token")
+    .option("--dashboard-cert <file>", DASHBOARD_CERT_HELP)
+    .option("--dashboard-key <file>", DASHBOARD_KEY_HELP)
     .option("--data-root <dir>", `persistent state: images and containers (default: $GANTRY_ROOT or ${DEFAULT_ROOT}; rootless: $XDG_DATA_HOME/gantry); the daemon owns it`)
     .option("--exec-root <dir>", `volatile state: runtime state and attach sockets (default ${DEFAULT_EXEC_ROOT}; rootless: $XDG_RUNTIME_DIR/gantry)`)
     .option("--log-max-size <size>", "default json-file max-size per container (e.g. 10m)")
@@ -60,13 +62,14 @@ export function registerDaemonCommand(program: Command): void {
     .option("--bridge-subnet <cidr>", "subnet of the default bridge network (default 172.30.0.0/16)")
     .option("--userns-remap <user>", "user namespaces: every container's root is the first subordinate id of USER[:GROUP] (/etc/subuid, /etc/subgid); `default` creates the gantry user")
     .option("--insecure-registry <host>", "a registry pulls and pushes may reach over plain HTTP (repeatable; loopback always may)", (v: string, prev: string[]) => [...prev, v], [])
-    .action(async (o: { host?: string; dashboardListen?: string; dataRoot?: string; execRoot?: string; logMaxSize?: string; logMaxFile: string; runtime: string; networking: boolean; bridgeName?: string; bridgeSubnet?: string; insecureRegistry: string[]; usernsRemap?: string }, cmd: Command) => {
+    .action(async (o: { host?: string; dashboardListen?: string; dashboardCert?: string; dashboardKey?: string; dataRoot?: string; execRoot?: string; logMaxSize?: string; logMaxFile: string; runtime: string; networking: boolean; bridgeName?: string; bridgeSubnet?: string; insecureRegistry: string[]; usernsRemap?: string }, cmd: Command) => {
       // An ordinary user's daemon is rootless: this process only re-executes the daemon as
       // root of a new user namespace (engine/rootless.ts) and waits for it.
       if (process.getuid?.() !== 0) {
         process.exit(await reexecInUserNamespace([process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)]));
       }
       const dashboardAt = o.dashboardListen === undefined ? undefined : parseListen(o.dashboardListen, "--dashboard-listen");
+      const ownDashboardCert = dashboardCertificateFlags(o, dashboardAt !== undefined, (m) => console.error(`gantry daemon: ${m}`));
       const rootless = isRootlessChild();
       if (rootless && o.usernsRemap) {
         throw invalidArgument("--userns-remap is for a root daemon: a rootless daemon's containers already run in the user's own user namespace", {
@@ -97,16 +100,17 @@ export function registerDaemonCommand(program: Command): void {
       let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
       if (dashboardAt) {
         const login = dashboardToken(root);
-        let caPath = "";
+        let signedBy = "";
         try {
-          const tls = dashboardCertificate(root, dashboardAt.host);
-          caPath = tls.caPath;
+          const made = ownDashboardCert ? undefined : dashboardCertificate(root, dashboardAt.host);
+          const tls = ownDashboardCert ?? made!;
+          signedBy = made ? `its certificate is signed by ${made.caPath}` : `its certificate is ${o.dashboardCert}`;
           dashboard = await startDashboard({ ...dashboardAt, tls, upstream: { kind: "engine", socketPath: socket, token: login.token }, log: (m) => console.error(m) });
         } catch (err) {
           await daemon.close();
           throw err;
         }
-        console.error(`gantry daemon: dashboard on ${dashboard.url} (log in with the token in ${login.path}; its certificate is signed by ${caPath})`);
+        console.error(`gantry daemon: dashboard on ${dashboard.url} (log in with the token in ${login.path}; ${signedBy})`);
       }
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);

@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { hostname } from "node:os";
 import { invalidArgument } from "../../common/errors.ts";
+import { loadServingCertificate } from "../../common/certificates.ts";
 import { ensureDashboardCertificate, nodeUser, startApiServer } from "../../cluster/api/index.ts";
 import { randomUUID } from "node:crypto";
 import { Client, isAlreadyExists, isInvalid, isNotFound, startLeaderElection } from "../../cluster/client/index.ts";
@@ -35,6 +36,25 @@ export function parseListen(text: string, flag = "--listen"): { host: string; po
  */
 export function dashboardNames(host: string): string[] {
   return host === "0.0.0.0" || host === "::" ? [hostname()] : [host];
+}
+
+export const DASHBOARD_CERT_HELP = "the dashboard's serving certificate, PEM (a chain may follow it), instead of one this host's own CA signs; with --dashboard-key";
+export const DASHBOARD_KEY_HELP = "the private key of --dashboard-cert, PEM, unencrypted";
+
+/**
+ * --dashboard-cert/--dashboard-key, checked at start (before anything runs): undefined when
+ * not given, so the dashboard gets a certificate this host's CA signs.
+ */
+export function dashboardCertificateFlags(
+  o: { dashboardCert?: string; dashboardKey?: string },
+  listening: boolean,
+  log: (m: string) => void,
+): { cert: string; key: string } | undefined {
+  const own = loadServingCertificate(o.dashboardCert, o.dashboardKey, { cert: "--dashboard-cert", key: "--dashboard-key" });
+  if (!own) return undefined;
+  if (!listening) throw invalidArgument("--dashboard-cert and --dashboard-key are for the dashboard: give --dashboard-listen too");
+  if (own.validTo.getTime() < Date.now()) log(`warning: the dashboard's certificate (${own.subject}) expired on ${own.validTo.toISOString()}; browsers will refuse it`);
+  return { cert: own.cert, key: own.key };
 }
 
 /** The controller manager and the scheduler, sharing one informer per kind (k3s's one process). */
@@ -126,6 +146,8 @@ export function registerServerCommand(program: Command): void {
     .option("--etcd-prefix <prefix>", "key prefix in etcd, to share one etcd between clusters", "")
     .option("--node-monitor-grace-period <seconds>", "how long a node may go without renewing its Lease before it is marked NotReady and tainted unreachable", String(DEFAULT_NODE_MONITOR_GRACE_SECONDS))
     .option("--dashboard-listen <host:port>", "serve the web dashboard here (off unless given); it logs in with a bearer token and every request goes through this API, so RBAC decides")
+    .option("--dashboard-cert <file>", DASHBOARD_CERT_HELP)
+    .option("--dashboard-key <file>", DASHBOARD_KEY_HELP)
     .option("--token-auth-file <file>", "static bearer tokens for users, one a line: token,user,uid,\"group1,group2\" (kube-apiserver's flag)")
     .option("--no-agent", "run only the control plane: no node agent for this host (pods need `gantry agent` nodes)")
     .option("--no-leader-elect", "run controllers and the scheduler without holding the Lease kube-system/gantry-controller-manager (only for a server that is alone on its store)")
@@ -135,9 +157,10 @@ export function registerServerCommand(program: Command): void {
     .option("--horizontal-pod-autoscaler-sync-period <duration>", "how often each HorizontalPodAutoscaler is looked at", "15s")
     .option("--horizontal-pod-autoscaler-downscale-stabilization <duration>", "how far back the highest recommendation holds a scale-down (when an HPA's behavior sets no window)", "5m");
   addNodeOptions(server, "DATA_DIR/agent");
-  server.action(async (opts: NodeFlags & { dataDir: string; listen: string; etcdEndpoints?: string; etcdPrefix: string; tokenAuthFile?: string; dashboardListen?: string; agent: boolean; nodeMonitorGracePeriod: string; leaderElect: boolean; leaderElectLeaseDuration: string; leaderElectRenewDeadline: string; leaderElectRetryPeriod: string; horizontalPodAutoscalerSyncPeriod: string; horizontalPodAutoscalerDownscaleStabilization: string }) => {
+  server.action(async (opts: NodeFlags & { dataDir: string; listen: string; etcdEndpoints?: string; etcdPrefix: string; tokenAuthFile?: string; dashboardListen?: string; dashboardCert?: string; dashboardKey?: string; agent: boolean; nodeMonitorGracePeriod: string; leaderElect: boolean; leaderElectLeaseDuration: string; leaderElectRenewDeadline: string; leaderElectRetryPeriod: string; horizontalPodAutoscalerSyncPeriod: string; horizontalPodAutoscalerDownscaleStabilization: string }) => {
     const { host, port } = parseListen(opts.listen);
     const dashboardAt = opts.dashboardListen === undefined ? undefined : parseListen(opts.dashboardListen, "--dashboard-listen");
+    const ownDashboardCert = dashboardCertificateFlags(opts, dashboardAt !== undefined, (m) => console.error(`gantry server: ${m}`));
     const endpoints = opts.etcdEndpoints?.split(",").map((e) => e.trim()).filter(Boolean);
     if (opts.etcdEndpoints !== undefined && !endpoints?.length) throw invalidArgument("--etcd-endpoints needs at least one URL");
     const gracePeriodSeconds = Number(opts.nodeMonitorGracePeriod);
@@ -171,14 +194,14 @@ export function registerServerCommand(program: Command): void {
     let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
     if (dashboardAt) {
       try {
-        // HTTPS with a certificate the cluster's CA signs: the CA the kubeconfig carries
-        const tls = ensureDashboardCertificate(opts.dataDir, dashboardNames(dashboardAt.host));
+        // HTTPS with the user's certificate, or one the cluster's CA signs: the CA the kubeconfig carries
+        const tls = ownDashboardCert ?? ensureDashboardCertificate(opts.dataDir, dashboardNames(dashboardAt.host));
         dashboard = await startDashboard({ ...dashboardAt, tls, upstream: { kind: "cluster", url: running.url, caCert: running.caCert }, log });
       } catch (err) {
         await running.close();
         throw err;
       }
-      console.log(`gantry server: dashboard on ${dashboard.url} (its certificate is signed by the cluster's CA, ${opts.dataDir}/tls/ca.crt)`);
+      console.log(`gantry server: dashboard on ${dashboard.url} (${ownDashboardCert ? `its certificate is ${opts.dashboardCert}` : `its certificate is signed by the cluster's CA, ${opts.dataDir}/tls/ca.crt`})`);
     }
     // The host's own node (k3s's server does the same): it reaches the API in-process, as
     // system:node:NAME, so it needs no token and is held to what any node may do.
