@@ -79,6 +79,18 @@ describe("docker CLI against gantry daemon", { skip, concurrency: false }, () =>
     assert.doesNotMatch(ps.stdout, /exit 3/, "--rm removed the container");
   });
 
+  it("run --rm mounts its root filesystem volatile (its unmount skips the sync); a kept container's is not", () => {
+    const rootLine = (out: string) => out.split("\n").find((l) => l.split(" ")[4] === "/") ?? "";
+    const rm = docker(d, ["run", "--rm", "busybox", "cat", "/proc/self/mountinfo"]);
+    assert.equal(rm.status, 0, rm.stderr);
+    assert.match(rootLine(rm.stdout), / overlay overlay .*\bvolatile\b/);
+    const kept = docker(d, ["run", "--name", "kept-rootfs", "busybox", "cat", "/proc/self/mountinfo"]);
+    assert.equal(kept.status, 0, kept.stderr);
+    assert.match(rootLine(kept.stdout), / overlay overlay /);
+    assert.doesNotMatch(rootLine(kept.stdout), /\bvolatile\b/);
+    assert.equal(docker(d, ["rm", "kept-rootfs"]).status, 0);
+  });
+
   it("--network none (and no networking at all): only lo, and it is up", () => {
     for (const args of [["--network", "none"], []]) {
       // IFF_UP|IFF_LOOPBACK is 0x9; a down lo shows 0x8.
