@@ -27,7 +27,7 @@ const str = "str";
 export const PLAN_OPS = [
   // ---- the monitor's section ----
   { op: "mode", section: "monitor", fields: [["mode", ["detach", "foreground", "monitor"]]], doc: "how long the monitor stays: until the child waits for start, until it exits, or as the container's monitor" },
-  { op: "exit-file", section: "monitor", fields: [["path", str]], doc: "where the monitor writes the exit status (write, then rename)" },
+  { op: "exit-file", section: "monitor", fields: [["path", str], ["sync", ["fsync", "no-fsync"]]], doc: "where the monitor writes the exit status (write, fsync unless no-fsync, then rename)" },
   { op: "host-mount", section: "monitor", fields: [["source", str], ["target", str], ["type", str], ["flags", u64], ["data", str], ["cwd", str], ["unmount", ["unmount-on-exit", ""]]], doc: "a mount in the caller's namespace before the container's exists (an overlay rootfs)" },
   { op: "idmapped-overlay", section: "monitor", fields: [["target", str], ["upperdir", str], ["workdir", str], ["uidMap", str], ["gidMap", str], ["unmount", ["unmount-on-exit", ""]]], rest: ["lowerdirs", str], doc: "an overlay whose lower dirs (top first) are idmapped mounts shifted by these uid_map/gid_map lines (user namespaces: shared image layers, remapped owners)" },
   { op: "log", section: "monitor", fields: [["path", str], ["maxSize", u64], ["maxFiles", u64]], doc: "monitor mode: the json-file log and its rotation" },

@@ -27,6 +27,10 @@
 
 static int report_fd = -1;
 
+/* exit-file's "sync": fsync the exit file before its rename (else only a power loss could
+ * lose it: a container the engine removes at its exit). */
+static bool exit_file_fsync = true;
+
 /* A "host-mount" with unmount-on-exit: the monitor (only it, not a forked joiner) takes the
  * mount away again when the container has exited or its setup failed. */
 static const char *host_mount_target;
@@ -145,7 +149,7 @@ static void write_exit_file(const char *path, int status)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
-	if (write(fd, buf, (size_t)n) == n && fsync(fd) == 0)
+	if (write(fd, buf, (size_t)n) == n && (!exit_file_fsync || fsync(fd) == 0))
 		rename(tmp, path);
 	close(fd);
 }
@@ -296,6 +300,7 @@ int run_monitor(int plan_fd, int rep_fd)
 			break;
 		case OP_EXIT_FILE:
 			exit_file = field(r, EXIT_FILE_PATH);
+			exit_file_fsync = plan_enum(r, EXIT_FILE_SYNC) == EXIT_FILE_SYNC_FSYNC;
 			break;
 		case OP_LOG:
 			log_path = field(r, LOG_PATH);

@@ -4,7 +4,8 @@
 
 static const char *const mode_mode_values[] = {"detach", "foreground", "monitor", NULL};
 static const struct plan_field mode_fields[] = {{"mode", 'e', mode_mode_values}};
-static const struct plan_field exitFile_fields[] = {{"path", 's', NULL}};
+static const char *const exitFile_sync_values[] = {"fsync", "no-fsync", NULL};
+static const struct plan_field exitFile_fields[] = {{"path", 's', NULL}, {"sync", 'e', exitFile_sync_values}};
 static const char *const hostMount_unmount_values[] = {"unmount-on-exit", "", NULL};
 static const struct plan_field hostMount_fields[] = {{"source", 's', NULL}, {"target", 's', NULL}, {"type", 's', NULL}, {"flags", 'u', NULL}, {"data", 's', NULL}, {"cwd", 's', NULL}, {"unmount", 'e', hostMount_unmount_values}};
 static const char *const idmappedOverlay_unmount_values[] = {"unmount-on-exit", "", NULL};
@@ -58,7 +59,7 @@ static const struct plan_field exec_fields[] = {{"preserveFds", 'u', NULL}};
 
 const struct plan_op_spec plan_ops[PLAN_OP_COUNT] = {
 	[OP_MODE] = {"mode", PLAN_SECTION_MONITOR, 1, mode_fields, 0, 1},
-	[OP_EXIT_FILE] = {"exit-file", PLAN_SECTION_MONITOR, 1, exitFile_fields, 0, 1},
+	[OP_EXIT_FILE] = {"exit-file", PLAN_SECTION_MONITOR, 2, exitFile_fields, 0, 1},
 	[OP_HOST_MOUNT] = {"host-mount", PLAN_SECTION_MONITOR, 7, hostMount_fields, 0, 1},
 	[OP_IDMAPPED_OVERLAY] = {"idmapped-overlay", PLAN_SECTION_MONITOR, 6, idmappedOverlay_fields, 's', 1},
 	[OP_LOG] = {"log", PLAN_SECTION_MONITOR, 3, log_fields, 0, 1},

@@ -5,7 +5,7 @@
 
 enum plan_op {
 	OP_MODE, /* how long the monitor stays: until the child waits for start, until it exits, or as the container's monitor */
-	OP_EXIT_FILE, /* where the monitor writes the exit status (write, then rename) */
+	OP_EXIT_FILE, /* where the monitor writes the exit status (write, fsync unless no-fsync, then rename) */
 	OP_HOST_MOUNT, /* a mount in the caller's namespace before the container's exists (an overlay rootfs) */
 	OP_IDMAPPED_OVERLAY, /* an overlay whose lower dirs (top first) are idmapped mounts shifted by these uid_map/gid_map lines (user namespaces: shared image layers, remapped owners) */
 	OP_LOG, /* monitor mode: the json-file log and its rotation */
@@ -83,6 +83,7 @@ extern const struct plan_op_spec plan_ops[PLAN_OP_COUNT];
 /* Field positions in a record (field 0 is the op). */
 #define MODE_MODE 1
 #define EXIT_FILE_PATH 1
+#define EXIT_FILE_SYNC 2
 #define HOST_MOUNT_SOURCE 1
 #define HOST_MOUNT_TARGET 2
 #define HOST_MOUNT_TYPE 3
@@ -181,6 +182,7 @@ extern const struct plan_op_spec plan_ops[PLAN_OP_COUNT];
 
 /* The values of each enumerated field, in table order (plan_enum() of a checked record). */
 enum { MODE_MODE_DETACH, MODE_MODE_FOREGROUND, MODE_MODE_MONITOR };
+enum { EXIT_FILE_SYNC_FSYNC, EXIT_FILE_SYNC_NO_FSYNC };
 enum { HOST_MOUNT_UNMOUNT_UNMOUNT_ON_EXIT, HOST_MOUNT_UNMOUNT_EMPTY };
 enum { IDMAPPED_OVERLAY_UNMOUNT_UNMOUNT_ON_EXIT, IDMAPPED_OVERLAY_UNMOUNT_EMPTY };
 enum { STDIO_KIND_PIPES };

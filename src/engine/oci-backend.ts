@@ -18,6 +18,8 @@ export interface MonitorOptions {
   attachSocket: string;
   exitFile: string;
   openStdin?: boolean;
+  /** false: written without an fsync (a container removed at its exit) */
+  exitFileSync?: boolean;
 }
 
 export interface OciBackend extends ExecBackend {

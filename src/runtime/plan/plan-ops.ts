@@ -9,8 +9,8 @@ export type U64 = string;
 export type PlanStep =
   /** how long the monitor stays: until the child waits for start, until it exits, or as the container's monitor */
   | readonly ["mode", mode: "detach" | "foreground" | "monitor"]
-  /** where the monitor writes the exit status (write, then rename) */
-  | readonly ["exit-file", path: string]
+  /** where the monitor writes the exit status (write, fsync unless no-fsync, then rename) */
+  | readonly ["exit-file", path: string, sync: "fsync" | "no-fsync"]
   /** a mount in the caller's namespace before the container's exists (an overlay rootfs) */
   | readonly ["host-mount", source: string, target: string, type: string, flags: U64, data: string, cwd: string, unmount: "unmount-on-exit" | ""]
   /** an overlay whose lower dirs (top first) are idmapped mounts shifted by these uid_map/gid_map lines (user namespaces: shared image layers, remapped owners) */
@@ -126,7 +126,7 @@ export interface PlanOpSpec {
 
 export const PLAN_OPS: Readonly<Record<PlanOp, PlanOpSpec>> = {
   "mode": {"section":"monitor","fields":[["mode",["detach","foreground","monitor"]]]},
-  "exit-file": {"section":"monitor","fields":[["path","str"]]},
+  "exit-file": {"section":"monitor","fields":[["path","str"],["sync",["fsync","no-fsync"]]]},
   "host-mount": {"section":"monitor","fields":[["source","str"],["target","str"],["type","str"],["flags","u64"],["data","str"],["cwd","str"],["unmount",["unmount-on-exit",""]]]},
   "idmapped-overlay": {"section":"monitor","fields":[["target","str"],["upperdir","str"],["workdir","str"],["uidMap","str"],["gidMap","str"],["unmount",["unmount-on-exit",""]]],"rest":["lowerdirs","str"]},
   "log": {"section":"monitor","fields":[["path","str"],["maxSize","u64"],["maxFiles","u64"]]},

@@ -223,7 +223,7 @@ test("exec in monitor mode: attach socket, exit file, and a start barrier after 
     capLastCap: 40,
   });
   const o = ops(plan);
-  assert.deepEqual(plan.slice(0, 5), [["mode", "monitor"], ["exit-file", "/run/e/exit.json"], ["log", "", "0", "1"], ["attach-socket", "/run/e/a.sock"], ["start-socket", "/run/e/start.sock"]]);
+  assert.deepEqual(plan.slice(0, 5), [["mode", "monitor"], ["exit-file", "/run/e/exit.json", "fsync"], ["log", "", "0", "1"], ["attach-socket", "/run/e/a.sock"], ["start-socket", "/run/e/start.sock"]]);
   assert.ok(!o.includes("stdio"), "a terminal carries stdio");
   assert.ok(o.indexOf("console") < o.indexOf("lookup") && o.indexOf("lookup") < o.indexOf("wait-start") && o.indexOf("wait-start") < o.indexOf("exec"));
 });

@@ -51,6 +51,9 @@ export interface MonitorPlan {
   logMaxFiles?: number;
   attachSocket: string;
   openStdin?: boolean;
+  /** false: the exit file is not fsynced before its rename (a container nothing keeps past
+   * its exit, as `run --rm`: only a power loss could lose the file, and nothing would read it) */
+  exitFileSync?: boolean;
 }
 
 /**
@@ -329,7 +332,7 @@ export function planCreate(config: OciConfig, opts: CreatePlanOptions): PlanStep
 
   // ---- monitor section ----
   const steps: PlanStep[] = [["mode", opts.mode]];
-  if (opts.exitFile) steps.push(["exit-file", opts.exitFile]);
+  if (opts.exitFile) steps.push(["exit-file", opts.exitFile, opts.monitor?.exitFileSync === false ? "no-fsync" : "fsync"]);
   for (const m of opts.hostMounts ?? []) {
     if (m.unmountOnExit && opts.mode === "detach") {
       throw new GantryError("INVALID_ARGUMENT", `host mount on ${m.target}: unmount-on-exit needs a monitor that stays (monitor or foreground mode)`);
@@ -538,7 +541,7 @@ export function planExec(config: OciConfig, process: OciProcess, opts: ExecPlanO
   if (opts.mode === "monitor") {
     const m = opts.monitor;
     if (!m || !opts.exitFile || !opts.startSocket) throw new GantryError("INTERNAL", "exec in monitor mode needs attach, exit-file and start socket paths");
-    steps.push(["exit-file", opts.exitFile], ["log", m.logPath, "0", "1"], ["attach-socket", m.attachSocket]);
+    steps.push(["exit-file", opts.exitFile, "fsync"], ["log", m.logPath, "0", "1"], ["attach-socket", m.attachSocket]);
     if (!process.terminal) steps.push(["stdio", "pipes", m.openStdin ? "open" : "closed"]);
   }
   if (opts.startSocket) steps.push(["start-socket", opts.startSocket]);
