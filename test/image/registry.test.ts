@@ -19,6 +19,7 @@ import { saveCredentials } from "../../src/image/registry/auth.ts";
 import { sha256, type Digest } from "../../src/image/digest.ts";
 import { mediaTypes } from "../../src/image/spec.ts";
 import { GantryError } from "../../src/common/errors.ts";
+import { ensureCa } from "../../src/common/certificates.ts";
 import { registryBlobPath, startRegistry, type TestRegistry } from "./_registry.ts";
 import { makeImage, randomFile } from "./_images.ts";
 
@@ -260,6 +261,8 @@ describe("registry over HTTPS", () => {
   });
   after(async () => {
     delete process.env.SSL_CERT_FILE;
+    delete process.env.GANTRY_EXTRA_CA_CERTS;
+    delete process.env.NODE_EXTRA_CA_CERTS;
     await reg?.stop();
   });
 
@@ -274,5 +277,24 @@ describe("registry over HTTPS", () => {
     const pushed = await pushImage(src, "local/tls:v1", `${reg.host}/tls/app:v1`);
     const r = await pullImage(newStore(), `${reg.host}/tls/app:v1`);
     assert.equal(r.manifestDigest, pushed.digest);
+  });
+
+  test("the extra CA file is trusted besides the bundle: NODE_EXTRA_CA_CERTS, or GANTRY_EXTRA_CA_CERTS as gantry agent's launcher hands it on", async () => {
+    delete process.env.SSL_CERT_FILE;
+    const src = newStore();
+    await makeImage(src, "local/extra:v1", [[randomFile("f", 2000)]]);
+    ensureCa(join(work, "other-ca"), "gantry-test-other-ca");
+    // A CA that did not sign the registry's certificate: refused.
+    process.env.GANTRY_EXTRA_CA_CERTS = join(work, "other-ca", "ca.crt");
+    await assert.rejects(pushImage(src, "local/extra:v1", `localhost:${reg.host.split(":")[1]}/extra/app:v1`), isCode("REGISTRY_ERROR"));
+    // The registry's CA, only in the handed-on file.
+    process.env.GANTRY_EXTRA_CA_CERTS = reg.caFile;
+    const pushed = await pushImage(src, "local/extra:v1", `${reg.host}/extra/app:v1`);
+    assert.equal((await pullImage(newStore(), `${reg.host}/extra/app:v1`)).manifestDigest, pushed.digest);
+    // node's own variable, for a process whose launcher left it set (node drops it once `ca` is given).
+    delete process.env.GANTRY_EXTRA_CA_CERTS;
+    process.env.NODE_EXTRA_CA_CERTS = reg.caFile;
+    assert.equal((await pullImage(newStore(), `${reg.host}/extra/app:v1`)).manifestDigest, pushed.digest);
+    delete process.env.NODE_EXTRA_CA_CERTS;
   });
 });

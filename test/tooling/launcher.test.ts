@@ -7,9 +7,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureCa, ensureServingCertificate } from "../../src/common/certificates.ts";
 
 const repo = join(import.meta.dirname, "..", "..");
 const bin = join(repo, "bin", "gantry");
@@ -96,6 +98,64 @@ test("gantry agent --hollow (kubemark's nodes, all JavaScript) keeps V8's optimi
       assert.ok(argv.includes("--hollow"), argv.join(" "));
     },
   );
+});
+
+/**
+ * Runs `gantry agent` without --ca-file and with NODE_EXTRA_CA_CERTS=CA_FILE against an HTTPS
+ * "API server" whose certificate the CA in SERVER_DIR signed. It answers the agent's first
+ * request (which token is this?) with a user that is not a node, so the agent exits.
+ */
+async function agentWithExtraCa(serverDir: string, caFile: string): Promise<{ requests: number; environ: string[]; stderr: string; code: number | null }> {
+  const serving = ensureServingCertificate(serverDir, "api", "127.0.0.1", []);
+  let requests = 0;
+  let environ: string[] = [];
+  let pid = 0;
+  const server = createHttpsServer({ cert: serving.cert, key: serving.key }, (req, res) => {
+    requests++;
+    environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    req.resume();
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify({ kind: "SelfSubjectReview", status: { userInfo: { username: "not-a-node" } } }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const dir = mkdtempSync(join(tmpdir(), "gantry-launcher-"));
+  writeFileSync(join(dir, "token"), "abcdef.0123456789abcdef\n");
+  const url = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const agent = spawn(bin, ["agent", "--server", url, "--token-file", join(dir, "token"), "--data-root", join(dir, "root")], { env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile }, stdio: ["ignore", "ignore", "pipe"] });
+  pid = agent.pid!;
+  let stderr = "";
+  agent.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
+  try {
+    const code = await new Promise<number | null>((r) => agent.once("exit", (c) => r(c)));
+    return { requests, environ, stderr, code };
+  } finally {
+    agent.kill("SIGKILL");
+    server.closeAllConnections();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("gantry agent starts without NODE_EXTRA_CA_CERTS (node parses it at start) and its API client still trusts that file's CAs, and only those", { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gantry-launcher-ca-"));
+  try {
+    ensureCa(join(dir, "cluster"), "gantry-test-extra-ca");
+    ensureCa(join(dir, "other"), "gantry-test-other-ca");
+    // The CA only in the extra file: the TLS handshake passes and the request arrives.
+    const trusted = await agentWithExtraCa(join(dir, "cluster"), join(dir, "cluster", "ca.crt"));
+    assert.equal(trusted.requests, 1, trusted.stderr);
+    assert.match(trusted.stderr, /not a node token/);
+    assert.ok(!trusted.environ.some((v) => v.startsWith("NODE_EXTRA_CA_CERTS=")), "node was not started with it");
+    assert.ok(trusted.environ.includes(`GANTRY_EXTRA_CA_CERTS=${join(dir, "cluster", "ca.crt")}`), "the path is handed on");
+    assert.doesNotMatch(trusted.stderr, /extra certs/i);
+    // A CA that did not sign the server's certificate: no request gets through.
+    const other = await agentWithExtraCa(join(dir, "cluster"), join(dir, "other", "ca.crt"));
+    assert.equal(other.requests, 0);
+    assert.notEqual(other.code, 0);
+    assert.match(other.stderr, /certificate/i);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("gantry server is node itself with the server's memory flags (issue 13's RSS target), and a SIGTERM stops it", { skip }, async () => {

@@ -15,6 +15,7 @@ import { dirname, resolve } from "node:path";
 import { createSecureContext, type ConnectionOptions, type SecureContext } from "node:tls";
 import { parse as parseYaml } from "yaml";
 import { GantryError } from "../../common/errors.ts";
+import { defaultRootsWithHandedOnExtras } from "../../common/extra-ca-certs.ts";
 import { lineSplitter, type ApiRequest, type ApiResponse, type ApiStream, type ApiTransport } from "./transport.ts";
 
 /** https.request's options; node passes secureContext on to tls.connect, its types do not list it. */
@@ -108,6 +109,11 @@ export class HttpsTransport implements ApiTransport {
       [t.server, ...(t.servers ?? [])],
       async (opts) => {
         if (t.caCert) opts.secureContext = secureContext ??= createSecureContext({ ca: t.caCert });
+        else {
+          // No cluster CA: node's default roots, plus NODE_EXTRA_CA_CERTS if bin/gantry handed it on.
+          const ca = defaultRootsWithHandedOnExtras();
+          if (ca) opts.secureContext = secureContext ??= createSecureContext({ ca });
+        }
         if (t.token) opts.headers = { ...opts.headers, Authorization: `Bearer ${t.token}` };
       },
       t.caCert,

@@ -5,7 +5,9 @@ import { readFileSync } from "node:fs";
 import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import https from "node:https";
 import type { Readable } from "node:stream";
+import { rootCertificates } from "node:tls";
 import { GantryError } from "../../common/errors.ts";
+import { extraCaCertificates, HANDED_ON_EXTRA_CA_VAR } from "../../common/extra-ca-certs.ts";
 
 export interface HttpRequest {
   method?: string;
@@ -23,30 +25,33 @@ export interface HttpResponse {
 }
 
 /** The system's CA bundle (Debian: /etc/ssl/certs/ca-certificates.crt; SSL_CERT_FILE wins),
- * or undefined for Node's bundled roots when no bundle is found. */
-function systemCertificates(): string[] | undefined {
+ * else Node's bundled roots; plus NODE_EXTRA_CA_CERTS (or the GANTRY_EXTRA_CA_CERTS
+ * `gantry agent`'s launcher moves it to), which node itself drops once `ca` is given. */
+function trustedCertificates(): string[] | undefined {
+  const extra = extraCaCertificates();
   for (const file of [process.env.SSL_CERT_FILE, "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]) {
     if (!file) continue;
     try {
-      return [readFileSync(file, "utf8")];
+      const bundle = readFileSync(file, "utf8");
+      return extra ? [bundle, extra] : [bundle];
     } catch {
       /* try the next */
     }
   }
-  return undefined;
+  return extra ? [...rootCertificates, extra] : undefined;
 }
 
 const idleTimeoutMs = () => Number(process.env.GANTRY_REGISTRY_TIMEOUT_MS ?? 60_000);
 
 const keepAliveHttp = new http.Agent({ keepAlive: true, maxSockets: 16 });
-let keepAliveHttps: { agent: https.Agent; caFile: string | undefined } | undefined;
+let keepAliveHttps: { agent: https.Agent; caFiles: string } | undefined;
 
-/** One keep-alive HTTPS agent, made again if SSL_CERT_FILE changes. */
+/** One keep-alive HTTPS agent, made again if SSL_CERT_FILE or the extra CA file changes. */
 function httpsAgent(): https.Agent {
-  const caFile = process.env.SSL_CERT_FILE;
-  if (!keepAliveHttps || keepAliveHttps.caFile !== caFile) {
+  const caFiles = [process.env.SSL_CERT_FILE, process.env[HANDED_ON_EXTRA_CA_VAR] || process.env.NODE_EXTRA_CA_CERTS].join("\0");
+  if (!keepAliveHttps || keepAliveHttps.caFiles !== caFiles) {
     keepAliveHttps?.agent.destroy();
-    keepAliveHttps = { agent: new https.Agent({ keepAlive: true, maxSockets: 16, ca: systemCertificates() }), caFile };
+    keepAliveHttps = { agent: new https.Agent({ keepAlive: true, maxSockets: 16, ca: trustedCertificates() }), caFiles };
   }
   return keepAliveHttps.agent;
 }
