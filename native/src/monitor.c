@@ -43,49 +43,6 @@ static void undo_host_mount(void)
 	host_mount_target = NULL;
 }
 
-/* The process finishing detach_host_mount's unmount, reaped as the monitor ends. */
-static pid_t unmounter;
-
-/* undo_host_mount at a container's exit, returning once the mount is detached rather than
- * after what umount2 waits for then: an RCU grace period (namespace_unlock, 3-8 ms) and, as
- * the last reference, the overlay's teardown (another). A forked process makes the call; the
- * monitor goes on once the target is no longer the mounted root. Only for a container the
- * engine removes at its exit (no-fsync): nothing mounts its layers again, so the old overlay
- * may finish going while the engine removes them. */
-static void detach_host_mount(void)
-{
-	struct stat mounted, now;
-	const char *target = host_mount_target;
-	pid_t pid = -1;
-	if (!target || getpid() != host_mount_owner || stat(target, &mounted) < 0 || (pid = fork()) < 0) {
-		undo_host_mount();
-		return;
-	}
-	if (pid == 0) {
-		syscall(SYS_close_range, 0U, ~0U, 0U);
-		_exit(umount2(target, MNT_DETACH) < 0 ? 1 : 0);
-	}
-	host_mount_target = NULL;
-	unmounter = pid;
-	for (;;) {
-		if (stat(target, &now) == 0 && (now.st_dev != mounted.st_dev || now.st_ino != mounted.st_ino))
-			return;
-		if (waitpid(pid, NULL, WNOHANG) == pid) { /* done, or failed: nothing more to do here either way */
-			unmounter = 0;
-			return;
-		}
-		struct timespec ts = {0, 20000};
-		nanosleep(&ts, NULL);
-	}
-}
-
-static void reap_unmounter(void)
-{
-	if (unmounter > 0)
-		waitpid(unmounter, NULL, 0);
-	unmounter = 0;
-}
-
 static void report_error(const char *step, const char *op, int err, const char *msg)
 {
 	char e[24];
@@ -178,10 +135,7 @@ static void subst_pid(const char *s, pid_t pid, char *out, size_t outlen)
 static void write_exit_file(const char *path, int status)
 {
 	/* The rootfs goes first: whoever reads the exit file may remove the container. */
-	if (exit_file_fsync)
-		undo_host_mount();
-	else
-		detach_host_mount();
+	undo_host_mount();
 	if (!path || !*path)
 		return;
 	char tmp[PATH_MAX], buf[256];
@@ -633,10 +587,8 @@ int run_monitor(int plan_fd, int rep_fd)
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 		for (int fd = 0; fd < 3 && null >= 0; fd++)
 			dup2(null, fd);
-		int rc = serve_container(child, parent_end[1], parent_end[2], parent_end[0], c.pty_master, log_path,
-					 log_max, log_files, attach_path, exit_file, write_exit_file);
-		reap_unmounter();
-		return rc;
+		return serve_container(child, parent_end[1], parent_end[2], parent_end[0], c.pty_master, log_path, log_max,
+				       log_files, attach_path, exit_file, write_exit_file);
 	}
 	if (!foreground)
 		_exit(0);
@@ -651,6 +603,5 @@ int run_monitor(int plan_fd, int rep_fd)
 	snprintf(code, sizeof(code), "%d", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 	snprintf(sig, sizeof(sig), "%d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 	send_exit(report_fd, code, sig);
-	reap_unmounter();
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
