@@ -373,8 +373,6 @@ _Noreturn void run_child(struct ctx *c)
 			wait_for_start(c, i);
 			break;
 		case OP_EXEC:
-			if (c->detacher > 0 && waitpid(c->detacher, NULL, 0) == c->detacher)
-				c->detacher = 0;
 			if (!envp)
 				envp = calloc(1, sizeof(char *));
 			/* Every fd but 0-2 and the preserved ones closes on exec (CVE-2024-21626:

@@ -23,7 +23,6 @@ struct ctx {
 	int console_fd;    /* connected --console-socket, or -1 */
 	int pty_master;    /* in foreground terminal mode: master kept by the monitor */
 	int rootfd;        /* O_PATH fd of the rootfs for in-root resolution, or -1 */
-	pid_t detacher;    /* pivot-root: the process finishing the old root's unmount, or 0 */
 	char rootfs[PATH_MAX];
 	pid_t host_pid;    /* the child's pid as the host sees it */
 	char exec_path[PATH_MAX];

@@ -15,8 +15,6 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -248,43 +246,6 @@ int op_symlink(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 	return 0;
 }
 
-/* Detaches the old root stacked on "/" by pivot_root(".", "."). umount2() returns only after
- * an RCU grace period (namespace_unlock: 3-8 ms here, more when containers start at once),
- * but the tree is detached before that wait. So a forked process makes the call and this one
- * goes on as soon as "/" is the new root (rootfd's inode); the fork has no fds and is reaped
- * before exec (child.c). It starts before caps, seccomp and the user's process. Without a
- * fork (a pids limit), or when it fails, the call is made here. */
-static int detach_old_root(struct ctx *c)
-{
-	struct stat want, now;
-	if (fstat(c->rootfd, &want) < 0)
-		return umount2(".", MNT_DETACH);
-	pid_t pid = fork();
-	if (pid < 0)
-		return umount2(".", MNT_DETACH);
-	if (pid == 0) {
-		syscall(SYS_close_range, 0U, ~0U, 0U);
-		_exit(umount2(".", MNT_DETACH) < 0 ? 1 : 0);
-	}
-	for (;;) {
-		if (stat("/", &now) == 0 && now.st_dev == want.st_dev && now.st_ino == want.st_ino) {
-			c->detacher = pid;
-			return 0;
-		}
-		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid) {
-			bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-			if (ok && stat("/", &now) == 0 && now.st_dev == want.st_dev && now.st_ino == want.st_ino)
-				return 0;
-			if (ok) /* unmounted, yet "/" is not the new root: never retry on what is there now */
-				return errno = EBUSY, -1;
-			return umount2(".", MNT_DETACH); /* it failed: the call here says why */
-		}
-		struct timespec ts = {0, 20000};
-		nanosleep(&ts, NULL);
-	}
-}
-
 /* pivot-root NEWROOT: pivot_root(".", ".") then detach the old root (no put_old dir needed). */
 int op_pivot_root(struct ctx *c, const struct record *r, char *msg, size_t msglen)
 {
@@ -301,7 +262,7 @@ int op_pivot_root(struct ctx *c, const struct record *r, char *msg, size_t msgle
 	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
 		goto fail;
 	stage = "umount old root";
-	if (detach_old_root(c) < 0)
+	if (umount2(".", MNT_DETACH) < 0)
 		goto fail;
 	stage = "chdir /";
 	if (chdir("/") < 0)
