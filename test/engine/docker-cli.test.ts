@@ -91,6 +91,16 @@ describe("docker CLI against gantry daemon", { skip, concurrency: false }, () =>
     assert.equal(docker(d, ["rm", "kept-rootfs"]).status, 0);
   });
 
+  it("the host's root is detached before the container's process runs, also under --pids-limit 1", () => {
+    for (const args of [[], ["--pids-limit", "1"]]) {
+      const r = docker(d, ["run", "--rm", ...args, "busybox", "cat", "/proc/self/mountinfo"]);
+      assert.equal(r.status, 0, r.stderr);
+      const roots = r.stdout.split("\n").filter((l) => l.split(" ")[4] === "/");
+      assert.equal(roots.length, 1, `one mount at / (${args.join(" ") || "no limit"}):\n${r.stdout}`);
+      assert.match(roots[0]!, / overlay overlay /);
+    }
+  });
+
   it("--network none (and no networking at all): only lo, and it is up", () => {
     for (const args of [["--network", "none"], []]) {
       // IFF_UP|IFF_LOOPBACK is 0x9; a down lo shows 0x8.
