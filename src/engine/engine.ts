@@ -11,6 +11,7 @@
 // An exit is noticed through the exit file (and the monitor's pid), so one found after a
 // restart is handled exactly like one seen live; restore() settles all of them before the
 // daemon serves its first request.
+import { overlayTakesVolatile } from "./kernel-release.ts";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
@@ -348,7 +349,7 @@ export class Engine {
     if (!rootfs) throw notFound(`the root filesystem of container ${rec.Id.slice(0, 12)} is gone`);
     if (rec.Userns) return [{ ...remappedRootfsMount(rootfs, rec.Userns, this.layerShift, this.shiftedLayers), target: rec.Rootfs, unmountOnExit: true }];
     const { data, cwd } = overlayMountData(this.images, rootfs);
-    if (!rec.HostConfig.AutoRemove) return [{ source: "overlay", target: rec.Rootfs, type: "overlay", data, cwd, unmountOnExit: true }];
+    if (!rec.HostConfig.AutoRemove || !overlayTakesVolatile) return [{ source: "overlay", target: rec.Rootfs, type: "overlay", data, cwd, unmountOnExit: true }];
     // An AutoRemove container's upper layer is thrown away once it exits (and at a restore
     // after a host crash): mounted `volatile`, its unmount skips syncing the upper filesystem
     // (~5 ms of disk writeback and flush the exit report waited for), as podman does for
