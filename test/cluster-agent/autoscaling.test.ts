@@ -65,10 +65,11 @@ describe("HorizontalPodAutoscaler on a cpu-burning Deployment", { skip: skipReas
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /spec\.maxReplicas: Invalid value: 2: must be greater than or equal to `minReplicas`/);
 
-    // kubectl 1.32 autoscale creates an autoscaling/v1 HPA: stored as v2, read back as v2.
+    // kubectl 1.32 autoscale creates an autoscaling/v1 HPA: stored as v2, read back as v2 (and as v1 through v1).
     assert.match(await node.kubectl(["autoscale", "deployment", "burn", "--cpu-percent=50", "--min=1", "--max=3"]), /horizontalpodautoscaler.autoscaling\/burn autoscaled/);
     const v1Get = await node.cluster.raw("GET", "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/burn");
-    assert.equal(v1Get.status, 405, "v1 serves create only");
+    assert.equal(v1Get.status, 200, "v1 serves reads too");
+    assert.equal(JSON.parse(v1Get.body).spec.targetCPUUtilizationPercentage, 50);
     const hpa = JSON.parse(await node.kubectl(["get", "hpa", "burn", "-o", "json"]));
     assert.equal(hpa.apiVersion, "autoscaling/v2");
     assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: "burn" });

@@ -140,11 +140,23 @@ function respondObject(r: ResourceRequest, code: number, obj: KubeObject, warnin
   else sendJson(r.res, code, obj, warningHeaders(warnings));
 }
 
+/**
+ * Where a request's objects are kept: a version stored as another (resources.ts `conversion`,
+ * autoscaling/v1 HPAs as v2) reads and writes the stored version's objects, and answers in its
+ * own; tables are made from the stored objects, whose columns the stored kind's strategy knows.
+ */
+function storageOf(rt: ResourceType): { rt: ResourceType; out: (o: KubeObject) => KubeObject } {
+  const c = rt.conversion;
+  return c ? { rt: findResource(rt.group, c.storedVersion, rt.plural)!, out: c.fromStored } : { rt, out: (o) => o };
+}
+
 // ---- reads
 
 export async function handleGet(ctx: HandlerContext, r: ResourceRequest): Promise<void> {
-  const obj = await ctx.registry.get(r.rt, r.namespace, r.name!);
-  respondObject(r, 200, obj);
+  const stored = storageOf(r.rt);
+  const obj = await ctx.registry.get(stored.rt, r.namespace, r.name!);
+  if (wantsTable(r.req)) return sendJson(r.res, 200, toTable(stored.rt, [obj], { resourceVersion: obj.metadata.resourceVersion }));
+  respondObject(r, 200, stored.out(obj));
 }
 
 export async function handleList(ctx: HandlerContext, r: ResourceRequest): Promise<void> {
@@ -152,7 +164,8 @@ export async function handleList(ctx: HandlerContext, r: ResourceRequest): Promi
   if (boolParam(q, "watch")) return handleWatch(ctx, r);
   const limit = q.get("limit") ? Number(q.get("limit")) : undefined;
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw errBadRequest(`invalid limit "${q.get("limit")}"`);
-  const page = await ctx.registry.list(r.rt, r.namespace, {
+  const stored = storageOf(r.rt);
+  const page = await ctx.registry.list(stored.rt, r.namespace, {
     labelSelector: parseLabelSelector(q.get("labelSelector")),
     fieldSelector: parseFieldSelector(q.get("fieldSelector")),
     limit: limit || undefined,
@@ -160,8 +173,8 @@ export async function handleList(ctx: HandlerContext, r: ResourceRequest): Promi
   });
   const meta: Record<string, unknown> = { resourceVersion: page.resourceVersion };
   if (page.continueToken) meta.continue = page.continueToken;
-  if (wantsTable(r.req)) return sendJson(r.res, 200, toTable(r.rt, page.items, meta));
-  sendJson(r.res, 200, { kind: `${r.rt.kind}List`, apiVersion: apiVersionOf(r.rt), metadata: meta, items: page.items });
+  if (wantsTable(r.req)) return sendJson(r.res, 200, toTable(stored.rt, page.items, meta));
+  sendJson(r.res, 200, { kind: `${r.rt.kind}List`, apiVersion: apiVersionOf(r.rt), metadata: meta, items: r.rt.conversion ? page.items.map(stored.out) : page.items });
 }
 
 /** An object's JSON, made once for all the watches that send the same (shared, unchanged) object. */
@@ -182,6 +195,7 @@ async function handleWatch(ctx: HandlerContext, r: ResourceRequest): Promise<voi
   const labelSelector = parseLabelSelector(q.get("labelSelector"));
   const fieldSelector = parseFieldSelector(q.get("fieldSelector"));
   const { res } = r;
+  const stored = storageOf(r.rt);
   let first = true;
   let lastRevision = 0;
   let ended = false;
@@ -193,12 +207,12 @@ async function handleWatch(ctx: HandlerContext, r: ResourceRequest): Promise<voi
   const send = (type: WatchEventType | "BOOKMARK", obj: KubeObject, revision: number) => {
     lastRevision = Math.max(lastRevision, revision);
     if (table && type !== "BOOKMARK") {
-      const t = toTable(r.rt, [obj], { resourceVersion: obj.metadata.resourceVersion });
+      const t = toTable(stored.rt, [obj], { resourceVersion: obj.metadata.resourceVersion });
       // Only the first event carries column definitions, as with the real server's NoHeaders.
       if (!first) t.columnDefinitions = [];
       first = false;
       write({ type, object: t });
-    } else if (!ended) res.write(encodedEvent(type, obj));
+    } else if (!ended) res.write(encodedEvent(type, r.rt.conversion && type !== "BOOKMARK" ? stored.out(obj) : obj));
   };
   let handle: { cancel(): void } | undefined;
   const timers: NodeJS.Timeout[] = [];
@@ -223,7 +237,7 @@ async function handleWatch(ctx: HandlerContext, r: ResourceRequest): Promise<voi
   try {
     const rv = q.get("resourceVersion") ?? undefined;
     lastRevision = rv && /^\d+$/.test(rv) ? Number(rv) : 0;
-    handle = await ctx.registry.watch(r.rt, r.namespace, rv, { labelSelector, fieldSelector }, send, (err: ApiError) => {
+    handle = await ctx.registry.watch(stored.rt, r.namespace, rv, { labelSelector, fieldSelector }, send, (err: ApiError) => {
       write({ type: "ERROR", object: toStatus(err) });
       end();
     });
@@ -264,12 +278,11 @@ export async function handleCreate(ctx: HandlerContext, r: ResourceRequest): Pro
   const opts: WriteOptions = { dryRun: dryRun(r.url), admit: r.admitWrite };
   delete obj.metadata.managedFields;
   // A version stored as another (resources.ts `conversion`) is converted in and out.
-  const conversion = r.rt.conversion;
-  const storedRt = conversion ? findResource(r.rt.group, conversion.storedVersion, r.rt.plural)! : r.rt;
-  const stored = conversion ? conversion.toStored(obj) : obj;
-  recordUpdate(undefined, stored, manager, apiVersionOf(storedRt));
-  const created = await ctx.registry.create(storedRt, r.namespace, stored, opts);
-  respondObject(r, 201, conversion ? conversion.fromStored(created) : created, warnings);
+  const storage = storageOf(r.rt);
+  const stored = r.rt.conversion ? r.rt.conversion.toStored(obj) : obj;
+  recordUpdate(undefined, stored, manager, apiVersionOf(storage.rt));
+  const created = await ctx.registry.create(storage.rt, r.namespace, stored, opts);
+  respondObject(r, 201, storage.out(created), warnings);
 }
 
 export async function handleUpdate(ctx: HandlerContext, r: ResourceRequest): Promise<void> {
@@ -435,25 +448,27 @@ async function deleteOptions(ctx: HandlerContext, r: ResourceRequest): Promise<{
 
 export async function handleDelete(ctx: HandlerContext, r: ResourceRequest): Promise<void> {
   const o = await deleteOptions(ctx, r);
-  const { object, removed } = await ctx.registry.delete(r.rt, r.namespace, r.name!, { propagationPolicy: o.policy, preconditions: o.preconditions, dryRun: o.dryRun, gracePeriodSeconds: o.gracePeriodSeconds });
+  const stored = storageOf(r.rt);
+  const { object, removed } = await ctx.registry.delete(stored.rt, r.namespace, r.name!, { propagationPolicy: o.policy, preconditions: o.preconditions, dryRun: o.dryRun, gracePeriodSeconds: o.gracePeriodSeconds });
   if (removed && r.rt.kind !== "Namespace") {
     sendJson(r.res, 200, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { name: r.name, group: r.rt.group, kind: r.rt.plural, uid: object.metadata.uid } });
   } else {
     // kube-apiserver answers 200 to a graceful pod deletion (the pod, now terminating), 202 when finalizers hold an object.
     const gracefulOnly = !removed && (object.metadata.finalizers ?? []).length === 0 && r.rt.kind !== "Namespace";
-    sendJson(r.res, removed || gracefulOnly ? 200 : 202, object);
+    sendJson(r.res, removed || gracefulOnly ? 200 : 202, stored.out(object));
   }
 }
 
 export async function handleDeleteCollection(ctx: HandlerContext, r: ResourceRequest): Promise<void> {
   const o = await deleteOptions(ctx, r);
   const q = r.url.searchParams;
-  const page = await ctx.registry.list(r.rt, r.namespace, { labelSelector: parseLabelSelector(q.get("labelSelector")), fieldSelector: parseFieldSelector(q.get("fieldSelector")) });
+  const stored = storageOf(r.rt);
+  const page = await ctx.registry.list(stored.rt, r.namespace, { labelSelector: parseLabelSelector(q.get("labelSelector")), fieldSelector: parseFieldSelector(q.get("fieldSelector")) });
   const items: KubeObject[] = [];
   for (const item of page.items) {
     try {
       const ns = r.rt.namespaced ? item.metadata.namespace : undefined;
-      items.push((await ctx.registry.delete(r.rt, ns, item.metadata.name!, { propagationPolicy: o.policy, dryRun: o.dryRun, gracePeriodSeconds: o.gracePeriodSeconds })).object);
+      items.push(stored.out((await ctx.registry.delete(stored.rt, ns, item.metadata.name!, { propagationPolicy: o.policy, dryRun: o.dryRun, gracePeriodSeconds: o.gracePeriodSeconds })).object));
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 404)) throw err;
     }

@@ -1,7 +1,8 @@
 // autoscaling/v1 HorizontalPodAutoscaler ⇄ the stored autoscaling/v2 one (Kubernetes'
 // pkg/apis/autoscaling/v1/conversion.go, cut down): v1's targetCPUUtilizationPercentage is
 // v2's cpu Utilization metric; status currentCPUUtilizationPercentage comes from the cpu
-// metric's current utilization. Served for create only — what `kubectl autoscale` sends.
+// metric's current utilization. Served for create (what `kubectl autoscale` sends), get, list,
+// watch and delete; not for update or patch, as v1 cannot carry v2's other metrics or behavior.
 import type { KubeObject } from "./objects.ts";
 
 interface V2Metric {
