@@ -11,7 +11,6 @@
 // An exit is noticed through the exit file (and the monitor's pid), so one found after a
 // restart is handled exactly like one seen live; restore() settles all of them before the
 // daemon serves its first request.
-import { overlayTakesVolatile } from "./kernel-release.ts";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
@@ -38,6 +37,7 @@ import {
 } from "../image/mod.ts";
 import { openNetworks, fromDockerPortBindings, SlirpNetworks, type Networks } from "../network/index.ts";
 import { openVolumes, type Volumes } from "../volume/index.ts";
+import { overlayTakesVolatile } from "./kernel-release.ts";
 import type { CreateBody } from "./api-types.ts";
 import { ContainerStore, randomName, validateName, type ContainerRecord } from "./container-store.ts";
 import { translateCreate, ZERO_TIME } from "./create.ts";

@@ -193,6 +193,27 @@ describe("live restore after SIGKILL of the daemon", { skip }, () => {
     assert.ok(!existsSync(join(d.root, "engine", "containers", id)), "its directory is gone");
   });
 
+  it("a torn exit file (what a power loss can leave of one written without an fsync) reads as none: the restore goes on, the exit is the dead monitor's 255", async () => {
+    const trigger = triggerDir(d, "torn");
+    const r = docker(d, ["run", "-d", "--name", "torn", ...trigger.mount, "busybox", "sh", "-c", `${untilTriggered}; exit 6`]);
+    assert.equal(r.status, 0, r.stderr);
+    const id = r.stdout.trim();
+    await exitWhileDown(d, trigger, [id]);
+    writeFileSync(join(d.root, "engine", "containers", id, "exit.json"), '{"exitCode":6,"sig');
+    await startTestDaemon(d);
+    // the monitor may still be finishing (unmounting) at the restore: its death is seen by the poll
+    const stateOf = () => JSON.parse(docker(d, ["inspect", "-f", "{{json .State}}", "torn"]).stdout) as Inspect["State"];
+    const deadline = Date.now() + 20_000;
+    let state = stateOf();
+    while (state.Status === "running" && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = stateOf();
+    }
+    assert.equal(state.Status, "exited");
+    assert.equal(state.ExitCode, 255);
+    assert.equal(docker(d, ["rm", "torn"]).status, 0);
+  });
+
   it("shows the docker CLI's first inspect and ps after a restart the exit that happened meanwhile", async () => {
     const trigger = triggerDir(d, "cli");
     const r = docker(d, ["run", "-d", "--name", "cli-dies", ...trigger.mount, "busybox", "sh", "-c", `${untilTriggered}; exit 7`]);
