@@ -46,12 +46,26 @@ function collectStdout(sock: Socket): Promise<string> {
   });
 }
 
-const connected = (path: string) =>
+const connectOnce = (path: string) =>
   new Promise<Socket>((resolve, reject) => {
     const s = connect(path);
     s.once("connect", () => resolve(s));
     s.once("error", reject);
   });
+
+/** A connection to the monitor's attach socket. Its file appears at bind(), a moment before
+ * listen(): a connect in between is refused (seen in CI), so that one is tried again. */
+async function connected(path: string, ms = 10_000): Promise<Socket> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      return await connectOnce(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ECONNREFUSED" || Date.now() > until) throw err;
+      await sleep(10);
+    }
+  }
+}
 
 const procState = (pid: number) => readFileSync(`/proc/${pid}/stat`, "utf8").replace(/\(.*\)/, "x").split(" ")[2];
 
@@ -79,10 +93,9 @@ describe("runtime monitor mode", { skip }, () => {
     // The monitor binds its attach socket once it has reported the pid (as the engine's
     // connectMonitor knows): create may return first.
     await waitFor(paths.attachSocket);
-    const sock = connect(paths.attachSocket);
+    const sock = await connected(paths.attachSocket);
     const frames: Buffer[] = [];
     sock.on("data", (d) => frames.push(d));
-    await new Promise((r) => sock.on("connect", r));
     await rt.start(id);
     sock.write(frame(0, "hello\n"));
     await waitFor(paths.exitFile);
